@@ -4,7 +4,9 @@ import { docvEventSchema } from './generated/schema.js';
 import type { ContractViolation, DocvEvent } from './types.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+type AddFormats = typeof addFormatsModule.default;
+const addFormats: AddFormats =
+  (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
 export const MAX_TRANSACTION_ID_LENGTH = 256;
 

@@ -1,0 +1,31 @@
+import { Command, CommanderError } from 'commander';
+import { CliError } from './errors.js';
+
+/** Each command lives in its own file under commands/ and adds itself to the program. */
+const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [];
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('docv-webhooks')
+    .description('Receive, inspect and simulate Socure DocV webhooks')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const load of COMMANDS) (await load()).register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = await buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CliError) {
+      process.stderr.write(`docv-webhooks: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`docv-webhooks: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  }
+}
+
