@@ -1,0 +1,59 @@
+import type { HeaderMap } from '../auth/redact.js';
+
+/** A delivery as any HTTP framework hands it over: the raw bytes, nothing parsed yet. */
+export interface IngestRequest {
+  method: string;
+  headers: HeaderMap;
+  remoteAddress: string | undefined;
+  /** The body as read, at most the limit. */
+  body: Uint8Array;
+  /** The adapter stopped reading because the body went over the limit. */
+  bodyTooLarge?: boolean;
+  receivedAt?: Date;
+}
+
+/** How the delivery ended, for the log line and the metrics. */
+export type IngestOutcome =
+  | 'accepted'
+  | 'duplicate'
+  | 'conflict'
+  | 'method_not_allowed'
+  | 'forbidden'
+  | 'rate_limited'
+  | 'too_large'
+  | 'unauthorized'
+  | 'unsupported_media_type'
+  | 'bad_request'
+  | 'invalid'
+  | 'unavailable';
+
+export interface IngestResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Serialized JSON: ready to write. */
+  body: string;
+  outcome: IngestOutcome;
+  eventId?: string;
+  docvTransactionId?: string;
+  eventType?: string;
+  /** For the log only: which check failed and why; never contains a secret. */
+  logReason?: string;
+}
+
+/** The ingest pipeline's view of inbound authentication (see src/auth). */
+export interface IngestAuthenticator {
+  readonly configured: boolean;
+  checkSource(meta: { headers: HeaderMap; remoteAddress: string | undefined }):
+    | { ok: true; clientAddress: string | undefined }
+    | { ok: false; status: 403; reason: string; clientAddress: string | undefined };
+  checkCredentials(
+    meta: { headers: HeaderMap; remoteAddress: string | undefined },
+    rawBody: Uint8Array,
+  ): { ok: true; deliveryId?: string } | { ok: false; status: 401; reason: string; wwwAuthenticate?: string };
+}
+
+/** Slows down an address that keeps failing authentication. */
+export interface AuthFailureLimiter {
+  check(address: string): { limited: false } | { limited: true; retryAfterSeconds: number };
+  recordFailure(address: string): void;
+}

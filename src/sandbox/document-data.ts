@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import type { Decision } from '../contract/index.js';
+
+/**
+ * Synthetic verification results for Get A DocV Transaction, in the `DocvDecision` shape of the
+ * companion REST description. Everything is derived from the transaction id, so the same
+ * transaction always shows the same person. The reason codes are sandbox stand-ins chosen per
+ * decision, not Socure's catalogue.
+ */
+export const SANDBOX_REASON_CODES: Record<Decision, readonly string[]> = {
+  accept: ['I831', 'I836'],
+  reject: ['R810', 'R827'],
+  resubmit: ['R831', 'I834'],
+};
+
+export type DocumentType = 'license' | 'passport' | 'residence_permit';
+export const DOCUMENT_TYPES: readonly DocumentType[] = ['license', 'passport', 'residence_permit'];
+
+/** What the capture flow must receive before DOCUMENTS_UPLOADED: both sides of a card, one page of a passport, and a selfie. */
+export const REQUIRED_UPLOADS: Record<DocumentType, readonly string[]> = {
+  license: ['license_front', 'license_back', 'selfie'],
+  passport: ['passport', 'selfie'],
+  residence_permit: ['residence_permit', 'selfie'],
+};
+export const UPLOAD_TYPES = ['license_front', 'license_back', 'passport', 'selfie', 'residence_permit'] as const;
+
+const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Edsger', 'Barbara', 'Donald', 'Frances'];
+const SURNAMES = ['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Dijkstra', 'Liskov', 'Knuth', 'Allen'];
+
+export interface DocvDecisionBody {
+  decision: { value: Decision; reasonCodes: string[] };
+  documentData: {
+    firstName: string;
+    surName: string;
+    dob: string;
+    documentNumber: string;
+    expirationDate: string;
+    documentType: DocumentType;
+    issuingCountry: string;
+  };
+  selfieMatch: { score: number; decision: string };
+  liveness: { decision: string };
+}
+
+function isoDate(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+export function syntheticVerification(
+  docvTransactionId: string,
+  decision: Decision,
+  documentType: DocumentType,
+  issuingCountry: string,
+  completedAt: Date,
+): DocvDecisionBody {
+  const h = createHash('sha256').update(docvTransactionId).digest();
+  const byte = (i: number) => h[i % h.length]!;
+  const dob = new Date(Date.UTC(1950 + (byte(2) % 50), byte(3) % 12, 1 + (byte(4) % 28)));
+  const expires = new Date(Date.UTC(completedAt.getUTCFullYear() + 1 + (byte(5) % 8), byte(6) % 12, 1 + (byte(7) % 28)));
+  const documentNumber = `S${h.readUInt32BE(8).toString().padStart(10, '0').slice(0, 9)}`;
+  const selfie =
+    decision === 'accept'
+      ? { score: 0.9 + (byte(9) % 10) / 100, decision: 'match' }
+      : decision === 'reject'
+        ? { score: (byte(9) % 30) / 100, decision: 'no_match' }
+        : { score: 0.5 + (byte(9) % 20) / 100, decision: 'inconclusive' };
+  const liveness = { decision: decision === 'accept' ? 'live' : decision === 'reject' ? 'not_live' : 'inconclusive' };
+  return {
+    decision: { value: decision, reasonCodes: [...SANDBOX_REASON_CODES[decision]] },
+    documentData: {
+      firstName: FIRST_NAMES[byte(0) % FIRST_NAMES.length]!,
+      surName: SURNAMES[byte(1) % SURNAMES.length]!,
+      dob: isoDate(dob),
+      documentNumber,
+      expirationDate: isoDate(expires),
+      documentType,
+      issuingCountry,
+    },
+    selfieMatch: { score: Number(selfie.score.toFixed(2)), decision: selfie.decision },
+    liveness,
+  };
+}

@@ -1,0 +1,543 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Decision, DocvEventType } from '../contract/index.js';
+import type { ChaosOverrides } from './chaos.js';
+import type { DocumentType } from './document-data.js';
+import type { ConcreteScenario, ScenarioName } from './scenarios.js';
+import type { TransactionStatus } from './status.js';
+
+/**
+ * The sandbox's own durable state: transactions, the scenario steps still to come, the events
+ * that happened and every delivery and attempt. Separate from the receiver's store on purpose: the
+ * sandbox plays Socure, and Socure's records are not the integrator's.
+ */
+
+export interface TransactionRecord {
+  docvTransactionId: string;
+  referenceId: string;
+  sessionToken: string;
+  customerUserId?: string;
+  webhookUrl?: string;
+  documentType: DocumentType;
+  country: string;
+  redirectUrl?: string;
+  requestedScenario: ScenarioName;
+  scenario: ConcreteScenario;
+  /** The decision this transaction completes with unless an explicit one is given. */
+  outcome: Decision;
+  timeScale: number;
+  chaos?: ChaosOverrides;
+  status: TransactionStatus;
+  decision?: Decision;
+  uploads: string[];
+  createdAt: number;
+  completedAt?: number;
+}
+
+export interface StepRecord {
+  id: number;
+  docvTransactionId: string;
+  eventType: DocvEventType;
+  decision?: Decision;
+  dueAt: number;
+}
+
+export interface EventRecord {
+  eventId: string;
+  docvTransactionId: string;
+  eventType: DocvEventType;
+  /** The exact bytes every delivery of this event sends. */
+  body: string;
+  createdAt: number;
+}
+
+export type DeliveryStatus = 'held' | 'pending' | 'in_flight' | 'delivered' | 'failed' | 'gone';
+export const FINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered', 'failed', 'gone'];
+
+export interface DeliveryRecord {
+  id: number;
+  eventId: string;
+  docvTransactionId: string;
+  eventType: DocvEventType;
+  url: string;
+  body: string;
+  /** Order within the transaction; ordered deliveries wait for every earlier one to finish. */
+  position: number;
+  ordered: boolean;
+  /** 1 for the event's own delivery, 2 for a chaos duplicate. */
+  copy: number;
+  status: DeliveryStatus;
+  attempts: number;
+  notBefore: number;
+  lastStatusCode?: number;
+  lastError?: string;
+  createdAt: number;
+  finishedAt?: number;
+}
+
+export interface AttemptRecord {
+  deliveryId: number;
+  n: number;
+  startedAt: number;
+  latencyMs: number;
+  statusCode?: number;
+  error?: string;
+  retryAfterMs?: number;
+  /** The start of the response body, for people reading the log. */
+  response?: string;
+}
+
+export interface DeliveryFilter {
+  docvTransactionId?: string;
+  status?: DeliveryStatus;
+  limit?: number;
+  /** Only deliveries with an id above this (paging forward). */
+  afterId?: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS transactions (
+  id TEXT PRIMARY KEY,
+  reference_id TEXT NOT NULL,
+  session_token TEXT NOT NULL UNIQUE,
+  customer_user_id TEXT,
+  webhook_url TEXT,
+  document_type TEXT NOT NULL,
+  country TEXT NOT NULL,
+  redirect_url TEXT,
+  requested_scenario TEXT NOT NULL,
+  scenario TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  time_scale REAL NOT NULL,
+  chaos TEXT,
+  status TEXT NOT NULL,
+  decision TEXT,
+  uploads TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  completed_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS steps (
+  id INTEGER PRIMARY KEY,
+  transaction_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  decision TEXT,
+  due_at INTEGER NOT NULL,
+  state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS steps_due ON steps(state, due_at);
+CREATE INDEX IF NOT EXISTS steps_tx ON steps(transaction_id, state);
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY,
+  transaction_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_tx ON events(transaction_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL,
+  transaction_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  url TEXT NOT NULL,
+  body TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  ordered INTEGER NOT NULL,
+  copy INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER NOT NULL,
+  last_status_code INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries(status, not_before);
+CREATE INDEX IF NOT EXISTS deliveries_tx ON deliveries(transaction_id, position);
+CREATE TABLE IF NOT EXISTS attempts (
+  id INTEGER PRIMARY KEY,
+  delivery_id INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  latency_ms REAL NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  retry_after_ms INTEGER,
+  response TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_delivery ON attempts(delivery_id);
+`;
+
+type Row = Record<string, unknown>;
+
+const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));
+
+function toTransaction(r: Row): TransactionRecord {
+  return {
+    docvTransactionId: r.id as string,
+    referenceId: r.reference_id as string,
+    sessionToken: r.session_token as string,
+    customerUserId: opt(r.customer_user_id),
+    webhookUrl: opt(r.webhook_url),
+    documentType: r.document_type as DocumentType,
+    country: r.country as string,
+    redirectUrl: opt(r.redirect_url),
+    requestedScenario: r.requested_scenario as ScenarioName,
+    scenario: r.scenario as ConcreteScenario,
+    outcome: r.outcome as Decision,
+    timeScale: r.time_scale as number,
+    chaos: r.chaos ? (JSON.parse(r.chaos as string) as ChaosOverrides) : undefined,
+    status: r.status as TransactionStatus,
+    decision: opt(r.decision),
+    uploads: JSON.parse(r.uploads as string) as string[],
+    createdAt: r.created_at as number,
+    completedAt: opt(r.completed_at),
+  };
+}
+
+function toDelivery(r: Row): DeliveryRecord {
+  return {
+    id: r.id as number,
+    eventId: r.event_id as string,
+    docvTransactionId: r.transaction_id as string,
+    eventType: r.event_type as DocvEventType,
+    url: r.url as string,
+    body: r.body as string,
+    position: r.position as number,
+    ordered: r.ordered === 1,
+    copy: r.copy as number,
+    status: r.status as DeliveryStatus,
+    attempts: r.attempts as number,
+    notBefore: r.not_before as number,
+    lastStatusCode: opt(r.last_status_code),
+    lastError: opt(r.last_error),
+    createdAt: r.created_at as number,
+    finishedAt: opt(r.finished_at),
+  };
+}
+
+function toAttempt(r: Row): AttemptRecord {
+  return {
+    deliveryId: r.delivery_id as number,
+    n: r.n as number,
+    startedAt: r.started_at as number,
+    latencyMs: r.latency_ms as number,
+    statusCode: opt(r.status_code),
+    error: opt(r.error),
+    retryAfterMs: opt(r.retry_after_ms),
+    response: opt(r.response),
+  };
+}
+
+/** `sqlite:<file>`, `sqlite::memory:` or a bare path. */
+export function sqliteFileFromUrl(url: string): string {
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  if (file === '') throw new RangeError('--db sqlite:<file> needs a file name');
+  return file;
+}
+
+export class SandboxStore {
+  private readonly db: Database.Database;
+  private position: number;
+  private readonly stmt;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL keeps WAL commits durable against a process crash, which is what a restart test
+    // and a developer's Ctrl-C need; power-loss durability is not a sandbox's job.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`sandbox database ${file} has schema version ${version}; this docv-webhooks knows up to ${SCHEMA_VERSION}`);
+    }
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.position = (this.db.prepare('SELECT COALESCE(MAX(position), 0) AS p FROM deliveries').get() as { p: number }).p;
+    const db = this.db;
+    this.stmt = {
+      insertTx: db.prepare(`INSERT INTO transactions (id, reference_id, session_token, customer_user_id, webhook_url, document_type,
+        country, redirect_url, requested_scenario, scenario, outcome, time_scale, chaos, status, decision, uploads, created_at, completed_at)
+        VALUES (@id, @reference_id, @session_token, @customer_user_id, @webhook_url, @document_type, @country, @redirect_url,
+        @requested_scenario, @scenario, @outcome, @time_scale, @chaos, @status, @decision, @uploads, @created_at, @completed_at)`),
+      getTx: db.prepare('SELECT * FROM transactions WHERE id = ?'),
+      getTxBySession: db.prepare('SELECT * FROM transactions WHERE session_token = ?'),
+      updateTxState: db.prepare(
+        'UPDATE transactions SET status = ?, decision = ?, uploads = ?, completed_at = ? WHERE id = ?',
+      ),
+      insertStep: db.prepare(
+        "INSERT INTO steps (transaction_id, event_type, decision, due_at, state) VALUES (?, ?, ?, ?, 'planned')",
+      ),
+      dueSteps: db.prepare("SELECT * FROM steps WHERE state = 'planned' AND due_at <= ? ORDER BY due_at, id LIMIT ?"),
+      nextStepDue: db.prepare("SELECT MIN(due_at) AS t FROM steps WHERE state = 'planned'"),
+      markStep: db.prepare('UPDATE steps SET state = ? WHERE id = ?'),
+      cancelSteps: db.prepare("UPDATE steps SET state = 'cancelled' WHERE transaction_id = ? AND state = 'planned'"),
+      plannedSteps: db.prepare("SELECT * FROM steps WHERE transaction_id = ? AND state = 'planned' ORDER BY due_at, id"),
+      countPlanned: db.prepare("SELECT COUNT(*) AS n FROM steps WHERE state = 'planned'"),
+      insertEvent: db.prepare('INSERT INTO events (id, transaction_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?)'),
+      listEvents: db.prepare('SELECT * FROM events WHERE transaction_id = ? ORDER BY created_at, rowid'),
+      insertDelivery: db.prepare(`INSERT INTO deliveries (event_id, transaction_id, event_type, url, body, position, ordered, copy,
+        status, not_before, created_at) VALUES (@event_id, @transaction_id, @event_type, @url, @body, @position, @ordered, @copy,
+        @status, @not_before, @created_at)`),
+      heldOf: db.prepare("SELECT id FROM deliveries WHERE transaction_id = ? AND status = 'held' ORDER BY position"),
+      dueHeld: db.prepare("SELECT id FROM deliveries WHERE status = 'held' AND not_before <= ? ORDER BY position LIMIT 1000"),
+      release: db.prepare("UPDATE deliveries SET status = 'pending', position = ?, not_before = ? WHERE id = ? AND status = 'held'"),
+      ready: db.prepare(`SELECT d.* FROM deliveries d
+        WHERE d.status = 'pending' AND d.not_before <= ?
+          AND (d.ordered = 0 OR NOT EXISTS (
+            SELECT 1 FROM deliveries p
+            WHERE p.transaction_id = d.transaction_id AND p.ordered = 1 AND p.position < d.position
+              AND p.status IN ('pending', 'in_flight')))
+        ORDER BY d.not_before, d.position LIMIT ?`),
+      nextDue: db.prepare("SELECT MIN(not_before) AS t FROM deliveries WHERE status IN ('pending', 'held') AND not_before > ?"),
+      markInFlight: db.prepare("UPDATE deliveries SET status = 'in_flight' WHERE id = ? AND status = 'pending'"),
+      resetInFlight: db.prepare("UPDATE deliveries SET status = 'pending' WHERE status = 'in_flight'"),
+      finish: db.prepare(`UPDATE deliveries SET status = @status, attempts = @attempts, not_before = @not_before,
+        last_status_code = @last_status_code, last_error = @last_error, finished_at = @finished_at WHERE id = @id`),
+      insertAttempt: db.prepare(`INSERT INTO attempts (delivery_id, n, started_at, latency_ms, status_code, error, retry_after_ms, response)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      getDelivery: db.prepare('SELECT * FROM deliveries WHERE id = ?'),
+      attemptsOf: db.prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
+      countOpen: db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('held', 'pending', 'in_flight')"),
+      countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
+      allAttempts: db.prepare('SELECT * FROM attempts ORDER BY id'),
+      eventsDelivered: db.prepare(`SELECT COUNT(*) AS total,
+        SUM(CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'delivered') THEN 1 ELSE 0 END) AS delivered,
+        SUM(CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('held', 'pending', 'in_flight')) THEN 1 ELSE 0 END) AS open
+        FROM events e`),
+    };
+  }
+
+  /** Runs `fn` in one SQLite transaction: a step and the deliveries it causes land together. */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  insertTransaction(t: TransactionRecord): void {
+    this.stmt.insertTx.run({
+      id: t.docvTransactionId,
+      reference_id: t.referenceId,
+      session_token: t.sessionToken,
+      customer_user_id: t.customerUserId ?? null,
+      webhook_url: t.webhookUrl ?? null,
+      document_type: t.documentType,
+      country: t.country,
+      redirect_url: t.redirectUrl ?? null,
+      requested_scenario: t.requestedScenario,
+      scenario: t.scenario,
+      outcome: t.outcome,
+      time_scale: t.timeScale,
+      chaos: t.chaos && Object.keys(t.chaos).length > 0 ? JSON.stringify(t.chaos) : null,
+      status: t.status,
+      decision: t.decision ?? null,
+      uploads: JSON.stringify(t.uploads),
+      created_at: t.createdAt,
+      completed_at: t.completedAt ?? null,
+    });
+  }
+
+  getTransaction(id: string): TransactionRecord | undefined {
+    const r = this.stmt.getTx.get(id) as Row | undefined;
+    return r && toTransaction(r);
+  }
+
+  getTransactionBySessionToken(token: string): TransactionRecord | undefined {
+    const r = this.stmt.getTxBySession.get(token) as Row | undefined;
+    return r && toTransaction(r);
+  }
+
+  updateTransactionState(t: Pick<TransactionRecord, 'docvTransactionId' | 'status' | 'decision' | 'uploads' | 'completedAt'>): void {
+    this.stmt.updateTxState.run(t.status, t.decision ?? null, JSON.stringify(t.uploads), t.completedAt ?? null, t.docvTransactionId);
+  }
+
+  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: Decision | undefined, dueAt: number): void {
+    this.stmt.insertStep.run(docvTransactionId, eventType, decision ?? null, dueAt);
+  }
+
+  dueSteps(now: number, limit: number): StepRecord[] {
+    return (this.stmt.dueSteps.all(now, limit) as Row[]).map((r) => ({
+      id: r.id as number,
+      docvTransactionId: r.transaction_id as string,
+      eventType: r.event_type as DocvEventType,
+      decision: opt(r.decision),
+      dueAt: r.due_at as number,
+    }));
+  }
+
+  plannedSteps(docvTransactionId: string): Array<{ eventType: DocvEventType; decision?: Decision; dueAt: number }> {
+    return (this.stmt.plannedSteps.all(docvTransactionId) as Row[]).map((r) => ({
+      eventType: r.event_type as DocvEventType,
+      decision: opt(r.decision),
+      dueAt: r.due_at as number,
+    }));
+  }
+
+  nextStepDue(): number | undefined {
+    return opt((this.stmt.nextStepDue.get() as Row).t);
+  }
+
+  countPlannedSteps(): number {
+    return (this.stmt.countPlanned.get() as { n: number }).n;
+  }
+
+  markStep(id: number, state: 'done' | 'skipped'): void {
+    this.stmt.markStep.run(state, id);
+  }
+
+  cancelPlannedSteps(docvTransactionId: string): void {
+    this.stmt.cancelSteps.run(docvTransactionId);
+  }
+
+  insertEvent(e: EventRecord): void {
+    this.stmt.insertEvent.run(e.eventId, e.docvTransactionId, e.eventType, e.body, e.createdAt);
+  }
+
+  listEvents(docvTransactionId: string): EventRecord[] {
+    return (this.stmt.listEvents.all(docvTransactionId) as Row[]).map((r) => ({
+      eventId: r.id as string,
+      docvTransactionId: r.transaction_id as string,
+      eventType: r.event_type as DocvEventType,
+      body: r.body as string,
+      createdAt: r.created_at as number,
+    }));
+  }
+
+  private nextPosition(): number {
+    this.position += 1;
+    return this.position;
+  }
+
+  insertDelivery(d: Pick<DeliveryRecord, 'eventId' | 'docvTransactionId' | 'eventType' | 'url' | 'body' | 'ordered' | 'copy' | 'notBefore' | 'createdAt'> & { held: boolean }): number {
+    const info = this.stmt.insertDelivery.run({
+      event_id: d.eventId,
+      transaction_id: d.docvTransactionId,
+      event_type: d.eventType,
+      url: d.url,
+      body: d.body,
+      position: this.nextPosition(),
+      ordered: d.ordered ? 1 : 0,
+      copy: d.copy,
+      status: d.held ? 'held' : 'pending',
+      not_before: d.notBefore,
+      created_at: d.createdAt,
+    });
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Moves the transaction's held deliveries behind everything queued so far: they now come after the event that overtook them. */
+  releaseHeld(docvTransactionId: string, now: number): number {
+    const ids = this.stmt.heldOf.all(docvTransactionId) as Array<{ id: number }>;
+    for (const { id } of ids) this.stmt.release.run(this.nextPosition(), now, id);
+    return ids.length;
+  }
+
+  /** Held deliveries whose hold ran out because no later event came. */
+  releaseExpiredHolds(now: number): number {
+    const ids = this.stmt.dueHeld.all(now) as Array<{ id: number }>;
+    for (const { id } of ids) this.stmt.release.run(this.nextPosition(), now, id);
+    return ids.length;
+  }
+
+  readyDeliveries(now: number, limit: number): DeliveryRecord[] {
+    return (this.stmt.ready.all(now, limit) as Row[]).map(toDelivery);
+  }
+
+  /** The earliest future moment a delivery or hold becomes due. */
+  nextDeliveryDue(now: number): number | undefined {
+    return opt((this.stmt.nextDue.get(now) as Row).t);
+  }
+
+  markInFlight(id: number): boolean {
+    return this.stmt.markInFlight.run(id).changes === 1;
+  }
+
+  /** After a crash or restart nothing is in flight: those attempts are retried (receivers deduplicate on `webhook-id`). */
+  resetInFlight(): number {
+    return this.stmt.resetInFlight.run().changes;
+  }
+
+  recordAttempt(
+    attempt: AttemptRecord,
+    next: { status: DeliveryStatus; notBefore: number; finishedAt?: number },
+  ): void {
+    this.atomically(() => {
+      this.stmt.insertAttempt.run(
+        attempt.deliveryId,
+        attempt.n,
+        attempt.startedAt,
+        attempt.latencyMs,
+        attempt.statusCode ?? null,
+        attempt.error ?? null,
+        attempt.retryAfterMs ?? null,
+        attempt.response ?? null,
+      );
+      this.stmt.finish.run({
+        id: attempt.deliveryId,
+        status: next.status,
+        attempts: attempt.n,
+        not_before: next.notBefore,
+        last_status_code: attempt.statusCode ?? null,
+        last_error: attempt.error ?? null,
+        finished_at: next.finishedAt ?? null,
+      });
+    });
+  }
+
+  getDelivery(id: number): DeliveryRecord | undefined {
+    const r = this.stmt.getDelivery.get(id) as Row | undefined;
+    return r && toDelivery(r);
+  }
+
+  attemptsOf(deliveryId: number): AttemptRecord[] {
+    return (this.stmt.attemptsOf.all(deliveryId) as Row[]).map(toAttempt);
+  }
+
+  allAttempts(): AttemptRecord[] {
+    return (this.stmt.allAttempts.all() as Row[]).map(toAttempt);
+  }
+
+  listDeliveries(filter: DeliveryFilter = {}): DeliveryRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.docvTransactionId !== undefined) {
+      where.push('transaction_id = ?');
+      params.push(filter.docvTransactionId);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.afterId !== undefined) {
+      where.push('id > ?');
+      params.push(filter.afterId);
+    }
+    const limit = Math.min(Math.max(1, filter.limit ?? 100), 1000);
+    const sql = `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
+    return (this.db.prepare(sql).all(...params) as Row[]).map(toDelivery);
+  }
+
+  countOpenDeliveries(): number {
+    return (this.stmt.countOpen.get() as { n: number }).n;
+  }
+
+  deliveryCounts(): Partial<Record<DeliveryStatus, number>> {
+    const out: Partial<Record<DeliveryStatus, number>> = {};
+    for (const r of this.stmt.countByStatus.all() as Array<{ status: DeliveryStatus; n: number }>) out[r.status] = r.n;
+    return out;
+  }
+
+  /** Events in total, events that reached the receiver at least once, events still on their way. */
+  eventCounts(): { total: number; delivered: number; open: number } {
+    const r = this.stmt.eventsDelivered.get() as { total: number; delivered: number | null; open: number | null };
+    return { total: r.total, delivered: r.delivered ?? 0, open: r.open ?? 0 };
+  }
+}

@@ -1,0 +1,80 @@
+import type { FastifyInstance } from 'fastify';
+import { DECISIONS, DOCV_EVENT_TYPES, type Decision, type DocvEventType } from '../contract/index.js';
+import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import { MAX_PAGE_LIMIT, type Store } from '../store/index.js';
+
+const DEFAULT_LIMIT = 50;
+
+const pageQuery = {
+  limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_LIMIT },
+  cursor: { type: 'string', maxLength: 200 },
+} as const;
+
+interface PageQuery {
+  limit: number;
+  cursor?: string;
+}
+
+function notFound(what: string, id: string) {
+  return JSON.stringify(problem(404, 'not-found', 'Not Found', `no ${what} ${JSON.stringify(id.slice(0, 300))}`));
+}
+
+/** Read-only JSON over the store: what people and scripts use to see what arrived. */
+export async function adminRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+  const { store } = options;
+
+  app.get<{ Querystring: PageQuery & { status?: DocvEventType; decision?: Decision; customerUserId?: string } }>(
+    '/v1/transactions',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...pageQuery,
+            status: { type: 'string', enum: [...DOCV_EVENT_TYPES] },
+            decision: { type: 'string', enum: [...DECISIONS] },
+            customerUserId: { type: 'string', maxLength: 1000 },
+          },
+        },
+      },
+    },
+    async (request) => store.listTransactions(request.query),
+  );
+
+  app.get<{ Params: { docvTransactionId: string } }>('/v1/transactions/:docvTransactionId', async (request, reply) => {
+    const view = await store.getTransaction(request.params.docvTransactionId);
+    if (!view) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound('transaction', request.params.docvTransactionId));
+    return view;
+  });
+
+  app.get<{ Querystring: PageQuery & { docvTransactionId?: string; eventType?: DocvEventType } }>(
+    '/v1/events',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...pageQuery,
+            docvTransactionId: { type: 'string', maxLength: 1000 },
+            eventType: { type: 'string', enum: [...DOCV_EVENT_TYPES] },
+          },
+        },
+      },
+    },
+    async (request) => store.listEvents(request.query),
+  );
+
+  app.get<{ Params: { eventId: string } }>('/v1/events/:eventId', async (request, reply) => {
+    const event = await store.getEvent(request.params.eventId);
+    if (!event) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound('event', request.params.eventId));
+    return event;
+  });
+
+  app.get<{ Querystring: PageQuery }>(
+    '/v1/quarantine',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQuery } } },
+    async (request) => store.listQuarantine(request.query),
+  );
+}

@@ -1,0 +1,105 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { createIngestPipeline, PROBLEM_CONTENT_TYPE, problem, type AuthFailureLimiter, type IngestAuthenticator, type IngestResponse } from '../ingest/index.js';
+import { InvalidCursorError, type Store } from '../store/index.js';
+import { adminGuard } from './admin-auth.js';
+import { adminRoutes } from './admin-routes.js';
+import type { ReceiverConfig } from './config.js';
+import { ingestRoute } from './ingest-route.js';
+import { isLoopbackHost } from './loopback.js';
+import { SECURITY_HEADERS } from './security-headers.js';
+
+export interface AppDependencies {
+  config: ReceiverConfig;
+  store: Store;
+  logger: Logger;
+  auth?: IngestAuthenticator | undefined;
+  failureLimiter?: AuthFailureLimiter | undefined;
+  onIngest?: (response: IngestResponse, latencyMs: number) => void;
+}
+
+/** Wires ingest, admin API and health onto one fastify instance (not yet listening). */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config, store, logger } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One log line per delivery comes from the ingest route; fastify's own per-request lines would double it.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomBytes(6).toString('hex'),
+    connectionTimeout: config.timeouts.connectionMs,
+    keepAliveTimeout: config.timeouts.keepAliveMs,
+    requestTimeout: config.timeouts.requestMs,
+    bodyLimit: 64 * 1024,
+    // Transaction ids may be 256 characters, more once percent-encoded.
+    routerOptions: { maxParamLength: 1024 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.server.headersTimeout = config.timeouts.headersMs;
+  app.server.maxConnections = config.timeouts.maxConnections;
+
+  // Set before any plugin registers so every encapsulated context inherits them.
+  app.setNotFoundHandler(async (request, reply) =>
+    reply
+      .code(404)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send(JSON.stringify(problem(404, 'not-found', 'Not Found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`))),
+  );
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (error.validation) {
+      const errors = error.validation.map((v) => ({
+        path: `/${v.instancePath.replace(/^\//, '') || ((v.params as { additionalProperty?: string }).additionalProperty ?? '')}`,
+        message: v.message ?? 'is invalid',
+      }));
+      return reply
+        .code(400)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(JSON.stringify(problem(400, 'invalid-query', 'Bad Request', `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors })));
+    }
+    if (error instanceof InvalidCursorError) {
+      return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem(400, 'invalid-cursor', 'Bad Request', error.message)));
+    }
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: error }, 'request failed');
+    return reply
+      .code(status)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send(JSON.stringify(problem(status, status === 500 ? 'internal' : 'bad-request', status === 500 ? 'Internal Server Error' : 'Bad Request', status === 500 ? 'unexpected error' : error.message)));
+  });
+
+  const pipeline = createIngestPipeline({
+    store,
+    auth: deps.auth,
+    failureLimiter: deps.failureLimiter,
+    maxBodyBytes: config.maxBodyBytes,
+    onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
+  });
+  await app.register(ingestRoute, { path: config.webhookPath, pipeline, logger, ...(deps.onIngest ? { onResponse: deps.onIngest } : {}) });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await store.ping();
+      return { status: 'ready', store: store.kind };
+    } catch (err) {
+      return reply
+        .code(503)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .header('retry-after', '5')
+        .send(JSON.stringify(problem(503, 'not-ready', 'Service Unavailable', `store unreachable: ${(err as Error).message}`)));
+    }
+  });
+
+  await app.register(async (admin) => {
+    admin.addHook('onSend', async (_request, reply, payload) => {
+      reply.headers(SECURITY_HEADERS);
+      return payload;
+    });
+    admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host) }));
+    await admin.register(adminRoutes, { store });
+  });
+
+  return app;
+}

@@ -1,0 +1,69 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { IngestPipeline, IngestRequest, IngestResponse } from '../ingest/index.js';
+import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+
+export interface IngestRouteOptions {
+  path: string;
+  pipeline: IngestPipeline;
+  logger: Logger;
+  onResponse?: (response: IngestResponse, latencyMs: number) => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Mounts the pipeline on fastify. Encapsulated: only this route reads bodies as raw bytes of any
+ * content type, so the pipeline can verify signatures on exactly what was sent and answer 415 itself.
+ */
+export async function ingestRoute(app: FastifyInstance, options: IngestRouteOptions): Promise<void> {
+  const { pipeline, logger } = options;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: pipeline.maxBodyBytes }, (_req, body, done) => done(null, body));
+
+  async function send(request: FastifyRequest, reply: FastifyReply, ingestRequest: IngestRequest, started: bigint): Promise<FastifyReply> {
+    const response = await pipeline.handle(ingestRequest);
+    const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+    options.onResponse?.(response, latencyMs);
+    const line = {
+      reqId: request.id,
+      outcome: response.outcome,
+      status: response.status,
+      latencyMs: Math.round(latencyMs * 100) / 100,
+      eventId: response.eventId,
+      docvTransactionId: response.docvTransactionId,
+      eventType: response.eventType,
+      reason: response.logReason,
+    };
+    if (response.status >= 500) logger.error(line, 'delivery');
+    else if (response.status >= 400) logger.warn(line, 'delivery');
+    else logger.info(line, 'delivery');
+    return reply.code(response.status).headers(response.headers).send(response.body);
+  }
+
+  app.route({
+    method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    url: options.path,
+    handler: async (request, reply) => {
+      const started = process.hrtime.bigint();
+      const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+      return send(request, reply, { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body }, started);
+    },
+  });
+
+  // Errors raised while reading the body (too large, broken framing) come here, not to the handler.
+  app.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
+    const started = process.hrtime.bigint();
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      reply.header('connection', 'close');
+      return send(request, reply, { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body: EMPTY, bodyTooLarge: true }, started);
+    }
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) logger.error({ reqId: request.id, err: error }, 'ingest failed');
+    const p =
+      status === 500
+        ? problem(500, 'internal', 'Internal Server Error', 'the delivery could not be processed; it was not stored, retry later')
+        : problem(status, 'bad-request', 'Bad Request', `the request could not be read: ${error.message}`);
+    return reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
+  });
+}

@@ -1,0 +1,4 @@
+export * from './types.js';
+export { openStore, parseDatabaseUrl, DEFAULT_DATABASE_URL, type DatabaseLocation, type OpenStoreOptions } from './open.js';
+export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
+export { InvalidCursorError } from './cursor.js';

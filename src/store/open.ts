@@ -1,0 +1,38 @@
+import { resolve } from 'node:path';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './types.js';
+
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/docv-webhooks.db';
+
+export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** `sqlite:<file>`, `sqlite::memory:`, a bare file path, or `postgres://…`. */
+export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new TypeError('database URL "sqlite:" names no file; use sqlite:./data/docv-webhooks.db');
+    return { kind: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    throw new TypeError(`unsupported database URL "${url.split(':')[0]}:…"; use sqlite:<file> or postgres://…`);
+  }
+  return { kind: 'sqlite', path: resolve(url) };
+}
+
+export interface OpenStoreOptions {
+  quarantineCapacity?: number;
+  readonly?: boolean;
+}
+
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const location = parseDatabaseUrl(url);
+  if (location.kind === 'postgres') {
+    throw new TypeError('PostgreSQL storage is not available in this version yet; use sqlite:<file>');
+  }
+  try {
+    return new SqliteStore({ path: location.path, ...options });
+  } catch (err) {
+    throw new Error(`cannot open database ${location.path}: ${(err as Error).message}`, { cause: err });
+  }
+}

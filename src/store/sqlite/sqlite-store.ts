@@ -1,0 +1,395 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
+import { applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { newId } from '../ids.js';
+import {
+  StoreUnavailableError,
+  type EventFilter,
+  type IngestInput,
+  type IngestOutcome,
+  type Page,
+  type PageRequest,
+  type QuarantineEntry,
+  type QuarantineInput,
+  type Store,
+  type StoreStats,
+  type StoredEvent,
+  type StoredEventSummary,
+  type TransactionFilter,
+  type TransactionSummary,
+  type TransactionView,
+} from '../types.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' for tests. */
+  path: string;
+  /** Rejected deliveries kept for inspection; the oldest go first. */
+  quarantineCapacity?: number;
+  /** Most deliveries committed in one transaction. */
+  maxBatch?: number;
+  readonly?: boolean;
+}
+
+interface Pending {
+  input: IngestInput;
+  resolve: (outcome: IngestOutcome) => void;
+  reject: (err: Error) => void;
+}
+
+interface EventRow {
+  seq: number;
+  event_id: string;
+  dedupe_key: string;
+  delivery_id: string | null;
+  content_hash: string;
+  docv_transaction_id: string;
+  event_type: DocvEventType;
+  event_time: string;
+  customer_user_id: string | null;
+  decision: Decision | null;
+  received_at: string;
+  raw_body?: Buffer;
+  headers?: string;
+}
+
+interface TransactionRow {
+  seq: number;
+  state: string;
+}
+
+interface QuarantineRow {
+  seq: number;
+  quarantine_id: string;
+  received_at: string;
+  reason: string;
+  status: number;
+  detail: string;
+  headers: string;
+  body: Buffer;
+  body_size: number;
+}
+
+const EVENT_SUMMARY_COLUMNS =
+  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at';
+
+function summaryOf(row: EventRow): StoredEventSummary {
+  return {
+    eventId: row.event_id,
+    docvTransactionId: row.docv_transaction_id,
+    eventType: row.event_type,
+    eventTime: row.event_time,
+    decision: row.decision,
+    customerUserId: row.customer_user_id,
+    deliveryId: row.delivery_id,
+    dedupeKey: row.dedupe_key,
+    receivedAt: row.received_at,
+  };
+}
+
+function withoutBookkeeping(state: TransactionLifecycle): TransactionSummary {
+  const { seen: _seen, ...summary } = state;
+  return summary;
+}
+
+function page<R extends { seq: number }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+}
+
+/**
+ * The embedded store. better-sqlite3 is synchronous, so every commit (and its fsync) blocks the
+ * event loop: deliveries that arrive in the same tick are committed together in one transaction
+ * (group commit), each request still answered only after its row is durable.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly quarantineCapacity: number;
+  private readonly maxBatch: number;
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly stmts;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a commit is on disk before we answer 2xx, even across power loss.
+      this.db.pragma('synchronous = FULL');
+    }
+    this.db.pragma('busy_timeout = 5000');
+    this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
+    this.maxBatch = options.maxBatch ?? 1000;
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    this.applyMigrations();
+    this.stmts = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      eventByKey: db.prepare<[string], { event_id: string; content_hash: string }>(
+        'SELECT event_id, content_hash FROM events WHERE dedupe_key = ?',
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
+           event_time_ms, customer_user_id, decision, received_at, raw_body, headers)
+         VALUES (@eventId, @dedupeKey, @deliveryId, @contentHash, @docvTransactionId, @eventType, @eventTime,
+           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers)`,
+      ),
+      transactionState: db.prepare<[string], { state: string }>('SELECT state FROM transactions WHERE docv_transaction_id = ?'),
+      upsertTransaction: db.prepare(
+        `INSERT INTO transactions (docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at,
+           first_received_at, last_received_at, event_count, anomaly_count, state)
+         VALUES (@docvTransactionId, @status, @decision, @customerUserId, @firstEventAt, @lastEventAt,
+           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state)
+         ON CONFLICT (docv_transaction_id) DO UPDATE SET status = excluded.status, decision = excluded.decision,
+           customer_user_id = excluded.customer_user_id, first_event_at = excluded.first_event_at,
+           last_event_at = excluded.last_event_at, first_received_at = excluded.first_received_at,
+           last_received_at = excluded.last_received_at, event_count = excluded.event_count,
+           anomaly_count = excluded.anomaly_count, state = excluded.state`,
+      ),
+      insertQuarantine: db.prepare(
+        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size)
+         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize)`,
+      ),
+      trimQuarantine: db.prepare('DELETE FROM quarantine WHERE seq <= (SELECT MAX(seq) FROM quarantine) - ?'),
+    };
+  }
+
+  private applyMigrations(): number[] {
+    const applied = new Set(this.db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version));
+    const done: number[] = [];
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      }).immediate();
+      done.push(m.version);
+    }
+    return done;
+  }
+
+  async migrate(): Promise<number[]> {
+    return this.applyMigrations();
+  }
+
+  ingest(input: IngestInput): Promise<IngestOutcome> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
+    return new Promise<IngestOutcome>((resolve, reject) => {
+      this.pending.push({ input, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate runs after the I/O callbacks of this loop turn: every request that has
+        // been read by now joins this commit.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0, this.maxBatch);
+    if (this.pending.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (batch.length === 0) return;
+    try {
+      const outcomes = this.commit(batch.map((p) => p.input));
+      batch.forEach((p, i) => p.resolve(outcomes[i]!));
+    } catch (batchError) {
+      if (batch.length === 1) {
+        batch[0]!.reject(new StoreUnavailableError(`could not commit: ${(batchError as Error).message}`, { cause: batchError }));
+        return;
+      }
+      // One bad row must not fail its neighbours: retry each alone.
+      for (const p of batch) {
+        try {
+          p.resolve(this.commit([p.input])[0]!);
+        } catch (err) {
+          p.reject(new StoreUnavailableError(`could not commit: ${(err as Error).message}`, { cause: err }));
+        }
+      }
+    }
+  }
+
+  /** One durable transaction for a batch; earlier rows of the batch are visible to later ones. */
+  private commit(inputs: IngestInput[]): IngestOutcome[] {
+    return this.db.transaction(() => inputs.map((input) => this.ingestOne(input))).immediate();
+  }
+
+  private ingestOne(input: IngestInput): IngestOutcome {
+    const existing = this.stmts.eventByKey.get(input.dedupeKey);
+    if (existing) {
+      return existing.content_hash === input.contentHash
+        ? { kind: 'duplicate', eventId: existing.event_id }
+        : { kind: 'conflict', eventId: existing.event_id };
+    }
+    const event = input.event;
+    const receivedAt = input.receivedAt.toISOString();
+    const eventId = newId('evt', input.receivedAt.getTime());
+    this.stmts.insertEvent.run({
+      eventId,
+      dedupeKey: input.dedupeKey,
+      deliveryId: input.deliveryId,
+      contentHash: input.contentHash,
+      docvTransactionId: event.docvTransactionId,
+      eventType: event.eventType,
+      eventTime: event.eventTime,
+      eventTimeMs: Date.parse(event.eventTime),
+      customerUserId: event.customerUserId ?? null,
+      decision: event.decision ?? null,
+      receivedAt,
+      rawBody: input.rawBody,
+      headers: JSON.stringify(input.headers),
+    });
+    const lifecycleEvent: LifecycleEvent = {
+      eventType: event.eventType,
+      eventTime: event.eventTime,
+      receivedAt,
+      ...(event.decision !== undefined ? { decision: event.decision } : {}),
+      ...(event.customerUserId !== undefined ? { customerUserId: event.customerUserId } : {}),
+    };
+    const row = this.stmts.transactionState.get(event.docvTransactionId);
+    const state = row
+      ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent)
+      : startLifecycle(event.docvTransactionId, lifecycleEvent);
+    this.stmts.upsertTransaction.run({
+      docvTransactionId: state.docvTransactionId,
+      status: state.status,
+      decision: state.decision,
+      customerUserId: state.customerUserId,
+      firstEventAt: state.firstEventAt,
+      lastEventAt: state.lastEventAt,
+      firstReceivedAt: state.firstReceivedAt,
+      lastReceivedAt: state.lastReceivedAt,
+      eventCount: state.eventCount,
+      anomalyCount: state.anomalies.length,
+      state: JSON.stringify(state),
+    });
+    return { kind: 'accepted', eventId };
+  }
+
+  async quarantine(input: QuarantineInput): Promise<void> {
+    if (this.quarantineCapacity <= 0) return;
+    this.db.transaction(() => {
+      this.stmts.insertQuarantine.run({
+        quarantineId: newId('qrn', input.receivedAt.getTime()),
+        receivedAt: input.receivedAt.toISOString(),
+        reason: input.reason,
+        status: input.status,
+        detail: JSON.stringify(input.detail ?? null),
+        headers: JSON.stringify(input.headers),
+        body: Buffer.from(input.body),
+        bodySize: input.bodySize,
+      });
+      this.stmts.trimQuarantine.run(this.quarantineCapacity);
+    })();
+  }
+
+  async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
+    const row = this.db.prepare<[string], TransactionRow>('SELECT seq, state FROM transactions WHERE docv_transaction_id = ?').get(docvTransactionId);
+    if (!row) return null;
+    const events = this.db
+      .prepare<[string], EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = ? ORDER BY event_time_ms, seq`)
+      .all(docvTransactionId);
+    return { ...withoutBookkeeping(JSON.parse(row.state) as TransactionLifecycle), events: events.map(summaryOf) };
+  }
+
+  async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit + 1 };
+    const after = decodeCursor(filter.cursor);
+    if (after !== null) {
+      where.push('seq < @after');
+      params.after = after;
+    }
+    if (filter.status) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    if (filter.decision) {
+      where.push('decision = @decision');
+      params.decision = filter.decision;
+    }
+    if (filter.customerUserId !== undefined) {
+      where.push('customer_user_id = @customerUserId');
+      params.customerUserId = filter.customerUserId;
+    }
+    const sql = `SELECT seq, state FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+    const rows = this.db.prepare<[Record<string, unknown>], TransactionRow>(sql).all(params);
+    return page(rows, filter.limit, (r) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle));
+  }
+
+  async getEvent(eventId: string): Promise<StoredEvent | null> {
+    const row = this.db.prepare<[string], EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = ?`).get(eventId);
+    if (!row) return null;
+    const rawBody = row.raw_body!.toString('utf8');
+    return { ...summaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: JSON.parse(row.headers!) as Record<string, string> };
+  }
+
+  async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit + 1 };
+    const after = decodeCursor(filter.cursor);
+    if (after !== null) {
+      where.push('seq < @after');
+      params.after = after;
+    }
+    if (filter.docvTransactionId !== undefined) {
+      where.push('docv_transaction_id = @docvTransactionId');
+      params.docvTransactionId = filter.docvTransactionId;
+    }
+    if (filter.eventType) {
+      where.push('event_type = @eventType');
+      params.eventType = filter.eventType;
+    }
+    const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+    return page(this.db.prepare<[Record<string, unknown>], EventRow>(sql).all(params), filter.limit, summaryOf);
+  }
+
+  async listQuarantine(request: PageRequest): Promise<Page<QuarantineEntry>> {
+    const after = decodeCursor(request.cursor);
+    const rows = this.db
+      .prepare<[number, number], QuarantineRow>('SELECT * FROM quarantine WHERE seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(after ?? Number.MAX_SAFE_INTEGER, request.limit + 1);
+    return page(rows, request.limit, (r) => ({
+      quarantineId: r.quarantine_id,
+      receivedAt: r.received_at,
+      reason: r.reason,
+      status: r.status,
+      detail: JSON.parse(r.detail) as unknown,
+      headers: JSON.parse(r.headers) as Record<string, string>,
+      body: r.body.toString('utf8'),
+      bodySize: r.body_size,
+      bodyTruncated: r.body.length < r.body_size,
+    }));
+  }
+
+  async stats(): Promise<StoreStats> {
+    const count = (table: string) => (this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()?.n ?? 0);
+    return { events: count('events'), transactions: count('transactions'), quarantine: count('quarantine') };
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new StoreUnavailableError('store is closed');
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Whatever is queued still gets its commit before the file closes.
+    while (this.pending.length > 0) this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+}
