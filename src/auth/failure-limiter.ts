@@ -69,6 +69,15 @@ export function createFailureLimiter(options: FailureLimiterOptions = {}): Failu
     return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((record.blockedUntil - at) / 1000)) };
   }
 
+  /** Counts a failure outside a block: a new window after an expired block or an elapsed window. */
+  function countFailure(existing: FailureRecord | undefined, at: number): FailureRecord {
+    const fresh = existing === undefined || existing.blockedUntil !== 0 || at - existing.windowStartedAt >= windowMs;
+    const record = fresh ? { windowStartedAt: at, failures: 0, blockedUntil: 0 } : existing;
+    record.failures += 1;
+    if (record.failures > maxFailures) record.blockedUntil = at + blockMs;
+    return record;
+  }
+
   return {
     check(clientAddress) {
       const key = limiterKey(clientAddress);
@@ -83,13 +92,9 @@ export function createFailureLimiter(options: FailureLimiterOptions = {}): Failu
     recordFailure(clientAddress) {
       const key = limiterKey(clientAddress);
       const at = now();
-      let record = records.get(key);
-      if (record !== undefined && record.blockedUntil > at) return blockedState(record, at);
-      if (record === undefined || record.blockedUntil !== 0 || at - record.windowStartedAt >= windowMs) {
-        record = { windowStartedAt: at, failures: 0, blockedUntil: 0 };
-      }
-      record.failures += 1;
-      if (record.failures > maxFailures) record.blockedUntil = at + blockMs;
+      const existing = records.get(key);
+      const record = existing !== undefined && existing.blockedUntil > at ? existing : countFailure(existing, at);
+      // Moved to the end even while blocked: an address that keeps failing is the last to be forgotten.
       records.delete(key);
       records.set(key, record);
       while (records.size > maxTracked) {
@@ -97,7 +102,7 @@ export function createFailureLimiter(options: FailureLimiterOptions = {}): Failu
         if (oldest.done === true) break;
         records.delete(oldest.value);
       }
-      return record.blockedUntil === 0 ? NOT_LIMITED : blockedState(record, at);
+      return record.blockedUntil > at ? blockedState(record, at) : NOT_LIMITED;
     },
 
     recordSuccess(clientAddress) {

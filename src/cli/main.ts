@@ -2,7 +2,13 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 
 /** Each command lives in its own file under commands/ and adds itself to the program. */
-const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [];
+const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
+  () => import('./commands/serve.js'),
+  () => import('./commands/validate.js'),
+  () => import('./commands/transactions.js'),
+  () => import('./commands/events.js'),
+  () => import('./commands/migrate.js'),
+];
 
 export async function buildProgram(): Promise<Command> {
   const program = new Command('docv-webhooks')

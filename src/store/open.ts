@@ -22,7 +22,10 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
 
 export interface OpenStoreOptions {
   quarantineCapacity?: number;
+  /** Open an existing database for reading only (CLI inspection commands). */
   readonly?: boolean;
+  /** Apply pending migrations on open; default true. */
+  migrate?: boolean;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
@@ -33,6 +36,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   try {
     return new SqliteStore({ path: location.path, ...options });
   } catch (err) {
-    throw new Error(`cannot open database ${location.path}: ${(err as Error).message}`, { cause: err });
+    const message = (err as Error).message;
+    if (options.readonly && /unable to open|does not exist|no such file/i.test(message)) {
+      throw new Error(`database ${location.path} does not exist; start the receiver first or pass --db`, { cause: err });
+    }
+    throw new Error(`cannot open database ${location.path}: ${message}`, { cause: err });
   }
 }

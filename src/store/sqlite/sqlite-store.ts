@@ -32,6 +32,8 @@ export interface SqliteStoreOptions {
   /** Most deliveries committed in one transaction. */
   maxBatch?: number;
   readonly?: boolean;
+  /** Apply pending migrations on open (default true; `docv-webhooks migrate` opens without). */
+  migrate?: boolean;
 }
 
 interface Pending {
@@ -114,7 +116,7 @@ export class SqliteStore implements Store {
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
-  private readonly stmts;
+  private preparedStatements: ReturnType<SqliteStore['prepare']> | null = null;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
@@ -127,9 +129,14 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.maxBatch = options.maxBatch ?? 1000;
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    this.applyMigrations();
-    this.stmts = this.prepare();
+    if (!options.readonly) this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    if (options.migrate !== false && !options.readonly) this.applyMigrations();
+  }
+
+  /** Prepared on first use, after migrations have created the tables. */
+  private get stmts(): ReturnType<SqliteStore['prepare']> {
+    this.preparedStatements ??= this.prepare();
+    return this.preparedStatements;
   }
 
   private prepare() {

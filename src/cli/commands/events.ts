@@ -1,0 +1,53 @@
+import { Option, type Command } from 'commander';
+import { DOCV_EVENT_TYPES, type DocvEventType } from '../../contract/index.js';
+import { CliError } from '../errors.js';
+import { dbOption, jsonOption } from '../options.js';
+import { formatTable } from '../table.js';
+import { withStore } from '../with-store.js';
+import { limitOption } from './transactions.js';
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+export function register(program: Command): void {
+  const events = program.command('events').description('inspect stored DocV events');
+
+  events
+    .command('list')
+    .description('list events, newest first')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .option('--transaction <docvTransactionId>', 'only this transaction')
+    .addOption(new Option('--event-type <type>', 'only this event type').choices([...DOCV_EVENT_TYPES]))
+    .addOption(limitOption())
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .action(async (opts: { db: string; json?: boolean; transaction?: string; eventType?: DocvEventType; limit: number; cursor?: string }) => {
+      await withStore(opts.db, async (store) => {
+        const page = await store.listEvents({ limit: opts.limit, cursor: opts.cursor, docvTransactionId: opts.transaction, eventType: opts.eventType });
+        if (opts.json) return print(JSON.stringify(page));
+        print(formatTable(page.items as unknown as Array<Record<string, unknown>>, ['eventId', 'docvTransactionId', 'eventType', 'eventTime', 'decision', 'receivedAt']));
+        if (page.nextCursor) print(`\nmore: --cursor ${page.nextCursor}`);
+      });
+    });
+
+  events
+    .command('show')
+    .description('one event with its exact payload and stored headers')
+    .argument('<eventId>')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action(async (id: string, opts: { db: string; json?: boolean }) => {
+      await withStore(opts.db, async (store) => {
+        const event = await store.getEvent(id);
+        if (!event) throw new CliError(`no event ${JSON.stringify(id)}`);
+        if (opts.json) return print(JSON.stringify(event));
+        const { payload: _payload, rawBody, headers, ...summary } = event;
+        for (const [k, v] of Object.entries(summary)) print(`${k.padEnd(18)} ${v ?? '-'}`);
+        print('\nheaders:');
+        for (const [k, v] of Object.entries(headers)) print(`  ${k}: ${v}`);
+        print('\npayload (as received):');
+        print(rawBody);
+      });
+    });
+}

@@ -1,0 +1,81 @@
+import { Option, type Command } from 'commander';
+import { DEFAULT_WEBHOOK_PATH } from '../../contract/index.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/index.js';
+import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
+import { CliError } from '../errors.js';
+import { dbOption, parsePort, parsePositiveInt } from '../options.js';
+
+interface ServeOptions {
+  port: number;
+  host: string;
+  db: string;
+  webhookPath: string;
+  maxBodyBytes: number;
+  adminToken?: string;
+  insecureNoAuth?: boolean;
+  logLevel: string;
+}
+
+function banner(r: RunningReceiver): string {
+  return [
+    '',
+    `  docv-webhooks receiver is listening (store: ${r.store.kind} ${r.config.databaseUrl})`,
+    '',
+    `  POST DocV events to   ${r.webhookUrl}`,
+    `  transactions          ${r.adminUrl}/transactions`,
+    `  events                ${r.adminUrl}/events`,
+    `  health                ${r.url}/healthz  ${r.url}/readyz`,
+    '',
+    '  Try it:',
+    `  curl -s -X POST ${r.webhookUrl} -H 'content-type: application/json' \\`,
+    `    -d '{"eventType":"APP_OPENED","docvTransactionId":"demo-1","eventTime":"${new Date().toISOString()}"}'`,
+    '',
+  ].join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run the webhook receiver')
+    .addOption(new Option('-p, --port <port>', 'port to listen on').env('PORT').default(3000).argParser(parsePort))
+    .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('127.0.0.1'))
+    .addOption(dbOption())
+    .addOption(new Option('--webhook-path <path>', 'path deliveries are POSTed to').env('DOCV_WEBHOOK_PATH').default(DEFAULT_WEBHOOK_PATH))
+    .addOption(new Option('--max-body-bytes <n>', 'largest accepted body').env('DOCV_MAX_BODY_BYTES').default(DEFAULT_MAX_BODY_BYTES).argParser(parsePositiveInt))
+    .addOption(new Option('--admin-token <token>', 'bearer token for the admin API').env('DOCV_ADMIN_TOKEN'))
+    .addOption(new Option('--insecure-no-auth', 'allow listening beyond loopback without credentials'))
+    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(async (opts: ServeOptions) => {
+      if (!opts.webhookPath.startsWith('/')) throw new CliError(`--webhook-path must start with "/", got "${opts.webhookPath}"`);
+      let receiver: RunningReceiver;
+      try {
+        receiver = await startReceiver({
+          port: opts.port,
+          host: opts.host,
+          db: opts.db,
+          webhookPath: opts.webhookPath,
+          maxBodyBytes: opts.maxBodyBytes,
+          adminToken: opts.adminToken,
+          insecureNoAuth: opts.insecureNoAuth === true,
+          logLevel: opts.logLevel,
+          prettyLogs: process.stdout.isTTY === true,
+        });
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message);
+        throw new CliError((err as Error).message);
+      }
+      process.stdout.write(`${banner(receiver)}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          receiver.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+          receiver.close().then(resolve, (err: unknown) => {
+            receiver.logger.error({ err }, 'shutdown failed');
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+}

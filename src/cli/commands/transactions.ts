@@ -1,0 +1,78 @@
+import { Option, type Command } from 'commander';
+import { DECISIONS, DOCV_EVENT_TYPES, type Decision, type DocvEventType } from '../../contract/index.js';
+import { MAX_PAGE_LIMIT } from '../../store/index.js';
+import { CliError } from '../errors.js';
+import { dbOption, jsonOption, parsePositiveInt } from '../options.js';
+import { formatTable } from '../table.js';
+import { withStore } from '../with-store.js';
+
+interface ListOptions {
+  db: string;
+  json?: boolean;
+  status?: DocvEventType;
+  decision?: Decision;
+  customerUserId?: string;
+  limit: number;
+  cursor?: string;
+}
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+export function limitOption(): Option {
+  return new Option('--limit <n>', `rows per page (at most ${MAX_PAGE_LIMIT})`).default(50).argParser((v) => {
+    const n = parsePositiveInt(v);
+    if (n > MAX_PAGE_LIMIT) throw new CliError(`--limit must be at most ${MAX_PAGE_LIMIT}`);
+    return n;
+  });
+}
+
+export function register(program: Command): void {
+  const transactions = program.command('transactions').description('inspect DocV transactions in the store');
+
+  transactions
+    .command('list')
+    .description('list transactions, newest first')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .addOption(new Option('--status <eventType>', 'only this status').choices([...DOCV_EVENT_TYPES]))
+    .addOption(new Option('--decision <decision>', 'only this decision').choices([...DECISIONS]))
+    .option('--customer-user-id <id>', 'only this customerUserId')
+    .addOption(limitOption())
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .action(async (opts: ListOptions) => {
+      await withStore(opts.db, async (store) => {
+        const page = await store.listTransactions({
+          limit: opts.limit,
+          cursor: opts.cursor,
+          status: opts.status,
+          decision: opts.decision,
+          customerUserId: opts.customerUserId,
+        });
+        if (opts.json) return print(JSON.stringify(page));
+        const rows = page.items.map((t) => ({ ...t, anomalies: t.anomalies.map((a) => a.code) }));
+        print(formatTable(rows, ['docvTransactionId', 'status', 'decision', 'customerUserId', 'eventCount', 'lastEventAt', 'anomalies']));
+        if (page.nextCursor) print(`\nmore: --cursor ${page.nextCursor}`);
+      });
+    });
+
+  transactions
+    .command('show')
+    .description('one transaction: its lifecycle and its events in eventTime order')
+    .argument('<docvTransactionId>')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action(async (id: string, opts: { db: string; json?: boolean }) => {
+      await withStore(opts.db, async (store) => {
+        const view = await store.getTransaction(id);
+        if (!view) throw new CliError(`no transaction ${JSON.stringify(id)}`);
+        if (opts.json) return print(JSON.stringify(view));
+        const { events, anomalies, ...lifecycle } = view;
+        for (const [k, v] of Object.entries(lifecycle)) print(`${k.padEnd(18)} ${v ?? '-'}`);
+        print(`${'anomalies'.padEnd(18)} ${anomalies.length ? anomalies.map((a) => a.message).join('; ') : '-'}`);
+        print('');
+        print(formatTable(events as unknown as Array<Record<string, unknown>>, ['eventId', 'eventType', 'eventTime', 'decision', 'receivedAt'], 60));
+      });
+    });
+}

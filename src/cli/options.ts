@@ -1,0 +1,26 @@
+import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_DATABASE_URL } from '../store/index.js';
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0-65535)`);
+  return n;
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${value}" is not a positive integer`);
+  return n;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function dbOption(): Option {
+  return new Option('--db <url>', 'database: sqlite:<file> or postgres://…').env('DATABASE_URL').default(DEFAULT_DATABASE_URL);
+}
+
+export function jsonOption(): Option {
+  return new Option('--json', 'print JSON for scripts instead of a table');
+}
