@@ -27,6 +27,8 @@ export interface StartReceiverOptions extends Partial<Omit<ReceiverConfig, 'auth
   auth?: ReceiverConfig['auth'];
   timeouts?: Partial<ReceiverConfig['timeouts']>;
   logger?: Logger;
+  /** Use this store instead of opening `databaseUrl`; it is closed with the receiver. */
+  store?: Store;
 }
 
 export class ConfigError extends Error {
@@ -41,7 +43,7 @@ function formatHost(host: string): string {
 }
 
 export function resolveReceiverConfig(options: StartReceiverOptions): ReceiverConfig {
-  const { db, webhookSecrets, signingSecrets, basicAuth, auth, timeouts, logger: _logger, ...rest } = options;
+  const { db, webhookSecrets, signingSecrets, basicAuth, auth, timeouts, logger: _logger, store: _store, ...rest } = options;
   const base = defaultReceiverConfig({ ...rest, ...(timeouts ? { timeouts: timeouts as ReceiverConfig['timeouts'] } : {}) });
   if (db !== undefined) base.databaseUrl = db;
   base.auth = {
@@ -58,7 +60,7 @@ export function resolveReceiverConfig(options: StartReceiverOptions): ReceiverCo
 export async function startReceiver(options: StartReceiverOptions = {}): Promise<RunningReceiver> {
   const config = resolveReceiverConfig(options);
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
-  const store = await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity });
+  const store = options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity }));
   let app: FastifyInstance;
   try {
     app = await buildApp({ config, store, logger });

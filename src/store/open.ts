@@ -26,6 +26,7 @@ export interface OpenStoreOptions {
   readonly?: boolean;
   /** Apply pending migrations on open; default true. */
   migrate?: boolean;
+  onCommit?: (batchSize: number, durationMs: number) => void;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {

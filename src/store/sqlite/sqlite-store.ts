@@ -34,6 +34,10 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** Apply pending migrations on open (default true; `docv-webhooks migrate` opens without). */
   migrate?: boolean;
+  /** How long to wait for another connection's write lock before answering 503 (default 5 s). */
+  busyTimeoutMs?: number;
+  /** Told about every group commit: how many deliveries shared it and how long it took. */
+  onCommit?: (batchSize: number, durationMs: number) => void;
 }
 
 interface Pending {
@@ -113,6 +117,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly quarantineCapacity: number;
   private readonly maxBatch: number;
+  private readonly onCommit: SqliteStoreOptions['onCommit'];
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -126,9 +131,10 @@ export class SqliteStore implements Store {
       // FULL: a commit is on disk before we answer 2xx, even across power loss.
       this.db.pragma('synchronous = FULL');
     }
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.maxBatch = options.maxBatch ?? 1000;
+    this.onCommit = options.onCommit;
     if (!options.readonly) this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     if (options.migrate !== false && !options.readonly) this.applyMigrations();
   }
@@ -231,7 +237,10 @@ export class SqliteStore implements Store {
 
   /** One durable transaction for a batch; earlier rows of the batch are visible to later ones. */
   private commit(inputs: IngestInput[]): IngestOutcome[] {
-    return this.db.transaction(() => inputs.map((input) => this.ingestOne(input))).immediate();
+    const started = performance.now();
+    const outcomes = this.db.transaction(() => inputs.map((input) => this.ingestOne(input))).immediate();
+    this.onCommit?.(inputs.length, performance.now() - started);
+    return outcomes;
   }
 
   private ingestOne(input: IngestInput): IngestOutcome {
