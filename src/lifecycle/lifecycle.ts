@@ -14,7 +14,17 @@ export const STATUS_RANK: Readonly<Record<DocvEventType, number>> = {
 /** When two decisions share an eventTime, the more cautious one wins (and an anomaly is raised). */
 const DECISION_CAUTION: Readonly<Record<Decision, number>> = { accept: 0, resubmit: 1, reject: 2 };
 
-export type AnomalyCode = 'conflicting_decisions' | 'completed_and_expired' | 'customer_user_id_changed';
+export type AnomalyCode = 'conflicting_decisions' | 'completed_and_expired' | 'customer_user_id_changed' | 'decision_mismatch';
+
+/** Where the recorded decision came from: the webhook event, or Get A DocV Transaction. */
+export type DecisionSource = 'event' | 'api';
+
+/** The outcome read from Get A DocV Transaction. */
+export interface ApiDecision {
+  decision: Decision;
+  reasonCodes: string[];
+  fetchedAt: string;
+}
 
 export interface Anomaly {
   code: AnomalyCode;
@@ -35,6 +45,9 @@ export interface TransactionLifecycle {
   docvTransactionId: string;
   status: DocvEventType;
   decision: Decision | null;
+  decisionSource: DecisionSource | null;
+  /** Reason codes from Get A DocV Transaction, once fetched. */
+  reasonCodes: string[];
   customerUserId: string | null;
   firstEventAt: string;
   lastEventAt: string;
@@ -52,6 +65,10 @@ export interface TransactionLifecycle {
     customerUserIds: string[];
     decisionEventTime: string | null;
     customerUserIdEventTime: string | null;
+    /** The decision the events carry (latest VERIFICATION_COMPLETED wins). */
+    eventDecision?: Decision | null;
+    /** The decision Get A DocV Transaction returned; it outranks what events said. */
+    apiDecision?: Decision | null;
   };
 }
 
@@ -79,6 +96,15 @@ function decisionWins(candidate: Decision, candidateTime: string, current: Decis
 
 function deriveAnomalies(seen: TransactionLifecycle['seen']): Anomaly[] {
   const anomalies: Anomaly[] = [];
+  const api = seen.apiDecision ?? null;
+  const disagreeing = api === null ? [] : seen.decisions.filter((d) => d !== api);
+  if (api !== null && disagreeing.length > 0) {
+    anomalies.push({
+      code: 'decision_mismatch',
+      message: `Get A DocV Transaction says ${api} but events said ${disagreeing.join(', ')}`,
+      values: [api, ...disagreeing],
+    });
+  }
   if (seen.decisions.length > 1) {
     anomalies.push({
       code: 'conflicting_decisions',
@@ -110,12 +136,15 @@ export function startLifecycle(docvTransactionId: string, event: LifecycleEvent)
     decisions: event.decision ? [event.decision] : [],
     customerUserIds: event.customerUserId !== undefined ? [event.customerUserId] : [],
     decisionEventTime: event.decision ? event.eventTime : null,
+    eventDecision: event.decision ?? null,
     customerUserIdEventTime: event.customerUserId !== undefined ? event.eventTime : null,
   };
   return {
     docvTransactionId,
     status: event.eventType,
     decision: event.decision ?? null,
+    decisionSource: event.decision ? 'event' : null,
+    reasonCodes: [],
     customerUserId: event.customerUserId ?? null,
     firstEventAt: event.eventTime,
     lastEventAt: event.eventTime,
@@ -135,7 +164,7 @@ export function applyEvent(state: TransactionLifecycle, event: LifecycleEvent): 
   const seen = { ...state.seen };
   seen.eventTypes = addToSortedSet(seen.eventTypes, event.eventType);
 
-  let decision = state.decision;
+  let decision = seen.eventDecision ?? (state.decisionSource === 'api' ? null : state.decision);
   if (event.decision) {
     seen.decisions = addToSortedSet(seen.decisions, event.decision);
     if (decisionWins(event.decision, event.eventTime, decision, seen.decisionEventTime)) {
@@ -160,16 +189,36 @@ export function applyEvent(state: TransactionLifecycle, event: LifecycleEvent): 
   }
 
   const status = STATUS_RANK[event.eventType] > STATUS_RANK[state.status] ? event.eventType : state.status;
+  seen.eventDecision = decision;
+  const api = seen.apiDecision ?? null;
   return {
     docvTransactionId: state.docvTransactionId,
     status,
-    decision,
+    decision: api ?? decision,
+    decisionSource: api !== null ? 'api' : decision !== null ? 'event' : null,
+    reasonCodes: state.reasonCodes ?? [],
     customerUserId,
     firstEventAt: earlier(event.eventTime, state.firstEventAt) ? event.eventTime : state.firstEventAt,
     lastEventAt: earlier(state.lastEventAt, event.eventTime) ? event.eventTime : state.lastEventAt,
     firstReceivedAt: event.receivedAt < state.firstReceivedAt ? event.receivedAt : state.firstReceivedAt,
     lastReceivedAt: event.receivedAt > state.lastReceivedAt ? event.receivedAt : state.lastReceivedAt,
     eventCount: state.eventCount + 1,
+    anomalies: deriveAnomalies(seen),
+    seen,
+  };
+}
+
+/**
+ * Records the decision read from Get A DocV Transaction. It is the authoritative outcome: it
+ * becomes the decision, and any event that said otherwise is kept as a `decision_mismatch`.
+ */
+export function applyApiDecision(state: TransactionLifecycle, api: ApiDecision): TransactionLifecycle {
+  const seen = { ...state.seen, apiDecision: api.decision };
+  return {
+    ...state,
+    decision: api.decision,
+    decisionSource: 'api',
+    reasonCodes: [...api.reasonCodes],
     anomalies: deriveAnomalies(seen),
     seen,
   };

@@ -1,5 +1,5 @@
 import type { Decision, DocvEvent, DocvEventType } from '../contract/index.js';
-import type { TransactionLifecycle } from '../lifecycle/index.js';
+import type { ApiDecision, TransactionLifecycle } from '../lifecycle/index.js';
 
 /** One authenticated, contract-valid delivery, ready to be committed. */
 export interface IngestInput {
@@ -92,6 +92,107 @@ export interface StoreStats {
   events: number;
   transactions: number;
   quarantine: number;
+  deliveries: Record<DeliveryState, number>;
+}
+
+/**
+ * pending: due, never tried (or re-queued); failed: tried, a retry is scheduled;
+ * delivered: a destination took it; dead: gave up (attempts exhausted or 410 Gone).
+ */
+export type DeliveryState = 'pending' | 'failed' | 'delivered' | 'dead';
+export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'failed', 'delivered', 'dead'];
+
+/** The destination name of the decision fetch (Get A DocV Transaction) in the outbox. */
+export const DECISION_FETCH_DESTINATION = 'decision-fetch';
+
+/** Which outbox rows accepting an event creates, in the same transaction. */
+export interface OutboxConfig {
+  /** Every event gets one delivery per destination (handlers, forward URLs…). */
+  destinations: string[];
+  /** VERIFICATION_COMPLETED events also get a decision fetch. */
+  fetchDecisions: boolean;
+  /** How long a destination's delivery of VERIFICATION_COMPLETED waits for the fetched decision. */
+  decisionWaitMs: number;
+}
+
+export interface OutboxDelivery {
+  deliveryId: string;
+  eventId: string;
+  docvTransactionId: string;
+  eventType: DocvEventType;
+  destination: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt: string | null;
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  startedAt: string;
+  durationMs: number;
+  outcome: 'delivered' | 'failed' | 'dead';
+  status: number | null;
+  error: string | null;
+}
+
+export interface OutboxDeliveryView extends OutboxDelivery {
+  history: DeliveryAttempt[];
+}
+
+/** A delivery leased to one worker, with what it needs to make the attempt. */
+export interface ClaimedDelivery extends OutboxDelivery {
+  event: DocvEvent;
+  receivedAt: string;
+  /** The decision fetched for this event, when there is one. */
+  fetchedDecision: FetchedDecision | null;
+}
+
+export interface FetchedDecision extends ApiDecision {
+  /** Only kept when DOCV_STORE_DOCUMENT_DATA=true: it is PII. */
+  details: Record<string, unknown> | null;
+}
+
+export interface ClaimRequest {
+  workerId: string;
+  limit: number;
+  leaseMs: number;
+  now?: number;
+  /** Only these destinations (a worker that has no handlers must not claim theirs). */
+  destinations: string[];
+  /** Hold a transaction's later delivery until the earlier one is delivered or dead. */
+  ordered: boolean;
+}
+
+export interface AttemptResult {
+  deliveryId: string;
+  workerId: string;
+  outcome: 'delivered' | 'failed' | 'dead';
+  status: number | null;
+  error: string | null;
+  startedAt: Date;
+  durationMs: number;
+  /** For failed: when to try again (epoch ms). */
+  nextAttemptAt?: number;
+}
+
+export interface DeliveryFilter extends PageRequest {
+  state?: DeliveryState | undefined;
+  destination?: string | undefined;
+  docvTransactionId?: string | undefined;
+}
+
+export interface ReplayFilter {
+  from?: Date | undefined;
+  to?: Date | undefined;
+  eventType?: DocvEventType | undefined;
+  docvTransactionId?: string | undefined;
+  destination?: string | undefined;
+  state?: DeliveryState | undefined;
 }
 
 /**
@@ -110,6 +211,21 @@ export interface Store {
   listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>>;
   listQuarantine(page: PageRequest): Promise<Page<QuarantineEntry>>;
   stats(): Promise<StoreStats>;
+
+  /** Leases due deliveries to a worker (a crashed worker's lease simply runs out). */
+  claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  /** Records an attempt; ignored when the lease has passed to another worker. */
+  completeDelivery(result: AttemptResult): Promise<boolean>;
+  /** Stores the decision from Get A DocV Transaction and folds it into the lifecycle. */
+  recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void>;
+  /** Earliest epoch ms at which some delivery becomes due, or null when none is waiting. */
+  nextDueAt(destinations: string[]): Promise<number | null>;
+  listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>>;
+  getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null>;
+  /** Makes one delivery due now with a fresh attempt budget. */
+  retryDelivery(deliveryId: string): Promise<OutboxDelivery | null>;
+  /** Re-queues every matching delivery; returns how many. */
+  replay(filter: ReplayFilter): Promise<number>;
   /** Throws when the store cannot serve requests (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

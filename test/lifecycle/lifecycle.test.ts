@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, foldLifecycle, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../src/lifecycle/index.js';
+import { applyApiDecision, applyEvent, foldLifecycle, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../src/lifecycle/index.js';
 import { DOCV_EVENT_TYPES, type DocvEventType } from '../../src/contract/index.js';
 
 const TIMES: Record<DocvEventType, string> = {
@@ -130,5 +130,34 @@ describe('lifecycle: timestamps', () => {
       ev('DOCUMENTS_UPLOADED', { receivedAt: '2026-03-01T12:00:05.000Z' }),
     ])!;
     expect([l.firstReceivedAt, l.lastReceivedAt]).toEqual(['2026-03-01T12:00:00.000Z', '2026-03-01T12:00:05.000Z']);
+  });
+});
+
+describe('lifecycle: decision from Get A DocV Transaction', () => {
+  const fetched = { decision: 'reject' as const, reasonCodes: ['I831', 'R810'], fetchedAt: '2026-03-01T10:03:00.000Z' };
+
+  it('records the API decision with its source and reason codes', () => {
+    const l = applyApiDecision(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: undefined })])!, fetched);
+    expect(l).toMatchObject({ decision: 'reject', decisionSource: 'api', reasonCodes: ['I831', 'R810'], anomalies: [] });
+  });
+
+  it('agreeing event and API: no anomaly; disagreeing: the API wins and the mismatch is recorded', () => {
+    const agree = applyApiDecision(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: 'reject' })])!, fetched);
+    expect(agree.anomalies).toEqual([]);
+    const disagree = applyApiDecision(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: 'accept' })])!, fetched);
+    expect(disagree).toMatchObject({ decision: 'reject', decisionSource: 'api' });
+    expect(disagree.anomalies).toEqual([expect.objectContaining({ code: 'decision_mismatch', values: ['reject', 'accept'] })]);
+  });
+
+  it('an event arriving after the fetch does not override the API decision, but a disagreement is flagged', () => {
+    const l = applyApiDecision(foldLifecycle('tx', [ev('APP_OPENED')])!, fetched);
+    const after = applyEvent(l, ev('VERIFICATION_COMPLETED', { decision: 'accept' }));
+    expect(after).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: 'reject', decisionSource: 'api', reasonCodes: ['I831', 'R810'] });
+    expect(after.anomalies.map((a) => a.code)).toEqual(['decision_mismatch']);
+  });
+
+  it('an event decision alone has source event', () => {
+    expect(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED')])).toMatchObject({ decision: 'accept', decisionSource: 'event' });
+    expect(foldLifecycle('tx', [ev('APP_OPENED')])).toMatchObject({ decision: null, decisionSource: null });
   });
 });

@@ -72,7 +72,7 @@ describe('SQLite store', () => {
   it('applies migrations once and records them', async () => {
     const path = `${tempDir()}/m.db`;
     const fresh = new SqliteStore({ path, migrate: false });
-    expect(await fresh.migrate()).toEqual([1]);
+    expect(await fresh.migrate()).toEqual([1, 2]);
     expect(await fresh.migrate()).toEqual([]);
     await fresh.close();
   });

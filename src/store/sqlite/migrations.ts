@@ -61,3 +61,57 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     `,
   },
 ];
+
+SQLITE_MIGRATIONS.push({
+  version: 2,
+  name: 'outbox deliveries, attempts, fetched decisions',
+  sql: `
+    CREATE TABLE deliveries (
+      seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+      delivery_id          TEXT    NOT NULL UNIQUE,
+      event_seq            INTEGER NOT NULL REFERENCES events (seq),
+      event_id             TEXT    NOT NULL,
+      docv_transaction_id  TEXT    NOT NULL,
+      event_type           TEXT    NOT NULL,
+      destination          TEXT    NOT NULL,
+      state                TEXT    NOT NULL,
+      attempts             INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at      INTEGER NOT NULL,
+      lease_owner          TEXT,
+      lease_until          INTEGER,
+      waits_for            TEXT,
+      wait_until           INTEGER,
+      last_status          INTEGER,
+      last_error           TEXT,
+      created_at           TEXT    NOT NULL,
+      updated_at           TEXT    NOT NULL,
+      delivered_at         TEXT
+    );
+    CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+    CREATE INDEX deliveries_in_order ON deliveries (docv_transaction_id, destination, event_seq);
+    CREATE INDEX deliveries_by_event ON deliveries (event_id);
+    CREATE INDEX deliveries_by_destination ON deliveries (destination, seq);
+
+    CREATE TABLE delivery_attempts (
+      seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+      delivery_id  TEXT    NOT NULL,
+      attempt      INTEGER NOT NULL,
+      worker       TEXT    NOT NULL,
+      started_at   TEXT    NOT NULL,
+      duration_ms  REAL    NOT NULL,
+      outcome      TEXT    NOT NULL,
+      status       INTEGER,
+      error        TEXT
+    );
+    CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, seq);
+
+    CREATE TABLE decisions (
+      event_id             TEXT PRIMARY KEY,
+      docv_transaction_id  TEXT NOT NULL,
+      decision             TEXT NOT NULL,
+      reason_codes         TEXT NOT NULL,
+      fetched_at           TEXT NOT NULL,
+      details              TEXT
+    );
+  `,
+});

@@ -2,11 +2,20 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
-import { applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
+import { applyApiDecision, applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
+  type AttemptResult,
+  type ClaimRequest,
+  type ClaimedDelivery,
+  type DeliveryFilter,
+  type FetchedDecision,
+  type OutboxConfig,
+  type OutboxDelivery,
+  type OutboxDeliveryView,
+  type ReplayFilter,
   type EventFilter,
   type IngestInput,
   type IngestOutcome,
@@ -23,6 +32,7 @@ import {
   type TransactionView,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { deliveryOf, SqliteOutbox } from './outbox.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for tests. */
@@ -36,13 +46,16 @@ export interface SqliteStoreOptions {
   migrate?: boolean;
   /** How long to wait for another connection's write lock before answering 503 (default 5 s). */
   busyTimeoutMs?: number;
+  /** Which outbox rows each accepted event creates; none by default. */
+  outbox?: Partial<OutboxConfig>;
   /** Told about every group commit: how many deliveries shared it and how long it took. */
   onCommit?: (batchSize: number, durationMs: number) => void;
 }
 
+/** A unit of work for the write queue; all queued work shares one transaction and one fsync. */
 interface Pending {
-  input: IngestInput;
-  resolve: (outcome: IngestOutcome) => void;
+  run: () => unknown;
+  resolve: (value: never) => void;
   reject: (err: Error) => void;
 }
 
@@ -122,6 +135,8 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private closed = false;
   private preparedStatements: ReturnType<SqliteStore['prepare']> | null = null;
+  private outboxInstance: SqliteOutbox | null = null;
+  private readonly outboxConfig: OutboxConfig;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
@@ -135,6 +150,7 @@ export class SqliteStore implements Store {
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.maxBatch = options.maxBatch ?? 1000;
     this.onCommit = options.onCommit;
+    this.outboxConfig = { destinations: [], fetchDecisions: false, decisionWaitMs: 30_000, ...options.outbox };
     if (!options.readonly) this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     if (options.migrate !== false && !options.readonly) this.applyMigrations();
   }
@@ -143,6 +159,17 @@ export class SqliteStore implements Store {
   private get stmts(): ReturnType<SqliteStore['prepare']> {
     this.preparedStatements ??= this.prepare();
     return this.preparedStatements;
+  }
+
+  private get outbox(): SqliteOutbox {
+    this.outboxInstance ??= new SqliteOutbox(this.db, this.outboxConfig);
+    return this.outboxInstance;
+  }
+
+  /** Changes which outbox rows new events create (the receiver knows its destinations after open). */
+  configureOutbox(config: Partial<OutboxConfig>): void {
+    Object.assign(this.outboxConfig, config);
+    this.outboxInstance = null;
   }
 
   private prepare() {
@@ -196,13 +223,19 @@ export class SqliteStore implements Store {
   }
 
   ingest(input: IngestInput): Promise<IngestOutcome> {
+    return this.enqueue(() => this.ingestOne(input));
+  }
+
+  /**
+   * Queues a write. setImmediate runs after the I/O callbacks of this loop turn, so every request
+   * read by now joins the same commit.
+   */
+  private enqueue<T>(run: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
-    return new Promise<IngestOutcome>((resolve, reject) => {
-      this.pending.push({ input, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run, resolve: resolve as (value: never) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        // setImmediate runs after the I/O callbacks of this loop turn: every request that has
-        // been read by now joins this commit.
         setImmediate(() => this.flush());
       }
     });
@@ -217,8 +250,8 @@ export class SqliteStore implements Store {
     }
     if (batch.length === 0) return;
     try {
-      const outcomes = this.commit(batch.map((p) => p.input));
-      batch.forEach((p, i) => p.resolve(outcomes[i]!));
+      const results = this.commit(batch);
+      batch.forEach((p, i) => p.resolve(results[i] as never));
     } catch (batchError) {
       if (batch.length === 1) {
         batch[0]!.reject(new StoreUnavailableError(`could not commit: ${(batchError as Error).message}`, { cause: batchError }));
@@ -227,7 +260,7 @@ export class SqliteStore implements Store {
       // One bad row must not fail its neighbours: retry each alone.
       for (const p of batch) {
         try {
-          p.resolve(this.commit([p.input])[0]!);
+          p.resolve(this.commit([p])[0] as never);
         } catch (err) {
           p.reject(new StoreUnavailableError(`could not commit: ${(err as Error).message}`, { cause: err }));
         }
@@ -235,12 +268,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** One durable transaction for a batch; earlier rows of the batch are visible to later ones. */
-  private commit(inputs: IngestInput[]): IngestOutcome[] {
+  /** One durable transaction for a batch; earlier work of the batch is visible to later work. */
+  private commit(batch: Pending[]): unknown[] {
     const started = performance.now();
-    const outcomes = this.db.transaction(() => inputs.map((input) => this.ingestOne(input))).immediate();
-    this.onCommit?.(inputs.length, performance.now() - started);
-    return outcomes;
+    const results = this.db.transaction(() => batch.map((p) => p.run())).immediate();
+    this.onCommit?.(batch.length, performance.now() - started);
+    return results;
   }
 
   private ingestOne(input: IngestInput): IngestOutcome {
@@ -253,7 +286,7 @@ export class SqliteStore implements Store {
     const event = input.event;
     const receivedAt = input.receivedAt.toISOString();
     const eventId = newId('evt', input.receivedAt.getTime());
-    this.stmts.insertEvent.run({
+    const inserted = this.stmts.insertEvent.run({
       eventId,
       dedupeKey: input.dedupeKey,
       deliveryId: input.deliveryId,
@@ -279,6 +312,18 @@ export class SqliteStore implements Store {
     const state = row
       ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent)
       : startLifecycle(event.docvTransactionId, lifecycleEvent);
+    this.saveLifecycle(state);
+    this.outbox.enqueueFor({
+      seq: Number(inserted.lastInsertRowid),
+      eventId,
+      docvTransactionId: event.docvTransactionId,
+      eventType: event.eventType,
+      receivedAt: input.receivedAt,
+    });
+    return { kind: 'accepted', eventId };
+  }
+
+  private saveLifecycle(state: TransactionLifecycle): void {
     this.stmts.upsertTransaction.run({
       docvTransactionId: state.docvTransactionId,
       status: state.status,
@@ -292,12 +337,11 @@ export class SqliteStore implements Store {
       anomalyCount: state.anomalies.length,
       state: JSON.stringify(state),
     });
-    return { kind: 'accepted', eventId };
   }
 
   async quarantine(input: QuarantineInput): Promise<void> {
     if (this.quarantineCapacity <= 0) return;
-    this.db.transaction(() => {
+    await this.enqueue(() => {
       this.stmts.insertQuarantine.run({
         quarantineId: newId('qrn', input.receivedAt.getTime()),
         receivedAt: input.receivedAt.toISOString(),
@@ -309,7 +353,7 @@ export class SqliteStore implements Store {
         bodySize: input.bodySize,
       });
       this.stmts.trimQuarantine.run(this.quarantineCapacity);
-    })();
+    });
   }
 
   async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
@@ -393,7 +437,44 @@ export class SqliteStore implements Store {
 
   async stats(): Promise<StoreStats> {
     const count = (table: string) => (this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()?.n ?? 0);
-    return { events: count('events'), transactions: count('transactions'), quarantine: count('quarantine') };
+    return { events: count('events'), transactions: count('transactions'), quarantine: count('quarantine'), deliveries: this.outbox.countByState() };
+  }
+
+  claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    return this.enqueue(() => this.outbox.claim(request));
+  }
+
+  completeDelivery(result: AttemptResult): Promise<boolean> {
+    return this.enqueue(() => this.outbox.complete(result));
+  }
+
+  recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
+    return this.enqueue(() => {
+      this.outbox.saveDecision(eventId, docvTransactionId, decision);
+      const row = this.stmts.transactionState.get(docvTransactionId);
+      if (row) this.saveLifecycle(applyApiDecision(JSON.parse(row.state) as TransactionLifecycle, decision));
+    });
+  }
+
+  async nextDueAt(destinations: string[]): Promise<number | null> {
+    return this.outbox.nextDueAt(destinations);
+  }
+
+  async listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
+    return page(this.outbox.list(filter).rows, filter.limit, deliveryOf);
+  }
+
+  async getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null> {
+    const found = this.outbox.get(deliveryId);
+    return found ? { ...found.delivery, history: found.history } : null;
+  }
+
+  retryDelivery(deliveryId: string): Promise<OutboxDelivery | null> {
+    return this.enqueue(() => this.outbox.retry(deliveryId));
+  }
+
+  replay(filter: ReplayFilter): Promise<number> {
+    return this.enqueue(() => this.outbox.replay(filter));
   }
 
   async ping(): Promise<void> {

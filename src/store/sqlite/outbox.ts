@@ -1,0 +1,309 @@
+import type Database from 'better-sqlite3';
+import type { DocvEvent, DocvEventType } from '../../contract/index.js';
+import { decodeCursor } from '../cursor.js';
+import { newId } from '../ids.js';
+import {
+  DECISION_FETCH_DESTINATION,
+  type AttemptResult,
+  type ClaimRequest,
+  type ClaimedDelivery,
+  type DeliveryAttempt,
+  type DeliveryFilter,
+  type DeliveryState,
+  type FetchedDecision,
+  type OutboxConfig,
+  type OutboxDelivery,
+  type ReplayFilter,
+} from '../types.js';
+
+interface DeliveryRow {
+  seq: number;
+  delivery_id: string;
+  event_id: string;
+  docv_transaction_id: string;
+  event_type: DocvEventType;
+  destination: string;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+export function deliveryOf(row: DeliveryRow): OutboxDelivery {
+  return {
+    deliveryId: row.delivery_id,
+    eventId: row.event_id,
+    docvTransactionId: row.docv_transaction_id,
+    eventType: row.event_type,
+    destination: row.destination,
+    state: row.state,
+    attempts: row.attempts,
+    nextAttemptAt: row.state === 'pending' || row.state === 'failed' ? new Date(row.next_attempt_at).toISOString() : null,
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deliveredAt: row.delivered_at,
+  };
+}
+
+/** Errors and statuses from other systems are stored, but never unbounded. */
+function clip(text: string | null): string | null {
+  return text === null ? null : text.length > 1000 ? `${text.slice(0, 999)}…` : text;
+}
+
+/**
+ * The outbox half of the SQLite store. Every method runs inside the store's write queue, so it
+ * shares the group commit with ingest.
+ */
+export class SqliteOutbox {
+  private readonly stmts;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly config: OutboxConfig,
+  ) {
+    this.stmts = {
+      insert: db.prepare(
+        `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
+           next_attempt_at, waits_for, wait_until, created_at, updated_at)
+         VALUES (@deliveryId, @eventSeq, @eventId, @docvTransactionId, @eventType, @destination, 'pending',
+           @nextAttemptAt, @waitsFor, @waitUntil, @now, @now)`,
+      ),
+      lease: db.prepare(`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE delivery_id = ?`),
+      eventFor: db.prepare<[string], { raw_body: Buffer; received_at: string }>('SELECT raw_body, received_at FROM events WHERE event_id = ?'),
+      decisionFor: db.prepare<[string], { decision: string; reason_codes: string; fetched_at: string; details: string | null }>(
+        'SELECT decision, reason_codes, fetched_at, details FROM decisions WHERE event_id = ?',
+      ),
+      current: db.prepare<[string], DeliveryRow & { lease_owner: string | null; lease_until: number | null }>('SELECT * FROM deliveries WHERE delivery_id = ?'),
+      complete: db.prepare(
+        `UPDATE deliveries SET state = @state, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, lease_owner = NULL,
+           lease_until = NULL, last_status = @status, last_error = @error, updated_at = @now,
+           delivered_at = CASE WHEN @state = 'delivered' THEN @now ELSE delivered_at END
+         WHERE delivery_id = @deliveryId`,
+      ),
+      attempt: db.prepare(
+        `INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
+         VALUES (@deliveryId, @attempt, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
+      ),
+      upsertDecision: db.prepare(
+        `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details)
+         VALUES (@eventId, @docvTransactionId, @decision, @reasonCodes, @fetchedAt, @details)
+         ON CONFLICT (event_id) DO UPDATE SET decision = excluded.decision, reason_codes = excluded.reason_codes,
+           fetched_at = excluded.fetched_at, details = excluded.details`,
+      ),
+      requeue: db.prepare(
+        `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = @now, lease_owner = NULL, lease_until = NULL,
+           updated_at = @nowIso WHERE delivery_id = @deliveryId`,
+      ),
+    };
+  }
+
+  /** Called inside the ingest transaction for each newly accepted event. */
+  enqueueFor(event: { seq: number; eventId: string; docvTransactionId: string; eventType: DocvEventType; receivedAt: Date }): void {
+    const now = event.receivedAt.getTime();
+    const nowIso = event.receivedAt.toISOString();
+    const base = { eventSeq: event.seq, eventId: event.eventId, docvTransactionId: event.docvTransactionId, eventType: event.eventType, nextAttemptAt: now, now: nowIso };
+    let fetchId: string | null = null;
+    if (this.config.fetchDecisions && event.eventType === 'VERIFICATION_COMPLETED') {
+      fetchId = newId('dlv', now);
+      this.stmts.insert.run({ ...base, deliveryId: fetchId, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
+    }
+    for (const destination of this.config.destinations) {
+      this.stmts.insert.run({
+        ...base,
+        deliveryId: newId('dlv', now),
+        destination,
+        // Destinations get the fetched decision with the event, if it comes within the wait.
+        waitsFor: fetchId,
+        waitUntil: fetchId ? now + this.config.decisionWaitMs : null,
+      });
+    }
+  }
+
+  claim(request: ClaimRequest): ClaimedDelivery[] {
+    const now = request.now ?? Date.now();
+    if (request.destinations.length === 0) return [];
+    const destinations = request.destinations.map((_, i) => `@d${i}`).join(', ');
+    const params: Record<string, unknown> = { now, limit: request.limit };
+    request.destinations.forEach((d, i) => (params[`d${i}`] = d));
+    const rows = this.db
+      .prepare<[Record<string, unknown>], DeliveryRow>(
+        `SELECT d.* FROM deliveries d
+         WHERE d.state IN ('pending', 'failed') AND d.next_attempt_at <= @now
+           AND d.destination IN (${destinations})
+           AND (d.lease_until IS NULL OR d.lease_until < @now)
+           ${
+             request.ordered
+               ? `AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.docv_transaction_id = d.docv_transaction_id
+                    AND e.destination = d.destination AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed'))`
+               : ''
+           }
+           AND (d.waits_for IS NULL OR d.wait_until <= @now
+                OR NOT EXISTS (SELECT 1 FROM deliveries w WHERE w.delivery_id = d.waits_for AND w.state IN ('pending', 'failed')))
+         ORDER BY d.next_attempt_at, d.seq
+         LIMIT @limit`,
+      )
+      .all(params);
+    const leaseUntil = now + request.leaseMs;
+    return rows.map((row) => {
+      this.stmts.lease.run(request.workerId, leaseUntil, row.delivery_id);
+      const event = this.stmts.eventFor.get(row.event_id)!;
+      const decision = this.stmts.decisionFor.get(row.event_id);
+      return {
+        ...deliveryOf(row),
+        event: JSON.parse(event.raw_body.toString('utf8')) as DocvEvent,
+        receivedAt: event.received_at,
+        fetchedDecision: decision
+          ? {
+              decision: decision.decision as FetchedDecision['decision'],
+              reasonCodes: JSON.parse(decision.reason_codes) as string[],
+              fetchedAt: decision.fetched_at,
+              details: decision.details ? (JSON.parse(decision.details) as Record<string, unknown>) : null,
+            }
+          : null,
+      };
+    });
+  }
+
+  complete(result: AttemptResult): boolean {
+    const row = this.stmts.current.get(result.deliveryId);
+    // The lease ran out and another worker took over: its result counts, not this one.
+    if (!row || row.lease_owner !== result.workerId) return false;
+    const nowIso = new Date().toISOString();
+    const nextAttemptAt = result.outcome === 'failed' ? (result.nextAttemptAt ?? Date.now()) : row.next_attempt_at;
+    this.stmts.complete.run({
+      deliveryId: result.deliveryId,
+      state: result.outcome,
+      nextAttemptAt,
+      status: result.status,
+      error: clip(result.error),
+      now: nowIso,
+    });
+    this.stmts.attempt.run({
+      deliveryId: result.deliveryId,
+      attempt: row.attempts + 1,
+      worker: result.workerId,
+      startedAt: result.startedAt.toISOString(),
+      durationMs: result.durationMs,
+      outcome: result.outcome,
+      status: result.status,
+      error: clip(result.error),
+    });
+    return true;
+  }
+
+  saveDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): void {
+    this.stmts.upsertDecision.run({
+      eventId,
+      docvTransactionId,
+      decision: decision.decision,
+      reasonCodes: JSON.stringify(decision.reasonCodes),
+      fetchedAt: decision.fetchedAt,
+      details: decision.details ? JSON.stringify(decision.details) : null,
+    });
+  }
+
+  nextDueAt(destinations: string[]): number | null {
+    if (destinations.length === 0) return null;
+    const row = this.db
+      .prepare<unknown[], { due: number | null }>(
+        `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM deliveries
+         WHERE state IN ('pending', 'failed') AND destination IN (${destinations.map(() => '?').join(', ')})`,
+      )
+      .get(...destinations);
+    return row?.due ?? null;
+  }
+
+  list(filter: DeliveryFilter): { rows: DeliveryRow[] } {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit + 1 };
+    const after = decodeCursor(filter.cursor);
+    if (after !== null) {
+      where.push('seq < @after');
+      params.after = after;
+    }
+    if (filter.state) {
+      where.push('state = @state');
+      params.state = filter.state;
+    }
+    if (filter.destination !== undefined) {
+      where.push('destination = @destination');
+      params.destination = filter.destination;
+    }
+    if (filter.docvTransactionId !== undefined) {
+      where.push('docv_transaction_id = @docvTransactionId');
+      params.docvTransactionId = filter.docvTransactionId;
+    }
+    const sql = `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+    return { rows: this.db.prepare<[Record<string, unknown>], DeliveryRow>(sql).all(params) };
+  }
+
+  get(deliveryId: string): { delivery: OutboxDelivery; history: DeliveryAttempt[] } | null {
+    const row = this.stmts.current.get(deliveryId);
+    if (!row) return null;
+    const history = this.db
+      .prepare<[string], { attempt: number; started_at: string; duration_ms: number; outcome: DeliveryAttempt['outcome']; status: number | null; error: string | null }>(
+        'SELECT attempt, started_at, duration_ms, outcome, status, error FROM delivery_attempts WHERE delivery_id = ? ORDER BY seq',
+      )
+      .all(deliveryId)
+      .map((a) => ({ attempt: a.attempt, startedAt: a.started_at, durationMs: a.duration_ms, outcome: a.outcome, status: a.status, error: a.error }));
+    return { delivery: deliveryOf(row), history };
+  }
+
+  retry(deliveryId: string): OutboxDelivery | null {
+    const now = Date.now();
+    const changed = this.stmts.requeue.run({ deliveryId, now, nowIso: new Date(now).toISOString() }).changes;
+    if (changed === 0) return null;
+    return deliveryOf(this.stmts.current.get(deliveryId)!);
+  }
+
+  replay(filter: ReplayFilter): number {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.from) {
+      where.push('e.received_at >= @from');
+      params.from = filter.from.toISOString();
+    }
+    if (filter.to) {
+      where.push('e.received_at < @to');
+      params.to = filter.to.toISOString();
+    }
+    if (filter.eventType) {
+      where.push('d.event_type = @eventType');
+      params.eventType = filter.eventType;
+    }
+    if (filter.docvTransactionId !== undefined) {
+      where.push('d.docv_transaction_id = @docvTransactionId');
+      params.docvTransactionId = filter.docvTransactionId;
+    }
+    if (filter.destination !== undefined) {
+      where.push('d.destination = @destination');
+      params.destination = filter.destination;
+    }
+    if (filter.state) {
+      where.push('d.state = @state');
+      params.state = filter.state;
+    }
+    const ids = this.db
+      .prepare<[Record<string, unknown>], { delivery_id: string }>(
+        `SELECT d.delivery_id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+      )
+      .all(params);
+    const now = Date.now();
+    for (const { delivery_id } of ids) this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
+    return ids.length;
+  }
+
+  countByState(): Record<DeliveryState, number> {
+    const counts: Record<DeliveryState, number> = { pending: 0, failed: 0, delivered: 0, dead: 0 };
+    for (const row of this.db.prepare<[], { state: DeliveryState; n: number }>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all()) {
+      counts[row.state] = row.n;
+    }
+    return counts;
+  }
+}
