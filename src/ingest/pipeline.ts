@@ -98,9 +98,8 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
         return { ...problemResponse('forbidden', problem(403, 'forbidden', 'Forbidden', 'the source address is not allowed to deliver here')), logReason: source.reason };
       }
     }
-    const limiterKey = clientAddress ?? 'unknown';
     if (failureLimiter) {
-      const limit = failureLimiter.check(limiterKey);
+      const limit = failureLimiter.check(clientAddress);
       if (limit.limited) {
         return problemResponse(
           'rate_limited',
@@ -121,7 +120,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     if (auth) {
       const credentials = auth.checkCredentials(request, request.body);
       if (!credentials.ok) {
-        failureLimiter?.recordFailure(limiterKey);
+        failureLimiter?.recordFailure(clientAddress);
         // Same body whatever failed: the sender learns nothing about which check it missed.
         return {
           ...problemResponse(
@@ -133,6 +132,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
         };
       }
       verifiedDeliveryId = credentials.deliveryId;
+      failureLimiter?.recordSuccess(clientAddress);
     }
 
     const contentTypeError = jsonContentTypeProblem(header(request.headers, 'content-type'));

@@ -54,6 +54,8 @@ export interface IngestAuthenticator {
 
 /** Slows down an address that keeps failing authentication. */
 export interface AuthFailureLimiter {
-  check(address: string): { limited: false } | { limited: true; retryAfterSeconds: number };
-  recordFailure(address: string): void;
+  check(address: string | undefined): { limited: false } | { limited: true; retryAfterSeconds: number };
+  recordFailure(address: string | undefined): unknown;
+  /** A sender that fixed its secret is not punished for its earlier failures. */
+  recordSuccess(address: string | undefined): void;
 }

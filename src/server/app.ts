@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { createIngestPipeline, PROBLEM_CONTENT_TYPE, problem, type AuthFailureLimiter, type IngestAuthenticator, type IngestResponse } from '../ingest/index.js';
 import { InvalidCursorError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
+import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import type { ReceiverConfig } from './config.js';
 import { ingestRoute } from './ingest-route.js';
@@ -17,12 +18,16 @@ export interface AppDependencies {
   auth?: IngestAuthenticator | undefined;
   failureLimiter?: AuthFailureLimiter | undefined;
   onIngest?: (response: IngestResponse, latencyMs: number) => void;
+  /** Deliveries were re-queued through the admin API: the dispatcher should look now. */
+  onOutboxChange?: (() => void) | undefined;
 }
 
 /** Wires ingest, admin API and health onto one fastify instance (not yet listening). */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, store, logger } = deps;
   const app = Fastify({
+    // Unknown query parameters are errors, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: true } },
     loggerInstance: logger as FastifyBaseLogger,
     // One log line per delivery comes from the ingest route; fastify's own per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
@@ -99,6 +104,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
     admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host) }));
     await admin.register(adminRoutes, { store });
+    await admin.register(adminDeliveryRoutes, { store, ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}) });
   });
 
   return app;

@@ -1,16 +1,11 @@
+import type { InboundAuthConfig } from '../auth/index.js';
 import { DEFAULT_WEBHOOK_PATH } from '../contract/index.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../dispatch/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../ingest/index.js';
 import { DEFAULT_DATABASE_URL } from '../store/index.js';
 
-/** Inbound credentials; any configured mechanism must pass. Mirrors src/auth's config. */
-export interface WebhookAuthConfig {
-  webhookSecrets?: string[];
-  basicAuth?: string[];
-  signingSecrets?: string[];
-  signatureToleranceSeconds?: number;
-  allowIps?: string[];
-  trustProxy?: boolean;
-}
+/** Inbound credentials; every configured mechanism must pass. */
+export type WebhookAuthConfig = Omit<InboundAuthConfig, 'now'>;
 
 export interface ServerTimeouts {
   /** Whole request, headers and body (slow-loris guard). */
@@ -20,6 +15,33 @@ export interface ServerTimeouts {
   /** Idle socket. */
   connectionMs: number;
   maxConnections: number;
+}
+
+export interface DispatchConfig {
+  /** Run the outbox workers in this process (`serve --no-dispatch` turns it off). */
+  enabled: boolean;
+  concurrency: number;
+  retry: RetryPolicy;
+  /** Hold a transaction's later events until the earlier one is delivered or dead. */
+  ordered: boolean;
+  leaseMs: number;
+  pollMs: number;
+  /** POST every event to these URLs (the integrator's services). */
+  forwardUrls: string[];
+  /** Standard Webhooks secrets to sign forwarded events with. */
+  forwardSigningSecrets: string[];
+  forwardTimeoutMs: number;
+  /** How long a forward of VERIFICATION_COMPLETED waits for the fetched decision. */
+  decisionWaitMs: number;
+}
+
+/** Get A DocV Transaction: fetch the decision of record for every completion. */
+export interface SocureApiConfig {
+  baseUrl?: string | undefined;
+  apiKey?: string | undefined;
+  timeoutMs: number;
+  /** Keep document data (PII) from the response; off by default. */
+  storeDocumentData: boolean;
 }
 
 export interface ReceiverConfig {
@@ -37,7 +59,24 @@ export interface ReceiverConfig {
   prettyLogs: boolean;
   quarantineCapacity: number;
   timeouts: ServerTimeouts;
+  dispatch: DispatchConfig;
+  socure: SocureApiConfig;
 }
+
+export const DEFAULT_DISPATCH: DispatchConfig = {
+  enabled: true,
+  concurrency: 16,
+  retry: DEFAULT_RETRY_POLICY,
+  ordered: true,
+  leaseMs: 60_000,
+  pollMs: 500,
+  forwardUrls: [],
+  forwardSigningSecrets: [],
+  forwardTimeoutMs: 15_000,
+  decisionWaitMs: 30_000,
+};
+
+export const DEFAULT_SOCURE_API: SocureApiConfig = { timeoutMs: 15_000, storeDocumentData: false };
 
 export const DEFAULT_TIMEOUTS: ServerTimeouts = {
   requestMs: 30_000,
@@ -61,5 +100,7 @@ export function defaultReceiverConfig(overrides: Partial<ReceiverConfig> = {}): 
     quarantineCapacity: 10_000,
     ...overrides,
     timeouts: { ...DEFAULT_TIMEOUTS, ...overrides.timeouts },
+    dispatch: { ...DEFAULT_DISPATCH, ...overrides.dispatch },
+    socure: { ...DEFAULT_SOCURE_API, ...overrides.socure },
   };
 }

@@ -1,9 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AuthConfigError, createFailureLimiter, createInboundAuth, type InboundAuth } from '../auth/index.js';
+import {
+  createDecisionFetchDestination,
+  createDispatcher,
+  createForwardDestination,
+  forwardDestinationName,
+  HandlerRegistry,
+  type Destination,
+  type Dispatcher,
+} from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
-import { defaultReceiverConfig, type ReceiverConfig } from './config.js';
+import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { isLoopbackHost } from './loopback.js';
 
 export interface RunningReceiver {
   /** http://host:port of the server. */
@@ -14,11 +25,14 @@ export interface RunningReceiver {
   store: Store;
   app: FastifyInstance;
   logger: Logger;
-  /** Stops accepting, lets in-flight requests finish, then closes the store. */
+  auth: InboundAuth;
+  /** The outbox worker of this process, when dispatch is on. */
+  dispatcher: Dispatcher | null;
+  /** Stops accepting, lets in-flight requests and attempts finish, then closes the store. */
   close(): Promise<void>;
 }
 
-export interface StartReceiverOptions extends Partial<Omit<ReceiverConfig, 'auth' | 'timeouts'>> {
+export interface StartReceiverOptions extends Partial<Omit<ReceiverConfig, 'auth' | 'timeouts' | 'dispatch' | 'socure'>> {
   /** Shorthand for `databaseUrl`. */
   db?: string;
   webhookSecrets?: string[];
@@ -26,9 +40,13 @@ export interface StartReceiverOptions extends Partial<Omit<ReceiverConfig, 'auth
   basicAuth?: string[];
   auth?: ReceiverConfig['auth'];
   timeouts?: Partial<ReceiverConfig['timeouts']>;
+  dispatch?: Partial<DispatchConfig>;
+  socure?: Partial<SocureApiConfig>;
   logger?: Logger;
   /** Use this store instead of opening `databaseUrl`; it is closed with the receiver. */
   store?: Store;
+  /** In-process handlers (library use): a destination of their own in the outbox. */
+  handlers?: HandlerRegistry;
 }
 
 export class ConfigError extends Error {
@@ -43,8 +61,13 @@ function formatHost(host: string): string {
 }
 
 export function resolveReceiverConfig(options: StartReceiverOptions): ReceiverConfig {
-  const { db, webhookSecrets, signingSecrets, basicAuth, auth, timeouts, logger: _logger, store: _store, ...rest } = options;
-  const base = defaultReceiverConfig({ ...rest, ...(timeouts ? { timeouts: timeouts as ReceiverConfig['timeouts'] } : {}) });
+  const { db, webhookSecrets, signingSecrets, basicAuth, auth, timeouts, dispatch, socure, logger: _l, store: _s, handlers: _h, ...rest } = options;
+  const base = defaultReceiverConfig({
+    ...rest,
+    ...(timeouts ? { timeouts: timeouts as ReceiverConfig['timeouts'] } : {}),
+    ...(dispatch ? { dispatch: dispatch as DispatchConfig } : {}),
+    ...(socure ? { socure: socure as SocureApiConfig } : {}),
+  });
   if (db !== undefined) base.databaseUrl = db;
   base.auth = {
     ...auth,
@@ -52,18 +75,113 @@ export function resolveReceiverConfig(options: StartReceiverOptions): ReceiverCo
     ...(signingSecrets ? { signingSecrets } : {}),
     ...(basicAuth ? { basicAuth } : {}),
   };
-  if (options.port === undefined) base.port = 3000;
   return base;
 }
 
-/** Opens the store, applies migrations and listens. The programmatic form of `docv-webhooks serve`. */
+/** Refuses configurations that would expose an open endpoint to the network. */
+function checkExposure(config: ReceiverConfig, auth: InboundAuth): void {
+  if (isLoopbackHost(config.host) || config.insecureNoAuth) return;
+  if (!auth.configured) {
+    throw new ConfigError(
+      `refusing to listen on ${config.host} without webhook credentials: set --webhook-secret, --basic-auth or --signing-secret ` +
+        '(DOCV_WEBHOOK_SECRETS, DOCV_WEBHOOK_BASIC_AUTH, DOCV_WEBHOOK_SIGNING_SECRETS), or pass --insecure-no-auth',
+    );
+  }
+  if (!config.adminToken) {
+    throw new ConfigError(`refusing to expose the admin API on ${config.host} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or pass --insecure-no-auth`);
+  }
+}
+
+function validateSocure(socure: SocureApiConfig): void {
+  if (Boolean(socure.baseUrl) !== Boolean(socure.apiKey)) {
+    throw new ConfigError('SOCURE_BASE_URL and SOCURE_API_KEY go together: set both to fetch decisions, or neither');
+  }
+  if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl)) throw new ConfigError(`SOCURE_BASE_URL "${socure.baseUrl}" is not an http(s) URL`);
+}
+
+/** The outbox destinations this configuration delivers to, in a stable order. */
+export function buildDestinations(config: ReceiverConfig, store: Store, handlers?: HandlerRegistry): Destination[] {
+  const destinations: Destination[] = [];
+  if (handlers) destinations.push(handlers);
+  const seen = new Set<string>();
+  for (const url of config.dispatch.forwardUrls) {
+    let name: string;
+    try {
+      name = forwardDestinationName(url);
+    } catch {
+      throw new ConfigError(`forward URL "${url}" is not a valid URL`);
+    }
+    if (!/^https?:$/.test(new URL(url).protocol)) throw new ConfigError(`forward URL "${url}" must be http(s)`);
+    if (seen.has(name)) throw new ConfigError(`forward URL "${url}" is configured twice`);
+    seen.add(name);
+    destinations.push(createForwardDestination({ url, name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs }));
+  }
+  if (config.socure.baseUrl && config.socure.apiKey) {
+    destinations.push(
+      createDecisionFetchDestination({
+        store,
+        baseUrl: config.socure.baseUrl,
+        apiKey: config.socure.apiKey,
+        timeoutMs: config.socure.timeoutMs,
+        storeDocumentData: config.socure.storeDocumentData,
+      }),
+    );
+  }
+  return destinations;
+}
+
+/** Opens the store, applies migrations, starts dispatch and listens: `docv-webhooks serve`. */
 export async function startReceiver(options: StartReceiverOptions = {}): Promise<RunningReceiver> {
   const config = resolveReceiverConfig(options);
+  let auth: InboundAuth;
+  try {
+    auth = createInboundAuth(config.auth);
+  } catch (err) {
+    if (err instanceof AuthConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+  checkExposure(config, auth);
+  validateSocure(config.socure);
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   const store = options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity }));
+
+  let destinations: Destination[];
+  try {
+    destinations = buildDestinations(config, store, options.handlers);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  store.configureOutbox({
+    destinations: destinations.map((d) => d.name).filter((n) => n !== 'decision-fetch'),
+    fetchDecisions: destinations.some((d) => d.name === 'decision-fetch'),
+    decisionWaitMs: config.dispatch.decisionWaitMs,
+  });
+  const dispatcher =
+    config.dispatch.enabled && destinations.length > 0
+      ? createDispatcher({
+          store,
+          destinations,
+          logger,
+          concurrency: config.dispatch.concurrency,
+          retry: config.dispatch.retry,
+          ordered: config.dispatch.ordered,
+          leaseMs: config.dispatch.leaseMs,
+          pollMs: config.dispatch.pollMs,
+        })
+      : null;
+
   let app: FastifyInstance;
   try {
-    app = await buildApp({ config, store, logger });
+    app = await buildApp({
+      config,
+      store,
+      logger,
+      auth,
+      failureLimiter: auth.configured ? createFailureLimiter() : undefined,
+      onIngest: dispatcher ? (response) => response.outcome === 'accepted' && dispatcher.wake() : undefined,
+      onOutboxChange: dispatcher ? () => dispatcher.wake() : undefined,
+    });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await store.close();
@@ -73,6 +191,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     if (code === 'EACCES') throw new ConfigError(`not allowed to listen on port ${config.port}; use a port above 1023`);
     throw err;
   }
+  dispatcher?.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${formatHost(config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host)}:${port}`;
@@ -85,9 +204,12 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     store,
     app,
     logger,
+    auth,
+    dispatcher,
     close() {
       closing ??= (async () => {
         await app.close();
+        await dispatcher?.stop();
         await store.close();
       })();
       return closing;

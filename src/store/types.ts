@@ -212,6 +212,8 @@ export interface Store {
   listQuarantine(page: PageRequest): Promise<Page<QuarantineEntry>>;
   stats(): Promise<StoreStats>;
 
+  /** Sets which outbox rows newly accepted events create. */
+  configureOutbox(config: Partial<OutboxConfig>): void;
   /** Leases due deliveries to a worker (a crashed worker's lease simply runs out). */
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /** Records an attempt; ignored when the lease has passed to another worker. */

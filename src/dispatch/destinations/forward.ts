@@ -1,0 +1,72 @@
+import { signStandardWebhook } from '../../auth/standard-webhooks.js';
+import type { ClaimedDelivery } from '../../store/index.js';
+import type { AttemptOutcome, Destination } from '../types.js';
+import { outcomeOfError, outcomeOfResponse, snippet } from './http-outcome.js';
+
+export interface ForwardOptions {
+  url: string;
+  /** Standard Webhooks secret(s) (`whsec_…`) to sign with; unsigned when absent. */
+  signingSecrets?: string[] | undefined;
+  timeoutMs: number;
+  name?: string;
+}
+
+/**
+ * A stable destination name for a forward URL: host and path, never credentials or query (they
+ * end up in logs and the admin API).
+ */
+export function forwardDestinationName(url: string): string {
+  const u = new URL(url);
+  return `forward:${u.host}${u.pathname}`;
+}
+
+/** What the integrator's service receives: the event as Socure sent it, plus what we know. */
+export function forwardBody(delivery: ClaimedDelivery): string {
+  const decision = delivery.fetchedDecision;
+  return JSON.stringify({
+    eventId: delivery.eventId,
+    eventType: delivery.eventType,
+    docvTransactionId: delivery.docvTransactionId,
+    receivedAt: delivery.receivedAt,
+    event: delivery.event,
+    decision: decision
+      ? { value: decision.decision, reasonCodes: decision.reasonCodes, fetchedAt: decision.fetchedAt, ...(decision.details ? { details: decision.details } : {}) }
+      : null,
+  });
+}
+
+/** POSTs each event to the integrator's own service, signed with Standard Webhooks. */
+export function createForwardDestination(options: ForwardOptions): Destination {
+  const name = options.name ?? forwardDestinationName(options.url);
+  return {
+    name,
+    async deliver(delivery, signal): Promise<AttemptOutcome> {
+      const body = forwardBody(delivery);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': 'docv-webhooks-forward/1',
+        // The delivery id is stable across retries, so the receiving side can deduplicate.
+        'webhook-id': delivery.deliveryId,
+      };
+      if (options.signingSecrets?.length) {
+        const timestamp = Math.floor(Date.now() / 1000);
+        headers['webhook-timestamp'] = String(timestamp);
+        headers['webhook-signature'] = signStandardWebhook(options.signingSecrets, delivery.deliveryId, timestamp, body);
+      }
+      try {
+        const res = await fetch(options.url, {
+          method: 'POST',
+          headers,
+          body,
+          redirect: 'manual',
+          signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]),
+        });
+        const outcome = outcomeOfResponse(res.status, res.headers.get('retry-after'), res.ok ? '' : await snippet(res));
+        if (res.ok) await res.body?.cancel();
+        return outcome;
+      } catch (err) {
+        return outcomeOfError(err, options.timeoutMs);
+      }
+    },
+  };
+}

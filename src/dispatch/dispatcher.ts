@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ClaimedDelivery, Store } from '../store/index.js';
+import { DEFAULT_RETRY_POLICY, nextAttemptAt, type RetryPolicy } from './retry-policy.js';
+import type { AttemptOutcome, Destination } from './types.js';
+
+export interface DispatcherOptions {
+  store: Store;
+  destinations: Destination[];
+  logger: Logger;
+  workerId?: string;
+  /** Attempts in flight at once. */
+  concurrency?: number;
+  /** A claimed delivery belongs to this worker for this long; longer than any attempt may take. */
+  leaseMs?: number;
+  /** How often to look for due work when nothing wakes the dispatcher (other processes' events). */
+  pollMs?: number;
+  retry?: RetryPolicy;
+  /** Hold a transaction's later events until the earlier one is delivered or dead (default on). */
+  ordered?: boolean;
+  random?: () => number;
+  onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number) => void;
+}
+
+export interface Dispatcher {
+  readonly workerId: string;
+  start(): void;
+  /** New work may be due: look now instead of at the next poll. */
+  wake(): void;
+  /** Stops claiming, lets in-flight attempts finish and records them; the rest stays due. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The outbox worker: leases due deliveries, attempts them, records each outcome, schedules
+ * retries and declares the dead. Several dispatchers (threads or processes) can share a store.
+ */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { store, logger } = options;
+  const workerId = options.workerId ?? `worker-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const concurrency = options.concurrency ?? 8;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const pollMs = options.pollMs ?? 500;
+  const retry = options.retry ?? DEFAULT_RETRY_POLICY;
+  const ordered = options.ordered ?? true;
+  const random = options.random ?? Math.random;
+  const byName = new Map(options.destinations.map((d) => [d.name, d]));
+  const names = [...byName.keys()];
+  const inFlight = new Set<Promise<void>>();
+  const abort = new AbortController();
+  let running = false;
+  let loop: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let wakeUp: (() => void) | null = null;
+  let woken = false;
+
+  function wake(): void {
+    if (!wakeUp) {
+      // Not asleep yet: the next sleep returns at once instead of missing this.
+      woken = true;
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const w = wakeUp;
+    wakeUp = null;
+    w();
+  }
+
+  function sleep(ms: number): Promise<void> {
+    if (woken) {
+      woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      wakeUp = resolve;
+      timer = setTimeout(() => {
+        timer = null;
+        wakeUp = null;
+        resolve();
+      }, ms);
+    });
+  }
+
+  async function attempt(delivery: ClaimedDelivery): Promise<void> {
+    const destination = byName.get(delivery.destination)!;
+    const startedAt = new Date();
+    const started = performance.now();
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await destination.deliver(delivery, abort.signal);
+    } catch (err) {
+      outcome = { outcome: 'failed', error: `destination crashed: ${(err as Error).message}` };
+    }
+    const durationMs = performance.now() - started;
+    const attemptsMade = delivery.attempts + 1;
+    let finalOutcome = outcome.outcome;
+    let next: number | undefined;
+    if (outcome.outcome === 'failed') {
+      const at = nextAttemptAt(retry, attemptsMade, Date.now(), random, outcome.retryAfterMs);
+      if (at === null) finalOutcome = 'dead';
+      else next = at;
+    }
+    const error = outcome.outcome === 'delivered' ? null : finalOutcome === 'dead' && outcome.outcome === 'failed' ? `gave up after ${attemptsMade} attempts: ${outcome.error}` : outcome.error;
+    options.onAttempt?.(delivery, { ...outcome, outcome: finalOutcome } as AttemptOutcome, durationMs);
+    const line = {
+      deliveryId: delivery.deliveryId,
+      eventId: delivery.eventId,
+      destination: delivery.destination,
+      attempt: attemptsMade,
+      outcome: finalOutcome,
+      status: outcome.status,
+      latencyMs: Math.round(durationMs * 100) / 100,
+      error: error ?? undefined,
+      nextAttemptAt: next ? new Date(next).toISOString() : undefined,
+    };
+    if (finalOutcome === 'dead') logger.error(line, 'delivery dead');
+    else if (finalOutcome === 'failed') logger.warn(line, 'delivery attempt failed');
+    else logger.info(line, 'delivered');
+    try {
+      const recorded = await store.completeDelivery({
+        deliveryId: delivery.deliveryId,
+        workerId,
+        outcome: finalOutcome,
+        status: outcome.status ?? null,
+        error,
+        startedAt,
+        durationMs,
+        ...(next !== undefined ? { nextAttemptAt: next } : {}),
+      });
+      if (!recorded) logger.warn({ deliveryId: delivery.deliveryId }, 'lease lost before the attempt was recorded; another worker owns it');
+    } catch (err) {
+      // The lease will run out and the delivery will be tried again: at least once, never lost.
+      logger.error({ err, deliveryId: delivery.deliveryId }, 'could not record attempt');
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (running) {
+      const free = concurrency - inFlight.size;
+      let claimed: ClaimedDelivery[] = [];
+      if (free > 0) {
+        try {
+          claimed = await store.claimDeliveries({ workerId, limit: free, leaseMs, destinations: names, ordered });
+        } catch (err) {
+          logger.error({ err }, 'could not claim deliveries; retrying');
+          await sleep(pollMs);
+          continue;
+        }
+      }
+      for (const delivery of claimed) {
+        const p: Promise<void> = attempt(delivery).finally(() => {
+          inFlight.delete(p);
+          wake();
+        });
+        inFlight.add(p);
+      }
+      if (claimed.length > 0 && claimed.length === free) continue;
+      let waitMs = pollMs;
+      if (inFlight.size === 0) {
+        const due = await store.nextDueAt(names).catch(() => null);
+        if (due !== null) waitMs = Math.max(0, Math.min(pollMs, due - Date.now()));
+      }
+      await sleep(waitMs);
+    }
+  }
+
+  return {
+    workerId,
+    start() {
+      if (running || names.length === 0) return;
+      running = true;
+      loop = run();
+    },
+    wake,
+    async stop() {
+      running = false;
+      wake();
+      await loop;
+      await Promise.allSettled([...inFlight]);
+      abort.abort();
+    },
+  };
+}
