@@ -1,5 +1,6 @@
-export { startReceiver, resolveReceiverConfig, ConfigError, type RunningReceiver, type StartReceiverOptions } from './start.js';
+export { startReceiver, resolveReceiverConfig, buildDestinations, ConfigError, type RunningReceiver, type StartReceiverOptions } from './start.js';
 export { buildApp, type AppDependencies } from './app.js';
-export { defaultReceiverConfig, DEFAULT_TIMEOUTS, type ReceiverConfig, type WebhookAuthConfig, type ServerTimeouts } from './config.js';
+export { defaultReceiverConfig, DEFAULT_TIMEOUTS, DEFAULT_DISPATCH, DEFAULT_SOCURE_API, type ReceiverConfig, type WebhookAuthConfig, type ServerTimeouts, type DispatchConfig, type SocureApiConfig } from './config.js';
 export { createLogger } from './logger.js';
 export { isLoopbackHost } from './loopback.js';
+export { startWorker, type RunningWorker } from './start-worker.js';

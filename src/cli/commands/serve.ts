@@ -4,16 +4,17 @@ import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/index.js';
 import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
 import { CliError } from '../errors.js';
 import { dbOption, parsePort, parsePositiveInt } from '../options.js';
+import { addAuthOptions, addDispatchOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../receiver-options.js';
 
-interface ServeOptions {
+interface ServeOptions extends ReceiverFlags {
   port: number;
   host: string;
   db: string;
   webhookPath: string;
   maxBodyBytes: number;
-  adminToken?: string;
   insecureNoAuth?: boolean;
   logLevel: string;
+  dispatch: boolean;
 }
 
 function banner(r: RunningReceiver): string {
@@ -25,6 +26,8 @@ function banner(r: RunningReceiver): string {
     `  transactions          ${r.adminUrl}/transactions`,
     `  events                ${r.adminUrl}/events`,
     `  health                ${r.url}/healthz  ${r.url}/readyz`,
+    `  authentication        ${r.auth.mechanisms.length ? r.auth.mechanisms.join(', ') : 'none (loopback only)'}`,
+    `  dispatch              ${r.dispatcher ? 'on' : r.config.dispatch.enabled ? 'no destinations configured' : 'off (run docv-webhooks worker)'}`,
     '',
     '  Try it:',
     `  curl -s -X POST ${r.webhookUrl} -H 'content-type: application/json' \\`,
@@ -34,7 +37,7 @@ function banner(r: RunningReceiver): string {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('run the webhook receiver')
     .addOption(new Option('-p, --port <port>', 'port to listen on').env('PORT').default(3000).argParser(parsePort))
@@ -42,20 +45,24 @@ export function register(program: Command): void {
     .addOption(dbOption())
     .addOption(new Option('--webhook-path <path>', 'path deliveries are POSTed to').env('DOCV_WEBHOOK_PATH').default(DEFAULT_WEBHOOK_PATH))
     .addOption(new Option('--max-body-bytes <n>', 'largest accepted body').env('DOCV_MAX_BODY_BYTES').default(DEFAULT_MAX_BODY_BYTES).argParser(parsePositiveInt))
-    .addOption(new Option('--admin-token <token>', 'bearer token for the admin API').env('DOCV_ADMIN_TOKEN'))
     .addOption(new Option('--insecure-no-auth', 'allow listening beyond loopback without credentials'))
+    .option('--no-dispatch', 'only ingest; run `docv-webhooks worker` for the outbox')
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .action(async (opts: ServeOptions) => {
+  addAuthOptions(command);
+  addDispatchOptions(command);
+  command.action(async (opts: ServeOptions) => {
       if (!opts.webhookPath.startsWith('/')) throw new CliError(`--webhook-path must start with "/", got "${opts.webhookPath}"`);
       let receiver: RunningReceiver;
       try {
+        const fromFlags = receiverOptionsFromFlags(opts);
         receiver = await startReceiver({
+          ...fromFlags,
+          dispatch: { ...fromFlags.dispatch, enabled: opts.dispatch },
           port: opts.port,
           host: opts.host,
           db: opts.db,
           webhookPath: opts.webhookPath,
           maxBodyBytes: opts.maxBodyBytes,
-          adminToken: opts.adminToken,
           insecureNoAuth: opts.insecureNoAuth === true,
           logLevel: opts.logLevel,
           prettyLogs: process.stdout.isTTY === true,

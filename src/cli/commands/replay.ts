@@ -1,0 +1,45 @@
+import { Option, type Command } from 'commander';
+import { DOCV_EVENT_TYPES, isRfc3339DateTime, type DocvEventType } from '../../contract/index.js';
+import { DELIVERY_STATES, type DeliveryState } from '../../store/index.js';
+import { CliError } from '../errors.js';
+import { dbOption, jsonOption } from '../options.js';
+import { withStore } from '../with-store.js';
+
+function instant(value: string, flag: string): Date {
+  if (!isRfc3339DateTime(value)) throw new CliError(`${flag} must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z, got "${value}"`);
+  return new Date(value);
+}
+
+export function register(program: Command): void {
+  program
+    .command('replay')
+    .description('re-queue outbox deliveries (the running dispatcher picks them up); filters combine')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .option('--from <date-time>', 'events received at or after this instant')
+    .option('--to <date-time>', 'events received before this instant')
+    .addOption(new Option('--event-type <type>', 'only this event type').choices([...DOCV_EVENT_TYPES]))
+    .option('--transaction <docvTransactionId>', 'only this transaction')
+    .option('--destination <name>', 'only this destination (see `deliveries list`)')
+    .addOption(new Option('--state <state>', 'only deliveries in this state, e.g. dead').choices([...DELIVERY_STATES]))
+    .action(
+      async (opts: { db: string; json?: boolean; from?: string; to?: string; eventType?: DocvEventType; transaction?: string; destination?: string; state?: DeliveryState }) => {
+        const filter = {
+          from: opts.from ? instant(opts.from, '--from') : undefined,
+          to: opts.to ? instant(opts.to, '--to') : undefined,
+          eventType: opts.eventType,
+          docvTransactionId: opts.transaction,
+          destination: opts.destination,
+          state: opts.state,
+        };
+        await withStore(
+          opts.db,
+          async (store) => {
+            const requeued = await store.replay(filter);
+            process.stdout.write(opts.json ? `${JSON.stringify({ requeued })}\n` : `re-queued ${requeued} deliver${requeued === 1 ? 'y' : 'ies'}\n`);
+          },
+          { readonly: false },
+        );
+      },
+    );
+}

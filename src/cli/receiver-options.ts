@@ -1,0 +1,117 @@
+import { Option, type Command } from 'commander';
+import { readSecretList } from '../auth/index.js';
+import { DEFAULT_DISPATCH, type StartReceiverOptions } from '../server/index.js';
+import { exponentialSchedule } from '../dispatch/index.js';
+import { parseDuration, parseRetrySchedule } from '../sandbox/delivery/schedule.js';
+import { CliError } from './errors.js';
+import { collect, parsePositiveInt } from './options.js';
+
+/** Flags shared by `serve` and `worker`: credentials, destinations, retries, the Socure API. */
+export interface ReceiverFlags {
+  webhookSecret?: string[];
+  basicAuth?: string[];
+  signingSecret?: string[];
+  signatureTolerance?: number;
+  allowIp?: string[];
+  trustProxy?: boolean;
+  adminToken?: string;
+  forwardUrl?: string[];
+  forwardSigningSecret?: string[];
+  forwardTimeout?: string;
+  retrySchedule?: string;
+  maxAttempts?: number;
+  concurrency?: number;
+  ordering: boolean;
+  socureBaseUrl?: string;
+  socureApiKey?: string;
+  storeDocumentData?: boolean;
+}
+
+export function addAuthOptions(command: Command): Command {
+  return command
+    .option('--webhook-secret <secret>', 'shared secret expected in Authorization (repeat to rotate) [env DOCV_WEBHOOK_SECRETS, comma-separated, or _FILE]', collect)
+    .option('--basic-auth <user:pass>', 'HTTP Basic credentials (repeatable) [env DOCV_WEBHOOK_BASIC_AUTH]', collect)
+    .option('--signing-secret <whsec_…>', 'Standard Webhooks signing secret (repeatable) [env DOCV_WEBHOOK_SIGNING_SECRETS]', collect)
+    .addOption(new Option('--signature-tolerance <seconds>', 'how far webhook-timestamp may be from now').env('DOCV_SIGNATURE_TOLERANCE_SECONDS').argParser(parsePositiveInt))
+    .option('--allow-ip <cidr>', 'accept deliveries only from these addresses (repeatable) [env DOCV_ALLOWED_IPS]', collect)
+    .addOption(new Option('--trust-proxy', 'believe the X-Forwarded-For entry added by one proxy in front').env('DOCV_TRUST_PROXY'))
+    .addOption(new Option('--admin-token <token>', 'bearer token for the admin API [or DOCV_ADMIN_TOKEN_FILE]').env('DOCV_ADMIN_TOKEN'));
+}
+
+export function addDispatchOptions(command: Command): Command {
+  return command
+    .option('--forward-url <url>', 'POST every event to this URL (repeatable) [env DOCV_FORWARD_URLS]', collect)
+    .option('--forward-signing-secret <whsec_…>', 'sign forwarded events with Standard Webhooks [env DOCV_FORWARD_SIGNING_SECRET]', collect)
+    .addOption(new Option('--forward-timeout <duration>', 'time out a forward attempt').env('DOCV_FORWARD_TIMEOUT'))
+    .addOption(new Option('--retry-schedule <delays>', 'delays between attempts, e.g. 1s,5s,1m (last repeats)').env('DOCV_RETRY_SCHEDULE'))
+    .addOption(new Option('--max-attempts <n>', 'attempts before a delivery is dead').env('DOCV_MAX_ATTEMPTS').argParser(parsePositiveInt))
+    .addOption(new Option('--concurrency <n>', 'attempts in flight at once').env('DOCV_DISPATCH_CONCURRENCY').argParser(parsePositiveInt))
+    .option('--no-ordering', "do not hold a transaction's later events until the earlier one is done")
+    .addOption(new Option('--socure-base-url <url>', 'fetch decisions from Get A DocV Transaction here').env('SOCURE_BASE_URL'))
+    .addOption(new Option('--socure-api-key <key>', 'API key for Get A DocV Transaction [or SOCURE_API_KEY_FILE]').env('SOCURE_API_KEY'))
+    .addOption(new Option('--store-document-data', 'keep document data (PII) from Get A DocV Transaction').env('DOCV_STORE_DOCUMENT_DATA'));
+}
+
+function fromEnv(flag: string[] | undefined, name: string, separator: string | RegExp, env: NodeJS.ProcessEnv): string[] | undefined {
+  if (flag && flag.length > 0) return flag;
+  try {
+    return readSecretList(env, name, { separator });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+function single(flag: string | undefined, name: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (flag !== undefined) return flag;
+  try {
+    return readSecretList(env, name)?.[0];
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+function duration(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new CliError(`${flag}: ${(err as Error).message}`);
+  }
+}
+
+/** Flags and environment → the receiver's options. Flags win over the environment. */
+export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.ProcessEnv = process.env): StartReceiverOptions {
+  let schedule: number[] = DEFAULT_DISPATCH.retry.schedule as number[];
+  if (flags.retrySchedule !== undefined) {
+    try {
+      schedule = parseRetrySchedule(flags.retrySchedule);
+    } catch (err) {
+      throw new CliError(`--retry-schedule: ${(err as Error).message}`);
+    }
+  }
+  const maxAttempts = flags.maxAttempts ?? (flags.retrySchedule !== undefined ? schedule.length + 1 : DEFAULT_DISPATCH.retry.maxAttempts);
+  const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
+  return {
+    auth: {
+      webhookSecrets: fromEnv(flags.webhookSecret, 'DOCV_WEBHOOK_SECRETS', ',', env),
+      basicAuth: fromEnv(flags.basicAuth, 'DOCV_WEBHOOK_BASIC_AUTH', ',', env),
+      signingSecrets: fromEnv(flags.signingSecret, 'DOCV_WEBHOOK_SIGNING_SECRETS', /[\s,]+/, env),
+      allowIps: fromEnv(flags.allowIp, 'DOCV_ALLOWED_IPS', /[\s,]+/, env),
+      ...(flags.signatureTolerance !== undefined ? { signatureToleranceSeconds: flags.signatureTolerance } : {}),
+      trustProxy: flags.trustProxy === true || truthy(env.DOCV_TRUST_PROXY),
+    },
+    adminToken: single(flags.adminToken, 'DOCV_ADMIN_TOKEN', env),
+    dispatch: {
+      forwardUrls: fromEnv(flags.forwardUrl, 'DOCV_FORWARD_URLS', /[\s,]+/, env) ?? [],
+      forwardSigningSecrets: fromEnv(flags.forwardSigningSecret, 'DOCV_FORWARD_SIGNING_SECRET', /[\s,]+/, env) ?? [],
+      ...(flags.forwardTimeout !== undefined ? { forwardTimeoutMs: duration(flags.forwardTimeout, '--forward-timeout') } : {}),
+      retry: { schedule: schedule.length ? schedule : exponentialSchedule(), maxAttempts: schedule.length ? maxAttempts : 1, jitter: DEFAULT_DISPATCH.retry.jitter },
+      ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+      ordered: flags.ordering,
+    },
+    socure: {
+      baseUrl: flags.socureBaseUrl,
+      apiKey: single(flags.socureApiKey, 'SOCURE_API_KEY', env),
+      storeDocumentData: flags.storeDocumentData === true || truthy(env.DOCV_STORE_DOCUMENT_DATA),
+    },
+  };
+}
