@@ -27,8 +27,11 @@ export interface Dispatcher {
   start(): void;
   /** New work may be due: look now instead of at the next poll. */
   wake(): void;
-  /** Stops claiming, lets in-flight attempts finish and records them; the rest stays due. */
-  stop(): Promise<void>;
+  /**
+   * Stops claiming, lets in-flight attempts finish (aborting them after `graceMs`) and records
+   * them; the rest stays due for the next worker.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -173,12 +176,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       loop = run();
     },
     wake,
-    async stop() {
+    async stop(graceMs = 30_000) {
       running = false;
       wake();
       await loop;
-      await Promise.allSettled([...inFlight]);
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        graceTimer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([Promise.allSettled([...inFlight]), grace]);
+      // Attempts still running get their signal; a lease that is never recorded simply expires.
       abort.abort();
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 1_000))]);
+      clearTimeout(graceTimer);
     },
   };
 }

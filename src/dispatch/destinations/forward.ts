@@ -1,6 +1,7 @@
 import { signStandardWebhook } from '../../auth/standard-webhooks.js';
 import type { ClaimedDelivery } from '../../store/index.js';
 import type { AttemptOutcome, Destination } from '../types.js';
+import { withDeadline } from './deadline.js';
 import { outcomeOfError, outcomeOfResponse, snippet } from './http-outcome.js';
 
 export interface ForwardOptions {
@@ -53,19 +54,16 @@ export function createForwardDestination(options: ForwardOptions): Destination {
         headers['webhook-timestamp'] = String(timestamp);
         headers['webhook-signature'] = signStandardWebhook(options.signingSecrets, delivery.deliveryId, timestamp, body);
       }
+      const deadline = withDeadline(signal, options.timeoutMs);
       try {
-        const res = await fetch(options.url, {
-          method: 'POST',
-          headers,
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]),
-        });
+        const res = await fetch(options.url, { method: 'POST', headers, body, redirect: 'manual', signal: deadline.signal });
         const outcome = outcomeOfResponse(res.status, res.headers.get('retry-after'), res.ok ? '' : await snippet(res));
         if (res.ok) await res.body?.cancel();
         return outcome;
       } catch (err) {
         return outcomeOfError(err, options.timeoutMs);
+      } finally {
+        deadline.done();
       }
     },
   };

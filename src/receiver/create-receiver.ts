@@ -1,0 +1,129 @@
+import type { Logger } from 'pino';
+import pino from 'pino';
+import { createFetchHandler } from '../adapters/web.js';
+import { createNodeHandler } from '../adapters/node.js';
+import { createFailureLimiter, createInboundAuth, type InboundAuthConfig } from '../auth/index.js';
+import type { DocvEventType } from '../contract/index.js';
+import { createDispatcher, HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler } from '../dispatch/index.js';
+import { createIngestPipeline, type IngestPipeline, type IngestRequest, type IngestResponse } from '../ingest/index.js';
+import { buildDestinations, defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../server/index.js';
+import { DEFAULT_DATABASE_URL, openStore, type Store } from '../store/index.js';
+
+export interface DocvReceiverOptions {
+  /** A store, or a database URL (`sqlite:<file>`); default sqlite:./data/docv-webhooks.db. */
+  store?: Store | string;
+  auth?: Omit<InboundAuthConfig, 'now'>;
+  maxBodyBytes?: number;
+  dispatch?: Partial<DispatchConfig>;
+  socure?: Partial<SocureApiConfig>;
+  /** pino logger; silent by default in library use. */
+  logger?: Logger;
+}
+
+export interface DocvReceiver {
+  /** Runs `handler` for each event of this type, at least once, after it is durably stored. */
+  on<T extends DocvEventType>(eventType: T, handler: EventHandler<T>): DocvReceiver;
+  onAny(handler: AnyEventHandler): DocvReceiver;
+  /** Told when a handler throws (the delivery is then retried). */
+  onError(handler: ErrorHandler): DocvReceiver;
+  /** The framework-free pipeline: raw request in, response out. */
+  handle(request: IngestRequest): Promise<IngestResponse>;
+  /** `(req, res)` for Node's http, Express, Connect. */
+  nodeHandler(): ReturnType<typeof createNodeHandler>;
+  /** `(Request) => Response` for Hono, Next.js route handlers, Bun, Deno. */
+  fetchHandler(): ReturnType<typeof createFetchHandler>;
+  /** Resolves once the store is open and dispatch runs. */
+  ready(): Promise<void>;
+  /** Finishes in-flight handler runs and closes the store (if the receiver opened it). */
+  close(): Promise<void>;
+  readonly store: Promise<Store>;
+}
+
+/**
+ * The receiver as a library: the same ingest pipeline and outbox as `docv-webhooks serve`,
+ * mounted in the integrator's own HTTP server, with their handlers as a destination.
+ */
+export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvReceiver {
+  const handlers = new HandlerRegistry();
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const config = defaultReceiverConfig({
+    ...(options.dispatch ? { dispatch: options.dispatch as DispatchConfig } : {}),
+    ...(options.socure ? { socure: options.socure as SocureApiConfig } : {}),
+  });
+  const auth = createInboundAuth(options.auth ?? {});
+  const ownsStore = typeof options.store !== 'object';
+  let dispatcher: Dispatcher | null = null;
+
+  const storePromise: Promise<Store> =
+    typeof options.store === 'object' ? Promise.resolve(options.store) : openStore(options.store ?? DEFAULT_DATABASE_URL);
+
+  const pipelinePromise: Promise<IngestPipeline> = storePromise.then((store) => {
+    const destinations = buildDestinations(config, store, handlers);
+    store.configureOutbox({
+      destinations: destinations.map((d) => d.name).filter((n) => n !== 'decision-fetch'),
+      fetchDecisions: destinations.some((d) => d.name === 'decision-fetch'),
+      decisionWaitMs: config.dispatch.decisionWaitMs,
+    });
+    if (config.dispatch.enabled) {
+      dispatcher = createDispatcher({
+        store,
+        destinations,
+        logger,
+        concurrency: config.dispatch.concurrency,
+        retry: config.dispatch.retry,
+        ordered: config.dispatch.ordered,
+        leaseMs: config.dispatch.leaseMs,
+        pollMs: config.dispatch.pollMs,
+      });
+      dispatcher.start();
+    }
+    const pipeline = createIngestPipeline({
+      store,
+      auth,
+      failureLimiter: auth.configured ? createFailureLimiter() : undefined,
+      maxBodyBytes: options.maxBodyBytes,
+      onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
+    });
+    return {
+      maxBodyBytes: pipeline.maxBodyBytes,
+      async handle(request: IngestRequest) {
+        const response = await pipeline.handle(request);
+        if (response.outcome === 'accepted') dispatcher?.wake();
+        return response;
+      },
+    };
+  });
+  // Surface a bad store at the first request rather than as an unhandled rejection now.
+  pipelinePromise.catch(() => undefined);
+
+  const onAdapterError = (err: unknown) => logger.error({ err }, 'DocV delivery failed');
+  const receiver: DocvReceiver = {
+    on(eventType, handler) {
+      handlers.on(eventType, handler);
+      return receiver;
+    },
+    onAny(handler) {
+      handlers.onAny(handler);
+      return receiver;
+    },
+    onError(handler) {
+      handlers.onError(handler);
+      return receiver;
+    },
+    async handle(request) {
+      return (await pipelinePromise).handle(request);
+    },
+    nodeHandler: () => createNodeHandler(pipelinePromise, onAdapterError),
+    fetchHandler: () => createFetchHandler(pipelinePromise, onAdapterError),
+    async ready() {
+      await pipelinePromise;
+    },
+    async close() {
+      await pipelinePromise.catch(() => undefined);
+      await (dispatcher as Dispatcher | null)?.stop();
+      if (ownsStore) await (await storePromise.catch(() => null))?.close();
+    },
+    store: storePromise,
+  };
+  return receiver;
+}

@@ -1,0 +1,1 @@
+export { createDocvReceiver, type DocvReceiver, type DocvReceiverOptions } from './create-receiver.js';

@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDocvReceiver, type DocvReceiver } from '../../src/index.js';
+import type { DocvEvent } from '../../src/contract/index.js';
+import type { HandlerContext } from '../../src/dispatch/index.js';
+import { docvEvent, tempDir } from '../helpers/receiver.js';
+import { waitFor } from '../helpers/wait.js';
+
+const FAST_RETRY = { schedule: [20, 40, 80], maxAttempts: 4, jitter: 0 };
+
+function post(receiver: DocvReceiver, event: Record<string, unknown>) {
+  return receiver.handle({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    remoteAddress: '127.0.0.1',
+    body: Buffer.from(JSON.stringify(event)),
+  });
+}
+
+describe('dispatch to in-process handlers', () => {
+  let receiver: DocvReceiver;
+  afterEach(async () => receiver?.close());
+
+  it('a handler failing twice then succeeding: one delivery, 3 attempts, delivered', async () => {
+    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: FAST_RETRY } });
+    const calls: HandlerContext[] = [];
+    const errors: string[] = [];
+    receiver
+      .on('VERIFICATION_COMPLETED', (event, ctx) => {
+        // Typed by name: decision is Decision | undefined here.
+        const decision: 'accept' | 'reject' | 'resubmit' | undefined = event.decision;
+        expect(decision).toBe('accept');
+        calls.push(ctx);
+        if (calls.length < 3) throw new Error(`flaky ${calls.length}`);
+      })
+      .onError((err) => {
+        errors.push(err.message);
+      });
+    const event = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept' });
+    const res = await post(receiver, event);
+    expect(res.status).toBe(200);
+    const store = await receiver.store;
+    const delivered = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0], 'delivery');
+    expect(calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
+    expect(new Set(calls.map((c) => c.deliveryId)).size).toBe(1);
+    expect(errors).toEqual(['flaky 1', 'flaky 2']);
+    const view = await store.getDelivery(delivered.deliveryId);
+    expect(view).toMatchObject({ attempts: 3, state: 'delivered', destination: 'handlers' });
+    expect(view!.history.map((h) => h.outcome)).toEqual(['failed', 'failed', 'delivered']);
+    expect((await store.listDeliveries({ limit: 10 })).items).toHaveLength(1);
+  });
+
+  it('dead after the maximum number of attempts; retry and replay bring it back', async () => {
+    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: FAST_RETRY } });
+    let healthy = false;
+    let attempts = 0;
+    receiver.onAny(() => {
+      attempts++;
+      if (!healthy) throw new Error('downstream is down');
+    });
+    await post(receiver, docvEvent());
+    const store = await receiver.store;
+    const dead = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'dead' })).items[0], 'dead delivery');
+    expect(attempts).toBe(4);
+    expect(dead.lastError).toContain('gave up after 4 attempts: handler threw: downstream is down');
+
+    healthy = true;
+    await store.retryDelivery(dead.deliveryId);
+    await waitFor(async () => (await store.getDelivery(dead.deliveryId))?.state === 'delivered', 'retried delivery');
+    expect(attempts).toBe(5);
+
+    // Replay re-queues even delivered ones: the handler sees the event again.
+    expect(await store.replay({ destination: 'handlers' })).toBe(1);
+    await waitFor(() => attempts === 6, 'replayed delivery');
+  });
+
+  it("holds a transaction's later event while the earlier one fails; other transactions flow", async () => {
+    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: { schedule: [30], maxAttempts: 50, jitter: 0 } } });
+    const seen: string[] = [];
+    let failOpened = true;
+    receiver.onAny((event: DocvEvent) => {
+      if (event.docvTransactionId === 'held' && event.eventType === 'APP_OPENED' && failOpened) throw new Error('not yet');
+      seen.push(`${event.docvTransactionId}:${event.eventType}`);
+    });
+    await post(receiver, docvEvent({ docvTransactionId: 'held', eventType: 'APP_OPENED' }));
+    await post(receiver, docvEvent({ docvTransactionId: 'held', eventType: 'DOCUMENTS_UPLOADED', eventTime: '2026-03-01T10:01:00Z' }));
+    await post(receiver, docvEvent({ docvTransactionId: 'free', eventType: 'APP_OPENED' }));
+    await waitFor(() => seen.includes('free:APP_OPENED'), 'the other transaction');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual(['free:APP_OPENED']);
+    failOpened = false;
+    await waitFor(() => seen.length === 3, 'held events');
+    expect(seen).toEqual(['free:APP_OPENED', 'held:APP_OPENED', 'held:DOCUMENTS_UPLOADED']);
+  });
+
+  it('a duplicate delivery creates no second outbox row', async () => {
+    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: FAST_RETRY } });
+    let count = 0;
+    receiver.onAny(() => {
+      count++;
+    });
+    const event = docvEvent();
+    await post(receiver, event);
+    expect((await post(receiver, event)).body).toContain('duplicate');
+    const store = await receiver.store;
+    await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items.length === 1, 'delivery');
+    expect(count).toBe(1);
+    expect((await store.listDeliveries({ limit: 10 })).items).toHaveLength(1);
+  });
+});
