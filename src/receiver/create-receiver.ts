@@ -4,9 +4,10 @@ import { createFetchHandler } from '../adapters/web.js';
 import { createNodeHandler } from '../adapters/node.js';
 import { createFailureLimiter, createInboundAuth, type InboundAuthConfig } from '../auth/index.js';
 import type { DocvEventType } from '../contract/index.js';
-import { createDispatcher, HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler } from '../dispatch/index.js';
+import { HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler } from '../dispatch/index.js';
 import { createIngestPipeline, type IngestPipeline, type IngestRequest, type IngestResponse } from '../ingest/index.js';
-import { buildDestinations, defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../server/index.js';
+import { defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../server/config.js';
+import { wireDispatch } from '../server/dispatch-wiring.js';
 import { DEFAULT_DATABASE_URL, openStore, type Store } from '../store/index.js';
 
 export interface DocvReceiverOptions {
@@ -58,25 +59,8 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
     typeof options.store === 'object' ? Promise.resolve(options.store) : openStore(options.store ?? DEFAULT_DATABASE_URL);
 
   const pipelinePromise: Promise<IngestPipeline> = storePromise.then((store) => {
-    const destinations = buildDestinations(config, store, handlers);
-    store.configureOutbox({
-      destinations: destinations.map((d) => d.name).filter((n) => n !== 'decision-fetch'),
-      fetchDecisions: destinations.some((d) => d.name === 'decision-fetch'),
-      decisionWaitMs: config.dispatch.decisionWaitMs,
-    });
-    if (config.dispatch.enabled) {
-      dispatcher = createDispatcher({
-        store,
-        destinations,
-        logger,
-        concurrency: config.dispatch.concurrency,
-        retry: config.dispatch.retry,
-        ordered: config.dispatch.ordered,
-        leaseMs: config.dispatch.leaseMs,
-        pollMs: config.dispatch.pollMs,
-      });
-      dispatcher.start();
-    }
+    ({ dispatcher } = wireDispatch(config, store, logger, { handlers, ingests: true }));
+    dispatcher?.start();
     const pipeline = createIngestPipeline({
       store,
       auth,

@@ -22,6 +22,11 @@ export interface AppDependencies {
   onOutboxChange?: (() => void) | undefined;
 }
 
+/** How often Node checks connections for the headers and request timeouts: 100 ms to 1 s. */
+export function timeoutSweepMs(timeouts: Pick<ReceiverConfig['timeouts'], 'headersMs' | 'requestMs'>): number {
+  return Math.min(1000, Math.max(100, Math.floor(Math.min(timeouts.headersMs, timeouts.requestMs) / 4)));
+}
+
 /** Wires ingest, admin API and health onto one fastify instance (not yet listening). */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, store, logger } = deps;
@@ -35,6 +40,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     connectionTimeout: config.timeouts.connectionMs,
     keepAliveTimeout: config.timeouts.keepAliveMs,
     requestTimeout: config.timeouts.requestMs,
+    // Node enforces headersTimeout and requestTimeout only when it sweeps its connections, every
+    // 30 s by default: a client trickling a byte at a time would hold its connection for up to
+    // 30 s whatever the timeouts say. Sweep often enough that they hold to within about a quarter.
+    http: { connectionsCheckingInterval: timeoutSweepMs(config.timeouts) },
     bodyLimit: 64 * 1024,
     // Transaction ids may be 256 characters, more once percent-encoded.
     routerOptions: { maxParamLength: 1024 },

@@ -24,6 +24,7 @@ export interface DispatchConfig {
   retry: RetryPolicy;
   /** Hold a transaction's later events until the earlier one is delivered or dead. */
   ordered: boolean;
+  /** How long a claimed delivery belongs to a worker; 0 derives it from the attempt timeouts. */
   leaseMs: number;
   pollMs: number;
   /** POST every event to these URLs (the integrator's services). */
@@ -68,7 +69,7 @@ export const DEFAULT_DISPATCH: DispatchConfig = {
   concurrency: 16,
   retry: DEFAULT_RETRY_POLICY,
   ordered: true,
-  leaseMs: 60_000,
+  leaseMs: 0,
   pollMs: 500,
   forwardUrls: [],
   forwardSigningSecrets: [],

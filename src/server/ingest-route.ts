@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { IngestPipeline, IngestRequest, IngestResponse } from '../ingest/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
@@ -13,6 +14,29 @@ export interface IngestRouteOptions {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * Fastify checks the Content-Type before any body parser runs and answers a malformed one
+ * (`;charset=utf-8`, `application/`, `application/json, text/plain`) with a 415 of its own: before the
+ * allow-list, the failure limiter and the credential check, so an unauthenticated sender could
+ * tell the checks apart. The header is set aside while fastify reads the body as opaque bytes and
+ * put back before the pipeline sees the request, so the pipeline keeps its order and judges the
+ * content type itself.
+ */
+const SENT_CONTENT_TYPE = Symbol('content-type as sent');
+type RawRequest = IncomingMessage & { [SENT_CONTENT_TYPE]?: string };
+
+function setContentTypeAside(raw: RawRequest): void {
+  const value = raw.headers['content-type'];
+  if (value === undefined) return;
+  raw[SENT_CONTENT_TYPE] = value;
+  raw.headers['content-type'] = 'application/octet-stream';
+}
+
+function restoreContentType(raw: RawRequest): void {
+  const value = raw[SENT_CONTENT_TYPE];
+  if (value !== undefined) raw.headers['content-type'] = value;
+}
+
+/**
  * Mounts the pipeline on fastify. Encapsulated: only this route reads bodies as raw bytes of any
  * content type, so the pipeline can verify signatures on exactly what was sent and answer 415 itself.
  */
@@ -20,6 +44,10 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
   const { pipeline, logger } = options;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: pipeline.maxBodyBytes }, (_req, body, done) => done(null, body));
+  app.addHook('onRequest', (request, _reply, done) => {
+    setContentTypeAside(request.raw);
+    done();
+  });
 
   async function send(request: FastifyRequest, reply: FastifyReply, ingestRequest: IngestRequest, started: bigint): Promise<FastifyReply> {
     const response = await pipeline.handle(ingestRequest);
@@ -46,6 +74,7 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
     url: options.path,
     handler: async (request, reply) => {
       const started = process.hrtime.bigint();
+      restoreContentType(request.raw);
       const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
       return send(request, reply, { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body }, started);
     },
@@ -54,6 +83,7 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
   // Errors raised while reading the body (too large, broken framing) come here, not to the handler.
   app.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const started = process.hrtime.bigint();
+    restoreContentType(request.raw);
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       reply.header('connection', 'close');
       return send(request, reply, { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body: EMPTY, bodyTooLarge: true }, started);

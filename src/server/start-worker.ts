@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { createDispatcher, type Dispatcher } from '../dispatch/index.js';
+import type { Dispatcher } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { createLogger } from './logger.js';
-import { buildDestinations, ConfigError, resolveReceiverConfig, type StartReceiverOptions } from './start.js';
+import { wireDispatch } from './dispatch-wiring.js';
+import { ConfigError, resolveReceiverConfig, type StartReceiverOptions } from './start.js';
 
 export interface RunningWorker {
   dispatcher: Dispatcher;
@@ -19,21 +20,11 @@ export async function startWorker(options: StartReceiverOptions = {}): Promise<R
   const config = resolveReceiverConfig(options);
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   const store = options.store ?? (await openStore(config.databaseUrl));
-  const destinations = buildDestinations(config, store, options.handlers);
-  if (destinations.length === 0) {
+  const { destinations, dispatcher } = wireDispatch(config, store, logger, { handlers: options.handlers, ingests: false });
+  if (!dispatcher) {
     await store.close();
     throw new ConfigError('the worker has nowhere to deliver: set --forward-url and/or SOCURE_BASE_URL with SOCURE_API_KEY');
   }
-  const dispatcher = createDispatcher({
-    store,
-    destinations,
-    logger,
-    concurrency: config.dispatch.concurrency,
-    retry: config.dispatch.retry,
-    ordered: config.dispatch.ordered,
-    leaseMs: config.dispatch.leaseMs,
-    pollMs: config.dispatch.pollMs,
-  });
   dispatcher.start();
   let closing: Promise<void> | null = null;
   return {

@@ -1,18 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthConfigError, createFailureLimiter, createInboundAuth, type InboundAuth } from '../auth/index.js';
-import {
-  createDecisionFetchDestination,
-  createDispatcher,
-  createForwardDestination,
-  forwardDestinationName,
-  HandlerRegistry,
-  type Destination,
-  type Dispatcher,
-} from '../dispatch/index.js';
+import type { Dispatcher, HandlerRegistry } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
+import { wireDispatch } from './dispatch-wiring.js';
+import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
 import { isLoopbackHost } from './loopback.js';
 
@@ -49,12 +43,7 @@ export interface StartReceiverOptions extends Partial<Omit<ReceiverConfig, 'auth
   handlers?: HandlerRegistry;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -99,37 +88,6 @@ function validateSocure(socure: SocureApiConfig): void {
   if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl)) throw new ConfigError(`SOCURE_BASE_URL "${socure.baseUrl}" is not an http(s) URL`);
 }
 
-/** The outbox destinations this configuration delivers to, in a stable order. */
-export function buildDestinations(config: ReceiverConfig, store: Store, handlers?: HandlerRegistry): Destination[] {
-  const destinations: Destination[] = [];
-  if (handlers) destinations.push(handlers);
-  const seen = new Set<string>();
-  for (const url of config.dispatch.forwardUrls) {
-    let name: string;
-    try {
-      name = forwardDestinationName(url);
-    } catch {
-      throw new ConfigError(`forward URL "${url}" is not a valid URL`);
-    }
-    if (!/^https?:$/.test(new URL(url).protocol)) throw new ConfigError(`forward URL "${url}" must be http(s)`);
-    if (seen.has(name)) throw new ConfigError(`forward URL "${url}" is configured twice`);
-    seen.add(name);
-    destinations.push(createForwardDestination({ url, name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs }));
-  }
-  if (config.socure.baseUrl && config.socure.apiKey) {
-    destinations.push(
-      createDecisionFetchDestination({
-        store,
-        baseUrl: config.socure.baseUrl,
-        apiKey: config.socure.apiKey,
-        timeoutMs: config.socure.timeoutMs,
-        storeDocumentData: config.socure.storeDocumentData,
-      }),
-    );
-  }
-  return destinations;
-}
-
 /** Opens the store, applies migrations, starts dispatch and listens: `docv-webhooks serve`. */
 export async function startReceiver(options: StartReceiverOptions = {}): Promise<RunningReceiver> {
   const config = resolveReceiverConfig(options);
@@ -145,31 +103,13 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   const store = options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity }));
 
-  let destinations: Destination[];
+  let dispatcher: Dispatcher | null;
   try {
-    destinations = buildDestinations(config, store, options.handlers);
+    ({ dispatcher } = wireDispatch(config, store, logger, { handlers: options.handlers, ingests: true }));
   } catch (err) {
     await store.close();
     throw err;
   }
-  store.configureOutbox({
-    destinations: destinations.map((d) => d.name).filter((n) => n !== 'decision-fetch'),
-    fetchDecisions: destinations.some((d) => d.name === 'decision-fetch'),
-    decisionWaitMs: config.dispatch.decisionWaitMs,
-  });
-  const dispatcher =
-    config.dispatch.enabled && destinations.length > 0
-      ? createDispatcher({
-          store,
-          destinations,
-          logger,
-          concurrency: config.dispatch.concurrency,
-          retry: config.dispatch.retry,
-          ordered: config.dispatch.ordered,
-          leaseMs: config.dispatch.leaseMs,
-          pollMs: config.dispatch.pollMs,
-        })
-      : null;
 
   let app: FastifyInstance;
   try {
