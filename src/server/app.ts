@@ -9,6 +9,7 @@ import { adminRoutes } from './admin-routes.js';
 import type { ReceiverConfig } from './config.js';
 import { ingestRoute } from './ingest-route.js';
 import { isLoopbackHost } from './loopback.js';
+import type { ReceiverMetrics } from './metrics.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 export interface AppDependencies {
@@ -18,6 +19,8 @@ export interface AppDependencies {
   auth?: IngestAuthenticator | undefined;
   failureLimiter?: AuthFailureLimiter | undefined;
   onIngest?: (response: IngestResponse, latencyMs: number) => void;
+  /** Served at /metrics, behind the admin guard. */
+  metrics?: ReceiverMetrics | undefined;
   /** Deliveries were re-queued through the admin API: the dispatcher should look now. */
   onOutboxChange?: (() => void) | undefined;
 }
@@ -113,6 +116,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
     admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host) }));
     await admin.register(adminRoutes, { store });
+    const metrics = deps.metrics;
+    if (metrics) {
+      admin.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+    }
     await admin.register(adminDeliveryRoutes, { store, ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}) });
   });
 

@@ -6,6 +6,7 @@ import {
   forwardDestinationName,
   type Destination,
   type Dispatcher,
+  type DispatcherOptions,
   type HandlerRegistry,
 } from '../dispatch/index.js';
 import { DECISION_FETCH_DESTINATION, type Store } from '../store/index.js';
@@ -61,7 +62,7 @@ export function wireDispatch(
   config: ReceiverConfig,
   store: Store,
   logger: Logger,
-  options: { handlers?: HandlerRegistry | undefined; ingests: boolean },
+  options: { handlers?: HandlerRegistry | undefined; ingests: boolean; onAttempt?: DispatcherOptions['onAttempt'] },
 ): { destinations: Destination[]; dispatcher: Dispatcher | null } {
   const destinations = buildDestinations(config, store, options.handlers);
   if (options.ingests) {
@@ -82,6 +83,7 @@ export function wireDispatch(
           ordered: config.dispatch.ordered,
           leaseMs: leaseFor(config),
           pollMs: config.dispatch.pollMs,
+          ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
         })
       : null;
   return { destinations, dispatcher };

@@ -8,6 +8,7 @@ import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type S
 import { wireDispatch } from './dispatch-wiring.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
+import { ReceiverMetrics } from './metrics.js';
 import { isLoopbackHost } from './loopback.js';
 
 export interface RunningReceiver {
@@ -22,6 +23,7 @@ export interface RunningReceiver {
   auth: InboundAuth;
   /** The outbox worker of this process, when dispatch is on. */
   dispatcher: Dispatcher | null;
+  metrics: ReceiverMetrics;
   /** Stops accepting, lets in-flight requests and attempts finish, then closes the store. */
   close(): Promise<void>;
 }
@@ -101,11 +103,18 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   checkExposure(config, auth);
   validateSocure(config.socure);
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
-  const store = options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity }));
+  let metrics: ReceiverMetrics | undefined;
+  const store =
+    options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity, onCommit: (n) => metrics?.onCommit(n) }));
+  metrics = new ReceiverMetrics(store);
 
   let dispatcher: Dispatcher | null;
   try {
-    ({ dispatcher } = wireDispatch(config, store, logger, { handlers: options.handlers, ingests: true }));
+    ({ dispatcher } = wireDispatch(config, store, logger, {
+      handlers: options.handlers,
+      ingests: true,
+      onAttempt: (delivery, outcome) => metrics?.onAttempt(delivery, outcome),
+    }));
   } catch (err) {
     await store.close();
     throw err;
@@ -119,7 +128,11 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       logger,
       auth,
       failureLimiter: auth.configured ? createFailureLimiter() : undefined,
-      onIngest: dispatcher ? (response) => response.outcome === 'accepted' && dispatcher.wake() : undefined,
+      metrics,
+      onIngest: (response, latencyMs) => {
+        metrics?.onIngest(response, latencyMs);
+        if (response.outcome === 'accepted') dispatcher?.wake();
+      },
       onOutboxChange: dispatcher ? () => dispatcher.wake() : undefined,
     });
     await app.listen({ port: config.port, host: config.host });
@@ -146,6 +159,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     logger,
     auth,
     dispatcher,
+    metrics,
     close() {
       closing ??= (async () => {
         await app.close();

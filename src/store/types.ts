@@ -91,6 +91,7 @@ export interface EventFilter extends PageRequest {
 export interface StoreStats {
   events: number;
   transactions: number;
+  transactionsByStatus: Partial<Record<DocvEventType, number>>;
   quarantine: number;
   deliveries: Record<DeliveryState, number>;
 }

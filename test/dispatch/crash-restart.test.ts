@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { docvEvent, tempDir } from '../helpers/receiver.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
-import { runCli, type CliProcess } from '../helpers/cli-process.js';
+import { killLiveCliProcesses, spawnCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('dispatch survives a crash mid-retry', () => {
   let sink: HttpSink;
-  const children: CliProcess[] = [];
   afterEach(async () => {
-    for (const c of children) c.child.kill('SIGKILL');
+    killLiveCliProcesses();
     await sink?.close();
   });
 
@@ -18,9 +17,8 @@ describe('dispatch survives a crash mid-retry', () => {
     sink = await startSink((_req, res) => res.writeHead(up ? 200 : 503).end());
     const db = `sqlite:${tempDir()}/crash.db`;
     const args = ['serve', '--port', '0', '--db', db, '--forward-url', `${sink.url}/in`, '--retry-schedule', '400ms', '--max-attempts', '20', '--forward-timeout', '1s'];
-    const first = runCli(args);
-    children.push(first);
-    const [, webhookUrl] = await first.waitForOutput(/POST DocV events to\s+(\S+)/);
+    const first = spawnCli(args);
+    const [, webhookUrl] = await first.waitForStdout(/POST DocV events to\s+(\S+)/);
     const event = docvEvent();
     const res = await fetch(webhookUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(res.status).toBe(200);
@@ -28,19 +26,18 @@ describe('dispatch survives a crash mid-retry', () => {
     const adminUrl = webhookUrl!.replace(/\/socure\/docv\/webhook$/, '');
     await waitFor(async () => (await (await fetch(`${adminUrl}/v1/deliveries?state=failed`)).json()).items.length === 1, 'a recorded failed attempt');
     first.child.kill('SIGKILL');
-    expect(await first.exited).toBeNull();
+    expect((await first.exited()).signal).toBe('SIGKILL');
     const attemptsBeforeCrash = sink.requests.length;
 
     up = true;
-    const second = runCli(args);
-    children.push(second);
-    await second.waitForOutput(/POST DocV events to/);
+    const second = spawnCli(args);
+    await second.waitForStdout(/POST DocV events to/);
     await waitFor(() => sink.requests.length > attemptsBeforeCrash, 'delivery after restart', 15_000);
     const last = sink.requests.at(-1)!;
     expect(JSON.parse(last.body).event).toEqual(event);
     expect(last.headers['webhook-id']).toBe(sink.requests[0]!.headers['webhook-id']);
     second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    expect((await second.exited()).code).toBe(0);
   });
 
   it("kill -9 during an attempt: the crashed worker's lease runs out and the restarted one delivers", async () => {
@@ -50,22 +47,20 @@ describe('dispatch survives a crash mid-retry', () => {
     });
     const db = `sqlite:${tempDir()}/lease.db`;
     const args = ['serve', '--port', '0', '--db', db, '--forward-url', sink.url, '--retry-schedule', '200ms', '--forward-timeout', '1s'];
-    const first = runCli(args);
-    children.push(first);
-    const [, webhookUrl] = await first.waitForOutput(/POST DocV events to\s+(\S+)/);
+    const first = spawnCli(args);
+    const [, webhookUrl] = await first.waitForStdout(/POST DocV events to\s+(\S+)/);
     await fetch(webhookUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(docvEvent()) });
     await waitFor(() => sink.requests.length === 1, 'the attempt in flight');
     first.child.kill('SIGKILL');
-    await first.exited;
+    await first.exited();
     hang = false;
     const killedAt = Date.now();
-    const second = runCli(args);
-    children.push(second);
-    await second.waitForOutput(/POST DocV events to/);
+    const second = spawnCli(args);
+    await second.waitForStdout(/POST DocV events to/);
     await waitFor(() => sink.requests.length === 2, 'delivery after the lease ran out', 20_000);
     // Not before the lease (2 × 1 s + 5 s) ran out: no double delivery while the first might live.
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(6_000);
     second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    expect((await second.exited()).code).toBe(0);
   });
 });

@@ -50,7 +50,10 @@ describe('HTTP forward', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
     const body = JSON.parse(second!.body);
     expect(body).toMatchObject({ eventId: accepted.json.eventId, eventType: 'DOCUMENTS_UPLOADED', event: { ...event }, decision: null });
-    const deliveries = await r.admin('/v1/deliveries?state=delivered');
+    const deliveries = await waitFor(async () => {
+      const d = await r.admin('/v1/deliveries?state=delivered');
+      return d.json.items.length > 0 ? d : null;
+    }, 'the delivered state recorded');
     expect(deliveries.json.items).toEqual([expect.objectContaining({ destination: expect.stringMatching(/^forward:127\.0\.0\.1:\d+\/hooks\/docv$/), attempts: 2 })]);
   });
 

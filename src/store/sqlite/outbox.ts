@@ -222,7 +222,7 @@ export class SqliteOutbox {
   list(filter: DeliveryFilter): { rows: DeliveryRow[] } {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit + 1 };
-    const after = decodeCursor(filter.cursor);
+    const after = decodeCursor(filter.cursor, 'dl');
     if (after !== null) {
       where.push('seq < @after');
       params.after = after;

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
 import { applyApiDecision, applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { decodeCursor, encodeCursor, type CursorKind } from '../cursor.js';
 import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
@@ -114,10 +114,10 @@ function withoutBookkeeping(state: TransactionLifecycle): TransactionSummary {
   return summary;
 }
 
-function page<R extends { seq: number }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+function page<R extends { seq: number }, T>(rows: R[], limit: number, kind: CursorKind, map: (row: R) => T): Page<T> {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
-  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.seq, kind) : null };
 }
 
 /**
@@ -151,6 +151,14 @@ export class SqliteStore implements Store {
     this.maxBatch = options.maxBatch ?? 1000;
     this.onCommit = options.onCommit;
     this.outboxConfig = { destinations: [], fetchDecisions: false, decisionWaitMs: 30_000, ...options.outbox };
+    if (options.readonly) {
+      // A read-only open never creates tables: say so now, not as "no such table" at the first query.
+      const ours = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+      if (!ours) {
+        this.db.close();
+        throw new Error('it has no docv-webhooks tables; run `docv-webhooks migrate --db <url>` or check the path');
+      }
+    }
     if (!options.readonly) this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     if (options.migrate !== false && !options.readonly) this.applyMigrations();
   }
@@ -368,7 +376,7 @@ export class SqliteStore implements Store {
   async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit + 1 };
-    const after = decodeCursor(filter.cursor);
+    const after = decodeCursor(filter.cursor, 'tx');
     if (after !== null) {
       where.push('seq < @after');
       params.after = after;
@@ -387,7 +395,7 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT seq, state FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
     const rows = this.db.prepare<[Record<string, unknown>], TransactionRow>(sql).all(params);
-    return page(rows, filter.limit, (r) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle));
+    return page(rows, filter.limit, 'tx', (r) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle));
   }
 
   async getEvent(eventId: string): Promise<StoredEvent | null> {
@@ -400,7 +408,7 @@ export class SqliteStore implements Store {
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit + 1 };
-    const after = decodeCursor(filter.cursor);
+    const after = decodeCursor(filter.cursor, 'ev');
     if (after !== null) {
       where.push('seq < @after');
       params.after = after;
@@ -414,15 +422,15 @@ export class SqliteStore implements Store {
       params.eventType = filter.eventType;
     }
     const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    return page(this.db.prepare<[Record<string, unknown>], EventRow>(sql).all(params), filter.limit, summaryOf);
+    return page(this.db.prepare<[Record<string, unknown>], EventRow>(sql).all(params), filter.limit, 'ev', summaryOf);
   }
 
   async listQuarantine(request: PageRequest): Promise<Page<QuarantineEntry>> {
-    const after = decodeCursor(request.cursor);
+    const after = decodeCursor(request.cursor, 'qr');
     const rows = this.db
       .prepare<[number, number], QuarantineRow>('SELECT * FROM quarantine WHERE seq < ? ORDER BY seq DESC LIMIT ?')
       .all(after ?? Number.MAX_SAFE_INTEGER, request.limit + 1);
-    return page(rows, request.limit, (r) => ({
+    return page(rows, request.limit, 'qr', (r) => ({
       quarantineId: r.quarantine_id,
       receivedAt: r.received_at,
       reason: r.reason,
@@ -437,7 +445,14 @@ export class SqliteStore implements Store {
 
   async stats(): Promise<StoreStats> {
     const count = (table: string) => (this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()?.n ?? 0);
-    return { events: count('events'), transactions: count('transactions'), quarantine: count('quarantine'), deliveries: this.outbox.countByState() };
+    const byStatus = this.db.prepare<[], { status: DocvEventType; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status').all();
+    return {
+      events: count('events'),
+      transactions: count('transactions'),
+      transactionsByStatus: Object.fromEntries(byStatus.map((r) => [r.status, r.n])),
+      quarantine: count('quarantine'),
+      deliveries: this.outbox.countByState(),
+    };
   }
 
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
@@ -461,7 +476,7 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
-    return page(this.outbox.list(filter).rows, filter.limit, deliveryOf);
+    return page(this.outbox.list(filter).rows, filter.limit, 'dl', deliveryOf);
   }
 
   async getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null> {

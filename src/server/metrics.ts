@@ -1,0 +1,87 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AttemptOutcome } from '../dispatch/index.js';
+import type { IngestResponse } from '../ingest/index.js';
+import { DECISION_FETCH_DESTINATION, DELIVERY_STATES, type ClaimedDelivery, type Store } from '../store/index.js';
+import { DOCV_EVENT_TYPES } from '../contract/index.js';
+
+/**
+ * Prometheus metrics of one receiver or worker. A registry of its own (not prom-client's global
+ * one), so several receivers in one process (tests, libraries) do not collide.
+ */
+export class ReceiverMetrics {
+  readonly registry = new Registry();
+  private readonly received: Counter<'outcome' | 'status'>;
+  private readonly ackLatency: Histogram<'outcome'>;
+  private readonly commitBatch: Histogram;
+  private readonly eventsStored: Counter<'event_type'>;
+  private readonly attempts: Counter<'destination' | 'outcome'>;
+  private readonly decisionFetches: Counter<'outcome'>;
+
+  constructor(store: Store, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'docv_' });
+    this.received = new Counter({ name: 'docv_deliveries_received_total', help: 'Webhook deliveries received, by outcome and HTTP status', labelNames: ['outcome', 'status'], registers });
+    this.ackLatency = new Histogram({
+      name: 'docv_ack_latency_seconds',
+      help: 'Time from request read to answer, including the durable commit',
+      labelNames: ['outcome'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.commitBatch = new Histogram({ name: 'docv_commit_batch_size', help: 'Writes sharing one durable commit (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers });
+    this.eventsStored = new Counter({ name: 'docv_events_stored_total', help: 'New events committed', labelNames: ['event_type'], registers });
+    this.attempts = new Counter({ name: 'docv_delivery_attempts_total', help: 'Outbox delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers });
+    this.decisionFetches = new Counter({ name: 'docv_decision_fetches_total', help: 'Get A DocV Transaction calls by outcome', labelNames: ['outcome'], registers });
+    for (const t of DOCV_EVENT_TYPES) this.eventsStored.labels(t).inc(0);
+
+    // Gauges read the store at scrape time: always true, costs nothing between scrapes.
+    let snapshot: Promise<Awaited<ReturnType<Store['stats']>>> | null = null;
+    const stats = () => {
+      snapshot ??= store.stats().finally(() => setTimeout(() => (snapshot = null), 0));
+      return snapshot;
+    };
+    new Gauge({
+      name: 'docv_transactions',
+      help: 'Transactions by lifecycle status',
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        const s = await stats();
+        for (const status of DOCV_EVENT_TYPES) this.set({ status }, s.transactionsByStatus[status] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'docv_outbox_deliveries',
+      help: 'Outbox deliveries by state',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const s = await stats();
+        for (const state of DELIVERY_STATES) this.set({ state }, s.deliveries[state]);
+      },
+    });
+    new Gauge({
+      name: 'docv_quarantine_entries',
+      help: 'Rejected authenticated deliveries kept for inspection',
+      registers,
+      async collect() {
+        this.set((await stats()).quarantine);
+      },
+    });
+  }
+
+  onIngest(response: IngestResponse, latencyMs: number): void {
+    this.received.labels(response.outcome, String(response.status)).inc();
+    this.ackLatency.labels(response.outcome).observe(latencyMs / 1000);
+    if (response.outcome === 'accepted' && response.eventType) this.eventsStored.labels(response.eventType).inc();
+  }
+
+  onCommit(batchSize: number): void {
+    this.commitBatch.observe(batchSize);
+  }
+
+  onAttempt(delivery: ClaimedDelivery, outcome: AttemptOutcome): void {
+    this.attempts.labels(delivery.destination, outcome.outcome).inc();
+    if (delivery.destination === DECISION_FETCH_DESTINATION) this.decisionFetches.labels(outcome.outcome).inc();
+  }
+}
