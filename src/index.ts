@@ -16,3 +16,4 @@ export { openStore, type Store, type TransactionView, type StoredEvent, type Out
 export { createIngestPipeline, type IngestRequest, type IngestResponse } from './ingest/index.js';
 export { startReceiver, startWorker, type RunningReceiver, type StartReceiverOptions } from './server/index.js';
 export type { HandlerContext, EventHandler, AnyEventHandler, ErrorHandler } from './dispatch/index.js';
+export { startSandbox, runSimulation, sendEvent, type SandboxOptions, type SandboxHandle, type SimulationOptions, type SimulationSummary } from './sandbox/index.js';

@@ -8,6 +8,12 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/transactions.js'),
   () => import('./commands/events.js'),
   () => import('./commands/migrate.js'),
+  () => import('./commands/worker.js'),
+  () => import('./commands/replay.js'),
+  () => import('./commands/sandbox.js'),
+  () => import('./commands/simulate.js'),
+  () => import('./commands/trigger.js'),
+  () => import('./commands/deliveries.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { readSecretList } from '../auth/index.js';
 import { DEFAULT_DISPATCH, type StartReceiverOptions } from '../server/index.js';
 import { exponentialSchedule } from '../dispatch/index.js';
-import { parseDuration, parseRetrySchedule } from '../sandbox/delivery/schedule.js';
+import { parseDuration, parseRetrySchedule } from '../retry/schedule.js';
 import { CliError } from './errors.js';
 import { collect, parsePositiveInt } from './options.js';
 

@@ -1,4 +1,4 @@
-import { nextRetryDelay } from '../sandbox/delivery/schedule.js';
+import { nextRetryDelay } from '../retry/schedule.js';
 
 export interface RetryPolicy {
   /** Delay before retry n (index 0 = after the first failure); the last step repeats. */

@@ -1,5 +1,5 @@
 import type { DocvEventType } from '../contract/index.js';
-import { parseDuration } from './delivery/schedule.js';
+import { parseDuration } from '../retry/schedule.js';
 
 /**
  * Misbehaviour a real sender shows now and then, dialled up so a receiver can be tested against

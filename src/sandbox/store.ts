@@ -305,6 +305,7 @@ export class SandboxStore {
       attemptsOf: db.prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
       countOpen: db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('held', 'pending', 'in_flight')"),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
+      eventTypes: db.prepare('SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type'),
       allAttempts: db.prepare('SELECT * FROM attempts ORDER BY id'),
       eventsDelivered: db.prepare(`SELECT COUNT(*) AS total,
         SUM(CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'delivered') THEN 1 ELSE 0 END) AS delivered,
@@ -533,6 +534,10 @@ export class SandboxStore {
     const out: Partial<Record<DeliveryStatus, number>> = {};
     for (const r of this.stmt.countByStatus.all() as Array<{ status: DeliveryStatus; n: number }>) out[r.status] = r.n;
     return out;
+  }
+
+  eventTypeCounts(): Array<[DocvEventType, number]> {
+    return (this.stmt.eventTypes.all() as Array<{ event_type: DocvEventType; n: number }>).map((r) => [r.event_type, r.n]);
   }
 
   /** Events in total, events that reached the receiver at least once, events still on their way. */

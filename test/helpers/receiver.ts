@@ -2,10 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReceiver, type RunningReceiver, type StartReceiverOptions } from '../../src/server/index.js';
+import { sqliteDatabase, type TestDatabase } from './backends.js';
 
 export interface TestReceiver extends RunningReceiver {
   dir: string;
+  /** The SQLite file ('' when the receiver runs on PostgreSQL). */
   dbPath: string;
+  /** The database it runs on, for reading rows directly whatever the backend. */
+  database: TestDatabase;
   /** POST a delivery; `body` objects are JSON-encoded, strings and buffers sent as they are. */
   deliver(body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any }>;
   admin(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; json: any }>;
@@ -26,15 +30,21 @@ async function readJson(res: Response): Promise<any> {
   }
 }
 
-/** A real receiver on a free loopback port with its own SQLite file. */
-export async function startTestReceiver(options: StartReceiverOptions & { dir?: string } = {}): Promise<TestReceiver> {
+/**
+ * A real receiver on a free loopback port with its own SQLite file, or on `database` (from a
+ * backend of ./backends.ts; `destroy` drops it, `close` keeps it for a restart).
+ */
+export async function startTestReceiver(options: StartReceiverOptions & { dir?: string; database?: TestDatabase } = {}): Promise<TestReceiver> {
+  const { database: given, ...receiverOptions } = options;
   const dir = options.dir ?? tempDir();
-  const dbPath = join(dir, 'receiver.db');
-  const r = await startReceiver({ port: 0, host: '127.0.0.1', db: `sqlite:${dbPath}`, logLevel: 'silent', ...options });
+  const database = given ?? sqliteDatabase(join(dir, 'receiver.db'));
+  const dbPath = database.path ?? '';
+  const r = await startReceiver({ port: 0, host: '127.0.0.1', db: database.url, logLevel: 'silent', ...receiverOptions });
   return {
     ...r,
     dir,
     dbPath,
+    database,
     async deliver(body, headers = {}) {
       const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
       const res = await fetch(r.webhookUrl, {
@@ -51,6 +61,7 @@ export async function startTestReceiver(options: StartReceiverOptions & { dir?: 
     async destroy() {
       await r.close();
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      if (given) await given.drop();
     },
   };
 }

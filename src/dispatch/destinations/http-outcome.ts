@@ -1,4 +1,4 @@
-import { parseRetryAfter } from '../../sandbox/delivery/schedule.js';
+import { parseRetryAfter } from '../../retry/schedule.js';
 import type { AttemptOutcome } from '../types.js';
 
 /** How an HTTP answer from a destination maps onto an attempt: 2xx done, 410 stop, else retry. */

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { request, type Dispatcher } from 'undici';
-import { parseRetryAfter } from './schedule.js';
+import { parseRetryAfter } from '../../retry/schedule.js';
 
 export interface AttemptOutcome {
   statusCode?: number;

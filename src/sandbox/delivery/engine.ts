@@ -5,7 +5,7 @@ import { WakeTimer } from '../wake-timer.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { deliveryHeaders, type DeliveryAuth } from './headers.js';
 import { RateLimit } from './rate-limit.js';
-import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, nextRetryDelay } from './schedule.js';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, nextRetryDelay } from '../../retry/schedule.js';
 
 export interface DeliveryEngineOptions {
   store: SandboxStore;
@@ -43,6 +43,8 @@ export class DeliveryEngine {
   private readonly rate: RateLimit | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
+  /** Set once the connections are torn down: attempts cut short by that are not the receiver's doing. */
+  private abandoned = false;
 
   constructor(private readonly opts: DeliveryEngineOptions) {
     this.store = opts.store;
@@ -92,6 +94,7 @@ export class DeliveryEngine {
       }),
     ]);
     if (timeout) clearTimeout(timeout);
+    this.abandoned = true;
     await this.agent.destroy().catch(() => undefined);
   }
 
@@ -133,6 +136,8 @@ export class DeliveryEngine {
       dispatcher: this.agent,
       now: this.now,
     });
+    // Left in flight in the store: the next engine on this file resets and retries it.
+    if (this.abandoned) return;
     const finishedAt = this.now();
     const code = outcome.statusCode;
     let status: DeliveryStatus;

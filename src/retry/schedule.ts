@@ -1,4 +1,7 @@
 /**
+ * Shared by every sender here: the sandbox delivery engine, simulate/trigger and the receiver's
+ * outbox dispatch.
+ *
  * When to try a failed delivery again. Pure: the randomness of the jitter is injected.
  */
 
@@ -76,4 +79,9 @@ export function nextRetryDelay({ schedule, attemptsMade, retryAfterMs, random, j
   if (base === undefined) return undefined;
   const jittered = Math.max(0, Math.round(base * (1 + jitter * (2 * random() - 1))));
   return retryAfterMs === undefined ? jittered : Math.max(jittered, retryAfterMs);
+}
+
+/** `5s,5m,30m` as help text shows it. */
+export function formatScheduleForHelp(text: string): string {
+  return parseRetrySchedule(text).map(formatDuration).join(',') || 'none';
 }

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import { chaosFromJson } from '../chaos.js';
+import { DOCUMENT_TYPES } from '../document-data.js';
+import { badRequest } from '../errors.js';
+import { SCENARIOS } from '../scenarios.js';
+import type { CreateTransactionInput, DocvService } from '../service.js';
+import { asObject, httpUrl, oneOf, optionalString } from './validate.js';
+
+/** Upper bound of a per-transaction time scale: 1000× slower than life is already a day per minute. */
+const MAX_TIME_SCALE = 1000;
+
+/**
+ * The body of `POST /api/3.0/EmailAuthScore` as the sandbox reads it. Fields of the real API
+ * that DocV does not need (name, email…) are accepted and ignored; `sandbox` is the sandbox's
+ * own extension and is strict, so a typo in a test does not silently run the wrong scenario.
+ */
+export function parseCreateRequest(body: unknown, hasDefaultWebhookUrl: boolean): CreateTransactionInput {
+  const obj = asObject(body);
+  const modules = obj.modules;
+  if (!Array.isArray(modules) || !modules.some((m) => typeof m === 'string' && m.toLowerCase() === 'docvtransaction')) {
+    throw badRequest('modules must be an array that includes "docvtransaction"');
+  }
+  const webhookUrlText = optionalString(obj, 'webhookUrl', 2048);
+  if (webhookUrlText === undefined && !hasDefaultWebhookUrl) {
+    throw badRequest('webhookUrl is required: this sandbox has no --default-webhook-url');
+  }
+  const redirectUrlText = optionalString(obj, 'redirectUrl', 2048);
+  const country = optionalString(obj, 'country', 2);
+  if (country !== undefined && !/^[A-Za-z]{2}$/.test(country)) throw badRequest('country must be an ISO 3166-1 alpha-2 code such as "US"');
+  const input: CreateTransactionInput = {
+    customerUserId: optionalString(obj, 'customerUserId'),
+    webhookUrl: webhookUrlText === undefined ? undefined : httpUrl(webhookUrlText, 'webhookUrl'),
+    redirectUrl: redirectUrlText === undefined ? undefined : httpUrl(redirectUrlText, 'redirectUrl'),
+    documentType: oneOf(obj.documentType, DOCUMENT_TYPES, 'documentType'),
+    country: country?.toUpperCase(),
+  };
+  if (obj.sandbox !== undefined) {
+    const sandbox = asObject(obj.sandbox, 'sandbox');
+    for (const key of Object.keys(sandbox)) {
+      if (!['scenario', 'timeScale', 'chaos'].includes(key)) throw badRequest(`unknown sandbox setting "${key}" (known: scenario, timeScale, chaos)`);
+    }
+    input.scenario = oneOf(sandbox.scenario, SCENARIOS, 'sandbox.scenario');
+    if (sandbox.timeScale !== undefined) {
+      const t = sandbox.timeScale;
+      if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > MAX_TIME_SCALE) {
+        throw badRequest(`sandbox.timeScale must be a number from 0 to ${MAX_TIME_SCALE}`);
+      }
+      input.timeScale = t;
+    }
+    const chaos = chaosFromJson(sandbox.chaos);
+    if (!chaos.ok) throw badRequest(`sandbox.chaos: ${chaos.reason}`);
+    if (Object.keys(chaos.value).length > 0) input.chaos = chaos.value;
+  }
+  return input;
+}
+
+export function registerCreateTransaction(
+  app: FastifyInstance,
+  deps: { service: DocvService; sessionUrl: (token: string) => string; hasDefaultWebhookUrl: boolean },
+): void {
+  app.post('/api/3.0/EmailAuthScore', async (req) => {
+    const tx = deps.service.create(parseCreateRequest(req.body, deps.hasDefaultWebhookUrl));
+    req.log.info({ docvTransactionId: tx.docvTransactionId, scenario: tx.scenario }, 'transaction created');
+    return {
+      referenceId: tx.referenceId,
+      docvTransactionId: tx.docvTransactionId,
+      sessionUrl: deps.sessionUrl(tx.sessionToken),
+    };
+  });
+}

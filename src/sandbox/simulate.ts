@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import type { DocvEventType } from '../contract/index.js';
+import { DeliveryEngine } from './delivery/engine.js';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS } from '../retry/schedule.js';
+import type { ScenarioName } from './scenarios.js';
+import { DocvService } from './service.js';
+import { resolveChaos, resolveRetrySchedule } from './start.js';
+import { SandboxStore } from './store.js';
+import type { ChaosOverrides } from './chaos.js';
+import { receiverVerdict, summarizeLatencies, type LatencySummary } from './summary.js';
+
+export interface SimulationOptions {
+  /** The webhook URL every event is POSTed to. */
+  target: string;
+  scenario?: ScenarioName;
+  transactions?: number;
+  /** Delivery attempts in flight at once. */
+  concurrency?: number;
+  /** Delivery attempts started per second at most. */
+  rate?: number;
+  webhookSecret?: string;
+  signingSecrets?: readonly string[];
+  /** `simulate` defaults to a short schedule (200ms,1s,5s): a load run should end in minutes. */
+  retrySchedule?: readonly number[] | string;
+  attemptTimeoutMs?: number;
+  /** 0 (the default) runs each flow's steps back to back. */
+  timeScale?: number;
+  chaos?: ChaosOverrides | string;
+  /** The whole run stops after this long; what is not delivered by then counts as failed. */
+  maxDurationMs?: number;
+  random?: () => number;
+  logger?: Logger;
+  onProgress?: (progress: SimulationProgress) => void;
+  progressIntervalMs?: number;
+}
+
+export interface SimulationProgress {
+  events: number;
+  /** Events that reached the target at least once. */
+  delivered: number;
+  /** Events still on their way. */
+  open: number;
+  attempts: number;
+}
+
+export interface SimulationSummary {
+  transactions: number;
+  scenarios: Partial<Record<ScenarioName, number>>;
+  events: number;
+  eventsByType: Partial<Record<DocvEventType, number>>;
+  /** HTTP requests made, retries and chaos duplicates included. */
+  sent: number;
+  /** 2xx answers the receiver called new (or any 2xx from a receiver that does not say). */
+  accepted: number;
+  /** 2xx answers with `"status":"duplicate"`. */
+  duplicates: number;
+  /** Attempts after a delivery's first. */
+  retries: number;
+  /** Events that never reached the target (retries exhausted, 410, or the run timed out). */
+  failed: number;
+  /** Attempts by outcome: HTTP status or `error`. */
+  responses: Record<string, number>;
+  latencyMs: LatencySummary;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+export const SIMULATE_DEFAULT_RETRY_SCHEDULE = '200ms,1s,5s';
+export const SIMULATE_DEFAULT_MAX_DURATION_MS = 10 * 60_000;
+const MAX_TRANSACTIONS = 1_000_000;
+
+/**
+ * Plays `transactions` whole DocV flows straight at a target with the sandbox's delivery engine
+ * (same signing, retries, ordering and chaos), then reports what the target made of them.
+ * State lives in memory: a load run is not resumed.
+ */
+export async function runSimulation(opts: SimulationOptions): Promise<SimulationSummary> {
+  const n = opts.transactions ?? 100;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_TRANSACTIONS) throw new RangeError(`transactions must be an integer from 1 to ${MAX_TRANSACTIONS}`);
+  const started = Date.now();
+  const store = new SandboxStore(':memory:');
+  const latencies: number[] = [];
+  const responses: Record<string, number> = {};
+  let sent = 0;
+  let accepted = 0;
+  let duplicates = 0;
+  let retries = 0;
+  const engine = new DeliveryEngine({
+    store,
+    auth: { webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets },
+    retrySchedule: resolveRetrySchedule(opts.retrySchedule ?? SIMULATE_DEFAULT_RETRY_SCHEDULE),
+    attemptTimeoutMs: opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
+    maxInFlight: opts.concurrency ?? 8,
+    ratePerSecond: opts.rate,
+    random: opts.random,
+    logger: opts.logger,
+    onAttempt: (delivery, outcome) => {
+      sent += 1;
+      if (delivery.attempts > 0) retries += 1;
+      latencies.push(outcome.latencyMs);
+      const key = outcome.statusCode === undefined ? 'error' : String(outcome.statusCode);
+      responses[key] = (responses[key] ?? 0) + 1;
+      if (outcome.statusCode !== undefined && outcome.statusCode >= 200 && outcome.statusCode < 300) {
+        if (receiverVerdict(outcome.response) === 'duplicate') duplicates += 1;
+        else accepted += 1;
+      }
+    },
+  });
+  const service = new DocvService({
+    store,
+    wakeDelivery: () => engine.wake(),
+    random: opts.random,
+    timeScale: opts.timeScale ?? 0,
+    defaultWebhookUrl: opts.target,
+    globalChaos: () => resolveChaos(opts.chaos),
+    logger: opts.logger,
+  });
+  const scenarios: Partial<Record<ScenarioName, number>> = {};
+  for (let i = 0; i < n; i++) {
+    const tx = service.create({ scenario: opts.scenario ?? 'mixed', customerUserId: `sim-${i + 1}` });
+    scenarios[tx.scenario] = (scenarios[tx.scenario] ?? 0) + 1;
+  }
+  engine.start();
+  service.start();
+
+  const maxDuration = opts.maxDurationMs ?? SIMULATE_DEFAULT_MAX_DURATION_MS;
+  const deadline = started + maxDuration;
+  const interval = opts.progressIntervalMs ?? 200;
+  let timedOut = false;
+  let lastProgress = 0;
+  const progress = (): SimulationProgress => {
+    const c = store.eventCounts();
+    return { events: c.total, delivered: c.delivered, open: c.open, attempts: sent };
+  };
+  try {
+    for (;;) {
+      if (store.countPlannedSteps() === 0 && store.countOpenDeliveries() === 0) break;
+      if (Date.now() > deadline) {
+        timedOut = true;
+        break;
+      }
+      if (opts.onProgress && Date.now() - lastProgress >= interval) {
+        lastProgress = Date.now();
+        opts.onProgress(progress());
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    opts.onProgress?.(progress());
+  } finally {
+    service.stop();
+    await engine.stop(Math.min(2_000, opts.attemptTimeoutMs ?? 2_000));
+  }
+  const counts = store.eventCounts();
+  const eventsByType: Partial<Record<DocvEventType, number>> = {};
+  for (const [type, count] of store.eventTypeCounts()) eventsByType[type] = count;
+  store.close();
+  return {
+    transactions: n,
+    scenarios,
+    events: counts.total,
+    eventsByType,
+    sent,
+    accepted,
+    duplicates,
+    retries,
+    failed: counts.total - counts.delivered,
+    responses,
+    latencyMs: summarizeLatencies(latencies),
+    durationMs: Date.now() - started,
+    timedOut,
+  };
+}

@@ -1,0 +1,160 @@
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { chaosFromText, type ChaosOverrides } from './chaos.js';
+import { DeliveryEngine } from './delivery/engine.js';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, parseRetrySchedule } from '../retry/schedule.js';
+import { newApiKey } from './ids.js';
+import type { ScenarioName } from './scenarios.js';
+import { buildSandboxApp } from './server.js';
+import { DocvService, type CreateTransactionInput } from './service.js';
+import { SandboxStore, sqliteFileFromUrl, type TransactionRecord } from './store.js';
+
+export interface SandboxOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Loopback unless told otherwise. */
+  host?: string;
+  /** `sqlite:<file>` keeps state across restarts; the default is in memory. */
+  db?: string;
+  /** The key clients send as `Authorization: SocureApiKey <key>`; generated when absent. */
+  apiKey?: string;
+  defaultWebhookUrl?: string;
+  /** Base of `sessionUrl` when the sandbox is reached at another address than it listens on. */
+  publicUrl?: string;
+  webhookSecret?: string;
+  signingSecrets?: readonly string[];
+  /** Delays between attempts, as milliseconds or text such as `50ms,100ms`. */
+  retrySchedule?: readonly number[] | string;
+  attemptTimeoutMs?: number;
+  /** Wall-clock time per unit of scenario time: 1 is life-like, 0.001 turns minutes into tens of milliseconds. */
+  timeScale?: number;
+  /** The scenario of transactions that name none: `manual` unless set. */
+  defaultScenario?: ScenarioName;
+  /** Global chaos, as an object or text such as `duplicates=0.2,outOfOrder=1`. */
+  chaos?: ChaosOverrides | string;
+  maxInFlight?: number;
+  /** A pino level; `silent` (the default) logs nothing. */
+  logLevel?: string;
+  logger?: Logger;
+  /** Injected for deterministic tests: scenario rolls, chaos and jitter. */
+  random?: () => number;
+}
+
+export interface SandboxHandle {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  apiKey: string;
+  /** True when no key was given and one was made up: callers print it. */
+  apiKeyGenerated: boolean;
+  /** Creates a transaction without HTTP (what `POST /api/3.0/EmailAuthScore` does). */
+  createTransaction(input: CreateTransactionInput): TransactionRecord & { sessionUrl: string };
+  /**
+   * Resolves once no delivery is open and no scenario step is due within `timeoutMs` (a manual
+   * transaction's expiry half an hour away does not count); rejects after `timeoutMs`.
+   */
+  settled(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function resolveChaos(chaos: ChaosOverrides | string | undefined): ChaosOverrides {
+  if (chaos === undefined) return {};
+  if (typeof chaos !== 'string') return chaos;
+  const parsed = chaosFromText(chaos);
+  if (!parsed.ok) throw new RangeError(parsed.reason);
+  return parsed.value;
+}
+
+export function resolveRetrySchedule(schedule: readonly number[] | string | undefined): readonly number[] {
+  if (schedule === undefined) return DEFAULT_RETRY_SCHEDULE_MS;
+  return typeof schedule === 'string' ? parseRetrySchedule(schedule) : schedule;
+}
+
+/** Polls `done` every few milliseconds until it is true or `timeoutMs` has passed. */
+export async function waitUntil(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Starts the DocV sandbox: its store, the simulated end users, the delivery engine and the HTTP API. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
+  // stderr: stdout belongs to the CLI's own output (the URL, the generated key).
+  const logger = options.logger ?? pino({ level: options.logLevel ?? 'silent' }, pino.destination(2));
+  const store = new SandboxStore(sqliteFileFromUrl(options.db ?? 'sqlite::memory:'));
+  let globalChaos = resolveChaos(options.chaos);
+  const apiKey = options.apiKey ?? newApiKey();
+  const engine = new DeliveryEngine({
+    store,
+    auth: { webhookSecret: options.webhookSecret, signingSecrets: options.signingSecrets },
+    retrySchedule: resolveRetrySchedule(options.retrySchedule),
+    attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
+    maxInFlight: options.maxInFlight,
+    random: options.random,
+    logger,
+  });
+  const service = new DocvService({
+    store,
+    wakeDelivery: () => engine.wake(),
+    random: options.random,
+    timeScale: options.timeScale,
+    defaultScenario: options.defaultScenario,
+    defaultWebhookUrl: options.defaultWebhookUrl,
+    globalChaos: () => globalChaos,
+    logger,
+  });
+  let publicUrl = options.publicUrl?.replace(/\/+$/, '');
+  const app = buildSandboxApp({
+    service,
+    store,
+    apiKey,
+    chaos: { get: () => globalChaos, set: (c) => (globalChaos = c) },
+    publicUrl: () => publicUrl ?? '',
+    hasDefaultWebhookUrl: options.defaultWebhookUrl !== undefined,
+    logger,
+  });
+  try {
+    await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  publicUrl ??= url;
+  service.start();
+  engine.start();
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    apiKey,
+    apiKeyGenerated: options.apiKey === undefined,
+    createTransaction(input) {
+      const tx = service.create(input);
+      return { ...tx, sessionUrl: `${publicUrl}/capture/${encodeURIComponent(tx.sessionToken)}` };
+    },
+    settled: (timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      return waitUntil(
+        () => {
+          const nextStep = store.nextStepDue();
+          return (nextStep === undefined || nextStep > deadline) && store.countOpenDeliveries() === 0;
+        },
+        timeoutMs,
+        'the sandbox to settle',
+      );
+    },
+    close() {
+      closed ??= (async () => {
+        service.stop();
+        await engine.stop();
+        await app.close();
+        store.close();
+      })();
+      return closed;
+    },
+  };
+}

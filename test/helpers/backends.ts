@@ -1,0 +1,173 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { it } from 'vitest';
+
+/**
+ * The store backends the behavioural suites run against. PostgreSQL is the server already running
+ * on the machine (CI: 127.0.0.1:5432, trust auth, database `test`); each test database is a fresh
+ * schema in it, dropped afterwards, so parallel runs never collide.
+ */
+export const POSTGRES_TEST_URL = process.env.DOCV_TEST_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+export type BackendName = 'sqlite' | 'postgres';
+
+export interface TestDatabase {
+  backend: BackendName;
+  /** What `--db` / `DATABASE_URL` / `openStore` take. */
+  url: string;
+  /** SQLite only: the database file. */
+  path: string | null;
+  /**
+   * Reads rows straight from the database, as another process would. `?` placeholders; JSON and
+   * timestamps come back as text on both backends, bigints as numbers.
+   */
+  rows<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /** Deletes it (the temp directory, or the schema). Idempotent. */
+  drop(): Promise<void>;
+}
+
+export interface Backend {
+  name: BackendName;
+  /** Why this backend's cases are skipped here, or null when they run. */
+  skipReason: string | null;
+  /** A fresh, empty database (migrations are applied by whoever opens it). */
+  create(): Promise<TestDatabase>;
+}
+
+/** A SQLite database at `path`; `drop` removes `ownedDir` when given. */
+export function sqliteDatabase(path: string, ownedDir?: string): TestDatabase {
+  return {
+    backend: 'sqlite',
+    url: `sqlite:${path}`,
+    path,
+    async rows<T>(sql: string, ...params: unknown[]) {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare(sql).all(...params) as T[];
+      } finally {
+        db.close();
+      }
+    },
+    async drop() {
+      if (ownedDir) rmSync(ownedDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const sqliteBackend: Backend = {
+  name: 'sqlite',
+  skipReason: null,
+  async create() {
+    const dir = mkdtempSync(join(tmpdir(), 'docv-test-'));
+    return sqliteDatabase(join(dir, 'receiver.db'), dir);
+  },
+};
+
+/** Rows as SQLite would give them: JSON as text, timestamps as ISO text, bigints as numbers. */
+const TEXTUAL_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === 114 || oid === 3802) return (v: string) => v; // json, jsonb
+    if (oid === 20) return (v: string) => Number(v); // int8
+    if (oid === 1184) {
+      const parse = pg.types.getTypeParser(oid, 'text') as (v: string) => Date;
+      return (v: string) => parse(v).toISOString();
+    }
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as typeof pg.types.getTypeParser,
+};
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>, options: pg.ClientConfig = {}): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000, ...options });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function toPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** Test schemas are named t_<base36 creation time>_<random>; ones left by a killed run are dropped later. */
+const STALE_SCHEMA_MS = 6 * 60 * 60 * 1000;
+
+export function newSchemaName(): string {
+  return `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
+}
+
+export function postgresDatabase(schema: string, baseUrl = POSTGRES_TEST_URL): TestDatabase {
+  const url = new URL(baseUrl);
+  url.searchParams.set('schema', schema);
+  let dropped = false;
+  return {
+    backend: 'postgres',
+    url: url.toString(),
+    path: null,
+    rows<T>(sql: string, ...params: unknown[]) {
+      return withClient(baseUrl, async (client) => (await client.query(toPlaceholders(sql), params)).rows as T[], {
+        options: `-c search_path=${schema}`,
+        types: TEXTUAL_TYPES,
+      });
+    },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await withClient(baseUrl, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+    },
+  };
+}
+
+let probed: Promise<Backend[]> | null = null;
+
+async function dropStaleSchemas(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname ~ '^t_[0-9a-z]+_[0-9a-z]+$'");
+  for (const { nspname } of rows) {
+    const created = parseInt(nspname.split('_')[1]!, 36);
+    if (Date.now() - created > STALE_SCHEMA_MS) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`).catch(() => undefined);
+  }
+}
+
+/**
+ * SQLite always; PostgreSQL when it answers. Unreachable PostgreSQL skips its cases with a warning
+ * saying why, except in CI (CI=true), where it fails the run: CI must test both backends.
+ */
+export function testBackends(): Promise<Backend[]> {
+  probed ??= (async () => {
+    let skipReason: string | null = null;
+    try {
+      await withClient(POSTGRES_TEST_URL, async (client) => {
+        await client.query('SELECT 1');
+        await dropStaleSchemas(client);
+      });
+    } catch (err) {
+      skipReason = `PostgreSQL at ${POSTGRES_TEST_URL} is unreachable (${(err as Error).message || (err as { code?: string }).code}); start it or set DOCV_TEST_POSTGRES_URL`;
+      if (process.env.CI === 'true') throw new Error(`${skipReason}. In CI the PostgreSQL cases must run, not be skipped.`);
+      console.warn(`\n[docv-webhooks tests] SKIPPING the PostgreSQL cases: ${skipReason}.\n`);
+    }
+    const postgresBackend: Backend = { name: 'postgres', skipReason, create: async () => postgresDatabase(newSchemaName()) };
+    return [sqliteBackend, postgresBackend];
+  })();
+  return probed;
+}
+
+/** PostgreSQL alone (multi-instance and outage suites). */
+export async function postgresBackend(): Promise<Backend> {
+  return (await testBackends()).find((b) => b.name === 'postgres')!;
+}
+
+/**
+ * Call first inside `describe.each(backends)`: when the backend cannot run here, registers one
+ * skipped test that says why and returns true (the caller then registers nothing else).
+ */
+export function skipUnavailable(backend: Backend): boolean {
+  if (backend.skipReason === null) return false;
+  it.skip(`[${backend.name}] skipped: ${backend.skipReason}`, () => undefined);
+  return true;
+}

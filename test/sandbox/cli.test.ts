@@ -1,0 +1,127 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { computeSignature, decodeSigningSecret } from '../../src/auth/standard-webhooks.js';
+import { runCli, spawnCli, waitForOutput } from './helpers/cli.js';
+import { eventually, startSink, type Sink } from './helpers/sink.js';
+
+// Each test has its own receivers so the tests can run concurrently: every one spawns a process.
+const sinks: Sink[] = [];
+afterAll(async () => {
+  await Promise.all(sinks.map((s) => s.close()));
+});
+
+async function okSink(): Promise<Sink> {
+  const s = await startSink((r) => ({ status: 200, body: JSON.stringify({ status: 'accepted', eventId: r.headers['webhook-id'] }) }));
+  sinks.push(s);
+  return s;
+}
+
+async function failingSink(): Promise<Sink> {
+  const s = await startSink(() => ({ status: 500, body: '{"title":"boom"}' }));
+  sinks.push(s);
+  return s;
+}
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+describe.concurrent('trigger', () => {
+  it('sends one signed event and prints the response', async () => {
+    const ok = await okSink();
+    const r = await runCli(
+      ['trigger', 'VERIFICATION_COMPLETED', '--target', ok.url, '--transaction', 'tx-cli-1', '--decision', 'reject', '--set', 'extra.n=3', '--unset', 'eventTime'],
+      { DOCV_WEBHOOK_SIGNING_SECRETS: SECRET, DOCV_WEBHOOK_SECRETS: 'shh,older-secret' },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^attempt 1: HTTP 200 in \d+ ms\n\{"status":"accepted","eventId":"evt_/);
+    const got = ok.received.find((x) => x.json.docvTransactionId === 'tx-cli-1')!;
+    expect(got.json).toEqual({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx-cli-1', decision: 'reject', extra: { n: 3 } });
+    expect(got.headers.authorization).toBe('shh');
+    const sig = computeSignature(decodeSigningSecret(SECRET), got.headers['webhook-id'] as string, got.headers['webhook-timestamp'] as string, got.body);
+    expect(got.headers['webhook-signature']).toBe(`v1,${sig}`);
+    expect(r.stdout + r.stderr).not.toContain('shh');
+  });
+
+  it('retries on the given schedule and exits 1 when undelivered', async () => {
+    const failing = await failingSink();
+    const r = await runCli(['trigger', 'APP_OPENED', '--target', failing.url, '--retry-schedule', '10ms,10ms']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.match(/HTTP 500/g)).toHaveLength(3);
+    const ids = new Set(failing.received.map((x) => x.headers['webhook-id']));
+    expect(ids.size).toBe(1);
+  });
+
+  it('refuses bad flags with a one-line reason', async () => {
+    const ok = await okSink();
+    const r = await runCli(['trigger', 'APP_OPENED', '--target', ok.url, '--retry-schedule', '5']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('write it with a unit');
+    const t = await runCli(['trigger', 'SESSION_COMPLETE', '--target', ok.url]);
+    expect(t.code).not.toBe(0);
+    expect(t.stderr).toMatch(/Allowed choices are APP_OPENED/);
+  });
+});
+
+describe.concurrent('simulate', () => {
+  it('drives whole flows and summarises them', async () => {
+    const ok = await okSink();
+    const r = await runCli(['simulate', '--target', ok.url, '--scenario', 'mixed', '--transactions', '20', '--concurrency', '4', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as Record<string, unknown> & { latencyMs: { p50: number; p99: number } };
+    expect(s).toMatchObject({ transactions: 20, failed: 0, retries: 0, duplicates: 0, timedOut: false });
+    expect(s.events).toBe(ok.received.length);
+    expect(s.accepted).toBe(s.events);
+    expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
+    expect(r.stderr).toBe(''); // no progress bar off a terminal
+  });
+
+  it('prints a readable summary and exits 1 when events end undelivered', async () => {
+    const failing = await failingSink();
+    const r = await runCli(['simulate', '--target', failing.url, '--scenario', 'accept', '--transactions', '2', '--retry-schedule', '10ms']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^transactions {2}2 \(accept 2\)$/m);
+    expect(r.stdout).toMatch(/^sent +12 requests \(500×12\)$/m);
+    expect(r.stdout).toMatch(/^retries +6$/m);
+    expect(r.stdout).toMatch(/^failed +6 event\(s\) never delivered$/m);
+    expect(r.stdout).toMatch(/^latency ms +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+/m);
+  });
+
+  it('counts duplicates the receiver reports', async () => {
+    const dupSink = await startSink((_r, i) => ({ status: 200, body: JSON.stringify({ status: i % 2 === 0 ? 'accepted' : 'duplicate' }) }));
+    sinks.push(dupSink);
+    {
+      const r = await runCli(['simulate', '--target', dupSink.url, '--scenario', 'abandon', '--transactions', '3', '--chaos', 'duplicates=1', '--json']);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ events: 3, sent: 6, accepted: 3, duplicates: 3, failed: 0 });
+    }
+  });
+});
+
+describe('sandbox and deliveries', () => {
+  it('serves the API, prints a generated key, lists deliveries and stops on SIGTERM', async () => {
+    const ok = await okSink();
+    const child = spawnCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:', '--log-level', 'silent', '--time-scale', '0.0001', '--default-webhook-url', ok.url]);
+    try {
+      const [, url, key] = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)\nAPI key \(generated[^)]*\): (\S+)\n/);
+      const created = await fetch(`${url}/api/3.0/EmailAuthScore`, {
+        method: 'POST',
+        headers: { authorization: `SocureApiKey ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ modules: ['docvtransaction'], customerUserId: 'sandbox-accept' }),
+      });
+      const { docvTransactionId } = (await created.json()) as { docvTransactionId: string };
+      await eventually(async () => {
+        const res = await fetch(`${url}/sandbox/deliveries?transaction=${docvTransactionId}&status=delivered`, { headers: { authorization: `SocureApiKey ${key}` } });
+        return ((await res.json()) as { deliveries: unknown[] }).deliveries.length === 3;
+      }, 'three deliveries');
+      const list = await runCli(['deliveries', '--sandbox', url!, '--transaction', docvTransactionId], { DOCV_SANDBOX_API_KEY: key! });
+      expect(list.code).toBe(0);
+      expect(list.stdout).toMatch(/^ID +TRANSACTION +EVENT +STATUS +ATTEMPTS +LAST +NEXT$/m);
+      expect(list.stdout).toMatch(new RegExp(`${docvTransactionId} +VERIFICATION_COMPLETED +delivered +1 +200`));
+      const denied = await runCli(['deliveries', '--sandbox', url!, '--api-key', 'wrong']);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/^docv-webhooks: the sandbox answered 401: /);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+});
