@@ -7,8 +7,9 @@ function digest(value: string): Buffer {
 }
 
 /**
- * Admin access: a bearer token when one is configured; otherwise only when the server listens on
- * loopback (a developer's machine), never open on a public address.
+ * Admin access (API, metrics, dashboard): the token as a bearer token, or as the password of Basic
+ * auth for browsers, when one is configured; otherwise only when the server listens on loopback
+ * (a developer's machine), never open on a public address.
  */
 export function adminGuard(options: { token?: string | undefined; listeningOnLoopback: boolean }) {
   const expected = options.token !== undefined ? digest(options.token) : null;
@@ -22,12 +23,18 @@ export function adminGuard(options: { token?: string | undefined; listeningOnLoo
       return;
     }
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const forBrowser = request.url.startsWith('/dashboard') || request.url === '/favicon.ico';
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    // Browsers cannot send a bearer token to the dashboard; they can send Basic with the token as password.
+    const basic = forBrowser ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
+    const basicPassword = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8').split(':').slice(1).join(':') : null;
+    const candidate = bearer?.[1] ?? basicPassword;
     // Hash both sides so the comparison is constant-time whatever the lengths.
-    if (match && timingSafeEqual(digest(match[1]!), expected)) return;
+    if (candidate && timingSafeEqual(digest(candidate), expected)) return;
     await reply
       .code(401)
-      .header('www-authenticate', 'Bearer realm="docv-webhooks-admin"')
+      // Browsers answer a Basic challenge with a login prompt; API clients get the Bearer one.
+      .header('www-authenticate', forBrowser ? 'Basic realm="docv-webhooks-admin"' : 'Bearer realm="docv-webhooks-admin"')
       .header('content-type', PROBLEM_CONTENT_TYPE)
       .send(JSON.stringify(problem(401, 'unauthorized', 'Unauthorized', 'send Authorization: Bearer <admin token>')));
   };

@@ -6,6 +6,7 @@ import { InvalidCursorError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminRoutes } from './admin-routes.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import type { ReceiverConfig } from './config.js';
 import { ingestRoute } from './ingest-route.js';
 import { isLoopbackHost } from './loopback.js';
@@ -116,6 +117,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
     admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host) }));
     await admin.register(adminRoutes, { store });
+    await admin.register(dashboardRoutes, { store });
     const metrics = deps.metrics;
     if (metrics) {
       admin.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));

@@ -23,6 +23,7 @@ function banner(r: RunningReceiver): string {
     `  docv-webhooks receiver is listening (store: ${r.store.kind} ${r.config.databaseUrl})`,
     '',
     `  POST DocV events to   ${r.webhookUrl}`,
+    `  dashboard             ${r.url}/dashboard`,
     `  transactions          ${r.adminUrl}/transactions`,
     `  events                ${r.adminUrl}/events`,
     `  health                ${r.url}/healthz  ${r.url}/readyz`,
