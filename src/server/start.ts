@@ -103,17 +103,19 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   checkExposure(config, auth);
   validateSocure(config.socure);
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
-  let metrics: ReceiverMetrics | undefined;
+  // The store reports commits from the first write; metrics need the store to exist first.
+  const commits = { observe: (_batchSize: number): void => undefined };
   const store =
-    options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity, onCommit: (n) => metrics?.onCommit(n) }));
-  metrics = new ReceiverMetrics(store);
+    options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity, onCommit: (n) => commits.observe(n) }));
+  const metrics = new ReceiverMetrics(store);
+  commits.observe = (n) => metrics.onCommit(n);
 
   let dispatcher: Dispatcher | null;
   try {
     ({ dispatcher } = wireDispatch(config, store, logger, {
       handlers: options.handlers,
       ingests: true,
-      onAttempt: (delivery, outcome) => metrics?.onAttempt(delivery, outcome),
+      onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
     }));
   } catch (err) {
     await store.close();
@@ -130,7 +132,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       failureLimiter: auth.configured ? createFailureLimiter() : undefined,
       metrics,
       onIngest: (response, latencyMs) => {
-        metrics?.onIngest(response, latencyMs);
+        metrics.onIngest(response, latencyMs);
         if (response.outcome === 'accepted') dispatcher?.wake();
       },
       onOutboxChange: dispatcher ? () => dispatcher.wake() : undefined,
