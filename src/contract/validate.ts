@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { docvEventSchema } from './generated/schema.js';
+import { jsonTextProblem } from './json-text.js';
 import type { ContractViolation, DocvEvent } from './types.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
@@ -9,6 +10,11 @@ const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
 export const MAX_TRANSACTION_ID_LENGTH = 256;
+
+/** A UTF-16 surrogate not part of a pair: with the u flag, pairs are matched as one code point. */
+const LONE_SURROGATE = /\p{Cs}/u;
+/** The string fields that become columns and keys of their own (the rest stay in the raw body). */
+const INDEXED_STRING_FIELDS = ['docvTransactionId', 'customerUserId'] as const;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 addFormats(ajv, ['date-time']);
@@ -85,6 +91,15 @@ export function contractViolations(value: unknown): ContractViolation[] {
   if (typeof time === 'string' && !badPaths.has('/eventTime') && !isRfc3339DateTime(time)) {
     violations.push({ path: '/eventTime', message: 'must be an RFC 3339 date-time with an offset (e.g. 2026-01-31T12:00:00Z)' });
   }
+  // JSON can escape half a surrogate pair ("\ud800") and JSON.parse keeps it, but it is not
+  // Unicode text: stored in a UTF-8 column it reads back as U+FFFD, so two different ids could
+  // read back alike. RFC 8259 §8.2 calls such strings unpredictable; refuse them where they matter.
+  for (const field of INDEXED_STRING_FIELDS) {
+    const value = obj[field];
+    if (typeof value === 'string' && !badPaths.has(`/${field}`) && LONE_SURROGATE.test(value)) {
+      violations.push({ path: `/${field}`, message: 'must be well-formed Unicode: it contains an unpaired surrogate (a lone \\uD800-\\uDFFF escape)' });
+    }
+  }
   if ('decision' in obj && obj.eventType !== 'VERIFICATION_COMPLETED' && typeof obj.eventType === 'string') {
     violations.push({ path: '/decision', message: `must be absent on ${obj.eventType}: only VERIFICATION_COMPLETED carries a decision` });
   }
@@ -103,6 +118,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * rather than an already parsed object: signatures and deduplication depend on what was sent.
  */
 export function parseDocvEvent(raw: Uint8Array | string): ParseResult {
+  const textProblem = jsonTextProblem(typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw);
+  if (textProblem !== null) return { ok: false, kind: 'syntax', message: textProblem };
   let text: string;
   if (typeof raw === 'string') text = raw;
   else {

@@ -17,3 +17,13 @@ export function jsonContentTypeProblem(header: string | undefined): string | nul
   }
   return null;
 }
+
+/**
+ * Bodies are taken as sent: a compressed body would be stored and hashed as bytes nobody can read
+ * back, so anything but identity is refused rather than silently misread.
+ */
+export function contentEncodingProblem(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const codings = header.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+  return codings.length === 0 ? null : `Content-Encoding "${header.slice(0, 60)}" is not supported; send the body uncompressed`;
+}

@@ -1,7 +1,7 @@
 import { contentKey, parseDocvEvent, type ContractViolation, type DocvEvent } from '../contract/index.js';
 import { headersWithoutCredentials, type HeaderMap } from '../auth/redact.js';
 import { StoreUnavailableError, type Store } from '../store/index.js';
-import { jsonContentTypeProblem } from './content-type.js';
+import { contentEncodingProblem, jsonContentTypeProblem } from './content-type.js';
 import { PROBLEM_CONTENT_TYPE, problem, type Problem } from './problem.js';
 import type { AuthFailureLimiter, IngestAuthenticator, IngestOutcome, IngestRequest, IngestResponse } from './types.js';
 
@@ -135,7 +135,8 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       failureLimiter?.recordSuccess(clientAddress);
     }
 
-    const contentTypeError = jsonContentTypeProblem(header(request.headers, 'content-type'));
+    const contentTypeError =
+      jsonContentTypeProblem(header(request.headers, 'content-type')) ?? contentEncodingProblem(header(request.headers, 'content-encoding'));
     if (contentTypeError) {
       return reject(request, receivedAt, problemResponse('unsupported_media_type', problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError)));
     }

@@ -87,3 +87,29 @@ describe('canonical content key', () => {
     expect(contentKey(a)).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 });
+
+describe('parseDocvEvent: text that JSON.parse accepts but the contract must not', () => {
+  const event = { eventType: 'APP_OPENED', docvTransactionId: 'tx', eventTime: '2026-03-01T10:00:00Z' };
+
+  it('refuses a UTF-8 byte order mark (RFC 8259 §8.1): the stored bytes must parse again anywhere', () => {
+    const r = parseDocvEvent(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(event))]));
+    expect(r).toMatchObject({ ok: false, kind: 'syntax', message: expect.stringContaining('byte order mark') });
+  });
+
+  it('refuses nesting deeper than 64 levels before parsing, and accepts 64', () => {
+    const nest = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    expect(parseDocvEvent(`{"eventType":"APP_OPENED","docvTransactionId":"tx","eventTime":"2026-03-01T10:00:00Z","x":${nest(63)}}`).ok).toBe(true);
+    expect(parseDocvEvent(`{"eventType":"APP_OPENED","docvTransactionId":"tx","eventTime":"2026-03-01T10:00:00Z","x":${nest(64)}}`)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('deeper than 64'),
+    });
+    expect(parseDocvEvent(nest(100_000))).toMatchObject({ ok: false, kind: 'syntax' });
+  });
+
+  it('refuses an unpaired surrogate in the transaction id or customerUserId, not elsewhere', () => {
+    const r = parseDocvEvent(JSON.stringify(event).replace('"tx"', '"tx\\ud800"'));
+    expect(r).toMatchObject({ ok: false, kind: 'contract', errors: [{ path: '/docvTransactionId', message: expect.stringContaining('unpaired surrogate') }] });
+    expect(parseDocvEvent(JSON.stringify({ ...event, customerUserId: 'u' }).replace('"u"', '"\\udc00"'))).toMatchObject({ ok: false, errors: [{ path: '/customerUserId' }] });
+    expect(parseDocvEvent(JSON.stringify({ ...event, docvTransactionId: 'tx-😀' })).ok).toBe(true);
+  });
+});

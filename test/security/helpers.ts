@@ -1,0 +1,114 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { request, type Dispatcher } from 'undici';
+import { signStandardWebhook } from '../../src/auth/index.js';
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+}
+
+/**
+ * POSTs raw bytes with exactly the headers given (undici adds only Host, Content-Length and
+ * Connection), so tests control every credential header and the content type.
+ */
+export async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, dispatcher?: Dispatcher): Promise<HttpResult> {
+  const res = await request(url, { method: 'POST', body, headers, ...(dispatcher ? { dispatcher } : {}) });
+  const text = await res.body.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json };
+}
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const res = await request(url, { method: 'GET', headers });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text, json: text ? JSON.parse(text) : null };
+}
+
+/** Reads rows straight from the SQLite file, as another process would: no store code involved. */
+export function dbRows<T = Record<string, unknown>>(dbPath: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+export function count(dbPath: string, table: 'events' | 'quarantine' | 'transactions' | 'deliveries'): number {
+  return dbRows<{ n: number }>(dbPath, `SELECT count(*) AS n FROM ${table}`)[0]!.n;
+}
+
+/** A pino logger that writes JSON lines into memory, so a test can read exactly what was logged. */
+export function memoryLogger(level = 'info'): { logger: Logger; text(): string; lines(): any[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      chunks.push(chunk.toString());
+      callback();
+    },
+  });
+  const logger = pino({ level }, stream);
+  return {
+    logger,
+    text: () => chunks.join(''),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l)),
+  };
+}
+
+/** A fresh Standard Webhooks secret, `whsec_<base64 of 24 random bytes>`. */
+export function newSigningSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+/** A fresh shared secret that cannot collide with anything else in the test. */
+export function newSharedSecret(label: string): string {
+  return `${label}-${randomBytes(12).toString('hex')}`;
+}
+
+export type SignatureSpelling = 'webhook' | 'svix';
+
+/** The three signature headers, in one spelling, for `body` signed with `secrets`. */
+export function signatureHeaders(
+  secrets: string | string[],
+  body: string,
+  options: { id?: string; timestampSeconds?: number; spelling?: SignatureSpelling } = {},
+): Record<string, string> {
+  const id = options.id ?? `msg_${randomBytes(8).toString('hex')}`;
+  const timestamp = options.timestampSeconds ?? Math.floor(Date.now() / 1000);
+  const prefix = options.spelling ?? 'webhook';
+  return {
+    [`${prefix}-id`]: id,
+    [`${prefix}-timestamp`]: String(timestamp),
+    [`${prefix}-signature`]: signStandardWebhook(secrets, id, timestamp, body),
+  };
+}
+
+let sequence = 0;
+/** A valid DocV event as the exact JSON text that will be sent (and signed). */
+export function eventJson(overrides: Record<string, unknown> = {}): string {
+  sequence += 1;
+  return JSON.stringify({
+    eventType: 'APP_OPENED',
+    docvTransactionId: `sec-${process.pid}-${sequence}-${randomBytes(3).toString('hex')}`,
+    eventTime: '2026-03-01T10:00:00Z',
+    customerUserId: 'user-1',
+    ...overrides,
+  });
+}
+
+export const JSON_CT = { 'content-type': 'application/json' } as const;

@@ -1,0 +1,182 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, startReceiver, type StartReceiverOptions } from '../../src/server/index.js';
+import { killLiveCliProcesses, runCli, spawnCli, type CliResult } from '../helpers/cli.js';
+import { tempDir } from '../helpers/receiver.js';
+import { eventJson, get, JSON_CT, newSharedSecret, post } from './helpers.js';
+
+/**
+ * The safe defaults: a receiver that would be open to the network refuses to start, with an
+ * error that names what to set. Refusals happen before anything is bound or opened, so the
+ * non-loopback hosts below are never actually listened on, except in the one test that
+ * explicitly opts out with insecureNoAuth.
+ */
+
+const dirs: string[] = [];
+function newDir(): string {
+  const dir = tempDir('docv-security-');
+  dirs.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  killLiveCliProcesses();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Credentials in the environment of whoever runs the tests must not change what the CLI sees. */
+const NO_CREDENTIALS_ENV = Object.fromEntries(
+  ['DOCV_WEBHOOK_SECRETS', 'DOCV_WEBHOOK_BASIC_AUTH', 'DOCV_WEBHOOK_SIGNING_SECRETS', 'DOCV_ALLOWED_IPS', 'DOCV_ADMIN_TOKEN'].flatMap((name) => [
+    [name, ''],
+    [`${name}_FILE`, ''],
+  ]),
+);
+
+async function refusal(options: StartReceiverOptions): Promise<ConfigError> {
+  const dir = newDir();
+  const dbPath = join(dir, 'receiver.db');
+  const error = await startReceiver({ port: 0, db: `sqlite:${dbPath}`, logLevel: 'silent', ...options }).then(
+    async (r) => {
+      await r.close();
+      throw new Error(`startReceiver(${JSON.stringify({ ...options, webhookSecrets: undefined })}) started; it should have refused`);
+    },
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  // Refused before the store was opened: no database file, nothing listening.
+  expect(existsSync(dbPath)).toBe(false);
+  return error as ConfigError;
+}
+
+describe('startReceiver refuses to expose an open endpoint', () => {
+  it.each(['0.0.0.0', '::', '192.0.2.10'])('no webhook credential on %s → ConfigError naming every option', async (host) => {
+    const error = await refusal({ host });
+    expect(error.message).toContain(host);
+    for (const option of ['--webhook-secret', '--basic-auth', '--signing-secret', '--insecure-no-auth', 'DOCV_WEBHOOK_SECRETS', 'DOCV_WEBHOOK_BASIC_AUTH', 'DOCV_WEBHOOK_SIGNING_SECRETS']) {
+      expect(error.message).toContain(option);
+    }
+  });
+
+  it('an allow-list alone is not a credential', async () => {
+    const error = await refusal({ host: '0.0.0.0', auth: { allowIps: ['10.0.0.0/8'] } });
+    expect(error.message).toContain('--webhook-secret');
+  });
+
+  it.each<[string, StartReceiverOptions]>([
+    ['a shared secret', { webhookSecrets: ['s3cret-value'] }],
+    ['Basic credentials', { basicAuth: ['user:s3cret-value'] }],
+    ['a signing secret', { signingSecrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] }],
+  ])('with %s but no admin token → ConfigError naming --admin-token and DOCV_ADMIN_TOKEN', async (_name, options) => {
+    const error = await refusal({ host: '0.0.0.0', ...options });
+    expect(error.message).toContain('--admin-token');
+    expect(error.message).toContain('DOCV_ADMIN_TOKEN');
+    expect(error.message).not.toContain('s3cret-value');
+    expect(error.message).not.toContain('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+  });
+
+  it.each<[string, StartReceiverOptions, string]>([
+    ['an empty secret', { webhookSecrets: [''] }, 'webhookSecrets'],
+    ['a secret with a trailing newline', { webhookSecrets: ['s3cret-value\n'] }, 'webhookSecrets'],
+    ['a whsec_ secret that is not base64', { signingSecrets: ['whsec_s3cret-value!'] }, 'signingSecrets'],
+    ['an invalid CIDR', { webhookSecrets: ['s3cret-value'], auth: { allowIps: ['10.0.0.0/33'] } }, 'allowIps'],
+    ['Basic without a colon', { basicAuth: ['s3cret-value'] }, 'basicAuth'],
+    ['Basic together with a shared secret', { basicAuth: ['u:s3cret-value'], webhookSecrets: ['s3cret-value'] }, 'basicAuth'],
+  ])('bad credential configuration (%s) stops the start-up, even on loopback, without echoing the value', async (_name, options, option) => {
+    const error = await refusal({ host: '127.0.0.1', ...options });
+    expect(error.message).toContain(option);
+    expect(error.message).not.toContain('s3cret-value');
+  });
+
+  it('insecureNoAuth starts on 0.0.0.0 without credentials; the admin API stays closed without a token', async () => {
+    const dir = newDir();
+    const r = await startReceiver({ host: '0.0.0.0', port: 0, db: `sqlite:${join(dir, 'open.db')}`, logLevel: 'silent', insecureNoAuth: true });
+    try {
+      const port = r.config.port;
+      expect(port).toBeGreaterThan(0);
+      expect(r.auth.configured).toBe(false);
+      // Talk to it over loopback only.
+      const res = await post(`http://127.0.0.1:${port}${r.config.webhookPath}`, eventJson(), JSON_CT);
+      expect(res.status).toBe(200);
+      const admin = await get(`http://127.0.0.1:${port}/v1/transactions`);
+      expect(admin.status).toBe(403);
+      expect(admin.json.type).toBe('urn:docv-webhooks:problem:admin-disabled');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+function oneLineFailure(result: CliResult, ...mentions: string[]): void {
+  expect(result.code, `stdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(1);
+  const lines = result.stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^docv-webhooks: /);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.stdout).not.toContain('listening');
+  for (const m of mentions) expect(result.stderr).toContain(m);
+}
+
+describe('docv-webhooks serve (the CLI, as a child process)', () => {
+  it('--host 0.0.0.0 without credentials exits 1 with one clear line', async () => {
+    const dir = newDir();
+    const result = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--db', `sqlite:${join(dir, 'cli.db')}`], { env: NO_CREDENTIALS_ENV, timeoutMs: 20_000 });
+    oneLineFailure(result, 'refusing to listen on 0.0.0.0', '--webhook-secret', '--insecure-no-auth');
+    expect(existsSync(join(dir, 'cli.db'))).toBe(false);
+  });
+
+  it('--host 0.0.0.0 with a secret but no admin token exits 1 naming the token option', async () => {
+    const dir = newDir();
+    const secretFile = join(dir, 'secret');
+    writeFileSync(secretFile, 'cli-s3cret-value\n');
+    const result = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--db', `sqlite:${join(dir, 'cli.db')}`], {
+      env: { ...NO_CREDENTIALS_ENV, DOCV_WEBHOOK_SECRETS_FILE: secretFile },
+      timeoutMs: 20_000,
+    });
+    oneLineFailure(result, '--admin-token', 'DOCV_ADMIN_TOKEN');
+    expect(result.stderr).not.toContain('cli-s3cret-value');
+  });
+
+  it('DOCV_WEBHOOK_SECRETS_FILE that cannot be read exits 1 naming the variable', async () => {
+    const dir = newDir();
+    const result = await runCli(['serve', '--port', '0', '--db', `sqlite:${join(dir, 'cli.db')}`], {
+      env: { ...NO_CREDENTIALS_ENV, DOCV_WEBHOOK_SECRETS_FILE: join(dir, 'missing') },
+      timeoutMs: 20_000,
+    });
+    oneLineFailure(result, 'DOCV_WEBHOOK_SECRETS_FILE');
+  });
+
+  it('DOCV_WEBHOOK_SECRETS_FILE: the secrets in the file are accepted, anything else is 401, and none reaches the output', async () => {
+    const dir = newDir();
+    const current = newSharedSecret('file-current');
+    const next = newSharedSecret('file-next');
+    const secretFile = join(dir, 'webhook-secrets');
+    // As a container secret usually looks: a list with a trailing newline.
+    writeFileSync(secretFile, `${current},${next}\n`);
+    const proc = spawnCli(['serve', '--host', '127.0.0.1', '--port', '0', '--db', `sqlite:${join(dir, 'cli.db')}`, '--no-dispatch'], {
+      env: { ...NO_CREDENTIALS_ENV, DOCV_WEBHOOK_SECRETS_FILE: secretFile },
+    });
+    try {
+      const [, webhookUrl] = await proc.waitForStdout(/POST DocV events to\s+(http:\/\/\S+)/, 20_000);
+      expect(proc.stdout).toMatch(/authentication\s+shared-secret/);
+      expect((await post(webhookUrl!, eventJson(), { ...JSON_CT, authorization: current })).status).toBe(200);
+      expect((await post(webhookUrl!, eventJson(), { ...JSON_CT, authorization: `Bearer ${next}` })).status).toBe(200);
+      for (const authorization of [`Bearer ${newSharedSecret('other')}`, secretFile, `${current},${next}`]) {
+        const res = await post(webhookUrl!, eventJson(), { ...JSON_CT, authorization });
+        expect(res.status).toBe(401);
+        expect(res.headers['www-authenticate']).toBe('Bearer realm="docv-webhooks"');
+      }
+      expect((await post(webhookUrl!, eventJson(), JSON_CT)).status).toBe(401);
+    } finally {
+      proc.child.kill('SIGTERM');
+    }
+    const result = await proc.exited(15_000);
+    expect(result.code, result.stderr).toBe(0);
+    for (const secret of [current, next]) {
+      expect(result.stdout).not.toContain(secret);
+      expect(result.stderr).not.toContain(secret);
+    }
+    // The failures were logged, by check name.
+    expect(result.stdout).toContain('shared-secret: ');
+  });
+});
