@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
@@ -32,7 +33,13 @@ export interface OpenStoreOptions {
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const location = parseDatabaseUrl(url);
   if (location.kind === 'postgres') {
-    throw new TypeError('PostgreSQL storage is not available in this version yet; use sqlite:<file>');
+    return PostgresStore.open({
+      url: location.url,
+      ...(options.quarantineCapacity !== undefined ? { quarantineCapacity: options.quarantineCapacity } : {}),
+      ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
+      ...(options.migrate !== undefined ? { migrate: options.migrate } : {}),
+      ...(options.onCommit ? { onCommit: options.onCommit } : {}),
+    });
   }
   try {
     return new SqliteStore({ path: location.path, ...options });

@@ -1,21 +1,29 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { docvEvent, tempDir } from '../helpers/receiver.js';
+import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
+import { docvEvent } from '../helpers/receiver.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
 import { killLiveCliProcesses, spawnCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
-describe('dispatch survives a crash mid-retry', () => {
+const backends = await testBackends();
+
+describe.each(backends)('dispatch survives a crash mid-retry ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let sink: HttpSink;
+  let database: TestDatabase | undefined;
   afterEach(async () => {
     killLiveCliProcesses();
     await sink?.close();
+    await database?.drop();
+    database = undefined;
   });
 
-  it('kill -9 while a forward waits for its retry; after a restart on the same file it is delivered', async () => {
+  it('kill -9 while a forward waits for its retry; after a restart on the same database it is delivered', async () => {
     // A crash during an attempt is covered too: its lease (2 × the 1 s timeout + 5 s) runs out.
     let up = false;
     sink = await startSink((_req, res) => res.writeHead(up ? 200 : 503).end());
-    const db = `sqlite:${tempDir()}/crash.db`;
+    database = await backend.create();
+    const db = database.url;
     const args = ['serve', '--port', '0', '--db', db, '--forward-url', `${sink.url}/in`, '--retry-schedule', '400ms', '--max-attempts', '20', '--forward-timeout', '1s'];
     const first = spawnCli(args);
     const [, webhookUrl] = await first.waitForStdout(/POST DocV events to\s+(\S+)/);
@@ -45,7 +53,8 @@ describe('dispatch survives a crash mid-retry', () => {
     sink = await startSink((_req, res) => {
       if (!hang) res.writeHead(200).end();
     });
-    const db = `sqlite:${tempDir()}/lease.db`;
+    database = await backend.create();
+    const db = database.url;
     const args = ['serve', '--port', '0', '--db', db, '--forward-url', sink.url, '--retry-schedule', '200ms', '--forward-timeout', '1s'];
     const first = spawnCli(args);
     const [, webhookUrl] = await first.waitForStdout(/POST DocV events to\s+(\S+)/);

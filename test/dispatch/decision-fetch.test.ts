@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { skipUnavailable, testBackends } from '../helpers/backends.js';
 import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
 import { waitFor } from '../helpers/wait.js';
@@ -13,7 +13,10 @@ const API_KEY = 'decision-fetch-key';
  * Get A DocV Transaction against the real sandbox over HTTP, through a proxy that answers 500
  * to the first request for each transaction: the fetch is retried like any delivery.
  */
-describe('decision fetch (Get A DocV Transaction)', () => {
+const backends = await testBackends();
+
+describe.each(backends)('decision fetch (Get A DocV Transaction) ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let sandbox: SandboxHandle;
   let proxy: Server;
   let proxyUrl: string;
@@ -40,6 +43,7 @@ describe('decision fetch (Get A DocV Transaction)', () => {
     proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     sink = await startSink();
     receiver = await startTestReceiver({
+      database: await backend.create(),
       socure: { baseUrl: proxyUrl, apiKey: API_KEY, timeoutMs: 5_000 },
       dispatch: { retry: { schedule: [20, 50, 100], maxAttempts: 6, jitter: 0 }, forwardUrls: [sink.url], decisionWaitMs: 10_000 },
     });
@@ -85,11 +89,8 @@ describe('decision fetch (Get A DocV Transaction)', () => {
     expect(forwarded.decision.details).toBeUndefined();
 
     // Document data is PII: not kept unless DOCV_STORE_DOCUMENT_DATA=true.
-    const db = new Database(receiver.dbPath, { readonly: true });
-    try {
-      expect(db.prepare('SELECT decision, details FROM decisions WHERE docv_transaction_id = ?').all(tx.docvTransactionId)).toEqual([{ decision: 'reject', details: null }]);
-    } finally {
-      db.close();
-    }
+    expect(await receiver.database.rows('SELECT decision, details FROM decisions WHERE docv_transaction_id = ?', tx.docvTransactionId)).toEqual([
+      { decision: 'reject', details: null },
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { skipUnavailable, testBackends } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
 import { startSink, type HttpSink, type SinkRequest } from '../helpers/http-sink.js';
 import { waitFor } from '../helpers/wait.js';
@@ -20,7 +21,10 @@ function signatureValid(req: SinkRequest): boolean {
     });
 }
 
-describe('HTTP forward', () => {
+const backends = await testBackends();
+
+describe.each(backends)('HTTP forward ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let r: TestReceiver;
   let sink: HttpSink;
   afterEach(async () => {
@@ -37,6 +41,7 @@ describe('HTTP forward', () => {
       res.writeHead(204).end();
     });
     r = await startTestReceiver({
+      database: await backend.create(),
       dispatch: { forwardUrls: [`${sink.url}/hooks/docv`], forwardSigningSecrets: [SECRET], retry: { schedule: [10], maxAttempts: 5, jitter: 0 } },
     });
     const event = docvEvent({ eventType: 'DOCUMENTS_UPLOADED', vendorExtra: 42 });
@@ -59,7 +64,7 @@ describe('HTTP forward', () => {
 
   it('410 Gone kills the delivery at once', async () => {
     sink = await startSink((_req, res) => res.writeHead(410).end('gone'));
-    r = await startTestReceiver({ dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 5, jitter: 0 } } });
+    r = await startTestReceiver({ database: await backend.create(), dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 5, jitter: 0 } } });
     await r.deliver(docvEvent());
     const dead = await waitFor(async () => (await r.admin('/v1/deliveries?state=dead')).json.items[0], 'dead delivery');
     expect(dead).toMatchObject({ attempts: 1, lastStatus: 410 });
@@ -68,7 +73,10 @@ describe('HTTP forward', () => {
 
   it('times out a hanging destination and counts it as a failure', async () => {
     sink = await startSink(() => undefined); // never answers
-    r = await startTestReceiver({ dispatch: { forwardUrls: [sink.url], forwardTimeoutMs: 200, retry: { schedule: [10], maxAttempts: 2, jitter: 0 } } });
+    r = await startTestReceiver({
+      database: await backend.create(),
+      dispatch: { forwardUrls: [sink.url], forwardTimeoutMs: 200, retry: { schedule: [10], maxAttempts: 2, jitter: 0 } },
+    });
     await r.deliver(docvEvent());
     const dead = await waitFor(async () => (await r.admin('/v1/deliveries?state=dead')).json.items[0], 'dead delivery', 5000);
     expect(dead.lastError).toContain('timed out after 200 ms');
@@ -79,7 +87,7 @@ describe('HTTP forward', () => {
   it('retry and replay through the admin API', async () => {
     let up = false;
     sink = await startSink((_req, res) => res.writeHead(up ? 200 : 500).end());
-    r = await startTestReceiver({ dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 2, jitter: 0 } } });
+    r = await startTestReceiver({ database: await backend.create(), dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 2, jitter: 0 } } });
     await r.deliver(docvEvent());
     const dead = await waitFor(async () => (await r.admin('/v1/deliveries?state=dead')).json.items[0], 'dead delivery');
     up = true;

@@ -2,8 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDocvReceiver, type DocvReceiver } from '../../src/index.js';
 import type { DocvEvent } from '../../src/contract/index.js';
 import type { HandlerContext } from '../../src/dispatch/index.js';
-import { docvEvent, tempDir } from '../helpers/receiver.js';
+import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
+import { docvEvent } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
+
+const backends = await testBackends();
 
 const FAST_RETRY = { schedule: [20, 40, 80], maxAttempts: 4, jitter: 0 };
 
@@ -16,12 +19,23 @@ function post(receiver: DocvReceiver, event: Record<string, unknown>) {
   });
 }
 
-describe('dispatch to in-process handlers', () => {
+describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let receiver: DocvReceiver;
-  afterEach(async () => receiver?.close());
+  let database: TestDatabase | undefined;
+  /** A fresh database for this test's receiver. */
+  async function freshStore(): Promise<string> {
+    database = await backend.create();
+    return database.url;
+  }
+  afterEach(async () => {
+    await receiver?.close();
+    await database?.drop();
+    database = undefined;
+  });
 
   it('a handler failing twice then succeeding: one delivery, 3 attempts, delivered', async () => {
-    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: FAST_RETRY } });
+    receiver = createDocvReceiver({ store: await freshStore(), dispatch: { retry: FAST_RETRY } });
     const calls: HandlerContext[] = [];
     const errors: string[] = [];
     receiver
@@ -50,7 +64,7 @@ describe('dispatch to in-process handlers', () => {
   });
 
   it('dead after the maximum number of attempts; retry and replay bring it back', async () => {
-    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: FAST_RETRY } });
+    receiver = createDocvReceiver({ store: await freshStore(), dispatch: { retry: FAST_RETRY } });
     let healthy = false;
     let attempts = 0;
     receiver.onAny(() => {
@@ -74,7 +88,7 @@ describe('dispatch to in-process handlers', () => {
   });
 
   it("holds a transaction's later event while the earlier one fails; other transactions flow", async () => {
-    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: { schedule: [30], maxAttempts: 50, jitter: 0 } } });
+    receiver = createDocvReceiver({ store: await freshStore(), dispatch: { retry: { schedule: [30], maxAttempts: 50, jitter: 0 } } });
     const seen: string[] = [];
     let failOpened = true;
     receiver.onAny((event: DocvEvent) => {
@@ -93,7 +107,7 @@ describe('dispatch to in-process handlers', () => {
   });
 
   it('a duplicate delivery creates no second outbox row', async () => {
-    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/r.db`, dispatch: { retry: FAST_RETRY } });
+    receiver = createDocvReceiver({ store: await freshStore(), dispatch: { retry: FAST_RETRY } });
     let count = 0;
     receiver.onAny(() => {
       count++;

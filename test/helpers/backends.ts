@@ -95,11 +95,15 @@ function toPlaceholders(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-/** Test schemas are named t_<base36 creation time>_<random>; ones left by a killed run are dropped later. */
+/**
+ * Test schemas are named docv_test_<base36 creation time>_<random>; ones a killed run left behind
+ * are dropped by a later run once they are clearly stale.
+ */
+const SCHEMA_PREFIX = 'docv_test_';
 const STALE_SCHEMA_MS = 6 * 60 * 60 * 1000;
 
 export function newSchemaName(): string {
-  return `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
+  return `${SCHEMA_PREFIX}${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
 }
 
 export function postgresDatabase(schema: string, baseUrl = POSTGRES_TEST_URL): TestDatabase {
@@ -127,10 +131,13 @@ export function postgresDatabase(schema: string, baseUrl = POSTGRES_TEST_URL): T
 let probed: Promise<Backend[]> | null = null;
 
 async function dropStaleSchemas(client: pg.Client): Promise<void> {
-  const { rows } = await client.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname ~ '^t_[0-9a-z]+_[0-9a-z]+$'");
+  const { rows } = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname ~ '^${SCHEMA_PREFIX}[0-9a-z]{8,10}_[0-9a-z]+$'`);
   for (const { nspname } of rows) {
-    const created = parseInt(nspname.split('_')[1]!, 36);
-    if (Date.now() - created > STALE_SCHEMA_MS) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`).catch(() => undefined);
+    const created = parseInt(nspname.slice(SCHEMA_PREFIX.length).split('_')[0]!, 36);
+    // Only names this helper made (a plausible creation time), and only long after any run ends.
+    if (created > Date.UTC(2024, 0, 1) && Date.now() - created > STALE_SCHEMA_MS) {
+      await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`).catch(() => undefined);
+    }
   }
 }
 

@@ -1,9 +1,11 @@
-import Database from 'better-sqlite3';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 import type { Decision, DocvEventType } from '../../src/contract/index.js';
-import { startTestReceiver, tempDir, type TestReceiver } from '../helpers/receiver.js';
+import { skipUnavailable, testBackends } from '../helpers/backends.js';
+import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
+
+const backends = await testBackends();
 
 interface Delivery {
   body: string;
@@ -21,13 +23,14 @@ function rng(seed: number) {
   };
 }
 
-describe('2,000 concurrent deliveries over 250 transactions with 20% duplicates', () => {
+describe.each(backends)('2,000 concurrent deliveries over 250 transactions with 20% duplicates ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let r: TestReceiver;
   const commits: number[] = [];
   beforeAll(async () => {
-    const dir = tempDir();
-    const store = new SqliteStore({ path: `${dir}/receiver.db`, onCommit: (n) => commits.push(n) });
-    r = await startTestReceiver({ dir, store });
+    const database = await backend.create();
+    const store = await openStore(database.url, { onCommit: (n) => commits.push(n) });
+    r = await startTestReceiver({ database, store });
   });
   afterAll(async () => r.destroy());
 
@@ -78,20 +81,12 @@ describe('2,000 concurrent deliveries over 250 transactions with 20% duplicates'
     for (const x of results) idsByKey.set(x.key, (idsByKey.get(x.key) ?? new Set()).add(x.json.eventId));
     expect([...idsByKey.values()].every((ids) => ids.size === 1)).toBe(true);
 
-    const db = new Database(r.dbPath, { readonly: true });
-    try {
-      expect(db.prepare('SELECT COUNT(*) AS n FROM events').get()).toEqual({ n: unique.length });
-      const txRows = db.prepare('SELECT docv_transaction_id AS id, status, decision, event_count AS events FROM transactions').all() as Array<{
-        id: string;
-        status: string;
-        decision: string | null;
-        events: number;
-      }>;
-      expect(txRows).toHaveLength(250);
-      for (const row of txRows) expect({ status: row.status, decision: row.decision, events: row.events }).toEqual(expected.get(row.id));
-    } finally {
-      db.close();
-    }
+    expect(await r.database.rows('SELECT COUNT(*) AS n FROM events')).toEqual([{ n: unique.length }]);
+    const txRows = await r.database.rows<{ id: string; status: string; decision: string | null; events: number }>(
+      'SELECT docv_transaction_id AS id, status, decision, event_count AS events FROM transactions',
+    );
+    expect(txRows).toHaveLength(250);
+    for (const row of txRows) expect({ status: row.status, decision: row.decision, events: row.events }).toEqual(expected.get(row.id));
 
     // Group commit: concurrent deliveries shared transactions instead of paying one fsync each.
     const committed = commits.reduce((a, b) => a + b, 0);

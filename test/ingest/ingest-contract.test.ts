@@ -1,18 +1,12 @@
 import Database from 'better-sqlite3';
 import { request as httpRequest } from 'node:http';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/index.js';
+import { postgresBackend, skipUnavailable, testBackends } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver, tempDir, type TestReceiver } from '../helpers/receiver.js';
 
-/** Reads stored rows straight from the file, as another process would. */
-function rows<T>(dbPath: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
+const backends = await testBackends();
 
 function expectProblem(res: { status: number; headers: Headers; json: any }, status: number) {
   expect(res.status).toBe(status);
@@ -20,10 +14,13 @@ function expectProblem(res: { status: number; headers: Headers; json: any }, sta
   expect(res.json).toMatchObject({ status, type: expect.stringMatching(/^urn:docv-webhooks:problem:/), title: expect.any(String), detail: expect.any(String) });
 }
 
-describe('ingest contract: every row of the table in DESIGN.md', () => {
+describe.each(backends)('ingest contract: every row of the table in DESIGN.md ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let r: TestReceiver;
+  /** Reads stored rows straight from the database, as another process would. */
+  const rows = <T = unknown>(sql: string, ...params: unknown[]) => r.database.rows<T>(sql, ...params);
   beforeAll(async () => {
-    r = await startTestReceiver();
+    r = await startTestReceiver({ database: await backend.create() });
   });
   afterAll(async () => r.destroy());
 
@@ -33,14 +30,14 @@ describe('ingest contract: every row of the table in DESIGN.md', () => {
     const res = await r.deliver(raw, { authorization: 'Bearer not-stored', cookie: 'a=b', 'x-request-id': 'abc' });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ status: 'accepted', eventId: expect.stringMatching(/^evt_/) });
-    const [row] = rows<{ event_id: string; raw_body: Buffer; headers: string; event_type: string }>(r.dbPath, 'SELECT * FROM events WHERE docv_transaction_id = ?', tx);
+    const [row] = await rows<{ event_id: string; raw_body: Buffer; headers: string; event_type: string }>('SELECT * FROM events WHERE docv_transaction_id = ?', tx);
     expect(row!.event_id).toBe(res.json.eventId);
     expect(row!.raw_body.toString('utf8')).toBe(raw);
     const headers = JSON.parse(row!.headers);
     expect(headers['x-request-id']).toBe('abc');
     expect(headers).not.toHaveProperty('authorization');
     expect(headers).not.toHaveProperty('cookie');
-    const [tr] = rows<{ status: string }>(r.dbPath, 'SELECT status FROM transactions WHERE docv_transaction_id = ?', tx);
+    const [tr] = await rows<{ status: string }>('SELECT status FROM transactions WHERE docv_transaction_id = ?', tx);
     expect(tr!.status).toBe('APP_OPENED');
   });
 
@@ -51,7 +48,7 @@ describe('ingest contract: every row of the table in DESIGN.md', () => {
     const again = await r.deliver(reordered);
     expect(first.json.status).toBe('accepted');
     expect(again).toMatchObject({ status: 200, json: { status: 'duplicate', eventId: first.json.eventId } });
-    expect(rows(r.dbPath, 'SELECT 1 FROM events WHERE docv_transaction_id = ?', event.docvTransactionId)).toHaveLength(1);
+    expect(await rows('SELECT 1 FROM events WHERE docv_transaction_id = ?', event.docvTransactionId)).toHaveLength(1);
   });
 
   it('200 duplicate by delivery id (webhook-id), even when the payload is reformatted', async () => {
@@ -169,11 +166,11 @@ describe('ingest contract: every row of the table in DESIGN.md', () => {
 
   it('without authentication configured, nothing rejected is quarantined', async () => {
     await r.deliver('not json');
-    expect(rows(r.dbPath, 'SELECT 1 FROM quarantine')).toHaveLength(0);
+    expect(await rows('SELECT 1 FROM quarantine')).toHaveLength(0);
   });
 });
 
-describe('ingest contract: 503 when the store cannot commit', () => {
+describe('ingest contract: 503 when the store cannot commit (sqlite)', () => {
   it('answers 503 with Retry-After while another process holds the write lock, and recovers', async () => {
     const dir = tempDir();
     const dbPath = `${dir}/busy.db`;
@@ -190,6 +187,32 @@ describe('ingest contract: 503 when the store cannot commit', () => {
       other.close();
       expect((await r.deliver(event)).json.status).toBe('accepted');
     } finally {
+      await r.destroy();
+    }
+  });
+});
+
+const postgres = await postgresBackend();
+describe.skipIf(postgres.skipReason !== null)('ingest contract: 503 when the store cannot commit (postgres)', () => {
+  it('answers 503 with Retry-After while a lock outlasts statement_timeout, and recovers', async () => {
+    const database = await postgres.create();
+    const url = new URL(database.url);
+    url.searchParams.set('statement_timeout', '300');
+    const r = await startTestReceiver({ database: { ...database, url: url.toString() } });
+    const other = new pg.Client({ connectionString: database.url.replace(/\?.*$/, ''), options: `-c search_path=${url.searchParams.get('schema')}` });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+      const event = docvEvent();
+      const res = await r.deliver(event);
+      expectProblem(res, 503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await r.admin('/readyz')).status).toBe(200); // the database is up, only busy
+      await other.query('ROLLBACK');
+      expect((await r.deliver(event)).json.status).toBe('accepted');
+    } finally {
+      await other.end();
       await r.destroy();
     }
   });

@@ -1,0 +1,158 @@
+import type pg from 'pg';
+import type { Migration } from '../sqlite/migrations.js';
+import { inTransaction, quoteIdent } from './connection.js';
+
+/**
+ * Append-only, like the SQLite list: a released migration is never edited. Versions match the
+ * SQLite ones so `migrate` reports the same numbers whichever store it runs against.
+ *
+ * Differences from SQLite, on purpose: timestamps the receiver makes are timestamptz; JSON is
+ * `json` (kept verbatim, unlike jsonb, so headers and lifecycle state read back as written);
+ * the outbox indexes are partial (only due rows are ever scanned by claims).
+ */
+export const POSTGRES_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'events, transactions, quarantine',
+    sql: `
+      CREATE TABLE events (
+        seq                  bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id             text        NOT NULL UNIQUE,
+        dedupe_key           text        NOT NULL UNIQUE,
+        delivery_id          text,
+        content_hash         text        NOT NULL,
+        docv_transaction_id  text        NOT NULL,
+        event_type           text        NOT NULL,
+        event_time           text        NOT NULL,
+        event_time_ms        bigint      NOT NULL,
+        customer_user_id     text,
+        decision             text,
+        received_at          timestamptz NOT NULL,
+        raw_body             bytea       NOT NULL,
+        headers              json        NOT NULL
+      );
+      CREATE INDEX events_by_transaction ON events (docv_transaction_id, event_time_ms, seq);
+      CREATE INDEX events_by_type ON events (event_type, seq);
+
+      CREATE TABLE transactions (
+        seq                  bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        docv_transaction_id  text    NOT NULL UNIQUE,
+        status               text    NOT NULL,
+        decision             text,
+        customer_user_id     text,
+        first_event_at       text    NOT NULL,
+        last_event_at        text    NOT NULL,
+        first_received_at    text    NOT NULL,
+        last_received_at     text    NOT NULL,
+        event_count          integer NOT NULL,
+        anomaly_count        integer NOT NULL,
+        state                json    NOT NULL
+      );
+      CREATE INDEX transactions_by_status ON transactions (status, seq);
+      CREATE INDEX transactions_by_decision ON transactions (decision, seq);
+      CREATE INDEX transactions_by_customer ON transactions (customer_user_id, seq);
+
+      CREATE TABLE quarantine (
+        seq            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        quarantine_id  text        NOT NULL UNIQUE,
+        received_at    timestamptz NOT NULL,
+        reason         text        NOT NULL,
+        status         integer     NOT NULL,
+        detail         json        NOT NULL,
+        headers        json        NOT NULL,
+        body           bytea       NOT NULL,
+        body_size      integer     NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'outbox deliveries, attempts, fetched decisions',
+    sql: `
+      CREATE TABLE deliveries (
+        seq                  bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        delivery_id          text        NOT NULL UNIQUE,
+        event_seq            bigint      NOT NULL REFERENCES events (seq),
+        event_id             text        NOT NULL,
+        docv_transaction_id  text        NOT NULL,
+        event_type           text        NOT NULL,
+        destination          text        NOT NULL,
+        state                text        NOT NULL CHECK (state IN ('pending', 'failed', 'delivered', 'dead')),
+        attempts             integer     NOT NULL DEFAULT 0,
+        next_attempt_at      bigint      NOT NULL,
+        lease_owner          text,
+        lease_until          bigint,
+        waits_for            text,
+        wait_until           bigint,
+        last_status          integer,
+        last_error           text,
+        created_at           timestamptz NOT NULL,
+        updated_at           timestamptz NOT NULL,
+        delivered_at         timestamptz
+      );
+      CREATE INDEX deliveries_due ON deliveries (next_attempt_at, seq) WHERE state IN ('pending', 'failed');
+      CREATE INDEX deliveries_in_order ON deliveries (docv_transaction_id, destination, event_seq) WHERE state IN ('pending', 'failed');
+      CREATE INDEX deliveries_by_event ON deliveries (event_id);
+      CREATE INDEX deliveries_by_event_seq ON deliveries (event_seq);
+      CREATE INDEX deliveries_by_state ON deliveries (state, seq);
+      CREATE INDEX deliveries_by_destination ON deliveries (destination, seq);
+      CREATE INDEX deliveries_by_transaction ON deliveries (docv_transaction_id, seq);
+
+      CREATE TABLE delivery_attempts (
+        seq          bigint           GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        delivery_id  text             NOT NULL,
+        attempt      integer          NOT NULL,
+        worker       text             NOT NULL,
+        started_at   timestamptz      NOT NULL,
+        duration_ms  double precision NOT NULL,
+        outcome      text             NOT NULL,
+        status       integer,
+        error        text
+      );
+      CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, seq);
+
+      CREATE TABLE decisions (
+        event_id             text PRIMARY KEY,
+        docv_transaction_id  text NOT NULL,
+        decision             text NOT NULL,
+        reason_codes         json NOT NULL,
+        fetched_at           text NOT NULL,
+        details              json
+      );
+    `,
+  },
+];
+
+/**
+ * Applies what is missing in one transaction under an advisory lock keyed on the schema: several
+ * instances starting at once queue on the lock, the first applies, the others find nothing to do.
+ */
+export async function applyPostgresMigrations(pool: pg.Pool, schema: string | null): Promise<number[]> {
+  return inTransaction(pool, async (client) => {
+    const target = schema ?? ((await client.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s ?? 'public');
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended('docv-webhooks:migrate:' || $1, 0))", [target]);
+    // Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can otherwise fail with a unique violation.
+    // Looked up first: CREATE SCHEMA needs the CREATE privilege on the database even when it exists.
+    if (schema && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    }
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    const done: number[] = [];
+    for (const m of POSTGRES_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      done.push(m.version);
+    }
+    return done;
+  });
+}
+
+/** The newest version applied, or null when the schema has no docv-webhooks tables. */
+export async function currentPostgresVersion(pool: pg.Pool): Promise<number | null> {
+  const exists = await pool.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
+  if (!exists.rows[0]?.t) return null;
+  const row = await pool.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+  return row.rows[0]?.v ?? null;
+}

@@ -1,0 +1,269 @@
+import type pg from 'pg';
+import type { DocvEvent, DocvEventType } from '../../contract/index.js';
+import { applyApiDecision, type TransactionLifecycle } from '../../lifecycle/index.js';
+import { decodeCursor } from '../cursor.js';
+import type {
+  AttemptResult,
+  ClaimRequest,
+  ClaimedDelivery,
+  DeliveryAttempt,
+  DeliveryFilter,
+  DeliveryState,
+  FetchedDecision,
+  OutboxDelivery,
+  ReplayFilter,
+} from '../types.js';
+import { pgText, transactionColumns } from './ingest.js';
+
+export interface DeliveryRow {
+  seq: number;
+  delivery_id: string;
+  event_id: string;
+  docv_transaction_id: string;
+  event_type: DocvEventType;
+  destination: string;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  delivered_at: Date | null;
+}
+
+const DELIVERY_COLUMNS =
+  'seq, delivery_id, event_id, docv_transaction_id, event_type, destination, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at';
+
+export function deliveryOf(row: DeliveryRow): OutboxDelivery {
+  return {
+    deliveryId: row.delivery_id,
+    eventId: row.event_id,
+    docvTransactionId: row.docv_transaction_id,
+    eventType: row.event_type,
+    destination: row.destination,
+    state: row.state,
+    attempts: row.attempts,
+    nextAttemptAt: row.state === 'pending' || row.state === 'failed' ? new Date(row.next_attempt_at).toISOString() : null,
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    deliveredAt: row.delivered_at ? row.delivered_at.toISOString() : null,
+  };
+}
+
+/** Errors and statuses from other systems are stored, but never unbounded. */
+function clip(text: string | null): string | null {
+  if (text === null) return null;
+  const t = pgText(text);
+  return t.length > 1000 ? `${t.slice(0, 999)}…` : t;
+}
+
+/**
+ * Leases due deliveries in one statement. SKIP LOCKED lets several workers claim at once without
+ * waiting on each other or taking the same row; the lease (owner + expiry) outlives the statement,
+ * so a crashed worker's deliveries come back when it runs out.
+ */
+function claimSql(ordered: boolean): string {
+  return `
+    WITH due AS (
+      SELECT d.seq FROM deliveries d
+      WHERE d.state IN ('pending', 'failed') AND d.next_attempt_at <= $1
+        AND d.destination = ANY($2::text[])
+        AND (d.lease_until IS NULL OR d.lease_until < $1)
+        ${
+          ordered
+            ? `AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.docv_transaction_id = d.docv_transaction_id
+                 AND e.destination = d.destination AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed'))`
+            : ''
+        }
+        AND (d.waits_for IS NULL OR d.wait_until <= $1
+             OR NOT EXISTS (SELECT 1 FROM deliveries w WHERE w.delivery_id = d.waits_for AND w.state IN ('pending', 'failed')))
+      ORDER BY d.next_attempt_at, d.seq
+      LIMIT $3
+      FOR UPDATE OF d SKIP LOCKED
+    )
+    UPDATE deliveries d SET lease_owner = $4, lease_until = $5
+    FROM due, events ev LEFT JOIN decisions x ON x.event_id = ev.event_id
+    WHERE d.seq = due.seq AND ev.seq = d.event_seq
+    RETURNING ${DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')},
+      ev.raw_body, ev.received_at, x.decision AS fetched_decision, x.reason_codes, x.fetched_at, x.details`;
+}
+
+const CLAIM_ORDERED = { name: 'docv_claim_ordered', text: claimSql(true) };
+const CLAIM_UNORDERED = { name: 'docv_claim_unordered', text: claimSql(false) };
+
+type ClaimRow = DeliveryRow & {
+  raw_body: Buffer;
+  received_at: Date;
+  fetched_decision: FetchedDecision['decision'] | null;
+  reason_codes: string[] | null;
+  fetched_at: string | null;
+  details: Record<string, unknown> | null;
+};
+
+export async function claim(db: pg.Pool, request: ClaimRequest): Promise<ClaimedDelivery[]> {
+  if (request.destinations.length === 0 || request.limit <= 0) return [];
+  const now = request.now ?? Date.now();
+  const result = await db.query<ClaimRow>({
+    ...(request.ordered ? CLAIM_ORDERED : CLAIM_UNORDERED),
+    values: [now, request.destinations, request.limit, request.workerId, now + request.leaseMs],
+  });
+  return result.rows
+    .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq)
+    .map((row) => ({
+      ...deliveryOf(row),
+      event: JSON.parse(row.raw_body.toString('utf8')) as DocvEvent,
+      receivedAt: row.received_at.toISOString(),
+      fetchedDecision: row.fetched_decision
+        ? { decision: row.fetched_decision, reasonCodes: row.reason_codes ?? [], fetchedAt: row.fetched_at ?? '', details: row.details }
+        : null,
+    }));
+}
+
+/** Records the attempt only if this worker still holds the lease; one statement, so atomic. */
+const COMPLETE = {
+  name: 'docv_complete',
+  text: `
+    WITH done AS (
+      UPDATE deliveries SET state = $3, attempts = attempts + 1,
+        next_attempt_at = CASE WHEN $3 = 'failed' THEN $4::bigint ELSE next_attempt_at END,
+        lease_owner = NULL, lease_until = NULL, last_status = $5, last_error = $6, updated_at = $7,
+        delivered_at = CASE WHEN $3 = 'delivered' THEN $7::timestamptz ELSE delivered_at END
+      WHERE delivery_id = $1 AND lease_owner = $2
+      RETURNING delivery_id, attempts
+    )
+    INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
+    SELECT delivery_id, attempts, $2, $8, $9, $3, $5, $6 FROM done
+    RETURNING attempt`,
+};
+
+export async function complete(db: pg.Pool, result: AttemptResult): Promise<boolean> {
+  const now = new Date();
+  const rows = await db.query({
+    ...COMPLETE,
+    values: [
+      result.deliveryId,
+      result.workerId,
+      result.outcome,
+      result.nextAttemptAt ?? now.getTime(),
+      result.status,
+      clip(result.error),
+      now.toISOString(),
+      result.startedAt.toISOString(),
+      result.durationMs,
+    ],
+  });
+  return (rows.rowCount ?? 0) > 0;
+}
+
+/** Saves a fetched decision and folds it into the lifecycle, in the caller's transaction. */
+export async function saveDecision(client: pg.PoolClient, eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
+  await client.query(
+    `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (event_id) DO UPDATE SET decision = excluded.decision, reason_codes = excluded.reason_codes,
+       fetched_at = excluded.fetched_at, details = excluded.details`,
+    [eventId, pgText(docvTransactionId), decision.decision, JSON.stringify(decision.reasonCodes), decision.fetchedAt, decision.details ? JSON.stringify(decision.details) : null],
+  );
+  const row = await client.query<{ state: TransactionLifecycle }>('SELECT state FROM transactions WHERE docv_transaction_id = $1 FOR UPDATE', [pgText(docvTransactionId)]);
+  const state = row.rows[0]?.state;
+  if (!state) return;
+  const next = applyApiDecision(state, decision);
+  const [id, status, dec, customer, firstEvent, lastEvent, firstReceived, lastReceived, count, anomalies, json] = transactionColumns([next]).map((c) => (c as unknown[])[0]);
+  await client.query(
+    `UPDATE transactions SET status = $2, decision = $3, customer_user_id = $4, first_event_at = $5, last_event_at = $6,
+       first_received_at = $7, last_received_at = $8, event_count = $9, anomaly_count = $10, state = $11
+     WHERE docv_transaction_id = $1`,
+    [id, status, dec, customer, firstEvent, lastEvent, firstReceived, lastReceived, count, anomalies, json],
+  );
+}
+
+export async function nextDueAt(db: pg.Pool, destinations: string[]): Promise<number | null> {
+  if (destinations.length === 0) return null;
+  const row = await db.query<{ due: number | null }>({
+    name: 'docv_next_due',
+    text: `SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM deliveries
+           WHERE state IN ('pending', 'failed') AND destination = ANY($1::text[])`,
+    values: [destinations],
+  });
+  return row.rows[0]?.due ?? null;
+}
+
+export async function list(db: pg.Pool, filter: DeliveryFilter): Promise<DeliveryRow[]> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    values.push(value);
+    where.push(sql.replace('?', `$${values.length}`));
+  };
+  const after = decodeCursor(filter.cursor, 'dl');
+  if (after !== null) add('seq < ?', after);
+  if (filter.state) add('state = ?', filter.state);
+  if (filter.destination !== undefined) add('destination = ?', pgText(filter.destination));
+  if (filter.docvTransactionId !== undefined) add('docv_transaction_id = ?', pgText(filter.docvTransactionId));
+  values.push(filter.limit + 1);
+  const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${values.length}`;
+  return (await db.query<DeliveryRow>(sql, values)).rows;
+}
+
+export async function get(db: pg.Pool, deliveryId: string): Promise<{ delivery: OutboxDelivery; history: DeliveryAttempt[] } | null> {
+  const row = (await db.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1`, [pgText(deliveryId)])).rows[0];
+  if (!row) return null;
+  const attempts = await db.query<{ attempt: number; started_at: Date; duration_ms: number; outcome: DeliveryAttempt['outcome']; status: number | null; error: string | null }>(
+    'SELECT attempt, started_at, duration_ms, outcome, status, error FROM delivery_attempts WHERE delivery_id = $1 ORDER BY seq',
+    [row.delivery_id],
+  );
+  const history = attempts.rows.map((a) => ({
+    attempt: a.attempt,
+    startedAt: a.started_at.toISOString(),
+    durationMs: a.duration_ms,
+    outcome: a.outcome,
+    status: a.status,
+    error: a.error,
+  }));
+  return { delivery: deliveryOf(row), history };
+}
+
+/** Due now, with a fresh attempt budget and no lease: retry and replay share it. */
+const REQUEUE_SET = `state = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $2`;
+
+export async function retry(db: pg.Pool, deliveryId: string): Promise<OutboxDelivery | null> {
+  const now = Date.now();
+  const row = await db.query<DeliveryRow>(`UPDATE deliveries SET ${REQUEUE_SET} WHERE delivery_id = $3 RETURNING ${DELIVERY_COLUMNS}`, [
+    now,
+    new Date(now).toISOString(),
+    pgText(deliveryId),
+  ]);
+  return row.rows[0] ? deliveryOf(row.rows[0]) : null;
+}
+
+export async function replay(db: pg.Pool, filter: ReplayFilter): Promise<number> {
+  const now = Date.now();
+  const values: unknown[] = [now, new Date(now).toISOString()];
+  const where: string[] = [];
+  const add = (sql: string, value: unknown) => {
+    values.push(value);
+    where.push(sql.replace('?', `$${values.length}`));
+  };
+  if (filter.from) add('e.received_at >= ?', filter.from.toISOString());
+  if (filter.to) add('e.received_at < ?', filter.to.toISOString());
+  if (filter.eventType) add('d.event_type = ?', filter.eventType);
+  if (filter.docvTransactionId !== undefined) add('d.docv_transaction_id = ?', pgText(filter.docvTransactionId));
+  if (filter.destination !== undefined) add('d.destination = ?', pgText(filter.destination));
+  if (filter.state) add('d.state = ?', filter.state);
+  const result = await db.query(
+    `UPDATE deliveries d SET ${REQUEUE_SET} FROM events e WHERE e.seq = d.event_seq ${where.length ? `AND ${where.join(' AND ')}` : ''}`,
+    values,
+  );
+  return result.rowCount ?? 0;
+}
+
+export async function countByState(db: pg.Pool): Promise<Record<DeliveryState, number>> {
+  const counts: Record<DeliveryState, number> = { pending: 0, failed: 0, delivered: 0, dead: 0 };
+  for (const row of (await db.query<{ state: DeliveryState; n: number }>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state')).rows) {
+    counts[row.state] = row.n;
+  }
+  return counts;
+}

@@ -1,0 +1,458 @@
+import type pg from 'pg';
+import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
+import type { TransactionLifecycle } from '../../lifecycle/index.js';
+import { decodeCursor, encodeCursor, type CursorKind } from '../cursor.js';
+import { newId } from '../ids.js';
+import {
+  StoreUnavailableError,
+  type AttemptResult,
+  type ClaimRequest,
+  type ClaimedDelivery,
+  type DeliveryFilter,
+  type EventFilter,
+  type FetchedDecision,
+  type IngestInput,
+  type IngestOutcome,
+  type OutboxConfig,
+  type OutboxDelivery,
+  type OutboxDeliveryView,
+  type Page,
+  type PageRequest,
+  type QuarantineEntry,
+  type QuarantineInput,
+  type ReplayFilter,
+  type Store,
+  type StoreStats,
+  type StoredEvent,
+  type StoredEventSummary,
+  type TransactionFilter,
+  type TransactionSummary,
+  type TransactionView,
+} from '../types.js';
+import { createPool, describeError, inTransaction, isUnavailable, mapError, parsePostgresUrl, redactPostgresUrl, type PostgresSettings } from './connection.js';
+import { ingestBatch, pgText } from './ingest.js';
+import { applyPostgresMigrations, currentPostgresVersion } from './migrations.js';
+import * as outbox from './outbox.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:5432/db?schema=docv&pool_size=10&connect_timeout=5&statement_timeout=10000` */
+  url: string;
+  /** Overrides `?schema=`. */
+  schema?: string;
+  /** Rejected deliveries kept for inspection; the oldest go first. */
+  quarantineCapacity?: number;
+  /** Most deliveries committed in one transaction. */
+  maxBatch?: number;
+  /** Group commits in flight at once (each holds a connection while it runs). */
+  maxConcurrentBatches?: number;
+  /** Reading only: no migrations, and every transaction is READ ONLY. */
+  readonly?: boolean;
+  /** Apply pending migrations on open (default true; `docv-webhooks migrate` opens without). */
+  migrate?: boolean;
+  /** Which outbox rows each accepted event creates; none by default. */
+  outbox?: Partial<OutboxConfig>;
+  /** Told about every group commit: how many deliveries shared it and how long it took. */
+  onCommit?: (batchSize: number, durationMs: number) => void;
+}
+
+interface PendingIngest {
+  input: IngestInput;
+  resolve: (outcome: IngestOutcome) => void;
+  reject: (err: Error) => void;
+}
+
+interface EventRow {
+  seq: number;
+  event_id: string;
+  dedupe_key: string;
+  delivery_id: string | null;
+  content_hash: string;
+  docv_transaction_id: string;
+  event_type: DocvEventType;
+  event_time: string;
+  customer_user_id: string | null;
+  decision: Decision | null;
+  received_at: Date;
+  raw_body?: Buffer;
+  headers?: Record<string, string>;
+}
+
+interface QuarantineRow {
+  seq: number;
+  quarantine_id: string;
+  received_at: Date;
+  reason: string;
+  status: number;
+  detail: unknown;
+  headers: Record<string, string>;
+  body: Buffer;
+  body_size: number;
+}
+
+const EVENT_SUMMARY_COLUMNS =
+  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at';
+
+function summaryOf(row: EventRow): StoredEventSummary {
+  return {
+    eventId: row.event_id,
+    docvTransactionId: row.docv_transaction_id,
+    eventType: row.event_type,
+    eventTime: row.event_time,
+    decision: row.decision,
+    customerUserId: row.customer_user_id,
+    deliveryId: row.delivery_id,
+    dedupeKey: row.dedupe_key,
+    receivedAt: row.received_at.toISOString(),
+  };
+}
+
+function withoutBookkeeping(state: TransactionLifecycle): TransactionSummary {
+  const { seen: _seen, ...summary } = state;
+  return summary;
+}
+
+function page<R extends { seq: number }, T>(rows: R[], limit: number, kind: CursorKind, map: (row: R) => T): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.seq, kind) : null };
+}
+
+/** Builds `WHERE a = $1 AND b = $2` from optional filters, numbering parameters as it goes. */
+class Where {
+  readonly values: unknown[] = [];
+  private readonly parts: string[] = [];
+  add(sql: string, value: unknown): this {
+    this.values.push(value);
+    this.parts.push(sql.replace('?', `$${this.values.length}`));
+    return this;
+  }
+  param(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+  toString(): string {
+    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
+  }
+}
+
+/**
+ * The store for several instances: receivers and workers in separate processes (or machines)
+ * share one PostgreSQL. Deduplication and the outbox rest on constraints and row locks, not on
+ * anything in this process; ingests that arrive together share one transaction (group commit).
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly settings: PostgresSettings;
+  private readonly pool: pg.Pool;
+  private readonly quarantineCapacity: number;
+  private readonly maxBatch: number;
+  private readonly maxConcurrentBatches: number;
+  private readonly readonly: boolean;
+  private readonly onCommit: PostgresStoreOptions['onCommit'];
+  private readonly outboxConfig: OutboxConfig;
+  private pending: PendingIngest[] = [];
+  private batchesInFlight = 0;
+  private flushScheduled = false;
+  private drained: Array<() => void> = [];
+  private closed = false;
+  private ended: Promise<void> | null = null;
+
+  constructor(options: PostgresStoreOptions) {
+    this.settings = parsePostgresUrl(options.url);
+    if (options.schema !== undefined) this.settings = parsePostgresUrl(withSchema(options.url, options.schema));
+    this.readonly = options.readonly ?? false;
+    this.pool = createPool(this.settings, { readonly: this.readonly });
+    this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
+    this.maxBatch = options.maxBatch ?? 500;
+    this.maxConcurrentBatches = Math.max(1, Math.min(options.maxConcurrentBatches ?? 2, this.settings.poolSize - 1 || 1));
+    this.onCommit = options.onCommit;
+    this.outboxConfig = { destinations: [], fetchDecisions: false, decisionWaitMs: 30_000, ...options.outbox };
+  }
+
+  /** Connects, then migrates (or, read-only, checks there is something to read). */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = new PostgresStore(options);
+    try {
+      if (store.readonly) {
+        if ((await currentPostgresVersion(store.pool)) === null) {
+          throw new Error(`${store.describe()} has no docv-webhooks tables; run \`docv-webhooks migrate --db <url>\` or check the schema`);
+        }
+      } else if (options.migrate !== false) {
+        await store.migrate();
+      }
+    } catch (err) {
+      await store.close();
+      if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach ${store.describe()}: ${describeError(err)}`, { cause: err });
+      throw err;
+    }
+    return store;
+  }
+
+  /** Where this store is, without the password. */
+  describe(): string {
+    return `PostgreSQL ${redactPostgresUrl(this.settings.connectionString)}${this.settings.schema ? ` (schema ${this.settings.schema})` : ''}`;
+  }
+
+  configureOutbox(config: Partial<OutboxConfig>): void {
+    Object.assign(this.outboxConfig, config);
+  }
+
+  async migrate(): Promise<number[]> {
+    this.assertOpen();
+    try {
+      return await applyPostgresMigrations(this.pool, this.settings.schema);
+    } catch (err) {
+      throw mapError(err, 'migrating');
+    }
+  }
+
+  ingest(input: IngestInput): Promise<IngestOutcome> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
+    return new Promise<IngestOutcome>((resolve, reject) => {
+      this.pending.push({ input, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /**
+   * setImmediate runs after this loop turn's I/O callbacks, so every request read by now joins
+   * the same commit; while the allowed commits are running, newcomers gather for the next one.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.pending.length === 0 || this.batchesInFlight >= this.maxConcurrentBatches) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.pending.length > 0 && this.batchesInFlight < this.maxConcurrentBatches) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      this.batchesInFlight++;
+      void this.commitBatch(batch).finally(() => {
+        this.batchesInFlight--;
+        this.scheduleFlush();
+        if (this.batchesInFlight === 0 && this.pending.length === 0) for (const done of this.drained.splice(0)) done();
+      });
+    }
+  }
+
+  private async commitBatch(batch: PendingIngest[]): Promise<void> {
+    const config = { ...this.outboxConfig, destinations: [...this.outboxConfig.destinations] };
+    try {
+      const outcomes = await this.commit(batch.map((p) => p.input), config);
+      batch.forEach((p, i) => p.resolve(outcomes[i]!));
+    } catch (batchError) {
+      if (batch.length === 1 || isUnavailable(batchError)) {
+        const err = new StoreUnavailableError(`could not commit: ${describeError(batchError)}`, { cause: batchError });
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      // One bad row must not fail its neighbours: retry each alone.
+      for (const p of batch) {
+        try {
+          p.resolve((await this.commit([p.input], config))[0]!);
+        } catch (err) {
+          p.reject(new StoreUnavailableError(`could not commit: ${describeError(err)}`, { cause: err }));
+        }
+      }
+    }
+  }
+
+  private async commit(inputs: IngestInput[], config: OutboxConfig): Promise<IngestOutcome[]> {
+    const started = performance.now();
+    const outcomes = await inTransaction(this.pool, (client) => ingestBatch(client, inputs, config));
+    this.onCommit?.(inputs.length, performance.now() - started);
+    return outcomes;
+  }
+
+  async quarantine(input: QuarantineInput): Promise<void> {
+    if (this.quarantineCapacity <= 0) return;
+    await this.write('quarantining a delivery', (client) => this.insertQuarantine(client, input));
+  }
+
+  private async insertQuarantine(client: pg.PoolClient, input: QuarantineInput): Promise<void> {
+    await client.query(
+      `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        newId('qrn', input.receivedAt.getTime()),
+        input.receivedAt.toISOString(),
+        pgText(input.reason),
+        input.status,
+        JSON.stringify(input.detail ?? null),
+        JSON.stringify(input.headers),
+        Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength),
+        input.bodySize,
+      ],
+    );
+    // Sequences have gaps (rolled-back inserts), so keep the newest N rows rather than seq > max - N.
+    await client.query('DELETE FROM quarantine WHERE seq <= (SELECT seq FROM quarantine ORDER BY seq DESC OFFSET $1 LIMIT 1)', [this.quarantineCapacity]);
+  }
+
+  async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
+    const id = pgText(docvTransactionId);
+    return this.read('reading a transaction', async () => {
+      const [tx, events] = await Promise.all([
+        this.pool.query<{ state: TransactionLifecycle }>('SELECT state FROM transactions WHERE docv_transaction_id = $1', [id]),
+        this.pool.query<EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = $1 ORDER BY event_time_ms, seq`, [id]),
+      ]);
+      const state = tx.rows[0]?.state;
+      return state ? { ...withoutBookkeeping(state), events: events.rows.map(summaryOf) } : null;
+    });
+  }
+
+  async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
+    const where = new Where();
+    const after = decodeCursor(filter.cursor, 'tx');
+    if (after !== null) where.add('seq < ?', after);
+    if (filter.status) where.add('status = ?', filter.status);
+    if (filter.decision) where.add('decision = ?', filter.decision);
+    if (filter.customerUserId !== undefined) where.add('customer_user_id = ?', pgText(filter.customerUserId));
+    const sql = `SELECT seq, state FROM transactions ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+    const rows = await this.read('listing transactions', async () => (await this.pool.query<{ seq: number; state: TransactionLifecycle }>(sql, where.values)).rows);
+    return page(rows, filter.limit, 'tx', (r) => withoutBookkeeping(r.state));
+  }
+
+  async getEvent(eventId: string): Promise<StoredEvent | null> {
+    const row = await this.read(
+      'reading an event',
+      async () => (await this.pool.query<EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = $1`, [pgText(eventId)])).rows[0],
+    );
+    if (!row) return null;
+    const rawBody = row.raw_body!.toString('utf8');
+    return { ...summaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: row.headers! };
+  }
+
+  async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
+    const where = new Where();
+    const after = decodeCursor(filter.cursor, 'ev');
+    if (after !== null) where.add('seq < ?', after);
+    if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', pgText(filter.docvTransactionId));
+    if (filter.eventType) where.add('event_type = ?', filter.eventType);
+    const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+    const rows = await this.read('listing events', async () => (await this.pool.query<EventRow>(sql, where.values)).rows);
+    return page(rows, filter.limit, 'ev', summaryOf);
+  }
+
+  async listQuarantine(request: PageRequest): Promise<Page<QuarantineEntry>> {
+    const after = decodeCursor(request.cursor, 'qr');
+    const rows = await this.read(
+      'listing the quarantine',
+      async () =>
+        (await this.pool.query<QuarantineRow>('SELECT * FROM quarantine WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [after ?? Number.MAX_SAFE_INTEGER, request.limit + 1])).rows,
+    );
+    return page(rows, request.limit, 'qr', (r) => ({
+      quarantineId: r.quarantine_id,
+      receivedAt: r.received_at.toISOString(),
+      reason: r.reason,
+      status: r.status,
+      detail: r.detail,
+      headers: r.headers,
+      body: r.body.toString('utf8'),
+      bodySize: r.body_size,
+      bodyTruncated: r.body.length < r.body_size,
+    }));
+  }
+
+  async stats(): Promise<StoreStats> {
+    return this.read('counting', async () => {
+      const counts = await this.pool.query<{ events: number; transactions: number; quarantine: number }>(
+        `SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM transactions) AS transactions,
+                (SELECT COUNT(*) FROM quarantine) AS quarantine`,
+      );
+      const byStatus = await this.pool.query<{ status: DocvEventType; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status');
+      const row = counts.rows[0]!;
+      return {
+        events: row.events,
+        transactions: row.transactions,
+        transactionsByStatus: Object.fromEntries(byStatus.rows.map((r) => [r.status, r.n])),
+        quarantine: row.quarantine,
+        deliveries: await outbox.countByState(this.pool),
+      };
+    });
+  }
+
+  claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    return this.read('claiming deliveries', () => outbox.claim(this.pool, request));
+  }
+
+  completeDelivery(result: AttemptResult): Promise<boolean> {
+    return this.read('recording an attempt', () => outbox.complete(this.pool, result));
+  }
+
+  async recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
+    await this.write('recording a decision', (client) => outbox.saveDecision(client, eventId, docvTransactionId, decision));
+  }
+
+  nextDueAt(destinations: string[]): Promise<number | null> {
+    return this.read('looking for due deliveries', () => outbox.nextDueAt(this.pool, destinations));
+  }
+
+  async listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
+    const rows = await this.read('listing deliveries', () => outbox.list(this.pool, filter));
+    return page(rows, filter.limit, 'dl', outbox.deliveryOf);
+  }
+
+  async getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null> {
+    const found = await this.read('reading a delivery', () => outbox.get(this.pool, deliveryId));
+    return found ? { ...found.delivery, history: found.history } : null;
+  }
+
+  retryDelivery(deliveryId: string): Promise<OutboxDelivery | null> {
+    return this.read('re-queueing a delivery', () => outbox.retry(this.pool, deliveryId));
+  }
+
+  replay(filter: ReplayFilter): Promise<number> {
+    return this.read('replaying deliveries', () => outbox.replay(this.pool, filter));
+  }
+
+  async ping(): Promise<void> {
+    await this.read('checking readiness', () => this.pool.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (this.ended) return this.ended;
+    this.closed = true;
+    this.ended = (async () => {
+      // Whatever is queued still gets its commit (or its error) before the pool closes.
+      if (this.pending.length > 0 || this.batchesInFlight > 0) {
+        await new Promise<void>((resolve) => {
+          this.drained.push(resolve);
+          this.scheduleFlush();
+        });
+      }
+      await this.pool.end();
+    })();
+    return this.ended;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreUnavailableError('store is closed');
+  }
+
+  /** One statement (or a few on the pool); connection failures become StoreUnavailableError. */
+  private async read<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapError(err, doing);
+    }
+  }
+
+  private async write(doing: string, fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    this.assertOpen();
+    try {
+      await inTransaction(this.pool, fn);
+    } catch (err) {
+      throw mapError(err, doing);
+    }
+  }
+}
+
+function withSchema(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('schema', schema);
+  return u.toString();
+}

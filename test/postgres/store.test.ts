@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { contentKey, type DocvEventType } from '../../src/contract/index.js';
+import { openStore, PostgresStore, StoreUnavailableError, type IngestInput, type Store } from '../../src/store/index.js';
+import { parsePostgresUrl } from '../../src/store/postgres/connection.js';
+import { postgresBackend, type TestDatabase } from '../helpers/backends.js';
+import { freePort } from '../helpers/cli.js';
+import { docvEvent } from '../helpers/receiver.js';
+
+/** What only PostgreSQL has to get right: several processes (here: pools) on one database. */
+const postgres = await postgresBackend();
+
+function input(event: Record<string, unknown>, deliveryId?: string): IngestInput {
+  const hash = contentKey(event);
+  return {
+    dedupeKey: deliveryId ? `id:${deliveryId}` : hash,
+    deliveryId: deliveryId ?? null,
+    contentHash: hash,
+    event: event as never,
+    rawBody: Buffer.from(JSON.stringify(event)),
+    headers: { 'content-type': 'application/json' },
+    receivedAt: new Date(),
+  };
+}
+
+describe('PostgreSQL connection settings', () => {
+  it('reads schema, pool size and timeouts from the URL and leaves the rest to pg', () => {
+    const s = parsePostgresUrl('postgres://u:p@db.internal:6432/app?schema=docv&pool_size=4&connect_timeout=3&statement_timeout=2500&sslmode=require');
+    expect(s).toMatchObject({ schema: 'docv', poolSize: 4, connectTimeoutMs: 3000, statementTimeoutMs: 2500 });
+    expect(s.connectionString).toBe('postgres://u:p@db.internal:6432/app?sslmode=require');
+    expect(() => parsePostgresUrl('postgres://h/db?schema=a;drop')).toThrow(/plain identifier/);
+    expect(() => parsePostgresUrl('postgres://h/db?pool_size=0')).toThrow(/positive integer/);
+  });
+
+  it('an unreachable server is StoreUnavailableError at open, quickly, without the password', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const err = await openStore(`postgres://u:secret@127.0.0.1:${port}/db?connect_timeout=2`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as Error).message).toMatch(/cannot reach PostgreSQL .*ECONNREFUSED/);
+    expect((err as Error).message).not.toContain('secret');
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
+describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instances on one database', () => {
+  const databases: TestDatabase[] = [];
+  const stores: Store[] = [];
+  async function fresh(): Promise<TestDatabase> {
+    const db = await postgres.create();
+    databases.push(db);
+    return db;
+  }
+  async function open(url: string, options: Parameters<typeof openStore>[1] = {}): Promise<Store> {
+    const store = await openStore(url, options);
+    stores.push(store);
+    return store;
+  }
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const db of databases.splice(0)) await db.drop();
+  });
+
+  it('migrates safely from several instances at once: one applies, the others find nothing to do', async () => {
+    const { url } = await fresh();
+    const instances = Array.from({ length: 4 }, () => new PostgresStore({ url, migrate: false }));
+    try {
+      const applied = await Promise.all(instances.map((s) => s.migrate()));
+      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2]]);
+    } finally {
+      await Promise.all(instances.map((s) => s.close()));
+    }
+  });
+
+  it('read-only open of an empty schema says there is nothing to read', async () => {
+    const { url } = await fresh();
+    await expect(openStore(url, { readonly: true })).rejects.toThrow(/has no docv-webhooks tables/);
+  });
+
+  it('the same deliveries ingested through two pools at once become one event each', async () => {
+    const { url } = await fresh();
+    const a = await open(url);
+    const b = await open(url, { migrate: false });
+    for (const s of [a, b]) s.configureOutbox({ destinations: ['forward:test'] });
+    const inputs = Array.from({ length: 300 }, (_, i) => (i % 2 ? input(docvEvent(), `msg-${i}`) : input(docvEvent())));
+    const [fromA, fromB] = await Promise.all([Promise.all(inputs.map((x) => a.ingest(x))), Promise.all(inputs.map((x) => b.ingest(x)))]);
+    inputs.forEach((_, i) => {
+      const pair = [fromA[i]!, fromB[i]!];
+      expect(pair.map((o) => o.kind).sort()).toEqual(['accepted', 'duplicate']);
+      expect(pair[0]!.eventId).toBe(pair[1]!.eventId);
+    });
+    const stats = await a.stats();
+    expect(stats.events).toBe(300);
+    expect(stats.deliveries.pending).toBe(300);
+  });
+
+  it("two instances folding events of the same transactions lose no update", async () => {
+    const { url } = await fresh();
+    const a = await open(url);
+    const b = await open(url, { migrate: false });
+    const types: DocvEventType[] = ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'SESSION_EXPIRED', 'VERIFICATION_COMPLETED'];
+    const jobs: Array<Promise<unknown>> = [];
+    for (let t = 0; t < 60; t++) {
+      types.forEach((eventType, i) => {
+        const event = docvEvent({ docvTransactionId: `race-${t}`, eventType, eventTime: `2026-03-01T10:0${i}:00Z`, ...(i === 3 ? { decision: 'accept' } : {}) });
+        // Alternate the instances so every transaction is written by both at once.
+        jobs.push((i % 2 ? a : b).ingest(input(event)));
+      });
+    }
+    await Promise.all(jobs);
+    for (let t = 0; t < 60; t += 7) {
+      const tx = await a.getTransaction(`race-${t}`);
+      expect(tx).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: 'accept', eventCount: 4 });
+      expect(tx!.anomalies.map((x) => x.code)).toEqual(['completed_and_expired']);
+    }
+    const counts = await a.listTransactions({ limit: 100 });
+    expect(counts.items.every((tx) => tx.eventCount === 4)).toBe(true);
+  });
+
+  it('workers on two pools never hold the same delivery; a lost lease cannot record an attempt', async () => {
+    const { url } = await fresh();
+    const a = await open(url);
+    const b = await open(url, { migrate: false });
+    a.configureOutbox({ destinations: ['forward:test'] });
+    await Promise.all(Array.from({ length: 120 }, () => a.ingest(input(docvEvent()))));
+    const claim = (s: Store, workerId: string) => s.claimDeliveries({ workerId, limit: 7, leaseMs: 60_000, destinations: ['forward:test'], ordered: true });
+    const seen = new Map<string, string>();
+    for (let round = 0; round < 20; round++) {
+      const [x, y] = await Promise.all([claim(a, 'wa'), claim(b, 'wb')]);
+      for (const d of x) seen.set(d.deliveryId, seen.has(d.deliveryId) ? 'twice' : 'wa');
+      for (const d of y) seen.set(d.deliveryId, seen.has(d.deliveryId) ? 'twice' : 'wb');
+      if (x.length === 0 && y.length === 0) break;
+    }
+    expect(seen.size).toBe(120);
+    expect([...seen.values()].filter((v) => v === 'twice')).toEqual([]);
+    const [id, owner] = [...seen.entries()][0]!;
+    const result = { deliveryId: id, outcome: 'delivered' as const, status: 200, error: null, startedAt: new Date(), durationMs: 1 };
+    expect(await b.completeDelivery({ ...result, workerId: owner === 'wa' ? 'wb' : 'wa' })).toBe(false);
+    expect(await b.completeDelivery({ ...result, workerId: owner })).toBe(true);
+    expect(await a.getDelivery(id)).toMatchObject({ state: 'delivered', attempts: 1, history: [{ attempt: 1, outcome: 'delivered' }] });
+  });
+
+  it('keeps a transaction id PostgreSQL text cannot hold (U+0000) readable', async () => {
+    const store = await open((await fresh()).url);
+    const event = docvEvent({ docvTransactionId: 'nul\u0000inside' });
+    const outcome = await store.ingest(input(event));
+    expect(outcome.kind).toBe('accepted');
+    expect(await store.getTransaction('nul\u0000inside')).toMatchObject({ docvTransactionId: 'nul\u0000inside', eventCount: 1 });
+    expect((await store.getEvent(outcome.eventId))!.payload.docvTransactionId).toBe('nul\u0000inside');
+    expect(await store.ingest(input(event))).toEqual({ kind: 'duplicate', eventId: outcome.eventId });
+  });
+
+  it('stores an event whose eventTime is a leap second (RFC 3339 allows :60)', async () => {
+    const store = await open((await fresh()).url);
+    const outcome = await store.ingest(input(docvEvent({ eventTime: '2026-06-30T23:59:60Z' })));
+    expect(outcome.kind).toBe('accepted');
+  });
+});
