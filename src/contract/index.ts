@@ -3,3 +3,4 @@ export { parseDocvEvent, contractViolations, isRfc3339DateTime, MAX_TRANSACTION_
 export { canonicalJson, contentKey } from './canonical.js';
 export { DEFAULT_WEBHOOK_PATH, MESSAGE_SUMMARIES, SPEC_TITLE, SPEC_VERSION, docvEventSchema } from './generated/schema.js';
 export { jsonTextProblem, exceedsJsonDepth, MAX_JSON_DEPTH } from './json-text.js';
+export { eventTimeMs } from './event-time.js';

@@ -13,6 +13,8 @@ export const MAX_TRANSACTION_ID_LENGTH = 256;
 
 /** A UTF-16 surrogate not part of a pair: with the u flag, pairs are matched as one code point. */
 const LONE_SURROGATE = /\p{Cs}/u;
+/** C0 control characters (U+0000 cannot even be stored in PostgreSQL text). */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 /** The string fields that become columns and keys of their own (the rest stay in the raw body). */
 const INDEXED_STRING_FIELDS = ['docvTransactionId', 'customerUserId'] as const;
 
@@ -96,8 +98,11 @@ export function contractViolations(value: unknown): ContractViolation[] {
   // read back alike. RFC 8259 §8.2 calls such strings unpredictable; refuse them where they matter.
   for (const field of INDEXED_STRING_FIELDS) {
     const value = obj[field];
-    if (typeof value === 'string' && !badPaths.has(`/${field}`) && LONE_SURROGATE.test(value)) {
+    if (typeof value !== 'string' || badPaths.has(`/${field}`)) continue;
+    if (LONE_SURROGATE.test(value)) {
       violations.push({ path: `/${field}`, message: 'must be well-formed Unicode: it contains an unpaired surrogate (a lone \\uD800-\\uDFFF escape)' });
+    } else if (CONTROL_CHARACTER.test(value)) {
+      violations.push({ path: `/${field}`, message: 'must not contain control characters (U+0000 to U+001F, U+007F)' });
     }
   }
   if ('decision' in obj && obj.eventType !== 'VERIFICATION_COMPLETED' && typeof obj.eventType === 'string') {

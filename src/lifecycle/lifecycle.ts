@@ -1,4 +1,4 @@
-import type { Decision, DocvEventType } from '../contract/index.js';
+import { eventTimeMs, type Decision, type DocvEventType } from '../contract/index.js';
 
 /**
  * Rank of each event type in a transaction's life. Status is the highest rank seen, so a late
@@ -73,7 +73,7 @@ export interface TransactionLifecycle {
 }
 
 function ms(time: string): number {
-  return Date.parse(time);
+  return eventTimeMs(time);
 }
 
 function addToSortedSet<T extends string>(set: readonly T[], value: T): T[] {

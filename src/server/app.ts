@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createIngestPipeline, PROBLEM_CONTENT_TYPE, problem, type AuthFailureLimiter, type IngestAuthenticator, type IngestResponse } from '../ingest/index.js';
-import { InvalidCursorError, type Store } from '../store/index.js';
+import { InvalidCursorError, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminRoutes } from './admin-routes.js';
@@ -75,6 +75,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         .code(400)
         .header('content-type', PROBLEM_CONTENT_TYPE)
         .send(JSON.stringify(problem(400, 'invalid-query', 'Bad Request', `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors })));
+    }
+    if (error instanceof StoreUnavailableError) {
+      return reply
+        .code(503)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .header('retry-after', '5')
+        .send(JSON.stringify(problem(503, 'store-unavailable', 'Service Unavailable', 'the store cannot be reached right now; retry later')));
     }
     if (error instanceof InvalidCursorError) {
       return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem(400, 'invalid-cursor', 'Bad Request', error.message)));

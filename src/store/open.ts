@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { redactPostgresUrl } from './postgres/connection.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
@@ -19,6 +20,11 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
     throw new TypeError(`unsupported database URL "${url.split(':')[0]}:…"; use sqlite:<file> or postgres://…`);
   }
   return { kind: 'sqlite', path: resolve(url) };
+}
+
+/** The database URL as it may be printed or logged: a PostgreSQL password becomes ***. */
+export function describeDatabaseUrl(url: string): string {
+  return parseDatabaseUrl(url).kind === 'postgres' ? redactPostgresUrl(url) : url;
 }
 
 export interface OpenStoreOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, contentKey, DOCV_EVENT_TYPES, parseDocvEvent, DEFAULT_WEBHOOK_PATH } from '../../src/contract/index.js';
+import { canonicalJson, contentKey, DOCV_EVENT_TYPES, eventTimeMs, parseDocvEvent, DEFAULT_WEBHOOK_PATH } from '../../src/contract/index.js';
 
 const valid = { eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx-1', eventTime: '2026-03-01T10:00:00.123+02:00', decision: 'accept' };
 
@@ -111,5 +111,19 @@ describe('parseDocvEvent: text that JSON.parse accepts but the contract must not
     expect(r).toMatchObject({ ok: false, kind: 'contract', errors: [{ path: '/docvTransactionId', message: expect.stringContaining('unpaired surrogate') }] });
     expect(parseDocvEvent(JSON.stringify({ ...event, customerUserId: 'u' }).replace('"u"', '"\\udc00"'))).toMatchObject({ ok: false, errors: [{ path: '/customerUserId' }] });
     expect(parseDocvEvent(JSON.stringify({ ...event, docvTransactionId: 'tx-😀' })).ok).toBe(true);
+  });
+});
+
+describe('parseDocvEvent: ids and times the stores must be able to keep', () => {
+  const event = { eventType: 'APP_OPENED', docvTransactionId: 'tx', eventTime: '2026-03-01T10:00:00Z' };
+  it('refuses control characters in docvTransactionId and customerUserId', () => {
+    expect(parseDocvEvent(JSON.stringify({ ...event, docvTransactionId: 'tx\u0000x' }))).toMatchObject({ ok: false, errors: [{ path: '/docvTransactionId', message: expect.stringContaining('control characters') }] });
+    expect(parseDocvEvent(JSON.stringify({ ...event, customerUserId: 'a\nb' }))).toMatchObject({ ok: false, errors: [{ path: '/customerUserId' }] });
+  });
+
+  it('accepts a leap second and orders it after :59', () => {
+    expect(parseDocvEvent(JSON.stringify({ ...event, eventTime: '2016-12-31T23:59:60Z' })).ok).toBe(true);
+    expect(eventTimeMs('2016-12-31T23:59:60Z')).toBe(Date.parse('2017-01-01T00:00:00Z'));
+    expect(eventTimeMs('2016-12-31T23:59:60.5+00:00')).toBe(Date.parse('2017-01-01T00:00:00.5Z'));
   });
 });

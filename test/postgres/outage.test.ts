@@ -86,6 +86,10 @@ describe.skipIf(problem !== null)('PostgreSQL outage', () => {
     const ready = await r.admin('/readyz');
     expect(ready.status).toBe(503);
     expect(ready.headers.get('retry-after')).toBeTruthy();
+    // The admin API says the same instead of a 500.
+    const listing = await r.admin('/v1/transactions');
+    expect(listing.status).toBe(503);
+    expect(listing.headers.get('retry-after')).toBeTruthy();
     // Nothing new is acknowledged while the database is down (a commit already in flight when it
     // stopped may still have made it: allow the senders' in-flight requests).
     expect(stored() - storedAtStop).toBeLessThanOrEqual(SENDERS);

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_WEBHOOK_PATH } from '../../contract/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/index.js';
+import { describeDatabaseUrl } from '../../store/index.js';
 import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
 import { CliError } from '../errors.js';
 import { dbOption, parsePort, parsePositiveInt } from '../options.js';
@@ -20,7 +21,7 @@ interface ServeOptions extends ReceiverFlags {
 function banner(r: RunningReceiver): string {
   return [
     '',
-    `  docv-webhooks receiver is listening (store: ${r.store.kind} ${r.config.databaseUrl})`,
+    `  docv-webhooks receiver is listening (store: ${r.store.kind} ${describeDatabaseUrl(r.config.databaseUrl)})`,
     '',
     `  POST DocV events to   ${r.webhookUrl}`,
     `  dashboard             ${r.url}/dashboard`,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
-import { eventTimeMs } from '../event-time.js';
+import { eventTimeMs } from '../../contract/index.js';
 import { newId } from '../ids.js';
 import { DECISION_FETCH_DESTINATION, type IngestInput, type IngestOutcome, type OutboxConfig } from '../types.js';
 
