@@ -1,14 +1,14 @@
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { freePort, killLiveCliProcesses, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
-import { tempDir } from '../helpers/receiver.js';
+import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'crash-test-secret';
 const API_KEY = 'crash-test-key';
 const TRANSACTIONS = 240;
+const backends = await testBackends();
 
 interface SandboxDelivery {
   eventId: string;
@@ -36,24 +36,27 @@ async function sandboxDeliveries(sandbox: SandboxHandle): Promise<SandboxDeliver
  * lost or doubled, every lifecycle must end where its scenario says, and every outbox delivery
  * must reach the destination at least once.
  */
-describe('crash safety: kill -9 under load, restart on the same store', () => {
+describe.each(backends)('crash safety: kill -9 under load, restart on the same store ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let sandbox: SandboxHandle;
   let sink: HttpSink;
   let receiver: CliProcess | null = null;
+  let database: TestDatabase | undefined;
   afterAll(async () => {
     killLiveCliProcesses();
     await sandbox?.close();
     await sink?.close();
+    await database?.drop();
   });
 
-  it('SQLite: every 2xx stored exactly once, lifecycles as the scenarios imply, every delivery forwarded', async () => {
-    const dir = tempDir('docv-crash-');
-    const dbPath = `${dir}/receiver.db`;
+  it('every 2xx stored exactly once, lifecycles as the scenarios imply, every delivery forwarded', async () => {
+    database = await backend.create();
+    const db = database;
     const port = await freePort();
     sink = await startSink();
     const start = async () => {
       receiver = spawnCli(
-        ['serve', '--port', String(port), '--db', `sqlite:${dbPath}`, '--webhook-secret', SECRET, '--forward-url', `${sink.url}/dest`,
+        ['serve', '--port', String(port), '--db', db.url, '--webhook-secret', SECRET, '--forward-url', `${sink.url}/dest`,
           '--retry-schedule', '100ms', '--max-attempts', '1000', '--forward-timeout', '1s', '--log-level', 'error'],
       );
       await receiver.waitForStdout(/POST DocV events to/, 30_000);
@@ -105,16 +108,15 @@ describe('crash safety: kill -9 under load, restart on the same store', () => {
     const interrupted = deliveries.filter((d) => d.attemptLog.some((a) => a.error !== undefined)).length;
     expect(interrupted).toBeGreaterThan(0);
 
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      const stored = db.prepare('SELECT delivery_id AS id, COUNT(*) AS n FROM events GROUP BY delivery_id').all() as Array<{ id: string; n: number }>;
-      expect(stored.filter((r) => r.n !== 1)).toEqual([]);
+    {
+      const stored = await db.rows<{ id: string; n: number }>('SELECT delivery_id AS id, COUNT(*) AS n FROM events GROUP BY delivery_id');
+      expect(stored.filter((r) => Number(r.n) !== 1)).toEqual([]);
       const storedIds = new Set(stored.map((r) => r.id));
       expect([...acknowledged].filter((id) => !storedIds.has(id))).toEqual([]);
       expect(storedIds.size).toBe(acknowledged.size);
 
       // Lifecycles agree with what the sandbox says happened to each transaction.
-      const txRows = db.prepare('SELECT docv_transaction_id AS id, status, decision FROM transactions').all() as Array<{ id: string; status: string; decision: string | null }>;
+      const txRows = await db.rows<{ id: string; status: string; decision: string | null }>('SELECT docv_transaction_id AS id, status, decision FROM transactions');
       const byId = new Map(txRows.map((t) => [t.id, t]));
       for (const id of ids) {
         const truth = (await (await fetch(`${sandbox.url}/api/3.0/documents/${id}`, { headers: { authorization: `SocureApiKey ${API_KEY}` } })).json()) as {
@@ -129,13 +131,11 @@ describe('crash safety: kill -9 under load, restart on the same store', () => {
       }
 
       // Every outbox delivery reached the destination at least once.
-      const outbox = db.prepare('SELECT delivery_id AS id, state FROM deliveries').all() as Array<{ id: string; state: string }>;
+      const outbox = await db.rows<{ id: string; state: string }>('SELECT delivery_id AS id, state FROM deliveries');
       expect(outbox.length).toBe(storedIds.size);
       expect(outbox.filter((d) => d.state !== 'delivered')).toEqual([]);
       const reached = new Set(sink.requests.map((r) => String(r.headers['webhook-id'])));
       expect(outbox.filter((d) => !reached.has(d.id))).toEqual([]);
-    } finally {
-      db.close();
     }
   }, 180_000);
 });
