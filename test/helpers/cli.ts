@@ -34,9 +34,9 @@ function cliEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...base, NO_COLOR: '1', ...env };
 }
 
-/** Starts `docv-webhooks <args>` from source, as `node --import tsx src/cli/bin.ts`. */
+/** Starts `docv-webhooks <args>` as installed users run it: `node dist/cli/bin.js` (built by test/global-setup.ts). */
 export function spawnCli(args: string[], options: { env?: Record<string, string>; input?: string } = {}): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+  const child = spawn(process.execPath, ['dist/cli/bin.js', ...args], {
     cwd: REPO_ROOT,
     env: cliEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],
