@@ -141,6 +141,15 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       return reject(request, receivedAt, problemResponse('unsupported_media_type', problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError)));
     }
 
+    if (request.bodyUnreadable !== undefined) {
+      // Only now: answered before the credential check, a broken request would tell an
+      // unauthenticated sender which checks come first, and skip the allow-list and the limiter.
+      return reject(request, receivedAt, {
+        ...problemResponse('bad_request', problem(400, 'bad-request', 'Bad Request', `the request could not be read: ${request.bodyUnreadable}`)),
+        logReason: request.bodyUnreadable,
+      });
+    }
+
     const deliveryId = verifiedDeliveryId ?? header(request.headers, 'webhook-id') ?? header(request.headers, 'svix-id');
     if (deliveryId !== undefined && (deliveryId.length === 0 || deliveryId.length > MAX_DELIVERY_ID_LENGTH)) {
       return reject(

@@ -9,6 +9,12 @@ export interface IngestRequest {
   body: Uint8Array;
   /** The adapter stopped reading because the body went over the limit. */
   bodyTooLarge?: boolean;
+  /**
+   * The adapter could not read the body (the stream failed, the framing was broken): why, in a
+   * few words. `body` is then empty; the request is refused with a 400, but only once the source
+   * and credential checks have had their say, as for any other body the pipeline cannot use.
+   */
+  bodyUnreadable?: string;
   receivedAt?: Date;
 }
 

@@ -80,20 +80,25 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
     },
   });
 
-  // Errors raised while reading the body (too large, broken framing) come here, not to the handler.
+  // Errors raised while reading the body (too large, broken framing, a failed stream) come here,
+  // not to the handler. They go through the pipeline all the same, so the allow-list, the failure
+  // limiter and the credential check come first: an unauthenticated sender gets its 401 (or 403,
+  // 429) whatever state its body is in, never a 400 that skips them.
   app.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const started = process.hrtime.bigint();
     restoreContentType(request.raw);
+    const meta = { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body: EMPTY };
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       reply.header('connection', 'close');
-      return send(request, reply, { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body: EMPTY, bodyTooLarge: true }, started);
+      return send(request, reply, { ...meta, bodyTooLarge: true }, started);
     }
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) logger.error({ reqId: request.id, err: error }, 'ingest failed');
-    const p =
-      status === 500
-        ? problem(500, 'internal', 'Internal Server Error', 'the delivery could not be processed; it was not stored, retry later')
-        : problem(status, 'bad-request', 'Bad Request', `the request could not be read: ${error.message}`);
-    return reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      // Whatever is left of the body is unread: the connection cannot carry another request.
+      reply.header('connection', 'close');
+      return send(request, reply, { ...meta, bodyUnreadable: error.message }, started);
+    }
+    logger.error({ reqId: request.id, err: error }, 'ingest failed');
+    const p = problem(500, 'internal', 'Internal Server Error', 'the delivery could not be processed; it was not stored, retry later');
+    return reply.code(500).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
   });
 }

@@ -80,6 +80,44 @@ export function newSharedSecret(label: string): string {
   return `${label}-${randomBytes(12).toString('hex')}`;
 }
 
+/**
+ * The token the shared-secret check compares: the last space- or tab-separated word of the
+ * Authorization value (as src/auth/shared-secret.ts reads it).
+ */
+export function sharedSecretToken(authorization: string): string {
+  const tokens = authorization.trim().split(/[ \t]+/);
+  return tokens[tokens.length - 1] ?? '';
+}
+
+/** Authorization values that carry `secret` in each spelling the receiver accepts. */
+export function rightSharedSecretCredentials(secret: string): string[] {
+  return [secret, `Bearer ${secret}`, `Token ${secret}`, `bearer\t${secret}`];
+}
+
+/**
+ * Near misses of `secret`: one character short or long, the wrong case, the wrong order, another
+ * scheme. Whatever characters `secret` is made of, none of them carries it: a "wrong" credential
+ * that happens to be right turns an authenticated delivery into a test failure (a random hex
+ * secret ends in the character a near miss swaps in about once in sixteen runs).
+ */
+export function wrongSharedSecretCredentials(secret: string): string[] {
+  const last = secret.slice(-1);
+  const otherLast = last === '0' ? '1' : '0';
+  const candidates = [
+    `Bearer ${secret.slice(0, -1)}`,
+    `Bearer ${secret}x`,
+    `Bearer ${secret.toUpperCase() === secret ? secret.toLowerCase() : secret.toUpperCase()}`,
+    `${secret} Bearer`,
+    'Bearer',
+    'Basic Zm9vOmJhcg==',
+    `Bearer ${secret.slice(0, -1)}${otherLast}`,
+  ];
+  for (const candidate of candidates) {
+    if (sharedSecretToken(candidate) === secret) throw new Error(`wrongSharedSecretCredentials: ${JSON.stringify(candidate)} carries the secret`);
+  }
+  return candidates;
+}
+
 export type SignatureSpelling = 'webhook' | 'svix';
 
 /** The three signature headers, in one spelling, for `body` signed with `secrets`. */
