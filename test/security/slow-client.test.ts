@@ -153,7 +153,8 @@ describe('slow clients are cut off by the server timeouts', () => {
 
     expect(statuses.length).toBeGreaterThanOrEqual(5);
     expect(new Set(statuses)).toEqual(new Set([200]));
-    expect(Math.max(...latencies), `latencies: ${latencies.join(', ')}`).toBeLessThan(500);
+    // Not held up behind the tricklers (they take seconds); generous for a loaded 2-core CI box.
+    expect(Math.max(...latencies), `latencies: ${latencies.join(', ')}`).toBeLessThan(2_000);
   });
 
   it(`caps concurrent connections at ${TIMEOUTS.maxConnections}: the ones beyond are closed at once, the rest by the headers timeout`, async () => {
