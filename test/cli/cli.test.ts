@@ -1,9 +1,12 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newSchemaName, postgresDatabase, skipUnavailable, sqliteDatabase, testBackends, type Backend, type TestDatabase } from '../helpers/backends.js';
 import { freePort, killLiveCliProcesses, runCli, spawnCli, type CliProcess, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/receiver.js';
+
+const backends = await testBackends();
 
 const dirs: string[] = [];
 function newDir(): string {
@@ -62,11 +65,25 @@ async function getJson(url: string): Promise<{ status: number; json: any }> {
   return { status: res.status, json: await res.json() };
 }
 
+/**
+ * A fresh store for a serve flow. The SQLite file's directory does not exist yet: serve creates it.
+ * PostgreSQL: a new schema (serve creates that too), `--db postgres://…?schema=…`.
+ */
+async function freshServeStore(backend: Backend): Promise<TestDatabase> {
+  return backend.name === 'sqlite' ? sqliteDatabase(join(newDir(), 'data', 'receiver.db')) : backend.create();
+}
+
 // Suites run side by side (runCli bounds how many processes run at once); the serve flow's steps stay in order.
-describe.concurrent('serve, then read the same file with the CLI', () => {
-  const dir = newDir();
-  const dbPath = join(dir, 'data', 'receiver.db');
-  const db = `sqlite:${dbPath}`;
+describe.concurrent.each(backends)('serve, then read the same store with the CLI ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
+  let database: TestDatabase;
+  /** What every command here gets as --db. */
+  let db = '';
+  beforeAll(async () => {
+    database = await freshServeStore(backend);
+    db = database.url;
+  });
+  afterAll(async () => database?.drop());
   const txA = `tx-cli-a-${process.pid}`;
   const txB = `tx-cli-b-${process.pid}`;
   const marker = `payload-marker-${process.pid}`;
@@ -98,7 +115,13 @@ describe.concurrent('serve, then read the same file with the CLI', () => {
     const result = await proc.exited(10_000);
     expect(result.signal).toBeNull();
     expect(result.code, result.stderr).toBe(0);
-    expect(existsSync(dbPath)).toBe(true);
+    // Committed where --db said, as another process reading the store sees it.
+    const stored = await database.rows<{ event_id: string; docv_transaction_id: string }>('SELECT event_id, docv_transaction_id FROM events ORDER BY seq');
+    expect(stored).toEqual([
+      { event_id: ids.completed, docv_transaction_id: txA },
+      { event_id: ids.opened, docv_transaction_id: txA },
+      { event_id: ids.other, docv_transaction_id: txB },
+    ]);
 
     // One JSON log line per delivery, with its outcome and eventId; never the payload or a credential.
     const logLines = lines(result.stdout)
@@ -112,7 +135,7 @@ describe.concurrent('serve, then read the same file with the CLI', () => {
     expect(result.stdout + result.stderr).not.toContain('cookie-secret');
   });
 
-  it.sequential('a second serve on the same file sees everything the first one stored (restart persistence)', async () => {
+  it.sequential('a second serve on the same store sees everything the first one stored (restart persistence)', async () => {
     expect(ids.completed).toBeDefined();
     const { proc, base } = await startServe(['--port', '0', '--db', db, '--log-level', 'warn']);
     const tx = await getJson(`${base}/v1/transactions/${encodeURIComponent(txA)}`);
@@ -230,7 +253,7 @@ describe.concurrent('serve failures', () => {
     expect(result.stdout).not.toContain('POST DocV events to');
   });
 
-  it('with a database path that cannot be created exits 1 with one line naming it', async () => {
+  it('(SQLite) with a database path that cannot be created exits 1 with one line naming it', async () => {
     const dir = newDir();
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a directory');
@@ -286,8 +309,30 @@ describe.concurrent('validate', () => {
   });
 });
 
-describe.concurrent('store commands', () => {
-  it('--db pointing at a nonexistent file exits 1 with one clear line and creates nothing', async () => {
+describe.concurrent.each(backends)('store commands ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
+
+  it('migrate applies migrations to a fresh store, then says it is up to date', async () => {
+    const database = await backend.create();
+    try {
+      const first = await runCli(['migrate', '--db', database.url]);
+      expect(first.code, first.stderr).toBe(0);
+      const [, listed] = first.stdout.match(/^applied migrations (\d+(?:, \d+)*)\n$/) ?? [];
+      expect(listed, first.stdout).toBeDefined();
+      const recorded = await database.rows<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(recorded.map((r) => String(r.version))).toEqual(listed!.split(', '));
+      const second = await runCli(['migrate', '--db', database.url]);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stdout).toBe('database is up to date\n');
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
+// What only a file can get wrong: it is missing, or it is some other SQLite file.
+describe.concurrent('store commands on a SQLite file', () => {
+  it('(SQLite) --db pointing at a nonexistent file exits 1 with one clear line and creates nothing', async () => {
     const dir = newDir();
     const missing = join(dir, 'nowhere', 'missing.db');
     const result = await runCli(['transactions', 'list', '--db', `sqlite:${missing}`]);
@@ -296,7 +341,7 @@ describe.concurrent('store commands', () => {
     expect(existsSync(join(dir, 'nowhere'))).toBe(false);
   });
 
-  it('--db pointing at a file that is not a docv-webhooks database exits 1 with one line naming the file', async () => {
+  it('(SQLite) --db pointing at a file that is not a docv-webhooks database exits 1 with one line naming the file', async () => {
     // An empty file (what `touch` leaves) opens as SQLite but has none of our tables.
     const file = join(newDir(), 'other.db');
     writeFileSync(file, '');
@@ -304,17 +349,24 @@ describe.concurrent('store commands', () => {
     expectOneLineFailure(result, file);
     expect(result.stdout).toBe('');
   });
+});
 
-  it('migrate applies migrations to a fresh file, then says it is up to date', async () => {
-    const dir = newDir();
-    mkdirSync(join(dir, 'db'));
-    const db = `sqlite:${join(dir, 'db', 'fresh.db')}`;
-    const first = await runCli(['migrate', '--db', db]);
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^applied migrations \d+(, \d+)*\n$/);
-    const second = await runCli(['migrate', '--db', db]);
-    expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).toBe('database is up to date\n');
+// Its counterpart on a server: a schema nobody migrated. Reading must not create it.
+describe.concurrent('store commands on a PostgreSQL schema', () => {
+  const postgres = backends.find((b) => b.name === 'postgres')!;
+  if (skipUnavailable(postgres)) return;
+
+  it('(PostgreSQL) --db naming a schema without docv-webhooks tables exits 1 with one line naming it and creates nothing', async () => {
+    const schema = newSchemaName();
+    const database = postgresDatabase(schema);
+    try {
+      const result = await runCli(['transactions', 'list', '--db', database.url]);
+      expectOneLineFailure(result, schema, 'no docv-webhooks tables');
+      expect(result.stdout).toBe('');
+      expect(await database.rows('SELECT 1 FROM pg_namespace WHERE nspname = ?', schema)).toEqual([]);
+    } finally {
+      await database.drop();
+    }
   });
 });
 

@@ -1,20 +1,29 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { killLiveCliProcesses, runCli, spawnCli } from '../helpers/cli.js';
-import { docvEvent, tempDir } from '../helpers/receiver.js';
+import { docvEvent } from '../helpers/receiver.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
 import { waitFor } from '../helpers/wait.js';
 
-describe('CLI: deliveries and replay against the store a running server writes', () => {
+const backends = await testBackends();
+
+// After every suite: the backends run side by side, so one must not kill the other's processes.
+afterAll(() => killLiveCliProcesses());
+
+describe.concurrent.each(backends)('CLI: deliveries and replay against the store a running server writes ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let sink: HttpSink;
+  let database: TestDatabase | undefined;
   afterAll(async () => {
-    killLiveCliProcesses();
     await sink?.close();
+    await database?.drop();
   });
 
   it('lists a dead delivery, retries it, replays by filter', async () => {
     let up = false;
     sink = await startSink((_req, res) => res.writeHead(up ? 200 : 500).end());
-    const db = `sqlite:${tempDir()}/cli-dispatch.db`;
+    database = await backend.create();
+    const db = database.url;
     const server = spawnCli(['serve', '--port', '0', '--db', db, '--forward-url', sink.url, '--retry-schedule', 'none']);
     const [, webhookUrl] = await server.waitForStdout(/POST DocV events to\s+(\S+)/);
     const event = docvEvent({ eventType: 'DOCUMENTS_UPLOADED' });

@@ -1,15 +1,19 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipUnavailable, testBackends } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-describe('dashboard pages', () => {
+const backends = await testBackends();
+
+describe.each(backends)('dashboard pages ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let r: TestReceiver;
   const hostileId = 'tx-<script>alert(1)</script>';
   beforeAll(async () => {
-    r = await startTestReceiver({ adminToken: 'dash-token' });
+    r = await startTestReceiver({ adminToken: 'dash-token', database: await backend.create() });
     await r.deliver(docvEvent({ docvTransactionId: hostileId, customerUserId: '<img src=x onerror=alert(2)>' }));
     await r.deliver(docvEvent({ docvTransactionId: 'tx-done', eventType: 'VERIFICATION_COMPLETED', decision: 'reject' }));
     await r.deliver(docvEvent({ docvTransactionId: 'tx-done', eventType: 'VERIFICATION_COMPLETED', decision: 'accept', eventTime: '2026-03-01T10:05:00Z' }));

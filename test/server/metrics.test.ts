@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipUnavailable, testBackends } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
 import { waitFor } from '../helpers/wait.js';
@@ -8,12 +9,15 @@ function metric(text: string, name: string, labels = ''): number | undefined {
   return line ? Number(line.split(' ').at(-1)) : undefined;
 }
 
-describe('GET /metrics', () => {
+const backends = await testBackends();
+
+describe.each(backends)('GET /metrics ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
   let r: TestReceiver;
   let sink: HttpSink;
   beforeAll(async () => {
     sink = await startSink();
-    r = await startTestReceiver({ adminToken: 'metrics-token', dispatch: { forwardUrls: [sink.url] } });
+    r = await startTestReceiver({ adminToken: 'metrics-token', dispatch: { forwardUrls: [sink.url] }, database: await backend.create() });
   });
   afterAll(async () => {
     await r.destroy();
