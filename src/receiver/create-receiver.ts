@@ -11,7 +11,7 @@ import { wireDispatch } from '../server/dispatch-wiring.js';
 import { DEFAULT_DATABASE_URL, openStore, type Store } from '../store/index.js';
 
 export interface DocvReceiverOptions {
-  /** A store, or a database URL (`sqlite:<file>`); default sqlite:./data/docv-webhooks.db. */
+  /** A store, or a database URL (`sqlite:<file>` or `postgres://…`); default sqlite:./data/docv-webhooks.db. */
   store?: Store | string;
   auth?: Omit<InboundAuthConfig, 'now'>;
   maxBodyBytes?: number;

@@ -5,11 +5,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocvReceiver, type DocvEvent, type DocvReceiver } from '../../src/index.js';
-import { docvEvent, tempDir } from '../helpers/receiver.js';
+import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
+import { docvEvent } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'adapter-test-secret';
 const PATH = '/socure/docv/webhook';
+
+const backends = await testBackends();
 
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
@@ -20,18 +23,27 @@ async function post(url: string, body: unknown, auth = `Bearer ${SECRET}`) {
   return { status: res.status, json: await res.json() };
 }
 
-/** Each framework example from the README, mounted for real and driven over its own transport. */
-describe('framework adapters (README examples)', () => {
+/**
+ * Each framework example from the README, mounted for real and driven over its own transport, with
+ * the library receiver on each store backend (`store: <database URL>`).
+ */
+describe.each(backends)('framework adapters (README examples; $name)', (backend) => {
+  if (skipUnavailable(backend)) return;
+  let database: TestDatabase;
   let receiver: DocvReceiver;
   const handled: DocvEvent[] = [];
   beforeAll(async () => {
-    receiver = createDocvReceiver({ store: `sqlite:${tempDir()}/adapters.db`, auth: { webhookSecrets: [SECRET] } });
+    database = await backend.create();
+    receiver = createDocvReceiver({ store: database.url, auth: { webhookSecrets: [SECRET] } });
     receiver.on('VERIFICATION_COMPLETED', (event) => {
       handled.push(event);
     });
     await receiver.ready();
   });
-  afterAll(async () => receiver.close());
+  afterAll(async () => {
+    await receiver?.close();
+    await database?.drop();
+  });
 
   it('Node http / Express: nodeHandler()', async () => {
     const app = express();

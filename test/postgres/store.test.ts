@@ -1,8 +1,10 @@
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { contentKey, type DocvEventType } from '../../src/contract/index.js';
 import { openStore, PostgresStore, StoreUnavailableError, type IngestInput, type Store } from '../../src/store/index.js';
 import { parsePostgresUrl } from '../../src/store/postgres/connection.js';
-import { postgresBackend, type TestDatabase } from '../helpers/backends.js';
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { POSTGRES_TEST_URL, postgresBackend, type TestDatabase } from '../helpers/backends.js';
 import { freePort } from '../helpers/cli.js';
 import { docvEvent } from '../helpers/receiver.js';
 
@@ -65,10 +67,39 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const instances = Array.from({ length: 4 }, () => new PostgresStore({ url, migrate: false }));
     try {
       const applied = await Promise.all(instances.map((s) => s.migrate()));
-      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2]]);
+      expect(applied.filter((a) => a.length > 0)).toEqual([[1, 2, 3]]);
     } finally {
       await Promise.all(instances.map((s) => s.close()));
     }
+  });
+
+  it('migration 3 upgrades a database made by versions 1 and 2: a customerUserId too long for a btree entry is stored and found', async () => {
+    const db = await fresh();
+    // What an earlier version left: migrations 1 and 2, with the plain index on customer_user_id.
+    const schema = new URL(db.url).searchParams.get('schema')!;
+    const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, options: `-c search_path=${schema}` });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA "${schema}"`);
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const m of POSTGRES_MIGRATIONS.slice(0, 2)) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      }
+    } finally {
+      await client.end();
+    }
+    const store = await open(db.url, { migrate: false });
+    expect(await store.migrate()).toEqual([3]);
+    const [index] = await db.rows<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'transactions_by_customer'");
+    expect(index!.indexdef).toContain('md5(customer_user_id)');
+    // 3,000 varied 3-byte characters: about 9 kB, well past what one btree entry holds even compressed.
+    const customerUserId = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join('');
+    const event = docvEvent({ customerUserId });
+    expect(await store.ingest(input(event))).toMatchObject({ kind: 'accepted' });
+    const page = await store.listTransactions({ customerUserId, limit: 10 });
+    expect(page.items.map((t) => t.docvTransactionId)).toEqual([event.docvTransactionId]);
+    expect((await store.listTransactions({ customerUserId: customerUserId.slice(1), limit: 10 })).items).toEqual([]);
   });
 
   it('read-only open of an empty schema says there is nothing to read', async () => {

@@ -2,16 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver } from '../../src/server/start.js';
 import { runSimulation, startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
+import { skipUnavailable, testBackends } from '../helpers/backends.js';
+import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
 import { sandboxClient } from './helpers/api.js';
 import { eventually } from './helpers/sink.js';
 
 /**
  * The two ends of the stream together: the sandbox plays Socure, the receiver of this project
  * takes the deliveries. Each scenario must leave the receiver with the status and decision the
- * sandbox reports through Get A DocV Transaction.
+ * sandbox reports through Get A DocV Transaction. The receiver runs on each store backend in turn
+ * (one sandbox, with its own SQLite file, plays Socure for both).
  */
+
+const backends = await testBackends();
 
 const WEBHOOK_SECRET = 'e2e-shared-secret';
 const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -19,7 +23,7 @@ const API_KEY = 'e2e-api-key';
 
 let dir: string;
 let sandbox: SandboxHandle;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let receiver: TestReceiver;
 let api: ReturnType<typeof sandboxClient>;
 
 type ReceiverTransaction = {
@@ -47,23 +51,11 @@ beforeAll(async () => {
     attemptTimeoutMs: 5_000,
     timeScale: 0.00005,
   });
-  // `socure` points the receiver's decision fetch at the sandbox: Get A DocV Transaction for
-  // real, so a VERIFICATION_COMPLETED without decision still ends with one.
-  receiver = await startReceiver({
-    port: 0,
-    host: '127.0.0.1',
-    db: `sqlite:${join(dir, 'receiver.db')}`,
-    webhookSecrets: [WEBHOOK_SECRET],
-    signingSecrets: [SIGNING_SECRET],
-    logLevel: 'silent',
-    socure: { baseUrl: sandbox.url, apiKey: API_KEY, timeoutMs: 5_000 },
-  } as Parameters<typeof startReceiver>[0]);
   api = sandboxClient(sandbox);
 });
 
 afterAll(async () => {
   await sandbox?.close();
-  await receiver?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -87,7 +79,22 @@ async function expectAgreement(id: string): Promise<ReceiverTransaction> {
   return view!;
 }
 
-describe('sandbox → receiver, end to end', () => {
+describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
+  beforeAll(async () => {
+    // `socure` points the receiver's decision fetch at the sandbox: Get A DocV Transaction for
+    // real, so a VERIFICATION_COMPLETED without decision still ends with one.
+    receiver = await startTestReceiver({
+      database: await backend.create(),
+      webhookSecrets: [WEBHOOK_SECRET],
+      signingSecrets: [SIGNING_SECRET],
+      socure: { baseUrl: sandbox.url, apiKey: API_KEY, timeoutMs: 5_000 },
+    });
+  });
+  afterAll(async () => {
+    await receiver?.destroy();
+  });
+
   it.each(Object.keys(SCENARIOS))('%s: the receiver ends where the sandbox says', async (name) => {
     const expected = SCENARIOS[name]!;
     const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `e2e-${name}`, sandbox: { scenario: name } });
@@ -145,6 +152,7 @@ describe('sandbox → receiver, end to end', () => {
       const d = ((await sandboxClient(wrong).deliveries()).json.deliveries as Array<{ status: string; lastStatusCode: number }>)[0]!;
       expect(d).toMatchObject({ status: 'failed', lastStatusCode: 401 });
       expect((await receiverTransaction(id)).status).toBe(404);
+      expect(await receiver.database.rows('SELECT 1 FROM events WHERE docv_transaction_id = ?', id)).toEqual([]);
     } finally {
       await wrong.close();
     }

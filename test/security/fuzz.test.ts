@@ -8,27 +8,36 @@ import { parseDocvEvent } from '../../src/contract/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/ingest/index.js';
 import { MAX_JSON_DEPTH } from '../../src/contract/index.js';
 import { exceedsJsonDepth } from '../../src/contract/json-text.js';
+import { isCredentialHeader } from '../../src/auth/redact.js';
+import { skipUnavailable, testBackends, type BackendName } from '../helpers/backends.js';
 import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
-import { count, dbRows, eventJson, JSON_CT, post, rightSharedSecretCredentials, sharedSecretToken, wrongSharedSecretCredentials } from './helpers.js';
+import { count, eventJson, JSON_CT, post, rightSharedSecretCredentials, sharedSecretToken, wrongSharedSecretCredentials } from './helpers.js';
 
 /**
- * Throws thousands of random and mutated deliveries at a real receiver (shared secret, real
- * SQLite). Half the cases carry the right secret, so the parser, validator and store see hostile
- * input too, not only the credential check. Invariants: never a 5xx, never a crash, nothing
- * unauthenticated accepted or quarantined, every stored event valid, memory flat.
+ * Throws thousands of random and mutated deliveries at a real receiver (shared secret, a real
+ * database on each store backend). Half the cases carry the right secret, so the parser, validator
+ * and store see hostile input too, not only the credential check. Invariants: never a 5xx, never a
+ * crash, nothing unauthenticated accepted or quarantined, every stored event valid and read back
+ * exactly as it was sent (PostgreSQL text and json are not SQLite's: odd strings must survive
+ * both), memory flat.
  *
  * FUZZ_SEED=<n> replays a run (the seed is in the failure message): the shared secret is derived
- * from it too, since which cases are authenticated depends on it. FUZZ_RUNS=<n> changes its size;
- * FUZZ_REPORT=1 prints the seed, the case count, statuses, time and heap figures.
+ * from it too, since which cases are authenticated depends on it. Both backends use the same seed,
+ * so PostgreSQL sees the first of the cases SQLite sees. FUZZ_RUNS=<n> changes the size of the
+ * SQLite run, FUZZ_POSTGRES_RUNS=<n> that of the PostgreSQL one (default a third, to bound the
+ * time); FUZZ_REPORT=1 prints the seed, the case count, statuses, time and heap figures.
  */
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
+const RUNS_ON: Record<BackendName, number> = {
+  sqlite: RUNS,
+  postgres: Number(process.env.FUZZ_POSTGRES_RUNS ?? Math.ceil(RUNS / 3)),
+};
 /**
  * Deliveries sent at once. Sequential requests would each wait for their own fsync; in flight
  * together they share commits, as real traffic does, and the run stays within its time budget.
  */
 const BATCH = 6;
-const WARM_UP_RUNS = Math.max(BATCH, Math.min(300, Math.floor(RUNS / 10)));
 const SEED = process.env.FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED);
 const LIMIT = DEFAULT_MAX_BODY_BYTES;
 const SECRET = `fuzz-${createHash('sha256').update(`fuzz secret ${SEED}`).digest('hex').slice(0, 24)}`;
@@ -250,13 +259,23 @@ describe('the nesting scan on raw bytes', () => {
   });
 });
 
-describe('fuzzing the receiver over HTTP', () => {
+const backends = await testBackends();
+
+/** Header values as the server reads them: HTTP drops leading and trailing spaces and tabs. */
+function asReceived(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
+  const runs = RUNS_ON[backend.name];
+  const warmUpRuns = Math.max(BATCH, Math.min(300, Math.floor(runs / 10)));
   let r: TestReceiver;
   const agent = new Agent({ connections: BATCH, keepAliveTimeout: 10_000, pipelining: 1 });
   beforeAll(async () => {
     // trustProxy, so each unauthenticated case can come from its own address: the failure
     // limiter would otherwise block 127.0.0.1 after ten failures and turn the rest into 429s.
-    r = await startTestReceiver({ webhookSecrets: [SECRET], auth: { trustProxy: true } });
+    r = await startTestReceiver({ webhookSecrets: [SECRET], auth: { trustProxy: true }, database: await backend.create() });
   });
   afterAll(async () => {
     await agent.close();
@@ -265,7 +284,7 @@ describe('fuzzing the receiver over HTTP', () => {
 
   it('a body nested deeper than the limit is a 400 and is quarantined, not a 500', async () => {
     const auth = { ...JSON_CT, authorization: `Bearer ${SECRET}` };
-    const quarantinedBefore = count(r.dbPath, 'quarantine');
+    const quarantinedBefore = await count(r.database, 'quarantine');
     const atLimit = `${eventJson().slice(0, -1)},"nested":${'['.repeat(MAX_JSON_DEPTH - 1)}${']'.repeat(MAX_JSON_DEPTH - 1)}}`;
     expect((await post(r.webhookUrl, atLimit, auth)).status).toBe(200);
     for (const depth of [MAX_JSON_DEPTH, 5_000, 100_000]) {
@@ -274,7 +293,7 @@ describe('fuzzing the receiver over HTTP', () => {
       expect(res.status, res.text).toBe(400);
       expect(res.json).toMatchObject({ type: 'urn:docv-webhooks:problem:invalid-json', detail: expect.stringContaining(`deeper than ${MAX_JSON_DEPTH} levels`) });
     }
-    expect(count(r.dbPath, 'quarantine') - quarantinedBefore).toBe(3);
+    expect((await count(r.database, 'quarantine')) - quarantinedBefore).toBe(3);
     // Brackets inside strings are not nesting.
     const inString = eventJson({ note: '['.repeat(10_000) });
     expect((await post(r.webhookUrl, inString, auth)).status).toBe(200);
@@ -298,16 +317,41 @@ describe('fuzzing the receiver over HTTP', () => {
     const paired = eventJson().replace('"docvTransactionId":"', '"docvTransactionId":"\\ud83d\\ude00');
     const res = await post(r.webhookUrl, paired, auth);
     expect(res.status, res.text).toBe(200);
-    const [row] = dbRows<{ docv_transaction_id: string }>(r.dbPath, 'SELECT docv_transaction_id FROM events WHERE event_id = ?', res.json.eventId);
+    const [row] = await r.database.rows<{ docv_transaction_id: string }>('SELECT docv_transaction_id FROM events WHERE event_id = ?', res.json.eventId);
     expect(row!.docv_transaction_id).toBe(JSON.parse(paired).docvTransactionId);
     expect(row!.docv_transaction_id.startsWith('\u{1F600}')).toBe(true);
   });
 
-  it(`${RUNS} random and mutated deliveries: never a 5xx, nothing unauthenticated kept, every stored event valid, memory flat`, async () => {
+  it('a long customerUserId is stored, read back exactly and found by the admin filter', async () => {
+    // PostgreSQL once answered 503 for these, for ever: the value did not fit in a btree index entry.
+    const auth = { ...JSON_CT, authorization: `Bearer ${SECRET}` };
+    /** `length` varied 3-byte characters (CJK): no compression makes the index entry small. */
+    const cjk = (length: number, salt: string) => `${salt}${Array.from({ length }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join('')}`;
+    // Longest the admin filter takes (1000 characters), and about as long as the body limit allows.
+    for (const customerUserId of [cjk(990, `${Date.now()}-`), cjk(Math.floor((LIMIT - 300) / 3), `${Date.now()}-`)]) {
+      const body = eventJson({ customerUserId });
+      expect(Buffer.byteLength(body)).toBeLessThan(LIMIT);
+      const res = await post(r.webhookUrl, body, auth);
+      expect(res.status, res.text).toBe(200);
+      const tx = JSON.parse(body).docvTransactionId as string;
+      const [row] = await r.database.rows<{ customer_user_id: string }>('SELECT customer_user_id FROM transactions WHERE docv_transaction_id = ?', tx);
+      expect(row!.customer_user_id === customerUserId, 'stored as sent').toBe(true);
+      const view = await request(`${r.adminUrl}/events/${encodeURIComponent(res.json.eventId as string)}`);
+      expect(((await view.body.json()) as { customerUserId: string }).customerUserId === customerUserId, 'read back as sent').toBe(true);
+      if (customerUserId.length > 1000) continue;
+      const listed = await request(`${r.adminUrl}/transactions?customerUserId=${encodeURIComponent(customerUserId)}`);
+      expect(listed.statusCode).toBe(200);
+      expect(((await listed.body.json()) as { items: Array<{ docvTransactionId: string }> }).items.map((t) => t.docvTransactionId)).toEqual([tx]);
+    }
+  });
+
+  it(`${runs} random and mutated deliveries: never a 5xx, nothing unauthenticated kept, every stored event valid and read back as sent, memory flat`, async () => {
     const gc = getGc();
-    const eventsBefore = count(r.dbPath, 'events');
-    const quarantineBefore = count(r.dbPath, 'quarantine');
+    const eventsBefore = await count(r.database, 'events');
+    const quarantineBefore = await count(r.database, 'quarantine');
     const statuses = new Map<number, number>();
+    /** What was sent for each event acknowledged as accepted. */
+    const sent = new Map<string, FuzzCase>();
     let accepted = 0;
     let authenticatedRejects = 0;
     let resets = 0;
@@ -345,7 +389,7 @@ describe('fuzzing the receiver over HTTP', () => {
       expect(status, text).toBeLessThan(500);
       expect([200, 400, 401, 409, 413, 415, 422], text).toContain(status);
       // Every answer is JSON: a problem document or the acknowledgement.
-      const answer = JSON.parse(text) as { status: unknown };
+      const answer = JSON.parse(text) as { status: unknown; eventId?: string };
       if (status !== 200) expect(answer.status).toBe(status);
 
       if (!c.authenticated) {
@@ -357,7 +401,10 @@ describe('fuzzing the receiver over HTTP', () => {
         // Only a contract-valid, uncompressed event is ever acknowledged.
         expect(parseDocvEvent(c.body).ok).toBe(true);
         expect(['identity', '', null]).toContain(c.contentEncoding);
-        if (answer.status === 'accepted') accepted += 1;
+        if (answer.status === 'accepted') {
+          accepted += 1;
+          sent.set(answer.eventId!, c);
+        }
       } else if (status !== 413) {
         authenticatedRejects += 1;
       }
@@ -368,32 +415,39 @@ describe('fuzzing the receiver over HTTP', () => {
 
     const params = { endOnFailure: true, seed: SEED };
     const started = Date.now();
-    await fc.assert(property, { ...params, numRuns: Math.ceil(WARM_UP_RUNS / BATCH) });
+    await fc.assert(property, { ...params, numRuns: Math.ceil(warmUpRuns / BATCH) });
     gc?.();
     const heapAfterWarmUp = process.memoryUsage().heapUsed;
-    await fc.assert(property, { ...params, numRuns: Math.ceil((RUNS - WARM_UP_RUNS) / BATCH) });
+    await fc.assert(property, { ...params, numRuns: Math.ceil((runs - warmUpRuns) / BATCH) });
     gc?.();
     const heapAtEnd = process.memoryUsage().heapUsed;
     const elapsedMs = Date.now() - started;
     const growthMb = (heapAtEnd - heapAfterWarmUp) / 2 ** 20;
-    const summary = `seed ${SEED}: ${caseNumber} cases in ${elapsedMs} ms; statuses ${JSON.stringify(Object.fromEntries(statuses))}; resets ${resets}; heap ${(heapAfterWarmUp / 2 ** 20).toFixed(1)} → ${(heapAtEnd / 2 ** 20).toFixed(1)} MB (${growthMb >= 0 ? '+' : ''}${growthMb.toFixed(1)} MB, gc ${gc ? 'forced' : 'not available'})`;
+    const summary = `${backend.name}, seed ${SEED}: ${caseNumber} cases in ${elapsedMs} ms; statuses ${JSON.stringify(Object.fromEntries(statuses))}; resets ${resets}; heap ${(heapAfterWarmUp / 2 ** 20).toFixed(1)} → ${(heapAtEnd / 2 ** 20).toFixed(1)} MB (${growthMb >= 0 ? '+' : ''}${growthMb.toFixed(1)} MB, gc ${gc ? 'forced' : 'not available'})`;
     if (process.env.FUZZ_REPORT) process.stdout.write(`fuzz: ${summary}\n`);
 
-    expect(caseNumber).toBeGreaterThanOrEqual(RUNS);
+    expect(caseNumber).toBeGreaterThanOrEqual(runs);
     // The fuzzer reached past the credential check, into the parser, the validator and the store.
-    expect(accepted, summary).toBeGreaterThan(RUNS / 20);
-    expect(authenticatedRejects, summary).toBeGreaterThan(RUNS / 20);
-    expect(statuses.get(401) ?? 0, summary).toBeGreaterThan(RUNS / 4);
+    expect(accepted, summary).toBeGreaterThan(runs / 20);
+    expect(authenticatedRejects, summary).toBeGreaterThan(runs / 20);
+    expect(statuses.get(401) ?? 0, summary).toBeGreaterThan(runs / 4);
 
     // The server is still up and answering.
     expect((await request(`${r.url}/healthz`, { dispatcher: agent }).then((res) => res.body.json())) as unknown).toEqual({ status: 'ok' });
 
     // Stored: exactly what was acknowledged as accepted, and all of it valid.
-    const rows = dbRows<{ event_id: string; raw_body: Buffer; docv_transaction_id: string; event_type: string; decision: string | null }>(
-      r.dbPath,
-      'SELECT event_id, raw_body, docv_transaction_id, event_type, decision FROM events',
-    );
+    const rows = await r.database.rows<{
+      event_id: string;
+      raw_body: Buffer;
+      headers: string;
+      docv_transaction_id: string;
+      event_type: string;
+      event_time: string;
+      customer_user_id: string | null;
+      decision: string | null;
+    }>('SELECT event_id, raw_body, headers, docv_transaction_id, event_type, event_time, customer_user_id, decision FROM events ORDER BY seq');
     expect(rows.length - eventsBefore, summary).toBe(accepted);
+    expect(rows.filter((row) => sent.has(row.event_id)), summary).toHaveLength(accepted);
     for (const row of rows) {
       // As the store, the outbox and the CLI read it back.
       expect(() => JSON.parse(row.raw_body.toString('utf8')) as unknown).not.toThrow();
@@ -402,17 +456,34 @@ describe('fuzzing the receiver over HTTP', () => {
       if (!parsed.ok) continue;
       expect(row.event_type).toBe(parsed.event.eventType);
       expect(row.docv_transaction_id).toBe(parsed.event.docvTransactionId);
+      expect(row.event_time).toBe(parsed.event.eventTime);
+      expect(row.customer_user_id).toBe(parsed.event.customerUserId ?? null);
       expect(row.decision).toBe(parsed.event.decision ?? null);
+
+      const c = sent.get(row.event_id);
+      if (!c) continue;
+      // The very bytes that were sent, and every header but the credentials, as the server read it.
+      expect(row.raw_body.equals(c.body), row.raw_body.toString('utf8').slice(0, 300)).toBe(true);
+      const headers = JSON.parse(row.headers) as Record<string, string>;
+      for (const [name, value] of Object.entries(c.headers)) {
+        if (isCredentialHeader(name)) expect(headers).not.toHaveProperty(name);
+        else expect(headers[name], name).toBe(asReceived(value));
+      }
+      expect(headers).not.toHaveProperty('authorization');
     }
-    // And every one of them can be read back through the admin API.
+    // And every one of them reads back the same through the admin API (the store's own read path).
     for (const row of rows) {
       const res = await request(`${r.adminUrl}/events/${encodeURIComponent(row.event_id)}`, { dispatcher: agent });
-      const view = (await res.body.json()) as { eventId: string; docvTransactionId: string };
+      const view = (await res.body.json()) as { eventId: string; docvTransactionId: string; customerUserId: string | null; rawBody: string; payload: unknown; headers: unknown };
       expect(res.statusCode).toBe(200);
-      expect(view).toMatchObject({ eventId: row.event_id, docvTransactionId: row.docv_transaction_id });
+      expect(view).toMatchObject({ eventId: row.event_id, docvTransactionId: row.docv_transaction_id, customerUserId: row.customer_user_id });
+      expect(view.rawBody).toBe(row.raw_body.toString('utf8'));
+      // Compared as JSON text: -0 in a body is 0 once it has been through JSON.stringify.
+      expect(JSON.stringify(view.payload)).toBe(JSON.stringify(JSON.parse(row.raw_body.toString('utf8'))));
+      expect(view.headers).toEqual(JSON.parse(row.headers));
     }
     // Quarantined: exactly the authenticated rejections; nothing unauthenticated.
-    expect(count(r.dbPath, 'quarantine') - quarantineBefore, summary).toBe(authenticatedRejects);
+    expect((await count(r.database, 'quarantine')) - quarantineBefore, summary).toBe(authenticatedRejects);
 
     // Flat: the heap after thousands of deliveries is where it was after the warm-up.
     expect(growthMb, summary).toBeLessThan(gc ? 16 : 64);

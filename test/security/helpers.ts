@@ -1,9 +1,9 @@
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { signStandardWebhook } from '../../src/auth/index.js';
+import type { TestDatabase } from '../helpers/backends.js';
 
 export interface HttpResult {
   status: number;
@@ -34,18 +34,9 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
   return { status: res.statusCode, headers: res.headers, text, json: text ? JSON.parse(text) : null };
 }
 
-/** Reads rows straight from the SQLite file, as another process would: no store code involved. */
-export function dbRows<T = Record<string, unknown>>(dbPath: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
-export function count(dbPath: string, table: 'events' | 'quarantine' | 'transactions' | 'deliveries'): number {
-  return dbRows<{ n: number }>(dbPath, `SELECT count(*) AS n FROM ${table}`)[0]!.n;
+/** How many rows a table of the receiver's database holds, read directly (no store code), on either backend. */
+export async function count(database: TestDatabase, table: 'events' | 'quarantine' | 'transactions' | 'deliveries'): Promise<number> {
+  return (await database.rows<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n;
 }
 
 /** A pino logger that writes JSON lines into memory, so a test can read exactly what was logged. */

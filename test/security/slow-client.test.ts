@@ -84,7 +84,8 @@ function openSlowClient(port: number, kind: Kind, path: string, authorization: s
   });
 }
 
-describe('slow clients are cut off by the server timeouts', () => {
+// SQLite only, unlike the other HTTP suites: the timeouts are the HTTP server's, whatever the store.
+describe('slow clients are cut off by the server timeouts (SQLite only: nothing here depends on the store)', () => {
   const secret = newSharedSecret('slow');
   let r: TestReceiver;
   const agent = new Agent({ keepAliveTimeout: 500, connections: 4 });

@@ -2,16 +2,22 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, startReceiver, type StartReceiverOptions } from '../../src/server/index.js';
+import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { killLiveCliProcesses, runCli, spawnCli, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/receiver.js';
-import { eventJson, get, JSON_CT, newSharedSecret, post } from './helpers.js';
+import { count, eventJson, get, JSON_CT, newSharedSecret, post } from './helpers.js';
 
 /**
  * The safe defaults: a receiver that would be open to the network refuses to start, with an
  * error that names what to set. Refusals happen before anything is bound or opened, so the
  * non-loopback hosts below are never actually listened on, except in the one test that
  * explicitly opts out with insecureNoAuth.
+ *
+ * Refusals come before any store is opened, whatever the backend, so they are checked on SQLite
+ * only (no file is created). The receivers that do start and store deliveries run on each backend.
  */
+
+const backends = await testBackends();
 
 const dirs: string[] = [];
 function newDir(): string {
@@ -20,9 +26,12 @@ function newDir(): string {
   return dir;
 }
 
-afterAll(() => {
+const databases: TestDatabase[] = [];
+
+afterAll(async () => {
   killLiveCliProcesses();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await Promise.all(databases.map((database) => database.drop()));
 });
 
 /** Credentials in the environment of whoever runs the tests must not change what the CLI sees. */
@@ -49,7 +58,7 @@ async function refusal(options: StartReceiverOptions): Promise<ConfigError> {
   return error as ConfigError;
 }
 
-describe('startReceiver refuses to expose an open endpoint', () => {
+describe('startReceiver refuses to expose an open endpoint (SQLite only: refused before any store is opened)', () => {
   it.each(['0.0.0.0', '::', '192.0.2.10'])('no webhook credential on %s → ConfigError naming every option', async (host) => {
     const error = await refusal({ host });
     expect(error.message).toContain(host);
@@ -87,10 +96,15 @@ describe('startReceiver refuses to expose an open endpoint', () => {
     expect(error.message).toContain(option);
     expect(error.message).not.toContain('s3cret-value');
   });
+});
 
-  it('insecureNoAuth starts on 0.0.0.0 without credentials; the admin API stays closed without a token', async () => {
-    const dir = newDir();
-    const r = await startReceiver({ host: '0.0.0.0', port: 0, db: `sqlite:${join(dir, 'open.db')}`, logLevel: 'silent', insecureNoAuth: true });
+describe.each(backends)('startReceiver with insecureNoAuth ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
+
+  it('starts on 0.0.0.0 without credentials and stores deliveries; the admin API stays closed without a token', async () => {
+    const database = await backend.create();
+    databases.push(database);
+    const r = await startReceiver({ host: '0.0.0.0', port: 0, db: database.url, logLevel: 'silent', insecureNoAuth: true });
     try {
       const port = r.config.port;
       expect(port).toBeGreaterThan(0);
@@ -104,6 +118,7 @@ describe('startReceiver refuses to expose an open endpoint', () => {
     } finally {
       await r.close();
     }
+    expect(await count(database, 'events')).toBe(1);
   });
 });
 
@@ -117,7 +132,7 @@ function oneLineFailure(result: CliResult, ...mentions: string[]): void {
   for (const m of mentions) expect(result.stderr).toContain(m);
 }
 
-describe('docv-webhooks serve (the CLI, as a child process)', () => {
+describe('docv-webhooks serve refuses to start (the CLI, as a child process; SQLite only: nothing is opened)', () => {
   it('--host 0.0.0.0 without credentials exits 1 with one clear line', async () => {
     const dir = newDir();
     const result = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--db', `sqlite:${join(dir, 'cli.db')}`], { env: NO_CREDENTIALS_ENV, timeoutMs: 20_000 });
@@ -145,15 +160,21 @@ describe('docv-webhooks serve (the CLI, as a child process)', () => {
     });
     oneLineFailure(result, 'DOCV_WEBHOOK_SECRETS_FILE');
   });
+});
+
+describe.each(backends)('docv-webhooks serve with secrets from a file (the CLI, as a child process; $name)', (backend) => {
+  if (skipUnavailable(backend)) return;
 
   it('DOCV_WEBHOOK_SECRETS_FILE: the secrets in the file are accepted, anything else is 401, and none reaches the output', async () => {
     const dir = newDir();
+    const database = await backend.create();
+    databases.push(database);
     const current = newSharedSecret('file-current');
     const next = newSharedSecret('file-next');
     const secretFile = join(dir, 'webhook-secrets');
     // As a container secret usually looks: a list with a trailing newline.
     writeFileSync(secretFile, `${current},${next}\n`);
-    const proc = spawnCli(['serve', '--host', '127.0.0.1', '--port', '0', '--db', `sqlite:${join(dir, 'cli.db')}`, '--no-dispatch'], {
+    const proc = spawnCli(['serve', '--host', '127.0.0.1', '--port', '0', '--db', database.url, '--no-dispatch'], {
       env: { ...NO_CREDENTIALS_ENV, DOCV_WEBHOOK_SECRETS_FILE: secretFile },
     });
     try {
@@ -178,5 +199,8 @@ describe('docv-webhooks serve (the CLI, as a child process)', () => {
     }
     // The failures were logged, by check name.
     expect(result.stdout).toContain('shared-secret: ');
+    // Only the two authenticated deliveries were kept.
+    expect(await count(database, 'events')).toBe(2);
+    expect(await count(database, 'quarantine')).toBe(0);
   });
 });

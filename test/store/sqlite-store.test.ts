@@ -89,7 +89,8 @@ describe.each(backends)('store ($name)', (backend) => {
   it('applies migrations once and records them', async () => {
     const fresh = await openStore((await freshDatabase()).url, { migrate: false });
     stores.push(fresh);
-    expect(await fresh.migrate()).toEqual([1, 2]);
+    // PostgreSQL has a migration of its own: 3 replaces an index SQLite does not need.
+    expect(await fresh.migrate()).toEqual(backend.name === 'postgres' ? [1, 2, 3] : [1, 2]);
     expect(await fresh.migrate()).toEqual([]);
   });
 

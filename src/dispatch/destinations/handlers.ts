@@ -55,6 +55,9 @@ export class HandlerRegistry implements Destination {
       fetchedDecision: delivery.fetchedDecision,
       signal,
     };
+    // No handler at all yet (the app registers them after creating the receiver): not delivered,
+    // try again later; marking it delivered would hand the event to nobody, for good.
+    if (this.size === 0) return { outcome: 'failed', error: 'no handler is registered yet' };
     const handlers: AnyEventHandler[] = [...(this.byType.get(delivery.eventType) ?? []), ...this.any] as AnyEventHandler[];
     try {
       for (const handler of handlers) await handler(delivery.event, context);

@@ -3,8 +3,8 @@ import type { Migration } from '../sqlite/migrations.js';
 import { inTransaction, quoteIdent } from './connection.js';
 
 /**
- * Append-only, like the SQLite list: a released migration is never edited. Versions match the
- * SQLite ones so `migrate` reports the same numbers whichever store it runs against.
+ * Append-only, like the SQLite list: a released migration is never edited. Versions 1 and 2 match
+ * the SQLite ones; 3 is PostgreSQL's own (SQLite has no limit on the size of an index entry).
  *
  * Differences from SQLite, on purpose: timestamps the receiver makes are timestamptz; JSON is
  * `json` (kept verbatim, unlike jsonb, so headers and lifecycle state read back as written);
@@ -119,6 +119,18 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         fetched_at           text NOT NULL,
         details              json
       );
+    `,
+  },
+  {
+    version: 3,
+    name: 'customer index on a digest of customer_user_id',
+    // A btree entry must fit in about 2.7 kB, and customerUserId has no length limit in the
+    // contract: a long one (SQLite stores it) made every commit of its batch fail, a 503 the
+    // sender would retry for ever. The digest is fixed-size; queries compare both (see
+    // listTransactions), so a digest collision cannot mix customers up.
+    sql: `
+      DROP INDEX IF EXISTS transactions_by_customer;
+      CREATE INDEX transactions_by_customer ON transactions (md5(customer_user_id), seq);
     `,
   },
 ];
