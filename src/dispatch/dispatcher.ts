@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClaimedDelivery, Store } from '../store/index.js';
 import { DEFAULT_RETRY_POLICY, nextAttemptAt, type RetryPolicy } from './retry-policy.js';
+import type { DispatchAllowance } from './load-throttle.js';
 import type { AttemptOutcome, Destination } from './types.js';
 
 export interface DispatcherOptions {
@@ -19,6 +20,8 @@ export interface DispatcherOptions {
   /** Hold a transaction's later events until the earlier one is delivered or dead (default on). */
   ordered?: boolean;
   random?: () => number;
+  /** How much work is allowed right now (see burstThrottle), read before each claim. */
+  throttle?: () => DispatchAllowance;
   onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number) => void;
 }
 
@@ -140,7 +143,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   async function run(): Promise<void> {
     while (running) {
-      const free = concurrency - inFlight.size;
+      const allowance = options.throttle?.();
+      const free = Math.min(concurrency, allowance?.concurrency ?? concurrency) - inFlight.size;
       let claimed: ClaimedDelivery[] = [];
       if (free > 0) {
         try {
@@ -157,6 +161,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           wake();
         });
         inFlight.add(p);
+      }
+      if (claimed.length > 0 && allowance && allowance.pauseMs > 0) {
+        // Not sleep(): every accepted delivery wakes the dispatcher, and this pause is for them.
+        await new Promise((resolve) => setTimeout(resolve, allowance.pauseMs));
+        continue;
       }
       if (claimed.length > 0 && claimed.length === free) continue;
       let waitMs = pollMs;

@@ -1,8 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createIngestPipeline, PROBLEM_CONTENT_TYPE, problem, type AuthFailureLimiter, type IngestAuthenticator, type IngestResponse } from '../ingest/index.js';
-import { InvalidCursorError, StoreUnavailableError, type Store } from '../store/index.js';
+import { InvalidCursorError, randomHex, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminRoutes } from './admin-routes.js';
@@ -40,7 +39,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     loggerInstance: logger as FastifyBaseLogger,
     // One log line per delivery comes from the ingest route; fastify's own per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => randomBytes(6).toString('hex'),
+    genReqId: () => randomHex(6),
     connectionTimeout: config.timeouts.connectionMs,
     keepAliveTimeout: config.timeouts.keepAliveMs,
     requestTimeout: config.timeouts.requestMs,

@@ -62,7 +62,7 @@ export function wireDispatch(
   config: ReceiverConfig,
   store: Store,
   logger: Logger,
-  options: { handlers?: HandlerRegistry | undefined; ingests: boolean; onAttempt?: DispatcherOptions['onAttempt'] },
+  options: { handlers?: HandlerRegistry | undefined; ingests: boolean; onAttempt?: DispatcherOptions['onAttempt']; throttle?: DispatcherOptions['throttle'] },
 ): { destinations: Destination[]; dispatcher: Dispatcher | null } {
   const destinations = buildDestinations(config, store, options.handlers);
   if (options.ingests) {
@@ -83,6 +83,7 @@ export function wireDispatch(
           ordered: config.dispatch.ordered,
           leaseMs: leaseFor(config),
           pollMs: config.dispatch.pollMs,
+          ...(options.throttle ? { throttle: options.throttle } : {}),
           ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
         })
       : null;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthConfigError, createFailureLimiter, createInboundAuth, type InboundAuth } from '../auth/index.js';
-import type { Dispatcher, HandlerRegistry } from '../dispatch/index.js';
+import { burstThrottle, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
@@ -110,12 +110,15 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   const metrics = new ReceiverMetrics(store);
   commits.observe = (n) => metrics.onCommit(n);
 
+  // Deliveries received so far: during a burst, dispatch gives the event loop back to them.
+  let received = 0;
   let dispatcher: Dispatcher | null;
   try {
     ({ dispatcher } = wireDispatch(config, store, logger, {
       handlers: options.handlers,
       ingests: true,
       onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
+      throttle: burstThrottle(config.dispatch.concurrency, { foreground: () => received }),
     }));
   } catch (err) {
     await store.close();
@@ -132,6 +135,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       failureLimiter: auth.configured ? createFailureLimiter() : undefined,
       metrics,
       onIngest: (response, latencyMs) => {
+        received++;
         metrics.onIngest(response, latencyMs);
         if (response.outcome === 'accepted') dispatcher?.wake();
       },

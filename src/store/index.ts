@@ -3,3 +3,4 @@ export { openStore, parseDatabaseUrl, describeDatabaseUrl, DEFAULT_DATABASE_URL,
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
 export { InvalidCursorError } from './cursor.js';
+export { randomHex } from './ids.js';

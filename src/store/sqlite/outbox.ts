@@ -125,30 +125,51 @@ export class SqliteOutbox {
     }
   }
 
+  /** Claim queries by shape (state, how many destinations, ordered or not): prepared once each. */
+  private readonly claimStatements = new Map<string, Database.Statement<[Record<string, unknown>], DeliveryRow>>();
+
+  /**
+   * The first due deliveries in one state, in deliveries_due order (state, next_attempt_at, seq),
+   * so SQLite walks the index and stops at @limit. Asked for both states at once (state IN (...)),
+   * SQLite collected every due row of the backlog, checked each against the ordering rules and
+   * sorted them all, on every claim: with 30,000 waiting, 33 ms a claim instead of 0.05 ms.
+   */
+  private claimStatement(state: 'pending' | 'failed', destinationCount: number, ordered: boolean): Database.Statement<[Record<string, unknown>], DeliveryRow> {
+    const key = `${state}:${destinationCount}:${ordered}`;
+    let stmt = this.claimStatements.get(key);
+    if (stmt) return stmt;
+    const destinations = Array.from({ length: destinationCount }, (_, i) => `@d${i}`).join(', ');
+    stmt = this.db.prepare<[Record<string, unknown>], DeliveryRow>(
+      `SELECT d.* FROM deliveries d
+       WHERE d.state = '${state}' AND d.next_attempt_at <= @now
+         AND d.destination IN (${destinations})
+         AND (d.lease_until IS NULL OR d.lease_until < @now)
+         ${
+           ordered
+             ? `AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.docv_transaction_id = d.docv_transaction_id
+                  AND e.destination = d.destination AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed'))`
+             : ''
+         }
+         AND (d.waits_for IS NULL OR d.wait_until <= @now
+              OR NOT EXISTS (SELECT 1 FROM deliveries w WHERE w.delivery_id = d.waits_for AND w.state IN ('pending', 'failed')))
+       ORDER BY d.next_attempt_at, d.seq
+       LIMIT @limit`,
+    );
+    this.claimStatements.set(key, stmt);
+    return stmt;
+  }
+
   claim(request: ClaimRequest): ClaimedDelivery[] {
     const now = request.now ?? Date.now();
     if (request.destinations.length === 0) return [];
-    const destinations = request.destinations.map((_, i) => `@d${i}`).join(', ');
     const params: Record<string, unknown> = { now, limit: request.limit };
     request.destinations.forEach((d, i) => (params[`d${i}`] = d));
-    const rows = this.db
-      .prepare<[Record<string, unknown>], DeliveryRow>(
-        `SELECT d.* FROM deliveries d
-         WHERE d.state IN ('pending', 'failed') AND d.next_attempt_at <= @now
-           AND d.destination IN (${destinations})
-           AND (d.lease_until IS NULL OR d.lease_until < @now)
-           ${
-             request.ordered
-               ? `AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.docv_transaction_id = d.docv_transaction_id
-                    AND e.destination = d.destination AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed'))`
-               : ''
-           }
-           AND (d.waits_for IS NULL OR d.wait_until <= @now
-                OR NOT EXISTS (SELECT 1 FROM deliveries w WHERE w.delivery_id = d.waits_for AND w.state IN ('pending', 'failed')))
-         ORDER BY d.next_attempt_at, d.seq
-         LIMIT @limit`,
-      )
-      .all(params);
+    const rows = [
+      ...this.claimStatement('pending', request.destinations.length, request.ordered).all(params),
+      ...this.claimStatement('failed', request.destinations.length, request.ordered).all(params),
+    ]
+      .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq)
+      .slice(0, request.limit);
     const leaseUntil = now + request.leaseMs;
     return rows.map((row) => {
       this.stmts.lease.run(request.workerId, leaseUntil, row.delivery_id);
@@ -208,15 +229,19 @@ export class SqliteOutbox {
     });
   }
 
+  private readonly dueStatements = new Map<number, Database.Statement<unknown[], { due: number | null }>>();
+
   nextDueAt(destinations: string[]): number | null {
     if (destinations.length === 0) return null;
-    const row = this.db
-      .prepare<unknown[], { due: number | null }>(
+    let stmt = this.dueStatements.get(destinations.length);
+    if (!stmt) {
+      stmt = this.db.prepare<unknown[], { due: number | null }>(
         `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM deliveries
          WHERE state IN ('pending', 'failed') AND destination IN (${destinations.map(() => '?').join(', ')})`,
-      )
-      .get(...destinations);
-    return row?.due ?? null;
+      );
+      this.dueStatements.set(destinations.length, stmt);
+    }
+    return stmt.get(...destinations)?.due ?? null;
   }
 
   list(filter: DeliveryFilter): { rows: DeliveryRow[] } {

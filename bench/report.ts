@@ -1,0 +1,142 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { ROOT } from './servers.js';
+
+/** One line of the table. Numbers left undefined print as "–". */
+export interface Row {
+  /** Stable id the smoke test looks for. */
+  key: string;
+  section: string;
+  /** Events (or requests) answered 2xx per second. */
+  rate?: number | undefined;
+  /** rate / the baseline's rate, same run. */
+  ratio?: number | undefined;
+  p50?: number | undefined;
+  p99?: number | undefined;
+  max?: number | undefined;
+  rssMb?: number | undefined;
+  /** Connection errors, timeouts and non-2xx answers. */
+  errors?: number | undefined;
+  note?: string | undefined;
+  /** Why the section did not run. */
+  skipped?: string | undefined;
+  /** The section threw: what went wrong (the rest of the run went on). */
+  failed?: string | undefined;
+}
+
+export interface Target {
+  name: string;
+  measured: number | undefined;
+  goal: string;
+  pass: boolean | undefined;
+  unit: string;
+}
+
+export function target(name: string, measured: number | undefined, op: '>=' | '<=', limit: number, unit = ''): Target {
+  const pass = measured === undefined || Number.isNaN(measured) ? undefined : op === '>=' ? measured >= limit : measured <= limit;
+  return { name, measured, goal: `${op === '>=' ? '≥' : '≤'} ${limit}${unit}`, pass, unit };
+}
+
+function num(value: number | undefined, digits = 0): string {
+  if (value === undefined || Number.isNaN(value)) return '–';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ms(value: number | undefined): string {
+  if (value === undefined) return '–';
+  return value < 10 ? num(value, 2) : num(value, 1);
+}
+
+export function formatTable(rows: Row[]): string {
+  const lines = [
+    '| section | events/s | × baseline | p50 ms | p99 ms | max ms | peak RSS MB | errors | notes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const r of rows) {
+    if (r.skipped || r.failed) {
+      lines.push(`| ${r.section} | – | – | – | – | – | – | – | ${r.skipped ? `skipped: ${r.skipped}` : `**failed**: ${r.failed}`} |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.section} | ${num(r.rate)} | ${r.ratio === undefined ? '–' : `${num(r.ratio, 2)}×`} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${num(r.rssMb)} | ${num(r.errors)} | ${r.note ?? ''} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function formatTargets(targets: Target[]): string {
+  const lines = ['| target | measured | goal | result |', '|---|---:|---|---|'];
+  for (const t of targets) {
+    const digits = t.unit === '' || t.measured === undefined || t.measured >= 10 ? 0 : 2;
+    const measured = t.measured === undefined ? '–' : `${num(t.measured, digits)}${t.unit}`;
+    lines.push(`| ${t.name} | ${measured} | ${t.goal} | ${t.pass === undefined ? 'n/a (not measured)' : t.pass ? 'PASS' : '**MISS**'} |`);
+  }
+  return lines.join('\n');
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+export function commitDescription(): string {
+  const commit = git(['rev-parse', '--short', 'HEAD']) || 'unknown';
+  const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+  return dirty ? `${commit} + uncommitted changes` : commit;
+}
+
+export function machineDescription(): string {
+  const cpu = cpus();
+  return `${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/** The command as the user typed it, as far as it can be told. */
+export function commandLine(argv: string[]): string {
+  const args = argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+  if (process.env.npm_lifecycle_event === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
+  return `node --import tsx bench/run.ts${args ? ` ${args}` : ''}`;
+}
+
+export interface Report {
+  title: string;
+  date: string;
+  command: string;
+  commit: string;
+  machine: string;
+  settings: string;
+  rows: Row[];
+  targets: Target[];
+}
+
+export function formatReport(r: Report): string {
+  return [
+    `## ${r.date} — ${r.title}`,
+    '',
+    `- command: \`${r.command}\``,
+    `- commit: ${r.commit}`,
+    `- machine: ${r.machine}`,
+    `- settings: ${r.settings}`,
+    '',
+    formatTable(r.rows),
+    '',
+    formatTargets(r.targets),
+    '',
+  ].join('\n');
+}
+
+const HEADER = `# Benchmarks
+
+Appended by \`npm run bench\` (bench/run.ts); each run measures the bare Node.js baseline beside the
+receiver, so compare ratios, not raw numbers, across runs. Analysis and profiling notes sit between
+runs.
+
+`;
+
+export function appendReport(file: string, report: Report): void {
+  if (!existsSync(file)) writeFileSync(file, HEADER);
+  appendFileSync(file, `\n${formatReport(report)}`);
+}

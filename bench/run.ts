@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { appendReport, commandLine, commitDescription, formatTable, formatTargets, machineDescription, target, type Report, type Row } from './report.js';
+import { installExitHooks, killAllChildren, ROOT } from './servers.js';
+import { openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
+import { postgresAvailability } from './postgres.js';
+import { writeFileSync } from 'node:fs';
+
+const USAGE = `npm run bench [-- options]
+
+  --duration <s>      seconds per measured section (default 10)
+  --smoke             about 1 s per section and tiny counts: checks the script, not the code
+  --events <n>        events stored before the lookup test (default 1000000; smoke 2000)
+  --connections <n>   closed-loop connections (default 50)
+  --rates <list>      open-loop rates in events/s (default 500,2000,5000)
+  --only <list>       sections to run: sqlite,postgres,openloop,sender,scale (baseline always runs)
+  --out <file>        append the report here (default BENCHMARKS.md)
+  --json <file>       also write the rows and targets as JSON
+  --title <text>      heading of the report
+  --profile <dir>     run the receivers with --cpu-prof, profiles written to <dir>
+  --compare <dirs>    also run the SQLite section with the receiver of other checkouts
+                      (comma-separated; e.g. a copy of the tree before a change)
+  --root <dir>        measure the receiver, sender and store of another checkout
+  --log-level <lvl>   receiver log level (default info, as in production)
+  --keep              keep the temporary directory (databases, logs)
+`;
+
+const SECTIONS = ['sqlite', 'postgres', 'openloop', 'sender', 'scale'] as const;
+const SQLITE_LABEL = 'Receiver SQLite (durable before 2xx, auth, validation, outbox+dispatch)';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      events: { type: 'string' },
+      connections: { type: 'string' },
+      rates: { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'string' },
+      title: { type: 'string' },
+      profile: { type: 'string' },
+      compare: { type: 'string' },
+      root: { type: 'string' },
+      'log-level': { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const positive = (text: string | undefined, fallback: number, name: string): number => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${text}`);
+    return n;
+  };
+  const smoke = values.smoke === true;
+  const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : SECTIONS);
+  for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s} (${SECTIONS.join(', ')})`);
+
+  installExitHooks();
+  const dir = mkdtempSync(join(tmpdir(), 'docv-bench-'));
+  const ctx: BenchContext = {
+    dir,
+    smoke,
+    durationS: positive(values.duration, smoke ? 1 : 10, 'duration'),
+    warmupS: smoke ? 0 : 2,
+    connections: Math.round(positive(values.connections, 50, 'connections')),
+    webhookSecret: randomBytes(16).toString('hex'),
+    adminToken: randomBytes(16).toString('hex'),
+    profileDir: values.profile ? resolve(values.profile) : undefined,
+    logLevel: values['log-level'] ?? 'info',
+    root: values.root ? resolve(values.root) : ROOT,
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+  const rates = (values.rates ?? '500,2000,5000').split(',').map((r) => positive(r, 0, 'rates'));
+  const scaleEvents = Math.round(positive(values.events, smoke ? 2_000 : 1_000_000, 'events'));
+  const out = resolve(values.out ?? join(ROOT, 'BENCHMARKS.md'));
+
+  const rows: Row[] = [];
+  let baseline: Baseline | undefined;
+  try {
+    baseline = await startBaseline(ctx);
+
+    let sqliteRow: Row | undefined;
+    let postgresRow: Row | undefined;
+    /** A section that throws is reported as failed, and the rest of the run goes on. */
+    const attempt = async (rowsIfFailed: Array<Pick<Row, 'key' | 'section'>>, run: () => Promise<Row[]>): Promise<Row[]> => {
+      try {
+        return await run();
+      } catch (err) {
+        const reason = ((err as Error).message || String(err)).split('\n')[0]!.slice(0, 300);
+        ctx.log(`section failed: ${(err as Error).stack ?? reason}`);
+        return rowsIfFailed.map((r) => ({ ...r, failed: reason }));
+      }
+    };
+    if (only.has('sqlite')) {
+      // Other checkouts first (a before/after comparison), each against the baseline in turns.
+      for (const [i, dir] of (values.compare ? values.compare.split(',') : []).entries()) {
+        const key = `sqlite-before-${i + 1}`;
+        const label = `Receiver SQLite, other tree: ${dir}`;
+        rows.push(...(await attempt([{ key, section: label }], async () => [await receiverSection(ctx, baseline!, { store: 'sqlite', key, label, root: resolve(dir) })])));
+      }
+      [sqliteRow] = await attempt([{ key: 'sqlite', section: SQLITE_LABEL }], async () => [await receiverSection(ctx, baseline!, { store: 'sqlite', key: 'sqlite', label: SQLITE_LABEL })]);
+      rows.push(sqliteRow!);
+    }
+    const pg = only.has('postgres') || only.has('scale') ? await postgresAvailability(ctx.root) : { ok: false as const, reason: 'not selected' };
+    if (only.has('postgres')) {
+      const label = 'Receiver PostgreSQL (auth, validation, outbox+dispatch)';
+      [postgresRow] = pg.ok
+        ? await attempt([{ key: 'postgres', section: label }], async () => [await receiverSection(ctx, baseline!, { store: 'postgres', key: 'postgres', label })])
+        : [{ key: 'postgres', section: 'Receiver PostgreSQL', skipped: pg.reason }];
+      rows.push(postgresRow!);
+    }
+    let openLoopRows: Row[] = [];
+    if (only.has('openloop')) {
+      openLoopRows = await attempt(
+        rates.map((rate) => ({ key: `openloop-${rate}`, section: `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s` })),
+        () => openLoopSection(ctx, rates),
+      );
+      rows.push(...openLoopRows);
+    }
+    let senderRows: Row[] = [];
+    if (only.has('sender')) {
+      senderRows = await attempt(
+        [
+          { key: 'sender-loadgen', section: 'Load generator (autocannon) → bare sink' },
+          { key: 'sender', section: 'Sandbox sender (simulate) → bare sink' },
+        ],
+        () => senderSection(ctx),
+      );
+      rows.push(...senderRows);
+    }
+    const scaleRows: Row[] = [];
+    if (only.has('scale')) {
+      scaleRows.push(...(await attempt([{ key: 'scale-sqlite', section: 'Scale SQLite' }], async () => [await scaleSection(ctx, { store: 'sqlite', events: scaleEvents })])));
+      scaleRows.push(
+        ...(pg.ok
+          ? await attempt([{ key: 'scale-postgres', section: 'Scale PostgreSQL' }], async () => [await scaleSection(ctx, { store: 'postgres', events: scaleEvents })])
+          : [{ key: 'scale-postgres', section: 'Scale PostgreSQL', skipped: pg.reason }]),
+      );
+      rows.push(...scaleRows);
+    }
+
+    // Without a receiver section to take turns with, the baseline is measured on its own.
+    if (!only.has('sqlite') && !only.has('postgres')) await baseline.measure(ctx.durationS);
+    rows.unshift(baseline.row());
+    await baseline.stop();
+
+    const openLoop2000 = openLoopRows.find((r) => r.key === 'openloop-2000');
+    const sender = senderRows.find((r) => r.key === 'sender');
+    const lookup = scaleRows.find((r) => r.key === 'scale-sqlite');
+    const lookupPg = scaleRows.find((r) => r.key === 'scale-postgres');
+    const receiverRows = rows.filter((r) => r.rssMb !== undefined && r.key !== 'baseline' && !r.key.startsWith('sender') && !r.key.startsWith('sqlite-before'));
+    const ingestRows = rows.filter((r) => (r.key === 'sqlite' || r.key === 'postgres' || r.key.startsWith('openloop')) && !r.skipped);
+    const targets = [
+      target(`SQLite ingest vs baseline (${ctx.connections} connections)`, sqliteRow?.ratio, '>=', 0.5, '×'),
+      target(`SQLite ack p99 (${ctx.connections} connections)`, sqliteRow?.p99, '<=', 15, ' ms'),
+      target('PostgreSQL ingest vs baseline', postgresRow?.ratio, '>=', 0.25, '×'),
+      target('PostgreSQL ack p99 (informative goal)', postgresRow?.p99, '<=', 15, ' ms'),
+      target('Open-loop p99 at 2,000 events/s (SQLite)', openLoop2000?.p99, '<=', 5, ' ms'),
+      target('Sandbox sender vs load generator', sender?.ratio, '>=', 0.5, '×'),
+      target(`Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (SQLite)`, lookup?.p99, '<=', 5, ' ms'),
+      target(`Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (PostgreSQL)`, lookupPg?.p99, '<=', 5, ' ms'),
+      target('Receiver peak RSS, all sections', receiverRows.length ? Math.max(...receiverRows.map((r) => r.rssMb!)) : undefined, '<=', 250, ' MB'),
+      target('Ingest errors and non-2xx, all sections', ingestRows.length ? ingestRows.reduce((a, r) => a + (r.errors ?? 0), 0) : undefined, '<=', 0),
+    ];
+
+    const report: Report = {
+      title: values.title ?? (smoke ? 'smoke run' : 'benchmark run'),
+      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      command: commandLine(process.argv.slice(2)),
+      commit: values.root ? `receiver from ${resolve(values.root)}; bench at ${commitDescription()}` : commitDescription(),
+      machine: machineDescription(),
+      settings:
+        `${ctx.durationS} s per section (+${ctx.warmupS} s warm-up), receiver sections in 2 s turns with the baseline, ${ctx.connections} connections, ` +
+        `payloads: 4 event types over unique transactions + 10% duplicates, receiver log level ${ctx.logLevel}`,
+      rows,
+      targets,
+    };
+    process.stdout.write(`\n${formatTable(rows)}\n\n${formatTargets(targets)}\n`);
+    appendReport(out, report);
+    if (values.json) writeFileSync(resolve(values.json), JSON.stringify({ rows, targets }, null, 2));
+    process.stdout.write(`\nappended to ${out}\n`);
+    if (rows.some((r) => r.failed)) {
+      process.stderr.write(`failed sections: ${rows.filter((r) => r.failed).map((r) => r.key).join(', ')}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    killAllChildren();
+    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`kept ${dir}\n`);
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    killAllChildren();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,398 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './load.js';
+import { createPayloads, transactionIdFor, transactionStarted } from './payloads.js';
+import { dropSchema, postgresUrl, schemaSize } from './postgres.js';
+import type { Row } from './report.js';
+import { runScript, startBareServer, startReceiverProcess, type RunningChild } from './servers.js';
+
+export interface BenchContext {
+  dir: string;
+  smoke: boolean;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  webhookSecret: string;
+  adminToken: string;
+  profileDir: string | undefined;
+  logLevel: string;
+  /** The checkout whose receiver, sender and store are measured. */
+  root: string;
+  log: (line: string) => void;
+}
+
+const WEBHOOK_PATH = '/socure/docv/webhook';
+const MB = 1024 * 1024;
+const FORWARD_PATH = '/forward';
+/** Past this many unanswered requests the open-loop sender stops adding more. */
+const OPEN_LOOP_MAX_IN_FLIGHT = 2_000;
+
+function ingestHeaders(ctx: BenchContext): Record<string, string> {
+  return { 'content-type': 'application/json', authorization: `Bearer ${ctx.webhookSecret}` };
+}
+
+function latencyColumns(r: LoadResult): Pick<Row, 'rate' | 'p50' | 'p99' | 'max' | 'errors'> {
+  return { rate: r.rate, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, errors: r.errors };
+}
+
+function describeErrors(r: LoadResult): string {
+  const bad = Object.entries(r.statuses).filter(([status]) => !/^2\d\d$/.test(status));
+  return bad.length ? `; ${bad.map(([s, n]) => `${s}×${n}`).join(' ')}` : '';
+}
+
+async function stopAll(...children: Array<RunningChild | undefined>): Promise<void> {
+  await Promise.all(children.map((c) => c?.stop()));
+}
+
+/**
+ * The bare node:http server under the same load: the yardstick for every ratio. It runs for the
+ * whole bench, and each receiver section takes its slices in turns with it, so both see the same
+ * machine: on a shared 2-core box the background load drifts, and a ratio of two measurements
+ * minutes apart would mostly measure that drift.
+ */
+export interface Baseline {
+  /** One slice of closed-loop load on the bare server. */
+  measure(durationS: number): Promise<LoadResult>;
+  /** All slices so far, as one row. */
+  row(): Row;
+  stop(): Promise<void>;
+}
+
+/** How long each turn lasts when a section alternates with the baseline. */
+const SLICE_S = 2;
+
+export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
+  ctx.log('baseline: bare node:http server');
+  const server = await startBareServer(ctx.dir, 'baseline');
+  const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+  if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
+  server.rss.reset();
+  const slices: LoadResult[] = [];
+  return {
+    async measure(durationS) {
+      const r = await closedLoop({ ...load, durationS });
+      slices.push(r);
+      return r;
+    },
+    row() {
+      const r = mergeResults(slices);
+      return {
+        key: 'baseline',
+        section: 'Baseline: bare node:http server',
+        ...latencyColumns(r),
+        ratio: 1,
+        rssMb: server.rss.peak() / MB,
+        note: `${r.requests.toLocaleString('en-US')} requests${slices.length > 1 ? ` in ${slices.length} slices taken in turns with the receiver sections` : ''}${describeErrors(r)}`,
+      };
+    },
+    stop: () => server.stop(),
+  };
+}
+
+/** The receiver's slices and the baseline's, in turns: ratios of two measurements of the same minutes. */
+async function paired(ctx: BenchContext, baseline: Baseline, measure: (durationS: number) => Promise<LoadResult>): Promise<{ mine: LoadResult; theirs: LoadResult }> {
+  const slices = Math.max(1, Math.round(ctx.durationS / SLICE_S));
+  const sliceS = ctx.durationS / slices;
+  const mine: LoadResult[] = [];
+  const theirs: LoadResult[] = [];
+  for (let i = 0; i < slices; i++) {
+    theirs.push(await baseline.measure(sliceS));
+    mine.push(await measure(sliceS));
+  }
+  return { mine: mergeResults(mine), theirs: mergeResults(theirs) };
+}
+
+type StoreKind = 'sqlite' | 'postgres';
+
+interface StoreHandle {
+  url: string;
+  cleanup: () => Promise<void>;
+}
+
+function newStore(ctx: BenchContext, kind: StoreKind, name: string): StoreHandle {
+  if (kind === 'sqlite') return { url: `sqlite:${join(ctx.dir, `${name}.db`)}`, cleanup: async () => undefined };
+  const schema = `bench_${name.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`;
+  return { url: postgresUrl(schema), cleanup: () => dropSchema(schema) };
+}
+
+interface OutboxState {
+  pending: number;
+  delivered: number;
+  commits: number;
+  committed: number;
+}
+
+/** Outbox rows by state, from the receiver's /metrics. */
+async function outboxState(receiver: RunningChild, adminToken: string): Promise<OutboxState | null> {
+  try {
+    const res = await fetch(`${receiver.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    const read = (state: string) => Number(new RegExp(`^docv_outbox_deliveries\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    const metric = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(text)?.[1] ?? NaN);
+    return { pending: read('pending') + read('failed'), delivered: read('delivered'), commits: metric('docv_commit_batch_size_count'), committed: metric('docv_commit_batch_size_sum') };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The receiver as deployed: shared-secret auth, full validation, no 2xx before the commit is on
+ * disk (SQLite: fsync of the WAL), one forward destination so every event writes an outbox row,
+ * and dispatch running beside ingest.
+ */
+export async function receiverSection(
+  ctx: BenchContext,
+  baseline: Baseline,
+  options: { store: StoreKind; key: string; label: string; root?: string | undefined },
+): Promise<Row> {
+  ctx.log(`${options.key}: ${options.label}`);
+  const store = newStore(ctx, options.store, options.key);
+  let sink: RunningChild | undefined;
+  let receiver: RunningChild | undefined;
+  try {
+    sink = await startBareServer(ctx.dir, `${options.key}-sink`);
+    receiver = await startReceiverProcess({
+      name: `receiver-${options.key}`,
+      dir: ctx.dir,
+      databaseUrl: store.url,
+      webhookSecret: ctx.webhookSecret,
+      adminToken: ctx.adminToken,
+      forwardUrl: `${sink.url}${FORWARD_PATH}`,
+      dispatch: true,
+      logLevel: ctx.logLevel,
+      profileDir: ctx.profileDir,
+      root: options.root ?? ctx.root,
+    });
+    const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+    if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
+    receiver.rss.reset();
+    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => closedLoop({ ...load, durationS }));
+    const rssMb = receiver.rss.peak() / MB;
+    const outbox = await outboxState(receiver, ctx.adminToken);
+    const outboxNote = outbox
+      ? `; outbox after: ${outbox.delivered.toLocaleString('en-US')} delivered, ${outbox.pending.toLocaleString('en-US')} waiting; ` +
+        `${outbox.commits.toLocaleString('en-US')} commits of ${(outbox.committed / outbox.commits).toFixed(1)} writes on average`
+      : '';
+    return {
+      key: options.key,
+      section: options.label,
+      ...latencyColumns(r),
+      ratio: r.rate / b.rate,
+      rssMb,
+      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${outboxNote}`,
+    };
+  } finally {
+    await stopAll(receiver, sink);
+    await store.cleanup().catch((err: unknown) => ctx.log(`cleanup failed: ${(err as Error).message}`));
+  }
+}
+
+/** Fixed arrival rates against the SQLite receiver: latency when it is not saturated. */
+export async function openLoopSection(ctx: BenchContext, rates: number[]): Promise<Row[]> {
+  ctx.log(`open loop: ${rates.join(', ')} events/s`);
+  const store = newStore(ctx, 'sqlite', 'openloop');
+  let sink: RunningChild | undefined;
+  let receiver: RunningChild | undefined;
+  try {
+    sink = await startBareServer(ctx.dir, 'openloop-sink');
+    receiver = await startReceiverProcess({
+      name: 'receiver-openloop',
+      dir: ctx.dir,
+      databaseUrl: store.url,
+      webhookSecret: ctx.webhookSecret,
+      adminToken: ctx.adminToken,
+      forwardUrl: `${sink.url}${FORWARD_PATH}`,
+      dispatch: true,
+      logLevel: ctx.logLevel,
+      profileDir: ctx.profileDir,
+      root: ctx.root,
+    });
+    const payloads = createPayloads();
+    const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads };
+    if (ctx.warmupS > 0) await openLoop({ ...load, rate: 1000, durationS: ctx.warmupS });
+    const rows: Row[] = [];
+    for (const rate of rates) {
+      receiver.rss.reset();
+      const r = await openLoop({ ...load, rate, durationS: ctx.durationS, maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT });
+      rows.push({
+        key: `openloop-${rate}`,
+        section: `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s`,
+        ...latencyColumns(r),
+        rssMb: receiver.rss.peak() / MB,
+        note:
+          `${r.requests.toLocaleString('en-US')} requests, latency from the scheduled send time${describeErrors(r)}` +
+          (r.statuses['not sent'] ? ` (not sent: the receiver fell over ${OPEN_LOOP_MAX_IN_FLIGHT.toLocaleString('en-US')} requests behind)` : ''),
+      });
+    }
+    return rows;
+  } finally {
+    await stopAll(receiver, sink);
+    await store.cleanup();
+  }
+}
+
+interface SimulationSummaryLike {
+  transactions: number;
+  sent: number;
+  failed: number;
+  durationMs: number;
+  events: number;
+  responses: Record<string, number>;
+  latencyMs: { p50: number; p99: number; max: number };
+  timedOut: boolean;
+}
+
+/**
+ * The sandbox's sender (`docv-webhooks simulate`) against a bare sink, beside the load generator's
+ * own throughput against the same sink: whether the sandbox can push a receiver as hard as a
+ * benchmark tool can.
+ */
+export async function senderSection(ctx: BenchContext): Promise<Row[]> {
+  ctx.log('sender: autocannon and simulate against a bare sink');
+  if (!existsSync(join(ctx.root, 'src/sandbox/simulate.ts'))) {
+    const reason = 'no sandbox sender in this tree yet (src/sandbox/simulate.ts)';
+    return [
+      { key: 'sender-loadgen', section: 'Load generator (autocannon) → bare sink', skipped: reason },
+      { key: 'sender', section: 'Sandbox sender (simulate) → bare sink', skipped: reason },
+    ];
+  }
+  const sink = await startBareServer(ctx.dir, 'sender-sink');
+  try {
+    const load = { url: sink.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+    if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
+    // Half before the sender runs and half after, so both see the machine alike.
+    const before = await closedLoop({ ...load, durationS: ctx.durationS / 2 });
+    const generatorRuns = [before];
+
+    // About 2.7 requests per flow; 1,000 flows per second of section keep the run near the
+    // section's length at a few thousand requests per second, and bounded by --max-duration if not.
+    const transactions = ctx.smoke ? 100 : Math.max(300, Math.min(1_000_000, Math.round(ctx.durationS * 1000)));
+    const maxDurationS = Math.max(30, ctx.durationS * 6);
+    const run = await runScript(
+      'src/cli/bin.ts',
+      ['simulate', '--target', `${sink.url}${WEBHOOK_PATH}`, '--scenario', 'mixed', '--transactions', String(transactions), '--concurrency', String(ctx.connections), '--json', '--max-duration', `${maxDurationS}s`],
+      { timeoutMs: (maxDurationS + 60) * 1000, root: ctx.root },
+    );
+    let summary: SimulationSummaryLike;
+    try {
+      summary = JSON.parse(run.stdout) as SimulationSummaryLike;
+    } catch {
+      throw new Error(`simulate exited ${run.code} without a JSON summary:\n${run.stderr.slice(-2000)}${run.stdout.slice(-2000)}`);
+    }
+    generatorRuns.push(await closedLoop({ ...load, durationS: ctx.durationS / 2 }));
+    const generator = mergeResults(generatorRuns);
+    const loadgenRow: Row = {
+      key: 'sender-loadgen',
+      section: `Load generator (autocannon, ${ctx.connections} connections) → bare sink`,
+      ...latencyColumns(generator),
+      ratio: 1,
+      note: `${generator.requests.toLocaleString('en-US')} requests, half before the sender ran and half after${describeErrors(generator)}`,
+    };
+    const seconds = summary.durationMs / 1000;
+    const rate = summary.sent / seconds;
+    const non2xx = Object.entries(summary.responses)
+      .filter(([s]) => !/^2\d\d$/.test(s))
+      .reduce((a, [, n]) => a + n, 0);
+    return [
+      loadgenRow,
+      {
+        key: 'sender',
+        section: `Sandbox sender (simulate --concurrency ${ctx.connections}) → bare sink`,
+        rate,
+        ratio: rate / generator.rate,
+        p50: summary.latencyMs.p50,
+        p99: summary.latencyMs.p99,
+        max: summary.latencyMs.max,
+        rssMb: run.peakRss / MB,
+        errors: summary.failed + non2xx,
+        note: `${summary.transactions.toLocaleString('en-US')} flows, ${summary.sent.toLocaleString('en-US')} requests in ${seconds.toFixed(1)} s (process start excluded)${summary.timedOut ? ', hit --max-duration' : ''}`,
+      },
+    ];
+  } finally {
+    await stopAll(sink);
+  }
+}
+
+function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+/**
+ * A store with `events` events (filled through the store's own ingest, not over HTTP), then
+ * random transaction lookups through the admin API of a running receiver, and the bytes per event.
+ */
+export async function scaleSection(ctx: BenchContext, options: { store: StoreKind; events: number }): Promise<Row> {
+  const label = `Scale ${options.store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: GET /v1/transactions/{id} after ${options.events.toLocaleString('en-US')} events`;
+  ctx.log(`${label}: filling`);
+  const name = `scale-${options.store}`;
+  const store = newStore(ctx, options.store, name);
+  const runId = randomBytes(4).toString('hex');
+  let receiver: RunningChild | undefined;
+  try {
+    const fill = await runScript('bench/fill-store.ts', [store.url, String(options.events), runId, `forward:127.0.0.1${FORWARD_PATH}`], {
+      timeoutMs: 120_000 + options.events * 2,
+      root: ctx.root,
+      onStderr: (text) => ctx.log(`  ${text.trim()}`),
+    });
+    if (fill.code !== 0) throw new Error(`filling the ${options.store} store failed (${fill.code}):\n${fill.stderr.slice(-2000)}`);
+    const filled = JSON.parse(fill.stdout) as { events: number; seconds: number };
+    ctx.log(`  filled ${filled.events} events in ${filled.seconds.toFixed(1)} s`);
+    receiver = await startReceiverProcess({
+      name: `receiver-${name}`,
+      dir: ctx.dir,
+      databaseUrl: store.url,
+      webhookSecret: ctx.webhookSecret,
+      adminToken: ctx.adminToken,
+      dispatch: false,
+      logLevel: ctx.logLevel,
+      profileDir: ctx.profileDir,
+      root: ctx.root,
+    });
+    const transactions = Math.ceil(filled.events / 3) + 256;
+    let seed = 0x9e3779b9;
+    const random = () => {
+      // xorshift: reproducible, and cheap next to an HTTP request
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 2 ** 32;
+    };
+    const nextPath = () => {
+      for (let i = 0; i < 100; i++) {
+        const tx = Math.floor(random() * transactions);
+        if (transactionStarted(tx, filled.events)) return `/v1/transactions/${encodeURIComponent(transactionIdFor(runId, tx))}`;
+      }
+      return `/v1/transactions/${encodeURIComponent(transactionIdFor(runId, 0))}`;
+    };
+    const headers = { authorization: `Bearer ${ctx.adminToken}` };
+    if (ctx.warmupS > 0) await getLoop({ url: receiver.url, headers, nextPath, connections: 4, durationS: ctx.warmupS });
+    receiver.rss.reset();
+    const r = await getLoop({ url: receiver.url, headers, nextPath, connections: 4, durationS: ctx.durationS });
+    const rssMb = receiver.rss.peak() / MB;
+    await receiver.stop();
+    receiver = undefined;
+    let bytes: number;
+    let where: string;
+    if (options.store === 'sqlite') {
+      const path = store.url.slice('sqlite:'.length);
+      bytes = fileSize(path) + fileSize(`${path}-wal`) + fileSize(`${path}-shm`);
+      where = 'file + WAL after checkpoint on close';
+    } else {
+      bytes = await schemaSize(new URL(store.url).searchParams.get('schema')!);
+      where = 'pg_total_relation_size of all tables';
+    }
+    return {
+      key: name,
+      section: label,
+      ...latencyColumns(r),
+      rssMb,
+      note:
+        `lookups/s at 4 connections; ${Math.round(bytes / filled.events).toLocaleString('en-US')} B/event on disk (${(bytes / MB).toFixed(1)} MB, ${where}, ` +
+        `one outbox row per event); filled at ${Math.round(filled.events / filled.seconds).toLocaleString('en-US')} events/s in-process${describeErrors(r)}`,
+    };
+  } finally {
+    await stopAll(receiver);
+    await store.cleanup().catch((err: unknown) => ctx.log(`cleanup failed: ${(err as Error).message}`));
+  }
+}

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * `npm run bench` in smoke mode (about a second per section, tiny counts), so the script cannot
+ * rot: every section must still run and report numbers. What the numbers are is the bench's job,
+ * not this test's. Writes to a temporary file, never to BENCHMARKS.md.
+ */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SECTIONS = ['baseline', 'sqlite', 'postgres', 'openloop-500', 'openloop-2000', 'openloop-5000', 'sender-loadgen', 'sender', 'scale-sqlite', 'scale-postgres'];
+
+interface Row {
+  key: string;
+  section: string;
+  rate?: number;
+  ratio?: number;
+  p50?: number;
+  p99?: number;
+  max?: number;
+  rssMb?: number;
+  errors?: number;
+  skipped?: string;
+  failed?: string;
+}
+
+function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // SIGTERM first: the bench kills its own children on the way out.
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('npm run bench -- --smoke', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'docv-bench-smoke-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs every section and reports a positive number for each', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'BENCHMARKS.md');
+    const json = join(dir, 'bench.json');
+    const { code, stderr } = await runBench(['--smoke', '--out', out, '--json', json], 110_000);
+    expect(code, stderr.slice(-3000)).toBe(0);
+
+    const markdown = readFileSync(out, 'utf8');
+    expect(markdown).toMatch(/^## \d{4}-\d{2}-\d{2}T/m);
+    expect(markdown).toContain('- command: `node --import tsx bench/run.ts --smoke --out ');
+    expect(markdown).toMatch(/- commit: \S+/);
+    expect(markdown).toContain('| section | events/s | × baseline | p50 ms | p99 ms | max ms | peak RSS MB | errors | notes |');
+
+    const { rows, targets } = JSON.parse(readFileSync(json, 'utf8')) as { rows: Row[]; targets: Array<{ name: string; pass?: boolean }> };
+    expect(rows.map((r) => r.key)).toEqual(SECTIONS);
+    for (const row of rows) {
+      expect(row.failed, `${row.key} failed`).toBeUndefined();
+      expect(markdown).toContain(`| ${row.section} |`);
+      if (row.skipped) {
+        // Only a section whose code or server is missing may be skipped, and it says why.
+        expect(row.skipped.length, row.key).toBeGreaterThan(0);
+        expect(markdown).toContain(`skipped: ${row.skipped}`);
+        continue;
+      }
+      expect(row.rate, row.key).toBeGreaterThan(0);
+      expect(row.p50, row.key).toBeGreaterThan(0);
+      expect(row.p99!, row.key).toBeGreaterThanOrEqual(row.p50!);
+      expect(row.max!, row.key).toBeGreaterThanOrEqual(row.p99!);
+      expect(row.errors, row.key).toBeGreaterThanOrEqual(0);
+      if (row.key !== 'sender-loadgen') expect(row.rssMb, row.key).toBeGreaterThan(0);
+      if (row.key === 'baseline' || row.key === 'sqlite' || row.key === 'postgres' || row.key.startsWith('sender')) expect(row.ratio, row.key).toBeGreaterThan(0);
+    }
+    // The receiver sections must actually have run: the point of the bench.
+    expect(rows.find((r) => r.key === 'sqlite')?.skipped).toBeUndefined();
+    expect(rows.find((r) => r.key === 'scale-sqlite')?.skipped).toBeUndefined();
+
+    expect(targets.length).toBeGreaterThanOrEqual(8);
+    for (const t of targets) expect(markdown).toMatch(new RegExp(`\\| ${t.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|.*\\| (PASS|\\*\\*MISS\\*\\*|n/a \\(not measured\\)) \\|`));
+  });
+});
