@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { DocvEvent, DocvEventType } from '../../contract/index.js';
 import { applyApiDecision, type TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
+import { deliveryOf } from '../rows.js';
 import type {
   AttemptResult,
   ClaimRequest,
@@ -34,24 +35,6 @@ export interface DeliveryRow {
 
 const DELIVERY_COLUMNS =
   'seq, delivery_id, event_id, docv_transaction_id, event_type, destination, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at';
-
-export function deliveryOf(row: DeliveryRow): OutboxDelivery {
-  return {
-    deliveryId: row.delivery_id,
-    eventId: row.event_id,
-    docvTransactionId: row.docv_transaction_id,
-    eventType: row.event_type,
-    destination: row.destination,
-    state: row.state,
-    attempts: row.attempts,
-    nextAttemptAt: row.state === 'pending' || row.state === 'failed' ? new Date(row.next_attempt_at).toISOString() : null,
-    lastStatus: row.last_status,
-    lastError: row.last_error,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-    deliveredAt: row.delivered_at ? row.delivered_at.toISOString() : null,
-  };
-}
 
 /** Errors and statuses from other systems are stored, but never unbounded. */
 function clip(text: string | null): string | null {

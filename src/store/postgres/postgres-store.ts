@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
-import { decodeCursor, encodeCursor, type CursorKind } from '../cursor.js';
+import { decodeCursor } from '../cursor.js';
+import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
@@ -87,34 +88,6 @@ interface QuarantineRow {
   headers: Record<string, string>;
   body: Buffer;
   body_size: number;
-}
-
-const EVENT_SUMMARY_COLUMNS =
-  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at';
-
-function summaryOf(row: EventRow): StoredEventSummary {
-  return {
-    eventId: row.event_id,
-    docvTransactionId: row.docv_transaction_id,
-    eventType: row.event_type,
-    eventTime: row.event_time,
-    decision: row.decision,
-    customerUserId: row.customer_user_id,
-    deliveryId: row.delivery_id,
-    dedupeKey: row.dedupe_key,
-    receivedAt: row.received_at.toISOString(),
-  };
-}
-
-function withoutBookkeeping(state: TransactionLifecycle): TransactionSummary {
-  const { seen: _seen, ...summary } = state;
-  return summary;
-}
-
-function page<R extends { seq: number }, T>(rows: R[], limit: number, kind: CursorKind, map: (row: R) => T): Page<T> {
-  const items = rows.slice(0, limit);
-  const last = items.at(-1);
-  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.seq, kind) : null };
 }
 
 /** Builds `WHERE a = $1 AND b = $2` from optional filters, numbering parameters as it goes. */
@@ -303,7 +276,7 @@ export class PostgresStore implements Store {
         this.pool.query<EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = $1 ORDER BY event_time_ms, seq`, [id]),
       ]);
       const state = tx.rows[0]?.state;
-      return state ? { ...withoutBookkeeping(state), events: events.rows.map(summaryOf) } : null;
+      return state ? { ...withoutBookkeeping(state), events: events.rows.map(eventSummaryOf) } : null;
     });
   }
 
@@ -330,7 +303,7 @@ export class PostgresStore implements Store {
     );
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
-    return { ...summaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: row.headers! };
+    return { ...eventSummaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: row.headers! };
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
@@ -341,7 +314,7 @@ export class PostgresStore implements Store {
     if (filter.eventType) where.add('event_type = ?', filter.eventType);
     const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
     const rows = await this.read('listing events', async () => (await this.pool.query<EventRow>(sql, where.values)).rows);
-    return page(rows, filter.limit, 'ev', summaryOf);
+    return page(rows, filter.limit, 'ev', eventSummaryOf);
   }
 
   async listQuarantine(request: PageRequest): Promise<Page<QuarantineEntry>> {
@@ -400,7 +373,7 @@ export class PostgresStore implements Store {
 
   async listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
     const rows = await this.read('listing deliveries', () => outbox.list(this.pool, filter));
-    return page(rows, filter.limit, 'dl', outbox.deliveryOf);
+    return page(rows, filter.limit, 'dl', deliveryOf);
   }
 
   async getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null> {

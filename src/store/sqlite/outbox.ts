@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DocvEvent, DocvEventType } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
+import { deliveryOf } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   DECISION_FETCH_DESTINATION,
@@ -31,24 +32,6 @@ interface DeliveryRow {
   created_at: string;
   updated_at: string;
   delivered_at: string | null;
-}
-
-export function deliveryOf(row: DeliveryRow): OutboxDelivery {
-  return {
-    deliveryId: row.delivery_id,
-    eventId: row.event_id,
-    docvTransactionId: row.docv_transaction_id,
-    eventType: row.event_type,
-    destination: row.destination,
-    state: row.state,
-    attempts: row.attempts,
-    nextAttemptAt: row.state === 'pending' || row.state === 'failed' ? new Date(row.next_attempt_at).toISOString() : null,
-    lastStatus: row.last_status,
-    lastError: row.last_error,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    deliveredAt: row.delivered_at,
-  };
 }
 
 /** Errors and statuses from other systems are stored, but never unbounded. */

@@ -3,7 +3,8 @@ import { close as closeFd, closeSync, fsync, mkdirSync, open as openFd } from 'n
 import { dirname } from 'node:path';
 import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
 import { applyApiDecision, applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
-import { decodeCursor, encodeCursor, type CursorKind } from '../cursor.js';
+import { decodeCursor } from '../cursor.js';
+import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
@@ -32,7 +33,7 @@ import {
   type TransactionView,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { deliveryOf, SqliteOutbox } from './outbox.js';
+import { SqliteOutbox } from './outbox.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for tests. */
@@ -103,34 +104,6 @@ interface QuarantineRow {
   headers: string;
   body: Buffer;
   body_size: number;
-}
-
-const EVENT_SUMMARY_COLUMNS =
-  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at';
-
-function summaryOf(row: EventRow): StoredEventSummary {
-  return {
-    eventId: row.event_id,
-    docvTransactionId: row.docv_transaction_id,
-    eventType: row.event_type,
-    eventTime: row.event_time,
-    decision: row.decision,
-    customerUserId: row.customer_user_id,
-    deliveryId: row.delivery_id,
-    dedupeKey: row.dedupe_key,
-    receivedAt: row.received_at,
-  };
-}
-
-function withoutBookkeeping(state: TransactionLifecycle): TransactionSummary {
-  const { seen: _seen, ...summary } = state;
-  return summary;
-}
-
-function page<R extends { seq: number }, T>(rows: R[], limit: number, kind: CursorKind, map: (row: R) => T): Page<T> {
-  const items = rows.slice(0, limit);
-  const last = items.at(-1);
-  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last.seq, kind) : null };
 }
 
 /**
@@ -459,7 +432,7 @@ export class SqliteStore implements Store {
     const events = this.cached<[string], EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = ? ORDER BY event_time_ms, seq`).all(
       docvTransactionId,
     );
-    return { ...withoutBookkeeping(JSON.parse(row.state) as TransactionLifecycle), events: events.map(summaryOf) };
+    return { ...withoutBookkeeping(JSON.parse(row.state) as TransactionLifecycle), events: events.map(eventSummaryOf) };
   }
 
   async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
@@ -491,7 +464,7 @@ export class SqliteStore implements Store {
     const row = this.cached<[string], EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = ?`).get(eventId);
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
-    return { ...summaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: JSON.parse(row.headers!) as Record<string, string> };
+    return { ...eventSummaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: JSON.parse(row.headers!) as Record<string, string> };
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
@@ -511,7 +484,7 @@ export class SqliteStore implements Store {
       params.eventType = filter.eventType;
     }
     const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    return page(this.db.prepare<[Record<string, unknown>], EventRow>(sql).all(params), filter.limit, 'ev', summaryOf);
+    return page(this.db.prepare<[Record<string, unknown>], EventRow>(sql).all(params), filter.limit, 'ev', eventSummaryOf);
   }
 
   async listQuarantine(request: PageRequest): Promise<Page<QuarantineEntry>> {

@@ -1,0 +1,88 @@
+import type { Decision, DocvEventType } from '../contract/index.js';
+import type { TransactionLifecycle } from '../lifecycle/index.js';
+import { encodeCursor, type CursorKind } from './cursor.js';
+import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
+
+/** SQLite hands timestamps back as ISO text, PostgreSQL as Date: both read out as ISO text. */
+type Timestamp = string | Date;
+
+function iso(t: Timestamp): string {
+  return typeof t === 'string' ? t : t.toISOString();
+}
+
+export const EVENT_SUMMARY_COLUMNS =
+  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at';
+
+/** The columns of `events` that every listing shows, as both stores name them. */
+export interface EventSummaryRow {
+  event_id: string;
+  dedupe_key: string;
+  delivery_id: string | null;
+  docv_transaction_id: string;
+  event_type: DocvEventType;
+  event_time: string;
+  customer_user_id: string | null;
+  decision: Decision | null;
+  received_at: Timestamp;
+}
+
+export function eventSummaryOf(row: EventSummaryRow): StoredEventSummary {
+  return {
+    eventId: row.event_id,
+    docvTransactionId: row.docv_transaction_id,
+    eventType: row.event_type,
+    eventTime: row.event_time,
+    decision: row.decision,
+    customerUserId: row.customer_user_id,
+    deliveryId: row.delivery_id,
+    dedupeKey: row.dedupe_key,
+    receivedAt: iso(row.received_at),
+  };
+}
+
+export interface DeliverySummaryRow {
+  delivery_id: string;
+  event_id: string;
+  docv_transaction_id: string;
+  event_type: DocvEventType;
+  destination: string;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: number | string;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
+export function deliveryOf(row: DeliverySummaryRow): OutboxDelivery {
+  return {
+    deliveryId: row.delivery_id,
+    eventId: row.event_id,
+    docvTransactionId: row.docv_transaction_id,
+    eventType: row.event_type,
+    destination: row.destination,
+    state: row.state,
+    attempts: row.attempts,
+    nextAttemptAt: row.state === 'pending' || row.state === 'failed' ? new Date(Number(row.next_attempt_at)).toISOString() : null,
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+    deliveredAt: row.delivered_at === null ? null : iso(row.delivered_at),
+  };
+}
+
+/** The lifecycle as the API shows it: without the sets kept to fold the next event in. */
+export function withoutBookkeeping(state: TransactionLifecycle): TransactionSummary {
+  const { seen: _seen, ...summary } = state;
+  return summary;
+}
+
+/** A page of `limit` rows out of `limit + 1` fetched: the extra row says whether more follow. */
+export function page<R extends { seq: number | string }, T>(rows: R[], limit: number, kind: CursorKind, map: (row: R) => T): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(Number(last.seq), kind) : null };
+}
