@@ -3,19 +3,11 @@ import { createDocvReceiver, type DocvReceiver } from '../../src/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent, tempDir } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
+import { postToReceiver as post } from '../helpers/library.js';
 
 const FAST_RETRY = { schedule: [20, 40, 80], maxAttempts: 4, jitter: 0 };
 
 const backends = await testBackends();
-
-function post(receiver: DocvReceiver, event: Record<string, unknown>) {
-  return receiver.handle({
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    remoteAddress: '127.0.0.1',
-    body: Buffer.from(JSON.stringify(event)),
-  });
-}
 
 let receiver: DocvReceiver | undefined;
 afterEach(async () => receiver?.close());

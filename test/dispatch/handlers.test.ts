@@ -5,19 +5,11 @@ import type { HandlerContext } from '../../src/dispatch/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
+import { postToReceiver as post } from '../helpers/library.js';
 
 const backends = await testBackends();
 
 const FAST_RETRY = { schedule: [20, 40, 80], maxAttempts: 4, jitter: 0 };
-
-function post(receiver: DocvReceiver, event: Record<string, unknown>) {
-  return receiver.handle({
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    remoteAddress: '127.0.0.1',
-    body: Buffer.from(JSON.stringify(event)),
-  });
-}
 
 describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => {
   if (skipUnavailable(backend)) return;

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import type { DocvEvent, DocvEventType } from '../../contract/index.js';
+import type { DocvEvent } from '../../contract/index.js';
 import { applyApiDecision, type TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf } from '../rows.js';
+import { deliveryOf, type DeliverySummaryRow } from '../rows.js';
 import type {
   AttemptResult,
   ClaimRequest,
@@ -16,18 +16,9 @@ import type {
 } from '../types.js';
 import { pgText, transactionColumns } from './ingest.js';
 
-export interface DeliveryRow {
+export interface DeliveryRow extends DeliverySummaryRow {
   seq: number;
-  delivery_id: string;
-  event_id: string;
-  docv_transaction_id: string;
-  event_type: DocvEventType;
-  destination: string;
-  state: DeliveryState;
-  attempts: number;
   next_attempt_at: number;
-  last_status: number | null;
-  last_error: string | null;
   created_at: Date;
   updated_at: Date;
   delivered_at: Date | null;

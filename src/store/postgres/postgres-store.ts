@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
+import type { DocvEvent, DocvEventType } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping } from '../rows.js';
+import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
@@ -62,17 +62,9 @@ interface PendingIngest {
   reject: (err: Error) => void;
 }
 
-interface EventRow {
+interface EventRow extends EventSummaryRow {
   seq: number;
-  event_id: string;
-  dedupe_key: string;
-  delivery_id: string | null;
   content_hash: string;
-  docv_transaction_id: string;
-  event_type: DocvEventType;
-  event_time: string;
-  customer_user_id: string | null;
-  decision: Decision | null;
   received_at: Date;
   raw_body?: Buffer;
   headers?: Record<string, string>;

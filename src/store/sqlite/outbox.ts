@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DocvEvent, DocvEventType } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf } from '../rows.js';
+import { deliveryOf, type DeliverySummaryRow } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   DECISION_FETCH_DESTINATION,
@@ -17,18 +17,9 @@ import {
   type ReplayFilter,
 } from '../types.js';
 
-interface DeliveryRow {
+interface DeliveryRow extends DeliverySummaryRow {
   seq: number;
-  delivery_id: string;
-  event_id: string;
-  docv_transaction_id: string;
-  event_type: DocvEventType;
-  destination: string;
-  state: DeliveryState;
-  attempts: number;
   next_attempt_at: number;
-  last_status: number | null;
-  last_error: string | null;
   created_at: string;
   updated_at: string;
   delivered_at: string | null;

@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { close as closeFd, closeSync, fsync, mkdirSync, open as openFd } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Decision, DocvEvent, DocvEventType } from '../../contract/index.js';
+import type { DocvEvent, DocvEventType } from '../../contract/index.js';
 import { applyApiDecision, applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping } from '../rows.js';
+import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
@@ -73,17 +73,9 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-interface EventRow {
+interface EventRow extends EventSummaryRow {
   seq: number;
-  event_id: string;
-  dedupe_key: string;
-  delivery_id: string | null;
   content_hash: string;
-  docv_transaction_id: string;
-  event_type: DocvEventType;
-  event_time: string;
-  customer_user_id: string | null;
-  decision: Decision | null;
   received_at: string;
   raw_body?: Buffer;
   headers?: string;
