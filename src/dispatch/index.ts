@@ -5,3 +5,5 @@ export type { AttemptOutcome, Destination } from './types.js';
 export { createForwardDestination, forwardDestinationName, forwardBody, type ForwardOptions } from './destinations/forward.js';
 export { createDecisionFetchDestination, type DecisionFetchOptions } from './destinations/decision-fetch.js';
 export { HandlerRegistry, HANDLERS_DESTINATION, type AnyEventHandler, type ErrorHandler, type EventHandler, type HandlerContext } from './destinations/handlers.js';
+export { createHttpThread } from './destinations/http-thread.js';
+export { inlinePoster, type HttpPost, type HttpPoster } from './destinations/http-post.js';

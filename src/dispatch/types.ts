@@ -11,4 +11,6 @@ export type AttemptOutcome =
 export interface Destination {
   readonly name: string;
   deliver(delivery: ClaimedDelivery, signal: AbortSignal): Promise<AttemptOutcome>;
+  /** Releases what the destination holds (a thread, connections); the dispatcher calls it on stop. */
+  close?(): Promise<void>;
 }

@@ -32,6 +32,11 @@ export interface DispatchConfig {
   /** Standard Webhooks secrets to sign forwarded events with. */
   forwardSigningSecrets: string[];
   forwardTimeoutMs: number;
+  /**
+   * Run forward POSTs on a worker thread of their own (default), leaving this thread's event
+   * loop to acknowledgements; off runs them on the main thread.
+   */
+  forwardThread: boolean;
   /** How long a forward of VERIFICATION_COMPLETED waits for the fetched decision. */
   decisionWaitMs: number;
 }
@@ -74,6 +79,7 @@ export const DEFAULT_DISPATCH: DispatchConfig = {
   forwardUrls: [],
   forwardSigningSecrets: [],
   forwardTimeoutMs: 15_000,
+  forwardThread: true,
   decisionWaitMs: 30_000,
 };
 

@@ -3,6 +3,7 @@ import {
   createDecisionFetchDestination,
   createDispatcher,
   createForwardDestination,
+  createHttpThread,
   forwardDestinationName,
   type Destination,
   type Dispatcher,
@@ -18,6 +19,8 @@ export function buildDestinations(config: ReceiverConfig, store: Store, handlers
   const destinations: Destination[] = [];
   if (handlers) destinations.push(handlers);
   const seen = new Set<string>();
+  // One thread for all forward URLs, started at the first POST (never, if dispatch is off here).
+  const poster = config.dispatch.forwardUrls.length > 0 && config.dispatch.forwardThread !== false ? createHttpThread() : undefined;
   for (const url of config.dispatch.forwardUrls) {
     let name: string;
     try {
@@ -28,7 +31,7 @@ export function buildDestinations(config: ReceiverConfig, store: Store, handlers
     if (!/^https?:$/.test(new URL(url).protocol)) throw new ConfigError(`forward URL "${url}" must be http(s)`);
     if (seen.has(name)) throw new ConfigError(`forward URL "${url}" is configured twice`);
     seen.add(name);
-    destinations.push(createForwardDestination({ url, name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs }));
+    destinations.push(createForwardDestination({ url, name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs, poster }));
   }
   if (config.socure.baseUrl && config.socure.apiKey) {
     destinations.push(

@@ -1,9 +1,7 @@
-import { request } from 'undici';
 import { signStandardWebhook } from '../../auth/standard-webhooks.js';
 import type { ClaimedDelivery } from '../../store/index.js';
 import type { AttemptOutcome, Destination } from '../types.js';
-import { withDeadline } from './deadline.js';
-import { outcomeOfError, outcomeOfResponse } from './http-outcome.js';
+import { inlinePoster, type HttpPoster } from './http-post.js';
 
 export interface ForwardOptions {
   url: string;
@@ -11,6 +9,8 @@ export interface ForwardOptions {
   signingSecrets?: string[] | undefined;
   timeoutMs: number;
   name?: string;
+  /** Where the POST runs: this thread by default, or the forward thread (createHttpThread). */
+  poster?: HttpPoster | undefined;
 }
 
 /**
@@ -40,9 +40,10 @@ export function forwardBody(delivery: ClaimedDelivery): string {
 /** POSTs each event to the integrator's own service, signed with Standard Webhooks. */
 export function createForwardDestination(options: ForwardOptions): Destination {
   const name = options.name ?? forwardDestinationName(options.url);
+  const poster = options.poster ?? inlinePoster;
   return {
     name,
-    async deliver(delivery, signal): Promise<AttemptOutcome> {
+    deliver(delivery, signal): Promise<AttemptOutcome> {
       const body = forwardBody(delivery);
       const headers: Record<string, string> = {
         'content-type': 'application/json',
@@ -55,32 +56,8 @@ export function createForwardDestination(options: ForwardOptions): Destination {
         headers['webhook-timestamp'] = String(timestamp);
         headers['webhook-signature'] = signStandardWebhook(options.signingSecrets, delivery.deliveryId, timestamp, body);
       }
-      const deadline = withDeadline(signal, options.timeoutMs);
-      try {
-        // undici's request rather than fetch: the same connection pool and no redirects followed,
-        // without the WHATWG Request/Response/stream objects fetch builds per call (most of the
-        // CPU an attempt cost).
-        const res = await request(options.url, { method: 'POST', headers, body, signal: deadline.signal });
-        const ok = res.statusCode >= 200 && res.statusCode < 300;
-        const retryAfter = res.headers['retry-after'];
-        const outcome = outcomeOfResponse(res.statusCode, (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) ?? null, ok ? '' : await bodySnippet(res.body));
-        if (ok) await res.body.dump();
-        return outcome;
-      } catch (err) {
-        return outcomeOfError(err, options.timeoutMs);
-      } finally {
-        deadline.done();
-      }
+      return poster.post({ url: options.url, headers, body, timeoutMs: options.timeoutMs }, signal);
     },
+    close: () => poster.close(),
   };
-}
-
-/** The first bytes of an error body, for the attempt log: enough to debug, bounded. */
-async function bodySnippet(body: { text(): Promise<string> }): Promise<string> {
-  try {
-    const text = await body.text();
-    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  } catch {
-    return '';
-  }
 }

@@ -251,8 +251,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  private flush(): void {
+  /**
+   * Commits what is queued. While an fsync is in flight a commit made now would wait for the
+   * next fsync anyway, so the queue keeps gathering and syncWal commits it the moment the fsync
+   * ends, just before starting the next one: same acknowledgement time, bigger commits and fewer
+   * fsyncs when writes come from every side (ingest, claims, completions).
+   */
+  private flush(force = false): void {
     this.flushScheduled = false;
+    if (!force && this.syncing && this.pending.length < this.maxBatch) return;
     const batch = this.pending.splice(0, this.maxBatch);
     if (this.pending.length > 0) {
       this.flushScheduled = true;
@@ -326,6 +333,8 @@ export class SqliteStore implements Store {
         this.walFd = null;
       }
       for (const w of waiting) w(error);
+      // What gathered during this fsync: commit it now so it joins the next one.
+      if (this.pending.length > 0) this.flush(true);
     }
     this.syncing = null;
   }
@@ -555,7 +564,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     // Whatever is queued still gets its commit (and its fsync) before the file closes.
-    while (this.pending.length > 0) this.flush();
+    while (this.pending.length > 0) this.flush(true);
     for (let i = 0; this.syncing && i < 1_000; i++) await this.syncing;
     if (this.walFd !== null) closeSync(this.walFd);
     this.db.close();
