@@ -55,8 +55,11 @@ export interface DocvServiceOptions {
 /** How long an out-of-order event waits for a later one to overtake it, in scenario time. */
 const HOLD_MS = 120_000;
 const MIN_HOLD_MS = 50;
-/** Steps taken per wake-up: a backlog after a long stop is worked off in slices, not one huge transaction. */
-const STEPS_PER_TICK = 500;
+/**
+ * Steps taken per wake-up: a backlog (after a long stop, or a load run's flows all due at once)
+ * is worked off in slices of a few milliseconds, so deliveries keep going in between.
+ */
+const STEPS_PER_TICK = 64;
 
 /**
  * The DocV service the sandbox stands in for: transactions, the simulated end user working
@@ -239,12 +242,16 @@ export class DocvService {
   runDueSteps(): number | undefined {
     const now = this.now();
     const steps = this.store.dueSteps(now, STEPS_PER_TICK);
-    for (const step of steps) {
-      this.store.atomically(() => {
+    // One commit for the whole slice: each step and the deliveries it queues still land together.
+    this.store.atomically(() => {
+      for (const step of steps) {
+        // Marked before the event happens: a terminal event cancels the steps still planned,
+        // and this one is not among them any more (one update of its row instead of two).
+        this.store.markStep(step.id, 'done');
         const r = this.emit(step.docvTransactionId, step.eventType, { decision: step.decision });
-        this.store.markStep(step.id, r.emitted ? 'done' : 'skipped');
-      });
-    }
+        if (!r.emitted) this.store.markStep(step.id, 'skipped');
+      }
+    });
     return steps.length === STEPS_PER_TICK ? now : this.store.nextStepDue();
   }
 }

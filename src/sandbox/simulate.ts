@@ -68,6 +68,9 @@ export interface SimulationSummary {
 export const SIMULATE_DEFAULT_RETRY_SCHEDULE = '200ms,1s,5s';
 export const SIMULATE_DEFAULT_MAX_DURATION_MS = 10 * 60_000;
 const MAX_TRANSACTIONS = 1_000_000;
+const CREATE_BATCH = 1_000;
+/** How often the end of the run is checked when the engine did not say it went idle. */
+const IDLE_CHECK_MS = 100;
 
 /**
  * Plays `transactions` whole DocV flows straight at a target with the sandbox's delivery engine
@@ -85,6 +88,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   let accepted = 0;
   let duplicates = 0;
   let retries = 0;
+  /** Resolves the main loop's wait: set while it waits. */
+  let idle: (() => void) | undefined;
   const engine = new DeliveryEngine({
     store,
     auth: { webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets },
@@ -94,6 +99,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     ratePerSecond: opts.rate,
     random: opts.random,
     logger: opts.logger,
+    onIdle: () => idle?.(),
     onAttempt: (delivery, outcome) => {
       sent += 1;
       if (delivery.attempts > 0) retries += 1;
@@ -116,9 +122,14 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     logger: opts.logger,
   });
   const scenarios: Partial<Record<ScenarioName, number>> = {};
-  for (let i = 0; i < n; i++) {
-    const tx = service.create({ scenario: opts.scenario ?? 'mixed', customerUserId: `sim-${i + 1}` });
-    scenarios[tx.scenario] = (scenarios[tx.scenario] ?? 0) + 1;
+  // Flows are created in batches of one commit each rather than one commit per flow.
+  for (let first = 0; first < n; first += CREATE_BATCH) {
+    store.atomically(() => {
+      for (let i = first; i < Math.min(n, first + CREATE_BATCH); i++) {
+        const tx = service.create({ scenario: opts.scenario ?? 'mixed', customerUserId: `sim-${i + 1}` });
+        scenarios[tx.scenario] = (scenarios[tx.scenario] ?? 0) + 1;
+      }
+    });
   }
   engine.start();
   service.start();
@@ -135,15 +146,27 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   try {
     for (;;) {
       if (store.countPlannedSteps() === 0 && store.countOpenDeliveries() === 0) break;
-      if (Date.now() > deadline) {
+      const now = Date.now();
+      if (now > deadline) {
         timedOut = true;
         break;
       }
-      if (opts.onProgress && Date.now() - lastProgress >= interval) {
-        lastProgress = Date.now();
+      if (opts.onProgress && now - lastProgress >= interval) {
+        lastProgress = now;
         opts.onProgress(progress());
       }
-      await new Promise((r) => setTimeout(r, 10));
+      // The run can only be over once the engine has nothing in flight: wait for that, with a
+      // timer for the deadline, the progress reports and steps still to come.
+      const sleepMs = Math.min(deadline + 1 - now, IDLE_CHECK_MS, opts.onProgress ? interval : Infinity);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(1, sleepMs));
+        function done(): void {
+          clearTimeout(timer);
+          idle = undefined;
+          resolve();
+        }
+        idle = done;
+      });
     }
     opts.onProgress?.(progress());
   } finally {

@@ -5,6 +5,8 @@
  */
 export class WakeTimer {
   private timer: NodeJS.Timeout | undefined;
+  /** A run already queued for this turn of the event loop: further wake-ups join it. */
+  private immediate: NodeJS.Immediate | undefined;
   private running = false;
   private again = false;
   private stopped = false;
@@ -16,7 +18,10 @@ export class WakeTimer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Something changed: run soon (on the next turn, so a burst of changes runs the work once). */
+  /**
+   * Something changed: run soon. After the I/O callbacks of this turn rather than on a timer, so
+   * every response that arrived together is handled by one run, without waiting a millisecond.
+   */
   wake(): void {
     if (this.stopped) return;
     if (this.running) {
@@ -28,18 +33,32 @@ export class WakeTimer {
 
   stop(): void {
     this.stopped = true;
+    this.disarm();
+  }
+
+  private disarm(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
   }
 
   private arm(delayMs: number): void {
+    if (this.immediate) return; // already running this turn, which is as soon as it gets
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.run(), Math.max(0, Math.min(delayMs, this.maxSleepMs)));
+    this.timer = undefined;
+    if (delayMs <= 0) {
+      this.immediate = setImmediate(() => this.run());
+      this.immediate.unref?.();
+      return;
+    }
+    this.timer = setTimeout(() => this.run(), Math.min(delayMs, this.maxSleepMs));
     this.timer.unref?.();
   }
 
   private run(): void {
     this.timer = undefined;
+    this.immediate = undefined;
     if (this.stopped) return;
     this.running = true;
     let next: number | undefined;

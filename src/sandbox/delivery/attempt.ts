@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { request, type Dispatcher } from 'undici';
+import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../../retry/schedule.js';
 
 export interface AttemptOutcome {
@@ -20,12 +20,40 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** Where a webhook URL points, split once: a load run sends tens of thousands of requests to one URL. */
+interface Target {
+  origin: string;
+  path: string;
+}
+const targets = new Map<string, Target>();
+const MAX_CACHED_TARGETS = 256;
+
+function targetOf(url: string): Target {
+  let t = targets.get(url);
+  if (!t) {
+    const u = new URL(url);
+    t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    if (targets.size >= MAX_CACHED_TARGETS) targets.clear();
+    targets.set(url, t);
+  }
+  return t;
+}
+
+function describeError(err: unknown): string {
+  const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ? `${e.cause.code}: ${e.cause.message ?? e.message}` : e.code ? `${e.code}: ${e.message}` : e.message;
+}
+
 /**
  * One POST. Never throws: network failures become an outcome without a status. The whole
  * attempt (connect, headers, body) is bounded by `timeoutMs`, and redirects are not followed:
  * a webhook URL that redirects is misconfigured, and a 3xx counts as a failure.
+ *
+ * Written against undici's dispatch handler rather than `request()`: no response stream, no
+ * AbortSignal and no promise per chunk, which is most of an attempt's cost when a load run keeps
+ * fifty of them in flight against a fast receiver.
  */
-export async function attemptDelivery(opts: {
+export function attemptDelivery(opts: {
   url: string;
   body: string;
   headers: Record<string, string>;
@@ -34,53 +62,87 @@ export async function attemptDelivery(opts: {
   now?: () => number;
 }): Promise<AttemptOutcome> {
   const started = performance.now();
-  const signal = AbortSignal.timeout(opts.timeoutMs);
-  try {
-    const res = await request(opts.url, {
-      method: 'POST',
-      headers: opts.headers,
-      body: opts.body,
-      signal,
-      dispatcher: opts.dispatcher,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-    });
+  return new Promise<AttemptOutcome>((resolve) => {
+    let settled = false;
+    let timedOut = false;
+    let controller: Dispatcher.DispatchController | undefined;
+    let statusCode: number | undefined;
+    let responseHeaders: Record<string, string> = {};
     const chunks: Buffer[] = [];
     let size = 0;
-    try {
-      for await (const chunk of res.body) {
-        const buf = chunk as Buffer;
-        if (size < RESPONSE_EXCERPT_BYTES) chunks.push(buf.subarray(0, RESPONSE_EXCERPT_BYTES - size));
-        size += buf.length;
-        // A receiver streaming a huge body must not keep the attempt open: stop reading.
-        if (size >= RESPONSE_EXCERPT_BYTES) break;
+
+    const finish = (error?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const latencyMs = performance.now() - started;
+      if (statusCode === undefined) {
+        resolve({ latencyMs, error: error ?? 'no response', response: '', responseHeaders: {} });
+        return;
       }
-    } catch {
-      // The status already arrived; a body cut short does not change the outcome.
-    } finally {
-      res.body.destroy();
-    }
-    const responseHeaders: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) {
-      const value = headerValue(v);
-      if (value !== undefined) responseHeaders[k] = value;
-    }
-    return {
-      statusCode: res.statusCode,
-      latencyMs: performance.now() - started,
-      retryAfterMs: parseRetryAfter(responseHeaders['retry-after'], (opts.now ?? Date.now)()),
-      response: Buffer.concat(chunks).toString('utf8'),
-      responseHeaders,
+      // A status already arrived: a body cut short (or too long to read) does not change the outcome.
+      resolve({
+        statusCode,
+        latencyMs,
+        retryAfterMs: parseRetryAfter(responseHeaders['retry-after'], (opts.now ?? Date.now)()),
+        response: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+        responseHeaders,
+      });
     };
-  } catch (err) {
-    const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
-    const error = signal.aborted
-      ? `timed out after ${opts.timeoutMs} ms`
-      : e.cause?.code
-        ? `${e.cause.code}: ${e.cause.message ?? e.message}`
-        : e.code
-          ? `${e.code}: ${e.message}`
-          : e.message;
-    return { latencyMs: performance.now() - started, error, response: '', responseHeaders: {} };
-  }
+    const timer = setTimeout(() => {
+      timedOut = true;
+      finish(`timed out after ${opts.timeoutMs} ms`);
+      controller?.abort(new Error('attempt timed out'));
+    }, opts.timeoutMs);
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        // Timed out while waiting for a connection: do not send it at all.
+        if (settled) c.abort(new Error(timedOut ? 'attempt timed out' : 'attempt abandoned'));
+      },
+      onResponseStart(c, code, headers) {
+        if (code < 200) return; // informational: the real answer follows
+        statusCode = code;
+        responseHeaders = {};
+        for (const [k, v] of Object.entries(headers)) {
+          const value = headerValue(v);
+          if (value !== undefined) responseHeaders[k] = value;
+        }
+      },
+      onResponseData(c, chunk) {
+        if (size < RESPONSE_EXCERPT_BYTES) chunks.push(chunk.subarray(0, RESPONSE_EXCERPT_BYTES - size));
+        size += chunk.length;
+        // A receiver streaming a huge body must not keep the attempt open: stop reading.
+        if (size >= RESPONSE_EXCERPT_BYTES) {
+          finish();
+          c.abort(new Error('response body longer than needed'));
+        }
+      },
+      onResponseEnd() {
+        finish();
+      },
+      onResponseError(_c, err) {
+        finish(describeError(err));
+      },
+    };
+
+    try {
+      const { origin, path } = targetOf(opts.url);
+      (opts.dispatcher ?? getGlobalDispatcher()).dispatch(
+        {
+          origin,
+          path,
+          method: 'POST',
+          headers: opts.headers,
+          body: opts.body,
+          headersTimeout: opts.timeoutMs,
+          bodyTimeout: opts.timeoutMs,
+        },
+        handler,
+      );
+    } catch (err) {
+      finish(describeError(err));
+    }
+  });
 }

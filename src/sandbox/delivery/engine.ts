@@ -1,6 +1,6 @@
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
-import type { DeliveryRecord, DeliveryStatus, SandboxStore } from '../store.js';
+import type { AttemptRecord, DeliveryRecord, DeliveryStatus, SandboxStore } from '../store.js';
 import { WakeTimer } from '../wake-timer.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { deliveryHeaders, type DeliveryAuth } from './headers.js';
@@ -21,15 +21,34 @@ export interface DeliveryEngineOptions {
   logger?: Logger;
   /** Told after every attempt: `simulate` counts with it. */
   onAttempt?: (delivery: DeliveryRecord, outcome: AttemptOutcome, next: DeliveryStatus) => void;
+  /** Told when a tick leaves nothing in flight: `simulate` looks then whether its run is over, instead of polling. */
+  onIdle?: () => void;
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 32;
+/** Ready deliveries fetched per query (at least the free capacity). */
+const READY_BATCH = 256;
+
+/** An attempt that has its answer, waiting for the next tick to record it with the others. */
+interface Finished {
+  delivery: DeliveryRecord;
+  outcome: AttemptOutcome;
+  attempt: AttemptRecord;
+  next: { status: DeliveryStatus; notBefore: number; finishedAt?: number };
+  /** For the log line: how long until the retry. */
+  retryInMs?: number;
+}
 
 /**
  * Delivers the queued deliveries in the store: due ones first, each transaction's ordered
  * deliveries one at a time in position order, failures rescheduled on the retry schedule.
  * Everything it knows is in the store, so a new engine on the same file resumes where the last
  * one stopped.
+ *
+ * Group commit: each tick records every attempt that finished since the last one, releases
+ * holds, and marks the next deliveries in flight, all in one SQLite transaction. An answer that
+ * arrived but is not recorded yet leaves its delivery `in_flight`, which blocks the
+ * transaction's later deliveries and, after a crash, is reset and sent again: at least once.
  */
 export class DeliveryEngine {
   private readonly store: SandboxStore;
@@ -42,6 +61,16 @@ export class DeliveryEngine {
   private readonly agent: Agent;
   private readonly rate: RateLimit | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Answers not yet recorded: the next tick commits them together. */
+  private finished: Finished[] = [];
+  /**
+   * Deliveries the last query found ready and not started yet. Taken before querying again: the
+   * query has to step over every delivery waiting behind one in flight, so it runs once per
+   * batch rather than once per tick. An entry cannot go stale in a way that matters: deliveries
+   * only ever move to a later position, so nothing new can come before one in its transaction,
+   * and `markInFlight` only takes it if it is still pending.
+   */
+  private ready: DeliveryRecord[] = [];
   private stopped = false;
   /** Set once the connections are torn down: attempts cut short by that are not the receiver's doing. */
   private abandoned = false;
@@ -95,34 +124,102 @@ export class DeliveryEngine {
     ]);
     if (timeout) clearTimeout(timeout);
     this.abandoned = true;
+    const batch = this.finished;
+    this.finished = [];
+    try {
+      this.store.recordAttempts(batch);
+      for (const f of batch) this.report(f);
+    } catch (err) {
+      // The store closed under us: those deliveries stay in flight and are retried later.
+      this.opts.logger?.warn({ err }, 'could not record the last attempts before stopping');
+    }
     await this.agent.destroy().catch(() => undefined);
   }
 
   private tick(): number | undefined {
     if (this.stopped) return undefined;
     const now = this.now();
-    this.store.releaseExpiredHolds(now);
-    const capacity = this.maxInFlight - this.inFlight.size;
     let rateLimited = false;
-    if (capacity > 0) {
-      const ready = this.store.readyDeliveries(now, capacity);
-      const allowed = this.rate ? this.rate.take(ready.length) : ready.length;
-      rateLimited = allowed < ready.length;
-      for (const delivery of ready.slice(0, allowed)) {
-        if (!this.store.markInFlight(delivery.id)) continue;
-        const p = this.deliver(delivery).finally(() => {
-          this.inFlight.delete(p);
-          this.timer.wake();
-        });
-        this.inFlight.add(p);
-      }
+    const started: DeliveryRecord[] = [];
+    const batch = this.finished;
+    this.finished = [];
+    try {
+      this.store.atomically(() => {
+        this.store.recordAttempts(batch);
+        this.store.releaseExpiredHolds(now);
+        rateLimited = this.startReady(now, started);
+      });
+    } catch (err) {
+      // Nothing of it was committed: record those answers next time.
+      this.finished = batch.concat(this.finished);
+      throw err;
     }
+    // Told only once committed: what observers count is what a restart would find.
+    for (const f of batch) this.report(f);
+    for (const delivery of started) {
+      const p = this.deliver(delivery).finally(() => {
+        this.inFlight.delete(p);
+        this.timer.wake();
+      });
+      this.inFlight.add(p);
+    }
+    if (this.inFlight.size === 0) this.opts.onIdle?.();
+    // Every slot taken: the next answer wakes the engine anyway, so the next due time can wait.
+    if (this.inFlight.size >= this.maxInFlight) return undefined;
     const nextDue = this.store.nextDeliveryDue(now);
     if (rateLimited && this.rate) {
       const tokenAt = this.rate.nextAt();
       return nextDue === undefined ? tokenAt : Math.min(nextDue, tokenAt);
     }
     return nextDue;
+  }
+
+  /**
+   * Marks ready deliveries in flight up to the free capacity (and the rate), taking them from
+   * `ready` and querying the store only when that is empty. Returns whether the rate held any back.
+   */
+  private startReady(now: number, started: DeliveryRecord[]): boolean {
+    let capacity = this.maxInFlight - this.inFlight.size;
+    let queried = false;
+    while (capacity > 0) {
+      if (this.ready.length === 0) {
+        if (queried) break;
+        this.ready = this.store.readyDeliveries(now, Math.max(capacity, READY_BATCH));
+        queried = true;
+        if (this.ready.length === 0) break;
+      }
+      const want = Math.min(capacity, this.ready.length);
+      const allowed = this.rate ? this.rate.take(want) : want;
+      for (const delivery of this.ready.splice(0, allowed)) {
+        // Guarded on `pending`: whatever changed since the query, nothing is sent twice at once.
+        if (this.store.markInFlight(delivery.id)) {
+          started.push(delivery);
+          capacity -= 1;
+        }
+      }
+      if (allowed < want) return true;
+    }
+    return false;
+  }
+
+  private report(f: Finished): void {
+    const { delivery, outcome, attempt, next, retryInMs } = f;
+    this.opts.logger?.info(
+      {
+        deliveryId: delivery.id,
+        eventId: delivery.eventId,
+        eventType: delivery.eventType,
+        docvTransactionId: delivery.docvTransactionId,
+        attempt: attempt.n,
+        statusCode: outcome.statusCode,
+        error: outcome.error,
+        latencyMs: Math.round(outcome.latencyMs),
+        next: next.status,
+        retryInMs,
+      },
+      'delivery attempt',
+    );
+    this.opts.onAttempt?.(delivery, outcome, next.status);
   }
 
   private async deliver(delivery: DeliveryRecord): Promise<void> {
@@ -153,40 +250,21 @@ export class DeliveryEngine {
       }
     }
     const final = status !== 'pending';
-    try {
-      this.store.recordAttempt(
-        {
-          deliveryId: delivery.id,
-          n,
-          startedAt,
-          latencyMs: Math.round(outcome.latencyMs * 100) / 100,
-          statusCode: code,
-          error: outcome.error,
-          retryAfterMs: outcome.retryAfterMs,
-          response: outcome.response.slice(0, 512) || undefined,
-        },
-        { status, notBefore, finishedAt: final ? finishedAt : undefined },
-      );
-    } catch (err) {
-      // The store closed under us (shutdown): the delivery stays in flight and is retried later.
-      if (this.stopped) return;
-      throw err;
-    }
-    this.opts.logger?.info(
-      {
+    this.finished.push({
+      delivery,
+      outcome,
+      attempt: {
         deliveryId: delivery.id,
-        eventId: delivery.eventId,
-        eventType: delivery.eventType,
-        docvTransactionId: delivery.docvTransactionId,
-        attempt: n,
+        n,
+        startedAt,
+        latencyMs: Math.round(outcome.latencyMs * 100) / 100,
         statusCode: code,
         error: outcome.error,
-        latencyMs: Math.round(outcome.latencyMs),
-        next: status,
-        retryInMs: status === 'pending' ? notBefore - finishedAt : undefined,
+        retryAfterMs: outcome.retryAfterMs,
+        response: outcome.response.slice(0, 512) || undefined,
       },
-      'delivery attempt',
-    );
-    this.opts.onAttempt?.(delivery, outcome, status);
+      next: { status, notBefore, finishedAt: final ? finishedAt : undefined },
+      retryInMs: status === 'pending' ? notBefore - finishedAt : undefined,
+    });
   }
 }
