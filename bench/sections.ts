@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { measureFsync } from './disk.js';
 import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './load.js';
 import { createPayloads, transactionIdFor, transactionStarted } from './payloads.js';
 import { dropSchema, postgresUrl, schemaSize } from './postgres.js';
@@ -212,6 +213,15 @@ export async function openLoopSection(ctx: BenchContext, rates: number[]): Promi
     const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads };
     if (ctx.warmupS > 0) await openLoop({ ...load, rate: 1000, durationS: ctx.warmupS });
     const rows: Row[] = [];
+    const disk = await measureFsync(ctx.dir, ctx.smoke ? 20 : 1_000);
+    rows.push({
+      key: 'disk-fsync',
+      section: 'Disk: fsync of a 16 KiB append, this run, same directory',
+      p50: disk.p50,
+      p99: disk.p99,
+      max: disk.max,
+      note: `${(ctx.smoke ? 20 : 1_000).toLocaleString('en-US')} fsyncs in a row; every acknowledgement waits for at least one: the floor under the open-loop latencies`,
+    });
     for (const rate of rates) {
       receiver.rss.reset();
       const r = await openLoop({ ...load, rate, durationS: ctx.durationS, maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT });

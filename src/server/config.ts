@@ -64,6 +64,8 @@ export interface ReceiverConfig {
   /** Pretty logs for people; JSON lines otherwise. */
   prettyLogs: boolean;
   quarantineCapacity: number;
+  /** SQLite: commit on a writer thread, off the event loop that answers deliveries (default on). */
+  sqliteWriterThread: boolean;
   timeouts: ServerTimeouts;
   dispatch: DispatchConfig;
   socure: SocureApiConfig;
@@ -105,6 +107,7 @@ export function defaultReceiverConfig(overrides: Partial<ReceiverConfig> = {}): 
     logLevel: 'info',
     prettyLogs: false,
     quarantineCapacity: 10_000,
+    sqliteWriterThread: true,
     ...overrides,
     timeouts: { ...DEFAULT_TIMEOUTS, ...overrides.timeouts },
     dispatch: { ...DEFAULT_DISPATCH, ...overrides.dispatch },

@@ -106,7 +106,11 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   // The store reports commits from the first write; metrics need the store to exist first.
   const commits = { observe: (_batchSize: number): void => undefined };
   const store =
-    options.store ?? (await openStore(config.databaseUrl, { quarantineCapacity: config.quarantineCapacity, onCommit: (n) => commits.observe(n) }));
+    options.store ?? (await openStore(config.databaseUrl, {
+      quarantineCapacity: config.quarantineCapacity,
+      onCommit: (n) => commits.observe(n),
+      writerThread: config.sqliteWriterThread,
+    }));
   const metrics = new ReceiverMetrics(store);
   commits.observe = (n) => metrics.onCommit(n);
 

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { redactPostgresUrl } from './postgres/connection.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
+import { ThreadedSqliteStore } from './sqlite/threaded-store.js';
 import type { Store } from './types.js';
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/docv-webhooks.db';
@@ -34,6 +35,11 @@ export interface OpenStoreOptions {
   /** Apply pending migrations on open; default true. */
   migrate?: boolean;
   onCommit?: (batchSize: number, durationMs: number) => void;
+  /**
+   * SQLite: do the writes on a thread of their own (ThreadedSqliteStore). For a process that
+   * ingests under load (the receiver); one-off commands open the file directly.
+   */
+  writerThread?: boolean;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
@@ -48,6 +54,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     });
   }
   try {
+    if (options.writerThread && !options.readonly && location.path !== ':memory:') {
+      const { writerThread: _w, readonly: _r, ...rest } = options;
+      return await ThreadedSqliteStore.open({ path: location.path, ...rest });
+    }
     return new SqliteStore({ path: location.path, ...options });
   } catch (err) {
     const message = (err as Error).message;

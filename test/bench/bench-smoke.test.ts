@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
  * not this test's. Writes to a temporary file, never to BENCHMARKS.md.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SECTIONS = ['baseline', 'sqlite', 'postgres', 'openloop-500', 'openloop-2000', 'openloop-5000', 'sender-loadgen', 'sender', 'scale-sqlite', 'scale-postgres'];
+const SECTIONS = ['baseline', 'sqlite', 'postgres', 'disk-fsync', 'openloop-500', 'openloop-2000', 'openloop-5000', 'sender-loadgen', 'sender', 'scale-sqlite', 'scale-postgres'];
 
 interface Row {
   key: string;

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../../threads/spawn.js';
 import type { AttemptOutcome } from '../types.js';
 import { postNow, type HttpPost, type HttpPoster } from './http-post.js';
 
@@ -44,7 +45,7 @@ export function createHttpThread(): HttpPoster {
   }
 
   function start(): Worker {
-    const w = spawn();
+    const w = spawnModuleWorker(import.meta.url, 'http-thread-worker');
     ready = false;
     w.on('message', (m: FromHttpThread) => {
       if (m.kind === 'ready') ready = true;
@@ -90,17 +91,4 @@ export function createHttpThread(): HttpPoster {
       for (const id of [...waiting.keys()]) settle(id, { outcome: 'failed', error: 'the forward thread was stopped during the attempt' });
     },
   };
-}
-
-/**
- * Built code loads the thread's compiled module. From the TypeScript sources (tsx, vitest) the
- * thread registers tsx first, as its parent did, then loads the .ts module.
- */
-function spawn(): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.js')) return new Worker(new URL('./http-thread-worker.js', here));
-  const entry = new URL('./http-thread-worker.ts', here).href;
-  const tsx = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
-  const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(code, { eval: true });
 }

@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { contentKey } from '../../src/contract/index.js';
+import { openStore, SqliteStore, StoreUnavailableError, ThreadedSqliteStore, type IngestInput } from '../../src/store/index.js';
+import { docvEvent } from '../helpers/receiver.js';
+
+function input(event: Record<string, unknown>): IngestInput {
+  const hash = contentKey(event);
+  return {
+    dedupeKey: hash,
+    deliveryId: null,
+    contentHash: hash,
+    event: event as never,
+    rawBody: Buffer.from(JSON.stringify(event)),
+    headers: { 'content-type': 'application/json' },
+    receivedAt: new Date(),
+  };
+}
+
+describe('SQLite store with its writes on a writer thread', () => {
+  const dirs: string[] = [];
+  const stores: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  function path(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'docv-threaded-'));
+    dirs.push(dir);
+    return join(dir, 'receiver.db');
+  }
+
+  it('stores, deduplicates, claims and completes like the store it wraps; reads see what was reported done', async () => {
+    const commits: number[] = [];
+    const store = await ThreadedSqliteStore.open({ path: path(), outbox: { destinations: ['forward:sink'] }, onCommit: (n) => commits.push(n) });
+    stores.push(store);
+    const events = Array.from({ length: 50 }, (_, i) => docvEvent({ docvTransactionId: `tx-${i % 10}`, eventType: i < 10 ? 'APP_OPENED' : 'DOCUMENTS_UPLOADED', eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
+    const outcomes = await Promise.all(events.map((e) => store.ingest(input(e))));
+    expect(outcomes.every((o) => o.kind === 'accepted')).toBe(true);
+    // All 50 arrived in one turn of the loop: they crossed in one message and shared commits.
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(50);
+    expect(commits.length).toBeLessThan(10);
+
+    expect(await store.ingest(input(events[3]!))).toEqual({ kind: 'duplicate', eventId: outcomes[3]!.eventId });
+    const tx = await store.getTransaction('tx-3');
+    expect(tx?.eventCount).toBe(5);
+    expect((await store.stats()).events).toBe(50);
+
+    const claimed = await store.claimDeliveries({ workerId: 'w1', limit: 5, leaseMs: 60_000, destinations: ['forward:sink'], ordered: true });
+    expect(claimed).toHaveLength(5);
+    expect(claimed[0]!.event).toEqual(events[0]);
+    expect(await store.completeDelivery({ deliveryId: claimed[0]!.deliveryId, workerId: 'w1', outcome: 'delivered', status: 200, error: null, startedAt: new Date(), durationMs: 3 })).toBe(true);
+    expect((await store.getDelivery(claimed[0]!.deliveryId))?.state).toBe('delivered');
+  });
+
+  it('close writes and syncs what is still queued; a reopened file has all of it', async () => {
+    const file = path();
+    const store = await ThreadedSqliteStore.open({ path: file });
+    const writes = Array.from({ length: 200 }, (_, i) => store.ingest(input(docvEvent({ docvTransactionId: `tx-close-${i}` }))));
+    await store.close();
+    expect((await Promise.all(writes)).every((o) => o.kind === 'accepted')).toBe(true);
+    await expect(store.ingest(input(docvEvent()))).rejects.toBeInstanceOf(StoreUnavailableError);
+
+    const again = new SqliteStore({ path: file });
+    stores.push(again);
+    expect((await again.stats()).events).toBe(200);
+  });
+
+  it('a dead writer thread turns writes and readiness into store-unavailable (503), never a hang', async () => {
+    const store = await ThreadedSqliteStore.open({ path: path() });
+    stores.push(store);
+    await store.ingest(input(docvEvent()));
+    // What a crash of the thread looks like from outside.
+    await (store as unknown as { writer: Worker }).writer.terminate();
+    await expect(store.ingest(input(docvEvent()))).rejects.toThrow(/writer thread exited/);
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('says why it cannot open, as the direct store does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'docv-threaded-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'not-a-dir'), 'x');
+    await expect(openStore(`sqlite:${join(dir, 'not-a-dir', 'x.db')}`, { writerThread: true })).rejects.toThrow(/cannot open database .*not-a-dir/);
+  });
+
+  it('openStore gives the threaded store only when asked, and never for :memory: or read-only use', async () => {
+    const file = path();
+    const threaded = await openStore(`sqlite:${file}`, { writerThread: true });
+    stores.push(threaded);
+    expect(threaded).toBeInstanceOf(ThreadedSqliteStore);
+    const memory = await openStore('sqlite::memory:', { writerThread: true });
+    stores.push(memory);
+    expect(memory).toBeInstanceOf(SqliteStore);
+  });
+});
