@@ -19,6 +19,12 @@ export interface BurstThrottleOptions {
   pauseMs?: number;
   /** How often the loop and the foreground are re-measured. */
   windowMs?: number;
+  /**
+   * Other event loops that ingest depends on (the SQLite writer thread): each returns its
+   * utilization since it was last asked. The busiest loop decides, since dispatch's claims and
+   * completions are written on the same thread as the deliveries it should yield to.
+   */
+  otherLoops?: Array<() => number>;
 }
 
 /**
@@ -45,7 +51,8 @@ export function burstThrottle(concurrency: number, options: BurstThrottleOptions
     if (now - markedAt >= windowMs) {
       const count = options.foreground();
       const rate = ((count - counted) * 1000) / (now - markedAt);
-      bursting = rate > burstAbove && performance.eventLoopUtilization(mark).utilization > busyAbove;
+      const busiest = Math.max(performance.eventLoopUtilization(mark).utilization, ...(options.otherLoops ?? []).map((loop) => loop()));
+      bursting = rate > burstAbove && busiest > busyAbove;
       mark = performance.eventLoopUtilization();
       markedAt = now;
       counted = count;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthConfigError, createFailureLimiter, createInboundAuth, type InboundAuth } from '../auth/index.js';
 import { burstThrottle, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, ThreadedSqliteStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
 import { wireDispatch } from './dispatch-wiring.js';
@@ -122,7 +122,10 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       handlers: options.handlers,
       ingests: true,
       onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
-      throttle: burstThrottle(config.dispatch.concurrency, { foreground: () => received }),
+      throttle: burstThrottle(config.dispatch.concurrency, {
+        foreground: () => received,
+        ...(store instanceof ThreadedSqliteStore ? { otherLoops: [() => store.writerUtilization()] } : {}),
+      }),
     }));
   } catch (err) {
     await store.close();

@@ -1,3 +1,4 @@
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../../threads/spawn.js';
 import {
@@ -70,6 +71,16 @@ export class ThreadedSqliteStore implements Store {
     writer.on('message', (m: FromWriter) => this.receive(m));
     writer.on('error', (err) => this.fail(`the SQLite writer thread failed: ${err.message}`));
     writer.on('exit', (code) => this.fail(`the SQLite writer thread exited (code ${code})`));
+  }
+
+  private utilizationMark: EventLoopUtilization | undefined;
+
+  /** How busy the writer thread's event loop was since the last call (0-1), for the burst throttle. */
+  writerUtilization(): number {
+    const now = this.writer.performance.eventLoopUtilization();
+    const since = this.utilizationMark ? this.writer.performance.eventLoopUtilization(now, this.utilizationMark) : now;
+    this.utilizationMark = now;
+    return since.utilization;
   }
 
   /** Starts the writer (which opens the file and applies migrations), then the reading connection. */
