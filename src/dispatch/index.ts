@@ -1,5 +1,5 @@
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.js';
-export { burstThrottle, type BurstThrottleOptions, type DispatchAllowance } from './load-throttle.js';
+export { burstThrottle, machineBusySampler, type BurstThrottleOptions, type DispatchAllowance } from './load-throttle.js';
 export { DEFAULT_RETRY_POLICY, exponentialSchedule, nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 export type { AttemptOutcome, Destination } from './types.js';
 export { createForwardDestination, forwardDestinationName, forwardBody, type ForwardOptions } from './destinations/forward.js';

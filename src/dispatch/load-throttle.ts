@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 /** How much delivery work the dispatcher may do right now. */
@@ -25,11 +26,39 @@ export interface BurstThrottleOptions {
    * completions are written on the same thread as the deliveries it should yield to.
    */
   otherLoops?: Array<() => number>;
+  /**
+   * The share of the machine's CPU time that was busy since the last call (0-1); default from
+   * os.cpus(). With ingest spread over threads no single loop may reach `busyAbove` while the
+   * cores are all taken, and dispatch's threads then take CPU from the acknowledgements.
+   */
+  machineBusy?: () => number;
+}
+
+/** Busy share of all cores since the previous call, from the kernel's per-CPU time counters. */
+export function machineBusySampler(): () => number {
+  const totals = () => {
+    let busy = 0;
+    let all = 0;
+    for (const cpu of cpus()) {
+      const t = cpu.times;
+      const sum = t.user + t.nice + t.sys + t.idle + t.irq;
+      all += sum;
+      busy += sum - t.idle;
+    }
+    return { busy, all };
+  };
+  let last = totals();
+  return () => {
+    const now = totals();
+    const share = now.all > last.all ? (now.busy - last.busy) / (now.all - last.all) : 0;
+    last = now;
+    return share;
+  };
 }
 
 /**
- * Dispatch shares the event loop with ingest. During a burst (the loop saturated while
- * deliveries pour in), acknowledging them matters more than forwarding them this second: the
+ * Dispatch shares the event loop, the writer thread and the cores with ingest. During a burst
+ * (a loop or the machine saturated while deliveries pour in), acknowledging them matters more than forwarding them this second: the
  * sender is waiting and retries what it does not hear back about, while the outbox keeps every
  * accepted event. So while a burst lasts, dispatch slows to one attempt at a time with a pause
  * between attempts (50 a second by default), and takes the loop back as soon as the burst is
@@ -46,13 +75,15 @@ export function burstThrottle(concurrency: number, options: BurstThrottleOptions
   let markedAt = performance.now();
   let counted = options.foreground();
   let bursting = false;
+  const machineBusy = options.machineBusy ?? machineBusySampler();
   return () => {
     const now = performance.now();
     if (now - markedAt >= windowMs) {
       const count = options.foreground();
       const rate = ((count - counted) * 1000) / (now - markedAt);
       const busiest = Math.max(performance.eventLoopUtilization(mark).utilization, ...(options.otherLoops ?? []).map((loop) => loop()));
-      bursting = rate > burstAbove && busiest > busyAbove;
+      const machine = machineBusy();
+      bursting = rate > burstAbove && (busiest > busyAbove || machine > busyAbove);
       mark = performance.eventLoopUtilization();
       markedAt = now;
       counted = count;
