@@ -170,6 +170,28 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     expect(await a.getDelivery(id)).toMatchObject({ state: 'delivered', attempts: 1, history: [{ attempt: 1, outcome: 'delivered' }] });
   });
 
+  it('attempts recorded in the same turn share a statement, each still checked against its own lease', async () => {
+    const store = await open((await fresh()).url);
+    store.configureOutbox({ destinations: ['forward:test'] });
+    await Promise.all(Array.from({ length: 3 }, () => store.ingest(input(docvEvent()))));
+    const claimed = await store.claimDeliveries({ workerId: 'w1', limit: 3, leaseMs: 60_000, destinations: ['forward:test'], ordered: false });
+    expect(claimed).toHaveLength(3);
+    const [d1, d2, d3] = claimed.map((d) => d.deliveryId) as [string, string, string];
+    const result = { outcome: 'delivered' as const, status: 200, error: null, startedAt: new Date(), durationMs: 1 };
+    // Same turn of the event loop: one call of completeMany, except the repeated d1, which waits
+    // for the next one and finds its lease already released by the first.
+    const recorded = await Promise.all([
+      store.completeDelivery({ ...result, deliveryId: d1, workerId: 'w1' }),
+      store.completeDelivery({ ...result, deliveryId: d2, workerId: 'not-the-owner' }),
+      store.completeDelivery({ ...result, deliveryId: d3, workerId: 'w1', outcome: 'failed', status: 500, error: 'boom', nextAttemptAt: Date.now() + 60_000 }),
+      store.completeDelivery({ ...result, deliveryId: d1, workerId: 'w1' }),
+    ]);
+    expect(recorded).toEqual([true, false, true, false]);
+    expect(await store.getDelivery(d1)).toMatchObject({ state: 'delivered', attempts: 1, history: [{ attempt: 1, outcome: 'delivered' }] });
+    expect(await store.getDelivery(d2)).toMatchObject({ state: 'pending', attempts: 0, history: [] });
+    expect(await store.getDelivery(d3)).toMatchObject({ state: 'failed', attempts: 1, lastError: 'boom', history: [{ attempt: 1, outcome: 'failed', status: 500 }] });
+  });
+
   it('keeps a transaction id PostgreSQL text cannot hold (U+0000) readable', async () => {
     const store = await open((await fresh()).url);
     const event = docvEvent({ docvTransactionId: 'nul\u0000inside' });

@@ -16,15 +16,31 @@ export function pgText(value: string | null | undefined): string | null {
   return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
 }
 
-// Named statements: parsed and planned once per connection, whatever the batch size.
+// Named statements: parsed and planned once per connection, whatever the batch size. A batch is
+// BEGIN, INSERT_EVENTS, CREATE_AND_LOCK, UPDATE_TRANSACTIONS (only when some transaction already
+// existed), COMMIT: every round trip to the server is one more wake-up of a backend that shares the
+// machine's cores, so each statement does as much of the batch as its inputs allow.
+
+/**
+ * Inserts the batch's events and, in the same round trip, reads the events that already held a
+ * key before this statement began (the usual duplicate: a retry of something committed long ago).
+ * The second branch cannot see the rows of the first (one snapshot per statement), so it returns
+ * only earlier events. A key held by a transaction that committed while this statement waited on
+ * it is in neither branch and is read by EVENTS_BY_KEY afterwards.
+ */
 const INSERT_EVENTS = {
-  name: 'docv_insert_events',
-  text: `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-           event_time_ms, customer_user_id, decision, received_at, raw_body, headers)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-           $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[])
-         ON CONFLICT (dedupe_key) DO NOTHING
-         RETURNING seq, dedupe_key`,
+  name: 'docv_insert_events_v2',
+  text: `WITH inserted AS (
+           INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
+             event_time_ms, customer_user_id, decision, received_at, raw_body, headers)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[])
+           ON CONFLICT (dedupe_key) DO NOTHING
+           RETURNING seq, dedupe_key
+         )
+         SELECT seq, dedupe_key, NULL AS event_id, NULL AS content_hash FROM inserted
+         UNION ALL
+         SELECT NULL, dedupe_key, event_id, content_hash FROM events WHERE dedupe_key = ANY($2::text[])`,
 };
 
 const EVENTS_BY_KEY = {
@@ -37,12 +53,37 @@ const TRANSACTION_COLUMNS =
 const TRANSACTION_ARRAYS =
   '$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::json[]';
 
-const INSERT_TRANSACTIONS = {
-  name: 'docv_insert_transactions',
-  text: `INSERT INTO transactions (${TRANSACTION_COLUMNS})
-         SELECT * FROM unnest(${TRANSACTION_ARRAYS})
-         ON CONFLICT (docv_transaction_id) DO NOTHING
-         RETURNING docv_transaction_id`,
+/**
+ * One round trip for the rest of the inserts: the lifecycle of every transaction of the batch as
+ * if it were new (ON CONFLICT DO NOTHING takes no lock on an existing row), the outbox rows, and
+ * the transactions that existed before, locked in key order so that concurrent batches of several
+ * instances neither lose updates nor deadlock. Answers the ids it created (state null) and the
+ * locked rows. UNION ALL runs its branches in order, so the insert (which may wait on another
+ * instance's insert of the same id) finishes before any row is locked, as when they were two
+ * statements. Rows inserted here are invisible to the locking read (one snapshot per statement);
+ * a transaction another instance created and committed while the insert waited on it is in
+ * neither branch and is locked by LOCK_TRANSACTIONS afterwards.
+ */
+const CREATE_AND_LOCK = {
+  name: 'docv_create_and_lock',
+  text: `WITH created AS (
+           INSERT INTO transactions (${TRANSACTION_COLUMNS})
+           SELECT * FROM unnest(${TRANSACTION_ARRAYS})
+           ON CONFLICT (docv_transaction_id) DO NOTHING
+           RETURNING docv_transaction_id
+         ), locked AS (
+           SELECT docv_transaction_id, state FROM transactions WHERE docv_transaction_id = ANY($1::text[])
+           ORDER BY docv_transaction_id FOR UPDATE
+         ), queued AS (
+           INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
+             next_attempt_at, waits_for, wait_until, created_at, updated_at)
+           SELECT d, s, e, t, y, n, 'pending', a, w, u, c, c
+           FROM unnest($12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[], $19::text[],
+             $20::bigint[], $21::timestamptz[]) AS x(d, s, e, t, y, n, a, w, u, c)
+         )
+         SELECT docv_transaction_id, NULL::json AS state FROM created
+         UNION ALL
+         SELECT docv_transaction_id, state FROM locked`,
 };
 
 const LOCK_TRANSACTIONS = {
@@ -58,15 +99,6 @@ const UPDATE_TRANSACTIONS = {
            last_received_at = u.last_received_at, event_count = u.event_count, anomaly_count = u.anomaly_count, state = u.state
          FROM unnest(${TRANSACTION_ARRAYS}) AS u(${TRANSACTION_COLUMNS})
          WHERE t.docv_transaction_id = u.docv_transaction_id`,
-};
-
-const INSERT_DELIVERIES = {
-  name: 'docv_insert_deliveries',
-  text: `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
-           next_attempt_at, waits_for, wait_until, created_at, updated_at)
-         SELECT d, s, e, t, y, n, 'pending', a, w, u, c, c
-         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[],
-           $9::bigint[], $10::timestamptz[]) AS x(d, s, e, t, y, n, a, w, u, c)`,
 };
 
 /** Lifecycle state as the row of `transactions` it is stored in, one array per column. */
@@ -126,7 +158,7 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
   // Key order: two instances inserting overlapping keys wait on each other in the same order.
   const ordered = [...first.entries()].sort(byKey);
   const eventIds = new Map(ordered.map(([key, input]) => [key, newId('evt', input.receivedAt.getTime())]));
-  const inserted = await client.query<{ seq: number; dedupe_key: string }>({
+  const inserted = await client.query<{ seq: number | null; dedupe_key: string; event_id: string | null; content_hash: string | null }>({
     ...INSERT_EVENTS,
     values: [
       ordered.map(([key]) => eventIds.get(key)),
@@ -144,15 +176,19 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
       ordered.map(([, i]) => JSON.stringify(i.headers)),
     ],
   });
-  const seqByKey = new Map(inserted.rows.map((r) => [r.dedupe_key, r.seq]));
-
-  // Keys another transaction holds: ON CONFLICT waited for it to commit, so the winner is visible now.
-  const lost = ordered.filter(([key]) => !seqByKey.has(key)).map(([key]) => key);
+  const seqByKey = new Map<string, number>();
   const winners = new Map<string, { eventId: string; contentHash: string }>();
+  for (const r of inserted.rows) {
+    if (r.seq !== null) seqByKey.set(r.dedupe_key, r.seq);
+    else winners.set(r.dedupe_key, { eventId: r.event_id!, contentHash: r.content_hash! });
+  }
+
+  // Keys another transaction committed while the insert waited on it: visible to a new statement.
+  const lost = ordered.filter(([key]) => !seqByKey.has(key) && !winners.has(key)).map(([key]) => key);
   if (lost.length > 0) {
     const rows = await client.query<{ dedupe_key: string; event_id: string; content_hash: string }>({ ...EVENTS_BY_KEY, values: [lost] });
     for (const r of rows.rows) winners.set(r.dedupe_key, { eventId: r.event_id, contentHash: r.content_hash });
-    if (winners.size !== lost.length) throw new Error('a conflicting event vanished before it could be read');
+    if (lost.some((key) => !winners.has(key))) throw new Error('a conflicting event vanished before it could be read');
   }
   for (const [key, input] of first) {
     if (seqByKey.has(key)) winners.set(key, { eventId: eventIds.get(key)!, contentHash: input.contentHash });
@@ -168,14 +204,21 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
     }
     return { kind: winner.contentHash === input.contentHash ? 'duplicate' : 'conflict', eventId: winner.eventId };
   });
-  if (accepted.length === 0) return outcomes;
-
-  await foldLifecycles(client, accepted);
-  await enqueueDeliveries(client, accepted, outbox);
+  if (accepted.length > 0) await writeLifecyclesAndOutbox(client, accepted, outbox);
   return outcomes;
 }
 
-async function foldLifecycles(client: pg.PoolClient, accepted: Candidate[]): Promise<void> {
+function byPgText(a: string, b: string): number {
+  const x = pgText(a);
+  const y = pgText(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * New transactions and outbox rows in one statement; transactions that already existed are
+ * locked by it, folded here and written back by one more.
+ */
+async function writeLifecyclesAndOutbox(client: pg.PoolClient, accepted: Candidate[], outbox: OutboxConfig): Promise<void> {
   const eventsByTransaction = new Map<string, LifecycleEvent[]>();
   for (const c of accepted) {
     const id = c.input.event.docvTransactionId;
@@ -189,26 +232,38 @@ async function foldLifecycles(client: pg.PoolClient, accepted: Candidate[]): Pro
     for (const e of state ? events : events.slice(1)) s = applyEvent(s, e);
     return s;
   };
-  const ids = [...eventsByTransaction.keys()].sort((a, b) => (pgText(a) < pgText(b) ? -1 : pgText(a) > pgText(b) ? 1 : 0));
-
-  // New transactions: one insert. Existing ones (or ones another instance just created) are
-  // locked, folded and updated; the insert taking no lock on existing rows keeps the order safe.
+  const ids = [...eventsByTransaction.keys()].sort(byPgText);
   const fresh = ids.map((id) => fold(null, id));
-  const created = await client.query<{ docv_transaction_id: string }>({ ...INSERT_TRANSACTIONS, values: transactionColumns(fresh) });
-  if (created.rows.length === ids.length) return;
-  const createdIds = new Set(created.rows.map((r) => r.docv_transaction_id));
-  const existing = ids.filter((id) => !createdIds.has(pgText(id)));
-  const locked = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle }>({ ...LOCK_TRANSACTIONS, values: [existing.map((id) => pgText(id))] });
-  const stateById = new Map(locked.rows.map((r) => [r.docv_transaction_id, r.state]));
-  const updated = existing.map((id) => {
-    const state = stateById.get(pgText(id));
-    if (!state) throw new Error(`transaction ${JSON.stringify(id)} neither inserted nor found`);
-    return fold(state, id);
+  const answer = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle | null }>({
+    ...CREATE_AND_LOCK,
+    values: [...transactionColumns(fresh), ...deliveryColumns(accepted, outbox)],
   });
+  const created = new Set<string>();
+  const stateById = new Map<string, TransactionLifecycle>();
+  for (const r of answer.rows) {
+    if (r.state === null) created.add(r.docv_transaction_id);
+    else stateById.set(r.docv_transaction_id, r.state);
+  }
+  if (created.size === ids.length) return;
+
+  // Created and committed by another instance while our insert waited: a new statement sees it.
+  const missing = ids.filter((id) => !created.has(pgText(id)) && !stateById.has(pgText(id))).map((id) => pgText(id));
+  if (missing.length > 0) {
+    const late = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle }>({ ...LOCK_TRANSACTIONS, values: [missing] });
+    for (const r of late.rows) stateById.set(r.docv_transaction_id, r.state);
+  }
+  const updated = ids
+    .filter((id) => !created.has(pgText(id)))
+    .map((id) => {
+      const state = stateById.get(pgText(id));
+      if (!state) throw new Error(`transaction ${JSON.stringify(id)} neither inserted nor found`);
+      return fold(state, id);
+    });
   await client.query({ ...UPDATE_TRANSACTIONS, values: transactionColumns(updated) });
 }
 
-async function enqueueDeliveries(client: pg.PoolClient, accepted: Candidate[], outbox: OutboxConfig): Promise<void> {
+/** The outbox rows of the accepted events, one array per column of CREATE_AND_LOCK ($12…$21). */
+function deliveryColumns(accepted: Candidate[], outbox: OutboxConfig): unknown[] {
   const rows: Array<{ id: string; c: Candidate; destination: string; waitsFor: string | null; waitUntil: number | null }> = [];
   for (const c of accepted) {
     const now = c.input.receivedAt.getTime();
@@ -222,20 +277,16 @@ async function enqueueDeliveries(client: pg.PoolClient, accepted: Candidate[], o
       rows.push({ id: newId('dlv', now), c, destination, waitsFor: fetchId, waitUntil: fetchId ? now + outbox.decisionWaitMs : null });
     }
   }
-  if (rows.length === 0) return;
-  await client.query({
-    ...INSERT_DELIVERIES,
-    values: [
-      rows.map((r) => r.id),
-      rows.map((r) => r.c.seq),
-      rows.map((r) => r.c.eventId),
-      rows.map((r) => pgText(r.c.input.event.docvTransactionId)),
-      rows.map((r) => r.c.input.event.eventType),
-      rows.map((r) => r.destination),
-      rows.map((r) => r.c.input.receivedAt.getTime()),
-      rows.map((r) => r.waitsFor),
-      rows.map((r) => r.waitUntil),
-      rows.map((r) => r.c.input.receivedAt.toISOString()),
-    ],
-  });
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.c.seq),
+    rows.map((r) => r.c.eventId),
+    rows.map((r) => pgText(r.c.input.event.docvTransactionId)),
+    rows.map((r) => r.c.input.event.eventType),
+    rows.map((r) => r.destination),
+    rows.map((r) => r.c.input.receivedAt.getTime()),
+    rows.map((r) => r.waitsFor),
+    rows.map((r) => r.waitUntil),
+    rows.map((r) => r.c.input.receivedAt.toISOString()),
+  ];
 }

@@ -96,40 +96,49 @@ export async function claim(db: pg.Pool, request: ClaimRequest): Promise<Claimed
     }));
 }
 
-/** Records the attempt only if this worker still holds the lease; one statement, so atomic. */
-const COMPLETE = {
-  name: 'docv_complete',
+/**
+ * Records attempts, each only if its worker still holds the lease; one statement (so atomic, and
+ * one commit) for every attempt that finished in the same turn of the event loop. Answers the
+ * deliveries that were recorded.
+ */
+const COMPLETE_MANY = {
+  name: 'docv_complete_many',
   text: `
     WITH done AS (
-      UPDATE deliveries SET state = $3, attempts = attempts + 1,
-        next_attempt_at = CASE WHEN $3 = 'failed' THEN $4::bigint ELSE next_attempt_at END,
-        lease_owner = NULL, lease_until = NULL, last_status = $5, last_error = $6, updated_at = $7,
-        delivered_at = CASE WHEN $3 = 'delivered' THEN $7::timestamptz ELSE delivered_at END
-      WHERE delivery_id = $1 AND lease_owner = $2
-      RETURNING delivery_id, attempts
+      UPDATE deliveries d SET state = u.outcome, attempts = d.attempts + 1,
+        next_attempt_at = CASE WHEN u.outcome = 'failed' THEN u.next_at ELSE d.next_attempt_at END,
+        lease_owner = NULL, lease_until = NULL, last_status = u.status, last_error = u.error, updated_at = u.now,
+        delivered_at = CASE WHEN u.outcome = 'delivered' THEN u.now ELSE d.delivered_at END
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::float8[])
+        AS u(delivery_id, worker, outcome, next_at, status, error, now, started_at, duration_ms)
+      WHERE d.delivery_id = u.delivery_id AND d.lease_owner = u.worker
+      RETURNING d.delivery_id, d.attempts, u.worker, u.started_at, u.duration_ms, u.outcome, u.status, u.error
     )
     INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
-    SELECT delivery_id, attempts, $2, $8, $9, $3, $5, $6 FROM done
-    RETURNING attempt`,
+    SELECT delivery_id, attempts, worker, started_at, duration_ms, outcome, status, error FROM done
+    RETURNING delivery_id`,
 };
 
-export async function complete(db: pg.Pool, result: AttemptResult): Promise<boolean> {
+/** `results` must name each delivery once (the statement would update a row once for two inputs). */
+export async function completeMany(db: pg.Pool, results: AttemptResult[]): Promise<boolean[]> {
   const now = new Date();
-  const rows = await db.query({
-    ...COMPLETE,
+  const nowText = now.toISOString();
+  const rows = await db.query<{ delivery_id: string }>({
+    ...COMPLETE_MANY,
     values: [
-      result.deliveryId,
-      result.workerId,
-      result.outcome,
-      result.nextAttemptAt ?? now.getTime(),
-      result.status,
-      clip(result.error),
-      now.toISOString(),
-      result.startedAt.toISOString(),
-      result.durationMs,
+      results.map((r) => pgText(r.deliveryId)),
+      results.map((r) => r.workerId),
+      results.map((r) => r.outcome),
+      results.map((r) => r.nextAttemptAt ?? now.getTime()),
+      results.map((r) => r.status),
+      results.map((r) => clip(r.error)),
+      results.map(() => nowText),
+      results.map((r) => r.startedAt.toISOString()),
+      results.map((r) => r.durationMs),
     ],
   });
-  return (rows.rowCount ?? 0) > 0;
+  const recorded = new Set(rows.rows.map((r) => r.delivery_id));
+  return results.map((r) => recorded.has(pgText(r.deliveryId)));
 }
 
 /** Saves a fetched decision and folds it into the lifecycle, in the caller's transaction. */

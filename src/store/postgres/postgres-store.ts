@@ -31,6 +31,9 @@ import {
   type TransactionView,
 } from '../types.js';
 import { createPool, describeError, inTransaction, isUnavailable, mapError, parsePostgresUrl, redactPostgresUrl, type PostgresSettings } from './connection.js';
+import { claimPacing } from './claim-pacing.js';
+import { GroupCalls } from './group-calls.js';
+import { StatisticsKeeper } from './statistics.js';
 import { ingestBatch, pgText } from './ingest.js';
 import { applyPostgresMigrations, currentPostgresVersion } from './migrations.js';
 import * as outbox from './outbox.js';
@@ -82,6 +85,12 @@ interface QuarantineRow {
   body_size: number;
 }
 
+const GET_TRANSACTION = { name: 'docv_get_transaction', text: 'SELECT state FROM transactions WHERE docv_transaction_id = $1' };
+const TRANSACTION_EVENTS = {
+  name: 'docv_transaction_events',
+  text: `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = $1 ORDER BY event_time_ms, seq`,
+};
+
 /** Builds `WHERE a = $1 AND b = $2` from optional filters, numbering parameters as it goes. */
 class Where {
   readonly values: unknown[] = [];
@@ -121,6 +130,16 @@ export class PostgresStore implements Store {
   private readonly onCommit: PostgresStoreOptions['onCommit'];
   private readonly outboxConfig: OutboxConfig;
   private pending: PendingIngest[] = [];
+  /** Analyzes the tables as they grow when nothing else has (see statistics.ts). */
+  private readonly statistics: StatisticsKeeper;
+  /** When an ingest last had to wait for a running commit to finish before its own could start. */
+  private ingestQueuedAt = -Infinity;
+  private readonly paceClaim = claimPacing({ ingestBackedUp: () => performance.now() - this.ingestQueuedAt < 250 });
+  /** Attempts that finish together are recorded by one statement: one commit instead of one each. */
+  private readonly completions = new GroupCalls<AttemptResult, boolean>((results) => outbox.completeMany(this.pool, results), {
+    maxBatch: 500,
+    keyOf: (r) => r.deliveryId,
+  });
   private batchesInFlight = 0;
   private flushScheduled = false;
   private drained: Array<() => void> = [];
@@ -132,6 +151,7 @@ export class PostgresStore implements Store {
     if (options.schema !== undefined) this.settings = parsePostgresUrl(withSchema(options.url, options.schema));
     this.readonly = options.readonly ?? false;
     this.pool = createPool(this.settings, { readonly: this.readonly });
+    this.statistics = new StatisticsKeeper(this.pool);
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.maxBatch = options.maxBatch ?? 500;
     this.maxConcurrentBatches = Math.max(1, Math.min(options.maxConcurrentBatches ?? 2, this.settings.poolSize - 1 || 1));
@@ -189,6 +209,7 @@ export class PostgresStore implements Store {
    * the same commit; while the allowed commits are running, newcomers gather for the next one.
    */
   private scheduleFlush(): void {
+    if (this.pending.length > 0 && this.batchesInFlight >= this.maxConcurrentBatches) this.ingestQueuedAt = performance.now();
     if (this.flushScheduled || this.pending.length === 0 || this.batchesInFlight >= this.maxConcurrentBatches) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
@@ -233,6 +254,7 @@ export class PostgresStore implements Store {
     const started = performance.now();
     const outcomes = await inTransaction(this.pool, (client) => ingestBatch(client, inputs, config));
     this.onCommit?.(inputs.length, performance.now() - started);
+    this.statistics.noteWrites(inputs.length);
     return outcomes;
   }
 
@@ -263,9 +285,10 @@ export class PostgresStore implements Store {
   async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
     const id = pgText(docvTransactionId);
     return this.read('reading a transaction', async () => {
+      // Named: parsed and planned once per connection instead of on every lookup.
       const [tx, events] = await Promise.all([
-        this.pool.query<{ state: TransactionLifecycle }>('SELECT state FROM transactions WHERE docv_transaction_id = $1', [id]),
-        this.pool.query<EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = $1 ORDER BY event_time_ms, seq`, [id]),
+        this.pool.query<{ state: TransactionLifecycle }>({ ...GET_TRANSACTION, values: [id] }),
+        this.pool.query<EventRow>({ ...TRANSACTION_EVENTS, values: [id] }),
       ]);
       const state = tx.rows[0]?.state;
       return state ? { ...withoutBookkeeping(state), events: events.rows.map(eventSummaryOf) } : null;
@@ -348,11 +371,11 @@ export class PostgresStore implements Store {
   }
 
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    return this.read('claiming deliveries', () => outbox.claim(this.pool, request));
+    return this.read('claiming deliveries', async () => outbox.claim(this.pool, { ...request, limit: await this.paceClaim(request.limit) }));
   }
 
   completeDelivery(result: AttemptResult): Promise<boolean> {
-    return this.read('recording an attempt', () => outbox.complete(this.pool, result));
+    return this.read('recording an attempt', () => this.completions.call(result));
   }
 
   async recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
@@ -396,6 +419,7 @@ export class PostgresStore implements Store {
           this.scheduleFlush();
         });
       }
+      await this.completions.idle();
       await this.pool.end();
     })();
     return this.ended;
