@@ -8,21 +8,22 @@ import { LatencyRecorder, type LatencySummary } from './stats.js';
  * end of the one in flight and then its own), so this is the floor under the receiver's
  * open-loop latency on this machine, measured in the same run.
  */
-export async function measureFsync(dir: string, count: number): Promise<LatencySummary> {
+export async function measureFsync(dir: string, count: number): Promise<{ latency: LatencySummary; perSecond: number }> {
   const path = join(dir, 'fsync-probe.dat');
   const fd = openSync(path, 'w');
   const page = Buffer.alloc(16 * 1024, 1);
   const latencies = new LatencyRecorder();
+  const started = performance.now();
   try {
     for (let i = 0; i < count; i++) {
       writeSync(fd, page);
-      const started = performance.now();
+      const before = performance.now();
       await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
-      latencies.record(performance.now() - started);
+      latencies.record(performance.now() - before);
     }
   } finally {
     closeSync(fd);
     rmSync(path, { force: true });
   }
-  return latencies.summary();
+  return { latency: latencies.summary(), perSecond: (count * 1000) / (performance.now() - started) };
 }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { appendReport, commandLine, commitDescription, formatTable, formatTargets, machineDescription, target, type Report, type Row } from './report.js';
 import { installExitHooks, killAllChildren, ROOT } from './servers.js';
+import { buildCheckout } from './servers.js';
 import { openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
 import { postgresAvailability } from './postgres.js';
 import { writeFileSync } from 'node:fs';
@@ -88,6 +89,11 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let baseline: Baseline | undefined;
   try {
+    const compareDirs = values.compare ? values.compare.split(',').map((d) => resolve(d)) : [];
+    for (const root of new Set([ctx.root, ...compareDirs])) {
+      ctx.log(`building ${root}`);
+      await buildCheckout(root);
+    }
     baseline = await startBaseline(ctx);
 
     let sqliteRow: Row | undefined;

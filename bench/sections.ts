@@ -6,7 +6,7 @@ import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './
 import { createPayloads, transactionIdFor, transactionStarted } from './payloads.js';
 import { dropSchema, postgresUrl, schemaSize } from './postgres.js';
 import type { Row } from './report.js';
-import { runScript, startBareServer, startReceiverProcess, type RunningChild } from './servers.js';
+import { RECEIVER_CLI, runScript, startBareServer, startReceiverProcess, type RunningChild } from './servers.js';
 
 export interface BenchContext {
   dir: string;
@@ -217,10 +217,12 @@ export async function openLoopSection(ctx: BenchContext, rates: number[]): Promi
     rows.push({
       key: 'disk-fsync',
       section: 'Disk: fsync of a 16 KiB append, this run, same directory',
-      p50: disk.p50,
-      p99: disk.p99,
-      max: disk.max,
-      note: `${(ctx.smoke ? 20 : 1_000).toLocaleString('en-US')} fsyncs in a row; every acknowledgement waits for at least one: the floor under the open-loop latencies`,
+      rate: disk.perSecond,
+      p50: disk.latency.p50,
+      p99: disk.latency.p99,
+      max: disk.latency.max,
+      errors: 0,
+      note: `${(ctx.smoke ? 20 : 1_000).toLocaleString('en-US')} fsyncs in a row (events/s column: fsyncs/s); every acknowledgement waits for at least one: the floor under the open-loop latencies`,
     });
     for (const rate of rates) {
       receiver.rss.reset();
@@ -280,7 +282,7 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
     const transactions = ctx.smoke ? 100 : Math.max(300, Math.min(1_000_000, Math.round(ctx.durationS * 1000)));
     const maxDurationS = Math.max(30, ctx.durationS * 6);
     const run = await runScript(
-      'src/cli/bin.ts',
+      RECEIVER_CLI,
       ['simulate', '--target', `${sink.url}${WEBHOOK_PATH}`, '--scenario', 'mixed', '--transactions', String(transactions), '--concurrency', String(ctx.connections), '--json', '--max-duration', `${maxDurationS}s`],
       { timeoutMs: (maxDurationS + 60) * 1000, root: ctx.root },
     );

@@ -98,10 +98,34 @@ async function waitReady(child: ChildProcess, url: string, timeoutMs: number, lo
   throw new Error(`not ready at ${url} within ${timeoutMs} ms:\n${tail(logFile)}`);
 }
 
+/**
+ * The receiver and the sender run as deployed: the compiled CLI (`npm run build`, done by
+ * buildCheckout at the start of a run). From the TypeScript sources through tsx they would also
+ * carry tsx's loader, a thread of its own in every worker thread they start (more RSS, slower
+ * start) that no deployment has. The bench's own helpers (bare server, store filler) run
+ * through tsx.
+ */
+export const RECEIVER_CLI = 'dist/cli/bin.js';
+
+function loaderFor(script: string): string[] {
+  return script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+}
+
+/** Compiles a checkout's src/ into its dist/ with this repo's TypeScript, so what is measured is current. */
+export async function buildCheckout(root: string): Promise<void> {
+  const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc');
+  const child = spawn(process.execPath, [tsc, '-p', resolve(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((done) => child.once('close', done));
+  if (code !== 0) throw new Error(`building ${root} failed (tsc exit ${code}):\n${output.slice(-2000)}`);
+}
+
 export async function spawnServer(options: SpawnOptions): Promise<RunningChild> {
   const out = openSync(options.logFile, 'a');
   const root = options.root ?? ROOT;
-  const child = spawn(process.execPath, ['--import', 'tsx', ...(options.nodeFlags ?? []), resolve(root, options.script), ...options.args], {
+  const child = spawn(process.execPath, [...loaderFor(options.script), ...(options.nodeFlags ?? []), resolve(root, options.script), ...options.args], {
     cwd: root,
     stdio: ['ignore', out, out],
     env: { ...process.env, ...options.env },
@@ -180,7 +204,7 @@ export async function startReceiverProcess(options: ReceiverOptions): Promise<Ru
   const nodeFlags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, options.name)}`] : [];
   return spawnServer({
     name: options.name,
-    script: 'src/cli/bin.ts',
+    script: RECEIVER_CLI,
     args,
     nodeFlags,
     logFile: join(options.dir, `${options.name}.log`),
@@ -200,7 +224,7 @@ export interface CompletedRun {
 
 /** Runs a TypeScript script of this repo to its end (killed after `timeoutMs`), capturing its output. */
 export async function runScript(script: string, args: string[], options: { timeoutMs: number; root?: string; onStderr?: (text: string) => void }): Promise<CompletedRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(options.root ?? ROOT, script), ...args], {
+  const child = spawn(process.execPath, [...loaderFor(script), resolve(options.root ?? ROOT, script), ...args], {
     cwd: options.root ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
