@@ -24,6 +24,8 @@ export interface DispatcherOptions {
   /** How much work is allowed right now (see burstThrottle), read before each claim. */
   throttle?: () => DispatchAllowance;
   onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number) => void;
+  /** How long a finished attempt's record waits for others to share its commit (default 5 ms; 0: none). */
+  recordBatchMs?: number;
 }
 
 export interface Dispatcher {
@@ -54,9 +56,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const retry = options.retry ?? DEFAULT_RETRY_POLICY;
   const ordered = options.ordered ?? true;
   const random = options.random ?? Math.random;
+  const recordBatchMs = options.recordBatchMs ?? 5;
   const byName = new Map(options.destinations.map((d) => [d.name, d]));
   const names = [...byName.keys()];
   const inFlight = new Set<Promise<void>>();
+  /** Outcomes on their way to the store: stop() waits for them too. */
+  const recording = new Set<Promise<void>>();
   const abort = new AbortController();
   // Every attempt in flight listens to it (its deadline, the forward thread): not a leak.
   setMaxListeners(Math.max(10, 2 * concurrency + 4), abort.signal);
@@ -91,6 +96,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         wakeUp = null;
         resolve();
       }, ms);
+    });
+  }
+
+  /**
+   * Attempts finish one by one, and each record is a write (the delivery's row, its due-index
+   * entry, an attempt row): alone in its commit it writes those pages for one delivery. Records
+   * wait up to `recordBatchMs` for each other and are written together, in one commit. The lease
+   * outlasts the wait by far; a crash inside it means the attempt is made again (at least once).
+   */
+  let recordWaiters: Array<() => void> = [];
+  let recordTimer: NodeJS.Timeout | null = null;
+  function recordTurn(): Promise<void> {
+    if (recordBatchMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      recordWaiters.push(resolve);
+      recordTimer ??= setTimeout(() => {
+        recordTimer = null;
+        const waiters = recordWaiters;
+        recordWaiters = [];
+        for (const w of waiters) w();
+      }, recordBatchMs);
     });
   }
 
@@ -129,12 +155,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (finalOutcome === 'dead') lines.error(line, 'delivery dead');
     else if (finalOutcome === 'failed') lines.warn(line, 'delivery attempt failed');
     else lines.info(line, 'delivered');
+    // The slot is free once the attempt is over; the record follows (tracked for stop()).
+    const record = recordTurn().then(() => recordOutcome(delivery, finalOutcome, outcome.status ?? null, error, startedAt, durationMs, next));
+    recording.add(record);
+    void record.finally(() => recording.delete(record));
+  }
+
+  async function recordOutcome(
+    delivery: ClaimedDelivery,
+    finalOutcome: AttemptOutcome['outcome'],
+    status: number | null,
+    error: string | null,
+    startedAt: Date,
+    durationMs: number,
+    next: number | undefined,
+  ): Promise<void> {
     try {
       const recorded = await store.completeDelivery({
         deliveryId: delivery.deliveryId,
         workerId,
         outcome: finalOutcome,
-        status: outcome.status ?? null,
+        status,
         error,
         startedAt,
         durationMs,
@@ -210,6 +251,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       abort.abort();
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 1_000))]);
       clearTimeout(graceTimer);
+      // Every finished attempt's record (they wait at most recordBatchMs, then one commit).
+      await Promise.race([Promise.allSettled([...recording]), new Promise((r) => setTimeout(r, 5_000))]);
       await Promise.allSettled(options.destinations.map((d) => d.close?.()));
     },
   };

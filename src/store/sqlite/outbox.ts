@@ -48,7 +48,11 @@ export class SqliteOutbox {
          VALUES (@deliveryId, @eventSeq, @eventId, @docvTransactionId, @eventType, @destination, 'pending',
            @nextAttemptAt, @waitsFor, @waitUntil, @now, @now)`,
       ),
-      lease: db.prepare(`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE delivery_id = ?`),
+      // A leased delivery is not due again before its lease runs out: next_attempt_at says so, and
+      // the claim's walk of deliveries_due (state, next_attempt_at) then never passes over the
+      // deliveries in flight. It used to test each of them (and its ordering sub-queries) on
+      // every claim: about a third of a delivery's cost on the writer at 16 in flight.
+      lease: db.prepare(`UPDATE deliveries SET lease_owner = ?, lease_until = ?, next_attempt_at = ? WHERE delivery_id = ?`),
       eventFor: db.prepare<[string], { raw_body: Buffer; received_at: string }>('SELECT raw_body, received_at FROM events WHERE event_id = ?'),
       decisionFor: db.prepare<[string], { decision: string; reason_codes: string; fetched_at: string; details: string | null }>(
         'SELECT decision, reason_codes, fetched_at, details FROM decisions WHERE event_id = ?',
@@ -146,7 +150,7 @@ export class SqliteOutbox {
       .slice(0, request.limit);
     const leaseUntil = now + request.leaseMs;
     return rows.map((row) => {
-      this.stmts.lease.run(request.workerId, leaseUntil, row.delivery_id);
+      this.stmts.lease.run(request.workerId, leaseUntil, leaseUntil, row.delivery_id);
       const event = this.stmts.eventFor.get(row.event_id)!;
       const decision = this.stmts.decisionFor.get(row.event_id);
       return {
