@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpThread, type HttpPoster } from '../../src/dispatch/index.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
@@ -63,5 +64,20 @@ describe('forward thread: POSTs made on a worker thread', () => {
     expect(await pending).toEqual({ outcome: 'failed', error: 'the forward thread was stopped during the attempt' });
     expect((await poster.post({ url: `${sink.url}/after`, headers: {}, body: '{}', timeoutMs: 5_000 }, signal)).outcome).toBe('delivered');
     expect(sink.requests.map((r) => r.url)).toEqual(['/fast', '/slow', '/after']);
+  });
+
+  it.runIf(process.platform === 'linux')('runs at a lower CPU priority than the threads that acknowledge (Linux nice 10)', async () => {
+    sink = await startSink();
+    const nice = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const before = nice().filter((n) => n === 10).length;
+    poster = createHttpThread();
+    expect((await poster.post({ url: sink.url, headers: {}, body: '{}', timeoutMs: 5_000 }, new AbortController().signal)).outcome).toBe('delivered');
+    expect(nice().filter((n) => n === 10).length).toBe(before + 1);
+    const own = readFileSync('/proc/thread-self/stat', 'utf8');
+    expect(Number(own.slice(own.lastIndexOf(')') + 2).split(' ')[16])).toBe(0); // the calling thread keeps its priority
   });
 });
