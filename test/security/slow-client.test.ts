@@ -174,8 +174,14 @@ describe('slow clients are cut off by the server timeouts (SQLite only: nothing 
       ),
     );
     const openedAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const stillOpen = opened.filter(({ socket }) => !socket.destroyed).length;
+    // The extra ones are closed as soon as the server's loop gets to them: 300 ms on a quiet
+    // machine, polled for up to 3 s so a starved CI box does not fail it.
+    let stillOpen = opened.length;
+    for (let waited = 0; waited < 3_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      stillOpen = opened.filter(({ socket }) => !socket.destroyed).length;
+      if (waited >= 200 && stillOpen <= TIMEOUTS.maxConnections) break;
+    }
     // Other connections of this file may still be counted (keep-alive), so at most, not exactly.
     expect(stillOpen).toBeLessThanOrEqual(TIMEOUTS.maxConnections);
     expect(stillOpen).toBeGreaterThan(TIMEOUTS.maxConnections - 20);
