@@ -5,7 +5,9 @@ import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { contentKey } from '../../src/contract/index.js';
 import { openStore, SqliteStore, StoreUnavailableError, ThreadedSqliteStore, type IngestInput } from '../../src/store/index.js';
-import { docvEvent } from '../helpers/receiver.js';
+import { startSink } from '../helpers/http-sink.js';
+import { docvEvent, startTestReceiver } from '../helpers/receiver.js';
+import { waitFor } from '../helpers/wait.js';
 
 function input(event: Record<string, unknown>): IngestInput {
   const hash = contentKey(event);
@@ -94,5 +96,20 @@ describe('SQLite store with its writes on a writer thread', () => {
     const memory = await openStore('sqlite::memory:', { writerThread: true });
     stores.push(memory);
     expect(memory).toBeInstanceOf(SqliteStore);
+  });
+
+  it('a receiver with sqliteWriterThread on acknowledges, deduplicates, folds the lifecycle and forwards', async () => {
+    const sink = await startSink();
+    const r = await startTestReceiver({ sqliteWriterThread: true, dispatch: { forwardUrls: [sink.url] } });
+    stores.push({ close: () => r.destroy().then(() => sink.close()) });
+    expect(r.store).toBeInstanceOf(ThreadedSqliteStore);
+    const id = `tx-threaded-${Date.now()}`;
+    const opened = docvEvent({ docvTransactionId: id });
+    const completed = docvEvent({ docvTransactionId: id, eventType: 'VERIFICATION_COMPLETED', decision: 'reject', eventTime: '2026-03-01T10:05:00Z' });
+    expect((await r.deliver(opened)).json).toMatchObject({ status: 'accepted' });
+    expect((await r.deliver(completed)).json).toMatchObject({ status: 'accepted' });
+    expect((await r.deliver(opened)).json).toMatchObject({ status: 'duplicate' });
+    expect((await r.admin(`/v1/transactions/${id}`)).json).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: 'reject', eventCount: 2 });
+    await waitFor(() => sink.requests.length === 2, 'both events forwarded');
   });
 });
