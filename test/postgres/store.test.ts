@@ -1,28 +1,18 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contentKey, type DocvEventType } from '../../src/contract/index.js';
-import { openStore, PostgresStore, StoreUnavailableError, type IngestInput, type Store } from '../../src/store/index.js';
+import type { DocvEventType } from '../../src/contract/index.js';
+import { openStore, PostgresStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
 import { parsePostgresUrl } from '../../src/store/postgres/connection.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { POSTGRES_TEST_URL, postgresBackend, type TestDatabase } from '../helpers/backends.js';
 import { freePort } from '../helpers/cli.js';
 import { docvEvent } from '../helpers/receiver.js';
+import { ingestInput } from '../helpers/ingest-input.js';
 
 /** What only PostgreSQL has to get right: several processes (here: pools) on one database. */
 const postgres = await postgresBackend();
 
-function input(event: Record<string, unknown>, deliveryId?: string): IngestInput {
-  const hash = contentKey(event);
-  return {
-    dedupeKey: deliveryId ? `id:${deliveryId}` : hash,
-    deliveryId: deliveryId ?? null,
-    contentHash: hash,
-    event: event as never,
-    rawBody: Buffer.from(JSON.stringify(event)),
-    headers: { 'content-type': 'application/json' },
-    receivedAt: new Date(),
-  };
-}
+const input = ingestInput;
 
 describe('PostgreSQL connection settings', () => {
   it('reads schema, pool size and timeouts from the URL and leaves the rest to pg', () => {

@@ -2,22 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contentKey } from '../../src/contract/index.js';
-import { SqliteStore, StoreUnavailableError, type IngestInput } from '../../src/store/index.js';
+import { SqliteStore, StoreUnavailableError } from '../../src/store/index.js';
 import { docvEvent } from '../helpers/receiver.js';
+import { ingestInput } from '../helpers/ingest-input.js';
 
-function input(event: Record<string, unknown>): IngestInput {
-  const hash = contentKey(event);
-  return {
-    dedupeKey: hash,
-    deliveryId: null,
-    contentHash: hash,
-    event: event as never,
-    rawBody: Buffer.from(JSON.stringify(event)),
-    headers: { 'content-type': 'application/json' },
-    receivedAt: new Date(),
-  };
-}
+const input = ingestInput;
 
 /** An fsync the test decides: each call waits until released (or failed). */
 function heldFsync() {

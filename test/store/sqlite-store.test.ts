@@ -1,21 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { contentKey } from '../../src/contract/index.js';
-import { openStore, StoreUnavailableError, type IngestInput, type Store } from '../../src/store/index.js';
+import { openStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver } from '../helpers/receiver.js';
+import { ingestInput } from '../helpers/ingest-input.js';
 
-function input(event: Record<string, unknown>, deliveryId?: string): IngestInput {
-  const hash = contentKey(event);
-  return {
-    dedupeKey: deliveryId ? `id:${deliveryId}` : hash,
-    deliveryId: deliveryId ?? null,
-    contentHash: hash,
-    event: event as never,
-    rawBody: Buffer.from(JSON.stringify(event)),
-    headers: { 'content-type': 'application/json' },
-    receivedAt: new Date(),
-  };
-}
+const input = ingestInput;
 
 const backends = await testBackends();
 

@@ -3,24 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contentKey } from '../../src/contract/index.js';
-import { openStore, SqliteStore, StoreUnavailableError, ThreadedSqliteStore, type IngestInput } from '../../src/store/index.js';
+import { openStore, SqliteStore, StoreUnavailableError, ThreadedSqliteStore } from '../../src/store/index.js';
 import { startSink } from '../helpers/http-sink.js';
 import { docvEvent, startTestReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
+import { ingestInput } from '../helpers/ingest-input.js';
 
-function input(event: Record<string, unknown>): IngestInput {
-  const hash = contentKey(event);
-  return {
-    dedupeKey: hash,
-    deliveryId: null,
-    contentHash: hash,
-    event: event as never,
-    rawBody: Buffer.from(JSON.stringify(event)),
-    headers: { 'content-type': 'application/json' },
-    receivedAt: new Date(),
-  };
-}
+const input = ingestInput;
 
 describe('SQLite store with its writes on a writer thread', () => {
   const dirs: string[] = [];
