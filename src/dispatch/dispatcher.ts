@@ -249,11 +249,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await Promise.race([Promise.allSettled([...inFlight]), grace]);
       // Attempts still running get their signal; a lease that is never recorded simply expires.
       abort.abort();
-      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 1_000))]);
+      await settledWithin([...inFlight], 1_000);
       clearTimeout(graceTimer);
       // Every finished attempt's record (they wait at most recordBatchMs, then one commit).
-      await Promise.race([Promise.allSettled([...recording]), new Promise((r) => setTimeout(r, 5_000))]);
+      await settledWithin([...recording], 5_000);
       await Promise.allSettled(options.destinations.map((d) => d.close?.()));
     },
   };
+}
+
+/**
+ * Waits for the promises to settle, or for `ms`, whichever is first. The timer is cleared either
+ * way: a pending one would hold a stopping process open for its whole length.
+ */
+async function settledWithin(promises: Array<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
