@@ -137,6 +137,22 @@ async function outboxState(receiver: RunningChild, adminToken: string): Promise<
   }
 }
 
+/** A receiver as the sections measure it: the run's secrets and log level, forwarding every event to `sink`. */
+function startMeasuredReceiver(ctx: BenchContext, key: string, databaseUrl: string, sink: RunningChild, root?: string): Promise<RunningChild> {
+  return startReceiverProcess({
+    name: `receiver-${key}`,
+    dir: ctx.dir,
+    databaseUrl,
+    webhookSecret: ctx.webhookSecret,
+    adminToken: ctx.adminToken,
+    forwardUrl: `${sink.url}${FORWARD_PATH}`,
+    dispatch: true,
+    logLevel: ctx.logLevel,
+    profileDir: ctx.profileDir,
+    root: root ?? ctx.root,
+  });
+}
+
 /**
  * The receiver as deployed: shared-secret auth, full validation, no 2xx before the commit is on
  * disk (SQLite: fsync of the WAL), one forward destination so every event writes an outbox row,
@@ -153,18 +169,7 @@ export async function receiverSection(
   let receiver: RunningChild | undefined;
   try {
     sink = await startBareServer(ctx.dir, `${options.key}-sink`);
-    receiver = await startReceiverProcess({
-      name: `receiver-${options.key}`,
-      dir: ctx.dir,
-      databaseUrl: store.url,
-      webhookSecret: ctx.webhookSecret,
-      adminToken: ctx.adminToken,
-      forwardUrl: `${sink.url}${FORWARD_PATH}`,
-      dispatch: true,
-      logLevel: ctx.logLevel,
-      profileDir: ctx.profileDir,
-      root: options.root ?? ctx.root,
-    });
+    receiver = await startMeasuredReceiver(ctx, options.key, store.url, sink, options.root);
     const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     receiver.rss.reset();
@@ -197,18 +202,7 @@ export async function openLoopSection(ctx: BenchContext, rates: number[]): Promi
   let receiver: RunningChild | undefined;
   try {
     sink = await startBareServer(ctx.dir, 'openloop-sink');
-    receiver = await startReceiverProcess({
-      name: 'receiver-openloop',
-      dir: ctx.dir,
-      databaseUrl: store.url,
-      webhookSecret: ctx.webhookSecret,
-      adminToken: ctx.adminToken,
-      forwardUrl: `${sink.url}${FORWARD_PATH}`,
-      dispatch: true,
-      logLevel: ctx.logLevel,
-      profileDir: ctx.profileDir,
-      root: ctx.root,
-    });
+    receiver = await startMeasuredReceiver(ctx, 'openloop', store.url, sink);
     const payloads = createPayloads();
     const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads };
     if (ctx.warmupS > 0) await openLoop({ ...load, rate: 1000, durationS: ctx.warmupS });
