@@ -1,4 +1,5 @@
 import { contentKey, parseDocvEvent, type ContractViolation, type DocvEvent } from '../contract/index.js';
+import { dedupeKeyOf } from './dedupe-key.js';
 import { headersWithoutCredentials, type HeaderMap } from '../auth/redact.js';
 import { StoreUnavailableError, type Store } from '../store/index.js';
 import { contentEncodingProblem, jsonContentTypeProblem } from './content-type.js';
@@ -169,7 +170,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
 
     try {
       const result = await store.ingest({
-        dedupeKey: deliveryId !== undefined ? `id:${deliveryId}` : contentHash,
+        dedupeKey: dedupeKeyOf(event, contentHash, deliveryId ?? null),
         deliveryId: deliveryId ?? null,
         contentHash,
         event,

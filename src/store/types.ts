@@ -3,7 +3,7 @@ import type { ApiDecision, TransactionLifecycle } from '../lifecycle/index.js';
 
 /** One authenticated, contract-valid delivery, ready to be committed. */
 export interface IngestInput {
-  /** `id:<webhook-id>` when the sender gave a delivery id, else `sha256:<canonical payload hash>`. */
+  /** `id:<webhook-id>` when the sender gave a delivery id, else `t:<event time>:sha256:<canonical payload hash>` (see ingest/dedupe-key.ts). */
   dedupeKey: string;
   deliveryId: string | null;
   /** SHA-256 of the canonical payload: tells a true duplicate from a reused delivery id. */

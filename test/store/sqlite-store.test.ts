@@ -79,7 +79,7 @@ describe.each(backends)('store ($name)', (backend) => {
     const fresh = await openStore((await freshDatabase()).url, { migrate: false });
     stores.push(fresh);
     // PostgreSQL has a migration of its own: 3 replaces an index SQLite does not need.
-    expect(await fresh.migrate()).toEqual(backend.name === 'postgres' ? [1, 2, 3] : [1, 2]);
+    expect(await fresh.migrate()).toEqual(backend.name === 'postgres' ? [1, 2, 3, 4] : [1, 2, 3]);
     expect(await fresh.migrate()).toEqual([]);
   });
 
@@ -96,5 +96,15 @@ describe.each(backends)('store ($name)', (backend) => {
     expect(b).toEqual({ kind: 'conflict', eventId: a!.eventId });
     expect(c).toEqual({ kind: 'duplicate', eventId: a!.eventId });
     expect(await store.ingest(input({ ...event, customerUserId: 'other' }, 'msg-1'))).toEqual({ kind: 'conflict', eventId: a!.eventId });
+  });
+
+  it('stores an event whose eventTime is a leap second (RFC 3339 allows :60), once', async () => {
+    // SQLite used to bind Date.parse's NaN for it: a NOT NULL failure, so a 503 the sender retried for ever.
+    const store = await openStore((await freshDatabase()).url);
+    stores.push(store);
+    const event = docvEvent({ eventTime: '2026-06-30T23:59:60Z' });
+    const outcome = await store.ingest(input(event));
+    expect(outcome.kind).toBe('accepted');
+    expect(await store.ingest(input(event))).toEqual({ kind: 'duplicate', eventId: outcome.eventId });
   });
 });

@@ -133,6 +133,16 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX transactions_by_customer ON transactions (md5(customer_user_id), seq);
     `,
   },
+  {
+    version: 4,
+    name: 'dedupe keys of content-keyed events start with their event time',
+    // Same formula as ingest/dedupe-key.ts, so a retry of an event stored before this migration
+    // still finds it. Keys of delivery ids (`id:`) stay as they are.
+    sql: `
+      UPDATE events SET dedupe_key = 't:' || lpad(to_hex(event_time_ms), 12, '0') || ':' || dedupe_key
+       WHERE dedupe_key LIKE 'sha256:%' AND event_time_ms BETWEEN 0 AND 281474976710655;
+    `,
+  },
 ];
 
 /**

@@ -115,3 +115,14 @@ SQLITE_MIGRATIONS.push({
     );
   `,
 });
+
+SQLITE_MIGRATIONS.push({
+  version: 3,
+  name: 'dedupe keys of content-keyed events start with their event time',
+  // Same formula as ingest/dedupe-key.ts, so a retry of an event stored before this migration
+  // still finds it. Keys of delivery ids (`id:`) stay as they are.
+  sql: `
+    UPDATE events SET dedupe_key = 't:' || printf('%012x', event_time_ms) || ':' || dedupe_key
+     WHERE dedupe_key LIKE 'sha256:%' AND event_time_ms BETWEEN 0 AND 281474976710655;
+  `,
+});

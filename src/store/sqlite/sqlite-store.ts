@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { close as closeFd, closeSync, fsync, mkdirSync, open as openFd } from 'node:fs';
 import { dirname } from 'node:path';
-import type { DocvEvent, DocvEventType } from '../../contract/index.js';
+import { eventTimeMs, type DocvEvent, type DocvEventType } from '../../contract/index.js';
 import { applyApiDecision, applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
 import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
@@ -365,7 +365,7 @@ export class SqliteStore implements Store {
       docvTransactionId: event.docvTransactionId,
       eventType: event.eventType,
       eventTime: event.eventTime,
-      eventTimeMs: Date.parse(event.eventTime),
+      eventTimeMs: eventTimeMs(event.eventTime),
       customerUserId: event.customerUserId ?? null,
       decision: event.decision ?? null,
       receivedAt,
