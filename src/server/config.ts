@@ -72,6 +72,13 @@ export interface ReceiverConfig {
    * BENCHMARKS.md). Worth turning on where cores are to spare and the event loop is the limit.
    */
   sqliteWriterThread: boolean;
+  /**
+   * SQLite: checkpoint (copy the WAL into the database file and fsync it) from a thread of its
+   * own rather than inside the commit that crosses wal_autocheckpoint, which blocked the event
+   * loop for tens of milliseconds every few thousand events. On by default; see
+   * store/sqlite/checkpointer.ts and BENCHMARKS.md.
+   */
+  sqliteCheckpointThread: boolean;
   timeouts: ServerTimeouts;
   dispatch: DispatchConfig;
   socure: SocureApiConfig;
@@ -114,6 +121,7 @@ export function defaultReceiverConfig(overrides: Partial<ReceiverConfig> = {}): 
     prettyLogs: false,
     quarantineCapacity: 10_000,
     sqliteWriterThread: false,
+    sqliteCheckpointThread: true,
     ...overrides,
     timeouts: { ...DEFAULT_TIMEOUTS, ...overrides.timeouts },
     dispatch: { ...DEFAULT_DISPATCH, ...overrides.dispatch },

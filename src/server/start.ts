@@ -110,6 +110,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       quarantineCapacity: config.quarantineCapacity,
       onCommit: (n) => commits.observe(n),
       writerThread: config.sqliteWriterThread,
+      checkpointThread: config.sqliteCheckpointThread,
     }));
   const metrics = new ReceiverMetrics(store);
   commits.observe = (n) => metrics.onCommit(n);

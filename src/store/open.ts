@@ -40,6 +40,8 @@ export interface OpenStoreOptions {
    * ingests under load (the receiver); one-off commands open the file directly.
    */
   writerThread?: boolean;
+  /** SQLite: checkpoint from a thread of its own, not inside commits (store/sqlite/checkpointer.ts). */
+  checkpointThread?: boolean;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {

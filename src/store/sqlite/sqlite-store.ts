@@ -33,6 +33,7 @@ import {
   type TransactionView,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteCheckpointer, type CheckpointerStats } from './checkpointer.js';
 import { SqliteOutbox } from './outbox.js';
 
 export interface SqliteStoreOptions {
@@ -53,6 +54,11 @@ export interface SqliteStoreOptions {
   onCommit?: (batchSize: number, durationMs: number) => void;
   /** How the WAL is fsynced (default: fs.fsync, on the thread pool); tests hold or fail it. */
   fsync?: (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
+  /**
+   * Checkpoint from a thread of its own (see checkpointer.ts) instead of inside commits. Off by
+   * default for the library (one thread per store); the receiver turns it on.
+   */
+  checkpointThread?: boolean;
 }
 
 /**
@@ -127,6 +133,7 @@ export class SqliteStore implements Store {
   private readonly readStatements = new Map<string, Database.Statement>();
   private outboxInstance: SqliteOutbox | null = null;
   private readonly outboxConfig: OutboxConfig;
+  private readonly checkpointer: SqliteCheckpointer | null = null;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
@@ -154,6 +161,12 @@ export class SqliteStore implements Store {
     }
     if (!options.readonly) this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     if (options.migrate !== false && !options.readonly) this.applyMigrations();
+    if (options.checkpointThread && this.walPath) this.checkpointer = SqliteCheckpointer.start(options.path);
+  }
+
+  /** Background checkpoints so far, or null when they run inside commits (see checkpointer.ts). */
+  checkpointStats(): Readonly<CheckpointerStats> | null {
+    return this.checkpointer?.current ?? null;
   }
 
   private cached<P extends unknown[] | object = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
@@ -566,6 +579,8 @@ export class SqliteStore implements Store {
     // Whatever is queued still gets its commit (and its fsync) before the file closes.
     while (this.pending.length > 0) this.flush(true);
     for (let i = 0; this.syncing && i < 1_000; i++) await this.syncing;
+    // Its connection closes first: SQLite removes the WAL when the last connection closes.
+    await this.checkpointer?.stop();
     if (this.walFd !== null) closeSync(this.walFd);
     this.db.close();
   }

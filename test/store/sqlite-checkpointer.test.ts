@@ -1,0 +1,92 @@
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore, SqliteStore, ThreadedSqliteStore } from '../../src/store/index.js';
+import { docvEvent } from '../helpers/receiver.js';
+import { waitFor } from '../helpers/wait.js';
+import { ingestInput } from '../helpers/ingest-input.js';
+
+/** Events, each of its own transaction. */
+function events(n: number, from = 0): Array<Record<string, unknown>> {
+  return Array.from({ length: n }, (_, i) => docvEvent({ docvTransactionId: `tx-${from + i}`, eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, from + i)).toISOString() }));
+}
+
+/** Frames in the WAL file (32-byte header, then a 24-byte header and a 4 KiB page per frame). */
+function walFrames(path: string): number {
+  return Math.max(0, (statSync(`${path}-wal`).size - 32) / (4096 + 24));
+}
+
+describe('SQLite background checkpoints', () => {
+  const dirs: string[] = [];
+  const stores: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  function path(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'docv-checkpoint-'));
+    dirs.push(dir);
+    return join(dir, 'receiver.db');
+  }
+
+  it('copies committed pages into the database file long before the WAL reaches wal_autocheckpoint', async () => {
+    const file = path();
+    const store = new SqliteStore({ path: file, checkpointThread: true, outbox: { destinations: ['forward:sink'] } });
+    stores.push(store);
+    const before = statSync(file).size;
+    await Promise.all(events(300).map((e) => store.ingest(ingestInput(e))));
+    // 300 events write a few hundred WAL frames, far below the 10,000 that trigger SQLite's own checkpoint.
+    expect(walFrames(file)).toBeLessThan(2_000);
+    await waitFor(() => statSync(file).size > before + 100 * 1024, 'the database file to grow', 5_000);
+    expect(store.checkpointStats()?.checkpoints).toBeGreaterThan(0);
+    expect(store.checkpointStats()?.failures).toBe(0);
+    // Nothing is written any more: once the next checkpoint has run, the file alone, without its
+    // WAL, holds every event.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const alone = join(dirs.at(-1)!, 'copy.db');
+    copyFileSync(file, alone);
+    const copy = new Database(alone, { readonly: true });
+    try {
+      expect(copy.prepare('SELECT COUNT(*) AS n FROM events').get()).toEqual({ n: 300 });
+    } finally {
+      copy.close();
+    }
+  });
+
+  it('without the thread, the database file does not grow until SQLite checkpoints inside a commit', async () => {
+    const file = path();
+    const store = new SqliteStore({ path: file, outbox: { destinations: ['forward:sink'] } });
+    stores.push(store);
+    const before = statSync(file).size;
+    await Promise.all(events(300).map((e) => store.ingest(ingestInput(e))));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(statSync(file).size).toBe(before);
+    expect(store.checkpointStats()).toBeNull();
+  });
+
+  it('keeps going while ingest goes on, and closes cleanly: the WAL is removed and everything is there on reopen', async () => {
+    const file = path();
+    const store = new SqliteStore({ path: file, checkpointThread: true, outbox: { destinations: ['forward:sink'] } });
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(events(100, round * 100).map((e) => store.ingest(ingestInput(e))));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await store.close();
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const reopened = await openStore(`sqlite:${file}`, { readonly: true });
+    stores.push(reopened);
+    expect((await reopened.stats()).events).toBe(1000);
+  });
+
+  it('runs from the writer thread as well, and the threaded store closes cleanly', async () => {
+    const file = path();
+    const store = await ThreadedSqliteStore.open({ path: file, checkpointThread: true, outbox: { destinations: ['forward:sink'] } });
+    const before = statSync(file).size;
+    await Promise.all(events(300).map((e) => store.ingest(ingestInput(e))));
+    await waitFor(() => statSync(file).size > before + 100 * 1024, 'the database file to grow', 5_000);
+    await store.close();
+    expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+});
