@@ -7,7 +7,8 @@ import { newEventId, newReferenceId, newSessionToken, newTransactionId } from '.
 import { PACE, planScenario, resolveScenario, scaleDelay, scenarioFromCustomerUserId, scenarioOutcome, type Pace, type ScenarioName } from './scenarios.js';
 import { applyFieldOverrides, removeFields } from './set-fields.js';
 import { advanceStatus, isTerminal, statusRank } from './status.js';
-import type { SandboxStore, TransactionRecord } from './store.js';
+import type { SandboxState } from './state.js';
+import type { TransactionRecord } from './store.js';
 import { WakeTimer } from './wake-timer.js';
 
 export interface CreateTransactionInput {
@@ -39,7 +40,7 @@ export type EmitResult =
   | { emitted: false; reason: string };
 
 export interface DocvServiceOptions {
-  store: SandboxStore;
+  store: SandboxState;
   /** Told when deliveries were queued. */
   wakeDelivery: () => void;
   random?: () => number;
@@ -50,6 +51,11 @@ export interface DocvServiceOptions {
   globalChaos?: () => ChaosOverrides;
   pace?: Pace;
   logger?: Logger;
+  /**
+   * While this says so, due steps wait until `wake()`: `simulate` keeps the deliveries it has
+   * not sent yet to a few batches, instead of queueing every flow's events at the start.
+   */
+  holdSteps?: () => boolean;
 }
 
 /** How long an out-of-order event waits for a later one to overtake it, in scenario time. */
@@ -67,7 +73,7 @@ const STEPS_PER_TICK = 64;
  * delivery engine sends them.
  */
 export class DocvService {
-  private readonly store: SandboxStore;
+  private readonly store: SandboxState;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly timer: WakeTimer;
@@ -90,6 +96,11 @@ export class DocvService {
 
   stop(): void {
     this.timer.stop();
+  }
+
+  /** Due steps may go ahead again (see `holdSteps`). */
+  wake(): void {
+    this.timer.wake();
   }
 
   create(input: CreateTransactionInput): TransactionRecord {
@@ -240,6 +251,7 @@ export class DocvService {
 
   /** Planned scenario steps that are due happen now; returns when the next one is due. */
   runDueSteps(): number | undefined {
+    if (this.opts.holdSteps?.()) return undefined;
     const now = this.now();
     const steps = this.store.dueSteps(now, STEPS_PER_TICK);
     // One commit for the whole slice: each step and the deliveries it queues still land together.

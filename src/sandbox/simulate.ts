@@ -5,7 +5,7 @@ import { DEFAULT_ATTEMPT_TIMEOUT_MS } from '../retry/schedule.js';
 import type { ScenarioName } from './scenarios.js';
 import { DocvService } from './service.js';
 import { resolveChaos, resolveRetrySchedule } from './start.js';
-import { SandboxStore } from './store.js';
+import { MemoryStore } from './memory-store.js';
 import type { ChaosOverrides } from './chaos.js';
 import { receiverVerdict, summarizeLatencies, type LatencySummary } from './summary.js';
 
@@ -69,25 +69,36 @@ export const SIMULATE_DEFAULT_RETRY_SCHEDULE = '200ms,1s,5s';
 export const SIMULATE_DEFAULT_MAX_DURATION_MS = 10 * 60_000;
 const MAX_TRANSACTIONS = 1_000_000;
 const CREATE_BATCH = 1_000;
+/**
+ * Deliveries queued and not attempted yet, per attempt in flight, beyond which the simulated
+ * users wait (steps go on once half of them are sent): every flow's events queued at once made
+ * a run's live heap, and so each garbage collection, grow with its size. Deliveries waiting
+ * for a retry do not count, so a failing receiver does not slow the new flows down.
+ */
+const BACKLOG_PER_SLOT = 8;
+const MIN_BACKLOG = 512;
 /** How often the end of the run is checked when the engine did not say it went idle. */
 const IDLE_CHECK_MS = 100;
 
 /**
  * Plays `transactions` whole DocV flows straight at a target with the sandbox's delivery engine
  * (same signing, retries, ordering and chaos), then reports what the target made of them.
- * State lives in memory: a load run is not resumed.
+ * State lives in memory (`MemoryStore`): a load run is not resumed.
  */
 export async function runSimulation(opts: SimulationOptions): Promise<SimulationSummary> {
   const n = opts.transactions ?? 100;
   if (!Number.isInteger(n) || n < 1 || n > MAX_TRANSACTIONS) throw new RangeError(`transactions must be an integer from 1 to ${MAX_TRANSACTIONS}`);
   const started = Date.now();
-  const store = new SandboxStore(':memory:');
+  // Nothing of a load run is resumed, so nothing of it goes to SQLite (see MemoryStore).
+  const store = new MemoryStore();
   const latencies: number[] = [];
   const responses: Record<string, number> = {};
   let sent = 0;
   let accepted = 0;
   let duplicates = 0;
   let retries = 0;
+  const backlog = Math.max(MIN_BACKLOG, BACKLOG_PER_SLOT * (opts.concurrency ?? 8));
+  let stepsHeld = false;
   /** Resolves the main loop's wait: set while it waits. */
   let idle: (() => void) | undefined;
   const engine = new DeliveryEngine({
@@ -101,6 +112,10 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     logger: opts.logger,
     onIdle: () => idle?.(),
     onAttempt: (delivery, outcome) => {
+      if (stepsHeld && store.countUnsentDeliveries() < backlog / 2) {
+        stepsHeld = false;
+        service.wake();
+      }
       sent += 1;
       if (delivery.attempts > 0) retries += 1;
       latencies.push(outcome.latencyMs);
@@ -112,17 +127,20 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       }
     },
   });
+  // Resolved once: the service asks for it on every event.
+  const chaos = resolveChaos(opts.chaos);
   const service = new DocvService({
     store,
     wakeDelivery: () => engine.wake(),
     random: opts.random,
     timeScale: opts.timeScale ?? 0,
     defaultWebhookUrl: opts.target,
-    globalChaos: () => resolveChaos(opts.chaos),
+    globalChaos: () => chaos,
     logger: opts.logger,
+    holdSteps: () => (stepsHeld = store.countUnsentDeliveries() >= backlog),
   });
   const scenarios: Partial<Record<ScenarioName, number>> = {};
-  // Flows are created in batches of one commit each rather than one commit per flow.
+  // Every flow is created before the first delivery, in batches (one commit each were the store SQLite).
   for (let first = 0; first < n; first += CREATE_BATCH) {
     store.atomically(() => {
       for (let i = first; i < Math.min(n, first + CREATE_BATCH); i++) {

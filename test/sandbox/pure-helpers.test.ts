@@ -5,6 +5,7 @@ import { SANDBOX_REASON_CODES, syntheticVerification } from '../../src/sandbox/d
 import { createApiKeyCheck } from '../../src/sandbox/api/auth.js';
 import { capturePagePolicy, renderCapturePage } from '../../src/sandbox/capture/page.js';
 import type { TransactionRecord } from '../../src/sandbox/store.js';
+import { newReferenceId, newTransactionId } from '../../src/sandbox/ids.js';
 
 describe('--set and unset', () => {
   it('parses JSON values and plain strings', () => {
@@ -102,5 +103,14 @@ describe('capture page', () => {
     const done = renderCapturePage({ tx: { ...tx, status: 'VERIFICATION_COMPLETED', decision: 'reject' }, nonce: 'n', actionBase: '/capture/t' });
     expect(done).toContain('Session over');
     expect(done).not.toMatch(/<button[^>]*id="[a-z-]+">/);
+  });
+});
+
+describe('transaction ids', () => {
+  it('are distinct version 4 UUIDs', () => {
+    const ids = Array.from({ length: 2_000 }, () => newTransactionId());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(newReferenceId()).not.toBe(newReferenceId());
   });
 });

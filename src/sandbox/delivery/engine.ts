@@ -1,6 +1,7 @@
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
-import type { AttemptRecord, DeliveryRecord, DeliveryStatus, SandboxStore } from '../store.js';
+import type { SandboxState } from '../state.js';
+import type { AttemptRecord, DeliveryRecord, DeliveryStatus } from '../store.js';
 import { WakeTimer } from '../wake-timer.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { deliveryHeaders, type DeliveryAuth } from './headers.js';
@@ -8,7 +9,7 @@ import { RateLimit } from './rate-limit.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, nextRetryDelay } from '../../retry/schedule.js';
 
 export interface DeliveryEngineOptions {
-  store: SandboxStore;
+  store: SandboxState;
   auth: DeliveryAuth;
   retrySchedule?: readonly number[];
   attemptTimeoutMs?: number;
@@ -51,7 +52,7 @@ interface Finished {
  * transaction's later deliveries and, after a crash, is reset and sent again: at least once.
  */
 export class DeliveryEngine {
-  private readonly store: SandboxStore;
+  private readonly store: SandboxState;
   private readonly schedule: readonly number[];
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
