@@ -16,6 +16,8 @@ interface ServeOptions extends ReceiverFlags {
   insecureNoAuth?: boolean;
   logLevel: string;
   dispatch: boolean;
+  sqliteWriterThread?: boolean;
+  sqliteCheckpointThread: boolean;
 }
 
 function banner(r: RunningReceiver): string {
@@ -49,6 +51,8 @@ export function register(program: Command): void {
     .addOption(new Option('--max-body-bytes <n>', 'largest accepted body').env('DOCV_MAX_BODY_BYTES').default(DEFAULT_MAX_BODY_BYTES).argParser(parsePositiveInt))
     .addOption(new Option('--insecure-no-auth', 'allow listening beyond loopback without credentials'))
     .option('--no-dispatch', 'only ingest; run `docv-webhooks worker` for the outbox')
+    .addOption(new Option('--sqlite-writer-thread', 'SQLite: commit on a writer thread (for machines with cores to spare)').env('DOCV_SQLITE_WRITER_THREAD'))
+    .option('--no-sqlite-checkpoint-thread', 'SQLite: checkpoint inside commits, not on a thread of its own')
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   addAuthOptions(command);
   addDispatchOptions(command);
@@ -66,6 +70,8 @@ export function register(program: Command): void {
           webhookPath: opts.webhookPath,
           maxBodyBytes: opts.maxBodyBytes,
           insecureNoAuth: opts.insecureNoAuth === true,
+          sqliteWriterThread: opts.sqliteWriterThread === true,
+          sqliteCheckpointThread: opts.sqliteCheckpointThread,
           logLevel: opts.logLevel,
           prettyLogs: process.stdout.isTTY === true,
         });
