@@ -1,4 +1,5 @@
 import { contentKey, type DocvEvent } from '../src/contract/index.js';
+import { dedupeKeyOf } from '../src/ingest/dedupe-key.js';
 import { openStore } from '../src/store/index.js';
 import { createPayloads } from './payloads.js';
 
@@ -30,7 +31,7 @@ try {
       const event = JSON.parse(rawBody.toString('utf8')) as DocvEvent;
       const contentHash = contentKey(event);
       writes.push(
-        store.ingest({ dedupeKey: contentHash, deliveryId: null, contentHash, event, rawBody, headers: { ...headers, 'content-length': String(rawBody.length) }, receivedAt: new Date() }),
+        store.ingest({ dedupeKey: dedupeKeyOf(event, contentHash, null), deliveryId: null, contentHash, event, rawBody, headers: { ...headers, 'content-length': String(rawBody.length) }, receivedAt: new Date() }),
       );
     }
     const results = (await Promise.all(writes)) as Array<{ kind: string }>;
