@@ -81,9 +81,9 @@ export function summarize(path: string, top = 30): string {
   const pct = (us: number) => `${((100 * us) / totalUs).toFixed(1).padStart(5)}%`;
   const lines = [`${file}: ${(totalUs / 1e6).toFixed(1)} s profiled`, '', 'self time:'];
   for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${key}`);
-  lines.push('', 'inclusive time, our code (src/):');
+  lines.push('', 'inclusive time, our code (src/, or dist/ when compiled):');
   for (const [key, us] of [...inclusive]
-    .filter(([k]) => / src\//.test(k))
+    .filter(([k]) => / (src|dist)\//.test(k))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top))
     lines.push(`  ${pct(us)}  ${key}`);
