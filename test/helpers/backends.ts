@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { it } from 'vitest';
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 
 /**
  * The store backends the behavioural suites run against. PostgreSQL is the server already running
@@ -177,4 +179,34 @@ export function skipUnavailable(backend: Backend): boolean {
   if (backend.skipReason === null) return false;
   it.skip(`[${backend.name}] skipped: ${backend.skipReason}`, () => undefined);
   return true;
+}
+
+/**
+ * What an earlier release left: the migrations up to `version` applied and recorded, the later
+ * ones not (an upgrade test opens it with `migrate: false` and then migrates).
+ */
+export async function migratedUpTo(db: TestDatabase, version: number): Promise<void> {
+  if (db.backend === 'sqlite') {
+    const raw = new Database(db.path!);
+    try {
+      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= version)) {
+        raw.exec(m.sql);
+        raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      }
+    } finally {
+      raw.close();
+    }
+    return;
+  }
+  const schema = new URL(db.url).searchParams.get('schema')!;
+  await withClient(POSTGRES_TEST_URL, async (client) => {
+    await client.query(`CREATE SCHEMA "${schema}"`);
+    await client.query(`SET search_path TO "${schema}"`);
+    await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= version)) {
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+  });
 }

@@ -1,10 +1,8 @@
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DocvEventType } from '../../src/contract/index.js';
 import { openStore, PostgresStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
 import { parsePostgresUrl } from '../../src/store/postgres/connection.js';
-import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { POSTGRES_TEST_URL, postgresBackend, type TestDatabase } from '../helpers/backends.js';
+import { migratedUpTo, postgresBackend, type TestDatabase } from '../helpers/backends.js';
 import { freePort } from '../helpers/cli.js';
 import { docvEvent } from '../helpers/receiver.js';
 import { ingestInput } from '../helpers/ingest-input.js';
@@ -66,19 +64,7 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
   it('migration 3 upgrades a database made by versions 1 and 2: a customerUserId too long for a btree entry is stored and found', async () => {
     const db = await fresh();
     // What an earlier version left: migrations 1 and 2, with the plain index on customer_user_id.
-    const schema = new URL(db.url).searchParams.get('schema')!;
-    const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, options: `-c search_path=${schema}` });
-    await client.connect();
-    try {
-      await client.query(`CREATE SCHEMA "${schema}"`);
-      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-      for (const m of POSTGRES_MIGRATIONS.slice(0, 2)) {
-        await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-      }
-    } finally {
-      await client.end();
-    }
+    await migratedUpTo(db, 2);
     const store = await open(db.url, { migrate: false });
     expect(await store.migrate()).toEqual([3, 4]);
     const [index] = await db.rows<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'transactions_by_customer'");

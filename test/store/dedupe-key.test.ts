@@ -1,12 +1,8 @@
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { contentKey } from '../../src/contract/index.js';
 import { dedupeKeyOf } from '../../src/ingest/dedupe-key.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
-import { POSTGRES_TEST_URL, skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
+import { migratedUpTo, skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 import { docvEvent } from '../helpers/receiver.js';
 
@@ -36,33 +32,6 @@ describe('dedupe keys', () => {
 
 const backends = await testBackends();
 
-/** A database as the release before the time-prefixed keys left it. */
-async function previousRelease(db: TestDatabase): Promise<void> {
-  if (db.backend === 'sqlite') {
-    const raw = new Database(db.path!);
-    raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 2)) {
-      raw.exec(m.sql);
-      raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    }
-    raw.close();
-    return;
-  }
-  const schema = new URL(db.url).searchParams.get('schema')!;
-  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, options: `-c search_path=${schema}` });
-  await client.connect();
-  try {
-    await client.query(`CREATE SCHEMA "${schema}"`);
-    await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 3)) {
-      await client.query(m.sql);
-      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-    }
-  } finally {
-    await client.end();
-  }
-}
-
 describe.each(backends)('dedupe key migration ($name)', (backend) => {
   if (skipUnavailable(backend)) return;
   const databases: TestDatabase[] = [];
@@ -75,7 +44,8 @@ describe.each(backends)('dedupe key migration ($name)', (backend) => {
   it('a retry of an event stored under the old bare-hash key is still a duplicate after the upgrade', async () => {
     const db = await backend.create();
     databases.push(db);
-    await previousRelease(db);
+    // The release before the time-prefixed keys: SQLite up to 2, PostgreSQL up to 3.
+    await migratedUpTo(db, backend.name === 'postgres' ? 3 : 2);
     const event = docvEvent({ eventTime: '2026-03-01T10:00:00Z' });
     const withId = docvEvent({ eventTime: '2026-03-01T10:00:05Z' });
     // Rows as the previous release wrote them: the bare content hash, and a delivery-id key.
