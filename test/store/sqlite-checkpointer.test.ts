@@ -1,12 +1,12 @@
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { copyFileSync, existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { openStore, SqliteStore, ThreadedSqliteStore } from '../../src/store/index.js';
 import { docvEvent } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
 import { ingestInput } from '../helpers/ingest-input.js';
+import { sqliteScratch } from '../helpers/sqlite-scratch.js';
 
 /** Events, each of its own transaction. */
 function events(n: number, from = 0): Array<Record<string, unknown>> {
@@ -19,22 +19,13 @@ function walFrames(path: string): number {
 }
 
 describe('SQLite background checkpoints', () => {
-  const dirs: string[] = [];
-  const stores: Array<{ close(): Promise<void> }> = [];
-  afterEach(async () => {
-    for (const s of stores.splice(0)) await s.close();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-  function path(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'docv-checkpoint-'));
-    dirs.push(dir);
-    return join(dir, 'receiver.db');
-  }
+  const scratch = sqliteScratch('docv-checkpoint-');
+  const path = scratch.path;
 
   it('copies committed pages into the database file long before the WAL reaches wal_autocheckpoint', async () => {
     const file = path();
     const store = new SqliteStore({ path: file, checkpointThread: true, outbox: { destinations: ['forward:sink'] } });
-    stores.push(store);
+    scratch.keep(store);
     const before = statSync(file).size;
     await Promise.all(events(300).map((e) => store.ingest(ingestInput(e))));
     // 300 events write a few hundred WAL frames, far below the 10,000 that trigger SQLite's own checkpoint.
@@ -45,7 +36,7 @@ describe('SQLite background checkpoints', () => {
     // Nothing is written any more: once the next checkpoint has run, the file alone, without its
     // WAL, holds every event.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const alone = join(dirs.at(-1)!, 'copy.db');
+    const alone = join(dirname(file), 'copy.db');
     copyFileSync(file, alone);
     const copy = new Database(alone, { readonly: true });
     try {
@@ -58,7 +49,7 @@ describe('SQLite background checkpoints', () => {
   it('without the thread, the database file does not grow until SQLite checkpoints inside a commit', async () => {
     const file = path();
     const store = new SqliteStore({ path: file, outbox: { destinations: ['forward:sink'] } });
-    stores.push(store);
+    scratch.keep(store);
     const before = statSync(file).size;
     await Promise.all(events(300).map((e) => store.ingest(ingestInput(e))));
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -76,7 +67,7 @@ describe('SQLite background checkpoints', () => {
     await store.close();
     expect(existsSync(`${file}-wal`)).toBe(false);
     const reopened = await openStore(`sqlite:${file}`, { readonly: true });
-    stores.push(reopened);
+    scratch.keep(reopened);
     expect((await reopened.stats()).events).toBe(1000);
   });
 

@@ -1,33 +1,24 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore, SqliteStore, StoreUnavailableError, ThreadedSqliteStore } from '../../src/store/index.js';
 import { startSink } from '../helpers/http-sink.js';
 import { docvEvent, startTestReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
 import { ingestInput } from '../helpers/ingest-input.js';
+import { sqliteScratch } from '../helpers/sqlite-scratch.js';
 
 const input = ingestInput;
 
 describe('SQLite store with its writes on a writer thread', () => {
-  const dirs: string[] = [];
-  const stores: Array<{ close(): Promise<void> }> = [];
-  afterEach(async () => {
-    for (const s of stores.splice(0)) await s.close();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-  function path(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'docv-threaded-'));
-    dirs.push(dir);
-    return join(dir, 'receiver.db');
-  }
+  const scratch = sqliteScratch('docv-threaded-');
+  const path = scratch.path;
 
   it('stores, deduplicates, claims and completes like the store it wraps; reads see what was reported done', async () => {
     const commits: number[] = [];
     const store = await ThreadedSqliteStore.open({ path: path(), outbox: { destinations: ['forward:sink'] }, onCommit: (n) => commits.push(n) });
-    stores.push(store);
+    scratch.keep(store);
     const events = Array.from({ length: 50 }, (_, i) => docvEvent({ docvTransactionId: `tx-${i % 10}`, eventType: i < 10 ? 'APP_OPENED' : 'DOCUMENTS_UPLOADED', eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
     const outcomes = await Promise.all(events.map((e) => store.ingest(input(e))));
     expect(outcomes.every((o) => o.kind === 'accepted')).toBe(true);
@@ -56,13 +47,13 @@ describe('SQLite store with its writes on a writer thread', () => {
     await expect(store.ingest(input(docvEvent()))).rejects.toBeInstanceOf(StoreUnavailableError);
 
     const again = new SqliteStore({ path: file });
-    stores.push(again);
+    scratch.keep(again);
     expect((await again.stats()).events).toBe(200);
   });
 
   it('a dead writer thread turns writes and readiness into store-unavailable (503), never a hang', async () => {
     const store = await ThreadedSqliteStore.open({ path: path() });
-    stores.push(store);
+    scratch.keep(store);
     await store.ingest(input(docvEvent()));
     // What a crash of the thread looks like from outside.
     await (store as unknown as { writer: Worker }).writer.terminate();
@@ -71,8 +62,7 @@ describe('SQLite store with its writes on a writer thread', () => {
   });
 
   it('says why it cannot open, as the direct store does', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'docv-threaded-'));
-    dirs.push(dir);
+    const dir = scratch.dir();
     writeFileSync(join(dir, 'not-a-dir'), 'x');
     await expect(openStore(`sqlite:${join(dir, 'not-a-dir', 'x.db')}`, { writerThread: true })).rejects.toThrow(/cannot open database .*not-a-dir/);
   });
@@ -80,17 +70,17 @@ describe('SQLite store with its writes on a writer thread', () => {
   it('openStore gives the threaded store only when asked, and never for :memory: or read-only use', async () => {
     const file = path();
     const threaded = await openStore(`sqlite:${file}`, { writerThread: true });
-    stores.push(threaded);
+    scratch.keep(threaded);
     expect(threaded).toBeInstanceOf(ThreadedSqliteStore);
     const memory = await openStore('sqlite::memory:', { writerThread: true });
-    stores.push(memory);
+    scratch.keep(memory);
     expect(memory).toBeInstanceOf(SqliteStore);
   });
 
   it('a receiver with sqliteWriterThread on acknowledges, deduplicates, folds the lifecycle and forwards', async () => {
     const sink = await startSink();
     const r = await startTestReceiver({ sqliteWriterThread: true, dispatch: { forwardUrls: [sink.url] } });
-    stores.push({ close: () => r.destroy().then(() => sink.close()) });
+    scratch.keep({ close: () => r.destroy().then(() => sink.close()) });
     expect(r.store).toBeInstanceOf(ThreadedSqliteStore);
     const id = `tx-threaded-${Date.now()}`;
     const opened = docvEvent({ docvTransactionId: id });
