@@ -31,11 +31,13 @@ export interface Target {
   goal: string;
   pass: boolean | undefined;
   unit: string;
+  /** The same measure taken of the durable floor in the same run, where one applies. */
+  floor?: number | undefined;
 }
 
-export function target(name: string, measured: number | undefined, op: '>=' | '<=', limit: number, unit = ''): Target {
+export function target(name: string, measured: number | undefined, op: '>=' | '<=', limit: number, unit = '', floor?: number): Target {
   const pass = measured === undefined || Number.isNaN(measured) ? undefined : op === '>=' ? measured >= limit : measured <= limit;
-  return { name, measured, goal: `${op === '>=' ? '≥' : '≤'} ${limit}${unit}`, pass, unit };
+  return { name, measured, goal: `${op === '>=' ? '≥' : '≤'} ${limit}${unit}`, pass, unit, floor };
 }
 
 function num(value: number | undefined, digits = 0): string {
@@ -66,11 +68,12 @@ export function formatTable(rows: Row[]): string {
 }
 
 export function formatTargets(targets: Target[]): string {
-  const lines = ['| target | measured | goal | result |', '|---|---:|---|---|'];
+  const lines = ['| target | measured | goal | result | durable floor, same run |', '|---|---:|---|---|---:|'];
+  const value = (v: number | undefined, unit: string) => (v === undefined || Number.isNaN(v) ? '–' : `${num(v, unit === '' || v >= 10 ? 0 : 2)}${unit}`);
   for (const t of targets) {
-    const digits = t.unit === '' || t.measured === undefined || t.measured >= 10 ? 0 : 2;
-    const measured = t.measured === undefined ? '–' : `${num(t.measured, digits)}${t.unit}`;
-    lines.push(`| ${t.name} | ${measured} | ${t.goal} | ${t.pass === undefined ? 'n/a (not measured)' : t.pass ? 'PASS' : '**MISS**'} |`);
+    lines.push(
+      `| ${t.name} | ${value(t.measured, t.unit)} | ${t.goal} | ${t.pass === undefined ? 'n/a (not measured)' : t.pass ? 'PASS' : '**MISS**'} | ${value(t.floor, t.unit)} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { appendReport, commandLine, commitDescription, formatTable, formatTargets, machineDescription, target, type Report, type Row } from './report.js';
 import { installExitHooks, killAllChildren, ROOT } from './servers.js';
 import { buildCheckout } from './servers.js';
-import { openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
+import { FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
 import { postgresAvailability } from './postgres.js';
 import { writeFileSync } from 'node:fs';
 
@@ -17,7 +17,8 @@ const USAGE = `npm run bench [-- options]
   --events <n>        events stored before the lookup test (default 1000000; smoke 2000)
   --connections <n>   closed-loop connections (default 50)
   --rates <list>      open-loop rates in events/s (default 500,2000,5000)
-  --only <list>       sections to run: sqlite,postgres,openloop,sender,scale (baseline always runs)
+  --only <list>       sections to run: sqlite,postgres,openloop,sender,scale (baseline always runs;
+                      sqlite and openloop each measure the durable floor beside the receiver)
   --out <file>        append the report here (default BENCHMARKS.md)
   --json <file>       also write the rows and targets as JSON
   --title <text>      heading of the report
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
 
     let sqliteRow: Row | undefined;
     let postgresRow: Row | undefined;
+    let floorRow: Row | undefined;
     /** A section that throws is reported as failed, and the rest of the run goes on. */
     const attempt = async (rowsIfFailed: Array<Pick<Row, 'key' | 'section'>>, run: () => Promise<Row[]>): Promise<Row[]> => {
       try {
@@ -117,6 +119,8 @@ async function main(): Promise<void> {
       }
       [sqliteRow] = await attempt([{ key: 'sqlite', section: SQLITE_LABEL }], async () => [await receiverSection(ctx, baseline!, { store: 'sqlite', key: 'sqlite', label: SQLITE_LABEL })]);
       rows.push(sqliteRow!);
+      [floorRow] = await attempt([{ key: 'floor', section: FLOOR_LABEL }], async () => [await floorSection(ctx, baseline!)]);
+      rows.push(floorRow!);
     }
     const pg = only.has('postgres') || only.has('scale') ? await postgresAvailability(ctx.root) : { ok: false as const, reason: 'not selected' };
     if (only.has('postgres')) {
@@ -162,17 +166,18 @@ async function main(): Promise<void> {
     await baseline.stop();
 
     const openLoop2000 = openLoopRows.find((r) => r.key === 'openloop-2000');
+    const floor2000 = openLoopRows.find((r) => r.key === 'floor-openloop-2000');
     const sender = senderRows.find((r) => r.key === 'sender');
     const lookup = scaleRows.find((r) => r.key === 'scale-sqlite');
     const lookupPg = scaleRows.find((r) => r.key === 'scale-postgres');
-    const receiverRows = rows.filter((r) => r.rssMb !== undefined && r.key !== 'baseline' && !r.key.startsWith('sender') && !r.key.startsWith('sqlite-before'));
+    const receiverRows = rows.filter((r) => r.rssMb !== undefined && r.key !== 'baseline' && !r.key.startsWith('sender') && !r.key.startsWith('sqlite-before') && !r.key.includes('floor'));
     const ingestRows = rows.filter((r) => (r.key === 'sqlite' || r.key === 'postgres' || r.key.startsWith('openloop')) && !r.skipped);
     const targets = [
-      target(`SQLite ingest vs baseline (${ctx.connections} connections)`, sqliteRow?.ratio, '>=', 0.5, '×'),
-      target(`SQLite ack p99 (${ctx.connections} connections)`, sqliteRow?.p99, '<=', 15, ' ms'),
-      target('PostgreSQL ingest vs baseline', postgresRow?.ratio, '>=', 0.25, '×'),
-      target('PostgreSQL ack p99 (informative goal)', postgresRow?.p99, '<=', 15, ' ms'),
-      target('Open-loop p99 at 2,000 events/s (SQLite)', openLoop2000?.p99, '<=', 5, ' ms'),
+      target(`SQLite ingest vs baseline (${ctx.connections} connections)`, sqliteRow?.ratio, '>=', 0.5, '×', floorRow?.ratio),
+      target(`SQLite ack p99 (${ctx.connections} connections)`, sqliteRow?.p99, '<=', 15, ' ms', floorRow?.p99),
+      target('PostgreSQL ingest vs baseline', postgresRow?.ratio, '>=', 0.25, '×', floorRow?.ratio),
+      target('PostgreSQL ack p99 (informative goal)', postgresRow?.p99, '<=', 15, ' ms', floorRow?.p99),
+      target('Open-loop p99 at 2,000 events/s (SQLite)', openLoop2000?.p99, '<=', 5, ' ms', floor2000?.p99),
       target('Sandbox sender vs load generator', sender?.ratio, '>=', 0.5, '×'),
       target(`Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (SQLite)`, lookup?.p99, '<=', 5, ' ms'),
       target(`Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (PostgreSQL)`, lookupPg?.p99, '<=', 5, ' ms'),

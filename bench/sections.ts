@@ -3,10 +3,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureFsync } from './disk.js';
 import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './load.js';
-import { createPayloads, transactionIdFor, transactionStarted } from './payloads.js';
+import { createPayloads, transactionIdFor, transactionStarted, type PayloadGenerator } from './payloads.js';
 import { dropSchema, postgresUrl, schemaSize } from './postgres.js';
 import type { Row } from './report.js';
-import { RECEIVER_CLI, runScript, startBareServer, startReceiverProcess, type RunningChild } from './servers.js';
+import { RECEIVER_CLI, runScript, startBareServer, startDurableFloor, startReceiverProcess, type RunningChild } from './servers.js';
 
 export interface BenchContext {
   dir: string;
@@ -219,19 +219,44 @@ export async function receiverSection(
   }
 }
 
-/** Fixed arrival rates against the SQLite receiver: latency when it is not saturated. */
+export const FLOOR_LABEL = 'Durable floor: bare node:http server, fsync before each 200';
+
+/**
+ * The durable floor under the same closed loop, in turns with the baseline: what answering only
+ * after an fsync costs by itself on this machine, with nothing else done. Puts the receiver's
+ * ratio in proportion: its distance to this row is its own work.
+ */
+export async function floorSection(ctx: BenchContext, baseline: Baseline): Promise<Row> {
+  ctx.log('floor: bare server + fsync before each 200');
+  const floor = await startDurableFloor(ctx.dir, 'floor');
+  try {
+    const load = { url: floor.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+    if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
+    floor.rss.reset();
+    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => closedLoop({ ...load, durationS }), [floor]);
+    return {
+      key: 'floor',
+      section: FLOOR_LABEL,
+      ...latencyColumns(r),
+      ratio: r.rate / b.rate,
+      rssMb: floor.rss.peak() / MB,
+      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}; appends each body to a file, one fsync per group of bodies, nothing else`,
+    };
+  } finally {
+    await floor.stop();
+  }
+}
+
+/**
+ * Fixed arrival rates against the SQLite receiver: latency when it is not saturated. Each rate
+ * gets a receiver of its own (a fresh database, warmed up at that rate), so none inherits the
+ * outbox backlog of the rate before it; the durable floor takes the same rate just before it.
+ */
 export async function openLoopSection(ctx: BenchContext, rates: number[]): Promise<Row[]> {
   ctx.log(`open loop: ${rates.join(', ')} events/s`);
-  const store = newStore(ctx, 'sqlite', 'openloop');
-  let sink: RunningChild | undefined;
-  let receiver: RunningChild | undefined;
+  const rows: Row[] = [];
+  const floor = await startDurableFloor(ctx.dir, 'openloop-floor');
   try {
-    sink = await startBareServer(ctx.dir, 'openloop-sink');
-    receiver = await startMeasuredReceiver(ctx, 'openloop', store.url, sink);
-    const payloads = createPayloads();
-    const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads };
-    if (ctx.warmupS > 0) await openLoop({ ...load, rate: 1000, durationS: ctx.warmupS });
-    const rows: Row[] = [];
     const disk = await measureFsync(ctx.dir, ctx.smoke ? 20 : 1_000);
     rows.push({
       key: 'disk-fsync',
@@ -244,19 +269,45 @@ export async function openLoopSection(ctx: BenchContext, rates: number[]): Promi
       note: `${(ctx.smoke ? 20 : 1_000).toLocaleString('en-US')} fsyncs in a row (events/s column: fsyncs/s); every acknowledgement waits for at least one: the floor under the open-loop latencies`,
     });
     for (const rate of rates) {
-      receiver.rss.reset();
-      const r = await openLoop({ ...load, rate, durationS: ctx.durationS, maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT });
-      rows.push({
-        key: `openloop-${rate}`,
-        section: `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s`,
-        ...latencyColumns(r),
-        rssMb: receiver.rss.peak() / MB,
-        note:
-          `${r.requests.toLocaleString('en-US')} requests, latency from the scheduled send time${describeErrors(r)}` +
-          (r.statuses['not sent'] ? ` (not sent: the receiver fell over ${OPEN_LOOP_MAX_IN_FLIGHT.toLocaleString('en-US')} requests behind)` : ''),
-      });
+      floor.rss.reset();
+      const f = await openLoopAt(ctx, floor.url, rate, createPayloads());
+      rows.push(openLoopRow(`floor-openloop-${rate}`, `Durable floor at ${rate.toLocaleString('en-US')} events/s`, f, floor.rss.peak() / MB));
+      rows.push(await openLoopReceiver(ctx, rate));
     }
     return rows;
+  } finally {
+    await floor.stop();
+  }
+}
+
+function openLoopAt(ctx: BenchContext, url: string, rate: number, payloads: PayloadGenerator, durationS = ctx.durationS): Promise<LoadResult> {
+  return openLoop({ url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads, rate, durationS, maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT });
+}
+
+function openLoopRow(key: string, section: string, r: LoadResult, rssMb: number): Row {
+  const notSent = r.statuses['not sent'] ? ` (not sent: the server fell over ${OPEN_LOOP_MAX_IN_FLIGHT.toLocaleString('en-US')} requests behind)` : '';
+  return {
+    key,
+    section,
+    ...latencyColumns(r),
+    rssMb,
+    note: `${r.requests.toLocaleString('en-US')} requests, latency from the scheduled send time${describeErrors(r)}${notSent}`,
+  };
+}
+
+/** One rate on a receiver of its own: a fresh database, warmed up at that rate. */
+async function openLoopReceiver(ctx: BenchContext, rate: number): Promise<Row> {
+  const store = newStore(ctx, 'sqlite', `openloop-${rate}`);
+  let sink: RunningChild | undefined;
+  let receiver: RunningChild | undefined;
+  try {
+    sink = await startBareServer(ctx.dir, `openloop-${rate}-sink`);
+    receiver = await startMeasuredReceiver(ctx, `openloop-${rate}`, store.url, sink);
+    const payloads = createPayloads();
+    if (ctx.warmupS > 0) await openLoopAt(ctx, receiver.url, rate, payloads, ctx.warmupS);
+    receiver.rss.reset();
+    const r = await openLoopAt(ctx, receiver.url, rate, payloads);
+    return openLoopRow(`openloop-${rate}`, `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s`, r, receiver.rss.peak() / MB);
   } finally {
     await stopAll(receiver, sink);
     await store.cleanup();

@@ -165,6 +165,12 @@ export async function startBareServer(dir: string, name: string): Promise<Runnin
   return spawnServer({ name, script: 'bench/bare-server.ts', args: [String(port)], logFile: join(dir, `${name}.log`), port, readyPath: '/' });
 }
 
+/** The durable floor (bench/durable-floor.ts): a bare server that fsyncs each body before its 200. */
+export async function startDurableFloor(dir: string, name: string): Promise<RunningChild> {
+  const port = await freePort();
+  return spawnServer({ name, script: 'bench/durable-floor.ts', args: [String(port), join(dir, `${name}.dat`)], logFile: join(dir, `${name}.log`), port, readyPath: '/' });
+}
+
 export interface ReceiverOptions {
   name: string;
   dir: string;

@@ -11,7 +11,23 @@ import { afterAll, describe, expect, it } from 'vitest';
  * not this test's. Writes to a temporary file, never to BENCHMARKS.md.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SECTIONS = ['baseline', 'sqlite', 'postgres', 'disk-fsync', 'openloop-500', 'openloop-2000', 'openloop-5000', 'sender-loadgen', 'sender', 'scale-sqlite', 'scale-postgres'];
+const SECTIONS = [
+  'baseline',
+  'sqlite',
+  'floor',
+  'postgres',
+  'disk-fsync',
+  'floor-openloop-500',
+  'openloop-500',
+  'floor-openloop-2000',
+  'openloop-2000',
+  'floor-openloop-5000',
+  'openloop-5000',
+  'sender-loadgen',
+  'sender',
+  'scale-sqlite',
+  'scale-postgres',
+];
 
 interface Row {
   key: string;
@@ -74,13 +90,17 @@ describe('npm run bench -- --smoke', () => {
       expect(row.max!, row.key).toBeGreaterThanOrEqual(row.p99!);
       expect(row.errors, row.key).toBeGreaterThanOrEqual(0);
       if (row.key !== 'sender-loadgen' && row.key !== 'disk-fsync') expect(row.rssMb, row.key).toBeGreaterThan(0);
-      if (row.key === 'baseline' || row.key === 'sqlite' || row.key === 'postgres' || row.key.startsWith('sender')) expect(row.ratio, row.key).toBeGreaterThan(0);
+      if (['baseline', 'sqlite', 'floor', 'postgres'].includes(row.key) || row.key.startsWith('sender')) expect(row.ratio, row.key).toBeGreaterThan(0);
     }
     // The receiver sections must actually have run: the point of the bench.
     expect(rows.find((r) => r.key === 'sqlite')?.skipped).toBeUndefined();
     expect(rows.find((r) => r.key === 'scale-sqlite')?.skipped).toBeUndefined();
 
     expect(targets.length).toBeGreaterThanOrEqual(8);
+    // Each ingest target is shown beside the durable floor's figure from the same run.
+    const floor = rows.find((r) => r.key === 'floor')!;
+    expect(markdown).toContain('| target | measured | goal | result | durable floor, same run |');
+    expect(markdown).toMatch(new RegExp(`\\| SQLite ingest vs baseline .*\\| ${floor.ratio!.toFixed(2)}× \\|`));
     for (const t of targets) expect(markdown).toMatch(new RegExp(`\\| ${t.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|.*\\| (PASS|\\*\\*MISS\\*\\*|n/a \\(not measured\\)) \\|`));
   });
 });
