@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { appendReport, commandLine, commitDescription, formatTable, formatTargets, machineDescription, target, type Report, type Row } from './report.js';
 import { installExitHooks, killAllChildren, ROOT } from './servers.js';
 import { buildCheckout } from './servers.js';
-import { FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
+import { budgetSection, FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
 import { postgresAvailability } from './postgres.js';
 import { writeFileSync } from 'node:fs';
 
@@ -17,8 +17,8 @@ const USAGE = `npm run bench [-- options]
   --events <n>        events stored before the lookup test (default 1000000; smoke 2000)
   --connections <n>   closed-loop connections (default 50)
   --rates <list>      open-loop rates in events/s (default 500,2000,5000)
-  --only <list>       sections to run: sqlite,postgres,openloop,sender,scale (baseline always runs;
-                      sqlite and openloop each measure the durable floor beside the receiver)
+  --only <list>       sections to run: sqlite,budget,postgres,openloop,sender,scale (baseline always
+                      runs; sqlite and openloop each measure the durable floor beside the receiver)
   --out <file>        append the report here (default BENCHMARKS.md)
   --json <file>       also write the rows and targets as JSON
   --title <text>      heading of the report
@@ -30,7 +30,9 @@ const USAGE = `npm run bench [-- options]
   --keep              keep the temporary directory (databases, logs)
 `;
 
-const SECTIONS = ['sqlite', 'postgres', 'openloop', 'sender', 'scale'] as const;
+const SECTIONS = ['sqlite', 'budget', 'postgres', 'openloop', 'sender', 'scale'] as const;
+/** Microseconds of work per request the budget section prices. */
+const BUDGET_US = [25, 50, 100];
 const SQLITE_LABEL = 'Receiver SQLite (durable before 2xx, auth, validation, outbox+dispatch)';
 
 async function main(): Promise<void> {
@@ -122,6 +124,14 @@ async function main(): Promise<void> {
       [floorRow] = await attempt([{ key: 'floor', section: FLOOR_LABEL }], async () => [await floorSection(ctx, baseline!)]);
       rows.push(floorRow!);
     }
+    if (only.has('budget')) {
+      rows.push(
+        ...(await attempt(
+          BUDGET_US.map((us) => ({ key: `budget-${us}`, section: `Budget: bare server + ${us} µs of CPU work per request` })),
+          () => budgetSection(ctx, baseline!, BUDGET_US),
+        )),
+      );
+    }
     const pg = only.has('postgres') || only.has('scale') ? await postgresAvailability(ctx.root) : { ok: false as const, reason: 'not selected' };
     if (only.has('postgres')) {
       const label = 'Receiver PostgreSQL (auth, validation, outbox+dispatch)';
@@ -160,8 +170,8 @@ async function main(): Promise<void> {
       rows.push(...scaleRows);
     }
 
-    // Without a receiver section to take turns with, the baseline is measured on its own.
-    if (!only.has('sqlite') && !only.has('postgres')) await baseline.measure(ctx.durationS);
+    // Without a section to take turns with, the baseline is measured on its own.
+    if (!only.has('sqlite') && !only.has('postgres') && !only.has('budget')) await baseline.measure(ctx.durationS);
     rows.unshift(baseline.row());
     await baseline.stop();
 
@@ -170,7 +180,7 @@ async function main(): Promise<void> {
     const sender = senderRows.find((r) => r.key === 'sender');
     const lookup = scaleRows.find((r) => r.key === 'scale-sqlite');
     const lookupPg = scaleRows.find((r) => r.key === 'scale-postgres');
-    const receiverRows = rows.filter((r) => r.rssMb !== undefined && r.key !== 'baseline' && !r.key.startsWith('sender') && !r.key.startsWith('sqlite-before') && !r.key.includes('floor'));
+    const receiverRows = rows.filter((r) => r.rssMb !== undefined && r.key !== 'baseline' && !r.key.startsWith('sender') && !r.key.startsWith('sqlite-before') && !r.key.includes('floor') && !r.key.startsWith('budget'));
     const ingestRows = rows.filter((r) => (r.key === 'sqlite' || r.key === 'postgres' || r.key.startsWith('openloop')) && !r.skipped);
     const targets = [
       target(`SQLite ingest vs baseline (${ctx.connections} connections)`, sqliteRow?.ratio, '>=', 0.5, '×', floorRow?.ratio),

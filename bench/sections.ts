@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { CpuMeter, describeCpu } from './cpu.js';
 import { measureFsync } from './disk.js';
 import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './load.js';
 import { createPayloads, transactionIdFor, transactionStarted, type PayloadGenerator } from './payloads.js';
 import { dropSchema, postgresUrl, schemaSize } from './postgres.js';
 import type { Row } from './report.js';
-import { RECEIVER_CLI, runScript, startBareServer, startDurableFloor, startReceiverProcess, type RunningChild } from './servers.js';
+import { RECEIVER_CLI, runScript, startBareServer, startBusyServer, startDurableFloor, startReceiverProcess, type RunningChild } from './servers.js';
 
 export interface BenchContext {
   dir: string;
@@ -70,9 +71,10 @@ export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
   if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
   server.rss.reset();
   const slices: LoadResult[] = [];
+  const cpu = new CpuMeter(server.pid);
   return {
     async measure(durationS) {
-      const r = await closedLoop({ ...load, durationS });
+      const r = await cpu.during(() => closedLoop({ ...load, durationS }));
       slices.push(r);
       return r;
     },
@@ -84,7 +86,7 @@ export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
         ...latencyColumns(r),
         ratio: 1,
         rssMb: server.rss.peak() / MB,
-        note: `${r.requests.toLocaleString('en-US')} requests${slices.length > 1 ? ` in ${slices.length} slices taken in turns with the receiver sections` : ''}${describeErrors(r)}`,
+        note: `${r.requests.toLocaleString('en-US')} requests${slices.length > 1 ? ` in ${slices.length} slices taken in turns with the other sections` : ''}${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}`,
       };
     },
     stop: () => server.stop(),
@@ -198,7 +200,8 @@ export async function receiverSection(
     const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     receiver.rss.reset();
-    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => closedLoop({ ...load, durationS }), [receiver, sink]);
+    const cpu = new CpuMeter(receiver.pid);
+    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [receiver, sink]);
     const rssMb = receiver.rss.peak() / MB;
     const outbox = await outboxState(receiver, ctx.adminToken);
     const outboxNote = outbox
@@ -211,7 +214,7 @@ export async function receiverSection(
       ...latencyColumns(r),
       ratio: r.rate / b.rate,
       rssMb,
-      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${outboxNote}`,
+      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}${outboxNote}`,
     };
   } finally {
     await stopAll(receiver, sink);
@@ -233,18 +236,51 @@ export async function floorSection(ctx: BenchContext, baseline: Baseline): Promi
     const load = { url: floor.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     floor.rss.reset();
-    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => closedLoop({ ...load, durationS }), [floor]);
+    const cpu = new CpuMeter(floor.pid);
+    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [floor]);
     return {
       key: 'floor',
       section: FLOOR_LABEL,
       ...latencyColumns(r),
       ratio: r.rate / b.rate,
       rssMb: floor.rss.peak() / MB,
-      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}; appends each body to a file, one fsync per group of bodies, nothing else`,
+      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}; appends each body to a file, one fsync per group of bodies, nothing else`,
     };
   } finally {
     await floor.stop();
   }
+}
+
+/**
+ * The price of a ratio: the bare server with a fixed amount of CPU work per request, each amount
+ * in turns with the baseline like a receiver. On a machine whose cores the load generator shares,
+ * a server slower than the generator also pays for waking it (and being woken) on every request,
+ * so the ratio falls faster than the work alone would say; these rows measure it instead.
+ */
+export async function budgetSection(ctx: BenchContext, baseline: Baseline, workUs: number[]): Promise<Row[]> {
+  ctx.log(`budget: bare server + ${workUs.join(', ')} µs of work per request`);
+  const rows: Row[] = [];
+  for (const us of workUs) {
+    const server = await startBusyServer(ctx.dir, `budget-${us}`, us);
+    try {
+      const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+      if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
+      server.rss.reset();
+      const cpu = new CpuMeter(server.pid);
+      const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [server]);
+      rows.push({
+        key: `budget-${us}`,
+        section: `Budget: bare server + ${us} µs of CPU work per request`,
+        ...latencyColumns(r),
+        ratio: r.rate / b.rate,
+        rssMb: server.rss.peak() / MB,
+        note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}`,
+      });
+    } finally {
+      await server.stop();
+    }
+  }
+  return rows;
 }
 
 /**

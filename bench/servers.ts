@@ -171,6 +171,12 @@ export async function startDurableFloor(dir: string, name: string): Promise<Runn
   return spawnServer({ name, script: 'bench/durable-floor.ts', args: [String(port), join(dir, `${name}.dat`)], logFile: join(dir, `${name}.log`), port, readyPath: '/' });
 }
 
+/** The bare server plus `workUs` of CPU work per request (bench/busy-server.ts). */
+export async function startBusyServer(dir: string, name: string, workUs: number): Promise<RunningChild> {
+  const port = await freePort();
+  return spawnServer({ name, script: 'bench/busy-server.ts', args: [String(port), String(workUs)], logFile: join(dir, `${name}.log`), port, readyPath: '/' });
+}
+
 export interface ReceiverOptions {
   name: string;
   dir: string;

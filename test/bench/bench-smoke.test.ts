@@ -15,6 +15,9 @@ const SECTIONS = [
   'baseline',
   'sqlite',
   'floor',
+  'budget-25',
+  'budget-50',
+  'budget-100',
   'postgres',
   'disk-fsync',
   'floor-openloop-500',
@@ -41,6 +44,7 @@ interface Row {
   errors?: number;
   skipped?: string;
   failed?: string;
+  note?: string;
 }
 
 function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
@@ -90,7 +94,13 @@ describe('npm run bench -- --smoke', () => {
       expect(row.max!, row.key).toBeGreaterThanOrEqual(row.p99!);
       expect(row.errors, row.key).toBeGreaterThanOrEqual(0);
       if (row.key !== 'sender-loadgen' && row.key !== 'disk-fsync') expect(row.rssMb, row.key).toBeGreaterThan(0);
-      if (['baseline', 'sqlite', 'floor', 'postgres'].includes(row.key) || row.key.startsWith('sender')) expect(row.ratio, row.key).toBeGreaterThan(0);
+      if (['baseline', 'sqlite', 'floor', 'postgres'].includes(row.key) || row.key.startsWith('sender') || row.key.startsWith('budget')) {
+        expect(row.ratio, row.key).toBeGreaterThan(0);
+      }
+      // What each closed-loop server spent per request, read from /proc, so a ratio can be priced.
+      if (['baseline', 'sqlite', 'floor', 'postgres'].includes(row.key) || row.key.startsWith('budget')) {
+        expect(row.note, row.key).toMatch(/CPU per request \d+ µs on the main thread, \d+ µs in all its threads/);
+      }
     }
     // The receiver sections must actually have run: the point of the bench.
     expect(rows.find((r) => r.key === 'sqlite')?.skipped).toBeUndefined();
