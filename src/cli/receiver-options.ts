@@ -35,7 +35,12 @@ export function addAuthOptions(command: Command): Command {
     .addOption(new Option('--signature-tolerance <seconds>', 'how far webhook-timestamp may be from now').env('DOCV_SIGNATURE_TOLERANCE_SECONDS').argParser(parsePositiveInt))
     .option('--allow-ip <cidr>', 'accept deliveries only from these addresses (repeatable) [env DOCV_ALLOWED_IPS]', collect)
     .addOption(new Option('--trust-proxy', 'believe the X-Forwarded-For entry added by one proxy in front').env('DOCV_TRUST_PROXY'))
-    .addOption(new Option('--admin-token <token>', 'bearer token for the admin API [or DOCV_ADMIN_TOKEN_FILE]').env('DOCV_ADMIN_TOKEN'));
+    .addOption(adminTokenOption());
+}
+
+/** The admin API's token: `serve`'s admin API and dashboard, a `worker`'s /metrics. */
+export function adminTokenOption(): Option {
+  return new Option('--admin-token <token>', 'bearer token for the admin API and /metrics [or DOCV_ADMIN_TOKEN_FILE]').env('DOCV_ADMIN_TOKEN');
 }
 
 export function addDispatchOptions(command: Command): Command {

@@ -7,6 +7,7 @@ import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import type { ReceiverConfig } from './config.js';
+import { healthRoutes } from './health-routes.js';
 import { ingestRoute } from './ingest-route.js';
 import { isLoopbackHost } from './loopback.js';
 import type { ReceiverMetrics } from './metrics.js';
@@ -102,19 +103,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   await app.register(ingestRoute, { path: config.webhookPath, pipeline, logger, ...(deps.onIngest ? { onResponse: deps.onIngest } : {}) });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await store.ping();
-      return { status: 'ready', store: store.kind };
-    } catch (err) {
-      return reply
-        .code(503)
-        .header('content-type', PROBLEM_CONTENT_TYPE)
-        .header('retry-after', '5')
-        .send(JSON.stringify(problem(503, 'not-ready', 'Service Unavailable', `store unreachable: ${(err as Error).message}`)));
-    }
-  });
+  healthRoutes(app, store);
 
   await app.register(async (admin) => {
     admin.addHook('onSend', async (_request, reply, payload) => {

@@ -4,4 +4,4 @@ export { buildApp, type AppDependencies } from './app.js';
 export { defaultReceiverConfig, DEFAULT_TIMEOUTS, DEFAULT_DISPATCH, DEFAULT_SOCURE_API, type ReceiverConfig, type WebhookAuthConfig, type ServerTimeouts, type DispatchConfig, type SocureApiConfig } from './config.js';
 export { createLogger } from './logger.js';
 export { isLoopbackHost } from './loopback.js';
-export { startWorker, type RunningWorker } from './start-worker.js';
+export { startWorker, type RunningWorker, type StartWorkerOptions } from './start-worker.js';

@@ -4,35 +4,48 @@ import type { IngestResponse } from '../ingest/index.js';
 import { DECISION_FETCH_DESTINATION, DELIVERY_STATES, type ClaimedDelivery, type Store } from '../store/index.js';
 import { DOCV_EVENT_TYPES } from '../contract/index.js';
 
+export interface ReceiverMetricsOptions {
+  /** Node.js process metrics (default on; off where another registry already has them). */
+  defaultMetrics?: boolean;
+  /**
+   * The ingest metrics (deliveries received, acknowledgement latency, events stored); default on.
+   * A `worker` receives nothing: series that could only ever read zero would sum into a
+   * dashboard as if they meant something.
+   */
+  ingest?: boolean;
+}
+
 /**
  * Prometheus metrics of one receiver or worker. A registry of its own (not prom-client's global
  * one), so several receivers in one process (tests, libraries) do not collide.
  */
 export class ReceiverMetrics {
   readonly registry = new Registry();
-  private readonly received: Counter<'outcome' | 'status'>;
-  private readonly ackLatency: Histogram<'outcome'>;
+  private readonly received: Counter<'outcome' | 'status'> | null = null;
+  private readonly ackLatency: Histogram<'outcome'> | null = null;
   private readonly commitBatch: Histogram;
-  private readonly eventsStored: Counter<'event_type'>;
+  private readonly eventsStored: Counter<'event_type'> | null = null;
   private readonly attempts: Counter<'destination' | 'outcome'>;
   private readonly decisionFetches: Counter<'outcome'>;
 
-  constructor(store: Store, options: { defaultMetrics?: boolean } = {}) {
+  constructor(store: Store, options: ReceiverMetricsOptions = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'docv_' });
-    this.received = new Counter({ name: 'docv_deliveries_received_total', help: 'Webhook deliveries received, by outcome and HTTP status', labelNames: ['outcome', 'status'], registers });
-    this.ackLatency = new Histogram({
-      name: 'docv_ack_latency_seconds',
-      help: 'Time from request read to answer, including the durable commit',
-      labelNames: ['outcome'],
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
+    if (options.ingest !== false) {
+      this.received = new Counter({ name: 'docv_deliveries_received_total', help: 'Webhook deliveries received, by outcome and HTTP status', labelNames: ['outcome', 'status'], registers });
+      this.ackLatency = new Histogram({
+        name: 'docv_ack_latency_seconds',
+        help: 'Time from request read to answer, including the durable commit',
+        labelNames: ['outcome'],
+        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+        registers,
+      });
+      this.eventsStored = new Counter({ name: 'docv_events_stored_total', help: 'New events committed', labelNames: ['event_type'], registers });
+      for (const t of DOCV_EVENT_TYPES) this.eventsStored.labels(t).inc(0);
+    }
     this.commitBatch = new Histogram({ name: 'docv_commit_batch_size', help: 'Writes sharing one durable commit (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers });
-    this.eventsStored = new Counter({ name: 'docv_events_stored_total', help: 'New events committed', labelNames: ['event_type'], registers });
     this.attempts = new Counter({ name: 'docv_delivery_attempts_total', help: 'Outbox delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers });
     this.decisionFetches = new Counter({ name: 'docv_decision_fetches_total', help: 'Get A DocV Transaction calls by outcome', labelNames: ['outcome'], registers });
-    for (const t of DOCV_EVENT_TYPES) this.eventsStored.labels(t).inc(0);
 
     // Gauges read the store at scrape time: always true, costs nothing between scrapes.
     let snapshot: Promise<Awaited<ReturnType<Store['stats']>>> | null = null;
@@ -71,9 +84,9 @@ export class ReceiverMetrics {
   }
 
   onIngest(response: IngestResponse, latencyMs: number): void {
-    this.received.labels(response.outcome, String(response.status)).inc();
-    this.ackLatency.labels(response.outcome).observe(latencyMs / 1000);
-    if (response.outcome === 'accepted' && response.eventType) this.eventsStored.labels(response.eventType).inc();
+    this.received?.labels(response.outcome, String(response.status)).inc();
+    this.ackLatency?.labels(response.outcome).observe(latencyMs / 1000);
+    if (response.outcome === 'accepted' && response.eventType) this.eventsStored?.labels(response.eventType).inc();
   }
 
   onCommit(batchSize: number): void {

@@ -1,29 +1,80 @@
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { createLogger } from './logger.js';
 import { wireDispatch } from './dispatch-wiring.js';
+import { isLoopbackHost } from './loopback.js';
+import { ReceiverMetrics } from './metrics.js';
 import { ConfigError, resolveReceiverConfig, type StartReceiverOptions } from './start.js';
+import { buildWorkerApp } from './worker-app.js';
+
+export interface StartWorkerOptions extends StartReceiverOptions {
+  /** Serve /healthz, /readyz and /metrics on this port (0: any free one); none when unset. */
+  metricsPort?: number | undefined;
+  /** Where that listener binds (default 127.0.0.1); beyond loopback it needs `adminToken`. */
+  metricsHost?: string | undefined;
+}
 
 export interface RunningWorker {
   dispatcher: Dispatcher;
   store: Store;
   logger: Logger;
+  metrics: ReceiverMetrics;
   /** Names of the destinations this worker delivers to. */
   destinations: string[];
+  /** http://host:port of /healthz, /readyz and /metrics, when `metricsPort` was given. */
+  url: string | null;
   /** Finishes in-flight attempts (the rest stays due) and closes the store. */
   close(): Promise<void>;
 }
 
+function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new ConfigError(`port ${port} on ${host} is already in use; pick another with --metrics-port`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError(`cannot listen on host ${host}: no such local address`);
+  if (code === 'EACCES') return new ConfigError(`not allowed to listen on port ${port}; use a port above 1023`);
+  return err;
+}
+
 /** Dispatch without ingest: `docv-webhooks worker`, beside `serve --no-dispatch` on the same store. */
-export async function startWorker(options: StartReceiverOptions = {}): Promise<RunningWorker> {
-  const config = resolveReceiverConfig(options);
+export async function startWorker(options: StartWorkerOptions = {}): Promise<RunningWorker> {
+  const { metricsPort, metricsHost = '127.0.0.1', ...receiverOptions } = options;
+  const config = resolveReceiverConfig(receiverOptions);
+  if (metricsPort !== undefined && !isLoopbackHost(metricsHost) && !config.adminToken) {
+    throw new ConfigError(`refusing to serve the worker's metrics on ${metricsHost} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or keep --metrics-host on loopback`);
+  }
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
-  const store = options.store ?? (await openStore(config.databaseUrl));
-  const { destinations, dispatcher } = wireDispatch(config, store, logger, { handlers: options.handlers, ingests: false });
+  // The store reports commits from the first write; the metrics need the store first.
+  const commits = { observe: (_batchSize: number): void => undefined };
+  const store = options.store ?? (await openStore(config.databaseUrl, { onCommit: (n) => commits.observe(n) }));
+  const metrics = new ReceiverMetrics(store, { ingest: false });
+  commits.observe = (n) => metrics.onCommit(n);
+  const { destinations, dispatcher } = wireDispatch(config, store, logger, {
+    handlers: options.handlers,
+    ingests: false,
+    onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
+  });
   if (!dispatcher) {
     await store.close();
     throw new ConfigError('the worker has nowhere to deliver: set --forward-url and/or SOCURE_BASE_URL with SOCURE_API_KEY');
+  }
+
+  let app: FastifyInstance | null = null;
+  let url: string | null = null;
+  if (metricsPort !== undefined) {
+    try {
+      app = await buildWorkerApp({ store, metrics, logger, host: metricsHost, adminToken: config.adminToken, timeouts: config.timeouts });
+      await app.listen({ port: metricsPort, host: metricsHost });
+    } catch (err) {
+      await app?.close();
+      await store.close();
+      throw listenError(err, metricsHost, metricsPort);
+    }
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : metricsPort;
+    const shown = metricsHost === '0.0.0.0' || metricsHost === '::' ? 'localhost' : metricsHost;
+    url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
   }
   dispatcher.start();
   let closing: Promise<void> | null = null;
@@ -31,10 +82,13 @@ export async function startWorker(options: StartReceiverOptions = {}): Promise<R
     dispatcher,
     store,
     logger,
+    metrics,
     destinations: destinations.map((d) => d.name),
+    url,
     close() {
       closing ??= (async () => {
         await dispatcher.stop();
+        await app?.close();
         await store.close();
       })();
       return closing;

@@ -1,0 +1,56 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import type { Store } from '../store/index.js';
+import { adminGuard } from './admin-auth.js';
+import { healthRoutes } from './health-routes.js';
+import type { ReceiverConfig } from './config.js';
+import { isLoopbackHost } from './loopback.js';
+import type { ReceiverMetrics } from './metrics.js';
+import { SECURITY_HEADERS } from './security-headers.js';
+
+export interface WorkerAppDependencies {
+  store: Store;
+  metrics: ReceiverMetrics;
+  logger: Logger;
+  host: string;
+  adminToken?: string | undefined;
+  timeouts: ReceiverConfig['timeouts'];
+}
+
+/**
+ * What an operator needs of a `worker`, which takes no deliveries: liveness, readiness (its store
+ * answers) and its metrics, the delivery attempts it made above all; a worker's attempts are
+ * counted nowhere else. /metrics is guarded like the receiver's admin API.
+ */
+export async function buildWorkerApp(deps: WorkerAppDependencies): Promise<FastifyInstance> {
+  const { store, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    connectionTimeout: deps.timeouts.connectionMs,
+    keepAliveTimeout: deps.timeouts.keepAliveMs,
+    requestTimeout: deps.timeouts.requestMs,
+    bodyLimit: 1024,
+    forceCloseConnections: 'idle',
+  });
+  app.server.headersTimeout = deps.timeouts.headersMs;
+  app.server.maxConnections = deps.timeouts.maxConnections;
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.headers(SECURITY_HEADERS);
+    return payload;
+  });
+  app.setNotFoundHandler(async (request, reply) =>
+    reply
+      .code(404)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send(JSON.stringify(problem(404, 'not-found', 'Not Found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; a worker serves /healthz, /readyz and /metrics`))),
+  );
+
+  healthRoutes(app, store, { role: 'worker' });
+  await app.register(async (guarded) => {
+    guarded.addHook('onRequest', adminGuard({ token: deps.adminToken, listeningOnLoopback: isLoopbackHost(deps.host) }));
+    guarded.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+  });
+  return app;
+}
