@@ -222,6 +222,28 @@ export async function receiverSection(
   }
 }
 
+/**
+ * A bare server of the bench's own (the durable floor, a budget server) under the closed loop, in
+ * turns with the baseline like a receiver: its row, with its ratio and the CPU it spent.
+ */
+async function pairedServerRow(ctx: BenchContext, baseline: Baseline, server: RunningChild, row: { key: string; section: string; note?: string }): Promise<Row> {
+  const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+  if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
+  server.rss.reset();
+  const cpu = new CpuMeter(server.pid);
+  const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [server]);
+  return {
+    key: row.key,
+    section: row.section,
+    ...latencyColumns(r),
+    ratio: r.rate / b.rate,
+    rssMb: server.rss.peak() / MB,
+    note:
+      `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s` +
+      `${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}${row.note ? `; ${row.note}` : ''}`,
+  };
+}
+
 export const FLOOR_LABEL = 'Durable floor: bare node:http server, fsync before each 200';
 
 /**
@@ -233,19 +255,7 @@ export async function floorSection(ctx: BenchContext, baseline: Baseline): Promi
   ctx.log('floor: bare server + fsync before each 200');
   const floor = await startDurableFloor(ctx.dir, 'floor');
   try {
-    const load = { url: floor.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
-    if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
-    floor.rss.reset();
-    const cpu = new CpuMeter(floor.pid);
-    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [floor]);
-    return {
-      key: 'floor',
-      section: FLOOR_LABEL,
-      ...latencyColumns(r),
-      ratio: r.rate / b.rate,
-      rssMb: floor.rss.peak() / MB,
-      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}; appends each body to a file, one fsync per group of bodies, nothing else`,
-    };
+    return await pairedServerRow(ctx, baseline, floor, { key: 'floor', section: FLOOR_LABEL, note: 'appends each body to a file, one fsync per group of bodies, nothing else' });
   } finally {
     await floor.stop();
   }
@@ -263,19 +273,7 @@ export async function budgetSection(ctx: BenchContext, baseline: Baseline, workU
   for (const us of workUs) {
     const server = await startBusyServer(ctx.dir, `budget-${us}`, us);
     try {
-      const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
-      if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
-      server.rss.reset();
-      const cpu = new CpuMeter(server.pid);
-      const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [server]);
-      rows.push({
-        key: `budget-${us}`,
-        section: `Budget: bare server + ${us} µs of CPU work per request`,
-        ...latencyColumns(r),
-        ratio: r.rate / b.rate,
-        rssMb: server.rss.peak() / MB,
-        note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}`,
-      });
+      rows.push(await pairedServerRow(ctx, baseline, server, { key: `budget-${us}`, section: `Budget: bare server + ${us} µs of CPU work per request` }));
     } finally {
       await server.stop();
     }
