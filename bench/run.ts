@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { appendReport, commandLine, commitDescription, formatTable, formatTargets, machineDescription, target, type Report, type Row } from './report.js';
 import { installExitHooks, killAllChildren, ROOT } from './servers.js';
 import { buildCheckout } from './servers.js';
-import { budgetSection, FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
+import { budgetLabel, budgetSection, FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
 import { postgresAvailability } from './postgres.js';
 import { writeFileSync } from 'node:fs';
 
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     if (only.has('budget')) {
       rows.push(
         ...(await attempt(
-          BUDGET_US.map((us) => ({ key: `budget-${us}`, section: `Budget: bare server + ${us} µs of CPU work per request` })),
+          BUDGET_US.map((us) => ({ key: `budget-${us}`, section: budgetLabel(us) })),
           () => budgetSection(ctx, baseline!, BUDGET_US),
         )),
       );

@@ -267,13 +267,17 @@ export async function floorSection(ctx: BenchContext, baseline: Baseline): Promi
  * a server slower than the generator also pays for waking it (and being woken) on every request,
  * so the ratio falls faster than the work alone would say; these rows measure it instead.
  */
+export function budgetLabel(workUs: number): string {
+  return `Budget: bare server + ${workUs} µs of CPU work per request`;
+}
+
 export async function budgetSection(ctx: BenchContext, baseline: Baseline, workUs: number[]): Promise<Row[]> {
   ctx.log(`budget: bare server + ${workUs.join(', ')} µs of work per request`);
   const rows: Row[] = [];
   for (const us of workUs) {
     const server = await startBusyServer(ctx.dir, `budget-${us}`, us);
     try {
-      rows.push(await pairedServerRow(ctx, baseline, server, { key: `budget-${us}`, section: `Budget: bare server + ${us} µs of CPU work per request` }));
+      rows.push(await pairedServerRow(ctx, baseline, server, { key: `budget-${us}`, section: budgetLabel(us) }));
     } finally {
       await server.stop();
     }
