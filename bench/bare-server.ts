@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { acceptedBody, answerJson, listenOnLoopback } from './script-server.js';
 
 /**
  * The baseline: the least a Node.js HTTP endpoint can do for a webhook (read the body, answer 200
@@ -6,21 +7,9 @@ import { createServer } from 'node:http';
  * Usage: node --import tsx bench/bare-server.ts <port>
  */
 const port = Number(process.argv[2] ?? 0);
-let n = 0;
 const server = createServer((req, res) => {
   let bytes = 0;
   req.on('data', (chunk: Buffer) => (bytes += chunk.length));
-  req.on('end', () => {
-    const body = `{"status":"accepted","eventId":"evt_${(n++).toString(36)}","bytes":${bytes}}`;
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
+  req.on('end', () => answerJson(res, 200, acceptedBody(bytes)));
 });
-server.keepAliveTimeout = 10_000;
-server.listen(port, '127.0.0.1', () => {
-  const address = server.address();
-  process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : port}\n`);
-});
-const stop = () => server.close(() => process.exit(0));
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+listenOnLoopback(server, port);

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { acceptedBody, answerJson, listenOnLoopback } from './script-server.js';
 
 /**
  * The bare baseline server plus a fixed amount of CPU work per request, done on the event loop
@@ -10,7 +11,6 @@ import { createServer } from 'node:http';
 const port = Number(process.argv[2] ?? 0);
 const workUs = Number(process.argv[3] ?? 0);
 if (!Number.isFinite(workUs) || workUs < 0) throw new Error('usage: busy-server.ts <port> <microseconds>');
-let n = 0;
 let sink = 0;
 
 function work(): void {
@@ -24,16 +24,7 @@ const server = createServer((req, res) => {
   req.on('data', (chunk: Buffer) => (bytes += chunk.length));
   req.on('end', () => {
     if (req.method === 'POST') work();
-    const body = `{"status":"accepted","eventId":"evt_${(n++).toString(36)}","bytes":${bytes}}`;
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    answerJson(res, 200, acceptedBody(bytes));
   });
 });
-server.keepAliveTimeout = 10_000;
-server.listen(port, '127.0.0.1', () => {
-  const address = server.address();
-  process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : port} (${workUs} µs of work per request, checksum ${sink})\n`);
-});
-const stop = () => server.close(() => process.exit(0));
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+listenOnLoopback(server, port, `(${workUs} µs of work per request, checksum ${sink})`);

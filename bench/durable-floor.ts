@@ -1,5 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { fsync, openSync, write } from 'node:fs';
+import { acceptedBody, answerJson, listenOnLoopback } from './script-server.js';
 
 /**
  * The floor under any receiver that answers 2xx only once a delivery is on disk: a bare node:http
@@ -15,12 +16,6 @@ if (!file) throw new Error('usage: durable-floor.ts <port> <file>');
 const fd = openSync(file, 'a');
 let waiting: Array<{ body: Buffer; res: ServerResponse }> = [];
 let syncing = false;
-let n = 0;
-
-function answer(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
 function commit(): void {
   if (syncing || waiting.length === 0) return;
@@ -28,9 +23,9 @@ function commit(): void {
   const batch = waiting;
   waiting = [];
   const done = (err: Error | null) => {
-    for (const { res } of batch) {
-      if (err) answer(res, 503, `{"error":${JSON.stringify(err.message)}}`);
-      else answer(res, 200, `{"status":"accepted","eventId":"evt_${(n++).toString(36)}"}`);
+    for (const { body, res } of batch) {
+      if (err) answerJson(res, 503, `{"error":${JSON.stringify(err.message)}}`);
+      else answerJson(res, 200, acceptedBody(body.length));
     }
     syncing = false;
     commit();
@@ -39,7 +34,7 @@ function commit(): void {
 }
 
 const server = createServer((req, res) => {
-  if (req.method !== 'POST') return answer(res, 200, '{"ok":true}');
+  if (req.method !== 'POST') return answerJson(res, 200, '{"ok":true}');
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
@@ -47,11 +42,4 @@ const server = createServer((req, res) => {
     commit();
   });
 });
-server.keepAliveTimeout = 10_000;
-server.listen(port, '127.0.0.1', () => {
-  const address = server.address();
-  process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : port}\n`);
-});
-const stop = () => server.close(() => process.exit(0));
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+listenOnLoopback(server, port);
