@@ -7,6 +7,7 @@ import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import type { ReceiverConfig } from './config.js';
+import { connectionTimeoutOptions, limitConnections } from './connection-limits.js';
 import { healthRoutes } from './health-routes.js';
 import { ingestRoute } from './ingest-route.js';
 import { isLoopbackHost } from './loopback.js';
@@ -26,11 +27,6 @@ export interface AppDependencies {
   onOutboxChange?: (() => void) | undefined;
 }
 
-/** How often Node checks connections for the headers and request timeouts: 100 ms to 1 s. */
-export function timeoutSweepMs(timeouts: Pick<ReceiverConfig['timeouts'], 'headersMs' | 'requestMs'>): number {
-  return Math.min(1000, Math.max(100, Math.floor(Math.min(timeouts.headersMs, timeouts.requestMs) / 4)));
-}
-
 /** Wires ingest, admin API and health onto one fastify instance (not yet listening). */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, store, logger } = deps;
@@ -41,21 +37,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // One log line per delivery comes from the ingest route; fastify's own per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomHex(6),
-    connectionTimeout: config.timeouts.connectionMs,
-    keepAliveTimeout: config.timeouts.keepAliveMs,
-    requestTimeout: config.timeouts.requestMs,
-    // Node enforces headersTimeout and requestTimeout only when it sweeps its connections, every
-    // 30 s by default: a client trickling a byte at a time would hold its connection for up to
-    // 30 s whatever the timeouts say. Sweep often enough that they hold to within about a quarter.
-    http: { connectionsCheckingInterval: timeoutSweepMs(config.timeouts) },
+    ...connectionTimeoutOptions(config.timeouts),
     bodyLimit: 64 * 1024,
     // Transaction ids may be 256 characters, more once percent-encoded.
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
-    forceCloseConnections: 'idle',
   });
-  app.server.headersTimeout = config.timeouts.headersMs;
-  app.server.maxConnections = config.timeouts.maxConnections;
+  limitConnections(app, config.timeouts);
 
   // Set before any plugin registers so every encapsulated context inherits them.
   app.setNotFoundHandler(async (request, reply) =>

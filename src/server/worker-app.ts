@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import type { Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
+import { connectionTimeoutOptions, limitConnections } from './connection-limits.js';
 import { healthRoutes } from './health-routes.js';
 import type { ReceiverConfig } from './config.js';
 import { isLoopbackHost } from './loopback.js';
@@ -28,14 +29,10 @@ export async function buildWorkerApp(deps: WorkerAppDependencies): Promise<Fasti
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    connectionTimeout: deps.timeouts.connectionMs,
-    keepAliveTimeout: deps.timeouts.keepAliveMs,
-    requestTimeout: deps.timeouts.requestMs,
+    ...connectionTimeoutOptions(deps.timeouts),
     bodyLimit: 1024,
-    forceCloseConnections: 'idle',
   });
-  app.server.headersTimeout = deps.timeouts.headersMs;
-  app.server.maxConnections = deps.timeouts.maxConnections;
+  limitConnections(app, deps.timeouts);
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
     return payload;

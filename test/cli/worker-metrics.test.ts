@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, killLiveCliProcesses, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
+import { startWorker } from '../../src/server/index.js';
 
 /**
  * `worker --metrics-port`: a worker takes no deliveries, so its attempts are counted nowhere but
@@ -109,5 +110,28 @@ describe('worker: health and metrics', () => {
     const result = await spawnCli(['worker', '--forward-url', sinkUrl, '--metrics-port', 'eighty']).exited(15_000);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('"eighty" is not a port number');
+  });
+
+  it('closes a connection that trickles its headers, as the receiver does', async () => {
+    const db = join(tempDir('docv-worker-slow-'), 'receiver.db');
+    const worker = await startWorker({ db, logLevel: 'silent', dispatch: { forwardUrls: [sinkUrl] }, metricsPort: 0, timeouts: { headersMs: 300, requestMs: 300 } });
+    try {
+      const { port } = new URL(worker.url!);
+      const socket = connect(Number(port), '127.0.0.1');
+      const started = Date.now();
+      const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)));
+      socket.on('error', () => undefined);
+      // Read what comes back (an unread socket never reports its end).
+      let answer = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      // Without the connection sweep Node checks every 30 s: the trickler would outlast this.
+      const heldMs = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 3_000))]);
+      socket.destroy();
+      expect(heldMs).toBeLessThan(3_000);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      await worker.close();
+    }
   });
 });
