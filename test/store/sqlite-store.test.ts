@@ -98,6 +98,39 @@ describe.each(backends)('store ($name)', (backend) => {
     expect(await store.ingest(input({ ...event, customerUserId: 'other' }, 'msg-1'))).toEqual({ kind: 'conflict', eventId: a!.eventId });
   });
 
+  it('lists a transaction under its current status, decision and customer as its lifecycle moves, and under no earlier value', async () => {
+    const store = await openStore((await freshDatabase()).url);
+    stores.push(store);
+    const id = 'tx-filters-follow';
+    const listed = async (filter: Parameters<Store['listTransactions']>[0]) =>
+      (await store.listTransactions({ ...filter, limit: 100 })).items.some((t) => t.docvTransactionId === id);
+    const seenValues: Array<{ status: string; decision: string | null; customerUserId: string | null }> = [];
+    async function step(apply: () => Promise<unknown>) {
+      await apply();
+      const now = (await store.getTransaction(id))!;
+      expect(await listed({ status: now.status })).toBe(true);
+      if (now.decision) expect(await listed({ decision: now.decision })).toBe(true);
+      if (now.customerUserId) expect(await listed({ customerUserId: now.customerUserId })).toBe(true);
+      for (const earlier of seenValues) {
+        if (earlier.status !== now.status) expect(await listed({ status: earlier.status as never })).toBe(false);
+        if (earlier.decision && earlier.decision !== now.decision) expect(await listed({ decision: earlier.decision as never })).toBe(false);
+        if (earlier.customerUserId && earlier.customerUserId !== now.customerUserId) expect(await listed({ customerUserId: earlier.customerUserId })).toBe(false);
+      }
+      seenValues.push({ status: now.status, decision: now.decision, customerUserId: now.customerUserId });
+      return now;
+    }
+    const event = (fields: Record<string, unknown>) => ingestInput(docvEvent({ docvTransactionId: id, ...fields }));
+    expect(await step(() => store.ingest(event({ eventType: 'APP_OPENED', customerUserId: undefined, eventTime: '2026-03-01T10:00:00Z' })))).toMatchObject({ customerUserId: null });
+    // The customer is first named by a later event.
+    expect(await step(() => store.ingest(event({ eventType: 'DOCUMENTS_UPLOADED', customerUserId: 'cust-a', eventTime: '2026-03-01T10:01:00Z' })))).toMatchObject({ customerUserId: 'cust-a' });
+    expect(await step(() => store.ingest(event({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept', customerUserId: 'cust-a', eventTime: '2026-03-01T10:02:00Z' })))).toMatchObject({ decision: 'accept' });
+    // A later completion with another decision: the decision moves (with an anomaly).
+    expect(await step(() => store.ingest(event({ eventType: 'VERIFICATION_COMPLETED', decision: 'reject', customerUserId: 'cust-a', eventTime: '2026-03-01T10:03:00Z' })))).toMatchObject({ decision: 'reject' });
+    // Get A DocV Transaction outranks the events.
+    const completed = (await store.getTransaction(id))!.events.find((e) => e.eventType === 'VERIFICATION_COMPLETED')!;
+    expect(await step(() => store.recordDecision(completed.eventId, id, { decision: 'resubmit', reasonCodes: ['I999'], fetchedAt: '2026-03-01T10:04:00Z', details: null }))).toMatchObject({ decision: 'resubmit' });
+  });
+
   it('stores an event whose eventTime is a leap second (RFC 3339 allows :60), once', async () => {
     // SQLite used to bind Date.parse's NaN for it: a NOT NULL failure, so a 503 the sender retried for ever.
     const store = await openStore((await freshDatabase()).url);
