@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Kernel clock ticks per second for /proc's CPU times (USER_HZ; 100 on Linux everywhere). */
 const TICKS_PER_SECOND = 100;
@@ -10,7 +10,11 @@ export interface CpuTimes {
 }
 
 function secondsIn(statPath: string): number {
-  const stat = readFileSync(statPath, 'utf8');
+  return secondsOf(readFileSync(statPath, 'utf8'));
+}
+
+/** User + system seconds from the text of a /proc stat file. */
+function secondsOf(stat: string): number {
   // Fields after the command name, which may itself hold spaces and parentheses.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
@@ -25,17 +29,50 @@ export function cpuTimes(pid: number): CpuTimes | null {
   }
 }
 
-/** Adds up a process's CPU time over the stretches it is measured in (the receiver's own turns). */
+/**
+ * CPU of every PostgreSQL server process on the machine (backends, WAL writer, checkpointer…):
+ * the database's share of an event, which runs on the same two cores as the receiver. Null
+ * where /proc cannot tell, or where no PostgreSQL runs here.
+ */
+export function postgresServerCpu(): CpuTimes | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  let total = 0;
+  let found = false;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      total += secondsOf(stat);
+      found = true;
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return found ? { process: total, mainThread: total } : null;
+}
+
+/** Adds up CPU time over the stretches it is measured in (a receiver's own turns). */
 export class CpuMeter {
   private total: CpuTimes = { process: 0, mainThread: 0 };
   private ok = true;
 
-  constructor(private readonly pid: number) {}
+  /** `read` gives the CPU seconds so far: of a process (`cpuTimes`), of PostgreSQL, of this process. */
+  constructor(private readonly read: () => CpuTimes | null) {}
+
+  static ofProcess(pid: number): CpuMeter {
+    return new CpuMeter(() => cpuTimes(pid));
+  }
 
   async during<T>(run: () => Promise<T>): Promise<T> {
-    const before = cpuTimes(this.pid);
+    const before = this.read();
     const result = await run();
-    const after = cpuTimes(this.pid);
+    const after = this.read();
     if (!before || !after) this.ok = false;
     else {
       this.total.process += after.process - before.process;
@@ -49,6 +86,16 @@ export class CpuMeter {
     if (!this.ok || requests <= 0) return null;
     return { process: (this.total.process * 1e6) / requests, mainThread: (this.total.mainThread * 1e6) / requests };
   }
+}
+
+/** Several meters over the same stretches. */
+export async function measureCpu<T>(meters: CpuMeter[], run: () => Promise<T>): Promise<T> {
+  let wrapped = run;
+  for (const meter of meters) {
+    const inner = wrapped;
+    wrapped = () => meter.during(inner);
+  }
+  return wrapped();
 }
 
 export function describeCpu(cpu: CpuTimes | null): string {

@@ -23,6 +23,46 @@ export interface Row {
   skipped?: string | undefined;
   /** The section threw: what went wrong (the rest of the run went on). */
   failed?: string | undefined;
+  /** Where the CPU of a receiver's closed loop went, per request (see cpuBudget). */
+  cpu?: RequestCpu | undefined;
+}
+
+/** Microseconds of CPU per request during a receiver's closed-loop turns, and the baseline's rate in the same turns. */
+export interface RequestCpu {
+  receiverMain: number;
+  receiverAll: number;
+  loadGenerator: number;
+  /** The PostgreSQL server's processes; null for SQLite (or where /proc cannot tell). */
+  database: number | null;
+  baselineRate: number;
+}
+
+/**
+ * What an ingest goal leaves a receiver on this machine. At `goal` × the baseline's rate, the
+ * machine's cores give each request cores / rate of CPU, of which the load generator takes its
+ * share; what is left is all the receiver (and its database) may spend, whatever its design. A
+ * single event loop cannot exceed one core, so its main thread has 1 / rate at most.
+ */
+export interface CpuBudget {
+  name: string;
+  goal: number;
+  cores: number;
+  cpu: RequestCpu;
+}
+
+export function formatCpuBudgets(budgets: CpuBudget[]): string {
+  const lines = [
+    '| receiver | goal | events/s at the goal | CPU per event left by the load generator, all cores | receiver uses (+ database) | one event loop at the goal | main thread uses |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const b of budgets) {
+    const rate = b.goal * b.cpu.baselineRate;
+    const left = (b.cores * 1e6) / rate - b.cpu.loadGenerator;
+    const used = b.cpu.receiverAll + (b.cpu.database ?? 0);
+    const usedText = b.cpu.database === null ? `${num(used)} µs` : `${num(used)} µs (${num(b.cpu.receiverAll)} + ${num(b.cpu.database)})`;
+    lines.push(`| ${b.name} | ${num(b.goal, 2)}× | ${num(rate)} | ${num(left)} µs | ${usedText} | ${num(1e6 / rate)} µs | ${num(b.cpu.receiverMain)} µs |`);
+  }
+  return lines.join('\n');
 }
 
 export interface Target {
@@ -113,7 +153,12 @@ export interface Report {
   settings: string;
   rows: Row[];
   targets: Target[];
+  budgets: CpuBudget[];
 }
+
+const BUDGET_PREAMBLE =
+  'CPU the ingest goals allow: the machine\'s cores per event at the goal\'s rate, less what the load generator spent per request in the same turns, ' +
+  'against what the receiver spent (all its threads, and the PostgreSQL server\'s processes); and one core per event at that rate, against its main thread.';
 
 export function formatReport(r: Report): string {
   return [
@@ -128,6 +173,7 @@ export function formatReport(r: Report): string {
     '',
     formatTargets(r.targets),
     '',
+    ...(r.budgets.length ? [BUDGET_PREAMBLE, '', formatCpuBudgets(r.budgets), ''] : []),
   ].join('\n');
 }
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { appendReport, commandLine, commitDescription, formatTable, formatTargets, machineDescription, target, type Report, type Row } from './report.js';
+import { appendReport, commandLine, commitDescription, formatCpuBudgets, formatTable, formatTargets, machineDescription, target, type CpuBudget, type Report, type Row } from './report.js';
 import { installExitHooks, killAllChildren, ROOT } from './servers.js';
 import { buildCheckout } from './servers.js';
 import { budgetLabel, budgetSection, FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
@@ -195,6 +195,11 @@ async function main(): Promise<void> {
       target('Ingest errors and non-2xx, all sections', ingestRows.length ? ingestRows.reduce((a, r) => a + (r.errors ?? 0), 0) : undefined, '<=', 0),
     ];
 
+    // Only a receiver's own figures: the goals are about this tree's receiver.
+    const budgets: CpuBudget[] = [
+      ...(sqliteRow?.cpu ? [{ name: 'SQLite', goal: 0.5, cores: cpus().length, cpu: sqliteRow.cpu }] : []),
+      ...(postgresRow?.cpu ? [{ name: 'PostgreSQL', goal: 0.25, cores: cpus().length, cpu: postgresRow.cpu }] : []),
+    ];
     const report: Report = {
       title: values.title ?? (smoke ? 'smoke run' : 'benchmark run'),
       date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -206,8 +211,9 @@ async function main(): Promise<void> {
         `payloads: 4 event types over unique transactions + 10% duplicates, receiver log level ${ctx.logLevel}`,
       rows,
       targets,
+      budgets,
     };
-    process.stdout.write(`\n${formatTable(rows)}\n\n${formatTargets(targets)}\n`);
+    process.stdout.write(`\n${formatTable(rows)}\n\n${formatTargets(targets)}\n${budgets.length ? `\n${formatCpuBudgets(budgets)}\n` : ''}`);
     appendReport(out, report);
     if (values.json) writeFileSync(resolve(values.json), JSON.stringify({ rows, targets }, null, 2));
     process.stdout.write(`\nappended to ${out}\n`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CpuMeter, describeCpu } from './cpu.js';
+import { CpuMeter, describeCpu, measureCpu, postgresServerCpu, type CpuTimes } from './cpu.js';
 import { measureFsync } from './disk.js';
 import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './load.js';
 import { createPayloads, transactionIdFor, transactionStarted, type PayloadGenerator } from './payloads.js';
@@ -38,6 +38,10 @@ function latencyColumns(r: LoadResult): Pick<Row, 'rate' | 'p50' | 'p99' | 'max'
   return { rate: r.rate, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, errors: r.errors };
 }
 
+function describeLoadGenerator(cpu: CpuTimes | null): string {
+  return cpu ? `; load generator ${Math.round(cpu.process)} µs per request` : '';
+}
+
 function describeErrors(r: LoadResult): string {
   const bad = Object.entries(r.statuses).filter(([status]) => !/^2\d\d$/.test(status));
   return bad.length ? `; ${bad.map(([s, n]) => `${s}×${n}`).join(' ')}` : '';
@@ -71,10 +75,11 @@ export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
   if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
   server.rss.reset();
   const slices: LoadResult[] = [];
-  const cpu = new CpuMeter(server.pid);
+  const cpu = CpuMeter.ofProcess(server.pid);
+  const loadGenerator = CpuMeter.ofProcess(process.pid);
   return {
     async measure(durationS) {
-      const r = await cpu.during(() => closedLoop({ ...load, durationS }));
+      const r = await measureCpu([cpu, loadGenerator], () => closedLoop({ ...load, durationS }));
       slices.push(r);
       return r;
     },
@@ -86,7 +91,7 @@ export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
         ...latencyColumns(r),
         ratio: 1,
         rssMb: server.rss.peak() / MB,
-        note: `${r.requests.toLocaleString('en-US')} requests${slices.length > 1 ? ` in ${slices.length} slices taken in turns with the other sections` : ''}${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}`,
+        note: `${r.requests.toLocaleString('en-US')} requests${slices.length > 1 ? ` in ${slices.length} slices taken in turns with the other sections` : ''}${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}${describeLoadGenerator(loadGenerator.perRequest(r.requests))}`,
       };
     },
     stop: () => server.stop(),
@@ -200,21 +205,35 @@ export async function receiverSection(
     const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     receiver.rss.reset();
-    const cpu = new CpuMeter(receiver.pid);
-    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [receiver, sink]);
+    const cpu = CpuMeter.ofProcess(receiver.pid);
+    // This process runs the load generator; PostgreSQL's processes do the other half of a PostgreSQL receiver's work.
+    const loadGenerator = CpuMeter.ofProcess(process.pid);
+    const database = options.store === 'postgres' ? new CpuMeter(postgresServerCpu) : null;
+    const meters = [cpu, loadGenerator, ...(database ? [database] : [])];
+    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => measureCpu(meters, () => closedLoop({ ...load, durationS })), [receiver, sink]);
     const rssMb = receiver.rss.peak() / MB;
     const outbox = await outboxState(receiver, ctx.adminToken);
     const outboxNote = outbox
       ? `; outbox after: ${outbox.delivered.toLocaleString('en-US')} delivered, ${outbox.pending.toLocaleString('en-US')} waiting; ` +
         `${outbox.commits.toLocaleString('en-US')} commits of ${(outbox.committed / outbox.commits).toFixed(1)} writes on average`
       : '';
+    const own = cpu.perRequest(r.requests);
+    const generator = loadGenerator.perRequest(r.requests);
+    const server = database?.perRequest(r.requests) ?? null;
+    const databaseNote = server ? `; PostgreSQL server ${Math.round(server.process)} µs per request` : '';
     return {
       key: options.key,
       section: options.label,
       ...latencyColumns(r),
       ratio: r.rate / b.rate,
       rssMb,
-      note: `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s${describeErrors(r)}${describeCpu(cpu.perRequest(r.requests))}${outboxNote}`,
+      note:
+        `${r.requests.toLocaleString('en-US')} requests; baseline in the same turns ${Math.round(b.rate).toLocaleString('en-US')}/s` +
+        `${describeErrors(r)}${describeCpu(own)}${databaseNote}${describeLoadGenerator(generator)}${outboxNote}`,
+      cpu:
+        own && generator && (database === null || server)
+          ? { receiverMain: own.mainThread, receiverAll: own.process, loadGenerator: generator.process, database: server?.process ?? null, baselineRate: b.rate }
+          : undefined,
     };
   } finally {
     await stopAll(receiver, sink);
@@ -230,7 +249,7 @@ async function pairedServerRow(ctx: BenchContext, baseline: Baseline, server: Ru
   const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
   if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
   server.rss.reset();
-  const cpu = new CpuMeter(server.pid);
+  const cpu = CpuMeter.ofProcess(server.pid);
   const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [server]);
   return {
     key: row.key,

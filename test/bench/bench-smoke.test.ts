@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,7 @@ interface Row {
   skipped?: string;
   failed?: string;
   note?: string;
+  cpu?: { receiverMain: number; receiverAll: number; loadGenerator: number; database: number | null; baselineRate: number };
 }
 
 function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
@@ -112,5 +113,28 @@ describe('npm run bench -- --smoke', () => {
     expect(markdown).toContain('| target | measured | goal | result | durable floor, same run |');
     expect(markdown).toMatch(new RegExp(`\\| SQLite ingest vs baseline .*\\| ${floor.ratio!.toFixed(2)}× \\|`));
     for (const t of targets) expect(markdown).toMatch(new RegExp(`\\| ${t.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|.*\\| (PASS|\\*\\*MISS\\*\\*|n/a \\(not measured\\)) \\|`));
+
+    // What the ingest goals leave a receiver, from the CPU measured in the receiver's own turns.
+    for (const key of ['baseline', 'sqlite', 'postgres']) {
+      const row = rows.find((r) => r.key === key)!;
+      if (row.skipped) continue;
+      expect(row.note, key).toMatch(/load generator \d+ µs per request/);
+    }
+    expect(markdown).toContain('| receiver | goal | events/s at the goal | CPU per event left by the load generator, all cores |');
+    const budgetRows: Array<[string, string, number]> = [['sqlite', 'SQLite', 0.5], ['postgres', 'PostgreSQL', 0.25]];
+    for (const [key, name, goal] of budgetRows) {
+      const row = rows.find((r) => r.key === key)!;
+      if (row.skipped) continue;
+      const cpu = row.cpu!;
+      expect(cpu.receiverAll, key).toBeGreaterThanOrEqual(cpu.receiverMain);
+      expect(cpu.loadGenerator, key).toBeGreaterThan(0);
+      if (key === 'postgres') {
+        expect(cpu.database, key).toBeGreaterThan(0);
+        expect(row.note).toMatch(/PostgreSQL server \d+ µs per request/);
+      } else expect(cpu.database).toBeNull();
+      const rate = goal * cpu.baselineRate;
+      const left = Math.round((cpus().length * 1e6) / rate - cpu.loadGenerator).toLocaleString('en-US');
+      expect(markdown).toContain(`| ${name} | ${goal.toFixed(2)}× | ${Math.round(rate).toLocaleString('en-US')} | ${left} µs |`);
+    }
   });
 });
