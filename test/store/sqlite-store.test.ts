@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
+import { openStore, StoreUnavailableError, type Store, type TransactionFilter, type TransactionSummary } from '../../src/store/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver } from '../helpers/receiver.js';
 import { ingestInput } from '../helpers/ingest-input.js';
@@ -102,9 +102,9 @@ describe.each(backends)('store ($name)', (backend) => {
     const store = await openStore((await freshDatabase()).url);
     stores.push(store);
     const id = 'tx-filters-follow';
-    const listed = async (filter: Parameters<Store['listTransactions']>[0]) =>
+    const listed = async (filter: Omit<TransactionFilter, 'limit'>) =>
       (await store.listTransactions({ ...filter, limit: 100 })).items.some((t) => t.docvTransactionId === id);
-    const seenValues: Array<{ status: string; decision: string | null; customerUserId: string | null }> = [];
+    const seenValues: Array<Pick<TransactionSummary, 'status' | 'decision' | 'customerUserId'>> = [];
     async function step(apply: () => Promise<unknown>) {
       await apply();
       const now = (await store.getTransaction(id))!;
@@ -112,8 +112,8 @@ describe.each(backends)('store ($name)', (backend) => {
       if (now.decision) expect(await listed({ decision: now.decision })).toBe(true);
       if (now.customerUserId) expect(await listed({ customerUserId: now.customerUserId })).toBe(true);
       for (const earlier of seenValues) {
-        if (earlier.status !== now.status) expect(await listed({ status: earlier.status as never })).toBe(false);
-        if (earlier.decision && earlier.decision !== now.decision) expect(await listed({ decision: earlier.decision as never })).toBe(false);
+        if (earlier.status !== now.status) expect(await listed({ status: earlier.status })).toBe(false);
+        if (earlier.decision && earlier.decision !== now.decision) expect(await listed({ decision: earlier.decision })).toBe(false);
         if (earlier.customerUserId && earlier.customerUserId !== now.customerUserId) expect(await listed({ customerUserId: earlier.customerUserId })).toBe(false);
       }
       seenValues.push({ status: now.status, decision: now.decision, customerUserId: now.customerUserId });
