@@ -38,6 +38,11 @@ function latencyColumns(r: LoadResult): Pick<Row, 'rate' | 'p50' | 'p99' | 'max'
   return { rate: r.rate, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, errors: r.errors };
 }
 
+/** A sender's CPU per request (all its threads): the load generator's, or simulate's own count. */
+function describeOwnCpu(us: number | undefined): string {
+  return us === undefined ? '' : `; CPU per request ${Math.round(us)} µs, all threads`;
+}
+
 function describeLoadGenerator(cpu: CpuTimes | null): string {
   return cpu ? `; load generator ${Math.round(cpu.process)} µs per request` : '';
 }
@@ -379,6 +384,8 @@ interface SimulationSummaryLike {
   events: number;
   responses: Record<string, number>;
   latencyMs: { p50: number; p99: number; max: number };
+  /** Absent from trees older than the fifth pass. */
+  cpuMs?: number;
   timedOut: boolean;
 }
 
@@ -401,7 +408,8 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
     const load = { url: sink.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     // Half before the sender runs and half after, so both see the machine alike.
-    const before = await closedLoop({ ...load, durationS: ctx.durationS / 2 });
+    const loadGenerator = CpuMeter.ofProcess(process.pid);
+    const before = await loadGenerator.during(() => closedLoop({ ...load, durationS: ctx.durationS / 2 }));
     const generatorRuns = [before];
 
     // About 2.7 requests per flow; 1,000 flows per second of section keep the run near the
@@ -419,14 +427,14 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
     } catch {
       throw new Error(`simulate exited ${run.code} without a JSON summary:\n${run.stderr.slice(-2000)}${run.stdout.slice(-2000)}`);
     }
-    generatorRuns.push(await closedLoop({ ...load, durationS: ctx.durationS / 2 }));
+    generatorRuns.push(await loadGenerator.during(() => closedLoop({ ...load, durationS: ctx.durationS / 2 })));
     const generator = mergeResults(generatorRuns);
     const loadgenRow: Row = {
       key: 'sender-loadgen',
       section: `Load generator (autocannon, ${ctx.connections} connections) → bare sink`,
       ...latencyColumns(generator),
       ratio: 1,
-      note: `${generator.requests.toLocaleString('en-US')} requests, half before the sender ran and half after${describeErrors(generator)}`,
+      note: `${generator.requests.toLocaleString('en-US')} requests, half before the sender ran and half after${describeErrors(generator)}${describeOwnCpu(loadGenerator.perRequest(generator.requests)?.process)}`,
     };
     const seconds = summary.durationMs / 1000;
     const rate = summary.sent / seconds;
@@ -445,7 +453,9 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
         max: summary.latencyMs.max,
         rssMb: run.peakRss / MB,
         errors: summary.failed + non2xx,
-        note: `${summary.transactions.toLocaleString('en-US')} flows, ${summary.sent.toLocaleString('en-US')} requests in ${seconds.toFixed(1)} s (process start excluded)${summary.timedOut ? ', hit --max-duration' : ''}`,
+        note:
+          `${summary.transactions.toLocaleString('en-US')} flows, ${summary.sent.toLocaleString('en-US')} requests in ${seconds.toFixed(1)} s (process start excluded)` +
+          `${summary.timedOut ? ', hit --max-duration' : ''}${describeOwnCpu(summary.cpuMs === undefined || summary.sent === 0 ? undefined : (summary.cpuMs * 1000) / summary.sent)}`,
       },
     ];
   } finally {

@@ -62,6 +62,11 @@ export interface SimulationSummary {
   responses: Record<string, number>;
   latencyMs: LatencySummary;
   durationMs: number;
+  /**
+   * CPU time this process spent over the same span as durationMs (user + system, all threads):
+   * with the target on the same machine, what the sender took from it.
+   */
+  cpuMs: number;
   timedOut: boolean;
 }
 
@@ -89,6 +94,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const n = opts.transactions ?? 100;
   if (!Number.isInteger(n) || n < 1 || n > MAX_TRANSACTIONS) throw new RangeError(`transactions must be an integer from 1 to ${MAX_TRANSACTIONS}`);
   const started = Date.now();
+  const cpuAtStart = process.cpuUsage();
   // Nothing of a load run is resumed, so nothing of it goes to SQLite (see MemoryStore).
   const store = new MemoryStore();
   const latencies: number[] = [];
@@ -208,6 +214,12 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     responses,
     latencyMs: summarizeLatencies(latencies),
     durationMs: Date.now() - started,
+    cpuMs: cpuMsSince(cpuAtStart),
     timedOut,
   };
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return Math.round((used.user + used.system) / 100) / 10;
 }

@@ -11,7 +11,7 @@ import { connectionTimeoutOptions, limitConnections } from './connection-limits.
 import { healthRoutes } from './health-routes.js';
 import { ingestRoute } from './ingest-route.js';
 import { isLoopbackHost } from './loopback.js';
-import type { ReceiverMetrics } from './metrics.js';
+import { metricsRoute, type ReceiverMetrics } from './metrics.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 export interface AppDependencies {
@@ -101,10 +101,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host) }));
     await admin.register(adminRoutes, { store });
     await admin.register(dashboardRoutes, { store });
-    const metrics = deps.metrics;
-    if (metrics) {
-      admin.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
-    }
+    if (deps.metrics) metricsRoute(admin, deps.metrics);
     await admin.register(adminDeliveryRoutes, { store, ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}) });
   });
 

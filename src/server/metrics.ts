@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AttemptOutcome } from '../dispatch/index.js';
 import type { IngestResponse } from '../ingest/index.js';
@@ -97,4 +98,9 @@ export class ReceiverMetrics {
     this.attempts.labels(delivery.destination, outcome.outcome).inc();
     if (delivery.destination === DECISION_FETCH_DESTINATION) this.decisionFetches.labels(outcome.outcome).inc();
   }
+}
+
+/** GET /metrics in Prometheus' text format, on a scope the caller has already guarded. */
+export function metricsRoute(scope: FastifyInstance, metrics: ReceiverMetrics): void {
+  scope.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
 }

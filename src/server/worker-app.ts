@@ -7,7 +7,7 @@ import { connectionTimeoutOptions, limitConnections } from './connection-limits.
 import { healthRoutes } from './health-routes.js';
 import type { ReceiverConfig } from './config.js';
 import { isLoopbackHost } from './loopback.js';
-import type { ReceiverMetrics } from './metrics.js';
+import { metricsRoute, type ReceiverMetrics } from './metrics.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 export interface WorkerAppDependencies {
@@ -47,7 +47,7 @@ export async function buildWorkerApp(deps: WorkerAppDependencies): Promise<Fasti
   healthRoutes(app, store, { role: 'worker' });
   await app.register(async (guarded) => {
     guarded.addHook('onRequest', adminGuard({ token: deps.adminToken, listeningOnLoopback: isLoopbackHost(deps.host) }));
-    guarded.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+    metricsRoute(guarded, metrics);
   });
   return app;
 }

@@ -114,6 +114,9 @@ describe('npm run bench -- --smoke', () => {
     expect(markdown).toMatch(new RegExp(`\\| SQLite ingest vs baseline .*\\| ${floor.ratio!.toFixed(2)}× \\|`));
     for (const t of targets) expect(markdown).toMatch(new RegExp(`\\| ${t.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|.*\\| (PASS|\\*\\*MISS\\*\\*|n/a \\(not measured\\)) \\|`));
 
+    // Both senders' CPU, so the sender goal can be read in CPU as well as in requests per second.
+    for (const key of ['sender-loadgen', 'sender']) expect(rows.find((r) => r.key === key)!.note, key).toMatch(/CPU per request \d+ µs, all threads/);
+
     // What the ingest goals leave a receiver, from the CPU measured in the receiver's own turns.
     for (const key of ['baseline', 'sqlite', 'postgres']) {
       const row = rows.find((r) => r.key === key)!;

@@ -68,6 +68,9 @@ describe.concurrent('simulate', () => {
     const s = JSON.parse(r.stdout) as Record<string, unknown> & { latencyMs: { p50: number; p99: number } };
     expect(s).toMatchObject({ transactions: 20, failed: 0, retries: 0, duplicates: 0, timedOut: false });
     expect(s.events).toBe(ok.received.length);
+    // The sender's own CPU over the run: more than nothing, less than two cores for its whole duration.
+    expect(s.cpuMs).toBeGreaterThan(0);
+    expect(s.cpuMs).toBeLessThanOrEqual(2 * (s.durationMs as number) + 20);
     expect(s.accepted).toBe(s.events);
     expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
     expect(r.stderr).toBe(''); // no progress bar off a terminal

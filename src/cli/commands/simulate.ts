@@ -36,6 +36,7 @@ export function formatSummary(s: SimulationSummary): string {
     `failed        ${s.failed} event(s) never delivered${s.timedOut ? ' (the run hit --max-duration)' : ''}`,
     `latency ms    p50 ${s.latencyMs.p50}  p90 ${s.latencyMs.p90}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}`,
     `duration      ${(s.durationMs / 1000).toFixed(2)} s`,
+    `cpu           ${(s.cpuMs / 1000).toFixed(2)} s${s.sent > 0 ? ` (${Math.round((s.cpuMs * 1000) / s.sent)} µs per request)` : ''}`,
   ].join('\n');
 }
 
