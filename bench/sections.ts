@@ -412,9 +412,11 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
     const before = await loadGenerator.during(() => closedLoop({ ...load, durationS: ctx.durationS / 2 }));
     const generatorRuns = [before];
 
-    // About 2.7 requests per flow; 1,000 flows per second of section keep the run near the
-    // section's length at a few thousand requests per second, and bounded by --max-duration if not.
-    const transactions = ctx.smoke ? 100 : Math.max(300, Math.min(1_000_000, Math.round(ctx.durationS * 1000)));
+    // About 2.7 requests per flow. Enough flows for the run to last about as long as the section
+    // if the sender does half of what the load generator just did: a fixed 1,000 flows per second
+    // of section made a 2-second run on this machine, too short to leave start-up and JIT behind.
+    // --max-duration bounds it if the sender is much slower.
+    const transactions = ctx.smoke ? 100 : Math.max(300, Math.min(1_000_000, Math.round((before.rate * 0.5 * ctx.durationS) / 2.7)));
     const maxDurationS = Math.max(30, ctx.durationS * 6);
     const run = await runScript(
       RECEIVER_CLI,
