@@ -56,7 +56,7 @@ describe.each(backends)('dedupe key migration ($name)', (backend) => {
 
     const store = await openStore(db.url, { migrate: false });
     stores.push(store);
-    expect(await store.migrate()).toEqual([backend.name === 'postgres' ? 4 : 3]);
+    expect(await store.migrate()).toEqual(backend.name === 'postgres' ? [4, 5] : [3, 4]);
     const keys = await db.rows<{ dedupe_key: string }>('SELECT dedupe_key FROM events ORDER BY seq');
     expect(keys.map((k) => k.dedupe_key)).toEqual([`t:019ca8d72d00:${contentKey(event)}`, 'id:msg_42']);
     expect(await store.ingest(ingestInput(event))).toEqual({ kind: 'duplicate', eventId: first.eventId });

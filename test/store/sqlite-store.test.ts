@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, StoreUnavailableError, type Store, type TransactionFilter, type TransactionSummary } from '../../src/store/index.js';
-import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
+import { migratedUpTo, skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver } from '../helpers/receiver.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 
@@ -79,8 +79,33 @@ describe.each(backends)('store ($name)', (backend) => {
     const fresh = await openStore((await freshDatabase()).url, { migrate: false });
     stores.push(fresh);
     // PostgreSQL has a migration of its own: 3 replaces an index SQLite does not need.
-    expect(await fresh.migrate()).toEqual(backend.name === 'postgres' ? [1, 2, 3, 4] : [1, 2, 3]);
+    expect(await fresh.migrate()).toEqual(backend.name === 'postgres' ? [1, 2, 3, 4, 5] : [1, 2, 3, 4]);
     expect(await fresh.migrate()).toEqual([]);
+  });
+
+  it('an upgrade drops the deliveries-by-event index nothing reads, and the outbox works as before', async () => {
+    const db = await freshDatabase();
+    const before = backend.name === 'postgres' ? 4 : 3;
+    await migratedUpTo(db, before);
+    const indexes = async () =>
+      (backend.name === 'postgres'
+        ? await db.rows<{ name: string }>("SELECT indexname AS name FROM pg_indexes WHERE tablename = 'deliveries' AND schemaname = current_schema()")
+        : await db.rows<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'")
+      ).map((r) => r.name);
+    expect(await indexes()).toContain('deliveries_by_event');
+    const store = await openStore(db.url, { migrate: false });
+    stores.push(store);
+    expect(await store.migrate()).toEqual([before + 1]);
+    const left = await indexes();
+    expect(left).not.toContain('deliveries_by_event');
+    expect(left).toEqual(expect.arrayContaining(['deliveries_due', 'deliveries_in_order', 'deliveries_by_destination']));
+    // Outbox rows are still written, claimed and completed.
+    store.configureOutbox({ destinations: ['sink'] });
+    const { eventId } = await store.ingest(input(docvEvent({ docvTransactionId: 'tx-after-upgrade' })));
+    const [claimed] = await store.claimDeliveries({ workerId: 'w', limit: 5, leaseMs: 30_000, destinations: ['sink'], ordered: true });
+    expect(claimed).toMatchObject({ eventId, destination: 'sink' });
+    expect(await store.completeDelivery({ deliveryId: claimed!.deliveryId, workerId: 'w', outcome: 'delivered', status: 200, error: null, startedAt: new Date(), durationMs: 1 })).toBe(true);
+    expect((await store.stats()).deliveries).toMatchObject({ delivered: 1, pending: 0 });
   });
 
   it('one delivery id reused with another body is a conflict, in one batch or across batches', async () => {

@@ -143,6 +143,15 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
        WHERE dedupe_key LIKE 'sha256:%' AND event_time_ms BETWEEN 0 AND 281474976710655;
     `,
   },
+  {
+    version: 5,
+    name: 'drop deliveries_by_event: no query looks deliveries up by event id',
+    // Every outbox row paid for it, and every update that moves a delivery's state or due time
+    // (not a HOT update: those columns are indexed) added an entry to it again. Nothing read it:
+    // deliveries are found by delivery id, due time, state, destination or transaction, or
+    // joined to their event by event_seq (deliveries_by_event_seq).
+    sql: `DROP INDEX IF EXISTS deliveries_by_event;`,
+  },
 ];
 
 /**

@@ -126,3 +126,12 @@ SQLITE_MIGRATIONS.push({
      WHERE dedupe_key LIKE 'sha256:%' AND event_time_ms BETWEEN 0 AND 281474976710655;
   `,
 });
+
+SQLITE_MIGRATIONS.push({
+  version: 4,
+  name: 'drop deliveries_by_event: no query looks deliveries up by event id',
+  // Every outbox row paid for it (one more B-tree page in each commit that inserts one), and
+  // nothing read it: deliveries are found by delivery id, by due time, by transaction and
+  // destination, or joined to their event by event_seq.
+  sql: `DROP INDEX IF EXISTS deliveries_by_event;`,
+});
