@@ -29,40 +29,66 @@ export function cpuTimes(pid: number): CpuTimes | null {
   }
 }
 
-/**
- * CPU of every PostgreSQL server process on the machine (backends, WAL writer, checkpointer…):
- * the database's share of an event, which runs on the same two cores as the receiver. Null
- * where /proc cannot tell, or where no PostgreSQL runs here.
- */
-export function postgresServerCpu(): CpuTimes | null {
+/** CPU seconds so far of each PostgreSQL server process on the machine, by pid; null where /proc cannot tell. */
+function postgresProcesses(): Map<string, number> | null {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return null;
   }
-  let total = 0;
-  let found = false;
+  const seconds = new Map<string, number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
-      total += secondsOf(stat);
-      found = true;
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'postgres') seconds.set(entry, secondsOf(stat));
     } catch {
       // Gone between the listing and the read.
     }
   }
-  return found ? { process: total, mainThread: total } : null;
+  return seconds;
 }
 
-/** Adds up CPU time over the stretches it is measured in (a receiver's own turns). */
-export class CpuMeter {
+/** What a section meters: CPU over the stretches it runs, then per request. */
+export interface Meter {
+  during<T>(run: () => Promise<T>): Promise<T>;
+  perRequest(requests: number): CpuTimes | null;
+}
+
+/**
+ * The PostgreSQL server's CPU (backends, WAL writer, checkpointer…): the database's share of an
+ * event, on the same cores as the receiver. Counted per process: other clients' backends come and
+ * go while a section runs (in CI, the other test files), and a sum over whatever exists at each
+ * end would drop when one exits. A process that exits mid-stretch is left out (an undercount);
+ * one that starts counts in full.
+ */
+export class PostgresServerMeter implements Meter {
+  private seconds = 0;
+  private ok = true;
+
+  async during<T>(run: () => Promise<T>): Promise<T> {
+    const before = postgresProcesses();
+    const result = await run();
+    const after = postgresProcesses();
+    if (!before || !after || after.size === 0) this.ok = false;
+    else for (const [pid, now] of after) this.seconds += Math.max(0, now - (before.get(pid) ?? 0));
+    return result;
+  }
+
+  perRequest(requests: number): CpuTimes | null {
+    if (!this.ok || requests <= 0) return null;
+    const us = (this.seconds * 1e6) / requests;
+    return { process: us, mainThread: us };
+  }
+}
+
+/** Adds up a process's CPU time over the stretches it is measured in (a receiver's own turns). */
+export class CpuMeter implements Meter {
   private total: CpuTimes = { process: 0, mainThread: 0 };
   private ok = true;
 
-  /** `read` gives the CPU seconds so far: of a process (`cpuTimes`), of PostgreSQL, of this process. */
+  /** `read` gives the CPU seconds so far (see `cpuTimes`). */
   constructor(private readonly read: () => CpuTimes | null) {}
 
   static ofProcess(pid: number): CpuMeter {
@@ -89,7 +115,7 @@ export class CpuMeter {
 }
 
 /** Several meters over the same stretches. */
-export async function measureCpu<T>(meters: CpuMeter[], run: () => Promise<T>): Promise<T> {
+export async function measureCpu<T>(meters: Meter[], run: () => Promise<T>): Promise<T> {
   let wrapped = run;
   for (const meter of meters) {
     const inner = wrapped;

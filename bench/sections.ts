@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CpuMeter, describeCpu, measureCpu, postgresServerCpu, type CpuTimes } from './cpu.js';
+import { CpuMeter, describeCpu, measureCpu, PostgresServerMeter, type CpuTimes } from './cpu.js';
 import { measureFsync } from './disk.js';
 import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './load.js';
 import { createPayloads, transactionIdFor, transactionStarted, type PayloadGenerator } from './payloads.js';
@@ -213,7 +213,7 @@ export async function receiverSection(
     const cpu = CpuMeter.ofProcess(receiver.pid);
     // This process runs the load generator; PostgreSQL's processes do the other half of a PostgreSQL receiver's work.
     const loadGenerator = CpuMeter.ofProcess(process.pid);
-    const database = options.store === 'postgres' ? new CpuMeter(postgresServerCpu) : null;
+    const database = options.store === 'postgres' ? new PostgresServerMeter() : null;
     const meters = [cpu, loadGenerator, ...(database ? [database] : [])];
     const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => measureCpu(meters, () => closedLoop({ ...load, durationS })), [receiver, sink]);
     const rssMb = receiver.rss.peak() / MB;
