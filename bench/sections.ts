@@ -5,7 +5,7 @@ import { CpuMeter, describeCpu, measureCpu, PostgresServerMeter, type CpuTimes }
 import { measureFsync } from './disk.js';
 import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './load.js';
 import { createPayloads, transactionIdFor, transactionStarted, type PayloadGenerator } from './payloads.js';
-import { dropSchema, postgresUrl, schemaSize } from './postgres.js';
+import { dropSchema, postgresUrl, schemaSize, settleSchema } from './postgres.js';
 import type { Row } from './report.js';
 import { RECEIVER_CLI, runScript, startBareServer, startBusyServer, startDurableFloor, startReceiverProcess, type RunningChild } from './servers.js';
 
@@ -489,6 +489,12 @@ export async function scaleSection(ctx: BenchContext, options: { store: StoreKin
     if (fill.code !== 0) throw new Error(`filling the ${options.store} store failed (${fill.code}):\n${fill.stderr.slice(-2000)}`);
     const filled = JSON.parse(fill.stdout) as { events: number; seconds: number };
     ctx.log(`  filled ${filled.events} events in ${filled.seconds.toFixed(1)} s`);
+    const schema = options.store === 'postgres' ? new URL(store.url).searchParams.get('schema')! : null;
+    if (schema) {
+      const started = performance.now();
+      await settleSchema(schema);
+      ctx.log(`  VACUUM (ANALYZE) of the schema in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
     receiver = await startReceiverProcess({
       name: `receiver-${name}`,
       dir: ctx.dir,
@@ -530,7 +536,7 @@ export async function scaleSection(ctx: BenchContext, options: { store: StoreKin
       bytes = fileSize(path) + fileSize(`${path}-wal`) + fileSize(`${path}-shm`);
       where = 'file + WAL after checkpoint on close';
     } else {
-      bytes = await schemaSize(new URL(store.url).searchParams.get('schema')!);
+      bytes = await schemaSize(schema!);
       where = 'pg_total_relation_size of all tables';
     }
     return {
@@ -540,7 +546,8 @@ export async function scaleSection(ctx: BenchContext, options: { store: StoreKin
       rssMb,
       note:
         `lookups/s at 4 connections; ${Math.round(bytes / filled.events).toLocaleString('en-US')} B/event on disk (${(bytes / MB).toFixed(1)} MB, ${where}, ` +
-        `one outbox row per event); filled at ${Math.round(filled.events / filled.seconds).toLocaleString('en-US')} events/s in-process${describeErrors(r)}`,
+        `one outbox row per event); filled at ${Math.round(filled.events / filled.seconds).toLocaleString('en-US')} events/s in-process` +
+        `${schema ? ', then VACUUM (ANALYZE) as after any bulk load' : ''}${describeErrors(r)}`,
     };
   } finally {
     await stopAll(receiver);

@@ -83,6 +83,27 @@ describe.each(backends)('store ($name)', (backend) => {
     expect(await fresh.migrate()).toEqual([]);
   });
 
+  it('reads a transaction with its events in event-time order, whatever order they arrived in', async () => {
+    const store = await openStore((await freshDatabase()).url);
+    stores.push(store);
+    const id = 'tx-read-back';
+    const arrivals = [
+      { eventType: 'VERIFICATION_COMPLETED', decision: 'accept', eventTime: '2026-03-01T10:02:00Z' },
+      { eventType: 'APP_OPENED', eventTime: '2026-03-01T10:00:00Z' },
+      // Same instant as the next one, written with an offset: ordered by the instant, then by arrival.
+      { eventType: 'DOCUMENTS_UPLOADED', eventTime: '2026-03-01T11:01:00+01:00' },
+      { eventType: 'DOCUMENTS_UPLOADED', eventTime: '2026-03-01T10:01:00Z', extra: 'second upload' },
+    ];
+    const ids: string[] = [];
+    for (const fields of arrivals) ids.push((await store.ingest(input(docvEvent({ docvTransactionId: id, ...fields })))).eventId);
+    const view = (await store.getTransaction(id))!;
+    expect(view).toMatchObject({ docvTransactionId: id, status: 'VERIFICATION_COMPLETED', decision: 'accept', eventCount: 4 });
+    expect(view.events.map((e) => e.eventId)).toEqual([ids[1], ids[2], ids[3], ids[0]]);
+    expect(view.events[0]).toMatchObject({ eventType: 'APP_OPENED', eventTime: '2026-03-01T10:00:00Z', docvTransactionId: id });
+    for (const e of view.events) expect(new Date(e.receivedAt).toISOString()).toBe(e.receivedAt);
+    expect(await store.getTransaction('tx-never-seen')).toBeNull();
+  });
+
   it('an upgrade drops the deliveries-by-event index nothing reads, and the outbox works as before', async () => {
     const db = await freshDatabase();
     const before = backend.name === 'postgres' ? 4 : 3;
