@@ -88,17 +88,12 @@ export class CpuMeter implements Meter {
   private total: CpuTimes = { process: 0, mainThread: 0 };
   private ok = true;
 
-  /** `read` gives the CPU seconds so far (see `cpuTimes`). */
-  constructor(private readonly read: () => CpuTimes | null) {}
-
-  static ofProcess(pid: number): CpuMeter {
-    return new CpuMeter(() => cpuTimes(pid));
-  }
+  constructor(private readonly pid: number) {}
 
   async during<T>(run: () => Promise<T>): Promise<T> {
-    const before = this.read();
+    const before = cpuTimes(this.pid);
     const result = await run();
-    const after = this.read();
+    const after = cpuTimes(this.pid);
     if (!before || !after) this.ok = false;
     else {
       this.total.process += after.process - before.process;

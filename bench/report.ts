@@ -23,7 +23,7 @@ export interface Row {
   skipped?: string | undefined;
   /** The section threw: what went wrong (the rest of the run went on). */
   failed?: string | undefined;
-  /** Where the CPU of a receiver's closed loop went, per request (see cpuBudget). */
+  /** Where the CPU of a receiver's closed loop went, per request (see CpuBudget). */
   cpu?: RequestCpu | undefined;
 }
 

@@ -80,8 +80,8 @@ export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
   if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
   server.rss.reset();
   const slices: LoadResult[] = [];
-  const cpu = CpuMeter.ofProcess(server.pid);
-  const loadGenerator = CpuMeter.ofProcess(process.pid);
+  const cpu = new CpuMeter(server.pid);
+  const loadGenerator = new CpuMeter(process.pid);
   return {
     async measure(durationS) {
       const r = await measureCpu([cpu, loadGenerator], () => closedLoop({ ...load, durationS }));
@@ -210,9 +210,9 @@ export async function receiverSection(
     const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     receiver.rss.reset();
-    const cpu = CpuMeter.ofProcess(receiver.pid);
+    const cpu = new CpuMeter(receiver.pid);
     // This process runs the load generator; PostgreSQL's processes do the other half of a PostgreSQL receiver's work.
-    const loadGenerator = CpuMeter.ofProcess(process.pid);
+    const loadGenerator = new CpuMeter(process.pid);
     const database = options.store === 'postgres' ? new PostgresServerMeter() : null;
     const meters = [cpu, loadGenerator, ...(database ? [database] : [])];
     const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => measureCpu(meters, () => closedLoop({ ...load, durationS })), [receiver, sink]);
@@ -254,7 +254,7 @@ async function pairedServerRow(ctx: BenchContext, baseline: Baseline, server: Ru
   const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
   if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
   server.rss.reset();
-  const cpu = CpuMeter.ofProcess(server.pid);
+  const cpu = new CpuMeter(server.pid);
   const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [server]);
   return {
     key: row.key,
@@ -408,7 +408,7 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
     const load = { url: sink.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     // Half before the sender runs and half after, so both see the machine alike.
-    const loadGenerator = CpuMeter.ofProcess(process.pid);
+    const loadGenerator = new CpuMeter(process.pid);
     const before = await loadGenerator.during(() => closedLoop({ ...load, durationS: ctx.durationS / 2 }));
     const generatorRuns = [before];
 
