@@ -4,6 +4,7 @@ import type { Dispatcher } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { createLogger } from './logger.js';
 import { wireDispatch } from './dispatch-wiring.js';
+import { listenError, listeningAddress } from './listen.js';
 import { isLoopbackHost } from './loopback.js';
 import { ReceiverMetrics } from './metrics.js';
 import { ConfigError, resolveReceiverConfig, type StartReceiverOptions } from './start.js';
@@ -27,14 +28,6 @@ export interface RunningWorker {
   url: string | null;
   /** Finishes in-flight attempts (the rest stays due) and closes the store. */
   close(): Promise<void>;
-}
-
-function listenError(err: unknown, host: string, port: number): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new ConfigError(`port ${port} on ${host} is already in use; pick another with --metrics-port`);
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError(`cannot listen on host ${host}: no such local address`);
-  if (code === 'EACCES') return new ConfigError(`not allowed to listen on port ${port}; use a port above 1023`);
-  return err;
 }
 
 /** Dispatch without ingest: `docv-webhooks worker`, beside `serve --no-dispatch` on the same store. */
@@ -69,12 +62,9 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     } catch (err) {
       await app?.close();
       await store.close();
-      throw listenError(err, metricsHost, metricsPort);
+      throw listenError(err, metricsHost, metricsPort, '--metrics-port');
     }
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : metricsPort;
-    const shown = metricsHost === '0.0.0.0' || metricsHost === '::' ? 'localhost' : metricsHost;
-    url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+    url = listeningAddress(app, metricsHost, metricsPort).url;
   }
   dispatcher.start();
   let closing: Promise<void> | null = null;

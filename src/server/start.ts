@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
 import { wireDispatch } from './dispatch-wiring.js';
 import { ConfigError } from './errors.js';
+import { listenError, listeningAddress } from './listen.js';
 import { createLogger } from './logger.js';
 import { ReceiverMetrics } from './metrics.js';
 import { isLoopbackHost } from './loopback.js';
@@ -46,10 +47,6 @@ export interface StartReceiverOptions extends Partial<Omit<ReceiverConfig, 'auth
 }
 
 export { ConfigError };
-
-function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
 
 export function resolveReceiverConfig(options: StartReceiverOptions): ReceiverConfig {
   const { db, webhookSecrets, signingSecrets, basicAuth, auth, timeouts, dispatch, socure, logger: _l, store: _s, handlers: _h, ...rest } = options;
@@ -152,16 +149,10 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await store.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ConfigError(`port ${config.port} on ${config.host} is already in use; pick another with --port`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`cannot listen on host ${config.host}: no such local address`);
-    if (code === 'EACCES') throw new ConfigError(`not allowed to listen on port ${config.port}; use a port above 1023`);
-    throw err;
+    throw listenError(err, config.host, config.port, '--port');
   }
   dispatcher?.start();
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${formatHost(config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host)}:${port}`;
+  const { port, url } = listeningAddress(app, config.host, config.port);
   let closing: Promise<void> | null = null;
   return {
     url,

@@ -112,6 +112,17 @@ describe('worker: health and metrics', () => {
     expect(result.stderr).toContain('"eighty" is not a port number');
   });
 
+  it('names the flag to change when its port is taken, as serve does for its own', async () => {
+    const taken = (sink.address() as AddressInfo).port;
+    const dir = tempDir('docv-worker-port-taken-');
+    const worker = await spawnCli(['worker', '--db', join(dir, 'w.db'), '--forward-url', sinkUrl, '--metrics-port', String(taken)]).exited(15_000);
+    expect(worker.code).not.toBe(0);
+    expect(worker.stderr).toContain(`port ${taken} on 127.0.0.1 is already in use; pick another with --metrics-port`);
+    const serve = await spawnCli(['serve', '--db', join(dir, 's.db'), '--port', String(taken)]).exited(15_000);
+    expect(serve.code).not.toBe(0);
+    expect(serve.stderr).toContain(`port ${taken} on 127.0.0.1 is already in use; pick another with --port`);
+  });
+
   it('closes a connection that trickles its headers, as the receiver does', async () => {
     const db = join(tempDir('docv-worker-slow-'), 'receiver.db');
     const worker = await startWorker({ db, logLevel: 'silent', dispatch: { forwardUrls: [sinkUrl] }, metricsPort: 0, timeouts: { headersMs: 300, requestMs: 300 } });
