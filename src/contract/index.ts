@@ -4,3 +4,5 @@ export { canonicalJson, contentKey } from './canonical.js';
 export { DEFAULT_WEBHOOK_PATH, MESSAGE_SUMMARIES, SPEC_TITLE, SPEC_VERSION, docvEventSchema } from './generated/schema.js';
 export { jsonTextProblem, exceedsJsonDepth, MAX_JSON_DEPTH } from './json-text.js';
 export { eventTimeMs } from './event-time.js';
+export * from './canonical-event.js';
+export { canonicalOfFlat, canonicalFromStored, storedMetadata } from './stored-event.js';

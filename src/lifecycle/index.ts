@@ -1,1 +1,2 @@
 export * from './lifecycle.js';
+export * from './decision-fetch-rule.js';

@@ -1,4 +1,4 @@
-import type { Decision, DocvEventType } from '../contract/index.js';
+import type { CanonicalDecision, CanonicalFields } from '../contract/index.js';
 import type { TransactionLifecycle } from '../lifecycle/index.js';
 import { encodeCursor, type CursorKind } from './cursor.js';
 import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
@@ -11,7 +11,23 @@ function iso(t: Timestamp): string {
 }
 
 export const EVENT_SUMMARY_COLUMNS =
-  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at';
+  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at, canonical, evaluation_id';
+
+/**
+ * "No transaction" (a test event, a RiskOS note not linked yet) is stored as the empty string,
+ * which no dialect accepts as a transaction id, so that docv_transaction_id stays NOT NULL with
+ * its indexes as they are: dropping NOT NULL in SQLite means rebuilding the events table, minutes
+ * of stopped ingest on a large database. Every read maps it back to null.
+ */
+export const NO_TRANSACTION = '';
+
+export function transactionColumn(docvTransactionId: string | null): string {
+  return docvTransactionId ?? NO_TRANSACTION;
+}
+
+export function transactionOfColumn(value: string): string | null {
+  return value === NO_TRANSACTION ? null : value;
+}
 
 /** The columns of `events` that every listing shows, as both stores name them. */
 export interface EventSummaryRow {
@@ -19,21 +35,34 @@ export interface EventSummaryRow {
   dedupe_key: string;
   delivery_id: string | null;
   docv_transaction_id: string;
-  event_type: DocvEventType;
+  event_type: string;
   event_time: string;
   customer_user_id: string | null;
-  decision: Decision | null;
+  decision: CanonicalDecision | null;
   received_at: Timestamp;
+  /** The canonical fields as JSON (see contract/stored-event.ts); null for flat events. SQLite text, PostgreSQL json. */
+  canonical: string | CanonicalFields | null;
+  evaluation_id: string | null;
+}
+
+export function metadataOf(row: Pick<EventSummaryRow, 'canonical'>): CanonicalFields | null {
+  if (row.canonical === null || row.canonical === undefined) return null;
+  return typeof row.canonical === 'string' ? (JSON.parse(row.canonical) as CanonicalFields) : row.canonical;
 }
 
 export function eventSummaryOf(row: EventSummaryRow): StoredEventSummary {
+  const meta = metadataOf(row);
   return {
     eventId: row.event_id,
-    docvTransactionId: row.docv_transaction_id,
+    docvTransactionId: transactionOfColumn(row.docv_transaction_id),
     eventType: row.event_type,
     eventTime: row.event_time,
+    eventTimeSource: meta?.eventTimeSource ?? 'event',
     decision: row.decision,
     customerUserId: row.customer_user_id,
+    dialect: meta?.dialect ?? 'asyncapi',
+    test: meta?.test ?? false,
+    evaluationId: row.evaluation_id,
     deliveryId: row.delivery_id,
     dedupeKey: row.dedupe_key,
     receivedAt: iso(row.received_at),
@@ -44,7 +73,7 @@ export interface DeliverySummaryRow {
   delivery_id: string;
   event_id: string;
   docv_transaction_id: string;
-  event_type: DocvEventType;
+  event_type: string;
   destination: string;
   state: DeliveryState;
   attempts: number;
@@ -60,7 +89,7 @@ export function deliveryOf(row: DeliverySummaryRow): OutboxDelivery {
   return {
     deliveryId: row.delivery_id,
     eventId: row.event_id,
-    docvTransactionId: row.docv_transaction_id,
+    docvTransactionId: transactionOfColumn(row.docv_transaction_id),
     eventType: row.event_type,
     destination: row.destination,
     state: row.state,

@@ -1,14 +1,23 @@
-import type { Decision, DocvEvent, DocvEventType } from '../contract/index.js';
+import type { CanonicalDecision, CanonicalEvent, Dialect } from '../contract/index.js';
 import type { ApiDecision, TransactionLifecycle } from '../lifecycle/index.js';
 
-/** One authenticated, contract-valid delivery, ready to be committed. */
+/** One authenticated delivery that fits a dialect, normalised, ready to be committed. */
 export interface IngestInput {
-  /** `id:<webhook-id>` when the sender gave a delivery id, else `t:<event time>:sha256:<canonical payload hash>` (see ingest/dedupe-key.ts). */
+  /**
+   * `id:<webhook-id>` when the sender gave a delivery id, `env:<envelope id>` for an envelope
+   * with an id of its own, else `t:<event time>:sha256:<canonical payload hash>` (see
+   * ingest/dedupe-key.ts).
+   */
   dedupeKey: string;
   deliveryId: string | null;
   /** SHA-256 of the canonical payload: tells a true duplicate from a reused delivery id. */
   contentHash: string;
-  event: DocvEvent;
+  /**
+   * The canonical event. `docvTransactionId` is null for a test event, and for a RiskOS note
+   * whose evaluation id the store may resolve to a transaction it already knows.
+   */
+  event: CanonicalEvent;
+  /** What is kept of the body: the bytes as received, or re-serialised when document data was removed. */
   rawBody: Uint8Array;
   headers: Record<string, string>;
   receivedAt: Date;
@@ -22,6 +31,8 @@ export type IngestOutcome =
 
 export interface QuarantineInput {
   reason: string;
+  /** The dialect the body was closest to, when it was JSON. */
+  dialect?: Dialect | null;
   status: number;
   detail: unknown;
   headers: Record<string, string>;
@@ -32,18 +43,27 @@ export interface QuarantineInput {
 
 export interface StoredEventSummary {
   eventId: string;
-  docvTransactionId: string;
-  eventType: DocvEventType;
+  /** Null for a test event or a RiskOS note not linked to a transaction (yet). */
+  docvTransactionId: string | null;
+  eventType: string;
   eventTime: string;
-  decision: Decision | null;
+  /** `receipt` when the sender gave no event time and the receipt time stands in. */
+  eventTimeSource: 'event' | 'receipt';
+  decision: CanonicalDecision | null;
   customerUserId: string | null;
+  dialect: Dialect;
+  test: boolean;
+  evaluationId: string | null;
   deliveryId: string | null;
   dedupeKey: string;
   receivedAt: string;
 }
 
 export interface StoredEvent extends StoredEventSummary {
-  payload: DocvEvent;
+  /** The body as stored (document data removed unless kept on purpose). */
+  payload: Record<string, unknown>;
+  /** The canonical event, payload included. */
+  event: CanonicalEvent;
   rawBody: string;
   headers: Record<string, string>;
 }
@@ -64,7 +84,29 @@ export interface QuarantineEntry {
   body: string;
   bodySize: number;
   bodyTruncated: boolean;
+  /** The dialect the body was closest to (null when it was not JSON or was rejected before parsing). */
+  dialect: Dialect | null;
+  /** The last time the body was run through ingest again, and what came of it. */
+  reprocessed: QuarantineReprocessResult | null;
 }
+
+export interface QuarantineReprocessResult {
+  at: string;
+  /** The ingest outcome: accepted, duplicate, invalid… */
+  outcome: string;
+  status: number;
+  eventId: string | null;
+}
+
+export interface QuarantineFilter extends PageRequest {
+  reason?: string | undefined;
+  status?: number | undefined;
+  /** true: only rows run through ingest again; false: only rows never reprocessed. */
+  reprocessed?: boolean | undefined;
+  /** Received at or after. */
+  from?: Date | undefined;
+  /** Received before. */
+  to?: Date | undefined;
 
 export interface Page<T> {
   items: T[];
@@ -78,20 +120,24 @@ export interface PageRequest {
 }
 
 export interface TransactionFilter extends PageRequest {
-  status?: DocvEventType | undefined;
-  decision?: Decision | undefined;
+  status?: string | undefined;
+  decision?: CanonicalDecision | undefined;
   customerUserId?: string | undefined;
 }
 
 export interface EventFilter extends PageRequest {
   docvTransactionId?: string | undefined;
-  eventType?: DocvEventType | undefined;
+  eventType?: string | undefined;
+  evaluationId?: string | undefined;
+  dialect?: Dialect | undefined;
+  /** true: only test events; false: none of them. */
+  test?: boolean | undefined;
 }
 
 export interface StoreStats {
   events: number;
   transactions: number;
-  transactionsByStatus: Partial<Record<DocvEventType, number>>;
+  transactionsByStatus: Record<string, number>;
   quarantine: number;
   deliveries: Record<DeliveryState, number>;
 }
@@ -110,17 +156,20 @@ export const DECISION_FETCH_DESTINATION = 'decision-fetch';
 export interface OutboxConfig {
   /** Every event gets one delivery per destination (handlers, forward URLs…). */
   destinations: string[];
-  /** VERIFICATION_COMPLETED events also get a decision fetch. */
+  /**
+   * Events that call for it also get a decision fetch (which ones: lifecycle/decision-fetch-rule.ts,
+   * decisionFetchFor).
+   */
   fetchDecisions: boolean;
-  /** How long a destination's delivery of VERIFICATION_COMPLETED waits for the fetched decision. */
+  /** How long a destination's delivery of a completion without a decision waits for the fetched one. */
   decisionWaitMs: number;
 }
 
 export interface OutboxDelivery {
   deliveryId: string;
   eventId: string;
-  docvTransactionId: string;
-  eventType: DocvEventType;
+  docvTransactionId: string | null;
+  eventType: string;
   destination: string;
   state: DeliveryState;
   attempts: number;
@@ -147,7 +196,8 @@ export interface OutboxDeliveryView extends OutboxDelivery {
 
 /** A delivery leased to one worker, with what it needs to make the attempt. */
 export interface ClaimedDelivery extends OutboxDelivery {
-  event: DocvEvent;
+  /** The canonical event, its stored payload included. */
+  event: CanonicalEvent;
   receivedAt: string;
   /** The decision fetched for this event, when there is one. */
   fetchedDecision: FetchedDecision | null;
@@ -190,7 +240,7 @@ export interface DeliveryFilter extends PageRequest {
 export interface ReplayFilter {
   from?: Date | undefined;
   to?: Date | undefined;
-  eventType?: DocvEventType | undefined;
+  eventType?: string | undefined;
   docvTransactionId?: string | undefined;
   destination?: string | undefined;
   state?: DeliveryState | undefined;
@@ -210,7 +260,10 @@ export interface Store {
   listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>>;
   getEvent(eventId: string): Promise<StoredEvent | null>;
   listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>>;
-  listQuarantine(page: PageRequest): Promise<Page<QuarantineEntry>>;
+  listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>>;
+  getQuarantine(quarantineId: string): Promise<QuarantineEntry | null>;
+  /** Records what running a quarantined body through ingest again gave. */
+  markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void>;
   stats(): Promise<StoreStats>;
 
   /** Sets which outbox rows newly accepted events create. */
@@ -221,6 +274,11 @@ export interface Store {
   completeDelivery(result: AttemptResult): Promise<boolean>;
   /** Stores the decision from Get A DocV Transaction and folds it into the lifecycle. */
   recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void>;
+  /**
+   * The decision fetch gave up without a decision: the transaction says so (lifecycle
+   * `decisionUnavailable`, anomaly `decision_unavailable`) until a decision arrives.
+   */
+  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void>;
   /** Earliest epoch ms at which some delivery becomes due, or null when none is waiting. */
   nextDueAt(destinations: string[]): Promise<number | null>;
   listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>>;
