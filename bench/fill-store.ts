@@ -1,4 +1,4 @@
-import { contentKey, type DocvEvent } from '../src/contract/index.js';
+import { canonicalOfFlat, contentKey, type DocvEvent } from '../src/contract/index.js';
 import { dedupeKeyOf } from '../src/ingest/dedupe-key.js';
 import { openStore } from '../src/store/index.js';
 import { createPayloads } from './payloads.js';
@@ -28,8 +28,9 @@ try {
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < n; i++) {
       const rawBody = payloads.next();
-      const event = JSON.parse(rawBody.toString('utf8')) as DocvEvent;
-      const contentHash = contentKey(event);
+      const flat = JSON.parse(rawBody.toString('utf8')) as DocvEvent;
+      const contentHash = contentKey(flat);
+      const event = canonicalOfFlat(flat);
       writes.push(
         store.ingest({ dedupeKey: dedupeKeyOf(event, contentHash, null), deliveryId: null, contentHash, event, rawBody, headers: { ...headers, 'content-length': String(rawBody.length) }, receivedAt: new Date() }),
       );

@@ -1,5 +1,5 @@
-// Derives the runtime schema and the TypeScript types from spec/asyncapi.yaml, so the contract
-// exists exactly once. `npm run generate` writes src/contract/generated/; a test regenerates in
+// Derives the runtime schema and the TypeScript types from spec/asyncapi.yaml, and those of the
+// other dialects from spec/dialects/*.yaml, so each shape exists exactly once. `npm run generate` writes src/contract/generated/; a test regenerates in
 // memory and fails when the committed output is stale.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,9 @@ import { compile } from 'json-schema-to-typescript';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SPEC_PATH = join(root, 'spec', 'asyncapi.yaml');
 export const GENERATED_DIR = join(root, 'src', 'contract', 'generated');
+export const DIALECTS_DIR = join(root, 'spec', 'dialects');
+/** The dialect schemas beside the contract, by the dialect name they serve. */
+const DIALECT_FILES = { 'socure-v5': 'socure-v5.yaml', riskos: 'riskos.yaml' } as const;
 
 const HEADER = '// GENERATED from spec/asyncapi.yaml by scripts/generate-contract.ts. Do not edit.\n';
 
@@ -72,7 +75,22 @@ export async function generate(): Promise<Record<string, string>> {
       strictIndexSignatures: true,
     }));
 
-  return { 'schema.ts': schemaTs, 'types.ts': typesTs };
+  return { 'schema.ts': schemaTs, 'types.ts': typesTs, ...(await generateDialects()) };
+}
+
+/** One const schema and one type per dialect file: compiled by ajv like the contract, typed like it. */
+async function generateDialects(): Promise<Record<string, string>> {
+  const header = '// GENERATED from spec/dialects/*.yaml by scripts/generate-contract.ts. Do not edit.\n';
+  let schemas = header;
+  let types = header;
+  for (const [dialect, file] of Object.entries(DIALECT_FILES)) {
+    const schema = parse(await readFile(join(DIALECTS_DIR, file), 'utf8')) as Record<string, unknown>;
+    const title = schema.title;
+    if (typeof title !== 'string') throw new Error(`spec/dialects/${file} has no title`);
+    schemas += `/** spec/dialects/${file}: the ${dialect} dialect. */\nexport const ${lowerFirst(title)}Schema = ${JSON.stringify(schema, null, 2)} as const;\n`;
+    types += await compile(structuredClone(schema) as never, title, { bannerComment: '', additionalProperties: true, strictIndexSignatures: true });
+  }
+  return { 'dialect-schemas.ts': schemas, 'dialect-types.ts': types };
 }
 
 function lowerFirst(s: string): string {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { readSecretList } from '../auth/index.js';
 import { DEFAULT_DISPATCH, type StartReceiverOptions } from '../server/index.js';
-import { exponentialSchedule } from '../dispatch/index.js';
+import { DEFAULT_SOCURE_API_KIND, exponentialSchedule, isSocureApi, SOCURE_APIS, type SocureApi } from '../dispatch/index.js';
 import { parseDuration, parseRetrySchedule } from '../retry/schedule.js';
 import { CliError } from './errors.js';
 import { collect, parsePositiveInt } from './options.js';
@@ -24,6 +24,8 @@ export interface ReceiverFlags {
   ordering: boolean;
   socureBaseUrl?: string;
   socureApiKey?: string;
+  socureApi?: string;
+  decisionPendingMax?: string;
   storeDocumentData?: boolean;
 }
 
@@ -52,9 +54,11 @@ export function addDispatchOptions(command: Command): Command {
     .addOption(new Option('--max-attempts <n>', 'attempts before a delivery is dead').env('DOCV_MAX_ATTEMPTS').argParser(parsePositiveInt))
     .addOption(new Option('--concurrency <n>', 'attempts in flight at once').env('DOCV_DISPATCH_CONCURRENCY').argParser(parsePositiveInt))
     .option('--no-ordering', "do not hold a transaction's later events until the earlier one is done")
-    .addOption(new Option('--socure-base-url <url>', 'fetch decisions from Get A DocV Transaction here').env('SOCURE_BASE_URL'))
-    .addOption(new Option('--socure-api-key <key>', 'API key for Get A DocV Transaction [or SOCURE_API_KEY_FILE]').env('SOCURE_API_KEY'))
-    .addOption(new Option('--store-document-data', 'keep document data (PII) from Get A DocV Transaction').env('DOCV_STORE_DOCUMENT_DATA'));
+    .addOption(new Option('--socure-base-url <url>', "fetch decisions from Socure's API here (for uploads, and completions without a decision)").env('SOCURE_BASE_URL'))
+    .addOption(new Option('--socure-api-key <key>', "API key for Socure's API [or SOCURE_API_KEY_FILE]").env('SOCURE_API_KEY'))
+    .addOption(new Option('--socure-api <api>', 'idplus: POST /api/3.0/EmailAuthScore; profile: GET /api/3.0/documents/{id}').choices(SOCURE_APIS).default(DEFAULT_SOCURE_API_KIND).env('SOCURE_API'))
+    .addOption(new Option('--decision-pending-max <duration>', 'stop asking for a decision that has not come after this long (then: decision unavailable)').env('DOCV_DECISION_PENDING_MAX'))
+    .addOption(new Option('--store-document-data', 'keep document data (PII) from the fetched decision').env('DOCV_STORE_DOCUMENT_DATA'));
 }
 
 function fromEnv(flag: string[] | undefined, name: string, separator: string | RegExp, env: NodeJS.ProcessEnv): string[] | undefined {
@@ -81,6 +85,12 @@ function duration(text: string, flag: string): number {
   } catch (err) {
     throw new CliError(`${flag}: ${(err as Error).message}`);
   }
+}
+
+/** commander checks `--socure-api` against its choices; this guards callers that bypass it. */
+function socureApi(text: string): SocureApi {
+  if (!isSocureApi(text)) throw new CliError(`--socure-api: "${text}" is not one of ${SOCURE_APIS.join(', ')}`);
+  return text;
 }
 
 /** Flags and environment → the receiver's options. Flags win over the environment. */
@@ -116,6 +126,8 @@ export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.Proce
     socure: {
       baseUrl: flags.socureBaseUrl,
       apiKey: single(flags.socureApiKey, 'SOCURE_API_KEY', env),
+      ...(flags.socureApi !== undefined ? { api: socureApi(flags.socureApi) } : {}),
+      ...(flags.decisionPendingMax !== undefined ? { decisionPendingMaxMs: duration(flags.decisionPendingMax, '--decision-pending-max') } : {}),
       storeDocumentData: flags.storeDocumentData === true || truthy(env.DOCV_STORE_DOCUMENT_DATA),
     },
   };

@@ -45,6 +45,9 @@ export const KNOWN_EVENT_TYPES = [
 ] as const;
 export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
 
+/** Event types that end a verification and may carry its decision. */
+export const COMPLETION_EVENT_TYPES: readonly string[] = ['VERIFICATION_COMPLETED', 'evaluation_completed'];
+
 /** Socure's dashboard test button: stored and listed, never part of a transaction. */
 export const TEST_EVENT_TYPE = 'TEST_WEBHOOK';
 

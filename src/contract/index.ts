@@ -6,3 +6,6 @@ export { jsonTextProblem, exceedsJsonDepth, MAX_JSON_DEPTH } from './json-text.j
 export { eventTimeMs } from './event-time.js';
 export * from './canonical-event.js';
 export { canonicalOfFlat, canonicalFromStored, storedMetadata } from './stored-event.js';
+export * from './dialects/index.js';
+export { parseJsonBody, type JsonBodyResult } from './validate.js';
+export type { SocureV5Notification, RiskosEvent } from './generated/dialect-types.js';

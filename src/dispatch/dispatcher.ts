@@ -150,6 +150,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       status: outcome.status,
       latencyMs: Math.round(durationMs * 100) / 100,
       error: error ?? undefined,
+      note: outcome.outcome === 'delivered' ? outcome.note : undefined,
       nextAttemptAt: next ? new Date(next).toISOString() : undefined,
     };
     if (finalOutcome === 'dead') lines.error(line, 'delivery dead');

@@ -16,6 +16,15 @@ export function exponentialSchedule(firstMs = 1_000, capMs = 3_600_000, steps = 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { schedule: exponentialSchedule(), maxAttempts: 15, jitter: 0.2 };
 
 /**
+ * How many attempts a delivery gets in all under `policy`: what `nextAttemptAt` allows (an empty
+ * schedule means no retry at all, whatever `maxAttempts` says). A destination that must act
+ * before its last attempt ends (the decision fetch) reads it.
+ */
+export function attemptBudget(policy: RetryPolicy): number {
+  return policy.schedule.length === 0 ? 1 : Math.max(1, policy.maxAttempts);
+}
+
+/**
  * When the delivery should be tried again, or null when it is dead. `attemptsMade` includes the
  * attempt that just failed.
  */

@@ -1,4 +1,4 @@
-import { contentKey, parseDocvEvent, type ContractViolation, type DocvEvent } from '../contract/index.js';
+import { parseDelivery, quarantinableBody, type CanonicalEvent, type ContractViolation, type Dialect } from '../contract/index.js';
 import { dedupeKeyOf } from './dedupe-key.js';
 import { headersWithoutCredentials, type HeaderMap } from '../auth/redact.js';
 import { StoreUnavailableError, type Store } from '../store/index.js';
@@ -18,10 +18,28 @@ export interface IngestPipelineOptions {
   maxBodyBytes?: number;
   /** Called when quarantining fails: the rejection still goes out, but someone should know. */
   onQuarantineError?: (err: unknown) => void;
+  /** Accept only this dialect; by default each delivery's shape picks one (see contract/dialects). */
+  dialect?: Dialect | undefined;
+  /** Keep document data (PII) in stored payloads and quarantine; off by default. */
+  keepDocumentData?: boolean | undefined;
+}
+
+/** A quarantined body to run through ingest again (after an upgrade or a `--dialect` change). */
+export interface ReprocessRequest {
+  body: Uint8Array;
+  /** The headers as stored with it (credentials were never stored). */
+  headers: Record<string, string>;
+  /** The original receipt time: it stays the event's. */
+  receivedAt: Date;
 }
 
 export interface IngestPipeline {
   handle(request: IngestRequest): Promise<IngestResponse>;
+  /**
+   * Runs a quarantined body through the checks after authentication (it was authenticated when it
+   * was quarantined) and stores it if it now passes. Nothing is quarantined again.
+   */
+  reprocess(request: ReprocessRequest): Promise<IngestResponse>;
   readonly maxBodyBytes: number;
 }
 
@@ -39,16 +57,18 @@ function problemResponse(outcome: IngestOutcome, p: Problem, extraHeaders: Recor
   };
 }
 
-function ok(outcome: 'accepted' | 'duplicate', eventId: string, event: DocvEvent): IngestResponse {
-  return {
+function ok(outcome: 'accepted' | 'duplicate', eventId: string, event: CanonicalEvent): IngestResponse {
+  const response: IngestResponse = {
     status: 200,
     headers: { 'content-type': 'application/json; charset=utf-8' },
     body: JSON.stringify({ status: outcome, eventId }),
     outcome,
     eventId,
-    docvTransactionId: event.docvTransactionId,
     eventType: event.eventType,
+    dialect: event.dialect,
   };
+  if (event.docvTransactionId !== null) response.docvTransactionId = event.docvTransactionId;
+  return response;
 }
 
 /**
@@ -59,20 +79,33 @@ function ok(outcome: 'accepted' | 'duplicate', eventId: string, event: DocvEvent
 export function createIngestPipeline(options: IngestPipelineOptions): IngestPipeline {
   const { store, auth, failureLimiter } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const keepDocumentData = options.keepDocumentData === true;
   // Without authentication anyone can write here: keep nothing of what we reject.
   const quarantineEnabled = auth?.configured === true;
 
-  async function reject(request: IngestRequest, receivedAt: Date, response: IngestResponse): Promise<IngestResponse> {
+  /**
+   * Quarantines an authenticated delivery that is refused, so nothing is lost: it can be read and
+   * run through ingest again. `parsed` is the body as JSON when it was (document data is removed
+   * from what is kept, as from accepted events).
+   */
+  async function reject(
+    request: IngestRequest,
+    receivedAt: Date,
+    response: IngestResponse,
+    parsed?: { value: unknown; dialect: Dialect },
+  ): Promise<IngestResponse> {
     if (!quarantineEnabled) return response;
     try {
-      const body = request.body.subarray(0, maxBodyBytes);
+      const raw = request.body.subarray(0, maxBodyBytes);
+      const body = parsed ? quarantinableBody(parsed.value, raw, keepDocumentData) : raw;
       await store.quarantine({
         reason: response.outcome,
+        dialect: parsed?.dialect ?? null,
         status: response.status,
         detail: JSON.parse(response.body) as unknown,
         headers: headersWithoutCredentials(request.headers),
         body,
-        bodySize: request.body.byteLength,
+        bodySize: body === raw ? request.body.byteLength : body.byteLength,
         receivedAt,
       });
     } catch (err) {
@@ -136,37 +169,54 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       failureLimiter?.recordSuccess(clientAddress);
     }
 
+    return accept(request, receivedAt, verifiedDeliveryId, (r) => reject(request, receivedAt, r.response, r.parsed));
+  }
+
+  type Rejection = { response: IngestResponse; parsed?: { value: unknown; dialect: Dialect } };
+
+  /**
+   * Everything after authentication: media type, readability, delivery id, dialect, the commit.
+   * `refuse` decides what a refusal does: quarantine it (a live delivery) or only answer
+   * (reprocessing a body that is already in quarantine).
+   */
+  async function accept(
+    request: Pick<IngestRequest, 'headers' | 'body' | 'bodyUnreadable'>,
+    receivedAt: Date,
+    verifiedDeliveryId: string | undefined,
+    refuse: (rejection: Rejection) => Promise<IngestResponse>,
+  ): Promise<IngestResponse> {
     const contentTypeError =
       jsonContentTypeProblem(header(request.headers, 'content-type')) ?? contentEncodingProblem(header(request.headers, 'content-encoding'));
     if (contentTypeError) {
-      return reject(request, receivedAt, problemResponse('unsupported_media_type', problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError)));
+      return refuse({ response: problemResponse('unsupported_media_type', problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError)) });
     }
 
     if (request.bodyUnreadable !== undefined) {
       // Only now: answered before the credential check, a broken request would tell an
       // unauthenticated sender which checks come first, and skip the allow-list and the limiter.
-      return reject(request, receivedAt, {
-        ...problemResponse('bad_request', problem(400, 'bad-request', 'Bad Request', `the request could not be read: ${request.bodyUnreadable}`)),
-        logReason: request.bodyUnreadable,
+      return refuse({
+        response: {
+          ...problemResponse('bad_request', problem(400, 'bad-request', 'Bad Request', `the request could not be read: ${request.bodyUnreadable}`)),
+          logReason: request.bodyUnreadable,
+        },
       });
     }
 
     const deliveryId = verifiedDeliveryId ?? header(request.headers, 'webhook-id') ?? header(request.headers, 'svix-id');
     if (deliveryId !== undefined && (deliveryId.length === 0 || deliveryId.length > MAX_DELIVERY_ID_LENGTH)) {
-      return reject(
-        request,
-        receivedAt,
-        problemResponse('bad_request', problem(400, 'invalid-delivery-id', 'Bad Request', `webhook-id must be 1 to ${MAX_DELIVERY_ID_LENGTH} characters`)),
-      );
+      return refuse({
+        response: problemResponse('bad_request', problem(400, 'invalid-delivery-id', 'Bad Request', `webhook-id must be 1 to ${MAX_DELIVERY_ID_LENGTH} characters`)),
+      });
     }
 
-    const parsed = parseDocvEvent(request.body);
+    const parsed = parseDelivery(request.body, { dialect: options.dialect, receivedAt, keepDocumentData });
     if (!parsed.ok) {
-      if (parsed.kind === 'contract') return reject(request, receivedAt, invalid(parsed.errors));
-      return reject(request, receivedAt, problemResponse('bad_request', problem(400, 'invalid-json', 'Bad Request', parsed.message)));
+      if (parsed.kind === 'contract') {
+        return refuse({ response: invalid(parsed.dialect, parsed.detected, options.dialect !== undefined, parsed.errors), parsed });
+      }
+      return refuse({ response: problemResponse('bad_request', problem(400, 'invalid-json', 'Bad Request', parsed.message)) });
     }
-    const event = parsed.event;
-    const contentHash = contentKey(event);
+    const { event, contentHash } = parsed;
 
     try {
       const result = await store.ingest({
@@ -174,20 +224,22 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
         deliveryId: deliveryId ?? null,
         contentHash,
         event,
-        rawBody: request.body,
+        // Document data removed: what is kept is the cleaned payload, never the bytes that had it.
+        rawBody: event.documentDataRemoved ? Buffer.from(JSON.stringify(event.payload), 'utf8') : request.body,
         headers: headersWithoutCredentials(request.headers),
         receivedAt,
       });
       if (result.kind === 'conflict') {
-        return reject(request, receivedAt, {
+        const response: IngestResponse = {
           ...problemResponse(
             'conflict',
-            problem(409, 'delivery-id-reused', 'Conflict', `delivery id ${JSON.stringify(deliveryId)} was already used for a different payload`, {
+            problem(409, 'delivery-id-reused', 'Conflict', `delivery id ${JSON.stringify(deliveryId ?? event.envelopeId)} was already used for a different payload`, {
               eventId: result.eventId,
             }),
           ),
           eventId: result.eventId,
-        });
+        };
+        return refuse({ response, parsed: { value: event.payload, dialect: event.dialect } });
       }
       return ok(result.kind, result.eventId, event);
     } catch (err) {
@@ -205,13 +257,25 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     }
   }
 
-  return { handle, maxBodyBytes };
+  async function reprocess(request: ReprocessRequest): Promise<IngestResponse> {
+    return accept({ headers: request.headers, body: request.body }, request.receivedAt, undefined, async (r) => r.response);
+  }
+
+  return { handle, reprocess, maxBodyBytes };
 }
 
-function invalid(errors: ContractViolation[]): IngestResponse {
+const DIALECT_NAMES: Readonly<Record<Dialect, string>> = {
+  asyncapi: 'the DocV event contract (spec/asyncapi.yaml)',
+  'socure-v5': "Socure's v5 DocvNotification (spec/dialects/socure-v5.yaml)",
+  riskos: 'a RiskOS event (spec/dialects/riskos.yaml)',
+};
+
+/**
+ * 422 with every violation, and the dialect they are violations of: the one pinned, the one the
+ * body's shape announced, or (when it announced none) the one it came closest to.
+ */
+function invalid(dialect: Dialect, detected: boolean, pinned: boolean, errors: ContractViolation[]): IngestResponse {
   const summary = errors.map((e) => `${e.path || '(root)'} ${e.message}`).join('; ');
-  return problemResponse(
-    'invalid',
-    problem(422, 'contract-violation', 'Unprocessable Content', `the payload breaks the DocV event contract: ${summary}`, { errors }),
-  );
+  const how = pinned ? `breaks ${DIALECT_NAMES[dialect]}, the dialect this receiver is pinned to` : detected ? `breaks ${DIALECT_NAMES[dialect]}` : `fits no dialect; it is closest to ${DIALECT_NAMES[dialect]}, which it breaks`;
+  return problemResponse('invalid', problem(422, 'contract-violation', 'Unprocessable Content', `the payload ${how}: ${summary}`, { dialect, errors }));
 }

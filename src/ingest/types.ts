@@ -1,4 +1,5 @@
 import type { HeaderMap } from '../auth/redact.js';
+import type { Dialect } from '../contract/index.js';
 
 /** A delivery as any HTTP framework hands it over: the raw bytes, nothing parsed yet. */
 export interface IngestRequest {
@@ -42,6 +43,8 @@ export interface IngestResponse {
   eventId?: string;
   docvTransactionId?: string;
   eventType?: string;
+  /** The dialect the delivery was read in, once accepted. */
+  dialect?: Dialect;
   /** For the log only: which check failed and why; never contains a secret. */
   logReason?: string;
 }

@@ -1,4 +1,4 @@
-import { eventTimeMs, type CanonicalDecision, type CanonicalEvent, type Dialect } from '../contract/index.js';
+import { COMPLETION_EVENT_TYPES, eventTimeMs, type CanonicalDecision, type CanonicalEvent, type Dialect } from '../contract/index.js';
 
 /**
  * Rank of each event type in a transaction's life. Status is the highest rank seen, so a late
@@ -26,7 +26,7 @@ export const STATUS_RANK: Readonly<Record<string, number>> = {
 export const NO_STATUS = 'RECEIVED';
 
 /** Event types that end a verification and may carry its decision. */
-export const COMPLETION_TYPES: readonly string[] = ['VERIFICATION_COMPLETED', 'evaluation_completed'];
+export const COMPLETION_TYPES: readonly string[] = COMPLETION_EVENT_TYPES;
 
 export function statusRank(eventType: string): number {
   return Object.hasOwn(STATUS_RANK, eventType) ? STATUS_RANK[eventType]! : 0;

@@ -3,9 +3,9 @@ import pino from 'pino';
 import { createFetchHandler } from '../adapters/web.js';
 import { createNodeHandler } from '../adapters/node.js';
 import { createFailureLimiter, createInboundAuth, type InboundAuthConfig } from '../auth/index.js';
-import type { DocvEventType } from '../contract/index.js';
-import { HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler } from '../dispatch/index.js';
-import { createIngestPipeline, type IngestPipeline, type IngestRequest, type IngestResponse } from '../ingest/index.js';
+import type { Dialect } from '../contract/index.js';
+import { HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler, type EventTypeName } from '../dispatch/index.js';
+import { createIngestPipeline, type IngestPipeline, type IngestRequest, type IngestResponse, type ReprocessRequest } from '../ingest/index.js';
 import { defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../server/config.js';
 import { wireDispatch } from '../server/dispatch-wiring.js';
 import { DEFAULT_DATABASE_URL, openStore, type Store } from '../store/index.js';
@@ -15,6 +15,8 @@ export interface DocvReceiverOptions {
   store?: Store | string;
   auth?: Omit<InboundAuthConfig, 'now'>;
   maxBodyBytes?: number;
+  /** Accept only this dialect; by default each delivery's shape picks one. */
+  dialect?: Dialect;
   dispatch?: Partial<DispatchConfig>;
   socure?: Partial<SocureApiConfig>;
   /** pino logger; silent by default in library use. */
@@ -22,13 +24,15 @@ export interface DocvReceiverOptions {
 }
 
 export interface DocvReceiver {
-  /** Runs `handler` for each event of this type, at least once, after it is durably stored. */
-  on<T extends DocvEventType>(eventType: T, handler: EventHandler<T>): DocvReceiver;
+  /** Runs `handler` for each event of this type (any dialect: the canonical event), at least once, after it is durably stored. */
+  on<T extends EventTypeName>(eventType: T, handler: EventHandler<T>): DocvReceiver;
   onAny(handler: AnyEventHandler): DocvReceiver;
   /** Told when a handler throws (the delivery is then retried). */
   onError(handler: ErrorHandler): DocvReceiver;
   /** The framework-free pipeline: raw request in, response out. */
   handle(request: IngestRequest): Promise<IngestResponse>;
+  /** Runs a quarantined body through ingest again (see IngestPipeline.reprocess). */
+  reprocess(request: ReprocessRequest): Promise<IngestResponse>;
   /** `(req, res)` for Node's http, Express, Connect. */
   nodeHandler(): ReturnType<typeof createNodeHandler>;
   /** `(Request) => Response` for Hono, Next.js route handlers, Bun, Deno. */
@@ -66,12 +70,19 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
       auth,
       failureLimiter: auth.configured ? createFailureLimiter() : undefined,
       maxBodyBytes: options.maxBodyBytes,
+      dialect: options.dialect,
+      keepDocumentData: config.socure.storeDocumentData,
       onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
     });
     return {
       maxBodyBytes: pipeline.maxBodyBytes,
       async handle(request: IngestRequest) {
         const response = await pipeline.handle(request);
+        if (response.outcome === 'accepted') dispatcher?.wake();
+        return response;
+      },
+      async reprocess(request) {
+        const response = await pipeline.reprocess(request);
         if (response.outcome === 'accepted') dispatcher?.wake();
         return response;
       },
@@ -96,6 +107,9 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
     },
     async handle(request) {
       return (await pipelinePromise).handle(request);
+    },
+    async reprocess(request) {
+      return (await pipelinePromise).reprocess(request);
     },
     nodeHandler: () => createNodeHandler(pipelinePromise, onAdapterError),
     fetchHandler: () => createFetchHandler(pipelinePromise, onAdapterError),

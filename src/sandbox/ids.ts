@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Ids look like Socure's (UUIDs) where Socure uses UUIDs, so receivers' column sizes fit. */
 export function newTransactionId(): string {
@@ -6,6 +6,11 @@ export function newTransactionId(): string {
 }
 
 export function newReferenceId(): string {
+  return newUuid();
+}
+
+/** The envelope id of one notification (v5 `id`, RiskOS `event_id`): the sender's own deduplication key. */
+export function newNotificationId(): string {
   return newUuid();
 }
 
@@ -45,6 +50,19 @@ function newUuid(): string {
     uuidBytes[o++] = HEX[b & 0x0f]!;
   }
   return uuidBytes.toString('latin1');
+}
+
+/**
+ * A UUID that is always the same for the same name (RFC 9562 version 8: the bits are SHA-256 of
+ * the name). For ids the sandbox derives instead of storing, such as a transaction's RiskOS
+ * evaluation id: every notification of the transaction, and every restart, names the same one.
+ */
+export function uuidFromName(name: string): string {
+  const b = createHash('sha256').update(name, 'utf8').digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x80;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = b.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** The unguessable part of a `sessionUrl`: knowing a transaction id must not open its capture page. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DECISIONS, DOCV_EVENT_TYPES, type Decision, type DocvEventType } from '../contract/index.js';
+import { CANONICAL_DECISIONS, DIALECTS, type CanonicalDecision, type Dialect } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import { MAX_PAGE_LIMIT, type Store } from '../store/index.js';
 
@@ -23,7 +23,7 @@ function notFound(what: string, id: string) {
 export async function adminRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
   const { store } = options;
 
-  app.get<{ Querystring: PageQuery & { status?: DocvEventType; decision?: Decision; customerUserId?: string } }>(
+  app.get<{ Querystring: PageQuery & { status?: string; decision?: CanonicalDecision; customerUserId?: string } }>(
     '/v1/transactions',
     {
       schema: {
@@ -32,8 +32,9 @@ export async function adminRoutes(app: FastifyInstance, options: { store: Store 
           additionalProperties: false,
           properties: {
             ...pageQuery,
-            status: { type: 'string', enum: [...DOCV_EVENT_TYPES] },
-            decision: { type: 'string', enum: [...DECISIONS] },
+            // An open set (Socure adds event types); an unknown one simply matches nothing.
+            status: { type: 'string', minLength: 1, maxLength: 64 },
+            decision: { type: 'string', enum: [...CANONICAL_DECISIONS] },
             customerUserId: { type: 'string', maxLength: 1000 },
           },
         },
@@ -48,7 +49,7 @@ export async function adminRoutes(app: FastifyInstance, options: { store: Store 
     return view;
   });
 
-  app.get<{ Querystring: PageQuery & { docvTransactionId?: string; eventType?: DocvEventType } }>(
+  app.get<{ Querystring: PageQuery & { docvTransactionId?: string; eventType?: string; evaluationId?: string; dialect?: Dialect; test?: boolean } }>(
     '/v1/events',
     {
       schema: {
@@ -58,7 +59,10 @@ export async function adminRoutes(app: FastifyInstance, options: { store: Store 
           properties: {
             ...pageQuery,
             docvTransactionId: { type: 'string', maxLength: 1000 },
-            eventType: { type: 'string', enum: [...DOCV_EVENT_TYPES] },
+            eventType: { type: 'string', minLength: 1, maxLength: 64 },
+            evaluationId: { type: 'string', maxLength: 1000 },
+            dialect: { type: 'string', enum: [...DIALECTS] },
+            test: { type: 'boolean' },
           },
         },
       },
@@ -71,10 +75,4 @@ export async function adminRoutes(app: FastifyInstance, options: { store: Store 
     if (!event) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound('event', request.params.eventId));
     return event;
   });
-
-  app.get<{ Querystring: PageQuery }>(
-    '/v1/quarantine',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQuery } } },
-    async (request) => store.listQuarantine(request.query),
-  );
 }

@@ -4,6 +4,7 @@ import { createIngestPipeline, PROBLEM_CONTENT_TYPE, problem, type AuthFailureLi
 import { InvalidCursorError, randomHex, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
+import { adminQuarantineRoutes } from './admin-quarantine-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import type { ReceiverConfig } from './config.js';
@@ -87,6 +88,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     auth: deps.auth,
     failureLimiter: deps.failureLimiter,
     maxBodyBytes: config.maxBodyBytes,
+    dialect: config.dialect,
+    keepDocumentData: config.socure.storeDocumentData,
     onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
   });
   await app.register(ingestRoute, { path: config.webhookPath, pipeline, logger, ...(deps.onIngest ? { onResponse: deps.onIngest } : {}) });
@@ -100,6 +103,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
     admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host) }));
     await admin.register(adminRoutes, { store });
+    await admin.register(adminQuarantineRoutes, {
+      store,
+      reprocess: async (request) => {
+        const response = await pipeline.reprocess(request);
+        if (response.outcome === 'accepted') deps.onOutboxChange?.();
+        return response;
+      },
+    });
     await admin.register(dashboardRoutes, { store });
     if (deps.metrics) metricsRoute(admin, deps.metrics);
     await admin.register(adminDeliveryRoutes, { store, ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}) });

@@ -1,6 +1,6 @@
 import type { InboundAuthConfig } from '../auth/index.js';
-import { DEFAULT_WEBHOOK_PATH } from '../contract/index.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../dispatch/index.js';
+import { DEFAULT_WEBHOOK_PATH, type Dialect } from '../contract/index.js';
+import { DEFAULT_DECISION_PENDING_MAX_MS, DEFAULT_RETRY_POLICY, DEFAULT_SOCURE_API_KIND, type RetryPolicy, type SocureApi } from '../dispatch/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../ingest/index.js';
 import { DEFAULT_DATABASE_URL } from '../store/index.js';
 
@@ -41,13 +41,20 @@ export interface DispatchConfig {
   decisionWaitMs: number;
 }
 
-/** Get A DocV Transaction: fetch the decision of record for every completion. */
+/**
+ * The decision fetch: the document-verification result of record, asked for when documents are
+ * uploaded and for a completion that came without its decision.
+ */
 export interface SocureApiConfig {
   baseUrl?: string | undefined;
   apiKey?: string | undefined;
+  /** `idplus` (ID+, `POST /api/3.0/EmailAuthScore`, default) or `profile` (`GET /api/3.0/documents/{id}`). */
+  api: SocureApi;
   timeoutMs: number;
   /** Keep document data (PII) from the response; off by default. */
   storeDocumentData: boolean;
+  /** How long a fetch keeps asking while the answer has no decision yet; then the transaction is marked decision-unavailable. */
+  decisionPendingMaxMs: number;
 }
 
 export interface ReceiverConfig {
@@ -56,6 +63,11 @@ export interface ReceiverConfig {
   databaseUrl: string;
   webhookPath: string;
   maxBodyBytes: number;
+  /**
+   * Accept only this dialect (`--dialect`): by default each delivery's shape picks one of the flat
+   * contract, Socure's v5 envelope and RiskOS (see src/contract/dialects).
+   */
+  dialect?: Dialect | undefined;
   adminToken?: string | undefined;
   auth: WebhookAuthConfig;
   /** Allow listening beyond loopback without webhook credentials or admin token. */
@@ -98,7 +110,12 @@ export const DEFAULT_DISPATCH: DispatchConfig = {
   decisionWaitMs: 30_000,
 };
 
-export const DEFAULT_SOCURE_API: SocureApiConfig = { timeoutMs: 15_000, storeDocumentData: false };
+export const DEFAULT_SOCURE_API: SocureApiConfig = {
+  api: DEFAULT_SOCURE_API_KIND,
+  timeoutMs: 15_000,
+  storeDocumentData: false,
+  decisionPendingMaxMs: DEFAULT_DECISION_PENDING_MAX_MS,
+};
 
 export const DEFAULT_TIMEOUTS: ServerTimeouts = {
   requestMs: 30_000,

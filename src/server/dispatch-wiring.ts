@@ -1,6 +1,10 @@
 import type { Logger } from 'pino';
 import {
+  attemptBudget,
   createDecisionFetchDestination,
+  DEFAULT_DECISION_PENDING_MAX_MS,
+  isSocureApi,
+  SOCURE_APIS,
   createDispatcher,
   createForwardDestination,
   createHttpThread,
@@ -34,13 +38,20 @@ export function buildDestinations(config: ReceiverConfig, store: Store, handlers
     destinations.push(createForwardDestination({ url, name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs, poster }));
   }
   if (config.socure.baseUrl && config.socure.apiKey) {
+    // JavaScript callers can pass anything: a wrong API name must not quietly call the other one.
+    const api = config.socure.api ?? 'idplus';
+    if (!isSocureApi(api)) throw new ConfigError(`Socure API "${String(api)}" is not one of ${SOCURE_APIS.join(', ')}`);
     destinations.push(
       createDecisionFetchDestination({
         store,
+        api,
         baseUrl: config.socure.baseUrl,
         apiKey: config.socure.apiKey,
         timeoutMs: config.socure.timeoutMs,
         storeDocumentData: config.socure.storeDocumentData,
+        pendingMaxMs: config.socure.decisionPendingMaxMs ?? DEFAULT_DECISION_PENDING_MAX_MS,
+        // The fetch marks the transaction itself on its last attempt, so it must know which one that is.
+        maxAttempts: attemptBudget(config.dispatch.retry),
       }),
     );
   }

@@ -1,4 +1,4 @@
-import type { CanonicalDecision, CanonicalFields } from '../contract/index.js';
+import { canonicalFromStored, type CanonicalDecision, type CanonicalEvent, type CanonicalFields } from '../contract/index.js';
 import type { TransactionLifecycle } from '../lifecycle/index.js';
 import { encodeCursor, type CursorKind } from './cursor.js';
 import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
@@ -48,6 +48,17 @@ export interface EventSummaryRow {
 export function metadataOf(row: Pick<EventSummaryRow, 'canonical'>): CanonicalFields | null {
   if (row.canonical === null || row.canonical === undefined) return null;
   return typeof row.canonical === 'string' ? (JSON.parse(row.canonical) as CanonicalFields) : row.canonical;
+}
+
+/**
+ * The canonical event of a stored row, filed under the row's transaction. That differs from what
+ * the sender said only for a RiskOS note the store linked to its transaction through the
+ * evaluation id: the link is what a reader, and a destination, needs.
+ */
+export function canonicalOfRow(payload: unknown, row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>): CanonicalEvent {
+  const event = canonicalFromStored(payload, metadataOf(row));
+  event.docvTransactionId = transactionOfColumn(row.docv_transaction_id);
+  return event;
 }
 
 export function eventSummaryOf(row: EventSummaryRow): StoredEventSummary {

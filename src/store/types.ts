@@ -107,6 +107,7 @@ export interface QuarantineFilter extends PageRequest {
   from?: Date | undefined;
   /** Received before. */
   to?: Date | undefined;
+}
 
 export interface Page<T> {
   items: T[];

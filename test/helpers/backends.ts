@@ -210,3 +210,22 @@ export async function migratedUpTo(db: TestDatabase, version: number): Promise<v
     }
   });
 }
+
+/**
+ * Writes rows straight into the database (`?` placeholders), as an earlier release would have:
+ * an upgrade test fills the old schema this way, because the store of this release writes
+ * columns the old schema does not have yet.
+ */
+export async function writeRows(db: TestDatabase, sql: string, ...params: unknown[]): Promise<void> {
+  if (db.backend === 'sqlite') {
+    const raw = new Database(db.path!);
+    try {
+      raw.prepare(sql).run(...params);
+    } finally {
+      raw.close();
+    }
+    return;
+  }
+  const schema = new URL(db.url).searchParams.get('schema')!;
+  await withClient(POSTGRES_TEST_URL, (client) => client.query(toPlaceholders(sql), params), { options: `-c search_path=${schema}` });
+}

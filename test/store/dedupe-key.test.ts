@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { contentKey } from '../../src/contract/index.js';
 import { dedupeKeyOf } from '../../src/ingest/dedupe-key.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { migratedUpTo, skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
+import { migratedUpTo, skipUnavailable, testBackends, writeRows, type TestDatabase } from '../helpers/backends.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { ingestInput } from '../helpers/ingest-input.js';
@@ -34,6 +34,32 @@ describe('dedupe keys', () => {
 
 const backends = await testBackends();
 
+/**
+ * A row of `events` as a release before dialects wrote it: the columns of migrations 1 and 2 only
+ * (this release's store writes more, which the old schema does not have yet).
+ */
+async function oldEventRow(db: TestDatabase, eventId: string, dedupeKey: string, deliveryId: string | null, event: Record<string, unknown>): Promise<{ eventId: string }> {
+  await writeRows(
+    db,
+    `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, event_time_ms,
+       customer_user_id, decision, received_at, raw_body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    eventId,
+    dedupeKey,
+    deliveryId,
+    contentKey(event),
+    event.docvTransactionId,
+    event.eventType,
+    event.eventTime,
+    Date.parse(event.eventTime as string),
+    event.customerUserId ?? null,
+    null,
+    new Date().toISOString(),
+    Buffer.from(JSON.stringify(event)),
+    '{}',
+  );
+  return { eventId };
+}
+
 describe.each(backends)('dedupe key migration ($name)', (backend) => {
   if (skipUnavailable(backend)) return;
   const databases: TestDatabase[] = [];
@@ -52,10 +78,8 @@ describe.each(backends)('dedupe key migration ($name)', (backend) => {
     const event = docvEvent({ eventTime: '2026-03-01T10:00:00Z' });
     const withId = docvEvent({ eventTime: '2026-03-01T10:00:05Z' });
     // Rows as the previous release wrote them: the bare content hash, and a delivery-id key.
-    const old = await openStore(db.url, { migrate: false });
-    const first = await old.ingest({ ...ingestInput(event), dedupeKey: contentKey(event) });
-    const second = await old.ingest(ingestInput(withId, 'msg_42'));
-    await old.close();
+    const first = await oldEventRow(db, 'evt_old_1', contentKey(event), null, event);
+    const second = await oldEventRow(db, 'evt_old_2', 'id:msg_42', 'msg_42', withId);
 
     const store = await openStore(db.url, { migrate: false });
     stores.push(store);

@@ -33,7 +33,7 @@ describe('SQLite store with its writes on a writer thread', () => {
 
     const claimed = await store.claimDeliveries({ workerId: 'w1', limit: 5, leaseMs: 60_000, destinations: ['forward:sink'], ordered: true });
     expect(claimed).toHaveLength(5);
-    expect(claimed[0]!.event).toEqual(events[0]);
+    expect(claimed[0]!.event).toMatchObject({ dialect: 'asyncapi', payload: events[0] });
     expect(await store.completeDelivery({ deliveryId: claimed[0]!.deliveryId, workerId: 'w1', outcome: 'delivered', status: 200, error: null, startedAt: new Date(), durationMs: 3 })).toBe(true);
     expect((await store.getDelivery(claimed[0]!.deliveryId))?.state).toBe('delivered');
   });

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_WEBHOOK_PATH } from '../../contract/index.js';
+import { DEFAULT_WEBHOOK_PATH, DIALECTS, type Dialect } from '../../contract/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/index.js';
 import { describeDatabaseUrl } from '../../store/index.js';
 import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
@@ -13,6 +13,7 @@ interface ServeOptions extends ReceiverFlags {
   db: string;
   webhookPath: string;
   maxBodyBytes: number;
+  dialect?: Dialect;
   insecureNoAuth?: boolean;
   logLevel: string;
   dispatch: boolean;
@@ -49,6 +50,9 @@ export function register(program: Command): void {
     .addOption(dbOption())
     .addOption(new Option('--webhook-path <path>', 'path deliveries are POSTed to').env('DOCV_WEBHOOK_PATH').default(DEFAULT_WEBHOOK_PATH))
     .addOption(new Option('--max-body-bytes <n>', 'largest accepted body').env('DOCV_MAX_BODY_BYTES').default(DEFAULT_MAX_BODY_BYTES).argParser(parsePositiveInt))
+    .addOption(
+      new Option('--dialect <name>', 'accept only this delivery shape (default: each delivery\'s shape picks one)').env('DOCV_DIALECT').choices([...DIALECTS]),
+    )
     .addOption(new Option('--insecure-no-auth', 'allow listening beyond loopback without credentials'))
     .option('--no-dispatch', 'only ingest; run `docv-webhooks worker` for the outbox')
     .addOption(new Option('--sqlite-writer-thread', 'SQLite: commit on a writer thread (for machines with cores to spare)').env('DOCV_SQLITE_WRITER_THREAD'))
@@ -69,6 +73,7 @@ export function register(program: Command): void {
           db: opts.db,
           webhookPath: opts.webhookPath,
           maxBodyBytes: opts.maxBodyBytes,
+          ...(opts.dialect ? { dialect: opts.dialect } : {}),
           insecureNoAuth: opts.insecureNoAuth === true,
           sqliteWriterThread: opts.sqliteWriterThread === true,
           sqliteCheckpointThread: opts.sqliteCheckpointThread,

@@ -1,73 +1,170 @@
-import { isDecision } from '../../contract/index.js';
+import { formatDuration } from '../../retry/schedule.js';
 import { DECISION_FETCH_DESTINATION, type ClaimedDelivery, type Store } from '../../store/index.js';
 import type { AttemptOutcome, Destination } from '../types.js';
+import { readCapped, snippet } from './capped-body.js';
 import { withDeadline } from './deadline.js';
-import { outcomeOfError, outcomeOfResponse, snippet } from './http-outcome.js';
+import { outcomeOfError, outcomeOfResponse } from './http-outcome.js';
+import { decisionRequest, readDecisionAnswer, type SocureApi } from './socure-result.js';
+
+/** What the fetch needs of the store: the transaction's decision, and where to put the answer. */
+export type DecisionFetchStore = Pick<Store, 'getTransaction' | 'recordDecision' | 'markDecisionUnavailable'>;
 
 export interface DecisionFetchOptions {
-  store: Store;
-  /** e.g. https://sandbox.socure.com */
+  store: DecisionFetchStore;
+  /** Which call asks for the result (see socure-result.ts); ID+ by default. */
+  api?: SocureApi;
+  /** e.g. https://sandbox.socure.us */
   baseUrl: string;
   apiKey: string;
   timeoutMs: number;
   /** Keep document data (PII: names, dates of birth, document numbers). Off by default. */
   storeDocumentData: boolean;
+  /**
+   * How long after the fetch was queued an answer without a decision is still worth asking
+   * again. Past it the transaction is marked decision-unavailable and the fetch ends, dead.
+   */
+  pendingMaxMs: number;
+  /**
+   * Attempts the dispatcher allows in all (retry-policy.ts, attemptBudget): the last one must
+   * not end without saying so on the transaction.
+   */
+  maxAttempts: number;
+  now?: () => number;
 }
 
-const MAX_RESPONSE_BYTES = 1024 * 1024;
+export const DEFAULT_DECISION_PENDING_MAX_MS = 10 * 60_000;
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** What one call came to, before the attempt budget and the pending bound are applied. */
+type FetchResult =
+  | { kind: 'done'; outcome: AttemptOutcome }
+  /** A 2xx answer without a decision: Socure has not decided yet. */
+  | { kind: 'pending'; status: number; why: string };
 
 /**
- * Get A DocV Transaction for each VERIFICATION_COMPLETED: the decision of record, with reason
- * codes. It runs as an outbox destination, so it is retried like any delivery and survives restarts.
+ * The document-verification result for each decision-fetch row of the outbox (which events get
+ * one: lifecycle/decision-fetch-rule.ts). It runs as an outbox destination, so it is retried like
+ * any delivery and survives restarts; it never ends without a decision unless the transaction
+ * says so (`decisionUnavailable`).
  */
 export function createDecisionFetchDestination(options: DecisionFetchOptions): Destination {
+  const api = options.api ?? 'idplus';
   const base = options.baseUrl.replace(/\/+$/, '');
+  const now = options.now ?? Date.now;
+  const store = options.store;
 
-  async function fetchDecision(delivery: ClaimedDelivery, signal: AbortSignal): Promise<AttemptOutcome> {
-    const url = `${base}/api/3.0/documents/${encodeURIComponent(delivery.docvTransactionId)}`;
-    const res = await fetch(url, {
-      headers: { authorization: `SocureApiKey ${options.apiKey}`, accept: 'application/json' },
+  /** The call itself: skipped when the transaction already has its decision. */
+  async function fetchOnce(delivery: ClaimedDelivery, txId: string, signal: AbortSignal): Promise<FetchResult> {
+    const tx = await store.getTransaction(txId);
+    if (tx && tx.decision !== null) {
+      // An event carried it or an earlier fetch got it: asking again (and an upload's fetch
+      // polling on) would only cost calls.
+      return { kind: 'done', outcome: { outcome: 'delivered', note: `the transaction already has its decision (${tx.decision}, from ${tx.decisionSource ?? 'unknown'}); no call made` } };
+    }
+    const customerUserId = delivery.event.customerUserId ?? tx?.customerUserId ?? null;
+    const request = decisionRequest(api, base, txId, customerUserId);
+    const res = await fetch(request.url, {
+      method: request.method,
+      headers: {
+        authorization: `SocureApiKey ${options.apiKey}`,
+        accept: 'application/json',
+        ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(request.body !== undefined ? { body: request.body } : {}),
       redirect: 'manual',
       signal,
     });
-    if (!res.ok) return outcomeOfResponse(res.status, res.headers.get('retry-after'), await snippet(res));
-    const length = Number(res.headers.get('content-length') ?? 0);
-    if (length > MAX_RESPONSE_BYTES) {
-      await res.body?.cancel();
-      return { outcome: 'failed', status: res.status, error: `response of ${length} bytes is over ${MAX_RESPONSE_BYTES}` };
-    }
-    let body: Record<string, unknown>;
-    try {
-      body = (await res.json()) as Record<string, unknown>;
-    } catch {
-      return { outcome: 'failed', status: res.status, error: 'response is not JSON' };
-    }
-    const decision = body.decision as { value?: unknown; reasonCodes?: unknown } | undefined;
-    if (!decision || !isDecision(decision.value)) {
-      // Socure may answer before the decision is ready: try again later.
-      return { outcome: 'failed', status: res.status, error: 'no decision in the response yet' };
-    }
-    const reasonCodes = Array.isArray(decision.reasonCodes) ? decision.reasonCodes.filter((c): c is string => typeof c === 'string').slice(0, 100) : [];
-    await options.store.recordDecision(delivery.eventId, delivery.docvTransactionId, {
-      decision: decision.value,
-      reasonCodes,
-      fetchedAt: new Date().toISOString(),
+    if (!res.ok) return { kind: 'done', outcome: outcomeOfResponse(res.status, res.headers.get('retry-after'), await snippet(res)) };
+    const read = await readCapped(res, MAX_RESPONSE_BYTES);
+    if (!read.ok) return { kind: 'done', outcome: { outcome: 'failed', status: res.status, error: read.error } };
+    const body = parseObject(read.bytes);
+    if (!body) return { kind: 'done', outcome: { outcome: 'failed', status: res.status, error: 'response is not a JSON object' } };
+    const answer = readDecisionAnswer(api, body);
+    if (answer.kind === 'pending') return { kind: 'pending', status: res.status, why: answer.why };
+    await store.recordDecision(delivery.eventId, txId, {
+      decision: answer.decision,
+      reasonCodes: answer.reasonCodes,
+      fetchedAt: new Date(now()).toISOString(),
+      ...(answer.decisionName !== undefined ? { decisionName: answer.decisionName } : {}),
       details: options.storeDocumentData ? body : null,
     });
-    return { outcome: 'delivered', status: res.status };
+    return { kind: 'done', outcome: { outcome: 'delivered', status: res.status } };
+  }
+
+  /**
+   * A pending answer is retried like a failure, within bounds: past `pendingMaxMs` since the row
+   * was queued, or at the last attempt, the transaction is marked and the row ends.
+   */
+  async function settlePending(delivery: ClaimedDelivery, txId: string, pending: { status: number; why: string }): Promise<AttemptOutcome> {
+    const attemptsMade = delivery.attempts + 1;
+    const createdAt = Date.parse(delivery.createdAt);
+    const elapsed = Number.isNaN(createdAt) ? 0 : Math.max(0, now() - createdAt);
+    const overdue = elapsed >= options.pendingMaxMs;
+    if (!overdue && attemptsMade < options.maxAttempts) return { outcome: 'failed', status: pending.status, error: pending.why };
+    const bound = overdue ? `past the ${formatDuration(options.pendingMaxMs)} bound` : 'at the last attempt allowed';
+    const reason = `${pending.why} after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} over ${roughly(elapsed)} (${bound})`;
+    const marked = await markUnavailable(txId, reason);
+    if (marked !== null) return { outcome: 'failed', status: pending.status, error: `${reason}; ${marked}` };
+    return { outcome: 'dead', status: pending.status, error: `decision unavailable: ${reason}; the transaction is marked decision-unavailable` };
+  }
+
+  /**
+   * An error on the attempt that ends the row (410, or the last attempt): the outcome stays as
+   * outcomeOfResponse/outcomeOfError made it, and the transaction says no decision came.
+   */
+  async function settleEnding(delivery: ClaimedDelivery, txId: string, outcome: AttemptOutcome): Promise<AttemptOutcome> {
+    if (outcome.outcome === 'delivered') return outcome;
+    const attemptsMade = delivery.attempts + 1;
+    if (outcome.outcome === 'failed' && attemptsMade < options.maxAttempts) return outcome;
+    const marked = await markUnavailable(txId, `the decision fetch gave up after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'}: ${outcome.error}`);
+    return { ...outcome, error: `${outcome.error}; ${marked ?? 'the transaction is marked decision-unavailable'}` };
+  }
+
+  /** Null when marked; else what went wrong, for the attempt's error (the row is retried then). */
+  async function markUnavailable(txId: string, reason: string): Promise<string | null> {
+    try {
+      await store.markDecisionUnavailable(txId, reason, new Date(now()));
+      return null;
+    } catch (err) {
+      return `could not mark the transaction decision-unavailable: ${(err as Error).message}`;
+    }
   }
 
   return {
     name: DECISION_FETCH_DESTINATION,
     async deliver(delivery, signal): Promise<AttemptOutcome> {
+      const txId = delivery.docvTransactionId;
+      // The stores only queue fetches for events of a transaction; nothing to ask about otherwise.
+      if (txId === null) return { outcome: 'delivered', note: 'no docvTransactionId on this event: nothing to fetch (a decision fetch should never be queued for it)' };
       const deadline = withDeadline(signal, options.timeoutMs);
+      let result: FetchResult;
       try {
-        return await fetchDecision(delivery, deadline.signal);
+        result = await fetchOnce(delivery, txId, deadline.signal);
       } catch (err) {
-        return outcomeOfError(err, options.timeoutMs);
+        result = { kind: 'done', outcome: outcomeOfError(err, options.timeoutMs) };
       } finally {
         deadline.done();
       }
+      // Shutting down: the attempt was cut short, not answered; the next worker asks again.
+      if (signal.aborted) return result.kind === 'done' ? result.outcome : { outcome: 'failed', status: result.status, error: result.why };
+      if (result.kind === 'pending') return settlePending(delivery, txId, result);
+      return settleEnding(delivery, txId, result.outcome);
     },
   };
+}
+
+/** `850ms`, `42s`, `11m 5s`: for people reading why a fetch ended. */
+function roughly(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1_000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
+}
+
+function parseObject(bytes: Uint8Array): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }

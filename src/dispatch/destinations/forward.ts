@@ -32,7 +32,14 @@ export function forwardBody(delivery: ClaimedDelivery): string {
     receivedAt: delivery.receivedAt,
     event: delivery.event,
     decision: decision
-      ? { value: decision.decision, reasonCodes: decision.reasonCodes, fetchedAt: decision.fetchedAt, ...(decision.details ? { details: decision.details } : {}) }
+      ? {
+          value: decision.decision,
+          // The decision logic Socure applied (`lenient`…), named as its answer names it.
+          ...(decision.decisionName ? { name: decision.decisionName } : {}),
+          reasonCodes: decision.reasonCodes,
+          fetchedAt: decision.fetchedAt,
+          ...(decision.details ? { details: decision.details } : {}),
+        }
       : null,
   });
 }

@@ -1,4 +1,4 @@
-import type { DocvEvent, DocvEventOf, DocvEventType } from '../../contract/index.js';
+import type { CanonicalEvent, KnownEventType } from '../../contract/index.js';
 import type { ClaimedDelivery } from '../../store/index.js';
 import type { AttemptOutcome, Destination } from '../types.js';
 
@@ -16,18 +16,23 @@ export interface HandlerContext {
   signal: AbortSignal;
 }
 
-export type EventHandler<T extends DocvEventType = DocvEventType> = (event: DocvEventOf<T>, context: HandlerContext) => unknown;
-export type AnyEventHandler = (event: DocvEvent, context: HandlerContext) => unknown;
-export type ErrorHandler = (error: Error, event: DocvEvent, context: HandlerContext) => unknown;
+/** An event type to listen for: one of the known ones (completed by editors), or any other string Socure may add. */
+export type EventTypeName = KnownEventType | (string & {});
+/** The canonical event narrowed to one type: what a handler registered for that type gets. */
+export type CanonicalEventOf<T extends string> = CanonicalEvent & { eventType: T };
+
+export type EventHandler<T extends string = string> = (event: CanonicalEventOf<T>, context: HandlerContext) => unknown;
+export type AnyEventHandler = (event: CanonicalEvent, context: HandlerContext) => unknown;
+export type ErrorHandler = (error: Error, event: CanonicalEvent, context: HandlerContext) => unknown;
 
 /** The integrator's in-process code, registered with `.on(type, fn)` / `.onAny(fn)`. */
 export class HandlerRegistry implements Destination {
   readonly name = HANDLERS_DESTINATION;
-  private readonly byType = new Map<DocvEventType, EventHandler[]>();
+  private readonly byType = new Map<string, EventHandler[]>();
   private readonly any: AnyEventHandler[] = [];
   private readonly errorHandlers: ErrorHandler[] = [];
 
-  on<T extends DocvEventType>(eventType: T, handler: EventHandler<T>): void {
+  on<T extends EventTypeName>(eventType: T, handler: EventHandler<T>): void {
     const list = this.byType.get(eventType) ?? [];
     list.push(handler as unknown as EventHandler);
     this.byType.set(eventType, list);

@@ -17,13 +17,3 @@ export function outcomeOfError(err: unknown, timeoutMs: number): AttemptOutcome 
   const cause = e.cause?.code ?? e.cause?.message;
   return { outcome: 'failed', error: cause ? `${e.message} (${cause})` : e.message };
 }
-
-/** The first bytes of an error body, for the attempt log: enough to debug, bounded. */
-export async function snippet(res: Response): Promise<string> {
-  try {
-    const text = await res.text();
-    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  } catch {
-    return '';
-  }
-}

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { DECISIONS, DOCV_EVENT_TYPES, isDecision, isDocvEventType } from '../../contract/index.js';
+import { CANONICAL_DECISIONS, isCanonicalDecision } from '../../contract/index.js';
+import { NO_STATUS, STATUS_RANK } from '../../lifecycle/index.js';
 import { DELIVERY_STATES, type DeliveryState, type Store } from '../../store/index.js';
 import { html, layout, STYLE, table, type Html } from './html.js';
 
 /** Pages may load only our own stylesheet: no scripts, no frames, no remote anything. */
 const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/** Every status a transaction can have, in the order of its life. */
+const STATUSES: readonly string[] = [NO_STATUS, ...Object.keys(STATUS_RANK).sort((a, b) => STATUS_RANK[a]! - STATUS_RANK[b]!)];
 
 function badge(value: string | null | undefined): Html {
   return value ? html`<span class="badge ${value}">${value}</span>` : html`-`;
@@ -40,8 +44,8 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
   app.get('/dashboard/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(STYLE));
 
   app.get<{ Querystring: { status?: string; decision?: string; cursor?: string } }>('/dashboard', async (request, reply) => {
-    const status = isDocvEventType(request.query.status) ? request.query.status : undefined;
-    const decision = isDecision(request.query.decision) ? request.query.decision : undefined;
+    const status = STATUSES.includes(request.query.status ?? '') ? request.query.status : undefined;
+    const decision = isCanonicalDecision(request.query.decision) ? request.query.decision : undefined;
     const [stats, list] = await Promise.all([store.stats(), store.listTransactions({ limit: 50, cursor: request.query.cursor, status, decision })]);
     const rows = list.items.map((t) => [
       link(`/dashboard/transactions/${encodeURIComponent(t.docvTransactionId)}`, t.docvTransactionId),
@@ -53,7 +57,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
       t.anomalies.length ? html`<span class="anomaly">${t.anomalies.map((a) => a.code).join(', ')}</span>` : html`-`,
     ]);
     const summary = html`<p>${stats.events} events · ${stats.transactions} transactions · outbox: ${DELIVERY_STATES.map((s) => `${stats.deliveries[s]} ${s}`).join(', ')} · quarantine ${stats.quarantine}</p>`;
-    const filter = html`<form method="get" action="/dashboard">${selectField('status', DOCV_EVENT_TYPES, status)}${selectField('decision', DECISIONS, decision)}<button>filter</button></form>`;
+    const filter = html`<form method="get" action="/dashboard">${selectField('status', STATUSES, status)}${selectField('decision', CANONICAL_DECISIONS, decision)}<button>filter</button></form>`;
     return reply
       .type('text/html; charset=utf-8')
       .send(page('Transactions', html`${summary}${filter}${table(['transaction', 'status', 'decision', 'customerUserId', 'events', 'last event', 'anomalies'], rows)}${pager('/dashboard', { status, decision }, list.nextCursor)}`));
@@ -68,6 +72,8 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
 <dt>decision</dt><dd>${badge(view.decision)} ${view.decisionSource ? html`(from ${view.decisionSource})` : html``}</dd>
 <dt>reason codes</dt><dd>${view.reasonCodes.join(', ') || '-'}</dd>
 <dt>customerUserId</dt><dd>${view.customerUserId ?? '-'}</dd>
+<dt>environment</dt><dd>${view.environment ?? '-'}</dd>
+<dt>RiskOS evaluation</dt><dd>${view.evaluationId ?? '-'}</dd>
 <dt>first / last event</dt><dd>${view.firstEventAt} → ${view.lastEventAt}</dd>
 <dt>first / last received</dt><dd>${view.firstReceivedAt} → ${view.lastReceivedAt}</dd>
 <dt>anomalies</dt><dd>${view.anomalies.length ? view.anomalies.map((a) => html`<div class="anomaly">${a.message}</div>`) : '-'}</dd>
@@ -89,7 +95,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
     const rows = list.items.map((d) => [
       html`<span class="mono">${d.deliveryId}</span>`,
       html`${d.destination}`,
-      link(`/dashboard/transactions/${encodeURIComponent(d.docvTransactionId)}`, d.docvTransactionId),
+      d.docvTransactionId === null ? html`-` : link(`/dashboard/transactions/${encodeURIComponent(d.docvTransactionId)}`, d.docvTransactionId),
       html`${d.eventType}`,
       badge(d.state),
       html`${d.attempts}`,

@@ -1,25 +1,19 @@
 import type pg from 'pg';
-import { applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
-import { eventTimeMs } from '../../contract/index.js';
+import { eventTimeMs, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
+import { applyEvent, decisionFetchFor, lifecycleEventOf, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
 import { newId } from '../ids.js';
+import { transactionColumn } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type IngestInput, type IngestOutcome, type OutboxConfig } from '../types.js';
-
-/**
- * PostgreSQL text cannot hold U+0000, which JSON strings may carry; such characters in the
- * indexed columns become U+FFFD (lone surrogates get the same from the UTF-8 encoder). The raw
- * body, the headers and the lifecycle JSON keep the exact value.
- */
-export function pgText(value: string): string;
-export function pgText(value: string | null | undefined): string | null;
-export function pgText(value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
-}
+import { fileEvent, linkEvaluations, moveUnfiledEvents, transactionOf, type MovedEvent } from './evaluation-join.js';
+import { TRANSACTION_ARRAYS, TRANSACTION_COLUMNS, transactionColumns } from './lifecycle-rows.js';
+import { pgText } from './pg-text.js';
 
 // Named statements: parsed and planned once per connection, whatever the batch size. A batch is
 // BEGIN, INSERT_EVENTS, CREATE_AND_LOCK, UPDATE_TRANSACTIONS (only when some transaction already
 // existed), COMMIT: every round trip to the server is one more wake-up of a backend that shares the
-// machine's cores, so each statement does as much of the batch as its inputs allow.
+// machine's cores, so each statement does as much of the batch as its inputs allow. A batch that
+// holds a RiskOS event with an evaluation id adds the round trips of evaluation-join.ts; no other
+// batch does. (A statement whose text changes gets a new name: the name is what a connection caches.)
 
 /**
  * Inserts the batch's events and, in the same round trip, reads the events that already held a
@@ -29,12 +23,12 @@ export function pgText(value: string | null | undefined): string | null {
  * it is in neither branch and is read by EVENTS_BY_KEY afterwards.
  */
 const INSERT_EVENTS = {
-  name: 'docv_insert_events_v2',
+  name: 'docv_insert_events_v3',
   text: `WITH inserted AS (
            INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-             event_time_ms, customer_user_id, decision, received_at, raw_body, headers)
+             event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[])
+             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[])
            ON CONFLICT (dedupe_key) DO NOTHING
            RETURNING seq, dedupe_key
          )
@@ -47,11 +41,6 @@ const EVENTS_BY_KEY = {
   name: 'docv_events_by_key',
   text: 'SELECT dedupe_key, event_id, content_hash FROM events WHERE dedupe_key = ANY($1::text[])',
 };
-
-const TRANSACTION_COLUMNS =
-  'docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at, first_received_at, last_received_at, event_count, anomaly_count, state';
-const TRANSACTION_ARRAYS =
-  '$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::json[]';
 
 /**
  * One round trip for the rest of the inserts: the lifecycle of every transaction of the batch as
@@ -101,42 +90,43 @@ const UPDATE_TRANSACTIONS = {
          WHERE t.docv_transaction_id = u.docv_transaction_id`,
 };
 
-/** Lifecycle state as the row of `transactions` it is stored in, one array per column. */
-export function transactionColumns(states: TransactionLifecycle[]): unknown[] {
-  return [
-    states.map((s) => pgText(s.docvTransactionId)),
-    states.map((s) => s.status),
-    states.map((s) => s.decision),
-    states.map((s) => pgText(s.customerUserId)),
-    states.map((s) => s.firstEventAt),
-    states.map((s) => s.lastEventAt),
-    states.map((s) => s.firstReceivedAt),
-    states.map((s) => s.lastReceivedAt),
-    states.map((s) => s.eventCount),
-    states.map((s) => s.anomalies.length),
-    states.map((s) => JSON.stringify(s)),
-  ];
-}
-
+/** An accepted event of the batch. */
 interface Candidate {
   input: IngestInput;
+  /** The event as filed (see evaluation-join.ts): a note of a linked evaluation carries its transaction. */
+  event: CanonicalEvent;
+  /** The transaction it is part of; null (stored as '') for a test event or an unlinked note. */
+  docvTransactionId: string | null;
   eventId: string;
   seq: number;
-}
-
-function lifecycleEventOf(input: IngestInput): LifecycleEvent {
-  const event = input.event;
-  return {
-    eventType: event.eventType,
-    eventTime: event.eventTime,
-    receivedAt: input.receivedAt.toISOString(),
-    ...(event.decision !== undefined ? { decision: event.decision } : {}),
-    ...(event.customerUserId !== undefined ? { customerUserId: event.customerUserId } : {}),
-  };
+  receivedAt: string;
 }
 
 function byKey<T>(a: [string, T], b: [string, T]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/** The events of the batch, one array per column of INSERT_EVENTS. */
+function eventColumns(ordered: Array<[string, IngestInput]>, filed: Map<string, CanonicalEvent>, eventIds: Map<string, string>): unknown[] {
+  const events = ordered.map(([key]) => filed.get(key)!);
+  return [
+    ordered.map(([key]) => eventIds.get(key)),
+    ordered.map(([key]) => key),
+    ordered.map(([, i]) => i.deliveryId),
+    ordered.map(([, i]) => i.contentHash),
+    events.map((e) => pgText(transactionColumn(transactionOf(e)))),
+    events.map((e) => pgText(e.eventType)),
+    events.map((e) => e.eventTime),
+    events.map((e) => eventTimeMs(e.eventTime)),
+    events.map((e) => pgText(e.customerUserId)),
+    events.map((e) => e.decision ?? null),
+    ordered.map(([, i]) => i.receivedAt.toISOString()),
+    ordered.map(([, i]) => Buffer.from(i.rawBody.buffer, i.rawBody.byteOffset, i.rawBody.byteLength)),
+    ordered.map(([, i]) => JSON.stringify(i.headers)),
+    // What the sender said, not where the event was filed: the column says that (rows.ts reads it back).
+    ordered.map(([, i]) => storedMetadata(i.event)),
+    events.map((e) => pgText(e.evaluationId)),
+  ];
 }
 
 /**
@@ -157,24 +147,12 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
   });
   // Key order: two instances inserting overlapping keys wait on each other in the same order.
   const ordered = [...first.entries()].sort(byKey);
+  const links = await linkEvaluations(client, ordered.map(([, i]) => i.event));
+  const filed = new Map(ordered.map(([key, input]) => [key, fileEvent(input.event, links)]));
   const eventIds = new Map(ordered.map(([key, input]) => [key, newId('evt', input.receivedAt.getTime())]));
   const inserted = await client.query<{ seq: number | null; dedupe_key: string; event_id: string | null; content_hash: string | null }>({
     ...INSERT_EVENTS,
-    values: [
-      ordered.map(([key]) => eventIds.get(key)),
-      ordered.map(([key]) => key),
-      ordered.map(([, i]) => i.deliveryId),
-      ordered.map(([, i]) => i.contentHash),
-      ordered.map(([, i]) => pgText(i.event.docvTransactionId)),
-      ordered.map(([, i]) => i.event.eventType),
-      ordered.map(([, i]) => i.event.eventTime),
-      ordered.map(([, i]) => eventTimeMs(i.event.eventTime)),
-      ordered.map(([, i]) => pgText(i.event.customerUserId)),
-      ordered.map(([, i]) => i.event.decision ?? null),
-      ordered.map(([, i]) => i.receivedAt.toISOString()),
-      ordered.map(([, i]) => Buffer.from(i.rawBody.buffer, i.rawBody.byteOffset, i.rawBody.byteLength)),
-      ordered.map(([, i]) => JSON.stringify(i.headers)),
-    ],
+    values: eventColumns(ordered, filed, eventIds),
   });
   const seqByKey = new Map<string, number>();
   const winners = new Map<string, { eventId: string; contentHash: string }>();
@@ -199,12 +177,15 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
     const winner = winners.get(input.dedupeKey)!;
     const seq = seqByKey.get(input.dedupeKey);
     if (seq !== undefined && firstIndex.get(input.dedupeKey) === i) {
-      accepted.push({ input, eventId: winner.eventId, seq });
+      const event = filed.get(input.dedupeKey)!;
+      accepted.push({ input, event, docvTransactionId: transactionOf(event), eventId: winner.eventId, seq, receivedAt: input.receivedAt.toISOString() });
       return { kind: 'accepted', eventId: winner.eventId };
     }
     return { kind: winner.contentHash === input.contentHash ? 'duplicate' : 'conflict', eventId: winner.eventId };
   });
-  if (accepted.length > 0) await writeLifecyclesAndOutbox(client, accepted, outbox);
+  if (accepted.length === 0) return outcomes;
+  const moved = links === null ? [] : await moveUnfiledEvents(client, accepted.map((c) => c.event), links);
+  await writeLifecyclesAndOutbox(client, accepted, moved, outbox);
   return outcomes;
 }
 
@@ -214,29 +195,39 @@ function byPgText(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** The lifecycle events of the batch by transaction: accepted events that are part of one, and events just moved under one. */
+function eventsByTransaction(accepted: Candidate[], moved: MovedEvent[]): Map<string, LifecycleEvent[]> {
+  const byTransaction = new Map<string, LifecycleEvent[]>();
+  const add = (id: string, event: LifecycleEvent): void => {
+    const list = byTransaction.get(id);
+    if (list) list.push(event);
+    else byTransaction.set(id, [event]);
+  };
+  for (const c of accepted) if (c.docvTransactionId !== null) add(c.docvTransactionId, lifecycleEventOf(c.event, c.receivedAt));
+  for (const m of moved) add(m.docvTransactionId, m.event);
+  return byTransaction;
+}
+
 /**
  * New transactions and outbox rows in one statement; transactions that already existed are
  * locked by it, folded here and written back by one more.
  */
-async function writeLifecyclesAndOutbox(client: pg.PoolClient, accepted: Candidate[], outbox: OutboxConfig): Promise<void> {
-  const eventsByTransaction = new Map<string, LifecycleEvent[]>();
-  for (const c of accepted) {
-    const id = c.input.event.docvTransactionId;
-    const list = eventsByTransaction.get(id);
-    if (list) list.push(lifecycleEventOf(c.input));
-    else eventsByTransaction.set(id, [lifecycleEventOf(c.input)]);
-  }
+async function writeLifecyclesAndOutbox(client: pg.PoolClient, accepted: Candidate[], moved: MovedEvent[], outbox: OutboxConfig): Promise<void> {
+  const byTransaction = eventsByTransaction(accepted, moved);
   const fold = (state: TransactionLifecycle | null, id: string): TransactionLifecycle => {
-    const events = eventsByTransaction.get(id)!;
+    const events = byTransaction.get(id)!;
     let s = state ?? startLifecycle(id, events[0]!);
     for (const e of state ? events : events.slice(1)) s = applyEvent(s, e);
     return s;
   };
-  const ids = [...eventsByTransaction.keys()].sort(byPgText);
+  const ids = [...byTransaction.keys()].sort(byPgText);
+  const deliveries = deliveryColumns(accepted, outbox);
+  // Test events with no destination configured: nothing to write.
+  if (ids.length === 0 && (deliveries[0] as unknown[]).length === 0) return;
   const fresh = ids.map((id) => fold(null, id));
   const answer = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle | null }>({
     ...CREATE_AND_LOCK,
-    values: [...transactionColumns(fresh), ...deliveryColumns(accepted, outbox)],
+    values: [...transactionColumns(fresh), ...deliveries],
   });
   const created = new Set<string>();
   const stateById = new Map<string, TransactionLifecycle>();
@@ -262,31 +253,35 @@ async function writeLifecyclesAndOutbox(client: pg.PoolClient, accepted: Candida
   await client.query({ ...UPDATE_TRANSACTIONS, values: transactionColumns(updated) });
 }
 
-/** The outbox rows of the accepted events, one array per column of CREATE_AND_LOCK ($12…$21). */
+/**
+ * The outbox rows of the accepted events, one array per column of CREATE_AND_LOCK ($12…$21): one
+ * per destination, and a decision fetch where decisionFetchFor calls for one. Only for
+ * `fetch-and-wait` (a completion without its decision) do the destinations wait for the fetch,
+ * so they get the decision with the event if it comes within the wait; an upload's forwards go at
+ * once, its decision usually comes later.
+ */
 function deliveryColumns(accepted: Candidate[], outbox: OutboxConfig): unknown[] {
   const rows: Array<{ id: string; c: Candidate; destination: string; waitsFor: string | null; waitUntil: number | null }> = [];
   for (const c of accepted) {
     const now = c.input.receivedAt.getTime();
-    let fetchId: string | null = null;
-    if (outbox.fetchDecisions && c.input.event.eventType === 'VERIFICATION_COMPLETED') {
-      fetchId = newId('dlv', now);
-      rows.push({ id: fetchId, c, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
-    }
+    const rule = outbox.fetchDecisions ? decisionFetchFor(c.event) : 'none';
+    const fetchId = rule === 'none' ? null : newId('dlv', now);
+    if (fetchId !== null) rows.push({ id: fetchId, c, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
+    const waitsFor = rule === 'fetch-and-wait' ? fetchId : null;
     for (const destination of outbox.destinations) {
-      // Destinations get the fetched decision with the event, if it comes within the wait.
-      rows.push({ id: newId('dlv', now), c, destination, waitsFor: fetchId, waitUntil: fetchId ? now + outbox.decisionWaitMs : null });
+      rows.push({ id: newId('dlv', now), c, destination, waitsFor, waitUntil: waitsFor ? now + outbox.decisionWaitMs : null });
     }
   }
   return [
     rows.map((r) => r.id),
     rows.map((r) => r.c.seq),
     rows.map((r) => r.c.eventId),
-    rows.map((r) => pgText(r.c.input.event.docvTransactionId)),
-    rows.map((r) => r.c.input.event.eventType),
+    rows.map((r) => pgText(transactionColumn(r.c.docvTransactionId))),
+    rows.map((r) => pgText(r.c.event.eventType)),
     rows.map((r) => r.destination),
     rows.map((r) => r.c.input.receivedAt.getTime()),
     rows.map((r) => r.waitsFor),
     rows.map((r) => r.waitUntil),
-    rows.map((r) => r.c.input.receivedAt.toISOString()),
+    rows.map((r) => r.c.receivedAt),
   ];
 }

@@ -152,6 +152,25 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     // joined to their event by event_seq (deliveries_by_event_seq).
     sql: `DROP INDEX IF EXISTS deliveries_by_event;`,
   },
+  {
+    version: 6,
+    name: 'dialects: canonical metadata and evaluation id on events; dialect and reprocessing on quarantine; decision name',
+    // Nullable columns without a default: a catalog change, no table rewrite. Flat events keep
+    // canonical NULL (their payload says it all), so the flat path writes nothing more.
+    // docv_transaction_id stays NOT NULL: "no transaction" is '' (store/rows.ts says why).
+    // The evaluation index is partial: only RiskOS events have an evaluation id, so flat events
+    // add no entry to it. Building it scans the table once under a lock that holds writes back
+    // (a transaction cannot build CONCURRENTLY); it finds nothing to index, so it is one pass.
+    // decisions.decision_name keeps the decision logic the fetch names (`standard`, `lenient`), so
+    // the deliveries that waited for the decision carry it (as SQLite's migration 5).
+    sql: `
+      ALTER TABLE events ADD COLUMN canonical json, ADD COLUMN evaluation_id text;
+      CREATE INDEX events_by_evaluation ON events (evaluation_id, seq) WHERE evaluation_id IS NOT NULL;
+      ALTER TABLE quarantine ADD COLUMN dialect text, ADD COLUMN reprocessed_at timestamptz, ADD COLUMN reprocess_outcome text,
+        ADD COLUMN reprocess_status integer, ADD COLUMN reprocess_event_id text;
+      ALTER TABLE decisions ADD COLUMN decision_name text;
+    `,
+  },
 ];
 
 /**

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { DocvEvent } from '../../contract/index.js';
-import { applyApiDecision, type TransactionLifecycle } from '../../lifecycle/index.js';
+import type { CanonicalFields } from '../../contract/index.js';
+import { applyApiDecision, applyDecisionUnavailable } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
 import { deliveryOf, type DeliverySummaryRow } from '../rows.js';
 import type {
@@ -14,7 +14,9 @@ import type {
   OutboxDelivery,
   ReplayFilter,
 } from '../types.js';
-import { pgText, transactionColumns } from './ingest.js';
+import { updateLifecycle } from './lifecycle-rows.js';
+import { pgText } from './pg-text.js';
+import { storedEvent } from './stored-rows.js';
 
 export interface DeliveryRow extends DeliverySummaryRow {
   seq: number;
@@ -47,9 +49,10 @@ function claimSql(ordered: boolean): string {
         AND d.destination = ANY($2::text[])
         AND (d.lease_until IS NULL OR d.lease_until < $1)
         ${
+          // '' is no transaction (test events, unlinked notes): nothing orders those.
           ordered
-            ? `AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.docv_transaction_id = d.docv_transaction_id
-                 AND e.destination = d.destination AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed'))`
+            ? `AND (d.docv_transaction_id = '' OR NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.docv_transaction_id = d.docv_transaction_id
+                 AND e.destination = d.destination AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed')))`
             : ''
         }
         AND (d.waits_for IS NULL OR d.wait_until <= $1
@@ -62,19 +65,21 @@ function claimSql(ordered: boolean): string {
     FROM due, events ev LEFT JOIN decisions x ON x.event_id = ev.event_id
     WHERE d.seq = due.seq AND ev.seq = d.event_seq
     RETURNING ${DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')},
-      ev.raw_body, ev.received_at, x.decision AS fetched_decision, x.reason_codes, x.fetched_at, x.details`;
+      ev.raw_body, ev.canonical, ev.received_at, x.decision AS fetched_decision, x.reason_codes, x.fetched_at, x.details, x.decision_name`;
 }
 
-const CLAIM_ORDERED = { name: 'docv_claim_ordered', text: claimSql(true) };
-const CLAIM_UNORDERED = { name: 'docv_claim_unordered', text: claimSql(false) };
+const CLAIM_ORDERED = { name: 'docv_claim_ordered_v2', text: claimSql(true) };
+const CLAIM_UNORDERED = { name: 'docv_claim_unordered_v2', text: claimSql(false) };
 
 type ClaimRow = DeliveryRow & {
   raw_body: Buffer;
+  canonical: CanonicalFields | null;
   received_at: Date;
   fetched_decision: FetchedDecision['decision'] | null;
   reason_codes: string[] | null;
   fetched_at: string | null;
   details: Record<string, unknown> | null;
+  decision_name: string | null;
 };
 
 export async function claim(db: pg.Pool, request: ClaimRequest): Promise<ClaimedDelivery[]> {
@@ -88,10 +93,16 @@ export async function claim(db: pg.Pool, request: ClaimRequest): Promise<Claimed
     .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq)
     .map((row) => ({
       ...deliveryOf(row),
-      event: JSON.parse(row.raw_body.toString('utf8')) as DocvEvent,
+      event: storedEvent(JSON.parse(row.raw_body.toString('utf8')), row),
       receivedAt: row.received_at.toISOString(),
       fetchedDecision: row.fetched_decision
-        ? { decision: row.fetched_decision, reasonCodes: row.reason_codes ?? [], fetchedAt: row.fetched_at ?? '', details: row.details }
+        ? {
+            decision: row.fetched_decision,
+            reasonCodes: row.reason_codes ?? [],
+            fetchedAt: row.fetched_at ?? '',
+            details: row.details,
+            ...(row.decision_name !== null ? { decisionName: row.decision_name } : {}),
+          }
         : null,
     }));
 }
@@ -144,23 +155,26 @@ export async function completeMany(db: pg.Pool, results: AttemptResult[]): Promi
 /** Saves a fetched decision and folds it into the lifecycle, in the caller's transaction. */
 export async function saveDecision(client: pg.PoolClient, eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
   await client.query(
-    `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (event_id) DO UPDATE SET decision = excluded.decision, reason_codes = excluded.reason_codes,
-       fetched_at = excluded.fetched_at, details = excluded.details`,
-    [eventId, pgText(docvTransactionId), decision.decision, JSON.stringify(decision.reasonCodes), decision.fetchedAt, decision.details ? JSON.stringify(decision.details) : null],
+       fetched_at = excluded.fetched_at, details = excluded.details, decision_name = excluded.decision_name`,
+    [
+      eventId,
+      pgText(docvTransactionId),
+      decision.decision,
+      JSON.stringify(decision.reasonCodes),
+      decision.fetchedAt,
+      decision.details ? JSON.stringify(decision.details) : null,
+      pgText(decision.decisionName),
+    ],
   );
-  const row = await client.query<{ state: TransactionLifecycle }>('SELECT state FROM transactions WHERE docv_transaction_id = $1 FOR UPDATE', [pgText(docvTransactionId)]);
-  const state = row.rows[0]?.state;
-  if (!state) return;
-  const next = applyApiDecision(state, decision);
-  const [id, status, dec, customer, firstEvent, lastEvent, firstReceived, lastReceived, count, anomalies, json] = transactionColumns([next]).map((c) => (c as unknown[])[0]);
-  await client.query(
-    `UPDATE transactions SET status = $2, decision = $3, customer_user_id = $4, first_event_at = $5, last_event_at = $6,
-       first_received_at = $7, last_received_at = $8, event_count = $9, anomaly_count = $10, state = $11
-     WHERE docv_transaction_id = $1`,
-    [id, status, dec, customer, firstEvent, lastEvent, firstReceived, lastReceived, count, anomalies, json],
-  );
+  await updateLifecycle(client, docvTransactionId, (state) => applyApiDecision(state, decision));
+}
+
+/** The decision fetch gave up: the transaction says so until a decision arrives (in the caller's transaction). */
+export async function saveDecisionUnavailable(client: pg.PoolClient, docvTransactionId: string, reason: string, at: Date): Promise<void> {
+  await updateLifecycle(client, docvTransactionId, (state) => applyDecisionUnavailable(state, reason, at.toISOString()));
 }
 
 export async function nextDueAt(db: pg.Pool, destinations: string[]): Promise<number | null> {

@@ -1,9 +1,8 @@
 import type pg from 'pg';
-import type { DocvEvent, DocvEventType } from '../../contract/index.js';
+import type { Dialect } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
 import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
-import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
   type AttemptResult,
@@ -18,9 +17,10 @@ import {
   type OutboxDelivery,
   type OutboxDeliveryView,
   type Page,
-  type PageRequest,
   type QuarantineEntry,
+  type QuarantineFilter,
   type QuarantineInput,
+  type QuarantineReprocessResult,
   type ReplayFilter,
   type Store,
   type StoreStats,
@@ -34,9 +34,13 @@ import { createPool, describeError, inTransaction, isUnavailable, mapError, pars
 import { claimPacing } from './claim-pacing.js';
 import { GroupCalls } from './group-calls.js';
 import { StatisticsKeeper } from './statistics.js';
-import { ingestBatch, pgText } from './ingest.js';
+import { ingestBatch } from './ingest.js';
 import { applyPostgresMigrations, currentPostgresVersion } from './migrations.js';
 import * as outbox from './outbox.js';
+import { pgText } from './pg-text.js';
+import * as quarantine from './quarantine.js';
+import { storedEvent } from './stored-rows.js';
+import { Where } from './where.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:5432/db?schema=docv&pool_size=10&connect_timeout=5&statement_timeout=10000` */
@@ -73,18 +77,6 @@ interface EventRow extends EventSummaryRow {
   headers?: Record<string, string>;
 }
 
-interface QuarantineRow {
-  seq: number;
-  quarantine_id: string;
-  received_at: Date;
-  reason: string;
-  status: number;
-  detail: unknown;
-  headers: Record<string, string>;
-  body: Buffer;
-  body_size: number;
-}
-
 /**
  * A transaction and its events in one statement: one round trip and one backend woken per lookup
  * instead of two (it was two queries on two pooled connections), and one snapshot, so the events
@@ -100,27 +92,22 @@ const GET_TRANSACTION = {
          ORDER BY e.event_time_ms, e.seq`,
 };
 
-/** Builds `WHERE a = $1 AND b = $2` from optional filters, numbering parameters as it goes. */
-class Where {
-  readonly values: unknown[] = [];
-  private readonly parts: string[] = [];
-  add(sql: string, value: unknown): this {
-    this.values.push(value);
-    this.parts.push(sql.replace('?', `$${this.values.length}`));
-    return this;
-  }
-  param(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-  /** A condition whose parameters were numbered with param(). */
-  raw(sql: string): this {
-    this.parts.push(sql);
-    return this;
-  }
-  toString(): string {
-    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
-  }
+/**
+ * Conditions on the canonical metadata (store/rows.ts). A text search in the JSON as
+ * storedMetadata wrote it (compact, one level, keys and dialects without quotes to escape), not
+ * `canonical->>'dialect'`: PostgreSQL's JSON operators refuse a whole document that holds \u0000
+ * or a lone surrogate anywhere, and senders choose what is in customerUserId. A quote inside a
+ * JSON string is always escaped, so `"dialect":"riskos"` only ever matches the key itself.
+ * Flat events have no metadata: dialect asyncapi, never a test.
+ */
+function dialectCondition(where: Where, dialect: Dialect): string {
+  const found = `strpos(canonical::text, ${where.param(`"dialect":${JSON.stringify(dialect)}`)}) > 0`;
+  return dialect === 'asyncapi' ? `(canonical IS NULL OR ${found})` : found;
+}
+
+function testCondition(test: boolean): string {
+  const found = `strpos(canonical::text, '"test":true') > 0`;
+  return test ? found : `(canonical IS NULL OR NOT ${found})`;
 }
 
 /**
@@ -269,26 +256,7 @@ export class PostgresStore implements Store {
 
   async quarantine(input: QuarantineInput): Promise<void> {
     if (this.quarantineCapacity <= 0) return;
-    await this.write('quarantining a delivery', (client) => this.insertQuarantine(client, input));
-  }
-
-  private async insertQuarantine(client: pg.PoolClient, input: QuarantineInput): Promise<void> {
-    await client.query(
-      `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        newId('qrn', input.receivedAt.getTime()),
-        input.receivedAt.toISOString(),
-        pgText(input.reason),
-        input.status,
-        JSON.stringify(input.detail ?? null),
-        JSON.stringify(input.headers),
-        Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength),
-        input.bodySize,
-      ],
-    );
-    // Sequences have gaps (rolled-back inserts), so keep the newest N rows rather than seq > max - N.
-    await client.query('DELETE FROM quarantine WHERE seq <= (SELECT seq FROM quarantine ORDER BY seq DESC OFFSET $1 LIMIT 1)', [this.quarantineCapacity]);
+    await this.write('quarantining a delivery', (client) => quarantine.insert(client, input, this.quarantineCapacity));
   }
 
   async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
@@ -324,7 +292,8 @@ export class PostgresStore implements Store {
     );
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
-    return { ...eventSummaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: row.headers! };
+    const payload = JSON.parse(rawBody) as Record<string, unknown>;
+    return { ...eventSummaryOf(row), payload, event: storedEvent(payload, row), rawBody, headers: row.headers! };
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
@@ -332,30 +301,25 @@ export class PostgresStore implements Store {
     const after = decodeCursor(filter.cursor, 'ev');
     if (after !== null) where.add('seq < ?', after);
     if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', pgText(filter.docvTransactionId));
-    if (filter.eventType) where.add('event_type = ?', filter.eventType);
+    if (filter.eventType) where.add('event_type = ?', pgText(filter.eventType));
+    if (filter.evaluationId !== undefined) where.add('evaluation_id = ?', pgText(filter.evaluationId));
+    if (filter.dialect !== undefined) where.raw(dialectCondition(where, filter.dialect));
+    if (filter.test !== undefined) where.raw(testCondition(filter.test));
     const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
     const rows = await this.read('listing events', async () => (await this.pool.query<EventRow>(sql, where.values)).rows);
     return page(rows, filter.limit, 'ev', eventSummaryOf);
   }
 
-  async listQuarantine(request: PageRequest): Promise<Page<QuarantineEntry>> {
-    const after = decodeCursor(request.cursor, 'qr');
-    const rows = await this.read(
-      'listing the quarantine',
-      async () =>
-        (await this.pool.query<QuarantineRow>('SELECT * FROM quarantine WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [after ?? Number.MAX_SAFE_INTEGER, request.limit + 1])).rows,
-    );
-    return page(rows, request.limit, 'qr', (r) => ({
-      quarantineId: r.quarantine_id,
-      receivedAt: r.received_at.toISOString(),
-      reason: r.reason,
-      status: r.status,
-      detail: r.detail,
-      headers: r.headers,
-      body: r.body.toString('utf8'),
-      bodySize: r.body_size,
-      bodyTruncated: r.body.length < r.body_size,
-    }));
+  listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
+    return this.read('listing the quarantine', () => quarantine.list(this.pool, filter));
+  }
+
+  getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
+    return this.read('reading a quarantined delivery', () => quarantine.get(this.pool, quarantineId));
+  }
+
+  markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
+    return this.read('recording a reprocessed delivery', () => quarantine.markReprocessed(this.pool, quarantineId, result));
   }
 
   async stats(): Promise<StoreStats> {
@@ -364,7 +328,7 @@ export class PostgresStore implements Store {
         `SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM transactions) AS transactions,
                 (SELECT COUNT(*) FROM quarantine) AS quarantine`,
       );
-      const byStatus = await this.pool.query<{ status: DocvEventType; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status');
+      const byStatus = await this.pool.query<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status');
       const row = counts.rows[0]!;
       return {
         events: row.events,
@@ -386,6 +350,10 @@ export class PostgresStore implements Store {
 
   async recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
     await this.write('recording a decision', (client) => outbox.saveDecision(client, eventId, docvTransactionId, decision));
+  }
+
+  async markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
+    await this.write('recording an unavailable decision', (client) => outbox.saveDecisionUnavailable(client, docvTransactionId, reason, at));
   }
 
   nextDueAt(destinations: string[]): Promise<number | null> {

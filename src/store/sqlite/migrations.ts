@@ -135,3 +135,34 @@ SQLITE_MIGRATIONS.push({
   // destination, or joined to their event by event_seq.
   sql: `DROP INDEX IF EXISTS deliveries_by_event;`,
 });
+
+SQLITE_MIGRATIONS.push({
+  version: 5,
+  name: 'dialects: canonical metadata and evaluation id on events, dialect and reprocessing on quarantine',
+  // Only ADD COLUMN, which SQLite does in place (no rewrite of existing rows): upgrading a large
+  // database stays instant. docv_transaction_id stays NOT NULL: an event without a transaction (a
+  // test event, a RiskOS note not linked yet) stores '' (rows.ts, NO_TRANSACTION), because
+  // dropping NOT NULL would mean rebuilding the events and deliveries tables with their indexes,
+  // minutes of stopped ingest on a large database.
+  //
+  // canonical is the canonical fields as JSON (contract/stored-event.ts, storedMetadata), NULL for
+  // flat events, so the flat path writes nothing more than before and old rows read back as flat.
+  // evaluation_id joins a RiskOS note to its transaction; the index is partial so flat events
+  // (nearly all of them) add no entry to it and no page to their commit.
+  //
+  // decisions.decision_name keeps the decision logic the fetch names (`standard`, `lenient`), so
+  // the deliveries that waited for the decision carry it.
+  sql: `
+    ALTER TABLE events ADD COLUMN canonical TEXT;
+    ALTER TABLE events ADD COLUMN evaluation_id TEXT;
+    CREATE INDEX events_by_evaluation ON events (evaluation_id, seq) WHERE evaluation_id IS NOT NULL;
+
+    ALTER TABLE quarantine ADD COLUMN dialect TEXT;
+    ALTER TABLE quarantine ADD COLUMN reprocessed_at TEXT;
+    ALTER TABLE quarantine ADD COLUMN reprocess_outcome TEXT;
+    ALTER TABLE quarantine ADD COLUMN reprocess_status INTEGER;
+    ALTER TABLE quarantine ADD COLUMN reprocess_event_id TEXT;
+
+    ALTER TABLE decisions ADD COLUMN decision_name TEXT;
+  `,
+});

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { DocvEvent, DocvEventType } from '../../contract/index.js';
+import type { CanonicalEvent } from '../../contract/index.js';
+import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf, type DeliverySummaryRow } from '../rows.js';
+import { canonicalOfRow, deliveryOf, NO_TRANSACTION, transactionColumn, type DeliverySummaryRow, type EventSummaryRow } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   DECISION_FETCH_DESTINATION,
@@ -24,6 +25,9 @@ interface DeliveryRow extends DeliverySummaryRow {
   updated_at: string;
   delivered_at: string | null;
 }
+
+/** What the outbox needs of an accepted event: its type, its transaction (as filed) and the decision-fetch inputs. */
+export type OutboxSubject = Pick<CanonicalEvent, 'eventType' | 'docvTransactionId' | 'decision' | 'test'>;
 
 /** Errors and statuses from other systems are stored, but never unbounded. */
 function clip(text: string | null): string | null {
@@ -53,9 +57,11 @@ export class SqliteOutbox {
       // deliveries in flight. It used to test each of them (and its ordering sub-queries) on
       // every claim: about a third of a delivery's cost on the writer at 16 in flight.
       lease: db.prepare(`UPDATE deliveries SET lease_owner = ?, lease_until = ?, next_attempt_at = ? WHERE delivery_id = ?`),
-      eventFor: db.prepare<[string], { raw_body: Buffer; received_at: string }>('SELECT raw_body, received_at FROM events WHERE event_id = ?'),
-      decisionFor: db.prepare<[string], { decision: string; reason_codes: string; fetched_at: string; details: string | null }>(
-        'SELECT decision, reason_codes, fetched_at, details FROM decisions WHERE event_id = ?',
+      eventFor: db.prepare<[string], { raw_body: Buffer; received_at: string } & Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>>(
+        'SELECT raw_body, received_at, canonical, docv_transaction_id FROM events WHERE event_id = ?',
+      ),
+      decisionFor: db.prepare<[string], { decision: string; reason_codes: string; fetched_at: string; details: string | null; decision_name: string | null }>(
+        'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?',
       ),
       current: db.prepare<[string], DeliveryRow & { lease_owner: string | null; lease_until: number | null }>('SELECT * FROM deliveries WHERE delivery_id = ?'),
       complete: db.prepare(
@@ -69,10 +75,10 @@ export class SqliteOutbox {
          VALUES (@deliveryId, @attempt, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
       ),
       upsertDecision: db.prepare(
-        `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details)
-         VALUES (@eventId, @docvTransactionId, @decision, @reasonCodes, @fetchedAt, @details)
+        `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name)
+         VALUES (@eventId, @docvTransactionId, @decision, @reasonCodes, @fetchedAt, @details, @decisionName)
          ON CONFLICT (event_id) DO UPDATE SET decision = excluded.decision, reason_codes = excluded.reason_codes,
-           fetched_at = excluded.fetched_at, details = excluded.details`,
+           fetched_at = excluded.fetched_at, details = excluded.details, decision_name = excluded.decision_name`,
       ),
       requeue: db.prepare(
         `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = @now, lease_owner = NULL, lease_until = NULL,
@@ -81,24 +87,37 @@ export class SqliteOutbox {
     };
   }
 
-  /** Called inside the ingest transaction for each newly accepted event. */
-  enqueueFor(event: { seq: number; eventId: string; docvTransactionId: string; eventType: DocvEventType; receivedAt: Date }): void {
-    const now = event.receivedAt.getTime();
-    const nowIso = event.receivedAt.toISOString();
-    const base = { eventSeq: event.seq, eventId: event.eventId, docvTransactionId: event.docvTransactionId, eventType: event.eventType, nextAttemptAt: now, now: nowIso };
+  /**
+   * Called inside the ingest transaction for each newly accepted event, with the transaction the
+   * store filed it under. Whether it gets a decision fetch, and whether the other destinations
+   * wait for it, is the rule of lifecycle/decision-fetch-rule.ts.
+   */
+  enqueueFor(accepted: { seq: number; eventId: string; event: OutboxSubject; receivedAt: Date }): void {
+    const { event } = accepted;
+    const now = accepted.receivedAt.getTime();
+    const base = {
+      eventSeq: accepted.seq,
+      eventId: accepted.eventId,
+      docvTransactionId: transactionColumn(event.docvTransactionId),
+      eventType: event.eventType,
+      nextAttemptAt: now,
+      now: accepted.receivedAt.toISOString(),
+    };
+    const rule = this.config.fetchDecisions ? decisionFetchFor(event) : 'none';
     let fetchId: string | null = null;
-    if (this.config.fetchDecisions && event.eventType === 'VERIFICATION_COMPLETED') {
+    if (rule !== 'none') {
       fetchId = newId('dlv', now);
       this.stmts.insert.run({ ...base, deliveryId: fetchId, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
     }
+    // Destinations get the fetched decision with the event, if it comes within the wait.
+    const waitsFor = rule === 'fetch-and-wait' ? fetchId : null;
     for (const destination of this.config.destinations) {
       this.stmts.insert.run({
         ...base,
         deliveryId: newId('dlv', now),
         destination,
-        // Destinations get the fetched decision with the event, if it comes within the wait.
-        waitsFor: fetchId,
-        waitUntil: fetchId ? now + this.config.decisionWaitMs : null,
+        waitsFor,
+        waitUntil: waitsFor ? now + this.config.decisionWaitMs : null,
       });
     }
   }
@@ -124,8 +143,10 @@ export class SqliteOutbox {
          AND (d.lease_until IS NULL OR d.lease_until < @now)
          ${
            ordered
-             ? `AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.docv_transaction_id = d.docv_transaction_id
-                  AND e.destination = d.destination AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed'))`
+             ? // Events of no transaction (test events, unlinked notes) share '' but not an order.
+               `AND (d.docv_transaction_id = '${NO_TRANSACTION}' OR NOT EXISTS (SELECT 1 FROM deliveries e
+                  WHERE e.docv_transaction_id = d.docv_transaction_id AND e.destination = d.destination
+                  AND e.event_seq < d.event_seq AND e.state IN ('pending', 'failed')))`
              : ''
          }
          AND (d.waits_for IS NULL OR d.wait_until <= @now
@@ -155,7 +176,7 @@ export class SqliteOutbox {
       const decision = this.stmts.decisionFor.get(row.event_id);
       return {
         ...deliveryOf(row),
-        event: JSON.parse(event.raw_body.toString('utf8')) as DocvEvent,
+        event: canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event),
         receivedAt: event.received_at,
         fetchedDecision: decision
           ? {
@@ -163,6 +184,7 @@ export class SqliteOutbox {
               reasonCodes: JSON.parse(decision.reason_codes) as string[],
               fetchedAt: decision.fetched_at,
               details: decision.details ? (JSON.parse(decision.details) as Record<string, unknown>) : null,
+              ...(decision.decision_name !== null ? { decisionName: decision.decision_name } : {}),
             }
           : null,
       };
@@ -204,6 +226,7 @@ export class SqliteOutbox {
       reasonCodes: JSON.stringify(decision.reasonCodes),
       fetchedAt: decision.fetchedAt,
       details: decision.details ? JSON.stringify(decision.details) : null,
+      decisionName: decision.decisionName ?? null,
     });
   }
 

@@ -1,10 +1,27 @@
 import Database from 'better-sqlite3';
 import { close as closeFd, closeSync, fsync, mkdirSync, open as openFd } from 'node:fs';
 import { dirname } from 'node:path';
-import { eventTimeMs, type DocvEvent, type DocvEventType } from '../../contract/index.js';
-import { applyApiDecision, applyEvent, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
+import { canonicalFromStored, eventTimeMs, isDialect, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
+import {
+  applyApiDecision,
+  applyDecisionUnavailable,
+  applyEvent,
+  lifecycleEventOf,
+  startLifecycle,
+  type TransactionLifecycle,
+} from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
+import {
+  canonicalOfRow,
+  deliveryOf,
+  EVENT_SUMMARY_COLUMNS,
+  eventSummaryOf,
+  NO_TRANSACTION,
+  page,
+  transactionColumn,
+  withoutBookkeeping,
+  type EventSummaryRow,
+} from '../rows.js';
 import { newId } from '../ids.js';
 import {
   StoreUnavailableError,
@@ -21,9 +38,10 @@ import {
   type IngestInput,
   type IngestOutcome,
   type Page,
-  type PageRequest,
   type QuarantineEntry,
+  type QuarantineFilter,
   type QuarantineInput,
+  type QuarantineReprocessResult,
   type Store,
   type StoreStats,
   type StoredEvent,
@@ -102,6 +120,38 @@ interface QuarantineRow {
   headers: string;
   body: Buffer;
   body_size: number;
+  dialect: string | null;
+  reprocessed_at: string | null;
+  reprocess_outcome: string | null;
+  reprocess_status: number | null;
+  reprocess_event_id: string | null;
+}
+
+/** An event stored before its RiskOS evaluation was linked to a transaction (see adoptEvaluation). */
+interface UnlinkedEventRow {
+  seq: number;
+  raw_body: Buffer;
+  canonical: string | null;
+  received_at: string;
+}
+
+function quarantineEntryOf(r: QuarantineRow): QuarantineEntry {
+  return {
+    quarantineId: r.quarantine_id,
+    receivedAt: r.received_at,
+    reason: r.reason,
+    status: r.status,
+    detail: JSON.parse(r.detail) as unknown,
+    headers: JSON.parse(r.headers) as Record<string, string>,
+    body: r.body.toString('utf8'),
+    bodySize: r.body_size,
+    bodyTruncated: r.body.length < r.body_size,
+    dialect: isDialect(r.dialect) ? r.dialect : null,
+    reprocessed:
+      r.reprocessed_at === null
+        ? null
+        : { at: r.reprocessed_at, outcome: r.reprocess_outcome ?? '', status: r.reprocess_status ?? 0, eventId: r.reprocess_event_id },
+  };
 }
 
 /**
@@ -203,10 +253,21 @@ export class SqliteStore implements Store {
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-           event_time_ms, customer_user_id, decision, received_at, raw_body, headers)
+           event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
          VALUES (@eventId, @dedupeKey, @deliveryId, @contentHash, @docvTransactionId, @eventType, @eventTime,
-           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers)`,
+           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers, @canonical, @evaluationId)`,
       ),
+      // Both walk events_by_evaluation; they run only for events that carry an evaluation id.
+      transactionOfEvaluation: db.prepare<[string], { docv_transaction_id: string }>(
+        `SELECT docv_transaction_id FROM events WHERE evaluation_id = ? AND docv_transaction_id <> '${NO_TRANSACTION}' LIMIT 1`,
+      ),
+      unlinkedOfEvaluation: db.prepare<[string], UnlinkedEventRow>(
+        `SELECT seq, raw_body, canonical, received_at FROM events WHERE evaluation_id = ? AND docv_transaction_id = '${NO_TRANSACTION}' ORDER BY seq`,
+      ),
+      linkEvent: db.prepare<[string, number]>('UPDATE events SET docv_transaction_id = ? WHERE seq = ?'),
+      // No index on deliveries.event_seq: a linked note has one row per destination, found through
+      // deliveries_in_order (docv_transaction_id = '', destination, event_seq) by its prefix.
+      linkDeliveries: db.prepare<[string, number]>(`UPDATE deliveries SET docv_transaction_id = ? WHERE docv_transaction_id = '${NO_TRANSACTION}' AND event_seq = ?`),
       transactionState: db.prepare<[string], { state: string }>('SELECT state FROM transactions WHERE docv_transaction_id = ?'),
       upsertTransaction: db.prepare(
         `INSERT INTO transactions (docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at,
@@ -220,8 +281,12 @@ export class SqliteStore implements Store {
            anomaly_count = excluded.anomaly_count, state = excluded.state`,
       ),
       insertQuarantine: db.prepare(
-        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size)
-         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize)`,
+        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect)
+         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize, @dialect)`,
+      ),
+      markReprocessed: db.prepare(
+        `UPDATE quarantine SET reprocessed_at = @at, reprocess_outcome = @outcome, reprocess_status = @status, reprocess_event_id = @eventId
+         WHERE quarantine_id = @quarantineId`,
       ),
       trimQuarantine: db.prepare('DELETE FROM quarantine WHERE seq <= (SELECT MAX(seq) FROM quarantine) - ?'),
     };
@@ -367,7 +432,7 @@ export class SqliteStore implements Store {
         ? { kind: 'duplicate', eventId: existing.event_id }
         : { kind: 'conflict', eventId: existing.event_id };
     }
-    const event = input.event;
+    const event = this.withTransaction(input.event);
     const receivedAt = input.receivedAt.toISOString();
     const eventId = newId('evt', input.receivedAt.getTime());
     const inserted = this.stmts.insertEvent.run({
@@ -375,7 +440,7 @@ export class SqliteStore implements Store {
       dedupeKey: input.dedupeKey,
       deliveryId: input.deliveryId,
       contentHash: input.contentHash,
-      docvTransactionId: event.docvTransactionId,
+      docvTransactionId: transactionColumn(event.docvTransactionId),
       eventType: event.eventType,
       eventTime: event.eventTime,
       eventTimeMs: eventTimeMs(event.eventTime),
@@ -384,27 +449,58 @@ export class SqliteStore implements Store {
       receivedAt,
       rawBody: input.rawBody,
       headers: JSON.stringify(input.headers),
+      // What the sender said (a note's transaction as resolved is in docv_transaction_id).
+      canonical: storedMetadata(input.event),
+      evaluationId: event.evaluationId ?? null,
     });
-    const lifecycleEvent: LifecycleEvent = {
-      eventType: event.eventType,
-      eventTime: event.eventTime,
-      receivedAt,
-      ...(event.decision !== undefined ? { decision: event.decision } : {}),
-      ...(event.customerUserId !== undefined ? { customerUserId: event.customerUserId } : {}),
-    };
-    const row = this.stmts.transactionState.get(event.docvTransactionId);
-    const state = row
-      ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent)
-      : startLifecycle(event.docvTransactionId, lifecycleEvent);
-    this.saveLifecycle(state);
-    this.outbox.enqueueFor({
-      seq: Number(inserted.lastInsertRowid),
-      eventId,
-      docvTransactionId: event.docvTransactionId,
-      eventType: event.eventType,
-      receivedAt: input.receivedAt,
-    });
+    if (event.docvTransactionId !== null && !event.test) {
+      // Only an event that names its transaction itself can link an evaluation to it.
+      const links = input.event.docvTransactionId !== null && event.evaluationId !== undefined;
+      this.foldIntoLifecycle(event.docvTransactionId, event, receivedAt, links);
+    }
+    this.outbox.enqueueFor({ seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt });
     return { kind: 'accepted', eventId };
+  }
+
+  /**
+   * The event with the transaction it belongs to. A RiskOS note carries only its evaluation id:
+   * when an earlier event of that evaluation named the transaction, the note is filed under it.
+   * Test events never join a transaction. Flat events (no evaluation id) cost no query here.
+   */
+  private withTransaction(event: CanonicalEvent): CanonicalEvent {
+    if (event.docvTransactionId !== null || event.evaluationId === undefined || event.test) return event;
+    const known = this.stmts.transactionOfEvaluation.get(event.evaluationId);
+    return known ? { ...event, docvTransactionId: known.docv_transaction_id } : event;
+  }
+
+  /**
+   * Folds an accepted event into its transaction's lifecycle; with `linksEvaluation`, also the
+   * events of its evaluation that were waiting for a transaction.
+   */
+  private foldIntoLifecycle(docvTransactionId: string, event: CanonicalEvent, receivedAt: string, linksEvaluation: boolean): void {
+    const lifecycleEvent = lifecycleEventOf(event, receivedAt);
+    const row = this.stmts.transactionState.get(docvTransactionId);
+    let state = row ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent) : startLifecycle(docvTransactionId, lifecycleEvent);
+    if (linksEvaluation && event.evaluationId !== undefined) state = this.adoptEvaluation(state, event.evaluationId);
+    this.saveLifecycle(state);
+  }
+
+  /**
+   * Events of `evaluationId` stored before any event linked the evaluation to a transaction (RiskOS
+   * notes that arrived before the evaluation named its DocV token) move to this transaction, with
+   * their deliveries, and are folded into its lifecycle: all in the commit of the event that
+   * made the link, so no reader sees the event linked without them.
+   */
+  private adoptEvaluation(state: TransactionLifecycle, evaluationId: string): TransactionLifecycle {
+    let folded = state;
+    for (const row of this.stmts.unlinkedOfEvaluation.all(evaluationId)) {
+      const stored = canonicalFromStored(JSON.parse(row.raw_body.toString('utf8')) as unknown, row.canonical);
+      if (stored.test) continue;
+      this.stmts.linkEvent.run(state.docvTransactionId, row.seq);
+      this.stmts.linkDeliveries.run(state.docvTransactionId, row.seq);
+      folded = applyEvent(folded, lifecycleEventOf(stored, row.received_at));
+    }
+    return folded;
   }
 
   private saveLifecycle(state: TransactionLifecycle): void {
@@ -435,6 +531,7 @@ export class SqliteStore implements Store {
         headers: JSON.stringify(input.headers),
         body: Buffer.from(input.body),
         bodySize: input.bodySize,
+        dialect: input.dialect ?? null,
       });
       this.stmts.trimQuarantine.run(this.quarantineCapacity);
     });
@@ -478,7 +575,8 @@ export class SqliteStore implements Store {
     const row = this.cached<[string], EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = ?`).get(eventId);
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
-    return { ...eventSummaryOf(row), payload: JSON.parse(rawBody) as DocvEvent, rawBody, headers: JSON.parse(row.headers!) as Record<string, string> };
+    const payload = JSON.parse(rawBody) as Record<string, unknown>;
+    return { ...eventSummaryOf(row), payload, event: canonicalOfRow(payload, row), rawBody, headers: JSON.parse(row.headers!) as Record<string, string> };
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
@@ -497,31 +595,67 @@ export class SqliteStore implements Store {
       where.push('event_type = @eventType');
       params.eventType = filter.eventType;
     }
+    if (filter.evaluationId !== undefined) {
+      where.push('evaluation_id = @evaluationId');
+      params.evaluationId = filter.evaluationId;
+    }
+    // Dialect and test live in the canonical JSON; flat events (canonical NULL) are asyncapi, not test.
+    if (filter.dialect !== undefined) {
+      where.push("COALESCE(json_extract(canonical, '$.dialect'), 'asyncapi') = @dialect");
+      params.dialect = filter.dialect;
+    }
+    if (filter.test !== undefined) {
+      where.push("COALESCE(json_extract(canonical, '$.test'), 0) = @test");
+      params.test = filter.test ? 1 : 0;
+    }
     const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
     return page(this.db.prepare<[Record<string, unknown>], EventRow>(sql).all(params), filter.limit, 'ev', eventSummaryOf);
   }
 
-  async listQuarantine(request: PageRequest): Promise<Page<QuarantineEntry>> {
-    const after = decodeCursor(request.cursor, 'qr');
-    const rows = this.db
-      .prepare<[number, number], QuarantineRow>('SELECT * FROM quarantine WHERE seq < ? ORDER BY seq DESC LIMIT ?')
-      .all(after ?? Number.MAX_SAFE_INTEGER, request.limit + 1);
-    return page(rows, request.limit, 'qr', (r) => ({
-      quarantineId: r.quarantine_id,
-      receivedAt: r.received_at,
-      reason: r.reason,
-      status: r.status,
-      detail: JSON.parse(r.detail) as unknown,
-      headers: JSON.parse(r.headers) as Record<string, string>,
-      body: r.body.toString('utf8'),
-      bodySize: r.body_size,
-      bodyTruncated: r.body.length < r.body_size,
-    }));
+  async listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit + 1 };
+    const after = decodeCursor(filter.cursor, 'qr');
+    if (after !== null) {
+      where.push('seq < @after');
+      params.after = after;
+    }
+    if (filter.reason !== undefined) {
+      where.push('reason = @reason');
+      params.reason = filter.reason;
+    }
+    if (filter.status !== undefined) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    if (filter.reprocessed !== undefined) where.push(`reprocessed_at IS ${filter.reprocessed ? 'NOT NULL' : 'NULL'}`);
+    // received_at is ISO text in UTC (toISOString): text order is time order.
+    if (filter.from !== undefined) {
+      where.push('received_at >= @from');
+      params.from = filter.from.toISOString();
+    }
+    if (filter.to !== undefined) {
+      where.push('received_at < @to');
+      params.to = filter.to.toISOString();
+    }
+    const sql = `SELECT * FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+    return page(this.db.prepare<[Record<string, unknown>], QuarantineRow>(sql).all(params), filter.limit, 'qr', quarantineEntryOf);
+  }
+
+  async getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
+    const row = this.cached<[string], QuarantineRow>('SELECT * FROM quarantine WHERE quarantine_id = ?').get(quarantineId);
+    return row ? quarantineEntryOf(row) : null;
+  }
+
+  markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
+    return this.enqueue(() => {
+      this.stmts.markReprocessed.run({ quarantineId, at: result.at, outcome: result.outcome, status: result.status, eventId: result.eventId });
+    });
   }
 
   async stats(): Promise<StoreStats> {
     const count = (table: string) => (this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()?.n ?? 0);
-    const byStatus = this.db.prepare<[], { status: DocvEventType; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status').all();
+    const byStatus = this.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status').all();
     return {
       events: count('events'),
       transactions: count('transactions'),
@@ -544,6 +678,13 @@ export class SqliteStore implements Store {
       this.outbox.saveDecision(eventId, docvTransactionId, decision);
       const row = this.stmts.transactionState.get(docvTransactionId);
       if (row) this.saveLifecycle(applyApiDecision(JSON.parse(row.state) as TransactionLifecycle, decision));
+    });
+  }
+
+  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
+    return this.enqueue(() => {
+      const row = this.stmts.transactionState.get(docvTransactionId);
+      if (row) this.saveLifecycle(applyDecisionUnavailable(JSON.parse(row.state) as TransactionLifecycle, reason, at.toISOString()));
     });
   }
 

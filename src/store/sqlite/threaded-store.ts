@@ -15,9 +15,10 @@ import {
   type OutboxDelivery,
   type OutboxDeliveryView,
   type Page,
-  type PageRequest,
   type QuarantineEntry,
+  type QuarantineFilter,
   type QuarantineInput,
+  type QuarantineReprocessResult,
   type ReplayFilter,
   type Store,
   type StoreStats,
@@ -163,6 +164,9 @@ export class ThreadedSqliteStore implements Store {
   quarantine(input: QuarantineInput): Promise<void> {
     return this.call('quarantine', input);
   }
+  markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
+    return this.call('markQuarantineReprocessed', quarantineId, result);
+  }
   configureOutbox(config: Partial<OutboxConfig>): void {
     // Its own ordering: queued like a write, so it applies to every ingest queued after it.
     this.call('configureOutbox', config).catch(() => undefined);
@@ -175,6 +179,9 @@ export class ThreadedSqliteStore implements Store {
   }
   recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
     return this.call('recordDecision', eventId, docvTransactionId, decision);
+  }
+  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
+    return this.call('markDecisionUnavailable', docvTransactionId, reason, at);
   }
   retryDelivery(deliveryId: string): Promise<OutboxDelivery | null> {
     return this.call('retryDelivery', deliveryId);
@@ -195,8 +202,11 @@ export class ThreadedSqliteStore implements Store {
   listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
     return this.reader.listEvents(filter);
   }
-  listQuarantine(page: PageRequest): Promise<Page<QuarantineEntry>> {
-    return this.reader.listQuarantine(page);
+  listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
+    return this.reader.listQuarantine(filter);
+  }
+  getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
+    return this.reader.getQuarantine(quarantineId);
   }
   stats(): Promise<StoreStats> {
     return this.reader.stats();

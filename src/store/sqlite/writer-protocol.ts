@@ -1,7 +1,19 @@
 import type { SqliteStoreOptions } from './sqlite-store.js';
 
 /** The store methods that write, and so run on the writer thread. */
-export const WRITE_METHODS = ['migrate', 'ingest', 'quarantine', 'claimDeliveries', 'completeDelivery', 'recordDecision', 'retryDelivery', 'replay', 'configureOutbox'] as const;
+export const WRITE_METHODS = [
+  'migrate',
+  'ingest',
+  'quarantine',
+  'markQuarantineReprocessed',
+  'claimDeliveries',
+  'completeDelivery',
+  'recordDecision',
+  'markDecisionUnavailable',
+  'retryDelivery',
+  'replay',
+  'configureOutbox',
+] as const;
 export type WriteMethod = (typeof WRITE_METHODS)[number];
 
 export interface WriteCall {

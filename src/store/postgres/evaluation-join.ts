@@ -1,0 +1,130 @@
+import type pg from 'pg';
+import { canonicalFromStored, type CanonicalEvent, type CanonicalFields } from '../../contract/index.js';
+import { lifecycleEventOf, type LifecycleEvent } from '../../lifecycle/index.js';
+import { pgText } from './pg-text.js';
+
+/**
+ * RiskOS sends DocV progress as `case_notes_added`, which names the evaluation (`eval_id`) but not
+ * the DocV transaction; only some events of the evaluation carry the transaction token. A note is
+ * filed under the transaction its evaluation is already linked to; a note that comes before any
+ * link is stored without a transaction ('') and moved under it when the link arrives. Everything
+ * here runs only for batches that hold an event with an evaluation id: the flat path never pays.
+ */
+
+/** Whether an event takes part in the join: it names an evaluation and is not a test event. */
+function joins(event: CanonicalEvent): event is CanonicalEvent & { evaluationId: string } {
+  return event.evaluationId !== undefined && !event.test;
+}
+
+/** A note: an event of an evaluation that does not say which transaction it belongs to. */
+function isNote(event: CanonicalEvent): event is CanonicalEvent & { evaluationId: string } {
+  return joins(event) && event.docvTransactionId === null;
+}
+
+/**
+ * Serialises the join per evaluation across instances: without it, a note stored while another
+ * instance commits the link would see no link, and the link would not see the uncommitted note,
+ * leaving the note unfiled for ever. A transaction-scoped advisory lock, taken in sorted order (so
+ * two batches cannot deadlock on each other), held until the commit. Keyed by schema too, so that
+ * tenants or test schemas sharing a database do not queue on each other.
+ */
+const LOCK_EVALUATIONS = {
+  name: 'docv_lock_evaluations',
+  text: `SELECT pg_advisory_xact_lock(hashtextextended('docv-webhooks:evaluation:' || current_schema() || ':' || e, 0))
+         FROM unnest($1::text[]) AS e`,
+};
+
+/** The transaction each evaluation was first linked to (the earliest linked event wins). */
+const LINKED_TRANSACTIONS = {
+  name: 'docv_linked_transactions',
+  text: `SELECT DISTINCT ON (evaluation_id) evaluation_id, docv_transaction_id FROM events
+         WHERE evaluation_id = ANY($1::text[]) AND docv_transaction_id <> ''
+         ORDER BY evaluation_id, seq`,
+};
+
+/**
+ * Moves the events stored without a transaction (and their deliveries) under the transaction
+ * their evaluation is now linked to, and answers them so their lifecycle can be folded in. Test
+ * events keep '' whatever they name: they are never part of a transaction. (A text search, not
+ * `canonical->>'test'`: PostgreSQL's JSON operators refuse a whole document that holds \u0000 or
+ * a lone surrogate anywhere, and senders choose what is in customerUserId.)
+ */
+const MOVE_UNFILED = {
+  name: 'docv_move_unfiled',
+  text: `WITH moved AS (
+           UPDATE events e SET docv_transaction_id = m.tx
+           FROM unnest($1::text[], $2::text[]) AS m(evaluation_id, tx)
+           WHERE e.evaluation_id = m.evaluation_id AND e.docv_transaction_id = ''
+             AND strpos(e.canonical::text, '"test":true') = 0
+           RETURNING e.seq, e.docv_transaction_id, e.raw_body, e.canonical, e.received_at
+         ), requeued AS (
+           UPDATE deliveries d SET docv_transaction_id = moved.docv_transaction_id FROM moved WHERE d.event_seq = moved.seq
+         )
+         SELECT docv_transaction_id, raw_body, canonical, received_at FROM moved`,
+};
+
+/** Evaluation id → the transaction its events are filed under. */
+export type EvaluationLinks = ReadonlyMap<string, string>;
+
+/**
+ * Locks the evaluations of the batch and finds the transaction each is linked to: the one already
+ * stored, else the one an event of the batch names. Null when no event of the batch has an
+ * evaluation id (no round trip at all).
+ */
+export async function linkEvaluations(client: pg.PoolClient, events: readonly CanonicalEvent[]): Promise<EvaluationLinks | null> {
+  const evaluations = [...new Set(events.filter(joins).map((e) => pgText(e.evaluationId)))].sort();
+  if (evaluations.length === 0) return null;
+  await client.query({ ...LOCK_EVALUATIONS, values: [evaluations] });
+  const links = new Map<string, string>();
+  // Only notes need to know an earlier link; a batch of links alone skips the lookup.
+  const wanted = [...new Set(events.filter(isNote).map((e) => pgText(e.evaluationId)))];
+  if (wanted.length > 0) {
+    const { rows } = await client.query<{ evaluation_id: string; docv_transaction_id: string }>({ ...LINKED_TRANSACTIONS, values: [wanted] });
+    for (const r of rows) links.set(r.evaluation_id, r.docv_transaction_id);
+  }
+  for (const e of events) {
+    if (joins(e) && e.docvTransactionId !== null && !links.has(pgText(e.evaluationId))) links.set(pgText(e.evaluationId), e.docvTransactionId);
+  }
+  return links;
+}
+
+/** The event as filed: a note of a linked evaluation gets its transaction; every other event is returned as it is. */
+export function fileEvent(event: CanonicalEvent, links: EvaluationLinks | null): CanonicalEvent {
+  if (links === null || !isNote(event)) return event;
+  const linked = links.get(pgText(event.evaluationId));
+  return linked === undefined ? event : { ...event, docvTransactionId: linked };
+}
+
+/** Where an event is filed: test events and unlinked notes under no transaction. */
+export function transactionOf(event: CanonicalEvent): string | null {
+  return event.test ? null : event.docvTransactionId;
+}
+
+/** An event moved under a transaction, as its lifecycle folds it in. */
+export interface MovedEvent {
+  docvTransactionId: string;
+  event: LifecycleEvent;
+}
+
+/**
+ * Files the earlier, unfiled events of the evaluations that `linking` (accepted events that name
+ * both a transaction and an evaluation) link, in the caller's transaction. Must run after the
+ * batch's events are inserted and under the locks of linkEvaluations.
+ */
+export async function moveUnfiledEvents(client: pg.PoolClient, linking: readonly CanonicalEvent[], links: EvaluationLinks): Promise<MovedEvent[]> {
+  const targets = new Map<string, string>();
+  for (const e of linking) {
+    if (!joins(e) || e.docvTransactionId === null) continue;
+    const evaluation = pgText(e.evaluationId);
+    targets.set(evaluation, links.get(evaluation) ?? e.docvTransactionId);
+  }
+  if (targets.size === 0) return [];
+  const { rows } = await client.query<{ docv_transaction_id: string; raw_body: Buffer; canonical: CanonicalFields | null; received_at: Date }>({
+    ...MOVE_UNFILED,
+    values: [[...targets.keys()], [...targets.values()].map((t) => pgText(t))],
+  });
+  return rows.map((r) => ({
+    docvTransactionId: r.docv_transaction_id,
+    event: lifecycleEventOf(canonicalFromStored(JSON.parse(r.raw_body.toString('utf8')), r.canonical), r.received_at.toISOString()),
+  }));
+}

@@ -1,0 +1,101 @@
+import type pg from 'pg';
+import { isDialect, type Dialect } from '../../contract/index.js';
+import { decodeCursor } from '../cursor.js';
+import { newId } from '../ids.js';
+import { page } from '../rows.js';
+import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
+import { pgText } from './pg-text.js';
+import { Where } from './where.js';
+
+interface QuarantineRow {
+  seq: number;
+  quarantine_id: string;
+  received_at: Date;
+  reason: string;
+  status: number;
+  detail: unknown;
+  headers: Record<string, string>;
+  body: Buffer;
+  body_size: number;
+  dialect: string | null;
+  reprocessed_at: Date | null;
+  reprocess_outcome: string | null;
+  reprocess_status: number | null;
+  reprocess_event_id: string | null;
+}
+
+/** Stores a rejected delivery and drops the oldest beyond `capacity`, in the caller's transaction. */
+export async function insert(client: pg.PoolClient, input: QuarantineInput, capacity: number): Promise<void> {
+  await client.query(
+    `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      newId('qrn', input.receivedAt.getTime()),
+      input.receivedAt.toISOString(),
+      pgText(input.reason),
+      input.status,
+      JSON.stringify(input.detail ?? null),
+      JSON.stringify(input.headers),
+      Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength),
+      input.bodySize,
+      input.dialect ?? null,
+    ],
+  );
+  // Sequences have gaps (rolled-back inserts), so keep the newest N rows rather than seq > max - N.
+  await client.query('DELETE FROM quarantine WHERE seq <= (SELECT seq FROM quarantine ORDER BY seq DESC OFFSET $1 LIMIT 1)', [capacity]);
+}
+
+/**
+ * Newest first. The quarantine is bounded (10,000 rows by default), so the filters walk the
+ * primary key backwards without indexes of their own.
+ */
+export async function list(db: pg.Pool, filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
+  const where = new Where();
+  const after = decodeCursor(filter.cursor, 'qr');
+  if (after !== null) where.add('seq < ?', after);
+  if (filter.reason !== undefined) where.add('reason = ?', pgText(filter.reason));
+  if (filter.status !== undefined) where.add('status = ?', filter.status);
+  if (filter.reprocessed !== undefined) where.raw(filter.reprocessed ? 'reprocessed_at IS NOT NULL' : 'reprocessed_at IS NULL');
+  if (filter.from) where.add('received_at >= ?', filter.from.toISOString());
+  if (filter.to) where.add('received_at < ?', filter.to.toISOString());
+  const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+  const { rows } = await db.query<QuarantineRow>(sql, where.values);
+  return page(rows, filter.limit, 'qr', entryOf);
+}
+
+export async function get(db: pg.Pool, quarantineId: string): Promise<QuarantineEntry | null> {
+  const { rows } = await db.query<QuarantineRow>('SELECT * FROM quarantine WHERE quarantine_id = $1', [pgText(quarantineId)]);
+  return rows[0] ? entryOf(rows[0]) : null;
+}
+
+/** Keeps the latest outcome only: an entry may be run through ingest again more than once. */
+export async function markReprocessed(db: pg.Pool, quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
+  await db.query(
+    `UPDATE quarantine SET reprocessed_at = $2, reprocess_outcome = $3, reprocess_status = $4, reprocess_event_id = $5
+     WHERE quarantine_id = $1`,
+    [pgText(quarantineId), result.at, pgText(result.outcome), result.status, pgText(result.eventId)],
+  );
+}
+
+function dialectOf(value: string | null): Dialect | null {
+  return isDialect(value) ? value : null;
+}
+
+function entryOf(r: QuarantineRow): QuarantineEntry {
+  return {
+    quarantineId: r.quarantine_id,
+    receivedAt: r.received_at.toISOString(),
+    reason: r.reason,
+    status: r.status,
+    detail: r.detail,
+    headers: r.headers,
+    body: r.body.toString('utf8'),
+    bodySize: r.body_size,
+    bodyTruncated: r.body.length < r.body_size,
+    dialect: dialectOf(r.dialect),
+    reprocessed:
+      r.reprocessed_at === null
+        ? null
+        : { at: r.reprocessed_at.toISOString(), outcome: r.reprocess_outcome ?? '', status: r.reprocess_status ?? 0, eventId: r.reprocess_event_id },
+  };
+}
