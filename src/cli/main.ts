@@ -14,6 +14,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/simulate.js'),
   () => import('./commands/trigger.js'),
   () => import('./commands/deliveries.js'),
+  () => import('./commands/quarantine.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -1,4 +1,3 @@
-import type { DocvEventType } from '../contract/index.js';
 import { parseDuration } from '../retry/schedule.js';
 
 /**
@@ -109,15 +108,19 @@ export interface ChaosDecision {
   omitDecision: boolean;
 }
 
+/** The events after which a session has nothing more to say. */
+const SESSION_ENDS: ReadonlySet<string> = new Set(['VERIFICATION_COMPLETED', 'SESSION_EXPIRED']);
+
 /**
- * Rolls the dice for one event. Pure: `random` is injected. The last event of a session is never
- * held, since nothing follows it to overtake it.
+ * Rolls the dice for one notification, named by its DocV step (VERIFICATION_COMPLETED is the one
+ * that carries a decision, whatever the dialect calls it). Pure: `random` is injected. The last
+ * notification of a session is never held, since nothing follows it to overtake it; a session
+ * end followed by more notifications (v5's SESSION_COMPLETE) says so with `last`.
  */
-export function decideChaos(settings: ChaosSettings, eventType: DocvEventType, random: () => number): ChaosDecision {
-  const terminal = eventType === 'VERIFICATION_COMPLETED' || eventType === 'SESSION_EXPIRED';
+export function decideChaos(settings: ChaosSettings, eventType: string, random: () => number, last = SESSION_ENDS.has(eventType)): ChaosDecision {
   const roll = (rate: number) => rate > 0 && random() < rate;
   const copies = roll(settings.duplicates) ? 2 : 1;
-  const hold = !terminal && roll(settings.outOfOrder);
+  const hold = !last && roll(settings.outOfOrder);
   const delayed = roll(settings.delay);
   const { min, max } = settings.delayMs;
   const delayMs = delayed ? Math.round(min + (max - min) * random()) : 0;

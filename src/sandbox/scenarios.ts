@@ -1,10 +1,10 @@
-import type { Decision, DocvEventType } from '../contract/index.js';
+import type { CanonicalDecision, Dialect, DocvEventType } from '../contract/index.js';
 
 /**
  * How the simulated end user behaves. `manual` does nothing on its own (a person drives the
  * capture page or a test drives the control endpoints) until the session expires.
  */
-export const SCENARIOS = ['accept', 'reject', 'resubmit', 'expire', 'abandon', 'mixed', 'manual'] as const;
+export const SCENARIOS = ['accept', 'reject', 'resubmit', 'review', 'expire', 'abandon', 'mixed', 'manual'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** A scenario with the dice already rolled: what one transaction actually does. */
 export type ConcreteScenario = Exclude<ScenarioName, 'mixed'>;
@@ -16,7 +16,7 @@ export function isScenarioName(value: unknown): value is ScenarioName {
 /** One thing the end user does, `atMs` after the transaction was created, before time scaling. */
 export interface PlannedStep {
   eventType: DocvEventType;
-  decision?: Decision;
+  decision?: CanonicalDecision;
   atMs: number;
 }
 
@@ -32,7 +32,10 @@ export const PACE = {
 } as const;
 export type Pace = { [K in keyof typeof PACE]: number };
 
-/** Weights of `mixed`: mostly happy paths, with every unhappy one represented. */
+/**
+ * Weights of `mixed`: mostly happy paths, with every unhappy one represented. `review` is left
+ * out: the flat contract cannot carry it, and a mixed run must suit every dialect.
+ */
 const MIXED_WEIGHTS: ReadonlyArray<readonly [ConcreteScenario, number]> = [
   ['accept', 0.5],
   ['reject', 0.15],
@@ -53,8 +56,18 @@ export function resolveScenario(name: ScenarioName, random: () => number): Concr
 }
 
 /** The decision a completed transaction of this scenario carries; `accept` when the scenario has none. */
-export function scenarioOutcome(scenario: ConcreteScenario): Decision {
-  return scenario === 'reject' || scenario === 'resubmit' ? scenario : 'accept';
+export function scenarioOutcome(scenario: ConcreteScenario): CanonicalDecision {
+  return scenario === 'reject' || scenario === 'resubmit' || scenario === 'review' ? scenario : 'accept';
+}
+
+/**
+ * Why a scenario cannot run in a dialect, or undefined when it can: the flat contract's decisions
+ * are accept, reject and resubmit, so a `review` outcome needs v5 or RiskOS.
+ */
+export function scenarioDialectConflict(scenario: ScenarioName, dialect: Dialect): string | undefined {
+  return scenario === 'review' && dialect === 'asyncapi'
+    ? 'scenario review needs dialect socure-v5 or riskos: the asyncapi contract has no review decision'
+    : undefined;
 }
 
 export function planScenario(scenario: ConcreteScenario, pace: Pace = PACE): PlannedStep[] {
@@ -62,6 +75,7 @@ export function planScenario(scenario: ConcreteScenario, pace: Pace = PACE): Pla
     case 'accept':
     case 'reject':
     case 'resubmit':
+    case 'review':
       return [
         { eventType: 'APP_OPENED', atMs: pace.appOpenedMs },
         { eventType: 'DOCUMENTS_UPLOADED', atMs: pace.documentsUploadedMs },

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DOCV_EVENT_TYPES, type DocvEventType } from '../../contract/index.js';
+import { DIALECTS, type Dialect } from '../../contract/index.js';
 import { CliError } from '../errors.js';
 import { dbOption, jsonOption } from '../options.js';
 import { formatTable } from '../table.js';
@@ -19,14 +19,16 @@ export function register(program: Command): void {
     .addOption(dbOption())
     .addOption(jsonOption())
     .option('--transaction <docvTransactionId>', 'only this transaction')
-    .addOption(new Option('--event-type <type>', 'only this event type').choices([...DOCV_EVENT_TYPES]))
+    .option('--event-type <type>', 'only this event type (e.g. VERIFICATION_COMPLETED, evaluation_completed, TEST_WEBHOOK)')
+    .option('--evaluation <evalId>', 'only events of this RiskOS evaluation')
+    .addOption(new Option('--dialect <name>', 'only events that came in this dialect').choices([...DIALECTS]))
     .addOption(limitOption())
     .option('--cursor <cursor>', 'continue after a previous page')
-    .action(async (opts: { db: string; json?: boolean; transaction?: string; eventType?: DocvEventType; limit: number; cursor?: string }) => {
+    .action(async (opts: { db: string; json?: boolean; transaction?: string; eventType?: string; evaluation?: string; dialect?: Dialect; limit: number; cursor?: string }) => {
       await withStore(opts.db, async (store) => {
-        const page = await store.listEvents({ limit: opts.limit, cursor: opts.cursor, docvTransactionId: opts.transaction, eventType: opts.eventType });
+        const page = await store.listEvents({ limit: opts.limit, cursor: opts.cursor, docvTransactionId: opts.transaction, eventType: opts.eventType, evaluationId: opts.evaluation, dialect: opts.dialect });
         if (opts.json) return print(JSON.stringify(page));
-        print(formatTable(page.items as unknown as Array<Record<string, unknown>>, ['eventId', 'docvTransactionId', 'eventType', 'eventTime', 'decision', 'receivedAt']));
+        print(formatTable(page.items as unknown as Array<Record<string, unknown>>, ['eventId', 'docvTransactionId', 'eventType', 'dialect', 'eventTime', 'decision', 'receivedAt']));
         if (page.nextCursor) print(`\nmore: --cursor ${page.nextCursor}`);
       });
     });
@@ -42,7 +44,7 @@ export function register(program: Command): void {
         const event = await store.getEvent(id);
         if (!event) throw new CliError(`no event ${JSON.stringify(id)}`);
         if (opts.json) return print(JSON.stringify(event));
-        const { payload: _payload, rawBody, headers, ...summary } = event;
+        const { payload: _payload, event: _canonical, rawBody, headers, ...summary } = event;
         for (const [k, v] of Object.entries(summary)) print(`${k.padEnd(18)} ${v ?? '-'}`);
         print('\nheaders:');
         for (const [k, v] of Object.entries(headers)) print(`  ${k}: ${v}`);

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DOCV_EVENT_TYPES, isRfc3339DateTime, type DocvEventType } from '../../contract/index.js';
+import { isRfc3339DateTime } from '../../contract/index.js';
 import { DELIVERY_STATES, type DeliveryState } from '../../store/index.js';
 import { CliError } from '../errors.js';
 import { dbOption, jsonOption } from '../options.js';
@@ -18,12 +18,12 @@ export function register(program: Command): void {
     .addOption(jsonOption())
     .option('--from <date-time>', 'events received at or after this instant')
     .option('--to <date-time>', 'events received before this instant')
-    .addOption(new Option('--event-type <type>', 'only this event type').choices([...DOCV_EVENT_TYPES]))
+    .option('--event-type <type>', 'only this event type')
     .option('--transaction <docvTransactionId>', 'only this transaction')
     .option('--destination <name>', 'only this destination (see `deliveries list`)')
     .addOption(new Option('--state <state>', 'only deliveries in this state, e.g. dead').choices([...DELIVERY_STATES]))
     .action(
-      async (opts: { db: string; json?: boolean; from?: string; to?: string; eventType?: DocvEventType; transaction?: string; destination?: string; state?: DeliveryState }) => {
+      async (opts: { db: string; json?: boolean; from?: string; to?: string; eventType?: string; transaction?: string; destination?: string; state?: DeliveryState }) => {
         const filter = {
           from: opts.from ? instant(opts.from, '--from') : undefined,
           to: opts.to ? instant(opts.to, '--to') : undefined,

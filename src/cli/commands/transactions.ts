@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { DECISIONS, DOCV_EVENT_TYPES, type Decision, type DocvEventType } from '../../contract/index.js';
+import { CANONICAL_DECISIONS, type CanonicalDecision } from '../../contract/index.js';
+import { NO_STATUS, STATUS_RANK } from '../../lifecycle/index.js';
 import { MAX_PAGE_LIMIT } from '../../store/index.js';
 import { CliError } from '../errors.js';
 import { dbOption, jsonOption, parsePositiveInt } from '../options.js';
@@ -9,8 +10,8 @@ import { withStore } from '../with-store.js';
 interface ListOptions {
   db: string;
   json?: boolean;
-  status?: DocvEventType;
-  decision?: Decision;
+  status?: string;
+  decision?: CanonicalDecision;
   customerUserId?: string;
   limit: number;
   cursor?: string;
@@ -36,8 +37,8 @@ export function register(program: Command): void {
     .description('list transactions, newest first')
     .addOption(dbOption())
     .addOption(jsonOption())
-    .addOption(new Option('--status <eventType>', 'only this status').choices([...DOCV_EVENT_TYPES]))
-    .addOption(new Option('--decision <decision>', 'only this decision').choices([...DECISIONS]))
+    .addOption(new Option('--status <eventType>', 'only this status').choices([NO_STATUS, ...Object.keys(STATUS_RANK)]))
+    .addOption(new Option('--decision <decision>', 'only this decision').choices([...CANONICAL_DECISIONS]))
     .option('--customer-user-id <id>', 'only this customerUserId')
     .addOption(limitOption())
     .option('--cursor <cursor>', 'continue after a previous page')

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
-import { parseDocvEvent } from '../../contract/index.js';
+import { Option, type Command } from 'commander';
+import { DIALECTS, parseDelivery, type Dialect } from '../../contract/index.js';
 import { CliError } from '../errors.js';
 
 const MAX_INPUT_BYTES = 16 * 1024 * 1024;
@@ -26,17 +26,22 @@ async function readInput(source: string): Promise<Buffer> {
 export function register(program: Command): void {
   program
     .command('validate')
-    .description('check a DocV event payload against the contract (spec/asyncapi.yaml)')
+    .description('check a delivery body as the receiver would: the flat contract (spec/asyncapi.yaml), Socure v5 or RiskOS (spec/dialects)')
     .argument('<file>', 'JSON file, or - for standard input')
-    .option('--json', 'print the result as JSON')
-    .action(async (file: string, opts: { json?: boolean }) => {
-      const result = parseDocvEvent(await readInput(file));
+    .option('--json', 'print the result as JSON (the canonical event when valid)')
+    .addOption(new Option('--dialect <name>', 'read it only as this dialect (default: its shape picks one)').choices([...DIALECTS]))
+    .action(async (file: string, opts: { json?: boolean; dialect?: Dialect }) => {
+      const result = parseDelivery(await readInput(file), { dialect: opts.dialect, receivedAt: new Date(), keepDocumentData: true });
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(result.ok ? { valid: true, event: result.event } : { valid: false, ...result })}\n`);
+        if (result.ok) process.stdout.write(`${JSON.stringify({ valid: true, event: result.event })}\n`);
+        else if (result.kind === 'contract') process.stdout.write(`${JSON.stringify({ valid: false, kind: result.kind, dialect: result.dialect, errors: result.errors })}\n`);
+        else process.stdout.write(`${JSON.stringify({ valid: false, ...result })}\n`);
       } else if (result.ok) {
-        process.stdout.write(`valid: ${result.event.eventType} for transaction ${result.event.docvTransactionId}\n`);
+        const tx = result.event.docvTransactionId === null ? (result.event.test ? 'a test event, no transaction' : 'no transaction yet') : `transaction ${result.event.docvTransactionId}`;
+        process.stdout.write(`valid ${result.event.dialect}: ${result.event.eventType} for ${tx}\n`);
       } else if (result.kind === 'contract') {
-        process.stdout.write(`invalid: ${result.errors.length} violation(s)\n`);
+        const how = result.detected ? `as ${result.dialect}` : `fits no dialect; closest is ${result.dialect}`;
+        process.stdout.write(`invalid (${how}): ${result.errors.length} violation(s)\n`);
         for (const e of result.errors) process.stdout.write(`  ${e.path || '(root)'}: ${e.message}\n`);
       } else {
         process.stdout.write(`invalid: ${result.message}\n`);

@@ -1,4 +1,5 @@
 import { signStandardWebhook } from '../../auth/standard-webhooks.js';
+import { canonicalFields } from '../../contract/index.js';
 import type { ClaimedDelivery } from '../../store/index.js';
 import type { AttemptOutcome, Destination } from '../types.js';
 import { inlinePoster, type HttpPoster } from './http-post.js';
@@ -22,7 +23,10 @@ export function forwardDestinationName(url: string): string {
   return `forward:${u.host}${u.pathname}`;
 }
 
-/** What the integrator's service receives: the event as Socure sent it, plus what we know. */
+/**
+ * What the integrator's service receives: the event as Socure sent it (document data removed
+ * unless kept), the canonical reading of it whatever the dialect, plus the fetched decision.
+ */
 export function forwardBody(delivery: ClaimedDelivery): string {
   const decision = delivery.fetchedDecision;
   return JSON.stringify({
@@ -30,7 +34,8 @@ export function forwardBody(delivery: ClaimedDelivery): string {
     eventType: delivery.eventType,
     docvTransactionId: delivery.docvTransactionId,
     receivedAt: delivery.receivedAt,
-    event: delivery.event,
+    event: delivery.event.payload,
+    canonical: canonicalFields(delivery.event),
     decision: decision
       ? {
           value: decision.decision,
