@@ -1,4 +1,4 @@
-import type { Decision, DocvEventType } from '../contract/index.js';
+import type { CanonicalDecision, DocvEventType } from '../contract/index.js';
 import { MinHeap } from './min-heap.js';
 import type { SandboxState } from './state.js';
 import type { AttemptRecord, DeliveryRecord, DeliveryStatus, EventRecord, StepRecord, TransactionRecord } from './store.js';
@@ -40,7 +40,7 @@ export class MemoryStore implements SandboxState {
   private plannedCount = 0;
 
   private eventTotal = 0;
-  private readonly eventTypes = new Map<DocvEventType, number>();
+  private readonly eventTypes = new Map<string, number>();
   /** Per event with deliveries open: how many, and whether one was delivered already. */
   private readonly eventState = new Map<string, { open: number; delivered: boolean }>();
   private eventsDelivered = 0;
@@ -84,7 +84,7 @@ export class MemoryStore implements SandboxState {
     this.transactions.set(t.docvTransactionId, { ...old, status: t.status, decision: t.decision, uploads: t.uploads, completedAt: t.completedAt });
   }
 
-  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: Decision | undefined, dueAt: number): void {
+  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: CanonicalDecision | undefined, dueAt: number): void {
     const step: Step = { id: ++this.stepSeq, docvTransactionId, eventType, decision, dueAt, state: 'planned' };
     this.steps.set(step.id, step);
     this.planned.push(step);
@@ -151,7 +151,7 @@ export class MemoryStore implements SandboxState {
   }
 
   /** By type name, as SQLite's GROUP BY has them: the summary's `eventsByType` keeps its key order. */
-  eventTypeCounts(): Array<[DocvEventType, number]> {
+  eventTypeCounts(): Array<[string, number]> {
     return [...this.eventTypes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 

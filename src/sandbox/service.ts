@@ -1,10 +1,21 @@
 import type { Logger } from 'pino';
-import type { Decision, DocvEventType } from '../contract/index.js';
-import { decideChaos, mergeChaos, type ChaosOverrides } from './chaos.js';
+import type { CanonicalDecision, Dialect, DocvEventType } from '../contract/index.js';
+import { decideChaos, mergeChaos, type ChaosDecision, type ChaosOverrides } from './chaos.js';
+import { buildNotification, CREATED, docvSteps, type DocvSubject, type Happening } from './dialects/index.js';
 import { REQUIRED_UPLOADS, type DocumentType } from './document-data.js';
 import { badRequest, conflict, notFound } from './errors.js';
-import { newEventId, newReferenceId, newSessionToken, newTransactionId } from './ids.js';
-import { PACE, planScenario, resolveScenario, scaleDelay, scenarioFromCustomerUserId, scenarioOutcome, type Pace, type ScenarioName } from './scenarios.js';
+import { newEventId, newNotificationId, newReferenceId, newSessionToken, newTransactionId } from './ids.js';
+import {
+  PACE,
+  planScenario,
+  resolveScenario,
+  scaleDelay,
+  scenarioDialectConflict,
+  scenarioFromCustomerUserId,
+  scenarioOutcome,
+  type Pace,
+  type ScenarioName,
+} from './scenarios.js';
 import { applyFieldOverrides, removeFields } from './set-fields.js';
 import { advanceStatus, isTerminal, statusRank } from './status.js';
 import type { SandboxState } from './state.js';
@@ -12,8 +23,11 @@ import type { TransactionRecord } from './store.js';
 import { WakeTimer } from './wake-timer.js';
 
 export interface CreateTransactionInput {
-  customerUserId?: string;
+  customerUserId?: string | number;
+  userId?: string;
   webhookUrl?: string;
+  /** How its notifications are shaped; the service's default when absent. */
+  dialect?: Dialect;
   documentType?: DocumentType;
   country?: string;
   redirectUrl?: string;
@@ -23,20 +37,39 @@ export interface CreateTransactionInput {
 }
 
 export interface EmitOptions {
-  decision?: Decision;
+  /** `review` only on a transaction whose dialect can say it (not asyncapi). */
+  decision?: CanonicalDecision;
   /** Send VERIFICATION_COMPLETED without `decision` (the transaction still has one). */
   omitDecision?: boolean;
-  /** Extra or replaced payload fields, dotted paths allowed; may break the contract on purpose. */
+  /**
+   * Extra or replaced payload fields, dotted paths allowed; may break the contract on purpose.
+   * Applied to the main notification (the one named like the event) when a dialect sends several.
+   */
   set?: Record<string, unknown>;
-  /** Payload fields to leave out, dotted paths allowed. */
+  /** Payload fields to leave out of the main notification, dotted paths allowed. */
   unset?: readonly string[];
   /** Emit even if the transaction is past this point: control endpoints do, the simulated user does not. */
   force?: boolean;
   chaos?: ChaosOverrides;
 }
 
+/** One notification queued: its `webhook-id`, its type as the dialect names it, its body. */
+export interface QueuedNotification {
+  eventId: string;
+  eventType: string;
+  payload: Record<string, unknown>;
+}
+
 export type EmitResult =
-  | { emitted: true; eventId: string; payload: Record<string, unknown>; deliveries: number[] }
+  | {
+      emitted: true;
+      /** The main notification's (see `set`). */
+      eventId: string;
+      payload: Record<string, unknown>;
+      /** Every notification the event was announced with, in the order they were queued. */
+      notifications: QueuedNotification[];
+      deliveries: number[];
+    }
   | { emitted: false; reason: string };
 
 export interface DocvServiceOptions {
@@ -47,7 +80,11 @@ export interface DocvServiceOptions {
   now?: () => number;
   timeScale?: number;
   defaultScenario?: ScenarioName;
+  /** The dialect of transactions created without one: asyncapi unless set. */
+  defaultDialect?: Dialect;
   defaultWebhookUrl?: string;
+  /** The capture link of a session token, for dialects that send it (RiskOS); left out when absent. */
+  sessionUrl?: (sessionToken: string) => string;
   globalChaos?: () => ChaosOverrides;
   pace?: Pace;
   logger?: Logger;
@@ -104,8 +141,11 @@ export class DocvService {
   }
 
   create(input: CreateTransactionInput): TransactionRecord {
-    const requestedScenario =
-      input.scenario ?? scenarioFromCustomerUserId(input.customerUserId) ?? this.opts.defaultScenario ?? 'manual';
+    const magic = typeof input.customerUserId === 'string' ? scenarioFromCustomerUserId(input.customerUserId) : undefined;
+    const requestedScenario = input.scenario ?? magic ?? this.opts.defaultScenario ?? 'manual';
+    const dialect = input.dialect ?? this.opts.defaultDialect ?? 'asyncapi';
+    const conflict = scenarioDialectConflict(requestedScenario, dialect);
+    if (conflict) throw badRequest(conflict);
     const scenario = resolveScenario(requestedScenario, this.random);
     const createdAt = this.now();
     const tx: TransactionRecord = {
@@ -113,7 +153,9 @@ export class DocvService {
       referenceId: newReferenceId(),
       sessionToken: newSessionToken(),
       customerUserId: input.customerUserId,
+      ...(input.userId !== undefined ? { userId: input.userId } : {}),
       webhookUrl: input.webhookUrl ?? this.opts.defaultWebhookUrl,
+      dialect,
       documentType: input.documentType ?? 'license',
       country: input.country ?? 'US',
       redirectUrl: input.redirectUrl,
@@ -126,13 +168,17 @@ export class DocvService {
       uploads: [],
       createdAt,
     };
+    let announced = false;
     this.store.atomically(() => {
       this.store.insertTransaction(tx);
       for (const step of planScenario(scenario, this.opts.pace ?? PACE)) {
         this.store.insertStep(tx.docvTransactionId, step.eventType, step.decision, createdAt + scaleDelay(step.atMs, tx.timeScale));
       }
+      // v5 announces the session before the user does anything (WAITING_FOR_USER_TO_REDIRECT).
+      announced = this.announce(tx, CREATED, { now: createdAt }).notifications.length > 0;
     });
     this.timer.wake();
+    if (announced) this.opts.wakeDelivery();
     return tx;
   }
 
@@ -159,20 +205,12 @@ export class DocvService {
       }
       const now = this.now();
       const decision = eventType === 'VERIFICATION_COMPLETED' ? (opts.decision ?? tx.decision ?? tx.outcome) : undefined;
-      const chaos = decideChaos(mergeChaos(this.opts.globalChaos?.() ?? {}, { ...tx.chaos, ...opts.chaos }), eventType, this.random);
-
-      const payload: Record<string, unknown> = {
-        eventType,
-        docvTransactionId: tx.docvTransactionId,
-        ...(tx.customerUserId !== undefined ? { customerUserId: tx.customerUserId } : {}),
-        eventTime: new Date(now).toISOString(),
-        ...(decision !== undefined && !chaos.omitDecision && !opts.omitDecision ? { decision } : {}),
-      };
-      if (opts.set) applyFieldOverrides(payload, opts.set);
-      if (opts.unset) removeFields(payload, opts.unset);
-      const body = JSON.stringify(payload);
-      const eventId = newEventId();
-      this.store.insertEvent({ eventId, docvTransactionId: tx.docvTransactionId, eventType, body, createdAt: now });
+      if (decision === 'review' && tx.dialect === 'asyncapi') {
+        throw badRequest('decision must be accept, reject or resubmit on an asyncapi transaction (review exists in the socure-v5 and riskos dialects)');
+      }
+      const { notifications, deliveries, main } = this.announce(tx, eventType, { ...opts, now, decision });
+      // Every dialect announces an event of the flat lifecycle with at least one notification.
+      if (!main) throw new Error(`the ${tx.dialect} dialect announced ${eventType} with nothing`);
 
       const status = advanceStatus(tx.status, eventType);
       // The first decision is the transaction's result; a forced contradicting event is the
@@ -186,36 +224,86 @@ export class DocvService {
         completedAt: firstDecision ? now : tx.completedAt,
       });
       if (isTerminal(status)) this.store.cancelPlannedSteps(tx.docvTransactionId);
-
-      const deliveries: number[] = [];
-      if (tx.webhookUrl !== undefined) {
-        const holdMs = Math.max(MIN_HOLD_MS, scaleDelay(HOLD_MS, tx.timeScale));
-        for (let copy = 1; copy <= chaos.copies; copy++) {
-          deliveries.push(
-            this.store.insertDelivery({
-              eventId,
-              docvTransactionId: tx.docvTransactionId,
-              eventType,
-              url: tx.webhookUrl,
-              body,
-              ordered: true,
-              copy,
-              held: chaos.hold,
-              notBefore: now + (chaos.hold ? holdMs : chaos.delayMs),
-              createdAt: now,
-            }),
-          );
-        }
-        // Whatever was held back now goes after this event: that is the disorder.
-        if (!chaos.hold) this.store.releaseHeld(tx.docvTransactionId, now);
-      }
-      return { emitted: true, eventId, payload, deliveries };
+      return { emitted: true, eventId: main.eventId, payload: main.payload, notifications, deliveries };
     });
     if (result.emitted) {
-      this.opts.logger?.debug({ docvTransactionId, eventType, eventId: result.eventId }, 'event');
+      this.opts.logger?.debug({ docvTransactionId, eventType, eventIds: result.notifications.map((n) => n.eventId) }, 'event');
       this.opts.wakeDelivery();
     }
     return result;
+  }
+
+  /**
+   * Queues what `happening` is announced as in the transaction's dialect: one notification in
+   * the flat contract, several in v5 and RiskOS (see dialects/stream.ts). Each notification is
+   * an event of its own (its own `webhook-id` and envelope id, both kept across retries) with
+   * its own chaos roll. Every body is built before anything is written, so a bad `set` changes
+   * nothing (the memory store has no rollback).
+   */
+  private announce(
+    tx: TransactionRecord,
+    happening: Happening,
+    opts: Pick<EmitOptions, 'omitDecision' | 'set' | 'unset' | 'chaos'> & { now: number; decision?: CanonicalDecision },
+  ): { notifications: QueuedNotification[]; deliveries: number[]; main: QueuedNotification | undefined } {
+    const { now } = opts;
+    const steps = docvSteps(tx.dialect, happening, tx.documentType);
+    const settings = mergeChaos(this.opts.globalChaos?.() ?? {}, { ...tx.chaos, ...opts.chaos });
+    const subject = this.subjectOf(tx);
+    // Only the very last notification of a session is safe from holds: nothing comes after it.
+    const sessionEnds = happening !== CREATED && isTerminal(happening);
+    // The main notification carries `set`/`unset`: the one named like the event, else the last.
+    const mainIndex = steps.includes(happening) ? steps.indexOf(happening) : steps.length - 1;
+    const built = steps.map((step, i) => {
+      const chaos: ChaosDecision = decideChaos(settings, step, this.random, sessionEnds && i === steps.length - 1);
+      const { payload, eventType } = buildNotification(tx.dialect, step, subject, {
+        at: now,
+        decision: step === 'VERIFICATION_COMPLETED' ? opts.decision : undefined,
+        includeDecision: !chaos.omitDecision && !opts.omitDecision,
+        notificationId: newNotificationId(),
+      });
+      if (i === mainIndex && opts.set) applyFieldOverrides(payload, opts.set);
+      if (i === mainIndex && opts.unset) removeFields(payload, opts.unset);
+      return { eventId: newEventId(), eventType, payload, body: JSON.stringify(payload), chaos };
+    });
+
+    const deliveries: number[] = [];
+    for (const n of built) {
+      this.store.insertEvent({ eventId: n.eventId, docvTransactionId: tx.docvTransactionId, eventType: n.eventType, body: n.body, createdAt: now });
+      if (tx.webhookUrl === undefined) continue;
+      const holdMs = Math.max(MIN_HOLD_MS, scaleDelay(HOLD_MS, tx.timeScale));
+      for (let copy = 1; copy <= n.chaos.copies; copy++) {
+        deliveries.push(
+          this.store.insertDelivery({
+            eventId: n.eventId,
+            docvTransactionId: tx.docvTransactionId,
+            eventType: n.eventType,
+            url: tx.webhookUrl,
+            body: n.body,
+            ordered: true,
+            copy,
+            held: n.chaos.hold,
+            notBefore: now + (n.chaos.hold ? holdMs : n.chaos.delayMs),
+            createdAt: now,
+          }),
+        );
+      }
+      // Whatever was held back now goes after this notification: that is the disorder.
+      if (!n.chaos.hold) this.store.releaseHeld(tx.docvTransactionId, now);
+    }
+    const notifications = built.map(({ eventId, eventType, payload }) => ({ eventId, eventType, payload }));
+    return { notifications, deliveries, main: notifications[mainIndex] };
+  }
+
+  private subjectOf(tx: TransactionRecord): DocvSubject {
+    return {
+      docvTransactionId: tx.docvTransactionId,
+      referenceId: tx.referenceId,
+      ...(tx.customerUserId !== undefined ? { customerUserId: tx.customerUserId } : {}),
+      ...(tx.userId !== undefined ? { userId: tx.userId } : {}),
+      documentType: tx.documentType,
+      country: tx.country,
+      ...(this.opts.sessionUrl ? { sessionUrl: this.opts.sessionUrl(tx.sessionToken) } : {}),
+    };
   }
 
   /** A document image arrived. The app is opened by the first upload; the last required one completes the set. */
@@ -237,7 +325,7 @@ export class DocvService {
   }
 
   /** Finalises the verification (POST /documents/verify, the capture page's finish). */
-  complete(docvTransactionId: string, decision?: Decision): TransactionRecord {
+  complete(docvTransactionId: string, decision?: CanonicalDecision): TransactionRecord {
     const tx = this.require(docvTransactionId);
     if (tx.status === 'VERIFICATION_COMPLETED') return tx;
     if (tx.status === 'SESSION_EXPIRED') throw conflict('the session expired before verification; create a new transaction');

@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
+import type { Dialect } from '../contract/index.js';
 import { chaosFromText, type ChaosOverrides } from './chaos.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, parseRetrySchedule } from '../retry/schedule.js';
 import { newApiKey } from './ids.js';
-import type { ScenarioName } from './scenarios.js';
+import { scenarioDialectConflict, type ScenarioName } from './scenarios.js';
 import { buildSandboxApp } from './server.js';
 import { DocvService, type CreateTransactionInput } from './service.js';
 import { SandboxStore, sqliteFileFromUrl, type TransactionRecord } from './store.js';
@@ -30,6 +31,8 @@ export interface SandboxOptions {
   timeScale?: number;
   /** The scenario of transactions that name none: `manual` unless set. */
   defaultScenario?: ScenarioName;
+  /** The dialect of transactions that name none: `asyncapi` (the flat contract) unless set. */
+  defaultDialect?: Dialect;
   /** Global chaos, as an object or text such as `duplicates=0.2,outOfOrder=1`. */
   chaos?: ChaosOverrides | string;
   maxInFlight?: number;
@@ -80,6 +83,8 @@ export async function waitUntil(done: () => boolean, timeoutMs: number, what: st
 
 /** Starts the DocV sandbox: its store, the simulated end users, the delivery engine and the HTTP API. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
+  const conflict = scenarioDialectConflict(options.defaultScenario ?? 'manual', options.defaultDialect ?? 'asyncapi');
+  if (conflict) throw new RangeError(`default ${conflict}`);
   // stderr: stdout belongs to the CLI's own output (the URL, the generated key).
   const logger = options.logger ?? pino({ level: options.logLevel ?? 'silent' }, pino.destination(2));
   const store = new SandboxStore(sqliteFileFromUrl(options.db ?? 'sqlite::memory:'));
@@ -94,17 +99,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     random: options.random,
     logger,
   });
+  let publicUrl = options.publicUrl?.replace(/\/+$/, '');
+  const sessionUrl = (token: string) => `${publicUrl ?? ''}/capture/${encodeURIComponent(token)}`;
   const service = new DocvService({
     store,
     wakeDelivery: () => engine.wake(),
     random: options.random,
     timeScale: options.timeScale,
     defaultScenario: options.defaultScenario,
+    defaultDialect: options.defaultDialect,
     defaultWebhookUrl: options.defaultWebhookUrl,
+    // Known once the server listens; nothing is announced before that.
+    sessionUrl,
     globalChaos: () => globalChaos,
     logger,
   });
-  let publicUrl = options.publicUrl?.replace(/\/+$/, '');
   const app = buildSandboxApp({
     service,
     store,
@@ -134,7 +143,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     apiKeyGenerated: options.apiKey === undefined,
     createTransaction(input) {
       const tx = service.create(input);
-      return { ...tx, sessionUrl: `${publicUrl}/capture/${encodeURIComponent(tx.sessionToken)}` };
+      return { ...tx, sessionUrl: sessionUrl(tx.sessionToken) };
     },
     settled: (timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;

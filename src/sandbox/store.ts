@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Decision, DocvEventType } from '../contract/index.js';
+import type { CanonicalDecision, Dialect, DocvEventType } from '../contract/index.js';
 import type { ChaosOverrides } from './chaos.js';
 import type { DocumentType } from './document-data.js';
 import type { ConcreteScenario, ScenarioName } from './scenarios.js';
@@ -17,19 +17,23 @@ export interface TransactionRecord {
   docvTransactionId: string;
   referenceId: string;
   sessionToken: string;
-  customerUserId?: string;
+  /** A number when the integrator sent one: v5 notifications echo it as a number, as Socure does. */
+  customerUserId?: string | number;
+  userId?: string;
   webhookUrl?: string;
+  /** How this transaction's notifications are shaped. */
+  dialect: Dialect;
   documentType: DocumentType;
   country: string;
   redirectUrl?: string;
   requestedScenario: ScenarioName;
   scenario: ConcreteScenario;
   /** The decision this transaction completes with unless an explicit one is given. */
-  outcome: Decision;
+  outcome: CanonicalDecision;
   timeScale: number;
   chaos?: ChaosOverrides;
   status: TransactionStatus;
-  decision?: Decision;
+  decision?: CanonicalDecision;
   uploads: string[];
   createdAt: number;
   completedAt?: number;
@@ -39,14 +43,15 @@ export interface StepRecord {
   id: number;
   docvTransactionId: string;
   eventType: DocvEventType;
-  decision?: Decision;
+  decision?: CanonicalDecision;
   dueAt: number;
 }
 
 export interface EventRecord {
   eventId: string;
   docvTransactionId: string;
-  eventType: DocvEventType;
+  /** As the transaction's dialect names it: APP_OPENED, DOCUMENT_BACK_UPLOADED, case_notes_added… */
+  eventType: string;
   /** The exact bytes every delivery of this event sends. */
   body: string;
   createdAt: number;
@@ -59,7 +64,8 @@ export interface DeliveryRecord {
   id: number;
   eventId: string;
   docvTransactionId: string;
-  eventType: DocvEventType;
+  /** The notification's type as its dialect names it. */
+  eventType: string;
   url: string;
   body: string;
   /** Order within the transaction; ordered deliveries wait for every earlier one to finish. */
@@ -96,7 +102,8 @@ export interface DeliveryFilter {
   afterId?: number;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: transactions have a dialect, a user id, and remember a numeric customerUserId. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS transactions (
@@ -104,7 +111,10 @@ CREATE TABLE IF NOT EXISTS transactions (
   reference_id TEXT NOT NULL,
   session_token TEXT NOT NULL UNIQUE,
   customer_user_id TEXT,
+  customer_user_id_is_number INTEGER NOT NULL DEFAULT 0,
+  user_id TEXT,
   webhook_url TEXT,
+  dialect TEXT NOT NULL DEFAULT 'asyncapi',
   document_type TEXT NOT NULL,
   country TEXT NOT NULL,
   redirect_url TEXT,
@@ -190,14 +200,16 @@ function toTransaction(r: Row): TransactionRecord {
     docvTransactionId: r.id as string,
     referenceId: r.reference_id as string,
     sessionToken: r.session_token as string,
-    customerUserId: opt(r.customer_user_id),
+    customerUserId: r.customer_user_id_is_number === 1 ? Number(r.customer_user_id) : opt(r.customer_user_id),
+    userId: opt(r.user_id),
+    dialect: r.dialect as Dialect,
     webhookUrl: opt(r.webhook_url),
     documentType: r.document_type as DocumentType,
     country: r.country as string,
     redirectUrl: opt(r.redirect_url),
     requestedScenario: r.requested_scenario as ScenarioName,
     scenario: r.scenario as ConcreteScenario,
-    outcome: r.outcome as Decision,
+    outcome: r.outcome as CanonicalDecision,
     timeScale: r.time_scale as number,
     chaos: r.chaos ? (JSON.parse(r.chaos as string) as ChaosOverrides) : undefined,
     status: r.status as TransactionStatus,
@@ -213,7 +225,7 @@ function toDelivery(r: Row): DeliveryRecord {
     id: r.id as number,
     eventId: r.event_id as string,
     docvTransactionId: r.transaction_id as string,
-    eventType: r.event_type as DocvEventType,
+    eventType: r.event_type as string,
     url: r.url as string,
     body: r.body as string,
     position: r.position as number,
@@ -240,6 +252,23 @@ function toAttempt(r: Row): AttemptRecord {
     retryAfterMs: opt(r.retry_after_ms),
     response: opt(r.response),
   };
+}
+
+/**
+ * Columns added after a table was first created: CREATE TABLE IF NOT EXISTS leaves an older
+ * file's table as it was. Defaults keep what was there meaning what it meant (flat events).
+ */
+const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, definition: string]> = [
+  ['transactions', 'customer_user_id_is_number', 'INTEGER NOT NULL DEFAULT 0'],
+  ['transactions', 'user_id', 'TEXT'],
+  ['transactions', 'dialect', "TEXT NOT NULL DEFAULT 'asyncapi'"],
+];
+
+function addMissingColumns(db: Database.Database): void {
+  for (const [table, column, definition] of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
 }
 
 /** `sqlite:<file>`, `sqlite::memory:` or a bare path. */
@@ -270,13 +299,15 @@ export class SandboxStore {
       throw new Error(`sandbox database ${file} has schema version ${version}; this docv-webhooks knows up to ${SCHEMA_VERSION}`);
     }
     this.db.exec(SCHEMA);
+    addMissingColumns(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.position = (this.db.prepare('SELECT COALESCE(MAX(position), 0) AS p FROM deliveries').get() as { p: number }).p;
     const db = this.db;
     this.stmt = {
-      insertTx: db.prepare(`INSERT INTO transactions (id, reference_id, session_token, customer_user_id, webhook_url, document_type,
-        country, redirect_url, requested_scenario, scenario, outcome, time_scale, chaos, status, decision, uploads, created_at, completed_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertTx: db.prepare(`INSERT INTO transactions (id, reference_id, session_token, customer_user_id, customer_user_id_is_number,
+        user_id, webhook_url, dialect, document_type, country, redirect_url, requested_scenario, scenario, outcome, time_scale, chaos,
+        status, decision, uploads, created_at, completed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       getTx: db.prepare('SELECT * FROM transactions WHERE id = ?'),
       getTxBySession: db.prepare('SELECT * FROM transactions WHERE session_token = ?'),
       updateTxState: db.prepare(
@@ -345,8 +376,11 @@ export class SandboxStore {
       t.docvTransactionId,
       t.referenceId,
       t.sessionToken,
-      t.customerUserId ?? null,
+      t.customerUserId === undefined ? null : String(t.customerUserId),
+      typeof t.customerUserId === 'number' ? 1 : 0,
+      t.userId ?? null,
       t.webhookUrl ?? null,
+      t.dialect,
       t.documentType,
       t.country,
       t.redirectUrl ?? null,
@@ -377,7 +411,7 @@ export class SandboxStore {
     this.stmt.updateTxState.run(t.status, t.decision ?? null, JSON.stringify(t.uploads), t.completedAt ?? null, t.docvTransactionId);
   }
 
-  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: Decision | undefined, dueAt: number): void {
+  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: CanonicalDecision | undefined, dueAt: number): void {
     this.stmt.insertStep.run(docvTransactionId, eventType, decision ?? null, dueAt);
   }
 
@@ -391,7 +425,7 @@ export class SandboxStore {
     }));
   }
 
-  plannedSteps(docvTransactionId: string): Array<{ eventType: DocvEventType; decision?: Decision; dueAt: number }> {
+  plannedSteps(docvTransactionId: string): Array<{ eventType: DocvEventType; decision?: CanonicalDecision; dueAt: number }> {
     return (this.stmt.plannedSteps.all(docvTransactionId) as Row[]).map((r) => ({
       eventType: r.event_type as DocvEventType,
       decision: opt(r.decision),
@@ -423,7 +457,7 @@ export class SandboxStore {
     return (this.stmt.listEvents.all(docvTransactionId) as Row[]).map((r) => ({
       eventId: r.id as string,
       docvTransactionId: r.transaction_id as string,
-      eventType: r.event_type as DocvEventType,
+      eventType: r.event_type as string,
       body: r.body as string,
       createdAt: r.created_at as number,
     }));
@@ -546,8 +580,8 @@ export class SandboxStore {
     return out;
   }
 
-  eventTypeCounts(): Array<[DocvEventType, number]> {
-    return (this.stmt.eventTypes.all() as Array<{ event_type: DocvEventType; n: number }>).map((r) => [r.event_type, r.n]);
+  eventTypeCounts(): Array<[string, number]> {
+    return (this.stmt.eventTypes.all() as Array<{ event_type: string; n: number }>).map((r) => [r.event_type, r.n]);
   }
 
   /** Events in total, events that reached the receiver at least once, events still on their way. */

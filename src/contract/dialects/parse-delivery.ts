@@ -83,12 +83,16 @@ export function parseDelivery(raw: Uint8Array | string, options: ParseDeliveryOp
   if (!body.ok) return body;
   const value = body.value;
   const announced = options.dialect ?? dialectByShape(value);
+  const notObject = notAnObject(value);
   let dialect: Dialect;
   let errors: ContractViolation[];
-  if (announced !== null) {
+  if (notObject) {
+    // Every dialect is an object: nothing to be closer to. The flat contract is the one we name.
+    dialect = announced ?? 'asyncapi';
+    errors = [notObject];
+  } else if (announced !== null) {
     dialect = announced;
-    const notObject = notAnObject(value);
-    errors = notObject ? [notObject] : READERS[dialect].violations(value);
+    errors = READERS[dialect].violations(value);
   } else {
     ({ dialect, errors } = closestDialect(value));
   }

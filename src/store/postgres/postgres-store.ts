@@ -84,7 +84,7 @@ interface EventRow extends EventSummaryRow {
  * event columns when the transaction has no event yet.
  */
 const GET_TRANSACTION = {
-  name: 'docv_get_transaction_with_events',
+  name: 'docv_get_transaction_with_events_v2',
   text: `SELECT t.state, ${EVENT_SUMMARY_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}
          FROM transactions t
          LEFT JOIN events e ON e.docv_transaction_id = t.docv_transaction_id
