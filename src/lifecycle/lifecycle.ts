@@ -271,8 +271,9 @@ export function applyEvent(state: TransactionLifecycle, event: LifecycleEvent): 
       seen.customerUserIdEventTime = event.eventTime;
     }
   }
-  // Events stored before dialects existed were all flat.
-  seen.dialects = addToSortedSet(seen.dialects, event.dialect ?? 'asyncapi');
+  // Events stored before dialects existed were all flat (and their lifecycles kept no dialect set).
+  const earlierDialects = seen.dialects ?? (state.eventCount > 0 ? (['asyncapi'] as Dialect[]) : []);
+  seen.dialects = addToSortedSet(earlierDialects, event.dialect ?? 'asyncapi');
   if (event.environment !== undefined) seen.environments = addToSortedSet(seen.environments, event.environment);
   if (event.evaluationId !== undefined) seen.evaluationIds = addToSortedSet(seen.evaluationIds, event.evaluationId);
 

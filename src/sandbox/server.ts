@@ -2,8 +2,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { requireApiKey } from './api/auth.js';
 import { registerControl, type ChaosControl } from './api/control.js';
-import { registerCreateTransaction } from './api/create-transaction.js';
 import { registerDeliveries } from './api/deliveries.js';
+import { registerEmailAuthScore } from './api/email-auth-score.js';
 import { registerGetTransaction } from './api/get-transaction.js';
 import { sendProblem } from './api/problem.js';
 import { registerUpload } from './api/upload.js';
@@ -55,7 +55,7 @@ export function buildSandboxApp(deps: SandboxAppDeps): FastifyInstance {
 
   app.register(async (api) => {
     api.addHook('onRequest', requireApiKey(deps.apiKey));
-    registerCreateTransaction(api, { service: deps.service, sessionUrl, hasDefaultWebhookUrl: deps.hasDefaultWebhookUrl });
+    registerEmailAuthScore(api, { service: deps.service, sessionUrl, hasDefaultWebhookUrl: deps.hasDefaultWebhookUrl });
     registerGetTransaction(api, deps);
     registerVerify(api, deps);
     registerUpload(api, deps);

@@ -1,20 +1,31 @@
 import { randomUUID } from 'node:crypto';
-import type { Decision, DocvEventType } from '../contract/index.js';
+import { DOCV_EVENT_TYPES, TEST_EVENT_TYPE, type CanonicalDecision, type Dialect } from '../contract/index.js';
 import { attemptDelivery, type AttemptOutcome } from './delivery/attempt.js';
 import { deliveryHeaders } from './delivery/headers.js';
+import { buildNotification, dialectOfEventType, type DocvSubject } from './dialects/index.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, nextRetryDelay } from '../retry/schedule.js';
-import { newEventId } from './ids.js';
+import { newEventId, newNotificationId } from './ids.js';
 import { applyFieldOverrides, removeFields } from './set-fields.js';
 import { resolveRetrySchedule } from './start.js';
 
 export interface SendEventOptions {
   target: string;
-  eventType: DocvEventType;
-  /** A fresh UUID when absent. */
+  /**
+   * The flat contract's four in `asyncapi`; any name in `socure-v5` and `riskos`: TEST_WEBHOOK,
+   * the per-side uploads, `case_notes_added`, a type nobody knows yet…
+   */
+  eventType: string;
+  /** Inferred from the event type when absent: the flat four are asyncapi, Socure's own v5 or RiskOS. */
+  dialect?: Dialect;
+  /** The transaction (v5's token); a fresh UUID when absent. */
   docvTransactionId?: string;
   customerUserId?: string;
-  /** On VERIFICATION_COMPLETED `accept` unless given; on other types only if given (which breaks the contract, on purpose). */
-  decision?: Decision;
+  /**
+   * asyncapi: on VERIFICATION_COMPLETED `accept` unless given; on other types only if given (which
+   * breaks the contract, on purpose). socure-v5 and riskos: only on the event that carries the
+   * result (VERIFICATION_COMPLETED, evaluation_completed), `accept` unless given.
+   */
+  decision?: CanonicalDecision;
   set?: Record<string, unknown>;
   unset?: readonly string[];
   webhookSecret?: string;
@@ -30,21 +41,61 @@ export interface SendEventOptions {
 
 export interface SendEventResult {
   eventId: string;
+  dialect: Dialect;
   payload: Record<string, unknown>;
   attempts: Array<AttemptOutcome & { n: number }>;
   delivered: boolean;
 }
 
+/** Socure's test button says who it is about: a sample user when the caller names none. */
+const TEST_CUSTOMER_USER_ID = 'sandbox-test-user';
+const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
+
+export function resolveTriggerDialect(eventType: string, dialect: Dialect | undefined): Dialect {
+  if (!EVENT_TYPE_PATTERN.test(eventType)) throw new RangeError(`event type ${JSON.stringify(eventType)} must be a name of letters, digits and _ (at most 64)`);
+  const resolved = dialect ?? dialectOfEventType(eventType);
+  if (resolved === undefined) {
+    throw new RangeError(
+      `nobody knows event type ${eventType} yet: the asyncapi contract has ${DOCV_EVENT_TYPES.join(', ')}; ` +
+        'to send an unknown type on purpose, say which envelope with --dialect socure-v5 or riskos',
+    );
+  }
+  return resolved;
+}
+
+/** The body `sendEvent` posts, in the dialect the event type calls for. */
+export function triggerPayload(opts: Pick<SendEventOptions, 'eventType' | 'dialect' | 'docvTransactionId' | 'customerUserId' | 'decision'>): {
+  dialect: Dialect;
+  payload: Record<string, unknown>;
+} {
+  const dialect = resolveTriggerDialect(opts.eventType, opts.dialect);
+  const test = opts.eventType === TEST_EVENT_TYPE;
+  const customerUserId = opts.customerUserId ?? (test ? TEST_CUSTOMER_USER_ID : undefined);
+  const subject: DocvSubject = {
+    docvTransactionId: opts.docvTransactionId ?? randomUUID(),
+    referenceId: randomUUID(),
+    ...(customerUserId !== undefined ? { customerUserId } : {}),
+    documentType: 'license',
+    country: 'US',
+  };
+  const at = Date.now();
+  const notificationId = newNotificationId();
+  if (dialect === 'asyncapi') {
+    const decision = opts.decision ?? (opts.eventType === 'VERIFICATION_COMPLETED' ? 'accept' : undefined);
+    // The builder refuses any type but the contract's four.
+    return { dialect, payload: buildNotification(dialect, opts.eventType, subject, { at, notificationId, decision }).payload };
+  }
+  const carriesResult = opts.eventType === 'VERIFICATION_COMPLETED' || (dialect === 'riskos' && opts.eventType === 'evaluation_completed');
+  if (opts.decision !== undefined && !carriesResult) {
+    throw new RangeError(`in ${dialect} a decision goes with ${dialect === 'riskos' ? 'evaluation_completed' : 'VERIFICATION_COMPLETED'}; put one elsewhere with --set`);
+  }
+  const decision = carriesResult ? (opts.decision ?? 'accept') : undefined;
+  return { dialect, payload: buildNotification(dialect, opts.eventType, subject, { at, notificationId, decision }).payload };
+}
+
 /** Sends one event (signed as configured), retrying on the schedule if one is given. */
 export async function sendEvent(opts: SendEventOptions): Promise<SendEventResult> {
-  const payload: Record<string, unknown> = {
-    eventType: opts.eventType,
-    docvTransactionId: opts.docvTransactionId ?? randomUUID(),
-    ...(opts.customerUserId !== undefined ? { customerUserId: opts.customerUserId } : {}),
-    eventTime: new Date().toISOString(),
-  };
-  const decision = opts.decision ?? (opts.eventType === 'VERIFICATION_COMPLETED' ? 'accept' : undefined);
-  if (decision !== undefined) payload.decision = decision;
+  const { dialect, payload } = triggerPayload(opts);
   if (opts.set) applyFieldOverrides(payload, opts.set);
   if (opts.unset) removeFields(payload, opts.unset);
   const body = JSON.stringify(payload);
@@ -61,11 +112,11 @@ export async function sendEvent(opts: SendEventOptions): Promise<SendEventResult
     attempts.push({ ...outcome, n });
     opts.onAttempt?.(n, outcome);
     const code = outcome.statusCode;
-    if (code !== undefined && code >= 200 && code < 300) return { eventId, payload, attempts, delivered: true };
+    if (code !== undefined && code >= 200 && code < 300) return { eventId, dialect, payload, attempts, delivered: true };
     if (code === 410) break;
     const delay = nextRetryDelay({ schedule, attemptsMade: n, retryAfterMs: outcome.retryAfterMs, random: opts.random ?? Math.random });
     if (delay === undefined) break;
     await new Promise((r) => setTimeout(r, delay));
   }
-  return { eventId, payload, attempts, delivered: false };
+  return { eventId, dialect, payload, attempts, delivered: false };
 }

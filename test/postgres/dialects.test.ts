@@ -178,6 +178,18 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: canonical event
     ]);
     expect(await a.getTransaction(tx)).toMatchObject({ eventCount: 2 });
 
+    // A "link" that is rejected (its delivery id was used for another body) files nothing.
+    await accepted(a, ingestInput(docvEvent(), 'reused-delivery-id'));
+    const orphan = uniqueId('eval');
+    const rejected = uniqueId('tok');
+    const [lonely, conflict] = await Promise.all([
+      a.ingest(canonicalInput(riskosEvent('case_notes_added', orphan))),
+      a.ingest(canonicalInput(riskosEvent('evaluation_completed', orphan, { docvTransactionId: rejected }), { deliveryId: 'reused-delivery-id' })),
+    ]);
+    expect(conflict!.kind).toBe('conflict');
+    expect(await a.getEvent(lonely!.eventId)).toMatchObject({ docvTransactionId: null });
+    expect(await a.getTransaction(rejected)).toBeNull();
+
     const pairs = Array.from({ length: 30 }, () => ({ evaluation: uniqueId('eval'), tx: uniqueId('tok') }));
     await Promise.all(
       pairs.flatMap((p, i) => [
@@ -187,7 +199,8 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: canonical event
       ]),
     );
     for (const p of pairs) expect(await a.getTransaction(p.tx)).toMatchObject({ eventCount: 3, decision: 'accept', evaluationId: p.evaluation });
-    expect((await a.listEvents({ limit: 500 })).items.filter((e) => e.docvTransactionId === null)).toEqual([]);
+    const unfiled = (await a.listEvents({ limit: 500 })).items.filter((e) => e.docvTransactionId === null);
+    expect(unfiled.map((e) => e.eventId)).toEqual([lonely!.eventId]);
   });
 
   it('decision fetches follow decisionFetchFor: uploads fetch, completions without a decision fetch and hold the forwards', async () => {

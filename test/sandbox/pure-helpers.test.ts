@@ -73,6 +73,7 @@ describe('API key check', () => {
 describe('capture page', () => {
   const tx: TransactionRecord = {
     docvTransactionId: '<script>alert(1)</script>',
+    dialect: 'asyncapi',
     referenceId: 'r',
     sessionToken: 't',
     documentType: 'license',

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isDecision, isDocvEventType, DOCV_EVENT_TYPES } from '../../contract/index.js';
+import { isCanonicalDecision, isDocvEventType, DOCV_EVENT_TYPES } from '../../contract/index.js';
 import { chaosFromJson, mergeChaos, type ChaosOverrides } from '../chaos.js';
 import { badRequest, conflict } from '../errors.js';
 import type { DocvService } from '../service.js';
@@ -42,7 +42,7 @@ export function registerControl(
     const body = asObject(req.body);
     const { eventType, decision, omitDecision, set, unset, force, chaos } = body;
     if (!isDocvEventType(eventType)) throw badRequest(`eventType must be one of ${DOCV_EVENT_TYPES.join(', ')}`);
-    if (decision !== undefined && !isDecision(decision)) throw badRequest('decision must be accept, reject or resubmit');
+    if (decision !== undefined && !isCanonicalDecision(decision)) throw badRequest('decision must be accept, reject, resubmit or review');
     if (omitDecision !== undefined && typeof omitDecision !== 'boolean') throw badRequest('omitDecision must be true or false');
     if (force !== undefined && typeof force !== 'boolean') throw badRequest('force must be true or false');
     const setFields = set === undefined ? undefined : asObject(set, 'set');
@@ -52,6 +52,10 @@ export function registerControl(
     }
     const chaosOverrides = chaosFromJson(chaos);
     if (!chaosOverrides.ok) throw badRequest(`chaos: ${chaosOverrides.reason}`);
+    // Said before anything happens, whatever the event: the flat contract has no word for review.
+    if (decision === 'review' && deps.service.require(req.params.id).dialect === 'asyncapi') {
+      throw badRequest('decision must be accept, reject or resubmit on an asyncapi transaction (review exists in the socure-v5 and riskos dialects)');
+    }
     let result;
     try {
       result = deps.service.emit(req.params.id, eventType, {

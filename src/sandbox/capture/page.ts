@@ -1,4 +1,4 @@
-import { DECISIONS, type Decision } from '../../contract/index.js';
+import { CANONICAL_DECISIONS, DECISIONS, type CanonicalDecision, type Dialect } from '../../contract/index.js';
 import { statusRank } from '../status.js';
 import type { TransactionRecord } from '../store.js';
 
@@ -28,6 +28,13 @@ button{font:inherit;padding:.4rem .9rem;border-radius:.3rem;border:1px solid #55
 button:disabled{opacity:.45;cursor:default}.done{color:#2a7a2a}.notice{padding:.5rem;border:1px solid #b00;color:#b00}
 fieldset{border:0;padding:0;margin:.4rem 0}code{font-size:.9em}`;
 
+/** What the three steps send, per dialect, for the person clicking through. */
+const STEP_EVENTS: Record<Dialect, string> = {
+  asyncapi: 'APP_OPENED, DOCUMENTS_UPLOADED, VERIFICATION_COMPLETED',
+  'socure-v5': 'APP_OPENED; each side uploaded and DOCUMENTS_UPLOADED; VERIFICATION_COMPLETED and SESSION_COMPLETE',
+  riskos: 'a case note per step, then evaluation_completed',
+};
+
 export interface CapturePageInput {
   tx: TransactionRecord;
   nonce: string;
@@ -46,8 +53,10 @@ export function renderCapturePage({ tx, nonce, actionBase, notice }: CapturePage
     `<li><form method="post" action="${escapeHtml(`${actionBase}/${action}`)}">${extra}` +
     `<button type="submit" id="${id}"${enabled && !done ? '' : ' disabled'}>${label}</button>` +
     `${done ? ' <span class="done">done</span>' : ''}</form></li>`;
-  const outcome = (d: Decision) =>
+  const outcome = (d: CanonicalDecision) =>
     `<label><input type="radio" name="outcome" value="${d}"${d === tx.outcome ? ' checked' : ''}> ${d}</label> `;
+  // The flat contract has three outcomes; v5 and RiskOS can also say review.
+  const outcomes: readonly CanonicalDecision[] = tx.dialect === 'asyncapi' ? DECISIONS : CANONICAL_DECISIONS;
   const result = over
     ? `<p id="result">Session over: <strong>${escapeHtml(tx.status)}</strong>${tx.decision ? ` (decision <strong>${escapeHtml(tx.decision)}</strong>)` : ''}.</p>` +
       (tx.redirectUrl ? `<p><a id="continue" href="${escapeHtml(tx.redirectUrl)}">Continue</a></p>` : '')
@@ -64,8 +73,8 @@ ${result}
 <ol>
 ${step(opened, !over, 'Open the app', 'open', 'open-app')}
 ${step(uploaded, !over && opened, 'Upload documents', 'upload', 'upload-documents')}
-${step(tx.status === 'VERIFICATION_COMPLETED', !over && uploaded, 'Finish', 'finish', 'finish', over ? '' : `<fieldset>${DECISIONS.map(outcome).join('')}</fieldset>`)}
+${step(tx.status === 'VERIFICATION_COMPLETED', !over && uploaded, 'Finish', 'finish', 'finish', over ? '' : `<fieldset>${outcomes.map(outcome).join('')}</fieldset>`)}
 </ol>
-<p><small>Each step sends its webhook event: APP_OPENED, DOCUMENTS_UPLOADED, VERIFICATION_COMPLETED.</small></p>
+<p><small>Each step sends its webhook events (${escapeHtml(tx.dialect)}): ${escapeHtml(STEP_EVENTS[tx.dialect])}.</small></p>
 </body></html>`;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { isDecision } from '../../contract/index.js';
+import { isCanonicalDecision } from '../../contract/index.js';
 import { SandboxError } from '../errors.js';
 import type { DocvService } from '../service.js';
 import type { TransactionRecord } from '../store.js';
@@ -60,7 +60,7 @@ export function registerCapturePage(app: FastifyInstance, deps: { service: DocvS
               break;
             case 'finish': {
               const outcome = req.body?.outcome;
-              if (!isDecision(outcome)) throw new SandboxError(400, 'Bad Request', 'choose an outcome: accept, reject or resubmit');
+              if (!isCanonicalDecision(outcome)) throw new SandboxError(400, 'Bad Request', 'choose an outcome: accept, reject, resubmit or review');
               deps.service.complete(tx.docvTransactionId, outcome);
               break;
             }

@@ -1,4 +1,4 @@
-import { isDocvEventType, type DocvEventType } from '../../contract/index.js';
+import { DOCV_EVENT_TYPES, isDocvEventType, type DocvEventType } from '../../contract/index.js';
 import type { DocvSubject, Notification, NotificationOptions } from './types.js';
 
 /**
@@ -19,6 +19,8 @@ export function asyncapiEvent(subject: DocvSubject, eventType: DocvEventType, op
 
 /** Only the contract's own types exist in this dialect. */
 export function asAsyncapiEventType(eventType: string): DocvEventType {
-  if (!isDocvEventType(eventType)) throw new RangeError(`${eventType} is not an event type of the asyncapi dialect`);
+  if (!isDocvEventType(eventType)) {
+    throw new RangeError(`${eventType} is not an event type of the asyncapi dialect (it has ${DOCV_EVENT_TYPES.join(', ')}); Socure's own types need dialect socure-v5 or riskos`);
+  }
   return eventType;
 }

@@ -9,6 +9,10 @@ import { pgText } from './pg-text.js';
  * filed under the transaction its evaluation is already linked to; a note that comes before any
  * link is stored without a transaction ('') and moved under it when the link arrives. Everything
  * here runs only for batches that hold an event with an evaluation id: the flat path never pays.
+ *
+ * A note and its link in the same batch take the second way (the link moves the note just
+ * inserted): whether the link is accepted, rather than a duplicate or a conflict, is only known
+ * once the batch is inserted, and a rejected delivery must not file anything.
  */
 
 /** Whether an event takes part in the join: it names an evaluation and is not a test event. */
@@ -60,16 +64,15 @@ const MOVE_UNFILED = {
          ), requeued AS (
            UPDATE deliveries d SET docv_transaction_id = moved.docv_transaction_id FROM moved WHERE d.event_seq = moved.seq
          )
-         SELECT docv_transaction_id, raw_body, canonical, received_at FROM moved`,
+         SELECT seq, docv_transaction_id, raw_body, canonical, received_at FROM moved`,
 };
 
 /** Evaluation id → the transaction its events are filed under. */
 export type EvaluationLinks = ReadonlyMap<string, string>;
 
 /**
- * Locks the evaluations of the batch and finds the transaction each is linked to: the one already
- * stored, else the one an event of the batch names. Null when no event of the batch has an
- * evaluation id (no round trip at all).
+ * Locks the evaluations of the batch and finds the transaction each note's evaluation is already
+ * linked to. Null when no event of the batch has an evaluation id (no round trip at all).
  */
 export async function linkEvaluations(client: pg.PoolClient, events: readonly CanonicalEvent[]): Promise<EvaluationLinks | null> {
   const evaluations = [...new Set(events.filter(joins).map((e) => pgText(e.evaluationId)))].sort();
@@ -81,9 +84,6 @@ export async function linkEvaluations(client: pg.PoolClient, events: readonly Ca
   if (wanted.length > 0) {
     const { rows } = await client.query<{ evaluation_id: string; docv_transaction_id: string }>({ ...LINKED_TRANSACTIONS, values: [wanted] });
     for (const r of rows) links.set(r.evaluation_id, r.docv_transaction_id);
-  }
-  for (const e of events) {
-    if (joins(e) && e.docvTransactionId !== null && !links.has(pgText(e.evaluationId))) links.set(pgText(e.evaluationId), e.docvTransactionId);
   }
   return links;
 }
@@ -102,14 +102,16 @@ export function transactionOf(event: CanonicalEvent): string | null {
 
 /** An event moved under a transaction, as its lifecycle folds it in. */
 export interface MovedEvent {
+  seq: number;
   docvTransactionId: string;
   event: LifecycleEvent;
 }
 
 /**
- * Files the earlier, unfiled events of the evaluations that `linking` (accepted events that name
- * both a transaction and an evaluation) link, in the caller's transaction. Must run after the
- * batch's events are inserted and under the locks of linkEvaluations.
+ * Files the unfiled events of the evaluations that `linking` (accepted events that name both a
+ * transaction and an evaluation) link, in the caller's transaction: earlier ones, and notes of the
+ * batch itself. Must run after the batch's events are inserted and under the locks of
+ * linkEvaluations. An evaluation already linked keeps its first transaction.
  */
 export async function moveUnfiledEvents(client: pg.PoolClient, linking: readonly CanonicalEvent[], links: EvaluationLinks): Promise<MovedEvent[]> {
   const targets = new Map<string, string>();
@@ -119,11 +121,12 @@ export async function moveUnfiledEvents(client: pg.PoolClient, linking: readonly
     targets.set(evaluation, links.get(evaluation) ?? e.docvTransactionId);
   }
   if (targets.size === 0) return [];
-  const { rows } = await client.query<{ docv_transaction_id: string; raw_body: Buffer; canonical: CanonicalFields | null; received_at: Date }>({
+  const { rows } = await client.query<{ seq: number; docv_transaction_id: string; raw_body: Buffer; canonical: CanonicalFields | null; received_at: Date }>({
     ...MOVE_UNFILED,
     values: [[...targets.keys()], [...targets.values()].map((t) => pgText(t))],
   });
   return rows.map((r) => ({
+    seq: r.seq,
     docvTransactionId: r.docv_transaction_id,
     event: lifecycleEventOf(canonicalFromStored(JSON.parse(r.raw_body.toString('utf8')), r.canonical), r.received_at.toISOString()),
   }));

@@ -184,9 +184,26 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
     return { kind: winner.contentHash === input.contentHash ? 'duplicate' : 'conflict', eventId: winner.eventId };
   });
   if (accepted.length === 0) return outcomes;
-  const moved = links === null ? [] : await moveUnfiledEvents(client, accepted.map((c) => c.event), links);
+  const moved = links === null ? [] : fileNotesOfBatch(accepted, await moveUnfiledEvents(client, accepted.map((c) => c.event), links));
   await writeLifecyclesAndOutbox(client, accepted, moved, outbox);
   return outcomes;
+}
+
+/**
+ * Notes of this batch that a link of the same batch moved are filed as if they had arrived
+ * linked: their lifecycle events and outbox rows (written next) go under the transaction. Answers
+ * the moved events that were stored before this batch.
+ */
+function fileNotesOfBatch(accepted: Candidate[], moved: MovedEvent[]): MovedEvent[] {
+  if (moved.length === 0) return moved;
+  const bySeq = new Map(accepted.map((c) => [c.seq, c]));
+  return moved.filter((m) => {
+    const candidate = bySeq.get(m.seq);
+    if (candidate === undefined) return true;
+    candidate.docvTransactionId = m.docvTransactionId;
+    candidate.event = { ...candidate.event, docvTransactionId: m.docvTransactionId };
+    return false;
+  });
 }
 
 function byPgText(a: string, b: string): number {
