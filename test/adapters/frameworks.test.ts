@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocvReceiver, type DocvEvent, type DocvReceiver } from '../../src/index.js';
+import { createDocvReceiver, type CanonicalEvent, type DocvReceiver } from '../../src/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
@@ -31,7 +31,7 @@ describe.each(backends)('framework adapters (README examples; $name)', (backend)
   if (skipUnavailable(backend)) return;
   let database: TestDatabase;
   let receiver: DocvReceiver;
-  const handled: DocvEvent[] = [];
+  const handled: CanonicalEvent[] = [];
   beforeAll(async () => {
     database = await backend.create();
     receiver = createDocvReceiver({ store: database.url, auth: { webhookSecrets: [SECRET] } });

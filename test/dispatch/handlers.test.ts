@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDocvReceiver, type DocvReceiver } from '../../src/index.js';
-import type { DocvEvent } from '../../src/contract/index.js';
+import type { CanonicalEvent } from '../../src/contract/index.js';
 import type { HandlerContext } from '../../src/dispatch/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent } from '../helpers/receiver.js';
@@ -32,8 +32,8 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     const errors: string[] = [];
     receiver
       .on('VERIFICATION_COMPLETED', (event, ctx) => {
-        // Typed by name: decision is Decision | undefined here.
-        const decision: 'accept' | 'reject' | 'resubmit' | undefined = event.decision;
+        // Typed by name: the canonical event, whose decision is CanonicalDecision | undefined.
+        const decision: 'accept' | 'reject' | 'resubmit' | 'review' | undefined = event.decision;
         expect(decision).toBe('accept');
         calls.push(ctx);
         if (calls.length < 3) throw new Error(`flaky ${calls.length}`);
@@ -83,7 +83,7 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     receiver = createDocvReceiver({ store: await freshStore(), dispatch: { retry: { schedule: [30], maxAttempts: 50, jitter: 0 } } });
     const seen: string[] = [];
     let failOpened = true;
-    receiver.onAny((event: DocvEvent) => {
+    receiver.onAny((event: CanonicalEvent) => {
       if (event.docvTransactionId === 'held' && event.eventType === 'APP_OPENED' && failOpened) throw new Error('not yet');
       seen.push(`${event.docvTransactionId}:${event.eventType}`);
     });

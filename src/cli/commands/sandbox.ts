@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DIALECTS, type Dialect } from '../../contract/index.js';
 import { SCENARIOS, chaosFromText, formatScheduleForHelp, parseDuration, parseRetrySchedule, startSandbox, type ChaosOverrides, type ScenarioName } from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
 
@@ -68,6 +69,14 @@ export function scenarioOption(defaultScenario: ScenarioName, description: strin
   return new Option('--scenario <name>', description).choices(SCENARIOS).default(defaultScenario);
 }
 
+/**
+ * How webhooks are shaped. One env name for every command, so a shell that sets it gets the
+ * same dialect from the sandbox, simulate and trigger.
+ */
+export function dialectOption(description: string): Option {
+  return new Option('--dialect <dialect>', description).env('DOCV_DIALECT').choices(DIALECTS);
+}
+
 export function chaosOption(envName: string): Option {
   return new Option('--chaos <settings>', 'chaos, e.g. duplicates=0.2,outOfOrder=0.5,delay=0.3,delayMs=10ms-2s,omitDecision=1')
     .env(envName)
@@ -117,6 +126,7 @@ interface SandboxFlags extends DeliveryFlags {
   defaultWebhookUrl?: string;
   publicUrl?: string;
   scenario: ScenarioName;
+  dialect: Dialect;
   timeScale: number;
   chaos?: ChaosOverrides;
   maxInFlight: number;
@@ -137,6 +147,11 @@ export function register(program: Command): void {
     .addOption(new Option('--public-url <url>', 'base URL of sessionUrl when the sandbox is reached at another address').env('DOCV_SANDBOX_PUBLIC_URL').argParser(urlArg))
     .addOption(scenarioOption('manual', 'scenario of transactions that choose none').env('DOCV_SANDBOX_SCENARIO'))
     .addOption(
+      dialectOption('webhook shape of transactions that choose none: asyncapi (the flat contract), socure-v5 (DocvNotification envelopes), riskos').default(
+        'asyncapi',
+      ),
+    )
+    .addOption(
       new Option('--time-scale <factor>', 'wall-clock time per unit of scenario time (1: life-like; 0.01: a flow in about a second)')
         .env('DOCV_SANDBOX_TIME_SCALE')
         .argParser(numberArg(0, 1000))
@@ -156,6 +171,7 @@ export function register(program: Command): void {
         defaultWebhookUrl: flags.defaultWebhookUrl,
         publicUrl: flags.publicUrl,
         defaultScenario: flags.scenario,
+        defaultDialect: flags.dialect,
         timeScale: flags.timeScale,
         chaos: flags.chaos,
         maxInFlight: flags.maxInFlight,

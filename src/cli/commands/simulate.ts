@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
+import type { Dialect } from '../../contract/index.js';
 import { runSimulation, type ChaosOverrides, type ScenarioName, type SimulationProgress, type SimulationSummary } from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
-import { addDeliveryFlags, chaosOption, durationArg, intArg, numberArg, scenarioOption, urlArg, type DeliveryFlags } from './sandbox.js';
+import { addDeliveryFlags, chaosOption, dialectOption, durationArg, intArg, numberArg, scenarioOption, urlArg, type DeliveryFlags } from './sandbox.js';
 
 interface SimulateFlags extends DeliveryFlags {
   target: string;
   scenario: ScenarioName;
+  dialect: Dialect;
   transactions: number;
   concurrency: number;
   rate?: number;
@@ -46,6 +48,7 @@ export function register(program: Command): void {
     .description('drive whole DocV flows at a webhook URL with real delivery behaviour, then summarise')
     .addOption(new Option('--target <url>', 'webhook URL to deliver to').env('DOCV_TARGET_URL').argParser(urlArg).makeOptionMandatory())
     .addOption(scenarioOption('mixed', 'what the simulated end users do'))
+    .addOption(dialectOption('webhook shape: asyncapi (the flat contract), socure-v5 (DocvNotification envelopes), riskos').default('asyncapi'))
     .addOption(new Option('--transactions <n>', 'number of flows').argParser(intArg(1, 1_000_000)).default(100))
     .addOption(new Option('--concurrency <n>', 'delivery attempts in flight at once').argParser(intArg(1, 1024)).default(8))
     .addOption(new Option('--rate <n>', 'delivery attempts started per second at most').argParser(numberArg(0.001, 1_000_000)))
@@ -60,6 +63,7 @@ export function register(program: Command): void {
       summary = await runSimulation({
         target: flags.target,
         scenario: flags.scenario,
+        dialect: flags.dialect,
         transactions: flags.transactions,
         concurrency: flags.concurrency,
         rate: flags.rate,

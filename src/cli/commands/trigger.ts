@@ -1,14 +1,15 @@
 import { Argument, Command, Option } from 'commander';
-import { DECISIONS, DOCV_EVENT_TYPES, type Decision, type DocvEventType } from '../../contract/index.js';
-import { parseFieldAssignment, sendEvent } from '../../sandbox/index.js';
+import { CANONICAL_DECISIONS, DOCV_EVENT_TYPES, type CanonicalDecision, type Dialect } from '../../contract/index.js';
+import { parseFieldAssignment, sendEvent, type SendEventResult } from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
-import { addDeliveryFlags, urlArg, type DeliveryFlags } from './sandbox.js';
+import { addDeliveryFlags, dialectOption, urlArg, type DeliveryFlags } from './sandbox.js';
 
 interface TriggerFlags extends DeliveryFlags {
   target: string;
+  dialect?: Dialect;
   transaction?: string;
   customerUserId?: string;
-  decision?: Decision;
+  decision?: CanonicalDecision;
   set?: string[];
   unset?: string[];
   eventId?: string;
@@ -20,15 +21,25 @@ export function register(program: Command): void {
   const cmd = program
     .command('trigger')
     .description('send one DocV event to a webhook URL (signed as configured) and print the response')
-    .addArgument(new Argument('<EVENT_TYPE>', 'the event to send').choices(DOCV_EVENT_TYPES))
+    .addArgument(
+      new Argument(
+        '<EVENT_TYPE>',
+        `the event to send: ${DOCV_EVENT_TYPES.join(', ')} (asyncapi); any v5 type such as TEST_WEBHOOK or SESSION_COMPLETE (socure-v5); case_notes_added, evaluation_completed (riskos); with --dialect, any name`,
+      ),
+    )
     .addOption(new Option('--target <url>', 'webhook URL to deliver to').env('DOCV_TARGET_URL').argParser(urlArg).makeOptionMandatory())
-    .option('--transaction <id>', 'docvTransactionId (a new UUID when absent)')
-    .option('--customer-user-id <id>', 'customerUserId')
-    .addOption(new Option('--decision <decision>', 'decision (VERIFICATION_COMPLETED sends accept unless told)').choices(DECISIONS))
+    .addOption(dialectOption('webhook shape (by default the one the event type belongs to): asyncapi, socure-v5, riskos'))
+    .option('--transaction <id>', 'docvTransactionId, the v5 token (a new UUID when absent)')
+    .option('--customer-user-id <id>', 'customerUserId (--set event.customerUserId=121212 sends a number)')
+    .addOption(
+      new Option('--decision <decision>', 'decision (VERIFICATION_COMPLETED and evaluation_completed send accept unless told; review only outside asyncapi)').choices(
+        CANONICAL_DECISIONS,
+      ),
+    )
     .option('--set <field=value>', 'set a payload field; dotted paths; JSON values (repeatable)', collect)
     .option('--unset <field>', 'leave a payload field out (repeatable)', collect)
     .option('--event-id <id>', 'the webhook-id to send (reuse one to test deduplication)');
-  addDeliveryFlags(cmd, 'none').action(async (eventType: DocvEventType, flags: TriggerFlags) => {
+  addDeliveryFlags(cmd, 'none').action(async (eventType: string, flags: TriggerFlags) => {
     let set: Record<string, unknown> | undefined;
     try {
       set = flags.set ? Object.fromEntries(flags.set.map(parseFieldAssignment)) : undefined;
@@ -36,25 +47,33 @@ export function register(program: Command): void {
       throw new CliError((err as Error).message);
     }
     const out = process.stdout;
-    const result = await sendEvent({
-      target: flags.target,
-      eventType,
-      docvTransactionId: flags.transaction,
-      customerUserId: flags.customerUserId,
-      decision: flags.decision,
-      set,
-      unset: flags.unset,
-      eventId: flags.eventId,
-      webhookSecret: flags.webhookSecret,
-      signingSecrets: flags.signingSecret,
-      retrySchedule: flags.retrySchedule,
-      attemptTimeoutMs: flags.timeout,
-      onAttempt: (n, o) => {
-        const head = o.statusCode === undefined ? `no response: ${o.error}` : `HTTP ${o.statusCode}`;
-        out.write(`attempt ${n}: ${head} in ${Math.round(o.latencyMs)} ms\n`);
-        if (o.response) out.write(`${o.response}\n`);
-      },
-    });
+    let result: SendEventResult;
+    try {
+      result = await sendEvent({
+        target: flags.target,
+        eventType,
+        dialect: flags.dialect,
+        docvTransactionId: flags.transaction,
+        customerUserId: flags.customerUserId,
+        decision: flags.decision,
+        set,
+        unset: flags.unset,
+        eventId: flags.eventId,
+        webhookSecret: flags.webhookSecret,
+        signingSecrets: flags.signingSecret,
+        retrySchedule: flags.retrySchedule,
+        attemptTimeoutMs: flags.timeout,
+        onAttempt: (n, o) => {
+          const head = o.statusCode === undefined ? `no response: ${o.error}` : `HTTP ${o.statusCode}`;
+          out.write(`attempt ${n}: ${head} in ${Math.round(o.latencyMs)} ms\n`);
+          if (o.response) out.write(`${o.response}\n`);
+        },
+      });
+    } catch (err) {
+      // What was asked cannot be sent (an event type the dialect lacks, a misplaced decision).
+      if (err instanceof RangeError) throw new CliError(err.message);
+      throw err;
+    }
     out.write(`sent ${result.eventId}: ${JSON.stringify(result.payload)}\n`);
     if (!result.delivered) process.exitCode = 1;
   });
