@@ -39,8 +39,7 @@ export function contractViolations(value: unknown): ContractViolation[] {
     const problem = keyTextProblem(value);
     if (problem) violations.push({ path: `/${field}`, message: problem });
   }
-  // Only for a valid event type: with a wrong one, whether a decision belongs cannot be said.
-  if ('decision' in obj && obj.eventType !== 'VERIFICATION_COMPLETED' && typeof obj.eventType === 'string' && !badPaths.has('/eventType')) {
+  if ('decision' in obj && obj.eventType !== 'VERIFICATION_COMPLETED' && typeof obj.eventType === 'string') {
     violations.push({ path: '/decision', message: `must be absent on ${obj.eventType}: only VERIFICATION_COMPLETED carries a decision` });
   }
   return violations;

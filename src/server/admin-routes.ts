@@ -1,9 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS, DIALECTS, type CanonicalDecision, type Dialect } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import { NO_STATUS, STATUS_RANK } from '../lifecycle/index.js';
 import { MAX_PAGE_LIMIT, type Store } from '../store/index.js';
 
 const DEFAULT_LIMIT = 50;
+/** Every status a transaction can have. */
+const STATUSES = [NO_STATUS, ...Object.keys(STATUS_RANK)];
 
 const pageQuery = {
   limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_LIMIT },
@@ -32,8 +35,7 @@ export async function adminRoutes(app: FastifyInstance, options: { store: Store 
           additionalProperties: false,
           properties: {
             ...pageQuery,
-            // An open set (Socure adds event types); an unknown one simply matches nothing.
-            status: { type: 'string', minLength: 1, maxLength: 64 },
+            status: { type: 'string', enum: STATUSES },
             decision: { type: 'string', enum: [...CANONICAL_DECISIONS] },
             customerUserId: { type: 'string', maxLength: 1000 },
           },
@@ -59,7 +61,8 @@ export async function adminRoutes(app: FastifyInstance, options: { store: Store 
           properties: {
             ...pageQuery,
             docvTransactionId: { type: 'string', maxLength: 1000 },
-            eventType: { type: 'string', minLength: 1, maxLength: 64 },
+            // An open set (Socure adds event types): one nobody sent simply matches nothing.
+            eventType: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_.:-]*$' },
             evaluationId: { type: 'string', maxLength: 1000 },
             dialect: { type: 'string', enum: [...DIALECTS] },
             test: { type: 'boolean' },

@@ -1,4 +1,4 @@
-import { canonicalFromStored, type CanonicalDecision, type CanonicalEvent, type CanonicalFields } from '../contract/index.js';
+import { canonicalFromStored, COMPLETION_EVENT_TYPES, type CanonicalDecision, type CanonicalEvent, type CanonicalFields } from '../contract/index.js';
 import type { TransactionLifecycle } from '../lifecycle/index.js';
 import { encodeCursor, type CursorKind } from './cursor.js';
 import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
@@ -125,4 +125,13 @@ export function page<R extends { seq: number | string }, T>(rows: R[], limit: nu
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(Number(last.seq), kind) : null };
+}
+
+/**
+ * Whether a claimed delivery without a decision of its own should carry the transaction's latest
+ * fetched one: a completion's forward must carry the decision even when it was fetched for the
+ * upload (whose fetch found it first, so the completion's own fetch made no call).
+ */
+export function wantsTransactionDecision(delivery: { eventType: string; docvTransactionId: string | null; fetchedDecision: unknown }): boolean {
+  return delivery.fetchedDecision === null && delivery.docvTransactionId !== null && COMPLETION_EVENT_TYPES.includes(delivery.eventType);
 }

@@ -283,14 +283,14 @@ describe.concurrent('validate', () => {
   it('exits 0 on a valid file', async () => {
     const result = await runCli(['validate', valid]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('valid: VERIFICATION_COMPLETED for transaction tx-valid\n');
+    expect(result.stdout).toBe('valid asyncapi: VERIFICATION_COMPLETED for transaction tx-valid\n');
   });
 
   it('exits 1 on an invalid file, listing every violation with its path', async () => {
     const result = await runCli(['validate', invalid]);
     expect(result.code).toBe(1);
     const out = lines(result.stdout);
-    expect(out[0]).toBe('invalid: 4 violation(s)');
+    expect(out[0]).toBe('invalid (as asyncapi): 4 violation(s)');
     const paths = out.slice(1).map((l) => l.trim().split(':')[0]);
     expect(paths.sort()).toEqual(['/decision', '/docvTransactionId', '/eventTime', '/eventType']);
   });
@@ -298,7 +298,7 @@ describe.concurrent('validate', () => {
   it('reads standard input with -', async () => {
     const result = await runCli(['validate', '-'], { input: JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: 'tx-stdin', eventTime: '2026-03-01T10:00:00Z' }) });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('valid: APP_OPENED for transaction tx-stdin\n');
+    expect(result.stdout).toBe('valid asyncapi: APP_OPENED for transaction tx-stdin\n');
   });
 
   it('exits 1 with one line for a missing file', async () => {

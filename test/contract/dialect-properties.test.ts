@@ -34,7 +34,8 @@ describe('normalisation, for any body', () => {
 /** A valid body per dialect, and breakages that each make one path wrong, independently. */
 const CASES: Record<Dialect, { valid: () => Record<string, unknown>; breaks: Record<string, (b: Record<string, unknown>) => void> }> = {
   asyncapi: {
-    valid: () => ({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx', eventTime: '2026-12-06T09:00:00Z', decision: 'accept', customerUserId: 'c' }),
+    // No decision: on any other type than VERIFICATION_COMPLETED it is a violation of its own.
+    valid: () => ({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: 'tx', eventTime: '2026-12-06T09:00:00Z', customerUserId: 'c' }),
     breaks: {
       '/eventType': (b) => (b.eventType = 'NOPE'),
       '/docvTransactionId': (b) => (b.docvTransactionId = 7),

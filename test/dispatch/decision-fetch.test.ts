@@ -85,7 +85,8 @@ describe.each(backends)('decision fetch, profile API, against the sandbox ($name
 
     // The forwarded VERIFICATION_COMPLETED waited for the fetch and carries the decision. At this
     // time scale the upload's fetch gets it (after its 500) and the completion's fetch finds it
-    // known and makes no call: the forward's decision is then the one fetched for the upload.
+    // known and makes no call: the forward must then carry the decision fetched for the upload
+    // (the store's claim looks it up by transaction, not only by event).
     const forwarded = await waitFor(
       () => sink.requests.map((r) => JSON.parse(r.body)).find((b) => b.docvTransactionId === tx.docvTransactionId && b.eventType === 'VERIFICATION_COMPLETED'),
       'forwarded completion',

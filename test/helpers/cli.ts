@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Variables the CLI reads as flag defaults: cleared so the host's environment cannot change a test. */
-const CLI_ENV_VARS = ['PORT', 'HOST', 'DATABASE_URL', 'DOCV_ADMIN_TOKEN', 'DOCV_WEBHOOK_PATH', 'DOCV_MAX_BODY_BYTES', 'LOG_LEVEL', 'DOCV_SQLITE_WRITER_THREAD', 'DOCV_WORKER_METRICS_PORT', 'DOCV_WORKER_METRICS_HOST'];
+const CLI_ENV_VARS = ['PORT', 'HOST', 'DATABASE_URL', 'DOCV_ADMIN_TOKEN', 'DOCV_WEBHOOK_PATH', 'DOCV_MAX_BODY_BYTES', 'LOG_LEVEL', 'DOCV_SQLITE_WRITER_THREAD', 'DOCV_WORKER_METRICS_PORT', 'DOCV_WORKER_METRICS_HOST', 'DOCV_DIALECT', 'DOCV_RECEIVER_URL', 'SOCURE_API', 'DOCV_STORE_DOCUMENT_DATA'];
 
 export interface CliResult {
   code: number | null;

@@ -54,9 +54,46 @@ describe.concurrent('trigger', () => {
     const r = await runCli(['trigger', 'APP_OPENED', '--target', ok.url, '--retry-schedule', '5']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('write it with a unit');
-    const t = await runCli(['trigger', 'SESSION_COMPLETE', '--target', ok.url]);
+    // SESSION_COMPLETE is Socure's, not the flat contract's: asked for in asyncapi, it is refused.
+    const t = await runCli(['trigger', 'SESSION_COMPLETE', '--target', ok.url, '--dialect', 'asyncapi']);
     expect(t.code).not.toBe(0);
-    expect(t.stderr).toMatch(/Allowed choices are APP_OPENED/);
+    expect(t.stderr).toMatch(/^docv-webhooks: SESSION_COMPLETE is not an event type of the asyncapi dialect \(it has APP_OPENED/);
+    const u = await runCli(['trigger', 'SOMETHING_NEW', '--target', ok.url]);
+    expect(u.code).not.toBe(0);
+    expect(u.stderr).toContain('--dialect socure-v5 or riskos');
+    const d = await runCli(['trigger', 'APP_OPENED', '--target', ok.url, '--dialect', 'v5']);
+    expect(d.code).not.toBe(0);
+    expect(d.stderr).toMatch(/Allowed choices are asyncapi, socure-v5, riskos/);
+    expect(ok.received).toHaveLength(0);
+  });
+
+  it("sends Socure's TEST_WEBHOOK: the v5 body without a token, with sample document data", async () => {
+    const ok = await okSink();
+    const r = await runCli(['trigger', 'TEST_WEBHOOK', '--target', ok.url], { DOCV_WEBHOOK_SECRETS: 'shh' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^attempt 1: HTTP 200 in \d+ ms\n/);
+    expect(ok.received).toHaveLength(1);
+    const got = ok.received[0]!;
+    expect(got.headers.authorization).toBe('shh');
+    expect(got.json).toMatchObject({
+      eventGroup: 'DocvNotification',
+      reason: 'TEST_WEBHOOK',
+      event: { eventType: 'TEST_WEBHOOK', customerUserId: expect.any(String), referenceId: expect.any(String), data: { documentData: { fullName: expect.any(String) } } },
+    });
+    expect(got.json.event).not.toHaveProperty('docvTransactionToken');
+    expect(got.json).not.toHaveProperty('origId');
+  });
+
+  it('sends v5 and RiskOS types, the dialect from the flag, the env, or the type', async () => {
+    const ok = await okSink();
+    const v5 = await runCli(['trigger', 'APP_OPENED', '--target', ok.url, '--transaction', 'tok-cli', '--customer-user-id', 'c-1'], { DOCV_DIALECT: 'socure-v5' });
+    expect(v5.code).toBe(0);
+    const riskos = await runCli(['trigger', 'evaluation_completed', '--target', ok.url, '--transaction', 'tok-cli', '--decision', 'reject']);
+    expect(riskos.code).toBe(0);
+    expect(ok.received.map((r) => r.json)).toEqual([
+      expect.objectContaining({ origId: 'tok-cli', event: expect.objectContaining({ eventType: 'APP_OPENED', docvTransactionToken: 'tok-cli', customerUserId: 'c-1' }) }),
+      expect.objectContaining({ event_type: 'evaluation_completed', data: expect.objectContaining({ decision: 'REJECT' }) }),
+    ]);
   });
 });
 
@@ -87,6 +124,18 @@ describe.concurrent('simulate', () => {
     expect(r.stdout).toMatch(/^latency ms +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+/m);
   });
 
+  it('speaks the dialect it is given, and refuses a scenario the dialect cannot carry', async () => {
+    const ok = await okSink();
+    const r = await runCli(['simulate', '--target', ok.url, '--scenario', 'review', '--dialect', 'riskos', '--transactions', '2', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as { events: number; eventsByType: Record<string, number>; failed: number };
+    expect(s).toMatchObject({ events: 16, failed: 0, eventsByType: { case_notes_added: 14, evaluation_completed: 2 } });
+    expect(ok.received.filter((x) => x.json.event_type === 'evaluation_completed').map((x) => (x.json.data as { decision: string }).decision)).toEqual(['REVIEW', 'REVIEW']);
+    const refused = await runCli(['simulate', '--target', ok.url, '--scenario', 'review']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('scenario review needs dialect socure-v5 or riskos');
+  });
+
   it('counts duplicates the receiver reports', async () => {
     const dupSink = await startSink((_r, i) => ({ status: 200, body: JSON.stringify({ status: i % 2 === 0 ? 'accepted' : 'duplicate' }) }));
     sinks.push(dupSink);
@@ -99,6 +148,35 @@ describe.concurrent('simulate', () => {
 });
 
 describe('sandbox and deliveries', () => {
+  it('takes --dialect (and DOCV_DIALECT), refusing a default scenario the dialect cannot carry', async () => {
+    const refused = await runCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:', '--scenario', 'review']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('default scenario review needs dialect socure-v5 or riskos');
+    const bad = await runCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:'], { DOCV_DIALECT: 'flat' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Allowed choices are asyncapi, socure-v5, riskos/);
+  });
+
+  it('delivers in the dialect of --dialect', async () => {
+    const ok = await okSink();
+    const child = spawnCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:', '--log-level', 'silent', '--time-scale', '0.0001', '--default-webhook-url', ok.url, '--dialect', 'socure-v5', '--api-key', 'k']);
+    try {
+      const [, url] = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)\n/);
+      const created = await fetch(`${url}/api/3.0/EmailAuthScore`, {
+        method: 'POST',
+        headers: { authorization: 'SocureApiKey k', 'content-type': 'application/json' },
+        body: JSON.stringify({ modules: ['docvtransaction'], customerUserId: 'sandbox-accept' }),
+      });
+      const { docvTransactionId } = (await created.json()) as { docvTransactionId: string };
+      await eventually(() => ok.received.filter((r) => r.json.origId === docvTransactionId).length === 8, 'the eight v5 notifications');
+      expect(ok.received.at(-1)!.json).toMatchObject({ reason: 'SESSION_COMPLETE', event: { docVTransactionToken: docvTransactionId } });
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+
   it('serves the API, prints a generated key, lists deliveries and stops on SIGTERM', async () => {
     const ok = await okSink();
     const child = spawnCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:', '--log-level', 'silent', '--time-scale', '0.0001', '--default-webhook-url', ok.url]);
@@ -118,6 +196,12 @@ describe('sandbox and deliveries', () => {
       expect(list.code).toBe(0);
       expect(list.stdout).toMatch(/^ID +TRANSACTION +EVENT +STATUS +ATTEMPTS +LAST +NEXT$/m);
       expect(list.stdout).toMatch(new RegExp(`${docvTransactionId} +VERIFICATION_COMPLETED +delivered +1 +200`));
+      const v5 = await fetch(`${url}/api/3.0/EmailAuthScore`, {
+        method: 'POST',
+        headers: { authorization: `SocureApiKey ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ modules: ['documentverification'], docvTransactionToken: docvTransactionId }),
+      });
+      expect(((await v5.json()) as { documentVerification: { decision: { value: string } } }).documentVerification.decision.value).toBe('accept');
       const denied = await runCli(['deliveries', '--sandbox', url!, '--api-key', 'wrong']);
       expect(denied.code).toBe(1);
       expect(denied.stderr).toMatch(/^docv-webhooks: the sandbox answered 401: /);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluationIdOf } from '../../src/sandbox/dialects/riskos.js';
 import { runSimulation, startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { skipUnavailable, testBackends } from '../helpers/backends.js';
 import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
@@ -30,10 +31,46 @@ type ReceiverTransaction = {
   docvTransactionId: string;
   status: string;
   decision: string | null;
+  decisionSource: string | null;
   customerUserId: string | null;
+  evaluationId?: string | null;
   anomalies: unknown[];
   events: Array<{ eventType: string }>;
 };
+
+type SandboxDelivery = { eventType: string; status: string; payload: Record<string, unknown>; attemptLog: Array<{ statusCode: number; response: string }> };
+
+/** Every delivery of the transaction reached the receiver, and the receiver took each as new. */
+async function expectAllAccepted(id: string, types: string[]): Promise<SandboxDelivery[]> {
+  const deliveries = (await api.deliveries(`?transaction=${id}`)).json.deliveries as SandboxDelivery[];
+  expect(deliveries.map((d) => [d.eventType, d.status])).toEqual(types.map((t) => [t, 'delivered']));
+  for (const d of deliveries) expect(JSON.parse(d.attemptLog.at(-1)!.response)).toMatchObject({ status: 'accepted' });
+  return deliveries;
+}
+
+/** The receiver's view once it satisfies `done`; the last view seen when the wait times out. */
+async function receiverView(id: string, done: (view: ReceiverTransaction) => boolean, what: string): Promise<ReceiverTransaction> {
+  let view: ReceiverTransaction | undefined;
+  await eventually(async () => {
+    const r = await receiverTransaction(id);
+    if (r.status !== 200) return false;
+    view = r.body;
+    return done(r.body);
+  }, `${what} (last view: ${JSON.stringify(view)?.slice(0, 400)})`, 15_000);
+  return view!;
+}
+
+const V5_SESSION = [
+  'WAITING_FOR_USER_TO_REDIRECT',
+  'APP_OPENED',
+  'DOCUMENT_FRONT_UPLOADED',
+  'DOCUMENT_BACK_UPLOADED',
+  'DOCUMENT_SELFIE_UPLOADED',
+  'DOCUMENTS_UPLOADED',
+  'VERIFICATION_COMPLETED',
+  'SESSION_COMPLETE',
+];
+const RISKOS_SESSION = [...Array<string>(6).fill('case_notes_added'), 'evaluation_completed', 'case_notes_added'];
 
 async function receiverTransaction(id: string): Promise<{ status: number; body: ReceiverTransaction }> {
   const res = await fetch(`${receiver.url}/v1/transactions/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(5_000) });
@@ -82,13 +119,14 @@ async function expectAgreement(id: string): Promise<ReceiverTransaction> {
 describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) => {
   if (skipUnavailable(backend)) return;
   beforeAll(async () => {
-    // `socure` points the receiver's decision fetch at the sandbox: Get A DocV Transaction for
-    // real, so a VERIFICATION_COMPLETED without decision still ends with one.
+    // `socure` points the receiver's decision fetch at the sandbox: Get A DocV Transaction (the
+    // profile path) for real, so a VERIFICATION_COMPLETED without decision still ends with one.
+    // The ID+ call has its own receiver below.
     receiver = await startTestReceiver({
       database: await backend.create(),
       webhookSecrets: [WEBHOOK_SECRET],
       signingSecrets: [SIGNING_SECRET],
-      socure: { baseUrl: sandbox.url, apiKey: API_KEY, timeoutMs: 5_000 },
+      socure: { baseUrl: sandbox.url, apiKey: API_KEY, timeoutMs: 5_000, api: 'profile' },
     });
   });
   afterAll(async () => {
@@ -158,6 +196,46 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
     }
   });
 
+  it.each([
+    ['accept', 'accept'],
+    ['reject', 'reject'],
+    ['resubmit', 'resubmit'],
+    ['review', 'review'],
+  ])('socure-v5 %s: the whole v5 session lands, ending at VERIFICATION_COMPLETED with %s', async (scenario, decision) => {
+    const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `e2e-v5-${scenario}`, dialect: 'socure-v5', sandbox: { scenario } });
+    const id = json.docvTransactionId as string;
+    await sandbox.settled(10_000);
+    await expectAllAccepted(id, V5_SESSION);
+    const view = await receiverView(id, (v) => v.status === 'VERIFICATION_COMPLETED' && v.decision !== null, `the receiver to complete ${id}`);
+    expect(view).toMatchObject({ docvTransactionId: id, status: 'VERIFICATION_COMPLETED', decision, customerUserId: `e2e-v5-${scenario}`, anomalies: [] });
+    // WAITING_FOR_USER_TO_REDIRECT joins by origId, SESSION_COMPLETE by the other token spelling.
+    expect(view.events.map((e) => e.eventType).sort()).toEqual([...V5_SESSION].sort());
+  });
+
+  it('socure-v5 expire, with a numeric customerUserId: the session ends at SESSION_EXPIRED without a decision', async () => {
+    const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: 424242, dialect: 'socure-v5', sandbox: { scenario: 'expire' } });
+    const id = json.docvTransactionId as string;
+    await sandbox.settled(10_000);
+    await expectAllAccepted(id, ['WAITING_FOR_USER_TO_REDIRECT', 'APP_OPENED', 'SESSION_EXPIRED']);
+    const view = await receiverView(id, (v) => v.status === 'SESSION_EXPIRED', `the receiver to expire ${id}`);
+    expect(view).toMatchObject({ status: 'SESSION_EXPIRED', decision: null, customerUserId: '424242', anomalies: [] });
+  });
+
+  it.each([
+    ['accept', 'accept'],
+    ['reject', 'reject'],
+    ['review', 'review'],
+  ])('riskos %s: notes on the evaluation, then evaluation_completed with %s', async (scenario, decision) => {
+    const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `e2e-riskos-${scenario}`, dialect: 'riskos', sandbox: { scenario } });
+    const id = json.docvTransactionId as string;
+    await sandbox.settled(10_000);
+    await expectAllAccepted(id, RISKOS_SESSION);
+    const view = await receiverView(id, (v) => v.status === 'evaluation_completed' && v.decision !== null, `the receiver to complete ${id}`);
+    expect(view).toMatchObject({ docvTransactionId: id, status: 'evaluation_completed', decision, evaluationId: evaluationIdOf(id), anomalies: [] });
+    // The notes came before the evaluation named the transaction; they join it by the evaluation id.
+    expect(view.events.map((e) => e.eventType).sort()).toEqual([...RISKOS_SESSION].sort());
+  });
+
   it('simulate: a mixed load is delivered in full', async () => {
     const summary = await runSimulation({
       target: receiver.webhookUrl,
@@ -171,5 +249,74 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
     });
     expect(summary).toMatchObject({ transactions: 40, failed: 0, duplicates: 0, timedOut: false });
     expect(summary.accepted).toBe(summary.events);
+  });
+
+  it.each(['socure-v5', 'riskos'] as const)('simulate: a mixed %s load is delivered in full', async (dialect) => {
+    const summary = await runSimulation({
+      target: receiver.webhookUrl,
+      scenario: 'mixed',
+      dialect,
+      transactions: 20,
+      concurrency: 8,
+      webhookSecret: WEBHOOK_SECRET,
+      signingSecrets: [SIGNING_SECRET],
+      retrySchedule: '20ms,50ms,100ms',
+      maxDurationMs: 20_000,
+    });
+    expect(summary).toMatchObject({ transactions: 20, failed: 0, duplicates: 0, timedOut: false });
+    expect(summary.accepted).toBe(summary.events);
+    expect(summary.events).toBeGreaterThan(40);
+  });
+});
+
+/**
+ * The decision fetch through Socure's ID+ call (`socure.api: 'idplus'`, `serve --socure-api
+ * idplus`), against the sandbox's answer of it: completions that come without their decision
+ * still end with it, fetched.
+ */
+describe.each(backends)('sandbox → receiver fetching decisions with ID+ ($name)', (backend) => {
+  if (skipUnavailable(backend)) return;
+  let idplus: TestReceiver;
+  beforeAll(async () => {
+    idplus = await startTestReceiver({
+      database: await backend.create(),
+      webhookSecrets: [WEBHOOK_SECRET],
+      signingSecrets: [SIGNING_SECRET],
+      socure: { baseUrl: sandbox.url, apiKey: API_KEY, timeoutMs: 5_000, api: 'idplus' },
+    });
+  });
+  afterAll(async () => {
+    await idplus?.destroy();
+  });
+
+  const viewOf = async (id: string): Promise<ReceiverTransaction> => {
+    let view: ReceiverTransaction | undefined;
+    await eventually(async () => {
+      const res = await fetch(`${idplus.url}/v1/transactions/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(5_000) });
+      if (res.status !== 200) return false;
+      view = (await res.json()) as ReceiverTransaction;
+      return view.decision !== null;
+    }, `the ID+ receiver to learn the decision of ${id} (last view: ${JSON.stringify(view)?.slice(0, 400)})`, 15_000);
+    return view!;
+  };
+
+  it.each([
+    ['asyncapi', 'resubmit', 'VERIFICATION_COMPLETED'],
+    ['socure-v5', 'review', 'VERIFICATION_COMPLETED'],
+    ['riskos', 'accept', 'evaluation_completed'],
+  ])('%s %s without a decision on the wire: the fetch gets it', async (dialect, scenario, status) => {
+    const { json } = await api.create({
+      webhookUrl: idplus.webhookUrl,
+      customerUserId: `e2e-idplus-${dialect}`,
+      dialect,
+      sandbox: { scenario, chaos: { omitDecision: 1 } },
+    });
+    const id = json.docvTransactionId as string;
+    await sandbox.settled(10_000);
+    const deliveries = (await api.deliveries(`?transaction=${id}`)).json.deliveries as SandboxDelivery[];
+    expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+    expect(JSON.stringify(deliveries.map((d) => d.payload))).not.toMatch(/"decision"/);
+    const view = await viewOf(id);
+    expect(view).toMatchObject({ docvTransactionId: id, status, decision: scenario, decisionSource: 'api', anomalies: [] });
   });
 });

@@ -19,6 +19,8 @@ function seeded(seed: number): () => number {
 }
 
 const TYPES: DocvEventType[] = ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED', 'SESSION_EXPIRED'];
+/** What deliveries are named: the flat types and, since the sandbox speaks v5 and RiskOS, theirs. */
+const NOTIFICATION_TYPES: string[] = [...TYPES, 'DOCUMENT_FRONT_UPLOADED', 'SESSION_COMPLETE', 'case_notes_added', 'evaluation_completed'];
 
 /**
  * Plays one random sequence of what the service and the engine do (queue, hold, release, start,
@@ -43,7 +45,7 @@ function differential(seed: number, operations: number): void {
       if (r < 0.3) {
         const tx = pick(txs);
         const eventId = `evt_${++events}`;
-        const eventType = pick(TYPES);
+        const eventType = pick(NOTIFICATION_TYPES);
         const held = random() < 0.15;
         const copies = random() < 0.2 ? 2 : 1;
         const ordered = random() < 0.9;

@@ -327,7 +327,8 @@ describe.each(backends)('admin API ($name)', (backend) => {
 
     it.each([
       ['limit above 500', 'limit=501'],
-      ['an unknown eventType', 'eventType=APP_CLOSED'],
+      ['an eventType no sender could write', 'eventType=APP%20CLOSED!'],
+      ['an unknown dialect', 'dialect=soap'],
       ['a bad cursor', 'cursor=bm9wZQ'],
       ['an unknown parameter', 'transactionId=abc'],
     ])('answers 400 problem+json for %s', async (_label, query) => {
@@ -393,7 +394,8 @@ describe.each(backends)('admin API ($name)', (backend) => {
     it.each([
       ['limit above 500', 'limit=501'],
       ['a bad cursor', 'cursor=bm9wZQ'],
-      ['an unknown parameter', 'reason=invalid'],
+      ['an unknown parameter', 'bogus=invalid'],
+      ['a from that is no date-time', 'from=yesterday'],
     ])('answers 400 problem+json for %s', async (_label, query) => {
       expectProblem(await receiver.admin(`/v1/quarantine?${query}`), 400);
     });

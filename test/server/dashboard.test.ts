@@ -48,7 +48,7 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
   it('shows one transaction with its events and anomalies; 404 for an unknown one', async () => {
     const res = await fetch(`${r.url}/dashboard/transactions/tx-done`, { headers: { authorization: basic } });
     const page = await res.text();
-    expect(page).toContain('VERIFICATION_COMPLETED arrived with different decisions: accept, reject');
+    expect(page).toContain('completions arrived with different decisions: accept, reject');
     expect(page.match(/\/v1\/events\/evt_/g)).toHaveLength(2);
     expect((await fetch(`${r.url}/dashboard/transactions/nope`, { headers: { authorization: basic } })).status).toBe(404);
     for (const path of ['/dashboard/deliveries', '/dashboard/quarantine', '/dashboard/style.css']) {

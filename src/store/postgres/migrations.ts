@@ -4,7 +4,8 @@ import { inTransaction, quoteIdent } from './connection.js';
 
 /**
  * Append-only, like the SQLite list: a released migration is never edited. Versions 1 and 2 match
- * the SQLite ones; 3 is PostgreSQL's own (SQLite has no limit on the size of an index entry).
+ * the SQLite ones; 3 is PostgreSQL's own (SQLite has no limit on the size of an index entry), so
+ * from there on the numbers differ by one (PostgreSQL 6 is SQLite 5).
  *
  * Differences from SQLite, on purpose: timestamps the receiver makes are timestamptz; JSON is
  * `json` (kept verbatim, unlike jsonb, so headers and lifecycle state read back as written);
@@ -169,6 +170,8 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       ALTER TABLE quarantine ADD COLUMN dialect text, ADD COLUMN reprocessed_at timestamptz, ADD COLUMN reprocess_outcome text,
         ADD COLUMN reprocess_status integer, ADD COLUMN reprocess_event_id text;
       ALTER TABLE decisions ADD COLUMN decision_name text;
+      -- A completion's forward carries the decision fetched for the transaction's upload.
+      CREATE INDEX decisions_by_transaction ON decisions (docv_transaction_id, fetched_at);
     `,
   },
 ];

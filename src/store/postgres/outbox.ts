@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { CanonicalFields } from '../../contract/index.js';
 import { applyApiDecision, applyDecisionUnavailable } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf, type DeliverySummaryRow } from '../rows.js';
+import { deliveryOf, wantsTransactionDecision, type DeliverySummaryRow } from '../rows.js';
 import type {
   AttemptResult,
   ClaimRequest,
@@ -89,7 +89,7 @@ export async function claim(db: pg.Pool, request: ClaimRequest): Promise<Claimed
     ...(request.ordered ? CLAIM_ORDERED : CLAIM_UNORDERED),
     values: [now, request.destinations, request.limit, request.workerId, now + request.leaseMs],
   });
-  return result.rows
+  const claimed: ClaimedDelivery[] = result.rows
     .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq)
     .map((row) => ({
       ...deliveryOf(row),
@@ -105,6 +105,40 @@ export async function claim(db: pg.Pool, request: ClaimRequest): Promise<Claimed
           }
         : null,
     }));
+  await withTransactionDecisions(db, claimed);
+  return claimed;
+}
+
+const LATEST_DECISIONS = {
+  name: 'docv_latest_decisions',
+  text: `SELECT DISTINCT ON (docv_transaction_id) docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name
+           FROM decisions WHERE docv_transaction_id = ANY($1::text[]) ORDER BY docv_transaction_id, fetched_at DESC`,
+};
+
+/**
+ * A completion's forward carries the transaction's latest fetched decision when none was fetched
+ * for the completion itself (see wantsTransactionDecision). One query, and only when a claim has
+ * such a delivery: the flat path without decision fetches never pays for it.
+ */
+async function withTransactionDecisions(db: pg.Pool, claimed: ClaimedDelivery[]): Promise<void> {
+  const wanting = claimed.filter(wantsTransactionDecision);
+  if (wanting.length === 0) return;
+  const rows = await db.query<{ docv_transaction_id: string; decision: FetchedDecision['decision']; reason_codes: string[]; fetched_at: string; details: Record<string, unknown> | null; decision_name: string | null }>({
+    ...LATEST_DECISIONS,
+    values: [[...new Set(wanting.map((d) => pgText(d.docvTransactionId!)))]],
+  });
+  const byTransaction = new Map(rows.rows.map((r) => [r.docv_transaction_id, r]));
+  for (const delivery of wanting) {
+    const r = byTransaction.get(pgText(delivery.docvTransactionId!));
+    if (!r) continue;
+    delivery.fetchedDecision = {
+      decision: r.decision,
+      reasonCodes: r.reason_codes,
+      fetchedAt: r.fetched_at,
+      details: r.details,
+      ...(r.decision_name !== null ? { decisionName: r.decision_name } : {}),
+    };
+  }
 }
 
 /**

@@ -164,5 +164,7 @@ SQLITE_MIGRATIONS.push({
     ALTER TABLE quarantine ADD COLUMN reprocess_event_id TEXT;
 
     ALTER TABLE decisions ADD COLUMN decision_name TEXT;
+    -- A completion's forward carries the decision fetched for the transaction's upload.
+    CREATE INDEX decisions_by_transaction ON decisions (docv_transaction_id, fetched_at);
   `,
 });

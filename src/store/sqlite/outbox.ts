@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import { decodeCursor } from '../cursor.js';
-import { canonicalOfRow, deliveryOf, NO_TRANSACTION, transactionColumn, type DeliverySummaryRow, type EventSummaryRow } from '../rows.js';
+import { canonicalOfRow, deliveryOf, NO_TRANSACTION, transactionColumn, wantsTransactionDecision, type DeliverySummaryRow, type EventSummaryRow } from '../rows.js';
 import { newId } from '../ids.js';
 import {
   DECISION_FETCH_DESTINATION,
@@ -28,6 +28,25 @@ interface DeliveryRow extends DeliverySummaryRow {
 
 /** What the outbox needs of an accepted event: its type, its transaction (as filed) and the decision-fetch inputs. */
 export type OutboxSubject = Pick<CanonicalEvent, 'eventType' | 'docvTransactionId' | 'decision' | 'test'>;
+
+interface DecisionRow {
+  decision: string;
+  reason_codes: string;
+  fetched_at: string;
+  details: string | null;
+  decision_name: string | null;
+}
+
+function fetchedDecisionOf(row: DecisionRow | undefined): FetchedDecision | null {
+  if (!row) return null;
+  return {
+    decision: row.decision as FetchedDecision['decision'],
+    reasonCodes: JSON.parse(row.reason_codes) as string[],
+    fetchedAt: row.fetched_at,
+    details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null,
+    ...(row.decision_name !== null ? { decisionName: row.decision_name } : {}),
+  };
+}
 
 /** Errors and statuses from other systems are stored, but never unbounded. */
 function clip(text: string | null): string | null {
@@ -60,8 +79,9 @@ export class SqliteOutbox {
       eventFor: db.prepare<[string], { raw_body: Buffer; received_at: string } & Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>>(
         'SELECT raw_body, received_at, canonical, docv_transaction_id FROM events WHERE event_id = ?',
       ),
-      decisionFor: db.prepare<[string], { decision: string; reason_codes: string; fetched_at: string; details: string | null; decision_name: string | null }>(
-        'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?',
+      decisionFor: db.prepare<[string], DecisionRow>('SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?'),
+      latestDecisionOf: db.prepare<[string], DecisionRow>(
+        'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE docv_transaction_id = ? ORDER BY fetched_at DESC LIMIT 1',
       ),
       current: db.prepare<[string], DeliveryRow & { lease_owner: string | null; lease_until: number | null }>('SELECT * FROM deliveries WHERE delivery_id = ?'),
       complete: db.prepare(
@@ -173,21 +193,14 @@ export class SqliteOutbox {
     return rows.map((row) => {
       this.stmts.lease.run(request.workerId, leaseUntil, leaseUntil, row.delivery_id);
       const event = this.stmts.eventFor.get(row.event_id)!;
-      const decision = this.stmts.decisionFor.get(row.event_id);
-      return {
+      const delivery: ClaimedDelivery = {
         ...deliveryOf(row),
         event: canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event),
         receivedAt: event.received_at,
-        fetchedDecision: decision
-          ? {
-              decision: decision.decision as FetchedDecision['decision'],
-              reasonCodes: JSON.parse(decision.reason_codes) as string[],
-              fetchedAt: decision.fetched_at,
-              details: decision.details ? (JSON.parse(decision.details) as Record<string, unknown>) : null,
-              ...(decision.decision_name !== null ? { decisionName: decision.decision_name } : {}),
-            }
-          : null,
+        fetchedDecision: fetchedDecisionOf(this.stmts.decisionFor.get(row.event_id)),
       };
+      if (wantsTransactionDecision(delivery)) delivery.fetchedDecision = fetchedDecisionOf(this.stmts.latestDecisionOf.get(delivery.docvTransactionId!));
+      return delivery;
     });
   }
 
