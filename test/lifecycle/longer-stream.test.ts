@@ -9,6 +9,7 @@ import {
   type LifecycleEvent,
   type TransactionLifecycle,
 } from '../../src/lifecycle/index.js';
+import { seeded } from '../helpers/seeded.js';
 
 /** The stream Socure's v5 and RiskOS senders produce, each type at its own time, plus two that rank nowhere. */
 const STREAM: Array<Omit<LifecycleEvent, 'receivedAt'>> = [
@@ -29,18 +30,6 @@ const STREAM: Array<Omit<LifecycleEvent, 'receivedAt'>> = [
 
 function ev(e: Omit<LifecycleEvent, 'receivedAt'>): LifecycleEvent {
   return { ...e, customerUserId: 'user-1', environment: 'Production', receivedAt: '2026-12-06T11:00:00.000Z' };
-}
-
-/** A small seeded generator, so a failure names an ordering that can be replayed. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {

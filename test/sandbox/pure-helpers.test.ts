@@ -105,6 +105,16 @@ describe('capture page', () => {
     expect(done).toContain('Session over');
     expect(done).not.toMatch(/<button[^>]*id="[a-z-]+">/);
   });
+
+  it('offers review only where the dialect can say it, and names what each step sends', () => {
+    const flat = renderCapturePage({ tx, nonce: 'n', actionBase: '/capture/t' });
+    expect(flat).not.toContain('value="review"');
+    expect(flat).toContain('APP_OPENED, DOCUMENTS_UPLOADED, VERIFICATION_COMPLETED');
+    const v5 = renderCapturePage({ tx: { ...tx, dialect: 'socure-v5' }, nonce: 'n', actionBase: '/capture/t' });
+    expect(v5).toContain('value="review"');
+    expect(v5).toContain('SESSION_COMPLETE');
+    expect(renderCapturePage({ tx: { ...tx, dialect: 'riskos' }, nonce: 'n', actionBase: '/capture/t' })).toContain('evaluation_completed');
+  });
 });
 
 describe('transaction ids', () => {

@@ -195,6 +195,7 @@ export function register(program: Command): void {
       `Create a transaction:\n  curl -s ${sandbox.url}/api/3.0/EmailAuthScore -H 'Authorization: SocureApiKey <key>' ` +
         `-H 'content-type: application/json' -d '{"modules":["docvtransaction"],"webhookUrl":"http://127.0.0.1:3000/socure/docv/webhook","sandbox":{"scenario":"accept"}}'\n`,
     );
+    out.write(`Webhooks are shaped as ${flags.dialect}; a create request's "dialect" picks another (asyncapi, socure-v5, riskos)\n`);
     await waitForSignal();
     out.write('stopping the sandbox; pending deliveries resume at the next start\n');
     await sandbox.close();

@@ -259,7 +259,7 @@ export class SqliteStore implements Store {
       ),
       // Both walk events_by_evaluation; they run only for events that carry an evaluation id.
       transactionOfEvaluation: db.prepare<[string], { docv_transaction_id: string }>(
-        `SELECT docv_transaction_id FROM events WHERE evaluation_id = ? AND docv_transaction_id <> '${NO_TRANSACTION}' LIMIT 1`,
+        `SELECT docv_transaction_id FROM events WHERE evaluation_id = ? AND docv_transaction_id <> '${NO_TRANSACTION}' ORDER BY seq LIMIT 1`,
       ),
       unlinkedOfEvaluation: db.prepare<[string], UnlinkedEventRow>(
         `SELECT seq, raw_body, canonical, received_at FROM events WHERE evaluation_id = ? AND docv_transaction_id = '${NO_TRANSACTION}' ORDER BY seq`,
