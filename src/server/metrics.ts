@@ -3,7 +3,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AttemptOutcome } from '../dispatch/index.js';
 import type { IngestResponse } from '../ingest/index.js';
 import { DECISION_FETCH_DESTINATION, DELIVERY_STATES, type ClaimedDelivery, type Store } from '../store/index.js';
-import { DOCV_EVENT_TYPES } from '../contract/index.js';
+import { KNOWN_EVENT_TYPES } from '../contract/index.js';
+import { NO_STATUS, STATUS_RANK } from '../lifecycle/index.js';
+
+/**
+ * The event_type label: a known type, or `other`. Event types are an open set that senders spell,
+ * and every distinct label value is a time series kept for the life of the process.
+ */
+function eventTypeLabel(eventType: string): string {
+  return (KNOWN_EVENT_TYPES as readonly string[]).includes(eventType) ? eventType : 'other';
+}
 
 export interface ReceiverMetricsOptions {
   /** Node.js process metrics (default on; off where another registry already has them). */
@@ -42,7 +51,7 @@ export class ReceiverMetrics {
         registers,
       });
       this.eventsStored = new Counter({ name: 'docv_events_stored_total', help: 'New events committed', labelNames: ['event_type'], registers });
-      for (const t of DOCV_EVENT_TYPES) this.eventsStored.labels(t).inc(0);
+      for (const t of KNOWN_EVENT_TYPES) this.eventsStored.labels(t).inc(0);
     }
     this.commitBatch = new Histogram({ name: 'docv_commit_batch_size', help: 'Writes sharing one durable commit (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers });
     this.attempts = new Counter({ name: 'docv_delivery_attempts_total', help: 'Outbox delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers });
@@ -61,7 +70,7 @@ export class ReceiverMetrics {
       registers,
       async collect() {
         const s = await stats();
-        for (const status of DOCV_EVENT_TYPES) this.set({ status }, s.transactionsByStatus[status] ?? 0);
+        for (const status of [NO_STATUS, ...Object.keys(STATUS_RANK)]) this.set({ status }, s.transactionsByStatus[status] ?? 0);
       },
     });
     new Gauge({
@@ -87,7 +96,7 @@ export class ReceiverMetrics {
   onIngest(response: IngestResponse, latencyMs: number): void {
     this.received?.labels(response.outcome, String(response.status)).inc();
     this.ackLatency?.labels(response.outcome).observe(latencyMs / 1000);
-    if (response.outcome === 'accepted' && response.eventType) this.eventsStored?.labels(response.eventType).inc();
+    if (response.outcome === 'accepted' && response.eventType) this.eventsStored?.labels(eventTypeLabel(response.eventType)).inc();
   }
 
   onCommit(batchSize: number): void {

@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option('--transaction <id>', 'docvTransactionId, the v5 token (a new UUID when absent)')
     .option('--customer-user-id <id>', 'customerUserId (--set event.customerUserId=121212 sends a number)')
     .addOption(
-      new Option('--decision <decision>', 'decision (VERIFICATION_COMPLETED and evaluation_completed send accept unless told; review only outside asyncapi)').choices(
+      new Option('--decision <decision>', 'decision (VERIFICATION_COMPLETED and evaluation_completed send accept unless told; review breaks the asyncapi contract, on purpose)').choices(
         CANONICAL_DECISIONS,
       ),
     )
