@@ -5,18 +5,7 @@ import { MinHeap } from '../../src/sandbox/min-heap.js';
 import { DocvService } from '../../src/sandbox/service.js';
 import type { SandboxState } from '../../src/sandbox/state.js';
 import { SandboxStore, type DeliveryStatus } from '../../src/sandbox/store.js';
-
-/** A small seeded generator, so a failing sequence can be replayed. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../helpers/seeded.js';
 
 const TYPES: DocvEventType[] = ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED', 'SESSION_EXPIRED'];
 /** What deliveries are named: the flat types and, since the sandbox speaks v5 and RiskOS, theirs. */
