@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Agent } from 'undici';
 import { DOCV_EVENT_TYPES, TEST_EVENT_TYPE, type CanonicalDecision, type Dialect } from '../contract/index.js';
 import { attemptDelivery, type AttemptOutcome } from './delivery/attempt.js';
 import { deliveryHeaders } from './delivery/headers.js';
@@ -102,21 +103,28 @@ export async function sendEvent(opts: SendEventOptions): Promise<SendEventResult
   const eventId = opts.eventId ?? newEventId();
   const schedule = opts.retrySchedule === undefined ? [] : resolveRetrySchedule(opts.retrySchedule);
   const attempts: SendEventResult['attempts'] = [];
-  for (let n = 1; n <= schedule.length + 1; n++) {
-    const outcome = await attemptDelivery({
-      url: opts.target,
-      body,
-      headers: deliveryHeaders({ webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets }, eventId, body, Date.now()),
-      timeoutMs: opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
-    });
-    attempts.push({ ...outcome, n });
-    opts.onAttempt?.(n, outcome);
-    const code = outcome.statusCode;
-    if (code !== undefined && code >= 200 && code < 300) return { eventId, dialect, payload, attempts, delivered: true };
-    if (code === 410) break;
-    const delay = nextRetryDelay({ schedule, attemptsMade: n, retryAfterMs: outcome.retryAfterMs, random: opts.random ?? Math.random });
-    if (delay === undefined) break;
-    await new Promise((r) => setTimeout(r, delay));
+  // An agent of its own, closed at the end: a one-off command exits as soon as it is done.
+  const agent = new Agent();
+  try {
+    for (let n = 1; n <= schedule.length + 1; n++) {
+      const outcome = await attemptDelivery({
+        url: opts.target,
+        body,
+        headers: deliveryHeaders({ webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets }, eventId, body, Date.now()),
+        timeoutMs: opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
+        dispatcher: agent,
+      });
+      attempts.push({ ...outcome, n });
+      opts.onAttempt?.(n, outcome);
+      const code = outcome.statusCode;
+      if (code !== undefined && code >= 200 && code < 300) return { eventId, dialect, payload, attempts, delivered: true };
+      if (code === 410) break;
+      const delay = nextRetryDelay({ schedule, attemptsMade: n, retryAfterMs: outcome.retryAfterMs, random: opts.random ?? Math.random });
+      if (delay === undefined) break;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    return { eventId, dialect, payload, attempts, delivered: false };
+  } finally {
+    await agent.close();
   }
-  return { eventId, dialect, payload, attempts, delivered: false };
 }

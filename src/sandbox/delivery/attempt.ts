@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { getGlobalDispatcher, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../../retry/schedule.js';
 
 export interface AttemptOutcome {
@@ -37,6 +37,17 @@ function targetOf(url: string): Target {
     targets.set(url, t);
   }
   return t;
+}
+
+/**
+ * The dispatcher of attempts made without one of their own: this undici's Agent, never the global
+ * dispatcher. Once Node's built-in fetch has run, the global one is Node's bundled undici, whose
+ * handlers speak an older API: every attempt then failed at once with "invalid onError method".
+ */
+let sharedAgent: Agent | null = null;
+function defaultDispatcher(): Agent {
+  sharedAgent ??= new Agent();
+  return sharedAgent;
 }
 
 function describeError(err: unknown): string {
@@ -129,7 +140,7 @@ export function attemptDelivery(opts: {
 
     try {
       const { origin, path } = targetOf(opts.url);
-      (opts.dispatcher ?? getGlobalDispatcher()).dispatch(
+      (opts.dispatcher ?? defaultDispatcher()).dispatch(
         {
           origin,
           path,
