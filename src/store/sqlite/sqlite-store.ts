@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { close as closeFd, closeSync, fsync, mkdirSync, open as openFd } from 'node:fs';
 import { dirname } from 'node:path';
-import { canonicalFromStored, eventTimeMs, isDialect, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
+import { canonicalFromStored, eventTimeMs, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
 import {
   applyApiDecision,
   applyDecisionUnavailable,
@@ -53,6 +53,7 @@ import {
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteCheckpointer, type CheckpointerStats } from './checkpointer.js';
 import { SqliteOutbox } from './outbox.js';
+import { SqliteQuarantine } from './quarantine.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for tests. */
@@ -110,48 +111,12 @@ interface TransactionRow {
   state: string;
 }
 
-interface QuarantineRow {
-  seq: number;
-  quarantine_id: string;
-  received_at: string;
-  reason: string;
-  status: number;
-  detail: string;
-  headers: string;
-  body: Buffer;
-  body_size: number;
-  dialect: string | null;
-  reprocessed_at: string | null;
-  reprocess_outcome: string | null;
-  reprocess_status: number | null;
-  reprocess_event_id: string | null;
-}
-
 /** An event stored before its RiskOS evaluation was linked to a transaction (see adoptEvaluation). */
 interface UnlinkedEventRow {
   seq: number;
   raw_body: Buffer;
   canonical: string | null;
   received_at: string;
-}
-
-function quarantineEntryOf(r: QuarantineRow): QuarantineEntry {
-  return {
-    quarantineId: r.quarantine_id,
-    receivedAt: r.received_at,
-    reason: r.reason,
-    status: r.status,
-    detail: JSON.parse(r.detail) as unknown,
-    headers: JSON.parse(r.headers) as Record<string, string>,
-    body: r.body.toString('utf8'),
-    bodySize: r.body_size,
-    bodyTruncated: r.body.length < r.body_size,
-    dialect: isDialect(r.dialect) ? r.dialect : null,
-    reprocessed:
-      r.reprocessed_at === null
-        ? null
-        : { at: r.reprocessed_at, outcome: r.reprocess_outcome ?? '', status: r.reprocess_status ?? 0, eventId: r.reprocess_event_id },
-  };
 }
 
 /**
@@ -182,6 +147,7 @@ export class SqliteStore implements Store {
   /** Statements of the read paths, prepared once each (preparing costs more than a lookup). */
   private readonly readStatements = new Map<string, Database.Statement>();
   private outboxInstance: SqliteOutbox | null = null;
+  private quarantineInstance: SqliteQuarantine | null = null;
   private readonly outboxConfig: OutboxConfig;
   private readonly checkpointer: SqliteCheckpointer | null = null;
 
@@ -234,6 +200,12 @@ export class SqliteStore implements Store {
     return this.preparedStatements;
   }
 
+  /** Prepared on first use, after migrations have created the table. */
+  private get quarantineRows(): SqliteQuarantine {
+    this.quarantineInstance ??= new SqliteQuarantine(this.db);
+    return this.quarantineInstance;
+  }
+
   private get outbox(): SqliteOutbox {
     this.outboxInstance ??= new SqliteOutbox(this.db, this.outboxConfig);
     return this.outboxInstance;
@@ -280,15 +252,6 @@ export class SqliteStore implements Store {
            last_received_at = excluded.last_received_at, event_count = excluded.event_count,
            anomaly_count = excluded.anomaly_count, state = excluded.state`,
       ),
-      insertQuarantine: db.prepare(
-        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect)
-         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize, @dialect)`,
-      ),
-      markReprocessed: db.prepare(
-        `UPDATE quarantine SET reprocessed_at = @at, reprocess_outcome = @outcome, reprocess_status = @status, reprocess_event_id = @eventId
-         WHERE quarantine_id = @quarantineId`,
-      ),
-      trimQuarantine: db.prepare('DELETE FROM quarantine WHERE seq <= (SELECT MAX(seq) FROM quarantine) - ?'),
     };
   }
 
@@ -521,20 +484,7 @@ export class SqliteStore implements Store {
 
   async quarantine(input: QuarantineInput): Promise<void> {
     if (this.quarantineCapacity <= 0) return;
-    await this.enqueue(() => {
-      this.stmts.insertQuarantine.run({
-        quarantineId: newId('qrn', input.receivedAt.getTime()),
-        receivedAt: input.receivedAt.toISOString(),
-        reason: input.reason,
-        status: input.status,
-        detail: JSON.stringify(input.detail ?? null),
-        headers: JSON.stringify(input.headers),
-        body: Buffer.from(input.body),
-        bodySize: input.bodySize,
-        dialect: input.dialect ?? null,
-      });
-      this.stmts.trimQuarantine.run(this.quarantineCapacity);
-    });
+    await this.enqueue(() => this.quarantineRows.insert(input, this.quarantineCapacity));
   }
 
   async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
@@ -613,44 +563,15 @@ export class SqliteStore implements Store {
   }
 
   async listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit + 1 };
-    const after = decodeCursor(filter.cursor, 'qr');
-    if (after !== null) {
-      where.push('seq < @after');
-      params.after = after;
-    }
-    if (filter.reason !== undefined) {
-      where.push('reason = @reason');
-      params.reason = filter.reason;
-    }
-    if (filter.status !== undefined) {
-      where.push('status = @status');
-      params.status = filter.status;
-    }
-    if (filter.reprocessed !== undefined) where.push(`reprocessed_at IS ${filter.reprocessed ? 'NOT NULL' : 'NULL'}`);
-    // received_at is ISO text in UTC (toISOString): text order is time order.
-    if (filter.from !== undefined) {
-      where.push('received_at >= @from');
-      params.from = filter.from.toISOString();
-    }
-    if (filter.to !== undefined) {
-      where.push('received_at < @to');
-      params.to = filter.to.toISOString();
-    }
-    const sql = `SELECT * FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    return page(this.db.prepare<[Record<string, unknown>], QuarantineRow>(sql).all(params), filter.limit, 'qr', quarantineEntryOf);
+    return this.quarantineRows.list(filter);
   }
 
   async getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
-    const row = this.cached<[string], QuarantineRow>('SELECT * FROM quarantine WHERE quarantine_id = ?').get(quarantineId);
-    return row ? quarantineEntryOf(row) : null;
+    return this.quarantineRows.get(quarantineId);
   }
 
   markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
-    return this.enqueue(() => {
-      this.stmts.markReprocessed.run({ quarantineId, at: result.at, outcome: result.outcome, status: result.status, eventId: result.eventId });
-    });
+    return this.enqueue(() => this.quarantineRows.markReprocessed(quarantineId, result));
   }
 
   async stats(): Promise<StoreStats> {

@@ -1,0 +1,120 @@
+import type Database from 'better-sqlite3';
+import { isDialect } from '../../contract/index.js';
+import { decodeCursor } from '../cursor.js';
+import { newId } from '../ids.js';
+import { page } from '../rows.js';
+import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
+
+interface QuarantineRow {
+  seq: number;
+  quarantine_id: string;
+  received_at: string;
+  reason: string;
+  status: number;
+  detail: string;
+  headers: string;
+  body: Buffer;
+  body_size: number;
+  dialect: string | null;
+  reprocessed_at: string | null;
+  reprocess_outcome: string | null;
+  reprocess_status: number | null;
+  reprocess_event_id: string | null;
+}
+
+function quarantineEntryOf(r: QuarantineRow): QuarantineEntry {
+  return {
+    quarantineId: r.quarantine_id,
+    receivedAt: r.received_at,
+    reason: r.reason,
+    status: r.status,
+    detail: JSON.parse(r.detail) as unknown,
+    headers: JSON.parse(r.headers) as Record<string, string>,
+    body: r.body.toString('utf8'),
+    bodySize: r.body_size,
+    bodyTruncated: r.body.length < r.body_size,
+    dialect: isDialect(r.dialect) ? r.dialect : null,
+    reprocessed:
+      r.reprocessed_at === null
+        ? null
+        : { at: r.reprocessed_at, outcome: r.reprocess_outcome ?? '', status: r.reprocess_status ?? 0, eventId: r.reprocess_event_id },
+  };
+}
+
+/**
+ * The quarantine half of the SQLite store: authenticated deliveries that were refused, kept
+ * (bounded, the oldest go first) to be read and run through ingest again. The writes run inside
+ * the store's write queue, so they share its group commit.
+ */
+export class SqliteQuarantine {
+  private readonly stmts;
+
+  constructor(private readonly db: Database.Database) {
+    this.stmts = {
+      insert: db.prepare(
+        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect)
+         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize, @dialect)`,
+      ),
+      trim: db.prepare('DELETE FROM quarantine WHERE seq <= (SELECT MAX(seq) FROM quarantine) - ?'),
+      markReprocessed: db.prepare(
+        `UPDATE quarantine SET reprocessed_at = @at, reprocess_outcome = @outcome, reprocess_status = @status, reprocess_event_id = @eventId
+         WHERE quarantine_id = @quarantineId`,
+      ),
+      get: db.prepare<[string], QuarantineRow>('SELECT * FROM quarantine WHERE quarantine_id = ?'),
+    };
+  }
+
+  insert(input: QuarantineInput, capacity: number): void {
+    this.stmts.insert.run({
+      quarantineId: newId('qrn', input.receivedAt.getTime()),
+      receivedAt: input.receivedAt.toISOString(),
+      reason: input.reason,
+      status: input.status,
+      detail: JSON.stringify(input.detail ?? null),
+      headers: JSON.stringify(input.headers),
+      body: Buffer.from(input.body),
+      bodySize: input.bodySize,
+      dialect: input.dialect ?? null,
+    });
+    this.stmts.trim.run(capacity);
+  }
+
+  list(filter: QuarantineFilter): Page<QuarantineEntry> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit + 1 };
+    const after = decodeCursor(filter.cursor, 'qr');
+    if (after !== null) {
+      where.push('seq < @after');
+      params.after = after;
+    }
+    if (filter.reason !== undefined) {
+      where.push('reason = @reason');
+      params.reason = filter.reason;
+    }
+    if (filter.status !== undefined) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    if (filter.reprocessed !== undefined) where.push(`reprocessed_at IS ${filter.reprocessed ? 'NOT NULL' : 'NULL'}`);
+    // received_at is ISO text in UTC (toISOString): text order is time order.
+    if (filter.from !== undefined) {
+      where.push('received_at >= @from');
+      params.from = filter.from.toISOString();
+    }
+    if (filter.to !== undefined) {
+      where.push('received_at < @to');
+      params.to = filter.to.toISOString();
+    }
+    const sql = `SELECT * FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+    return page(this.db.prepare<[Record<string, unknown>], QuarantineRow>(sql).all(params), filter.limit, 'qr', quarantineEntryOf);
+  }
+
+  get(quarantineId: string): QuarantineEntry | null {
+    const row = this.stmts.get.get(quarantineId);
+    return row ? quarantineEntryOf(row) : null;
+  }
+
+  markReprocessed(quarantineId: string, result: QuarantineReprocessResult): void {
+    this.stmts.markReprocessed.run({ quarantineId, at: result.at, outcome: result.outcome, status: result.status, eventId: result.eventId });
+  }
+}
