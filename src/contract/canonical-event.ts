@@ -45,6 +45,12 @@ export const KNOWN_EVENT_TYPES = [
 ] as const;
 export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
 
+/**
+ * The event types of a DocV session: every dialect refuses one without its transaction (the flat
+ * contract requires `docvTransactionId`, v5 a token or `origId`).
+ */
+export type SessionEventType = Exclude<KnownEventType, 'TEST_WEBHOOK' | 'evaluation_completed' | 'case_notes_added'>;
+
 /** Event types that end a verification and may carry its decision. */
 export const COMPLETION_EVENT_TYPES: readonly string[] = ['VERIFICATION_COMPLETED', 'evaluation_completed'];
 

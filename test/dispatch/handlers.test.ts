@@ -34,6 +34,9 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
       .on('VERIFICATION_COMPLETED', (event, ctx) => {
         // Typed by name: the canonical event, whose decision is CanonicalDecision | undefined.
         const decision: 'accept' | 'reject' | 'resubmit' | 'review' | undefined = event.decision;
+        // A session's event always names its transaction: typed string, not string | null.
+        const transaction: string = event.docvTransactionId;
+        expect(transaction).toEqual(expect.any(String));
         expect(decision).toBe('accept');
         calls.push(ctx);
         if (calls.length < 3) throw new Error(`flaky ${calls.length}`);

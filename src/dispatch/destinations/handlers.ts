@@ -1,4 +1,4 @@
-import type { CanonicalEvent, KnownEventType } from '../../contract/index.js';
+import type { CanonicalEvent, KnownEventType, SessionEventType } from '../../contract/index.js';
 import type { ClaimedDelivery } from '../../store/index.js';
 import type { AttemptOutcome, Destination } from '../types.js';
 
@@ -18,8 +18,11 @@ export interface HandlerContext {
 
 /** An event type to listen for: one of the known ones (completed by editors), or any other string Socure may add. */
 export type EventTypeName = KnownEventType | (string & {});
-/** The canonical event narrowed to one type: what a handler registered for that type gets. */
-export type CanonicalEventOf<T extends string> = CanonicalEvent & { eventType: T };
+/**
+ * The canonical event narrowed to one type: what a handler registered for that type gets. The
+ * event types of a DocV session always name their transaction (every dialect requires it).
+ */
+export type CanonicalEventOf<T extends string> = CanonicalEvent & { eventType: T } & (T extends SessionEventType ? { docvTransactionId: string } : unknown);
 
 export type EventHandler<T extends string = string> = (event: CanonicalEventOf<T>, context: HandlerContext) => unknown;
 export type AnyEventHandler = (event: CanonicalEvent, context: HandlerContext) => unknown;
