@@ -294,7 +294,8 @@ export class DocvService {
     return { notifications, deliveries, main: notifications[mainIndex] };
   }
 
-  private subjectOf(tx: TransactionRecord): DocvSubject {
+  /** Who and what a transaction is about, as every payload builder and the ID+ answer see it. */
+  subjectOf(tx: TransactionRecord): DocvSubject {
     return {
       docvTransactionId: tx.docvTransactionId,
       referenceId: tx.referenceId,

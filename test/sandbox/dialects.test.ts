@@ -3,6 +3,7 @@ import { evaluationIdOf } from '../../src/sandbox/dialects/riskos.js';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { sandboxClient } from './helpers/api.js';
 import { eventually, startSink, type ReceivedRequest, type Sink } from './helpers/sink.js';
+import { V5_COMPLETED_SESSION } from './helpers/v5-session.js';
 
 /**
  * What each dialect's stream looks like on the wire, as a receiver (the sink) records it: which
@@ -57,16 +58,7 @@ describe('socure-v5 stream', () => {
   it('plays the whole session in DocvNotification envelopes, the decision inside documentVerification', async () => {
     const id = await run({ customerUserId: 'v5-user', dialect: 'socure-v5', sandbox: { scenario: 'accept' } });
     const got = v5Of(id);
-    expect(got.map((r) => r.env.event.eventType)).toEqual([
-      'WAITING_FOR_USER_TO_REDIRECT',
-      'APP_OPENED',
-      'DOCUMENT_FRONT_UPLOADED',
-      'DOCUMENT_BACK_UPLOADED',
-      'DOCUMENT_SELFIE_UPLOADED',
-      'DOCUMENTS_UPLOADED',
-      'VERIFICATION_COMPLETED',
-      'SESSION_COMPLETE',
-    ]);
+    expect(got.map((r) => r.env.event.eventType)).toEqual([...V5_COMPLETED_SESSION]);
     for (const { env, headers } of got) {
       expect(env).toMatchObject({ origId: id, eventGroup: 'DocvNotification', reason: env.event.eventType, environmentName: 'Sandbox' });
       expect(env.event).toMatchObject({ customerUserId: 'v5-user', message: expect.any(String), referenceId: expect.any(String) });

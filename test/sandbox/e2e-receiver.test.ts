@@ -8,6 +8,7 @@ import { skipUnavailable, testBackends } from '../helpers/backends.js';
 import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
 import { sandboxClient } from './helpers/api.js';
 import { eventually } from './helpers/sink.js';
+import { V5_COMPLETED_SESSION } from './helpers/v5-session.js';
 
 /**
  * The two ends of the stream together: the sandbox plays Socure, the receiver of this project
@@ -60,16 +61,7 @@ async function receiverView(id: string, done: (view: ReceiverTransaction) => boo
   return view!;
 }
 
-const V5_SESSION = [
-  'WAITING_FOR_USER_TO_REDIRECT',
-  'APP_OPENED',
-  'DOCUMENT_FRONT_UPLOADED',
-  'DOCUMENT_BACK_UPLOADED',
-  'DOCUMENT_SELFIE_UPLOADED',
-  'DOCUMENTS_UPLOADED',
-  'VERIFICATION_COMPLETED',
-  'SESSION_COMPLETE',
-];
+const V5_SESSION: string[] = [...V5_COMPLETED_SESSION];
 const RISKOS_SESSION = [...Array<string>(6).fill('case_notes_added'), 'evaluation_completed', 'case_notes_added'];
 
 async function receiverTransaction(id: string): Promise<{ status: number; body: ReceiverTransaction }> {

@@ -19,14 +19,7 @@ export function documentVerificationResult(deps: { service: DocvService }, body:
   optionalString(obj, 'email', 320);
   const tx = deps.service.require(token);
   return idPlusResult({
-    subject: {
-      docvTransactionId: tx.docvTransactionId,
-      referenceId: tx.referenceId,
-      ...(tx.customerUserId !== undefined ? { customerUserId: tx.customerUserId } : {}),
-      ...(tx.userId !== undefined ? { userId: tx.userId } : {}),
-      documentType: tx.documentType,
-      country: tx.country,
-    },
+    subject: deps.service.subjectOf(tx),
     decision: tx.decision,
     completedAt: new Date(tx.completedAt ?? tx.createdAt),
     referenceId: newReferenceId(),
