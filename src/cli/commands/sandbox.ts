@@ -161,6 +161,7 @@ export function register(program: Command): void {
     .addOption(new Option('--max-in-flight <n>', 'delivery attempts in flight at once').env('DOCV_SANDBOX_MAX_IN_FLIGHT').argParser(intArg(1, 1024)).default(32))
     .addOption(new Option('--log-level <level>', 'pino log level').env('LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
   addDeliveryFlags(cmd, DEFAULT_SCHEDULE).action(async (flags: SandboxFlags) => {
+    const keyFromFlag = cmd.getOptionValueSource('apiKey') === 'cli';
     let sandbox;
     try {
       sandbox = await startSandbox({
@@ -188,11 +189,12 @@ export function register(program: Command): void {
     }
     const out = process.stdout;
     out.write(`DocV sandbox listening on ${sandbox.url}\n`);
-    // The issue asks for a generated key to be shown: it is the only way to learn it. A key the
-    // user chose is never printed.
+    // A generated key is shown: it is the only way to learn it. A key given on the command line is
+    // already on screen, so the example uses it; one from the environment is named, never printed.
     if (sandbox.apiKeyGenerated) out.write(`API key (generated; set --api-key or DOCV_SANDBOX_API_KEY to choose one): ${sandbox.apiKey}\n`);
+    const keyInExample = sandbox.apiKeyGenerated || keyFromFlag ? sandbox.apiKey : '$DOCV_SANDBOX_API_KEY';
     out.write(
-      `Create a transaction:\n  curl -s ${sandbox.url}/api/3.0/EmailAuthScore -H 'Authorization: SocureApiKey <key>' ` +
+      `Create a transaction:\n  curl -s ${sandbox.url}/api/3.0/EmailAuthScore -H "Authorization: SocureApiKey ${keyInExample}" ` +
         `-H 'content-type: application/json' -d '{"modules":["docvtransaction"],"webhookUrl":"http://127.0.0.1:3000/socure/docv/webhook","sandbox":{"scenario":"accept"}}'\n`,
     );
     out.write(`Webhooks are shaped as ${flags.dialect}; a create request's "dialect" picks another (asyncapi, socure-v5, riskos)\n`);

@@ -34,11 +34,31 @@ function banner(r: RunningReceiver): string {
     `  authentication        ${r.auth.mechanisms.length ? r.auth.mechanisms.join(', ') : 'none (loopback only)'}`,
     `  dispatch              ${r.dispatcher ? 'on' : r.config.dispatch.enabled ? 'no destinations configured' : 'off (run docv-webhooks worker)'}`,
     '',
-    '  Try it:',
-    `  curl -s -X POST ${r.webhookUrl} -H 'content-type: application/json' \\`,
-    `    -d '{"eventType":"APP_OPENED","docvTransactionId":"demo-1","eventTime":"${new Date().toISOString()}"}'`,
+    ...tryIt(r),
     '',
   ].join('\n');
+}
+
+/**
+ * A first delivery that this receiver accepts as configured. Without credentials, a plain curl.
+ * With them, the sender needs the same ones: placeholders name what to fill in (a banner never
+ * prints a secret), and `trigger` takes the same env variables as `serve`, so one shell line works.
+ */
+function tryIt(r: RunningReceiver): string[] {
+  const event = `{"eventType":"APP_OPENED","docvTransactionId":"demo-1","eventTime":"${new Date().toISOString()}"}`;
+  const checks = r.auth.mechanisms.filter((m) => m !== 'allow-list');
+  if (checks.length === 0) {
+    return ['  Try it:', `  curl -s -X POST ${r.webhookUrl} -H 'content-type: application/json' \\`, `    -d '${event}'`];
+  }
+  if (checks.length === 1 && checks[0] === 'basic-auth') {
+    return ['  Try it (with one of your --basic-auth pairs):', `  curl -s -X POST ${r.webhookUrl} -u '<user>:<password>' -H 'content-type: application/json' \\`, `    -d '${event}'`];
+  }
+  const env = [
+    ...(checks.includes('shared-secret') ? ["DOCV_WEBHOOK_SECRETS='<your webhook secret>'"] : []),
+    ...(checks.includes('signature') ? ["DOCV_WEBHOOK_SIGNING_SECRETS='<your whsec_… signing secret>'"] : []),
+  ];
+  const note = checks.includes('basic-auth') ? ' (trigger cannot send HTTP Basic: send it with curl -u as well)' : '';
+  return [`  Try it (the sender needs the same credentials)${note}:`, `  ${env.join(' ')} npx docv-webhooks trigger APP_OPENED --target ${r.webhookUrl}`];
 }
 
 export function register(program: Command): void {
