@@ -11,6 +11,25 @@ export interface FailureLimiterOptions {
   readonly maxTrackedAddresses?: number;
   /** Milliseconds since the epoch; injected so tests are deterministic. */
   readonly now?: () => number;
+  /**
+   * Told once when an address starts a block (not for the failures during it), so the operator
+   * can be told why a sender now gets 429.
+   */
+  readonly onBlock?: (block: FailureBlock) => void;
+}
+
+/** A block that has just started. */
+export interface FailureBlock {
+  /** The bucket: the address, its /64 for IPv6, or 'unknown'. */
+  readonly address: string;
+  /** Failures in the window, the one that started the block included. */
+  readonly failures: number;
+  readonly windowMs: number;
+  readonly blockMs: number;
+  /** Milliseconds since the epoch. */
+  readonly until: number;
+  /** Why the last authentication failed, as the credential check put it (never a secret). */
+  readonly reason: string | undefined;
 }
 
 export const DEFAULT_FAILURE_LIMITS = {
@@ -25,8 +44,8 @@ export type FailureLimitState = { readonly limited: false } | { readonly limited
 export interface FailureLimiter {
   /** Whether requests from this address should be refused (429) before any authentication work. */
   check(clientAddress: string | undefined): FailureLimitState;
-  /** Counts one authentication failure; says whether the address is now limited. */
-  recordFailure(clientAddress: string | undefined): FailureLimitState;
+  /** Counts one authentication failure (`reason`: why, for the block's log line); says whether the address is now limited. */
+  recordFailure(clientAddress: string | undefined, reason?: string): FailureLimitState;
   /** Forgets an address's failures once it has authenticated, so a sender that fixed its secret is not punished later. */
   recordSuccess(clientAddress: string | undefined): void;
   /** Number of addresses currently tracked (for metrics and for the memory-bound test). */
@@ -89,11 +108,12 @@ export function createFailureLimiter(options: FailureLimiterOptions = {}): Failu
       return NOT_LIMITED;
     },
 
-    recordFailure(clientAddress) {
+    recordFailure(clientAddress, reason) {
       const key = limiterKey(clientAddress);
       const at = now();
       const existing = records.get(key);
-      const record = existing !== undefined && existing.blockedUntil > at ? existing : countFailure(existing, at);
+      const blockedAlready = existing !== undefined && existing.blockedUntil > at;
+      const record = blockedAlready ? existing : countFailure(existing, at);
       // Moved to the end even while blocked: an address that keeps failing is the last to be forgotten.
       records.delete(key);
       records.set(key, record);
@@ -102,7 +122,9 @@ export function createFailureLimiter(options: FailureLimiterOptions = {}): Failu
         if (oldest.done === true) break;
         records.delete(oldest.value);
       }
-      return record.blockedUntil > at ? blockedState(record, at) : NOT_LIMITED;
+      if (record.blockedUntil <= at) return NOT_LIMITED;
+      if (!blockedAlready) options.onBlock?.({ address: key, failures: record.failures, windowMs, blockMs, until: record.blockedUntil, reason });
+      return blockedState(record, at);
     },
 
     recordSuccess(clientAddress) {

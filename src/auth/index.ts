@@ -29,6 +29,7 @@ export {
   type FailureLimiter,
   type FailureLimiterOptions,
   type FailureLimitState,
+  type FailureBlock,
 } from './failure-limiter.js';
 export { readSecretList, type ReadSecretListOptions } from './secret-sources.js';
 export { headersWithoutCredentials, isCredentialHeader, type HeaderMap } from './redact.js';

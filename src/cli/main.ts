@@ -15,6 +15,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/trigger.js'),
   () => import('./commands/deliveries.js'),
   () => import('./commands/quarantine.js'),
+  () => import('./commands/destinations.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -24,3 +24,16 @@ export function dbOption(): Option {
 export function jsonOption(): Option {
   return new Option('--json', 'print JSON for scripts instead of a table');
 }
+
+export const LOG_FORMATS = ['pretty', 'json'] as const;
+
+export function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'pretty: a line per entry for people; json: JSON lines (default: pretty when stdout is a terminal)')
+    .env('LOG_FORMAT')
+    .choices(LOG_FORMATS);
+}
+
+/** Pretty when asked, or when nobody asked and a person is watching stdout. */
+export function prettyLogs(format: string | undefined): boolean {
+  return format === undefined ? process.stdout.isTTY === true : format === 'pretty';
+}

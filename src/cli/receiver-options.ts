@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readSecretList } from '../auth/index.js';
 import { DEFAULT_DISPATCH, type StartReceiverOptions } from '../server/index.js';
 import { DEFAULT_SOCURE_API_KIND, exponentialSchedule, isSocureApi, SOCURE_APIS, type SocureApi } from '../dispatch/index.js';
@@ -14,6 +14,7 @@ export interface ReceiverFlags {
   signatureTolerance?: number;
   allowIp?: string[];
   trustProxy?: boolean;
+  authFailureLimit?: number;
   adminToken?: string;
   forwardUrl?: string[];
   forwardSigningSecret?: string[];
@@ -37,7 +38,18 @@ export function addAuthOptions(command: Command): Command {
     .addOption(new Option('--signature-tolerance <seconds>', 'how far webhook-timestamp may be from now').env('DOCV_SIGNATURE_TOLERANCE_SECONDS').argParser(parsePositiveInt))
     .option('--allow-ip <cidr>', 'accept deliveries only from these addresses (repeatable) [env DOCV_ALLOWED_IPS]', collect)
     .addOption(new Option('--trust-proxy', 'believe the X-Forwarded-For entry added by one proxy in front').env('DOCV_TRUST_PROXY'))
+    .addOption(
+      new Option('--auth-failure-limit <n>', 'failed authentications an address may make within a minute; the next blocks it for 5 minutes (429); 0 turns this off')
+        .env('DOCV_AUTH_FAILURE_LIMIT')
+        .argParser(parseFailureLimit),
+    )
     .addOption(adminTokenOption());
+}
+
+function parseFailureLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${value}" is not a whole number (0 turns the limiter off)`);
+  return n;
 }
 
 /** The admin API's token: `serve`'s admin API and dashboard, a `worker`'s /metrics. */
@@ -114,6 +126,7 @@ export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.Proce
       ...(flags.signatureTolerance !== undefined ? { signatureToleranceSeconds: flags.signatureTolerance } : {}),
       trustProxy: flags.trustProxy === true || truthy(env.DOCV_TRUST_PROXY),
     },
+    ...(flags.authFailureLimit !== undefined ? { authFailureLimit: flags.authFailureLimit } : {}),
     adminToken: single(flags.adminToken, 'DOCV_ADMIN_TOKEN', env),
     dispatch: {
       forwardUrls: fromEnv(flags.forwardUrl, 'DOCV_FORWARD_URLS', /[\s,]+/, env) ?? [],

@@ -34,6 +34,12 @@ export interface Dispatcher {
   /** New work may be due: look now instead of at the next poll. */
   wake(): void;
   /**
+   * From the next claim on, delivers to these (the store's destinations changed). Attempts in
+   * flight finish with the destination they started with; one dropped here is not closed, since
+   * destinations share what they hold (the forward thread).
+   */
+  setDestinations(destinations: Destination[]): void;
+  /**
    * Stops claiming, lets in-flight attempts finish (aborting them after `graceMs`) and records
    * them; the rest stays due for the next worker.
    */
@@ -57,8 +63,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const ordered = options.ordered ?? true;
   const random = options.random ?? Math.random;
   const recordBatchMs = options.recordBatchMs ?? 5;
-  const byName = new Map(options.destinations.map((d) => [d.name, d]));
-  const names = [...byName.keys()];
+  let byName = new Map(options.destinations.map((d) => [d.name, d]));
+  let names = [...byName.keys()];
   const inFlight = new Set<Promise<void>>();
   /** Outcomes on their way to the store: stop() waits for them too. */
   const recording = new Set<Promise<void>>();
@@ -120,8 +126,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     });
   }
 
-  async function attempt(delivery: ClaimedDelivery): Promise<void> {
-    const destination = byName.get(delivery.destination)!;
+  /** `destinations`: the set the delivery was claimed for, even if setDestinations has changed it since. */
+  async function attempt(delivery: ClaimedDelivery, destinations: ReadonlyMap<string, Destination>): Promise<void> {
+    const destination = destinations.get(delivery.destination)!;
     const startedAt = new Date();
     const started = performance.now();
     let outcome: AttemptOutcome;
@@ -191,10 +198,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   async function run(): Promise<void> {
     while (running) {
+      if (names.length === 0) {
+        // Nothing to deliver here yet (say, a receiver whose destinations are still to be added).
+        await sleep(pollMs);
+        continue;
+      }
       const allowance = options.throttle?.();
       const limit = Math.min(concurrency, allowance?.concurrency ?? concurrency);
       const free = limit - inFlight.size;
       let claimed: ClaimedDelivery[] = [];
+      const claimedFor = byName;
+      const claimedNames = names;
       // A claim costs about as much for one delivery as for several (it walks past the leased
       // ones in the due index), so while attempts are running, wait until a quarter of the slots
       // are free and claim them together: at full speed that is a claim per few deliveries
@@ -202,7 +216,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const worthClaiming = inFlight.size === 0 ? 1 : Math.max(1, Math.floor(limit / 4));
       if (free >= worthClaiming) {
         try {
-          claimed = await store.claimDeliveries({ workerId, limit: free, leaseMs, destinations: names, ordered });
+          claimed = await store.claimDeliveries({ workerId, limit: free, leaseMs, destinations: claimedNames, ordered });
         } catch (err) {
           logger.error({ err }, 'could not claim deliveries; retrying');
           await sleep(pollMs);
@@ -210,7 +224,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
       }
       for (const delivery of claimed) {
-        const p: Promise<void> = attempt(delivery).finally(() => {
+        const p: Promise<void> = attempt(delivery, claimedFor).finally(() => {
           inFlight.delete(p);
           wake();
         });
@@ -234,11 +248,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return {
     workerId,
     start() {
-      if (running || names.length === 0) return;
+      if (running) return;
       running = true;
       loop = run();
     },
     wake,
+    setDestinations(destinations) {
+      byName = new Map(destinations.map((d) => [d.name, d]));
+      names = [...byName.keys()];
+      wake();
+    },
     async stop(graceMs = 30_000) {
       running = false;
       wake();
@@ -254,7 +273,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       clearTimeout(graceTimer);
       // Every finished attempt's record (they wait at most recordBatchMs, then one commit).
       await settledWithin([...recording], 5_000);
-      await Promise.allSettled(options.destinations.map((d) => d.close?.()));
+      await Promise.allSettled([...byName.values()].map((d) => d.close?.()));
     },
   };
 }

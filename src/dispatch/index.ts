@@ -2,7 +2,7 @@ export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dis
 export { burstThrottle, machineBusySampler, type BurstThrottleOptions, type DispatchAllowance } from './load-throttle.js';
 export { attemptBudget, DEFAULT_RETRY_POLICY, exponentialSchedule, nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 export type { AttemptOutcome, Destination } from './types.js';
-export { createForwardDestination, forwardDestinationName, forwardBody, type ForwardOptions } from './destinations/forward.js';
+export { createForwardDestination, forwardDestinationName, forwardBody, storedForwardUrl, type ForwardOptions, type StoredForwardUrl } from './destinations/forward.js';
 export { createDecisionFetchDestination, DEFAULT_DECISION_PENDING_MAX_MS, type DecisionFetchOptions, type DecisionFetchStore } from './destinations/decision-fetch.js';
 export { DEFAULT_SOCURE_API_KIND, isSocureApi, SOCURE_APIS, type SocureApi } from './destinations/socure-result.js';
 export { HandlerRegistry, HANDLERS_DESTINATION, type AnyEventHandler, type CanonicalEventOf, type ErrorHandler, type EventHandler, type EventTypeName, type HandlerContext } from './destinations/handlers.js';

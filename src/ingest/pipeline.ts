@@ -135,11 +135,15 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     if (failureLimiter) {
       const limit = failureLimiter.check(clientAddress);
       if (limit.limited) {
-        return problemResponse(
-          'rate_limited',
-          problem(429, 'too-many-failures', 'Too Many Requests', 'too many failed authentication attempts from this address; retry later'),
-          { 'retry-after': String(limit.retryAfterSeconds) },
-        );
+        return {
+          ...problemResponse(
+            'rate_limited',
+            problem(429, 'too-many-failures', 'Too Many Requests', 'too many failed authentication attempts from this address; retry later'),
+            { 'retry-after': String(limit.retryAfterSeconds) },
+          ),
+          // Credentials are not even looked at: the operator should know why a sender with the right ones gets 429.
+          logReason: `address blocked after too many failed authentications, for another ${limit.retryAfterSeconds} s (--auth-failure-limit)`,
+        };
       }
     }
 
@@ -154,7 +158,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     if (auth) {
       const credentials = auth.checkCredentials(request, request.body);
       if (!credentials.ok) {
-        failureLimiter?.recordFailure(clientAddress);
+        failureLimiter?.recordFailure(clientAddress, credentials.reason);
         // Same body whatever failed: the sender learns nothing about which check it missed.
         return {
           ...problemResponse(
@@ -188,7 +192,9 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     const contentTypeError =
       jsonContentTypeProblem(header(request.headers, 'content-type')) ?? contentEncodingProblem(header(request.headers, 'content-encoding'));
     if (contentTypeError) {
-      return refuse({ response: problemResponse('unsupported_media_type', problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError)) });
+      return refuse({
+        response: { ...problemResponse('unsupported_media_type', problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError)), logReason: contentTypeError },
+      });
     }
 
     if (request.bodyUnreadable !== undefined) {
@@ -205,7 +211,10 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     const deliveryId = verifiedDeliveryId ?? header(request.headers, 'webhook-id') ?? header(request.headers, 'svix-id');
     if (deliveryId !== undefined && (deliveryId.length === 0 || deliveryId.length > MAX_DELIVERY_ID_LENGTH)) {
       return refuse({
-        response: problemResponse('bad_request', problem(400, 'invalid-delivery-id', 'Bad Request', `webhook-id must be 1 to ${MAX_DELIVERY_ID_LENGTH} characters`)),
+        response: {
+          ...problemResponse('bad_request', problem(400, 'invalid-delivery-id', 'Bad Request', `webhook-id must be 1 to ${MAX_DELIVERY_ID_LENGTH} characters`)),
+          logReason: `webhook-id has ${deliveryId.length} characters, not 1 to ${MAX_DELIVERY_ID_LENGTH}`,
+        },
       });
     }
 
@@ -214,7 +223,9 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       if (parsed.kind === 'contract') {
         return refuse({ response: invalid(parsed.dialect, parsed.detected, options.dialect !== undefined, parsed.errors), parsed });
       }
-      return refuse({ response: problemResponse('bad_request', problem(400, 'invalid-json', 'Bad Request', parsed.message)) });
+      // Not the parser's message: it quotes the body around the error.
+      const logReason = parsed.kind === 'encoding' ? 'body is not valid UTF-8' : 'body is not valid JSON';
+      return refuse({ response: { ...problemResponse('bad_request', problem(400, 'invalid-json', 'Bad Request', parsed.message)), logReason } });
     }
     const { event, contentHash } = parsed;
 
@@ -238,6 +249,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
             }),
           ),
           eventId: result.eventId,
+          logReason: 'delivery id reused for a different payload',
         };
         return refuse({ response, parsed: { value: event.payload, dialect: event.dialect } });
       }
@@ -277,5 +289,23 @@ const DIALECT_NAMES: Readonly<Record<Dialect, string>> = {
 function invalid(dialect: Dialect, detected: boolean, pinned: boolean, errors: ContractViolation[]): IngestResponse {
   const summary = errors.map((e) => `${e.path || '(root)'} ${e.message}`).join('; ');
   const how = pinned ? `breaks ${DIALECT_NAMES[dialect]}, the dialect this receiver is pinned to` : detected ? `breaks ${DIALECT_NAMES[dialect]}` : `fits no dialect; it is closest to ${DIALECT_NAMES[dialect]}, which it breaks`;
-  return problemResponse('invalid', problem(422, 'contract-violation', 'Unprocessable Content', `the payload ${how}: ${summary}`, { dialect, errors }));
+  return {
+    ...problemResponse('invalid', problem(422, 'contract-violation', 'Unprocessable Content', `the payload ${how}: ${summary}`, { dialect, errors })),
+    logReason: violationsLogReason(dialect, detected || pinned, errors),
+  };
+}
+
+/** Violations named in a log line; the answer and the quarantine row list them all. */
+const LOGGED_VIOLATIONS = 5;
+const LOGGED_PATH_LENGTH = 80;
+
+/**
+ * A short summary of a 422 for the log: the dialect and where the body breaks it. Only the paths:
+ * some messages quote the body (`must be absent on <eventType>`), and logs never carry it.
+ */
+function violationsLogReason(dialect: Dialect, announced: boolean, errors: ContractViolation[]): string {
+  const paths = errors.slice(0, LOGGED_VIOLATIONS).map((e) => (e.path || '(root)').slice(0, LOGGED_PATH_LENGTH));
+  const more = errors.length > LOGGED_VIOLATIONS ? ` and ${errors.length - LOGGED_VIOLATIONS} more` : '';
+  const count = errors.length === 1 ? '1 violation' : `${errors.length} violations`;
+  return `${announced ? 'breaks' : 'fits no dialect, closest'} ${dialect}: ${count} at ${paths.join(', ')}${more}`;
 }

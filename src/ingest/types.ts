@@ -64,7 +64,8 @@ export interface IngestAuthenticator {
 /** Slows down an address that keeps failing authentication. */
 export interface AuthFailureLimiter {
   check(address: string | undefined): { limited: false } | { limited: true; retryAfterSeconds: number };
-  recordFailure(address: string | undefined): unknown;
+  /** `reason` (never a secret) is for the log line that says why an address got blocked. */
+  recordFailure(address: string | undefined, reason?: string): unknown;
   /** A sender that fixed its secret is not punished for its earlier failures. */
   recordSuccess(address: string | undefined): void;
 }

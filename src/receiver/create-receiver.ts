@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import { createFetchHandler } from '../adapters/web.js';
 import { createNodeHandler } from '../adapters/node.js';
-import { createFailureLimiter, createInboundAuth, type InboundAuthConfig } from '../auth/index.js';
+import { createInboundAuth, type InboundAuthConfig } from '../auth/index.js';
 import type { Dialect } from '../contract/index.js';
 import { HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler, type EventTypeName } from '../dispatch/index.js';
 import { createIngestPipeline, type IngestPipeline, type IngestRequest, type IngestResponse, type ReprocessRequest } from '../ingest/index.js';
 import { defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../server/config.js';
+import { receiverFailureLimiter } from '../server/auth-failure-limiter.js';
 import { wireDispatch } from '../server/dispatch-wiring.js';
 import { DEFAULT_DATABASE_URL, openStore, type Store } from '../store/index.js';
 
@@ -14,6 +15,8 @@ export interface DocvReceiverOptions {
   /** A store, or a database URL (`sqlite:<file>` or `postgres://…`); default sqlite:./data/docv-webhooks.db. */
   store?: Store | string;
   auth?: Omit<InboundAuthConfig, 'now'>;
+  /** Failed authentications an address may make within a minute before it is blocked (429) for five; 0 turns that off. Default 10. */
+  authFailureLimit?: number;
   maxBodyBytes?: number;
   /** Accept only this dialect; by default each delivery's shape picks one. */
   dialect?: Dialect;
@@ -56,19 +59,20 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
     ...(options.socure ? { socure: options.socure as SocureApiConfig } : {}),
   });
   const auth = createInboundAuth(options.auth ?? {});
+  const failureLimiter = receiverFailureLimiter(options.authFailureLimit ?? config.authFailureLimit, auth.configured, logger);
   const ownsStore = typeof options.store !== 'object';
   let dispatcher: Dispatcher | null = null;
 
   const storePromise: Promise<Store> =
     typeof options.store === 'object' ? Promise.resolve(options.store) : openStore(options.store ?? DEFAULT_DATABASE_URL);
 
-  const pipelinePromise: Promise<IngestPipeline> = storePromise.then((store) => {
-    ({ dispatcher } = wireDispatch(config, store, logger, { handlers, ingests: true }));
+  const pipelinePromise: Promise<IngestPipeline> = storePromise.then(async (store) => {
+    ({ dispatcher } = await wireDispatch(config, store, logger, { handlers, ingests: true }));
     dispatcher?.start();
     const pipeline = createIngestPipeline({
       store,
       auth,
-      failureLimiter: auth.configured ? createFailureLimiter() : undefined,
+      failureLimiter,
       maxBodyBytes: options.maxBodyBytes,
       dialect: options.dialect,
       keepDocumentData: config.socure.storeDocumentData,

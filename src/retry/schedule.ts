@@ -81,6 +81,17 @@ export function nextRetryDelay({ schedule, attemptsMade, retryAfterMs, random, j
   return retryAfterMs === undefined ? jittered : Math.max(jittered, retryAfterMs);
 }
 
+/**
+ * Whether an answer refuses the request itself, so that sending the same bytes again cannot
+ * help: a 4xx other than 408 (the receiver timed out) and 429 (it asks us to slow down), such as
+ * the 422 of a contract violation or a 401 for wrong credentials. Socure retries only network
+ * failures, timeouts, 408, 429 and 5xx. 410 is a 4xx too, but callers name it apart: the
+ * endpoint is gone, not the event refused.
+ */
+export function isRefusal(statusCode: number | undefined): boolean {
+  return statusCode !== undefined && statusCode >= 400 && statusCode < 500 && statusCode !== 408 && statusCode !== 429;
+}
+
 /** `5s,5m,30m` as help text shows it. */
 export function formatScheduleForHelp(text: string): string {
   return parseRetrySchedule(text).map(formatDuration).join(',') || 'none';

@@ -6,4 +6,6 @@ export { SCENARIOS, PACE, scenarioFromCustomerUserId, type ScenarioName } from '
 export { NO_CHAOS, chaosFromText, chaosFromJson, type ChaosSettings, type ChaosOverrides } from './chaos.js';
 export { DEFAULT_RETRY_SCHEDULE_MS, DEFAULT_ATTEMPT_TIMEOUT_MS, parseRetrySchedule, parseDuration, formatDuration, formatScheduleForHelp } from '../retry/schedule.js';
 export type { DeliveryAuth } from './delivery/headers.js';
+export type { AuthRefusal, AuthRefusalKind } from './delivery/auth-refusal.js';
+export type { NetworkFailure } from './delivery/attempt.js';
 export type { CreateTransactionInput, EmitOptions } from './service.js';

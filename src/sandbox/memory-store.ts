@@ -181,6 +181,7 @@ export class MemoryStore implements SandboxState {
       copy: d.copy,
       status: d.held ? 'held' : 'pending',
       attempts: 0,
+      retryFrom: 0,
       notBefore: d.notBefore,
       createdAt: d.createdAt,
     };

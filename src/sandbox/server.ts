@@ -21,6 +21,8 @@ export interface SandboxAppDeps {
   /** The base URL people and browsers reach the sandbox at, known once it listens. */
   publicUrl: () => string;
   hasDefaultWebhookUrl: boolean;
+  /** Tells the delivery engine that a cancel or retry changed what is due. */
+  wakeDelivery: () => void;
   logger?: Logger;
 }
 

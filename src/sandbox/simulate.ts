@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Dialect } from '../contract/index.js';
+import { AuthRefusalWatch, type AuthRefusal } from './delivery/auth-refusal.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS } from '../retry/schedule.js';
 import { scenarioDialectConflict, type ScenarioName } from './scenarios.js';
@@ -62,7 +63,7 @@ export interface SimulationSummary {
   retries: number;
   /** Events that never reached the target (retries exhausted, 410, or the run timed out). */
   failed: number;
-  /** Attempts by outcome: HTTP status or `error`. */
+  /** Attempts by outcome: the HTTP status, or why there was none (`connection refused`, `timed out`…). */
   responses: Record<string, number>;
   latencyMs: LatencySummary;
   durationMs: number;
@@ -72,6 +73,11 @@ export interface SimulationSummary {
    */
   cpuMs: number;
   timedOut: boolean;
+  /**
+   * Set when the run stopped early because the receiver kept refusing our credentials or address
+   * (401, 403, or its failure limiter's 429): what it said and which flags to check.
+   */
+  refused?: AuthRefusal;
 }
 
 export const SIMULATE_DEFAULT_RETRY_SCHEDULE = '200ms,1s,5s';
@@ -113,9 +119,11 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   let stepsHeld = false;
   /** Resolves the main loop's wait: set while it waits. */
   let idle: (() => void) | undefined;
+  const auth = { webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets };
+  const refusals = new AuthRefusalWatch(auth);
   const engine = new DeliveryEngine({
     store,
-    auth: { webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets },
+    auth,
     retrySchedule: resolveRetrySchedule(opts.retrySchedule ?? SIMULATE_DEFAULT_RETRY_SCHEDULE),
     attemptTimeoutMs: opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
     maxInFlight: opts.concurrency ?? 8,
@@ -123,6 +131,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     random: opts.random,
     logger: opts.logger,
     onIdle: () => idle?.(),
+    admission: refusals,
     onAttempt: (delivery, outcome) => {
       if (stepsHeld && store.countUnsentDeliveries() < backlog / 2) {
         stepsHeld = false;
@@ -131,12 +140,13 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       sent += 1;
       if (delivery.attempts > 0) retries += 1;
       latencies.push(outcome.latencyMs);
-      const key = outcome.statusCode === undefined ? 'error' : String(outcome.statusCode);
+      const key = outcome.statusCode === undefined ? (outcome.failure ?? 'network error') : String(outcome.statusCode);
       responses[key] = (responses[key] ?? 0) + 1;
       if (outcome.statusCode !== undefined && outcome.statusCode >= 200 && outcome.statusCode < 300) {
         if (receiverVerdict(outcome.response) === 'duplicate') duplicates += 1;
         else accepted += 1;
       }
+      if (refusals.stopped) idle?.();
     },
   });
   // Resolved once: the service asks for it on every event.
@@ -177,6 +187,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   try {
     for (;;) {
       if (store.countPlannedSteps() === 0 && store.countOpenDeliveries() === 0) break;
+      // Retrying would only feed the receiver's failure limiter: stop now and say why.
+      if (refusals.stopped) break;
       const now = Date.now();
       if (now > deadline) {
         timedOut = true;
@@ -223,6 +235,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     durationMs: Date.now() - started,
     cpuMs: cpuMsSince(cpuAtStart),
     timedOut,
+    ...(refusals.stopped ? { refused: refusals.stopped } : {}),
   };
 }
 

@@ -97,6 +97,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
     maxInFlight: options.maxInFlight,
     random: options.random,
+    // Retries keep time with the rest of the transaction: --time-scale or its own timeScale.
+    timeScaleOf: (d) => store.getTransaction(d.docvTransactionId)?.timeScale ?? options.timeScale ?? 1,
     logger,
   });
   let publicUrl = options.publicUrl?.replace(/\/+$/, '');
@@ -121,6 +123,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     chaos: { get: () => globalChaos, set: (c) => (globalChaos = c) },
     publicUrl: () => publicUrl ?? '',
     hasDefaultWebhookUrl: options.defaultWebhookUrl !== undefined,
+    wakeDelivery: () => engine.wake(),
     logger,
   });
   try {

@@ -57,8 +57,15 @@ export interface EventRecord {
   createdAt: number;
 }
 
-export type DeliveryStatus = 'held' | 'pending' | 'in_flight' | 'delivered' | 'failed' | 'gone';
-export const FINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered', 'failed', 'gone'];
+/**
+ * `failed`: no attempts left on the retry schedule; `gone`: the receiver answered 410;
+ * `rejected`: it answered another 4xx than 408 and 429, which no retry changes; `cancelled`: a
+ * user said so (`POST /sandbox/deliveries/{id}/cancel`). None of the final ones holds back the
+ * transaction's later deliveries.
+ */
+export type DeliveryStatus = 'held' | 'pending' | 'in_flight' | 'delivered' | 'failed' | 'gone' | 'rejected' | 'cancelled';
+export const FINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered', 'failed', 'gone', 'rejected', 'cancelled'];
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['held', 'pending', 'in_flight', ...FINAL_DELIVERY_STATUSES];
 
 export interface DeliveryRecord {
   id: number;
@@ -75,11 +82,18 @@ export interface DeliveryRecord {
   copy: number;
   status: DeliveryStatus;
   attempts: number;
+  /** Attempts made before the last manual retry: the retry schedule starts over after them. */
+  retryFrom: number;
   notBefore: number;
   lastStatusCode?: number;
   lastError?: string;
   createdAt: number;
   finishedAt?: number;
+}
+
+/** A delivery as the API shows it: with the earlier delivery of its transaction it waits for, if any. */
+export interface DeliveryListing extends DeliveryRecord {
+  waitingFor?: number;
 }
 
 export interface AttemptRecord {
@@ -96,6 +110,7 @@ export interface AttemptRecord {
 
 export interface DeliveryFilter {
   docvTransactionId?: string;
+  /** As shown: `held` includes pending deliveries waiting behind an earlier one, `pending` leaves them out. */
   status?: DeliveryStatus;
   limit?: number;
   /** Only deliveries with an id above this (paging forward). */
@@ -163,6 +178,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   copy INTEGER NOT NULL,
   status TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
+  retry_from INTEGER NOT NULL DEFAULT 0,
   not_before INTEGER NOT NULL,
   last_status_code INTEGER,
   last_error TEXT,
@@ -233,12 +249,33 @@ function toDelivery(r: Row): DeliveryRecord {
     copy: r.copy as number,
     status: r.status as DeliveryStatus,
     attempts: r.attempts as number,
+    retryFrom: r.retry_from as number,
     notBefore: r.not_before as number,
     lastStatusCode: opt(r.last_status_code),
     lastError: opt(r.last_error),
     createdAt: r.created_at as number,
     finishedAt: opt(r.finished_at),
   };
+}
+
+function toListing(r: Row): DeliveryListing {
+  return { ...toDelivery(r), waitingFor: opt(r.waiting_for) };
+}
+
+/**
+ * What an ordered pending delivery waits for: the first open ordered delivery before it in its
+ * transaction (the one that holds up all the others). Null when it can go as soon as it is due.
+ */
+const WAITING_FOR = `CASE WHEN d.status = 'pending' AND d.ordered = 1 THEN (
+    SELECT p.id FROM deliveries p
+    WHERE p.transaction_id = d.transaction_id AND p.ordered = 1 AND p.position < d.position AND p.status IN ('pending', 'in_flight')
+    ORDER BY p.position LIMIT 1) END`;
+
+/** The state a listing shows, as SQL over a row that has `waiting_for`. */
+function shownStatusCondition(status: DeliveryStatus): string {
+  if (status === 'held') return "(status = 'held' OR waiting_for IS NOT NULL)";
+  if (status === 'pending') return "status = 'pending' AND waiting_for IS NULL";
+  return 'status = ?';
 }
 
 function toAttempt(r: Row): AttemptRecord {
@@ -262,6 +299,8 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, defi
   ['transactions', 'customer_user_id_is_number', 'INTEGER NOT NULL DEFAULT 0'],
   ['transactions', 'user_id', 'TEXT'],
   ['transactions', 'dialect', "TEXT NOT NULL DEFAULT 'asyncapi'"],
+  // No schema version of its own: an older docv-webhooks inserts without it (0) and ignores it.
+  ['deliveries', 'retry_from', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 function addMissingColumns(db: Database.Database): void {
@@ -343,7 +382,15 @@ export class SandboxStore {
         last_status_code = ?, last_error = ?, finished_at = ? WHERE id = ?`),
       insertAttempt: db.prepare(`INSERT INTO attempts (delivery_id, n, started_at, latency_ms, status_code, error, retry_after_ms, response)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      getDelivery: db.prepare('SELECT * FROM deliveries WHERE id = ?'),
+      getDelivery: db.prepare(`SELECT d.*, ${WAITING_FOR} AS waiting_for FROM deliveries d WHERE d.id = ?`),
+      cancel: db.prepare("UPDATE deliveries SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('held', 'pending')"),
+      // Last in its transaction, as a released hold: the engine relies on positions only growing.
+      retry: db.prepare(`UPDATE deliveries SET status = 'pending', position = ?, not_before = ?, retry_from = attempts, finished_at = NULL
+        WHERE id = ? AND status IN ('failed', 'gone', 'rejected', 'cancelled')`),
+      retryNow: db.prepare("UPDATE deliveries SET not_before = ?, retry_from = attempts WHERE id = ? AND status = 'pending'"),
+      countWaiting: db.prepare(`SELECT COUNT(*) AS n FROM deliveries d WHERE d.status = 'pending' AND d.ordered = 1 AND EXISTS (
+        SELECT 1 FROM deliveries p WHERE p.transaction_id = d.transaction_id AND p.ordered = 1 AND p.position < d.position
+          AND p.status IN ('pending', 'in_flight'))`),
       attemptsOf: db.prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
       countOpen: db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('held', 'pending', 'in_flight')"),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
@@ -537,9 +584,23 @@ export class SandboxStore {
     });
   }
 
-  getDelivery(id: number): DeliveryRecord | undefined {
+  getDelivery(id: number): DeliveryListing | undefined {
     const r = this.stmt.getDelivery.get(id) as Row | undefined;
-    return r && toDelivery(r);
+    return r && toListing(r);
+  }
+
+  /** No more attempts for a delivery not in flight and not final; the transaction's later ones go on without it. */
+  cancelDelivery(id: number, now: number): boolean {
+    return this.stmt.cancel.run(now, id).changes === 1;
+  }
+
+  /**
+   * A final delivery other than a delivered one goes again, last in its transaction; a pending one
+   * goes now instead of at its retry time. Either way with the whole retry schedule ahead of it.
+   */
+  retryDelivery(id: number, now: number): boolean {
+    if (this.stmt.retry.run(this.nextPosition(), now, id).changes === 1) return true;
+    return this.stmt.retryNow.run(now, id).changes === 1;
   }
 
   attemptsOf(deliveryId: number): AttemptRecord[] {
@@ -550,33 +611,43 @@ export class SandboxStore {
     return (this.stmt.allAttempts.all() as Row[]).map(toAttempt);
   }
 
-  listDeliveries(filter: DeliveryFilter = {}): DeliveryRecord[] {
+  listDeliveries(filter: DeliveryFilter = {}): DeliveryListing[] {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.docvTransactionId !== undefined) {
-      where.push('transaction_id = ?');
+      where.push('d.transaction_id = ?');
       params.push(filter.docvTransactionId);
     }
-    if (filter.status !== undefined) {
-      where.push('status = ?');
-      params.push(filter.status);
-    }
     if (filter.afterId !== undefined) {
-      where.push('id > ?');
+      where.push('d.id > ?');
       params.push(filter.afterId);
     }
+    const shown: string[] = [];
+    if (filter.status !== undefined) {
+      shown.push(shownStatusCondition(filter.status));
+      if (filter.status !== 'held' && filter.status !== 'pending') params.push(filter.status);
+    }
     const limit = Math.min(Math.max(1, filter.limit ?? 100), 1000);
-    const sql = `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
-    return (this.db.prepare(sql).all(...params) as Row[]).map(toDelivery);
+    const rows = `SELECT d.*, ${WAITING_FOR} AS waiting_for FROM deliveries d ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    const sql = `SELECT * FROM (${rows}) ${shown.length ? `WHERE ${shown.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
+    return (this.db.prepare(sql).all(...params) as Row[]).map(toListing);
   }
 
   countOpenDeliveries(): number {
     return (this.stmt.countOpen.get() as { n: number }).n;
   }
 
+  /** By the state shown: pending deliveries waiting behind an earlier one count as held. */
   deliveryCounts(): Partial<Record<DeliveryStatus, number>> {
     const out: Partial<Record<DeliveryStatus, number>> = {};
     for (const r of this.stmt.countByStatus.all() as Array<{ status: DeliveryStatus; n: number }>) out[r.status] = r.n;
+    const waiting = (this.stmt.countWaiting.get() as { n: number }).n;
+    if (waiting > 0) {
+      out.held = (out.held ?? 0) + waiting;
+      const pending = out.pending! - waiting;
+      if (pending > 0) out.pending = pending;
+      else delete out.pending;
+    }
     return out;
   }
 

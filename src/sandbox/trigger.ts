@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Agent } from 'undici';
 import { DOCV_EVENT_TYPES, TEST_EVENT_TYPE, type CanonicalDecision, type Dialect } from '../contract/index.js';
 import { attemptDelivery, type AttemptOutcome } from './delivery/attempt.js';
+import { authRefusalOf, describeAuthRefusal, type AuthRefusal } from './delivery/auth-refusal.js';
 import { deliveryHeaders } from './delivery/headers.js';
 import { buildNotification, dialectOfEventType, type DocvSubject } from './dialects/index.js';
-import { DEFAULT_ATTEMPT_TIMEOUT_MS, nextRetryDelay } from '../retry/schedule.js';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, isRefusal, nextRetryDelay } from '../retry/schedule.js';
 import { newEventId, newNotificationId } from './ids.js';
 import { applyFieldOverrides, removeFields } from './set-fields.js';
 import { resolveRetrySchedule } from './start.js';
@@ -46,6 +47,8 @@ export interface SendEventResult {
   payload: Record<string, unknown>;
   attempts: Array<AttemptOutcome & { n: number }>;
   delivered: boolean;
+  /** The receiver refused our credentials or address: no retry was made, and this says which flag to check. */
+  refused?: AuthRefusal;
 }
 
 /** Socure's test button says who it is about: a sample user when the caller names none. */
@@ -119,6 +122,15 @@ export async function sendEvent(opts: SendEventOptions): Promise<SendEventResult
       const code = outcome.statusCode;
       if (code !== undefined && code >= 200 && code < 300) return { eventId, dialect, payload, attempts, delivered: true };
       if (code === 410) break;
+      const refusal = authRefusalOf(outcome);
+      // Final: the same credentials would be refused again, and each retry feeds the receiver's failure limiter.
+      if (refusal) {
+        const statuses = { [String(code)]: 1 };
+        const auth = { webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets };
+        return { eventId, dialect, payload, attempts, delivered: false, refused: { kind: refusal, statuses, message: describeAuthRefusal(refusal, statuses, auth, outcome.retryAfterMs) } };
+      }
+      // Any other refusal (a 422 of the contract, a 409) is final too, as for Socure and the sandbox.
+      if (isRefusal(code)) break;
       const delay = nextRetryDelay({ schedule, attemptsMade: n, retryAfterMs: outcome.retryAfterMs, random: opts.random ?? Math.random });
       if (delay === undefined) break;
       await new Promise((r) => setTimeout(r, delay));

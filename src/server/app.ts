@@ -4,6 +4,7 @@ import { createIngestPipeline, PROBLEM_CONTENT_TYPE, problem, type AuthFailureLi
 import { InvalidCursorError, randomHex, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
+import { adminDestinationRoutes } from './admin-destination-routes.js';
 import { adminQuarantineRoutes } from './admin-quarantine-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
@@ -26,6 +27,8 @@ export interface AppDependencies {
   metrics?: ReceiverMetrics | undefined;
   /** Deliveries were re-queued through the admin API: the dispatcher should look now. */
   onOutboxChange?: (() => void) | undefined;
+  /** The store's destinations were changed through the admin API: this process's dispatcher should follow now. */
+  onDestinationsChange?: (() => unknown) | undefined;
 }
 
 /** Wires ingest, admin API and health onto one fastify instance (not yet listening). */
@@ -114,6 +117,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await admin.register(dashboardRoutes, { store });
     if (deps.metrics) metricsRoute(admin, deps.metrics);
     await admin.register(adminDeliveryRoutes, { store, ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}) });
+    await admin.register(adminDestinationRoutes, { store, onDestinationsChange: deps.onDestinationsChange });
   });
 
   return app;

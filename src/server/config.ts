@@ -1,4 +1,4 @@
-import type { InboundAuthConfig } from '../auth/index.js';
+import { DEFAULT_FAILURE_LIMITS, type InboundAuthConfig } from '../auth/index.js';
 import { DEFAULT_WEBHOOK_PATH, type Dialect } from '../contract/index.js';
 import { DEFAULT_DECISION_PENDING_MAX_MS, DEFAULT_RETRY_POLICY, DEFAULT_SOCURE_API_KIND, type RetryPolicy, type SocureApi } from '../dispatch/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../ingest/index.js';
@@ -39,6 +39,12 @@ export interface DispatchConfig {
   forwardThread: boolean;
   /** How long a forward of VERIFICATION_COMPLETED waits for the fetched decision. */
   decisionWaitMs: number;
+  /**
+   * How often a dispatching process reads the store's destinations again, so one added or
+   * disabled by another process (or the CLI) is followed without a restart. Ingest needs no such
+   * interval: it reads them in every commit.
+   */
+  destinationsRefreshMs: number;
 }
 
 /**
@@ -70,6 +76,11 @@ export interface ReceiverConfig {
   dialect?: Dialect | undefined;
   adminToken?: string | undefined;
   auth: WebhookAuthConfig;
+  /**
+   * Failed authentications one address may make within a minute; the next one blocks it (429)
+   * for five minutes (`--auth-failure-limit`). 0 turns the limiter off.
+   */
+  authFailureLimit: number;
   /** Allow listening beyond loopback without webhook credentials or admin token. */
   insecureNoAuth: boolean;
   logLevel: string;
@@ -108,6 +119,7 @@ export const DEFAULT_DISPATCH: DispatchConfig = {
   forwardTimeoutMs: 15_000,
   forwardThread: true,
   decisionWaitMs: 30_000,
+  destinationsRefreshMs: 2_000,
 };
 
 export const DEFAULT_SOCURE_API: SocureApiConfig = {
@@ -133,6 +145,7 @@ export function defaultReceiverConfig(overrides: Partial<ReceiverConfig> = {}): 
     webhookPath: DEFAULT_WEBHOOK_PATH,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     auth: {},
+    authFailureLimit: DEFAULT_FAILURE_LIMITS.maxFailures,
     insecureNoAuth: false,
     logLevel: 'info',
     prettyLogs: false,

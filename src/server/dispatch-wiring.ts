@@ -8,54 +8,59 @@ import {
   createDispatcher,
   createForwardDestination,
   createHttpThread,
-  forwardDestinationName,
+  storedForwardUrl,
   type Destination,
   type Dispatcher,
   type DispatcherOptions,
   type HandlerRegistry,
+  type HttpPoster,
 } from '../dispatch/index.js';
-import { DECISION_FETCH_DESTINATION, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { ReceiverConfig } from './config.js';
+import { planDelivery, type PlannedDestination } from './destination-plan.js';
+import { registerFlagDestinations } from './destination-registration.js';
+import { reportDisagreements } from './destination-report.js';
+import { DestinationSync } from './destination-sync.js';
 import { ConfigError } from './errors.js';
 
-/** The outbox destinations this configuration delivers to, in a stable order. */
-export function buildDestinations(config: ReceiverConfig, store: Store, handlers?: HandlerRegistry): Destination[] {
-  const destinations: Destination[] = [];
-  if (handlers) destinations.push(handlers);
+/** Refuses destination flags that could never work, before anything is written to the store. */
+export function validateDestinationConfig(config: ReceiverConfig): void {
   const seen = new Set<string>();
-  // One thread for all forward URLs, started at the first POST (never, if dispatch is off here).
-  const poster = config.dispatch.forwardUrls.length > 0 && config.dispatch.forwardThread !== false ? createHttpThread() : undefined;
   for (const url of config.dispatch.forwardUrls) {
     let name: string;
     try {
-      name = forwardDestinationName(url);
-    } catch {
-      throw new ConfigError(`forward URL "${url}" is not a valid URL`);
+      name = storedForwardUrl(url).name;
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
     }
-    if (!/^https?:$/.test(new URL(url).protocol)) throw new ConfigError(`forward URL "${url}" must be http(s)`);
-    if (seen.has(name)) throw new ConfigError(`forward URL "${url}" is configured twice`);
+    if (seen.has(name)) throw new ConfigError(`forward URL for ${name} is configured twice`);
     seen.add(name);
-    destinations.push(createForwardDestination({ url, name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs, poster }));
   }
   if (config.socure.baseUrl && config.socure.apiKey) {
     // JavaScript callers can pass anything: a wrong API name must not quietly call the other one.
     const api = config.socure.api ?? 'idplus';
     if (!isSocureApi(api)) throw new ConfigError(`Socure API "${String(api)}" is not one of ${SOCURE_APIS.join(', ')}`);
-    destinations.push(
-      createDecisionFetchDestination({
-        store,
-        api,
-        baseUrl: config.socure.baseUrl,
-        apiKey: config.socure.apiKey,
-        timeoutMs: config.socure.timeoutMs,
-        storeDocumentData: config.socure.storeDocumentData,
-        pendingMaxMs: config.socure.decisionPendingMaxMs ?? DEFAULT_DECISION_PENDING_MAX_MS,
-        // The fetch marks the transaction itself on its last attempt, so it must know which one that is.
-        maxAttempts: attemptBudget(config.dispatch.retry),
-      }),
-    );
   }
-  return destinations;
+}
+
+/** Makes the destination object of a destination this process delivers to. */
+function destinationBuilder(config: ReceiverConfig, store: Store, poster: HttpPoster | undefined): (planned: PlannedDestination) => Destination {
+  return (planned) => {
+    if (planned.kind === 'forward') {
+      return createForwardDestination({ url: planned.url, name: planned.name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs, poster });
+    }
+    return createDecisionFetchDestination({
+      store,
+      api: config.socure.api ?? 'idplus',
+      baseUrl: planned.url,
+      apiKey: config.socure.apiKey!,
+      timeoutMs: config.socure.timeoutMs,
+      storeDocumentData: config.socure.storeDocumentData,
+      pendingMaxMs: config.socure.decisionPendingMaxMs ?? DEFAULT_DECISION_PENDING_MAX_MS,
+      // The fetch marks the transaction itself on its last attempt, so it must know which one that is.
+      maxAttempts: attemptBudget(config.dispatch.retry),
+    });
+  };
 }
 
 /**
@@ -68,38 +73,80 @@ export function leaseFor(config: ReceiverConfig): number {
   return 2 * Math.max(config.dispatch.forwardTimeoutMs, fetchesDecisions ? config.socure.timeoutMs : 0) + 5_000;
 }
 
+export interface WiredDispatch {
+  /** Delivers the store's active destinations (those this process can) and its own handlers; null when dispatch is off here. */
+  dispatcher: Dispatcher | null;
+  /** Names of the destinations this process delivers to now. */
+  destinationNames(): string[];
+  /** Reads the store's destinations again now (this process changed them). */
+  destinationsChanged(): Promise<void>;
+  /** Destinations this process's flags name that are disabled in the store (delivered here once enabled). */
+  disabledInStore: string[];
+}
+
 /**
- * Tells the store which outbox rows new events create and builds the dispatcher that delivers
- * them (not started). Shared by `serve`, `worker` and the library receiver.
+ * Adds this process's destination flags to the store, tells the store which outbox rows are this
+ * process's alone (handlers), and builds the dispatcher (not started) that delivers the store's
+ * destinations, following them as they change. Shared by `serve`, `worker` and the library receiver.
  */
-export function wireDispatch(
+export async function wireDispatch(
   config: ReceiverConfig,
   store: Store,
   logger: Logger,
   options: { handlers?: HandlerRegistry | undefined; ingests: boolean; onAttempt?: DispatcherOptions['onAttempt']; throttle?: DispatcherOptions['throttle'] },
-): { destinations: Destination[]; dispatcher: Dispatcher | null } {
-  const destinations = buildDestinations(config, store, options.handlers);
+): Promise<WiredDispatch> {
+  validateDestinationConfig(config);
+  await registerFlagDestinations(config, store, logger);
+  const local: Destination[] = options.handlers ? [options.handlers] : [];
   if (options.ingests) {
-    store.configureOutbox({
-      destinations: destinations.map((d) => d.name).filter((n) => n !== DECISION_FETCH_DESTINATION),
-      fetchDecisions: destinations.some((d) => d.name === DECISION_FETCH_DESTINATION),
-      decisionWaitMs: config.dispatch.decisionWaitMs,
-    });
+    // Forwards and the decision fetch come from the store's destinations at each commit.
+    store.configureOutbox({ destinations: local.map((d) => d.name), fetchDecisions: false, decisionWaitMs: config.dispatch.decisionWaitMs });
   }
-  const dispatcher =
-    config.dispatch.enabled && destinations.length > 0
-      ? createDispatcher({
-          store,
-          destinations,
-          logger,
-          concurrency: config.dispatch.concurrency,
-          retry: config.dispatch.retry,
-          ordered: config.dispatch.ordered,
-          leaseMs: leaseFor(config),
-          pollMs: config.dispatch.pollMs,
-          ...(options.throttle ? { throttle: options.throttle } : {}),
-          ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
-        })
-      : null;
-  return { destinations, dispatcher };
+  const plan = planDelivery(await store.listDestinations(), config);
+  if (!config.dispatch.enabled) {
+    reportDisagreements(plan, logger, new Set(), false);
+    return { dispatcher: null, destinationNames: () => [], destinationsChanged: async () => undefined, disabledInStore: plan.disabled };
+  }
+
+  // One thread for all forward URLs, started at the first POST (never, if nothing is forwarded here).
+  const poster = config.dispatch.forwardThread !== false ? createHttpThread() : undefined;
+  let dispatcher: Dispatcher | null = null;
+  const sync = new DestinationSync({
+    config,
+    store,
+    logger,
+    local,
+    build: destinationBuilder(config, store, poster),
+    onChange: (destinations) => {
+      if (!dispatcher) return;
+      dispatcher.setDestinations(destinations);
+      logger.info({ destinations: destinations.map((d) => d.name) }, `the store's destinations changed: delivering to ${destinations.map((d) => d.name).join(', ') || 'none'}`);
+    },
+  });
+  sync.apply(plan);
+  const inner = createDispatcher({
+    store,
+    destinations: sync.destinations,
+    logger,
+    concurrency: config.dispatch.concurrency,
+    retry: config.dispatch.retry,
+    ordered: config.dispatch.ordered,
+    leaseMs: leaseFor(config),
+    pollMs: config.dispatch.pollMs,
+    ...(options.throttle ? { throttle: options.throttle } : {}),
+    ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+  });
+  dispatcher = {
+    ...inner,
+    start() {
+      inner.start();
+      sync.start();
+    },
+    async stop(graceMs) {
+      await sync.stop();
+      await inner.stop(graceMs);
+      await poster?.close();
+    },
+  };
+  return { dispatcher, destinationNames: () => sync.destinations.map((d) => d.name), destinationsChanged: () => sync.refresh(), disabledInStore: plan.disabled };
 }

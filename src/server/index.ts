@@ -1,4 +1,4 @@
-export { buildDestinations, wireDispatch, leaseFor } from './dispatch-wiring.js';
+export { validateDestinationConfig, wireDispatch, leaseFor, type WiredDispatch } from './dispatch-wiring.js';
 export { startReceiver, resolveReceiverConfig, ConfigError, type RunningReceiver, type StartReceiverOptions } from './start.js';
 export { buildApp, type AppDependencies } from './app.js';
 export { defaultReceiverConfig, DEFAULT_TIMEOUTS, DEFAULT_DISPATCH, DEFAULT_SOCURE_API, type ReceiverConfig, type WebhookAuthConfig, type ServerTimeouts, type DispatchConfig, type SocureApiConfig } from './config.js';

@@ -1,6 +1,33 @@
 import pino, { type Logger } from 'pino';
 
 /**
+ * Fields of a delivery line (and of a dispatch attempt's) that the pretty format puts in the
+ * message, in this order; they are left out of the object printed after it.
+ */
+const PRETTY_FIELDS: ReadonlyArray<readonly [field: string, format: string]> = [
+  ['outcome', '{outcome}'],
+  ['status', '{status}'],
+  ['latencyMs', '{latencyMs}ms'],
+  ['eventType', '{eventType}'],
+  ['eventId', '{eventId}'],
+  ['docvTransactionId', 'tx={docvTransactionId}'],
+  ['reason', 'reason: {reason}'],
+];
+
+/**
+ * One line per entry, as in JSON: pino-pretty's default spreads an entry's fields over a line
+ * each (about seven per delivery). Fields a template does not name follow on the same line as
+ * one JSON object (singleLine); pid and hostname say nothing to a person at a terminal.
+ */
+const PRETTY_OPTIONS = {
+  colorize: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+  translateTime: 'SYS:HH:MM:ss.l',
+  singleLine: true,
+  messageFormat: `{msg}${PRETTY_FIELDS.map(([field, format]) => `{if ${field}} ${format}{end}`).join('')}`,
+  ignore: ['pid', 'hostname', 'service', ...PRETTY_FIELDS.map(([field]) => field)].join(','),
+};
+
+/**
  * JSON lines by default; pretty for a person at a terminal. Never the payload at info level and
  * never a credential: the redaction list is a second fence in case a header object is logged.
  *
@@ -20,8 +47,6 @@ export function createLogger(options: { level: string; pretty: boolean }): Logge
       censor: '[redacted]',
     },
   };
-  if (options.pretty) {
-    return pino({ ...settings, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } });
-  }
+  if (options.pretty) return pino({ ...settings, transport: { target: 'pino-pretty', options: PRETTY_OPTIONS } });
   return pino(settings, pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 200 }));
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { createLogger } from './logger.js';
-import { wireDispatch } from './dispatch-wiring.js';
+import { wireDispatch, type WiredDispatch } from './dispatch-wiring.js';
 import { listenError, listeningAddress } from './listen.js';
 import { isLoopbackHost } from './loopback.js';
 import { ReceiverMetrics } from './metrics.js';
@@ -22,8 +22,8 @@ export interface RunningWorker {
   store: Store;
   logger: Logger;
   metrics: ReceiverMetrics;
-  /** Names of the destinations this worker delivers to. */
-  destinations: string[];
+  /** Names of the destinations this worker delivers to now (they follow the store's). */
+  readonly destinations: string[];
   /** http://host:port of /healthz, /readyz and /metrics, when `metricsPort` was given. */
   url: string | null;
   /** Finishes in-flight attempts (the rest stays due) and closes the store. */
@@ -43,14 +43,26 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   const store = options.store ?? (await openStore(config.databaseUrl, { onCommit: (n) => commits.observe(n) }));
   const metrics = new ReceiverMetrics(store, { ingest: false });
   commits.observe = (n) => metrics.onCommit(n);
-  const { destinations, dispatcher } = wireDispatch(config, store, logger, {
-    handlers: options.handlers,
-    ingests: false,
-    onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
-  });
-  if (!dispatcher) {
+  let wired: WiredDispatch;
+  try {
+    wired = await wireDispatch(config, store, logger, {
+      handlers: options.handlers,
+      ingests: false,
+      onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
+    });
+  } catch (err) {
     await store.close();
-    throw new ConfigError('the worker has nowhere to deliver: set --forward-url and/or SOCURE_BASE_URL with SOCURE_API_KEY');
+    throw err;
+  }
+  const { dispatcher, destinationNames } = wired;
+  // One its flags name but the store has disabled is worth waiting for: enabled, it is delivered here.
+  if (!dispatcher || (destinationNames().length === 0 && wired.disabledInStore.length === 0)) {
+    await dispatcher?.stop();
+    await store.close();
+    throw new ConfigError(
+      'the worker has nowhere to deliver: set --forward-url and/or SOCURE_BASE_URL with SOCURE_API_KEY, or add a destination to the store ' +
+        '(docv-webhooks destinations add <url>); a destination the store has but this process cannot deliver is named in a warning above',
+    );
   }
 
   let app: FastifyInstance | null = null;
@@ -73,7 +85,9 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     store,
     logger,
     metrics,
-    destinations: destinations.map((d) => d.name),
+    get destinations() {
+      return destinationNames();
+    },
     url,
     close() {
       closing ??= (async () => {

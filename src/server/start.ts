@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { AuthConfigError, createFailureLimiter, createInboundAuth, type InboundAuth } from '../auth/index.js';
+import { AuthConfigError, createInboundAuth, type InboundAuth } from '../auth/index.js';
 import { burstThrottle, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
 import { openStore, ThreadedSqliteStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
+import { receiverFailureLimiter } from './auth-failure-limiter.js';
 import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
 import { wireDispatch } from './dispatch-wiring.js';
 import { ConfigError } from './errors.js';
@@ -115,8 +116,9 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   // Deliveries received so far: during a burst, dispatch gives the event loop back to them.
   let received = 0;
   let dispatcher: Dispatcher | null;
+  let destinationsChanged: () => Promise<void>;
   try {
-    ({ dispatcher } = wireDispatch(config, store, logger, {
+    ({ dispatcher, destinationsChanged } = await wireDispatch(config, store, logger, {
       handlers: options.handlers,
       ingests: true,
       onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
@@ -137,7 +139,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       store,
       logger,
       auth,
-      failureLimiter: auth.configured ? createFailureLimiter() : undefined,
+      failureLimiter: receiverFailureLimiter(config.authFailureLimit, auth.configured, logger),
       metrics,
       onIngest: (response, latencyMs) => {
         received++;
@@ -145,6 +147,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
         if (response.outcome === 'accepted') dispatcher?.wake();
       },
       onOutboxChange: dispatcher ? () => dispatcher.wake() : undefined,
+      onDestinationsChange: destinationsChanged,
     });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {

@@ -5,3 +5,13 @@ export { ThreadedSqliteStore, type ThreadedSqliteStoreOptions } from './sqlite/t
 export { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
 export { InvalidCursorError } from './cursor.js';
 export { randomHex } from './ids.js';
+export {
+  DESTINATION_KINDS,
+  DESTINATION_STATES,
+  type AddDestinationMode,
+  type AddDestinationResult,
+  type DestinationKind,
+  type DestinationState,
+  type NewDestination,
+  type StoredDestination,
+} from './destinations.js';

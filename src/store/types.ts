@@ -1,5 +1,6 @@
 import type { CanonicalDecision, CanonicalEvent, Dialect } from '../contract/index.js';
 import type { ApiDecision, TransactionLifecycle } from '../lifecycle/index.js';
+import type { AddDestinationMode, AddDestinationResult, DestinationState, NewDestination, StoredDestination } from './destinations.js';
 
 /** One authenticated delivery that fits a dialect, normalised, ready to be committed. */
 export interface IngestInput {
@@ -153,9 +154,12 @@ export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'failed', '
 /** The destination name of the decision fetch (Get A DocV Transaction) in the outbox. */
 export const DECISION_FETCH_DESTINATION = 'decision-fetch';
 
-/** Which outbox rows accepting an event creates, in the same transaction. */
+/**
+ * Which outbox rows accepting an event creates, in the same transaction, besides those of the
+ * store's active destinations (store/destinations.ts), which every process on the store shares.
+ */
 export interface OutboxConfig {
-  /** Every event gets one delivery per destination (handlers, forward URLs…). */
+  /** Every event gets one delivery per destination of this process alone (a library's handlers). */
   destinations: string[];
   /**
    * Events that call for it also get a decision fetch (which ones: lifecycle/decision-fetch-rule.ts,
@@ -267,8 +271,14 @@ export interface Store {
   markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void>;
   stats(): Promise<StoreStats>;
 
-  /** Sets which outbox rows newly accepted events create. */
+  /** Sets which outbox rows newly accepted events create, besides those of the active stored destinations. */
   configureOutbox(config: Partial<OutboxConfig>): void;
+  /** Every destination kept in the store, by name. */
+  listDestinations(): Promise<StoredDestination[]>;
+  /** Adds a destination, or (`replace`) updates its url and flags; never changes its state. */
+  addDestination(destination: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult>;
+  /** Enables or disables one; null when there is none of that name. */
+  setDestinationState(name: string, state: DestinationState): Promise<StoredDestination | null>;
   /** Leases due deliveries to a worker (a crashed worker's lease simply runs out). */
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /** Records an attempt; ignored when the lease has passed to another worker. */

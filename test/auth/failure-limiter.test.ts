@@ -125,6 +125,23 @@ describe('createFailureLimiter', () => {
     expect(l.trackedAddresses).toBe(0);
   });
 
+  it('tells onBlock once when a block starts, with the count, the times and the last reason; again only for a new block', () => {
+    const blocks: unknown[] = [];
+    const { l, advance, now } = limiter({ onBlock: (b) => blocks.push(b) });
+    for (let i = 0; i < 3; i++) l.recordFailure('203.0.113.1', 'shared-secret: no Authorization header');
+    expect(blocks).toEqual([]);
+    const at = now();
+    l.recordFailure('203.0.113.1', 'shared-secret: wrong token');
+    expect(blocks).toEqual([{ address: '203.0.113.1', failures: 4, windowMs: 60_000, blockMs: 120_000, until: at + 120_000, reason: 'shared-secret: wrong token' }]);
+    // Failures during the block are refused before they are counted: no second notice.
+    l.recordFailure('203.0.113.1', 'shared-secret: wrong token');
+    expect(blocks).toHaveLength(1);
+    advance(120_000);
+    for (let i = 0; i < 4; i++) l.recordFailure('2001:db8:1:2::7');
+    expect(blocks).toHaveLength(2);
+    expect(blocks[1]).toMatchObject({ address: '2001:db8:1:2::/64', failures: 4, reason: undefined });
+  });
+
   it('has documented defaults', () => {
     const c = clock();
     const l = createFailureLimiter({ now: c.now });

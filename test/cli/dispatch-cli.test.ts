@@ -42,6 +42,10 @@ describe.concurrent.each(backends)('CLI: deliveries and replay against the store
     const shown = await runCli(['deliveries', dead.deliveryId, '--db', db]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain('HTTP 500');
+    // The attempt's duration rounded for people (3.7, not 3.710661999999502), in JSON too.
+    expect(shown.stdout).toMatch(/^1 +\S+ +\d+(\.\d)? +\S/m);
+    const shownJson = await runCli(['deliveries', dead.deliveryId, '--db', db, '--json']);
+    expect(String(JSON.parse(shownJson.stdout).history[0].durationMs)).toMatch(/^\d+(\.\d)?$/);
 
     up = true;
     const retried = await runCli(['deliveries', dead.deliveryId, '--retry', '--db', db]);

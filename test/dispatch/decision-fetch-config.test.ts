@@ -3,8 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addDispatchOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../../src/cli/receiver-options.js';
 import { attemptBudget, DEFAULT_RETRY_POLICY } from '../../src/dispatch/index.js';
 import { defaultReceiverConfig, type SocureApiConfig } from '../../src/server/config.js';
-import { buildDestinations } from '../../src/server/dispatch-wiring.js';
-import type { Store } from '../../src/store/index.js';
+import { validateDestinationConfig } from '../../src/server/dispatch-wiring.js';
 
 /** `--socure-api`, `--decision-pending-max` and their environment variables, as `serve` parses them. */
 function parse(args: string[]): ReceiverFlags {
@@ -52,7 +51,7 @@ describe('decision fetch configuration', () => {
 
   it('a library caller that names an unknown API is refused, not quietly given the other one', () => {
     const config = defaultReceiverConfig({ socure: { baseUrl: 'http://127.0.0.1:1', apiKey: 'k', api: 'graphql' } as unknown as SocureApiConfig });
-    expect(() => buildDestinations(config, {} as Store)).toThrow(/Socure API "graphql" is not one of idplus, profile/);
+    expect(() => validateDestinationConfig(config)).toThrow(/Socure API "graphql" is not one of idplus, profile/);
   });
 
   it("the attempt budget the fetch is told matches the dispatcher's", () => {

@@ -323,12 +323,12 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: canonical event
     const store = await open();
     store.configureOutbox({ destinations: [FORWARD] });
     const flat = await statementsOf(() => Promise.all(Array.from({ length: 8 }, () => store.ingest(ingestInput(docvEvent())))));
-    expect(flat).toEqual(['BEGIN', 'docv_insert_events_v3', 'docv_create_and_lock', 'COMMIT']);
+    expect(flat).toEqual(['BEGIN', 'docv_insert_events_v4', 'docv_create_and_lock', 'COMMIT']);
     const evaluation = uniqueId('eval');
     const note = await statementsOf(() => store.ingest(canonicalInput(riskosEvent('case_notes_added', evaluation))));
-    expect(note).toEqual(['BEGIN', 'docv_lock_evaluations', 'docv_linked_transactions', 'docv_insert_events_v3', 'docv_create_and_lock', 'COMMIT']);
+    expect(note).toEqual(['BEGIN', 'docv_lock_evaluations', 'docv_linked_transactions', 'docv_insert_events_v4', 'docv_create_and_lock', 'COMMIT']);
     const link = await statementsOf(() => store.ingest(canonicalInput(riskosEvent('evaluation_completed', evaluation, { docvTransactionId: uniqueId('tok') }))));
-    expect(link).toEqual(['BEGIN', 'docv_lock_evaluations', 'docv_insert_events_v3', 'docv_move_unfiled', 'docv_create_and_lock', 'COMMIT']);
+    expect(link).toEqual(['BEGIN', 'docv_lock_evaluations', 'docv_insert_events_v4', 'docv_move_unfiled', 'docv_create_and_lock', 'COMMIT']);
   });
 
   it('migration 6 upgrades a database at version 5: old flat events and quarantine entries read back as before', async () => {

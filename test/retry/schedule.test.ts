@@ -3,11 +3,13 @@ import {
   DEFAULT_RETRY_SCHEDULE_MS,
   MAX_RETRY_AFTER_MS,
   formatScheduleForHelp,
+  isRefusal,
   nextRetryDelay,
   parseDuration,
   parseRetryAfter,
   parseRetrySchedule,
 } from '../../src/retry/schedule.js';
+import { MIN_SCALED_RETRY_MS, scaleRetryDelay } from '../../src/sandbox/delivery/engine.js';
 import { RateLimit } from '../../src/sandbox/delivery/rate-limit.js';
 
 describe('retry schedule', () => {
@@ -51,6 +53,24 @@ describe('retry schedule', () => {
     expect(parseRetryAfter('99999999', now)).toBe(MAX_RETRY_AFTER_MS);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('what is retried, and when, in the sandbox', () => {
+  it('takes 4xx other than 408 and 429 as a refusal; network failures, 408, 429 and 5xx are worth another try', () => {
+    for (const code of [400, 401, 403, 404, 409, 410, 413, 415, 422, 451]) expect(isRefusal(code), String(code)).toBe(true);
+    for (const code of [undefined, 200, 302, 408, 429, 500, 502, 503, 504]) expect(isRefusal(code), String(code)).toBe(false);
+  });
+
+  it('scales a delay by the time scale, never below 10 ms unless the schedule itself asks for less', () => {
+    expect(scaleRetryDelay(5_000, 1)).toBe(5_000);
+    expect(scaleRetryDelay(5_000, 0.01)).toBe(50);
+    expect(scaleRetryDelay(300_000, 0.001)).toBe(300);
+    expect(scaleRetryDelay(5_000, 0.001)).toBe(MIN_SCALED_RETRY_MS);
+    expect(scaleRetryDelay(5_000, 0)).toBe(MIN_SCALED_RETRY_MS);
+    expect(scaleRetryDelay(4, 0.001)).toBe(4);
+    expect(scaleRetryDelay(0, 0.5)).toBe(0);
+    expect(scaleRetryDelay(1_000, 10)).toBe(10_000);
   });
 });
 

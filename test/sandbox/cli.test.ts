@@ -49,6 +49,14 @@ describe.concurrent('trigger', () => {
     expect(ids.size).toBe(1);
   });
 
+  it('takes a 422 (the receiver refuses the event itself) as final: one attempt, exit 1', async () => {
+    const refusing = await startSink(() => ({ status: 422, body: '{"title":"Unprocessable Content"}' }));
+    const r = await runCli(['trigger', 'APP_OPENED', '--target', refusing.url, '--retry-schedule', '10ms,10ms']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.match(/HTTP 422/g)).toHaveLength(1);
+    expect(refusing.received).toHaveLength(1);
+  });
+
   it('refuses bad flags with a one-line reason', async () => {
     const ok = await okSink();
     const r = await runCli(['trigger', 'APP_OPENED', '--target', ok.url, '--retry-schedule', '5']);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { computeSignature, decodeSigningSecret } from '../../src/auth/standard-webhooks.js';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/index.js';
+import { startTestReceiver } from '../helpers/receiver.js';
 import { sandboxClient } from './helpers/api.js';
 import { eventually, startSink, type Sink } from './helpers/sink.js';
 
@@ -250,5 +251,140 @@ describe('scenarios', () => {
     expect(sink.received.filter((r) => r.json.docvTransactionId === slow)).toHaveLength(0);
     const planned = (await api.inspect(slow)).json.plannedSteps as Array<{ dueAt: number }>;
     expect(planned[0]!.dueAt - Date.now()).toBeGreaterThan(15_000);
+  });
+});
+
+type Shown = Delivery & { id: number; eventType: string; lastStatusCode?: number; nextAttemptAt?: string; waitingFor?: number; reason?: string };
+
+async function deliveriesOf(api: ReturnType<typeof sandboxClient>, id: string): Promise<Shown[]> {
+  return (await api.deliveries(`?transaction=${id}`)).json.deliveries as Shown[];
+}
+
+describe('what is retried, and what a user can do about a delivery', () => {
+  it("the README's on-demand event, refused by a real receiver with 422, is not retried and does not hold the next event", async () => {
+    const receiver = await startTestReceiver({ webhookSecrets: ['s3cret'] });
+    cleanup.push(() => receiver.destroy());
+    // The default schedule: a retry of the refused event would hold the next one back 5 s.
+    const sb = await startSandbox({ apiKey: 'dev', webhookSecret: 's3cret', timeScale: 0.01 });
+    cleanup.push(() => sb.close());
+    const api = sandboxClient(sb);
+    const id = (await api.create({ webhookUrl: receiver.webhookUrl })).json.docvTransactionId as string;
+    const bad = await api.emit(id, { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', set: { extra: 1 }, unset: ['eventTime'] });
+    expect(bad.status).toBe(201);
+    await api.emit(id, { eventType: 'APP_OPENED' });
+    await sb.settled(3_000);
+    const [refused, next] = await deliveriesOf(api, id);
+    expect(refused).toMatchObject({ eventType: 'VERIFICATION_COMPLETED', status: 'rejected', attempts: 1, lastStatusCode: 422 });
+    expect(refused!.reason).toMatch(/^HTTP 422: refused by the receiver; only 408, 429, 5xx and network failures are retried$/);
+    expect(refused!.nextAttemptAt).toBeUndefined();
+    expect(next).toMatchObject({ eventType: 'APP_OPENED', status: 'delivered', attempts: 1, lastStatusCode: 200 });
+    // The transaction's own view says the same.
+    const inspected = (await api.inspect(id)).json.deliveries as Shown[];
+    expect(inspected.map((d) => [d.status, d.reason])).toEqual([['rejected', refused!.reason], ['delivered', undefined]]);
+    const counts = (await api.deliveries()).json.counts;
+    expect(counts).toEqual({ rejected: 1, delivered: 1 });
+  });
+
+  it.each([400, 401, 403, 404, 409, 413, 415, 422])('%i is final at once, and the next event goes', async (code) => {
+    const { sink, sb, api } = await setup((r) => ({ status: r.json.eventType === 'APP_OPENED' ? code : 200 }), { retrySchedule: '30ms,30ms' });
+    const id = await manualTransaction(sb, sink);
+    await api.emit(id, { eventType: 'APP_OPENED' });
+    await api.emit(id, { eventType: 'DOCUMENTS_UPLOADED' });
+    await sb.settled(3_000);
+    expect(sink.received.map((r) => r.json.eventType)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED']);
+    expect((await deliveriesOf(api, id)).map((d) => [d.status, d.attempts])).toEqual([['rejected', 1], ['delivered', 1]]);
+  });
+
+  it.each([408, 429, 500, 502, 503, 504])('%i is retried on the default schedule, scaled by the time scale', async (code) => {
+    const { sink, sb, api } = await setup((_r, i) => ({ status: i === 0 ? code : 200 }), { retrySchedule: undefined, timeScale: 0.001 });
+    const id = await manualTransaction(sb, sink);
+    await api.emit(id, { eventType: 'APP_OPENED' });
+    // Not settled(): at this time scale the manual transaction expires after 1.8 s, and that is another event.
+    await eventually(async () => (await deliveriesOf(api, id))[0]!.status === 'delivered', 'the retry delivered', 3_000);
+    const opened = sink.received.filter((r) => r.json.eventType === 'APP_OPENED');
+    expect(opened).toHaveLength(2);
+    // 5 s at time scale 0.001 is 5 ms, below the 10 ms floor that keeps retries from spinning.
+    const gap = opened[1]!.at - opened[0]!.at;
+    expect(gap).toBeGreaterThanOrEqual(9);
+    expect(gap).toBeLessThan(1_000);
+    const [d] = await deliveriesOf(api, id);
+    expect(d!.attemptLog.map((a) => a.statusCode)).toEqual([code, 200]);
+  });
+
+  it('scales Retry-After by the time scale too', async () => {
+    const { sink, sb, api } = await setup((_r, i) => (i === 0 ? { status: 503, headers: { 'retry-after': '10' } } : { status: 200 }), {
+      retrySchedule: '100ms',
+      timeScale: 0.02,
+    });
+    const id = await manualTransaction(sb, sink);
+    await api.emit(id, { eventType: 'APP_OPENED' });
+    await sb.settled(5_000);
+    // 10 s asked for, at time scale 0.02: 200 ms, more than the schedule's 100 ms × 0.02.
+    const gap = sink.received[1]!.at - sink.received[0]!.at;
+    expect(gap).toBeGreaterThanOrEqual(190);
+    expect(gap).toBeLessThan(2_000);
+    expect((await deliveriesOf(api, id))[0]!.attemptLog[0]).toMatchObject({ statusCode: 503, retryAfterMs: 10_000 });
+  });
+
+  it('shows a delivery behind an unfinished one as held with what it waits for; cancel releases it, retry sends again', async () => {
+    let broken = true;
+    const { sink, sb, api } = await setup((r) => ({ status: broken && r.json.eventType === 'APP_OPENED' ? 503 : 200 }), { retrySchedule: '1h' });
+    const id = await manualTransaction(sb, sink);
+    await api.emit(id, { eventType: 'APP_OPENED' });
+    await api.emit(id, { eventType: 'DOCUMENTS_UPLOADED' });
+    await eventually(async () => (await deliveriesOf(api, id))[0]!.attempts === 1, 'the first attempt recorded');
+
+    const [first, second] = await deliveriesOf(api, id);
+    expect(first).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 503, reason: 'retrying: the last attempt got HTTP 503' });
+    expect(Date.parse(first!.nextAttemptAt!) - Date.now()).toBeGreaterThan(30 * 60_000);
+    expect(second).toMatchObject({ status: 'held', attempts: 0, waitingFor: first!.id });
+    expect(second!.reason).toBe(`waits for delivery ${first!.id}: a transaction's events go one at a time, in order`);
+    expect(second!.nextAttemptAt).toBeUndefined();
+    expect(((await api.inspect(id)).json.deliveries as Shown[])[1]).toMatchObject({ status: 'held', waitingFor: first!.id });
+    // Filters and counts go by what is shown.
+    expect(((await api.deliveries('?status=held')).json.deliveries as Shown[]).map((d) => d.id)).toEqual([second!.id]);
+    expect(((await api.deliveries('?status=pending')).json.deliveries as Shown[]).map((d) => d.id)).toEqual([first!.id]);
+    expect((await api.deliveries()).json.counts).toEqual({ pending: 1, held: 1 });
+
+    const cancelled = await api.call('POST', `/sandbox/deliveries/${first!.id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.json).toMatchObject({ id: first!.id, status: 'cancelled', attempts: 1, reason: 'cancelled: no more attempts' });
+    await sb.settled(3_000);
+    expect(sink.received.map((r) => r.json.eventType)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED']);
+    expect((await deliveriesOf(api, id)).map((d) => d.status)).toEqual(['cancelled', 'delivered']);
+
+    const again = await api.call('POST', `/sandbox/deliveries/${first!.id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.json.detail).toBe(`delivery ${first!.id} is already cancelled: it has no attempts left to cancel`);
+    const delivered = await api.call('POST', `/sandbox/deliveries/${second!.id}/cancel`);
+    expect(delivered.status).toBe(409);
+    expect(delivered.json.detail).toBe(`delivery ${second!.id} was delivered: there is nothing to cancel (emit the event again to send it anew)`);
+    expect((await api.call('POST', '/sandbox/deliveries/99999/cancel')).status).toBe(404);
+
+    broken = false;
+    const retried = await api.call('POST', `/sandbox/deliveries/${first!.id}/retry`);
+    expect(retried.status).toBe(200);
+    expect(retried.json).toMatchObject({ id: first!.id, status: 'pending' });
+    await sb.settled(3_000);
+    expect(sink.received.map((r) => r.json.eventType)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED', 'APP_OPENED']);
+    const [resent] = await deliveriesOf(api, id);
+    expect(resent).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(resent!.attemptLog.map((a) => a.statusCode)).toEqual([503, 200]);
+    const notAgain = await api.call('POST', `/sandbox/deliveries/${first!.id}/retry`);
+    expect(notAgain.status).toBe(409);
+    expect(notAgain.json.detail).toBe(`delivery ${first!.id} was delivered: emit the event again to send it anew`);
+  });
+
+  it('a retried delivery starts the retry schedule over', async () => {
+    const { sink, sb, api } = await setup(() => ({ status: 503 }), { retrySchedule: '10ms' });
+    const id = await manualTransaction(sb, sink);
+    await api.emit(id, { eventType: 'APP_OPENED' });
+    await sb.settled(3_000);
+    const [d] = await deliveriesOf(api, id);
+    expect(d).toMatchObject({ status: 'failed', attempts: 2, reason: 'no attempts left on the retry schedule (the last got HTTP 503)' });
+    expect((await api.call('POST', `/sandbox/deliveries/${d!.id}/retry`)).status).toBe(200);
+    await sb.settled(3_000);
+    expect(sink.received).toHaveLength(4);
+    expect((await deliveriesOf(api, id))[0]).toMatchObject({ status: 'failed', attempts: 4 });
   });
 });

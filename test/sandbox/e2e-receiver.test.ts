@@ -180,7 +180,8 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
       const id = (await sandboxClient(wrong).create({ webhookUrl: receiver.webhookUrl, sandbox: { scenario: 'abandon' } })).json.docvTransactionId as string;
       await wrong.settled(10_000);
       const d = ((await sandboxClient(wrong).deliveries()).json.deliveries as Array<{ status: string; lastStatusCode: number }>)[0]!;
-      expect(d).toMatchObject({ status: 'failed', lastStatusCode: 401 });
+      // A 401 is final at once, as Socure has it: the same credentials again would be refused again.
+      expect(d).toMatchObject({ status: 'rejected', attempts: 1, lastStatusCode: 401 });
       expect((await receiverTransaction(id)).status).toBe(404);
       expect(await receiver.database.rows('SELECT 1 FROM events WHERE docv_transaction_id = ?', id)).toEqual([]);
     } finally {

@@ -105,6 +105,46 @@ describe('runSimulation', () => {
     for (const types of order.values()) expect(types).toEqual(['VERIFICATION_COMPLETED', 'APP_OPENED', 'DOCUMENTS_UPLOADED']);
   });
 
+  it('sends one request at a time while the receiver refuses our credentials, and stops after three refusals in a row', async () => {
+    let open = 0;
+    let most = 0;
+    const refusing = await startSink(() => {
+      open += 1;
+      most = Math.max(most, open);
+      setTimeout(() => (open -= 1), 10).unref();
+      return { status: 401, delayMs: 10, body: '{"type":"urn:docv-webhooks:problem:unauthorized","status":401}' };
+    });
+    try {
+      const s = await runSimulation({ target: refusing.url, scenario: 'accept', transactions: 100, concurrency: 16, signingSecrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] });
+      expect(s).toMatchObject({ sent: 3, accepted: 0, responses: { '401': 3 }, refused: { kind: 'credentials', statuses: { '401': 3 } }, timedOut: false });
+      expect(s.refused!.message).toContain('we sent a signature, no webhook secret');
+      expect(refusing.received).toHaveLength(3);
+      expect(most).toBe(1);
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  it('goes on at full concurrency once an answer gets through, whatever refusals came before', async () => {
+    let open = 0;
+    let most = 0;
+    const flaky = await startSink((_r, i) => {
+      open += 1;
+      most = Math.max(most, open);
+      setTimeout(() => (open -= 1), 10).unref();
+      return i < 2 ? { status: 401, delayMs: 10 } : { status: 200, delayMs: 10, body: '{"status":"accepted"}' };
+    });
+    try {
+      const s = await runSimulation({ target: flaky.url, scenario: 'abandon', transactions: 40, concurrency: 8, retrySchedule: '5ms' });
+      expect(s.refused).toBeUndefined();
+      expect(s.responses['401']).toBe(2);
+      expect(s.accepted).toBeGreaterThanOrEqual(38);
+      expect(most).toBeGreaterThan(1);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('refuses a silly number of transactions', async () => {
     await expect(runSimulation({ target: sink.url, transactions: 0 })).rejects.toThrow(/transactions must be an integer/);
   });

@@ -67,9 +67,10 @@ function differential(seed: number, operations: number): void {
         inFlight.delete(id);
         const n = (attempts.get(id) ?? 0) + 1;
         attempts.set(id, n);
-        const status = pick<DeliveryStatus>(['delivered', 'delivered', 'pending', 'failed', 'gone']);
+        const status = pick<DeliveryStatus>(['delivered', 'delivered', 'pending', 'failed', 'gone', 'rejected']);
         const next = { status, notBefore: status === 'pending' ? now + Math.floor(random() * 100) : now, finishedAt: status === 'pending' ? undefined : now };
-        const attempt = { deliveryId: id, n, startedAt: now, latencyMs: 1, statusCode: status === 'delivered' ? 200 : 500 };
+        const statusCode = status === 'delivered' ? 200 : status === 'rejected' ? 422 : status === 'gone' ? 410 : 500;
+        const attempt = { deliveryId: id, n, startedAt: now, latencyMs: 1, statusCode };
         both((s) => s.atomically(() => s.recordAttempts([{ attempt, next }])));
       } else if (r < 0.8) {
         const released = both((s) => s.releaseExpiredHolds(now));

@@ -302,8 +302,7 @@ describe('SQLite store: canonical events of every dialect', () => {
     );
 
     const store = scratch.keep(new SqliteStore({ path, migrate: false }));
-    expect(await store.migrate()).toEqual([5]);
-    expect(SQLITE_MIGRATIONS.at(-1)!.version).toBe(5);
+    expect(await store.migrate()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version).filter((v) => v > 4));
     const indexes = (await db.rows<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")).map((r) => r.name);
     expect(indexes).toContain('events_by_evaluation');
 

@@ -5,6 +5,7 @@ import { dbOption } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
 import { intArg, urlArg } from './sandbox.js';
+import { sandboxDeliveries } from './sandbox-deliveries.js';
 
 interface DeliveriesFlags {
   sandbox?: string;
@@ -14,92 +15,39 @@ interface DeliveriesFlags {
   destination?: string;
   cursor?: string;
   retry?: boolean;
+  cancel?: boolean;
   transaction?: string;
   status?: string;
   limit: number;
   json?: boolean;
 }
 
-interface DeliveryRow {
-  id: number;
-  docvTransactionId: string;
-  eventType: string;
-  status: string;
-  attempts: number;
-  lastStatusCode?: number;
-  lastError?: string;
-  nextAttemptAt?: string;
-  copy: number;
-}
-
-const REQUEST_TIMEOUT_MS = 10_000;
-
-function table(rows: DeliveryRow[]): string {
-  const header = ['ID', 'TRANSACTION', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT'];
-  const lines = rows.map((r) => [
-    String(r.id) + (r.copy > 1 ? '*' : ''),
-    r.docvTransactionId,
-    r.eventType,
-    r.status,
-    String(r.attempts),
-    r.lastStatusCode !== undefined ? String(r.lastStatusCode) : (r.lastError ?? '-'),
-    r.nextAttemptAt ?? '-',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+/** Outbox attempt durations for people and scripts alike: to 0.1 ms, not the float a subtraction leaves. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 export function register(program: Command): void {
   program
     .command('deliveries')
     .description("the receiver's outbox deliveries (from --db), or with --sandbox a sandbox's webhook deliveries")
-    .argument('[deliveryId]', 'show one outbox delivery with its attempts')
+    .argument('[deliveryId]', 'show one delivery with its attempts')
     .addOption(dbOption())
     .addOption(new Option('--state <state>', 'outbox: only deliveries in this state').choices([...DELIVERY_STATES]))
     .option('--destination <name>', 'outbox: only this destination')
     .option('--cursor <cursor>', 'outbox: continue after a previous page')
-    .option('--retry', 'outbox: make the given delivery due now with a fresh attempt budget')
-    .addOption(new Option('--sandbox <url>', 'base URL of a sandbox: list its deliveries instead').env('DOCV_SANDBOX_URL').argParser(urlArg))
+    .option('--retry', 'make the given delivery due now with a fresh attempt budget')
+    .option('--cancel', 'sandbox: no more attempts for the given delivery; its transaction\'s later deliveries go on')
+    .addOption(new Option('--sandbox <url>', 'base URL of a sandbox: its deliveries instead of the outbox').env('DOCV_SANDBOX_URL').argParser(urlArg))
     .addOption(new Option('--api-key <key>', "the sandbox's API key").env('DOCV_SANDBOX_API_KEY'))
     .option('--transaction <id>', 'only this docvTransactionId')
-    .addOption(new Option('--status <status>', 'sandbox: only deliveries in this state').choices(['held', 'pending', 'in_flight', 'delivered', 'failed', 'gone']))
+    .addOption(new Option('--status <status>', 'sandbox: only deliveries in this state').choices(['held', 'pending', 'in_flight', 'delivered', 'failed', 'gone', 'rejected', 'cancelled']))
     .addOption(new Option('--limit <n>', 'at most this many').argParser(intArg(1, 500)).default(100))
     .option('--json', 'print JSON for scripts')
     .action(async (deliveryId: string | undefined, flags: DeliveriesFlags) => {
-      if (!flags.sandbox) return outbox(deliveryId, flags);
-      if (!flags.apiKey) throw new CliError('--api-key (DOCV_SANDBOX_API_KEY) is required with --sandbox');
-      const sandboxUrl = flags.sandbox;
-      const url = new URL('/sandbox/deliveries', sandboxUrl);
-      if (flags.transaction) url.searchParams.set('transaction', flags.transaction);
-      if (flags.status) url.searchParams.set('status', flags.status);
-      url.searchParams.set('limit', String(flags.limit));
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          headers: { authorization: `SocureApiKey ${flags.apiKey}` },
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        });
-      } catch (err) {
-        throw new CliError(`cannot reach the sandbox at ${sandboxUrl}: ${(err as Error).message}`);
-      }
-      const text = await res.text();
-      if (!res.ok) {
-        let detail = text.slice(0, 300);
-        try {
-          detail = (JSON.parse(text) as { detail?: string }).detail ?? detail;
-        } catch {
-          // not problem+json
-        }
-        throw new CliError(`the sandbox answered ${res.status}: ${detail}`);
-      }
-      if (flags.json) {
-        process.stdout.write(`${text}\n`);
-        return;
-      }
-      const body = JSON.parse(text) as { deliveries: DeliveryRow[]; counts: Record<string, number> };
-      process.stdout.write(`${table(body.deliveries)}\n`);
-      const counts = Object.entries(body.counts).map(([k, v]) => `${k} ${v}`).join(', ');
-      process.stdout.write(`(${body.deliveries.length} shown; all deliveries: ${counts || 'none'}; * marks a chaos duplicate)\n`);
+      if (flags.sandbox) return sandboxDeliveries(deliveryId, { ...flags, sandbox: flags.sandbox });
+      if (flags.cancel) throw new CliError('--cancel is for sandbox deliveries (--sandbox URL); an outbox delivery is retried or left dead');
+      return outbox(deliveryId, flags);
     });
 }
 
@@ -119,8 +67,9 @@ async function outbox(deliveryId: string | undefined, flags: DeliveriesFlags): P
         return print(flags.json ? JSON.stringify(delivery) : `re-queued ${deliveryId} (${delivery.destination}); the running dispatcher picks it up`);
       }
       if (deliveryId) {
-        const view = await store.getDelivery(deliveryId);
-        if (!view) throw new CliError(`no delivery ${JSON.stringify(deliveryId)}`);
+        const found = await store.getDelivery(deliveryId);
+        if (!found) throw new CliError(`no delivery ${JSON.stringify(deliveryId)}`);
+        const view = { ...found, history: found.history.map((a) => ({ ...a, durationMs: roundMs(a.durationMs) })) };
         if (flags.json) return print(JSON.stringify(view));
         const { history, ...delivery } = view;
         for (const [k, v] of Object.entries(delivery)) print(`${k.padEnd(18)} ${v ?? '-'}`);

@@ -4,7 +4,8 @@ import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/index.js';
 import { describeDatabaseUrl } from '../../store/index.js';
 import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
 import { CliError } from '../errors.js';
-import { dbOption, parsePort, parsePositiveInt } from '../options.js';
+import { closeOnSignal } from '../shutdown.js';
+import { dbOption, logFormatOption, parsePort, parsePositiveInt, prettyLogs } from '../options.js';
 import { addAuthOptions, addDispatchOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../receiver-options.js';
 
 interface ServeOptions extends ReceiverFlags {
@@ -16,6 +17,7 @@ interface ServeOptions extends ReceiverFlags {
   dialect?: Dialect;
   insecureNoAuth?: boolean;
   logLevel: string;
+  logFormat?: string;
   dispatch: boolean;
   sqliteWriterThread?: boolean;
   sqliteCheckpointThread: boolean;
@@ -32,7 +34,7 @@ function banner(r: RunningReceiver): string {
     `  events                ${r.adminUrl}/events`,
     `  health                ${r.url}/healthz  ${r.url}/readyz`,
     `  authentication        ${r.auth.mechanisms.length ? r.auth.mechanisms.join(', ') : 'none (loopback only)'}`,
-    `  dispatch              ${r.dispatcher ? 'on' : r.config.dispatch.enabled ? 'no destinations configured' : 'off (run docv-webhooks worker)'}`,
+    `  dispatch              ${r.dispatcher ? 'on' : 'off (run docv-webhooks worker)'} (destinations: docv-webhooks destinations list)`,
     '',
     ...tryIt(r),
     '',
@@ -78,6 +80,7 @@ export function register(program: Command): void {
     .addOption(new Option('--sqlite-writer-thread', 'SQLite: commit on a writer thread (for machines with cores to spare)').env('DOCV_SQLITE_WRITER_THREAD'))
     .option('--no-sqlite-checkpoint-thread', 'SQLite: checkpoint inside commits, not on a thread of its own')
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(logFormatOption());
   addAuthOptions(command);
   addDispatchOptions(command);
   command.action(async (opts: ServeOptions) => {
@@ -98,24 +101,16 @@ export function register(program: Command): void {
           sqliteWriterThread: opts.sqliteWriterThread === true,
           sqliteCheckpointThread: opts.sqliteCheckpointThread,
           logLevel: opts.logLevel,
-          prettyLogs: process.stdout.isTTY === true,
+          prettyLogs: prettyLogs(opts.logFormat),
         });
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message);
         throw new CliError((err as Error).message);
       }
+      // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
+      // still shut it down gracefully, not kill it.
+      const stopped = closeOnSignal(receiver, 'finishing in-flight requests');
       process.stdout.write(`${banner(receiver)}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          receiver.logger.info({ signal }, 'shutting down: finishing in-flight requests');
-          receiver.close().then(resolve, (err: unknown) => {
-            receiver.logger.error({ err }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await stopped;
     });
 }

@@ -35,7 +35,7 @@ export function formatSummary(s: SimulationSummary): string {
     `accepted      ${s.accepted}`,
     `duplicates    ${s.duplicates}`,
     `retries       ${s.retries}`,
-    `failed        ${s.failed} event(s) never delivered${s.timedOut ? ' (the run hit --max-duration)' : ''}`,
+    `failed        ${s.failed} event(s) never delivered${s.timedOut ? ' (the run hit --max-duration)' : s.refused ? ' (the run stopped: the receiver refused us)' : ''}`,
     `latency ms    p50 ${s.latencyMs.p50}  p90 ${s.latencyMs.p90}  p99 ${s.latencyMs.p99}  max ${s.latencyMs.max}`,
     `duration      ${(s.durationMs / 1000).toFixed(2)} s`,
     `cpu           ${(s.cpuMs / 1000).toFixed(2)} s${s.sent > 0 ? ` (${Math.round((s.cpuMs * 1000) / s.sent)} µs per request)` : ''}`,
@@ -81,6 +81,8 @@ export function register(program: Command): void {
     }
     if (tty) process.stderr.write('\n');
     process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-    if (summary.failed > 0) process.exitCode = 1;
+    // Last, on stderr: the one line that says what to fix, under the summary on a terminal.
+    if (summary.refused) process.stderr.write(`docv-webhooks: ${summary.refused.message}\n`);
+    if (summary.failed > 0 || summary.refused) process.exitCode = 1;
   });
 }

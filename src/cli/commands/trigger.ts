@@ -75,6 +75,7 @@ export function register(program: Command): void {
       throw err;
     }
     out.write(`sent ${result.eventId}: ${JSON.stringify(result.payload)}\n`);
+    if (result.refused) process.stderr.write(`docv-webhooks: ${result.refused.message}\n`);
     if (!result.delivered) process.exitCode = 1;
   });
 }

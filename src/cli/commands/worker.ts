@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { startWorker, type RunningWorker } from '../../server/index.js';
 import { CliError } from '../errors.js';
-import { dbOption, parsePort } from '../options.js';
+import { closeOnSignal } from '../shutdown.js';
+import { dbOption, logFormatOption, parsePort, prettyLogs } from '../options.js';
 import { addDispatchOptions, adminTokenOption, receiverOptionsFromFlags, type ReceiverFlags } from '../receiver-options.js';
 
 export function register(program: Command): void {
@@ -12,9 +13,10 @@ export function register(program: Command): void {
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info'))
     .addOption(new Option('--metrics-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: any free one)').env('DOCV_WORKER_METRICS_PORT').argParser(parsePort))
     .addOption(new Option('--metrics-host <host>', 'address for --metrics-port; beyond loopback it needs --admin-token').env('DOCV_WORKER_METRICS_HOST').default('127.0.0.1'))
-    .addOption(adminTokenOption());
+    .addOption(adminTokenOption())
+    .addOption(logFormatOption());
   addDispatchOptions(command);
-  command.action(async (opts: ReceiverFlags & { db: string; logLevel: string; metricsPort?: number; metricsHost: string }) => {
+  command.action(async (opts: ReceiverFlags & { db: string; logLevel: string; logFormat?: string; metricsPort?: number; metricsHost: string }) => {
     let worker: RunningWorker;
     try {
       const fromFlags = receiverOptionsFromFlags(opts);
@@ -22,25 +24,18 @@ export function register(program: Command): void {
         ...fromFlags,
         db: opts.db,
         logLevel: opts.logLevel,
-        prettyLogs: process.stdout.isTTY === true,
+        prettyLogs: prettyLogs(opts.logFormat),
         metricsPort: opts.metricsPort,
         metricsHost: opts.metricsHost,
       });
     } catch (err) {
       throw new CliError((err as Error).message);
     }
-    process.stdout.write(`docv-webhooks worker ${worker.dispatcher.workerId} delivering to ${worker.destinations.join(', ')}\n`);
+    // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
+    // still shut it down gracefully, not kill it.
+    const stopped = closeOnSignal(worker, 'finishing in-flight attempts');
+    process.stdout.write(`docv-webhooks worker ${worker.dispatcher.workerId} delivering to ${worker.destinations.join(', ') || 'nothing yet (its destinations are disabled in the store)'}\n`);
     if (worker.url) process.stdout.write(`  health and metrics      ${worker.url}/healthz  ${worker.url}/readyz  ${worker.url}/metrics\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        worker.close().then(resolve, (err: unknown) => {
-          worker.logger.error({ err }, 'shutdown failed');
-          process.exitCode = 1;
-          resolve();
-        });
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    });
+    await stopped;
   });
 }

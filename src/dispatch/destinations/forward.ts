@@ -23,6 +23,35 @@ export function forwardDestinationName(url: string): string {
   return `forward:${u.host}${u.pathname}`;
 }
 
+/** A forward URL as the store keeps it (store/destinations.ts). */
+export interface StoredForwardUrl {
+  name: string;
+  /** Without user:password: the store never holds a credential. */
+  url: string;
+  /** It had user:password, so only a process given the whole URL can deliver to it. */
+  urlCredentials: boolean;
+}
+
+/** Reads a forward URL for the store; throws a TypeError that says what is wrong with it. */
+export function storedForwardUrl(url: string): StoredForwardUrl {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TypeError(`forward URL "${redactedUrl(url)}" is not a valid URL`);
+  }
+  if (!/^https?:$/.test(u.protocol)) throw new TypeError(`forward URL "${redactedUrl(url)}" must be http(s)`);
+  const urlCredentials = u.username !== '' || u.password !== '';
+  u.username = '';
+  u.password = '';
+  return { name: forwardDestinationName(url), url: u.toString(), urlCredentials };
+}
+
+/** For messages about a URL that may not even parse: whatever sits before an @ is hidden. */
+function redactedUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//***@').slice(0, 300);
+}
+
 /**
  * What the integrator's service receives: the event as Socure sent it (document data removed
  * unless kept), the canonical reading of it whatever the dialect, plus the fetched decision.

@@ -7,6 +7,8 @@ export interface AttemptOutcome {
   latencyMs: number;
   /** Why there is no status: timeout, refused connection… */
   error?: string;
+  /** The same cause in a few words for summaries (`connection refused`), when there is no status. */
+  failure?: NetworkFailure;
   retryAfterMs?: number;
   /** The start of the response body (bounded), for logs and `trigger`. */
   response: string;
@@ -50,9 +52,46 @@ function defaultDispatcher(): Agent {
   return sharedAgent;
 }
 
-function describeError(err: unknown): string {
+/** Why an attempt got no answer, named as a person would say it rather than by its error code. */
+export type NetworkFailure =
+  | 'connection refused'
+  | 'connection reset'
+  | 'connection closed'
+  | 'timed out'
+  | 'host not found'
+  | 'host unreachable'
+  | 'TLS error'
+  | 'network error';
+
+const FAILURE_BY_CODE: Readonly<Record<string, NetworkFailure>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  UND_ERR_SOCKET: 'connection closed',
+  UND_ERR_CLOSED: 'connection closed',
+  ETIMEDOUT: 'timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'timed out',
+  UND_ERR_BODY_TIMEOUT: 'timed out',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'host unreachable',
+};
+
+export function networkFailureOf(code: string | undefined): NetworkFailure {
+  if (code === undefined) return 'network error';
+  const known = FAILURE_BY_CODE[code];
+  if (known) return known;
+  // Certificate problems come with many codes (CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID…).
+  return /TLS|SSL|CERT/.test(code) ? 'TLS error' : 'network error';
+}
+
+function describeError(err: unknown): { error: string; failure: NetworkFailure } {
   const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
-  return e.cause?.code ? `${e.cause.code}: ${e.cause.message ?? e.message}` : e.code ? `${e.code}: ${e.message}` : e.message;
+  const code = e.cause?.code ?? e.code;
+  const error = e.cause?.code ? `${e.cause.code}: ${e.cause.message ?? e.message}` : e.code ? `${e.code}: ${e.message}` : e.message;
+  return { error, failure: networkFailureOf(code) };
 }
 
 /**
@@ -82,13 +121,13 @@ export function attemptDelivery(opts: {
     const chunks: Buffer[] = [];
     let size = 0;
 
-    const finish = (error?: string): void => {
+    const finish = (why?: { error: string; failure: NetworkFailure }): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       const latencyMs = performance.now() - started;
       if (statusCode === undefined) {
-        resolve({ latencyMs, error: error ?? 'no response', response: '', responseHeaders: {} });
+        resolve({ latencyMs, error: why?.error ?? 'no response', failure: why?.failure ?? 'network error', response: '', responseHeaders: {} });
         return;
       }
       // A status already arrived: a body cut short (or too long to read) does not change the outcome.
@@ -102,7 +141,7 @@ export function attemptDelivery(opts: {
     };
     const timer = setTimeout(() => {
       timedOut = true;
-      finish(`timed out after ${opts.timeoutMs} ms`);
+      finish({ error: `timed out after ${opts.timeoutMs} ms`, failure: 'timed out' });
       controller?.abort(new Error('attempt timed out'));
     }, opts.timeoutMs);
 

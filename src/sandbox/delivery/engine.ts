@@ -6,7 +6,7 @@ import { WakeTimer } from '../wake-timer.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { deliveryHeaders, type DeliveryAuth } from './headers.js';
 import { RateLimit } from './rate-limit.js';
-import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, nextRetryDelay } from '../../retry/schedule.js';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, isRefusal, nextRetryDelay } from '../../retry/schedule.js';
 
 export interface DeliveryEngineOptions {
   store: SandboxState;
@@ -19,14 +19,40 @@ export interface DeliveryEngineOptions {
   ratePerSecond?: number;
   random?: () => number;
   now?: () => number;
+  /**
+   * The time scale of a delivery's transaction: a retry waits the schedule's delay (or the
+   * `Retry-After`) times it, see `scaleRetryDelay`. Unscaled when absent, as in `simulate`,
+   * whose flows run at time scale 0 but whose `--retry-schedule` means what it says.
+   */
+  timeScaleOf?: (delivery: DeliveryRecord) => number;
   logger?: Logger;
   /** Told after every attempt: `simulate` counts with it. */
   onAttempt?: (delivery: DeliveryRecord, outcome: AttemptOutcome, next: DeliveryStatus) => void;
   /** Told when a tick leaves nothing in flight: `simulate` looks then whether its run is over, instead of polling. */
   onIdle?: () => void;
+  /**
+   * Told every answer as it arrives, before the next attempts start, and asked how many may be in
+   * flight: `simulate` holds back (see AuthRefusalWatch) while the receiver refuses our credentials.
+   */
+  admission?: Admission;
+}
+
+export interface Admission {
+  observe(outcome: AttemptOutcome): void;
+  /** Attempts that may be in flight now, out of `maxInFlight`. */
+  capacity(maxInFlight: number): number;
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 32;
+/** However small the time scale, a retry waits at least this long (or the unscaled delay if shorter): a failing receiver is not hammered. */
+export const MIN_SCALED_RETRY_MS = 10;
+
+/** A retry delay in scenario time as wall-clock time: 5 s at time scale 0.01 is 50 ms. */
+export function scaleRetryDelay(ms: number, timeScale: number): number {
+  if (timeScale === 1) return ms;
+  return Math.max(Math.round(ms * timeScale), Math.min(ms, MIN_SCALED_RETRY_MS));
+}
+
 /** Ready deliveries fetched per query (at least the free capacity). */
 const READY_BATCH = 256;
 
@@ -42,8 +68,8 @@ interface Finished {
 
 /**
  * Delivers the queued deliveries in the store: due ones first, each transaction's ordered
- * deliveries one at a time in position order, failures rescheduled on the retry schedule.
- * Everything it knows is in the store, so a new engine on the same file resumes where the last
+ * deliveries one at a time in position order, failures worth retrying rescheduled on the
+ * (time-scaled) retry schedule, refusals final at once so they hold nothing back. Everything it knows is in the store, so a new engine on the same file resumes where the last
  * one stopped.
  *
  * Group commit: each tick records every attempt that finished since the last one, releases
@@ -165,8 +191,9 @@ export class DeliveryEngine {
       this.inFlight.add(p);
     }
     if (this.inFlight.size === 0) this.opts.onIdle?.();
-    // Every slot taken: the next answer wakes the engine anyway, so the next due time can wait.
-    if (this.inFlight.size >= this.maxInFlight) return undefined;
+    // Every slot taken: the next answer wakes the engine anyway, so the next due time can wait
+    // (and must: a due delivery held back by the admission would otherwise run the tick again at once).
+    if (this.inFlight.size >= this.capacity()) return undefined;
     const nextDue = this.store.nextDeliveryDue(now);
     if (rateLimited && this.rate) {
       const tokenAt = this.rate.nextAt();
@@ -180,7 +207,7 @@ export class DeliveryEngine {
    * `ready` and querying the store only when that is empty. Returns whether the rate held any back.
    */
   private startReady(now: number, started: DeliveryRecord[]): boolean {
-    let capacity = this.maxInFlight - this.inFlight.size;
+    let capacity = this.capacity() - this.inFlight.size;
     let queried = false;
     while (capacity > 0) {
       if (this.ready.length === 0) {
@@ -201,6 +228,10 @@ export class DeliveryEngine {
       if (allowed < want) return true;
     }
     return false;
+  }
+
+  private capacity(): number {
+    return this.opts.admission?.capacity(this.maxInFlight) ?? this.maxInFlight;
   }
 
   private report(f: Finished): void {
@@ -236,20 +267,10 @@ export class DeliveryEngine {
     });
     // Left in flight in the store: the next engine on this file resets and retries it.
     if (this.abandoned) return;
+    this.opts.admission?.observe(outcome);
     const finishedAt = this.now();
     const code = outcome.statusCode;
-    let status: DeliveryStatus;
-    let notBefore = finishedAt;
-    if (code !== undefined && code >= 200 && code < 300) status = 'delivered';
-    else if (code === 410) status = 'gone'; // the receiver says this endpoint is gone for good
-    else {
-      const delay = nextRetryDelay({ schedule: this.schedule, attemptsMade: n, retryAfterMs: outcome.retryAfterMs, random: this.random });
-      if (delay === undefined) status = 'failed';
-      else {
-        status = 'pending';
-        notBefore = finishedAt + delay;
-      }
-    }
+    const { status, notBefore } = this.afterAttempt(delivery, outcome, n, finishedAt);
     const final = status !== 'pending';
     this.finished.push({
       delivery,
@@ -267,5 +288,24 @@ export class DeliveryEngine {
       next: { status, notBefore, finishedAt: final ? finishedAt : undefined },
       retryInMs: status === 'pending' ? notBefore - finishedAt : undefined,
     });
+  }
+
+  /** Where a delivery goes after attempt `n`: delivered, final, or pending again after the scaled retry delay. */
+  private afterAttempt(delivery: DeliveryRecord, outcome: AttemptOutcome, n: number, finishedAt: number): { status: DeliveryStatus; notBefore: number } {
+    const code = outcome.statusCode;
+    if (code !== undefined && code >= 200 && code < 300) return { status: 'delivered', notBefore: finishedAt };
+    // The receiver says this endpoint is gone for good.
+    if (code === 410) return { status: 'gone', notBefore: finishedAt };
+    // Retried, it would be refused again and hold the transaction's later events back meanwhile.
+    if (isRefusal(code)) return { status: 'rejected', notBefore: finishedAt };
+    const delay = nextRetryDelay({
+      schedule: this.schedule,
+      // Counted from the last manual retry, which starts the schedule over.
+      attemptsMade: n - delivery.retryFrom,
+      retryAfterMs: outcome.retryAfterMs,
+      random: this.random,
+    });
+    if (delay === undefined) return { status: 'failed', notBefore: finishedAt };
+    return { status: 'pending', notBefore: finishedAt + scaleRetryDelay(delay, this.opts.timeScaleOf?.(delivery) ?? 1) };
   }
 }

@@ -30,7 +30,7 @@ export function layout(title: string, body: Html): string {
 <link rel="stylesheet" href="/dashboard/style.css">
 </head>
 <body>
-<header><a href="/dashboard">docv-webhooks</a> <nav><a href="/dashboard">transactions</a> <a href="/dashboard/deliveries">deliveries</a> <a href="/dashboard/quarantine">quarantine</a></nav></header>
+<header><a href="/dashboard">docv-webhooks</a> <nav><a href="/dashboard">transactions</a> <a href="/dashboard/events">events</a> <a href="/dashboard/deliveries">deliveries</a> <a href="/dashboard/quarantine">quarantine</a></nav></header>
 <main>
 <h1>${title}</h1>
 ${body}
@@ -61,6 +61,7 @@ code, .mono { font-family: ui-monospace, monospace; font-size: 12px; }
 .accept, .delivered { background: #d5f2dc; } .reject, .dead { background: #f8d3d3; } .resubmit, .failed { background: #fbeccb; }
 .anomaly { color: #a32020; }
 .empty { color: #6b7280; }
+.note { background: #fbeccb; padding: .5rem .8rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; background: #fff; padding: .8rem; }
 dt { color: #6b7280; }
 form { margin: .5rem 0 1rem; display: flex; gap: .5rem; align-items: end; }

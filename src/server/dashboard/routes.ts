@@ -2,33 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS, isCanonicalDecision } from '../../contract/index.js';
 import { NO_STATUS, STATUS_RANK } from '../../lifecycle/index.js';
 import { DELIVERY_STATES, type DeliveryState, type Store } from '../../store/index.js';
+import { eventPages } from './event-pages.js';
 import { html, layout, STYLE, table, type Html } from './html.js';
+import { badge, eventHref, link, pager, selectField } from './parts.js';
 
 /** Pages may load only our own stylesheet: no scripts, no frames, no remote anything. */
 const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /** Every status a transaction can have, in the order of its life. */
 const STATUSES: readonly string[] = [NO_STATUS, ...Object.keys(STATUS_RANK).sort((a, b) => STATUS_RANK[a]! - STATUS_RANK[b]!)];
-
-function badge(value: string | null | undefined): Html {
-  return value ? html`<span class="badge ${value}">${value}</span>` : html`-`;
-}
-
-function link(href: string, text: string): Html {
-  return html`<a href="${href}">${text}</a>`;
-}
-
-function selectField(name: string, options: readonly string[], current: string | undefined): Html {
-  return html`<label>${name}<br><select name="${name}"><option value="">any</option>${options.map(
-    (o) => html`<option${o === current ? html` selected` : html``}>${o}</option>`,
-  )}</select></label>`;
-}
-
-function pager(path: string, query: Record<string, string | undefined>, nextCursor: string | null): Html {
-  if (!nextCursor) return html``;
-  const params = new URLSearchParams(Object.entries({ ...query, cursor: nextCursor }).filter((e): e is [string, string] => Boolean(e[1])));
-  return html`<p><a href="${`${path}?${params}`}">next page →</a></p>`;
-}
 
 /** Read-only pages for people: what arrived, where each transaction stands, what failed. */
 export async function dashboardRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
@@ -80,11 +62,11 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
 </dl>`;
     const events = table(
       ['event', 'type', 'eventTime', 'decision', 'received'],
-      view.events.map((e) => [html`<a class="mono" href="${`/v1/events/${encodeURIComponent(e.eventId)}`}">${e.eventId}</a>`, badge(e.eventType), html`${e.eventTime}`, badge(e.decision), html`${e.receivedAt}`]),
+      view.events.map((e) => [html`<a class="mono" href="${eventHref(e.eventId)}">${e.eventId}</a>`, badge(e.eventType), html`${e.eventTime}`, badge(e.decision), html`${e.receivedAt}`]),
     );
     const outbox = table(
       ['delivery', 'destination', 'event', 'state', 'attempts', 'last error'],
-      deliveries.items.map((d) => [html`<span class="mono">${d.deliveryId}</span>`, html`${d.destination}`, html`${d.eventType}`, badge(d.state), html`${d.attempts}`, html`${d.lastError ?? '-'}`]),
+      deliveries.items.map((d) => [html`<span class="mono">${d.deliveryId}</span>`, html`${d.destination}`, link(eventHref(d.eventId), d.eventType), badge(d.state), html`${d.attempts}`, html`${d.lastError ?? '-'}`]),
     );
     return reply.type('text/html; charset=utf-8').send(page(view.docvTransactionId, html`${facts}<h2>Events</h2>${events}<h2>Deliveries</h2>${outbox}`));
   });
@@ -96,7 +78,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
       html`<span class="mono">${d.deliveryId}</span>`,
       html`${d.destination}`,
       d.docvTransactionId === null ? html`-` : link(`/dashboard/transactions/${encodeURIComponent(d.docvTransactionId)}`, d.docvTransactionId),
-      html`${d.eventType}`,
+      link(eventHref(d.eventId), d.eventType),
       badge(d.state),
       html`${d.attempts}`,
       html`${d.nextAttemptAt ?? '-'}`,
@@ -115,4 +97,6 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
       .type('text/html; charset=utf-8')
       .send(page('Quarantine', html`<p>Authenticated deliveries that were rejected, kept for inspection (oldest dropped first).</p>${table(['received', 'status', 'reason', 'body'], rows)}${pager('/dashboard/quarantine', {}, list.nextCursor)}`));
   });
+
+  eventPages(app, store);
 }

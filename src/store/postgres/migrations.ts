@@ -174,6 +174,25 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX decisions_by_transaction ON decisions (docv_transaction_id, fetched_at);
     `,
   },
+  {
+    version: 7,
+    name: 'destinations: where events go, shared by every process on the store',
+    // A handful of rows that every ingest batch reads inside the statement that inserts its events
+    // (ingest.ts, INSERT_EVENTS): no round trip of its own, and every instance sees an add or a
+    // disable from its next batch on. Secrets are never stored (store/destinations.ts).
+    sql: `
+      CREATE TABLE destinations (
+        name             text        PRIMARY KEY,
+        kind             text        NOT NULL CHECK (kind IN ('forward', 'decision-fetch')),
+        url              text        NOT NULL,
+        state            text        NOT NULL CHECK (state IN ('active', 'disabled')),
+        signed           boolean     NOT NULL DEFAULT false,
+        url_credentials  boolean     NOT NULL DEFAULT false,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /**

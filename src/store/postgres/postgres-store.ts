@@ -37,6 +37,8 @@ import { StatisticsKeeper } from './statistics.js';
 import { ingestBatch } from './ingest.js';
 import { applyPostgresMigrations, currentPostgresVersion } from './migrations.js';
 import * as outbox from './outbox.js';
+import * as destinations from './destinations.js';
+import type { AddDestinationMode, AddDestinationResult, DestinationState, NewDestination, StoredDestination } from '../destinations.js';
 import { pgText } from './pg-text.js';
 import * as quarantine from './quarantine.js';
 import { storedEvent } from './stored-rows.js';
@@ -181,6 +183,18 @@ export class PostgresStore implements Store {
 
   configureOutbox(config: Partial<OutboxConfig>): void {
     Object.assign(this.outboxConfig, config);
+  }
+
+  listDestinations(): Promise<StoredDestination[]> {
+    return this.read('listing destinations', () => destinations.list(this.pool));
+  }
+
+  addDestination(destination: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult> {
+    return this.read('adding a destination', () => destinations.add(this.pool, destination, mode));
+  }
+
+  setDestinationState(name: string, state: DestinationState): Promise<StoredDestination | null> {
+    return this.read('changing a destination', () => destinations.setState(this.pool, name, state));
   }
 
   async migrate(): Promise<number[]> {

@@ -168,3 +168,23 @@ SQLITE_MIGRATIONS.push({
     CREATE INDEX decisions_by_transaction ON decisions (docv_transaction_id, fetched_at);
   `,
 });
+
+SQLITE_MIGRATIONS.push({
+  version: 6,
+  name: 'destinations: where events go, shared by every process on the store',
+  // A handful of rows, read once per commit that accepts an event (store/sqlite/destinations.ts):
+  // the primary key is the only index. Secrets (signing secret, URL user:password, Socure API
+  // key) are never stored; signed and url_credentials say that a deliverer needs them.
+  sql: `
+    CREATE TABLE destinations (
+      name             TEXT    PRIMARY KEY,
+      kind             TEXT    NOT NULL CHECK (kind IN ('forward', 'decision-fetch')),
+      url              TEXT    NOT NULL,
+      state            TEXT    NOT NULL CHECK (state IN ('active', 'disabled')),
+      signed           INTEGER NOT NULL DEFAULT 0,
+      url_credentials  INTEGER NOT NULL DEFAULT 0,
+      created_at       TEXT    NOT NULL,
+      updated_at       TEXT    NOT NULL
+    );
+  `,
+});

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { OutboxTargets } from '../destinations.js';
 import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import { decodeCursor } from '../cursor.js';
@@ -13,7 +14,6 @@ import {
   type DeliveryFilter,
   type DeliveryState,
   type FetchedDecision,
-  type OutboxConfig,
   type OutboxDelivery,
   type ReplayFilter,
 } from '../types.js';
@@ -60,10 +60,7 @@ function clip(text: string | null): string | null {
 export class SqliteOutbox {
   private readonly stmts;
 
-  constructor(
-    private readonly db: Database.Database,
-    private readonly config: OutboxConfig,
-  ) {
+  constructor(private readonly db: Database.Database) {
     this.stmts = {
       insert: db.prepare(
         `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
@@ -109,10 +106,11 @@ export class SqliteOutbox {
 
   /**
    * Called inside the ingest transaction for each newly accepted event, with the transaction the
-   * store filed it under. Whether it gets a decision fetch, and whether the other destinations
-   * wait for it, is the rule of lifecycle/decision-fetch-rule.ts.
+   * store filed it under and the destinations of this commit (store/destinations.ts,
+   * outboxTargets). Whether it gets a decision fetch, and whether the other destinations wait for
+   * it, is the rule of lifecycle/decision-fetch-rule.ts.
    */
-  enqueueFor(accepted: { seq: number; eventId: string; event: OutboxSubject; receivedAt: Date }): void {
+  enqueueFor(accepted: { seq: number; eventId: string; event: OutboxSubject; receivedAt: Date }, targets: OutboxTargets): void {
     const { event } = accepted;
     const now = accepted.receivedAt.getTime();
     const base = {
@@ -123,7 +121,7 @@ export class SqliteOutbox {
       nextAttemptAt: now,
       now: accepted.receivedAt.toISOString(),
     };
-    const rule = this.config.fetchDecisions ? decisionFetchFor(event) : 'none';
+    const rule = targets.fetchDecisions ? decisionFetchFor(event) : 'none';
     let fetchId: string | null = null;
     if (rule !== 'none') {
       fetchId = newId('dlv', now);
@@ -131,13 +129,13 @@ export class SqliteOutbox {
     }
     // Destinations get the fetched decision with the event, if it comes within the wait.
     const waitsFor = rule === 'fetch-and-wait' ? fetchId : null;
-    for (const destination of this.config.destinations) {
+    for (const destination of targets.destinations) {
       this.stmts.insert.run({
         ...base,
         deliveryId: newId('dlv', now),
         destination,
         waitsFor,
-        waitUntil: waitsFor ? now + this.config.decisionWaitMs : null,
+        waitUntil: waitsFor ? now + targets.decisionWaitMs : null,
       });
     }
   }

@@ -53,6 +53,8 @@ import {
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteCheckpointer, type CheckpointerStats } from './checkpointer.js';
 import { SqliteOutbox } from './outbox.js';
+import { SqliteDestinations } from './destinations.js';
+import { outboxTargets, type ActiveDestination, type AddDestinationMode, type AddDestinationResult, type DestinationState, type NewDestination, type OutboxTargets, type StoredDestination } from '../destinations.js';
 import { SqliteQuarantine } from './quarantine.js';
 
 export interface SqliteStoreOptions {
@@ -147,6 +149,13 @@ export class SqliteStore implements Store {
   /** Statements of the read paths, prepared once each (preparing costs more than a lookup). */
   private readonly readStatements = new Map<string, Database.Statement>();
   private outboxInstance: SqliteOutbox | null = null;
+  private destinationsInstance: SqliteDestinations | null = null;
+  /**
+   * The active stored destinations as the current commit read them: read at its first accepted
+   * event, so another process's `destinations disable` counts from the next commit on, at the
+   * cost of one tiny read per commit (not per event).
+   */
+  private activeInCommit: ActiveDestination[] | null = null;
   private quarantineInstance: SqliteQuarantine | null = null;
   private readonly outboxConfig: OutboxConfig;
   private readonly checkpointer: SqliteCheckpointer | null = null;
@@ -207,14 +216,44 @@ export class SqliteStore implements Store {
   }
 
   private get outbox(): SqliteOutbox {
-    this.outboxInstance ??= new SqliteOutbox(this.db, this.outboxConfig);
+    this.outboxInstance ??= new SqliteOutbox(this.db);
     return this.outboxInstance;
+  }
+
+  /** Prepared on first use, after migrations have created the table. */
+  private get destinations(): SqliteDestinations {
+    this.destinationsInstance ??= new SqliteDestinations(this.db);
+    return this.destinationsInstance;
   }
 
   /** Changes which outbox rows new events create (the receiver knows its destinations after open). */
   configureOutbox(config: Partial<OutboxConfig>): void {
     Object.assign(this.outboxConfig, config);
-    this.outboxInstance = null;
+  }
+
+  /** This process's destinations and the store's active ones, read once per commit. */
+  private outboxTargets(): OutboxTargets {
+    this.activeInCommit ??= this.destinations.active();
+    return outboxTargets(this.outboxConfig, this.activeInCommit);
+  }
+
+  async listDestinations(): Promise<StoredDestination[]> {
+    return this.destinations.list();
+  }
+
+  addDestination(destination: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult> {
+    return this.enqueue(() => {
+      // Events later in the same commit get its rows too.
+      this.activeInCommit = null;
+      return this.destinations.add(destination, mode);
+    });
+  }
+
+  setDestinationState(name: string, state: DestinationState): Promise<StoredDestination | null> {
+    return this.enqueue(() => {
+      this.activeInCommit = null;
+      return this.destinations.setState(name, state);
+    });
   }
 
   private prepare() {
@@ -383,6 +422,7 @@ export class SqliteStore implements Store {
   /** One durable transaction for a batch; earlier work of the batch is visible to later work. */
   private commit(batch: Pending[]): unknown[] {
     const started = performance.now();
+    this.activeInCommit = null;
     const results = this.db.transaction(() => batch.map((p) => p.run())).immediate();
     this.onCommit?.(batch.length, performance.now() - started);
     return results;
@@ -421,7 +461,7 @@ export class SqliteStore implements Store {
       const links = input.event.docvTransactionId !== null && event.evaluationId !== undefined;
       this.foldIntoLifecycle(event.docvTransactionId, event, receivedAt, links);
     }
-    this.outbox.enqueueFor({ seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt });
+    this.outbox.enqueueFor({ seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt }, this.outboxTargets());
     return { kind: 'accepted', eventId };
   }
 

@@ -28,6 +28,7 @@ import {
   type TransactionSummary,
   type TransactionView,
 } from '../types.js';
+import type { AddDestinationMode, AddDestinationResult, DestinationState, NewDestination, StoredDestination } from '../destinations.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import type { FromWriter, ToWriter, WriteCall, WriteMethod, WriterOpenOptions } from './writer-protocol.js';
 
@@ -171,6 +172,12 @@ export class ThreadedSqliteStore implements Store {
     // Its own ordering: queued like a write, so it applies to every ingest queued after it.
     this.call('configureOutbox', config).catch(() => undefined);
   }
+  addDestination(destination: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult> {
+    return this.call('addDestination', destination, mode);
+  }
+  setDestinationState(name: string, state: DestinationState): Promise<StoredDestination | null> {
+    return this.call('setDestinationState', name, state);
+  }
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.call('claimDeliveries', request);
   }
@@ -210,6 +217,9 @@ export class ThreadedSqliteStore implements Store {
   }
   stats(): Promise<StoreStats> {
     return this.reader.stats();
+  }
+  listDestinations(): Promise<StoredDestination[]> {
+    return this.reader.listDestinations();
   }
   nextDueAt(destinations: string[]): Promise<number | null> {
     return this.reader.nextDueAt(destinations);

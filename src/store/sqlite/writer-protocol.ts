@@ -13,6 +13,8 @@ export const WRITE_METHODS = [
   'retryDelivery',
   'replay',
   'configureOutbox',
+  'addDestination',
+  'setDestinationState',
 ] as const;
 export type WriteMethod = (typeof WRITE_METHODS)[number];
 

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { storedForwardUrl } from '../../dispatch/index.js';
+import type { DestinationState, StoredDestination } from '../../store/index.js';
+import { CliError } from '../errors.js';
+import { dbOption, jsonOption } from '../options.js';
+import { formatTable } from '../table.js';
+import { withStore } from '../with-store.js';
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function table(items: StoredDestination[]): string {
+  const rows = items.map((d) => ({ ...d, signed: d.signed ? 'yes' : '-', credentials: d.urlCredentials ? 'in flags' : '-' }));
+  return formatTable(rows, ['name', 'kind', 'state', 'url', 'signed', 'credentials', 'updatedAt'], 60);
+}
+
+/** What running processes do with the change: said after every change, since nothing restarts. */
+const FOLLOWS = 'running receivers apply it from their next commit, running workers within about 2 s';
+
+/** A database written by the release before destinations existed, opened read-only (so not migrated). */
+async function listed(store: { listDestinations(): Promise<StoredDestination[]> }): Promise<StoredDestination[]> {
+  try {
+    return await store.listDestinations();
+  } catch (err) {
+    if (/no such table|does not exist/i.test((err as Error).message)) {
+      throw new CliError('this database has no destinations table yet: run `docv-webhooks migrate --db <url>` (serve and worker also do it on start)');
+    }
+    throw err;
+  }
+}
+
+export function register(program: Command): void {
+  const destinations = program
+    .command('destinations')
+    .description('where events go: kept in the store, shared by every serve and worker on it');
+
+  destinations
+    .command('list')
+    .description('every destination, active or disabled')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action(async (opts: { db: string; json?: boolean }) => {
+      await withStore(opts.db, async (store) => {
+        const items = await listed(store);
+        if (opts.json) return print(JSON.stringify({ items }));
+        if (items.length === 0) return print('no destinations yet: add one with `docv-webhooks destinations add <url>`, or start serve/worker with --forward-url');
+        print(table(items));
+      });
+    });
+
+  destinations
+    .command('add')
+    .description('forward every event to this URL from now on (user:password in it stay out of the store: only processes given the URL deliver it)')
+    .argument('<url>', 'http(s) URL of your service')
+    .option('--signed', 'deliveries must be signed: only processes with --forward-signing-secret deliver it')
+    .addOption(dbOption())
+    .addOption(jsonOption())
+    .action(async (url: string, opts: { db: string; json?: boolean; signed?: boolean }) => {
+      let forward;
+      try {
+        forward = storedForwardUrl(url);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      await withStore(
+        opts.db,
+        async (store) => {
+          const { destination, outcome } = await store.addDestination({ ...forward, kind: 'forward', signed: opts.signed === true }, 'replace');
+          if (opts.json) return print(JSON.stringify({ outcome, destination }));
+          print(`${outcome} ${destination.name} (${destination.state}); ${FOLLOWS}`);
+          if (destination.state === 'disabled') print(`it stays disabled: docv-webhooks destinations enable ${destination.name}`);
+        },
+        { readonly: false },
+      );
+    });
+
+  const setState = (verb: 'disable' | 'enable', state: DestinationState, description: string) =>
+    destinations
+      .command(verb)
+      .description(description)
+      .argument('<name>', 'as `destinations list` shows it, e.g. forward:onboarding.internal/docv')
+      .addOption(dbOption())
+      .addOption(jsonOption())
+      .action(async (name: string, opts: { db: string; json?: boolean }) => {
+        await withStore(
+          opts.db,
+          async (store) => {
+            const destination = await store.setDestinationState(name, state);
+            if (!destination) throw new CliError(`no destination ${JSON.stringify(name)}; \`docv-webhooks destinations list\` shows them`);
+            if (opts.json) return print(JSON.stringify(destination));
+            print(`${destination.name} is ${state}; ${FOLLOWS}`);
+          },
+          { readonly: false },
+        );
+      });
+  setState('disable', 'disabled', 'no new deliveries for it; those it has wait in the outbox, not attempted, until it is enabled');
+  setState('enable', 'active', 'deliver to it again, the deliveries that waited first');
+}
