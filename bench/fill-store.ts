@@ -32,7 +32,7 @@ try {
       const contentHash = contentKey(flat);
       const event = canonicalOfFlat(flat);
       writes.push(
-        store.ingest({ dedupeKey: dedupeKeyOf(event, contentHash, null), deliveryId: null, contentHash, event, rawBody, headers: { ...headers, 'content-length': String(rawBody.length) }, receivedAt: new Date() }),
+        store.ingest({ dedupeKey: dedupeKeyOf(event, contentHash, null), webhookId: null, contentHash, event, rawBody, headers: { ...headers, 'content-length': String(rawBody.length) }, receivedAt: new Date() }),
       );
     }
     const results = (await Promise.all(writes)) as Array<{ kind: string }>;

@@ -2,7 +2,7 @@
  * What one credential check concludes about one request. `reason` is written for the operator's
  * log line: it says what was missing or wrong, never a secret or the credential that was sent.
  */
-export type CheckResult = { ok: true; deliveryId?: string } | { ok: false; reason: string };
+export type CheckResult = { ok: true; webhookId?: string } | { ok: false; reason: string };
 
 export const passed: CheckResult = { ok: true };
 

@@ -70,7 +70,7 @@ export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
       // is only computed once the cheap header checks have passed.
       run: (headers, rawBody) => {
         try {
-          return { ok: true, deliveryId: verifier.verify(headers, rawBody).deliveryId };
+          return { ok: true, webhookId: verifier.verify(headers, rawBody).webhookId };
         } catch (error) {
           if (error instanceof WebhookVerificationError) return failed(error.message);
           throw error;
@@ -107,13 +107,13 @@ export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
       if (!(rawBody instanceof Uint8Array)) {
         throw new TypeError('checkCredentials needs the raw request body as bytes (Uint8Array/Buffer), not a string or parsed JSON');
       }
-      let deliveryId: string | undefined;
+      let webhookId: string | undefined;
       for (const check of checks) {
         const result = check.run(meta.headers, rawBody);
         if (!result.ok) return rejected(check.name, result.reason, wwwAuthenticate);
-        deliveryId ??= result.deliveryId;
+        webhookId ??= result.webhookId;
       }
-      return deliveryId === undefined ? { ok: true } : { ok: true, deliveryId };
+      return webhookId === undefined ? { ok: true } : { ok: true, webhookId };
     },
   };
 }

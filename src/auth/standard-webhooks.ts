@@ -89,7 +89,7 @@ export class WebhookVerificationError extends Error {
 
 export interface VerifiedStandardWebhook {
   /** `webhook-id` (or `svix-id`): authenticated, so safe to deduplicate on. */
-  readonly deliveryId: string;
+  readonly webhookId: string;
   readonly timestampSeconds: number;
 }
 
@@ -148,7 +148,7 @@ export function createStandardWebhookVerifier(options: StandardWebhookVerifierOp
           `${prefix}-signature matches no configured signing secret; was the body changed (re-serialised JSON, a proxy) or is the secret outdated?`,
         );
       }
-      return { deliveryId: id, timestampSeconds };
+      return { webhookId: id, timestampSeconds };
     },
   };
 }

@@ -35,8 +35,8 @@ export type SourceOutcome =
   | { ok: false; status: 403; failedCheck: 'allow-list'; reason: string; clientAddress: string | undefined };
 
 export type CredentialOutcome =
-  /** `deliveryId` is the verified `webhook-id`/`svix-id` when a signature was checked. */
-  | { ok: true; deliveryId?: string }
+  /** `webhookId` is the verified `webhook-id`/`svix-id` when a signature was checked. */
+  | { ok: true; webhookId?: string }
   /** `reason` is for the log line: which check failed and why, never a secret. */
   | { ok: false; status: 401; failedCheck: AuthCheck; reason: string; wwwAuthenticate?: string };
 

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
+import { addExamples, configureHelp } from './help.js';
+import { packageVersion } from './version.js';
 
 /** Each command lives in its own file under commands/ and adds itself to the program. */
 const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
@@ -21,10 +23,16 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
 export async function buildProgram(): Promise<Command> {
   const program = new Command('docv-webhooks')
     .description('Receive, inspect and simulate Socure DocV webhooks')
+    .version(packageVersion(), '-V, --version', 'print the version of docv-webhooks')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  configureHelp(program);
   for (const load of COMMANDS) (await load()).register(program);
-  return program;
+  return addExamples(program, [
+    { say: 'the receiver on embedded SQLite (./data/docv-webhooks.db), on http://127.0.0.1:3000', run: 'docv-webhooks serve' },
+    { say: 'the transactions it has seen, newest first', run: 'docv-webhooks transactions list' },
+    { say: 'send it one event, as Socure would', run: 'docv-webhooks trigger APP_OPENED --target http://127.0.0.1:3000/socure/docv/webhook' },
+  ]);
 }
 
 export async function main(argv: string[]): Promise<number> {

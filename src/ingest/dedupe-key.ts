@@ -22,9 +22,9 @@ const MAX_PREFIXED_MS = 0xffff_ffff_ffff;
 export function dedupeKeyOf(
   event: Pick<CanonicalEvent, 'eventTime'> & Partial<Pick<CanonicalEvent, 'eventTimeSource' | 'envelopeId' | 'dialect'>>,
   contentHash: string,
-  deliveryId: string | null,
+  webhookId: string | null,
 ): string {
-  if (deliveryId !== null) return `id:${deliveryId}`;
+  if (webhookId !== null) return `id:${webhookId}`;
   if (event.envelopeId !== undefined) return `env:${event.dialect ?? 'asyncapi'}:${event.envelopeId}`;
   if (event.eventTimeSource === 'receipt') return contentHash;
   const ms = eventTimeMs(event.eventTime);

@@ -154,7 +154,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       );
     }
 
-    let verifiedDeliveryId: string | undefined;
+    let verifiedWebhookId: string | undefined;
     if (auth) {
       const credentials = auth.checkCredentials(request, request.body);
       if (!credentials.ok) {
@@ -169,11 +169,11 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
           logReason: credentials.reason,
         };
       }
-      verifiedDeliveryId = credentials.deliveryId;
+      verifiedWebhookId = credentials.webhookId;
       failureLimiter?.recordSuccess(clientAddress);
     }
 
-    return accept(request, receivedAt, verifiedDeliveryId, (r) => reject(request, receivedAt, r.response, r.parsed));
+    return accept(request, receivedAt, verifiedWebhookId, (r) => reject(request, receivedAt, r.response, r.parsed));
   }
 
   type Rejection = { response: IngestResponse; parsed?: { value: unknown; dialect: Dialect } };
@@ -186,7 +186,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
   async function accept(
     request: Pick<IngestRequest, 'headers' | 'body' | 'bodyUnreadable'>,
     receivedAt: Date,
-    verifiedDeliveryId: string | undefined,
+    verifiedWebhookId: string | undefined,
     refuse: (rejection: Rejection) => Promise<IngestResponse>,
   ): Promise<IngestResponse> {
     const contentTypeError =
@@ -208,12 +208,12 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       });
     }
 
-    const deliveryId = verifiedDeliveryId ?? header(request.headers, 'webhook-id') ?? header(request.headers, 'svix-id');
-    if (deliveryId !== undefined && (deliveryId.length === 0 || deliveryId.length > MAX_DELIVERY_ID_LENGTH)) {
+    const webhookId = verifiedWebhookId ?? header(request.headers, 'webhook-id') ?? header(request.headers, 'svix-id');
+    if (webhookId !== undefined && (webhookId.length === 0 || webhookId.length > MAX_DELIVERY_ID_LENGTH)) {
       return refuse({
         response: {
           ...problemResponse('bad_request', problem(400, 'invalid-delivery-id', 'Bad Request', `webhook-id must be 1 to ${MAX_DELIVERY_ID_LENGTH} characters`)),
-          logReason: `webhook-id has ${deliveryId.length} characters, not 1 to ${MAX_DELIVERY_ID_LENGTH}`,
+          logReason: `webhook-id has ${webhookId.length} characters, not 1 to ${MAX_DELIVERY_ID_LENGTH}`,
         },
       });
     }
@@ -231,8 +231,8 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
 
     try {
       const result = await store.ingest({
-        dedupeKey: dedupeKeyOf(event, contentHash, deliveryId ?? null),
-        deliveryId: deliveryId ?? null,
+        dedupeKey: dedupeKeyOf(event, contentHash, webhookId ?? null),
+        webhookId: webhookId ?? null,
         contentHash,
         event,
         // Document data removed: what is kept is the cleaned payload, never the bytes that had it.
@@ -244,7 +244,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
         const response: IngestResponse = {
           ...problemResponse(
             'conflict',
-            problem(409, 'delivery-id-reused', 'Conflict', `delivery id ${JSON.stringify(deliveryId ?? event.envelopeId)} was already used for a different payload`, {
+            problem(409, 'delivery-id-reused', 'Conflict', `${webhookId !== undefined ? 'webhook-id' : 'envelope id'} ${JSON.stringify(webhookId ?? event.envelopeId)} was already used for a different payload`, {
               eventId: result.eventId,
             }),
           ),

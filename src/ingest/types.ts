@@ -58,7 +58,7 @@ export interface IngestAuthenticator {
   checkCredentials(
     meta: { headers: HeaderMap; remoteAddress: string | undefined },
     rawBody: Uint8Array,
-  ): { ok: true; deliveryId?: string } | { ok: false; status: 401; reason: string; wwwAuthenticate?: string };
+  ): { ok: true; webhookId?: string } | { ok: false; status: 401; reason: string; wwwAuthenticate?: string };
 }
 
 /** Slows down an address that keeps failing authentication. */

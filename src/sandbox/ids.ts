@@ -70,9 +70,13 @@ export function newSessionToken(): string {
   return pooledRandom(18).toString('base64url');
 }
 
-/** One id per event, reused by every delivery of it as `webhook-id`, so receivers can deduplicate. */
+/**
+ * One id per notification, sent with every delivery of it as `webhook-id`, so receivers can
+ * deduplicate. `msg_`, as Standard Webhooks writes message ids: `evt_` is the receiver's own id
+ * for an event it stored, and one event must not read as two.
+ */
 export function newEventId(): string {
-  return `evt_${pooledRandom(12).toString('base64url')}`;
+  return `msg_${pooledRandom(12).toString('base64url')}`;
 }
 
 export function newApiKey(): string {

@@ -74,7 +74,7 @@ export function eventSummaryOf(row: EventSummaryRow): StoredEventSummary {
     dialect: meta?.dialect ?? 'asyncapi',
     test: meta?.test ?? false,
     evaluationId: row.evaluation_id,
-    deliveryId: row.delivery_id,
+    webhookId: row.delivery_id,
     dedupeKey: row.dedupe_key,
     receivedAt: iso(row.received_at),
   };

@@ -10,8 +10,9 @@ export interface IngestInput {
    * ingest/dedupe-key.ts).
    */
   dedupeKey: string;
-  deliveryId: string | null;
-  /** SHA-256 of the canonical payload: tells a true duplicate from a reused delivery id. */
+  /** The sender's `webhook-id` (or `svix-id`): its id for this message, the same on every retry. */
+  webhookId: string | null;
+  /** SHA-256 of the canonical payload: tells a true duplicate from a reused webhook-id. */
   contentHash: string;
   /**
    * The canonical event. `docvTransactionId` is null for a test event, and for a RiskOS note
@@ -55,7 +56,8 @@ export interface StoredEventSummary {
   dialect: Dialect;
   test: boolean;
   evaluationId: string | null;
-  deliveryId: string | null;
+  /** The sender's `webhook-id` (`msg_…` from the sandbox), when it sent one. */
+  webhookId: string | null;
   dedupeKey: string;
   receivedAt: string;
 }

@@ -53,7 +53,7 @@ describe('Standard Webhooks comparison', () => {
     const verifier = createStandardWebhookVerifier({ secrets, now: () => 1_700_000_000_000 });
     const signature = `${signStandardWebhook(secrets[0] as string, 'msg_1', 1_700_000_000, '{}')} v1,AAAA v2,BBBB`;
     const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': signature };
-    expect(verifier.verify(headers, Buffer.from('{}')).deliveryId).toBe('msg_1');
+    expect(verifier.verify(headers, Buffer.from('{}')).webhookId).toBe('msg_1');
     // Two v1 candidates x two secrets; the short one is skipped by length (a sent signature's
     // length is not a secret), so only the full-length candidate reaches timingSafeEqual, twice.
     expect(comparisons.lengths).toEqual([

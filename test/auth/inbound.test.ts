@@ -89,12 +89,12 @@ describe('createInboundAuth', () => {
     const auth = createInboundAuth({ signingSecrets: [SIGNING], now });
 
     it('passes a signed delivery and returns its verified id', () => {
-      expect(auth.checkCredentials(meta(signed()), BODY)).toEqual({ ok: true, deliveryId: 'msg_1' });
+      expect(auth.checkCredentials(meta(signed()), BODY)).toEqual({ ok: true, webhookId: 'msg_1' });
     });
 
     it('accepts the svix- spelling', () => {
       const headers = Object.fromEntries(Object.entries(signed()).map(([name, value]) => [name.replace('webhook-', 'svix-'), value]));
-      expect(auth.checkCredentials(meta(headers), BODY)).toEqual({ ok: true, deliveryId: 'msg_1' });
+      expect(auth.checkCredentials(meta(headers), BODY)).toEqual({ ok: true, webhookId: 'msg_1' });
     });
 
     it.each([
@@ -122,8 +122,8 @@ describe('createInboundAuth', () => {
     it('accepts deliveries signed with either secret during a rotation', () => {
       const next = 'whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
       const rotating = createInboundAuth({ signingSecrets: [SIGNING, next], now });
-      expect(rotating.checkCredentials(meta(signed(BODY, 'a', NOW_SECONDS, SIGNING)), BODY)).toEqual({ ok: true, deliveryId: 'a' });
-      expect(rotating.checkCredentials(meta(signed(BODY, 'b', NOW_SECONDS, next)), BODY)).toEqual({ ok: true, deliveryId: 'b' });
+      expect(rotating.checkCredentials(meta(signed(BODY, 'a', NOW_SECONDS, SIGNING)), BODY)).toEqual({ ok: true, webhookId: 'a' });
+      expect(rotating.checkCredentials(meta(signed(BODY, 'b', NOW_SECONDS, next)), BODY)).toEqual({ ok: true, webhookId: 'b' });
     });
 
     it('uses the real clock by default', () => {
@@ -138,7 +138,7 @@ describe('createInboundAuth', () => {
     const auth = createInboundAuth({ webhookSecrets: [SHARED], signingSecrets: [SIGNING], now });
 
     it('passes only when all pass', () => {
-      expect(auth.checkCredentials(meta({ authorization: `Bearer ${SHARED}`, ...signed() }), BODY)).toEqual({ ok: true, deliveryId: 'msg_1' });
+      expect(auth.checkCredentials(meta({ authorization: `Bearer ${SHARED}`, ...signed() }), BODY)).toEqual({ ok: true, webhookId: 'msg_1' });
       expect(auth.checkCredentials(meta({ authorization: 'Bearer wrong', ...signed() }), BODY)).toMatchObject({ ok: false, failedCheck: 'shared-secret' });
       expect(auth.checkCredentials(meta({ authorization: `Bearer ${SHARED}` }), BODY)).toMatchObject({ ok: false, failedCheck: 'signature' });
       expect(auth.checkCredentials(meta({}), BODY)).toMatchObject({ ok: false, failedCheck: 'shared-secret' });
@@ -252,6 +252,6 @@ describe('createInboundAuth', () => {
 
   it('accepts a plain Uint8Array as well as a Buffer', () => {
     const auth = createInboundAuth({ signingSecrets: [SIGNING], now });
-    expect(auth.checkCredentials(meta(signed()), new Uint8Array(BODY))).toEqual({ ok: true, deliveryId: 'msg_1' });
+    expect(auth.checkCredentials(meta(signed()), new Uint8Array(BODY))).toEqual({ ok: true, webhookId: 'msg_1' });
   });
 });

@@ -16,7 +16,7 @@ describe('Standard Webhooks properties', () => {
         const auth = createInboundAuth({ signingSecrets: [secret], now: () => NOW_SECONDS * 1000 });
         const timestamp = NOW_SECONDS + skew;
         const headers = { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandardWebhook(secret, id, timestamp, body) };
-        expect(auth.checkCredentials({ headers, remoteAddress: '127.0.0.1' }, body)).toEqual({ ok: true, deliveryId: id });
+        expect(auth.checkCredentials({ headers, remoteAddress: '127.0.0.1' }, body)).toEqual({ ok: true, webhookId: id });
 
         const tampered = Buffer.from(body);
         const index = flipAt % tampered.length;

@@ -105,37 +105,37 @@ describe('createStandardWebhookVerifier', () => {
   const verifier = createStandardWebhookVerifier({ secrets: [KAT.secret], now: atSeconds(KAT.timestamp) });
 
   it('accepts the known-answer vector and returns the delivery id', () => {
-    expect(verifier.verify(headersFor(KAT), bytes(KAT.body))).toEqual({ deliveryId: KAT.id, timestampSeconds: KAT.timestamp });
+    expect(verifier.verify(headersFor(KAT), bytes(KAT.body))).toEqual({ webhookId: KAT.id, timestampSeconds: KAT.timestamp });
   });
 
   it('accepts our own vectors', () => {
     const own = createStandardWebhookVerifier({ secrets: [OWN.secret], now: atSeconds(OWN.timestamp) });
-    expect(own.verify(headersFor(OWN), bytes(OWN.body)).deliveryId).toBe(OWN.id);
-    expect(own.verify(headersFor(UTF8_BODY_VECTOR), bytes(UTF8_BODY_VECTOR.body)).deliveryId).toBe(UTF8_BODY_VECTOR.id);
+    expect(own.verify(headersFor(OWN), bytes(OWN.body)).webhookId).toBe(OWN.id);
+    expect(own.verify(headersFor(UTF8_BODY_VECTOR), bytes(UTF8_BODY_VECTOR.body)).webhookId).toBe(UTF8_BODY_VECTOR.id);
     const raw = createStandardWebhookVerifier({ secrets: [RAW_SECRET_VECTOR.secret], now: atSeconds(RAW_SECRET_VECTOR.timestamp) });
-    expect(raw.verify(headersFor(RAW_SECRET_VECTOR), bytes(RAW_SECRET_VECTOR.body)).deliveryId).toBe('msg_2');
+    expect(raw.verify(headersFor(RAW_SECRET_VECTOR), bytes(RAW_SECRET_VECTOR.body)).webhookId).toBe('msg_2');
   });
 
   it('accepts the svix- header spelling', () => {
-    expect(verifier.verify(headersFor(KAT, 'svix'), bytes(KAT.body)).deliveryId).toBe(KAT.id);
+    expect(verifier.verify(headersFor(KAT, 'svix'), bytes(KAT.body)).webhookId).toBe(KAT.id);
   });
 
   it('reads header names case-insensitively (hand-built header objects)', () => {
     const headers = { 'Webhook-Id': KAT.id, 'WEBHOOK-TIMESTAMP': String(KAT.timestamp), 'Webhook-Signature': KAT.signature };
-    expect(verifier.verify(headers, bytes(KAT.body)).deliveryId).toBe(KAT.id);
+    expect(verifier.verify(headers, bytes(KAT.body)).webhookId).toBe(KAT.id);
   });
 
   it('accepts when any v1 signature in the list matches, ignoring other versions', () => {
     const other = 'v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=';
     const signature = [other, 'v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=', 'v1a,abc', KAT.signature, other].join(' ');
-    expect(verifier.verify({ ...headersFor(KAT), 'webhook-signature': signature }, bytes(KAT.body)).deliveryId).toBe(KAT.id);
+    expect(verifier.verify({ ...headersFor(KAT), 'webhook-signature': signature }, bytes(KAT.body)).webhookId).toBe(KAT.id);
   });
 
   it('accepts a delivery signed with any configured secret (rotation)', () => {
     const rotating = createStandardWebhookVerifier({ secrets: [OWN.secret, KAT.secret], now: atSeconds(KAT.timestamp) });
-    expect(rotating.verify(headersFor(KAT), bytes(KAT.body)).deliveryId).toBe(KAT.id);
+    expect(rotating.verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
     const ownSigned = { ...KAT, signature: signStandardWebhook(OWN.secret, KAT.id, KAT.timestamp, KAT.body) };
-    expect(rotating.verify(headersFor(ownSigned), bytes(KAT.body)).deliveryId).toBe(KAT.id);
+    expect(rotating.verify(headersFor(ownSigned), bytes(KAT.body)).webhookId).toBe(KAT.id);
   });
 
   const cases: Array<[string, Record<string, string | string[]>, string, WebhookVerificationFailure]> = [
@@ -178,11 +178,11 @@ describe('createStandardWebhookVerifier', () => {
     const at = (offsetSeconds: number) => createStandardWebhookVerifier({ secrets: [KAT.secret], now: atSeconds(KAT.timestamp + offsetSeconds) });
 
     it('accepts exactly at the edges of the window', () => {
-      expect(at(300).verify(headersFor(KAT), bytes(KAT.body)).deliveryId).toBe(KAT.id);
-      expect(at(-300).verify(headersFor(KAT), bytes(KAT.body)).deliveryId).toBe(KAT.id);
+      expect(at(300).verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
+      expect(at(-300).verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
       // Sub-second clock positions round down to the same second.
       const justInside = createStandardWebhookVerifier({ secrets: [KAT.secret], now: () => (KAT.timestamp + 300) * 1000 + 999 });
-      expect(justInside.verify(headersFor(KAT), bytes(KAT.body)).deliveryId).toBe(KAT.id);
+      expect(justInside.verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
     });
 
     it('rejects an expired (replayed) delivery one second past the window', () => {
@@ -209,7 +209,7 @@ describe('createStandardWebhookVerifier', () => {
       const strict = createStandardWebhookVerifier({ secrets: [KAT.secret], toleranceSeconds: 5, now: atSeconds(KAT.timestamp + 6) });
       expect(failureOf(() => strict.verify(headersFor(KAT), bytes(KAT.body))).code).toBe('timestamp-too-old');
       const loose = createStandardWebhookVerifier({ secrets: [KAT.secret], toleranceSeconds: 3600, now: atSeconds(KAT.timestamp + 3600) });
-      expect(loose.verify(headersFor(KAT), bytes(KAT.body)).deliveryId).toBe(KAT.id);
+      expect(loose.verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
     });
   });
 

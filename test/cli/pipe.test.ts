@@ -24,7 +24,7 @@ describe('CLI output into a pipe that closes early', () => {
       const flat: DocvEvent = { eventType: 'APP_OPENED', docvTransactionId: `pipe-transaction-${String(i).padStart(5, '0')}-${'x'.repeat(60)}`, eventTime: '2026-03-01T10:00:00Z', customerUserId: `customer-${i}` };
       const hash = contentKey(flat);
       const event = canonicalOfFlat(flat);
-      return store.ingest({ dedupeKey: dedupeKeyOf(event, hash, null), deliveryId: null, contentHash: hash, event, rawBody: Buffer.from(JSON.stringify(flat)), headers: {}, receivedAt: new Date() });
+      return store.ingest({ dedupeKey: dedupeKeyOf(event, hash, null), webhookId: null, contentHash: hash, event, rawBody: Buffer.from(JSON.stringify(flat)), headers: {}, receivedAt: new Date() });
     });
     await Promise.all(writes);
     await store.close();

@@ -4,13 +4,13 @@ import type { IngestInput } from '../../src/store/index.js';
 
 /**
  * What the ingest pipeline hands a store for a flat (contract-shaped) `event`: deduplicated by
- * delivery id when given, else by content.
+ * webhook-id when given, else by content.
  */
-export function ingestInput(event: Record<string, unknown>, deliveryId?: string): IngestInput {
+export function ingestInput(event: Record<string, unknown>, webhookId?: string): IngestInput {
   const hash = contentKey(event);
   return {
-    dedupeKey: typeof event.eventTime === 'string' ? dedupeKeyOf({ eventTime: event.eventTime }, hash, deliveryId ?? null) : hash,
-    deliveryId: deliveryId ?? null,
+    dedupeKey: typeof event.eventTime === 'string' ? dedupeKeyOf({ eventTime: event.eventTime }, hash, webhookId ?? null) : hash,
+    webhookId: webhookId ?? null,
     contentHash: hash,
     event: canonicalOfFlat(event as unknown as DocvEvent),
     rawBody: Buffer.from(JSON.stringify(event)),
@@ -21,15 +21,15 @@ export function ingestInput(event: Record<string, unknown>, deliveryId?: string)
 
 /**
  * What the pipeline hands a store for an event of any dialect, already normalised: deduplicated
- * by delivery id when given, else by the envelope's own id, else by content (as
+ * by webhook-id when given, else by the envelope's own id, else by content (as
  * ingest/dedupe-key.ts does).
  */
-export function canonicalInput(event: CanonicalEvent, options: { deliveryId?: string; receivedAt?: Date } = {}): IngestInput {
+export function canonicalInput(event: CanonicalEvent, options: { webhookId?: string; receivedAt?: Date } = {}): IngestInput {
   const hash = contentKey(event.payload);
-  const deliveryId = options.deliveryId ?? null;
+  const webhookId = options.webhookId ?? null;
   return {
-    dedupeKey: deliveryId === null && event.envelopeId !== undefined ? `env:${event.envelopeId}` : dedupeKeyOf(event, hash, deliveryId),
-    deliveryId,
+    dedupeKey: dedupeKeyOf(event, hash, webhookId),
+    webhookId,
     contentHash: hash,
     event,
     rawBody: Buffer.from(JSON.stringify(event.payload)),

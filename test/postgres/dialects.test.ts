@@ -184,7 +184,7 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: canonical event
     const rejected = uniqueId('tok');
     const [lonely, conflict] = await Promise.all([
       a.ingest(canonicalInput(riskosEvent('case_notes_added', orphan))),
-      a.ingest(canonicalInput(riskosEvent('evaluation_completed', orphan, { docvTransactionId: rejected }), { deliveryId: 'reused-delivery-id' })),
+      a.ingest(canonicalInput(riskosEvent('evaluation_completed', orphan, { docvTransactionId: rejected }), { webhookId: 'reused-delivery-id' })),
     ]);
     expect(conflict!.kind).toBe('conflict');
     expect(await a.getEvent(lonely!.eventId)).toMatchObject({ docvTransactionId: null });

@@ -192,7 +192,7 @@ describe('control endpoints', () => {
     const id = json.docvTransactionId as string;
     const res = await api.emit(id, { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', set: { extra: 1 }, unset: ['customerUserId'] });
     expect(res.status).toBe(201);
-    expect(res.json).toMatchObject({ emitted: true, eventId: expect.stringMatching(/^evt_/), payload: { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', extra: 1 } });
+    expect(res.json).toMatchObject({ emitted: true, webhookId: expect.stringMatching(/^msg_/), payload: { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', extra: 1 } });
     expect(res.json.payload).not.toHaveProperty('customerUserId');
     // Forced by default: an event the lifecycle is past is still sent.
     expect((await api.emit(id, { eventType: 'APP_OPENED', set: { decision: 'accept' } })).status).toBe(201);

@@ -31,7 +31,9 @@ describe.concurrent('trigger', () => {
       { DOCV_WEBHOOK_SIGNING_SECRETS: SECRET, DOCV_WEBHOOK_SECRETS: 'shh,older-secret' },
     );
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^attempt 1: HTTP 200 in \d+ ms\n\{"status":"accepted","eventId":"evt_/);
+    // The sink echoes the webhook-id: `msg_`, never to be confused with a receiver's `evt_` ids.
+    expect(r.stdout).toMatch(/^attempt 1: HTTP 200 in \d+ ms\n\{"status":"accepted","eventId":"msg_/);
+    expect(r.stdout).toMatch(/^sent webhook-id msg_\S+: /m);
     const got = ok.received.find((x) => x.json.docvTransactionId === 'tx-cli-1')!;
     expect(got.json).toEqual({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx-cli-1', decision: 'reject', extra: { n: 3 } });
     expect(got.headers.authorization).toBe('shh');

@@ -63,7 +63,7 @@ describe('socure-v5 stream', () => {
       expect(env).toMatchObject({ origId: id, eventGroup: 'DocvNotification', reason: env.event.eventType, environmentName: 'Sandbox' });
       expect(env.event).toMatchObject({ customerUserId: 'v5-user', message: expect.any(String), referenceId: expect.any(String) });
       expect(env.event.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-      expect(headers['webhook-id']).toMatch(/^evt_/);
+      expect(headers['webhook-id']).toMatch(/^msg_/);
     }
     // One envelope id and one webhook-id per notification.
     expect(new Set(got.map((r) => r.env.id)).size).toBe(got.length);

@@ -371,7 +371,8 @@ describe.each(backends)('admin API ($name)', (backend) => {
       expect(Object.keys(headers).map((h) => h.toLowerCase())).not.toContain('cookie');
       expect(JSON.stringify(res.json)).not.toContain('super-secret-token');
       expect(JSON.stringify(res.json)).not.toContain('also-secret');
-      expect(res.json.deliveryId).toMatch(/^msg_hdr-/);
+      expect(res.json.webhookId).toMatch(/^msg_hdr-/);
+      expect(res.json).not.toHaveProperty('deliveryId');
     });
 
     it('answers 404 problem+json for an unknown event id', async () => {

@@ -12,7 +12,7 @@ interface TriggerFlags extends DeliveryFlags {
   decision?: CanonicalDecision;
   set?: string[];
   unset?: string[];
-  eventId?: string;
+  webhookId?: string;
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     )
     .option('--set <field=value>', 'set a payload field; dotted paths; JSON values (repeatable)', collect)
     .option('--unset <field>', 'leave a payload field out (repeatable)', collect)
-    .option('--event-id <id>', 'the webhook-id to send (reuse one to test deduplication)');
+    .option('--webhook-id <id>', 'the webhook-id to send (reuse one to test deduplication)');
   addDeliveryFlags(cmd, 'none').action(async (eventType: string, flags: TriggerFlags) => {
     let set: Record<string, unknown> | undefined;
     try {
@@ -58,7 +58,7 @@ export function register(program: Command): void {
         decision: flags.decision,
         set,
         unset: flags.unset,
-        eventId: flags.eventId,
+        eventId: flags.webhookId,
         webhookSecret: flags.webhookSecret,
         signingSecrets: flags.signingSecret,
         retrySchedule: flags.retrySchedule,
@@ -74,7 +74,7 @@ export function register(program: Command): void {
       if (err instanceof RangeError) throw new CliError(err.message);
       throw err;
     }
-    out.write(`sent ${result.eventId}: ${JSON.stringify(result.payload)}\n`);
+    out.write(`sent webhook-id ${result.eventId}: ${JSON.stringify(result.payload)}\n`);
     if (result.refused) process.stderr.write(`docv-webhooks: ${result.refused.message}\n`);
     if (!result.delivered) process.exitCode = 1;
   });

@@ -29,7 +29,7 @@ export function registerControl(
       sessionUrl: deps.sessionUrl(sessionToken),
       plannedSteps: deps.store.plannedSteps(tx.docvTransactionId),
       events: deps.store.listEvents(tx.docvTransactionId).map((e) => ({
-        eventId: e.eventId,
+        webhookId: e.eventId,
         eventType: e.eventType,
         payload: JSON.parse(e.body) as unknown,
         createdAt: new Date(e.createdAt).toISOString(),
@@ -72,7 +72,9 @@ export function registerControl(
       throw err;
     }
     if (!result.emitted) throw conflict(`not emitted: ${result.reason} (send "force": true to emit anyway)`);
-    return reply.code(201).send(result);
+    // The id a receiver sees as `webhook-id`; `eventId` is the receiver's own name for what it stored.
+    const { eventId, ...emitted } = result;
+    return reply.code(201).send({ ...emitted, webhookId: eventId });
   });
 
   app.get('/sandbox/chaos', async () => ({ global: deps.chaos.get(), effective: mergeChaos(deps.chaos.get(), undefined) }));

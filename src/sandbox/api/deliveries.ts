@@ -39,7 +39,7 @@ export function deliveryView(d: DeliveryListing, store: SandboxStore): Record<st
   const status = shownStatus(d);
   return {
     id: d.id,
-    eventId: d.eventId,
+    webhookId: d.eventId,
     docvTransactionId: d.docvTransactionId,
     eventType: d.eventType,
     url: d.url,

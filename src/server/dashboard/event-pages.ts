@@ -44,7 +44,7 @@ function summary(e: StoredEvent): Html {
 <dt>decision</dt><dd>${badge(e.decision)}</dd>
 <dt>customerUserId</dt><dd>${e.customerUserId ?? '-'}</dd>
 <dt>RiskOS evaluation</dt><dd>${e.evaluationId ?? '-'}</dd>
-<dt>webhook id</dt><dd class="mono">${e.deliveryId ?? '-'}</dd>
+<dt>webhook id</dt><dd class="mono">${e.webhookId ?? '-'}</dd>
 <dt>deduplication key</dt><dd class="mono">${e.dedupeKey}</dd>
 </dl>`;
 }

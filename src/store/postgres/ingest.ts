@@ -124,7 +124,7 @@ function eventColumns(ordered: Array<[string, IngestInput]>, filed: Map<string, 
   return [
     ordered.map(([key]) => eventIds.get(key)),
     ordered.map(([key]) => key),
-    ordered.map(([, i]) => i.deliveryId),
+    ordered.map(([, i]) => i.webhookId),
     ordered.map(([, i]) => i.contentHash),
     events.map((e) => pgText(transactionColumn(transactionOf(e)))),
     events.map((e) => pgText(e.eventType)),

@@ -441,7 +441,7 @@ export class SqliteStore implements Store {
     const inserted = this.stmts.insertEvent.run({
       eventId,
       dedupeKey: input.dedupeKey,
-      deliveryId: input.deliveryId,
+      deliveryId: input.webhookId,
       contentHash: input.contentHash,
       docvTransactionId: transactionColumn(event.docvTransactionId),
       eventType: event.eventType,
