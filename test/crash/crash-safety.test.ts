@@ -11,7 +11,7 @@ const TRANSACTIONS = 240;
 const backends = await testBackends();
 
 interface SandboxDelivery {
-  eventId: string;
+  webhookId: string;
   docvTransactionId: string;
   status: string;
   attemptLog: Array<{ statusCode?: number; error?: string }>;
@@ -102,7 +102,7 @@ describe.each(backends)('crash safety: kill -9 under load, restart on the same s
 
     const deliveries = await sandboxDeliveries(sandbox);
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
-    const acknowledged = new Set(deliveries.filter((d) => d.attemptLog.some((a) => a.statusCode !== undefined && a.statusCode < 300)).map((d) => d.eventId));
+    const acknowledged = new Set(deliveries.filter((d) => d.attemptLog.some((a) => a.statusCode !== undefined && a.statusCode < 300)).map((d) => d.webhookId));
     expect(acknowledged.size).toBeGreaterThan(TRANSACTIONS);
     // The kills really interrupted deliveries: some attempts met a dead receiver and were retried.
     const interrupted = deliveries.filter((d) => d.attemptLog.some((a) => a.error !== undefined)).length;
