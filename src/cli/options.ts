@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DATABASE_URL } from '../store/index.js';
+import { defaultInHelp, envInHelp } from './help.js';
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -28,12 +29,26 @@ export function jsonOption(): Option {
 export const LOG_FORMATS = ['pretty', 'json'] as const;
 
 export function logFormatOption(): Option {
-  return new Option('--log-format <format>', 'pretty: a line per entry for people; json: JSON lines (default: pretty when stdout is a terminal)')
-    .env('LOG_FORMAT')
-    .choices(LOG_FORMATS);
+  const option = new Option('--log-format <format>', 'pretty: a line per entry for people; json: JSON lines').env('LOG_FORMAT').choices(LOG_FORMATS);
+  return defaultInHelp(option, 'pretty on a terminal; json otherwise');
 }
 
 /** Pretty when asked, or when nobody asked and a person is watching stdout. */
 export function prettyLogs(format: string | undefined): boolean {
   return format === undefined ? process.stdout.isTTY === true : format === 'pretty';
+}
+
+/**
+ * A switch also set from the environment: on for 1, true, yes or on, off for anything else.
+ * commander's `.env()` would turn a boolean flag on whenever the variable exists, even `=false`.
+ */
+export function switchOption(flags: string, description: string, envName: string): Option {
+  return envInHelp(new Option(flags, description), envName);
+}
+
+/** The flag when given, else the switch's environment variable. */
+export function switchOn(flag: boolean | undefined, envName: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (flag === true) return true;
+  const value = env[envName];
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value);
 }

@@ -1,10 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { readSecretList } from '../auth/index.js';
+import { DEFAULT_FAILURE_LIMITS, DEFAULT_SIGNATURE_TOLERANCE_SECONDS, readSecretList } from '../auth/index.js';
 import { DEFAULT_DISPATCH, type StartReceiverOptions } from '../server/index.js';
-import { DEFAULT_SOCURE_API_KIND, exponentialSchedule, isSocureApi, SOCURE_APIS, type SocureApi } from '../dispatch/index.js';
-import { parseDuration, parseRetrySchedule } from '../retry/schedule.js';
+import { DEFAULT_DECISION_PENDING_MAX_MS, DEFAULT_SOCURE_API_KIND, exponentialSchedule, isSocureApi, SOCURE_APIS, type SocureApi } from '../dispatch/index.js';
+import { formatDuration, parseDuration, parseRetrySchedule } from '../retry/schedule.js';
 import { CliError } from './errors.js';
-import { collect, parsePositiveInt } from './options.js';
+import { defaultInHelp, envInHelp, orFile } from './help.js';
+import { collect, parsePositiveInt, switchOn, switchOption } from './options.js';
 
 /** Flags shared by `serve` and `worker`: credentials, destinations, retries, the Socure API. */
 export interface ReceiverFlags {
@@ -30,18 +31,34 @@ export interface ReceiverFlags {
   storeDocumentData?: boolean;
 }
 
+/**
+ * A repeatable flag whose environment variable (or its `_FILE`) the code reads as a list, split
+ * on `separators` (see fromEnv): commander's `.env()` would take the whole value as one entry.
+ */
+function listOption(flags: string, description: string, envName: string, separators: 'commas' | 'commas or spaces'): Option {
+  return envInHelp(new Option(flags, `${description}; repeatable, separated by ${separators} in the env`).argParser(collect), orFile(envName));
+}
+
 export function addAuthOptions(command: Command): Command {
   return command
-    .option('--webhook-secret <secret>', 'shared secret expected in Authorization (repeat to rotate) [env DOCV_WEBHOOK_SECRETS, comma-separated, or _FILE]', collect)
-    .option('--basic-auth <user:pass>', 'HTTP Basic credentials (repeatable) [env DOCV_WEBHOOK_BASIC_AUTH]', collect)
-    .option('--signing-secret <whsec_…>', 'Standard Webhooks signing secret (repeatable) [env DOCV_WEBHOOK_SIGNING_SECRETS]', collect)
-    .addOption(new Option('--signature-tolerance <seconds>', 'how far webhook-timestamp may be from now').env('DOCV_SIGNATURE_TOLERANCE_SECONDS').argParser(parsePositiveInt))
-    .option('--allow-ip <cidr>', 'accept deliveries only from these addresses (repeatable) [env DOCV_ALLOWED_IPS]', collect)
-    .addOption(new Option('--trust-proxy', 'believe the X-Forwarded-For entry added by one proxy in front').env('DOCV_TRUST_PROXY'))
+    .addOption(listOption('--webhook-secret <secret>', 'shared secret expected in Authorization (several: rotation)', 'DOCV_WEBHOOK_SECRETS', 'commas'))
+    .addOption(listOption('--basic-auth <user:pass>', 'HTTP Basic credentials', 'DOCV_WEBHOOK_BASIC_AUTH', 'commas'))
+    .addOption(listOption('--signing-secret <whsec_…>', 'Standard Webhooks signing secret', 'DOCV_WEBHOOK_SIGNING_SECRETS', 'commas or spaces'))
     .addOption(
-      new Option('--auth-failure-limit <n>', 'failed authentications an address may make within a minute; the next blocks it for 5 minutes (429); 0 turns this off')
-        .env('DOCV_AUTH_FAILURE_LIMIT')
-        .argParser(parseFailureLimit),
+      defaultInHelp(
+        new Option('--signature-tolerance <seconds>', 'how far webhook-timestamp may be from now').env('DOCV_SIGNATURE_TOLERANCE_SECONDS').argParser(parsePositiveInt),
+        String(DEFAULT_SIGNATURE_TOLERANCE_SECONDS),
+      ),
+    )
+    .addOption(listOption('--allow-ip <cidr>', 'accept deliveries only from these addresses', 'DOCV_ALLOWED_IPS', 'commas or spaces'))
+    .addOption(switchOption('--trust-proxy', 'believe the X-Forwarded-For entry added by one proxy in front', 'DOCV_TRUST_PROXY'))
+    .addOption(
+      defaultInHelp(
+        new Option('--auth-failure-limit <n>', 'failed authentications an address may make within a minute; the next blocks it for 5 minutes (429); 0 turns this off')
+          .env('DOCV_AUTH_FAILURE_LIMIT')
+          .argParser(parseFailureLimit),
+        String(DEFAULT_FAILURE_LIMITS.maxFailures),
+      ),
     )
     .addOption(adminTokenOption());
 }
@@ -54,23 +71,40 @@ function parseFailureLimit(value: string): number {
 
 /** The admin API's token: `serve`'s admin API and dashboard, a `worker`'s /metrics. */
 export function adminTokenOption(): Option {
-  return new Option('--admin-token <token>', 'bearer token for the admin API and /metrics [or DOCV_ADMIN_TOKEN_FILE]').env('DOCV_ADMIN_TOKEN');
+  return envInHelp(new Option('--admin-token <token>', 'bearer token for the admin API and /metrics').env('DOCV_ADMIN_TOKEN'), orFile('DOCV_ADMIN_TOKEN'));
+}
+
+/** The default retry schedule in a few words: it doubles from its first delay to its cap. */
+function defaultScheduleText(): string {
+  const schedule = DEFAULT_DISPATCH.retry.schedule;
+  return `${formatDuration(schedule[0]!)} doubling to ${formatDuration(Math.max(...schedule))}`;
 }
 
 export function addDispatchOptions(command: Command): Command {
+  const { retry } = DEFAULT_DISPATCH;
   return command
-    .option('--forward-url <url>', 'POST every event to this URL (repeatable) [env DOCV_FORWARD_URLS]', collect)
-    .option('--forward-signing-secret <whsec_…>', 'sign forwarded events with Standard Webhooks [env DOCV_FORWARD_SIGNING_SECRET]', collect)
-    .addOption(new Option('--forward-timeout <duration>', 'time out a forward attempt').env('DOCV_FORWARD_TIMEOUT'))
-    .addOption(new Option('--retry-schedule <delays>', 'delays between attempts, e.g. 1s,5s,1m (last repeats)').env('DOCV_RETRY_SCHEDULE'))
-    .addOption(new Option('--max-attempts <n>', 'attempts before a delivery is dead').env('DOCV_MAX_ATTEMPTS').argParser(parsePositiveInt))
-    .addOption(new Option('--concurrency <n>', 'attempts in flight at once').env('DOCV_DISPATCH_CONCURRENCY').argParser(parsePositiveInt))
+    .addOption(listOption('--forward-url <url>', 'POST every event to this URL', 'DOCV_FORWARD_URLS', 'commas or spaces'))
+    .addOption(listOption('--forward-signing-secret <whsec_…>', 'sign forwarded events with Standard Webhooks', 'DOCV_FORWARD_SIGNING_SECRET', 'commas or spaces'))
+    .addOption(defaultInHelp(new Option('--forward-timeout <duration>', 'time out a forward attempt').env('DOCV_FORWARD_TIMEOUT'), formatDuration(DEFAULT_DISPATCH.forwardTimeoutMs)))
+    .addOption(defaultInHelp(new Option('--retry-schedule <delays>', 'delays between attempts, e.g. 1s,5s,1m (last repeats)').env('DOCV_RETRY_SCHEDULE'), defaultScheduleText()))
+    .addOption(
+      defaultInHelp(
+        new Option('--max-attempts <n>', 'attempts before a delivery is dead').env('DOCV_MAX_ATTEMPTS').argParser(parsePositiveInt),
+        `${retry.maxAttempts}; with --retry-schedule its steps + 1`,
+      ),
+    )
+    .addOption(defaultInHelp(new Option('--concurrency <n>', 'attempts in flight at once').env('DOCV_DISPATCH_CONCURRENCY').argParser(parsePositiveInt), String(DEFAULT_DISPATCH.concurrency)))
     .option('--no-ordering', "do not hold a transaction's later events until the earlier one is done")
     .addOption(new Option('--socure-base-url <url>', "fetch decisions from Socure's API here (for uploads, and completions without a decision)").env('SOCURE_BASE_URL'))
-    .addOption(new Option('--socure-api-key <key>', "API key for Socure's API [or SOCURE_API_KEY_FILE]").env('SOCURE_API_KEY'))
+    .addOption(envInHelp(new Option('--socure-api-key <key>', "API key for Socure's API").env('SOCURE_API_KEY'), orFile('SOCURE_API_KEY')))
     .addOption(new Option('--socure-api <api>', 'idplus: POST /api/3.0/EmailAuthScore; profile: GET /api/3.0/documents/{id}').choices(SOCURE_APIS).default(DEFAULT_SOCURE_API_KIND).env('SOCURE_API'))
-    .addOption(new Option('--decision-pending-max <duration>', 'stop asking for a decision that has not come after this long (then: decision unavailable)').env('DOCV_DECISION_PENDING_MAX'))
-    .addOption(new Option('--store-document-data', 'keep document data (PII) from the fetched decision').env('DOCV_STORE_DOCUMENT_DATA'));
+    .addOption(
+      defaultInHelp(
+        new Option('--decision-pending-max <duration>', 'stop asking for a decision that has not come after this long (then: decision unavailable)').env('DOCV_DECISION_PENDING_MAX'),
+        formatDuration(DEFAULT_DECISION_PENDING_MAX_MS),
+      ),
+    )
+    .addOption(switchOption('--store-document-data', 'keep document data (PII) from the fetched decision', 'DOCV_STORE_DOCUMENT_DATA'));
 }
 
 function fromEnv(flag: string[] | undefined, name: string, separator: string | RegExp, env: NodeJS.ProcessEnv): string[] | undefined {
@@ -116,7 +150,6 @@ export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.Proce
     }
   }
   const maxAttempts = flags.maxAttempts ?? (flags.retrySchedule !== undefined ? schedule.length + 1 : DEFAULT_DISPATCH.retry.maxAttempts);
-  const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
   return {
     auth: {
       webhookSecrets: fromEnv(flags.webhookSecret, 'DOCV_WEBHOOK_SECRETS', ',', env),
@@ -124,7 +157,7 @@ export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.Proce
       signingSecrets: fromEnv(flags.signingSecret, 'DOCV_WEBHOOK_SIGNING_SECRETS', /[\s,]+/, env),
       allowIps: fromEnv(flags.allowIp, 'DOCV_ALLOWED_IPS', /[\s,]+/, env),
       ...(flags.signatureTolerance !== undefined ? { signatureToleranceSeconds: flags.signatureTolerance } : {}),
-      trustProxy: flags.trustProxy === true || truthy(env.DOCV_TRUST_PROXY),
+      trustProxy: switchOn(flags.trustProxy, 'DOCV_TRUST_PROXY', env),
     },
     ...(flags.authFailureLimit !== undefined ? { authFailureLimit: flags.authFailureLimit } : {}),
     adminToken: single(flags.adminToken, 'DOCV_ADMIN_TOKEN', env),
@@ -141,7 +174,7 @@ export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.Proce
       apiKey: single(flags.socureApiKey, 'SOCURE_API_KEY', env),
       ...(flags.socureApi !== undefined ? { api: socureApi(flags.socureApi) } : {}),
       ...(flags.decisionPendingMax !== undefined ? { decisionPendingMaxMs: duration(flags.decisionPendingMax, '--decision-pending-max') } : {}),
-      storeDocumentData: flags.storeDocumentData === true || truthy(env.DOCV_STORE_DOCUMENT_DATA),
+      storeDocumentData: switchOn(flags.storeDocumentData, 'DOCV_STORE_DOCUMENT_DATA', env),
     },
   };
 }

@@ -204,7 +204,7 @@ describe('sandbox and deliveries', () => {
       }, 'three deliveries');
       const list = await runCli(['deliveries', '--sandbox', url!, '--transaction', docvTransactionId], { DOCV_SANDBOX_API_KEY: key! });
       expect(list.code).toBe(0);
-      expect(list.stdout).toMatch(/^ID +TRANSACTION +EVENT +STATUS +ATTEMPTS +LAST +NEXT$/m);
+      expect(list.stdout).toMatch(/^id +docvTransactionId +eventType +status +attempts +last +next\n-+( +-+){6}$/m);
       expect(list.stdout).toMatch(new RegExp(`${docvTransactionId} +VERIFICATION_COMPLETED +delivered +1 +200`));
       const v5 = await fetch(`${url}/api/3.0/EmailAuthScore`, {
         method: 'POST',

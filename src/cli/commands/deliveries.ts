@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { DELIVERY_STATES, type DeliveryState, type Store } from '../../store/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { dbOption } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
@@ -28,7 +29,7 @@ function roundMs(ms: number): number {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('deliveries')
     .description("the receiver's outbox deliveries (from --db), or with --sandbox a sandbox's webhook deliveries")
     .argument('[deliveryId]', 'show one delivery with its attempts')
@@ -43,8 +44,12 @@ export function register(program: Command): void {
     .option('--transaction <id>', 'only this docvTransactionId')
     .addOption(new Option('--status <status>', 'sandbox: only deliveries in this state').choices(['held', 'pending', 'in_flight', 'delivered', 'failed', 'gone', 'rejected', 'cancelled']))
     .addOption(new Option('--limit <n>', 'at most this many').argParser(intArg(1, 500)).default(100))
-    .option('--json', 'print JSON for scripts')
-    .action(async (deliveryId: string | undefined, flags: DeliveriesFlags) => {
+    .option('--json', 'print JSON for scripts');
+  addExamples(command, [
+    { say: "the receiver's dead deliveries, those that ran out of attempts", run: 'docv-webhooks deliveries --state dead' },
+    { say: 'one delivery (its id from the list) due again now, with a fresh attempt budget', run: 'docv-webhooks deliveries dlv_06h4j2ha83fa39waasce7xkftg --retry' },
+    { say: "a sandbox's webhook deliveries, and what each waits for", run: 'docv-webhooks deliveries --sandbox http://127.0.0.1:4010 --api-key dev' },
+  ]).action(async (deliveryId: string | undefined, flags: DeliveriesFlags) => {
       if (flags.sandbox) return sandboxDeliveries(deliveryId, { ...flags, sandbox: flags.sandbox });
       if (flags.cancel) throw new CliError('--cancel is for sandbox deliveries (--sandbox URL); an outbox delivery is retried or left dead');
       return outbox(deliveryId, flags);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { storedForwardUrl } from '../../dispatch/index.js';
 import type { DestinationState, StoredDestination } from '../../store/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { dbOption, jsonOption } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
@@ -34,13 +35,21 @@ export function register(program: Command): void {
   const destinations = program
     .command('destinations')
     .description('where events go: kept in the store, shared by every serve and worker on it');
+  addExamples(destinations, [
+    { say: 'where events go now', run: 'docv-webhooks destinations list' },
+    { say: 'forward every event to your service from now on', run: 'docv-webhooks destinations add http://127.0.0.1:8080/docv' },
+  ]);
 
-  destinations
+  const list = destinations
     .command('list')
     .description('every destination, active or disabled')
     .addOption(dbOption())
-    .addOption(jsonOption())
-    .action(async (opts: { db: string; json?: boolean }) => {
+    .addOption(jsonOption());
+  addExamples(list, [
+    { say: 'the destinations of ./data/docv-webhooks.db', run: 'docv-webhooks destinations list' },
+    { say: 'of a PostgreSQL store, as JSON', run: "docv-webhooks destinations list --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv' --json" },
+  ]);
+  list.action(async (opts: { db: string; json?: boolean }) => {
       await withStore(opts.db, async (store) => {
         const items = await listed(store);
         if (opts.json) return print(JSON.stringify({ items }));
@@ -49,14 +58,18 @@ export function register(program: Command): void {
       });
     });
 
-  destinations
+  const add = destinations
     .command('add')
     .description('forward every event to this URL from now on (user:password in it stay out of the store: only processes given the URL deliver it)')
     .argument('<url>', 'http(s) URL of your service')
     .option('--signed', 'deliveries must be signed: only processes with --forward-signing-secret deliver it')
     .addOption(dbOption())
-    .addOption(jsonOption())
-    .action(async (url: string, opts: { db: string; json?: boolean; signed?: boolean }) => {
+    .addOption(jsonOption());
+  addExamples(add, [
+    { say: 'forward every event to your service', run: 'docv-webhooks destinations add http://127.0.0.1:8080/docv' },
+    { say: 'delivered only by processes that sign (serve or worker with --forward-signing-secret)', run: 'docv-webhooks destinations add https://onboarding.internal/docv --signed' },
+  ]);
+  add.action(async (url: string, opts: { db: string; json?: boolean; signed?: boolean }) => {
       let forward;
       try {
         forward = storedForwardUrl(url);
@@ -76,13 +89,15 @@ export function register(program: Command): void {
     });
 
   const setState = (verb: 'disable' | 'enable', state: DestinationState, description: string) =>
-    destinations
-      .command(verb)
-      .description(description)
-      .argument('<name>', 'as `destinations list` shows it, e.g. forward:onboarding.internal/docv')
-      .addOption(dbOption())
-      .addOption(jsonOption())
-      .action(async (name: string, opts: { db: string; json?: boolean }) => {
+    addExamples(
+      destinations
+        .command(verb)
+        .description(description)
+        .argument('<name>', 'as `docv-webhooks destinations list` shows it, e.g. forward:onboarding.internal/docv')
+        .addOption(dbOption())
+        .addOption(jsonOption()),
+      [{ say: `${verb} a destination by the name destinations list shows`, run: `docv-webhooks destinations ${verb} forward:127.0.0.1:8080/docv` }],
+    ).action(async (name: string, opts: { db: string; json?: boolean }) => {
         await withStore(
           opts.db,
           async (store) => {

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { DIALECTS, type Dialect } from '../../contract/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { dbOption, jsonOption } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
@@ -12,8 +13,12 @@ function print(text: string): void {
 
 export function register(program: Command): void {
   const events = program.command('events').description('inspect stored DocV events');
+  addExamples(events, [
+    { say: "one transaction's events, newest first", run: 'docv-webhooks events list --transaction demo-1' },
+    { say: 'one event with its payload and headers (ids from events list)', run: 'docv-webhooks events show evt_06h4j2ha827yw9gnhr5fqdravr' },
+  ]);
 
-  events
+  const list = events
     .command('list')
     .description('list events, newest first')
     .addOption(dbOption())
@@ -23,8 +28,13 @@ export function register(program: Command): void {
     .option('--evaluation <evalId>', 'only events of this RiskOS evaluation')
     .addOption(new Option('--dialect <name>', 'only events that came in this dialect').choices([...DIALECTS]))
     .addOption(limitOption())
-    .option('--cursor <cursor>', 'continue after a previous page')
-    .action(async (opts: { db: string; json?: boolean; transaction?: string; eventType?: string; evaluation?: string; dialect?: Dialect; limit: number; cursor?: string }) => {
+    .option('--cursor <cursor>', 'continue after a previous page');
+  addExamples(list, [
+    { say: 'the newest 50', run: 'docv-webhooks events list' },
+    { say: "one transaction's events", run: 'docv-webhooks events list --transaction demo-1' },
+    { say: 'the completions that came in as Socure v5 notifications, as JSON', run: 'docv-webhooks events list --event-type VERIFICATION_COMPLETED --dialect socure-v5 --json' },
+  ]);
+  list.action(async (opts: { db: string; json?: boolean; transaction?: string; eventType?: string; evaluation?: string; dialect?: Dialect; limit: number; cursor?: string }) => {
       await withStore(opts.db, async (store) => {
         const page = await store.listEvents({ limit: opts.limit, cursor: opts.cursor, docvTransactionId: opts.transaction, eventType: opts.eventType, evaluationId: opts.evaluation, dialect: opts.dialect });
         if (opts.json) return print(JSON.stringify(page));
@@ -33,13 +43,17 @@ export function register(program: Command): void {
       });
     });
 
-  events
+  const show = events
     .command('show')
     .description('one event with its exact payload and stored headers')
     .argument('<eventId>')
     .addOption(dbOption())
-    .addOption(jsonOption())
-    .action(async (id: string, opts: { db: string; json?: boolean }) => {
+    .addOption(jsonOption());
+  addExamples(show, [
+    { say: 'one event (its id from events list), with its payload as received', run: 'docv-webhooks events show evt_06h4j2ha827yw9gnhr5fqdravr' },
+    { say: 'as JSON, with the canonical reading of it', run: 'docv-webhooks events show evt_06h4j2ha827yw9gnhr5fqdravr --json' },
+  ]);
+  show.action(async (id: string, opts: { db: string; json?: boolean }) => {
       await withStore(opts.db, async (store) => {
         const event = await store.getEvent(id);
         if (!event) throw new CliError(`no event ${JSON.stringify(id)}`);

@@ -1,14 +1,18 @@
 import type { Command } from 'commander';
 import { openStore } from '../../store/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { dbOption } from '../options.js';
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('migrate')
     .description('apply database schema migrations (serve also does this on start)')
-    .addOption(dbOption())
-    .action(async (opts: { db: string }) => {
+    .addOption(dbOption());
+  addExamples(command, [
+    { say: 'the embedded SQLite store, ./data/docv-webhooks.db', run: 'docv-webhooks migrate' },
+    { say: 'a PostgreSQL schema, before rolling out new instances', run: "docv-webhooks migrate --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv'" },
+  ]).action(async (opts: { db: string }) => {
       let store;
       try {
         store = await openStore(opts.db, { migrate: false });

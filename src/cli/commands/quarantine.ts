@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { isRfc3339DateTime } from '../../contract/index.js';
 import type { QuarantineFilter } from '../../store/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { dbOption, jsonOption, parsePositiveInt } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
@@ -86,6 +87,10 @@ export function register(program: Command): void {
   const quarantine = program
     .command('quarantine')
     .description('authenticated deliveries that were refused (422, 409, 415…): list them, run them through ingest again');
+  addExamples(quarantine, [
+    { say: 'deliveries refused as breaking the contract', run: 'docv-webhooks quarantine list --status 422' },
+    { say: 'after an upgrade: run the ones never reprocessed through the running receiver again', run: 'docv-webhooks quarantine reprocess --all --no-reprocessed' },
+  ]);
 
   const list = quarantine
     .command('list')
@@ -94,7 +99,10 @@ export function register(program: Command): void {
     .addOption(jsonOption())
     .addOption(limitOption())
     .option('--cursor <cursor>', 'continue after a previous page');
-  addFilterOptions(list).action(async (opts: FilterFlags & { db: string; json?: boolean; limit: number; cursor?: string }) => {
+  addExamples(addFilterOptions(list), [
+    { say: 'the newest 50', run: 'docv-webhooks quarantine list' },
+    { say: 'refused as breaking the contract since March, not reprocessed yet', run: 'docv-webhooks quarantine list --status 422 --no-reprocessed --from 2026-03-01T00:00:00Z' },
+  ]).action(async (opts: FilterFlags & { db: string; json?: boolean; limit: number; cursor?: string }) => {
     const filter = { ...filterOf(opts), limit: opts.limit, cursor: opts.cursor };
     await withStore(opts.db, async (store) => {
       const page = await store.listQuarantine(filter);
@@ -113,13 +121,17 @@ export function register(program: Command): void {
     });
   });
 
-  quarantine
+  const show = quarantine
     .command('show')
     .description('one quarantined delivery: why it was refused, its headers and body')
     .argument('<quarantineId>')
     .addOption(dbOption())
-    .addOption(jsonOption())
-    .action(async (id: string, opts: { db: string; json?: boolean }) => {
+    .addOption(jsonOption());
+  addExamples(show, [
+    { say: 'why one delivery (its id from quarantine list) was refused, with its headers and body', run: 'docv-webhooks quarantine show qrn_06h4j2ha83rkeewbdvzayca7j0' },
+    { say: 'as JSON', run: 'docv-webhooks quarantine show qrn_06h4j2ha83rkeewbdvzayca7j0 --json' },
+  ]);
+  show.action(async (id: string, opts: { db: string; json?: boolean }) => {
       await withStore(opts.db, async (store) => {
         const entry = await store.getQuarantine(id);
         if (!entry) throw new CliError(`no quarantined delivery ${JSON.stringify(id)}`);
@@ -142,7 +154,13 @@ export function register(program: Command): void {
     .addOption(new Option('--url <url>', 'the running receiver').env('DOCV_RECEIVER_URL').default('http://127.0.0.1:3000'))
     .addOption(new Option('--admin-token <token>', 'the receiver\'s admin token').env('DOCV_ADMIN_TOKEN'))
     .addOption(jsonOption());
-  addFilterOptions(reprocess).action(
+  addExamples(addFilterOptions(reprocess), [
+    { say: 'one row, in the receiver running on http://127.0.0.1:3000', run: 'docv-webhooks quarantine reprocess qrn_06h4j2ha83rkeewbdvzayca7j0' },
+    {
+      say: 'every contract violation not reprocessed yet, in a receiver that needs its admin token',
+      run: 'DOCV_ADMIN_TOKEN=t0ken docv-webhooks quarantine reprocess --all --status 422 --no-reprocessed --url http://127.0.0.1:3000',
+    },
+  ]).action(
     async (ids: string[], opts: FilterFlags & { all?: boolean; max: number; url: string; adminToken?: string; json?: boolean }) => {
       if (ids.length === 0 && !opts.all) throw new CliError('name the rows to reprocess (see `quarantine list`), or pass --all with filters');
       if (ids.length > 0 && opts.all) throw new CliError('pass either quarantine ids or --all, not both');

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { isRfc3339DateTime } from '../../contract/index.js';
 import { DELIVERY_STATES, type DeliveryState } from '../../store/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { dbOption, jsonOption } from '../options.js';
 import { withStore } from '../with-store.js';
 
@@ -11,7 +12,7 @@ function instant(value: string, flag: string): Date {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('replay')
     .description('re-queue outbox deliveries (the running dispatcher picks them up); filters combine')
     .addOption(dbOption())
@@ -20,9 +21,15 @@ export function register(program: Command): void {
     .option('--to <date-time>', 'events received before this instant')
     .option('--event-type <type>', 'only this event type')
     .option('--transaction <docvTransactionId>', 'only this transaction')
-    .option('--destination <name>', 'only this destination (see `deliveries list`)')
-    .addOption(new Option('--state <state>', 'only deliveries in this state, e.g. dead').choices([...DELIVERY_STATES]))
-    .action(
+    .option('--destination <name>', 'only this destination (see `docv-webhooks destinations list`)')
+    .addOption(new Option('--state <state>', 'only deliveries in this state, e.g. dead').choices([...DELIVERY_STATES]));
+  addExamples(command, [
+    { say: 'every dead delivery, once more with a fresh attempt budget', run: 'docv-webhooks replay --state dead' },
+    {
+      say: "a day's events, to one destination again",
+      run: 'docv-webhooks replay --destination forward:127.0.0.1:8080/docv --from 2026-03-01T00:00:00Z --to 2026-03-02T00:00:00Z',
+    },
+  ]).action(
       async (opts: { db: string; json?: boolean; from?: string; to?: string; eventType?: string; transaction?: string; destination?: string; state?: DeliveryState }) => {
         const filter = {
           from: opts.from ? instant(opts.from, '--from') : undefined,

@@ -69,19 +69,19 @@ function next(r: DeliveryRow): string {
   return r.nextAttemptAt ?? '-';
 }
 
+/** The receiver's table style (formatTable), so both ends' listings read alike. */
 function table(rows: DeliveryRow[]): string {
-  const header = ['ID', 'TRANSACTION', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT'];
-  const lines = rows.map((r) => [
-    String(r.id) + (r.copy > 1 ? '*' : ''),
-    r.docvTransactionId,
-    r.eventType,
-    r.status,
-    String(r.attempts),
-    r.lastStatusCode !== undefined ? String(r.lastStatusCode) : (r.lastError ?? '-'),
-    next(r),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const shown = rows.map((r) => ({
+    // * marks a chaos duplicate, as the line under the table says.
+    id: `${r.id}${r.copy > 1 ? '*' : ''}`,
+    docvTransactionId: r.docvTransactionId,
+    eventType: r.eventType,
+    status: r.status,
+    attempts: r.attempts,
+    last: r.lastStatusCode ?? r.lastError,
+    next: next(r),
+  }));
+  return formatTable(shown, ['id', 'docvTransactionId', 'eventType', 'status', 'attempts', 'last', 'next']);
 }
 
 async function list(flags: SandboxDeliveriesFlags): Promise<void> {

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DIALECTS, type Dialect } from '../../contract/index.js';
 import { SCENARIOS, chaosFromText, formatScheduleForHelp, parseDuration, parseRetrySchedule, startSandbox, type ChaosOverrides, type ScenarioName } from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
+import { addExamples, defaultInHelp } from '../help.js';
 
 /* Flag parsers shared by sandbox, simulate, trigger and deliveries. */
 
@@ -141,7 +142,7 @@ export function register(program: Command): void {
     .description('run a stand-in DocV service: create transactions, play the end user, deliver the webhook stream')
     .addOption(new Option('--port <port>', 'port to listen on').env('DOCV_SANDBOX_PORT').argParser(intArg(0, 65535)).default(4010))
     .addOption(new Option('--host <address>', 'address to listen on').env('DOCV_SANDBOX_HOST').default('127.0.0.1'))
-    .addOption(new Option('--api-key <key>', 'the key clients send as "Authorization: SocureApiKey <key>" (made up and printed when absent)').env('DOCV_SANDBOX_API_KEY'))
+    .addOption(defaultInHelp(new Option('--api-key <key>', 'the key clients send as "Authorization: SocureApiKey <key>"').env('DOCV_SANDBOX_API_KEY'), 'made up and printed'))
     .addOption(new Option('--db <url>', 'where transactions and pending deliveries are kept (sqlite:<file>, or sqlite::memory:)').env('DOCV_SANDBOX_DB').default('sqlite:data/sandbox.db'))
     .addOption(new Option('--default-webhook-url <url>', 'webhook URL of transactions created without one').env('DOCV_SANDBOX_WEBHOOK_URL').argParser(urlArg))
     .addOption(new Option('--public-url <url>', 'base URL of sessionUrl when the sandbox is reached at another address').env('DOCV_SANDBOX_PUBLIC_URL').argParser(urlArg))
@@ -160,7 +161,19 @@ export function register(program: Command): void {
     .addOption(chaosOption('DOCV_SANDBOX_CHAOS'))
     .addOption(new Option('--max-in-flight <n>', 'delivery attempts in flight at once').env('DOCV_SANDBOX_MAX_IN_FLIGHT').argParser(intArg(1, 1024)).default(32))
     .addOption(new Option('--log-level <level>', 'pino log level').env('LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
-  addDeliveryFlags(cmd, DEFAULT_SCHEDULE).action(async (flags: SandboxFlags) => {
+  addDeliveryFlags(cmd, DEFAULT_SCHEDULE);
+  addExamples(cmd, [
+    { say: 'on http://127.0.0.1:4010 with a chosen API key; a flow takes about a second', run: 'docv-webhooks sandbox --api-key dev --time-scale 0.01' },
+    {
+      say: "with the receiver's secret, as Socure v5 envelopes, some sent twice or out of order",
+      run: 'DOCV_WEBHOOK_SECRETS=s3cret docv-webhooks sandbox --api-key dev --dialect socure-v5 --chaos duplicates=0.2,outOfOrder=0.5',
+    },
+    {
+      say: 'kept in memory; transactions created without a webhookUrl go to the local receiver and are accepted',
+      run: 'docv-webhooks sandbox --db sqlite::memory: --scenario accept --default-webhook-url http://127.0.0.1:3000/socure/docv/webhook',
+    },
+  ]);
+  cmd.action(async (flags: SandboxFlags) => {
     const keyFromFlag = cmd.getOptionValueSource('apiKey') === 'cli';
     let sandbox;
     try {

@@ -5,7 +5,8 @@ import { describeDatabaseUrl } from '../../store/index.js';
 import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
 import { CliError } from '../errors.js';
 import { closeOnSignal } from '../shutdown.js';
-import { dbOption, logFormatOption, parsePort, parsePositiveInt, prettyLogs } from '../options.js';
+import { addExamples, defaultInHelp } from '../help.js';
+import { dbOption, logFormatOption, parsePort, parsePositiveInt, prettyLogs, switchOn, switchOption } from '../options.js';
 import { addAuthOptions, addDispatchOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../receiver-options.js';
 
 interface ServeOptions extends ReceiverFlags {
@@ -72,17 +73,23 @@ export function register(program: Command): void {
     .addOption(dbOption())
     .addOption(new Option('--webhook-path <path>', 'path deliveries are POSTed to').env('DOCV_WEBHOOK_PATH').default(DEFAULT_WEBHOOK_PATH))
     .addOption(new Option('--max-body-bytes <n>', 'largest accepted body').env('DOCV_MAX_BODY_BYTES').default(DEFAULT_MAX_BODY_BYTES).argParser(parsePositiveInt))
-    .addOption(
-      new Option('--dialect <name>', 'accept only this delivery shape (default: each delivery\'s shape picks one)').env('DOCV_DIALECT').choices([...DIALECTS]),
-    )
+    .addOption(defaultInHelp(new Option('--dialect <name>', 'accept only this delivery shape').env('DOCV_DIALECT').choices([...DIALECTS]), "each delivery's shape picks one"))
     .addOption(new Option('--insecure-no-auth', 'allow listening beyond loopback without credentials'))
     .option('--no-dispatch', 'only ingest; run `docv-webhooks worker` for the outbox')
-    .addOption(new Option('--sqlite-writer-thread', 'SQLite: commit on a writer thread (for machines with cores to spare)').env('DOCV_SQLITE_WRITER_THREAD'))
+    .addOption(switchOption('--sqlite-writer-thread', 'SQLite: commit on a writer thread (for machines with cores to spare)', 'DOCV_SQLITE_WRITER_THREAD'))
     .option('--no-sqlite-checkpoint-thread', 'SQLite: checkpoint inside commits, not on a thread of its own')
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(logFormatOption());
   addAuthOptions(command);
   addDispatchOptions(command);
+  addExamples(command, [
+    { say: 'the receiver on embedded SQLite, on http://127.0.0.1:3000', run: 'docv-webhooks serve' },
+    {
+      say: "require Socure's webhook secret and forward every event to your service",
+      run: 'DOCV_WEBHOOK_SECRETS=s3cret docv-webhooks serve --forward-url http://127.0.0.1:8080/docv',
+    },
+    { say: 'one of several instances sharing a PostgreSQL database', run: "docv-webhooks serve --port 3001 --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv'" },
+  ]);
   command.action(async (opts: ServeOptions) => {
       if (!opts.webhookPath.startsWith('/')) throw new CliError(`--webhook-path must start with "/", got "${opts.webhookPath}"`);
       let receiver: RunningReceiver;
@@ -98,7 +105,7 @@ export function register(program: Command): void {
           maxBodyBytes: opts.maxBodyBytes,
           ...(opts.dialect ? { dialect: opts.dialect } : {}),
           insecureNoAuth: opts.insecureNoAuth === true,
-          sqliteWriterThread: opts.sqliteWriterThread === true,
+          sqliteWriterThread: switchOn(opts.sqliteWriterThread, 'DOCV_SQLITE_WRITER_THREAD'),
           sqliteCheckpointThread: opts.sqliteCheckpointThread,
           logLevel: opts.logLevel,
           prettyLogs: prettyLogs(opts.logFormat),

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { Dialect } from '../../contract/index.js';
 import { runSimulation, type ChaosOverrides, type ScenarioName, type SimulationProgress, type SimulationSummary } from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
+import { addExamples, defaultInHelp } from '../help.js';
 import { addDeliveryFlags, chaosOption, dialectOption, durationArg, intArg, numberArg, scenarioOption, urlArg, type DeliveryFlags } from './sandbox.js';
 
 interface SimulateFlags extends DeliveryFlags {
@@ -51,12 +52,24 @@ export function register(program: Command): void {
     .addOption(dialectOption('webhook shape: asyncapi (the flat contract), socure-v5 (DocvNotification envelopes), riskos').default('asyncapi'))
     .addOption(new Option('--transactions <n>', 'number of flows').argParser(intArg(1, 1_000_000)).default(100))
     .addOption(new Option('--concurrency <n>', 'delivery attempts in flight at once').argParser(intArg(1, 1024)).default(8))
-    .addOption(new Option('--rate <n>', 'delivery attempts started per second at most').argParser(numberArg(0.001, 1_000_000)))
+    .addOption(defaultInHelp(new Option('--rate <n>', 'delivery attempts started per second at most').argParser(numberArg(0.001, 1_000_000)), 'no limit'))
     .addOption(new Option('--time-scale <factor>', 'wall-clock time per unit of scenario time (0: no pauses)').argParser(numberArg(0, 1000)).default(0))
     .addOption(chaosOption('DOCV_SIMULATE_CHAOS'))
     .addOption(new Option('--max-duration <duration>', 'stop after this long; undelivered events count as failed').argParser(durationArg).default(600_000, '10m'))
     .option('--json', 'print the summary as JSON');
-  addDeliveryFlags(cmd, '200ms,1s,5s').action(async (flags: SimulateFlags) => {
+  addDeliveryFlags(cmd, '200ms,1s,5s');
+  addExamples(cmd, [
+    { say: '100 mixed flows at the local receiver, then a summary', run: 'docv-webhooks simulate --target http://127.0.0.1:3000/socure/docv/webhook' },
+    {
+      say: "a load run with the receiver's secret, at most 200 requests a second",
+      run: 'DOCV_WEBHOOK_SECRETS=s3cret docv-webhooks simulate --target http://127.0.0.1:3000/socure/docv/webhook --transactions 1000 --concurrency 16 --rate 200',
+    },
+    {
+      say: 'accepted flows with duplicates and reordering, the summary as JSON',
+      run: 'docv-webhooks simulate --target http://127.0.0.1:3000/socure/docv/webhook --scenario accept --chaos duplicates=0.2,outOfOrder=0.5 --json',
+    },
+  ]);
+  cmd.action(async (flags: SimulateFlags) => {
     const tty = process.stderr.isTTY === true && !flags.json;
     let summary: SimulationSummary;
     try {

@@ -3,6 +3,7 @@ import { CANONICAL_DECISIONS, type CanonicalDecision } from '../../contract/inde
 import { NO_STATUS, STATUS_RANK } from '../../lifecycle/index.js';
 import { MAX_PAGE_LIMIT } from '../../store/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { dbOption, jsonOption, parsePositiveInt } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
@@ -31,8 +32,12 @@ export function limitOption(): Option {
 
 export function register(program: Command): void {
   const transactions = program.command('transactions').description('inspect DocV transactions in the store');
+  addExamples(transactions, [
+    { say: 'the rejected ones, newest first', run: 'docv-webhooks transactions list --decision reject' },
+    { say: "one transaction's lifecycle and events", run: 'docv-webhooks transactions show demo-1' },
+  ]);
 
-  transactions
+  const list = transactions
     .command('list')
     .description('list transactions, newest first')
     .addOption(dbOption())
@@ -41,8 +46,13 @@ export function register(program: Command): void {
     .addOption(new Option('--decision <decision>', 'only this decision').choices([...CANONICAL_DECISIONS]))
     .option('--customer-user-id <id>', 'only this customerUserId')
     .addOption(limitOption())
-    .option('--cursor <cursor>', 'continue after a previous page')
-    .action(async (opts: ListOptions) => {
+    .option('--cursor <cursor>', 'continue after a previous page');
+  addExamples(list, [
+    { say: 'the newest 50', run: 'docv-webhooks transactions list' },
+    { say: 'completed and rejected, as JSON for a script', run: 'docv-webhooks transactions list --status VERIFICATION_COMPLETED --decision reject --json' },
+    { say: "one end user's transactions", run: 'docv-webhooks transactions list --customer-user-id user-42' },
+  ]);
+  list.action(async (opts: ListOptions) => {
       await withStore(opts.db, async (store) => {
         const page = await store.listTransactions({
           limit: opts.limit,
@@ -58,13 +68,17 @@ export function register(program: Command): void {
       });
     });
 
-  transactions
+  const show = transactions
     .command('show')
     .description('one transaction: its lifecycle and its events in eventTime order')
     .argument('<docvTransactionId>')
     .addOption(dbOption())
-    .addOption(jsonOption())
-    .action(async (id: string, opts: { db: string; json?: boolean }) => {
+    .addOption(jsonOption());
+  addExamples(show, [
+    { say: 'the transaction of the quick start (README)', run: 'docv-webhooks transactions show demo-1' },
+    { say: 'as JSON, events and anomalies included', run: 'docv-webhooks transactions show demo-1 --json' },
+  ]);
+  show.action(async (id: string, opts: { db: string; json?: boolean }) => {
       await withStore(opts.db, async (store) => {
         const view = await store.getTransaction(id);
         if (!view) throw new CliError(`no transaction ${JSON.stringify(id)}`);

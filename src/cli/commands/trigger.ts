@@ -2,6 +2,7 @@ import { Argument, Command, Option } from 'commander';
 import { CANONICAL_DECISIONS, DOCV_EVENT_TYPES, type CanonicalDecision, type Dialect } from '../../contract/index.js';
 import { parseFieldAssignment, sendEvent, type SendEventResult } from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
+import { addExamples, defaultInHelp } from '../help.js';
 import { addDeliveryFlags, dialectOption, urlArg, type DeliveryFlags } from './sandbox.js';
 
 interface TriggerFlags extends DeliveryFlags {
@@ -28,18 +29,25 @@ export function register(program: Command): void {
       ),
     )
     .addOption(new Option('--target <url>', 'webhook URL to deliver to').env('DOCV_TARGET_URL').argParser(urlArg).makeOptionMandatory())
-    .addOption(dialectOption('webhook shape (by default the one the event type belongs to): asyncapi, socure-v5, riskos'))
-    .option('--transaction <id>', 'docvTransactionId, the v5 token (a new UUID when absent)')
+    .addOption(defaultInHelp(dialectOption('webhook shape: asyncapi, socure-v5, riskos'), 'the one the event type belongs to'))
+    .addOption(defaultInHelp(new Option('--transaction <id>', 'docvTransactionId, the v5 token'), 'a new UUID'))
     .option('--customer-user-id <id>', 'customerUserId (--set event.customerUserId=121212 sends a number)')
     .addOption(
-      new Option('--decision <decision>', 'decision (VERIFICATION_COMPLETED and evaluation_completed send accept unless told; review breaks the asyncapi contract, on purpose)').choices(
-        CANONICAL_DECISIONS,
+      defaultInHelp(
+        new Option('--decision <decision>', 'decision of VERIFICATION_COMPLETED and evaluation_completed (review breaks the asyncapi contract, on purpose)').choices(CANONICAL_DECISIONS),
+        'accept',
       ),
     )
     .option('--set <field=value>', 'set a payload field; dotted paths; JSON values (repeatable)', collect)
     .option('--unset <field>', 'leave a payload field out (repeatable)', collect)
     .option('--webhook-id <id>', 'the webhook-id to send (reuse one to test deduplication)');
-  addDeliveryFlags(cmd, 'none').action(async (eventType: string, flags: TriggerFlags) => {
+  addDeliveryFlags(cmd, 'none');
+  addExamples(cmd, [
+    { say: 'a rejection, to the local receiver', run: 'docv-webhooks trigger VERIFICATION_COMPLETED --target http://127.0.0.1:3000/socure/docv/webhook --decision reject' },
+    { say: "Socure's dashboard test event (a v5 notification)", run: 'docv-webhooks trigger TEST_WEBHOOK --target http://127.0.0.1:3000/socure/docv/webhook' },
+    { say: 'an event that breaks the contract, on purpose (a 422)', run: 'docv-webhooks trigger APP_OPENED --target http://127.0.0.1:3000/socure/docv/webhook --transaction demo-1 --unset eventTime' },
+  ]);
+  cmd.action(async (eventType: string, flags: TriggerFlags) => {
     let set: Record<string, unknown> | undefined;
     try {
       set = flags.set ? Object.fromEntries(flags.set.map(parseFieldAssignment)) : undefined;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { DIALECTS, parseDelivery, type Dialect } from '../../contract/index.js';
 import { CliError } from '../errors.js';
+import { addExamples, defaultInHelp } from '../help.js';
 
 const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 
@@ -24,13 +25,16 @@ async function readInput(source: string): Promise<Buffer> {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('validate')
     .description('check a delivery body as the receiver would: the flat contract (spec/asyncapi.yaml), Socure v5 or RiskOS (spec/dialects)')
     .argument('<file>', 'JSON file, or - for standard input')
     .option('--json', 'print the result as JSON (the canonical event when valid)')
-    .addOption(new Option('--dialect <name>', 'read it only as this dialect (default: its shape picks one)').choices([...DIALECTS]))
-    .action(async (file: string, opts: { json?: boolean; dialect?: Dialect }) => {
+    .addOption(defaultInHelp(new Option('--dialect <name>', 'read it only as this dialect').choices([...DIALECTS]), 'its shape picks one'));
+  addExamples(command, [
+    { say: 'a saved delivery body; exit 1 with every violation listed', run: 'docv-webhooks validate delivery.json' },
+    { say: 'from standard input, as a Socure v5 notification, with the result as JSON', run: 'docv-webhooks validate - --dialect socure-v5 --json < notification.json' },
+  ]).action(async (file: string, opts: { json?: boolean; dialect?: Dialect }) => {
       const result = parseDelivery(await readInput(file), { dialect: opts.dialect, receivedAt: new Date(), keepDocumentData: true });
       if (opts.json) {
         if (result.ok) process.stdout.write(`${JSON.stringify({ valid: true, event: result.event })}\n`);

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { startWorker, type RunningWorker } from '../../server/index.js';
 import { CliError } from '../errors.js';
+import { addExamples } from '../help.js';
 import { closeOnSignal } from '../shutdown.js';
 import { dbOption, logFormatOption, parsePort, prettyLogs } from '../options.js';
 import { addDispatchOptions, adminTokenOption, receiverOptionsFromFlags, type ReceiverFlags } from '../receiver-options.js';
@@ -16,6 +17,11 @@ export function register(program: Command): void {
     .addOption(adminTokenOption())
     .addOption(logFormatOption());
   addDispatchOptions(command);
+  addExamples(command, [
+    { say: 'deliver the outbox of ./data/docv-webhooks.db, beside docv-webhooks serve --no-dispatch', run: 'docv-webhooks worker' },
+    { say: 'with /healthz, /readyz and /metrics on port 9464', run: 'docv-webhooks worker --metrics-port 9464' },
+    { say: 'one of several workers on a PostgreSQL database', run: "docv-webhooks worker --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv' --concurrency 32" },
+  ]);
   command.action(async (opts: ReceiverFlags & { db: string; logLevel: string; logFormat?: string; metricsPort?: number; metricsHost: string }) => {
     let worker: RunningWorker;
     try {
