@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { computeSignature, decodeSigningSecret } from '../../src/auth/standard-webhooks.js';
 import { runCli, spawnCli, waitForOutput } from './helpers/cli.js';
 import { eventually, startSink, type Sink } from './helpers/sink.js';
+import { freePort } from '../helpers/cli.js';
 
 // Each test has its own receivers so the tests can run concurrently: every one spawns a process.
 const sinks: Sink[] = [];
@@ -57,6 +58,13 @@ describe.concurrent('trigger', () => {
     expect(r.code).toBe(1);
     expect(r.stdout.match(/HTTP 422/g)).toHaveLength(1);
     expect(refusing.received).toHaveLength(1);
+  });
+
+  it('says why there was no answer in words: a closed port is "connection refused"', async () => {
+    const closed = await freePort();
+    const r = await runCli(['trigger', 'APP_OPENED', '--target', `http://127.0.0.1:${closed}/socure/docv/webhook`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^attempt 1: no response \(connection refused\): ECONNREFUSED/m);
   });
 
   it('refuses bad flags with a one-line reason', async () => {

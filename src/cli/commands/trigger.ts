@@ -72,7 +72,8 @@ export function register(program: Command): void {
         retrySchedule: flags.retrySchedule,
         attemptTimeoutMs: flags.timeout,
         onAttempt: (n, o) => {
-          const head = o.statusCode === undefined ? `no response: ${o.error}` : `HTTP ${o.statusCode}`;
+          // The cause in words first (as simulate's summary says it), the library's code after.
+          const head = o.statusCode === undefined ? `no response (${o.failure ?? 'network error'}): ${o.error}` : `HTTP ${o.statusCode}`;
           out.write(`attempt ${n}: ${head} in ${Math.round(o.latencyMs)} ms\n`);
           if (o.response) out.write(`${o.response}\n`);
         },

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .command('worker')
     .description('run the outbox dispatch alone (beside `serve --no-dispatch` on the same store)')
     .addOption(dbOption())
-    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info'))
+    .addOption(new Option('--log-level <level>', 'how much to log').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--metrics-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: any free one)').env('DOCV_WORKER_METRICS_PORT').argParser(parsePort))
     .addOption(new Option('--metrics-host <host>', 'address for --metrics-port; beyond loopback it needs --admin-token').env('DOCV_WORKER_METRICS_HOST').default('127.0.0.1'))
     .addOption(adminTokenOption())
