@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DocvEventType } from '../../src/contract/index.js';
 import { openStore, PostgresStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
-import { parsePostgresUrl } from '../../src/store/postgres/connection.js';
+import { createPool, parsePostgresUrl } from '../../src/store/postgres/connection.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { migratedUpTo, postgresBackend, type TestDatabase } from '../helpers/backends.js';
 import { freePort } from '../helpers/cli.js';
@@ -49,6 +49,17 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
   afterEach(async () => {
     for (const s of stores.splice(0)) await s.close();
     for (const db of databases.splice(0)) await db.drop();
+  });
+
+  it('runs every connection with sequential scans priced out and JIT off (see createPool)', async () => {
+    const { url } = await fresh();
+    const pool = createPool(parsePostgresUrl(url));
+    try {
+      const settings = await pool.query<{ jit: string; seq: string }>("SELECT current_setting('jit') AS jit, current_setting('enable_seqscan') AS seq");
+      expect(settings.rows[0]).toEqual({ jit: 'off', seq: 'off' });
+    } finally {
+      await pool.end();
+    }
   });
 
   it('migrates safely from several instances at once: one applies, the others find nothing to do', async () => {

@@ -85,6 +85,11 @@ export function createPool(settings: PostgresSettings, options: { readonly?: boo
     // scans priced out, those plans are index scans from the start; a query with no index to use
     // still gets its sequential scan.
     '-c enable_seqscan=off',
+    // Pricing sequential scans out gives any plan that still needs one a cost far above the JIT
+    // thresholds, and compiling it took about 300 ms per statement (seen: every commit of a batch
+    // while the destinations table was read without its index). The store's statements are short
+    // index lookups that JIT never speeds up.
+    '-c jit=off',
   ];
   const pool = new pg.Pool({
     connectionString: settings.connectionString,
