@@ -1,4 +1,4 @@
-import type { CanonicalEvent, CanonicalFields } from './canonical-event.js';
+import { canonicalFields, type CanonicalEvent, type CanonicalFields } from './canonical-event.js';
 import type { DocvEvent } from './types.js';
 
 /**
@@ -25,9 +25,7 @@ export function canonicalOfFlat(event: DocvEvent): CanonicalEvent {
  * dialect (the payload says it all), the canonical fields as JSON text otherwise.
  */
 export function storedMetadata(event: CanonicalEvent): string | null {
-  if (event.dialect === 'asyncapi') return null;
-  const { payload: _payload, ...fields } = event;
-  return JSON.stringify(fields);
+  return event.dialect === 'asyncapi' ? null : JSON.stringify(canonicalFields(event));
 }
 
 /** The canonical event back from a stored payload and its metadata (see storedMetadata). */

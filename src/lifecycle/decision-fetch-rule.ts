@@ -1,5 +1,4 @@
-import type { CanonicalEvent } from '../contract/index.js';
-import { COMPLETION_TYPES } from './lifecycle.js';
+import { COMPLETION_EVENT_TYPES, type CanonicalEvent } from '../contract/index.js';
 
 /**
  * Whether accepting `event` calls for a decision fetch, and whether the event's deliveries to the
@@ -14,7 +13,7 @@ export type DecisionFetchRule = 'none' | 'fetch' | 'fetch-and-wait';
 
 export function decisionFetchFor(event: Pick<CanonicalEvent, 'eventType' | 'docvTransactionId' | 'decision' | 'test'>): DecisionFetchRule {
   if (event.test || event.docvTransactionId === null) return 'none';
-  if (COMPLETION_TYPES.includes(event.eventType)) return event.decision === undefined ? 'fetch-and-wait' : 'none';
+  if (COMPLETION_EVENT_TYPES.includes(event.eventType)) return event.decision === undefined ? 'fetch-and-wait' : 'none';
   if (event.eventType === 'DOCUMENTS_UPLOADED') return 'fetch';
   return 'none';
 }

@@ -25,8 +25,8 @@ export const STATUS_RANK: Readonly<Record<string, number>> = {
 /** The status of a transaction none of whose events ranks (only notes or unknown types so far). */
 export const NO_STATUS = 'RECEIVED';
 
-/** Event types that end a verification and may carry its decision. */
-export const COMPLETION_TYPES: readonly string[] = COMPLETION_EVENT_TYPES;
+/** Every status a transaction can have, in the order of its life: for filters, menus and metrics. */
+export const TRANSACTION_STATUSES: readonly string[] = [NO_STATUS, ...Object.keys(STATUS_RANK).sort((a, b) => STATUS_RANK[a]! - STATUS_RANK[b]!)];
 
 export function statusRank(eventType: string): number {
   return Object.hasOwn(STATUS_RANK, eventType) ? STATUS_RANK[eventType]! : 0;
@@ -168,7 +168,7 @@ function deriveAnomalies(seen: TransactionLifecycle['seen'], decision: Canonical
       values: seen.decisions,
     });
   }
-  const completed = seen.eventTypes.filter((t) => COMPLETION_TYPES.includes(t));
+  const completed = seen.eventTypes.filter((t) => COMPLETION_EVENT_TYPES.includes(t));
   if (completed.length > 0 && seen.eventTypes.includes('SESSION_EXPIRED')) {
     anomalies.push({
       code: 'completed_and_expired',

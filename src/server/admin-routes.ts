@@ -1,12 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS, DIALECTS, type CanonicalDecision, type Dialect } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
-import { NO_STATUS, STATUS_RANK } from '../lifecycle/index.js';
+import { TRANSACTION_STATUSES } from '../lifecycle/index.js';
 import { MAX_PAGE_LIMIT, type Store } from '../store/index.js';
 
 const DEFAULT_LIMIT = 50;
-/** Every status a transaction can have. */
-const STATUSES = [NO_STATUS, ...Object.keys(STATUS_RANK)];
 
 const pageQuery = {
   limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_LIMIT },
@@ -35,7 +33,7 @@ export async function adminRoutes(app: FastifyInstance, options: { store: Store 
           additionalProperties: false,
           properties: {
             ...pageQuery,
-            status: { type: 'string', enum: STATUSES },
+            status: { type: 'string', enum: [...TRANSACTION_STATUSES] },
             decision: { type: 'string', enum: [...CANONICAL_DECISIONS] },
             customerUserId: { type: 'string', maxLength: 1000 },
           },

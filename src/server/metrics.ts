@@ -4,7 +4,7 @@ import type { AttemptOutcome } from '../dispatch/index.js';
 import type { IngestResponse } from '../ingest/index.js';
 import { DECISION_FETCH_DESTINATION, DELIVERY_STATES, type ClaimedDelivery, type Store } from '../store/index.js';
 import { KNOWN_EVENT_TYPES } from '../contract/index.js';
-import { NO_STATUS, STATUS_RANK } from '../lifecycle/index.js';
+import { TRANSACTION_STATUSES } from '../lifecycle/index.js';
 
 /**
  * The event_type label: a known type, or `other`. Event types are an open set that senders spell,
@@ -70,7 +70,7 @@ export class ReceiverMetrics {
       registers,
       async collect() {
         const s = await stats();
-        for (const status of [NO_STATUS, ...Object.keys(STATUS_RANK)]) this.set({ status }, s.transactionsByStatus[status] ?? 0);
+        for (const status of TRANSACTION_STATUSES) this.set({ status }, s.transactionsByStatus[status] ?? 0);
       },
     });
     new Gauge({

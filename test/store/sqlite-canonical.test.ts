@@ -1,67 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalOfFlat, contentKey, TEST_EVENT_TYPE, type CanonicalEvent, type DocvEvent } from '../../src/contract/index.js';
+import { canonicalOfFlat, contentKey, type DocvEvent } from '../../src/contract/index.js';
 import { SqliteStore, ThreadedSqliteStore, type QuarantineInput, type Store } from '../../src/store/index.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { migratedUpTo, sqliteDatabase, writeRows } from '../helpers/backends.js';
 import { canonicalInput, ingestInput } from '../helpers/ingest-input.js';
 import { docvEvent } from '../helpers/receiver.js';
 import { sqliteScratch } from '../helpers/sqlite-scratch.js';
-
-let counter = 0;
-function unique(prefix: string): string {
-  counter += 1;
-  return `${prefix}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
-/** A Socure v5 `DocvNotification`, normalised, with no `created` (so the receipt time stands in). */
-function v5Event(overrides: Partial<CanonicalEvent> = {}): CanonicalEvent {
-  const token = overrides.docvTransactionId === undefined ? unique('tok') : overrides.docvTransactionId;
-  const eventType = overrides.eventType ?? 'APP_OPENED';
-  const envelopeId = unique('notif');
-  return {
-    dialect: 'socure-v5',
-    eventType,
-    docvTransactionId: token,
-    eventTime: '2026-03-01T10:00:00.000Z',
-    eventTimeSource: 'receipt',
-    customerUserId: '121212',
-    referenceId: 'ref-1',
-    environment: 'Sandbox',
-    envelopeId,
-    test: false,
-    payload: {
-      id: envelopeId,
-      origId: token,
-      eventGroup: 'DocvNotification',
-      reason: eventType,
-      environmentName: 'Sandbox',
-      event: { eventType, message: 'Capture App Opened', referenceId: 'ref-1', docvTransactionToken: token, customerUserId: 121212 },
-    },
-    ...overrides,
-  };
-}
-
-/** Socure's dashboard test button. */
-function testWebhook(): CanonicalEvent {
-  return v5Event({ eventType: TEST_EVENT_TYPE, docvTransactionId: null, test: true, eventTimeSource: 'event', eventTime: '2026-03-01T09:00:00.000Z' });
-}
-
-/** A RiskOS event of `evaluationId`; `token` null for a note that names only its evaluation. */
-function riskosEvent(eventType: 'case_notes_added' | 'evaluation_completed', evaluationId: string, token: string | null, extra: Partial<CanonicalEvent> = {}): CanonicalEvent {
-  const eventId = unique('rk');
-  return {
-    dialect: 'riskos',
-    eventType,
-    docvTransactionId: token,
-    eventTime: '2026-03-01T10:00:00.000Z',
-    eventTimeSource: 'event',
-    envelopeId: eventId,
-    evaluationId,
-    test: false,
-    payload: { event_id: eventId, event_at: '2026-03-01T10:00:00.000Z', event_type: eventType, data: { eval_id: evaluationId, id: 'app-1' } },
-    ...extra,
-  };
-}
+import { riskosEvent, testWebhookEvent, uniqueId, v5Event } from '../helpers/canonical-events.js';
 
 function quarantined(fields: Partial<QuarantineInput> = {}): QuarantineInput {
   return { reason: 'invalid', status: 422, detail: null, headers: {}, body: Buffer.from('{}'), bodySize: 2, receivedAt: new Date(), ...fields };
@@ -78,9 +23,10 @@ describe('SQLite store: canonical events of every dialect', () => {
 
   it('a v5 event round-trips with its metadata; flat events read back as asyncapi; filters by dialect, test and evaluation', async () => {
     const store = open();
-    const v5 = v5Event();
+    // No `created`: the receipt time stands in, and the store must say so.
+    const v5 = v5Event({ created: null });
     const flat = docvEvent();
-    const note = riskosEvent('case_notes_added', unique('eval'), null);
+    const note = riskosEvent('case_notes_added', uniqueId('eval'));
     const v5Id = (await store.ingest(canonicalInput(v5))).eventId;
     const flatId = (await store.ingest(ingestInput(flat))).eventId;
     const noteId = (await store.ingest(canonicalInput(note))).eventId;
@@ -120,7 +66,7 @@ describe('SQLite store: canonical events of every dialect', () => {
   it('a TEST_WEBHOOK is stored and handed to destinations, but makes no transaction and no decision fetch', async () => {
     const store = open();
     store.configureOutbox({ destinations: ['sink'], fetchDecisions: true });
-    const event = testWebhook();
+    const event = testWebhookEvent();
     const { eventId } = await store.ingest(canonicalInput(event));
     expect(await store.getEvent(eventId)).toMatchObject({ eventType: 'TEST_WEBHOOK', docvTransactionId: null, test: true });
     expect((await store.listEvents({ limit: 10, test: true })).items.map((e) => e.eventId)).toEqual([eventId]);
@@ -136,8 +82,8 @@ describe('SQLite store: canonical events of every dialect', () => {
   it('events without a transaction are not held behind one another in ordered delivery', async () => {
     const store = open();
     store.configureOutbox({ destinations: ['sink'] });
-    const first = await store.ingest(canonicalInput(testWebhook()));
-    const second = await store.ingest(canonicalInput(riskosEvent('case_notes_added', unique('eval'), null)));
+    const first = await store.ingest(canonicalInput(testWebhookEvent()));
+    const second = await store.ingest(canonicalInput(riskosEvent('case_notes_added', uniqueId('eval'))));
     const claimed = await store.claimDeliveries({ workerId: 'w', limit: 5, leaseMs: 30_000, destinations: ['sink'], ordered: true });
     expect(claimed.map((c) => c.eventId).sort()).toEqual([first.eventId, second.eventId].sort());
   });
@@ -145,14 +91,14 @@ describe('SQLite store: canonical events of every dialect', () => {
   it('RiskOS: a note that came before its evaluation named the transaction joins it when the evaluation completes', async () => {
     const store = open();
     store.configureOutbox({ destinations: ['sink'] });
-    const evaluationId = unique('eval');
-    const token = unique('tok');
-    const note = riskosEvent('case_notes_added', evaluationId, null, { eventTime: '2026-03-01T10:00:00.000Z' });
+    const evaluationId = uniqueId('eval');
+    const token = uniqueId('tok');
+    const note = riskosEvent('case_notes_added', evaluationId, { eventTime: '2026-03-01T10:00:00.000Z' });
     const noteId = (await store.ingest(canonicalInput(note))).eventId;
     expect(await store.getEvent(noteId)).toMatchObject({ docvTransactionId: null, evaluationId });
     expect(await store.stats()).toMatchObject({ transactions: 0 });
 
-    const completed = riskosEvent('evaluation_completed', evaluationId, token, { eventTime: '2026-03-01T10:05:00.000Z', decision: 'accept', decisionOriginal: 'ACCEPT' });
+    const completed = riskosEvent('evaluation_completed', evaluationId, { docvTransactionId: token, eventTime: '2026-03-01T10:05:00.000Z', decision: 'ACCEPT' });
     const completedId = (await store.ingest(canonicalInput(completed))).eventId;
     const tx = (await store.getTransaction(token))!;
     expect(tx).toMatchObject({ docvTransactionId: token, status: 'evaluation_completed', decision: 'accept', eventCount: 2, evaluationId, firstEventAt: note.eventTime });
@@ -166,16 +112,16 @@ describe('SQLite store: canonical events of every dialect', () => {
 
   it('RiskOS: a note whose evaluation already named its transaction is filed and folded under it', async () => {
     const store = open();
-    const evaluationId = unique('eval');
-    const token = unique('tok');
-    await store.ingest(canonicalInput(riskosEvent('evaluation_completed', evaluationId, token, { decision: 'review', decisionOriginal: 'REVIEW' })));
-    const noteId = (await store.ingest(canonicalInput(riskosEvent('case_notes_added', evaluationId, null, { eventTime: '2026-03-01T10:06:00.000Z' })))).eventId;
+    const evaluationId = uniqueId('eval');
+    const token = uniqueId('tok');
+    await store.ingest(canonicalInput(riskosEvent('evaluation_completed', evaluationId, { docvTransactionId: token, decision: 'REVIEW' })));
+    const noteId = (await store.ingest(canonicalInput(riskosEvent('case_notes_added', evaluationId, { eventTime: '2026-03-01T10:06:00.000Z' })))).eventId;
     const tx = (await store.getTransaction(token))!;
     expect(tx).toMatchObject({ status: 'evaluation_completed', decision: 'review', eventCount: 2, lastEventAt: '2026-03-01T10:06:00.000Z' });
     expect(tx.events.map((e) => e.eventId)).toContain(noteId);
     expect(await store.getEvent(noteId)).toMatchObject({ docvTransactionId: token, event: { docvTransactionId: token } });
     // A note of another evaluation stays unlinked.
-    const other = (await store.ingest(canonicalInput(riskosEvent('case_notes_added', unique('eval'), null)))).eventId;
+    const other = (await store.ingest(canonicalInput(riskosEvent('case_notes_added', uniqueId('eval'))))).eventId;
     expect(await store.getEvent(other)).toMatchObject({ docvTransactionId: null });
     expect(await store.stats()).toMatchObject({ transactions: 1, events: 3 });
   });
@@ -219,7 +165,7 @@ describe('SQLite store: canonical events of every dialect', () => {
 
   it('a decision fetch that gives up marks the transaction until a decision arrives', async () => {
     const store = open();
-    const id = unique('tx');
+    const id = uniqueId('tx');
     await store.ingest(ingestInput(docvEvent({ docvTransactionId: id, eventType: 'VERIFICATION_COMPLETED', eventTime: '2026-03-01T10:05:00Z' })));
     const at = new Date('2026-03-01T10:06:00Z');
     await store.markDecisionUnavailable(id, 'no decision after 5 attempts', at);
@@ -249,7 +195,7 @@ describe('SQLite store: canonical events of every dialect', () => {
     expect((await deliveriesOf(uploaded.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
     expect((await claimSink()).map((c) => c.eventId)).toEqual([uploaded.eventId]);
 
-    const token = unique('tok');
+    const token = uniqueId('tok');
     const completion = await store.ingest(ingestInput(docvEvent({ docvTransactionId: token, eventType: 'VERIFICATION_COMPLETED' })));
     expect((await deliveriesOf(completion.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
     expect(await claimSink()).toEqual([]);
@@ -264,7 +210,7 @@ describe('SQLite store: canonical events of every dialect', () => {
 
     const decided = await store.ingest(ingestInput(docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'reject' })));
     expect((await deliveriesOf(decided.eventId)).map((d) => d.destination)).toEqual(['sink']);
-    const evaluation = await store.ingest(canonicalInput(riskosEvent('evaluation_completed', unique('eval'), unique('tok'), { decision: 'accept' })));
+    const evaluation = await store.ingest(canonicalInput(riskosEvent('evaluation_completed', uniqueId('eval'), { docvTransactionId: uniqueId('tok'), decision: 'ACCEPT' })));
     expect((await deliveriesOf(evaluation.eventId)).map((d) => d.destination)).toEqual(['sink']);
 
     // Without fetchDecisions, no fetch rows at all.

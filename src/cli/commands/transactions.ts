@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { CANONICAL_DECISIONS, type CanonicalDecision } from '../../contract/index.js';
-import { NO_STATUS, STATUS_RANK } from '../../lifecycle/index.js';
+import { TRANSACTION_STATUSES } from '../../lifecycle/index.js';
 import { MAX_PAGE_LIMIT } from '../../store/index.js';
 import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .description('list transactions, newest first')
     .addOption(dbOption())
     .addOption(jsonOption())
-    .addOption(new Option('--status <eventType>', 'only this status').choices([NO_STATUS, ...Object.keys(STATUS_RANK)]))
+    .addOption(new Option('--status <eventType>', 'only this status').choices([...TRANSACTION_STATUSES]))
     .addOption(new Option('--decision <decision>', 'only this decision').choices([...CANONICAL_DECISIONS]))
     .option('--customer-user-id <id>', 'only this customerUserId')
     .addOption(limitOption())

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS, isCanonicalDecision } from '../../contract/index.js';
-import { NO_STATUS, STATUS_RANK } from '../../lifecycle/index.js';
+import { TRANSACTION_STATUSES } from '../../lifecycle/index.js';
 import { DELIVERY_STATES, type DeliveryState, type Store } from '../../store/index.js';
 import { eventPages } from './event-pages.js';
 import { html, layout, STYLE, table, type Html } from './html.js';
@@ -8,9 +8,6 @@ import { badge, eventHref, link, pager, selectField } from './parts.js';
 
 /** Pages may load only our own stylesheet: no scripts, no frames, no remote anything. */
 const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/** Every status a transaction can have, in the order of its life. */
-const STATUSES: readonly string[] = [NO_STATUS, ...Object.keys(STATUS_RANK).sort((a, b) => STATUS_RANK[a]! - STATUS_RANK[b]!)];
 
 /** Read-only pages for people: what arrived, where each transaction stands, what failed. */
 export async function dashboardRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
@@ -26,7 +23,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
   app.get('/dashboard/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(STYLE));
 
   app.get<{ Querystring: { status?: string; decision?: string; cursor?: string } }>('/dashboard', async (request, reply) => {
-    const status = STATUSES.includes(request.query.status ?? '') ? request.query.status : undefined;
+    const status = TRANSACTION_STATUSES.includes(request.query.status ?? '') ? request.query.status : undefined;
     const decision = isCanonicalDecision(request.query.decision) ? request.query.decision : undefined;
     const [stats, list] = await Promise.all([store.stats(), store.listTransactions({ limit: 50, cursor: request.query.cursor, status, decision })]);
     const rows = list.items.map((t) => [
@@ -39,7 +36,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: { store: St
       t.anomalies.length ? html`<span class="anomaly">${t.anomalies.map((a) => a.code).join(', ')}</span>` : html`-`,
     ]);
     const summary = html`<p>${stats.events} events · ${stats.transactions} transactions · outbox: ${DELIVERY_STATES.map((s) => `${stats.deliveries[s]} ${s}`).join(', ')} · quarantine ${stats.quarantine}</p>`;
-    const filter = html`<form method="get" action="/dashboard">${selectField('status', STATUSES, status)}${selectField('decision', CANONICAL_DECISIONS, decision)}<button>filter</button></form>`;
+    const filter = html`<form method="get" action="/dashboard">${selectField('status', TRANSACTION_STATUSES, status)}${selectField('decision', CANONICAL_DECISIONS, decision)}<button>filter</button></form>`;
     return reply
       .type('text/html; charset=utf-8')
       .send(page('Transactions', html`${summary}${filter}${table(['transaction', 'status', 'decision', 'customerUserId', 'events', 'last event', 'anomalies'], rows)}${pager('/dashboard', { status, decision }, list.nextCursor)}`));
