@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ROOT } from './servers.js';
 
@@ -177,15 +177,19 @@ export function formatReport(r: Report): string {
   ].join('\n');
 }
 
-const HEADER = `# Benchmarks
+/** The line that opens the JSON copy of the figures at the end of a raw run (see formatRawRun). */
+export const RAW_RUN_JSON_FENCE = '```json';
 
-Appended by \`npm run bench\` (bench/run.ts); each run measures the bare Node.js baseline beside the
-receiver, so compare ratios, not raw numbers, across runs. Analysis and profiling notes sit between
-runs.
+/**
+ * The raw run as one file: the report people read (the tables the run printed, with when, what
+ * and where it measured) and, after it, the same figures as JSON for scripts and comparisons.
+ * Raw runs are written where the caller says, never appended to the documentation: the current
+ * figures are summarised by hand in docs/performance.md.
+ */
+export function formatRawRun(report: Report): string {
+  return `${formatReport(report)}\n${RAW_RUN_JSON_FENCE}\n${JSON.stringify(report, null, 2)}\n\`\`\`\n`;
+}
 
-`;
-
-export function appendReport(file: string, report: Report): void {
-  if (!existsSync(file)) writeFileSync(file, HEADER);
-  appendFileSync(file, `\n${formatReport(report)}`);
+export function writeRawRun(file: string, report: Report): void {
+  writeFileSync(file, formatRawRun(report));
 }

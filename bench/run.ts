@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { appendReport, commandLine, commitDescription, formatCpuBudgets, formatTable, formatTargets, machineDescription, target, type CpuBudget, type Report, type Row } from './report.js';
+import { commandLine, commitDescription, formatCpuBudgets, formatTable, formatTargets, machineDescription, target, writeRawRun, type CpuBudget, type Report, type Row } from './report.js';
 import { installExitHooks, killAllChildren, ROOT } from './servers.js';
 import { buildCheckout } from './servers.js';
 import { budgetLabel, budgetSection, FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
@@ -19,8 +19,10 @@ const USAGE = `npm run bench [-- options]
   --rates <list>      open-loop rates in events/s (default 500,2000,5000)
   --only <list>       sections to run: sqlite,budget,postgres,openloop,sender,scale (baseline always
                       runs; sqlite and openloop each measure the durable floor beside the receiver)
-  --out <file>        append the report here (default BENCHMARKS.md)
-  --json <file>       also write the rows and targets as JSON
+  --out <file>        write the raw run to this file: the report (the printed tables, with the
+                      date, command, commit, machine and settings) followed by its figures as
+                      JSON; without it the run is only printed
+  --json <file>       also write the rows and targets alone as JSON
   --title <text>      heading of the report
   --profile <dir>     run the receivers with --cpu-prof, profiles written to <dir>
   --compare <dirs>    also run the SQLite section with the receiver of other checkouts
@@ -87,7 +89,15 @@ async function main(): Promise<void> {
   };
   const rates = (values.rates ?? '500,2000,5000').split(',').map((r) => positive(r, 0, 'rates'));
   const scaleEvents = Math.round(positive(values.events, smoke ? 2_000 : 1_000_000, 'events'));
-  const out = resolve(values.out ?? join(ROOT, 'BENCHMARKS.md'));
+  const out = values.out === undefined ? undefined : resolve(values.out);
+  // Found out now, not after minutes of measuring.
+  if (out) {
+    try {
+      accessSync(dirname(out), constants.W_OK);
+    } catch {
+      throw new Error(`--out: cannot write into ${dirname(out)} (create the directory first)`);
+    }
+  }
 
   const rows: Row[] = [];
   let baseline: Baseline | undefined;
@@ -214,9 +224,11 @@ async function main(): Promise<void> {
       budgets,
     };
     process.stdout.write(`\n${formatTable(rows)}\n\n${formatTargets(targets)}\n${budgets.length ? `\n${formatCpuBudgets(budgets)}\n` : ''}`);
-    appendReport(out, report);
+    if (out) {
+      writeRawRun(out, report);
+      process.stdout.write(`\nraw run written to ${out}\n`);
+    }
     if (values.json) writeFileSync(resolve(values.json), JSON.stringify({ rows, targets }, null, 2));
-    process.stdout.write(`\nappended to ${out}\n`);
     if (rows.some((r) => r.failed)) {
       process.stderr.write(`failed sections: ${rows.filter((r) => r.failed).map((r) => r.key).join(', ')}\n`);
       process.exitCode = 1;

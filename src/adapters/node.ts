@@ -58,6 +58,16 @@ export function createNodeHandler(pipeline: Promise<IngestPipeline> | IngestPipe
     try {
       const p = await pipeline;
       const pre = (req as WithBody).body;
+      const head = { method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress };
+      // Method, allow-list and failure limiter first, before a byte of the body is read: a blocked
+      // address gets its 403 or 429 now, not once it has sent (or stopped sending) what it announced.
+      // Node would wait for the unread rest before taking the next request, so the connection is
+      // closed after the answer unless the whole request is in (a body parser in front read it).
+      const refusal = p.admit(head);
+      if (refusal !== null) {
+        write(res, refusal, !req.complete);
+        return;
+      }
       let body: Buffer;
       let tooLarge = false;
       if (Buffer.isBuffer(pre)) body = pre;
@@ -68,7 +78,7 @@ export function createNodeHandler(pipeline: Promise<IngestPipeline> | IngestPipe
         write(res, { status: 500, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: JSON.stringify(p500), outcome: 'unavailable' });
         return;
       } else ({ body, tooLarge } = await readBody(req, p.maxBodyBytes));
-      const response = await p.handle({ method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress, body, bodyTooLarge: tooLarge });
+      const response = await p.handle({ ...head, rawHeaders: req.rawHeaders, body, bodyTooLarge: tooLarge });
       write(res, response, tooLarge);
     } catch (err) {
       onError?.(err);

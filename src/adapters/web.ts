@@ -1,4 +1,5 @@
-import type { IngestPipeline } from '../ingest/index.js';
+import type { IngestPipeline, IngestResponse } from '../ingest/index.js';
+import type { IngestRequestHead } from '../ingest/types.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 
 /** Reads a Web stream up to `limit` bytes, cancelling it past the limit. */
@@ -31,12 +32,24 @@ async function readLimited(request: Request, limit: number): Promise<{ body: Uin
   return { body, tooLarge: false };
 }
 
+/**
+ * A Web `Headers` object has already joined a repeated header into one value (", " between the
+ * copies), and keeps no record of the copies; `Authorization` pairs included, which Node would
+ * have cut to the first. So no `rawHeaders` can be handed on here: the pipeline refuses instead a
+ * credential header whose value can only be copies joined into one (src/auth/repeated-headers.ts).
+ * Left alone, `wrong, <secret>` would pass the shared-secret check, which compares the last token.
+ */
 function headersOf(request: Request): Record<string, string> {
   const out: Record<string, string> = {};
   request.headers.forEach((value, name) => {
     out[name] = value;
   });
   return out;
+}
+
+async function handleWithBody(p: IngestPipeline, request: Request, head: IngestRequestHead): Promise<IngestResponse> {
+  const { body, tooLarge } = await readLimited(request, p.maxBodyBytes);
+  return p.handle({ ...head, body, bodyTooLarge: tooLarge });
 }
 
 /**
@@ -48,8 +61,11 @@ export function createFetchHandler(pipeline: Promise<IngestPipeline> | IngestPip
   return async function docvFetchHandler(request: Request, info?: { remoteAddress?: string }): Promise<Response> {
     try {
       const p = await pipeline;
-      const { body, tooLarge } = await readLimited(request, p.maxBodyBytes);
-      const response = await p.handle({ method: request.method, headers: headersOf(request), remoteAddress: info?.remoteAddress, body, bodyTooLarge: tooLarge });
+      const head = { method: request.method, headers: headersOf(request), remoteAddress: info?.remoteAddress };
+      // Method, allow-list and failure limiter before the body is read, as in the other adapters;
+      // what happens to the unread body is the runtime's business.
+      const refusal = p.admit(head);
+      const response = refusal ?? (await handleWithBody(p, request, head));
       return new Response(response.body, { status: response.status, headers: response.headers });
     } catch (err) {
       onError?.(err);

@@ -9,16 +9,30 @@ import { AuthConfigError } from './errors.js';
 export function requireSecretList(option: string, values: unknown, what: string): string[] {
   if (!Array.isArray(values)) throw new AuthConfigError(option, `expected a list of ${what}s`);
   return values.map((value: unknown, index) => {
-    if (typeof value !== 'string') throw new AuthConfigError(option, `entry ${index + 1} is not a string`);
-    if (value.length === 0) throw new AuthConfigError(option, `entry ${index + 1} is an empty ${what}`);
-    if (/\s/.test(value)) {
-      throw new AuthConfigError(
-        option,
-        `entry ${index + 1} contains whitespace; was the ${what} read from a file with a trailing newline, or pasted with a space?`,
-      );
-    }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(value)) throw new AuthConfigError(option, `entry ${index + 1} contains a control character`);
-    return value;
+    const problem = secretProblem(value, what);
+    if (problem !== undefined) throw new AuthConfigError(option, `entry ${index + 1} ${problem}`);
+    return value as string;
   });
+}
+
+/**
+ * Checks one secret, such as the admin token: the same rules as an entry of a list. A token of
+ * only whitespace would otherwise count as configured, and one with a space in it could never be
+ * sent as a bearer token (but could as a Basic password, a blank one included).
+ */
+export function requireSecret(option: string, value: unknown, what: string): string {
+  const problem = secretProblem(value, what);
+  if (problem !== undefined) throw new AuthConfigError(option, problem);
+  return value as string;
+}
+
+/** What is wrong with a secret, as the end of a sentence that never quotes it; undefined when nothing is. */
+function secretProblem(value: unknown, what: string): string | undefined {
+  if (typeof value !== 'string') return 'is not a string';
+  if (value.length === 0) return `is an empty ${what}`;
+  if (value.trim() === '') return `is only whitespace, not a ${what}`;
+  if (/\s/.test(value)) return `contains whitespace; was the ${what} read from a file with a trailing newline, or pasted with a space?`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'contains a control character';
+  return undefined;
 }

@@ -3,6 +3,7 @@
 export type { AuthCheck, CredentialOutcome, InboundAuth, InboundAuthConfig, InboundRequestMeta, SourceOutcome } from './types.js';
 export { createInboundAuth } from './inbound.js';
 export { AuthConfigError } from './errors.js';
+export { requireSecret } from './config-validation.js';
 export { AUTH_REALM } from './check.js';
 export { BASIC_CHALLENGE } from './basic.js';
 export { SHARED_SECRET_CHALLENGE } from './shared-secret.js';
@@ -33,3 +34,4 @@ export {
 } from './failure-limiter.js';
 export { readSecretList, type ReadSecretListOptions } from './secret-sources.js';
 export { headersWithoutCredentials, isCredentialHeader, type HeaderMap } from './redact.js';
+export { repeatedCredentialHeader, SINGLE_CREDENTIAL_HEADERS } from './repeated-headers.js';

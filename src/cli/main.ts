@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { redactUrl } from '../auth/redact-url.js';
 import { CliError } from './errors.js';
 import { addExamples, configureHelp } from './help.js';
 import { packageVersion } from './version.js';
@@ -27,6 +28,9 @@ export async function buildProgram(): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   configureHelp(program);
+  // commander quotes a rejected argument in its error ("argument 'https://user:pass@…' is
+  // invalid"): URLs in it lose their credentials. Set before the commands exist, which inherit it.
+  program.configureOutput({ outputError: (text, write) => write(redactUrl(text)) });
   for (const load of COMMANDS) (await load()).register(program);
   return addExamples(program, [
     { say: 'the receiver on embedded SQLite (./data/docv-webhooks.db), on http://127.0.0.1:3000', run: 'docv-webhooks serve' },
@@ -42,11 +46,13 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    // Whatever a command failed on, a URL it quotes loses its credentials (--forward-url, --db,
+    // SOCURE_BASE_URL, a pg or fetch error): the message is for a terminal and its scrollback.
     if (err instanceof CliError) {
-      process.stderr.write(`docv-webhooks: ${err.message}\n`);
+      process.stderr.write(`docv-webhooks: ${redactUrl(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`docv-webhooks: ${(err as Error).message ?? String(err)}\n`);
+    process.stderr.write(`docv-webhooks: ${redactUrl((err as Error).message ?? String(err))}\n`);
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_FAILURE_LIMITS, DEFAULT_SIGNATURE_TOLERANCE_SECONDS, readSecretList } from '../auth/index.js';
-import { DEFAULT_DISPATCH, type StartReceiverOptions } from '../server/index.js';
+import { DEFAULT_DISPATCH, DEFAULT_TIMEOUTS, type StartReceiverOptions } from '../server/index.js';
 import { DEFAULT_DECISION_PENDING_MAX_MS, DEFAULT_SOCURE_API_KIND, exponentialSchedule, isSocureApi, SOCURE_APIS, type SocureApi } from '../dispatch/index.js';
 import { formatDuration, parseDuration, parseRetrySchedule } from '../retry/schedule.js';
 import { CliError } from './errors.js';
@@ -16,6 +16,7 @@ export interface ReceiverFlags {
   allowIp?: string[];
   trustProxy?: boolean;
   authFailureLimit?: number;
+  maxConnectionsPerClient?: number;
   adminToken?: string;
   forwardUrl?: string[];
   forwardSigningSecret?: string[];
@@ -60,6 +61,17 @@ export function addAuthOptions(command: Command): Command {
         String(DEFAULT_FAILURE_LIMITS.maxFailures),
       ),
     )
+    .addOption(
+      defaultInHelp(
+        new Option(
+          '--max-connections-per-client <n>',
+          'open connections an address that has not delivered successfully yet may hold; more are closed at once. Behind a proxy all come from the proxy: raise it there, or 0 turns this off',
+        )
+          .env('DOCV_MAX_CONNECTIONS_PER_CLIENT')
+          .argParser(parseConnectionCap),
+        String(DEFAULT_TIMEOUTS.maxConnectionsPerClient),
+      ),
+    )
     .addOption(adminTokenOption());
 }
 
@@ -69,9 +81,15 @@ function parseFailureLimit(value: string): number {
   return n;
 }
 
+function parseConnectionCap(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${value}" is not a whole number (0 turns the cap off)`);
+  return n;
+}
+
 /** The admin API's token: `serve`'s admin API and dashboard, a `worker`'s /metrics. */
 export function adminTokenOption(): Option {
-  return envInHelp(new Option('--admin-token <token>', 'bearer token for the admin API and /metrics').env('DOCV_ADMIN_TOKEN'), orFile('DOCV_ADMIN_TOKEN'));
+  return envInHelp(new Option('--admin-token <token>', 'bearer token for the admin API and /metrics'), orFile('DOCV_ADMIN_TOKEN'));
 }
 
 /** The default retry schedule in a few words: it doubles from its first delay to its cap. */
@@ -96,7 +114,7 @@ export function addDispatchOptions(command: Command): Command {
     .addOption(defaultInHelp(new Option('--concurrency <n>', 'attempts in flight at once').env('DOCV_DISPATCH_CONCURRENCY').argParser(parsePositiveInt), String(DEFAULT_DISPATCH.concurrency)))
     .option('--no-ordering', "do not hold a transaction's later events until the earlier one is done")
     .addOption(new Option('--socure-base-url <url>', "fetch decisions from Socure's API here (for uploads, and completions without a decision)").env('SOCURE_BASE_URL'))
-    .addOption(envInHelp(new Option('--socure-api-key <key>', "API key for Socure's API").env('SOCURE_API_KEY'), orFile('SOCURE_API_KEY')))
+    .addOption(envInHelp(new Option('--socure-api-key <key>', "API key for Socure's API"), orFile('SOCURE_API_KEY')))
     .addOption(new Option('--socure-api <api>', 'idplus: POST /api/3.0/EmailAuthScore; profile: GET /api/3.0/documents/{id}').choices(SOCURE_APIS).default(DEFAULT_SOCURE_API_KIND).env('SOCURE_API'))
     .addOption(
       defaultInHelp(
@@ -107,22 +125,47 @@ export function addDispatchOptions(command: Command): Command {
     .addOption(switchOption('--store-document-data', 'keep document data (PII) from the fetched decision', 'DOCV_STORE_DOCUMENT_DATA'));
 }
 
-function fromEnv(flag: string[] | undefined, name: string, separator: string | RegExp, env: NodeJS.ProcessEnv): string[] | undefined {
-  if (flag && flag.length > 0) return flag;
+/**
+ * A list flag, else its environment variable (or `_FILE`), read by readSecretList, which refuses
+ * one that is set but holds nothing usable. A flag is refused for the same reason: an entry that
+ * is empty or only separators (`--webhook-secret ' , '`) is a mistake, never a secret.
+ */
+function fromEnv(flag: string[] | undefined, flagName: string, name: string, separator: string | RegExp, env: NodeJS.ProcessEnv): string[] | undefined {
+  if (flag && flag.length > 0) {
+    const blank = flag.findIndex((entry) => entry.split(separator).every((part) => part.trim() === ''));
+    if (blank !== -1) {
+      const which = flag.length > 1 ? `${flagName} (number ${blank + 1} of ${flag.length})` : flagName;
+      throw new CliError(`${which} holds nothing usable: it is empty, or only separators and whitespace`);
+    }
+    return flag;
+  }
   try {
-    return readSecretList(env, name, { separator });
+    return readSecretList(env, name, { separator, warn: warnOnStderr });
   } catch (err) {
     throw new CliError((err as Error).message);
   }
 }
 
-function single(flag: string | undefined, name: string, env: NodeJS.ProcessEnv): string | undefined {
-  if (flag !== undefined) return flag;
+/**
+ * A single-value flag, else its environment variable (or `_FILE`). The variable is read here, not
+ * by commander's `.env()`, so `NAME=` means unset, `NAME` and `NAME_FILE` together are refused,
+ * and one of only whitespace is refused (readSecretList), as for every secret.
+ */
+function single(flag: string | undefined, flagName: string, name: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (flag !== undefined) {
+    if (flag.trim() === '') throw new CliError(`${flagName} holds nothing usable: it is empty or only whitespace`);
+    return flag;
+  }
   try {
-    return readSecretList(env, name)?.[0];
+    return readSecretList(env, name, { warn: warnOnStderr })?.[0];
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+}
+
+/** A secret file others can read: one line, before the start-up's own output. */
+function warnOnStderr(message: string): void {
+  process.stderr.write(`docv-webhooks: warning: ${message}\n`);
 }
 
 function duration(text: string, flag: string): number {
@@ -152,18 +195,19 @@ export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.Proce
   const maxAttempts = flags.maxAttempts ?? (flags.retrySchedule !== undefined ? schedule.length + 1 : DEFAULT_DISPATCH.retry.maxAttempts);
   return {
     auth: {
-      webhookSecrets: fromEnv(flags.webhookSecret, 'DOCV_WEBHOOK_SECRETS', ',', env),
-      basicAuth: fromEnv(flags.basicAuth, 'DOCV_WEBHOOK_BASIC_AUTH', ',', env),
-      signingSecrets: fromEnv(flags.signingSecret, 'DOCV_WEBHOOK_SIGNING_SECRETS', /[\s,]+/, env),
-      allowIps: fromEnv(flags.allowIp, 'DOCV_ALLOWED_IPS', /[\s,]+/, env),
+      webhookSecrets: fromEnv(flags.webhookSecret, '--webhook-secret', 'DOCV_WEBHOOK_SECRETS', ',', env),
+      basicAuth: fromEnv(flags.basicAuth, '--basic-auth', 'DOCV_WEBHOOK_BASIC_AUTH', ',', env),
+      signingSecrets: fromEnv(flags.signingSecret, '--signing-secret', 'DOCV_WEBHOOK_SIGNING_SECRETS', /[\s,]+/, env),
+      allowIps: fromEnv(flags.allowIp, '--allow-ip', 'DOCV_ALLOWED_IPS', /[\s,]+/, env),
       ...(flags.signatureTolerance !== undefined ? { signatureToleranceSeconds: flags.signatureTolerance } : {}),
       trustProxy: switchOn(flags.trustProxy, 'DOCV_TRUST_PROXY', env),
     },
     ...(flags.authFailureLimit !== undefined ? { authFailureLimit: flags.authFailureLimit } : {}),
-    adminToken: single(flags.adminToken, 'DOCV_ADMIN_TOKEN', env),
+    ...(flags.maxConnectionsPerClient !== undefined ? { timeouts: { maxConnectionsPerClient: flags.maxConnectionsPerClient } } : {}),
+    adminToken: single(flags.adminToken, '--admin-token', 'DOCV_ADMIN_TOKEN', env),
     dispatch: {
-      forwardUrls: fromEnv(flags.forwardUrl, 'DOCV_FORWARD_URLS', /[\s,]+/, env) ?? [],
-      forwardSigningSecrets: fromEnv(flags.forwardSigningSecret, 'DOCV_FORWARD_SIGNING_SECRET', /[\s,]+/, env) ?? [],
+      forwardUrls: fromEnv(flags.forwardUrl, '--forward-url', 'DOCV_FORWARD_URLS', /[\s,]+/, env) ?? [],
+      forwardSigningSecrets: fromEnv(flags.forwardSigningSecret, '--forward-signing-secret', 'DOCV_FORWARD_SIGNING_SECRET', /[\s,]+/, env) ?? [],
       ...(flags.forwardTimeout !== undefined ? { forwardTimeoutMs: duration(flags.forwardTimeout, '--forward-timeout') } : {}),
       retry: { schedule: schedule.length ? schedule : exponentialSchedule(), maxAttempts: schedule.length ? maxAttempts : 1, jitter: DEFAULT_DISPATCH.retry.jitter },
       ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
@@ -171,7 +215,7 @@ export function receiverOptionsFromFlags(flags: ReceiverFlags, env: NodeJS.Proce
     },
     socure: {
       baseUrl: flags.socureBaseUrl,
-      apiKey: single(flags.socureApiKey, 'SOCURE_API_KEY', env),
+      apiKey: single(flags.socureApiKey, '--socure-api-key', 'SOCURE_API_KEY', env),
       ...(flags.socureApi !== undefined ? { api: socureApi(flags.socureApi) } : {}),
       ...(flags.decisionPendingMax !== undefined ? { decisionPendingMaxMs: duration(flags.decisionPendingMax, '--decision-pending-max') } : {}),
       storeDocumentData: switchOn(flags.storeDocumentData, 'DOCV_STORE_DOCUMENT_DATA', env),

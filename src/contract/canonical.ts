@@ -21,7 +21,8 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * Deduplication key for a payload delivered without a delivery id. crypto.hash, the one-shot
- * form: about 1.3 µs against 3.4 µs for createHash().update().digest() on a payload this size.
+ * form: measurably cheaper than createHash().update().digest() on a payload this size, and it runs
+ * for every such delivery.
  */
 export function contentKey(value: unknown): string {
   return `sha256:${hash('sha256', canonicalJson(value), 'hex')}`;

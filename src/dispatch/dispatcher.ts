@@ -53,7 +53,7 @@ export interface Dispatcher {
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { store, logger } = options;
   // Attempt lines are built here from fixed fields, none of them a credential: they skip the
-  // logger's redaction (its wildcard paths cost about 4 µs a line, one line per attempt).
+  // logger's redaction (its wildcard paths cost a few µs a line, and there is a line per attempt).
   const lines = options.logger.child({}, { redact: [] });
   const workerId = options.workerId ?? `worker-${process.pid}-${randomBytes(3).toString('hex')}`;
   const concurrency = options.concurrency ?? 8;

@@ -1,13 +1,15 @@
 import { parseDelivery, quarantinableBody, type CanonicalEvent, type ContractViolation, type Dialect } from '../contract/index.js';
 import { dedupeKeyOf } from './dedupe-key.js';
 import { headersWithoutCredentials, type HeaderMap } from '../auth/redact.js';
+import { repeatedCredentialHeader } from '../auth/repeated-headers.js';
 import { StoreUnavailableError, type Store } from '../store/index.js';
 import { contentEncodingProblem, jsonContentTypeProblem } from './content-type.js';
 import { PROBLEM_CONTENT_TYPE, problem, type Problem } from './problem.js';
-import type { AuthFailureLimiter, IngestAuthenticator, IngestOutcome, IngestRequest, IngestResponse } from './types.js';
+import type { AuthFailureLimiter, IngestAuthenticator, IngestOutcome, IngestRequest, IngestRequestHead, IngestResponse } from './types.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 const MAX_DELIVERY_ID_LENGTH = 256;
+const EMPTY = new Uint8Array(0);
 /** How long a sender should wait before retrying when the store is down. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
@@ -35,6 +37,14 @@ export interface ReprocessRequest {
 
 export interface IngestPipeline {
   handle(request: IngestRequest): Promise<IngestResponse>;
+  /**
+   * The checks that need no body (method, source address, failure limiter), for an adapter to run
+   * before it reads the body: the refusal to send, or null when the body should be read. A blocked
+   * address is answered at once instead of holding a connection open while it trickles (or never
+   * sends) the bytes it announced. `handle` runs the same checks again, in the same code, so an
+   * adapter that already has the body loses nothing by not calling this.
+   */
+  admit(head: IngestRequestHead): IngestResponse | null;
   /**
    * Runs a quarantined body through the checks after authentication (it was authenticated when it
    * was quarantined) and stores it if it now passes. Nothing is quarantined again.
@@ -114,38 +124,73 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     return response;
   }
 
-  async function handle(request: IngestRequest): Promise<IngestResponse> {
-    const receivedAt = request.receivedAt ?? new Date();
-    if (request.method !== 'POST') {
-      return problemResponse(
-        'method_not_allowed',
-        problem(405, 'method-not-allowed', 'Method Not Allowed', `${request.method} is not allowed here; deliveries are POSTed`),
-        { allow: 'POST' },
-      );
+  /**
+   * The checks that need no body, cheapest first: the method, the source address, then the failure
+   * limiter (which needs the client address the source check resolved). Shared by `admit` (before
+   * the body is read) and `handle` (after), so the order is written once.
+   */
+  function admission(head: IngestRequestHead): { refusal: IngestResponse } | { clientAddress: string | undefined } {
+    if (head.method !== 'POST') {
+      return {
+        refusal: problemResponse(
+          'method_not_allowed',
+          problem(405, 'method-not-allowed', 'Method Not Allowed', `${head.method} is not allowed here; deliveries are POSTed`),
+          { allow: 'POST' },
+        ),
+      };
     }
 
-    let clientAddress = request.remoteAddress;
+    let clientAddress = head.remoteAddress;
     if (auth) {
-      const source = auth.checkSource(request);
+      const source = auth.checkSource(head);
       clientAddress = source.clientAddress;
       if (!source.ok) {
-        return { ...problemResponse('forbidden', problem(403, 'forbidden', 'Forbidden', 'the source address is not allowed to deliver here')), logReason: source.reason };
+        return { refusal: { ...problemResponse('forbidden', problem(403, 'forbidden', 'Forbidden', 'the source address is not allowed to deliver here')), logReason: source.reason } };
       }
     }
     if (failureLimiter) {
       const limit = failureLimiter.check(clientAddress);
       if (limit.limited) {
         return {
-          ...problemResponse(
-            'rate_limited',
-            problem(429, 'too-many-failures', 'Too Many Requests', 'too many failed authentication attempts from this address; retry later'),
-            { 'retry-after': String(limit.retryAfterSeconds) },
-          ),
-          // Credentials are not even looked at: the operator should know why a sender with the right ones gets 429.
-          logReason: `address blocked after too many failed authentications, for another ${limit.retryAfterSeconds} s (--auth-failure-limit)`,
+          refusal: {
+            ...problemResponse(
+              'rate_limited',
+              problem(429, 'too-many-failures', 'Too Many Requests', 'too many failed authentication attempts from this address; retry later'),
+              { 'retry-after': String(limit.retryAfterSeconds) },
+            ),
+            // Credentials are not even looked at: the operator should know why a sender with the right ones gets 429.
+            logReason: `address blocked after too many failed authentications, for another ${limit.retryAfterSeconds} s (--auth-failure-limit)`,
+          },
         };
       }
     }
+    return { clientAddress };
+  }
+
+  function admit(head: IngestRequestHead): IngestResponse | null {
+    const decision = admission(head);
+    return 'refusal' in decision ? decision.refusal : null;
+  }
+
+  /**
+   * The credential checks. A credential header sent twice fails them whatever its copies say: which
+   * copy a proxy or framework keeps differs, and whoever can add a header must not choose the one
+   * we check. Its 401 carries the challenge a request without credentials gets: the pipeline does
+   * not know which mechanisms are configured, the authenticator does.
+   */
+  function checkCredentials(request: IngestRequest, authenticator: IngestAuthenticator): ReturnType<IngestAuthenticator['checkCredentials']> {
+    const repeated = authenticator.configured ? repeatedCredentialHeader(request.headers, request.rawHeaders) : undefined;
+    if (repeated === undefined) return authenticator.checkCredentials(request, request.body);
+    const bare = authenticator.checkCredentials({ headers: {}, remoteAddress: request.remoteAddress }, EMPTY);
+    const wwwAuthenticate = bare.ok ? undefined : bare.wwwAuthenticate;
+    return wwwAuthenticate === undefined ? { ok: false, status: 401, reason: repeated } : { ok: false, status: 401, reason: repeated, wwwAuthenticate };
+  }
+
+  async function handle(request: IngestRequest): Promise<IngestResponse> {
+    const receivedAt = request.receivedAt ?? new Date();
+    const admitted = admission(request);
+    if ('refusal' in admitted) return admitted.refusal;
+    const { clientAddress } = admitted;
 
     if (request.bodyTooLarge || request.body.byteLength > maxBodyBytes) {
       return problemResponse(
@@ -156,7 +201,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
 
     let verifiedWebhookId: string | undefined;
     if (auth) {
-      const credentials = auth.checkCredentials(request, request.body);
+      const credentials = checkCredentials(request, auth);
       if (!credentials.ok) {
         failureLimiter?.recordFailure(clientAddress, credentials.reason);
         // Same body whatever failed: the sender learns nothing about which check it missed.
@@ -273,7 +318,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     return accept({ headers: request.headers, body: request.body }, request.receivedAt, undefined, async (r) => r.response);
   }
 
-  return { handle, reprocess, maxBodyBytes };
+  return { handle, admit, reprocess, maxBodyBytes };
 }
 
 const DIALECT_NAMES: Readonly<Record<Dialect, string>> = {

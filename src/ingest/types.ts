@@ -5,6 +5,12 @@ import type { Dialect } from '../contract/index.js';
 export interface IngestRequest {
   method: string;
   headers: HeaderMap;
+  /**
+   * The headers as sent, `[name, value, name, value, …]` (Node's `IncomingMessage.rawHeaders`),
+   * when the adapter has them: `headers` keeps only the first of two `Authorization` headers and
+   * joins other copies, so only here can a repeated credential header be counted (and refused).
+   */
+  rawHeaders?: readonly string[];
   remoteAddress: string | undefined;
   /** The body as read, at most the limit. */
   body: Uint8Array;
@@ -18,6 +24,12 @@ export interface IngestRequest {
   bodyUnreadable?: string;
   receivedAt?: Date;
 }
+
+/**
+ * What is known of a delivery before its body is read: enough to decide whether to read it at
+ * all (see IngestPipeline.admit).
+ */
+export type IngestRequestHead = Pick<IngestRequest, 'method' | 'headers' | 'remoteAddress'>;
 
 /** How the delivery ended, for the log line and the metrics. */
 export type IngestOutcome =

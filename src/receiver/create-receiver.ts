@@ -80,6 +80,7 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
     });
     return {
       maxBodyBytes: pipeline.maxBodyBytes,
+      admit: (head) => pipeline.admit(head),
       async handle(request: IngestRequest) {
         const response = await pipeline.handle(request);
         if (response.outcome === 'accepted') dispatcher?.wake();

@@ -21,6 +21,8 @@ export interface SandboxAppDeps {
   /** The base URL people and browsers reach the sandbox at, known once it listens. */
   publicUrl: () => string;
   hasDefaultWebhookUrl: boolean;
+  /** Why a webhook URL given in a request may not be delivered to (--allow-target), or undefined. */
+  webhookUrlProblem: (url: string, field: string) => Promise<string | undefined>;
   /** Tells the delivery engine that a cancel or retry changed what is due. */
   wakeDelivery: () => void;
   logger?: Logger;
@@ -57,7 +59,7 @@ export function buildSandboxApp(deps: SandboxAppDeps): FastifyInstance {
 
   app.register(async (api) => {
     api.addHook('onRequest', requireApiKey(deps.apiKey));
-    registerEmailAuthScore(api, { service: deps.service, sessionUrl, hasDefaultWebhookUrl: deps.hasDefaultWebhookUrl });
+    registerEmailAuthScore(api, { service: deps.service, sessionUrl, hasDefaultWebhookUrl: deps.hasDefaultWebhookUrl, webhookUrlProblem: deps.webhookUrlProblem });
     registerGetTransaction(api, deps);
     registerVerify(api, deps);
     registerUpload(api, deps);

@@ -3,6 +3,9 @@ import pino, { type Logger } from 'pino';
 import type { Dialect } from '../contract/index.js';
 import { chaosFromText, type ChaosOverrides } from './chaos.js';
 import { DeliveryEngine } from './delivery/engine.js';
+import { systemResolver, webhookUrlProblem, type HostResolver, type TargetGuard } from './delivery/target-guard.js';
+import { createTargetPolicy, DEFAULT_ALLOWED_TARGETS, isLoopbackAddress, judgeTargetUrl, refusalMessage } from './delivery/target-policy.js';
+import { badRequest } from './errors.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, parseRetrySchedule } from '../retry/schedule.js';
 import { newApiKey } from './ids.js';
 import { scenarioDialectConflict, type ScenarioName } from './scenarios.js';
@@ -20,6 +23,13 @@ export interface SandboxOptions {
   /** The key clients send as `Authorization: SocureApiKey <key>`; generated when absent. */
   apiKey?: string;
   defaultWebhookUrl?: string;
+  /**
+   * Where deliveries may go (they carry the receiver's secrets): `host:port`, an address or CIDR,
+   * a CIDR with `:port`. Loopback only (127.0.0.0/8, ::1) when absent.
+   */
+  allowTargets?: readonly string[];
+  /** Injected in tests: what a host name resolves to, at creation and at every connection. */
+  resolveHost?: HostResolver;
   /** Base of `sessionUrl` when the sandbox is reached at another address than it listens on. */
   publicUrl?: string;
   webhookSecret?: string;
@@ -81,10 +91,39 @@ export async function waitUntil(done: () => boolean, timeoutMs: number, what: st
   }
 }
 
+/**
+ * One warning line for each way the receiver's secrets can leave this machine's loopback: signed
+ * deliveries ordered by anyone who reaches the API, or sent to targets beyond loopback. The
+ * secrets themselves are never named.
+ */
+function warnAboutSecrets(logger: Logger, options: SandboxOptions, targets: TargetGuard, listening: string): void {
+  const signs = options.webhookSecret !== undefined || (options.signingSecrets?.length ?? 0) > 0;
+  if (!signs) return;
+  if (!isLoopbackAddress(listening)) {
+    logger.warn(
+      { listening },
+      "the sandbox listens beyond loopback and signs deliveries with the receiver's secrets: anyone with its API key can order events the receiver will accept; never give the sandbox production secrets",
+    );
+  }
+  if (targets.policy.reachesBeyondLoopback) {
+    logger.warn(
+      { allowTargets: options.allowTargets },
+      "--allow-target allows targets beyond loopback, and deliveries carry the receiver's secrets: anyone with the API key can have them sent there; never give the sandbox production secrets",
+    );
+  }
+}
+
 /** Starts the DocV sandbox: its store, the simulated end users, the delivery engine and the HTTP API. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
   const conflict = scenarioDialectConflict(options.defaultScenario ?? 'manual', options.defaultDialect ?? 'asyncapi');
   if (conflict) throw new RangeError(`default ${conflict}`);
+  // An empty key, or one with a space in it, could never be sent: the API would be shut to everyone.
+  if (options.apiKey !== undefined && !/^\S+$/.test(options.apiKey)) throw new RangeError('the API key must be one word: not empty, no spaces');
+  const targets: TargetGuard = { policy: createTargetPolicy(options.allowTargets ?? DEFAULT_ALLOWED_TARGETS), resolve: options.resolveHost ?? systemResolver };
+  if (options.defaultWebhookUrl !== undefined) {
+    const problem = await webhookUrlProblem(options.defaultWebhookUrl, '--default-webhook-url', targets);
+    if (problem) throw new RangeError(problem);
+  }
   // stderr: stdout belongs to the CLI's own output (the URL, the generated key).
   const logger = options.logger ?? pino({ level: options.logLevel ?? 'silent' }, pino.destination(2));
   const store = new SandboxStore(sqliteFileFromUrl(options.db ?? 'sqlite::memory:'));
@@ -93,6 +132,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const engine = new DeliveryEngine({
     store,
     auth: { webhookSecret: options.webhookSecret, signingSecrets: options.signingSecrets },
+    targets,
     retrySchedule: resolveRetrySchedule(options.retrySchedule),
     attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
     maxInFlight: options.maxInFlight,
@@ -123,6 +163,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     chaos: { get: () => globalChaos, set: (c) => (globalChaos = c) },
     publicUrl: () => publicUrl ?? '',
     hasDefaultWebhookUrl: options.defaultWebhookUrl !== undefined,
+    webhookUrlProblem: (url, field) => webhookUrlProblem(url, field, targets),
     wakeDelivery: () => engine.wake(),
     logger,
   });
@@ -136,6 +177,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   publicUrl ??= url;
+  warnAboutSecrets(logger, options, targets, address.address);
   service.start();
   engine.start();
 
@@ -145,6 +187,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     apiKey,
     apiKeyGenerated: options.apiKey === undefined,
     createTransaction(input) {
+      // Without DNS (this call is synchronous): an address or the scheme is judged now, a host name at every connection.
+      const verdict = input.webhookUrl === undefined ? undefined : judgeTargetUrl(input.webhookUrl, targets.policy);
+      if (verdict?.kind === 'refused') throw badRequest(refusalMessage('webhookUrl', verdict));
       const tx = service.create(input);
       return { ...tx, sessionUrl: sessionUrl(tx.sessionToken) };
     },

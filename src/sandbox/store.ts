@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createPrivateDatabaseFile } from '../store/sqlite/private-file.js';
 import type { CanonicalDecision, Dialect, DocvEventType } from '../contract/index.js';
 import type { ChaosOverrides } from './chaos.js';
 import type { DocumentType } from './document-data.js';
@@ -325,7 +324,7 @@ export class SandboxStore {
   private readonly inTransaction: (fn: () => unknown) => unknown;
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    createPrivateDatabaseFile(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // NORMAL keeps WAL commits durable against a process crash, which is what a restart test

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import { openAdminRefusal } from './open-admin.js';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -8,18 +9,22 @@ function digest(value: string): Buffer {
 
 /**
  * Admin access (API, metrics, dashboard): the token as a bearer token, or as the password of Basic
- * auth for browsers, when one is configured; otherwise only when the server listens on loopback
- * (a developer's machine), never open on a public address.
+ * auth for browsers, when one is configured. Without one the admin API is open only to this
+ * machine's own users: never on a public address, never behind a proxy, and only to requests that
+ * open-admin.ts can tell come from here.
  */
-export function adminGuard(options: { token?: string | undefined; listeningOnLoopback: boolean }) {
+export function adminGuard(options: { token?: string | undefined; listeningOnLoopback: boolean; behindProxy?: boolean | undefined }) {
   const expected = options.token !== undefined ? digest(options.token) : null;
+  const context = { listeningOnLoopback: options.listeningOnLoopback, behindProxy: options.behindProxy === true };
   return async function guard(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (expected === null) {
-      if (options.listeningOnLoopback) return;
+      const refusal = openAdminRefusal({ headers: request.headers, peer: request.socket.remoteAddress }, context);
+      if (refusal === null) return;
+      request.log.warn({ reason: refusal.slug, peer: request.socket.remoteAddress, path: request.url.split('?')[0]!.slice(0, 200) }, 'admin API without a token refused a request');
       await reply
         .code(403)
         .header('content-type', PROBLEM_CONTENT_TYPE)
-        .send(JSON.stringify(problem(403, 'admin-disabled', 'Forbidden', 'the admin API needs DOCV_ADMIN_TOKEN (or --admin-token) when listening beyond loopback')));
+        .send(JSON.stringify(problem(403, refusal.slug, 'Forbidden', refusal.detail)));
       return;
     }
     const header = request.headers.authorization ?? '';

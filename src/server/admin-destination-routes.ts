@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { storedForwardUrl } from '../dispatch/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import type { DestinationState, Store } from '../store/index.js';
+import { shownDestination } from './destination-view.js';
 
 function notFound(name: string) {
   return JSON.stringify(problem(404, 'not-found', 'Not Found', `no destination ${JSON.stringify(name.slice(0, 300))}; GET /v1/destinations lists them`));
@@ -14,7 +15,7 @@ function notFound(name: string) {
 export async function adminDestinationRoutes(app: FastifyInstance, options: { store: Store; onDestinationsChange?: (() => unknown) | undefined }): Promise<void> {
   const { store } = options;
 
-  app.get('/v1/destinations', async () => ({ items: await store.listDestinations() }));
+  app.get('/v1/destinations', async () => ({ items: (await store.listDestinations()).map(shownDestination) }));
 
   app.post<{ Body: { url: string; signed?: boolean } }>(
     '/v1/destinations',
@@ -38,7 +39,7 @@ export async function adminDestinationRoutes(app: FastifyInstance, options: { st
       const { destination, outcome } = await store.addDestination({ ...forward, kind: 'forward', signed: request.body.signed === true }, 'replace');
       request.log.info({ destination: destination.name, outcome }, `destination ${destination.name} ${outcome}`);
       options.onDestinationsChange?.();
-      return reply.code(outcome === 'created' ? 201 : 200).send(destination);
+      return reply.code(outcome === 'created' ? 201 : 200).send(shownDestination(destination));
     },
   );
 
@@ -48,7 +49,7 @@ export async function adminDestinationRoutes(app: FastifyInstance, options: { st
       if (!destination) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.name));
       request.log.info({ destination: destination.name, state }, `destination ${destination.name} ${state}`);
       options.onDestinationsChange?.();
-      return destination;
+      return shownDestination(destination);
     });
   setState('disable', 'disabled');
   setState('enable', 'active');

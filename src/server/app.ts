@@ -47,7 +47,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
   });
-  limitConnections(app, config.timeouts);
+  const admission = limitConnections(app, config.timeouts, { onRefused: (reason) => deps.metrics?.onConnectionRefused(reason) });
 
   // Set before any plugin registers so every encapsulated context inherits them.
   app.setNotFoundHandler(async (request, reply) =>
@@ -95,6 +95,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     keepDocumentData: config.socure.storeDocumentData,
     onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
   });
+  // A sender answered 2xx on the ingest route (accepted or duplicate: the pipeline answers 2xx
+  // only once the credentials passed) may use the connections kept in reserve. The socket peer,
+  // not the X-Forwarded-For client: admission decides before any header is read. Added before the
+  // route is registered, so its context inherits the hook.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode >= 200 && reply.statusCode < 300 && request.routeOptions.url === config.webhookPath) admission.markTrusted(request.socket.remoteAddress);
+    done();
+  });
   await app.register(ingestRoute, { path: config.webhookPath, pipeline, logger, ...(deps.onIngest ? { onResponse: deps.onIngest } : {}) });
 
   healthRoutes(app, store);
@@ -104,7 +112,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       reply.headers(SECURITY_HEADERS);
       return payload;
     });
-    admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host) }));
+    admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host), behindProxy: config.auth.trustProxy }));
     await admin.register(adminRoutes, { store });
     await admin.register(adminQuarantineRoutes, {
       store,

@@ -14,7 +14,17 @@ export interface ServerTimeouts {
   keepAliveMs: number;
   /** Idle socket. */
   connectionMs: number;
+  /**
+   * Open connections at most. The last quarter is kept for addresses that recently delivered
+   * successfully (see connection-admission.ts), so a flood of idle sockets cannot lock them out.
+   */
   maxConnections: number;
+  /**
+   * Open connections one client (socket peer; IPv6 per /64) may hold until it has delivered
+   * successfully; beyond it they are closed at once (`--max-connections-per-client`). 0 turns the
+   * cap off. Behind a proxy every connection comes from the proxy: raise it or turn it off there.
+   */
+  maxConnectionsPerClient: number;
 }
 
 export interface DispatchConfig {
@@ -135,6 +145,7 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = {
   keepAliveMs: 5_000,
   connectionMs: 60_000,
   maxConnections: 1_024,
+  maxConnectionsPerClient: 64,
 };
 
 export function defaultReceiverConfig(overrides: Partial<ReceiverConfig> = {}): ReceiverConfig {

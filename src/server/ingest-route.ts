@@ -47,13 +47,29 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
   const lines = options.logger.child({}, { redact: [] });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: pipeline.maxBodyBytes }, (_req, body, done) => done(null, body));
-  app.addHook('onRequest', (request, _reply, done) => {
-    setContentTypeAside(request.raw);
-    done();
+  // The method, the allow-list and the failure limiter decide before fastify reads the body (it
+  // reads it between onRequest and the handler): a blocked address that announces a large body and
+  // sends part of it gets its 403 or 429 now, not when the request timeout ends the read. Node
+  // would wait for the unread rest before taking the next request, so the connection is closed.
+  app.addHook('onRequest', (request, reply, done) => {
+    const started = process.hrtime.bigint();
+    const refusal = pipeline.admit({ method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress });
+    if (refusal === null) {
+      setContentTypeAside(request.raw);
+      done();
+      return;
+    }
+    if (!request.raw.complete) reply.header('connection', 'close');
+    // Answered here, and `done` not called: fastify goes no further (no body read, no handler).
+    answer(request, reply, refusal, started);
   });
 
   async function send(request: FastifyRequest, reply: FastifyReply, ingestRequest: IngestRequest, started: bigint): Promise<FastifyReply> {
-    const response = await pipeline.handle(ingestRequest);
+    return answer(request, reply, await pipeline.handle(ingestRequest), started);
+  }
+
+  /** The one log line per delivery, the metrics, then the answer. */
+  function answer(request: FastifyRequest, reply: FastifyReply, response: IngestResponse, started: bigint): FastifyReply {
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
     options.onResponse?.(response, latencyMs);
     const line = {
@@ -79,7 +95,7 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
       const started = process.hrtime.bigint();
       restoreContentType(request.raw);
       const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
-      return send(request, reply, { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body }, started);
+      return send(request, reply, { method: request.method, headers: request.headers, rawHeaders: request.raw.rawHeaders, remoteAddress: request.socket.remoteAddress, body }, started);
     },
   });
 
@@ -90,7 +106,7 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
   app.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const started = process.hrtime.bigint();
     restoreContentType(request.raw);
-    const meta = { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress, body: EMPTY };
+    const meta = { method: request.method, headers: request.headers, rawHeaders: request.raw.rawHeaders, remoteAddress: request.socket.remoteAddress, body: EMPTY };
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       reply.header('connection', 'close');
       return send(request, reply, { ...meta, bodyTooLarge: true }, started);

@@ -8,3 +8,17 @@ export function isLoopbackHost(host: string): boolean {
   if (h.startsWith('::ffff:')) return isLoopbackHost(h.slice('::ffff:'.length));
   return false;
 }
+
+/**
+ * True when a `Host` header (or the host:port of an `Origin`) names this machine: `localhost` or
+ * a loopback address literal (`127.0.0.1`, `[::1]`, …), with or without a port. A name that
+ * merely resolves to loopback does not count: a page can point a name it owns at 127.0.0.1 (DNS
+ * rebinding), and its browser then sends that name, never one of these.
+ */
+export function isLoopbackAuthority(authority: string): boolean {
+  const match = /^(\[[^\]]*\]|[^:[\]]+)(?::\d{1,5})?$/.exec(authority);
+  if (!match) return false;
+  const host = match[1]!.toLowerCase();
+  if (host.startsWith('[')) return isIP(host.slice(1, -1)) === 6 && isLoopbackHost(host);
+  return host === 'localhost' || (isIP(host) === 4 && isLoopbackHost(host));
+}

@@ -5,6 +5,7 @@ import type { IngestResponse } from '../ingest/index.js';
 import { DECISION_FETCH_DESTINATION, DELIVERY_STATES, type ClaimedDelivery, type Store } from '../store/index.js';
 import { KNOWN_EVENT_TYPES } from '../contract/index.js';
 import { TRANSACTION_STATUSES } from '../lifecycle/index.js';
+import { REFUSAL_REASONS, type RefusalReason } from './connection-admission.js';
 
 /**
  * The event_type label: a known type, or `other`. Event types are an open set that senders spell,
@@ -37,6 +38,7 @@ export class ReceiverMetrics {
   private readonly eventsStored: Counter<'event_type'> | null = null;
   private readonly attempts: Counter<'destination' | 'outcome'>;
   private readonly decisionFetches: Counter<'outcome'>;
+  private readonly connectionsRefused: Counter<'reason'>;
 
   constructor(store: Store, options: ReceiverMetricsOptions = {}) {
     const registers = [this.registry];
@@ -56,6 +58,13 @@ export class ReceiverMetrics {
     this.commitBatch = new Histogram({ name: 'docv_commit_batch_size', help: 'Writes sharing one durable commit (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers });
     this.attempts = new Counter({ name: 'docv_delivery_attempts_total', help: 'Outbox delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers });
     this.decisionFetches = new Counter({ name: 'docv_decision_fetches_total', help: 'Get A DocV Transaction calls by outcome', labelNames: ['outcome'], registers });
+    this.connectionsRefused = new Counter({
+      name: 'docv_connections_refused_total',
+      help: 'New connections closed at once: per_client (--max-connections-per-client), reserved (the share kept for senders that delivered), full',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of REFUSAL_REASONS) this.connectionsRefused.labels(reason).inc(0);
 
     // Gauges read the store at scrape time: always true, costs nothing between scrapes.
     let snapshot: Promise<Awaited<ReturnType<Store['stats']>>> | null = null;
@@ -97,6 +106,10 @@ export class ReceiverMetrics {
     this.received?.labels(response.outcome, String(response.status)).inc();
     this.ackLatency?.labels(response.outcome).observe(latencyMs / 1000);
     if (response.outcome === 'accepted' && response.eventType) this.eventsStored?.labels(eventTypeLabel(response.eventType)).inc();
+  }
+
+  onConnectionRefused(reason: RefusalReason): void {
+    this.connectionsRefused.labels(reason).inc();
   }
 
   onCommit(batchSize: number): void {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { checkAdminExposure } from './admin-exposure.js';
 import { createLogger } from './logger.js';
 import { wireDispatch, type WiredDispatch } from './dispatch-wiring.js';
 import { listenError, listeningAddress } from './listen.js';
@@ -37,6 +38,8 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   if (metricsPort !== undefined && !isLoopbackHost(metricsHost) && !config.adminToken) {
     throw new ConfigError(`refusing to serve the worker's metrics on ${metricsHost} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or keep --metrics-host on loopback`);
   }
+  // The worker has no --trust-proxy: its listener serves metrics only, and its guard refuses proxied callers when it has no token.
+  if (metricsPort !== undefined) checkAdminExposure({ host: metricsHost, adminToken: config.adminToken, behindProxy: false, where: "the worker's metrics" });
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // The store reports commits from the first write; the metrics need the store first.
   const commits = { observe: (_batchSize: number): void => undefined };

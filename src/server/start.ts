@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { AuthConfigError, createInboundAuth, type InboundAuth } from '../auth/index.js';
+import { AuthConfigError, createInboundAuth, requireSecret, type InboundAuth } from '../auth/index.js';
+import { redactUrl } from '../auth/redact-url.js';
 import { burstThrottle, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
 import { openStore, ThreadedSqliteStore, type Store } from '../store/index.js';
+import { checkAdminExposure } from './admin-exposure.js';
 import { buildApp } from './app.js';
 import { receiverFailureLimiter } from './auth-failure-limiter.js';
 import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
@@ -64,7 +66,23 @@ export function resolveReceiverConfig(options: StartReceiverOptions): ReceiverCo
     ...(signingSecrets ? { signingSecrets } : {}),
     ...(basicAuth ? { basicAuth } : {}),
   };
+  checkAdminToken(base.adminToken);
   return base;
+}
+
+/**
+ * A token that is set must be usable: one of only whitespace counted as configured (so the admin
+ * API opened beyond loopback) while a bearer token could never match it, and a Basic password of
+ * spaces could. Not set (undefined) is different: loopback only, or a refusal (checkExposure).
+ */
+function checkAdminToken(token: string | undefined): void {
+  if (token === undefined) return;
+  try {
+    requireSecret('adminToken (--admin-token, DOCV_ADMIN_TOKEN)', token, 'token');
+  } catch (err) {
+    if (err instanceof AuthConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /** Refuses configurations that would expose an open endpoint to the network. */
@@ -85,7 +103,7 @@ function validateSocure(socure: SocureApiConfig): void {
   if (Boolean(socure.baseUrl) !== Boolean(socure.apiKey)) {
     throw new ConfigError('SOCURE_BASE_URL and SOCURE_API_KEY go together: set both to fetch decisions, or neither');
   }
-  if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl)) throw new ConfigError(`SOCURE_BASE_URL "${socure.baseUrl}" is not an http(s) URL`);
+  if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl)) throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" is not an http(s) URL`);
 }
 
 /** Opens the store, applies migrations, starts dispatch and listens: `docv-webhooks serve`. */
@@ -99,6 +117,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     throw err;
   }
   checkExposure(config, auth);
+  checkAdminExposure({ host: config.host, adminToken: config.adminToken, behindProxy: config.auth.trustProxy === true, where: 'the admin API and dashboard' });
   validateSocure(config.socure);
   const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // The store reports commits from the first write; metrics need the store to exist first.

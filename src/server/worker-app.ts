@@ -32,7 +32,8 @@ export async function buildWorkerApp(deps: WorkerAppDependencies): Promise<Fasti
     ...connectionTimeoutOptions(deps.timeouts),
     bodyLimit: 1024,
   });
-  limitConnections(app, deps.timeouts);
+  // Nobody delivers here, so nobody could earn the connections a receiver keeps in reserve.
+  limitConnections(app, deps.timeouts, { reservedShare: 0, onRefused: (reason) => metrics.onConnectionRefused(reason) });
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
     return payload;

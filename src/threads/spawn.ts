@@ -3,8 +3,8 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 /**
  * A worker's heap, bounded: these threads keep no state beyond a few thousand messages in flight,
  * and V8's default young generation (up to 48 MiB per isolate) made each of them cost the process
- * 30-50 MB of resident memory under load. A smaller young generation collects more often, each
- * time for less.
+ * tens of MB of resident memory under load (docs/decisions/0005-forwards-on-a-thread-of-their-own.md).
+ * A smaller young generation collects more often, each time for less.
  */
 const WORKER_HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 };
 

@@ -24,10 +24,10 @@ async function post(url: string, body: unknown, auth = `Bearer ${SECRET}`) {
 }
 
 /**
- * Each framework example from the README, mounted for real and driven over its own transport, with
- * the library receiver on each store backend (`store: <database URL>`).
+ * Each framework example of docs/library.md, mounted for real and driven over its own transport,
+ * with the library receiver on each store backend (`store: <database URL>`).
  */
-describe.each(backends)('framework adapters (README examples; $name)', (backend) => {
+describe.each(backends)('framework adapters (docs/library.md examples; $name)', (backend) => {
   if (skipUnavailable(backend)) return;
   let database: TestDatabase;
   let receiver: DocvReceiver;

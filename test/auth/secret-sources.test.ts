@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,5 +66,57 @@ describe('readSecretList', () => {
     const missing = join(dir, 'does-not-exist');
     expect(() => readSecretList({ DOCV_WEBHOOK_SECRETS_FILE: missing }, 'DOCV_WEBHOOK_SECRETS')).toThrow(`DOCV_WEBHOOK_SECRETS_FILE: cannot read ${missing} (ENOENT)`);
     expect(() => readSecretList({ DOCV_WEBHOOK_SECRETS_FILE: dir }, 'DOCV_WEBHOOK_SECRETS')).toThrow(/EISDIR/);
+  });
+});
+
+describe('readSecretList: set but holding nothing usable is refused, never "not configured" (issue 16, item 4)', () => {
+  const COMMAS = { separator: ',' };
+
+  it.each<[string, Record<string, string>, string, { separator?: string | RegExp }, RegExp]>([
+    ['a list of only separators', { DOCV_WEBHOOK_SECRETS: ' , ' }, 'DOCV_WEBHOOK_SECRETS', COMMAS, /^DOCV_WEBHOOK_SECRETS holds no entries/],
+    ['a list of only commas', { DOCV_WEBHOOK_BASIC_AUTH: ',,' }, 'DOCV_WEBHOOK_BASIC_AUTH', COMMAS, /^DOCV_WEBHOOK_BASIC_AUTH holds no entries/],
+    ['a list of only whitespace', { DOCV_WEBHOOK_SIGNING_SECRETS: ' ' }, 'DOCV_WEBHOOK_SIGNING_SECRETS', LIST, /^DOCV_WEBHOOK_SIGNING_SECRETS is set but holds only whitespace/],
+    ['an allow-list of only separators', { DOCV_ALLOWED_IPS: ', ,\t' }, 'DOCV_ALLOWED_IPS', LIST, /^DOCV_ALLOWED_IPS holds no entries/],
+    ['a token of only whitespace', { DOCV_ADMIN_TOKEN: '  ' }, 'DOCV_ADMIN_TOKEN', {}, /^DOCV_ADMIN_TOKEN is set but holds only whitespace/],
+    ['a token of a newline', { DOCV_ADMIN_TOKEN: '\n' }, 'DOCV_ADMIN_TOKEN', {}, /^DOCV_ADMIN_TOKEN is set but holds only whitespace/],
+  ])('%s', (_name, env, name, options, message) => {
+    expect(() => readSecretList(env, name, options)).toThrow(message);
+  });
+
+  it.each<[string, string, string, { separator?: string | RegExp }]>([
+    ['DOCV_WEBHOOK_SECRETS', ',\n', 'holds no entries', COMMAS],
+    ['DOCV_WEBHOOK_BASIC_AUTH', ' , , ', 'holds no entries', COMMAS],
+    ['DOCV_WEBHOOK_SIGNING_SECRETS', ' \n', 'is empty', LIST],
+    ['DOCV_ALLOWED_IPS', ',', 'holds no entries', LIST],
+    ['DOCV_ADMIN_TOKEN', ' \t\n', 'is empty', {}],
+  ])('%s_FILE holding %j', (name, content, says, options) => {
+    const path = secretFile(`blank-${name}`, content);
+    expect(() => readSecretList({ [`${name}_FILE`]: path }, name, options)).toThrow(`${name}_FILE: ${path} ${says}`);
+  });
+
+  it('an empty NAME still means "not configured" (what NAME= in a compose file gives)', () => {
+    expect(readSecretList({ DOCV_ALLOWED_IPS: '' }, 'DOCV_ALLOWED_IPS', LIST)).toBeUndefined();
+  });
+});
+
+describe('readSecretList: a secret file others can read is worth a warning (issue 16, item 9)', () => {
+  function readWithWarnings(mode: number): string[] {
+    const path = secretFile(`mode-${mode.toString(8)}`, 'file-secret-value\n');
+    // chmod after writing: the mode writeFileSync asks for is cut by the umask.
+    chmodSync(path, mode);
+    const warnings: string[] = [];
+    expect(readSecretList({ DOCV_WEBHOOK_SECRETS_FILE: path }, 'DOCV_WEBHOOK_SECRETS', { separator: ',', warn: (m) => warnings.push(m) })).toEqual(['file-secret-value']);
+    return warnings;
+  }
+
+  it.runIf(process.platform !== 'win32').each([0o644, 0o640, 0o604, 0o660])('mode %o: one warning naming the variable and the file, never the content', (mode) => {
+    const warnings = readWithWarnings(mode);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`^DOCV_WEBHOOK_SECRETS_FILE: .*mode-${mode.toString(8)} is open to other users than its owner \\(mode 0${mode.toString(8)}\\); make it private: chmod 600 `));
+    expect(warnings[0]).not.toContain('file-secret-value');
+  });
+
+  it.each([0o600, 0o400])('mode %o: no warning', (mode) => {
+    expect(readWithWarnings(mode)).toEqual([]);
   });
 });

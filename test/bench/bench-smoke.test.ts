@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * `npm run bench` in smoke mode (about a second per section, tiny counts), so the script cannot
  * rot: every section must still run and report numbers. What the numbers are is the bench's job,
- * not this test's. Writes to a temporary file, never to BENCHMARKS.md.
+ * not this test's. The raw run goes to a temporary file (`--out`): runs are produced, not committed.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SECTIONS = [
@@ -67,7 +67,7 @@ describe('npm run bench -- --smoke', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('runs every section and reports a positive number for each', { timeout: 300_000 }, async () => {
-    const out = join(dir, 'BENCHMARKS.md');
+    const out = join(dir, 'run.md');
     const json = join(dir, 'bench.json');
     const { code, stderr } = await runBench(['--smoke', '--out', out, '--json', json], 280_000);
     expect(code, stderr.slice(-3000)).toBe(0);
@@ -79,6 +79,10 @@ describe('npm run bench -- --smoke', () => {
     expect(markdown).toContain('| section | events/s | × baseline | p50 ms | p99 ms | max ms | peak RSS MB | errors | notes |');
 
     const { rows, targets } = JSON.parse(readFileSync(json, 'utf8')) as { rows: Row[]; targets: Array<{ name: string; pass?: boolean }> };
+    // The raw run ends with the same figures as JSON, after the tables people read.
+    const rawJson = /\n```json\n([\s\S]*)\n```\n$/.exec(markdown)?.[1];
+    expect(rawJson, 'the raw run ends with a ```json block').toBeDefined();
+    expect(JSON.parse(rawJson!)).toMatchObject({ rows, targets, command: expect.stringContaining('--smoke') });
     expect(rows.map((r) => r.key)).toEqual(SECTIONS);
     for (const row of rows) {
       expect(row.failed, `${row.key} failed`).toBeUndefined();

@@ -16,7 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** The status a loopback client gets when it claims, in X-Forwarded-For, an address of the allow-list. */
 async function claimAllowedAddress(trustProxy: string): Promise<number> {
   const proc = spawnCli(['serve', '--port', '0', '--db', `sqlite:${join(dir, `${trustProxy}.db`)}`, '--allow-ip', '10.0.0.0/8', '--log-level', 'silent'], {
-    env: { DOCV_TRUST_PROXY: trustProxy },
+    // Behind a proxy serve refuses to start without an admin token.
+    env: { DOCV_TRUST_PROXY: trustProxy, DOCV_ADMIN_TOKEN: 'env-switches-admin-token' },
   });
   const [, webhookUrl] = await proc.waitForStdout(/POST DocV events to\s+(http:\/\/\S+)/);
   const res = await fetch(webhookUrl!, {

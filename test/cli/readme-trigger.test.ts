@@ -3,11 +3,12 @@ import { runCli } from '../helpers/cli.js';
 import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
 
 /**
- * The README's `trigger` lines, run as a user runs them: the built CLI in a fresh process against a
- * real receiver. Once, every one of them failed before sending ("invalid onError method": the
- * attempt went through Node's bundled undici) while every in-process test passed.
+ * The `trigger` lines of docs/sandbox.md, run as a user runs them: the built CLI in a fresh
+ * process against a real receiver. Once, every one of them failed before sending ("invalid
+ * onError method": the attempt went through Node's bundled undici) while every in-process test
+ * passed.
  */
-describe('README: docv-webhooks trigger, in a fresh process', () => {
+describe('docs/sandbox.md: docv-webhooks trigger, in a fresh process', () => {
   let r: TestReceiver;
   beforeAll(async () => {
     r = await startTestReceiver();

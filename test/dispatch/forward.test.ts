@@ -62,6 +62,20 @@ describe.each(backends)('HTTP forward ($name)', (backend) => {
     expect(deliveries.json.items).toEqual([expect.objectContaining({ destination: expect.stringMatching(/^forward:127\.0\.0\.1:\d+\/hooks\/docv$/), attempts: 2 })]);
   });
 
+  it('a forward URL with user:password arrives with HTTP Basic (undici would drop it), the URL without it', async () => {
+    sink = await startSink((_req, res) => res.writeHead(204).end());
+    const base = new URL(sink.url);
+    r = await startTestReceiver({
+      database: await backend.create(),
+      dispatch: { forwardUrls: [`http://hook%40user:p%3Ass%20w@${base.host}/hooks/docv`], retry: { schedule: [10], maxAttempts: 2, jitter: 0 } },
+    });
+    await r.deliver(docvEvent());
+    await waitFor(() => sink.requests.length >= 1, 'the forward', 5000);
+    const req = sink.requests[0]!;
+    expect(req.url).toBe('/hooks/docv');
+    expect(req.headers.authorization).toBe(`Basic ${Buffer.from('hook@user:p:ss w').toString('base64')}`);
+  });
+
   it('410 Gone kills the delivery at once', async () => {
     sink = await startSink((_req, res) => res.writeHead(410).end('gone'));
     r = await startTestReceiver({ database: await backend.create(), dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 5, jitter: 0 } } });

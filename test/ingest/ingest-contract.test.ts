@@ -14,7 +14,7 @@ function expectProblem(res: { status: number; headers: Headers; json: any }, sta
   expect(res.json).toMatchObject({ status, type: expect.stringMatching(/^urn:docv-webhooks:problem:/), title: expect.any(String), detail: expect.any(String) });
 }
 
-describe.each(backends)('ingest contract: every row of the table in DESIGN.md ($name)', (backend) => {
+describe.each(backends)('ingest contract: every row of the status table in docs/http-contract.md ($name)', (backend) => {
   if (skipUnavailable(backend)) return;
   let r: TestReceiver;
   /** Reads stored rows straight from the database, as another process would. */

@@ -261,7 +261,7 @@ async function deliveriesOf(api: ReturnType<typeof sandboxClient>, id: string): 
 }
 
 describe('what is retried, and what a user can do about a delivery', () => {
-  it("the README's on-demand event, refused by a real receiver with 422, is not retried and does not hold the next event", async () => {
+  it("the on-demand event of docs/sandbox.md, refused by a real receiver with 422, is not retried and does not hold the next event", async () => {
     const receiver = await startTestReceiver({ webhookSecrets: ['s3cret'] });
     cleanup.push(() => receiver.destroy());
     // The default schedule: a retry of the refused event would hold the next one back 5 s.

@@ -58,6 +58,8 @@ function hasIpv6Loopback(): boolean {
 }
 
 const BEARER_CHALLENGE = 'Bearer realm="docv-webhooks"';
+/** Behind a proxy (trustProxy) the receiver refuses to start without an admin token. */
+const PROXY_ADMIN_TOKEN = 'proxy-admin-token-for-tests';
 const BASIC_CHALLENGE = 'Basic realm="docv-webhooks"';
 
 /**
@@ -305,7 +307,7 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
     });
 
     it('with trust-proxy, the right-most X-Forwarded-For entry (the one the proxy appended) is the client', async () => {
-      const r = await startAllowing({ auth: { allowIps: ['10.0.0.0/8'], trustProxy: true } });
+      const r = await startAllowing({ auth: { allowIps: ['10.0.0.0/8'], trustProxy: true }, adminToken: PROXY_ADMIN_TOKEN });
       expectAccepted(await post(r.webhookUrl, eventJson(), { ...auth, 'x-forwarded-for': '10.1.2.3' }));
       expectAccepted(await post(r.webhookUrl, eventJson(), { ...auth, 'x-forwarded-for': '203.0.113.9, 10.1.2.3' }));
       // A client that prepends an allowed address to what the proxy appends gains nothing.
@@ -463,7 +465,7 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
 
     it('behind a trusted proxy the limit is per client: a blocked client does not block others', async () => {
       const secret = newSharedSecret('limit-proxy');
-      const r = await start({ webhookSecrets: [secret], auth: { trustProxy: true } });
+      const r = await start({ webhookSecrets: [secret], auth: { trustProxy: true }, adminToken: PROXY_ADMIN_TOKEN });
       try {
         for (let i = 0; i < 12; i++) await post(r.webhookUrl, eventJson(), { ...JSON_CT, 'x-forwarded-for': '198.51.100.7' });
         expect((await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${secret}`, 'x-forwarded-for': '198.51.100.7' })).status).toBe(429);

@@ -41,6 +41,9 @@ const BATCH = 6;
 const SEED = process.env.FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED);
 const LIMIT = DEFAULT_MAX_BODY_BYTES;
 const SECRET = `fuzz-${createHash('sha256').update(`fuzz secret ${SEED}`).digest('hex').slice(0, 24)}`;
+/** Behind a proxy (trustProxy) the receiver refuses to start without an admin token, and its admin API asks for it. */
+const ADMIN_TOKEN = 'fuzz-admin-token-for-tests';
+const ADMIN_AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 /** `gc()` even without --expose-gc, so heap figures are live objects, not garbage not yet collected. */
 function getGc(): (() => void) | undefined {
@@ -275,7 +278,7 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
   beforeAll(async () => {
     // trustProxy, so each unauthenticated case can come from its own address: the failure
     // limiter would otherwise block 127.0.0.1 after ten failures and turn the rest into 429s.
-    r = await startTestReceiver({ webhookSecrets: [SECRET], auth: { trustProxy: true }, database: await backend.create() });
+    r = await startTestReceiver({ webhookSecrets: [SECRET], auth: { trustProxy: true }, adminToken: ADMIN_TOKEN, database: await backend.create() });
   });
   afterAll(async () => {
     await agent.close();
@@ -336,10 +339,10 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
       const tx = JSON.parse(body).docvTransactionId as string;
       const [row] = await r.database.rows<{ customer_user_id: string }>('SELECT customer_user_id FROM transactions WHERE docv_transaction_id = ?', tx);
       expect(row!.customer_user_id === customerUserId, 'stored as sent').toBe(true);
-      const view = await request(`${r.adminUrl}/events/${encodeURIComponent(res.json.eventId as string)}`);
+      const view = await request(`${r.adminUrl}/events/${encodeURIComponent(res.json.eventId as string)}`, { headers: ADMIN_AUTH });
       expect(((await view.body.json()) as { customerUserId: string }).customerUserId === customerUserId, 'read back as sent').toBe(true);
       if (customerUserId.length > 1000) continue;
-      const listed = await request(`${r.adminUrl}/transactions?customerUserId=${encodeURIComponent(customerUserId)}`);
+      const listed = await request(`${r.adminUrl}/transactions?customerUserId=${encodeURIComponent(customerUserId)}`, { headers: ADMIN_AUTH });
       expect(listed.statusCode).toBe(200);
       expect(((await listed.body.json()) as { items: Array<{ docvTransactionId: string }> }).items.map((t) => t.docvTransactionId)).toEqual([tx]);
     }
@@ -473,7 +476,7 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
     }
     // And every one of them reads back the same through the admin API (the store's own read path).
     for (const row of rows) {
-      const res = await request(`${r.adminUrl}/events/${encodeURIComponent(row.event_id)}`, { dispatcher: agent });
+      const res = await request(`${r.adminUrl}/events/${encodeURIComponent(row.event_id)}`, { headers: ADMIN_AUTH, dispatcher: agent });
       const view = (await res.body.json()) as { eventId: string; docvTransactionId: string; customerUserId: string | null; rawBody: string; payload: unknown; headers: unknown };
       expect(res.statusCode).toBe(200);
       expect(view).toMatchObject({ eventId: row.event_id, docvTransactionId: row.docv_transaction_id, customerUserId: row.customer_user_id });

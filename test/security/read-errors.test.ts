@@ -54,7 +54,8 @@ describe.each(backends)('unreadable bodies ($name)', (backend) => {
     const secret = newSharedSecret('read-errors');
     let r: TestReceiver;
     beforeAll(async () => {
-      r = await start({ webhookSecrets: [secret], auth: { trustProxy: true } });
+      // Behind a proxy the receiver refuses to start without an admin token.
+      r = await start({ webhookSecrets: [secret], auth: { trustProxy: true }, adminToken: 'read-errors-admin-token-for-tests' });
     });
     afterAll(async () => r.destroy());
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { storedForwardUrl } from '../../dispatch/index.js';
+import { shownDestination } from '../../server/destination-view.js';
 import type { DestinationState, StoredDestination } from '../../store/index.js';
 import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
@@ -51,7 +52,7 @@ export function register(program: Command): void {
   ]);
   list.action(async (opts: { db: string; json?: boolean }) => {
       await withStore(opts.db, async (store) => {
-        const items = await listed(store);
+        const items = (await listed(store)).map(shownDestination);
         if (opts.json) return print(JSON.stringify({ items }));
         if (items.length === 0) return print('no destinations yet: add one with `docv-webhooks destinations add <url>`, or start serve/worker with --forward-url');
         print(table(items));
@@ -80,7 +81,7 @@ export function register(program: Command): void {
         opts.db,
         async (store) => {
           const { destination, outcome } = await store.addDestination({ ...forward, kind: 'forward', signed: opts.signed === true }, 'replace');
-          if (opts.json) return print(JSON.stringify({ outcome, destination }));
+          if (opts.json) return print(JSON.stringify({ outcome, destination: shownDestination(destination) }));
           print(`${outcome} ${destination.name} (${destination.state}); ${FOLLOWS}`);
           if (destination.state === 'disabled') print(`it stays disabled: docv-webhooks destinations enable ${destination.name}`);
         },
@@ -103,7 +104,7 @@ export function register(program: Command): void {
           async (store) => {
             const destination = await store.setDestinationState(name, state);
             if (!destination) throw new CliError(`no destination ${JSON.stringify(name)}; \`docv-webhooks destinations list\` shows them`);
-            if (opts.json) return print(JSON.stringify(destination));
+            if (opts.json) return print(JSON.stringify(shownDestination(destination)));
             print(`${destination.name} is ${state}; ${FOLLOWS}`);
           },
           { readonly: false },

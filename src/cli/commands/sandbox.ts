@@ -48,16 +48,27 @@ function retryScheduleArg(value: string): number[] {
   }
 }
 
-/** Repeatable, and the env form takes several at once, separated by commas or spaces (rotation). */
+/**
+ * Repeatable, and the env form takes several at once, separated by commas or spaces (rotation).
+ * A value of only separators (`' , '`) is refused: it would send every delivery unsigned. The
+ * errors are CliErrors, not InvalidArgumentErrors, because commander quotes the value in those.
+ */
 function collectSecrets(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(/[\s,]+/).filter((s) => s !== '')];
+  const secrets = value.split(/[\s,]+/).filter((s) => s !== '');
+  if (value !== '' && secrets.length === 0) throw new CliError('--signing-secret (DOCV_WEBHOOK_SIGNING_SECRETS) holds nothing usable: only separators and whitespace');
+  return [...(previous ?? []), ...secrets];
 }
 
 /** The receiver's env takes a comma-separated list (rotation); a sender sends one: the first, the newest by convention. */
 function firstSecret(value: string): string {
   const first = value.split(',')[0]!.trim();
-  if (first === '') throw new InvalidArgumentError('the webhook secret is empty');
+  if (first === '') throw new CliError('--webhook-secret (DOCV_WEBHOOK_SECRETS): the first secret is empty');
   return first;
+}
+
+/** Repeatable, and each value may list several, separated by commas or spaces. */
+function collectTargets(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(/[\s,]+/).filter((s) => s !== '')];
 }
 
 function chaosArg(value: string): ChaosOverrides {
@@ -125,6 +136,7 @@ interface SandboxFlags extends DeliveryFlags {
   apiKey?: string;
   db: string;
   defaultWebhookUrl?: string;
+  allowTarget?: string[];
   publicUrl?: string;
   scenario: ScenarioName;
   dialect: Dialect;
@@ -145,6 +157,17 @@ export function register(program: Command): void {
     .addOption(defaultInHelp(new Option('--api-key <key>', 'the key clients send as "Authorization: SocureApiKey <key>"').env('DOCV_SANDBOX_API_KEY'), 'made up and printed'))
     .addOption(new Option('--db <url>', 'where transactions and pending deliveries are kept (sqlite:<file>, or sqlite::memory:)').env('DOCV_SANDBOX_DB').default('sqlite:data/sandbox.db'))
     .addOption(new Option('--default-webhook-url <url>', 'webhook URL of transactions created without one').env('DOCV_SANDBOX_WEBHOOK_URL').argParser(urlArg))
+    .addOption(
+      defaultInHelp(
+        new Option(
+          '--allow-target <targets>',
+          "where deliveries may go, as they carry the receiver's secrets: host:port, an address or CIDR, a CIDR with :port; repeat or separate with commas",
+        )
+          .env('DOCV_SANDBOX_ALLOW_TARGETS')
+          .argParser(collectTargets),
+        'loopback only: 127.0.0.0/8,::1',
+      ),
+    )
     .addOption(new Option('--public-url <url>', 'base URL of sessionUrl when the sandbox is reached at another address').env('DOCV_SANDBOX_PUBLIC_URL').argParser(urlArg))
     .addOption(scenarioOption('manual', 'scenario of transactions that choose none').env('DOCV_SANDBOX_SCENARIO'))
     .addOption(
@@ -183,6 +206,7 @@ export function register(program: Command): void {
         apiKey: flags.apiKey,
         db: flags.db,
         defaultWebhookUrl: flags.defaultWebhookUrl,
+        allowTargets: flags.allowTarget,
         publicUrl: flags.publicUrl,
         defaultScenario: flags.scenario,
         defaultDialect: flags.dialect,

@@ -1,3 +1,4 @@
+import { redactUrl } from '../../auth/redact-url.js';
 import { signStandardWebhook } from '../../auth/standard-webhooks.js';
 import { canonicalFields } from '../../contract/index.js';
 import type { ClaimedDelivery } from '../../store/index.js';
@@ -38,18 +39,19 @@ export function storedForwardUrl(url: string): StoredForwardUrl {
   try {
     u = new URL(url);
   } catch {
-    throw new TypeError(`forward URL "${redactedUrl(url)}" is not a valid URL`);
+    throw new TypeError(`forward URL "${shownUrl(url)}" is not a valid URL`);
   }
-  if (!/^https?:$/.test(u.protocol)) throw new TypeError(`forward URL "${redactedUrl(url)}" must be http(s)`);
+  // As parsed: a space or quote inside a password is percent-encoded there, so redaction finds its end.
+  if (!/^https?:$/.test(u.protocol)) throw new TypeError(`forward URL "${shownUrl(u.href)}" must be http(s)`);
   const urlCredentials = u.username !== '' || u.password !== '';
   u.username = '';
   u.password = '';
   return { name: forwardDestinationName(url), url: u.toString(), urlCredentials };
 }
 
-/** For messages about a URL that may not even parse: whatever sits before an @ is hidden. */
-function redactedUrl(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//***@').slice(0, 300);
+/** For messages about a URL that may not even parse: userinfo and secret parameters hidden, bounded. */
+function shownUrl(url: string): string {
+  return redactUrl(url).slice(0, 300);
 }
 
 /**
@@ -78,10 +80,25 @@ export function forwardBody(delivery: ClaimedDelivery): string {
   });
 }
 
+/**
+ * The URL to POST to and the Authorization its user:password stands for. fetch refuses a URL with
+ * credentials and undici's request drops them silently, so a forward to `https://user:pass@host/`
+ * would arrive unauthenticated: they are sent as HTTP Basic instead, as curl and browsers do.
+ */
+export function forwardTarget(url: string): { url: string; authorization?: string } {
+  const u = new URL(url);
+  if (u.username === '' && u.password === '') return { url };
+  const credentials = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` };
+}
+
 /** POSTs each event to the integrator's own service, signed with Standard Webhooks. */
 export function createForwardDestination(options: ForwardOptions): Destination {
   const name = options.name ?? forwardDestinationName(options.url);
   const poster = options.poster ?? inlinePoster;
+  const target = forwardTarget(options.url);
   return {
     name,
     deliver(delivery, signal): Promise<AttemptOutcome> {
@@ -92,12 +109,13 @@ export function createForwardDestination(options: ForwardOptions): Destination {
         // The delivery id is stable across retries, so the receiving side can deduplicate.
         'webhook-id': delivery.deliveryId,
       };
+      if (target.authorization !== undefined) headers.authorization = target.authorization;
       if (options.signingSecrets?.length) {
         const timestamp = Math.floor(Date.now() / 1000);
         headers['webhook-timestamp'] = String(timestamp);
         headers['webhook-signature'] = signStandardWebhook(options.signingSecrets, delivery.deliveryId, timestamp, body);
       }
-      return poster.post({ url: options.url, headers, body, timeoutMs: options.timeoutMs }, signal);
+      return poster.post({ url: target.url, headers, body, timeoutMs: options.timeoutMs }, signal);
     },
     close: () => poster.close(),
   };

@@ -74,12 +74,23 @@ export function parseCreateRequest(body: unknown, hasDefaultWebhookUrl: boolean)
   return input;
 }
 
+export interface CreateTransactionDeps {
+  service: DocvService;
+  sessionUrl: (token: string) => string;
+  hasDefaultWebhookUrl: boolean;
+  /** Why the sandbox will not deliver to a URL (--allow-target), or undefined. */
+  webhookUrlProblem: (url: string, field: string) => Promise<string | undefined>;
+}
+
 /** Create A DocV Transaction: what the real API answers, a referenceId, the token and the capture link. */
-export function createTransaction(
-  deps: { service: DocvService; sessionUrl: (token: string) => string; hasDefaultWebhookUrl: boolean },
-  body: unknown,
-): { tx: TransactionRecord; answer: Record<string, unknown> } {
-  const tx = deps.service.create(parseCreateRequest(body, deps.hasDefaultWebhookUrl));
+export async function createTransaction(deps: CreateTransactionDeps, body: unknown): Promise<{ tx: TransactionRecord; answer: Record<string, unknown> }> {
+  const input = parseCreateRequest(body, deps.hasDefaultWebhookUrl);
+  // Refused before anything is stored: no transaction, no queued delivery.
+  if (input.webhookUrl !== undefined) {
+    const problem = await deps.webhookUrlProblem(input.webhookUrl, 'webhookUrl');
+    if (problem) throw badRequest(problem);
+  }
+  const tx = deps.service.create(input);
   return {
     tx,
     answer: { referenceId: tx.referenceId, docvTransactionId: tx.docvTransactionId, sessionUrl: deps.sessionUrl(tx.sessionToken) },

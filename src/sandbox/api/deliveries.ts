@@ -21,6 +21,8 @@ export function deliveryReason(d: DeliveryListing): string | undefined {
     case 'pending':
       return d.attempts > d.retryFrom ? `retrying: the last attempt ${lastOutcome(d)}` : undefined;
     case 'rejected':
+      // No status: the sandbox refused to send it (--allow-target), and lastError says why.
+      if (d.lastStatusCode === undefined) return `not sent: ${d.lastError ?? 'refused by the sandbox'}`;
       return `HTTP ${d.lastStatusCode}: refused by the receiver; only 408, 429, 5xx and network failures are retried`;
     case 'failed':
       return `no attempts left on the retry schedule (the last ${lastOutcome(d)})`;

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DocvService } from '../service.js';
-import { createTransaction } from './create-transaction.js';
+import { createTransaction, type CreateTransactionDeps } from './create-transaction.js';
 import { documentVerificationResult } from './document-verification-result.js';
 
 /** Which call a body is, by its modules: the real API has one path for both. */
@@ -18,11 +17,11 @@ function asksForResult(body: unknown): boolean {
  */
 export function registerEmailAuthScore(
   app: FastifyInstance,
-  deps: { service: DocvService; sessionUrl: (token: string) => string; hasDefaultWebhookUrl: boolean },
+  deps: CreateTransactionDeps,
 ): void {
   app.post('/api/3.0/EmailAuthScore', async (req) => {
     if (asksForResult(req.body)) return documentVerificationResult(deps, req.body);
-    const { tx, answer } = createTransaction(deps, req.body);
+    const { tx, answer } = await createTransaction(deps, req.body);
     req.log.info({ docvTransactionId: tx.docvTransactionId, scenario: tx.scenario, dialect: tx.dialect }, 'transaction created');
     return answer;
   });

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../../retry/schedule.js';
+import { TARGET_REFUSED } from './target-guard.js';
 
 export interface AttemptOutcome {
   statusCode?: number;
@@ -61,6 +62,8 @@ export type NetworkFailure =
   | 'host not found'
   | 'host unreachable'
   | 'TLS error'
+  /** The sandbox's own --allow-target refused the URL or what its host resolved to: final, never retried. */
+  | 'target not allowed'
   | 'network error';
 
 const FAILURE_BY_CODE: Readonly<Record<string, NetworkFailure>> = {
@@ -77,6 +80,7 @@ const FAILURE_BY_CODE: Readonly<Record<string, NetworkFailure>> = {
   EAI_AGAIN: 'host not found',
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'host unreachable',
+  [TARGET_REFUSED]: 'target not allowed',
 };
 
 export function networkFailureOf(code: string | undefined): NetworkFailure {
@@ -89,9 +93,16 @@ export function networkFailureOf(code: string | undefined): NetworkFailure {
 
 function describeError(err: unknown): { error: string; failure: NetworkFailure } {
   const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+  // Its message says it all, the flag included.
+  if (e.code === TARGET_REFUSED) return { error: e.message, failure: 'target not allowed' };
   const code = e.cause?.code ?? e.code;
   const error = e.cause?.code ? `${e.cause.code}: ${e.cause.message ?? e.message}` : e.code ? `${e.code}: ${e.message}` : e.message;
   return { error, failure: networkFailureOf(code) };
+}
+
+/** The outcome of an attempt the sandbox would not make: no request was sent. */
+export function refusedTargetOutcome(reason: string): AttemptOutcome {
+  return { latencyMs: 0, error: `refused by --allow-target: ${reason}`, failure: 'target not allowed', response: '', responseHeaders: {} };
 }
 
 /**

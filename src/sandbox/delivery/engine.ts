@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import type { SandboxState } from '../state.js';
 import type { AttemptRecord, DeliveryRecord, DeliveryStatus } from '../store.js';
 import { WakeTimer } from '../wake-timer.js';
-import { attemptDelivery, type AttemptOutcome } from './attempt.js';
+import { attemptDelivery, refusedTargetOutcome, type AttemptOutcome } from './attempt.js';
 import { deliveryHeaders, type DeliveryAuth } from './headers.js';
 import { RateLimit } from './rate-limit.js';
+import { guardedAgent, type TargetGuard } from './target-guard.js';
+import { judgeTargetUrl } from './target-policy.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, isRefusal, nextRetryDelay } from '../../retry/schedule.js';
 
 export interface DeliveryEngineOptions {
@@ -26,6 +28,12 @@ export interface DeliveryEngineOptions {
    */
   timeScaleOf?: (delivery: DeliveryRecord) => number;
   logger?: Logger;
+  /**
+   * Where deliveries may go (the sandbox's `--allow-target`): every URL is judged before an
+   * attempt, and every connection made to an address just checked. Anywhere when absent, as in
+   * `simulate`, whose one target the operator typed.
+   */
+  targets?: TargetGuard;
   /** Told after every attempt: `simulate` counts with it. */
   onAttempt?: (delivery: DeliveryRecord, outcome: AttemptOutcome, next: DeliveryStatus) => void;
   /** Told when a tick leaves nothing in flight: `simulate` looks then whether its run is over, instead of polling. */
@@ -110,7 +118,8 @@ export class DeliveryEngine {
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
     this.rate = opts.ratePerSecond === undefined ? undefined : new RateLimit(opts.ratePerSecond, this.now);
-    this.agent = new Agent({ connections: this.maxInFlight, keepAliveTimeout: 4_000, connectTimeout: this.timeoutMs });
+    const agentOptions = { connections: this.maxInFlight, keepAliveTimeout: 4_000, connectTimeout: this.timeoutMs };
+    this.agent = opts.targets ? guardedAgent(opts.targets, agentOptions) : new Agent(agentOptions);
     this.timer = new WakeTimer(
       () => this.tick(),
       (err) => this.opts.logger?.error({ err }, 'delivery engine tick failed'),
@@ -257,14 +266,20 @@ export class DeliveryEngine {
   private async deliver(delivery: DeliveryRecord): Promise<void> {
     const n = delivery.attempts + 1;
     const startedAt = this.now();
-    const outcome = await attemptDelivery({
-      url: delivery.url,
-      body: delivery.body,
-      headers: deliveryHeaders(this.opts.auth, delivery.eventId, delivery.body, startedAt),
-      timeoutMs: this.timeoutMs,
-      dispatcher: this.agent,
-      now: this.now,
-    });
+    // A URL stored under a wider --allow-target (or an older version) is refused before any
+    // header is signed; a host name is judged again, by what it resolves to, as it is connected to.
+    const verdict = this.opts.targets ? judgeTargetUrl(delivery.url, this.opts.targets.policy) : undefined;
+    const outcome =
+      verdict?.kind === 'refused'
+        ? refusedTargetOutcome(verdict.reason)
+        : await attemptDelivery({
+            url: delivery.url,
+            body: delivery.body,
+            headers: deliveryHeaders(this.opts.auth, delivery.eventId, delivery.body, startedAt),
+            timeoutMs: this.timeoutMs,
+            dispatcher: this.agent,
+            now: this.now,
+          });
     // Left in flight in the store: the next engine on this file resets and retries it.
     if (this.abandoned) return;
     this.opts.admission?.observe(outcome);
@@ -296,6 +311,8 @@ export class DeliveryEngine {
     if (code !== undefined && code >= 200 && code < 300) return { status: 'delivered', notBefore: finishedAt };
     // The receiver says this endpoint is gone for good.
     if (code === 410) return { status: 'gone', notBefore: finishedAt };
+    // The sandbox itself will not send there: trying again would only be refused again.
+    if (outcome.failure === 'target not allowed') return { status: 'rejected', notBefore: finishedAt };
     // Retried, it would be refused again and hold the transaction's later events back meanwhile.
     if (isRefusal(code)) return { status: 'rejected', notBefore: finishedAt };
     const delay = nextRetryDelay({

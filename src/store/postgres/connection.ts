@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { redactUrl } from '../../auth/redact-url.js';
 import { StoreUnavailableError } from '../types.js';
 
 /** Settings read from the `postgres://` URL's query string; everything else goes to `pg` untouched. */
@@ -50,15 +51,9 @@ export function parsePostgresUrl(text: string): PostgresSettings {
   return { connectionString: url.toString(), schema, poolSize, connectTimeoutMs, statementTimeoutMs };
 }
 
-/** The URL as it may be printed: no password. */
+/** The URL as it may be printed: no user:password, no `?password=`, `sslpassword=` and the like. */
 export function redactPostgresUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return 'postgres://…';
-  }
+  return redactUrl(text);
 }
 
 export function quoteIdent(name: string): string {
@@ -80,15 +75,15 @@ export function createPool(settings: PostgresSettings, options: { readonly?: boo
     // Every statement of the store reads through an index. The hot ones are named (prepared), and
     // PostgreSQL keeps a prepared statement's generic plan for the life of the connection: one made
     // while a table is still small (a fresh schema, or a server without autovacuum whose statistics
-    // never change) is a sequential scan, and stays one as the table grows to millions of rows —
-    // measured: twice the server CPU per event within the first 20,000 events. With sequential
-    // scans priced out, those plans are index scans from the start; a query with no index to use
-    // still gets its sequential scan.
+    // never change) is a sequential scan, and stays one as the table grows to millions of rows.
+    // With sequential scans priced out, those plans are index scans from the start; a query with
+    // no index to use still gets its sequential scan. What each setting cost without it:
+    // docs/decisions/0009-postgresql-planner-settings.md.
     '-c enable_seqscan=off',
     // Pricing sequential scans out gives any plan that still needs one a cost far above the JIT
-    // thresholds, and compiling it took about 300 ms per statement (seen: every commit of a batch
-    // while the destinations table was read without its index). The store's statements are short
-    // index lookups that JIT never speeds up.
+    // thresholds, and compiling it took hundreds of milliseconds per statement (seen: every commit
+    // of a batch while the destinations table was read without its index). The store's statements
+    // are short index lookups that JIT never speeds up.
     '-c jit=off',
   ];
   const pool = new pg.Pool({
@@ -162,11 +157,12 @@ export function isRetryable(err: unknown): boolean {
   return code === '40001' || code === '40P01';
 }
 
+/** An error of pg or of the network in words, with any URL in it redacted (it may quote the connection string). */
 export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
+  if (!(err instanceof Error)) return redactUrl(String(err));
   if (err instanceof AggregateError && err.errors.length > 0) return describeError(err.errors[0]);
   const code = (err as { code?: unknown }).code;
-  return err.message ? (typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message) : String(code ?? err.name);
+  return redactUrl(err.message ? (typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message) : String(code ?? err.name));
 }
 
 /** Connection-class failures become StoreUnavailableError (→ 503, /readyz fails); the rest pass through. */

@@ -170,13 +170,15 @@ export class PostgresStore implements Store {
       }
     } catch (err) {
       await store.close();
-      if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach ${store.describe()}: ${describeError(err)}`, { cause: err });
+      // The reason goes after a space, not a colon: redaction hides a password parameter's value up to
+      // the next space, and would take a colon right after the URL along with it.
+      if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach ${store.describe()} (${describeError(err)})`, { cause: err });
       throw err;
     }
     return store;
   }
 
-  /** Where this store is, without the password. */
+  /** Where this store is, without credentials (user:password, `?password=`, `?sslpassword=`…). */
   describe(): string {
     return `PostgreSQL ${redactPostgresUrl(this.settings.connectionString)}${this.settings.schema ? ` (schema ${this.settings.schema})` : ''}`;
   }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { close as closeFd, closeSync, fsync, mkdirSync, open as openFd } from 'node:fs';
+import { close as closeFd, closeSync, fsync, open as openFd } from 'node:fs';
 import { dirname } from 'node:path';
 import { canonicalFromStored, eventTimeMs, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
 import {
@@ -56,6 +56,7 @@ import { SqliteOutbox } from './outbox.js';
 import { SqliteDestinations } from './destinations.js';
 import { outboxTargets, type ActiveDestination, type AddDestinationMode, type AddDestinationResult, type DestinationState, type NewDestination, type OutboxTargets, type StoredDestination } from '../destinations.js';
 import { SqliteQuarantine } from './quarantine.js';
+import { createPrivateDatabaseFile } from './private-file.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for tests. */
@@ -86,10 +87,10 @@ export interface SqliteStoreOptions {
  * WAL pages between automatic checkpoints (SQLite's default is 1,000). A checkpoint copies every
  * page changed since the last one into the database file and fsyncs it, on the event loop, inside
  * the commit that triggers it. An event touches a few index pages at random places, so at 1,000
- * pages the checkpoints took most of the commit time: about 200 µs of commit per event against
- * 50-100 µs at 10,000 (30 events per commit, synchronous=FULL, this machine). Ten times fewer
- * checkpoints write a hot page once instead of ten times. The WAL grows to about 40 MB between
- * checkpoints and is removed when the store closes. See BENCHMARKS.md.
+ * pages the checkpoints took most of the commit time. Ten times fewer checkpoints write a hot page
+ * once instead of ten times. The WAL grows to about 40 MB (10,000 pages of 4 KiB) between
+ * checkpoints and is removed when the store closes. The measurements, and the checkpoint thread
+ * that now does most of this work: docs/decisions/0007-sqlite-checkpoints-on-a-thread.md.
  */
 export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
@@ -161,7 +162,7 @@ export class SqliteStore implements Store {
   private readonly checkpointer: SqliteCheckpointer | null = null;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+    if (!options.readonly) createPrivateDatabaseFile(options.path);
     this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     this.walPath = options.path === ':memory:' || options.readonly ? null : `${options.path}-wal`;
     this.fsyncWal = options.fsync ?? fsync;
