@@ -104,6 +104,10 @@ function validateSocure(socure: SocureApiConfig): void {
     throw new ConfigError('SOCURE_BASE_URL and SOCURE_API_KEY go together: set both to fetch decisions, or neither');
   }
   if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl)) throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" is not an http(s) URL`);
+  // fetch refuses a URL with credentials: every decision fetch would fail, one by one, much later.
+  if (socure.baseUrl && URL.canParse(socure.baseUrl) && /^[^/]*\/\/[^/?#]*@/.test(socure.baseUrl)) {
+    throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" carries user:password; the API key goes in SOCURE_API_KEY`);
+  }
 }
 
 /** Opens the store, applies migrations, starts dispatch and listens: `docv-webhooks serve`. */

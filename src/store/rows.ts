@@ -2,6 +2,7 @@ import { canonicalFromStored, COMPLETION_EVENT_TYPES, type CanonicalDecision, ty
 import type { TransactionLifecycle } from '../lifecycle/index.js';
 import { encodeCursor, type CursorKind } from './cursor.js';
 import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
+import { headersWithoutCredentials } from '../auth/redact.js';
 
 /** SQLite hands timestamps back as ISO text, PostgreSQL as Date: both read out as ISO text. */
 type Timestamp = string | Date;
@@ -135,3 +136,12 @@ export function page<R extends { seq: number | string }, T>(rows: R[], limit: nu
 export function wantsTransactionDecision(delivery: { eventType: string; docvTransactionId: string | null; fetchedDecision: unknown }): boolean {
   return delivery.fetchedDecision === null && delivery.docvTransactionId !== null && COMPLETION_EVENT_TYPES.includes(delivery.eventType);
 }
+
+/**
+ * Stored headers as shown to readers: filtered again on the way out, so rows kept before a
+ * credential pattern was added (an `X-Auth-Token` stored by an older version) are not shown either.
+ */
+export function shownHeaders(stored: string | Record<string, string>): Record<string, string> {
+  return headersWithoutCredentials(typeof stored === 'string' ? (JSON.parse(stored) as Record<string, string>) : stored);
+}
+

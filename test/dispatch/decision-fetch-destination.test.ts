@@ -66,8 +66,8 @@ function idplusAnswer(decision?: { name?: string; value: string }, reasonCodes: 
 }
 
 /** A store that knows one transaction and records what the fetch tells it. */
-function stubStore(initial: { decision?: CanonicalDecision; customerUserId?: string; markFails?: boolean } = {}) {
-  const state = { decision: initial.decision ?? null, decisionSource: initial.decision ? ('event' as const) : null };
+function stubStore(initial: { decision?: CanonicalDecision; decisionSource?: 'event' | 'api'; customerUserId?: string; markFails?: boolean } = {}) {
+  const state = { decision: initial.decision ?? null, decisionSource: initial.decision ? (initial.decisionSource ?? 'event') : null };
   const recorded: Array<{ eventId: string; docvTransactionId: string; decision: FetchedDecision }> = [];
   const unavailable: Array<{ docvTransactionId: string; reason: string; at: Date }> = [];
   const store: DecisionFetchStore = {
@@ -225,11 +225,17 @@ describe('decision fetch, profile', () => {
 });
 
 describe('when there is nothing to fetch', () => {
-  it('a transaction that already has its decision: delivered, no request', async () => {
-    const { store, recorded } = stubStore({ decision: 'accept' });
+  it('a decision only an event gave is asked about all the same (it is the sender\'s word)', async () => {
+    const { store } = stubStore({ decision: 'accept' });
+    await deliver(destination(store), claimed());
+    expect(requests).toHaveLength(1);
+  });
+
+  it('a transaction the API already decided: delivered, no request', async () => {
+    const { store, recorded } = stubStore({ decision: 'accept', decisionSource: 'api' });
     const outcome = await deliver(destination(store), claimed());
     expect(outcome).toMatchObject({ outcome: 'delivered' });
-    expect(outcome.outcome === 'delivered' && outcome.note).toMatch(/already has its decision \(accept, from event\)/);
+    expect(outcome.outcome === 'delivered' && outcome.note).toMatch(/API already gave the transaction its decision \(accept\)/);
     expect(requests).toEqual([]);
     expect(recorded).toEqual([]);
   });

@@ -271,32 +271,62 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     expect(socure.callsFor(id)).toBe(3);
   });
 
-  it('makes no call when the transaction already has its decision', async () => {
-    // Out of order: the completion, with its decision, is in before the upload.
+  it('a completion that carries its decision is confirmed with the API: a forged accept reaches the service beside the real reject', async () => {
+    // A completion saying accept, written by whoever holds the webhook secret; Socure says reject.
     const completion = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept', eventTime: '2026-03-01T10:05:00Z' });
     const id = String(completion.docvTransactionId);
+    socure.script(id, (_n, res) => answerJson(res, idplusResult({ name: 'standard', value: 'reject' }, ['R827'])));
     await receiver.deliver(completion);
-    await receiver.deliver(docvEvent({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: id, eventTime: '2026-03-01T10:04:00Z' }));
 
-    const row = await fetchDelivery(receiver, id, 'delivered');
-    expect(row).toMatchObject({ attempts: 1, lastError: null });
-    expect(socure.callsFor(id)).toBe(0);
-    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({ decision: 'accept', decisionSource: 'event' });
+    const view = await transactionWhere(receiver, id, (v) => v.decisionSource === 'api');
+    expect(view).toMatchObject({ decision: 'reject', decisionSource: 'api', reasonCodes: ['R827'] });
+    expect(view.anomalies).toContainEqual(expect.objectContaining({ code: 'decision_mismatch' }));
+    expect(socure.callsFor(id)).toBe(1);
+    // The forward waited for the answer: the service sees the event's word and the API's decision.
+    const forwarded = await waitFor(
+      () => sink.requests.map((r) => JSON.parse(r.body)).find((b) => b.docvTransactionId === id && b.eventType === 'VERIFICATION_COMPLETED'),
+      'forwarded completion',
+    );
+    expect(forwarded.canonical.decision).toBe('accept');
+    expect(forwarded.decision).toMatchObject({ value: 'reject', reasonCodes: ['R827'] });
   });
 
-  it("stops an upload's polling once the completion brings the decision", async () => {
+  it('makes no call once the API has given the transaction its decision', async () => {
+    // Out of order: the completion is in, and confirmed, before the upload.
+    const completion = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept', eventTime: '2026-03-01T10:05:00Z' });
+    const id = String(completion.docvTransactionId);
+    socure.script(id, (_n, res) => answerJson(res, idplusResult({ value: 'accept' })));
+    await receiver.deliver(completion);
+    await transactionWhere(receiver, id, (v) => v.decisionSource === 'api');
+    await receiver.deliver(docvEvent({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: id, eventTime: '2026-03-01T10:04:00Z' }));
+
+    await waitFor(async () => {
+      const list = await receiver.admin(`/v1/deliveries?docvTransactionId=${encodeURIComponent(id)}&destination=${DECISION_FETCH_DESTINATION}&state=delivered`);
+      return list.json.items.length === 2 ? list : null;
+    }, 'both fetches delivered');
+    expect(socure.callsFor(id)).toBe(1);
+    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({ decision: 'accept', decisionSource: 'api', anomalies: [] });
+  });
+
+  it("stops an upload's polling once the completion's fetch brings the decision", async () => {
     const upload = docvEvent({ eventType: 'DOCUMENTS_UPLOADED' });
     const id = String(upload.docvTransactionId);
-    await receiver.deliver(upload); // unscripted: never a decision
+    let decided = false;
+    socure.script(id, (_n, res) => answerJson(res, idplusResult(decided ? { value: 'reject' } : undefined)));
+    await receiver.deliver(upload);
     await waitFor(() => socure.callsFor(id) >= 1, 'a first call');
+    decided = true;
     await receiver.deliver(docvEvent({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: id, decision: 'reject', eventTime: '2026-03-01T10:05:00Z' }));
 
-    const row = await fetchDelivery(receiver, id, 'delivered');
+    await transactionWhere(receiver, id, (v) => v.decisionSource === 'api');
+    await waitFor(async () => {
+      const list = await receiver.admin(`/v1/deliveries?docvTransactionId=${encodeURIComponent(id)}&destination=${DECISION_FETCH_DESTINATION}&state=delivered`);
+      return list.json.items.length === 2 ? list : null;
+    }, 'both fetches delivered');
     const calls = socure.callsFor(id);
-    expect(row.attempts).toBe(calls + 1); // the last attempt made no call
     await new Promise((r) => setTimeout(r, 300));
     expect(socure.callsFor(id)).toBe(calls);
-    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({ decision: 'reject', decisionSource: 'event', decisionUnavailable: null });
+    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({ decision: 'reject', decisionSource: 'api', decisionUnavailable: null, anomalies: [] });
   });
 
   it('past the pending bound: the transaction says decision unavailable, and the fetch is dead with the reason', async () => {

@@ -27,6 +27,8 @@ export interface TestDatabase {
    * timestamps come back as text on both backends, bigints as numbers.
    */
   rows<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /** Changes rows straight in the database (to plant what an older version wrote). `?` placeholders. */
+  write(sql: string, ...params: unknown[]): Promise<void>;
   /** Deletes it (the temp directory, or the schema). Idempotent. */
   drop(): Promise<void>;
 }
@@ -49,6 +51,15 @@ export function sqliteDatabase(path: string, ownedDir?: string): TestDatabase {
       const db = new Database(path, { readonly: true });
       try {
         return db.prepare(sql).all(...params) as T[];
+      } finally {
+        db.close();
+      }
+    },
+    async write(sql: string, ...params: unknown[]) {
+      const db = new Database(path);
+      try {
+        db.pragma('busy_timeout = 5000');
+        db.prepare(sql).run(...params);
       } finally {
         db.close();
       }
@@ -121,6 +132,9 @@ export function postgresDatabase(schema: string, baseUrl = POSTGRES_TEST_URL): T
         options: `-c search_path=${schema}`,
         types: TEXTUAL_TYPES,
       });
+    },
+    async write(sql: string, ...params: unknown[]) {
+      await withClient(baseUrl, (client) => client.query(toPlaceholders(sql), params), { options: `-c search_path=${schema}` });
     },
     async drop() {
       if (dropped) return;

@@ -53,13 +53,13 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
   const now = options.now ?? Date.now;
   const store = options.store;
 
-  /** The call itself: skipped when the transaction already has its decision. */
+  /** The call itself: skipped when the API has already given the transaction its decision. */
   async function fetchOnce(delivery: ClaimedDelivery, txId: string, signal: AbortSignal): Promise<FetchResult> {
     const tx = await store.getTransaction(txId);
-    if (tx && tx.decision !== null) {
-      // An event carried it or an earlier fetch got it: asking again (and an upload's fetch
-      // polling on) would only cost calls.
-      return { kind: 'done', outcome: { outcome: 'delivered', note: `the transaction already has its decision (${tx.decision}, from ${tx.decisionSource ?? 'unknown'}); no call made` } };
+    if (tx && tx.decision !== null && tx.decisionSource === 'api') {
+      // An earlier fetch got it: asking again (and an upload's fetch polling on) would only cost
+      // calls. A decision an event carried is asked about all the same: it is only the sender's word.
+      return { kind: 'done', outcome: { outcome: 'delivered', note: `the API already gave the transaction its decision (${tx.decision}); no call made` } };
     }
     const customerUserId = delivery.event.customerUserId ?? tx?.customerUserId ?? null;
     const request = decisionRequest(api, base, txId, customerUserId);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Dialect } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
+import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, shownHeaders, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
 import {
   StoreUnavailableError,
   type AttemptResult,
@@ -309,7 +309,7 @@ export class PostgresStore implements Store {
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
     const payload = JSON.parse(rawBody) as Record<string, unknown>;
-    return { ...eventSummaryOf(row), payload, event: storedEvent(payload, row), rawBody, headers: row.headers! };
+    return { ...eventSummaryOf(row), payload, event: storedEvent(payload, row), rawBody, headers: shownHeaders(row.headers!) };
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {

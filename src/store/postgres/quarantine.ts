@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { isDialect, type Dialect } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
-import { page } from '../rows.js';
+import { page, shownHeaders } from '../rows.js';
 import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
 import { pgText } from './pg-text.js';
 import { Where } from './where.js';
@@ -88,7 +88,7 @@ function entryOf(r: QuarantineRow): QuarantineEntry {
     reason: r.reason,
     status: r.status,
     detail: r.detail,
-    headers: r.headers,
+    headers: shownHeaders(r.headers),
     body: r.body.toString('utf8'),
     bodySize: r.body_size,
     bodyTruncated: r.body.length < r.body_size,

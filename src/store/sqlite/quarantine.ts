@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { isDialect } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
-import { page } from '../rows.js';
+import { page, shownHeaders } from '../rows.js';
 import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
 
 interface QuarantineRow {
@@ -29,7 +29,7 @@ function quarantineEntryOf(r: QuarantineRow): QuarantineEntry {
     reason: r.reason,
     status: r.status,
     detail: JSON.parse(r.detail) as unknown,
-    headers: JSON.parse(r.headers) as Record<string, string>,
+    headers: shownHeaders(r.headers),
     body: r.body.toString('utf8'),
     bodySize: r.body_size,
     bodyTruncated: r.body.length < r.body_size,

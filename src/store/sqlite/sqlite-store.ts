@@ -18,6 +18,7 @@ import {
   eventSummaryOf,
   NO_TRANSACTION,
   page,
+  shownHeaders,
   transactionColumn,
   withoutBookkeeping,
   type EventSummaryRow,
@@ -567,7 +568,7 @@ export class SqliteStore implements Store {
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
     const payload = JSON.parse(rawBody) as Record<string, unknown>;
-    return { ...eventSummaryOf(row), payload, event: canonicalOfRow(payload, row), rawBody, headers: JSON.parse(row.headers!) as Record<string, string> };
+    return { ...eventSummaryOf(row), payload, event: canonicalOfRow(payload, row), rawBody, headers: shownHeaders(row.headers!) };
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
