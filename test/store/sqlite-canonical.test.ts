@@ -185,7 +185,7 @@ describe('SQLite store: canonical events of every dialect', () => {
     expect(await store.getTransaction('tx-never-seen')).toBeNull();
   });
 
-  it('decision fetch rows: uploads fetch without holding forwards; a completion without a decision holds them; one with a decision fetches nothing', async () => {
+  it('decision fetch rows: uploads fetch without holding forwards; a completion holds them, with or without a decision (the event\'s word is confirmed)', async () => {
     const store = open();
     store.configureOutbox({ destinations: ['sink'], fetchDecisions: true, decisionWaitMs: 60_000 });
     const claimSink = () => store.claimDeliveries({ workerId: 'w', limit: 10, leaseMs: 30_000, destinations: ['sink'], ordered: false });
@@ -209,9 +209,10 @@ describe('SQLite store: canonical events of every dialect', () => {
     expect(held).toMatchObject({ eventId: completion.eventId, fetchedDecision: { decision: 'accept', decisionName: 'standard', reasonCodes: ['I831'] } });
 
     const decided = await store.ingest(ingestInput(docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'reject' })));
-    expect((await deliveriesOf(decided.eventId)).map((d) => d.destination)).toEqual(['sink']);
+    expect((await deliveriesOf(decided.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
     const evaluation = await store.ingest(canonicalInput(riskosEvent('evaluation_completed', uniqueId('eval'), { docvTransactionId: uniqueId('tok'), decision: 'ACCEPT' })));
-    expect((await deliveriesOf(evaluation.eventId)).map((d) => d.destination)).toEqual(['sink']);
+    expect((await deliveriesOf(evaluation.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
+    expect((await claimSink()).map((c) => c.eventId)).not.toContain(decided.eventId);
 
     // Without fetchDecisions, no fetch rows at all.
     store.configureOutbox({ fetchDecisions: false });
