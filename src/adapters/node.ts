@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IngestPipeline, IngestResponse } from '../ingest/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import { internalErrorResponse } from './internal-error.js';
 
 /** Express and friends put the parsed body here; we need the bytes as sent. */
 type WithBody = IncomingMessage & { body?: unknown };
@@ -83,14 +84,7 @@ export function createNodeHandler(pipeline: Promise<IngestPipeline> | IngestPipe
     } catch (err) {
       onError?.(err);
       if (next) return next(err);
-      if (!res.headersSent) {
-        write(res, {
-          status: 500,
-          headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-          body: JSON.stringify(problem(500, 'internal', 'Internal Server Error', 'the delivery could not be processed; it was not stored, retry later')),
-          outcome: 'unavailable',
-        });
-      }
+      if (!res.headersSent) write(res, internalErrorResponse());
     }
   };
 }

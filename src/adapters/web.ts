@@ -1,6 +1,6 @@
 import type { IngestPipeline, IngestResponse } from '../ingest/index.js';
 import type { IngestRequestHead } from '../ingest/types.js';
-import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import { internalErrorResponse } from './internal-error.js';
 
 /** Reads a Web stream up to `limit` bytes, cancelling it past the limit. */
 async function readLimited(request: Request, limit: number): Promise<{ body: Uint8Array; tooLarge: boolean }> {
@@ -69,10 +69,8 @@ export function createFetchHandler(pipeline: Promise<IngestPipeline> | IngestPip
       return new Response(response.body, { status: response.status, headers: response.headers });
     } catch (err) {
       onError?.(err);
-      return new Response(JSON.stringify(problem(500, 'internal', 'Internal Server Error', 'the delivery could not be processed; it was not stored, retry later')), {
-        status: 500,
-        headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-      });
+      const response = internalErrorResponse();
+      return new Response(response.body, { status: response.status, headers: response.headers });
     }
   };
 }

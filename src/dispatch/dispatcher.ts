@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import type { ClaimedDelivery, Store } from '../store/index.js';
+import type { ClaimedDelivery, DeliveryQueue } from '../store/index.js';
 import { DEFAULT_RETRY_POLICY, nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 import type { DispatchAllowance } from './load-throttle.js';
 import type { AttemptOutcome, Destination } from './types.js';
 
 export interface DispatcherOptions {
-  store: Store;
+  store: DeliveryQueue;
   destinations: Destination[];
   logger: Logger;
   workerId?: string;

@@ -5,6 +5,17 @@ export type { AttemptOutcome, Destination } from './types.js';
 export { createForwardDestination, forwardDestinationName, forwardBody, storedForwardUrl, type ForwardOptions, type StoredForwardUrl } from './destinations/forward.js';
 export { createDecisionFetchDestination, DEFAULT_DECISION_PENDING_MAX_MS, type DecisionFetchOptions, type DecisionFetchStore } from './destinations/decision-fetch.js';
 export { DEFAULT_SOCURE_API_KIND, isSocureApi, SOCURE_APIS, type SocureApi } from './destinations/socure-result.js';
-export { HandlerRegistry, HANDLERS_DESTINATION, type AnyEventHandler, type CanonicalEventOf, type ErrorHandler, type EventHandler, type EventTypeName, type HandlerContext } from './destinations/handlers.js';
+export {
+  HandlerRegistry,
+  HANDLERS_DESTINATION,
+  HANDLER_DESTINATION_PREFIX,
+  type AnyEventHandler,
+  type CanonicalEventOf,
+  type ErrorHandler,
+  type EventHandler,
+  type EventTypeName,
+  type HandlerContext,
+  type HandlerOptions,
+} from './destinations/handlers.js';
 export { createHttpThread } from './destinations/http-thread.js';
 export { inlinePoster, type HttpPost, type HttpPoster } from './destinations/http-post.js';

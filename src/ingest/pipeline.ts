@@ -2,7 +2,7 @@ import { parseDelivery, quarantinableBody, type CanonicalEvent, type ContractVio
 import { dedupeKeyOf } from './dedupe-key.js';
 import { headersWithoutCredentials, type HeaderMap } from '../auth/redact.js';
 import { repeatedCredentialHeader } from '../auth/repeated-headers.js';
-import { StoreUnavailableError, type Store } from '../store/index.js';
+import { StoreUnavailableError, type EventLog } from '../store/types.js';
 import { contentEncodingProblem, jsonContentTypeProblem } from './content-type.js';
 import { PROBLEM_CONTENT_TYPE, problem, type Problem } from './problem.js';
 import type { AuthFailureLimiter, IngestAuthenticator, IngestOutcome, IngestRequest, IngestRequestHead, IngestResponse } from './types.js';
@@ -14,7 +14,7 @@ const EMPTY = new Uint8Array(0);
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 export interface IngestPipelineOptions {
-  store: Store;
+  store: EventLog;
   auth?: IngestAuthenticator | undefined;
   failureLimiter?: AuthFailureLimiter | undefined;
   maxBodyBytes?: number;

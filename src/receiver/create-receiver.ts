@@ -1,36 +1,38 @@
 import type { Logger } from 'pino';
 import pino from 'pino';
+import { createFastifyPlugin, type DocvFastifyPlugin, type FastifyAdapterOptions } from '../adapters/fastify.js';
 import { createFetchHandler } from '../adapters/web.js';
 import { createNodeHandler } from '../adapters/node.js';
-import { createInboundAuth, type InboundAuthConfig } from '../auth/index.js';
-import type { Dialect } from '../contract/index.js';
-import { HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler, type EventTypeName } from '../dispatch/index.js';
-import { createIngestPipeline, type IngestPipeline, type IngestRequest, type IngestResponse, type ReprocessRequest } from '../ingest/index.js';
-import { defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../server/config.js';
-import { receiverFailureLimiter } from '../server/auth-failure-limiter.js';
-import { wireDispatch } from '../server/dispatch-wiring.js';
-import { DEFAULT_DATABASE_URL, openStore, type Store } from '../store/index.js';
+import { createInboundAuth } from '../auth/index.js';
+import { createReceiverPipeline, refuseUnknownOptions, resolveReceiverConfig, wireDispatch, type ReceiverConfigInput } from '../compose/index.js';
+import { HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler, type EventTypeName, type HandlerOptions } from '../dispatch/index.js';
+import type { IngestPipeline, IngestRequest, IngestResponse, ReprocessRequest } from '../ingest/index.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
 
-export interface DocvReceiverOptions {
-  /** A store, or a database URL (`sqlite:<file>` or `postgres://…`); default sqlite:./data/docv-webhooks.db. */
-  store?: Store | string;
-  auth?: Omit<InboundAuthConfig, 'now'>;
-  /** Failed authentications an address may make within a minute before it is blocked (429) for five; 0 turns that off. Default 10. */
-  authFailureLimit?: number;
-  maxBodyBytes?: number;
-  /** Accept only this dialect; by default each delivery's shape picks one. */
-  dialect?: Dialect;
-  dispatch?: Partial<DispatchConfig>;
-  socure?: Partial<SocureApiConfig>;
+/** What the library receiver takes: the part of the configuration that concerns ingest and dispatch. */
+export interface DocvReceiverOptions extends Pick<ReceiverConfigInput, 'databaseUrl' | 'auth' | 'authFailureLimit' | 'maxBodyBytes' | 'dialect' | 'dispatch' | 'socure'> {
+  /**
+   * A store your program opened (openStore); it stays open when the receiver closes. Without one,
+   * the receiver opens `databaseUrl` (default sqlite:./data/docv-webhooks.db) and closes it.
+   * A string here is taken as the database URL (deprecated: use `databaseUrl`).
+   */
+  store?: Store | string | undefined;
   /** pino logger; silent by default in library use. */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
+
+const LIBRARY_OPTIONS: ReadonlyArray<keyof DocvReceiverOptions> = ['databaseUrl', 'auth', 'authFailureLimit', 'maxBodyBytes', 'dialect', 'dispatch', 'socure', 'store', 'logger'];
 
 export interface DocvReceiver {
   /** Runs `handler` for each event of this type (any dialect: the canonical event), at least once, after it is durably stored. */
-  on<T extends EventTypeName>(eventType: T, handler: EventHandler<T>): DocvReceiver;
-  onAny(handler: AnyEventHandler): DocvReceiver;
-  /** Told when a handler throws (the delivery is then retried). */
+  on<T extends EventTypeName>(eventType: T, handler: EventHandler<T>, options?: HandlerOptions): DocvReceiver;
+  /**
+   * Runs `handler` for every event. Each handler, `on` or `onAny`, is a destination of its own in
+   * the outbox: one that throws is retried alone; the others are not run again.
+   */
+  onAny(handler: AnyEventHandler, options?: HandlerOptions): DocvReceiver;
+  /** Told each time a handler throws (that handler's delivery is then retried). */
   onError(handler: ErrorHandler): DocvReceiver;
   /** The framework-free pipeline: raw request in, response out. */
   handle(request: IngestRequest): Promise<IngestResponse>;
@@ -40,6 +42,11 @@ export interface DocvReceiver {
   nodeHandler(): ReturnType<typeof createNodeHandler>;
   /** `(Request) => Response` for Hono, Next.js route handlers, Bun, Deno. */
   fetchHandler(): ReturnType<typeof createFetchHandler>;
+  /**
+   * A fastify plugin with the ingest route: `app.register(receiver.fastifyPlugin())`. Encapsulated,
+   * so the app's other routes keep their JSON parser; its registration waits for the store.
+   */
+  fastifyPlugin(options?: Pick<FastifyAdapterOptions, 'path'>): DocvFastifyPlugin;
   /** Resolves once the store is open and dispatch runs. */
   ready(): Promise<void>;
   /** Finishes in-flight handler runs and closes the store (if the receiver opened it). */
@@ -52,58 +59,33 @@ export interface DocvReceiver {
  * mounted in the integrator's own HTTP server, with their handlers as a destination.
  */
 export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvReceiver {
+  refuseUnknownOptions('createDocvReceiver', options, LIBRARY_OPTIONS);
+  const { store: given, logger: givenLogger, ...input } = options;
+  const config = resolveReceiverConfig({ ...input, ...(typeof given === 'string' && input.databaseUrl === undefined ? { databaseUrl: given } : {}) });
   const handlers = new HandlerRegistry();
-  const logger = options.logger ?? pino({ level: 'silent' });
-  const config = defaultReceiverConfig({
-    ...(options.dispatch ? { dispatch: options.dispatch as DispatchConfig } : {}),
-    ...(options.socure ? { socure: options.socure as SocureApiConfig } : {}),
-  });
-  const auth = createInboundAuth(options.auth ?? {});
-  const failureLimiter = receiverFailureLimiter(options.authFailureLimit ?? config.authFailureLimit, auth.configured, logger);
-  const ownsStore = typeof options.store !== 'object';
+  const logger = givenLogger ?? pino({ level: 'silent' });
+  const auth = createInboundAuth(config.auth);
+  const ownsStore = typeof given !== 'object';
   let dispatcher: Dispatcher | null = null;
 
-  const storePromise: Promise<Store> =
-    typeof options.store === 'object' ? Promise.resolve(options.store) : openStore(options.store ?? DEFAULT_DATABASE_URL);
+  const storePromise: Promise<Store> = typeof given === 'object' ? Promise.resolve(given) : openStore(config.databaseUrl);
 
   const pipelinePromise: Promise<IngestPipeline> = storePromise.then(async (store) => {
     ({ dispatcher } = await wireDispatch(config, store, logger, { handlers, ingests: true }));
     dispatcher?.start();
-    const pipeline = createIngestPipeline({
-      store,
-      auth,
-      failureLimiter,
-      maxBodyBytes: options.maxBodyBytes,
-      dialect: options.dialect,
-      keepDocumentData: config.socure.storeDocumentData,
-      onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
-    });
-    return {
-      maxBodyBytes: pipeline.maxBodyBytes,
-      admit: (head) => pipeline.admit(head),
-      async handle(request: IngestRequest) {
-        const response = await pipeline.handle(request);
-        if (response.outcome === 'accepted') dispatcher?.wake();
-        return response;
-      },
-      async reprocess(request) {
-        const response = await pipeline.reprocess(request);
-        if (response.outcome === 'accepted') dispatcher?.wake();
-        return response;
-      },
-    };
+    return createReceiverPipeline({ config, store, logger, auth, onAccepted: () => dispatcher?.wake() });
   });
   // Surface a bad store at the first request rather than as an unhandled rejection now.
   pipelinePromise.catch(() => undefined);
 
   const onAdapterError = (err: unknown) => logger.error({ err }, 'DocV delivery failed');
   const receiver: DocvReceiver = {
-    on(eventType, handler) {
-      handlers.on(eventType, handler);
+    on(eventType, handler, handlerOptions) {
+      handlers.on(eventType, handler, handlerOptions);
       return receiver;
     },
-    onAny(handler) {
-      handlers.onAny(handler);
+    onAny(handler, handlerOptions) {
+      handlers.onAny(handler, handlerOptions);
       return receiver;
     },
     onError(handler) {
@@ -118,6 +100,7 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
     },
     nodeHandler: () => createNodeHandler(pipelinePromise, onAdapterError),
     fetchHandler: () => createFetchHandler(pipelinePromise, onAdapterError),
+    fastifyPlugin: (pluginOptions = {}) => createFastifyPlugin(pipelinePromise, { path: pluginOptions.path, logger }),
     async ready() {
       await pipelinePromise;
     },

@@ -92,6 +92,15 @@ export function isRefusal(statusCode: number | undefined): boolean {
   return statusCode !== undefined && statusCode >= 400 && statusCode < 500 && statusCode !== 408 && statusCode !== 429;
 }
 
+/**
+ * 410 Gone: the receiving endpoint is gone for good, so the delivery ends there, never retried.
+ * Every sender here follows it (the receiver's forward, the sandbox, `trigger`); it is not a
+ * refusal of the event (isRefusal), and the sandbox records it apart as `gone`.
+ */
+export function isGone(statusCode: number | undefined): boolean {
+  return statusCode === 410;
+}
+
 /** `5s,5m,30m` as help text shows it. */
 export function formatScheduleForHelp(text: string): string {
   return parseRetrySchedule(text).map(formatDuration).join(',') || 'none';

@@ -1,7 +1,7 @@
 import type { CanonicalDecision, DocvEventType } from '../contract/index.js';
 import { MinHeap } from './min-heap.js';
+import type { AttemptRecord, DeliveryRecord, DeliveryStatus, EventRecord, StepRecord, TransactionRecord } from './records.js';
 import type { SandboxState } from './state.js';
-import type { AttemptRecord, DeliveryRecord, DeliveryStatus, EventRecord, StepRecord, TransactionRecord } from './store.js';
 
 interface Step extends StepRecord {
   state: 'planned' | 'done' | 'skipped' | 'cancelled';

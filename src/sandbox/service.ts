@@ -19,7 +19,7 @@ import {
 import { applyFieldOverrides, removeFields } from './set-fields.js';
 import { advanceStatus, isTerminal, statusRank } from './status.js';
 import type { SandboxState } from './state.js';
-import type { TransactionRecord } from './store.js';
+import type { TransactionRecord } from './records.js';
 import { WakeTimer } from './wake-timer.js';
 
 export interface CreateTransactionInput {

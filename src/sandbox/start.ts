@@ -11,7 +11,9 @@ import { newApiKey } from './ids.js';
 import { scenarioDialectConflict, type ScenarioName } from './scenarios.js';
 import { buildSandboxApp } from './server.js';
 import { DocvService, type CreateTransactionInput } from './service.js';
-import { SandboxStore, sqliteFileFromUrl, type TransactionRecord } from './store.js';
+import { sqliteFileFromUrl } from '../store/database-url.js';
+import type { TransactionRecord } from './records.js';
+import { SandboxStore } from './store.js';
 
 export interface SandboxOptions {
   /** 0 (the default) picks a free port. */

@@ -1,120 +1,17 @@
 import Database from 'better-sqlite3';
 import { createPrivateDatabaseFile } from '../store/sqlite/private-file.js';
-import type { CanonicalDecision, Dialect, DocvEventType } from '../contract/index.js';
-import type { ChaosOverrides } from './chaos.js';
-import type { DocumentType } from './document-data.js';
-import type { ConcreteScenario, ScenarioName } from './scenarios.js';
-import type { TransactionStatus } from './status.js';
-
-/**
- * The sandbox's own durable state: transactions, the scenario steps still to come, the events
- * that happened and every delivery and attempt. Separate from the receiver's store on purpose: the
- * sandbox plays Socure, and Socure's records are not the integrator's.
- */
-
-export interface TransactionRecord {
-  docvTransactionId: string;
-  referenceId: string;
-  sessionToken: string;
-  /** A number when the integrator sent one: v5 notifications echo it as a number, as Socure does. */
-  customerUserId?: string | number;
-  userId?: string;
-  webhookUrl?: string;
-  /** How this transaction's notifications are shaped. */
-  dialect: Dialect;
-  documentType: DocumentType;
-  country: string;
-  redirectUrl?: string;
-  requestedScenario: ScenarioName;
-  scenario: ConcreteScenario;
-  /** The decision this transaction completes with unless an explicit one is given. */
-  outcome: CanonicalDecision;
-  timeScale: number;
-  chaos?: ChaosOverrides;
-  status: TransactionStatus;
-  decision?: CanonicalDecision;
-  uploads: string[];
-  createdAt: number;
-  completedAt?: number;
-}
-
-export interface StepRecord {
-  id: number;
-  docvTransactionId: string;
-  eventType: DocvEventType;
-  decision?: CanonicalDecision;
-  dueAt: number;
-}
-
-export interface EventRecord {
-  eventId: string;
-  docvTransactionId: string;
-  /** As the transaction's dialect names it: APP_OPENED, DOCUMENT_BACK_UPLOADED, case_notes_added… */
-  eventType: string;
-  /** The exact bytes every delivery of this event sends. */
-  body: string;
-  createdAt: number;
-}
-
-/**
- * `failed`: no attempts left on the retry schedule; `gone`: the receiver answered 410;
- * `rejected`: it answered another 4xx than 408 and 429, which no retry changes; `cancelled`: a
- * user said so (`POST /sandbox/deliveries/{id}/cancel`). None of the final ones holds back the
- * transaction's later deliveries.
- */
-export type DeliveryStatus = 'held' | 'pending' | 'in_flight' | 'delivered' | 'failed' | 'gone' | 'rejected' | 'cancelled';
-export const FINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered', 'failed', 'gone', 'rejected', 'cancelled'];
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['held', 'pending', 'in_flight', ...FINAL_DELIVERY_STATUSES];
-
-export interface DeliveryRecord {
-  id: number;
-  eventId: string;
-  docvTransactionId: string;
-  /** The notification's type as its dialect names it. */
-  eventType: string;
-  url: string;
-  body: string;
-  /** Order within the transaction; ordered deliveries wait for every earlier one to finish. */
-  position: number;
-  ordered: boolean;
-  /** 1 for the event's own delivery, 2 for a chaos duplicate. */
-  copy: number;
-  status: DeliveryStatus;
-  attempts: number;
-  /** Attempts made before the last manual retry: the retry schedule starts over after them. */
-  retryFrom: number;
-  notBefore: number;
-  lastStatusCode?: number;
-  lastError?: string;
-  createdAt: number;
-  finishedAt?: number;
-}
-
-/** A delivery as the API shows it: with the earlier delivery of its transaction it waits for, if any. */
-export interface DeliveryListing extends DeliveryRecord {
-  waitingFor?: number;
-}
-
-export interface AttemptRecord {
-  deliveryId: number;
-  n: number;
-  startedAt: number;
-  latencyMs: number;
-  statusCode?: number;
-  error?: string;
-  retryAfterMs?: number;
-  /** The start of the response body, for people reading the log. */
-  response?: string;
-}
-
-export interface DeliveryFilter {
-  docvTransactionId?: string;
-  /** As shown: `held` includes pending deliveries waiting behind an earlier one, `pending` leaves them out. */
-  status?: DeliveryStatus;
-  limit?: number;
-  /** Only deliveries with an id above this (paging forward). */
-  afterId?: number;
-}
+import type { CanonicalDecision, DocvEventType } from '../contract/index.js';
+import type {
+  AttemptRecord,
+  DeliveryFilter,
+  DeliveryListing,
+  DeliveryRecord,
+  DeliveryStatus,
+  EventRecord,
+  StepRecord,
+  TransactionRecord,
+} from './records.js';
+import type { FinishedAttempt, NewDelivery, SandboxState } from './state.js';
 
 /** 2: transactions have a dialect, a user id, and remember a numeric customerUserId. */
 const SCHEMA_VERSION = 2;
@@ -217,17 +114,17 @@ function toTransaction(r: Row): TransactionRecord {
     sessionToken: r.session_token as string,
     customerUserId: r.customer_user_id_is_number === 1 ? Number(r.customer_user_id) : opt(r.customer_user_id),
     userId: opt(r.user_id),
-    dialect: r.dialect as Dialect,
+    dialect: r.dialect as TransactionRecord['dialect'],
     webhookUrl: opt(r.webhook_url),
-    documentType: r.document_type as DocumentType,
+    documentType: r.document_type as TransactionRecord['documentType'],
     country: r.country as string,
     redirectUrl: opt(r.redirect_url),
-    requestedScenario: r.requested_scenario as ScenarioName,
-    scenario: r.scenario as ConcreteScenario,
+    requestedScenario: r.requested_scenario as TransactionRecord['requestedScenario'],
+    scenario: r.scenario as TransactionRecord['scenario'],
     outcome: r.outcome as CanonicalDecision,
     timeScale: r.time_scale as number,
-    chaos: r.chaos ? (JSON.parse(r.chaos as string) as ChaosOverrides) : undefined,
-    status: r.status as TransactionStatus,
+    chaos: r.chaos ? (JSON.parse(r.chaos as string) as NonNullable<TransactionRecord['chaos']>) : undefined,
+    status: r.status as TransactionRecord['status'],
     decision: opt(r.decision),
     uploads: JSON.parse(r.uploads as string) as string[],
     createdAt: r.created_at as number,
@@ -309,14 +206,12 @@ function addMissingColumns(db: Database.Database): void {
   }
 }
 
-/** `sqlite:<file>`, `sqlite::memory:` or a bare path. */
-export function sqliteFileFromUrl(url: string): string {
-  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
-  if (file === '') throw new RangeError('--db sqlite:<file> needs a file name');
-  return file;
-}
-
-export class SandboxStore {
+/**
+ * The sandbox's state in SQLite (the records: records.ts), so the sandbox server's transactions
+ * and deliveries survive a restart. Beyond SandboxState it answers the API's reads (listings,
+ * attempts) and its controls (cancel, retry).
+ */
+export class SandboxStore implements SandboxState {
   private readonly db: Database.Database;
   private position: number;
   private readonly stmt;
@@ -514,7 +409,7 @@ export class SandboxStore {
     return this.position;
   }
 
-  insertDelivery(d: Pick<DeliveryRecord, 'eventId' | 'docvTransactionId' | 'eventType' | 'url' | 'body' | 'ordered' | 'copy' | 'notBefore' | 'createdAt'> & { held: boolean }): number {
+  insertDelivery(d: NewDelivery): number {
     const info = this.stmt.insertDelivery.run(
       d.eventId,
       d.docvTransactionId,
@@ -564,7 +459,7 @@ export class SandboxStore {
   }
 
   /** Records finished attempts and where each delivery goes next, in one transaction (or the caller's). */
-  recordAttempts(batch: ReadonlyArray<{ attempt: AttemptRecord; next: { status: DeliveryStatus; notBefore: number; finishedAt?: number } }>): void {
+  recordAttempts(batch: ReadonlyArray<FinishedAttempt>): void {
     if (batch.length === 0) return;
     this.atomically(() => {
       for (const { attempt, next } of batch) {

@@ -5,7 +5,7 @@ import { attemptDelivery, type AttemptOutcome } from './delivery/attempt.js';
 import { authRefusalOf, describeAuthRefusal, type AuthRefusal } from './delivery/auth-refusal.js';
 import { deliveryHeaders } from './delivery/headers.js';
 import { buildNotification, dialectOfEventType, type DocvSubject } from './dialects/index.js';
-import { DEFAULT_ATTEMPT_TIMEOUT_MS, isRefusal, nextRetryDelay } from '../retry/schedule.js';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, isGone, isRefusal, nextRetryDelay } from '../retry/schedule.js';
 import { newEventId, newNotificationId } from './ids.js';
 import { applyFieldOverrides, removeFields } from './set-fields.js';
 import { resolveRetrySchedule } from './start.js';
@@ -121,7 +121,7 @@ export async function sendEvent(opts: SendEventOptions): Promise<SendEventResult
       opts.onAttempt?.(n, outcome);
       const code = outcome.statusCode;
       if (code !== undefined && code >= 200 && code < 300) return { eventId, dialect, payload, attempts, delivered: true };
-      if (code === 410) break;
+      if (isGone(code)) break;
       const refusal = authRefusalOf(outcome);
       // Final: the same credentials would be refused again, and each retry feeds the receiver's failure limiter.
       if (refusal) {

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { DOCV_EVENT_TYPES, type DocvEventType } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
-import { DELIVERY_STATES, MAX_PAGE_LIMIT, type DeliveryState, type Store } from '../store/index.js';
+import { DELIVERY_STATES, MAX_PAGE_LIMIT, type DeliveryState, type Outbox } from '../store/index.js';
 
 function notFound(id: string) {
   return JSON.stringify(problem(404, 'not-found', 'Not Found', `no delivery ${JSON.stringify(id.slice(0, 300))}`));
 }
 
 /** The outbox as operators see it: what was delivered where, what failed, and the levers to redo it. */
-export async function adminDeliveryRoutes(app: FastifyInstance, options: { store: Store; onOutboxChange?: () => void }): Promise<void> {
+export async function adminDeliveryRoutes(app: FastifyInstance, options: { store: Outbox; onOutboxChange?: () => void }): Promise<void> {
   const { store } = options;
 
   app.get<{ Querystring: { limit: number; cursor?: string; state?: DeliveryState; destination?: string; docvTransactionId?: string } }>(

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { storedForwardUrl } from '../dispatch/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
-import type { DestinationState, Store } from '../store/index.js';
+import type { DestinationState, DestinationStore } from '../store/index.js';
 import { shownDestination } from './destination-view.js';
 
 function notFound(name: string) {
@@ -12,7 +12,7 @@ function notFound(name: string) {
  * The store's destinations, which every receiver and worker on the store shares: list them, add a
  * forward URL, disable or enable one. Names hold ':' and '/', so they are percent-encoded in paths.
  */
-export async function adminDestinationRoutes(app: FastifyInstance, options: { store: Store; onDestinationsChange?: (() => unknown) | undefined }): Promise<void> {
+export async function adminDestinationRoutes(app: FastifyInstance, options: { store: DestinationStore; onDestinationsChange?: (() => unknown) | undefined }): Promise<void> {
   const { store } = options;
 
   app.get('/v1/destinations', async () => ({ items: (await store.listDestinations()).map(shownDestination) }));

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../compose/index.js';
 import { isLoopbackHost } from './loopback.js';
 
 /**

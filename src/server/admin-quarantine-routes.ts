@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isRfc3339DateTime } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem, type IngestResponse, type ReprocessRequest } from '../ingest/index.js';
-import { MAX_PAGE_LIMIT, type QuarantineEntry, type QuarantineFilter, type Store } from '../store/index.js';
+import { MAX_PAGE_LIMIT, type QuarantineEntry, type QuarantineFilter, type QuarantineStore } from '../store/index.js';
 
 const DEFAULT_LIMIT = 50;
 /** Most rows one bulk reprocess runs through ingest: each is a commit; a bigger job is paged by the caller. */
@@ -66,7 +66,7 @@ function badRequest(message: string): string {
  */
 export async function adminQuarantineRoutes(
   app: FastifyInstance,
-  options: { store: Store; reprocess: (request: ReprocessRequest) => Promise<IngestResponse> },
+  options: { store: QuarantineStore; reprocess: (request: ReprocessRequest) => Promise<IngestResponse> },
 ): Promise<void> {
   const { store } = options;
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS, DIALECTS, type CanonicalDecision, type Dialect } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import { TRANSACTION_STATUSES } from '../lifecycle/index.js';
-import { MAX_PAGE_LIMIT, type Store } from '../store/index.js';
+import { MAX_PAGE_LIMIT, type ReadModel } from '../store/index.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -21,7 +21,7 @@ function notFound(what: string, id: string) {
 }
 
 /** Read-only JSON over the store: what people and scripts use to see what arrived. */
-export async function adminRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, options: { store: ReadModel }): Promise<void> {
   const { store } = options;
 
   app.get<{ Querystring: PageQuery & { status?: string; decision?: CanonicalDecision; customerUserId?: string } }>(

@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createIngestPipeline, PROBLEM_CONTENT_TYPE, problem, type AuthFailureLimiter, type IngestAuthenticator, type IngestResponse } from '../ingest/index.js';
+import { createFastifyPlugin } from '../adapters/fastify.js';
+import { createReceiverPipeline, type ReceiverConfig } from '../compose/index.js';
+import { PROBLEM_CONTENT_TYPE, problem, type IngestAuthenticator, type IngestPipeline, type IngestResponse } from '../ingest/index.js';
 import { InvalidCursorError, randomHex, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
@@ -8,10 +10,8 @@ import { adminDestinationRoutes } from './admin-destination-routes.js';
 import { adminQuarantineRoutes } from './admin-quarantine-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
-import type { ReceiverConfig } from './config.js';
 import { connectionTimeoutOptions, limitConnections } from './connection-limits.js';
 import { healthRoutes } from './health-routes.js';
-import { ingestRoute } from './ingest-route.js';
 import { isLoopbackHost } from './loopback.js';
 import { metricsRoute, type ReceiverMetrics } from './metrics.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -20,8 +20,12 @@ export interface AppDependencies {
   config: ReceiverConfig;
   store: Store;
   logger: Logger;
+  /**
+   * The ingest pipeline (startReceiver builds it with the dispatcher's wake-up); when absent, one is
+   * built from `config` and `auth` that wakes nobody (tests of the admin API).
+   */
+  pipeline?: IngestPipeline | undefined;
   auth?: IngestAuthenticator | undefined;
-  failureLimiter?: AuthFailureLimiter | undefined;
   onIngest?: (response: IngestResponse, latencyMs: number) => void;
   /** Served at /metrics, behind the admin guard. */
   metrics?: ReceiverMetrics | undefined;
@@ -86,15 +90,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       .send(JSON.stringify(problem(status, status === 500 ? 'internal' : 'bad-request', status === 500 ? 'Internal Server Error' : 'Bad Request', status === 500 ? 'unexpected error' : error.message)));
   });
 
-  const pipeline = createIngestPipeline({
-    store,
-    auth: deps.auth,
-    failureLimiter: deps.failureLimiter,
-    maxBodyBytes: config.maxBodyBytes,
-    dialect: config.dialect,
-    keepDocumentData: config.socure.storeDocumentData,
-    onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
-  });
+  const pipeline = deps.pipeline ?? createReceiverPipeline({ config, store, logger, auth: deps.auth });
   // A sender answered 2xx on the ingest route (accepted or duplicate: the pipeline answers 2xx
   // only once the credentials passed) may use the connections kept in reserve. The socket peer,
   // not the X-Forwarded-For client: admission decides before any header is read. Added before the
@@ -103,7 +99,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     if (reply.statusCode >= 200 && reply.statusCode < 300 && request.routeOptions.url === config.webhookPath) admission.markTrusted(request.socket.remoteAddress);
     done();
   });
-  await app.register(ingestRoute, { path: config.webhookPath, pipeline, logger, ...(deps.onIngest ? { onResponse: deps.onIngest } : {}) });
+  await app.register(createFastifyPlugin(pipeline, { path: config.webhookPath, logger, onResponse: deps.onIngest }));
 
   healthRoutes(app, store);
 
@@ -114,14 +110,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
     admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host), behindProxy: config.auth.trustProxy }));
     await admin.register(adminRoutes, { store });
-    await admin.register(adminQuarantineRoutes, {
-      store,
-      reprocess: async (request) => {
-        const response = await pipeline.reprocess(request);
-        if (response.outcome === 'accepted') deps.onOutboxChange?.();
-        return response;
-      },
-    });
+    // The pipeline wakes the dispatcher itself when a reprocessed body is accepted.
+    await admin.register(adminQuarantineRoutes, { store, reprocess: (request) => pipeline.reprocess(request) });
     await admin.register(dashboardRoutes, { store });
     if (deps.metrics) metricsRoute(admin, deps.metrics);
     await admin.register(adminDeliveryRoutes, { store, ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}) });

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { ReceiverConfig } from './config.js';
+import type { ReceiverConfig } from '../compose/index.js';
 import { createConnectionAdmission, createRefusalLogThrottle, type Admission, type ConnectionAdmission, type RefusalReason } from './connection-admission.js';
 
 type Timeouts = ReceiverConfig['timeouts'];

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../compose/index.js';
 
 /**
  * What a failed listen means for the person who started it, naming the flag to change; other

@@ -1,22 +1,48 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Dispatcher } from '../dispatch/index.js';
+import { ConfigError, refuseUnknownOptions, resolveReceiverConfig, wireDispatch, type ReceiverConfigInput, type WiredDispatch } from '../compose/index.js';
+import type { Dispatcher, HandlerRegistry } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { createLogger } from './logger.js';
-import { wireDispatch, type WiredDispatch } from './dispatch-wiring.js';
 import { listenError, listeningAddress } from './listen.js';
 import { isLoopbackHost } from './loopback.js';
 import { ReceiverMetrics } from './metrics.js';
-import { ConfigError, resolveReceiverConfig, type StartReceiverOptions } from './start.js';
 import { buildWorkerApp } from './worker-app.js';
 
-export interface StartWorkerOptions extends StartReceiverOptions {
+/**
+ * What `startWorker` takes: a worker takes no deliveries, so of the configuration only what
+ * dispatch, its store, its log and its metrics listener use (no port, credentials or body limit).
+ */
+export interface StartWorkerOptions extends Pick<ReceiverConfigInput, 'databaseUrl' | 'adminToken' | 'logLevel' | 'prettyLogs' | 'timeouts' | 'dispatch' | 'socure'> {
+  /** @deprecated Use `databaseUrl`. */
+  db?: string | undefined;
   /** Serve /healthz, /readyz and /metrics on this port (0: any free one); none when unset. */
   metricsPort?: number | undefined;
   /** Where that listener binds (default 127.0.0.1); beyond loopback it needs `adminToken`. */
   metricsHost?: string | undefined;
+  logger?: Logger | undefined;
+  /** Use this store instead of opening `databaseUrl`; it is closed with the worker. */
+  store?: Store | undefined;
+  /** In-process handlers: each a destination of its own, delivered by this worker. */
+  handlers?: HandlerRegistry | undefined;
 }
+
+const WORKER_OPTIONS: ReadonlyArray<keyof StartWorkerOptions> = [
+  'databaseUrl',
+  'db',
+  'adminToken',
+  'logLevel',
+  'prettyLogs',
+  'timeouts',
+  'dispatch',
+  'socure',
+  'metricsPort',
+  'metricsHost',
+  'logger',
+  'store',
+  'handlers',
+];
 
 export interface RunningWorker {
   dispatcher: Dispatcher;
@@ -33,23 +59,24 @@ export interface RunningWorker {
 
 /** Dispatch without ingest: `docv-webhooks worker`, beside `serve --no-dispatch` on the same store. */
 export async function startWorker(options: StartWorkerOptions = {}): Promise<RunningWorker> {
-  const { metricsPort, metricsHost = '127.0.0.1', ...receiverOptions } = options;
-  const config = resolveReceiverConfig(receiverOptions);
+  refuseUnknownOptions('startWorker', options, WORKER_OPTIONS);
+  const { metricsPort, metricsHost = '127.0.0.1', logger: givenLogger, store: givenStore, handlers, ...input } = options;
+  const config = resolveReceiverConfig(input);
   if (metricsPort !== undefined && !isLoopbackHost(metricsHost) && !config.adminToken) {
     throw new ConfigError(`refusing to serve the worker's metrics on ${metricsHost} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or keep --metrics-host on loopback`);
   }
   // The worker has no --trust-proxy: its listener serves metrics only, and its guard refuses proxied callers when it has no token.
   if (metricsPort !== undefined) checkAdminExposure({ host: metricsHost, adminToken: config.adminToken, behindProxy: false, where: "the worker's metrics" });
-  const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
+  const logger = givenLogger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // The store reports commits from the first write; the metrics need the store first.
   const commits = { observe: (_batchSize: number): void => undefined };
-  const store = options.store ?? (await openStore(config.databaseUrl, { onCommit: (n) => commits.observe(n) }));
+  const store = givenStore ?? (await openStore(config.databaseUrl, { onCommit: (n) => commits.observe(n) }));
   const metrics = new ReceiverMetrics(store, { ingest: false });
   commits.observe = (n) => metrics.onCommit(n);
   let wired: WiredDispatch;
   try {
     wired = await wireDispatch(config, store, logger, {
-      handlers: options.handlers,
+      handlers,
       ingests: false,
       onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
     });

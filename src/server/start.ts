@@ -1,15 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { AuthConfigError, createInboundAuth, requireSecret, type InboundAuth } from '../auth/index.js';
-import { redactUrl } from '../auth/redact-url.js';
+import { AuthConfigError, createInboundAuth, type InboundAuth } from '../auth/index.js';
+import {
+  ConfigError,
+  createReceiverPipeline,
+  refuseUnknownOptions,
+  resolveReceiverConfig,
+  wireDispatch,
+  type DeprecatedReceiverSpellings,
+  type ReceiverConfig,
+  type ReceiverConfigInput,
+} from '../compose/index.js';
 import { burstThrottle, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
 import { openStore, ThreadedSqliteStore, type Store } from '../store/index.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { buildApp } from './app.js';
-import { receiverFailureLimiter } from './auth-failure-limiter.js';
-import { defaultReceiverConfig, type DispatchConfig, type ReceiverConfig, type SocureApiConfig } from './config.js';
-import { wireDispatch } from './dispatch-wiring.js';
-import { ConfigError } from './errors.js';
 import { listenError, listeningAddress } from './listen.js';
 import { createLogger } from './logger.js';
 import { ReceiverMetrics } from './metrics.js';
@@ -32,58 +37,44 @@ export interface RunningReceiver {
   close(): Promise<void>;
 }
 
-export interface StartReceiverOptions extends Partial<Omit<ReceiverConfig, 'auth' | 'timeouts' | 'dispatch' | 'socure'>> {
-  /** Shorthand for `databaseUrl`. */
-  db?: string;
-  webhookSecrets?: string[];
-  signingSecrets?: string[];
-  basicAuth?: string[];
-  auth?: ReceiverConfig['auth'];
-  timeouts?: Partial<ReceiverConfig['timeouts']>;
-  dispatch?: Partial<DispatchConfig>;
-  socure?: Partial<SocureApiConfig>;
-  logger?: Logger;
+/** What `startReceiver` takes: the configuration (any part of it), and what a program hands in. */
+export interface StartReceiverOptions extends ReceiverConfigInput, DeprecatedReceiverSpellings {
+  logger?: Logger | undefined;
   /** Use this store instead of opening `databaseUrl`; it is closed with the receiver. */
-  store?: Store;
-  /** In-process handlers (library use): a destination of their own in the outbox. */
-  handlers?: HandlerRegistry;
+  store?: Store | undefined;
+  /** In-process handlers (library use): each a destination of its own in the outbox. */
+  handlers?: HandlerRegistry | undefined;
 }
 
-export { ConfigError };
+const RECEIVER_OPTIONS: ReadonlyArray<keyof StartReceiverOptions> = [
+  'port',
+  'host',
+  'databaseUrl',
+  'webhookPath',
+  'maxBodyBytes',
+  'dialect',
+  'adminToken',
+  'auth',
+  'authFailureLimit',
+  'insecureNoAuth',
+  'logLevel',
+  'prettyLogs',
+  'quarantineCapacity',
+  'sqliteWriterThread',
+  'sqliteCheckpointThread',
+  'timeouts',
+  'dispatch',
+  'socure',
+  'db',
+  'webhookSecrets',
+  'signingSecrets',
+  'basicAuth',
+  'logger',
+  'store',
+  'handlers',
+];
 
-export function resolveReceiverConfig(options: StartReceiverOptions): ReceiverConfig {
-  const { db, webhookSecrets, signingSecrets, basicAuth, auth, timeouts, dispatch, socure, logger: _l, store: _s, handlers: _h, ...rest } = options;
-  const base = defaultReceiverConfig({
-    ...rest,
-    ...(timeouts ? { timeouts: timeouts as ReceiverConfig['timeouts'] } : {}),
-    ...(dispatch ? { dispatch: dispatch as DispatchConfig } : {}),
-    ...(socure ? { socure: socure as SocureApiConfig } : {}),
-  });
-  if (db !== undefined) base.databaseUrl = db;
-  base.auth = {
-    ...auth,
-    ...(webhookSecrets ? { webhookSecrets } : {}),
-    ...(signingSecrets ? { signingSecrets } : {}),
-    ...(basicAuth ? { basicAuth } : {}),
-  };
-  checkAdminToken(base.adminToken);
-  return base;
-}
-
-/**
- * A token that is set must be usable: one of only whitespace counted as configured (so the admin
- * API opened beyond loopback) while a bearer token could never match it, and a Basic password of
- * spaces could. Not set (undefined) is different: loopback only, or a refusal (checkExposure).
- */
-function checkAdminToken(token: string | undefined): void {
-  if (token === undefined) return;
-  try {
-    requireSecret('adminToken (--admin-token, DOCV_ADMIN_TOKEN)', token, 'token');
-  } catch (err) {
-    if (err instanceof AuthConfigError) throw new ConfigError(err.message);
-    throw err;
-  }
-}
+export { ConfigError, resolveReceiverConfig };
 
 /** Refuses configurations that would expose an open endpoint to the network. */
 function checkExposure(config: ReceiverConfig, auth: InboundAuth): void {
@@ -99,20 +90,11 @@ function checkExposure(config: ReceiverConfig, auth: InboundAuth): void {
   }
 }
 
-function validateSocure(socure: SocureApiConfig): void {
-  if (Boolean(socure.baseUrl) !== Boolean(socure.apiKey)) {
-    throw new ConfigError('SOCURE_BASE_URL and SOCURE_API_KEY go together: set both to fetch decisions, or neither');
-  }
-  if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl)) throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" is not an http(s) URL`);
-  // fetch refuses a URL with credentials: every decision fetch would fail, one by one, much later.
-  if (socure.baseUrl && URL.canParse(socure.baseUrl) && /^[^/]*\/\/[^/?#]*@/.test(socure.baseUrl)) {
-    throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" carries user:password; the API key goes in SOCURE_API_KEY`);
-  }
-}
-
 /** Opens the store, applies migrations, starts dispatch and listens: `docv-webhooks serve`. */
 export async function startReceiver(options: StartReceiverOptions = {}): Promise<RunningReceiver> {
-  const config = resolveReceiverConfig(options);
+  refuseUnknownOptions('startReceiver', options, RECEIVER_OPTIONS);
+  const { logger: givenLogger, store: givenStore, handlers, ...input } = options;
+  const config = resolveReceiverConfig(input);
   let auth: InboundAuth;
   try {
     auth = createInboundAuth(config.auth);
@@ -122,12 +104,11 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   }
   checkExposure(config, auth);
   checkAdminExposure({ host: config.host, adminToken: config.adminToken, behindProxy: config.auth.trustProxy === true, where: 'the admin API and dashboard' });
-  validateSocure(config.socure);
-  const logger = options.logger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
+  const logger = givenLogger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // The store reports commits from the first write; metrics need the store to exist first.
   const commits = { observe: (_batchSize: number): void => undefined };
   const store =
-    options.store ?? (await openStore(config.databaseUrl, {
+    givenStore ?? (await openStore(config.databaseUrl, {
       quarantineCapacity: config.quarantineCapacity,
       onCommit: (n) => commits.observe(n),
       writerThread: config.sqliteWriterThread,
@@ -142,7 +123,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   let destinationsChanged: () => Promise<void>;
   try {
     ({ dispatcher, destinationsChanged } = await wireDispatch(config, store, logger, {
-      handlers: options.handlers,
+      handlers,
       ingests: true,
       onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
       throttle: burstThrottle(config.dispatch.concurrency, {
@@ -161,13 +142,11 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       config,
       store,
       logger,
-      auth,
-      failureLimiter: receiverFailureLimiter(config.authFailureLimit, auth.configured, logger),
+      pipeline: createReceiverPipeline({ config, store, logger, auth, onAccepted: () => dispatcher?.wake() }),
       metrics,
       onIngest: (response, latencyMs) => {
         received++;
         metrics.onIngest(response, latencyMs);
-        if (response.outcome === 'accepted') dispatcher?.wake();
       },
       onOutboxChange: dispatcher ? () => dispatcher.wake() : undefined,
       onDestinationsChange: destinationsChanged,

@@ -5,7 +5,7 @@ import type { Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { connectionTimeoutOptions, limitConnections } from './connection-limits.js';
 import { healthRoutes } from './health-routes.js';
-import type { ReceiverConfig } from './config.js';
+import type { ReceiverConfig } from '../compose/index.js';
 import { isLoopbackHost } from './loopback.js';
 import { metricsRoute, type ReceiverMetrics } from './metrics.js';
 import { SECURITY_HEADERS } from './security-headers.js';

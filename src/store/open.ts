@@ -1,31 +1,18 @@
-import { resolve } from 'node:path';
-import { redactPostgresUrl } from './postgres/connection.js';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
-import { ThreadedSqliteStore } from './sqlite/threaded-store.js';
+import { parseDatabaseUrl } from './database-url.js';
+import { redactUrl } from '../auth/redact-url.js';
 import type { Store } from './types.js';
+
+export { parseDatabaseUrl, type DatabaseLocation } from './database-url.js';
+
+// The drivers (better-sqlite3, pg) are imported when a store of their kind is opened, not when
+// this module is: the library's root entry reaches openStore, and importing the package must not
+// load a native module or a database client that the caller may never use.
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/docv-webhooks.db';
 
-export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
-
-/** `sqlite:<file>`, `sqlite::memory:`, a bare file path, or `postgres://…`. */
-export function parseDatabaseUrl(url: string): DatabaseLocation {
-  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path === '') throw new TypeError('database URL "sqlite:" names no file; use sqlite:./data/docv-webhooks.db');
-    return { kind: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new TypeError(`unsupported database URL "${url.split(':')[0]}:…"; use sqlite:<file> or postgres://…`);
-  }
-  return { kind: 'sqlite', path: resolve(url) };
-}
-
 /** The database URL as it may be printed or logged: a PostgreSQL password becomes ***. */
 export function describeDatabaseUrl(url: string): string {
-  return parseDatabaseUrl(url).kind === 'postgres' ? redactPostgresUrl(url) : url;
+  return parseDatabaseUrl(url).kind === 'postgres' ? redactUrl(url) : url;
 }
 
 export interface OpenStoreOptions {
@@ -47,6 +34,7 @@ export interface OpenStoreOptions {
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const location = parseDatabaseUrl(url);
   if (location.kind === 'postgres') {
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open({
       url: location.url,
       ...(options.quarantineCapacity !== undefined ? { quarantineCapacity: options.quarantineCapacity } : {}),
@@ -58,8 +46,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   try {
     if (options.writerThread && !options.readonly && location.path !== ':memory:') {
       const { writerThread: _w, readonly: _r, ...rest } = options;
+      const { ThreadedSqliteStore } = await import('./sqlite/threaded-store.js');
       return await ThreadedSqliteStore.open({ path: location.path, ...rest });
     }
+    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
     return new SqliteStore({ path: location.path, ...options });
   } catch (err) {
     const message = (err as Error).message;

@@ -253,38 +253,64 @@ export interface ReplayFilter {
   state?: DeliveryState | undefined;
 }
 
-/**
- * Everything the receiver persists. Implementations: SQLite (embedded default) and PostgreSQL.
- * `ingest` resolves only once the event and its lifecycle are durably committed.
+/*
+ * The store by role. Each consumer takes the narrowest role it uses (the dispatcher a
+ * DeliveryQueue, the ingest pipeline an EventLog, the admin routes the ReadModel…), so a test can
+ * stand in for one role without faking twenty methods, and a reader sees what each part touches.
+ * Both implementations (SQLite, PostgreSQL) are the whole `Store`.
  */
-export interface Store {
-  readonly kind: 'sqlite' | 'postgres';
-  /** Applies pending migrations; returns the versions applied. */
-  migrate(): Promise<number[]>;
+
+/**
+ * Where deliveries arrive: an accepted event (with its lifecycle and outbox rows, in one commit)
+ * or an authenticated refusal kept in quarantine. `ingest` resolves only once the event and its
+ * lifecycle are durably committed.
+ */
+export interface EventLog {
   ingest(input: IngestInput): Promise<IngestOutcome>;
   quarantine(input: QuarantineInput): Promise<void>;
+}
+
+/** What was accepted, as read back: transactions with their lifecycle, events, counts. */
+export interface ReadModel {
   getTransaction(docvTransactionId: string): Promise<TransactionView | null>;
   listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>>;
   getEvent(eventId: string): Promise<StoredEvent | null>;
   listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>>;
+  stats(): Promise<StoreStats>;
+}
+
+/** The refused deliveries kept for inspection, and what running one through ingest again gave. */
+export interface QuarantineStore {
   listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>>;
   getQuarantine(quarantineId: string): Promise<QuarantineEntry | null>;
   /** Records what running a quarantined body through ingest again gave. */
   markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void>;
-  stats(): Promise<StoreStats>;
+}
 
-  /** Sets which outbox rows newly accepted events create, besides those of the active stored destinations. */
-  configureOutbox(config: Partial<OutboxConfig>): void;
-  /** Every destination kept in the store, by name. */
-  listDestinations(): Promise<StoredDestination[]>;
-  /** Adds a destination, or (`replace`) updates its url and flags; never changes its state. */
-  addDestination(destination: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult>;
-  /** Enables or disables one; null when there is none of that name. */
-  setDestinationState(name: string, state: DestinationState): Promise<StoredDestination | null>;
+/** What the dispatcher needs of the outbox: lease due deliveries, record attempts. */
+export interface DeliveryQueue {
   /** Leases due deliveries to a worker (a crashed worker's lease simply runs out). */
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /** Records an attempt; ignored when the lease has passed to another worker. */
   completeDelivery(result: AttemptResult): Promise<boolean>;
+  /** Earliest epoch ms at which some delivery becomes due, or null when none is waiting. */
+  nextDueAt(destinations: string[]): Promise<number | null>;
+}
+
+/** The outbox whole: which rows accepting an event makes, the queue, and the operator's view. */
+export interface Outbox extends DeliveryQueue {
+  /** Sets which outbox rows newly accepted events create, besides those of the active stored destinations. */
+  configureOutbox(config: Partial<OutboxConfig>): void;
+  listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>>;
+  getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null>;
+  /** Makes one delivery due now with a fresh attempt budget. */
+  retryDelivery(deliveryId: string): Promise<OutboxDelivery | null>;
+  /** Re-queues every matching delivery; returns how many. */
+  replay(filter: ReplayFilter): Promise<number>;
+}
+
+/** Where the decision fetch puts Socure's answer (or its absence), folded into the lifecycle. */
+export interface DecisionRecords {
   /** Stores the decision from Get A DocV Transaction and folds it into the lifecycle. */
   recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void>;
   /**
@@ -292,18 +318,30 @@ export interface Store {
    * `decisionUnavailable`, anomaly `decision_unavailable`) until a decision arrives.
    */
   markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void>;
-  /** Earliest epoch ms at which some delivery becomes due, or null when none is waiting. */
-  nextDueAt(destinations: string[]): Promise<number | null>;
-  listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>>;
-  getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null>;
-  /** Makes one delivery due now with a fresh attempt budget. */
-  retryDelivery(deliveryId: string): Promise<OutboxDelivery | null>;
-  /** Re-queues every matching delivery; returns how many. */
-  replay(filter: ReplayFilter): Promise<number>;
+}
+
+/** The destinations kept in the store, which every process on it shares. */
+export interface DestinationStore {
+  /** Every destination kept in the store, by name. */
+  listDestinations(): Promise<StoredDestination[]>;
+  /** Adds a destination, or (`replace`) updates its url and flags; never changes its state. */
+  addDestination(destination: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult>;
+  /** Enables or disables one; null when there is none of that name. */
+  setDestinationState(name: string, state: DestinationState): Promise<StoredDestination | null>;
+}
+
+/** Opening and closing: schema, readiness. */
+export interface StoreLifecycle {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Applies pending migrations; returns the versions applied. */
+  migrate(): Promise<number[]>;
   /** Throws when the store cannot serve requests (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Everything the receiver persists. Implementations: SQLite (embedded default) and PostgreSQL. */
+export interface Store extends EventLog, ReadModel, QuarantineStore, Outbox, DecisionRecords, DestinationStore, StoreLifecycle {}
 
 /** The store cannot take writes right now (disk, lock, connection): the sender should retry. */
 export class StoreUnavailableError extends Error {

@@ -1,7 +1,7 @@
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocvReceiver, type CanonicalEvent, type DocvReceiver } from '../../src/index.js';
@@ -18,6 +18,44 @@ function listen(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
 }
 
+/** The request body as a Web stream; once the reader cancels (413), the rest is drained unread. */
+function webStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let open = true;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on('data', (chunk: Buffer) => open && controller.enqueue(new Uint8Array(chunk)));
+      req.on('end', () => open && controller.close());
+      req.on('error', (err) => open && controller.error(err));
+    },
+    cancel() {
+      open = false;
+      req.resume();
+    },
+  });
+}
+
+/**
+ * A Web `(Request) => Response` app served by Node's http on loopback, as Hono's node server and
+ * Next.js do: the request body is streamed in, not buffered first.
+ */
+function serveFetch(fetchApp: (request: Request) => Response | Promise<Response>): Server {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const request = new Request(`http://${req.headers.host}${req.url}`, {
+      method: req.method,
+      headers,
+      ...(hasBody ? { body: webStream(req), duplex: 'half' } : {}),
+    } as RequestInit);
+    void Promise.resolve(fetchApp(request)).then(async (response) => {
+      response.headers.forEach((value, name) => res.setHeader(name, value));
+      res.statusCode = response.status;
+      res.end(Buffer.from(await response.arrayBuffer()));
+    });
+  });
+}
+
 async function post(url: string, body: unknown, auth = `Bearer ${SECRET}`) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: res.status, json: await res.json() };
@@ -25,7 +63,7 @@ async function post(url: string, body: unknown, auth = `Bearer ${SECRET}`) {
 
 /**
  * Each framework example of docs/library.md, mounted for real and driven over its own transport,
- * with the library receiver on each store backend (`store: <database URL>`).
+ * with the library receiver on each store backend (`databaseUrl`).
  */
 describe.each(backends)('framework adapters (docs/library.md examples; $name)', (backend) => {
   if (skipUnavailable(backend)) return;
@@ -34,7 +72,7 @@ describe.each(backends)('framework adapters (docs/library.md examples; $name)', 
   const handled: CanonicalEvent[] = [];
   beforeAll(async () => {
     database = await backend.create();
-    receiver = createDocvReceiver({ store: database.url, auth: { webhookSecrets: [SECRET] } });
+    receiver = createDocvReceiver({ databaseUrl: database.url, auth: { webhookSecrets: [SECRET] } });
     receiver.on('VERIFICATION_COMPLETED', (event) => {
       handled.push(event);
     });
@@ -79,50 +117,75 @@ describe.each(backends)('framework adapters (docs/library.md examples; $name)', 
     }
   });
 
-  it('Fastify: raw-body route calling receiver.handle()', async () => {
+  it('Fastify: app.register(receiver.fastifyPlugin()), beside routes that parse JSON', async () => {
     const app = Fastify();
-    await app.register(async (scope) => {
-      scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-      scope.post(PATH, async (request, reply) => {
-        const res = await receiver.handle({ method: request.method, headers: request.headers, remoteAddress: request.ip, body: request.body as Buffer });
-        return reply.code(res.status).headers(res.headers).send(res.body);
-      });
-    });
+    await app.register(receiver.fastifyPlugin());
+    // The plugin is encapsulated: the app's own routes keep fastify's JSON parser.
+    app.post('/echo', async (request) => ({ parsed: request.body }));
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const event = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'reject' });
       expect(await post(url + PATH, event)).toMatchObject({ status: 200, json: { status: 'accepted' } });
       expect(await post(url + PATH, event)).toMatchObject({ status: 200, json: { status: 'duplicate' } });
+      expect((await post(url + PATH, event, 'Bearer wrong')).status).toBe(401);
+      // The pipeline judges the content type itself (after the credentials), not fastify.
+      const text = await fetch(url + PATH, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${SECRET}` }, body: JSON.stringify(event) });
+      expect(text.status).toBe(415);
+      expect(await post(url + '/echo', { a: 1 })).toMatchObject({ status: 200, json: { parsed: { a: 1 } } });
       await waitFor(() => handled.some((e) => e.docvTransactionId === event.docvTransactionId), 'handler run');
     } finally {
       await app.close();
     }
   });
 
-  it('Hono: fetchHandler() on c.req.raw', async () => {
+  it('Fastify: fastifyPlugin({ path }) under a prefix', async () => {
+    const app = Fastify();
+    await app.register(receiver.fastifyPlugin({ path: '/docv' }), { prefix: '/hooks' });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      expect(await post(url + '/hooks/docv', docvEvent())).toMatchObject({ status: 200, json: { status: 'accepted' } });
+      expect((await post(url + PATH, docvEvent())).status).toBe(404);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('Hono: fetchHandler() on c.req.raw, served on loopback', async () => {
     const app = new Hono();
     const handler = receiver.fetchHandler();
     app.post(PATH, (c) => handler(c.req.raw));
-    const event = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'resubmit' });
-    const req = (body: string, auth: string) => new Request(`http://localhost${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
-    const ok = await app.fetch(req(JSON.stringify(event), `Bearer ${SECRET}`));
-    expect(ok.status).toBe(200);
-    expect((await ok.json()).status).toBe('accepted');
-    expect((await app.fetch(req(JSON.stringify(event), 'Bearer nope'))).status).toBe(401);
-    const tooBig = await app.fetch(req('x'.repeat(300 * 1024), `Bearer ${SECRET}`));
-    expect(tooBig.status).toBe(413);
-    await waitFor(() => handled.some((e) => e.docvTransactionId === event.docvTransactionId), 'handler run');
+    const server = serveFetch((request) => app.fetch(request));
+    const url = await listen(server);
+    try {
+      const event = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'resubmit' });
+      expect(await post(url + PATH, event)).toMatchObject({ status: 200, json: { status: 'accepted' } });
+      expect((await post(url + PATH, event, 'Bearer nope')).status).toBe(401);
+      expect((await post(url + PATH, 'x'.repeat(300 * 1024))).status).toBe(413);
+      await waitFor(() => handled.some((e) => e.docvTransactionId === event.docvTransactionId), 'handler run');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
-  it('Next.js route handler: export const POST = receiver.fetchHandler()', async () => {
+  it('Next.js route handler: export async function POST(request: Request)', async () => {
     // app/socure/docv/webhook/route.ts
-    const POST = receiver.fetchHandler();
-    const event = docvEvent({ eventType: 'APP_OPENED' });
-    const res = await POST(new Request('https://example.test/socure/docv/webhook', { method: 'POST', headers: { 'content-type': 'application/json', authorization: SECRET }, body: JSON.stringify(event) }));
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('application/json');
-    const store = await receiver.store;
-    expect((await store.getTransaction(event.docvTransactionId as string))?.status).toBe('APP_OPENED');
+    const handler = receiver.fetchHandler();
+    async function POST(request: Request): Promise<Response> {
+      return handler(request);
+    }
+    const server = serveFetch((request) => (request.method === 'POST' && new URL(request.url).pathname === PATH ? POST(request) : new Response(null, { status: 405 })));
+    const url = await listen(server);
+    try {
+      const event = docvEvent({ eventType: 'APP_OPENED' });
+      const res = await fetch(url + PATH, { method: 'POST', headers: { 'content-type': 'application/json', authorization: SECRET }, body: JSON.stringify(event) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      const store = await receiver.store;
+      expect((await store.getTransaction(event.docvTransactionId as string))?.status).toBe('APP_OPENED');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -2,8 +2,8 @@ import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addDispatchOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../../src/cli/receiver-options.js';
 import { attemptBudget, DEFAULT_RETRY_POLICY } from '../../src/dispatch/index.js';
-import { defaultReceiverConfig, type SocureApiConfig } from '../../src/server/config.js';
-import { validateDestinationConfig } from '../../src/server/dispatch-wiring.js';
+import { defaultReceiverConfig, type SocureApiConfig } from '../../src/compose/config.js';
+import { validateDestinationConfig } from '../../src/compose/dispatch-wiring.js';
 
 /** `--socure-api`, `--decision-pending-max` and their environment variables, as `serve` parses them. */
 function parse(args: string[]): ReceiverFlags {

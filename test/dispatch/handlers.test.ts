@@ -53,7 +53,7 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     expect(new Set(calls.map((c) => c.deliveryId)).size).toBe(1);
     expect(errors).toEqual(['flaky 1', 'flaky 2']);
     const view = await store.getDelivery(delivered.deliveryId);
-    expect(view).toMatchObject({ attempts: 3, state: 'delivered', destination: 'handlers' });
+    expect(view).toMatchObject({ attempts: 3, state: 'delivered', destination: 'handler:VERIFICATION_COMPLETED:1' });
     expect(view!.history.map((h) => h.outcome)).toEqual(['failed', 'failed', 'delivered']);
     expect((await store.listDeliveries({ limit: 10 })).items).toHaveLength(1);
   });
@@ -78,7 +78,7 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     expect(attempts).toBe(5);
 
     // Replay re-queues even delivered ones: the handler sees the event again.
-    expect(await store.replay({ destination: 'handlers' })).toBe(1);
+    expect(await store.replay({ destination: 'handler:*:1' })).toBe(1);
     await waitFor(() => attempts === 6, 'replayed delivery');
   });
 
@@ -114,5 +114,77 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items.length === 1, 'delivery');
     expect(count).toBe(1);
     expect((await store.listDeliveries({ limit: 10 })).items).toHaveLength(1);
+  });
+
+  it('each handler is its own destination: one failing is retried alone, the other runs once', async () => {
+    receiver = createDocvReceiver({ databaseUrl: await freshStore(), dispatch: { retry: FAST_RETRY } });
+    let flaky = 0;
+    let steady = 0;
+    const errors: string[] = [];
+    receiver
+      .on('VERIFICATION_COMPLETED', () => {
+        flaky++;
+        if (flaky < 3) throw new Error(`flaky ${flaky}`);
+      })
+      .onAny(() => {
+        steady++;
+      })
+      .onError((err) => {
+        errors.push(err.message);
+      });
+    await post(receiver, docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept' }));
+    const store = await receiver.store;
+    await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items.length === 2, 'both deliveries');
+    expect(flaky).toBe(3);
+    expect(steady).toBe(1);
+    expect(errors).toEqual(['flaky 1', 'flaky 2']);
+    const rows = (await store.listDeliveries({ limit: 10 })).items;
+    expect(rows.map((r) => r.destination).sort()).toEqual(['handler:*:1', 'handler:VERIFICATION_COMPLETED:1']);
+    const byName = new Map(rows.map((r) => [r.destination, r]));
+    expect(byName.get('handler:VERIFICATION_COMPLETED:1')).toMatchObject({ attempts: 3, state: 'delivered' });
+    expect(byName.get('handler:*:1')).toMatchObject({ attempts: 1, state: 'delivered' });
+  });
+
+  it("a handler's row for an event of another type is done without running it", async () => {
+    receiver = createDocvReceiver({ databaseUrl: await freshStore(), dispatch: { retry: FAST_RETRY } });
+    let completed = 0;
+    receiver.on('VERIFICATION_COMPLETED', () => {
+      completed++;
+    });
+    await post(receiver, docvEvent({ eventType: 'APP_OPENED' }));
+    const store = await receiver.store;
+    const row = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0], 'delivery');
+    expect(row).toMatchObject({ destination: 'handler:VERIFICATION_COMPLETED:1', attempts: 1 });
+    expect(completed).toBe(0);
+  });
+
+  it('named handlers keep their name; a name used twice is refused', async () => {
+    receiver = createDocvReceiver({ databaseUrl: await freshStore(), dispatch: { retry: FAST_RETRY } });
+    const seen: string[] = [];
+    receiver.onAny((event) => void seen.push(event.eventType), { name: 'audit' });
+    expect(() => receiver.onAny(() => undefined, { name: 'audit' })).toThrow(/handler:audit is already registered/);
+    await post(receiver, docvEvent());
+    const store = await receiver.store;
+    const row = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0], 'delivery');
+    expect(row.destination).toBe('handler:audit');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('events accepted before any handler is registered wait, and go to the handlers registered later', async () => {
+    // Plenty of attempts: the row fails ("no handler is registered yet") until the handler comes.
+    receiver = createDocvReceiver({ databaseUrl: await freshStore(), dispatch: { retry: { schedule: [20], maxAttempts: 1000, jitter: 0 } } });
+    await receiver.ready();
+    await post(receiver, docvEvent({ docvTransactionId: 'early' }));
+    const store = await receiver.store;
+    await waitFor(async () => (await store.listDeliveries({ limit: 10 })).items[0]?.lastError?.includes('no handler is registered yet'), 'a failed attempt');
+    const seen: string[] = [];
+    receiver.onAny((event) => void seen.push(String(event.docvTransactionId)));
+    await waitFor(() => seen.includes('early'), 'the early event');
+    // Registered once the receiver runs: the next event gets a row of the handler's own.
+    await post(receiver, docvEvent({ docvTransactionId: 'late' }));
+    await waitFor(() => seen.includes('late'), 'the later event');
+    const rows = (await store.listDeliveries({ limit: 10 })).items;
+    expect(rows.map((r) => r.destination).sort()).toEqual(['handler:*:1', 'handlers']);
+    expect(seen).toEqual(['early', 'late']);
   });
 });

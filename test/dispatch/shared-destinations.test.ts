@@ -139,6 +139,9 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     // Re-added without them, any worker can.
     const plain = await serve.admin('/v1/destinations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${target.url}/hook?x=1` }) });
     expect(plain.json).toMatchObject({ name, urlCredentials: false });
+    // The worker follows the store every 100 ms (destinationsRefreshMs): until then it still knows
+    // the URL the second add left (/hook, no query), and could claim the row with it.
+    await new Promise((r) => setTimeout(r, 1_000));
     expect((await serve.deliver(docvEvent())).status).toBe(200);
     await waitFor(() => target.requests.length === 1 && other.requests.length === 1, 'a forward at each sink');
     expect(target.requests[0]!.url).toBe('/hook?x=1');

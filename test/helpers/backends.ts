@@ -164,6 +164,11 @@ async function dropStaleSchemas(client: pg.Client): Promise<void> {
 export function testBackends(): Promise<Backend[]> {
   probed ??= (async () => {
     let skipReason: string | null = null;
+    // `npm run test:unit` stays in the process (test/unit-guard.ts): no PostgreSQL, not even a probe.
+    if (process.env.DOCV_TEST_UNIT === '1') {
+      const unitSkip = 'a unit run (npm run test:unit) opens no connection; npm test runs the PostgreSQL cases';
+      return [sqliteBackend, { name: 'postgres', skipReason: unitSkip, create: async () => postgresDatabase(newSchemaName()) }];
+    }
     try {
       await withClient(POSTGRES_TEST_URL, async (client) => {
         await client.query('SELECT 1');

@@ -35,7 +35,7 @@ async function readJson(res: Response): Promise<any> {
  * backend of ./backends.ts; `destroy` drops it, `close` keeps it for a restart).
  */
 export async function startTestReceiver(options: StartReceiverOptions & { dir?: string; database?: TestDatabase } = {}): Promise<TestReceiver> {
-  const { database: given, ...receiverOptions } = options;
+  const { database: given, dir: _dir, ...receiverOptions } = options;
   const dir = options.dir ?? tempDir();
   const database = given ?? sqliteDatabase(join(dir, 'receiver.db'));
   const dbPath = database.path ?? '';

@@ -4,7 +4,7 @@ import { percentile, receiverVerdict, summarizeLatencies } from '../../src/sandb
 import { SANDBOX_REASON_CODES, syntheticVerification } from '../../src/sandbox/document-data.js';
 import { createApiKeyCheck } from '../../src/sandbox/api/auth.js';
 import { capturePagePolicy, renderCapturePage } from '../../src/sandbox/capture/page.js';
-import type { TransactionRecord } from '../../src/sandbox/store.js';
+import type { TransactionRecord } from '../../src/sandbox/records.js';
 import { newReferenceId, newTransactionId } from '../../src/sandbox/ids.js';
 
 describe('--set and unset', () => {

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SandboxStore, type TransactionRecord } from '../../src/sandbox/store.js';
+import type { TransactionRecord } from '../../src/sandbox/records.js';
+import { SandboxStore } from '../../src/sandbox/store.js';
 
 const dirs: string[] = [];
 afterEach(() => {

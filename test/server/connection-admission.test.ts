@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addAuthOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../../src/cli/receiver-options.js';
-import { resolveReceiverConfig } from '../../src/server/start.js';
+import { resolveReceiverConfig } from '../../src/compose/resolve.js';
 import { createConnectionAdmission, createRefusalLogThrottle, type ConnectionAdmissionOptions } from '../../src/server/connection-admission.js';
 
 function clock(start = 1_700_000_000_000) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../../src/server/config.js';
-import { planDelivery } from '../../src/server/destination-plan.js';
-import { reportDisagreements } from '../../src/server/destination-report.js';
+import { defaultReceiverConfig, type DispatchConfig, type SocureApiConfig } from '../../src/compose/config.js';
+import { planDelivery } from '../../src/compose/destination-plan.js';
+import { reportDisagreements } from '../../src/compose/destination-report.js';
 import type { StoredDestination } from '../../src/store/index.js';
 import { memoryLogger } from '../security/helpers.js';
 

@@ -100,7 +100,7 @@ export function register(program: Command): void {
           dispatch: { ...fromFlags.dispatch, enabled: opts.dispatch },
           port: opts.port,
           host: opts.host,
-          db: opts.db,
+          databaseUrl: opts.db,
           webhookPath: opts.webhookPath,
           maxBodyBytes: opts.maxBodyBytes,
           ...(opts.dialect ? { dialect: opts.dialect } : {}),

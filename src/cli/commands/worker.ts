@@ -25,10 +25,13 @@ export function register(program: Command): void {
   command.action(async (opts: ReceiverFlags & { db: string; logLevel: string; logFormat?: string; metricsPort?: number; metricsHost: string }) => {
     let worker: RunningWorker;
     try {
-      const fromFlags = receiverOptionsFromFlags(opts);
+      // The flags shared with serve; of them a worker takes what dispatch and its metrics use.
+      const { adminToken, dispatch, socure } = receiverOptionsFromFlags(opts);
       worker = await startWorker({
-        ...fromFlags,
-        db: opts.db,
+        adminToken,
+        dispatch,
+        socure,
+        databaseUrl: opts.db,
         logLevel: opts.logLevel,
         prettyLogs: prettyLogs(opts.logFormat),
         metricsPort: opts.metricsPort,

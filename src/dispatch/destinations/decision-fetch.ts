@@ -1,5 +1,5 @@
 import { formatDuration } from '../../retry/schedule.js';
-import { DECISION_FETCH_DESTINATION, type ClaimedDelivery, type Store } from '../../store/index.js';
+import { DECISION_FETCH_DESTINATION, type ClaimedDelivery, type DecisionRecords, type ReadModel } from '../../store/types.js';
 import type { AttemptOutcome, Destination } from '../types.js';
 import { readCapped, snippet } from './capped-body.js';
 import { withDeadline } from './deadline.js';
@@ -7,7 +7,7 @@ import { outcomeOfError, outcomeOfResponse } from './http-outcome.js';
 import { decisionRequest, readDecisionAnswer, type SocureApi } from './socure-result.js';
 
 /** What the fetch needs of the store: the transaction's decision, and where to put the answer. */
-export type DecisionFetchStore = Pick<Store, 'getTransaction' | 'recordDecision' | 'markDecisionUnavailable'>;
+export type DecisionFetchStore = Pick<ReadModel, 'getTransaction'> & DecisionRecords;
 
 export interface DecisionFetchOptions {
   store: DecisionFetchStore;

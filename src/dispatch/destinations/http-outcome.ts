@@ -1,5 +1,5 @@
 import { redactUrl } from '../../auth/redact-url.js';
-import { parseRetryAfter } from '../../retry/schedule.js';
+import { isGone, parseRetryAfter } from '../../retry/schedule.js';
 import type { AttemptOutcome } from '../types.js';
 
 /** How an HTTP answer from a destination maps onto an attempt: 2xx done, 410 stop, else retry. */
@@ -7,7 +7,7 @@ export function outcomeOfResponse(status: number, retryAfter: string | null, bod
   if (status >= 200 && status < 300) return { outcome: 'delivered', status };
   // The answer's body is the destination's text: it may echo the URL it was called at.
   const error = `HTTP ${status}${bodySnippet ? `: ${redactUrl(bodySnippet)}` : ''}`;
-  if (status === 410) return { outcome: 'dead', status, error };
+  if (isGone(status)) return { outcome: 'dead', status, error };
   const retryAfterMs = parseRetryAfter(retryAfter ?? undefined, Date.now());
   return { outcome: 'failed', status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
 }

@@ -4,7 +4,7 @@ import { DOCUMENT_TYPES } from '../document-data.js';
 import { badRequest } from '../errors.js';
 import { SCENARIOS } from '../scenarios.js';
 import type { CreateTransactionInput, DocvService } from '../service.js';
-import type { TransactionRecord } from '../store.js';
+import type { TransactionRecord } from '../records.js';
 import { asObject, httpUrl, oneOf, optionalString } from './validate.js';
 
 /** Upper bound of a per-transaction time scale: 1000× slower than life is already a day per minute. */

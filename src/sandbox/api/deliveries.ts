@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest, conflict, notFound } from '../errors.js';
-import { DELIVERY_STATUSES, type DeliveryListing, type DeliveryStatus, type SandboxStore } from '../store.js';
+import { DELIVERY_STATUSES, type DeliveryListing, type DeliveryStatus } from '../records.js';
+import type { SandboxStore } from '../store.js';
 
 /** A delivery waiting behind an earlier one of its transaction is stored `pending` but shown `held`: it cannot go before that one ends. */
 export function shownStatus(d: DeliveryListing): DeliveryStatus {

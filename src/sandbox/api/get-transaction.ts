@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { syntheticVerification } from '../document-data.js';
 import type { DocvService } from '../service.js';
-import type { TransactionRecord } from '../store.js';
+import type { TransactionRecord } from '../records.js';
 
 /**
  * Get A DocV Transaction in the `DocvDecision` shape. Until the verification completes there is

@@ -1,6 +1,6 @@
 import { CANONICAL_DECISIONS, DECISIONS, type CanonicalDecision, type Dialect } from '../../contract/index.js';
 import { statusRank } from '../status.js';
-import type { TransactionRecord } from '../store.js';
+import type { TransactionRecord } from '../records.js';
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isCanonicalDecision } from '../../contract/index.js';
 import { SandboxError } from '../errors.js';
 import type { DocvService } from '../service.js';
-import type { TransactionRecord } from '../store.js';
+import type { TransactionRecord } from '../records.js';
 import { capturePagePolicy, renderCapturePage } from './page.js';
 
 const FORM_BODY_LIMIT = 1024;

@@ -1,14 +1,14 @@
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
 import type { SandboxState } from '../state.js';
-import type { AttemptRecord, DeliveryRecord, DeliveryStatus } from '../store.js';
+import type { AttemptRecord, DeliveryRecord, DeliveryStatus } from '../records.js';
 import { WakeTimer } from '../wake-timer.js';
 import { attemptDelivery, refusedTargetOutcome, type AttemptOutcome } from './attempt.js';
 import { deliveryHeaders, type DeliveryAuth } from './headers.js';
 import { RateLimit } from './rate-limit.js';
 import { guardedAgent, type TargetGuard } from './target-guard.js';
 import { judgeTargetUrl } from './target-policy.js';
-import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, isRefusal, nextRetryDelay } from '../../retry/schedule.js';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, isGone, isRefusal, nextRetryDelay } from '../../retry/schedule.js';
 
 export interface DeliveryEngineOptions {
   store: SandboxState;
@@ -310,7 +310,7 @@ export class DeliveryEngine {
     const code = outcome.statusCode;
     if (code !== undefined && code >= 200 && code < 300) return { status: 'delivered', notBefore: finishedAt };
     // The receiver says this endpoint is gone for good.
-    if (code === 410) return { status: 'gone', notBefore: finishedAt };
+    if (isGone(code)) return { status: 'gone', notBefore: finishedAt };
     // The sandbox itself will not send there: trying again would only be refused again.
     if (outcome.failure === 'target not allowed') return { status: 'rejected', notBefore: finishedAt };
     // Retried, it would be refused again and hold the transaction's later events back meanwhile.

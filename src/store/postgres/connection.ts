@@ -157,6 +157,18 @@ export function isRetryable(err: unknown): boolean {
   return code === '40001' || code === '40P01';
 }
 
+/** Runs a statement again (three times at most, after a short random pause) while PostgreSQL says that is the remedy. */
+export async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 3 || !isRetryable(err)) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+  }
+}
+
 /** An error of pg or of the network in words, with any URL in it redacted (it may quote the connection string). */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return redactUrl(String(err));

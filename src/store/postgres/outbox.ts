@@ -3,6 +3,7 @@ import type { CanonicalFields } from '../../contract/index.js';
 import { applyApiDecision, applyDecisionUnavailable } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
 import { deliveryOf, wantsTransactionDecision, type DeliverySummaryRow } from '../rows.js';
+import { Where } from '../where.js';
 import type {
   AttemptResult,
   ClaimRequest,
@@ -223,20 +224,14 @@ export async function nextDueAt(db: pg.Pool, destinations: string[]): Promise<nu
 }
 
 export async function list(db: pg.Pool, filter: DeliveryFilter): Promise<DeliveryRow[]> {
-  const where: string[] = [];
-  const values: unknown[] = [];
-  const add = (sql: string, value: unknown) => {
-    values.push(value);
-    where.push(sql.replace('?', `$${values.length}`));
-  };
+  const where = new Where('$n');
   const after = decodeCursor(filter.cursor, 'dl');
-  if (after !== null) add('seq < ?', after);
-  if (filter.state) add('state = ?', filter.state);
-  if (filter.destination !== undefined) add('destination = ?', pgText(filter.destination));
-  if (filter.docvTransactionId !== undefined) add('docv_transaction_id = ?', pgText(filter.docvTransactionId));
-  values.push(filter.limit + 1);
-  const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${values.length}`;
-  return (await db.query<DeliveryRow>(sql, values)).rows;
+  if (after !== null) where.add('seq < ?', after);
+  if (filter.state) where.add('state = ?', filter.state);
+  if (filter.destination !== undefined) where.add('destination = ?', pgText(filter.destination));
+  if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', pgText(filter.docvTransactionId));
+  const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+  return (await db.query<DeliveryRow>(sql, where.values)).rows;
 }
 
 export async function get(db: pg.Pool, deliveryId: string): Promise<{ delivery: OutboxDelivery; history: DeliveryAttempt[] } | null> {
@@ -272,22 +267,18 @@ export async function retry(db: pg.Pool, deliveryId: string): Promise<OutboxDeli
 
 export async function replay(db: pg.Pool, filter: ReplayFilter): Promise<number> {
   const now = Date.now();
-  const values: unknown[] = [now, new Date(now).toISOString()];
-  const where: string[] = [];
-  const add = (sql: string, value: unknown) => {
-    values.push(value);
-    where.push(sql.replace('?', `$${values.length}`));
-  };
-  if (filter.from) add('e.received_at >= ?', filter.from.toISOString());
-  if (filter.to) add('e.received_at < ?', filter.to.toISOString());
-  if (filter.eventType) add('d.event_type = ?', filter.eventType);
-  if (filter.docvTransactionId !== undefined) add('d.docv_transaction_id = ?', pgText(filter.docvTransactionId));
-  if (filter.destination !== undefined) add('d.destination = ?', pgText(filter.destination));
-  if (filter.state) add('d.state = ?', filter.state);
-  const result = await db.query(
-    `UPDATE deliveries d SET ${REQUEUE_SET} FROM events e WHERE e.seq = d.event_seq ${where.length ? `AND ${where.join(' AND ')}` : ''}`,
-    values,
-  );
+  const where = new Where('$n');
+  // $1 and $2 of REQUEUE_SET.
+  where.param(now);
+  where.param(new Date(now).toISOString());
+  where.raw('e.seq = d.event_seq');
+  if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
+  if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
+  if (filter.eventType) where.add('d.event_type = ?', filter.eventType);
+  if (filter.docvTransactionId !== undefined) where.add('d.docv_transaction_id = ?', pgText(filter.docvTransactionId));
+  if (filter.destination !== undefined) where.add('d.destination = ?', pgText(filter.destination));
+  if (filter.state) where.add('d.state = ?', filter.state);
+  const result = await db.query(`UPDATE deliveries d SET ${REQUEUE_SET} FROM events e ${where}`, where.values);
   return result.rowCount ?? 0;
 }
 

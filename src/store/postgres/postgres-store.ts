@@ -30,9 +30,9 @@ import {
   type TransactionSummary,
   type TransactionView,
 } from '../types.js';
-import { createPool, describeError, inTransaction, isUnavailable, mapError, parsePostgresUrl, redactPostgresUrl, type PostgresSettings } from './connection.js';
+import { createPool, describeError, inTransaction, isUnavailable, mapError, parsePostgresUrl, redactPostgresUrl, retrying, type PostgresSettings } from './connection.js';
 import { claimPacing } from './claim-pacing.js';
-import { GroupCalls } from './group-calls.js';
+import { GroupCommit } from '../group-commit.js';
 import { StatisticsKeeper } from './statistics.js';
 import { ingestBatch } from './ingest.js';
 import { applyPostgresMigrations, currentPostgresVersion } from './migrations.js';
@@ -42,7 +42,7 @@ import type { AddDestinationMode, AddDestinationResult, DestinationState, NewDes
 import { pgText } from './pg-text.js';
 import * as quarantine from './quarantine.js';
 import { storedEvent } from './stored-rows.js';
-import { Where } from './where.js';
+import { Where } from '../where.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:5432/db?schema=docv&pool_size=10&connect_timeout=5&statement_timeout=10000` */
@@ -63,12 +63,6 @@ export interface PostgresStoreOptions {
   outbox?: Partial<OutboxConfig>;
   /** Told about every group commit: how many deliveries shared it and how long it took. */
   onCommit?: (batchSize: number, durationMs: number) => void;
-}
-
-interface PendingIngest {
-  input: IngestInput;
-  resolve: (outcome: IngestOutcome) => void;
-  reject: (err: Error) => void;
 }
 
 interface EventRow extends EventSummaryRow {
@@ -122,25 +116,27 @@ export class PostgresStore implements Store {
   readonly settings: PostgresSettings;
   private readonly pool: pg.Pool;
   private readonly quarantineCapacity: number;
-  private readonly maxBatch: number;
-  private readonly maxConcurrentBatches: number;
   private readonly readonly: boolean;
   private readonly onCommit: PostgresStoreOptions['onCommit'];
   private readonly outboxConfig: OutboxConfig;
-  private pending: PendingIngest[] = [];
+  /** Ingests that arrive together share one transaction (see group-commit.ts). */
+  private readonly ingests: GroupCommit<IngestInput, IngestOutcome>;
   /** Analyzes the tables as they grow when nothing else has (see statistics.ts). */
   private readonly statistics: StatisticsKeeper;
   /** When an ingest last had to wait for a running commit to finish before its own could start. */
   private ingestQueuedAt = -Infinity;
   private readonly paceClaim = claimPacing({ ingestBackedUp: () => performance.now() - this.ingestQueuedAt < 250 });
-  /** Attempts that finish together are recorded by one statement: one commit instead of one each. */
-  private readonly completions = new GroupCalls<AttemptResult, boolean>((results) => outbox.completeMany(this.pool, results), {
+  /**
+   * Attempts that finish together are recorded by one statement: one commit instead of one each.
+   * Its failures reach the caller as they are (mapped by `read`), retried first when PostgreSQL
+   * says so (deadlock, serialization).
+   */
+  private readonly completions = new GroupCommit<AttemptResult, boolean>({
+    commit: (results) => retrying(() => outbox.completeMany(this.pool, results)),
     maxBatch: 500,
     keyOf: (r) => r.deliveryId,
+    failsAll: isUnavailable,
   });
-  private batchesInFlight = 0;
-  private flushScheduled = false;
-  private drained: Array<() => void> = [];
   private closed = false;
   private ended: Promise<void> | null = null;
 
@@ -151,10 +147,19 @@ export class PostgresStore implements Store {
     this.pool = createPool(this.settings, { readonly: this.readonly });
     this.statistics = new StatisticsKeeper(this.pool);
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
-    this.maxBatch = options.maxBatch ?? 500;
-    this.maxConcurrentBatches = Math.max(1, Math.min(options.maxConcurrentBatches ?? 2, this.settings.poolSize - 1 || 1));
     this.onCommit = options.onCommit;
     this.outboxConfig = { destinations: [], fetchDecisions: false, decisionWaitMs: 30_000, ...options.outbox };
+    this.ingests = new GroupCommit<IngestInput, IngestOutcome>({
+      commit: (inputs) => this.commit(inputs),
+      maxBatch: options.maxBatch ?? 500,
+      // Each holds a connection while it runs.
+      maxInFlight: Math.max(1, Math.min(options.maxConcurrentBatches ?? 2, this.settings.poolSize - 1 || 1)),
+      failsAll: isUnavailable,
+      commitError: (err) => new StoreUnavailableError(`could not commit: ${describeError(err)}`, { cause: err }),
+      onBackedUp: () => {
+        this.ingestQueuedAt = performance.now();
+      },
+    });
   }
 
   /** Connects, then migrates (or, read-only, checks there is something to read). */
@@ -210,59 +215,12 @@ export class PostgresStore implements Store {
 
   ingest(input: IngestInput): Promise<IngestOutcome> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
-    return new Promise<IngestOutcome>((resolve, reject) => {
-      this.pending.push({ input, resolve, reject });
-      this.scheduleFlush();
-    });
+    return this.ingests.submit(input);
   }
 
-  /**
-   * setImmediate runs after this loop turn's I/O callbacks, so every request read by now joins
-   * the same commit; while the allowed commits are running, newcomers gather for the next one.
-   */
-  private scheduleFlush(): void {
-    if (this.pending.length > 0 && this.batchesInFlight >= this.maxConcurrentBatches) this.ingestQueuedAt = performance.now();
-    if (this.flushScheduled || this.pending.length === 0 || this.batchesInFlight >= this.maxConcurrentBatches) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    while (this.pending.length > 0 && this.batchesInFlight < this.maxConcurrentBatches) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      this.batchesInFlight++;
-      void this.commitBatch(batch).finally(() => {
-        this.batchesInFlight--;
-        this.scheduleFlush();
-        if (this.batchesInFlight === 0 && this.pending.length === 0) for (const done of this.drained.splice(0)) done();
-      });
-    }
-  }
-
-  private async commitBatch(batch: PendingIngest[]): Promise<void> {
+  private async commit(inputs: IngestInput[]): Promise<IngestOutcome[]> {
+    // A copy: configureOutbox may change the destinations while the batch runs.
     const config = { ...this.outboxConfig, destinations: [...this.outboxConfig.destinations] };
-    try {
-      const outcomes = await this.commit(batch.map((p) => p.input), config);
-      batch.forEach((p, i) => p.resolve(outcomes[i]!));
-    } catch (batchError) {
-      if (batch.length === 1 || isUnavailable(batchError)) {
-        const err = new StoreUnavailableError(`could not commit: ${describeError(batchError)}`, { cause: batchError });
-        for (const p of batch) p.reject(err);
-        return;
-      }
-      // One bad row must not fail its neighbours: retry each alone.
-      for (const p of batch) {
-        try {
-          p.resolve((await this.commit([p.input], config))[0]!);
-        } catch (err) {
-          p.reject(new StoreUnavailableError(`could not commit: ${describeError(err)}`, { cause: err }));
-        }
-      }
-    }
-  }
-
-  private async commit(inputs: IngestInput[], config: OutboxConfig): Promise<IngestOutcome[]> {
     const started = performance.now();
     const outcomes = await inTransaction(this.pool, (client) => ingestBatch(client, inputs, config));
     this.onCommit?.(inputs.length, performance.now() - started);
@@ -286,7 +244,7 @@ export class PostgresStore implements Store {
   }
 
   async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
-    const where = new Where();
+    const where = new Where('$n');
     const after = decodeCursor(filter.cursor, 'tx');
     if (after !== null) where.add('seq < ?', after);
     if (filter.status) where.add('status = ?', filter.status);
@@ -313,7 +271,7 @@ export class PostgresStore implements Store {
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
-    const where = new Where();
+    const where = new Where('$n');
     const after = decodeCursor(filter.cursor, 'ev');
     if (after !== null) where.add('seq < ?', after);
     if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', pgText(filter.docvTransactionId));
@@ -361,7 +319,7 @@ export class PostgresStore implements Store {
   }
 
   completeDelivery(result: AttemptResult): Promise<boolean> {
-    return this.read('recording an attempt', () => this.completions.call(result));
+    return this.read('recording an attempt', () => this.completions.submit(result));
   }
 
   async recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
@@ -403,12 +361,7 @@ export class PostgresStore implements Store {
     this.closed = true;
     this.ended = (async () => {
       // Whatever is queued still gets its commit (or its error) before the pool closes.
-      if (this.pending.length > 0 || this.batchesInFlight > 0) {
-        await new Promise<void>((resolve) => {
-          this.drained.push(resolve);
-          this.scheduleFlush();
-        });
-      }
+      await this.ingests.idle();
       await this.completions.idle();
       await this.pool.end();
     })();

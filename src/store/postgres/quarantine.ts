@@ -5,7 +5,7 @@ import { newId } from '../ids.js';
 import { page, shownHeaders } from '../rows.js';
 import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
 import { pgText } from './pg-text.js';
-import { Where } from './where.js';
+import { Where } from '../where.js';
 
 interface QuarantineRow {
   seq: number;
@@ -50,7 +50,7 @@ export async function insert(client: pg.PoolClient, input: QuarantineInput, capa
  * primary key backwards without indexes of their own.
  */
 export async function list(db: pg.Pool, filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
-  const where = new Where();
+  const where = new Where('$n');
   const after = decodeCursor(filter.cursor, 'qr');
   if (after !== null) where.add('seq < ?', after);
   if (filter.reason !== undefined) where.add('reason = ?', pgText(filter.reason));

@@ -5,6 +5,7 @@ import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import { decodeCursor } from '../cursor.js';
 import { canonicalOfRow, deliveryOf, NO_TRANSACTION, transactionColumn, wantsTransactionDecision, type DeliverySummaryRow, type EventSummaryRow } from '../rows.js';
 import { newId } from '../ids.js';
+import { Where } from '../where.js';
 import {
   DECISION_FETCH_DESTINATION,
   type AttemptResult,
@@ -257,27 +258,14 @@ export class SqliteOutbox {
   }
 
   list(filter: DeliveryFilter): { rows: DeliveryRow[] } {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit + 1 };
+    const where = new Where('?');
     const after = decodeCursor(filter.cursor, 'dl');
-    if (after !== null) {
-      where.push('seq < @after');
-      params.after = after;
-    }
-    if (filter.state) {
-      where.push('state = @state');
-      params.state = filter.state;
-    }
-    if (filter.destination !== undefined) {
-      where.push('destination = @destination');
-      params.destination = filter.destination;
-    }
-    if (filter.docvTransactionId !== undefined) {
-      where.push('docv_transaction_id = @docvTransactionId');
-      params.docvTransactionId = filter.docvTransactionId;
-    }
-    const sql = `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    return { rows: this.db.prepare<[Record<string, unknown>], DeliveryRow>(sql).all(params) };
+    if (after !== null) where.add('seq < ?', after);
+    if (filter.state) where.add('state = ?', filter.state);
+    if (filter.destination !== undefined) where.add('destination = ?', filter.destination);
+    if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', filter.docvTransactionId);
+    const sql = `SELECT * FROM deliveries ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+    return { rows: this.db.prepare<unknown[], DeliveryRow>(sql).all(...where.values) };
   }
 
   get(deliveryId: string): { delivery: OutboxDelivery; history: DeliveryAttempt[] } | null {
@@ -300,37 +288,16 @@ export class SqliteOutbox {
   }
 
   replay(filter: ReplayFilter): number {
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    if (filter.from) {
-      where.push('e.received_at >= @from');
-      params.from = filter.from.toISOString();
-    }
-    if (filter.to) {
-      where.push('e.received_at < @to');
-      params.to = filter.to.toISOString();
-    }
-    if (filter.eventType) {
-      where.push('d.event_type = @eventType');
-      params.eventType = filter.eventType;
-    }
-    if (filter.docvTransactionId !== undefined) {
-      where.push('d.docv_transaction_id = @docvTransactionId');
-      params.docvTransactionId = filter.docvTransactionId;
-    }
-    if (filter.destination !== undefined) {
-      where.push('d.destination = @destination');
-      params.destination = filter.destination;
-    }
-    if (filter.state) {
-      where.push('d.state = @state');
-      params.state = filter.state;
-    }
+    const where = new Where('?');
+    if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
+    if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
+    if (filter.eventType) where.add('d.event_type = ?', filter.eventType);
+    if (filter.docvTransactionId !== undefined) where.add('d.docv_transaction_id = ?', filter.docvTransactionId);
+    if (filter.destination !== undefined) where.add('d.destination = ?', filter.destination);
+    if (filter.state) where.add('d.state = ?', filter.state);
     const ids = this.db
-      .prepare<[Record<string, unknown>], { delivery_id: string }>(
-        `SELECT d.delivery_id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
-      )
-      .all(params);
+      .prepare<unknown[], { delivery_id: string }>(`SELECT d.delivery_id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where}`)
+      .all(...where.values);
     const now = Date.now();
     for (const { delivery_id } of ids) this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
     return ids.length;

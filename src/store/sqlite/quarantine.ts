@@ -3,6 +3,7 @@ import { isDialect } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
 import { page, shownHeaders } from '../rows.js';
+import { Where } from '../where.js';
 import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
 
 interface QuarantineRow {
@@ -80,33 +81,17 @@ export class SqliteQuarantine {
   }
 
   list(filter: QuarantineFilter): Page<QuarantineEntry> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit + 1 };
+    const where = new Where('?');
     const after = decodeCursor(filter.cursor, 'qr');
-    if (after !== null) {
-      where.push('seq < @after');
-      params.after = after;
-    }
-    if (filter.reason !== undefined) {
-      where.push('reason = @reason');
-      params.reason = filter.reason;
-    }
-    if (filter.status !== undefined) {
-      where.push('status = @status');
-      params.status = filter.status;
-    }
-    if (filter.reprocessed !== undefined) where.push(`reprocessed_at IS ${filter.reprocessed ? 'NOT NULL' : 'NULL'}`);
+    if (after !== null) where.add('seq < ?', after);
+    if (filter.reason !== undefined) where.add('reason = ?', filter.reason);
+    if (filter.status !== undefined) where.add('status = ?', filter.status);
+    if (filter.reprocessed !== undefined) where.raw(`reprocessed_at IS ${filter.reprocessed ? 'NOT NULL' : 'NULL'}`);
     // received_at is ISO text in UTC (toISOString): text order is time order.
-    if (filter.from !== undefined) {
-      where.push('received_at >= @from');
-      params.from = filter.from.toISOString();
-    }
-    if (filter.to !== undefined) {
-      where.push('received_at < @to');
-      params.to = filter.to.toISOString();
-    }
-    const sql = `SELECT * FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    return page(this.db.prepare<[Record<string, unknown>], QuarantineRow>(sql).all(params), filter.limit, 'qr', quarantineEntryOf);
+    if (filter.from !== undefined) where.add('received_at >= ?', filter.from.toISOString());
+    if (filter.to !== undefined) where.add('received_at < ?', filter.to.toISOString());
+    const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+    return page(this.db.prepare<unknown[], QuarantineRow>(sql).all(...where.values), filter.limit, 'qr', quarantineEntryOf);
   }
 
   get(quarantineId: string): QuarantineEntry | null {

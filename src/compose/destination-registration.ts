@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { storedForwardUrl } from '../dispatch/index.js';
-import { DECISION_FETCH_DESTINATION, type NewDestination, type Store } from '../store/index.js';
+import type { NewDestination } from '../store/destinations.js';
+import { DECISION_FETCH_DESTINATION, type Store } from '../store/types.js';
 import type { ReceiverConfig } from './config.js';
 
 /** The destinations this process's flags name, as the store keeps them (no secret in them). */

@@ -2,7 +2,7 @@ import { DEFAULT_FAILURE_LIMITS, type InboundAuthConfig } from '../auth/index.js
 import { DEFAULT_WEBHOOK_PATH, type Dialect } from '../contract/index.js';
 import { DEFAULT_DECISION_PENDING_MAX_MS, DEFAULT_RETRY_POLICY, DEFAULT_SOCURE_API_KIND, type RetryPolicy, type SocureApi } from '../dispatch/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../ingest/index.js';
-import { DEFAULT_DATABASE_URL } from '../store/index.js';
+import { DEFAULT_DATABASE_URL } from '../store/open.js';
 
 /** Inbound credentials; every configured mechanism must pass. */
 export type WebhookAuthConfig = Omit<InboundAuthConfig, 'now'>;
@@ -148,14 +148,26 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = {
   maxConnectionsPerClient: 64,
 };
 
-export function defaultReceiverConfig(overrides: Partial<ReceiverConfig> = {}): ReceiverConfig {
+/**
+ * Any part of the configuration; the rest comes from the defaults, section by section (a
+ * `dispatch` that names only `concurrency` keeps every other dispatch default).
+ */
+export interface ReceiverConfigInput extends Partial<Omit<ReceiverConfig, 'auth' | 'timeouts' | 'dispatch' | 'socure'>> {
+  auth?: WebhookAuthConfig | undefined;
+  timeouts?: Partial<ServerTimeouts> | undefined;
+  dispatch?: Partial<DispatchConfig> | undefined;
+  socure?: Partial<SocureApiConfig> | undefined;
+}
+
+/** Fills in the defaults: each section is merged with its own, so a partial one is never taken for a whole. */
+export function defaultReceiverConfig(overrides: ReceiverConfigInput = {}): ReceiverConfig {
+  const { auth, timeouts, dispatch, socure, ...top } = overrides;
   return {
     port: 3000,
     host: '127.0.0.1',
     databaseUrl: DEFAULT_DATABASE_URL,
     webhookPath: DEFAULT_WEBHOOK_PATH,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-    auth: {},
     authFailureLimit: DEFAULT_FAILURE_LIMITS.maxFailures,
     insecureNoAuth: false,
     logLevel: 'info',
@@ -163,9 +175,18 @@ export function defaultReceiverConfig(overrides: Partial<ReceiverConfig> = {}): 
     quarantineCapacity: 10_000,
     sqliteWriterThread: false,
     sqliteCheckpointThread: true,
-    ...overrides,
-    timeouts: { ...DEFAULT_TIMEOUTS, ...overrides.timeouts },
-    dispatch: { ...DEFAULT_DISPATCH, ...overrides.dispatch },
-    socure: { ...DEFAULT_SOCURE_API, ...overrides.socure },
+    ...definedOnly(top),
+    auth: { ...auth },
+    timeouts: { ...DEFAULT_TIMEOUTS, ...definedOnly(timeouts ?? {}) },
+    dispatch: { ...DEFAULT_DISPATCH, ...definedOnly(dispatch ?? {}) },
+    socure: { ...DEFAULT_SOCURE_API, ...definedOnly(socure ?? {}) },
   };
+}
+
+/**
+ * Drops keys whose value is undefined, so `{ port: undefined }` keeps the default port rather than
+ * replacing it with nothing (the CLI passes every flag, set or not).
+ */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

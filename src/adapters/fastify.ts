@@ -1,15 +1,21 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import { DEFAULT_WEBHOOK_PATH } from '../contract/index.js';
 import type { IngestPipeline, IngestRequest, IngestResponse } from '../ingest/index.js';
-import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import { internalErrorResponse } from './internal-error.js';
 
-export interface IngestRouteOptions {
-  path: string;
-  pipeline: IngestPipeline;
-  logger: Logger;
-  onResponse?: (response: IngestResponse, latencyMs: number) => void;
+export interface FastifyAdapterOptions {
+  /** The route; default /socure/docv/webhook (the spec's). Under `register`'s `prefix` when one is given. */
+  path?: string;
+  /** The line per delivery goes here; default the fastify instance's logger. */
+  logger?: Logger | undefined;
+  /** Told each answer and how long it took (serve's metrics). */
+  onResponse?: ((response: IngestResponse, latencyMs: number) => void) | undefined;
 }
+
+/** A fastify plugin: `app.register(plugin)`, or `app.register(plugin, { prefix })`. */
+export type DocvFastifyPlugin = (app: FastifyInstance) => Promise<void>;
 
 const EMPTY = new Uint8Array(0);
 
@@ -37,14 +43,22 @@ function restoreContentType(raw: RawRequest): void {
 }
 
 /**
- * Mounts the pipeline on fastify. Encapsulated: only this route reads bodies as raw bytes of any
- * content type, so the pipeline can verify signatures on exactly what was sent and answer 415 itself.
+ * The ingest pipeline as a fastify plugin: `docv-webhooks serve` mounts it, and so can an
+ * integrator's own fastify app (`receiver.fastifyPlugin()`). Encapsulated (registered as a plain
+ * plugin, not `fastify-plugin`): only its route reads bodies as raw bytes of any content type, so
+ * the pipeline can verify signatures on exactly what was sent and answer 415 itself, while the
+ * app's other routes keep their JSON parser. A pipeline still being built (the library opens its
+ * store first) is awaited at registration, so a store that cannot open fails `app.ready()`.
  */
-export async function ingestRoute(app: FastifyInstance, options: IngestRouteOptions): Promise<void> {
-  const { pipeline, logger } = options;
+export function createFastifyPlugin(pipeline: Promise<IngestPipeline> | IngestPipeline, options: FastifyAdapterOptions = {}): DocvFastifyPlugin {
+  return async (app) => mountIngest(app, await pipeline, options);
+}
+
+async function mountIngest(app: FastifyInstance, pipeline: IngestPipeline, options: FastifyAdapterOptions): Promise<void> {
+  const logger = (options.logger ?? app.log) as Logger;
   // The line per delivery is built here from fixed fields, none of them a credential, so it skips
   // the logger's redaction: the wildcard paths cost about 4 µs a line, a few percent of an ingest.
-  const lines = options.logger.child({}, { redact: [] });
+  const lines = logger.child({}, { redact: [] });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: pipeline.maxBodyBytes }, (_req, body, done) => done(null, body));
   // The method, the allow-list and the failure limiter decide before fastify reads the body (it
@@ -90,7 +104,7 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
 
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    url: options.path,
+    url: options.path ?? DEFAULT_WEBHOOK_PATH,
     handler: async (request, reply) => {
       const started = process.hrtime.bigint();
       restoreContentType(request.raw);
@@ -117,7 +131,7 @@ export async function ingestRoute(app: FastifyInstance, options: IngestRouteOpti
       return send(request, reply, { ...meta, bodyUnreadable: error.message }, started);
     }
     logger.error({ reqId: request.id, err: error }, 'ingest failed');
-    const p = problem(500, 'internal', 'Internal Server Error', 'the delivery could not be processed; it was not stored, retry later');
-    return reply.code(500).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
+    const failed = internalErrorResponse();
+    return reply.code(failed.status).headers(failed.headers).send(failed.body);
   });
 }

@@ -31,12 +31,22 @@ export class DestinationSync {
   private readAgain = false;
   private failing = false;
 
+  private local: Destination[];
+
   constructor(private readonly options: DestinationSyncOptions) {
+    this.local = options.local;
     this.current = [...options.local];
   }
 
   get destinations(): Destination[] {
     return this.current;
+  }
+
+  /** This process's own destinations changed (a handler was registered): delivered from now on. */
+  setLocal(local: Destination[]): void {
+    this.local = local;
+    this.current = [...local, ...this.built.values()];
+    this.options.onChange(this.current);
   }
 
   /** Applies a plan: builds what is new, keeps what is unchanged, says where the store and the flags disagree. */
@@ -50,7 +60,7 @@ export class DestinationSync {
     const changed = next.size !== this.built.size || [...next.keys()].some((key) => !this.built.has(key));
     this.built = next;
     if (!changed) return;
-    this.current = [...this.options.local, ...next.values()];
+    this.current = [...this.local, ...next.values()];
     this.options.onChange(this.current);
   }
 

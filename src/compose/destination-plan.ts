@@ -1,5 +1,6 @@
 import { storedForwardUrl } from '../dispatch/index.js';
-import { DECISION_FETCH_DESTINATION, type DestinationKind, type StoredDestination } from '../store/index.js';
+import type { DestinationKind, StoredDestination } from '../store/destinations.js';
+import { DECISION_FETCH_DESTINATION } from '../store/types.js';
 import type { ReceiverConfig } from './config.js';
 
 /** A destination this process delivers to, with the URL it uses. */

@@ -86,7 +86,7 @@ export interface WiredDispatch {
 
 /**
  * Adds this process's destination flags to the store, tells the store which outbox rows are this
- * process's alone (handlers), and builds the dispatcher (not started) that delivers the store's
+ * process's alone (one per handler), and builds the dispatcher (not started) that delivers the store's
  * destinations, following them as they change. Shared by `serve`, `worker` and the library receiver.
  */
 export async function wireDispatch(
@@ -97,13 +97,16 @@ export async function wireDispatch(
 ): Promise<WiredDispatch> {
   validateDestinationConfig(config);
   await registerFlagDestinations(config, store, logger);
-  const local: Destination[] = options.handlers ? [options.handlers] : [];
-  if (options.ingests) {
-    // Forwards and the decision fetch come from the store's destinations at each commit.
-    store.configureOutbox({ destinations: local.map((d) => d.name), fetchDecisions: false, decisionWaitMs: config.dispatch.decisionWaitMs });
-  }
+  const handlers = options.handlers;
+  const configureOutbox = () => {
+    // Forwards and the decision fetch come from the store's destinations at each commit; this
+    // process's own are its handlers, each a destination of its own.
+    if (options.ingests) store.configureOutbox({ destinations: handlers?.outboxNames() ?? [], fetchDecisions: false, decisionWaitMs: config.dispatch.decisionWaitMs });
+  };
+  configureOutbox();
   const plan = planDelivery(await store.listDestinations(), config);
   if (!config.dispatch.enabled) {
+    handlers?.onChange(configureOutbox);
     reportDisagreements(plan, logger, new Set(), false);
     return { dispatcher: null, destinationNames: () => [], destinationsChanged: async () => undefined, disabledInStore: plan.disabled };
   }
@@ -115,7 +118,7 @@ export async function wireDispatch(
     config,
     store,
     logger,
-    local,
+    local: handlers?.destinations() ?? [],
     build: destinationBuilder(config, store, poster),
     onChange: (destinations) => {
       if (!dispatcher) return;
@@ -124,6 +127,12 @@ export async function wireDispatch(
     },
   });
   sync.apply(plan);
+  // A handler registered once the receiver runs (after ready()): its rows start with the next
+  // event, and this process delivers them from now on.
+  handlers?.onChange(() => {
+    configureOutbox();
+    sync.setLocal(handlers.destinations());
+  });
   const inner = createDispatcher({
     store,
     destinations: sync.destinations,

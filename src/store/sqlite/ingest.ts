@@ -1,0 +1,164 @@
+import type Database from 'better-sqlite3';
+import { canonicalFromStored, eventTimeMs, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
+import { applyEvent, lifecycleEventOf, startLifecycle, type TransactionLifecycle } from '../../lifecycle/index.js';
+import type { OutboxTargets } from '../destinations.js';
+import { newId } from '../ids.js';
+import { NO_TRANSACTION, transactionColumn } from '../rows.js';
+import type { IngestInput, IngestOutcome } from '../types.js';
+import type { SqliteOutbox } from './outbox.js';
+
+/** An event stored before its RiskOS evaluation was linked to a transaction (see adoptEvaluation). */
+interface UnlinkedEventRow {
+  seq: number;
+  raw_body: Buffer;
+  canonical: string | null;
+  received_at: string;
+}
+
+/**
+ * The event log and lifecycle rows of the SQLite store: one accepted event is its row, its
+ * transaction's lifecycle folded again, and its outbox rows, all in the commit of the write
+ * queue that runs `ingest` (so these methods are synchronous and never commit themselves).
+ */
+export class SqliteIngest {
+  private readonly stmts;
+
+  constructor(
+    db: Database.Database,
+    private readonly outbox: SqliteOutbox,
+  ) {
+    this.stmts = {
+      eventByKey: db.prepare<[string], { event_id: string; content_hash: string }>('SELECT event_id, content_hash FROM events WHERE dedupe_key = ?'),
+      insertEvent: db.prepare(
+        `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
+           event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
+         VALUES (@eventId, @dedupeKey, @deliveryId, @contentHash, @docvTransactionId, @eventType, @eventTime,
+           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers, @canonical, @evaluationId)`,
+      ),
+      // Both walk events_by_evaluation; they run only for events that carry an evaluation id.
+      transactionOfEvaluation: db.prepare<[string], { docv_transaction_id: string }>(
+        `SELECT docv_transaction_id FROM events WHERE evaluation_id = ? AND docv_transaction_id <> '${NO_TRANSACTION}' ORDER BY seq LIMIT 1`,
+      ),
+      unlinkedOfEvaluation: db.prepare<[string], UnlinkedEventRow>(
+        `SELECT seq, raw_body, canonical, received_at FROM events WHERE evaluation_id = ? AND docv_transaction_id = '${NO_TRANSACTION}' ORDER BY seq`,
+      ),
+      linkEvent: db.prepare<[string, number]>('UPDATE events SET docv_transaction_id = ? WHERE seq = ?'),
+      // No index on deliveries.event_seq: a linked note has one row per destination, found through
+      // deliveries_in_order (docv_transaction_id = '', destination, event_seq) by its prefix.
+      linkDeliveries: db.prepare<[string, number]>(`UPDATE deliveries SET docv_transaction_id = ? WHERE docv_transaction_id = '${NO_TRANSACTION}' AND event_seq = ?`),
+      transactionState: db.prepare<[string], { state: string }>('SELECT state FROM transactions WHERE docv_transaction_id = ?'),
+      upsertTransaction: db.prepare(
+        `INSERT INTO transactions (docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at,
+           first_received_at, last_received_at, event_count, anomaly_count, state)
+         VALUES (@docvTransactionId, @status, @decision, @customerUserId, @firstEventAt, @lastEventAt,
+           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state)
+         ON CONFLICT (docv_transaction_id) DO UPDATE SET status = excluded.status, decision = excluded.decision,
+           customer_user_id = excluded.customer_user_id, first_event_at = excluded.first_event_at,
+           last_event_at = excluded.last_event_at, first_received_at = excluded.first_received_at,
+           last_received_at = excluded.last_received_at, event_count = excluded.event_count,
+           anomaly_count = excluded.anomaly_count, state = excluded.state`,
+      ),
+    };
+  }
+
+  /** Runs inside a commit of the write queue; `targets` are the outbox rows this event gets. */
+  ingest(input: IngestInput, targets: () => OutboxTargets): IngestOutcome {
+    const existing = this.stmts.eventByKey.get(input.dedupeKey);
+    if (existing) {
+      return existing.content_hash === input.contentHash
+        ? { kind: 'duplicate', eventId: existing.event_id }
+        : { kind: 'conflict', eventId: existing.event_id };
+    }
+    const event = this.withTransaction(input.event);
+    const receivedAt = input.receivedAt.toISOString();
+    const eventId = newId('evt', input.receivedAt.getTime());
+    const inserted = this.stmts.insertEvent.run({
+      eventId,
+      dedupeKey: input.dedupeKey,
+      deliveryId: input.webhookId,
+      contentHash: input.contentHash,
+      docvTransactionId: transactionColumn(event.docvTransactionId),
+      eventType: event.eventType,
+      eventTime: event.eventTime,
+      eventTimeMs: eventTimeMs(event.eventTime),
+      customerUserId: event.customerUserId ?? null,
+      decision: event.decision ?? null,
+      receivedAt,
+      rawBody: input.rawBody,
+      headers: JSON.stringify(input.headers),
+      // What the sender said (a note's transaction as resolved is in docv_transaction_id).
+      canonical: storedMetadata(input.event),
+      evaluationId: event.evaluationId ?? null,
+    });
+    if (event.docvTransactionId !== null && !event.test) {
+      // Only an event that names its transaction itself can link an evaluation to it.
+      const links = input.event.docvTransactionId !== null && event.evaluationId !== undefined;
+      this.foldIntoLifecycle(event.docvTransactionId, event, receivedAt, links);
+    }
+    this.outbox.enqueueFor({ seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt }, targets());
+    return { kind: 'accepted', eventId };
+  }
+
+  /** Folds `change` into a transaction's stored lifecycle (a fetched decision, its absence); none when there is no such transaction. */
+  updateLifecycle(docvTransactionId: string, change: (state: TransactionLifecycle) => TransactionLifecycle): void {
+    const row = this.stmts.transactionState.get(docvTransactionId);
+    if (row) this.saveLifecycle(change(JSON.parse(row.state) as TransactionLifecycle));
+  }
+
+  /**
+   * The event with the transaction it belongs to. A RiskOS note carries only its evaluation id:
+   * when an earlier event of that evaluation named the transaction, the note is filed under it.
+   * Test events never join a transaction. Flat events (no evaluation id) cost no query here.
+   */
+  private withTransaction(event: CanonicalEvent): CanonicalEvent {
+    if (event.docvTransactionId !== null || event.evaluationId === undefined || event.test) return event;
+    const known = this.stmts.transactionOfEvaluation.get(event.evaluationId);
+    return known ? { ...event, docvTransactionId: known.docv_transaction_id } : event;
+  }
+
+  /**
+   * Folds an accepted event into its transaction's lifecycle; with `linksEvaluation`, also the
+   * events of its evaluation that were waiting for a transaction.
+   */
+  private foldIntoLifecycle(docvTransactionId: string, event: CanonicalEvent, receivedAt: string, linksEvaluation: boolean): void {
+    const lifecycleEvent = lifecycleEventOf(event, receivedAt);
+    const row = this.stmts.transactionState.get(docvTransactionId);
+    let state = row ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent) : startLifecycle(docvTransactionId, lifecycleEvent);
+    if (linksEvaluation && event.evaluationId !== undefined) state = this.adoptEvaluation(state, event.evaluationId);
+    this.saveLifecycle(state);
+  }
+
+  /**
+   * Events of `evaluationId` stored before any event linked the evaluation to a transaction (RiskOS
+   * notes that arrived before the evaluation named its DocV token) move to this transaction, with
+   * their deliveries, and are folded into its lifecycle: all in the commit of the event that
+   * made the link, so no reader sees the event linked without them.
+   */
+  private adoptEvaluation(state: TransactionLifecycle, evaluationId: string): TransactionLifecycle {
+    let folded = state;
+    for (const row of this.stmts.unlinkedOfEvaluation.all(evaluationId)) {
+      const stored = canonicalFromStored(JSON.parse(row.raw_body.toString('utf8')) as unknown, row.canonical);
+      if (stored.test) continue;
+      this.stmts.linkEvent.run(state.docvTransactionId, row.seq);
+      this.stmts.linkDeliveries.run(state.docvTransactionId, row.seq);
+      folded = applyEvent(folded, lifecycleEventOf(stored, row.received_at));
+    }
+    return folded;
+  }
+
+  private saveLifecycle(state: TransactionLifecycle): void {
+    this.stmts.upsertTransaction.run({
+      docvTransactionId: state.docvTransactionId,
+      status: state.status,
+      decision: state.decision,
+      customerUserId: state.customerUserId,
+      firstEventAt: state.firstEventAt,
+      lastEventAt: state.lastEventAt,
+      firstReceivedAt: state.firstReceivedAt,
+      lastReceivedAt: state.lastReceivedAt,
+      eventCount: state.eventCount,
+      anomalyCount: state.anomalies.length,
+      state: JSON.stringify(state),
+    });
+  }
+}
