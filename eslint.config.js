@@ -6,7 +6,16 @@ import tseslint from 'typescript-eslint';
  * `noFastify`: not fastify at all; `fastifyTypesOnly`: `import type` from fastify only.
  */
 function layer(folders, forbidden, { noFastify = false, fastifyTypesOnly = false }) {
-  const paths = noFastify || fastifyTypesOnly ? [{ name: 'fastify', allowTypeImports: fastifyTypesOnly, message: 'only server/ runs fastify (adapters/fastify.ts takes its types)' }] : [];
+  const paths =
+    noFastify || fastifyTypesOnly
+      ? [
+          {
+            name: 'fastify',
+            allowTypeImports: fastifyTypesOnly,
+            message: 'only server/ runs fastify (adapters/fastify.ts takes its types)',
+          },
+        ]
+      : [];
   return [
     {
       files: folders.map((folder) => `src/${folder}/**/*.ts`),
@@ -15,7 +24,12 @@ function layer(folders, forbidden, { noFastify = false, fastifyTypesOnly = false
           'error',
           {
             paths,
-            patterns: [{ regex: `^(\\.\\./)+(${forbidden.join('|')})/`, message: `src/${folders.join(', ')} may not import ${forbidden.join(', ')}: the layers of docs/architecture.md` }],
+            patterns: [
+              {
+                regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
+                message: `src/${folders.join(', ')} may not import ${forbidden.join(', ')}: the layers of docs/architecture.md`,
+              },
+            ],
           },
         ],
       },
@@ -28,7 +42,19 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setImmediate: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setImmediate: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
@@ -36,13 +62,25 @@ export default tseslint.config(
   // The layering of src/ (docs/architecture.md): data flows HTTP adapters, server, cli → compose →
   // ingest → store → dispatch, and no folder imports one above it. One block per folder, so the
   // drawing cannot drift from the code.
-  ...layer(['contract', 'lifecycle', 'auth', 'retry', 'threads'], ['store', 'ingest', 'dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], { noFastify: true }),
-  ...layer(['store'], ['ingest', 'dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], { noFastify: true }),
-  ...layer(['ingest'], ['dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], { noFastify: true }),
-  ...layer(['dispatch'], ['ingest', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], { noFastify: true }),
+  ...layer(
+    ['contract', 'lifecycle', 'auth', 'retry', 'threads'],
+    ['store', 'ingest', 'dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'],
+    { noFastify: true },
+  ),
+  ...layer(['store'], ['ingest', 'dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], {
+    noFastify: true,
+  }),
+  ...layer(['ingest'], ['dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], {
+    noFastify: true,
+  }),
+  ...layer(['dispatch'], ['ingest', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], {
+    noFastify: true,
+  }),
   ...layer(['compose'], ['receiver', 'adapters', 'server', 'cli', 'sandbox'], { noFastify: true }),
   // An adapter sees only the pipeline; fastify's types, never fastify itself (the library loads no server).
-  ...layer(['adapters'], ['store', 'dispatch', 'compose', 'receiver', 'server', 'cli', 'sandbox'], { fastifyTypesOnly: true }),
+  ...layer(['adapters'], ['store', 'dispatch', 'compose', 'receiver', 'server', 'cli', 'sandbox'], {
+    fastifyTypesOnly: true,
+  }),
   ...layer(['receiver'], ['server', 'cli', 'sandbox'], {}),
   ...layer(['server'], ['receiver', 'cli', 'sandbox'], {}),
   // The sandbox is a program of its own: it shares the pure core and a little of the store.

@@ -52,6 +52,9 @@ declare module 'autocannon' {
     stop(): void;
   }
 
-  function autocannon(options: AutocannonOptions, callback: (err: Error | null, result: AutocannonResult) => void): Instance;
+  function autocannon(
+    options: AutocannonOptions,
+    callback: (err: Error | null, result: AutocannonResult) => void,
+  ): Instance;
   export default autocannon;
 }

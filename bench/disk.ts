@@ -8,7 +8,10 @@ import { LatencyRecorder, type LatencySummary } from './stats.js';
  * end of the one in flight and then its own), so this is the floor under the receiver's
  * open-loop latency on this machine, measured in the same run.
  */
-export async function measureFsync(dir: string, count: number): Promise<{ latency: LatencySummary; perSecond: number }> {
+export async function measureFsync(
+  dir: string,
+  count: number,
+): Promise<{ latency: LatencySummary; perSecond: number }> {
   const path = join(dir, 'fsync-probe.dat');
   const fd = openSync(path, 'w');
   const page = Buffer.alloc(16 * 1024, 1);

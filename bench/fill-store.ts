@@ -11,7 +11,8 @@ import { createPayloads } from './payloads.js';
  * Prints one JSON line: { events, seconds }.
  */
 const [url, countText, runId, destination] = process.argv.slice(2);
-if (!url || !countText || !runId || !destination) throw new Error('usage: fill-store.ts <database-url> <events> <run-id> <destination>');
+if (!url || !countText || !runId || !destination)
+  throw new Error('usage: fill-store.ts <database-url> <events> <run-id> <destination>');
 const total = Number(countText);
 const BATCH = 4_000;
 
@@ -32,7 +33,15 @@ try {
       const contentHash = contentKey(flat);
       const event = canonicalOfFlat(flat);
       writes.push(
-        store.ingest({ dedupeKey: dedupeKeyOf(event, contentHash, null), webhookId: null, contentHash, event, rawBody, headers: { ...headers, 'content-length': String(rawBody.length) }, receivedAt: new Date() }),
+        store.ingest({
+          dedupeKey: dedupeKeyOf(event, contentHash, null),
+          webhookId: null,
+          contentHash,
+          event,
+          rawBody,
+          headers: { ...headers, 'content-length': String(rawBody.length) },
+          receivedAt: new Date(),
+        }),
       );
     }
     const results = (await Promise.all(writes)) as Array<{ kind: string }>;

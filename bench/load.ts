@@ -98,7 +98,11 @@ export interface OpenLoopOptions {
  * (no coordinated omission).
  */
 export async function openLoop(options: OpenLoopOptions): Promise<LoadResult> {
-  const pool = new Pool(options.url, { connections: options.connections ?? 64, pipelining: 1, keepAliveTimeout: 10_000 });
+  const pool = new Pool(options.url, {
+    connections: options.connections ?? 64,
+    pipelining: 1,
+    keepAliveTimeout: 10_000,
+  });
   const latencies = new LatencyRecorder();
   const statuses: Record<string, number> = {};
   const maxInFlight = options.maxInFlight ?? 2_000;
@@ -159,7 +163,17 @@ export async function openLoop(options: OpenLoopOptions): Promise<LoadResult> {
   const durationS = (Math.max(lastDone, started + 1) - started) / 1000;
   await pool.destroy();
   const requests = Object.entries(statuses).reduce((a, [k, n]) => (k === 'not sent' ? a : a + n), 0);
-  return { recorder: latencies, rate: ok / durationS, requestRate: requests / durationS, latency: latencies.summary(), requests, ok, errors, statuses, durationS };
+  return {
+    recorder: latencies,
+    rate: ok / durationS,
+    requestRate: requests / durationS,
+    latency: latencies.summary(),
+    requests,
+    ok,
+    errors,
+    statuses,
+    durationS,
+  };
 }
 
 /** Slices of one measurement, taken in turns with another, as one result. */
@@ -178,7 +192,17 @@ export function mergeResults(results: LoadResult[]): LoadResult {
     errors += r.errors;
     durationS += r.durationS;
   }
-  return { recorder, rate: ok / durationS, requestRate: requests / durationS, latency: recorder.summary(), requests, ok, errors, statuses, durationS };
+  return {
+    recorder,
+    rate: ok / durationS,
+    requestRate: requests / durationS,
+    latency: recorder.summary(),
+    requests,
+    ok,
+    errors,
+    statuses,
+    durationS,
+  };
 }
 
 export interface GetLoopOptions {
@@ -222,5 +246,15 @@ export async function getLoop(options: GetLoopOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: options.connections }, worker));
   const durationS = (performance.now() - started) / 1000;
   await pool.destroy();
-  return { recorder: latencies, rate: ok / durationS, requestRate: sent / durationS, latency: latencies.summary(), requests: sent, ok, errors, statuses, durationS };
+  return {
+    recorder: latencies,
+    rate: ok / durationS,
+    requestRate: sent / durationS,
+    latency: latencies.summary(),
+    requests: sent,
+    ok,
+    errors,
+    statuses,
+    durationS,
+  };
 }

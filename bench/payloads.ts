@@ -53,7 +53,14 @@ export function createPayloads(options: PayloadOptions = {}): PayloadGenerator {
     if (step === 0) event = { eventType: 'APP_OPENED', docvTransactionId, customerUserId, eventTime };
     else if (step === 1) event = { eventType: 'DOCUMENTS_UPLOADED', docvTransactionId, customerUserId, eventTime };
     else if (tx % 5 === 4) event = { eventType: 'SESSION_EXPIRED', docvTransactionId, customerUserId, eventTime };
-    else event = { eventType: 'VERIFICATION_COMPLETED', docvTransactionId, customerUserId, eventTime, decision: DECISIONS[tx % DECISIONS.length]! };
+    else
+      event = {
+        eventType: 'VERIFICATION_COMPLETED',
+        docvTransactionId,
+        customerUserId,
+        eventTime,
+        decision: DECISIONS[tx % DECISIONS.length]!,
+      };
     return Buffer.from(JSON.stringify(event));
   }
 

@@ -53,7 +53,9 @@ export async function dropSchema(schema: string): Promise<void> {
  */
 export async function settleSchema(schema: string): Promise<void> {
   await withClient(async (c) => {
-    const { rows } = await c.query<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1', [schema]);
+    const { rows } = await c.query<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1', [
+      schema,
+    ]);
     const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
     for (const { tablename } of rows) await c.query(`VACUUM (ANALYZE) ${quote(schema)}.${quote(tablename)}`);
   });

@@ -59,7 +59,8 @@ export function summarize(path: string, top = 30): string {
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   const totalUs = profile.endTime - profile.startTime;
-  const keyOf = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url, n.callFrame.lineNumber)}`.trim();
+  const keyOf = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url, n.callFrame.lineNumber)}`.trim();
   const self = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const key = keyOf(byId.get(id)!);

@@ -59,8 +59,13 @@ export function formatCpuBudgets(budgets: CpuBudget[]): string {
     const rate = b.goal * b.cpu.baselineRate;
     const left = (b.cores * 1e6) / rate - b.cpu.loadGenerator;
     const used = b.cpu.receiverAll + (b.cpu.database ?? 0);
-    const usedText = b.cpu.database === null ? `${num(used)} µs` : `${num(used)} µs (${num(b.cpu.receiverAll)} + ${num(b.cpu.database)})`;
-    lines.push(`| ${b.name} | ${num(b.goal, 2)}× | ${num(rate)} | ${num(left)} µs | ${usedText} | ${num(1e6 / rate)} µs | ${num(b.cpu.receiverMain)} µs |`);
+    const usedText =
+      b.cpu.database === null
+        ? `${num(used)} µs`
+        : `${num(used)} µs (${num(b.cpu.receiverAll)} + ${num(b.cpu.database)})`;
+    lines.push(
+      `| ${b.name} | ${num(b.goal, 2)}× | ${num(rate)} | ${num(left)} µs | ${usedText} | ${num(1e6 / rate)} µs | ${num(b.cpu.receiverMain)} µs |`,
+    );
   }
   return lines.join('\n');
 }
@@ -75,8 +80,16 @@ export interface Target {
   floor?: number | undefined;
 }
 
-export function target(name: string, measured: number | undefined, op: '>=' | '<=', limit: number, unit = '', floor?: number): Target {
-  const pass = measured === undefined || Number.isNaN(measured) ? undefined : op === '>=' ? measured >= limit : measured <= limit;
+export function target(
+  name: string,
+  measured: number | undefined,
+  op: '>=' | '<=',
+  limit: number,
+  unit = '',
+  floor?: number,
+): Target {
+  const pass =
+    measured === undefined || Number.isNaN(measured) ? undefined : op === '>=' ? measured >= limit : measured <= limit;
   return { name, measured, goal: `${op === '>=' ? '≥' : '≤'} ${limit}${unit}`, pass, unit, floor };
 }
 
@@ -97,7 +110,9 @@ export function formatTable(rows: Row[]): string {
   ];
   for (const r of rows) {
     if (r.skipped || r.failed) {
-      lines.push(`| ${r.section} | – | – | – | – | – | – | – | ${r.skipped ? `skipped: ${r.skipped}` : `**failed**: ${r.failed}`} |`);
+      lines.push(
+        `| ${r.section} | – | – | – | – | – | – | – | ${r.skipped ? `skipped: ${r.skipped}` : `**failed**: ${r.failed}`} |`,
+      );
       continue;
     }
     lines.push(
@@ -109,7 +124,8 @@ export function formatTable(rows: Row[]): string {
 
 export function formatTargets(targets: Target[]): string {
   const lines = ['| target | measured | goal | result | durable floor, same run |', '|---|---:|---|---|---:|'];
-  const value = (v: number | undefined, unit: string) => (v === undefined || Number.isNaN(v) ? '–' : `${num(v, unit === '' || v >= 10 ? 0 : 2)}${unit}`);
+  const value = (v: number | undefined, unit: string) =>
+    v === undefined || Number.isNaN(v) ? '–' : `${num(v, unit === '' || v >= 10 ? 0 : 2)}${unit}`;
   for (const t of targets) {
     lines.push(
       `| ${t.name} | ${value(t.measured, t.unit)} | ${t.goal} | ${t.pass === undefined ? 'n/a (not measured)' : t.pass ? 'PASS' : '**MISS**'} | ${value(t.floor, t.unit)} |`,
@@ -157,8 +173,8 @@ export interface Report {
 }
 
 const BUDGET_PREAMBLE =
-  'CPU the ingest goals allow: the machine\'s cores per event at the goal\'s rate, less what the load generator spent per request in the same turns, ' +
-  'against what the receiver spent (all its threads, and the PostgreSQL server\'s processes); and one core per event at that rate, against its main thread.';
+  "CPU the ingest goals allow: the machine's cores per event at the goal's rate, less what the load generator spent per request in the same turns, " +
+  "against what the receiver spent (all its threads, and the PostgreSQL server's processes); and one core per event at that rate, against its main thread.";
 
 export function formatReport(r: Report): string {
   return [

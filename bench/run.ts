@@ -3,10 +3,34 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { commandLine, commitDescription, formatCpuBudgets, formatTable, formatTargets, machineDescription, target, writeRawRun, type CpuBudget, type Report, type Row } from './report.js';
+import {
+  commandLine,
+  commitDescription,
+  formatCpuBudgets,
+  formatTable,
+  formatTargets,
+  machineDescription,
+  target,
+  writeRawRun,
+  type CpuBudget,
+  type Report,
+  type Row,
+} from './report.js';
 import { installExitHooks, killAllChildren, ROOT } from './servers.js';
 import { buildCheckout } from './servers.js';
-import { budgetLabel, budgetSection, FLOOR_LABEL, floorSection, openLoopSection, receiverSection, scaleSection, senderSection, startBaseline, type BenchContext, type Baseline } from './sections.js';
+import {
+  budgetLabel,
+  budgetSection,
+  FLOOR_LABEL,
+  floorSection,
+  openLoopSection,
+  receiverSection,
+  scaleSection,
+  senderSection,
+  startBaseline,
+  type BenchContext,
+  type Baseline,
+} from './sections.js';
 import { postgresAvailability } from './postgres.js';
 import { writeFileSync } from 'node:fs';
 
@@ -70,7 +94,9 @@ async function main(): Promise<void> {
   };
   const smoke = values.smoke === true;
   const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : SECTIONS);
-  for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s} (${SECTIONS.join(', ')})`);
+  for (const s of only)
+    if (!(SECTIONS as readonly string[]).includes(s))
+      throw new Error(`--only: unknown section ${s} (${SECTIONS.join(', ')})`);
 
   installExitHooks();
   const dir = mkdtempSync(join(tmpdir(), 'docv-bench-'));
@@ -113,7 +139,10 @@ async function main(): Promise<void> {
     let postgresRow: Row | undefined;
     let floorRow: Row | undefined;
     /** A section that throws is reported as failed, and the rest of the run goes on. */
-    const attempt = async (rowsIfFailed: Array<Pick<Row, 'key' | 'section'>>, run: () => Promise<Row[]>): Promise<Row[]> => {
+    const attempt = async (
+      rowsIfFailed: Array<Pick<Row, 'key' | 'section'>>,
+      run: () => Promise<Row[]>,
+    ): Promise<Row[]> => {
       try {
         return await run();
       } catch (err) {
@@ -127,11 +156,19 @@ async function main(): Promise<void> {
       for (const [i, dir] of (values.compare ? values.compare.split(',') : []).entries()) {
         const key = `sqlite-before-${i + 1}`;
         const label = `Receiver SQLite, other tree: ${dir}`;
-        rows.push(...(await attempt([{ key, section: label }], async () => [await receiverSection(ctx, baseline!, { store: 'sqlite', key, label, root: resolve(dir) })])));
+        rows.push(
+          ...(await attempt([{ key, section: label }], async () => [
+            await receiverSection(ctx, baseline!, { store: 'sqlite', key, label, root: resolve(dir) }),
+          ])),
+        );
       }
-      [sqliteRow] = await attempt([{ key: 'sqlite', section: SQLITE_LABEL }], async () => [await receiverSection(ctx, baseline!, { store: 'sqlite', key: 'sqlite', label: SQLITE_LABEL })]);
+      [sqliteRow] = await attempt([{ key: 'sqlite', section: SQLITE_LABEL }], async () => [
+        await receiverSection(ctx, baseline!, { store: 'sqlite', key: 'sqlite', label: SQLITE_LABEL }),
+      ]);
       rows.push(sqliteRow!);
-      [floorRow] = await attempt([{ key: 'floor', section: FLOOR_LABEL }], async () => [await floorSection(ctx, baseline!)]);
+      [floorRow] = await attempt([{ key: 'floor', section: FLOOR_LABEL }], async () => [
+        await floorSection(ctx, baseline!),
+      ]);
       rows.push(floorRow!);
     }
     if (only.has('budget')) {
@@ -142,18 +179,26 @@ async function main(): Promise<void> {
         )),
       );
     }
-    const pg = only.has('postgres') || only.has('scale') ? await postgresAvailability(ctx.root) : { ok: false as const, reason: 'not selected' };
+    const pg =
+      only.has('postgres') || only.has('scale')
+        ? await postgresAvailability(ctx.root)
+        : { ok: false as const, reason: 'not selected' };
     if (only.has('postgres')) {
       const label = 'Receiver PostgreSQL (auth, validation, outbox+dispatch)';
       [postgresRow] = pg.ok
-        ? await attempt([{ key: 'postgres', section: label }], async () => [await receiverSection(ctx, baseline!, { store: 'postgres', key: 'postgres', label })])
+        ? await attempt([{ key: 'postgres', section: label }], async () => [
+            await receiverSection(ctx, baseline!, { store: 'postgres', key: 'postgres', label }),
+          ])
         : [{ key: 'postgres', section: 'Receiver PostgreSQL', skipped: pg.reason }];
       rows.push(postgresRow!);
     }
     let openLoopRows: Row[] = [];
     if (only.has('openloop')) {
       openLoopRows = await attempt(
-        rates.map((rate) => ({ key: `openloop-${rate}`, section: `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s` })),
+        rates.map((rate) => ({
+          key: `openloop-${rate}`,
+          section: `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s`,
+        })),
         () => openLoopSection(ctx, rates),
       );
       rows.push(...openLoopRows);
@@ -171,10 +216,16 @@ async function main(): Promise<void> {
     }
     const scaleRows: Row[] = [];
     if (only.has('scale')) {
-      scaleRows.push(...(await attempt([{ key: 'scale-sqlite', section: 'Scale SQLite' }], async () => [await scaleSection(ctx, { store: 'sqlite', events: scaleEvents })])));
+      scaleRows.push(
+        ...(await attempt([{ key: 'scale-sqlite', section: 'Scale SQLite' }], async () => [
+          await scaleSection(ctx, { store: 'sqlite', events: scaleEvents }),
+        ])),
+      );
       scaleRows.push(
         ...(pg.ok
-          ? await attempt([{ key: 'scale-postgres', section: 'Scale PostgreSQL' }], async () => [await scaleSection(ctx, { store: 'postgres', events: scaleEvents })])
+          ? await attempt([{ key: 'scale-postgres', section: 'Scale PostgreSQL' }], async () => [
+              await scaleSection(ctx, { store: 'postgres', events: scaleEvents }),
+            ])
           : [{ key: 'scale-postgres', section: 'Scale PostgreSQL', skipped: pg.reason }]),
       );
       rows.push(...scaleRows);
@@ -190,19 +241,53 @@ async function main(): Promise<void> {
     const sender = senderRows.find((r) => r.key === 'sender');
     const lookup = scaleRows.find((r) => r.key === 'scale-sqlite');
     const lookupPg = scaleRows.find((r) => r.key === 'scale-postgres');
-    const receiverRows = rows.filter((r) => r.rssMb !== undefined && r.key !== 'baseline' && !r.key.startsWith('sender') && !r.key.startsWith('sqlite-before') && !r.key.includes('floor') && !r.key.startsWith('budget'));
-    const ingestRows = rows.filter((r) => (r.key === 'sqlite' || r.key === 'postgres' || r.key.startsWith('openloop')) && !r.skipped);
+    const receiverRows = rows.filter(
+      (r) =>
+        r.rssMb !== undefined &&
+        r.key !== 'baseline' &&
+        !r.key.startsWith('sender') &&
+        !r.key.startsWith('sqlite-before') &&
+        !r.key.includes('floor') &&
+        !r.key.startsWith('budget'),
+    );
+    const ingestRows = rows.filter(
+      (r) => (r.key === 'sqlite' || r.key === 'postgres' || r.key.startsWith('openloop')) && !r.skipped,
+    );
     const targets = [
-      target(`SQLite ingest vs baseline (${ctx.connections} connections)`, sqliteRow?.ratio, '>=', 0.5, '×', floorRow?.ratio),
+      target(
+        `SQLite ingest vs baseline (${ctx.connections} connections)`,
+        sqliteRow?.ratio,
+        '>=',
+        0.5,
+        '×',
+        floorRow?.ratio,
+      ),
       target(`SQLite ack p99 (${ctx.connections} connections)`, sqliteRow?.p99, '<=', 15, ' ms', floorRow?.p99),
       target('PostgreSQL ingest vs baseline', postgresRow?.ratio, '>=', 0.25, '×', floorRow?.ratio),
       target('PostgreSQL ack p99 (informative goal)', postgresRow?.p99, '<=', 15, ' ms', floorRow?.p99),
       target('Open-loop p99 at 2,000 events/s (SQLite)', openLoop2000?.p99, '<=', 5, ' ms', floor2000?.p99),
       target('Sandbox sender vs load generator', sender?.ratio, '>=', 0.5, '×'),
       target(`Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (SQLite)`, lookup?.p99, '<=', 5, ' ms'),
-      target(`Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (PostgreSQL)`, lookupPg?.p99, '<=', 5, ' ms'),
-      target('Receiver peak RSS, all sections', receiverRows.length ? Math.max(...receiverRows.map((r) => r.rssMb!)) : undefined, '<=', 250, ' MB'),
-      target('Ingest errors and non-2xx, all sections', ingestRows.length ? ingestRows.reduce((a, r) => a + (r.errors ?? 0), 0) : undefined, '<=', 0),
+      target(
+        `Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (PostgreSQL)`,
+        lookupPg?.p99,
+        '<=',
+        5,
+        ' ms',
+      ),
+      target(
+        'Receiver peak RSS, all sections',
+        receiverRows.length ? Math.max(...receiverRows.map((r) => r.rssMb!)) : undefined,
+        '<=',
+        250,
+        ' MB',
+      ),
+      target(
+        'Ingest errors and non-2xx, all sections',
+        ingestRows.length ? ingestRows.reduce((a, r) => a + (r.errors ?? 0), 0) : undefined,
+        '<=',
+        0,
+      ),
     ];
 
     // Only a receiver's own figures: the goals are about this tree's receiver.
@@ -214,7 +299,9 @@ async function main(): Promise<void> {
       title: values.title ?? (smoke ? 'smoke run' : 'benchmark run'),
       date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       command: commandLine(process.argv.slice(2)),
-      commit: values.root ? `receiver from ${resolve(values.root)}; bench at ${commitDescription()}` : commitDescription(),
+      commit: values.root
+        ? `receiver from ${resolve(values.root)}; bench at ${commitDescription()}`
+        : commitDescription(),
       machine: machineDescription(),
       settings:
         `${ctx.durationS} s per section (+${ctx.warmupS} s warm-up), receiver sections in 2 s turns with the baseline, ${ctx.connections} connections, ` +
@@ -223,14 +310,21 @@ async function main(): Promise<void> {
       targets,
       budgets,
     };
-    process.stdout.write(`\n${formatTable(rows)}\n\n${formatTargets(targets)}\n${budgets.length ? `\n${formatCpuBudgets(budgets)}\n` : ''}`);
+    process.stdout.write(
+      `\n${formatTable(rows)}\n\n${formatTargets(targets)}\n${budgets.length ? `\n${formatCpuBudgets(budgets)}\n` : ''}`,
+    );
     if (out) {
       writeRawRun(out, report);
       process.stdout.write(`\nraw run written to ${out}\n`);
     }
     if (values.json) writeFileSync(resolve(values.json), JSON.stringify({ rows, targets }, null, 2));
     if (rows.some((r) => r.failed)) {
-      process.stderr.write(`failed sections: ${rows.filter((r) => r.failed).map((r) => r.key).join(', ')}\n`);
+      process.stderr.write(
+        `failed sections: ${rows
+          .filter((r) => r.failed)
+          .map((r) => r.key)
+          .join(', ')}\n`,
+      );
       process.exitCode = 1;
     }
   } finally {

@@ -6,7 +6,10 @@ import type { Server, ServerResponse } from 'node:http';
  * in the work they do per request.
  */
 export function answerJson(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -22,7 +25,9 @@ export function listenOnLoopback(server: Server, port: number, detail = ''): voi
   server.keepAliveTimeout = 10_000;
   server.listen(port, '127.0.0.1', () => {
     const address = server.address();
-    process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : port}${detail ? ` ${detail}` : ''}\n`);
+    process.stdout.write(
+      `listening ${typeof address === 'object' && address ? address.port : port}${detail ? ` ${detail}` : ''}\n`,
+    );
   });
   const stop = () => server.close(() => process.exit(0));
   process.once('SIGTERM', stop);

@@ -7,7 +7,15 @@ import { closedLoop, getLoop, mergeResults, openLoop, type LoadResult } from './
 import { createPayloads, transactionIdFor, transactionStarted, type PayloadGenerator } from './payloads.js';
 import { dropSchema, postgresUrl, schemaSize, settleSchema } from './postgres.js';
 import type { Row } from './report.js';
-import { RECEIVER_CLI, runScript, startBareServer, startBusyServer, startDurableFloor, startReceiverProcess, type RunningChild } from './servers.js';
+import {
+  RECEIVER_CLI,
+  runScript,
+  startBareServer,
+  startBusyServer,
+  startDurableFloor,
+  startReceiverProcess,
+  type RunningChild,
+} from './servers.js';
 
 export interface BenchContext {
   dir: string;
@@ -76,7 +84,13 @@ const SLICE_S = 2;
 export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
   ctx.log('baseline: bare node:http server');
   const server = await startBareServer(ctx.dir, 'baseline');
-  const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+  const load = {
+    url: server.url,
+    path: WEBHOOK_PATH,
+    headers: ingestHeaders(ctx),
+    payloads: createPayloads(),
+    connections: ctx.connections,
+  };
   if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
   server.rss.reset();
   const slices: LoadResult[] = [];
@@ -164,18 +178,33 @@ interface OutboxState {
 /** Outbox rows by state, from the receiver's /metrics. */
 async function outboxState(receiver: RunningChild, adminToken: string): Promise<OutboxState | null> {
   try {
-    const res = await fetch(`${receiver.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${receiver.url}/metrics`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+      signal: AbortSignal.timeout(10_000),
+    });
     const text = await res.text();
-    const read = (state: string) => Number(new RegExp(`^docv_outbox_deliveries\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    const read = (state: string) =>
+      Number(new RegExp(`^docv_outbox_deliveries\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
     const metric = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(text)?.[1] ?? NaN);
-    return { pending: read('pending') + read('failed'), delivered: read('delivered'), commits: metric('docv_commit_batch_size_count'), committed: metric('docv_commit_batch_size_sum') };
+    return {
+      pending: read('pending') + read('failed'),
+      delivered: read('delivered'),
+      commits: metric('docv_commit_batch_size_count'),
+      committed: metric('docv_commit_batch_size_sum'),
+    };
   } catch {
     return null;
   }
 }
 
 /** A receiver as the sections measure it: the run's secrets and log level, forwarding every event to `sink`. */
-function startMeasuredReceiver(ctx: BenchContext, key: string, databaseUrl: string, sink: RunningChild, root?: string): Promise<RunningChild> {
+function startMeasuredReceiver(
+  ctx: BenchContext,
+  key: string,
+  databaseUrl: string,
+  sink: RunningChild,
+  root?: string,
+): Promise<RunningChild> {
   return startReceiverProcess({
     name: `receiver-${key}`,
     dir: ctx.dir,
@@ -207,7 +236,13 @@ export async function receiverSection(
   try {
     sink = await startBareServer(ctx.dir, `${options.key}-sink`);
     receiver = await startMeasuredReceiver(ctx, options.key, store.url, sink, options.root);
-    const load = { url: receiver.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+    const load = {
+      url: receiver.url,
+      path: WEBHOOK_PATH,
+      headers: ingestHeaders(ctx),
+      payloads: createPayloads(),
+      connections: ctx.connections,
+    };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     receiver.rss.reset();
     const cpu = new CpuMeter(receiver.pid);
@@ -215,7 +250,12 @@ export async function receiverSection(
     const loadGenerator = new CpuMeter(process.pid);
     const database = options.store === 'postgres' ? new PostgresServerMeter() : null;
     const meters = [cpu, loadGenerator, ...(database ? [database] : [])];
-    const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => measureCpu(meters, () => closedLoop({ ...load, durationS })), [receiver, sink]);
+    const { mine: r, theirs: b } = await paired(
+      ctx,
+      baseline,
+      (durationS) => measureCpu(meters, () => closedLoop({ ...load, durationS })),
+      [receiver, sink],
+    );
     const rssMb = receiver.rss.peak() / MB;
     const outbox = await outboxState(receiver, ctx.adminToken);
     const outboxNote = outbox
@@ -237,7 +277,13 @@ export async function receiverSection(
         `${describeErrors(r)}${describeCpu(own)}${databaseNote}${describeLoadGenerator(generator)}${outboxNote}`,
       cpu:
         own && generator && (database === null || server)
-          ? { receiverMain: own.mainThread, receiverAll: own.process, loadGenerator: generator.process, database: server?.process ?? null, baselineRate: b.rate }
+          ? {
+              receiverMain: own.mainThread,
+              receiverAll: own.process,
+              loadGenerator: generator.process,
+              database: server?.process ?? null,
+              baselineRate: b.rate,
+            }
           : undefined,
     };
   } finally {
@@ -250,12 +296,28 @@ export async function receiverSection(
  * A bare server of the bench's own (the durable floor, a budget server) under the closed loop, in
  * turns with the baseline like a receiver: its row, with its ratio and the CPU it spent.
  */
-async function pairedServerRow(ctx: BenchContext, baseline: Baseline, server: RunningChild, row: { key: string; section: string; note?: string }): Promise<Row> {
-  const load = { url: server.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+async function pairedServerRow(
+  ctx: BenchContext,
+  baseline: Baseline,
+  server: RunningChild,
+  row: { key: string; section: string; note?: string },
+): Promise<Row> {
+  const load = {
+    url: server.url,
+    path: WEBHOOK_PATH,
+    headers: ingestHeaders(ctx),
+    payloads: createPayloads(),
+    connections: ctx.connections,
+  };
   if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
   server.rss.reset();
   const cpu = new CpuMeter(server.pid);
-  const { mine: r, theirs: b } = await paired(ctx, baseline, (durationS) => cpu.during(() => closedLoop({ ...load, durationS })), [server]);
+  const { mine: r, theirs: b } = await paired(
+    ctx,
+    baseline,
+    (durationS) => cpu.during(() => closedLoop({ ...load, durationS })),
+    [server],
+  );
   return {
     key: row.key,
     section: row.section,
@@ -279,7 +341,11 @@ export async function floorSection(ctx: BenchContext, baseline: Baseline): Promi
   ctx.log('floor: bare server + fsync before each 200');
   const floor = await startDurableFloor(ctx.dir, 'floor');
   try {
-    return await pairedServerRow(ctx, baseline, floor, { key: 'floor', section: FLOOR_LABEL, note: 'appends each body to a file, one fsync per group of bodies, nothing else' });
+    return await pairedServerRow(ctx, baseline, floor, {
+      key: 'floor',
+      section: FLOOR_LABEL,
+      note: 'appends each body to a file, one fsync per group of bodies, nothing else',
+    });
   } finally {
     await floor.stop();
   }
@@ -333,7 +399,14 @@ export async function openLoopSection(ctx: BenchContext, rates: number[]): Promi
     for (const rate of rates) {
       floor.rss.reset();
       const f = await openLoopAt(ctx, floor.url, rate, createPayloads());
-      rows.push(openLoopRow(`floor-openloop-${rate}`, `Durable floor at ${rate.toLocaleString('en-US')} events/s`, f, floor.rss.peak() / MB));
+      rows.push(
+        openLoopRow(
+          `floor-openloop-${rate}`,
+          `Durable floor at ${rate.toLocaleString('en-US')} events/s`,
+          f,
+          floor.rss.peak() / MB,
+        ),
+      );
       rows.push(await openLoopReceiver(ctx, rate));
     }
     return rows;
@@ -342,12 +415,28 @@ export async function openLoopSection(ctx: BenchContext, rates: number[]): Promi
   }
 }
 
-function openLoopAt(ctx: BenchContext, url: string, rate: number, payloads: PayloadGenerator, durationS = ctx.durationS): Promise<LoadResult> {
-  return openLoop({ url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads, rate, durationS, maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT });
+function openLoopAt(
+  ctx: BenchContext,
+  url: string,
+  rate: number,
+  payloads: PayloadGenerator,
+  durationS = ctx.durationS,
+): Promise<LoadResult> {
+  return openLoop({
+    url,
+    path: WEBHOOK_PATH,
+    headers: ingestHeaders(ctx),
+    payloads,
+    rate,
+    durationS,
+    maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
+  });
 }
 
 function openLoopRow(key: string, section: string, r: LoadResult, rssMb: number): Row {
-  const notSent = r.statuses['not sent'] ? ` (not sent: the server fell over ${OPEN_LOOP_MAX_IN_FLIGHT.toLocaleString('en-US')} requests behind)` : '';
+  const notSent = r.statuses['not sent']
+    ? ` (not sent: the server fell over ${OPEN_LOOP_MAX_IN_FLIGHT.toLocaleString('en-US')} requests behind)`
+    : '';
   return {
     key,
     section,
@@ -369,7 +458,12 @@ async function openLoopReceiver(ctx: BenchContext, rate: number): Promise<Row> {
     if (ctx.warmupS > 0) await openLoopAt(ctx, receiver.url, rate, payloads, ctx.warmupS);
     receiver.rss.reset();
     const r = await openLoopAt(ctx, receiver.url, rate, payloads);
-    return openLoopRow(`openloop-${rate}`, `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s`, r, receiver.rss.peak() / MB);
+    return openLoopRow(
+      `openloop-${rate}`,
+      `Open loop SQLite at ${rate.toLocaleString('en-US')} events/s`,
+      r,
+      receiver.rss.peak() / MB,
+    );
   } finally {
     await stopAll(receiver, sink);
     await store.cleanup();
@@ -405,7 +499,13 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
   }
   const sink = await startBareServer(ctx.dir, 'sender-sink');
   try {
-    const load = { url: sink.url, path: WEBHOOK_PATH, headers: ingestHeaders(ctx), payloads: createPayloads(), connections: ctx.connections };
+    const load = {
+      url: sink.url,
+      path: WEBHOOK_PATH,
+      headers: ingestHeaders(ctx),
+      payloads: createPayloads(),
+      connections: ctx.connections,
+    };
     if (ctx.warmupS > 0) await closedLoop({ ...load, durationS: ctx.warmupS });
     // Half before the sender runs and half after, so both see the machine alike.
     const loadGenerator = new CpuMeter(process.pid);
@@ -416,18 +516,35 @@ export async function senderSection(ctx: BenchContext): Promise<Row[]> {
     // if the sender does half of what the load generator just did: a fixed 1,000 flows per second
     // of section made a 2-second run on this machine, too short to leave start-up and JIT behind.
     // --max-duration bounds it if the sender is much slower.
-    const transactions = ctx.smoke ? 100 : Math.max(300, Math.min(1_000_000, Math.round((before.rate * 0.5 * ctx.durationS) / 2.7)));
+    const transactions = ctx.smoke
+      ? 100
+      : Math.max(300, Math.min(1_000_000, Math.round((before.rate * 0.5 * ctx.durationS) / 2.7)));
     const maxDurationS = Math.max(30, ctx.durationS * 6);
     const run = await runScript(
       RECEIVER_CLI,
-      ['simulate', '--target', `${sink.url}${WEBHOOK_PATH}`, '--scenario', 'mixed', '--transactions', String(transactions), '--concurrency', String(ctx.connections), '--json', '--max-duration', `${maxDurationS}s`],
+      [
+        'simulate',
+        '--target',
+        `${sink.url}${WEBHOOK_PATH}`,
+        '--scenario',
+        'mixed',
+        '--transactions',
+        String(transactions),
+        '--concurrency',
+        String(ctx.connections),
+        '--json',
+        '--max-duration',
+        `${maxDurationS}s`,
+      ],
       { timeoutMs: (maxDurationS + 60) * 1000, root: ctx.root },
     );
     let summary: SimulationSummaryLike;
     try {
       summary = JSON.parse(run.stdout) as SimulationSummaryLike;
     } catch {
-      throw new Error(`simulate exited ${run.code} without a JSON summary:\n${run.stderr.slice(-2000)}${run.stdout.slice(-2000)}`);
+      throw new Error(
+        `simulate exited ${run.code} without a JSON summary:\n${run.stderr.slice(-2000)}${run.stdout.slice(-2000)}`,
+      );
     }
     generatorRuns.push(await loadGenerator.during(() => closedLoop({ ...load, durationS: ctx.durationS / 2 })));
     const generator = mergeResults(generatorRuns);
@@ -481,12 +598,17 @@ export async function scaleSection(ctx: BenchContext, options: { store: StoreKin
   const runId = randomBytes(4).toString('hex');
   let receiver: RunningChild | undefined;
   try {
-    const fill = await runScript('bench/fill-store.ts', [store.url, String(options.events), runId, `forward:127.0.0.1${FORWARD_PATH}`], {
-      timeoutMs: 120_000 + options.events * 2,
-      root: ctx.root,
-      onStderr: (text) => ctx.log(`  ${text.trim()}`),
-    });
-    if (fill.code !== 0) throw new Error(`filling the ${options.store} store failed (${fill.code}):\n${fill.stderr.slice(-2000)}`);
+    const fill = await runScript(
+      'bench/fill-store.ts',
+      [store.url, String(options.events), runId, `forward:127.0.0.1${FORWARD_PATH}`],
+      {
+        timeoutMs: 120_000 + options.events * 2,
+        root: ctx.root,
+        onStderr: (text) => ctx.log(`  ${text.trim()}`),
+      },
+    );
+    if (fill.code !== 0)
+      throw new Error(`filling the ${options.store} store failed (${fill.code}):\n${fill.stderr.slice(-2000)}`);
     const filled = JSON.parse(fill.stdout) as { events: number; seconds: number };
     ctx.log(`  filled ${filled.events} events in ${filled.seconds.toFixed(1)} s`);
     const schema = options.store === 'postgres' ? new URL(store.url).searchParams.get('schema')! : null;
@@ -518,12 +640,14 @@ export async function scaleSection(ctx: BenchContext, options: { store: StoreKin
     const nextPath = () => {
       for (let i = 0; i < 100; i++) {
         const tx = Math.floor(random() * transactions);
-        if (transactionStarted(tx, filled.events)) return `/v1/transactions/${encodeURIComponent(transactionIdFor(runId, tx))}`;
+        if (transactionStarted(tx, filled.events))
+          return `/v1/transactions/${encodeURIComponent(transactionIdFor(runId, tx))}`;
       }
       return `/v1/transactions/${encodeURIComponent(transactionIdFor(runId, 0))}`;
     };
     const headers = { authorization: `Bearer ${ctx.adminToken}` };
-    if (ctx.warmupS > 0) await getLoop({ url: receiver.url, headers, nextPath, connections: 4, durationS: ctx.warmupS });
+    if (ctx.warmupS > 0)
+      await getLoop({ url: receiver.url, headers, nextPath, connections: 4, durationS: ctx.warmupS });
     receiver.rss.reset();
     const r = await getLoop({ url: receiver.url, headers, nextPath, connections: 4, durationS: ctx.durationS });
     const rssMb = receiver.rss.peak() / MB;

@@ -114,7 +114,21 @@ function loaderFor(script: string): string[] {
 /** Compiles a checkout's src/ into its dist/ with this repo's TypeScript, so what is measured is current. */
 export async function buildCheckout(root: string): Promise<void> {
   const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc');
-  const child = spawn(process.execPath, [tsc, '-p', resolve(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Incremental, with the build info the test suite's global setup keeps: a dist/ that is already
+  // current is not written again. A full rewrite, file by file, while the test suite runs the bench
+  // smoke test beside other tests, let those tests load a half-written dist/ (a missing export).
+  const args = [
+    tsc,
+    '-p',
+    resolve(root, 'tsconfig.build.json'),
+    '--incremental',
+    '--tsBuildInfoFile',
+    resolve(root, 'dist/.tsbuildinfo'),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -125,11 +139,15 @@ export async function buildCheckout(root: string): Promise<void> {
 export async function spawnServer(options: SpawnOptions): Promise<RunningChild> {
   const out = openSync(options.logFile, 'a');
   const root = options.root ?? ROOT;
-  const child = spawn(process.execPath, [...loaderFor(options.script), ...(options.nodeFlags ?? []), resolve(root, options.script), ...options.args], {
-    cwd: root,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, ...options.env },
-  });
+  const child = spawn(
+    process.execPath,
+    [...loaderFor(options.script), ...(options.nodeFlags ?? []), resolve(root, options.script), ...options.args],
+    {
+      cwd: root,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, ...options.env },
+    },
+  );
   closeSync(out);
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -162,19 +180,40 @@ export async function spawnServer(options: SpawnOptions): Promise<RunningChild> 
 
 export async function startBareServer(dir: string, name: string): Promise<RunningChild> {
   const port = await freePort();
-  return spawnServer({ name, script: 'bench/bare-server.ts', args: [String(port)], logFile: join(dir, `${name}.log`), port, readyPath: '/' });
+  return spawnServer({
+    name,
+    script: 'bench/bare-server.ts',
+    args: [String(port)],
+    logFile: join(dir, `${name}.log`),
+    port,
+    readyPath: '/',
+  });
 }
 
 /** The durable floor (bench/durable-floor.ts): a bare server that fsyncs each body before its 200. */
 export async function startDurableFloor(dir: string, name: string): Promise<RunningChild> {
   const port = await freePort();
-  return spawnServer({ name, script: 'bench/durable-floor.ts', args: [String(port), join(dir, `${name}.dat`)], logFile: join(dir, `${name}.log`), port, readyPath: '/' });
+  return spawnServer({
+    name,
+    script: 'bench/durable-floor.ts',
+    args: [String(port), join(dir, `${name}.dat`)],
+    logFile: join(dir, `${name}.log`),
+    port,
+    readyPath: '/',
+  });
 }
 
 /** The bare server plus `workUs` of CPU work per request (bench/busy-server.ts). */
 export async function startBusyServer(dir: string, name: string, workUs: number): Promise<RunningChild> {
   const port = await freePort();
-  return spawnServer({ name, script: 'bench/busy-server.ts', args: [String(port), String(workUs)], logFile: join(dir, `${name}.log`), port, readyPath: '/' });
+  return spawnServer({
+    name,
+    script: 'bench/busy-server.ts',
+    args: [String(port), String(workUs)],
+    logFile: join(dir, `${name}.log`),
+    port,
+    readyPath: '/',
+  });
 }
 
 export interface ReceiverOptions {
@@ -213,7 +252,9 @@ export async function startReceiverProcess(options: ReceiverOptions): Promise<Ru
     ...(options.dispatch ? [] : ['--no-dispatch']),
   ];
   // One directory per server: node writes a profile per thread (tsx's loader runs on one of its own).
-  const nodeFlags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, options.name)}`] : [];
+  const nodeFlags = options.profileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, options.name)}`]
+    : [];
   return spawnServer({
     name: options.name,
     script: RECEIVER_CLI,
@@ -235,7 +276,11 @@ export interface CompletedRun {
 }
 
 /** Runs a TypeScript script of this repo to its end (killed after `timeoutMs`), capturing its output. */
-export async function runScript(script: string, args: string[], options: { timeoutMs: number; root?: string; onStderr?: (text: string) => void }): Promise<CompletedRun> {
+export async function runScript(
+  script: string,
+  args: string[],
+  options: { timeoutMs: number; root?: string; onStderr?: (text: string) => void },
+): Promise<CompletedRun> {
   const child = spawn(process.execPath, [...loaderFor(script), resolve(options.root ?? ROOT, script), ...args], {
     cwd: options.root ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,13 +16,16 @@ const update = process.argv.includes('--update');
 
 const changed: string[] = [];
 const failed: string[] = [];
-for (const file of readdirSync(CONFIG_FOLDER).filter((name) => name.endsWith('.json')).sort()) {
+for (const file of readdirSync(CONFIG_FOLDER)
+  .filter((name) => name.endsWith('.json'))
+  .sort()) {
   const config = ExtractorConfig.loadFileAndPrepare(join(CONFIG_FOLDER, file));
   const result = Extractor.invoke(config, {
     localBuild: update,
     messageCallback: (message) => {
       // The banner and "completed" lines, once per entry point, say nothing here; the outcome is printed below.
-      if (message.logLevel === ExtractorLogLevel.Info || message.logLevel === ExtractorLogLevel.Verbose) message.handled = true;
+      if (message.logLevel === ExtractorLogLevel.Info || message.logLevel === ExtractorLogLevel.Verbose)
+        message.handled = true;
     },
   });
   if (result.apiReportChanged) changed.push(config.reportFilePath);

@@ -88,7 +88,11 @@ async function generateDialects(): Promise<Record<string, string>> {
     const title = schema.title;
     if (typeof title !== 'string') throw new Error(`spec/dialects/${file} has no title`);
     schemas += `/** spec/dialects/${file}: the ${dialect} dialect. */\nexport const ${lowerFirst(title)}Schema = ${JSON.stringify(schema, null, 2)} as const;\n`;
-    types += await compile(structuredClone(schema) as never, title, { bannerComment: '', additionalProperties: true, strictIndexSignatures: true });
+    types += await compile(structuredClone(schema) as never, title, {
+      bannerComment: '',
+      additionalProperties: true,
+      strictIndexSignatures: true,
+    });
   }
   return { 'dialect-schemas.ts': schemas, 'dialect-types.ts': types };
 }

@@ -50,24 +50,37 @@ function restoreContentType(raw: RawRequest): void {
  * app's other routes keep their JSON parser. A pipeline still being built (the library opens its
  * store first) is awaited at registration, so a store that cannot open fails `app.ready()`.
  */
-export function createFastifyPlugin(pipeline: Promise<IngestPipeline> | IngestPipeline, options: FastifyAdapterOptions = {}): DocvFastifyPlugin {
+export function createFastifyPlugin(
+  pipeline: Promise<IngestPipeline> | IngestPipeline,
+  options: FastifyAdapterOptions = {},
+): DocvFastifyPlugin {
   return async (app) => mountIngest(app, await pipeline, options);
 }
 
-async function mountIngest(app: FastifyInstance, pipeline: IngestPipeline, options: FastifyAdapterOptions): Promise<void> {
+async function mountIngest(
+  app: FastifyInstance,
+  pipeline: IngestPipeline,
+  options: FastifyAdapterOptions,
+): Promise<void> {
   const logger = (options.logger ?? app.log) as Logger;
   // The line per delivery is built here from fixed fields, none of them a credential, so it skips
   // the logger's redaction: the wildcard paths cost about 4 µs a line, a few percent of an ingest.
   const lines = logger.child({}, { redact: [] });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: pipeline.maxBodyBytes }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: pipeline.maxBodyBytes }, (_req, body, done) =>
+    done(null, body),
+  );
   // The method, the allow-list and the failure limiter decide before fastify reads the body (it
   // reads it between onRequest and the handler): a blocked address that announces a large body and
   // sends part of it gets its 403 or 429 now, not when the request timeout ends the read. Node
   // would wait for the unread rest before taking the next request, so the connection is closed.
   app.addHook('onRequest', (request, reply, done) => {
     const started = process.hrtime.bigint();
-    const refusal = pipeline.admit({ method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress });
+    const refusal = pipeline.admit({
+      method: request.method,
+      headers: request.headers,
+      remoteAddress: request.socket.remoteAddress,
+    });
     if (refusal === null) {
       setContentTypeAside(request.raw);
       done();
@@ -78,12 +91,22 @@ async function mountIngest(app: FastifyInstance, pipeline: IngestPipeline, optio
     answer(request, reply, refusal, started);
   });
 
-  async function send(request: FastifyRequest, reply: FastifyReply, ingestRequest: IngestRequest, started: bigint): Promise<FastifyReply> {
+  async function send(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ingestRequest: IngestRequest,
+    started: bigint,
+  ): Promise<FastifyReply> {
     return answer(request, reply, await pipeline.handle(ingestRequest), started);
   }
 
   /** The one log line per delivery, the metrics, then the answer. */
-  function answer(request: FastifyRequest, reply: FastifyReply, response: IngestResponse, started: bigint): FastifyReply {
+  function answer(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    response: IngestResponse,
+    started: bigint,
+  ): FastifyReply {
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
     options.onResponse?.(response, latencyMs);
     const line = {
@@ -109,7 +132,18 @@ async function mountIngest(app: FastifyInstance, pipeline: IngestPipeline, optio
       const started = process.hrtime.bigint();
       restoreContentType(request.raw);
       const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
-      return send(request, reply, { method: request.method, headers: request.headers, rawHeaders: request.raw.rawHeaders, remoteAddress: request.socket.remoteAddress, body }, started);
+      return send(
+        request,
+        reply,
+        {
+          method: request.method,
+          headers: request.headers,
+          rawHeaders: request.raw.rawHeaders,
+          remoteAddress: request.socket.remoteAddress,
+          body,
+        },
+        started,
+      );
     },
   });
 
@@ -120,7 +154,13 @@ async function mountIngest(app: FastifyInstance, pipeline: IngestPipeline, optio
   app.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const started = process.hrtime.bigint();
     restoreContentType(request.raw);
-    const meta = { method: request.method, headers: request.headers, rawHeaders: request.raw.rawHeaders, remoteAddress: request.socket.remoteAddress, body: EMPTY };
+    const meta = {
+      method: request.method,
+      headers: request.headers,
+      rawHeaders: request.raw.rawHeaders,
+      remoteAddress: request.socket.remoteAddress,
+      body: EMPTY,
+    };
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       reply.header('connection', 'close');
       return send(request, reply, { ...meta, bodyTooLarge: true }, started);

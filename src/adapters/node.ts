@@ -54,8 +54,15 @@ function write(res: ServerResponse, response: IngestResponse, closeConnection = 
  * The ingest pipeline as a Node.js `(req, res)` handler: for `http.createServer`, Express,
  * Connect and anything else built on Node's request and response objects.
  */
-export function createNodeHandler(pipeline: Promise<IngestPipeline> | IngestPipeline, onError?: (err: unknown) => void) {
-  return async function docvNodeHandler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): Promise<void> {
+export function createNodeHandler(
+  pipeline: Promise<IngestPipeline> | IngestPipeline,
+  onError?: (err: unknown) => void,
+) {
+  return async function docvNodeHandler(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next?: (err?: unknown) => void,
+  ): Promise<void> {
     try {
       const p = await pipeline;
       const pre = (req as WithBody).body;
@@ -76,7 +83,12 @@ export function createNodeHandler(pipeline: Promise<IngestPipeline> | IngestPipe
       else if (pre !== undefined && pre !== null) {
         const p500 = problem(500, 'body-already-parsed', 'Internal Server Error', ALREADY_PARSED);
         onError?.(new Error(ALREADY_PARSED));
-        write(res, { status: 500, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: JSON.stringify(p500), outcome: 'unavailable' });
+        write(res, {
+          status: 500,
+          headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+          body: JSON.stringify(p500),
+          outcome: 'unavailable',
+        });
         return;
       } else ({ body, tooLarge } = await readBody(req, p.maxBodyBytes));
       const response = await p.handle({ ...head, rawHeaders: req.rawHeaders, body, bodyTooLarge: tooLarge });

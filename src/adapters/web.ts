@@ -57,7 +57,10 @@ async function handleWithBody(p: IngestPipeline, request: Request, head: IngestR
  * Bun, Deno, Cloudflare-style runtimes. Pass the client address when the runtime knows it (the
  * allow-list needs it).
  */
-export function createFetchHandler(pipeline: Promise<IngestPipeline> | IngestPipeline, onError?: (err: unknown) => void) {
+export function createFetchHandler(
+  pipeline: Promise<IngestPipeline> | IngestPipeline,
+  onError?: (err: unknown) => void,
+) {
   return async function docvFetchHandler(request: Request, info?: { remoteAddress?: string }): Promise<Response> {
     try {
       const p = await pipeline;

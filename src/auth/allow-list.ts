@@ -19,7 +19,10 @@ export function createAllowList(entries: readonly string[]): AllowList {
     if (typeof entry !== 'string') throw new AuthConfigError('allowIps', `entry ${index + 1} is not a string`);
     const subnet = parseAllowEntry(entry);
     if (subnet === undefined) {
-      throw new AuthConfigError('allowIps', `entry ${index + 1} ("${entry}") is not an IPv4/IPv6 address or CIDR such as 203.0.113.0/24 or 2001:db8::/32`);
+      throw new AuthConfigError(
+        'allowIps',
+        `entry ${index + 1} ("${entry}") is not an IPv4/IPv6 address or CIDR such as 203.0.113.0/24 or 2001:db8::/32`,
+      );
     }
     list.addSubnet(subnet.address, subnet.prefix, subnet.family);
   });

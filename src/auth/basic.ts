@@ -18,8 +18,10 @@ export function createBasicAuthCheck(entries: readonly string[]): (headers: Head
     const colon = entry.indexOf(':');
     // RFC 7617: the user-id cannot contain a colon, so the first colon separates it from the password.
     if (colon === -1) throw new AuthConfigError('basicAuth', `entry ${index + 1} has no colon; write it as user:pass`);
-    if (colon === 0) throw new AuthConfigError('basicAuth', `entry ${index + 1} has an empty user name; write it as user:pass`);
-    if (colon === entry.length - 1) throw new AuthConfigError('basicAuth', `entry ${index + 1} has an empty password; write it as user:pass`);
+    if (colon === 0)
+      throw new AuthConfigError('basicAuth', `entry ${index + 1} has an empty user name; write it as user:pass`);
+    if (colon === entry.length - 1)
+      throw new AuthConfigError('basicAuth', `entry ${index + 1} has an empty password; write it as user:pass`);
   });
   const matches = createSecretMatcher(credentials.map((entry) => Buffer.from(entry, 'utf8')));
 
@@ -29,7 +31,8 @@ export function createBasicAuthCheck(entries: readonly string[]): (headers: Head
     if (header.kind === 'repeated') return failed('more than one Authorization header');
     const parts = header.value.trim().split(/[ \t]+/);
     // The scheme name is case-insensitive (RFC 9110 §11.1).
-    if (parts.length !== 2 || parts[0]?.toLowerCase() !== 'basic') return failed('Authorization header does not use the Basic scheme');
+    if (parts.length !== 2 || parts[0]?.toLowerCase() !== 'basic')
+      return failed('Authorization header does not use the Basic scheme');
     const decoded = Buffer.from(parts[1] ?? '', 'base64');
     return matches(decoded) ? passed : failed('Basic credentials match no configured user:pass');
   };

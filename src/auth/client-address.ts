@@ -18,7 +18,11 @@ import { normalizeIpAddress, parseForwardedAddress } from './ip-address.js';
  *
  * trustProxy is only safe when the receiver cannot be reached except through that proxy.
  */
-export function resolveClientAddress(headers: HeaderMap, remoteAddress: string | undefined, trustProxy: boolean): string | undefined {
+export function resolveClientAddress(
+  headers: HeaderMap,
+  remoteAddress: string | undefined,
+  trustProxy: boolean,
+): string | undefined {
   const peer = remoteAddress === undefined ? undefined : normalizeIpAddress(remoteAddress)?.address;
   if (!trustProxy) return peer;
   const forwardedFor = forwardedForEntries(headers);

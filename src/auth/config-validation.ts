@@ -31,7 +31,8 @@ function secretProblem(value: unknown, what: string): string | undefined {
   if (typeof value !== 'string') return 'is not a string';
   if (value.length === 0) return `is an empty ${what}`;
   if (value.trim() === '') return `is only whitespace, not a ${what}`;
-  if (/\s/.test(value)) return `contains whitespace; was the ${what} read from a file with a trailing newline, or pasted with a space?`;
+  if (/\s/.test(value))
+    return `contains whitespace; was the ${what} read from a file with a trailing newline, or pasted with a space?`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) return 'contains a control character';
   return undefined;

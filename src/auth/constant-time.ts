@@ -15,7 +15,9 @@ function sha256(value: string | Uint8Array): Buffer {
  * compared with every secret, with no early exit, so the time taken does not reveal which secret
  * (if any) matched or how many are configured before it.
  */
-export function createSecretMatcher(secrets: readonly (string | Uint8Array)[]): (candidate: string | Uint8Array) => boolean {
+export function createSecretMatcher(
+  secrets: readonly (string | Uint8Array)[],
+): (candidate: string | Uint8Array) => boolean {
   const digests = secrets.map(sha256);
   return (candidate) => {
     const candidateDigest = sha256(candidate);

@@ -39,7 +39,8 @@ export const DEFAULT_FAILURE_LIMITS = {
   maxTrackedAddresses: 10_000,
 } as const;
 
-export type FailureLimitState = { readonly limited: false } | { readonly limited: true; readonly retryAfterSeconds: number };
+export type FailureLimitState =
+  { readonly limited: false } | { readonly limited: true; readonly retryAfterSeconds: number };
 
 export interface FailureLimiter {
   /** Whether requests from this address should be refused (429) before any authentication work. */
@@ -76,7 +77,10 @@ export function createFailureLimiter(options: FailureLimiterOptions = {}): Failu
   const maxFailures = positiveInteger('maxFailures', options.maxFailures ?? DEFAULT_FAILURE_LIMITS.maxFailures);
   const windowMs = positiveNumber('windowMs', options.windowMs ?? DEFAULT_FAILURE_LIMITS.windowMs);
   const blockMs = positiveNumber('blockMs', options.blockMs ?? DEFAULT_FAILURE_LIMITS.blockMs);
-  const maxTracked = positiveInteger('maxTrackedAddresses', options.maxTrackedAddresses ?? DEFAULT_FAILURE_LIMITS.maxTrackedAddresses);
+  const maxTracked = positiveInteger(
+    'maxTrackedAddresses',
+    options.maxTrackedAddresses ?? DEFAULT_FAILURE_LIMITS.maxTrackedAddresses,
+  );
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('failure limiter: now must be a function returning milliseconds');
 
@@ -123,7 +127,15 @@ export function createFailureLimiter(options: FailureLimiterOptions = {}): Failu
         records.delete(oldest.value);
       }
       if (record.blockedUntil <= at) return NOT_LIMITED;
-      if (!blockedAlready) options.onBlock?.({ address: key, failures: record.failures, windowMs, blockMs, until: record.blockedUntil, reason });
+      if (!blockedAlready)
+        options.onBlock?.({
+          address: key,
+          failures: record.failures,
+          windowMs,
+          blockMs,
+          until: record.blockedUntil,
+          reason,
+        });
       return blockedState(record, at);
     },
 
@@ -150,11 +162,13 @@ export function limiterKey(clientAddress: string | undefined): string {
 }
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`failure limiter: ${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new TypeError(`failure limiter: ${name} must be a positive integer, got ${String(value)}`);
   return value;
 }
 
 function positiveNumber(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`failure limiter: ${name} must be a positive number of milliseconds, got ${String(value)}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TypeError(`failure limiter: ${name} must be a positive number of milliseconds, got ${String(value)}`);
   return value;
 }

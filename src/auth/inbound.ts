@@ -6,7 +6,12 @@ import { requireSecretList } from './config-validation.js';
 import { AuthConfigError } from './errors.js';
 import type { HeaderMap } from './headers.js';
 import { createSharedSecretCheck, SHARED_SECRET_CHALLENGE } from './shared-secret.js';
-import { createStandardWebhookVerifier, decodeSigningSecret, DEFAULT_SIGNATURE_TOLERANCE_SECONDS, WebhookVerificationError } from './standard-webhooks.js';
+import {
+  createStandardWebhookVerifier,
+  decodeSigningSecret,
+  DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
+  WebhookVerificationError,
+} from './standard-webhooks.js';
 import type { AuthCheck, CredentialOutcome, InboundAuth, InboundAuthConfig } from './types.js';
 
 interface CredentialCheck {
@@ -24,9 +29,11 @@ interface CredentialCheck {
  * mistake, so it surfaces at start-up rather than as a stream of 401s.
  */
 export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
-  if (config === null || typeof config !== 'object') throw new TypeError('createInboundAuth needs a configuration object');
+  if (config === null || typeof config !== 'object')
+    throw new TypeError('createInboundAuth needs a configuration object');
   const now = config.now ?? Date.now;
-  if (typeof now !== 'function') throw new AuthConfigError('now', 'must be a function returning milliseconds since the epoch');
+  if (typeof now !== 'function')
+    throw new AuthConfigError('now', 'must be a function returning milliseconds since the epoch');
   const trustProxy = config.trustProxy ?? false;
   if (typeof trustProxy !== 'boolean') throw new AuthConfigError('trustProxy', 'must be true or false');
 
@@ -38,7 +45,10 @@ export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
   if (webhookSecrets !== undefined && basicAuth !== undefined) {
     // Both live in the one Authorization header, and a request carries one: requiring both could
     // never pass. Refusing the combination beats a receiver that rejects every delivery.
-    throw new AuthConfigError('basicAuth', 'cannot be combined with webhookSecrets: both are sent in the Authorization header, so no request could pass both; configure one of them');
+    throw new AuthConfigError(
+      'basicAuth',
+      'cannot be combined with webhookSecrets: both are sent in the Authorization header, so no request could pass both; configure one of them',
+    );
   }
 
   const checks: CredentialCheck[] = [];
@@ -61,7 +71,10 @@ export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
     });
     const toleranceSeconds = config.signatureToleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS;
     if (typeof toleranceSeconds !== 'number' || !Number.isFinite(toleranceSeconds) || toleranceSeconds <= 0) {
-      throw new AuthConfigError('signatureToleranceSeconds', `must be a positive number of seconds, got ${String(toleranceSeconds)}`);
+      throw new AuthConfigError(
+        'signatureToleranceSeconds',
+        `must be a positive number of seconds, got ${String(toleranceSeconds)}`,
+      );
     }
     const verifier = createStandardWebhookVerifier({ secrets, toleranceSeconds, now });
     checks.push({
@@ -83,9 +96,13 @@ export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
 
   // RFC 9110 requires a challenge on every 401, including one caused by a bad signature, so the
   // challenge follows what is configured, not which check failed. Standard Webhooks has none.
-  const wwwAuthenticate = basicAuth !== undefined ? BASIC_CHALLENGE : webhookSecrets !== undefined ? SHARED_SECRET_CHALLENGE : undefined;
+  const wwwAuthenticate =
+    basicAuth !== undefined ? BASIC_CHALLENGE : webhookSecrets !== undefined ? SHARED_SECRET_CHALLENGE : undefined;
 
-  const mechanisms: AuthCheck[] = [...(allowList === undefined ? [] : (['allow-list'] as const)), ...checks.map((c) => c.name)];
+  const mechanisms: AuthCheck[] = [
+    ...(allowList === undefined ? [] : (['allow-list'] as const)),
+    ...checks.map((c) => c.name),
+  ];
 
   return {
     configured: checks.length > 0,
@@ -98,14 +115,19 @@ export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
         ok: false,
         status: 403,
         failedCheck: 'allow-list',
-        reason: clientAddress === undefined ? 'client address unknown' : `client address ${clientAddress} is not on the allow-list`,
+        reason:
+          clientAddress === undefined
+            ? 'client address unknown'
+            : `client address ${clientAddress} is not on the allow-list`,
         clientAddress,
       };
     },
 
     checkCredentials(meta, rawBody) {
       if (!(rawBody instanceof Uint8Array)) {
-        throw new TypeError('checkCredentials needs the raw request body as bytes (Uint8Array/Buffer), not a string or parsed JSON');
+        throw new TypeError(
+          'checkCredentials needs the raw request body as bytes (Uint8Array/Buffer), not a string or parsed JSON',
+        );
       }
       let webhookId: string | undefined;
       for (const check of checks) {
@@ -118,7 +140,11 @@ export function createInboundAuth(config: InboundAuthConfig): InboundAuth {
   };
 }
 
-function rejected(failedCheck: Exclude<AuthCheck, 'allow-list'>, reason: string, wwwAuthenticate: string | undefined): CredentialOutcome {
+function rejected(
+  failedCheck: Exclude<AuthCheck, 'allow-list'>,
+  reason: string,
+  wwwAuthenticate: string | undefined,
+): CredentialOutcome {
   const outcome: CredentialOutcome = { ok: false, status: 401, failedCheck, reason: `${failedCheck}: ${reason}` };
   return wwwAuthenticate === undefined ? outcome : { ...outcome, wwwAuthenticate };
 }

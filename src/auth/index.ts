@@ -1,6 +1,13 @@
 // Inbound authentication for the receiver: pure checks (no I/O, clock injected), plus
 // readSecretList, the one helper that reads files, for the CLI.
-export type { AuthCheck, CredentialOutcome, InboundAuth, InboundAuthConfig, InboundRequestMeta, SourceOutcome } from './types.js';
+export type {
+  AuthCheck,
+  CredentialOutcome,
+  InboundAuth,
+  InboundAuthConfig,
+  InboundRequestMeta,
+  SourceOutcome,
+} from './types.js';
 export { createInboundAuth } from './inbound.js';
 export { AuthConfigError } from './errors.js';
 export { requireSecret } from './config-validation.js';

@@ -50,7 +50,10 @@ export function parseForwardedAddress(entry: string): IpAddress | undefined {
 export function ipv6Network64(address: string): string | undefined {
   const groups = expandIpv6(address);
   if (groups === undefined) return undefined;
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }
 
 /** The eight 16-bit groups of an IPv6 address (with `::` and an embedded IPv4 tail expanded). */

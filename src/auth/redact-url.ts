@@ -54,7 +54,9 @@ function redactOne(url: string): string {
   const query = tail.search(/[?#]/);
   const path = query < 0 ? tail : tail.slice(0, query);
   const parameters = query < 0 ? '' : tail.slice(query);
-  return url.slice(0, start) + head + path.replace(PATH_PARAMETER, hideValue) + parameters.replace(PARAMETER, hideValue);
+  return (
+    url.slice(0, start) + head + path.replace(PATH_PARAMETER, hideValue) + parameters.replace(PARAMETER, hideValue)
+  );
 }
 
 function hideValue(whole: string, sep: string, name: string, value: string): string {

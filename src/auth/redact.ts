@@ -21,7 +21,8 @@
 const CREDENTIAL_NAME = /auth|token|key|secret|sign|cookie|session|pass|pwd|credential|jwt|hmac|csrf|xsrf|dpop/i;
 
 /** A value shaped like `<scheme> <credential>`, a Standard Webhooks secret or a JWT (header.payload…). */
-const CREDENTIAL_VALUE = /^\s*(?:(?:bearer|basic|digest|negotiate|socureapikey|apikey|token|hmac)\s+\S|whsec_|eyJ[\w-]*\.eyJ)/i;
+const CREDENTIAL_VALUE =
+  /^\s*(?:(?:bearer|basic|digest|negotiate|socureapikey|apikey|token|hmac)\s+\S|whsec_|eyJ[\w-]*\.eyJ)/i;
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 

@@ -36,7 +36,13 @@ const FIRST_LETTERS: ReadonlySet<number> = new Set(SINGLE_CREDENTIAL_HEADERS.map
  * list is `v1,<base64>` entries separated by spaces, a timestamp is digits. Ids are left out: any
  * text may be an id, and a joined one cannot pass a signature the sender did not compute over it.
  */
-const JOINABLE: ReadonlySet<string> = new Set<CredentialHeader>(['authorization', 'webhook-timestamp', 'webhook-signature', 'svix-timestamp', 'svix-signature']);
+const JOINABLE: ReadonlySet<string> = new Set<CredentialHeader>([
+  'authorization',
+  'webhook-timestamp',
+  'webhook-signature',
+  'svix-timestamp',
+  'svix-signature',
+]);
 const JOINED = /,[ \t]/;
 
 /** The name lower-cased when it may be one of ours, else undefined. */

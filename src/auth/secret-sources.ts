@@ -29,7 +29,11 @@ export interface ReadSecretListOptions {
  *
  * Error messages name the variable and the file, never the content.
  */
-export function readSecretList(env: Readonly<Record<string, string | undefined>>, name: string, options: ReadSecretListOptions = {}): string[] | undefined {
+export function readSecretList(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  options: ReadSecretListOptions = {},
+): string[] | undefined {
   const fileVariable = `${name}_FILE`;
   const direct = env[name];
   const file = env[fileVariable];
@@ -57,7 +61,8 @@ export function readSecretList(env: Readonly<Record<string, string | undefined>>
     .split(options.separator)
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '');
-  if (entries.length === 0) throw new Error(`${source} holds no entries, only separators and whitespace; set a value, or unset it`);
+  if (entries.length === 0)
+    throw new Error(`${source} holds no entries, only separators and whitespace; set a value, or unset it`);
   return entries;
 }
 
@@ -78,7 +83,9 @@ function readSecretFile(fileVariable: string, file: string, warn: ReadSecretList
   }
   // Windows has no Unix permission bits: its fstat reports 0666 or 0444 for every file.
   if (warn && process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    warn(`${fileVariable}: ${file} is open to other users than its owner (mode ${mode.toString(8).padStart(4, '0')}); make it private: chmod 600 ${file}`);
+    warn(
+      `${fileVariable}: ${file} is open to other users than its owner (mode ${mode.toString(8).padStart(4, '0')}); make it private: chmod 600 ${file}`,
+    );
   }
   return value;
 }

@@ -19,7 +19,9 @@ export function createSharedSecretCheck(secrets: readonly string[]): (headers: H
     if (header.kind === 'repeated') return failed('more than one Authorization header');
     const token = lastToken(header.value);
     if (token === '') return failed('Authorization header is empty');
-    return matches(token) ? passed : failed('the token in the Authorization header matches no configured webhook secret');
+    return matches(token)
+      ? passed
+      : failed('the token in the Authorization header matches no configured webhook secret');
   };
 }
 

@@ -24,7 +24,9 @@ export function decodeSigningSecret(secret: string): Buffer {
     const key = Buffer.from(encoded, 'base64');
     const padded = encoded.padEnd(Math.ceil(encoded.length / 4) * 4, '=');
     if (key.length === 0 || key.toString('base64') !== padded) {
-      throw new TypeError('signing secret "whsec_…" is not valid base64 after the prefix; was it truncated or copied with extra characters?');
+      throw new TypeError(
+        'signing secret "whsec_…" is not valid base64 after the prefix; was it truncated or copied with extra characters?',
+      );
     }
     return key;
   }
@@ -33,7 +35,12 @@ export function decodeSigningSecret(secret: string): Buffer {
 }
 
 /** The base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`: the part after `v1,`. */
-export function computeSignature(key: Uint8Array, id: string, timestampSeconds: number | string, body: Uint8Array | string): string {
+export function computeSignature(
+  key: Uint8Array,
+  id: string,
+  timestampSeconds: number | string,
+  body: Uint8Array | string,
+): string {
   return hmac(key, id, String(timestampSeconds), body).toString('base64');
 }
 
@@ -163,20 +170,30 @@ function assertRawBody(rawBody: unknown): asserts rawBody is Uint8Array {
   }
 }
 
-function readSignatureHeaders(headers: HeaderMap): { id: string; timestamp: string; signature: string; prefix: string } {
+function readSignatureHeaders(headers: HeaderMap): {
+  id: string;
+  timestamp: string;
+  signature: string;
+  prefix: string;
+} {
   const spelling =
-    HEADER_SPELLINGS.find((s) => [s.id, s.timestamp, s.signature].some((name) => readSingleHeader(headers, name).kind !== 'absent')) ??
-    HEADER_SPELLINGS[0];
+    HEADER_SPELLINGS.find((s) =>
+      [s.id, s.timestamp, s.signature].some((name) => readSingleHeader(headers, name).kind !== 'absent'),
+    ) ?? HEADER_SPELLINGS[0];
   const values: string[] = [];
   const missing: string[] = [];
   for (const name of [spelling.id, spelling.timestamp, spelling.signature]) {
     const header = readSingleHeader(headers, name);
-    if (header.kind === 'repeated') throw new WebhookVerificationError('repeated-header', `${name} header sent more than once`);
+    if (header.kind === 'repeated')
+      throw new WebhookVerificationError('repeated-header', `${name} header sent more than once`);
     if (header.kind === 'absent' || header.value.trim() === '') missing.push(name);
     else values.push(header.value.trim());
   }
   if (missing.length > 0) {
-    throw new WebhookVerificationError('missing-headers', `missing ${missing.join(', ')} (Standard Webhooks signature headers)`);
+    throw new WebhookVerificationError(
+      'missing-headers',
+      `missing ${missing.join(', ')} (Standard Webhooks signature headers)`,
+    );
   }
   const [id, timestamp, signature] = values as [string, string, string];
   return { id, timestamp, signature, prefix: spelling.prefix };
@@ -212,7 +229,10 @@ function checkTimestamp(timestamp: string, prefix: string, toleranceSeconds: num
 function parseV1Signatures(header: string, prefix: string): Buffer[] {
   const entries = header.split(/ +/);
   if (entries.length > MAX_SIGNATURES) {
-    throw new WebhookVerificationError('too-many-signatures', `${prefix}-signature lists ${entries.length} signatures, more than ${MAX_SIGNATURES}`);
+    throw new WebhookVerificationError(
+      'too-many-signatures',
+      `${prefix}-signature lists ${entries.length} signatures, more than ${MAX_SIGNATURES}`,
+    );
   }
   const signatures: Buffer[] = [];
   for (const entry of entries) {
@@ -221,7 +241,10 @@ function parseV1Signatures(header: string, prefix: string): Buffer[] {
     signatures.push(Buffer.from(entry.slice(comma + 1), 'base64'));
   }
   if (signatures.length === 0) {
-    throw new WebhookVerificationError('no-v1-signature', `${prefix}-signature has no v1 signature (only v1, HMAC-SHA256, is supported)`);
+    throw new WebhookVerificationError(
+      'no-v1-signature',
+      `${prefix}-signature has no v1 signature (only v1, HMAC-SHA256, is supported)`,
+    );
   }
   return signatures;
 }

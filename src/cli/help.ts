@@ -68,7 +68,10 @@ export interface Example {
 }
 
 /** Ends the command's help with 1 to 3 examples, all formatted alike. */
-export function addExamples(command: Command, examples: [Example] | [Example, Example] | [Example, Example, Example]): Command {
+export function addExamples(
+  command: Command,
+  examples: [Example] | [Example, Example] | [Example, Example, Example],
+): Command {
   const lines = examples.flatMap((e) => [`  # ${e.say}`, `  $ ${e.run}`]);
   return command.addHelpText('after', `\nExamples:\n${lines.join('\n')}`);
 }

@@ -33,9 +33,15 @@ export async function buildProgram(): Promise<Command> {
   program.configureOutput({ outputError: (text, write) => write(redactUrl(text)) });
   for (const load of COMMANDS) (await load()).register(program);
   return addExamples(program, [
-    { say: 'the receiver on embedded SQLite (./data/docv-webhooks.db), on http://127.0.0.1:3000', run: 'docv-webhooks serve' },
+    {
+      say: 'the receiver on embedded SQLite (./data/docv-webhooks.db), on http://127.0.0.1:3000',
+      run: 'docv-webhooks serve',
+    },
     { say: 'the transactions it has seen, newest first', run: 'docv-webhooks transactions list' },
-    { say: 'send it one event, as Socure would', run: 'docv-webhooks trigger APP_OPENED --target http://127.0.0.1:3000/socure/docv/webhook' },
+    {
+      say: 'send it one event, as Socure would',
+      run: 'docv-webhooks trigger APP_OPENED --target http://127.0.0.1:3000/socure/docv/webhook',
+    },
   ]);
 }
 
@@ -56,4 +62,3 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-

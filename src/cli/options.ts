@@ -10,7 +10,8 @@ export function parsePort(value: string): number {
 
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${value}" is not a positive integer`);
+  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`"${value}" is not a positive integer`);
   return n;
 }
 
@@ -19,7 +20,9 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 export function dbOption(): Option {
-  return new Option('--db <url>', 'database: sqlite:<file> or postgres://…').env('DATABASE_URL').default(DEFAULT_DATABASE_URL);
+  return new Option('--db <url>', 'database: sqlite:<file> or postgres://…')
+    .env('DATABASE_URL')
+    .default(DEFAULT_DATABASE_URL);
 }
 
 export function jsonOption(): Option {
@@ -29,7 +32,9 @@ export function jsonOption(): Option {
 export const LOG_FORMATS = ['pretty', 'json'] as const;
 
 export function logFormatOption(): Option {
-  const option = new Option('--log-format <format>', 'pretty: a line per entry for people; json: JSON lines').env('LOG_FORMAT').choices(LOG_FORMATS);
+  const option = new Option('--log-format <format>', 'pretty: a line per entry for people; json: JSON lines')
+    .env('LOG_FORMAT')
+    .choices(LOG_FORMATS);
   return defaultInHelp(option, 'pretty on a terminal; json otherwise');
 }
 

@@ -1,6 +1,12 @@
 import { DEFAULT_FAILURE_LIMITS, type InboundAuthConfig } from '../auth/index.js';
 import { DEFAULT_WEBHOOK_PATH, type Dialect } from '../contract/index.js';
-import { DEFAULT_DECISION_PENDING_MAX_MS, DEFAULT_RETRY_POLICY, DEFAULT_SOCURE_API_KIND, type RetryPolicy, type SocureApi } from '../dispatch/index.js';
+import {
+  DEFAULT_DECISION_PENDING_MAX_MS,
+  DEFAULT_RETRY_POLICY,
+  DEFAULT_SOCURE_API_KIND,
+  type RetryPolicy,
+  type SocureApi,
+} from '../dispatch/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../ingest/index.js';
 import { DEFAULT_DATABASE_URL } from '../store/open.js';
 
@@ -152,7 +158,9 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = {
  * Any part of the configuration; the rest comes from the defaults, section by section (a
  * `dispatch` that names only `concurrency` keeps every other dispatch default).
  */
-export interface ReceiverConfigInput extends Partial<Omit<ReceiverConfig, 'auth' | 'timeouts' | 'dispatch' | 'socure'>> {
+export interface ReceiverConfigInput extends Partial<
+  Omit<ReceiverConfig, 'auth' | 'timeouts' | 'dispatch' | 'socure'>
+> {
   auth?: WebhookAuthConfig | undefined;
   timeouts?: Partial<ServerTimeouts> | undefined;
   dispatch?: Partial<DispatchConfig> | undefined;

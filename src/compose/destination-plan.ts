@@ -34,7 +34,14 @@ export function planDelivery(stored: readonly StoredDestination[], config: Recei
   const flagged = new Map(config.dispatch.forwardUrls.map((url) => [storedForwardUrl(url).name, url]));
   const signing = config.dispatch.forwardSigningSecrets.length > 0;
   const fetches = Boolean(config.socure.baseUrl && config.socure.apiKey);
-  const plan: DeliveryPlan = { deliver: [], flagged: flagged.size > 0 || fetches, notInFlags: [], cannot: [], disabled: [], urlDiffers: [] };
+  const plan: DeliveryPlan = {
+    deliver: [],
+    flagged: flagged.size > 0 || fetches,
+    notInFlags: [],
+    cannot: [],
+    disabled: [],
+    urlDiffers: [],
+  };
   for (const d of stored) {
     const named = d.kind === 'decision-fetch' ? fetches : flagged.has(d.name);
     if (d.state !== 'active') {
@@ -44,17 +51,27 @@ export function planDelivery(stored: readonly StoredDestination[], config: Recei
     if (d.kind === 'decision-fetch') {
       if (d.name !== DECISION_FETCH_DESTINATION) continue;
       if (fetches) plan.deliver.push({ name: d.name, kind: d.kind, url: config.socure.baseUrl! });
-      else plan.cannot.push({ name: d.name, why: 'it needs SOCURE_BASE_URL and SOCURE_API_KEY, which this process does not have' });
+      else
+        plan.cannot.push({
+          name: d.name,
+          why: 'it needs SOCURE_BASE_URL and SOCURE_API_KEY, which this process does not have',
+        });
       continue;
     }
     const own = flagged.get(d.name);
     if (d.signed && !signing) {
-      plan.cannot.push({ name: d.name, why: 'its deliveries must be signed and this process has no --forward-signing-secret' });
+      plan.cannot.push({
+        name: d.name,
+        why: 'its deliveries must be signed and this process has no --forward-signing-secret',
+      });
     } else if (own !== undefined) {
       plan.deliver.push({ name: d.name, kind: d.kind, url: own });
       if (storedForwardUrl(own).url !== d.url) plan.urlDiffers.push(d.name);
     } else if (d.urlCredentials) {
-      plan.cannot.push({ name: d.name, why: 'its URL carries user:password, which the store does not keep; give this process the URL with --forward-url' });
+      plan.cannot.push({
+        name: d.name,
+        why: 'its URL carries user:password, which the store does not keep; give this process the URL with --forward-url',
+      });
     } else {
       plan.deliver.push({ name: d.name, kind: d.kind, url: d.url });
       plan.notInFlags.push(d.name);

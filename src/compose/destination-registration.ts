@@ -7,12 +7,22 @@ import type { ReceiverConfig } from './config.js';
 /** The destinations this process's flags name, as the store keeps them (no secret in them). */
 export function flagDestinations(config: ReceiverConfig): NewDestination[] {
   const signed = config.dispatch.forwardSigningSecrets.length > 0;
-  const wanted: NewDestination[] = config.dispatch.forwardUrls.map((url) => ({ ...storedForwardUrl(url), kind: 'forward', signed }));
+  const wanted: NewDestination[] = config.dispatch.forwardUrls.map((url) => ({
+    ...storedForwardUrl(url),
+    kind: 'forward',
+    signed,
+  }));
   if (config.socure.baseUrl && config.socure.apiKey) {
     const base = new URL(config.socure.baseUrl);
     base.username = '';
     base.password = '';
-    wanted.push({ name: DECISION_FETCH_DESTINATION, kind: 'decision-fetch', url: base.toString(), signed: false, urlCredentials: false });
+    wanted.push({
+      name: DECISION_FETCH_DESTINATION,
+      kind: 'decision-fetch',
+      url: base.toString(),
+      signed: false,
+      urlCredentials: false,
+    });
   }
   return wanted;
 }
@@ -25,6 +35,10 @@ export function flagDestinations(config: ReceiverConfig): NewDestination[] {
 export async function registerFlagDestinations(config: ReceiverConfig, store: Store, logger: Logger): Promise<void> {
   for (const destination of flagDestinations(config)) {
     const { outcome } = await store.addDestination(destination, 'keep');
-    if (outcome === 'created') logger.info({ destination: destination.name }, `added ${destination.name} to the store's destinations (from this process's flags)`);
+    if (outcome === 'created')
+      logger.info(
+        { destination: destination.name },
+        `added ${destination.name} to the store's destinations (from this process's flags)`,
+      );
   }
 }

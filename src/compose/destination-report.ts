@@ -6,7 +6,12 @@ import type { DeliveryPlan } from './destination-plan.js';
  * said, across the periodic re-reads). `dispatching`: only a process that delivers cares which
  * destinations it cannot take or takes without its flags naming them.
  */
-export function reportDisagreements(plan: DeliveryPlan, logger: Logger, reported: Set<string>, dispatching: boolean): void {
+export function reportDisagreements(
+  plan: DeliveryPlan,
+  logger: Logger,
+  reported: Set<string>,
+  dispatching: boolean,
+): void {
   // What no longer holds is forgotten, so that it is said again if it comes back.
   const current = new Set([
     ...plan.disabled.map((name) => `disabled:${name}`),
@@ -29,7 +34,12 @@ export function reportDisagreements(plan: DeliveryPlan, logger: Logger, reported
     );
   }
   for (const name of plan.urlDiffers) {
-    once(`url:${name}`, () => logger.warn({ destination: name }, `${name}: the store's URL differs from this process's --forward-url (same host and path); this process delivers to its own`));
+    once(`url:${name}`, () =>
+      logger.warn(
+        { destination: name },
+        `${name}: the store's URL differs from this process's --forward-url (same host and path); this process delivers to its own`,
+      ),
+    );
   }
   if (!dispatching) return;
   const fresh = plan.notInFlags.filter((name) => !reported.has(`store:${name}`));
@@ -46,6 +56,8 @@ export function reportDisagreements(plan: DeliveryPlan, logger: Logger, reported
     );
   }
   for (const { name, why } of plan.cannot) {
-    once(`cannot:${name}:${why}`, () => logger.warn({ destination: name }, `cannot deliver ${name}: ${why}; its deliveries wait for a process that can`));
+    once(`cannot:${name}:${why}`, () =>
+      logger.warn({ destination: name }, `cannot deliver ${name}: ${why}; its deliveries wait for a process that can`),
+    );
   }
 }

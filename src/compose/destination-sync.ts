@@ -78,7 +78,8 @@ export class DestinationSync {
           this.failing = false;
         } catch (err) {
           // The claims fail too and say so; this says once what it means for the destinations.
-          if (!this.failing) this.options.logger.warn({ err }, 'could not read the destinations; delivering to those read before');
+          if (!this.failing)
+            this.options.logger.warn({ err }, 'could not read the destinations; delivering to those read before');
           this.failing = true;
         }
       } while (this.readAgain);

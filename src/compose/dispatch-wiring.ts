@@ -44,10 +44,20 @@ export function validateDestinationConfig(config: ReceiverConfig): void {
 }
 
 /** Makes the destination object of a destination this process delivers to. */
-function destinationBuilder(config: ReceiverConfig, store: Store, poster: HttpPoster | undefined): (planned: PlannedDestination) => Destination {
+function destinationBuilder(
+  config: ReceiverConfig,
+  store: Store,
+  poster: HttpPoster | undefined,
+): (planned: PlannedDestination) => Destination {
   return (planned) => {
     if (planned.kind === 'forward') {
-      return createForwardDestination({ url: planned.url, name: planned.name, signingSecrets: config.dispatch.forwardSigningSecrets, timeoutMs: config.dispatch.forwardTimeoutMs, poster });
+      return createForwardDestination({
+        url: planned.url,
+        name: planned.name,
+        signingSecrets: config.dispatch.forwardSigningSecrets,
+        timeoutMs: config.dispatch.forwardTimeoutMs,
+        poster,
+      });
     }
     return createDecisionFetchDestination({
       store,
@@ -93,7 +103,12 @@ export async function wireDispatch(
   config: ReceiverConfig,
   store: Store,
   logger: Logger,
-  options: { handlers?: HandlerRegistry | undefined; ingests: boolean; onAttempt?: DispatcherOptions['onAttempt']; throttle?: DispatcherOptions['throttle'] },
+  options: {
+    handlers?: HandlerRegistry | undefined;
+    ingests: boolean;
+    onAttempt?: DispatcherOptions['onAttempt'];
+    throttle?: DispatcherOptions['throttle'];
+  },
 ): Promise<WiredDispatch> {
   validateDestinationConfig(config);
   await registerFlagDestinations(config, store, logger);
@@ -101,14 +116,24 @@ export async function wireDispatch(
   const configureOutbox = () => {
     // Forwards and the decision fetch come from the store's destinations at each commit; this
     // process's own are its handlers, each a destination of its own.
-    if (options.ingests) store.configureOutbox({ destinations: handlers?.outboxNames() ?? [], fetchDecisions: false, decisionWaitMs: config.dispatch.decisionWaitMs });
+    if (options.ingests)
+      store.configureOutbox({
+        destinations: handlers?.outboxNames() ?? [],
+        fetchDecisions: false,
+        decisionWaitMs: config.dispatch.decisionWaitMs,
+      });
   };
   configureOutbox();
   const plan = planDelivery(await store.listDestinations(), config);
   if (!config.dispatch.enabled) {
     handlers?.onChange(configureOutbox);
     reportDisagreements(plan, logger, new Set(), false);
-    return { dispatcher: null, destinationNames: () => [], destinationsChanged: async () => undefined, disabledInStore: plan.disabled };
+    return {
+      dispatcher: null,
+      destinationNames: () => [],
+      destinationsChanged: async () => undefined,
+      disabledInStore: plan.disabled,
+    };
   }
 
   // One thread for all forward URLs, started at the first POST (never, if nothing is forwarded here).
@@ -123,7 +148,10 @@ export async function wireDispatch(
     onChange: (destinations) => {
       if (!dispatcher) return;
       dispatcher.setDestinations(destinations);
-      logger.info({ destinations: destinations.map((d) => d.name) }, `the store's destinations changed: delivering to ${destinations.map((d) => d.name).join(', ') || 'none'}`);
+      logger.info(
+        { destinations: destinations.map((d) => d.name) },
+        `the store's destinations changed: delivering to ${destinations.map((d) => d.name).join(', ') || 'none'}`,
+      );
     },
   });
   sync.apply(plan);
@@ -157,5 +185,10 @@ export async function wireDispatch(
       await poster?.close();
     },
   };
-  return { dispatcher, destinationNames: () => sync.destinations.map((d) => d.name), destinationsChanged: () => sync.refresh(), disabledInStore: plan.disabled };
+  return {
+    dispatcher,
+    destinationNames: () => sync.destinations.map((d) => d.name),
+    destinationsChanged: () => sync.refresh(),
+    disabledInStore: plan.disabled,
+  };
 }

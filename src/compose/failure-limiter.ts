@@ -7,8 +7,13 @@ import { ConfigError } from './errors.js';
  * 0 turns it off. Each block is logged once, when it starts: a sender that then gets 429 for
  * minutes, even with the right secret, is otherwise a mystery to whoever runs the receiver.
  */
-export function receiverFailureLimiter(limit: number, authConfigured: boolean, logger: Logger): FailureLimiter | undefined {
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new ConfigError(`the auth failure limit must be a whole number, 0 to turn it off; got ${String(limit)}`);
+export function receiverFailureLimiter(
+  limit: number,
+  authConfigured: boolean,
+  logger: Logger,
+): FailureLimiter | undefined {
+  if (!Number.isSafeInteger(limit) || limit < 0)
+    throw new ConfigError(`the auth failure limit must be a whole number, 0 to turn it off; got ${String(limit)}`);
   if (!authConfigured || limit === 0) return undefined;
   return createFailureLimiter({
     maxFailures: limit,

@@ -15,7 +15,12 @@ export {
 export { ConfigError } from './errors.js';
 export { blockMessage, receiverFailureLimiter } from './failure-limiter.js';
 export { createReceiverPipeline, type ReceiverPipelineOptions } from './pipeline.js';
-export { refuseUnknownOptions, resolveReceiverConfig, validateSocure, type DeprecatedReceiverSpellings } from './resolve.js';
+export {
+  refuseUnknownOptions,
+  resolveReceiverConfig,
+  validateSocure,
+  type DeprecatedReceiverSpellings,
+} from './resolve.js';
 export { leaseFor, validateDestinationConfig, wireDispatch, type WiredDispatch } from './dispatch-wiring.js';
 export { planDelivery, type DeliveryPlan, type PlannedDestination } from './destination-plan.js';
 export { reportDisagreements } from './destination-report.js';

@@ -1,6 +1,11 @@
 import { AuthConfigError, requireSecret } from '../auth/index.js';
 import { redactUrl } from '../auth/redact-url.js';
-import { defaultReceiverConfig, type ReceiverConfig, type ReceiverConfigInput, type SocureApiConfig } from './config.js';
+import {
+  defaultReceiverConfig,
+  type ReceiverConfig,
+  type ReceiverConfigInput,
+  type SocureApiConfig,
+} from './config.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -43,7 +48,8 @@ export function resolveReceiverConfig(input: ReceiverConfigInput & DeprecatedRec
  */
 function checkNumbers(config: ReceiverConfig): void {
   const whole = (name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
-    if (!Number.isSafeInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got ${String(value)}`);
+    if (!Number.isSafeInteger(value) || value < min || value > max)
+      throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got ${String(value)}`);
   };
   whole('port', config.port, 0, 65_535);
   whole('maxBodyBytes', config.maxBodyBytes, 1);
@@ -74,10 +80,13 @@ export function validateSocure(socure: SocureApiConfig): void {
   if (Boolean(socure.baseUrl) !== Boolean(socure.apiKey)) {
     throw new ConfigError('SOCURE_BASE_URL and SOCURE_API_KEY go together: set both to fetch decisions, or neither');
   }
-  if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl)) throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" is not an http(s) URL`);
+  if (socure.baseUrl && !/^https?:\/\//.test(socure.baseUrl))
+    throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" is not an http(s) URL`);
   // fetch refuses a URL with credentials: every decision fetch would fail, one by one, much later.
   if (socure.baseUrl && URL.canParse(socure.baseUrl) && /^[^/]*\/\/[^/?#]*@/.test(socure.baseUrl)) {
-    throw new ConfigError(`SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" carries user:password; the API key goes in SOCURE_API_KEY`);
+    throw new ConfigError(
+      `SOCURE_BASE_URL "${redactUrl(socure.baseUrl).slice(0, 300)}" carries user:password; the API key goes in SOCURE_API_KEY`,
+    );
   }
 }
 
@@ -91,5 +100,8 @@ export function refuseUnknownOptions(entryPoint: string, options: object, known:
   const unknown = Object.entries(options)
     .filter(([key, value]) => value !== undefined && !allowed.has(key))
     .map(([key]) => key);
-  if (unknown.length > 0) throw new ConfigError(`${entryPoint} does not take ${unknown.join(', ')}; it takes ${[...known].sort().join(', ')}`);
+  if (unknown.length > 0)
+    throw new ConfigError(
+      `${entryPoint} does not take ${unknown.join(', ')}; it takes ${[...known].sort().join(', ')}`,
+    );
 }

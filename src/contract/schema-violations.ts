@@ -88,7 +88,8 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
  * different ids could read back alike. RFC 8259 §8.2 calls such strings unpredictable.
  */
 export function keyTextProblem(value: string): string | null {
-  if (LONE_SURROGATE.test(value)) return 'must be well-formed Unicode: it contains an unpaired surrogate (a lone \\uD800-\\uDFFF escape)';
+  if (LONE_SURROGATE.test(value))
+    return 'must be well-formed Unicode: it contains an unpaired surrogate (a lone \\uD800-\\uDFFF escape)';
   if (CONTROL_CHARACTER.test(value)) return 'must not contain control characters (U+0000 to U+001F, U+007F)';
   return null;
 }

@@ -29,7 +29,10 @@ export function storedMetadata(event: CanonicalEvent): string | null {
 }
 
 /** The canonical event back from a stored payload and its metadata (see storedMetadata). */
-export function canonicalFromStored(payload: unknown, metadata: string | CanonicalFields | null | undefined): CanonicalEvent {
+export function canonicalFromStored(
+  payload: unknown,
+  metadata: string | CanonicalFields | null | undefined,
+): CanonicalEvent {
   const body = (payload !== null && typeof payload === 'object' ? payload : {}) as Record<string, unknown>;
   if (metadata === null || metadata === undefined) return canonicalOfFlat(body as unknown as DocvEvent);
   const fields = typeof metadata === 'string' ? (JSON.parse(metadata) as CanonicalFields) : metadata;

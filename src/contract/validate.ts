@@ -1,6 +1,13 @@
 import { docvEventSchema } from './generated/schema.js';
 import { jsonTextProblem } from './json-text.js';
-import { compileSchema, isRfc3339DateTime, keyTextProblem, notAnObject, RFC3339_MESSAGE, schemaViolations } from './schema-violations.js';
+import {
+  compileSchema,
+  isRfc3339DateTime,
+  keyTextProblem,
+  notAnObject,
+  RFC3339_MESSAGE,
+  schemaViolations,
+} from './schema-violations.js';
 import type { ContractViolation, DocvEvent } from './types.js';
 
 export { isRfc3339DateTime };
@@ -26,7 +33,10 @@ export function contractViolations(value: unknown): ContractViolation[] {
   if (typeof id === 'string' && !badPaths.has('/docvTransactionId')) {
     if (id.trim().length === 0) violations.push({ path: '/docvTransactionId', message: 'must not be empty' });
     else if (id.length > MAX_TRANSACTION_ID_LENGTH) {
-      violations.push({ path: '/docvTransactionId', message: `must be at most ${MAX_TRANSACTION_ID_LENGTH} characters, got ${id.length}` });
+      violations.push({
+        path: '/docvTransactionId',
+        message: `must be at most ${MAX_TRANSACTION_ID_LENGTH} characters, got ${id.length}`,
+      });
     }
   }
   const time = obj.eventTime;
@@ -40,7 +50,10 @@ export function contractViolations(value: unknown): ContractViolation[] {
     if (problem) violations.push({ path: `/${field}`, message: problem });
   }
   if ('decision' in obj && obj.eventType !== 'VERIFICATION_COMPLETED' && typeof obj.eventType === 'string') {
-    violations.push({ path: '/decision', message: `must be absent on ${obj.eventType}: only VERIFICATION_COMPLETED carries a decision` });
+    violations.push({
+      path: '/decision',
+      message: `must be absent on ${obj.eventType}: only VERIFICATION_COMPLETED carries a decision`,
+    });
   }
   return violations;
 }

@@ -146,7 +146,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (at === null) finalOutcome = 'dead';
       else next = at;
     }
-    const error = outcome.outcome === 'delivered' ? null : finalOutcome === 'dead' && outcome.outcome === 'failed' ? `gave up after ${attemptsMade} attempts: ${outcome.error}` : outcome.error;
+    const error =
+      outcome.outcome === 'delivered'
+        ? null
+        : finalOutcome === 'dead' && outcome.outcome === 'failed'
+          ? `gave up after ${attemptsMade} attempts: ${outcome.error}`
+          : outcome.error;
     options.onAttempt?.(delivery, { ...outcome, outcome: finalOutcome } as AttemptOutcome, durationMs);
     const line = {
       deliveryId: delivery.deliveryId,
@@ -164,7 +169,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     else if (finalOutcome === 'failed') lines.warn(line, 'delivery attempt failed');
     else lines.info(line, 'delivered');
     // The slot is free once the attempt is over; the record follows (tracked for stop()).
-    const record = recordTurn().then(() => recordOutcome(delivery, finalOutcome, outcome.status ?? null, error, startedAt, durationMs, next));
+    const record = recordTurn().then(() =>
+      recordOutcome(delivery, finalOutcome, outcome.status ?? null, error, startedAt, durationMs, next),
+    );
     recording.add(record);
     void record.finally(() => recording.delete(record));
   }
@@ -189,7 +196,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         durationMs,
         ...(next !== undefined ? { nextAttemptAt: next } : {}),
       });
-      if (!recorded) logger.warn({ deliveryId: delivery.deliveryId }, 'lease lost before the attempt was recorded; another worker owns it');
+      if (!recorded)
+        logger.warn(
+          { deliveryId: delivery.deliveryId },
+          'lease lost before the attempt was recorded; another worker owns it',
+        );
     } catch (err) {
       // The lease will run out and the delivery will be tried again: at least once, never lost.
       logger.error({ err, deliveryId: delivery.deliveryId }, 'could not record attempt');
@@ -216,7 +227,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const worthClaiming = inFlight.size === 0 ? 1 : Math.max(1, Math.floor(limit / 4));
       if (free >= worthClaiming) {
         try {
-          claimed = await store.claimDeliveries({ workerId, limit: free, leaseMs, destinations: claimedNames, ordered });
+          claimed = await store.claimDeliveries({
+            workerId,
+            limit: free,
+            leaseMs,
+            destinations: claimedNames,
+            ordered,
+          });
         } catch (err) {
           logger.error({ err }, 'could not claim deliveries; retrying');
           await sleep(pollMs);

@@ -1,9 +1,32 @@
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.js';
-export { burstThrottle, machineBusySampler, type BurstThrottleOptions, type DispatchAllowance } from './load-throttle.js';
-export { attemptBudget, DEFAULT_RETRY_POLICY, exponentialSchedule, nextAttemptAt, type RetryPolicy } from './retry-policy.js';
+export {
+  burstThrottle,
+  machineBusySampler,
+  type BurstThrottleOptions,
+  type DispatchAllowance,
+} from './load-throttle.js';
+export {
+  attemptBudget,
+  DEFAULT_RETRY_POLICY,
+  exponentialSchedule,
+  nextAttemptAt,
+  type RetryPolicy,
+} from './retry-policy.js';
 export type { AttemptOutcome, Destination } from './types.js';
-export { createForwardDestination, forwardDestinationName, forwardBody, storedForwardUrl, type ForwardOptions, type StoredForwardUrl } from './destinations/forward.js';
-export { createDecisionFetchDestination, DEFAULT_DECISION_PENDING_MAX_MS, type DecisionFetchOptions, type DecisionFetchStore } from './destinations/decision-fetch.js';
+export {
+  createForwardDestination,
+  forwardDestinationName,
+  forwardBody,
+  storedForwardUrl,
+  type ForwardOptions,
+  type StoredForwardUrl,
+} from './destinations/forward.js';
+export {
+  createDecisionFetchDestination,
+  DEFAULT_DECISION_PENDING_MAX_MS,
+  type DecisionFetchOptions,
+  type DecisionFetchStore,
+} from './destinations/decision-fetch.js';
 export { DEFAULT_SOCURE_API_KIND, isSocureApi, SOCURE_APIS, type SocureApi } from './destinations/socure-result.js';
 export {
   HandlerRegistry,

@@ -81,7 +81,10 @@ export function burstThrottle(concurrency: number, options: BurstThrottleOptions
     if (now - markedAt >= windowMs) {
       const count = options.foreground();
       const rate = ((count - counted) * 1000) / (now - markedAt);
-      const busiest = Math.max(performance.eventLoopUtilization(mark).utilization, ...(options.otherLoops ?? []).map((loop) => loop()));
+      const busiest = Math.max(
+        performance.eventLoopUtilization(mark).utilization,
+        ...(options.otherLoops ?? []).map((loop) => loop()),
+      );
       const machine = machineBusy();
       bursting = rate > burstAbove && (busiest > busyAbove || machine > busyAbove);
       mark = performance.eventLoopUtilization();

@@ -28,7 +28,13 @@ export function attemptBudget(policy: RetryPolicy): number {
  * When the delivery should be tried again, or null when it is dead. `attemptsMade` includes the
  * attempt that just failed.
  */
-export function nextAttemptAt(policy: RetryPolicy, attemptsMade: number, nowMs: number, random: () => number, retryAfterMs?: number): number | null {
+export function nextAttemptAt(
+  policy: RetryPolicy,
+  attemptsMade: number,
+  nowMs: number,
+  random: () => number,
+  retryAfterMs?: number,
+): number | null {
   if (attemptsMade >= policy.maxAttempts) return null;
   if (policy.schedule.length === 0) return null;
   const index = Math.min(attemptsMade, policy.schedule.length);

@@ -6,9 +6,21 @@
 export { openStore, DEFAULT_DATABASE_URL, type OpenStoreOptions } from '../store/open.js';
 export { StoreUnavailableError } from '../store/types.js';
 export type * from '../store/types.js';
-export { createIngestPipeline, DEFAULT_MAX_BODY_BYTES, type IngestPipeline, type IngestPipelineOptions, type ReprocessRequest } from '../ingest/index.js';
+export {
+  createIngestPipeline,
+  DEFAULT_MAX_BODY_BYTES,
+  type IngestPipeline,
+  type IngestPipelineOptions,
+  type ReprocessRequest,
+} from '../ingest/index.js';
 // Not the ingest IngestOutcome: the store's type of that name (what a commit did) is the one exported here.
-export type { IngestRequest, IngestRequestHead, IngestResponse, IngestAuthenticator, AuthFailureLimiter } from '../ingest/types.js';
+export type {
+  IngestRequest,
+  IngestRequestHead,
+  IngestResponse,
+  IngestAuthenticator,
+  AuthFailureLimiter,
+} from '../ingest/types.js';
 export { createNodeHandler } from '../adapters/node.js';
 export { createFetchHandler } from '../adapters/web.js';
 export { createInboundAuth } from '../auth/inbound.js';

@@ -27,12 +27,22 @@ export interface SampleNotificationOptions {
  * (`VERIFICATION_COMPLETED` for v5 and the flat contract, `evaluation_completed` for RiskOS) and
  * the JSON body. What `verifyDocvWebhook` and the receiver accept.
  */
-export function sampleNotification(dialect: Dialect, eventType: string, options: SampleNotificationOptions = {}): { eventType: string; payload: Record<string, unknown> } {
+export function sampleNotification(
+  dialect: Dialect,
+  eventType: string,
+  options: SampleNotificationOptions = {},
+): { eventType: string; payload: Record<string, unknown> } {
   const docvTransactionId = options.docvTransactionId ?? 'txn-test-1';
   return buildNotification(
     dialect,
     eventType,
-    { docvTransactionId, referenceId: `ref-${docvTransactionId}`, customerUserId: 'customer-1', documentType: 'license', country: 'US' },
+    {
+      docvTransactionId,
+      referenceId: `ref-${docvTransactionId}`,
+      customerUserId: 'customer-1',
+      documentType: 'license',
+      country: 'US',
+    },
     {
       at: options.at ?? Date.now(),
       decision: options.decision ?? 'accept',
@@ -53,13 +63,19 @@ export interface SignedDeliveryOptions extends DeliveryAuth {
  * shared secret, `webhook-id`, and with signing secrets `webhook-timestamp` and
  * `webhook-signature`. Hand them to your handler, to `verifyDocvWebhook`, or to `fetch`.
  */
-export function signedDelivery(payload: unknown, options: SignedDeliveryOptions): { body: string; headers: Record<string, string> } {
+export function signedDelivery(
+  payload: unknown,
+  options: SignedDeliveryOptions,
+): { body: string; headers: Record<string, string> } {
   const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
   const auth: DeliveryAuth = {
     ...(options.webhookSecret !== undefined ? { webhookSecret: options.webhookSecret } : {}),
     ...(options.signingSecrets !== undefined ? { signingSecrets: options.signingSecrets } : {}),
   };
-  return { body, headers: deliveryHeaders(auth, options.webhookId ?? `msg_${randomUUID()}`, body, options.now ?? Date.now()) };
+  return {
+    body,
+    headers: deliveryHeaders(auth, options.webhookId ?? `msg_${randomUUID()}`, body, options.now ?? Date.now()),
+  };
 }
 
 /** The sandbox (docs/sandbox.md#from-code), loaded on first call. */

@@ -24,6 +24,11 @@ export function jsonContentTypeProblem(header: string | undefined): string | nul
  */
 export function contentEncodingProblem(header: string | undefined): string | null {
   if (header === undefined) return null;
-  const codings = header.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
-  return codings.length === 0 ? null : `Content-Encoding "${header.slice(0, 60)}" is not supported; send the body uncompressed`;
+  const codings = header
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  return codings.length === 0
+    ? null
+    : `Content-Encoding "${header.slice(0, 60)}" is not supported; send the body uncompressed`;
 }

@@ -20,7 +20,8 @@ const MAX_PREFIXED_MS = 0xffff_ffff_ffff;
  * keys of events stored before (SQLite 3, PostgreSQL 4) with the same formula.
  */
 export function dedupeKeyOf(
-  event: Pick<CanonicalEvent, 'eventTime'> & Partial<Pick<CanonicalEvent, 'eventTimeSource' | 'envelopeId' | 'dialect'>>,
+  event: Pick<CanonicalEvent, 'eventTime'> &
+    Partial<Pick<CanonicalEvent, 'eventTimeSource' | 'envelopeId' | 'dialect'>>,
   contentHash: string,
   webhookId: string | null,
 ): string {

@@ -1,11 +1,24 @@
-import { parseDelivery, quarantinableBody, type CanonicalEvent, type ContractViolation, type Dialect } from '../contract/index.js';
+import {
+  parseDelivery,
+  quarantinableBody,
+  type CanonicalEvent,
+  type ContractViolation,
+  type Dialect,
+} from '../contract/index.js';
 import { dedupeKeyOf } from './dedupe-key.js';
 import { headersWithoutCredentials, type HeaderMap } from '../auth/redact.js';
 import { repeatedCredentialHeader } from '../auth/repeated-headers.js';
 import { StoreUnavailableError, type EventLog } from '../store/types.js';
 import { contentEncodingProblem, jsonContentTypeProblem } from './content-type.js';
 import { PROBLEM_CONTENT_TYPE, problem, type Problem } from './problem.js';
-import type { AuthFailureLimiter, IngestAuthenticator, IngestOutcome, IngestRequest, IngestRequestHead, IngestResponse } from './types.js';
+import type {
+  AuthFailureLimiter,
+  IngestAuthenticator,
+  IngestOutcome,
+  IngestRequest,
+  IngestRequestHead,
+  IngestResponse,
+} from './types.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 const MAX_DELIVERY_ID_LENGTH = 256;
@@ -58,7 +71,11 @@ function header(headers: HeaderMap, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function problemResponse(outcome: IngestOutcome, p: Problem, extraHeaders: Record<string, string> = {}): IngestResponse {
+function problemResponse(
+  outcome: IngestOutcome,
+  p: Problem,
+  extraHeaders: Record<string, string> = {},
+): IngestResponse {
   return {
     status: p.status,
     headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...extraHeaders },
@@ -134,7 +151,12 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       return {
         refusal: problemResponse(
           'method_not_allowed',
-          problem(405, 'method-not-allowed', 'Method Not Allowed', `${head.method} is not allowed here; deliveries are POSTed`),
+          problem(
+            405,
+            'method-not-allowed',
+            'Method Not Allowed',
+            `${head.method} is not allowed here; deliveries are POSTed`,
+          ),
           { allow: 'POST' },
         ),
       };
@@ -145,7 +167,15 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       const source = auth.checkSource(head);
       clientAddress = source.clientAddress;
       if (!source.ok) {
-        return { refusal: { ...problemResponse('forbidden', problem(403, 'forbidden', 'Forbidden', 'the source address is not allowed to deliver here')), logReason: source.reason } };
+        return {
+          refusal: {
+            ...problemResponse(
+              'forbidden',
+              problem(403, 'forbidden', 'Forbidden', 'the source address is not allowed to deliver here'),
+            ),
+            logReason: source.reason,
+          },
+        };
       }
     }
     if (failureLimiter) {
@@ -155,7 +185,12 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
           refusal: {
             ...problemResponse(
               'rate_limited',
-              problem(429, 'too-many-failures', 'Too Many Requests', 'too many failed authentication attempts from this address; retry later'),
+              problem(
+                429,
+                'too-many-failures',
+                'Too Many Requests',
+                'too many failed authentication attempts from this address; retry later',
+              ),
               { 'retry-after': String(limit.retryAfterSeconds) },
             ),
             // Credentials are not even looked at: the operator should know why a sender with the right ones gets 429.
@@ -178,12 +213,19 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
    * we check. Its 401 carries the challenge a request without credentials gets: the pipeline does
    * not know which mechanisms are configured, the authenticator does.
    */
-  function checkCredentials(request: IngestRequest, authenticator: IngestAuthenticator): ReturnType<IngestAuthenticator['checkCredentials']> {
-    const repeated = authenticator.configured ? repeatedCredentialHeader(request.headers, request.rawHeaders) : undefined;
+  function checkCredentials(
+    request: IngestRequest,
+    authenticator: IngestAuthenticator,
+  ): ReturnType<IngestAuthenticator['checkCredentials']> {
+    const repeated = authenticator.configured
+      ? repeatedCredentialHeader(request.headers, request.rawHeaders)
+      : undefined;
     if (repeated === undefined) return authenticator.checkCredentials(request, request.body);
     const bare = authenticator.checkCredentials({ headers: {}, remoteAddress: request.remoteAddress }, EMPTY);
     const wwwAuthenticate = bare.ok ? undefined : bare.wwwAuthenticate;
-    return wwwAuthenticate === undefined ? { ok: false, status: 401, reason: repeated } : { ok: false, status: 401, reason: repeated, wwwAuthenticate };
+    return wwwAuthenticate === undefined
+      ? { ok: false, status: 401, reason: repeated }
+      : { ok: false, status: 401, reason: repeated, wwwAuthenticate };
   }
 
   async function handle(request: IngestRequest): Promise<IngestResponse> {
@@ -195,7 +237,9 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     if (request.bodyTooLarge || request.body.byteLength > maxBodyBytes) {
       return problemResponse(
         'too_large',
-        problem(413, 'payload-too-large', 'Payload Too Large', `the body is over the limit of ${maxBodyBytes} bytes`, { limit: maxBodyBytes }),
+        problem(413, 'payload-too-large', 'Payload Too Large', `the body is over the limit of ${maxBodyBytes} bytes`, {
+          limit: maxBodyBytes,
+        }),
       );
     }
 
@@ -235,10 +279,17 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     refuse: (rejection: Rejection) => Promise<IngestResponse>,
   ): Promise<IngestResponse> {
     const contentTypeError =
-      jsonContentTypeProblem(header(request.headers, 'content-type')) ?? contentEncodingProblem(header(request.headers, 'content-encoding'));
+      jsonContentTypeProblem(header(request.headers, 'content-type')) ??
+      contentEncodingProblem(header(request.headers, 'content-encoding'));
     if (contentTypeError) {
       return refuse({
-        response: { ...problemResponse('unsupported_media_type', problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError)), logReason: contentTypeError },
+        response: {
+          ...problemResponse(
+            'unsupported_media_type',
+            problem(415, 'unsupported-media-type', 'Unsupported Media Type', contentTypeError),
+          ),
+          logReason: contentTypeError,
+        },
       });
     }
 
@@ -247,7 +298,10 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       // unauthenticated sender which checks come first, and skip the allow-list and the limiter.
       return refuse({
         response: {
-          ...problemResponse('bad_request', problem(400, 'bad-request', 'Bad Request', `the request could not be read: ${request.bodyUnreadable}`)),
+          ...problemResponse(
+            'bad_request',
+            problem(400, 'bad-request', 'Bad Request', `the request could not be read: ${request.bodyUnreadable}`),
+          ),
           logReason: request.bodyUnreadable,
         },
       });
@@ -257,7 +311,15 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     if (webhookId !== undefined && (webhookId.length === 0 || webhookId.length > MAX_DELIVERY_ID_LENGTH)) {
       return refuse({
         response: {
-          ...problemResponse('bad_request', problem(400, 'invalid-delivery-id', 'Bad Request', `webhook-id must be 1 to ${MAX_DELIVERY_ID_LENGTH} characters`)),
+          ...problemResponse(
+            'bad_request',
+            problem(
+              400,
+              'invalid-delivery-id',
+              'Bad Request',
+              `webhook-id must be 1 to ${MAX_DELIVERY_ID_LENGTH} characters`,
+            ),
+          ),
           logReason: `webhook-id has ${webhookId.length} characters, not 1 to ${MAX_DELIVERY_ID_LENGTH}`,
         },
       });
@@ -266,11 +328,19 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     const parsed = parseDelivery(request.body, { dialect: options.dialect, receivedAt, keepDocumentData });
     if (!parsed.ok) {
       if (parsed.kind === 'contract') {
-        return refuse({ response: invalid(parsed.dialect, parsed.detected, options.dialect !== undefined, parsed.errors), parsed });
+        return refuse({
+          response: invalid(parsed.dialect, parsed.detected, options.dialect !== undefined, parsed.errors),
+          parsed,
+        });
       }
       // Not the parser's message: it quotes the body around the error.
       const logReason = parsed.kind === 'encoding' ? 'body is not valid UTF-8' : 'body is not valid JSON';
-      return refuse({ response: { ...problemResponse('bad_request', problem(400, 'invalid-json', 'Bad Request', parsed.message)), logReason } });
+      return refuse({
+        response: {
+          ...problemResponse('bad_request', problem(400, 'invalid-json', 'Bad Request', parsed.message)),
+          logReason,
+        },
+      });
     }
     const { event, contentHash } = parsed;
 
@@ -289,9 +359,15 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
         const response: IngestResponse = {
           ...problemResponse(
             'conflict',
-            problem(409, 'delivery-id-reused', 'Conflict', `${webhookId !== undefined ? 'webhook-id' : 'envelope id'} ${JSON.stringify(webhookId ?? event.envelopeId)} was already used for a different payload`, {
-              eventId: result.eventId,
-            }),
+            problem(
+              409,
+              'delivery-id-reused',
+              'Conflict',
+              `${webhookId !== undefined ? 'webhook-id' : 'envelope id'} ${JSON.stringify(webhookId ?? event.envelopeId)} was already used for a different payload`,
+              {
+                eventId: result.eventId,
+              },
+            ),
           ),
           eventId: result.eventId,
           logReason: 'delivery id reused for a different payload',
@@ -304,9 +380,15 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
       return {
         ...problemResponse(
           'unavailable',
-          problem(503, 'store-unavailable', 'Service Unavailable', 'the event could not be stored durably; retry later', {
-            retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS,
-          }),
+          problem(
+            503,
+            'store-unavailable',
+            'Service Unavailable',
+            'the event could not be stored durably; retry later',
+            {
+              retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS,
+            },
+          ),
           { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
         ),
         logReason: err.message,
@@ -315,7 +397,12 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
   }
 
   async function reprocess(request: ReprocessRequest): Promise<IngestResponse> {
-    return accept({ headers: request.headers, body: request.body }, request.receivedAt, undefined, async (r) => r.response);
+    return accept(
+      { headers: request.headers, body: request.body },
+      request.receivedAt,
+      undefined,
+      async (r) => r.response,
+    );
   }
 
   return { handle, admit, reprocess, maxBodyBytes };
@@ -333,9 +420,19 @@ const DIALECT_NAMES: Readonly<Record<Dialect, string>> = {
  */
 function invalid(dialect: Dialect, detected: boolean, pinned: boolean, errors: ContractViolation[]): IngestResponse {
   const summary = errors.map((e) => `${e.path || '(root)'} ${e.message}`).join('; ');
-  const how = pinned ? `breaks ${DIALECT_NAMES[dialect]}, the dialect this receiver is pinned to` : detected ? `breaks ${DIALECT_NAMES[dialect]}` : `fits no dialect; it is closest to ${DIALECT_NAMES[dialect]}, which it breaks`;
+  const how = pinned
+    ? `breaks ${DIALECT_NAMES[dialect]}, the dialect this receiver is pinned to`
+    : detected
+      ? `breaks ${DIALECT_NAMES[dialect]}`
+      : `fits no dialect; it is closest to ${DIALECT_NAMES[dialect]}, which it breaks`;
   return {
-    ...problemResponse('invalid', problem(422, 'contract-violation', 'Unprocessable Content', `the payload ${how}: ${summary}`, { dialect, errors })),
+    ...problemResponse(
+      'invalid',
+      problem(422, 'contract-violation', 'Unprocessable Content', `the payload ${how}: ${summary}`, {
+        dialect,
+        errors,
+      }),
+    ),
     logReason: violationsLogReason(dialect, detected || pinned, errors),
   };
 }

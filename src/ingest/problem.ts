@@ -9,6 +9,12 @@ export interface Problem {
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-export function problem(status: number, slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}): Problem {
+export function problem(
+  status: number,
+  slug: string,
+  title: string,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): Problem {
   return { type: `urn:docv-webhooks:problem:${slug}`, title, status, detail, ...extensions };
 }

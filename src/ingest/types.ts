@@ -64,7 +64,10 @@ export interface IngestResponse {
 /** The ingest pipeline's view of inbound authentication (see src/auth). */
 export interface IngestAuthenticator {
   readonly configured: boolean;
-  checkSource(meta: { headers: HeaderMap; remoteAddress: string | undefined }):
+  checkSource(meta: {
+    headers: HeaderMap;
+    remoteAddress: string | undefined;
+  }):
     | { ok: true; clientAddress: string | undefined }
     | { ok: false; status: 403; reason: string; clientAddress: string | undefined };
   checkCredentials(

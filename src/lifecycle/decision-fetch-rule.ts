@@ -13,7 +13,9 @@ import { COMPLETION_EVENT_TYPES, type CanonicalEvent } from '../contract/index.j
  */
 export type DecisionFetchRule = 'none' | 'fetch' | 'fetch-and-wait';
 
-export function decisionFetchFor(event: Pick<CanonicalEvent, 'eventType' | 'docvTransactionId' | 'test'>): DecisionFetchRule {
+export function decisionFetchFor(
+  event: Pick<CanonicalEvent, 'eventType' | 'docvTransactionId' | 'test'>,
+): DecisionFetchRule {
   if (event.test || event.docvTransactionId === null) return 'none';
   if (COMPLETION_EVENT_TYPES.includes(event.eventType)) return 'fetch-and-wait';
   if (event.eventType === 'DOCUMENTS_UPLOADED') return 'fetch';

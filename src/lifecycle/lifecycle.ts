@@ -1,4 +1,10 @@
-import { COMPLETION_EVENT_TYPES, eventTimeMs, type CanonicalDecision, type CanonicalEvent, type Dialect } from '../contract/index.js';
+import {
+  COMPLETION_EVENT_TYPES,
+  eventTimeMs,
+  type CanonicalDecision,
+  type CanonicalEvent,
+  type Dialect,
+} from '../contract/index.js';
 
 /**
  * Rank of each event type in a transaction's life. Status is the highest rank seen, so a late
@@ -26,7 +32,10 @@ export const STATUS_RANK: Readonly<Record<string, number>> = {
 export const NO_STATUS = 'RECEIVED';
 
 /** Every status a transaction can have, in the order of its life: for filters, menus and metrics. */
-export const TRANSACTION_STATUSES: readonly string[] = [NO_STATUS, ...Object.keys(STATUS_RANK).sort((a, b) => STATUS_RANK[a]! - STATUS_RANK[b]!)];
+export const TRANSACTION_STATUSES: readonly string[] = [
+  NO_STATUS,
+  ...Object.keys(STATUS_RANK).sort((a, b) => STATUS_RANK[a]! - STATUS_RANK[b]!),
+];
 
 export function statusRank(eventType: string): number {
   return Object.hasOwn(STATUS_RANK, eventType) ? STATUS_RANK[eventType]! : 0;
@@ -119,7 +128,12 @@ export interface TransactionLifecycle {
 
 /** The lifecycle's view of a canonical event. */
 export function lifecycleEventOf(event: CanonicalEvent, receivedAt: string): LifecycleEvent {
-  const out: LifecycleEvent = { eventType: event.eventType, eventTime: event.eventTime, receivedAt, dialect: event.dialect };
+  const out: LifecycleEvent = {
+    eventType: event.eventType,
+    eventTime: event.eventTime,
+    receivedAt,
+    dialect: event.dialect,
+  };
   if (event.decision !== undefined) out.decision = event.decision;
   if (event.customerUserId !== undefined) out.customerUserId = event.customerUserId;
   if (event.environment !== undefined) out.environment = event.environment;
@@ -142,7 +156,12 @@ function earlier(a: string, b: string): boolean {
 }
 
 /** Picks the decision of the latest completion; ties go to the more cautious one. */
-function decisionWins(candidate: CanonicalDecision, candidateTime: string, current: CanonicalDecision | null, currentTime: string | null): boolean {
+function decisionWins(
+  candidate: CanonicalDecision,
+  candidateTime: string,
+  current: CanonicalDecision | null,
+  currentTime: string | null,
+): boolean {
   if (current === null || currentTime === null) return true;
   const a = ms(candidateTime);
   const b = ms(currentTime);
@@ -199,7 +218,11 @@ function deriveAnomalies(seen: TransactionLifecycle['seen'], decision: Canonical
   }
   const unavailable = seen.decisionUnavailable ?? null;
   if (unavailable !== null && decision === null) {
-    anomalies.push({ code: 'decision_unavailable', message: `no decision could be fetched: ${unavailable.reason}`, values: [unavailable.at] });
+    anomalies.push({
+      code: 'decision_unavailable',
+      message: `no decision could be fetched: ${unavailable.reason}`,
+      values: [unavailable.at],
+    });
   }
   return anomalies;
 }
@@ -239,7 +262,12 @@ export function startLifecycle(docvTransactionId: string, event: LifecycleEvent)
 }
 
 /** The earliest-in-event-time value wins; ties go to the smaller value, so arrival order never matters. */
-function firstByEventTime(current: string | null, currentTime: string | null, candidate: string, candidateTime: string): boolean {
+function firstByEventTime(
+  current: string | null,
+  currentTime: string | null,
+  candidate: string,
+  candidateTime: string,
+): boolean {
   if (current === null || currentTime === null) return true;
   if (earlier(candidateTime, currentTime)) return true;
   return ms(candidateTime) === ms(currentTime) && candidate < current;
@@ -324,7 +352,11 @@ export function applyApiDecision(state: TransactionLifecycle, api: ApiDecision):
  * The decision fetch gave up: no decision was available within its time. Shown (and an anomaly
  * raised) only while the transaction has no decision; a decision arriving later clears it.
  */
-export function applyDecisionUnavailable(state: TransactionLifecycle, reason: string, at: string): TransactionLifecycle {
+export function applyDecisionUnavailable(
+  state: TransactionLifecycle,
+  reason: string,
+  at: string,
+): TransactionLifecycle {
   const marker = { reason, at };
   const seen = { ...state.seen, decisionUnavailable: marker };
   return {
@@ -336,7 +368,10 @@ export function applyDecisionUnavailable(state: TransactionLifecycle, reason: st
 }
 
 /** Folds a whole history; handy for tests and for rebuilding a lifecycle from stored events. */
-export function foldLifecycle(docvTransactionId: string, events: readonly LifecycleEvent[]): TransactionLifecycle | null {
+export function foldLifecycle(
+  docvTransactionId: string,
+  events: readonly LifecycleEvent[],
+): TransactionLifecycle | null {
   const [first, ...rest] = events;
   if (!first) return null;
   return rest.reduce(applyEvent, startLifecycle(docvTransactionId, first));

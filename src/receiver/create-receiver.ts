@@ -4,14 +4,31 @@ import { createFastifyPlugin, type DocvFastifyPlugin, type FastifyAdapterOptions
 import { createFetchHandler } from '../adapters/web.js';
 import { createNodeHandler } from '../adapters/node.js';
 import { createInboundAuth } from '../auth/index.js';
-import { createReceiverPipeline, refuseUnknownOptions, resolveReceiverConfig, wireDispatch, type ReceiverConfigInput } from '../compose/index.js';
-import { HandlerRegistry, type AnyEventHandler, type Dispatcher, type ErrorHandler, type EventHandler, type EventTypeName, type HandlerOptions } from '../dispatch/index.js';
+import {
+  createReceiverPipeline,
+  refuseUnknownOptions,
+  resolveReceiverConfig,
+  wireDispatch,
+  type ReceiverConfigInput,
+} from '../compose/index.js';
+import {
+  HandlerRegistry,
+  type AnyEventHandler,
+  type Dispatcher,
+  type ErrorHandler,
+  type EventHandler,
+  type EventTypeName,
+  type HandlerOptions,
+} from '../dispatch/index.js';
 import type { IngestPipeline, IngestRequest, IngestResponse, ReprocessRequest } from '../ingest/index.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 
 /** What the library receiver takes: the part of the configuration that concerns ingest and dispatch. */
-export interface DocvReceiverOptions extends Pick<ReceiverConfigInput, 'databaseUrl' | 'auth' | 'authFailureLimit' | 'maxBodyBytes' | 'dialect' | 'dispatch' | 'socure'> {
+export interface DocvReceiverOptions extends Pick<
+  ReceiverConfigInput,
+  'databaseUrl' | 'auth' | 'authFailureLimit' | 'maxBodyBytes' | 'dialect' | 'dispatch' | 'socure'
+> {
   /**
    * A store your program opened (openStore); it stays open when the receiver closes. Without one,
    * the receiver opens `databaseUrl` (default sqlite:./data/docv-webhooks.db) and closes it.
@@ -22,7 +39,17 @@ export interface DocvReceiverOptions extends Pick<ReceiverConfigInput, 'database
   logger?: Logger | undefined;
 }
 
-const LIBRARY_OPTIONS: ReadonlyArray<keyof DocvReceiverOptions> = ['databaseUrl', 'auth', 'authFailureLimit', 'maxBodyBytes', 'dialect', 'dispatch', 'socure', 'store', 'logger'];
+const LIBRARY_OPTIONS: ReadonlyArray<keyof DocvReceiverOptions> = [
+  'databaseUrl',
+  'auth',
+  'authFailureLimit',
+  'maxBodyBytes',
+  'dialect',
+  'dispatch',
+  'socure',
+  'store',
+  'logger',
+];
 
 export interface DocvReceiver {
   /** Runs `handler` for each event of this type (any dialect: the canonical event), at least once, after it is durably stored. */
@@ -61,14 +88,18 @@ export interface DocvReceiver {
 export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvReceiver {
   refuseUnknownOptions('createDocvReceiver', options, LIBRARY_OPTIONS);
   const { store: given, logger: givenLogger, ...input } = options;
-  const config = resolveReceiverConfig({ ...input, ...(typeof given === 'string' && input.databaseUrl === undefined ? { databaseUrl: given } : {}) });
+  const config = resolveReceiverConfig({
+    ...input,
+    ...(typeof given === 'string' && input.databaseUrl === undefined ? { databaseUrl: given } : {}),
+  });
   const handlers = new HandlerRegistry();
   const logger = givenLogger ?? pino({ level: 'silent' });
   const auth = createInboundAuth(config.auth);
   const ownsStore = typeof given !== 'object';
   let dispatcher: Dispatcher | null = null;
 
-  const storePromise: Promise<Store> = typeof given === 'object' ? Promise.resolve(given) : openStore(config.databaseUrl);
+  const storePromise: Promise<Store> =
+    typeof given === 'object' ? Promise.resolve(given) : openStore(config.databaseUrl);
 
   const pipelinePromise: Promise<IngestPipeline> = storePromise.then(async (store) => {
     ({ dispatcher } = await wireDispatch(config, store, logger, { handlers, ingests: true }));

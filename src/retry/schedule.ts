@@ -74,7 +74,13 @@ export interface RetryInput {
  * `Retry-After` is a floor: the receiver asked not to be called before then, and the schedule's
  * backoff still applies if it is longer.
  */
-export function nextRetryDelay({ schedule, attemptsMade, retryAfterMs, random, jitter = DEFAULT_JITTER }: RetryInput): number | undefined {
+export function nextRetryDelay({
+  schedule,
+  attemptsMade,
+  retryAfterMs,
+  random,
+  jitter = DEFAULT_JITTER,
+}: RetryInput): number | undefined {
   const base = schedule[attemptsMade - 1];
   if (base === undefined) return undefined;
   const jittered = Math.max(0, Math.round(base * (1 + jitter * (2 * random() - 1))));

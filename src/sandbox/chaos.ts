@@ -35,7 +35,8 @@ export type ChaosParse = { ok: true; value: ChaosOverrides } | { ok: false; reas
 
 function parseRate(key: string, value: unknown): number | string {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) return `chaos ${key} must be a rate between 0 and 1`;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1)
+    return `chaos ${key} must be a rate between 0 and 1`;
   return n;
 }
 
@@ -57,7 +58,8 @@ function parseDelayRange(value: unknown): { min: number; max: number } | string 
       return bad;
     }
   } else return bad;
-  if (typeof min !== 'number' || typeof max !== 'number' || !(min >= 0) || !(max >= min) || max > MAX_DELAY_MS) return bad;
+  if (typeof min !== 'number' || typeof max !== 'number' || !(min >= 0) || !(max >= min) || max > MAX_DELAY_MS)
+    return bad;
   return { min, max };
 }
 
@@ -117,7 +119,12 @@ const SESSION_ENDS: ReadonlySet<string> = new Set(['VERIFICATION_COMPLETED', 'SE
  * notification of a session is never held, since nothing follows it to overtake it; a session
  * end followed by more notifications (v5's SESSION_COMPLETE) says so with `last`.
  */
-export function decideChaos(settings: ChaosSettings, eventType: string, random: () => number, last = SESSION_ENDS.has(eventType)): ChaosDecision {
+export function decideChaos(
+  settings: ChaosSettings,
+  eventType: string,
+  random: () => number,
+  last = SESSION_ENDS.has(eventType),
+): ChaosDecision {
   const roll = (rate: number) => rate > 0 && random() < rate;
   const copies = roll(settings.duplicates) ? 2 : 1;
   const hold = !last && roll(settings.outOfOrder);

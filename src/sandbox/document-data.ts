@@ -61,7 +61,9 @@ export function syntheticPerson(docvTransactionId: string, completedAt: Date): S
   const h = createHash('sha256').update(docvTransactionId).digest();
   const byte = (i: number) => h[i % h.length]!;
   const dob = new Date(Date.UTC(1950 + (byte(2) % 50), byte(3) % 12, 1 + (byte(4) % 28)));
-  const expires = new Date(Date.UTC(completedAt.getUTCFullYear() + 1 + (byte(5) % 8), byte(6) % 12, 1 + (byte(7) % 28)));
+  const expires = new Date(
+    Date.UTC(completedAt.getUTCFullYear() + 1 + (byte(5) % 8), byte(6) % 12, 1 + (byte(7) % 28)),
+  );
   // Documents are issued for eight years here, passports and cards alike: near enough.
   const issued = new Date(Date.UTC(expires.getUTCFullYear() - 8, expires.getUTCMonth(), expires.getUTCDate()));
   const place = PLACES[byte(12) % PLACES.length]!;

@@ -52,8 +52,24 @@ const DOCUMENT_TYPE_NAMES: Record<DocumentType, string> = {
 
 /** Socure spells countries in alpha-3 (`USA`); the sandbox's transactions keep alpha-2. A few common ones suffice. */
 const ALPHA3: Record<string, string> = {
-  US: 'USA', CA: 'CAN', MX: 'MEX', GB: 'GBR', IE: 'IRL', FR: 'FRA', DE: 'DEU', ES: 'ESP', IT: 'ITA',
-  NL: 'NLD', PT: 'PRT', IN: 'IND', PH: 'PHL', BR: 'BRA', AU: 'AUS', NZ: 'NZL', JP: 'JPN', CN: 'CHN',
+  US: 'USA',
+  CA: 'CAN',
+  MX: 'MEX',
+  GB: 'GBR',
+  IE: 'IRL',
+  FR: 'FRA',
+  DE: 'DEU',
+  ES: 'ESP',
+  IT: 'ITA',
+  NL: 'NLD',
+  PT: 'PRT',
+  IN: 'IND',
+  PH: 'PHL',
+  BR: 'BRA',
+  AU: 'AUS',
+  NZ: 'NZL',
+  JP: 'JPN',
+  CN: 'CHN',
 };
 
 export function alpha3(country: string): string {
@@ -69,7 +85,14 @@ export function socureDocumentData(docvTransactionId: string, country: string, c
     fullName: `${p.firstName} ${p.surName}`,
     dob: p.dob,
     address: `${p.street}, ${p.city}, ${p.state} ${p.zip}`,
-    parsedAddress: { physicalAddress: p.street, physicalAddress2: `${p.city} ${p.state} ${p.zip}`, city: p.city, state: p.state, zip: p.zip, country: alpha3(country) },
+    parsedAddress: {
+      physicalAddress: p.street,
+      physicalAddress2: `${p.city} ${p.state} ${p.zip}`,
+      city: p.city,
+      state: p.state,
+      zip: p.zip,
+      country: alpha3(country),
+    },
     documentNumber: p.documentNumber,
     issueDate: p.issueDate,
     expirationDate: p.expirationDate,
@@ -90,7 +113,11 @@ export function documentVerification(input: DocumentVerificationInput): Document
   const usLicense = input.documentType === 'license' && input.country.toUpperCase() === 'US';
   return {
     reasonCodes: input.decision === undefined ? [] : [...SANDBOX_REASON_CODES[input.decision]],
-    documentType: { type: DOCUMENT_TYPE_NAMES[input.documentType], country: alpha3(input.country), ...(usLicense ? { state: data.parsedAddress.state } : {}) },
+    documentType: {
+      type: DOCUMENT_TYPE_NAMES[input.documentType],
+      country: alpha3(input.country),
+      ...(usLicense ? { state: data.parsedAddress.state } : {}),
+    },
     ...(input.decision === undefined ? {} : { decision: { name: DECISION_LOGIC, value: input.decision } }),
     documentData: data,
   };

@@ -1,6 +1,13 @@
 import type { CanonicalDecision, DocvEventType } from '../contract/index.js';
 import { MinHeap } from './min-heap.js';
-import type { AttemptRecord, DeliveryRecord, DeliveryStatus, EventRecord, StepRecord, TransactionRecord } from './records.js';
+import type {
+  AttemptRecord,
+  DeliveryRecord,
+  DeliveryStatus,
+  EventRecord,
+  StepRecord,
+  TransactionRecord,
+} from './records.js';
 import type { SandboxState } from './state.js';
 
 interface Step extends StepRecord {
@@ -78,13 +85,26 @@ export class MemoryStore implements SandboxState {
     return this.transactions.get(id);
   }
 
-  updateTransactionState(t: Pick<TransactionRecord, 'docvTransactionId' | 'status' | 'decision' | 'uploads' | 'completedAt'>): void {
+  updateTransactionState(
+    t: Pick<TransactionRecord, 'docvTransactionId' | 'status' | 'decision' | 'uploads' | 'completedAt'>,
+  ): void {
     const old = this.transactions.get(t.docvTransactionId);
     if (!old) return;
-    this.transactions.set(t.docvTransactionId, { ...old, status: t.status, decision: t.decision, uploads: t.uploads, completedAt: t.completedAt });
+    this.transactions.set(t.docvTransactionId, {
+      ...old,
+      status: t.status,
+      decision: t.decision,
+      uploads: t.uploads,
+      completedAt: t.completedAt,
+    });
   }
 
-  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: CanonicalDecision | undefined, dueAt: number): void {
+  insertStep(
+    docvTransactionId: string,
+    eventType: DocvEventType,
+    decision: CanonicalDecision | undefined,
+    dueAt: number,
+  ): void {
     const step: Step = { id: ++this.stepSeq, docvTransactionId, eventType, decision, dueAt, state: 'planned' };
     this.steps.set(step.id, step);
     this.planned.push(step);
@@ -108,7 +128,13 @@ export class MemoryStore implements SandboxState {
     }
     // Still planned until marked, as in SQLite.
     for (const step of out) this.planned.push(step);
-    return out.map(({ id, docvTransactionId, eventType, decision, dueAt }) => ({ id, docvTransactionId, eventType, decision, dueAt }));
+    return out.map(({ id, docvTransactionId, eventType, decision, dueAt }) => ({
+      id,
+      docvTransactionId,
+      eventType,
+      decision,
+      dueAt,
+    }));
   }
 
   nextStepDue(): number | undefined {
@@ -168,7 +194,12 @@ export class MemoryStore implements SandboxState {
     return this.unsent;
   }
 
-  insertDelivery(d: Pick<DeliveryRecord, 'eventId' | 'docvTransactionId' | 'eventType' | 'url' | 'body' | 'ordered' | 'copy' | 'notBefore' | 'createdAt'> & { held: boolean }): number {
+  insertDelivery(
+    d: Pick<
+      DeliveryRecord,
+      'eventId' | 'docvTransactionId' | 'eventType' | 'url' | 'body' | 'ordered' | 'copy' | 'notBefore' | 'createdAt'
+    > & { held: boolean },
+  ): number {
     const delivery: DeliveryRecord = {
       id: ++this.deliverySeq,
       eventId: d.eventId,
@@ -319,7 +350,12 @@ export class MemoryStore implements SandboxState {
     return n;
   }
 
-  recordAttempts(batch: ReadonlyArray<{ attempt: AttemptRecord; next: { status: DeliveryStatus; notBefore: number; finishedAt?: number } }>): void {
+  recordAttempts(
+    batch: ReadonlyArray<{
+      attempt: AttemptRecord;
+      next: { status: DeliveryStatus; notBefore: number; finishedAt?: number };
+    }>,
+  ): void {
     for (const { attempt, next } of batch) {
       const d = this.open.get(attempt.deliveryId);
       if (!d) continue;

@@ -60,9 +60,21 @@ export interface EventRecord {
  * user said so (`POST /sandbox/deliveries/{id}/cancel`). None of the final ones holds back the
  * transaction's later deliveries.
  */
-export type DeliveryStatus = 'held' | 'pending' | 'in_flight' | 'delivered' | 'failed' | 'gone' | 'rejected' | 'cancelled';
-export const FINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered', 'failed', 'gone', 'rejected', 'cancelled'];
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['held', 'pending', 'in_flight', ...FINAL_DELIVERY_STATUSES];
+export type DeliveryStatus =
+  'held' | 'pending' | 'in_flight' | 'delivered' | 'failed' | 'gone' | 'rejected' | 'cancelled';
+export const FINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = [
+  'delivered',
+  'failed',
+  'gone',
+  'rejected',
+  'cancelled',
+];
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
+  'held',
+  'pending',
+  'in_flight',
+  ...FINAL_DELIVERY_STATUSES,
+];
 
 export interface DeliveryRecord {
   id: number;

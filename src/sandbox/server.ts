@@ -55,11 +55,19 @@ export function buildSandboxApp(deps: SandboxAppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, `no ${req.method} route for this path`));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  registerCapturePage(app, { service: deps.service, findBySessionToken: (t) => deps.store.getTransactionBySessionToken(t) });
+  registerCapturePage(app, {
+    service: deps.service,
+    findBySessionToken: (t) => deps.store.getTransactionBySessionToken(t),
+  });
 
   app.register(async (api) => {
     api.addHook('onRequest', requireApiKey(deps.apiKey));
-    registerEmailAuthScore(api, { service: deps.service, sessionUrl, hasDefaultWebhookUrl: deps.hasDefaultWebhookUrl, webhookUrlProblem: deps.webhookUrlProblem });
+    registerEmailAuthScore(api, {
+      service: deps.service,
+      sessionUrl,
+      hasDefaultWebhookUrl: deps.hasDefaultWebhookUrl,
+      webhookUrlProblem: deps.webhookUrlProblem,
+    });
     registerGetTransaction(api, deps);
     registerVerify(api, deps);
     registerUpload(api, deps);

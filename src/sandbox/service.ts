@@ -141,7 +141,8 @@ export class DocvService {
   }
 
   create(input: CreateTransactionInput): TransactionRecord {
-    const magic = typeof input.customerUserId === 'string' ? scenarioFromCustomerUserId(input.customerUserId) : undefined;
+    const magic =
+      typeof input.customerUserId === 'string' ? scenarioFromCustomerUserId(input.customerUserId) : undefined;
     const requestedScenario = input.scenario ?? magic ?? this.opts.defaultScenario ?? 'manual';
     const dialect = input.dialect ?? this.opts.defaultDialect ?? 'asyncapi';
     const conflict = scenarioDialectConflict(requestedScenario, dialect);
@@ -172,7 +173,12 @@ export class DocvService {
     this.store.atomically(() => {
       this.store.insertTransaction(tx);
       for (const step of planScenario(scenario, this.opts.pace ?? PACE)) {
-        this.store.insertStep(tx.docvTransactionId, step.eventType, step.decision, createdAt + scaleDelay(step.atMs, tx.timeScale));
+        this.store.insertStep(
+          tx.docvTransactionId,
+          step.eventType,
+          step.decision,
+          createdAt + scaleDelay(step.atMs, tx.timeScale),
+        );
       }
       // v5 announces the session before the user does anything (WAITING_FOR_USER_TO_REDIRECT).
       announced = this.announce(tx, CREATED, { now: createdAt }).notifications.length > 0;
@@ -201,12 +207,16 @@ export class DocvService {
       const tx = this.require(docvTransactionId);
       if (!opts.force) {
         if (isTerminal(tx.status)) return { emitted: false, reason: `the session is over (${tx.status})` };
-        if (statusRank(tx.status) >= statusRank(eventType)) return { emitted: false, reason: `already at ${tx.status}` };
+        if (statusRank(tx.status) >= statusRank(eventType))
+          return { emitted: false, reason: `already at ${tx.status}` };
       }
       const now = this.now();
-      const decision = eventType === 'VERIFICATION_COMPLETED' ? (opts.decision ?? tx.decision ?? tx.outcome) : undefined;
+      const decision =
+        eventType === 'VERIFICATION_COMPLETED' ? (opts.decision ?? tx.decision ?? tx.outcome) : undefined;
       if (decision === 'review' && tx.dialect === 'asyncapi') {
-        throw badRequest('decision must be accept, reject or resubmit on an asyncapi transaction (review exists in the socure-v5 and riskos dialects)');
+        throw badRequest(
+          'decision must be accept, reject or resubmit on an asyncapi transaction (review exists in the socure-v5 and riskos dialects)',
+        );
       }
       const { notifications, deliveries, main } = this.announce(tx, eventType, { ...opts, now, decision });
       // Every dialect announces an event of the flat lifecycle with at least one notification.
@@ -227,7 +237,10 @@ export class DocvService {
       return { emitted: true, eventId: main.eventId, payload: main.payload, notifications, deliveries };
     });
     if (result.emitted) {
-      this.opts.logger?.debug({ docvTransactionId, eventType, eventIds: result.notifications.map((n) => n.eventId) }, 'event');
+      this.opts.logger?.debug(
+        { docvTransactionId, eventType, eventIds: result.notifications.map((n) => n.eventId) },
+        'event',
+      );
       this.opts.wakeDelivery();
     }
     return result;
@@ -268,7 +281,13 @@ export class DocvService {
 
     const deliveries: number[] = [];
     for (const n of built) {
-      this.store.insertEvent({ eventId: n.eventId, docvTransactionId: tx.docvTransactionId, eventType: n.eventType, body: n.body, createdAt: now });
+      this.store.insertEvent({
+        eventId: n.eventId,
+        docvTransactionId: tx.docvTransactionId,
+        eventType: n.eventType,
+        body: n.body,
+        createdAt: now,
+      });
       if (tx.webhookUrl === undefined) continue;
       const holdMs = Math.max(MIN_HOLD_MS, scaleDelay(HOLD_MS, tx.timeScale));
       for (let copy = 1; copy <= n.chaos.copies; copy++) {
@@ -329,7 +348,8 @@ export class DocvService {
   complete(docvTransactionId: string, decision?: CanonicalDecision): TransactionRecord {
     const tx = this.require(docvTransactionId);
     if (tx.status === 'VERIFICATION_COMPLETED') return tx;
-    if (tx.status === 'SESSION_EXPIRED') throw conflict('the session expired before verification; create a new transaction');
+    if (tx.status === 'SESSION_EXPIRED')
+      throw conflict('the session expired before verification; create a new transaction');
     if (statusRank(tx.status) < statusRank('DOCUMENTS_UPLOADED')) {
       const missing = REQUIRED_UPLOADS[tx.documentType].filter((t) => !tx.uploads.includes(t));
       throw badRequest(`documents are not uploaded yet (missing: ${missing.join(', ')})`);

@@ -102,7 +102,8 @@ const IDLE_CHECK_MS = 100;
  */
 export async function runSimulation(opts: SimulationOptions): Promise<SimulationSummary> {
   const n = opts.transactions ?? 100;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_TRANSACTIONS) throw new RangeError(`transactions must be an integer from 1 to ${MAX_TRANSACTIONS}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_TRANSACTIONS)
+    throw new RangeError(`transactions must be an integer from 1 to ${MAX_TRANSACTIONS}`);
   const conflict = scenarioDialectConflict(opts.scenario ?? 'mixed', opts.dialect ?? 'asyncapi');
   if (conflict) throw new RangeError(conflict);
   const started = Date.now();

@@ -4,7 +4,13 @@ import type { Dialect } from '../contract/index.js';
 import { chaosFromText, type ChaosOverrides } from './chaos.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { systemResolver, webhookUrlProblem, type HostResolver, type TargetGuard } from './delivery/target-guard.js';
-import { createTargetPolicy, DEFAULT_ALLOWED_TARGETS, isLoopbackAddress, judgeTargetUrl, refusalMessage } from './delivery/target-policy.js';
+import {
+  createTargetPolicy,
+  DEFAULT_ALLOWED_TARGETS,
+  isLoopbackAddress,
+  judgeTargetUrl,
+  refusalMessage,
+} from './delivery/target-policy.js';
 import { badRequest } from './errors.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, parseRetrySchedule } from '../retry/schedule.js';
 import { newApiKey } from './ids.js';
@@ -120,8 +126,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const conflict = scenarioDialectConflict(options.defaultScenario ?? 'manual', options.defaultDialect ?? 'asyncapi');
   if (conflict) throw new RangeError(`default ${conflict}`);
   // An empty key, or one with a space in it, could never be sent: the API would be shut to everyone.
-  if (options.apiKey !== undefined && !/^\S+$/.test(options.apiKey)) throw new RangeError('the API key must be one word: not empty, no spaces');
-  const targets: TargetGuard = { policy: createTargetPolicy(options.allowTargets ?? DEFAULT_ALLOWED_TARGETS), resolve: options.resolveHost ?? systemResolver };
+  if (options.apiKey !== undefined && !/^\S+$/.test(options.apiKey))
+    throw new RangeError('the API key must be one word: not empty, no spaces');
+  const targets: TargetGuard = {
+    policy: createTargetPolicy(options.allowTargets ?? DEFAULT_ALLOWED_TARGETS),
+    resolve: options.resolveHost ?? systemResolver,
+  };
   if (options.defaultWebhookUrl !== undefined) {
     const problem = await webhookUrlProblem(options.defaultWebhookUrl, '--default-webhook-url', targets);
     if (problem) throw new RangeError(problem);

@@ -1,8 +1,18 @@
 import type { CanonicalDecision, DocvEventType } from '../contract/index.js';
-import type { AttemptRecord, DeliveryRecord, DeliveryStatus, EventRecord, StepRecord, TransactionRecord } from './records.js';
+import type {
+  AttemptRecord,
+  DeliveryRecord,
+  DeliveryStatus,
+  EventRecord,
+  StepRecord,
+  TransactionRecord,
+} from './records.js';
 
 /** What a new delivery is made of; the state gives it its id, position, status and counters. */
-export type NewDelivery = Pick<DeliveryRecord, 'eventId' | 'docvTransactionId' | 'eventType' | 'url' | 'body' | 'ordered' | 'copy' | 'notBefore' | 'createdAt'> & {
+export type NewDelivery = Pick<
+  DeliveryRecord,
+  'eventId' | 'docvTransactionId' | 'eventType' | 'url' | 'body' | 'ordered' | 'copy' | 'notBefore' | 'createdAt'
+> & {
   /** Waits for a later event of its transaction (chaos: out of order) or for its hold to run out. */
   held: boolean;
 };
@@ -30,10 +40,17 @@ export interface SandboxState {
 
   insertTransaction(t: TransactionRecord): void;
   getTransaction(id: string): TransactionRecord | undefined;
-  updateTransactionState(t: Pick<TransactionRecord, 'docvTransactionId' | 'status' | 'decision' | 'uploads' | 'completedAt'>): void;
+  updateTransactionState(
+    t: Pick<TransactionRecord, 'docvTransactionId' | 'status' | 'decision' | 'uploads' | 'completedAt'>,
+  ): void;
 
   /** Plans a scenario step (an event to happen at `dueAt`). */
-  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: CanonicalDecision | undefined, dueAt: number): void;
+  insertStep(
+    docvTransactionId: string,
+    eventType: DocvEventType,
+    decision: CanonicalDecision | undefined,
+    dueAt: number,
+  ): void;
   /** Planned steps due by `now`, earliest first. */
   dueSteps(now: number, limit: number): StepRecord[];
   nextStepDue(): number | undefined;

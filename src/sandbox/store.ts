@@ -229,15 +229,20 @@ export class SandboxStore implements SandboxState {
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new Error(`sandbox database ${file} has schema version ${version}; this docv-webhooks knows up to ${SCHEMA_VERSION}`);
+      throw new Error(
+        `sandbox database ${file} has schema version ${version}; this docv-webhooks knows up to ${SCHEMA_VERSION}`,
+      );
     }
     this.db.exec(SCHEMA);
     addMissingColumns(this.db);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    this.position = (this.db.prepare('SELECT COALESCE(MAX(position), 0) AS p FROM deliveries').get() as { p: number }).p;
+    this.position = (
+      this.db.prepare('SELECT COALESCE(MAX(position), 0) AS p FROM deliveries').get() as { p: number }
+    ).p;
     const db = this.db;
     this.stmt = {
-      insertTx: db.prepare(`INSERT INTO transactions (id, reference_id, session_token, customer_user_id, customer_user_id_is_number,
+      insertTx:
+        db.prepare(`INSERT INTO transactions (id, reference_id, session_token, customer_user_id, customer_user_id_is_number,
         user_id, webhook_url, dialect, document_type, country, redirect_url, requested_scenario, scenario, outcome, time_scale, chaos,
         status, decision, uploads, created_at, completed_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -253,15 +258,24 @@ export class SandboxStore implements SandboxState {
       nextStepDue: db.prepare("SELECT MIN(due_at) AS t FROM steps WHERE state = 'planned'"),
       markStep: db.prepare('UPDATE steps SET state = ? WHERE id = ?'),
       cancelSteps: db.prepare("UPDATE steps SET state = 'cancelled' WHERE transaction_id = ? AND state = 'planned'"),
-      plannedSteps: db.prepare("SELECT * FROM steps WHERE transaction_id = ? AND state = 'planned' ORDER BY due_at, id"),
+      plannedSteps: db.prepare(
+        "SELECT * FROM steps WHERE transaction_id = ? AND state = 'planned' ORDER BY due_at, id",
+      ),
       countPlanned: db.prepare("SELECT COUNT(*) AS n FROM steps WHERE state = 'planned'"),
-      insertEvent: db.prepare('INSERT INTO events (id, transaction_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?)'),
+      insertEvent: db.prepare(
+        'INSERT INTO events (id, transaction_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
       listEvents: db.prepare('SELECT * FROM events WHERE transaction_id = ? ORDER BY created_at, rowid'),
-      insertDelivery: db.prepare(`INSERT INTO deliveries (event_id, transaction_id, event_type, url, body, position, ordered, copy,
+      insertDelivery:
+        db.prepare(`INSERT INTO deliveries (event_id, transaction_id, event_type, url, body, position, ordered, copy,
         status, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       heldOf: db.prepare("SELECT id FROM deliveries WHERE transaction_id = ? AND status = 'held' ORDER BY position"),
-      dueHeld: db.prepare("SELECT id FROM deliveries WHERE status = 'held' AND not_before <= ? ORDER BY position LIMIT 1000"),
-      release: db.prepare("UPDATE deliveries SET status = 'pending', position = ?, not_before = ? WHERE id = ? AND status = 'held'"),
+      dueHeld: db.prepare(
+        "SELECT id FROM deliveries WHERE status = 'held' AND not_before <= ? ORDER BY position LIMIT 1000",
+      ),
+      release: db.prepare(
+        "UPDATE deliveries SET status = 'pending', position = ?, not_before = ? WHERE id = ? AND status = 'held'",
+      ),
       ready: db.prepare(`SELECT d.* FROM deliveries d
         WHERE d.status = 'pending' AND d.not_before <= ?
           AND (d.ordered = 0 OR NOT EXISTS (
@@ -269,20 +283,29 @@ export class SandboxStore implements SandboxState {
             WHERE p.transaction_id = d.transaction_id AND p.ordered = 1 AND p.position < d.position
               AND p.status IN ('pending', 'in_flight')))
         ORDER BY d.not_before, d.position LIMIT ?`),
-      nextDue: db.prepare("SELECT MIN(not_before) AS t FROM deliveries WHERE status IN ('pending', 'held') AND not_before > ?"),
+      nextDue: db.prepare(
+        "SELECT MIN(not_before) AS t FROM deliveries WHERE status IN ('pending', 'held') AND not_before > ?",
+      ),
       markInFlight: db.prepare("UPDATE deliveries SET status = 'in_flight' WHERE id = ? AND status = 'pending'"),
       resetInFlight: db.prepare("UPDATE deliveries SET status = 'pending' WHERE status = 'in_flight'"),
       finish: db.prepare(`UPDATE deliveries SET status = ?, attempts = ?, not_before = ?,
         last_status_code = ?, last_error = ?, finished_at = ? WHERE id = ?`),
-      insertAttempt: db.prepare(`INSERT INTO attempts (delivery_id, n, started_at, latency_ms, status_code, error, retry_after_ms, response)
+      insertAttempt:
+        db.prepare(`INSERT INTO attempts (delivery_id, n, started_at, latency_ms, status_code, error, retry_after_ms, response)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       getDelivery: db.prepare(`SELECT d.*, ${WAITING_FOR} AS waiting_for FROM deliveries d WHERE d.id = ?`),
-      cancel: db.prepare("UPDATE deliveries SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('held', 'pending')"),
+      cancel: db.prepare(
+        "UPDATE deliveries SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('held', 'pending')",
+      ),
       // Last in its transaction, as a released hold: the engine relies on positions only growing.
-      retry: db.prepare(`UPDATE deliveries SET status = 'pending', position = ?, not_before = ?, retry_from = attempts, finished_at = NULL
+      retry:
+        db.prepare(`UPDATE deliveries SET status = 'pending', position = ?, not_before = ?, retry_from = attempts, finished_at = NULL
         WHERE id = ? AND status IN ('failed', 'gone', 'rejected', 'cancelled')`),
-      retryNow: db.prepare("UPDATE deliveries SET not_before = ?, retry_from = attempts WHERE id = ? AND status = 'pending'"),
-      countWaiting: db.prepare(`SELECT COUNT(*) AS n FROM deliveries d WHERE d.status = 'pending' AND d.ordered = 1 AND EXISTS (
+      retryNow: db.prepare(
+        "UPDATE deliveries SET not_before = ?, retry_from = attempts WHERE id = ? AND status = 'pending'",
+      ),
+      countWaiting:
+        db.prepare(`SELECT COUNT(*) AS n FROM deliveries d WHERE d.status = 'pending' AND d.ordered = 1 AND EXISTS (
         SELECT 1 FROM deliveries p WHERE p.transaction_id = d.transaction_id AND p.ordered = 1 AND p.position < d.position
           AND p.status IN ('pending', 'in_flight'))`),
       attemptsOf: db.prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
@@ -348,11 +371,24 @@ export class SandboxStore implements SandboxState {
     return r && toTransaction(r);
   }
 
-  updateTransactionState(t: Pick<TransactionRecord, 'docvTransactionId' | 'status' | 'decision' | 'uploads' | 'completedAt'>): void {
-    this.stmt.updateTxState.run(t.status, t.decision ?? null, JSON.stringify(t.uploads), t.completedAt ?? null, t.docvTransactionId);
+  updateTransactionState(
+    t: Pick<TransactionRecord, 'docvTransactionId' | 'status' | 'decision' | 'uploads' | 'completedAt'>,
+  ): void {
+    this.stmt.updateTxState.run(
+      t.status,
+      t.decision ?? null,
+      JSON.stringify(t.uploads),
+      t.completedAt ?? null,
+      t.docvTransactionId,
+    );
   }
 
-  insertStep(docvTransactionId: string, eventType: DocvEventType, decision: CanonicalDecision | undefined, dueAt: number): void {
+  insertStep(
+    docvTransactionId: string,
+    eventType: DocvEventType,
+    decision: CanonicalDecision | undefined,
+    dueAt: number,
+  ): void {
     this.stmt.insertStep.run(docvTransactionId, eventType, decision ?? null, dueAt);
   }
 
@@ -366,7 +402,9 @@ export class SandboxStore implements SandboxState {
     }));
   }
 
-  plannedSteps(docvTransactionId: string): Array<{ eventType: DocvEventType; decision?: CanonicalDecision; dueAt: number }> {
+  plannedSteps(
+    docvTransactionId: string,
+  ): Array<{ eventType: DocvEventType; decision?: CanonicalDecision; dueAt: number }> {
     return (this.stmt.plannedSteps.all(docvTransactionId) as Row[]).map((r) => ({
       eventType: r.event_type as DocvEventType,
       decision: opt(r.decision),
@@ -473,7 +511,15 @@ export class SandboxStore implements SandboxState {
           attempt.retryAfterMs ?? null,
           attempt.response ?? null,
         );
-        this.stmt.finish.run(next.status, attempt.n, next.notBefore, attempt.statusCode ?? null, attempt.error ?? null, next.finishedAt ?? null, attempt.deliveryId);
+        this.stmt.finish.run(
+          next.status,
+          attempt.n,
+          next.notBefore,
+          attempt.statusCode ?? null,
+          attempt.error ?? null,
+          next.finishedAt ?? null,
+          attempt.deliveryId,
+        );
       }
     });
   }

@@ -56,7 +56,10 @@ const TEST_CUSTOMER_USER_ID = 'sandbox-test-user';
 const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 
 export function resolveTriggerDialect(eventType: string, dialect: Dialect | undefined): Dialect {
-  if (!EVENT_TYPE_PATTERN.test(eventType)) throw new RangeError(`event type ${JSON.stringify(eventType)} must be a name of letters, digits and _ (at most 64)`);
+  if (!EVENT_TYPE_PATTERN.test(eventType))
+    throw new RangeError(
+      `event type ${JSON.stringify(eventType)} must be a name of letters, digits and _ (at most 64)`,
+    );
   const resolved = dialect ?? dialectOfEventType(eventType);
   if (resolved === undefined) {
     throw new RangeError(
@@ -68,7 +71,9 @@ export function resolveTriggerDialect(eventType: string, dialect: Dialect | unde
 }
 
 /** The body `sendEvent` posts, in the dialect the event type calls for. */
-export function triggerPayload(opts: Pick<SendEventOptions, 'eventType' | 'dialect' | 'docvTransactionId' | 'customerUserId' | 'decision'>): {
+export function triggerPayload(
+  opts: Pick<SendEventOptions, 'eventType' | 'dialect' | 'docvTransactionId' | 'customerUserId' | 'decision'>,
+): {
   dialect: Dialect;
   payload: Record<string, unknown>;
 } {
@@ -87,14 +92,23 @@ export function triggerPayload(opts: Pick<SendEventOptions, 'eventType' | 'diale
   if (dialect === 'asyncapi') {
     const decision = opts.decision ?? (opts.eventType === 'VERIFICATION_COMPLETED' ? 'accept' : undefined);
     // The builder refuses any type but the contract's four.
-    return { dialect, payload: buildNotification(dialect, opts.eventType, subject, { at, notificationId, decision }).payload };
+    return {
+      dialect,
+      payload: buildNotification(dialect, opts.eventType, subject, { at, notificationId, decision }).payload,
+    };
   }
-  const carriesResult = opts.eventType === 'VERIFICATION_COMPLETED' || (dialect === 'riskos' && opts.eventType === 'evaluation_completed');
+  const carriesResult =
+    opts.eventType === 'VERIFICATION_COMPLETED' || (dialect === 'riskos' && opts.eventType === 'evaluation_completed');
   if (opts.decision !== undefined && !carriesResult) {
-    throw new RangeError(`in ${dialect} a decision goes with ${dialect === 'riskos' ? 'evaluation_completed' : 'VERIFICATION_COMPLETED'}; put one elsewhere with --set`);
+    throw new RangeError(
+      `in ${dialect} a decision goes with ${dialect === 'riskos' ? 'evaluation_completed' : 'VERIFICATION_COMPLETED'}; put one elsewhere with --set`,
+    );
   }
   const decision = carriesResult ? (opts.decision ?? 'accept') : undefined;
-  return { dialect, payload: buildNotification(dialect, opts.eventType, subject, { at, notificationId, decision }).payload };
+  return {
+    dialect,
+    payload: buildNotification(dialect, opts.eventType, subject, { at, notificationId, decision }).payload,
+  };
 }
 
 /** Sends one event (signed as configured), retrying on the schedule if one is given. */
@@ -113,25 +127,47 @@ export async function sendEvent(opts: SendEventOptions): Promise<SendEventResult
       const outcome = await attemptDelivery({
         url: opts.target,
         body,
-        headers: deliveryHeaders({ webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets }, eventId, body, Date.now()),
+        headers: deliveryHeaders(
+          { webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets },
+          eventId,
+          body,
+          Date.now(),
+        ),
         timeoutMs: opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
         dispatcher: agent,
       });
       attempts.push({ ...outcome, n });
       opts.onAttempt?.(n, outcome);
       const code = outcome.statusCode;
-      if (code !== undefined && code >= 200 && code < 300) return { eventId, dialect, payload, attempts, delivered: true };
+      if (code !== undefined && code >= 200 && code < 300)
+        return { eventId, dialect, payload, attempts, delivered: true };
       if (isGone(code)) break;
       const refusal = authRefusalOf(outcome);
       // Final: the same credentials would be refused again, and each retry feeds the receiver's failure limiter.
       if (refusal) {
         const statuses = { [String(code)]: 1 };
         const auth = { webhookSecret: opts.webhookSecret, signingSecrets: opts.signingSecrets };
-        return { eventId, dialect, payload, attempts, delivered: false, refused: { kind: refusal, statuses, message: describeAuthRefusal(refusal, statuses, auth, outcome.retryAfterMs) } };
+        return {
+          eventId,
+          dialect,
+          payload,
+          attempts,
+          delivered: false,
+          refused: {
+            kind: refusal,
+            statuses,
+            message: describeAuthRefusal(refusal, statuses, auth, outcome.retryAfterMs),
+          },
+        };
       }
       // Any other refusal (a 422 of the contract, a 409) is final too, as for Socure and the sandbox.
       if (isRefusal(code)) break;
-      const delay = nextRetryDelay({ schedule, attemptsMade: n, retryAfterMs: outcome.retryAfterMs, random: opts.random ?? Math.random });
+      const delay = nextRetryDelay({
+        schedule,
+        attemptsMade: n,
+        retryAfterMs: outcome.retryAfterMs,
+        random: opts.random ?? Math.random,
+      });
       if (delay === undefined) break;
       await new Promise((r) => setTimeout(r, delay));
     }

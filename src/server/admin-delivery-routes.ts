@@ -8,10 +8,21 @@ function notFound(id: string) {
 }
 
 /** The outbox as operators see it: what was delivered where, what failed, and the levers to redo it. */
-export async function adminDeliveryRoutes(app: FastifyInstance, options: { store: Outbox; onOutboxChange?: () => void }): Promise<void> {
+export async function adminDeliveryRoutes(
+  app: FastifyInstance,
+  options: { store: Outbox; onOutboxChange?: () => void },
+): Promise<void> {
   const { store } = options;
 
-  app.get<{ Querystring: { limit: number; cursor?: string; state?: DeliveryState; destination?: string; docvTransactionId?: string } }>(
+  app.get<{
+    Querystring: {
+      limit: number;
+      cursor?: string;
+      state?: DeliveryState;
+      destination?: string;
+      docvTransactionId?: string;
+    };
+  }>(
     '/v1/deliveries',
     {
       schema: {
@@ -33,18 +44,29 @@ export async function adminDeliveryRoutes(app: FastifyInstance, options: { store
 
   app.get<{ Params: { deliveryId: string } }>('/v1/deliveries/:deliveryId', async (request, reply) => {
     const delivery = await store.getDelivery(request.params.deliveryId);
-    if (!delivery) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.deliveryId));
+    if (!delivery)
+      return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.deliveryId));
     return delivery;
   });
 
   app.post<{ Params: { deliveryId: string } }>('/v1/deliveries/:deliveryId/retry', async (request, reply) => {
     const delivery = await store.retryDelivery(request.params.deliveryId);
-    if (!delivery) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.deliveryId));
+    if (!delivery)
+      return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.deliveryId));
     options.onOutboxChange?.();
     return reply.code(202).send(delivery);
   });
 
-  app.post<{ Body: { from?: string; to?: string; eventType?: DocvEventType; docvTransactionId?: string; destination?: string; state?: DeliveryState } }>(
+  app.post<{
+    Body: {
+      from?: string;
+      to?: string;
+      eventType?: DocvEventType;
+      docvTransactionId?: string;
+      destination?: string;
+      state?: DeliveryState;
+    };
+  }>(
     '/v1/replay',
     {
       schema: {

@@ -5,14 +5,24 @@ import type { DestinationState, DestinationStore } from '../store/index.js';
 import { shownDestination } from './destination-view.js';
 
 function notFound(name: string) {
-  return JSON.stringify(problem(404, 'not-found', 'Not Found', `no destination ${JSON.stringify(name.slice(0, 300))}; GET /v1/destinations lists them`));
+  return JSON.stringify(
+    problem(
+      404,
+      'not-found',
+      'Not Found',
+      `no destination ${JSON.stringify(name.slice(0, 300))}; GET /v1/destinations lists them`,
+    ),
+  );
 }
 
 /**
  * The store's destinations, which every receiver and worker on the store shares: list them, add a
  * forward URL, disable or enable one. Names hold ':' and '/', so they are percent-encoded in paths.
  */
-export async function adminDestinationRoutes(app: FastifyInstance, options: { store: DestinationStore; onDestinationsChange?: (() => unknown) | undefined }): Promise<void> {
+export async function adminDestinationRoutes(
+  app: FastifyInstance,
+  options: { store: DestinationStore; onDestinationsChange?: (() => unknown) | undefined },
+): Promise<void> {
   const { store } = options;
 
   app.get('/v1/destinations', async () => ({ items: (await store.listDestinations()).map(shownDestination) }));
@@ -34,9 +44,15 @@ export async function adminDestinationRoutes(app: FastifyInstance, options: { st
       try {
         forward = storedForwardUrl(request.body.url);
       } catch (err) {
-        return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem(400, 'invalid-destination', 'Bad Request', (err as Error).message)));
+        return reply
+          .code(400)
+          .header('content-type', PROBLEM_CONTENT_TYPE)
+          .send(JSON.stringify(problem(400, 'invalid-destination', 'Bad Request', (err as Error).message)));
       }
-      const { destination, outcome } = await store.addDestination({ ...forward, kind: 'forward', signed: request.body.signed === true }, 'replace');
+      const { destination, outcome } = await store.addDestination(
+        { ...forward, kind: 'forward', signed: request.body.signed === true },
+        'replace',
+      );
       request.log.info({ destination: destination.name, outcome }, `destination ${destination.name} ${outcome}`);
       options.onDestinationsChange?.();
       return reply.code(outcome === 'created' ? 201 : 200).send(shownDestination(destination));
@@ -46,7 +62,8 @@ export async function adminDestinationRoutes(app: FastifyInstance, options: { st
   const setState = (path: string, state: DestinationState) =>
     app.post<{ Params: { name: string } }>(`/v1/destinations/:name/${path}`, async (request, reply) => {
       const destination = await store.setDestinationState(request.params.name, state);
-      if (!destination) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.name));
+      if (!destination)
+        return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.name));
       request.log.info({ destination: destination.name, state }, `destination ${destination.name} ${state}`);
       options.onDestinationsChange?.();
       return shownDestination(destination);

@@ -16,7 +16,12 @@ const MAKE_ONE = 'e.g. openssl rand -hex 32';
  * others can try it. On loopback with no proxy a short token is allowed: only this machine's users
  * can try it. `where` says what listens, for the message ("the admin API on 0.0.0.0").
  */
-export function checkAdminExposure(settings: { host: string; adminToken: string | undefined; behindProxy: boolean; where: string }): void {
+export function checkAdminExposure(settings: {
+  host: string;
+  adminToken: string | undefined;
+  behindProxy: boolean;
+  where: string;
+}): void {
   const { host, adminToken, behindProxy, where } = settings;
   if (behindProxy && !adminToken) {
     throw new ConfigError(

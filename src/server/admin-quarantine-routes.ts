@@ -38,7 +38,10 @@ class BadFilter extends Error {}
 
 function instant(value: string | undefined, name: string): Date | undefined {
   if (value === undefined) return undefined;
-  if (!isRfc3339DateTime(value)) throw new BadFilter(`${name} must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z, got ${JSON.stringify(value.slice(0, 64))}`);
+  if (!isRfc3339DateTime(value))
+    throw new BadFilter(
+      `${name} must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z, got ${JSON.stringify(value.slice(0, 64))}`,
+    );
   return new Date(value);
 }
 
@@ -71,14 +74,29 @@ export async function adminQuarantineRoutes(
   const { store } = options;
 
   async function reprocessEntry(entry: QuarantineEntry): Promise<ReprocessItem> {
-    const response = await options.reprocess({ body: Buffer.from(entry.body, 'utf8'), headers: entry.headers, receivedAt: new Date(entry.receivedAt) });
+    const response = await options.reprocess({
+      body: Buffer.from(entry.body, 'utf8'),
+      headers: entry.headers,
+      receivedAt: new Date(entry.receivedAt),
+    });
     const eventId = response.eventId ?? null;
     const ok = response.status >= 200 && response.status < 300;
     // A row whose body could not be stored now (the store is down) stays as it was: try again later.
     if (response.outcome !== 'unavailable') {
-      await store.markQuarantineReprocessed(entry.quarantineId, { at: new Date().toISOString(), outcome: response.outcome, status: response.status, eventId });
+      await store.markQuarantineReprocessed(entry.quarantineId, {
+        at: new Date().toISOString(),
+        outcome: response.outcome,
+        status: response.status,
+        eventId,
+      });
     }
-    return { quarantineId: entry.quarantineId, outcome: response.outcome, status: response.status, eventId, ...(ok ? {} : { problem: JSON.parse(response.body) as unknown }) };
+    return {
+      quarantineId: entry.quarantineId,
+      outcome: response.outcome,
+      status: response.status,
+      eventId,
+      ...(ok ? {} : { problem: JSON.parse(response.body) as unknown }),
+    };
   }
 
   app.get<{ Querystring: FilterQuery & { limit: number; cursor?: string } }>(
@@ -100,7 +118,8 @@ export async function adminQuarantineRoutes(
       try {
         return await store.listQuarantine(toFilter(request.query, request.query.limit, request.query.cursor));
       } catch (err) {
-        if (err instanceof BadFilter) return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badRequest(err.message));
+        if (err instanceof BadFilter)
+          return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badRequest(err.message));
         throw err;
       }
     },
@@ -108,13 +127,15 @@ export async function adminQuarantineRoutes(
 
   app.get<{ Params: { quarantineId: string } }>('/v1/quarantine/:quarantineId', async (request, reply) => {
     const entry = await store.getQuarantine(request.params.quarantineId);
-    if (!entry) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.quarantineId));
+    if (!entry)
+      return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.quarantineId));
     return entry;
   });
 
   app.post<{ Params: { quarantineId: string } }>('/v1/quarantine/:quarantineId/reprocess', async (request, reply) => {
     const entry = await store.getQuarantine(request.params.quarantineId);
-    if (!entry) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.quarantineId));
+    if (!entry)
+      return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound(request.params.quarantineId));
     if (entry.bodyTruncated) return reply.code(409).header('content-type', PROBLEM_CONTENT_TYPE).send(truncated(entry));
     return reprocessEntry(entry);
   });
@@ -126,7 +147,10 @@ export async function adminQuarantineRoutes(
         body: {
           type: 'object',
           additionalProperties: false,
-          properties: { ...filterProperties, limit: { type: 'integer', minimum: 1, maximum: MAX_REPROCESS_BATCH, default: 100 } },
+          properties: {
+            ...filterProperties,
+            limit: { type: 'integer', minimum: 1, maximum: MAX_REPROCESS_BATCH, default: 100 },
+          },
         },
       },
     },
@@ -137,14 +161,18 @@ export async function adminQuarantineRoutes(
       try {
         filter = toFilter(query, Math.min(limit, MAX_PAGE_LIMIT));
       } catch (err) {
-        if (err instanceof BadFilter) return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badRequest(err.message));
+        if (err instanceof BadFilter)
+          return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badRequest(err.message));
         throw err;
       }
       const items: ReprocessItem[] = [];
       let skipped = 0;
       // Bounded: at most `limit` rows, in pages; the oldest rows are reached by calling again.
       for (let pages = 0; items.length + skipped < limit && pages < Math.ceil(MAX_REPROCESS_BATCH / 10) + 1; pages++) {
-        const page = await store.listQuarantine({ ...filter, limit: Math.min(MAX_PAGE_LIMIT, limit - items.length - skipped) });
+        const page = await store.listQuarantine({
+          ...filter,
+          limit: Math.min(MAX_PAGE_LIMIT, limit - items.length - skipped),
+        });
         for (const entry of page.items) {
           if (entry.bodyTruncated) skipped++;
           else items.push(await reprocessEntry(entry));
@@ -167,11 +195,18 @@ export async function adminQuarantineRoutes(
 }
 
 function notFound(id: string): string {
-  return JSON.stringify(problem(404, 'not-found', 'Not Found', `no quarantined delivery ${JSON.stringify(id.slice(0, 300))}`));
+  return JSON.stringify(
+    problem(404, 'not-found', 'Not Found', `no quarantined delivery ${JSON.stringify(id.slice(0, 300))}`),
+  );
 }
 
 function truncated(entry: QuarantineEntry): string {
   return JSON.stringify(
-    problem(409, 'body-truncated', 'Conflict', `only ${entry.body.length} of the ${entry.bodySize} bytes of this body were kept, so it cannot be run through ingest again`),
+    problem(
+      409,
+      'body-truncated',
+      'Conflict',
+      `only ${entry.body.length} of the ${entry.bodySize} bytes of this body were kept, so it cannot be run through ingest again`,
+    ),
   );
 }

@@ -45,11 +45,23 @@ export async function adminRoutes(app: FastifyInstance, options: { store: ReadMo
 
   app.get<{ Params: { docvTransactionId: string } }>('/v1/transactions/:docvTransactionId', async (request, reply) => {
     const view = await store.getTransaction(request.params.docvTransactionId);
-    if (!view) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound('transaction', request.params.docvTransactionId));
+    if (!view)
+      return reply
+        .code(404)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(notFound('transaction', request.params.docvTransactionId));
     return view;
   });
 
-  app.get<{ Querystring: PageQuery & { docvTransactionId?: string; eventType?: string; evaluationId?: string; dialect?: Dialect; test?: boolean } }>(
+  app.get<{
+    Querystring: PageQuery & {
+      docvTransactionId?: string;
+      eventType?: string;
+      evaluationId?: string;
+      dialect?: Dialect;
+      test?: boolean;
+    };
+  }>(
     '/v1/events',
     {
       schema: {
@@ -73,7 +85,11 @@ export async function adminRoutes(app: FastifyInstance, options: { store: ReadMo
 
   app.get<{ Params: { eventId: string } }>('/v1/events/:eventId', async (request, reply) => {
     const event = await store.getEvent(request.params.eventId);
-    if (!event) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(notFound('event', request.params.eventId));
+    if (!event)
+      return reply
+        .code(404)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(notFound('event', request.params.eventId));
     return event;
   });
 }

@@ -2,7 +2,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import { createFastifyPlugin } from '../adapters/fastify.js';
 import { createReceiverPipeline, type ReceiverConfig } from '../compose/index.js';
-import { PROBLEM_CONTENT_TYPE, problem, type IngestAuthenticator, type IngestPipeline, type IngestResponse } from '../ingest/index.js';
+import {
+  PROBLEM_CONTENT_TYPE,
+  problem,
+  type IngestAuthenticator,
+  type IngestPipeline,
+  type IngestResponse,
+} from '../ingest/index.js';
 import { InvalidCursorError, randomHex, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
@@ -51,14 +57,25 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
   });
-  const admission = limitConnections(app, config.timeouts, { onRefused: (reason) => deps.metrics?.onConnectionRefused(reason) });
+  const admission = limitConnections(app, config.timeouts, {
+    onRefused: (reason) => deps.metrics?.onConnectionRefused(reason),
+  });
 
   // Set before any plugin registers so every encapsulated context inherits them.
   app.setNotFoundHandler(async (request, reply) =>
     reply
       .code(404)
       .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send(JSON.stringify(problem(404, 'not-found', 'Not Found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`))),
+      .send(
+        JSON.stringify(
+          problem(
+            404,
+            'not-found',
+            'Not Found',
+            `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
+          ),
+        ),
+      ),
   );
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
@@ -70,24 +87,55 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return reply
         .code(400)
         .header('content-type', PROBLEM_CONTENT_TYPE)
-        .send(JSON.stringify(problem(400, 'invalid-query', 'Bad Request', `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors })));
+        .send(
+          JSON.stringify(
+            problem(
+              400,
+              'invalid-query',
+              'Bad Request',
+              `invalid ${error.validationContext ?? 'request'}: ${error.message}`,
+              { errors },
+            ),
+          ),
+        );
     }
     if (error instanceof StoreUnavailableError) {
       return reply
         .code(503)
         .header('content-type', PROBLEM_CONTENT_TYPE)
         .header('retry-after', '5')
-        .send(JSON.stringify(problem(503, 'store-unavailable', 'Service Unavailable', 'the store cannot be reached right now; retry later')));
+        .send(
+          JSON.stringify(
+            problem(
+              503,
+              'store-unavailable',
+              'Service Unavailable',
+              'the store cannot be reached right now; retry later',
+            ),
+          ),
+        );
     }
     if (error instanceof InvalidCursorError) {
-      return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem(400, 'invalid-cursor', 'Bad Request', error.message)));
+      return reply
+        .code(400)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(JSON.stringify(problem(400, 'invalid-cursor', 'Bad Request', error.message)));
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, 'request failed');
     return reply
       .code(status)
       .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send(JSON.stringify(problem(status, status === 500 ? 'internal' : 'bad-request', status === 500 ? 'Internal Server Error' : 'Bad Request', status === 500 ? 'unexpected error' : error.message)));
+      .send(
+        JSON.stringify(
+          problem(
+            status,
+            status === 500 ? 'internal' : 'bad-request',
+            status === 500 ? 'Internal Server Error' : 'Bad Request',
+            status === 500 ? 'unexpected error' : error.message,
+          ),
+        ),
+      );
   });
 
   const pipeline = deps.pipeline ?? createReceiverPipeline({ config, store, logger, auth: deps.auth });
@@ -96,7 +144,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // not the X-Forwarded-For client: admission decides before any header is read. Added before the
   // route is registered, so its context inherits the hook.
   app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode >= 200 && reply.statusCode < 300 && request.routeOptions.url === config.webhookPath) admission.markTrusted(request.socket.remoteAddress);
+    if (reply.statusCode >= 200 && reply.statusCode < 300 && request.routeOptions.url === config.webhookPath)
+      admission.markTrusted(request.socket.remoteAddress);
     done();
   });
   await app.register(createFastifyPlugin(pipeline, { path: config.webhookPath, logger, onResponse: deps.onIngest }));
@@ -108,13 +157,23 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       reply.headers(SECURITY_HEADERS);
       return payload;
     });
-    admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback: isLoopbackHost(config.host), behindProxy: config.auth.trustProxy }));
+    admin.addHook(
+      'onRequest',
+      adminGuard({
+        token: config.adminToken,
+        listeningOnLoopback: isLoopbackHost(config.host),
+        behindProxy: config.auth.trustProxy,
+      }),
+    );
     await admin.register(adminRoutes, { store });
     // The pipeline wakes the dispatcher itself when a reprocessed body is accepted.
     await admin.register(adminQuarantineRoutes, { store, reprocess: (request) => pipeline.reprocess(request) });
     await admin.register(dashboardRoutes, { store });
     if (deps.metrics) metricsRoute(admin, deps.metrics);
-    await admin.register(adminDeliveryRoutes, { store, ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}) });
+    await admin.register(adminDeliveryRoutes, {
+      store,
+      ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}),
+    });
     await admin.register(adminDestinationRoutes, { store, onDestinationsChange: deps.onDestinationsChange });
   });
 

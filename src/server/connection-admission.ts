@@ -79,10 +79,20 @@ export function createConnectionAdmission(options: ConnectionAdmissionOptions): 
   const maxConnections = wholeNumber('maxConnections', options.maxConnections, 1);
   const maxPerClient = wholeNumber('maxPerClient', options.maxPerClient, 0);
   const reservedShare = options.reservedShare ?? DEFAULT_CONNECTION_ADMISSION.reservedShare;
-  if (!(reservedShare >= 0 && reservedShare < 1)) throw new TypeError(`connection admission: reservedShare must be from 0 up to (not including) 1, got ${String(reservedShare)}`);
+  if (!(reservedShare >= 0 && reservedShare < 1))
+    throw new TypeError(
+      `connection admission: reservedShare must be from 0 up to (not including) 1, got ${String(reservedShare)}`,
+    );
   const trustedForMs = options.trustedForMs ?? DEFAULT_CONNECTION_ADMISSION.trustedForMs;
-  if (!(Number.isFinite(trustedForMs) && trustedForMs > 0)) throw new TypeError(`connection admission: trustedForMs must be a positive number of milliseconds, got ${String(trustedForMs)}`);
-  const maxTrusted = wholeNumber('maxTrustedAddresses', options.maxTrustedAddresses ?? DEFAULT_CONNECTION_ADMISSION.maxTrustedAddresses, 1);
+  if (!(Number.isFinite(trustedForMs) && trustedForMs > 0))
+    throw new TypeError(
+      `connection admission: trustedForMs must be a positive number of milliseconds, got ${String(trustedForMs)}`,
+    );
+  const maxTrusted = wholeNumber(
+    'maxTrustedAddresses',
+    options.maxTrustedAddresses ?? DEFAULT_CONNECTION_ADMISSION.maxTrustedAddresses,
+    1,
+  );
   const now = options.now ?? Date.now;
   // Rounded down, so a server allowed a single connection still takes it from anyone.
   const unreservedLimit = maxConnections - Math.floor(maxConnections * reservedShare);
@@ -107,7 +117,8 @@ export function createConnectionAdmission(options: ConnectionAdmissionOptions): 
       const fromClient = perClient.get(key) ?? 0;
       if (open >= maxConnections) return { admitted: false, key, reason: 'full', limit: maxConnections };
       if (!trustedKey(key)) {
-        if (maxPerClient > 0 && fromClient >= maxPerClient) return { admitted: false, key, reason: 'per_client', limit: maxPerClient };
+        if (maxPerClient > 0 && fromClient >= maxPerClient)
+          return { admitted: false, key, reason: 'per_client', limit: maxPerClient };
         if (open >= unreservedLimit) return { admitted: false, key, reason: 'reserved', limit: unreservedLimit };
       }
       perClient.set(key, fromClient + 1);
@@ -191,6 +202,9 @@ export function createRefusalLogThrottle(options: RefusalLogThrottleOptions = {}
 }
 
 function wholeNumber(name: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`connection admission: ${name} must be a whole number of at least ${min}, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new TypeError(
+      `connection admission: ${name} must be a whole number of at least ${min}, got ${String(value)}`,
+    );
   return value;
 }

@@ -1,7 +1,13 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ReceiverConfig } from '../compose/index.js';
-import { createConnectionAdmission, createRefusalLogThrottle, type Admission, type ConnectionAdmission, type RefusalReason } from './connection-admission.js';
+import {
+  createConnectionAdmission,
+  createRefusalLogThrottle,
+  type Admission,
+  type ConnectionAdmission,
+  type RefusalReason,
+} from './connection-admission.js';
 
 type Timeouts = ReceiverConfig['timeouts'];
 
@@ -46,7 +52,11 @@ export interface ConnectionLimitOptions {
  * could hold every slot). A refused connection is destroyed before any of it is read. Returns the
  * admission, for the app to mark the addresses that delivered successfully.
  */
-export function limitConnections(app: FastifyInstance, timeouts: Timeouts, options: ConnectionLimitOptions = {}): ConnectionAdmission {
+export function limitConnections(
+  app: FastifyInstance,
+  timeouts: Timeouts,
+  options: ConnectionLimitOptions = {},
+): ConnectionAdmission {
   app.server.headersTimeout = timeouts.headersMs;
   const admission = createConnectionAdmission({
     maxConnections: timeouts.maxConnections,
@@ -63,7 +73,10 @@ export function limitConnections(app: FastifyInstance, timeouts: Timeouts, optio
     socket.destroy();
     options.onRefused?.(decision.reason);
     if (shouldLog(decision.key)) {
-      app.log.warn({ client: decision.key, reason: decision.reason, limit: decision.limit, open: admission.open }, refusalMessage(decision));
+      app.log.warn(
+        { client: decision.key, reason: decision.reason, limit: decision.limit, open: admission.open },
+        refusalMessage(decision),
+      );
     }
   });
   return admission;

@@ -17,7 +17,11 @@ export function healthRoutes(app: FastifyInstance, store: StoreLifecycle, extra:
         .code(503)
         .header('content-type', PROBLEM_CONTENT_TYPE)
         .header('retry-after', '5')
-        .send(JSON.stringify(problem(503, 'not-ready', 'Service Unavailable', `store unreachable: ${(err as Error).message}`)));
+        .send(
+          JSON.stringify(
+            problem(503, 'not-ready', 'Service Unavailable', `store unreachable: ${(err as Error).message}`),
+          ),
+        );
     }
   });
 }

@@ -7,8 +7,10 @@ import { ConfigError } from '../compose/index.js';
  */
 export function listenError(err: unknown, host: string, port: number, portFlag: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new ConfigError(`port ${port} on ${host} is already in use; pick another with ${portFlag}`);
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError(`cannot listen on host ${host}: no such local address`);
+  if (code === 'EADDRINUSE')
+    return new ConfigError(`port ${port} on ${host} is already in use; pick another with ${portFlag}`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return new ConfigError(`cannot listen on host ${host}: no such local address`);
   if (code === 'EACCES') return new ConfigError(`not allowed to listen on port ${port}; use a port above 1023`);
   return err;
 }
@@ -17,7 +19,11 @@ export function listenError(err: unknown, host: string, port: number, portFlag: 
  * The port a listening app got (the requested one, or the free one picked for 0) and its
  * http://host:port as a person can open it: localhost for a wildcard bind.
  */
-export function listeningAddress(app: FastifyInstance, host: string, requestedPort: number): { port: number; url: string } {
+export function listeningAddress(
+  app: FastifyInstance,
+  host: string,
+  requestedPort: number,
+): { port: number; url: string } {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : requestedPort;
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;

@@ -43,7 +43,15 @@ export function createLogger(options: { level: string; pretty: boolean }): Logge
     level: options.level,
     base: { service: 'docv-webhooks' },
     redact: {
-      paths: ['headers.authorization', 'headers.cookie', 'req.headers.authorization', 'req.headers.cookie', '*.secret', '*.token', '*.password'],
+      paths: [
+        'headers.authorization',
+        'headers.cookie',
+        'req.headers.authorization',
+        'req.headers.cookie',
+        '*.secret',
+        '*.token',
+        '*.password',
+      ],
       censor: '[redacted]',
     },
   };

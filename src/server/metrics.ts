@@ -44,7 +44,12 @@ export class ReceiverMetrics {
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'docv_' });
     if (options.ingest !== false) {
-      this.received = new Counter({ name: 'docv_deliveries_received_total', help: 'Webhook deliveries received, by outcome and HTTP status', labelNames: ['outcome', 'status'], registers });
+      this.received = new Counter({
+        name: 'docv_deliveries_received_total',
+        help: 'Webhook deliveries received, by outcome and HTTP status',
+        labelNames: ['outcome', 'status'],
+        registers,
+      });
       this.ackLatency = new Histogram({
         name: 'docv_ack_latency_seconds',
         help: 'Time from request read to answer, including the durable commit',
@@ -52,12 +57,32 @@ export class ReceiverMetrics {
         buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
         registers,
       });
-      this.eventsStored = new Counter({ name: 'docv_events_stored_total', help: 'New events committed', labelNames: ['event_type'], registers });
+      this.eventsStored = new Counter({
+        name: 'docv_events_stored_total',
+        help: 'New events committed',
+        labelNames: ['event_type'],
+        registers,
+      });
       for (const t of KNOWN_EVENT_TYPES) this.eventsStored.labels(t).inc(0);
     }
-    this.commitBatch = new Histogram({ name: 'docv_commit_batch_size', help: 'Writes sharing one durable commit (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers });
-    this.attempts = new Counter({ name: 'docv_delivery_attempts_total', help: 'Outbox delivery attempts by destination and outcome', labelNames: ['destination', 'outcome'], registers });
-    this.decisionFetches = new Counter({ name: 'docv_decision_fetches_total', help: 'Get A DocV Transaction calls by outcome', labelNames: ['outcome'], registers });
+    this.commitBatch = new Histogram({
+      name: 'docv_commit_batch_size',
+      help: 'Writes sharing one durable commit (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.attempts = new Counter({
+      name: 'docv_delivery_attempts_total',
+      help: 'Outbox delivery attempts by destination and outcome',
+      labelNames: ['destination', 'outcome'],
+      registers,
+    });
+    this.decisionFetches = new Counter({
+      name: 'docv_decision_fetches_total',
+      help: 'Get A DocV Transaction calls by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.connectionsRefused = new Counter({
       name: 'docv_connections_refused_total',
       help: 'New connections closed at once: per_client (--max-connections-per-client), reserved (the share kept for senders that delivered), full',
@@ -105,7 +130,8 @@ export class ReceiverMetrics {
   onIngest(response: IngestResponse, latencyMs: number): void {
     this.received?.labels(response.outcome, String(response.status)).inc();
     this.ackLatency?.labels(response.outcome).observe(latencyMs / 1000);
-    if (response.outcome === 'accepted' && response.eventType) this.eventsStored?.labels(eventTypeLabel(response.eventType)).inc();
+    if (response.outcome === 'accepted' && response.eventType)
+      this.eventsStored?.labels(eventTypeLabel(response.eventType)).inc();
   }
 
   onConnectionRefused(reason: RefusalReason): void {
@@ -124,5 +150,7 @@ export class ReceiverMetrics {
 
 /** GET /metrics in Prometheus' text format, on a scope the caller has already guarded. */
 export function metricsRoute(scope: FastifyInstance, metrics: ReceiverMetrics): void {
-  scope.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+  scope.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 }

@@ -72,19 +72,35 @@ function sameAuthority(origin: string, host: string): boolean {
  * 127.0.0.1 is how a web page reads a loopback server through DNS rebinding), and a browser must
  * not be sending it from another origin's page (a cross-site form can POST to loopback).
  */
-export function openAdminRefusal(request: { headers: AdminRequestHeaders; peer: string | undefined }, context: OpenAdminContext): OpenAdminRefusal | null {
+export function openAdminRefusal(
+  request: { headers: AdminRequestHeaders; peer: string | undefined },
+  context: OpenAdminContext,
+): OpenAdminRefusal | null {
   if (!context.listeningOnLoopback) {
-    return { slug: 'admin-disabled', detail: 'the admin API needs DOCV_ADMIN_TOKEN (or --admin-token) when listening beyond loopback' };
+    return {
+      slug: 'admin-disabled',
+      detail: 'the admin API needs DOCV_ADMIN_TOKEN (or --admin-token) when listening beyond loopback',
+    };
   }
   if (context.behindProxy) {
-    return { slug: 'admin-disabled', detail: 'the admin API needs DOCV_ADMIN_TOKEN (or --admin-token) behind a proxy (--trust-proxy): every request reaches it from the proxy' };
+    return {
+      slug: 'admin-disabled',
+      detail:
+        'the admin API needs DOCV_ADMIN_TOKEN (or --admin-token) behind a proxy (--trust-proxy): every request reaches it from the proxy',
+    };
   }
   if (request.peer === undefined || !isLoopbackHost(request.peer)) {
-    return { slug: 'admin-disabled', detail: `${NEEDS} this machine, and this request came from ${request.peer ?? 'an unknown address'}; ${SET_TOKEN}` };
+    return {
+      slug: 'admin-disabled',
+      detail: `${NEEDS} this machine, and this request came from ${request.peer ?? 'an unknown address'}; ${SET_TOKEN}`,
+    };
   }
   const forwarded = forwardingHeader(request.headers);
   if (forwarded !== undefined) {
-    return { slug: 'admin-proxied', detail: `${NEEDS} this machine, and this request came through a proxy (it carries ${forwarded}); ${SET_TOKEN}` };
+    return {
+      slug: 'admin-proxied',
+      detail: `${NEEDS} this machine, and this request came through a proxy (it carries ${forwarded}); ${SET_TOKEN}`,
+    };
   }
   const host = request.headers.host;
   if (typeof host !== 'string' || !isLoopbackAuthority(host)) {
@@ -97,7 +113,10 @@ export function openAdminRefusal(request: { headers: AdminRequestHeaders; peer: 
   }
   const origin = request.headers.origin;
   if (typeof origin === 'string' && !sameAuthority(origin, host)) {
-    return { slug: 'admin-cross-origin', detail: `${NEEDS} its own pages, and this request was sent by a page from ${shown(origin)}; ${SET_TOKEN}` };
+    return {
+      slug: 'admin-cross-origin',
+      detail: `${NEEDS} its own pages, and this request was sent by a page from ${shown(origin)}; ${SET_TOKEN}`,
+    };
   }
   return null;
 }

@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ConfigError, refuseUnknownOptions, resolveReceiverConfig, wireDispatch, type ReceiverConfigInput, type WiredDispatch } from '../compose/index.js';
+import {
+  ConfigError,
+  refuseUnknownOptions,
+  resolveReceiverConfig,
+  wireDispatch,
+  type ReceiverConfigInput,
+  type WiredDispatch,
+} from '../compose/index.js';
 import type { Dispatcher, HandlerRegistry } from '../dispatch/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { checkAdminExposure } from './admin-exposure.js';
@@ -14,7 +21,10 @@ import { buildWorkerApp } from './worker-app.js';
  * What `startWorker` takes: a worker takes no deliveries, so of the configuration only what
  * dispatch, its store, its log and its metrics listener use (no port, credentials or body limit).
  */
-export interface StartWorkerOptions extends Pick<ReceiverConfigInput, 'databaseUrl' | 'adminToken' | 'logLevel' | 'prettyLogs' | 'timeouts' | 'dispatch' | 'socure'> {
+export interface StartWorkerOptions extends Pick<
+  ReceiverConfigInput,
+  'databaseUrl' | 'adminToken' | 'logLevel' | 'prettyLogs' | 'timeouts' | 'dispatch' | 'socure'
+> {
   /** @deprecated Use `databaseUrl`. */
   db?: string | undefined;
   /** Serve /healthz, /readyz and /metrics on this port (0: any free one); none when unset. */
@@ -60,13 +70,28 @@ export interface RunningWorker {
 /** Dispatch without ingest: `docv-webhooks worker`, beside `serve --no-dispatch` on the same store. */
 export async function startWorker(options: StartWorkerOptions = {}): Promise<RunningWorker> {
   refuseUnknownOptions('startWorker', options, WORKER_OPTIONS);
-  const { metricsPort, metricsHost = '127.0.0.1', logger: givenLogger, store: givenStore, handlers, ...input } = options;
+  const {
+    metricsPort,
+    metricsHost = '127.0.0.1',
+    logger: givenLogger,
+    store: givenStore,
+    handlers,
+    ...input
+  } = options;
   const config = resolveReceiverConfig(input);
   if (metricsPort !== undefined && !isLoopbackHost(metricsHost) && !config.adminToken) {
-    throw new ConfigError(`refusing to serve the worker's metrics on ${metricsHost} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or keep --metrics-host on loopback`);
+    throw new ConfigError(
+      `refusing to serve the worker's metrics on ${metricsHost} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or keep --metrics-host on loopback`,
+    );
   }
   // The worker has no --trust-proxy: its listener serves metrics only, and its guard refuses proxied callers when it has no token.
-  if (metricsPort !== undefined) checkAdminExposure({ host: metricsHost, adminToken: config.adminToken, behindProxy: false, where: "the worker's metrics" });
+  if (metricsPort !== undefined)
+    checkAdminExposure({
+      host: metricsHost,
+      adminToken: config.adminToken,
+      behindProxy: false,
+      where: "the worker's metrics",
+    });
   const logger = givenLogger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // The store reports commits from the first write; the metrics need the store first.
   const commits = { observe: (_batchSize: number): void => undefined };
@@ -99,7 +124,14 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   let url: string | null = null;
   if (metricsPort !== undefined) {
     try {
-      app = await buildWorkerApp({ store, metrics, logger, host: metricsHost, adminToken: config.adminToken, timeouts: config.timeouts });
+      app = await buildWorkerApp({
+        store,
+        metrics,
+        logger,
+        host: metricsHost,
+        adminToken: config.adminToken,
+        timeouts: config.timeouts,
+      });
       await app.listen({ port: metricsPort, host: metricsHost });
     } catch (err) {
       await app?.close();

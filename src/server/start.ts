@@ -86,7 +86,9 @@ function checkExposure(config: ReceiverConfig, auth: InboundAuth): void {
     );
   }
   if (!config.adminToken) {
-    throw new ConfigError(`refusing to expose the admin API on ${config.host} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or pass --insecure-no-auth`);
+    throw new ConfigError(
+      `refusing to expose the admin API on ${config.host} without a token: set --admin-token (DOCV_ADMIN_TOKEN), or pass --insecure-no-auth`,
+    );
   }
 }
 
@@ -103,12 +105,18 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     throw err;
   }
   checkExposure(config, auth);
-  checkAdminExposure({ host: config.host, adminToken: config.adminToken, behindProxy: config.auth.trustProxy === true, where: 'the admin API and dashboard' });
+  checkAdminExposure({
+    host: config.host,
+    adminToken: config.adminToken,
+    behindProxy: config.auth.trustProxy === true,
+    where: 'the admin API and dashboard',
+  });
   const logger = givenLogger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // The store reports commits from the first write; metrics need the store to exist first.
   const commits = { observe: (_batchSize: number): void => undefined };
   const store =
-    givenStore ?? (await openStore(config.databaseUrl, {
+    givenStore ??
+    (await openStore(config.databaseUrl, {
       quarantineCapacity: config.quarantineCapacity,
       onCommit: (n) => commits.observe(n),
       writerThread: config.sqliteWriterThread,

@@ -33,7 +33,10 @@ export async function buildWorkerApp(deps: WorkerAppDependencies): Promise<Fasti
     bodyLimit: 1024,
   });
   // Nobody delivers here, so nobody could earn the connections a receiver keeps in reserve.
-  limitConnections(app, deps.timeouts, { reservedShare: 0, onRefused: (reason) => metrics.onConnectionRefused(reason) });
+  limitConnections(app, deps.timeouts, {
+    reservedShare: 0,
+    onRefused: (reason) => metrics.onConnectionRefused(reason),
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
     return payload;
@@ -42,12 +45,24 @@ export async function buildWorkerApp(deps: WorkerAppDependencies): Promise<Fasti
     reply
       .code(404)
       .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send(JSON.stringify(problem(404, 'not-found', 'Not Found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; a worker serves /healthz, /readyz and /metrics`))),
+      .send(
+        JSON.stringify(
+          problem(
+            404,
+            'not-found',
+            'Not Found',
+            `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; a worker serves /healthz, /readyz and /metrics`,
+          ),
+        ),
+      ),
   );
 
   healthRoutes(app, store, { role: 'worker' });
   await app.register(async (guarded) => {
-    guarded.addHook('onRequest', adminGuard({ token: deps.adminToken, listeningOnLoopback: isLoopbackHost(deps.host) }));
+    guarded.addHook(
+      'onRequest',
+      adminGuard({ token: deps.adminToken, listeningOnLoopback: isLoopbackHost(deps.host) }),
+    );
     metricsRoute(guarded, metrics);
   });
   return app;

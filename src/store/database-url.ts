@@ -24,6 +24,7 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
 /** The file of a `sqlite:` URL (or a bare path), for a program that keeps its state only in SQLite. */
 export function sqliteFileFromUrl(url: string): string {
   const location = parseDatabaseUrl(url);
-  if (location.kind !== 'sqlite') throw new TypeError('this database URL is PostgreSQL; the sandbox keeps its state in SQLite: use sqlite:<file>');
+  if (location.kind !== 'sqlite')
+    throw new TypeError('this database URL is PostgreSQL; the sandbox keeps its state in SQLite: use sqlite:<file>');
   return location.path;
 }

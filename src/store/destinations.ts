@@ -100,5 +100,10 @@ export function destinationOf(row: DestinationRow): StoredDestination {
 
 /** Whether `replace` would change anything of `existing`. */
 export function differs(existing: StoredDestination, wanted: NewDestination): boolean {
-  return existing.url !== wanted.url || existing.signed !== wanted.signed || existing.urlCredentials !== wanted.urlCredentials || existing.kind !== wanted.kind;
+  return (
+    existing.url !== wanted.url ||
+    existing.signed !== wanted.signed ||
+    existing.urlCredentials !== wanted.urlCredentials ||
+    existing.kind !== wanted.kind
+  );
 }

@@ -101,7 +101,12 @@ export class GroupCommit<I, O> {
   }
 
   private flush(): void {
-    while (this.queue.length > 0 && this.inFlight < this.maxInFlight && !(this.options.hold?.(this.queue.length) ?? false)) this.start();
+    while (
+      this.queue.length > 0 &&
+      this.inFlight < this.maxInFlight &&
+      !(this.options.hold?.(this.queue.length) ?? false)
+    )
+      this.start();
   }
 
   private take(): Array<Waiting<I, O>> {

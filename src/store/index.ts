@@ -1,5 +1,12 @@
 export * from './types.js';
-export { openStore, parseDatabaseUrl, describeDatabaseUrl, DEFAULT_DATABASE_URL, type DatabaseLocation, type OpenStoreOptions } from './open.js';
+export {
+  openStore,
+  parseDatabaseUrl,
+  describeDatabaseUrl,
+  DEFAULT_DATABASE_URL,
+  type DatabaseLocation,
+  type OpenStoreOptions,
+} from './open.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
 export { ThreadedSqliteStore, type ThreadedSqliteStoreOptions } from './sqlite/threaded-store.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';

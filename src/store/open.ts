@@ -54,7 +54,9 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   } catch (err) {
     const message = (err as Error).message;
     if (options.readonly && /unable to open|does not exist|no such file/i.test(message)) {
-      throw new Error(`database ${location.path} does not exist; start the receiver first or pass --db`, { cause: err });
+      throw new Error(`database ${location.path} does not exist; start the receiver first or pass --db`, {
+        cause: err,
+      });
     }
     throw new Error(`cannot open database ${location.path}: ${message}`, { cause: err });
   }

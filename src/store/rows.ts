@@ -1,4 +1,10 @@
-import { canonicalFromStored, COMPLETION_EVENT_TYPES, type CanonicalDecision, type CanonicalEvent, type CanonicalFields } from '../contract/index.js';
+import {
+  canonicalFromStored,
+  COMPLETION_EVENT_TYPES,
+  type CanonicalDecision,
+  type CanonicalEvent,
+  type CanonicalFields,
+} from '../contract/index.js';
 import type { TransactionLifecycle } from '../lifecycle/index.js';
 import { encodeCursor, type CursorKind } from './cursor.js';
 import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
@@ -56,7 +62,10 @@ export function metadataOf(row: Pick<EventSummaryRow, 'canonical'>): CanonicalFi
  * the sender said only for a RiskOS note the store linked to its transaction through the
  * evaluation id: the link is what a reader, and a destination, needs.
  */
-export function canonicalOfRow(payload: unknown, row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>): CanonicalEvent {
+export function canonicalOfRow(
+  payload: unknown,
+  row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>,
+): CanonicalEvent {
   const event = canonicalFromStored(payload, metadataOf(row));
   event.docvTransactionId = transactionOfColumn(row.docv_transaction_id);
   return event;
@@ -106,7 +115,8 @@ export function deliveryOf(row: DeliverySummaryRow): OutboxDelivery {
     destination: row.destination,
     state: row.state,
     attempts: row.attempts,
-    nextAttemptAt: row.state === 'pending' || row.state === 'failed' ? new Date(Number(row.next_attempt_at)).toISOString() : null,
+    nextAttemptAt:
+      row.state === 'pending' || row.state === 'failed' ? new Date(Number(row.next_attempt_at)).toISOString() : null,
     lastStatus: row.last_status,
     lastError: row.last_error,
     createdAt: iso(row.created_at),
@@ -122,10 +132,18 @@ export function withoutBookkeeping(state: TransactionLifecycle): TransactionSumm
 }
 
 /** A page of `limit` rows out of `limit + 1` fetched: the extra row says whether more follow. */
-export function page<R extends { seq: number | string }, T>(rows: R[], limit: number, kind: CursorKind, map: (row: R) => T): Page<T> {
+export function page<R extends { seq: number | string }, T>(
+  rows: R[],
+  limit: number,
+  kind: CursorKind,
+  map: (row: R) => T,
+): Page<T> {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
-  return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(Number(last.seq), kind) : null };
+  return {
+    items: items.map(map),
+    nextCursor: rows.length > limit && last ? encodeCursor(Number(last.seq), kind) : null,
+  };
 }
 
 /**
@@ -133,8 +151,16 @@ export function page<R extends { seq: number | string }, T>(rows: R[], limit: nu
  * fetched one: a completion's forward must carry the decision even when it was fetched for the
  * upload (whose fetch found it first, so the completion's own fetch made no call).
  */
-export function wantsTransactionDecision(delivery: { eventType: string; docvTransactionId: string | null; fetchedDecision: unknown }): boolean {
-  return delivery.fetchedDecision === null && delivery.docvTransactionId !== null && COMPLETION_EVENT_TYPES.includes(delivery.eventType);
+export function wantsTransactionDecision(delivery: {
+  eventType: string;
+  docvTransactionId: string | null;
+  fetchedDecision: unknown;
+}): boolean {
+  return (
+    delivery.fetchedDecision === null &&
+    delivery.docvTransactionId !== null &&
+    COMPLETION_EVENT_TYPES.includes(delivery.eventType)
+  );
 }
 
 /**
@@ -142,6 +168,7 @@ export function wantsTransactionDecision(delivery: { eventType: string; docvTran
  * credential pattern was added (an `X-Auth-Token` stored by an older version) are not shown either.
  */
 export function shownHeaders(stored: string | Record<string, string>): Record<string, string> {
-  return headersWithoutCredentials(typeof stored === 'string' ? (JSON.parse(stored) as Record<string, string>) : stored);
+  return headersWithoutCredentials(
+    typeof stored === 'string' ? (JSON.parse(stored) as Record<string, string>) : stored,
+  );
 }
-

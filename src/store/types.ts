@@ -1,6 +1,12 @@
 import type { CanonicalDecision, CanonicalEvent, Dialect } from '../contract/index.js';
 import type { ApiDecision, TransactionLifecycle } from '../lifecycle/index.js';
-import type { AddDestinationMode, AddDestinationResult, DestinationState, NewDestination, StoredDestination } from './destinations.js';
+import type {
+  AddDestinationMode,
+  AddDestinationResult,
+  DestinationState,
+  NewDestination,
+  StoredDestination,
+} from './destinations.js';
 
 /** One authenticated delivery that fits a dialect, normalised, ready to be committed. */
 export interface IngestInput {
@@ -341,7 +347,8 @@ export interface StoreLifecycle {
 }
 
 /** Everything the receiver persists. Implementations: SQLite (embedded default) and PostgreSQL. */
-export interface Store extends EventLog, ReadModel, QuarantineStore, Outbox, DecisionRecords, DestinationStore, StoreLifecycle {}
+export interface Store
+  extends EventLog, ReadModel, QuarantineStore, Outbox, DecisionRecords, DestinationStore, StoreLifecycle {}
 
 /** The store cannot take writes right now (disk, lock, connection): the sender should retry. */
 export class StoreUnavailableError extends Error {

@@ -50,18 +50,26 @@ export type WebhookHeaders = HeaderMap | Headers;
  * Unlike the receiver, it remembers nothing: deduplicating retries (`event.envelopeId`, the
  * `webhook-id` header) and answering quickly are the caller's job.
  */
-export function verifyDocvWebhook(rawBody: Uint8Array | string, headers: WebhookHeaders, options: VerifyDocvWebhookOptions): CanonicalEvent {
-  if (options === null || typeof options !== 'object') throw new TypeError('verifyDocvWebhook needs options with secrets, signingSecrets or basicAuth');
+export function verifyDocvWebhook(
+  rawBody: Uint8Array | string,
+  headers: WebhookHeaders,
+  options: VerifyDocvWebhookOptions,
+): CanonicalEvent {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('verifyDocvWebhook needs options with secrets, signingSecrets or basicAuth');
   const body = rawBytes(rawBody);
   const headerMap = headers instanceof Headers ? fromWebHeaders(headers) : headers;
-  if (headerMap === null || typeof headerMap !== 'object') throw new TypeError('verifyDocvWebhook needs the request headers (an object or a Headers)');
+  if (headerMap === null || typeof headerMap !== 'object')
+    throw new TypeError('verifyDocvWebhook needs the request headers (an object or a Headers)');
 
   const webhookSecrets = list(options.secrets);
   const signingSecrets = list(options.signingSecrets);
   const basicAuth = list(options.basicAuth);
   if (webhookSecrets.length + signingSecrets.length + basicAuth.length === 0) {
     // The receiver may run open on loopback; a verification that checks nothing is always a mistake.
-    throw new TypeError('verifyDocvWebhook needs secrets, signingSecrets or basicAuth: with none it would accept anyone');
+    throw new TypeError(
+      'verifyDocvWebhook needs secrets, signingSecrets or basicAuth: with none it would accept anyone',
+    );
   }
   const now = options.now ?? Date.now;
   // Throws AuthConfigError (a TypeError) on secrets that could never work, as `serve` does at start.
@@ -75,35 +83,60 @@ export function verifyDocvWebhook(rawBody: Uint8Array | string, headers: Webhook
 
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (body.byteLength > maxBodyBytes) {
-    throw new DocvWebhookError('too-large', `the body is ${body.byteLength} bytes, over the limit of ${maxBodyBytes}`, { status: 413 });
+    throw new DocvWebhookError('too-large', `the body is ${body.byteLength} bytes, over the limit of ${maxBodyBytes}`, {
+      status: 413,
+    });
   }
 
   const repeated = repeatedCredentialHeader(headerMap, options.rawHeaders);
-  if (repeated !== undefined) throw new DocvWebhookError('unauthenticated', `the delivery is not authenticated: ${repeated}`, { status: 401 });
+  if (repeated !== undefined)
+    throw new DocvWebhookError('unauthenticated', `the delivery is not authenticated: ${repeated}`, { status: 401 });
   const credentials = auth.checkCredentials({ headers: headerMap, remoteAddress: undefined }, body);
   if (!credentials.ok) {
-    throw new DocvWebhookError('unauthenticated', `the delivery is not authenticated: ${credentials.reason}`, { status: 401, failedCheck: credentials.failedCheck });
+    throw new DocvWebhookError('unauthenticated', `the delivery is not authenticated: ${credentials.reason}`, {
+      status: 401,
+      failedCheck: credentials.failedCheck,
+    });
   }
 
-  const mediaTypeProblem = jsonContentTypeProblem(single(headerMap, 'content-type')) ?? contentEncodingProblem(single(headerMap, 'content-encoding'));
-  if (mediaTypeProblem !== null) throw new DocvWebhookError('unsupported-media-type', mediaTypeProblem, { status: 415 });
+  const mediaTypeProblem =
+    jsonContentTypeProblem(single(headerMap, 'content-type')) ??
+    contentEncodingProblem(single(headerMap, 'content-encoding'));
+  if (mediaTypeProblem !== null)
+    throw new DocvWebhookError('unsupported-media-type', mediaTypeProblem, { status: 415 });
 
   const webhookId = credentials.webhookId ?? single(headerMap, 'webhook-id') ?? single(headerMap, 'svix-id');
   if (webhookId !== undefined && (webhookId.length === 0 || webhookId.length > MAX_DELIVERY_ID_LENGTH)) {
-    throw new DocvWebhookError('invalid-delivery-id', `webhook-id has ${webhookId.length} characters, not 1 to ${MAX_DELIVERY_ID_LENGTH}`, { status: 400 });
+    throw new DocvWebhookError(
+      'invalid-delivery-id',
+      `webhook-id has ${webhookId.length} characters, not 1 to ${MAX_DELIVERY_ID_LENGTH}`,
+      { status: 400 },
+    );
   }
 
-  const parsed = parseDelivery(body, { dialect: options.dialect, receivedAt: new Date(now()), keepDocumentData: options.keepDocumentData === true });
+  const parsed = parseDelivery(body, {
+    dialect: options.dialect,
+    receivedAt: new Date(now()),
+    keepDocumentData: options.keepDocumentData === true,
+  });
   if (parsed.ok) return parsed.event;
   if (parsed.kind !== 'contract') {
     // Not the parser's message: it quotes the body around the error, and this one is for logs.
-    throw new DocvWebhookError('invalid-json', parsed.kind === 'encoding' ? 'the body is not valid UTF-8' : 'the body is not valid JSON', { status: 400 });
+    throw new DocvWebhookError(
+      'invalid-json',
+      parsed.kind === 'encoding' ? 'the body is not valid UTF-8' : 'the body is not valid JSON',
+      { status: 400 },
+    );
   }
-  throw new DocvWebhookError('invalid-event', violationSummary(parsed.dialect, parsed.detected || options.dialect !== undefined, parsed.errors), {
-    status: 422,
-    dialect: parsed.dialect,
-    violations: parsed.errors,
-  });
+  throw new DocvWebhookError(
+    'invalid-event',
+    violationSummary(parsed.dialect, parsed.detected || options.dialect !== undefined, parsed.errors),
+    {
+      status: 422,
+      dialect: parsed.dialect,
+      violations: parsed.errors,
+    },
+  );
 }
 
 /**

@@ -15,7 +15,9 @@ const PATH = '/socure/docv/webhook';
 const backends = await testBackends();
 
 function listen(server: Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
 /** The request body as a Web stream; once the reader cancels (413), the rest is drained unread. */
@@ -41,7 +43,8 @@ function webStream(req: IncomingMessage): ReadableStream<Uint8Array> {
 function serveFetch(fetchApp: (request: Request) => Response | Promise<Response>): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     const request = new Request(`http://${req.headers.host}${req.url}`, {
       method: req.method,
@@ -57,7 +60,11 @@ function serveFetch(fetchApp: (request: Request) => Response | Promise<Response>
 }
 
 async function post(url: string, body: unknown, auth = `Bearer ${SECRET}`) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: auth },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, json: await res.json() };
 }
 
@@ -129,7 +136,11 @@ describe.each(backends)('framework adapters (docs/library.md examples; $name)', 
       expect(await post(url + PATH, event)).toMatchObject({ status: 200, json: { status: 'duplicate' } });
       expect((await post(url + PATH, event, 'Bearer wrong')).status).toBe(401);
       // The pipeline judges the content type itself (after the credentials), not fastify.
-      const text = await fetch(url + PATH, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${SECRET}` }, body: JSON.stringify(event) });
+      const text = await fetch(url + PATH, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', authorization: `Bearer ${SECRET}` },
+        body: JSON.stringify(event),
+      });
       expect(text.status).toBe(415);
       expect(await post(url + '/echo', { a: 1 })).toMatchObject({ status: 200, json: { parsed: { a: 1 } } });
       await waitFor(() => handled.some((e) => e.docvTransactionId === event.docvTransactionId), 'handler run');
@@ -174,11 +185,19 @@ describe.each(backends)('framework adapters (docs/library.md examples; $name)', 
     async function POST(request: Request): Promise<Response> {
       return handler(request);
     }
-    const server = serveFetch((request) => (request.method === 'POST' && new URL(request.url).pathname === PATH ? POST(request) : new Response(null, { status: 405 })));
+    const server = serveFetch((request) =>
+      request.method === 'POST' && new URL(request.url).pathname === PATH
+        ? POST(request)
+        : new Response(null, { status: 405 }),
+    );
     const url = await listen(server);
     try {
       const event = docvEvent({ eventType: 'APP_OPENED' });
-      const res = await fetch(url + PATH, { method: 'POST', headers: { 'content-type': 'application/json', authorization: SECRET }, body: JSON.stringify(event) });
+      const res = await fetch(url + PATH, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: SECRET },
+        body: JSON.stringify(event),
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toContain('application/json');
       const store = await receiver.store;

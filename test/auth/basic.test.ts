@@ -34,10 +34,19 @@ describe('HTTP Basic', () => {
   });
 
   it('explains a wrong scheme differently from wrong credentials (for the log)', () => {
-    expect(check({ authorization: 'Bearer abc' })).toEqual({ ok: false, reason: 'Authorization header does not use the Basic scheme' });
-    expect(check({ authorization: basic('docv:wrong') })).toEqual({ ok: false, reason: 'Basic credentials match no configured user:pass' });
+    expect(check({ authorization: 'Bearer abc' })).toEqual({
+      ok: false,
+      reason: 'Authorization header does not use the Basic scheme',
+    });
+    expect(check({ authorization: basic('docv:wrong') })).toEqual({
+      ok: false,
+      reason: 'Basic credentials match no configured user:pass',
+    });
     expect(check({})).toEqual({ ok: false, reason: 'no Authorization header' });
-    expect(check({ authorization: [basic('docv:s3crét'), basic('docv:s3crét')] })).toEqual({ ok: false, reason: 'more than one Authorization header' });
+    expect(check({ authorization: [basic('docv:s3crét'), basic('docv:s3crét')] })).toEqual({
+      ok: false,
+      reason: 'more than one Authorization header',
+    });
   });
 
   it.each([

@@ -31,7 +31,9 @@ describe('resolveClientAddress', () => {
     });
 
     it('treats repeated headers as one list in order', () => {
-      expect(resolveClientAddress({ 'x-forwarded-for': ['127.0.0.1', '203.0.113.66'] }, proxy, true)).toBe('203.0.113.66');
+      expect(resolveClientAddress({ 'x-forwarded-for': ['127.0.0.1', '203.0.113.66'] }, proxy, true)).toBe(
+        '203.0.113.66',
+      );
       expect(resolveClientAddress({ 'X-Forwarded-For': '127.0.0.1, 203.0.113.66' }, proxy, true)).toBe('203.0.113.66');
     });
 

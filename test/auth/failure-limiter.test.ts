@@ -8,7 +8,14 @@ function clock(start = 1_700_000_000_000) {
 
 function limiter(overrides: Partial<Parameters<typeof createFailureLimiter>[0]> = {}) {
   const c = clock();
-  const l = createFailureLimiter({ maxFailures: 3, windowMs: 60_000, blockMs: 120_000, maxTrackedAddresses: 100, now: c.now, ...overrides });
+  const l = createFailureLimiter({
+    maxFailures: 3,
+    windowMs: 60_000,
+    blockMs: 120_000,
+    maxTrackedAddresses: 100,
+    now: c.now,
+    ...overrides,
+  });
   return { ...c, l };
 }
 
@@ -132,7 +139,16 @@ describe('createFailureLimiter', () => {
     expect(blocks).toEqual([]);
     const at = now();
     l.recordFailure('203.0.113.1', 'shared-secret: wrong token');
-    expect(blocks).toEqual([{ address: '203.0.113.1', failures: 4, windowMs: 60_000, blockMs: 120_000, until: at + 120_000, reason: 'shared-secret: wrong token' }]);
+    expect(blocks).toEqual([
+      {
+        address: '203.0.113.1',
+        failures: 4,
+        windowMs: 60_000,
+        blockMs: 120_000,
+        until: at + 120_000,
+        reason: 'shared-secret: wrong token',
+      },
+    ]);
     // Failures during the block are refused before they are counted: no second notice.
     l.recordFailure('203.0.113.1', 'shared-secret: wrong token');
     expect(blocks).toHaveLength(1);
@@ -145,8 +161,12 @@ describe('createFailureLimiter', () => {
   it('has documented defaults', () => {
     const c = clock();
     const l = createFailureLimiter({ now: c.now });
-    for (let i = 0; i < DEFAULT_FAILURE_LIMITS.maxFailures; i++) expect(l.recordFailure('203.0.113.1').limited).toBe(false);
-    expect(l.recordFailure('203.0.113.1')).toEqual({ limited: true, retryAfterSeconds: DEFAULT_FAILURE_LIMITS.blockMs / 1000 });
+    for (let i = 0; i < DEFAULT_FAILURE_LIMITS.maxFailures; i++)
+      expect(l.recordFailure('203.0.113.1').limited).toBe(false);
+    expect(l.recordFailure('203.0.113.1')).toEqual({
+      limited: true,
+      retryAfterSeconds: DEFAULT_FAILURE_LIMITS.blockMs / 1000,
+    });
   });
 
   it.each([

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AuthConfigError, createInboundAuth, signStandardWebhook, type InboundAuthConfig, type InboundRequestMeta } from '../../src/auth/index.js';
+import {
+  AuthConfigError,
+  createInboundAuth,
+  signStandardWebhook,
+  type InboundAuthConfig,
+  type InboundRequestMeta,
+} from '../../src/auth/index.js';
 
 const SHARED = 'docv-shared-secret';
 const SIGNING = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -7,12 +13,24 @@ const NOW_SECONDS = 1_767_225_600;
 const now = () => NOW_SECONDS * 1000 + 250;
 const BODY = Buffer.from('{"eventType":"APP_OPENED","docvTransactionId":"tx-1","eventTime":"2026-01-01T00:00:00Z"}');
 
-function signed(body: Uint8Array = BODY, id = 'msg_1', timestamp = NOW_SECONDS, secret = SIGNING): Record<string, string> {
-  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandardWebhook(secret, id, timestamp, body) };
+function signed(
+  body: Uint8Array = BODY,
+  id = 'msg_1',
+  timestamp = NOW_SECONDS,
+  secret = SIGNING,
+): Record<string, string> {
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signStandardWebhook(secret, id, timestamp, body),
+  };
 }
 
 const basicHeader = (userPass: string) => `Basic ${Buffer.from(userPass).toString('base64')}`;
-const meta = (headers: InboundRequestMeta['headers'], remoteAddress: string | undefined = '127.0.0.1'): InboundRequestMeta => ({ headers, remoteAddress });
+const meta = (
+  headers: InboundRequestMeta['headers'],
+  remoteAddress: string | undefined = '127.0.0.1',
+): InboundRequestMeta => ({ headers, remoteAddress });
 
 function configError(config: InboundAuthConfig): AuthConfigError {
   try {
@@ -60,7 +78,11 @@ describe('createInboundAuth', () => {
         reason: 'shared-secret: the token in the Authorization header matches no configured webhook secret',
         wwwAuthenticate: 'Bearer realm="docv-webhooks"',
       });
-      expect(auth.checkCredentials(meta({}), BODY)).toMatchObject({ ok: false, failedCheck: 'shared-secret', reason: 'shared-secret: no Authorization header' });
+      expect(auth.checkCredentials(meta({}), BODY)).toMatchObject({
+        ok: false,
+        failedCheck: 'shared-secret',
+        reason: 'shared-secret: no Authorization header',
+      });
     });
 
     it('reports what is configured without revealing it', () => {
@@ -93,16 +115,38 @@ describe('createInboundAuth', () => {
     });
 
     it('accepts the svix- spelling', () => {
-      const headers = Object.fromEntries(Object.entries(signed()).map(([name, value]) => [name.replace('webhook-', 'svix-'), value]));
+      const headers = Object.fromEntries(
+        Object.entries(signed()).map(([name, value]) => [name.replace('webhook-', 'svix-'), value]),
+      );
       expect(auth.checkCredentials(meta(headers), BODY)).toEqual({ ok: true, webhookId: 'msg_1' });
     });
 
     it.each([
       ['missing headers', {}, BODY, /signature: missing webhook-id, webhook-timestamp, webhook-signature/],
-      ['a tampered body', signed(), Buffer.from(BODY.toString().replace('APP_OPENED', 'VERIFICATION_COMPLETED')), /signature: webhook-signature matches no/],
-      ['an expired timestamp', signed(BODY, 'msg_1', NOW_SECONDS - 301), BODY, /signature: webhook-timestamp \d+ is 301 s in the past/],
-      ['a future timestamp', signed(BODY, 'msg_1', NOW_SECONDS + 301), BODY, /signature: webhook-timestamp \d+ is 301 s in the future/],
-      ['a wrong secret', signed(BODY, 'msg_1', NOW_SECONDS, 'whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8='), BODY, /matches no configured signing secret/],
+      [
+        'a tampered body',
+        signed(),
+        Buffer.from(BODY.toString().replace('APP_OPENED', 'VERIFICATION_COMPLETED')),
+        /signature: webhook-signature matches no/,
+      ],
+      [
+        'an expired timestamp',
+        signed(BODY, 'msg_1', NOW_SECONDS - 301),
+        BODY,
+        /signature: webhook-timestamp \d+ is 301 s in the past/,
+      ],
+      [
+        'a future timestamp',
+        signed(BODY, 'msg_1', NOW_SECONDS + 301),
+        BODY,
+        /signature: webhook-timestamp \d+ is 301 s in the future/,
+      ],
+      [
+        'a wrong secret',
+        signed(BODY, 'msg_1', NOW_SECONDS, 'whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8='),
+        BODY,
+        /matches no configured signing secret/,
+      ],
     ])('fails %s with 401 and no challenge', (_label, headers, body, reason) => {
       const outcome = auth.checkCredentials(meta(headers), body);
       expect(outcome).toMatchObject({ ok: false, status: 401, failedCheck: 'signature' });
@@ -122,8 +166,14 @@ describe('createInboundAuth', () => {
     it('accepts deliveries signed with either secret during a rotation', () => {
       const next = 'whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
       const rotating = createInboundAuth({ signingSecrets: [SIGNING, next], now });
-      expect(rotating.checkCredentials(meta(signed(BODY, 'a', NOW_SECONDS, SIGNING)), BODY)).toEqual({ ok: true, webhookId: 'a' });
-      expect(rotating.checkCredentials(meta(signed(BODY, 'b', NOW_SECONDS, next)), BODY)).toEqual({ ok: true, webhookId: 'b' });
+      expect(rotating.checkCredentials(meta(signed(BODY, 'a', NOW_SECONDS, SIGNING)), BODY)).toEqual({
+        ok: true,
+        webhookId: 'a',
+      });
+      expect(rotating.checkCredentials(meta(signed(BODY, 'b', NOW_SECONDS, next)), BODY)).toEqual({
+        ok: true,
+        webhookId: 'b',
+      });
     });
 
     it('uses the real clock by default', () => {
@@ -138,14 +188,26 @@ describe('createInboundAuth', () => {
     const auth = createInboundAuth({ webhookSecrets: [SHARED], signingSecrets: [SIGNING], now });
 
     it('passes only when all pass', () => {
-      expect(auth.checkCredentials(meta({ authorization: `Bearer ${SHARED}`, ...signed() }), BODY)).toEqual({ ok: true, webhookId: 'msg_1' });
-      expect(auth.checkCredentials(meta({ authorization: 'Bearer wrong', ...signed() }), BODY)).toMatchObject({ ok: false, failedCheck: 'shared-secret' });
-      expect(auth.checkCredentials(meta({ authorization: `Bearer ${SHARED}` }), BODY)).toMatchObject({ ok: false, failedCheck: 'signature' });
+      expect(auth.checkCredentials(meta({ authorization: `Bearer ${SHARED}`, ...signed() }), BODY)).toEqual({
+        ok: true,
+        webhookId: 'msg_1',
+      });
+      expect(auth.checkCredentials(meta({ authorization: 'Bearer wrong', ...signed() }), BODY)).toMatchObject({
+        ok: false,
+        failedCheck: 'shared-secret',
+      });
+      expect(auth.checkCredentials(meta({ authorization: `Bearer ${SHARED}` }), BODY)).toMatchObject({
+        ok: false,
+        failedCheck: 'signature',
+      });
       expect(auth.checkCredentials(meta({}), BODY)).toMatchObject({ ok: false, failedCheck: 'shared-secret' });
     });
 
     it('still sends the Authorization challenge when only the signature failed (RFC 9110 wants one on every 401)', () => {
-      expect(auth.checkCredentials(meta({ authorization: SHARED }), BODY)).toMatchObject({ failedCheck: 'signature', wwwAuthenticate: 'Bearer realm="docv-webhooks"' });
+      expect(auth.checkCredentials(meta({ authorization: SHARED }), BODY)).toMatchObject({
+        failedCheck: 'signature',
+        wwwAuthenticate: 'Bearer realm="docv-webhooks"',
+      });
     });
 
     it('lists the mechanisms in check order', () => {
@@ -160,13 +222,20 @@ describe('createInboundAuth', () => {
         {},
         { authorization: basicHeader('socure:wrong') },
         { authorization: basicHeader('socure:TopSecretPass') },
-        { authorization: basicHeader('socure:TopSecretPass'), ...signed(BODY, 'm', NOW_SECONDS, 'whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=') },
+        {
+          authorization: basicHeader('socure:TopSecretPass'),
+          ...signed(BODY, 'm', NOW_SECONDS, 'whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8='),
+        },
         { authorization: basicHeader('socure:TopSecretPass'), ...signed(BODY, 'm', 1) },
       ];
       for (const headers of attempts) {
         const text = JSON.stringify(everything.checkCredentials(meta(headers), BODY));
         expect(text).toContain('"ok":false');
-        for (const secret of ['TopSecretPass', 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', Buffer.from('socure:TopSecretPass').toString('base64')]) {
+        for (const secret of [
+          'TopSecretPass',
+          'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+          Buffer.from('socure:TopSecretPass').toString('base64'),
+        ]) {
           expect(text).not.toContain(secret);
         }
       }
@@ -193,7 +262,11 @@ describe('createInboundAuth', () => {
         reason: 'client address 198.51.100.9 is not on the allow-list',
         clientAddress: '198.51.100.9',
       });
-      expect(auth.checkSource({ headers: {}, remoteAddress: undefined })).toMatchObject({ ok: false, status: 403, reason: 'client address unknown' });
+      expect(auth.checkSource({ headers: {}, remoteAddress: undefined })).toMatchObject({
+        ok: false,
+        status: 403,
+        reason: 'client address unknown',
+      });
     });
 
     it('ignores X-Forwarded-For unless a proxy is trusted', () => {
@@ -202,13 +275,20 @@ describe('createInboundAuth', () => {
 
     it('believes the right-most X-Forwarded-For entry behind a trusted proxy', () => {
       const behindProxy = createInboundAuth({ allowIps: ['203.0.113.0/24'], trustProxy: true });
-      expect(behindProxy.checkSource(meta({ 'x-forwarded-for': '203.0.113.7' }, '10.0.0.2'))).toEqual({ ok: true, clientAddress: '203.0.113.7' });
+      expect(behindProxy.checkSource(meta({ 'x-forwarded-for': '203.0.113.7' }, '10.0.0.2'))).toEqual({
+        ok: true,
+        clientAddress: '203.0.113.7',
+      });
       // A client claiming an allowed address to the left of its real one is refused.
-      expect(behindProxy.checkSource(meta({ 'x-forwarded-for': '203.0.113.7, 198.51.100.9' }, '10.0.0.2'))).toMatchObject({ ok: false, clientAddress: '198.51.100.9' });
+      expect(
+        behindProxy.checkSource(meta({ 'x-forwarded-for': '203.0.113.7, 198.51.100.9' }, '10.0.0.2')),
+      ).toMatchObject({ ok: false, clientAddress: '198.51.100.9' });
     });
 
     it('reports the client address even with no allow-list, for the failure limiter', () => {
-      expect(createInboundAuth({ trustProxy: true }).checkSource(meta({ 'x-forwarded-for': '192.0.2.5' }, '10.0.0.2'))).toEqual({ ok: true, clientAddress: '192.0.2.5' });
+      expect(
+        createInboundAuth({ trustProxy: true }).checkSource(meta({ 'x-forwarded-for': '192.0.2.5' }, '10.0.0.2')),
+      ).toEqual({ ok: true, clientAddress: '192.0.2.5' });
     });
   });
 
@@ -221,9 +301,24 @@ describe('createInboundAuth', () => {
       ['whitespace in a shared secret', { webhookSecrets: ['abc\n'] }, 'webhookSecrets', /whitespace/],
       ['whitespace in a signing secret', { signingSecrets: [`${SIGNING} `] }, 'signingSecrets', /whitespace/],
       ['bad whsec base64', { signingSecrets: ['whsec_%%%'] }, 'signingSecrets', /entry 1: .*not valid base64/],
-      ['a zero tolerance', { signingSecrets: [SIGNING], signatureToleranceSeconds: 0 }, 'signatureToleranceSeconds', /positive/],
-      ['a tolerance that is not a number', { signingSecrets: [SIGNING], signatureToleranceSeconds: '300' as unknown as number }, 'signatureToleranceSeconds', /positive/],
-      ['basic auth and a shared secret together', { webhookSecrets: [SHARED], basicAuth: ['u:p'] }, 'basicAuth', /Authorization header/],
+      [
+        'a zero tolerance',
+        { signingSecrets: [SIGNING], signatureToleranceSeconds: 0 },
+        'signatureToleranceSeconds',
+        /positive/,
+      ],
+      [
+        'a tolerance that is not a number',
+        { signingSecrets: [SIGNING], signatureToleranceSeconds: '300' as unknown as number },
+        'signatureToleranceSeconds',
+        /positive/,
+      ],
+      [
+        'basic auth and a shared secret together',
+        { webhookSecrets: [SHARED], basicAuth: ['u:p'] },
+        'basicAuth',
+        /Authorization header/,
+      ],
       ['a non-boolean trustProxy', { trustProxy: 'yes' as unknown as boolean }, 'trustProxy', /true or false/],
       ['a non-function clock', { now: 5 as unknown as () => number }, 'now', /function/],
       ['a secret list that is a string', { webhookSecrets: 'abc' as unknown as string[] }, 'webhookSecrets', /list/],
@@ -246,7 +341,9 @@ describe('createInboundAuth', () => {
 
   it('refuses a body that is not raw bytes, telling the caller why', () => {
     const auth = createInboundAuth({ signingSecrets: [SIGNING], now });
-    expect(() => auth.checkCredentials(meta(signed()), BODY.toString() as unknown as Uint8Array)).toThrow(/raw request body as bytes/);
+    expect(() => auth.checkCredentials(meta(signed()), BODY.toString() as unknown as Uint8Array)).toThrow(
+      /raw request body as bytes/,
+    );
     expect(() => auth.checkCredentials(meta(signed()), JSON.parse(BODY.toString()) as Uint8Array)).toThrow(TypeError);
   });
 

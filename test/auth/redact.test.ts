@@ -25,7 +25,21 @@ describe('headersWithoutCredentials', () => {
       'X-Goog-IAP-JWT-Assertion',
       'DPoP',
     ];
-    const kept = ['content-type', 'content-length', 'content-encoding', 'user-agent', 'webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp', 'x-forwarded-for', 'x-request-id', 'traceparent', 'x-amzn-trace-id', 'accept'];
+    const kept = [
+      'content-type',
+      'content-length',
+      'content-encoding',
+      'user-agent',
+      'webhook-id',
+      'webhook-timestamp',
+      'svix-id',
+      'svix-timestamp',
+      'x-forwarded-for',
+      'x-request-id',
+      'traceparent',
+      'x-amzn-trace-id',
+      'accept',
+    ];
     const headers = Object.fromEntries([...dropped, ...kept].map((name) => [name, `value-of-${name}`]));
     expect(Object.keys(headersWithoutCredentials(headers)).sort()).toEqual([...kept].sort());
   });
@@ -43,7 +57,9 @@ describe('headersWithoutCredentials', () => {
   });
 
   it('lower-cases the names it keeps and joins repeated values', () => {
-    expect(headersWithoutCredentials({ 'X-Request-Id': 'r1', 'x-forwarded-for': ['10.0.0.1', '10.0.0.2'], gone: undefined })).toEqual({
+    expect(
+      headersWithoutCredentials({ 'X-Request-Id': 'r1', 'x-forwarded-for': ['10.0.0.1', '10.0.0.2'], gone: undefined }),
+    ).toEqual({
       'x-request-id': 'r1',
       'x-forwarded-for': '10.0.0.1, 10.0.0.2',
     });

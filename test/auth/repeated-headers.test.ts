@@ -6,12 +6,15 @@ import { repeatedCredentialHeader, SINGLE_CREDENTIAL_HEADERS } from '../../src/a
  * every adapter: test/security/front-door.test.ts.
  */
 describe('repeatedCredentialHeader', () => {
-  it.each(SINGLE_CREDENTIAL_HEADERS)('counts %s in the raw headers, whatever the letter case, and names it with the count', (name) => {
-    const spelled = name === 'authorization' ? 'Authorization' : name;
-    const raw = ['Host', '127.0.0.1', name.toUpperCase(), 'a', 'Content-Type', 'application/json', name, 'b'];
-    expect(repeatedCredentialHeader({ [name]: 'a' }, raw)).toBe(`${spelled} sent 2 times`);
-    expect(repeatedCredentialHeader({ [name]: 'a' }, [...raw, name, 'c'])).toBe(`${spelled} sent 3 times`);
-  });
+  it.each(SINGLE_CREDENTIAL_HEADERS)(
+    'counts %s in the raw headers, whatever the letter case, and names it with the count',
+    (name) => {
+      const spelled = name === 'authorization' ? 'Authorization' : name;
+      const raw = ['Host', '127.0.0.1', name.toUpperCase(), 'a', 'Content-Type', 'application/json', name, 'b'];
+      expect(repeatedCredentialHeader({ [name]: 'a' }, raw)).toBe(`${spelled} sent 2 times`);
+      expect(repeatedCredentialHeader({ [name]: 'a' }, [...raw, name, 'c'])).toBe(`${spelled} sent 3 times`);
+    },
+  );
 
   it('finds a repeat that the header map no longer shows (Node keeps only the first Authorization)', () => {
     const raw = ['authorization', 'Bearer s3cr3t', 'authorization', 'wrong'];
@@ -19,8 +22,32 @@ describe('repeatedCredentialHeader', () => {
   });
 
   it('says nothing of a request with each credential header once, or of other repeated headers', () => {
-    const raw = ['Authorization', 'Bearer x', 'webhook-id', 'msg_1', 'webhook-timestamp', '1700000000', 'webhook-signature', 'v1,abc v1,def', 'Accept', '*/*', 'accept', 'text/plain', 'X-Forwarded-For', '10.0.0.1', 'x-forwarded-for', '10.0.0.2'];
-    const headers = { authorization: 'Bearer x', 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': 'v1,abc v1,def', accept: '*/*, text/plain', 'x-forwarded-for': '10.0.0.1, 10.0.0.2' };
+    const raw = [
+      'Authorization',
+      'Bearer x',
+      'webhook-id',
+      'msg_1',
+      'webhook-timestamp',
+      '1700000000',
+      'webhook-signature',
+      'v1,abc v1,def',
+      'Accept',
+      '*/*',
+      'accept',
+      'text/plain',
+      'X-Forwarded-For',
+      '10.0.0.1',
+      'x-forwarded-for',
+      '10.0.0.2',
+    ];
+    const headers = {
+      authorization: 'Bearer x',
+      'webhook-id': 'msg_1',
+      'webhook-timestamp': '1700000000',
+      'webhook-signature': 'v1,abc v1,def',
+      accept: '*/*, text/plain',
+      'x-forwarded-for': '10.0.0.1, 10.0.0.2',
+    };
     expect(repeatedCredentialHeader(headers, raw)).toBeUndefined();
     expect(repeatedCredentialHeader(headers)).toBeUndefined();
     expect(repeatedCredentialHeader({}, [])).toBeUndefined();
@@ -28,7 +55,9 @@ describe('repeatedCredentialHeader', () => {
 
   it('with raw headers the count decides: one header whose value has a comma is one header', () => {
     // Such a value fails the credential check on its own merits (the shared secret is compared with the last token).
-    expect(repeatedCredentialHeader({ authorization: 'Bearer a, b' }, ['Authorization', 'Bearer a, b'])).toBeUndefined();
+    expect(
+      repeatedCredentialHeader({ authorization: 'Bearer a, b' }, ['Authorization', 'Bearer a, b']),
+    ).toBeUndefined();
   });
 
   it('the webhook- and svix- spellings are different headers: one of each is not a repeat', () => {
@@ -45,7 +74,9 @@ describe('repeatedCredentialHeader', () => {
       ['webhook-timestamp', '1700000000, 1700000001', 'webhook-timestamp'],
       ['svix-timestamp', '1700000000, 1700000001', 'svix-timestamp'],
     ])('%s: %j is two values joined into one', (name, value, spelled) => {
-      expect(repeatedCredentialHeader({ [name]: value })).toBe(`${spelled} holds a comma and a space, as two headers joined into one do; it may be sent once`);
+      expect(repeatedCredentialHeader({ [name]: value })).toBe(
+        `${spelled} holds a comma and a space, as two headers joined into one do; it may be sent once`,
+      );
     });
 
     it.each([
@@ -71,7 +102,12 @@ describe('repeatedCredentialHeader', () => {
   it('never puts a header value in its reason', () => {
     const secret = 'do-not-log-me';
     const reasons = [
-      repeatedCredentialHeader({ authorization: `Bearer ${secret}` }, ['authorization', `Bearer ${secret}`, 'authorization', secret]),
+      repeatedCredentialHeader({ authorization: `Bearer ${secret}` }, [
+        'authorization',
+        `Bearer ${secret}`,
+        'authorization',
+        secret,
+      ]),
       repeatedCredentialHeader({ authorization: `${secret}, ${secret}` }),
     ];
     for (const reason of reasons) {

@@ -51,7 +51,10 @@ describe('shared secret in Authorization', () => {
   });
 
   it('rejects a repeated header even when one copy is right', () => {
-    expect(check({ authorization: ['Bearer nope', SECRET] })).toEqual({ ok: false, reason: 'more than one Authorization header' });
+    expect(check({ authorization: ['Bearer nope', SECRET] })).toEqual({
+      ok: false,
+      reason: 'more than one Authorization header',
+    });
   });
 
   it('never puts the secret or the sent token in the reason', () => {
@@ -80,6 +83,7 @@ describe('shared secret in Authorization', () => {
     expect(error).toBeInstanceOf(TypeError);
     expect((error as AuthConfigError).option).toBe('webhookSecrets');
     expect((error as Error).message).toMatch(/^webhookSecrets: entry 1/);
-    if (typeof secrets[0] === 'string' && secrets[0].length > 3) expect((error as Error).message).not.toContain(secrets[0].trim());
+    if (typeof secrets[0] === 'string' && secrets[0].length > 3)
+      expect((error as Error).message).not.toContain(secrets[0].trim());
   });
 });

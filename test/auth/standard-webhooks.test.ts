@@ -27,13 +27,27 @@ const OWN = {
   body: '{"eventType":"VERIFICATION_COMPLETED","docvTransactionId":"tx-1","decision":"accept"}',
   signature: 'v1,pP7I/nDVwSs3/7YfNB+D+dXidhQAdepxnJI6zjb3IcQ=',
 } as const;
-const RAW_SECRET_VECTOR = { secret: 'plain-shared-signing-secret', id: 'msg_2', timestamp: 1767225600, body: '{}', signature: 'v1,Z5A01xcGBAmnwlOqvT6nRO7F9hP9gzwFxXejGVT/+E4=' };
-const UTF8_BODY_VECTOR = { id: 'msg_3', timestamp: 1767225600, body: '{"name":"Zoë"}', signature: 'v1,RTFm5Lmjak4pMEv+HtIE0dppeTF8Dp442NQaLdAB680=' };
+const RAW_SECRET_VECTOR = {
+  secret: 'plain-shared-signing-secret',
+  id: 'msg_2',
+  timestamp: 1767225600,
+  body: '{}',
+  signature: 'v1,Z5A01xcGBAmnwlOqvT6nRO7F9hP9gzwFxXejGVT/+E4=',
+};
+const UTF8_BODY_VECTOR = {
+  id: 'msg_3',
+  timestamp: 1767225600,
+  body: '{"name":"Zoë"}',
+  signature: 'v1,RTFm5Lmjak4pMEv+HtIE0dppeTF8Dp442NQaLdAB680=',
+};
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
 const atSeconds = (seconds: number) => () => seconds * 1000;
 
-function headersFor(v: { id: string; timestamp: number; signature: string }, prefix = 'webhook'): Record<string, string> {
+function headersFor(
+  v: { id: string; timestamp: number; signature: string },
+  prefix = 'webhook',
+): Record<string, string> {
   return { [`${prefix}-id`]: v.id, [`${prefix}-timestamp`]: String(v.timestamp), [`${prefix}-signature`]: v.signature };
 }
 
@@ -54,8 +68,17 @@ describe('signing', () => {
 
   it('reproduces our independently computed vectors (whsec, raw secret, UTF-8 body)', () => {
     expect(signStandardWebhook(OWN.secret, OWN.id, OWN.timestamp, OWN.body)).toBe(OWN.signature);
-    expect(signStandardWebhook(RAW_SECRET_VECTOR.secret, RAW_SECRET_VECTOR.id, RAW_SECRET_VECTOR.timestamp, RAW_SECRET_VECTOR.body)).toBe(RAW_SECRET_VECTOR.signature);
-    expect(signStandardWebhook(OWN.secret, UTF8_BODY_VECTOR.id, UTF8_BODY_VECTOR.timestamp, bytes(UTF8_BODY_VECTOR.body))).toBe(UTF8_BODY_VECTOR.signature);
+    expect(
+      signStandardWebhook(
+        RAW_SECRET_VECTOR.secret,
+        RAW_SECRET_VECTOR.id,
+        RAW_SECRET_VECTOR.timestamp,
+        RAW_SECRET_VECTOR.body,
+      ),
+    ).toBe(RAW_SECRET_VECTOR.signature);
+    expect(
+      signStandardWebhook(OWN.secret, UTF8_BODY_VECTOR.id, UTF8_BODY_VECTOR.timestamp, bytes(UTF8_BODY_VECTOR.body)),
+    ).toBe(UTF8_BODY_VECTOR.signature);
   });
 
   it('signs with every secret, space separated, for rotation', () => {
@@ -105,14 +128,20 @@ describe('createStandardWebhookVerifier', () => {
   const verifier = createStandardWebhookVerifier({ secrets: [KAT.secret], now: atSeconds(KAT.timestamp) });
 
   it('accepts the known-answer vector and returns the delivery id', () => {
-    expect(verifier.verify(headersFor(KAT), bytes(KAT.body))).toEqual({ webhookId: KAT.id, timestampSeconds: KAT.timestamp });
+    expect(verifier.verify(headersFor(KAT), bytes(KAT.body))).toEqual({
+      webhookId: KAT.id,
+      timestampSeconds: KAT.timestamp,
+    });
   });
 
   it('accepts our own vectors', () => {
     const own = createStandardWebhookVerifier({ secrets: [OWN.secret], now: atSeconds(OWN.timestamp) });
     expect(own.verify(headersFor(OWN), bytes(OWN.body)).webhookId).toBe(OWN.id);
     expect(own.verify(headersFor(UTF8_BODY_VECTOR), bytes(UTF8_BODY_VECTOR.body)).webhookId).toBe(UTF8_BODY_VECTOR.id);
-    const raw = createStandardWebhookVerifier({ secrets: [RAW_SECRET_VECTOR.secret], now: atSeconds(RAW_SECRET_VECTOR.timestamp) });
+    const raw = createStandardWebhookVerifier({
+      secrets: [RAW_SECRET_VECTOR.secret],
+      now: atSeconds(RAW_SECRET_VECTOR.timestamp),
+    });
     expect(raw.verify(headersFor(RAW_SECRET_VECTOR), bytes(RAW_SECRET_VECTOR.body)).webhookId).toBe('msg_2');
   });
 
@@ -121,18 +150,29 @@ describe('createStandardWebhookVerifier', () => {
   });
 
   it('reads header names case-insensitively (hand-built header objects)', () => {
-    const headers = { 'Webhook-Id': KAT.id, 'WEBHOOK-TIMESTAMP': String(KAT.timestamp), 'Webhook-Signature': KAT.signature };
+    const headers = {
+      'Webhook-Id': KAT.id,
+      'WEBHOOK-TIMESTAMP': String(KAT.timestamp),
+      'Webhook-Signature': KAT.signature,
+    };
     expect(verifier.verify(headers, bytes(KAT.body)).webhookId).toBe(KAT.id);
   });
 
   it('accepts when any v1 signature in the list matches, ignoring other versions', () => {
     const other = 'v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=';
-    const signature = [other, 'v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=', 'v1a,abc', KAT.signature, other].join(' ');
-    expect(verifier.verify({ ...headersFor(KAT), 'webhook-signature': signature }, bytes(KAT.body)).webhookId).toBe(KAT.id);
+    const signature = [other, 'v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=', 'v1a,abc', KAT.signature, other].join(
+      ' ',
+    );
+    expect(verifier.verify({ ...headersFor(KAT), 'webhook-signature': signature }, bytes(KAT.body)).webhookId).toBe(
+      KAT.id,
+    );
   });
 
   it('accepts a delivery signed with any configured secret (rotation)', () => {
-    const rotating = createStandardWebhookVerifier({ secrets: [OWN.secret, KAT.secret], now: atSeconds(KAT.timestamp) });
+    const rotating = createStandardWebhookVerifier({
+      secrets: [OWN.secret, KAT.secret],
+      now: atSeconds(KAT.timestamp),
+    });
     expect(rotating.verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
     const ownSigned = { ...KAT, signature: signStandardWebhook(OWN.secret, KAT.id, KAT.timestamp, KAT.body) };
     expect(rotating.verify(headersFor(ownSigned), bytes(KAT.body)).webhookId).toBe(KAT.id);
@@ -142,23 +182,83 @@ describe('createStandardWebhookVerifier', () => {
     ['a tampered body', headersFor(KAT), '{"test": 2432232315}', 'no-matching-signature'],
     ['a body with an extra trailing newline', headersFor(KAT), `${KAT.body}\n`, 'no-matching-signature'],
     ['a tampered id', { ...headersFor(KAT), 'webhook-id': 'msg_other' }, KAT.body, 'no-matching-signature'],
-    ['a timestamp changed within tolerance', { ...headersFor(KAT), 'webhook-timestamp': String(KAT.timestamp + 1) }, KAT.body, 'no-matching-signature'],
-    ['a flipped signature bit', { ...headersFor(KAT), 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=' }, KAT.body, 'no-matching-signature'],
-    ['a truncated signature', { ...headersFor(KAT), 'webhook-signature': KAT.signature.slice(0, 20) }, KAT.body, 'no-matching-signature'],
+    [
+      'a timestamp changed within tolerance',
+      { ...headersFor(KAT), 'webhook-timestamp': String(KAT.timestamp + 1) },
+      KAT.body,
+      'no-matching-signature',
+    ],
+    [
+      'a flipped signature bit',
+      { ...headersFor(KAT), 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=' },
+      KAT.body,
+      'no-matching-signature',
+    ],
+    [
+      'a truncated signature',
+      { ...headersFor(KAT), 'webhook-signature': KAT.signature.slice(0, 20) },
+      KAT.body,
+      'no-matching-signature',
+    ],
     ['an empty v1 signature', { ...headersFor(KAT), 'webhook-signature': 'v1,' }, KAT.body, 'no-matching-signature'],
-    ['the right signature under another version', { ...headersFor(KAT), 'webhook-signature': KAT.signature.replace('v1,', 'v2,') }, KAT.body, 'no-v1-signature'],
-    ['a signature without a version', { ...headersFor(KAT), 'webhook-signature': KAT.signature.slice(3) }, KAT.body, 'no-v1-signature'],
-    ['no webhook-id', { 'webhook-timestamp': String(KAT.timestamp), 'webhook-signature': KAT.signature }, KAT.body, 'missing-headers'],
+    [
+      'the right signature under another version',
+      { ...headersFor(KAT), 'webhook-signature': KAT.signature.replace('v1,', 'v2,') },
+      KAT.body,
+      'no-v1-signature',
+    ],
+    [
+      'a signature without a version',
+      { ...headersFor(KAT), 'webhook-signature': KAT.signature.slice(3) },
+      KAT.body,
+      'no-v1-signature',
+    ],
+    [
+      'no webhook-id',
+      { 'webhook-timestamp': String(KAT.timestamp), 'webhook-signature': KAT.signature },
+      KAT.body,
+      'missing-headers',
+    ],
     ['no webhook-timestamp', { 'webhook-id': KAT.id, 'webhook-signature': KAT.signature }, KAT.body, 'missing-headers'],
-    ['no webhook-signature', { 'webhook-id': KAT.id, 'webhook-timestamp': String(KAT.timestamp) }, KAT.body, 'missing-headers'],
+    [
+      'no webhook-signature',
+      { 'webhook-id': KAT.id, 'webhook-timestamp': String(KAT.timestamp) },
+      KAT.body,
+      'missing-headers',
+    ],
     ['an empty webhook-id', { ...headersFor(KAT), 'webhook-id': '  ' }, KAT.body, 'missing-headers'],
     ['no signature headers at all', {}, KAT.body, 'missing-headers'],
-    ['mixed spellings', { 'webhook-id': KAT.id, 'svix-timestamp': String(KAT.timestamp), 'svix-signature': KAT.signature }, KAT.body, 'missing-headers'],
-    ['a repeated webhook-signature header', { ...headersFor(KAT), 'webhook-signature': [KAT.signature, KAT.signature] }, KAT.body, 'repeated-header'],
+    [
+      'mixed spellings',
+      { 'webhook-id': KAT.id, 'svix-timestamp': String(KAT.timestamp), 'svix-signature': KAT.signature },
+      KAT.body,
+      'missing-headers',
+    ],
+    [
+      'a repeated webhook-signature header',
+      { ...headersFor(KAT), 'webhook-signature': [KAT.signature, KAT.signature] },
+      KAT.body,
+      'repeated-header',
+    ],
     ['a non-numeric timestamp', { ...headersFor(KAT), 'webhook-timestamp': 'hello' }, KAT.body, 'invalid-timestamp'],
-    ['a timestamp with trailing junk', { ...headersFor(KAT), 'webhook-timestamp': `${KAT.timestamp}abc` }, KAT.body, 'invalid-timestamp'],
-    ['a negative timestamp', { ...headersFor(KAT), 'webhook-timestamp': `-${KAT.timestamp}` }, KAT.body, 'invalid-timestamp'],
-    ['a fractional timestamp', { ...headersFor(KAT), 'webhook-timestamp': `${KAT.timestamp}.5` }, KAT.body, 'invalid-timestamp'],
+    [
+      'a timestamp with trailing junk',
+      { ...headersFor(KAT), 'webhook-timestamp': `${KAT.timestamp}abc` },
+      KAT.body,
+      'invalid-timestamp',
+    ],
+    [
+      'a negative timestamp',
+      { ...headersFor(KAT), 'webhook-timestamp': `-${KAT.timestamp}` },
+      KAT.body,
+      'invalid-timestamp',
+    ],
+    [
+      'a fractional timestamp',
+      { ...headersFor(KAT), 'webhook-timestamp': `${KAT.timestamp}.5` },
+      KAT.body,
+      'invalid-timestamp',
+    ],
   ];
   it.each(cases)('rejects %s', (_label, headers, body, code) => {
     expect(failureOf(() => verifier.verify(headers, bytes(body))).code).toBe(code);
@@ -171,17 +271,23 @@ describe('createStandardWebhookVerifier', () => {
 
   it('rejects an unreasonable number of signatures', () => {
     const signature = Array.from({ length: 33 }, () => KAT.signature).join(' ');
-    expect(failureOf(() => verifier.verify({ ...headersFor(KAT), 'webhook-signature': signature }, bytes(KAT.body))).code).toBe('too-many-signatures');
+    expect(
+      failureOf(() => verifier.verify({ ...headersFor(KAT), 'webhook-signature': signature }, bytes(KAT.body))).code,
+    ).toBe('too-many-signatures');
   });
 
   describe('timestamp tolerance (default 300 s, both directions)', () => {
-    const at = (offsetSeconds: number) => createStandardWebhookVerifier({ secrets: [KAT.secret], now: atSeconds(KAT.timestamp + offsetSeconds) });
+    const at = (offsetSeconds: number) =>
+      createStandardWebhookVerifier({ secrets: [KAT.secret], now: atSeconds(KAT.timestamp + offsetSeconds) });
 
     it('accepts exactly at the edges of the window', () => {
       expect(at(300).verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
       expect(at(-300).verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
       // Sub-second clock positions round down to the same second.
-      const justInside = createStandardWebhookVerifier({ secrets: [KAT.secret], now: () => (KAT.timestamp + 300) * 1000 + 999 });
+      const justInside = createStandardWebhookVerifier({
+        secrets: [KAT.secret],
+        now: () => (KAT.timestamp + 300) * 1000 + 999,
+      });
       expect(justInside.verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
     });
 
@@ -206,9 +312,17 @@ describe('createStandardWebhookVerifier', () => {
     });
 
     it('honours a configured tolerance', () => {
-      const strict = createStandardWebhookVerifier({ secrets: [KAT.secret], toleranceSeconds: 5, now: atSeconds(KAT.timestamp + 6) });
+      const strict = createStandardWebhookVerifier({
+        secrets: [KAT.secret],
+        toleranceSeconds: 5,
+        now: atSeconds(KAT.timestamp + 6),
+      });
       expect(failureOf(() => strict.verify(headersFor(KAT), bytes(KAT.body))).code).toBe('timestamp-too-old');
-      const loose = createStandardWebhookVerifier({ secrets: [KAT.secret], toleranceSeconds: 3600, now: atSeconds(KAT.timestamp + 3600) });
+      const loose = createStandardWebhookVerifier({
+        secrets: [KAT.secret],
+        toleranceSeconds: 3600,
+        now: atSeconds(KAT.timestamp + 3600),
+      });
       expect(loose.verify(headersFor(KAT), bytes(KAT.body)).webhookId).toBe(KAT.id);
     });
   });
@@ -229,7 +343,9 @@ describe('createStandardWebhookVerifier', () => {
   it('refuses a configuration without secrets or with a bad tolerance', () => {
     expect(() => createStandardWebhookVerifier({ secrets: [] })).toThrow(TypeError);
     expect(() => createStandardWebhookVerifier({ secrets: [KAT.secret], toleranceSeconds: 0 })).toThrow(/tolerance/);
-    expect(() => createStandardWebhookVerifier({ secrets: [KAT.secret], toleranceSeconds: Number.NaN })).toThrow(/tolerance/);
+    expect(() => createStandardWebhookVerifier({ secrets: [KAT.secret], toleranceSeconds: Number.NaN })).toThrow(
+      /tolerance/,
+    );
     expect(() => createStandardWebhookVerifier({ secrets: ['whsec_***'] })).toThrow(/base64/);
   });
 });

@@ -45,12 +45,21 @@ interface Row {
   skipped?: string;
   failed?: string;
   note?: string;
-  cpu?: { receiverMain: number; receiverAll: number; loadGenerator: number; database: number | null; baselineRate: number };
+  cpu?: {
+    receiverMain: number;
+    receiverAll: number;
+    loadGenerator: number;
+    database: number | null;
+    baselineRate: number;
+  };
 }
 
 function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     // SIGTERM first: the bench kills its own children on the way out.
@@ -76,9 +85,14 @@ describe('npm run bench -- --smoke', () => {
     expect(markdown).toMatch(/^## \d{4}-\d{2}-\d{2}T/m);
     expect(markdown).toContain('- command: `node --import tsx bench/run.ts --smoke --out ');
     expect(markdown).toMatch(/- commit: \S+/);
-    expect(markdown).toContain('| section | events/s | × baseline | p50 ms | p99 ms | max ms | peak RSS MB | errors | notes |');
+    expect(markdown).toContain(
+      '| section | events/s | × baseline | p50 ms | p99 ms | max ms | peak RSS MB | errors | notes |',
+    );
 
-    const { rows, targets } = JSON.parse(readFileSync(json, 'utf8')) as { rows: Row[]; targets: Array<{ name: string; pass?: boolean }> };
+    const { rows, targets } = JSON.parse(readFileSync(json, 'utf8')) as {
+      rows: Row[];
+      targets: Array<{ name: string; pass?: boolean }>;
+    };
     // The raw run ends with the same figures as JSON, after the tables people read.
     const rawJson = /\n```json\n([\s\S]*)\n```\n$/.exec(markdown)?.[1];
     expect(rawJson, 'the raw run ends with a ```json block').toBeDefined();
@@ -99,7 +113,11 @@ describe('npm run bench -- --smoke', () => {
       expect(row.max!, row.key).toBeGreaterThanOrEqual(row.p99!);
       expect(row.errors, row.key).toBeGreaterThanOrEqual(0);
       if (row.key !== 'sender-loadgen' && row.key !== 'disk-fsync') expect(row.rssMb, row.key).toBeGreaterThan(0);
-      if (['baseline', 'sqlite', 'floor', 'postgres'].includes(row.key) || row.key.startsWith('sender') || row.key.startsWith('budget')) {
+      if (
+        ['baseline', 'sqlite', 'floor', 'postgres'].includes(row.key) ||
+        row.key.startsWith('sender') ||
+        row.key.startsWith('budget')
+      ) {
         expect(row.ratio, row.key).toBeGreaterThan(0);
       }
       // What each closed-loop server spent per request, read from /proc, so a ratio can be priced.
@@ -116,10 +134,16 @@ describe('npm run bench -- --smoke', () => {
     const floor = rows.find((r) => r.key === 'floor')!;
     expect(markdown).toContain('| target | measured | goal | result | durable floor, same run |');
     expect(markdown).toMatch(new RegExp(`\\| SQLite ingest vs baseline .*\\| ${floor.ratio!.toFixed(2)}× \\|`));
-    for (const t of targets) expect(markdown).toMatch(new RegExp(`\\| ${t.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|.*\\| (PASS|\\*\\*MISS\\*\\*|n/a \\(not measured\\)) \\|`));
+    for (const t of targets)
+      expect(markdown).toMatch(
+        new RegExp(
+          `\\| ${t.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|.*\\| (PASS|\\*\\*MISS\\*\\*|n/a \\(not measured\\)) \\|`,
+        ),
+      );
 
     // Both senders' CPU, so the sender goal can be read in CPU as well as in requests per second.
-    for (const key of ['sender-loadgen', 'sender']) expect(rows.find((r) => r.key === key)!.note, key).toMatch(/CPU per request \d+ µs, all threads/);
+    for (const key of ['sender-loadgen', 'sender'])
+      expect(rows.find((r) => r.key === key)!.note, key).toMatch(/CPU per request \d+ µs, all threads/);
 
     // What the ingest goals leave a receiver, from the CPU measured in the receiver's own turns.
     for (const key of ['baseline', 'sqlite', 'postgres']) {
@@ -127,8 +151,13 @@ describe('npm run bench -- --smoke', () => {
       if (row.skipped) continue;
       expect(row.note, key).toMatch(/load generator \d+ µs per request/);
     }
-    expect(markdown).toContain('| receiver | goal | events/s at the goal | CPU per event left by the load generator, all cores |');
-    const budgetRows: Array<[string, string, number]> = [['sqlite', 'SQLite', 0.5], ['postgres', 'PostgreSQL', 0.25]];
+    expect(markdown).toContain(
+      '| receiver | goal | events/s at the goal | CPU per event left by the load generator, all cores |',
+    );
+    const budgetRows: Array<[string, string, number]> = [
+      ['sqlite', 'SQLite', 0.5],
+      ['postgres', 'PostgreSQL', 0.25],
+    ];
     for (const [key, name, goal] of budgetRows) {
       const row = rows.find((r) => r.key === key)!;
       if (row.skipped) continue;
@@ -141,7 +170,9 @@ describe('npm run bench -- --smoke', () => {
       } else expect(cpu.database).toBeNull();
       const rate = goal * cpu.baselineRate;
       const left = Math.round((cpus().length * 1e6) / rate - cpu.loadGenerator).toLocaleString('en-US');
-      expect(markdown).toContain(`| ${name} | ${goal.toFixed(2)}× | ${Math.round(rate).toLocaleString('en-US')} | ${left} µs |`);
+      expect(markdown).toContain(
+        `| ${name} | ${goal.toFixed(2)}× | ${Math.round(rate).toLocaleString('en-US')} | ${left} µs |`,
+      );
     }
   });
 });

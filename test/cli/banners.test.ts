@@ -39,7 +39,10 @@ describe('start banners suggest commands that work', () => {
   });
 
   it('the receiver with a webhook secret: the suggested command, with the secret filled in, is accepted', async () => {
-    const proc = spawnCli(['serve', '--port', '0', '--db', `sqlite:${join(dir, 'secret.db')}`, '--log-level', 'silent'], { env: { DOCV_WEBHOOK_SECRETS: 's3cret-banner' } });
+    const proc = spawnCli(
+      ['serve', '--port', '0', '--db', `sqlite:${join(dir, 'secret.db')}`, '--log-level', 'silent'],
+      { env: { DOCV_WEBHOOK_SECRETS: 's3cret-banner' } },
+    );
     await proc.waitForStdout(/Try it[^\n]*\n[^\n]+trigger[^\n]+\n/);
     expect(proc.stdout).not.toContain('s3cret-banner');
     const command = tryItCommand(proc.stdout);
@@ -50,7 +53,17 @@ describe('start banners suggest commands that work', () => {
   });
 
   it('the sandbox with --api-key dev: its curl creates a transaction', async () => {
-    const proc = spawnCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:', '--log-level', 'silent', '--api-key', 'dev']);
+    const proc = spawnCli([
+      'sandbox',
+      '--port',
+      '0',
+      '--db',
+      'sqlite::memory:',
+      '--log-level',
+      'silent',
+      '--api-key',
+      'dev',
+    ]);
     const [, curl] = await proc.waitForStdout(/Create a transaction:\n\s+(curl[^\n]+)\n/);
     expect(curl).toContain('SocureApiKey dev');
     const run = shell(curl!);

@@ -2,7 +2,15 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newSchemaName, postgresDatabase, skipUnavailable, sqliteDatabase, testBackends, type Backend, type TestDatabase } from '../helpers/backends.js';
+import {
+  newSchemaName,
+  postgresDatabase,
+  skipUnavailable,
+  sqliteDatabase,
+  testBackends,
+  type Backend,
+  type TestDatabase,
+} from '../helpers/backends.js';
 import { freePort, killLiveCliProcesses, runCli, spawnCli, type CliProcess, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/receiver.js';
 
@@ -52,7 +60,9 @@ function parseTable(text: string): Array<Record<string, string>> {
   return rows;
 }
 
-async function startServe(args: string[]): Promise<{ proc: CliProcess; webhookUrl: string; transactionsUrl: string; base: string }> {
+async function startServe(
+  args: string[],
+): Promise<{ proc: CliProcess; webhookUrl: string; transactionsUrl: string; base: string }> {
   const proc = spawnCli(['serve', '--host', '127.0.0.1', ...args]);
   const webhook = await proc.waitForStdout(/POST DocV events to\s+(http:\/\/\S+)/);
   const transactions = await proc.waitForStdout(/transactions\s+(http:\/\/\S+\/v1\/transactions)\b/);
@@ -95,28 +105,54 @@ describe.concurrent.each(backends)('serve, then read the same store with the CLI
 
   it.sequential('prints the webhook and admin URLs, accepts a POST, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const { proc, webhookUrl, transactionsUrl } = await startServe(['--port', String(port), '--db', db, '--log-level', 'info']);
+    const { proc, webhookUrl, transactionsUrl } = await startServe([
+      '--port',
+      String(port),
+      '--db',
+      db,
+      '--log-level',
+      'info',
+    ]);
     expect(webhookUrl).toBe(`http://127.0.0.1:${port}/socure/docv/webhook`);
     expect(transactionsUrl).toBe(`http://127.0.0.1:${port}/v1/transactions`);
 
     const post = async (body: string, headers: Record<string, string> = {}) => {
-      const res = await fetch(webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+      const res = await fetch(webhookUrl, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
       const json = (await res.json()) as { status: string; eventId: string };
       expect(res.status, JSON.stringify(json)).toBe(200);
       expect(json.status).toBe('accepted');
       return json.eventId;
     };
     // Delivered out of order: the completion first.
-    ids.completed = await post(completedRaw, { authorization: `Bearer ${secretToken}`, cookie: 'sid=cookie-secret', 'x-cli-test': 'yes' });
-    ids.opened = await post(JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: txA, eventTime: '2026-03-01T10:00:00Z', customerUserId: 'cli-user' }));
-    ids.other = await post(JSON.stringify({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: txB, eventTime: '2026-03-01T11:00:00Z' }));
+    ids.completed = await post(completedRaw, {
+      authorization: `Bearer ${secretToken}`,
+      cookie: 'sid=cookie-secret',
+      'x-cli-test': 'yes',
+    });
+    ids.opened = await post(
+      JSON.stringify({
+        eventType: 'APP_OPENED',
+        docvTransactionId: txA,
+        eventTime: '2026-03-01T10:00:00Z',
+        customerUserId: 'cli-user',
+      }),
+    );
+    ids.other = await post(
+      JSON.stringify({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: txB, eventTime: '2026-03-01T11:00:00Z' }),
+    );
 
     proc.child.kill('SIGTERM');
     const result = await proc.exited(10_000);
     expect(result.signal).toBeNull();
     expect(result.code, result.stderr).toBe(0);
     // Committed where --db said, as another process reading the store sees it.
-    const stored = await database.rows<{ event_id: string; docv_transaction_id: string }>('SELECT event_id, docv_transaction_id FROM events ORDER BY seq');
+    const stored = await database.rows<{ event_id: string; docv_transaction_id: string }>(
+      'SELECT event_id, docv_transaction_id FROM events ORDER BY seq',
+    );
     expect(stored).toEqual([
       { event_id: ids.completed, docv_transaction_id: txA },
       { event_id: ids.opened, docv_transaction_id: txA },
@@ -135,35 +171,56 @@ describe.concurrent.each(backends)('serve, then read the same store with the CLI
     expect(result.stdout + result.stderr).not.toContain('cookie-secret');
   });
 
-  it.sequential('a second serve on the same store sees everything the first one stored (restart persistence)', async () => {
-    expect(ids.completed).toBeDefined();
-    const { proc, base } = await startServe(['--port', '0', '--db', db, '--log-level', 'warn']);
-    const tx = await getJson(`${base}/v1/transactions/${encodeURIComponent(txA)}`);
-    expect(tx.status).toBe(200);
-    expect(tx.json).toMatchObject({ docvTransactionId: txA, status: 'VERIFICATION_COMPLETED', decision: 'accept', customerUserId: 'cli-user', eventCount: 2 });
-    expect(tx.json.events.map((e: { eventId: string }) => e.eventId)).toEqual([ids.opened, ids.completed]);
-    const event = await getJson(`${base}/v1/events/${ids.completed}`);
-    expect(event.status).toBe(200);
-    expect(event.json.rawBody).toBe(completedRaw);
+  it.sequential(
+    'a second serve on the same store sees everything the first one stored (restart persistence)',
+    async () => {
+      expect(ids.completed).toBeDefined();
+      const { proc, base } = await startServe(['--port', '0', '--db', db, '--log-level', 'warn']);
+      const tx = await getJson(`${base}/v1/transactions/${encodeURIComponent(txA)}`);
+      expect(tx.status).toBe(200);
+      expect(tx.json).toMatchObject({
+        docvTransactionId: txA,
+        status: 'VERIFICATION_COMPLETED',
+        decision: 'accept',
+        customerUserId: 'cli-user',
+        eventCount: 2,
+      });
+      expect(tx.json.events.map((e: { eventId: string }) => e.eventId)).toEqual([ids.opened, ids.completed]);
+      const event = await getJson(`${base}/v1/events/${ids.completed}`);
+      expect(event.status).toBe(200);
+      expect(event.json.rawBody).toBe(completedRaw);
 
-    admin.transactionA = tx.json;
-    admin.completedEvent = event.json;
-    admin.transactions = (await getJson(`${base}/v1/transactions`)).json;
-    admin.events = (await getJson(`${base}/v1/events`)).json;
-    expect(admin.transactions.items.map((t: { docvTransactionId: string }) => t.docvTransactionId)).toEqual([txB, txA]);
-    expect(admin.events.items).toHaveLength(3);
+      admin.transactionA = tx.json;
+      admin.completedEvent = event.json;
+      admin.transactions = (await getJson(`${base}/v1/transactions`)).json;
+      admin.events = (await getJson(`${base}/v1/events`)).json;
+      expect(admin.transactions.items.map((t: { docvTransactionId: string }) => t.docvTransactionId)).toEqual([
+        txB,
+        txA,
+      ]);
+      expect(admin.events.items).toHaveLength(3);
 
-    proc.child.kill('SIGINT');
-    const result = await proc.exited(10_000);
-    expect(result.code, result.stderr).toBe(0);
-  });
+      proc.child.kill('SIGINT');
+      const result = await proc.exited(10_000);
+      expect(result.code, result.stderr).toBe(0);
+    },
+  );
 
   it.sequential('transactions list prints a table, and --json matches the admin API', async () => {
-    const [table, json] = await Promise.all([runCli(['transactions', 'list', '--db', db]), runCli(['transactions', 'list', '--db', db, '--json'])]);
+    const [table, json] = await Promise.all([
+      runCli(['transactions', 'list', '--db', db]),
+      runCli(['transactions', 'list', '--db', db, '--json']),
+    ]);
     expect(table.code, table.stderr).toBe(0);
     const rows = parseTable(table.stdout);
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ docvTransactionId: txB, status: 'DOCUMENTS_UPLOADED', decision: '-', eventCount: '1', lastEventAt: '2026-03-01T11:00:00Z' });
+    expect(rows[0]).toMatchObject({
+      docvTransactionId: txB,
+      status: 'DOCUMENTS_UPLOADED',
+      decision: '-',
+      eventCount: '1',
+      lastEventAt: '2026-03-01T11:00:00Z',
+    });
     expect(rows[1]).toMatchObject({
       docvTransactionId: txA,
       status: 'VERIFICATION_COMPLETED',
@@ -180,46 +237,68 @@ describe.concurrent.each(backends)('serve, then read the same store with the CLI
   it.sequential('transactions list filters like the admin API', async () => {
     const result = await runCli(['transactions', 'list', '--db', db, '--json', '--decision', 'accept']);
     expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout).items.map((t: { docvTransactionId: string }) => t.docvTransactionId)).toEqual([txA]);
+    expect(JSON.parse(result.stdout).items.map((t: { docvTransactionId: string }) => t.docvTransactionId)).toEqual([
+      txA,
+    ]);
   });
 
-  it.sequential('transactions show prints the lifecycle and events in eventTime order, and --json matches the admin API', async () => {
-    const [table, json] = await Promise.all([runCli(['transactions', 'show', txA, '--db', db]), runCli(['transactions', 'show', txA, '--db', db, '--json'])]);
-    expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(new RegExp(`^docvTransactionId\\s+${txA}$`, 'm'));
-    expect(table.stdout).toMatch(/^status\s+VERIFICATION_COMPLETED$/m);
-    expect(table.stdout).toMatch(/^decision\s+accept$/m);
-    expect(table.stdout).toMatch(/^anomalies\s+-$/m);
-    const events = parseTable(table.stdout);
-    expect(events.map((e) => e.eventId)).toEqual([ids.opened, ids.completed]);
-    expect(events.map((e) => e.eventType)).toEqual(['APP_OPENED', 'VERIFICATION_COMPLETED']);
+  it.sequential(
+    'transactions show prints the lifecycle and events in eventTime order, and --json matches the admin API',
+    async () => {
+      const [table, json] = await Promise.all([
+        runCli(['transactions', 'show', txA, '--db', db]),
+        runCli(['transactions', 'show', txA, '--db', db, '--json']),
+      ]);
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(new RegExp(`^docvTransactionId\\s+${txA}$`, 'm'));
+      expect(table.stdout).toMatch(/^status\s+VERIFICATION_COMPLETED$/m);
+      expect(table.stdout).toMatch(/^decision\s+accept$/m);
+      expect(table.stdout).toMatch(/^anomalies\s+-$/m);
+      const events = parseTable(table.stdout);
+      expect(events.map((e) => e.eventId)).toEqual([ids.opened, ids.completed]);
+      expect(events.map((e) => e.eventType)).toEqual(['APP_OPENED', 'VERIFICATION_COMPLETED']);
 
-    expect(json.code, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual(admin.transactionA);
-  });
+      expect(json.code, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual(admin.transactionA);
+    },
+  );
 
   it.sequential('events list prints a table, and --json matches the admin API', async () => {
-    const [table, json] = await Promise.all([runCli(['events', 'list', '--db', db]), runCli(['events', 'list', '--db', db, '--json'])]);
+    const [table, json] = await Promise.all([
+      runCli(['events', 'list', '--db', db]),
+      runCli(['events', 'list', '--db', db, '--json']),
+    ]);
     expect(table.code, table.stderr).toBe(0);
     const rows = parseTable(table.stdout);
     expect(rows.map((r) => r.eventId)).toEqual([ids.other, ids.opened, ids.completed]);
-    expect(rows[2]).toMatchObject({ docvTransactionId: txA, eventType: 'VERIFICATION_COMPLETED', eventTime: '2026-03-01T10:05:00Z', decision: 'accept' });
+    expect(rows[2]).toMatchObject({
+      docvTransactionId: txA,
+      eventType: 'VERIFICATION_COMPLETED',
+      eventTime: '2026-03-01T10:05:00Z',
+      decision: 'accept',
+    });
 
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual(admin.events);
   });
 
-  it.sequential('events show prints the exact payload and headers without credentials, and --json matches the admin API', async () => {
-    const [text, json] = await Promise.all([runCli(['events', 'show', ids.completed!, '--db', db]), runCli(['events', 'show', ids.completed!, '--db', db, '--json'])]);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`payload (as received):\n${completedRaw}\n`);
-    expect(text.stdout).toMatch(/^\s+x-cli-test: yes$/m);
-    expect(text.stdout).not.toMatch(/authorization|cookie/i);
-    expect(text.stdout).not.toContain(secretToken);
+  it.sequential(
+    'events show prints the exact payload and headers without credentials, and --json matches the admin API',
+    async () => {
+      const [text, json] = await Promise.all([
+        runCli(['events', 'show', ids.completed!, '--db', db]),
+        runCli(['events', 'show', ids.completed!, '--db', db, '--json']),
+      ]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain(`payload (as received):\n${completedRaw}\n`);
+      expect(text.stdout).toMatch(/^\s+x-cli-test: yes$/m);
+      expect(text.stdout).not.toMatch(/authorization|cookie/i);
+      expect(text.stdout).not.toContain(secretToken);
 
-    expect(json.code, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual(admin.completedEvent);
-  });
+      expect(json.code, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual(admin.completedEvent);
+    },
+  );
 
   it.sequential('transactions show of an unknown id exits 1 with one line', async () => {
     const result = await runCli(['transactions', 'show', 'unknown-tx', '--db', db]);
@@ -248,7 +327,17 @@ describe.concurrent('serve failures', () => {
 
   it('on a port in use exits 1 with one line naming the port', async () => {
     const dir = newDir();
-    const result = await runCli(['serve', '--host', '127.0.0.1', '--port', String(busyPort), '--db', `sqlite:${join(dir, 'busy.db')}`, '--log-level', 'warn']);
+    const result = await runCli([
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(busyPort),
+      '--db',
+      `sqlite:${join(dir, 'busy.db')}`,
+      '--log-level',
+      'warn',
+    ]);
     expectOneLineFailure(result, String(busyPort));
     expect(result.stdout).not.toContain('POST DocV events to');
   });
@@ -257,7 +346,17 @@ describe.concurrent('serve failures', () => {
     const dir = newDir();
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a directory');
-    const result = await runCli(['serve', '--host', '127.0.0.1', '--port', '0', '--db', `sqlite:${join(file, 'sub', 'x.db')}`, '--log-level', 'warn']);
+    const result = await runCli([
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--db',
+      `sqlite:${join(file, 'sub', 'x.db')}`,
+      '--log-level',
+      'warn',
+    ]);
     expectOneLineFailure(result, join(file, 'sub'));
     expect(result.stdout).not.toContain('POST DocV events to');
   });
@@ -277,8 +376,20 @@ describe.concurrent('validate', () => {
   const dir = newDir();
   const valid = join(dir, 'valid.json');
   const invalid = join(dir, 'invalid.json');
-  writeFileSync(valid, JSON.stringify({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx-valid', eventTime: '2026-03-01T10:00:00+01:00', decision: 'reject', extra: { kept: true } }));
-  writeFileSync(invalid, JSON.stringify({ eventType: 'APP_CLOSED', docvTransactionId: '', eventTime: 'yesterday', decision: 'accept' }));
+  writeFileSync(
+    valid,
+    JSON.stringify({
+      eventType: 'VERIFICATION_COMPLETED',
+      docvTransactionId: 'tx-valid',
+      eventTime: '2026-03-01T10:00:00+01:00',
+      decision: 'reject',
+      extra: { kept: true },
+    }),
+  );
+  writeFileSync(
+    invalid,
+    JSON.stringify({ eventType: 'APP_CLOSED', docvTransactionId: '', eventTime: 'yesterday', decision: 'accept' }),
+  );
 
   it('exits 0 on a valid file', async () => {
     const result = await runCli(['validate', valid]);
@@ -296,7 +407,13 @@ describe.concurrent('validate', () => {
   });
 
   it('reads standard input with -', async () => {
-    const result = await runCli(['validate', '-'], { input: JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: 'tx-stdin', eventTime: '2026-03-01T10:00:00Z' }) });
+    const result = await runCli(['validate', '-'], {
+      input: JSON.stringify({
+        eventType: 'APP_OPENED',
+        docvTransactionId: 'tx-stdin',
+        eventTime: '2026-03-01T10:00:00Z',
+      }),
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('valid asyncapi: APP_OPENED for transaction tx-stdin\n');
   });
@@ -319,7 +436,9 @@ describe.concurrent.each(backends)('store commands ($name)', (backend) => {
       expect(first.code, first.stderr).toBe(0);
       const [, listed] = first.stdout.match(/^applied migrations (\d+(?:, \d+)*)\n$/) ?? [];
       expect(listed, first.stdout).toBeDefined();
-      const recorded = await database.rows<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      const recorded = await database.rows<{ version: number }>(
+        'SELECT version FROM schema_migrations ORDER BY version',
+      );
       expect(recorded.map((r) => String(r.version))).toEqual(listed!.split(', '));
       const second = await runCli(['migrate', '--db', database.url]);
       expect(second.code, second.stderr).toBe(0);
@@ -372,7 +491,18 @@ describe.concurrent('store commands on a PostgreSQL schema', () => {
 
 describe.concurrent('--help', () => {
   it('works for every command', async () => {
-    const commands = [[], ['serve'], ['validate'], ['transactions'], ['transactions', 'list'], ['transactions', 'show'], ['events'], ['events', 'list'], ['events', 'show'], ['migrate']];
+    const commands = [
+      [],
+      ['serve'],
+      ['validate'],
+      ['transactions'],
+      ['transactions', 'list'],
+      ['transactions', 'show'],
+      ['events'],
+      ['events', 'list'],
+      ['events', 'show'],
+      ['migrate'],
+    ];
     const results = await Promise.all(commands.map(async (c) => [c, await runCli([...c, '--help'])] as const));
     for (const [command, result] of results) {
       const name = ['docv-webhooks', ...command].join(' ');

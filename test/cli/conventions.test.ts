@@ -46,7 +46,10 @@ describe('--version', () => {
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(installed, 'node_modules'), 'dir');
     const elsewhere = newDir();
     writeFileSync(join(elsewhere, 'package.json'), JSON.stringify({ name: 'someone-else', version: '0.0.1' }));
-    const result = spawnSync(process.execPath, [join(installed, 'dist/cli/bin.js'), '--version'], { cwd: elsewhere, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [join(installed, 'dist/cli/bin.js'), '--version'], {
+      cwd: elsewhere,
+      encoding: 'utf8',
+    });
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('9.8.7-installed\n');
     expect(result.status).toBe(0);
@@ -137,7 +140,10 @@ function cliArgs(line: string): string[] {
   const words = shellWords(line);
   const at = words.indexOf('docv-webhooks');
   expect(at, `no docv-webhooks in: ${line}`).toBeGreaterThanOrEqual(0);
-  expect(words.slice(0, at).every((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)), `only env assignments before docv-webhooks: ${line}`).toBe(true);
+  expect(
+    words.slice(0, at).every((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)),
+    `only env assignments before docv-webhooks: ${line}`,
+  ).toBe(true);
   return words.slice(at + 1);
 }
 
@@ -170,7 +176,8 @@ function problemsOf(words: string[], checkFlags: 'all' | 'leading'): string[] {
   const rest = words.slice(path.length);
   const problems: string[] = [];
   if (path.length === 0 && rest.length === 0) return [];
-  if (rest[0] !== undefined && /^[a-z]+$/.test(rest[0])) problems.push(`\`${name([...path, rest[0]])}\`: ${name(path)} has no command ${rest[0]}`);
+  if (rest[0] !== undefined && /^[a-z]+$/.test(rest[0]))
+    problems.push(`\`${name([...path, rest[0]])}\`: ${name(path)} has no command ${rest[0]}`);
   const firstNonFlag = rest.findIndex((w) => !w.startsWith('-'));
   const leading = firstNonFlag === -1 ? rest : rest.slice(0, firstNonFlag);
   const flags = (checkFlags === 'all' ? rest : leading).filter((w) => /^--?[A-Za-z]/.test(w));
@@ -182,7 +189,10 @@ function problemsOf(words: string[], checkFlags: 'all' | 'leading'): string[] {
 
 /** Every mention of a command in a help page: `docv-webhooks …` anywhere, and commands in backticks. */
 function mentionProblems(page: HelpPage): string[] {
-  const text = page.text.split('\n').filter((l) => !l.startsWith('  $ ')).join('\n');
+  const text = page.text
+    .split('\n')
+    .filter((l) => !l.startsWith('  $ '))
+    .join('\n');
   const topLevel = pageOf([])!.subcommands;
   const problems: string[] = [];
   for (const m of text.matchAll(/`([^`]+)`/g)) {
@@ -204,7 +214,19 @@ describe('every command --help', () => {
 
   it('reaches every command', () => {
     const paths = pages.map((p) => p.path.join(' '));
-    for (const expected of ['', 'serve', 'worker', 'replay', 'deliveries', 'sandbox', 'simulate', 'trigger', 'transactions list', 'quarantine reprocess', 'destinations enable']) {
+    for (const expected of [
+      '',
+      'serve',
+      'worker',
+      'replay',
+      'deliveries',
+      'sandbox',
+      'simulate',
+      'trigger',
+      'transactions list',
+      'quarantine reprocess',
+      'destinations enable',
+    ]) {
       expect(paths).toContain(expected);
     }
   });
@@ -215,12 +237,19 @@ describe('every command --help', () => {
       expect(block, `${name(page.path)} --help ends with Examples:`).not.toBeNull();
       const lines = block![1]!.trimEnd().split('\n');
       expect(lines.length % 2, name(page.path)).toBe(0);
-      lines.forEach((line, i) => expect(line, name(page.path)).toMatch(i % 2 === 0 ? /^ {2}# \S/ : /^ {2}\$ (?:[A-Z_][A-Z0-9_]*=\S+ )*docv-webhooks\b/));
+      lines.forEach((line, i) =>
+        expect(line, name(page.path)).toMatch(
+          i % 2 === 0 ? /^ {2}# \S/ : /^ {2}\$ (?:[A-Z_][A-Z0-9_]*=\S+ )*docv-webhooks\b/,
+        ),
+      );
       expect(page.examples.length, name(page.path)).toBeGreaterThanOrEqual(1);
       expect(page.examples.length, name(page.path)).toBeLessThanOrEqual(3);
       for (const example of page.examples) {
         const path = commandPath(cliArgs(example));
-        expect(path.slice(0, page.path.length), `${name(page.path)} --help shows an example of another command: ${example}`).toEqual(page.path);
+        expect(
+          path.slice(0, page.path.length),
+          `${name(page.path)} --help shows an example of another command: ${example}`,
+        ).toEqual(page.path);
       }
     }
   });
@@ -228,7 +257,9 @@ describe('every command --help', () => {
   it('names only commands that exist, and in examples only options the command has', () => {
     const problems = pages.flatMap((page) => [
       ...mentionProblems(page),
-      ...page.examples.flatMap((example) => problemsOf(cliArgs(example), 'all').map((p) => `${name(page.path)} --help example ${p}`)),
+      ...page.examples.flatMap((example) =>
+        problemsOf(cliArgs(example), 'all').map((p) => `${name(page.path)} --help example ${p}`),
+      ),
     ]);
     expect(problems).toEqual([]);
   });
@@ -241,10 +272,12 @@ describe('every command --help', () => {
       for (const [heading, entries] of page.sections) {
         if (heading === 'Examples') continue; // command lines, where NAME=value is how it is written
         for (const entry of entries) {
-          const env = heading === 'Options' ? /^(.*) \((?:[^()]*, )?env: ([^()]*)\)$/.exec(optionOf(entry).description) : null;
+          const env =
+            heading === 'Options' ? /^(.*) \((?:[^()]*, )?env: ([^()]*)\)$/.exec(optionOf(entry).description) : null;
           const prose = env ? env[1]! : entry;
           if (envName.test(prose) || /\[env|\[or /.test(prose)) problems.push(`${name(page.path)}: ${entry}`);
-          if (env && !/^[A-Z][A-Z0-9_]*(?: or [A-Z][A-Z0-9_]*_FILE)?$/.test(env[2]!)) problems.push(`${name(page.path)}: env: ${env[2]}`);
+          if (env && !/^[A-Z][A-Z0-9_]*(?: or [A-Z][A-Z0-9_]*_FILE)?$/.test(env[2]!))
+            problems.push(`${name(page.path)}: env: ${env[2]}`);
         }
       }
       const head = page.text.split('\n').slice(0, 3).join('\n'); // usage and description
@@ -254,30 +287,70 @@ describe('every command --help', () => {
   });
 
   it('names the variables the code reads itself: lists, _FILE secrets, switches', () => {
-    const env = (path: string[], flag: string) => /\benv: ([^()]*)\)$/.exec(pageOf(path)!.options.find((o) => o.flags.includes(flag))?.description ?? '')?.[1];
+    const env = (path: string[], flag: string) =>
+      /\benv: ([^()]*)\)$/.exec(pageOf(path)!.options.find((o) => o.flags.includes(flag))?.description ?? '')?.[1];
     expect(env(['serve'], '--webhook-secret')).toBe('DOCV_WEBHOOK_SECRETS or DOCV_WEBHOOK_SECRETS_FILE');
     expect(env(['serve'], '--basic-auth')).toBe('DOCV_WEBHOOK_BASIC_AUTH or DOCV_WEBHOOK_BASIC_AUTH_FILE');
-    expect(env(['serve'], '--signing-secret')).toBe('DOCV_WEBHOOK_SIGNING_SECRETS or DOCV_WEBHOOK_SIGNING_SECRETS_FILE');
+    expect(env(['serve'], '--signing-secret')).toBe(
+      'DOCV_WEBHOOK_SIGNING_SECRETS or DOCV_WEBHOOK_SIGNING_SECRETS_FILE',
+    );
     expect(env(['serve'], '--allow-ip')).toBe('DOCV_ALLOWED_IPS or DOCV_ALLOWED_IPS_FILE');
     expect(env(['serve'], '--admin-token')).toBe('DOCV_ADMIN_TOKEN or DOCV_ADMIN_TOKEN_FILE');
     expect(env(['serve'], '--trust-proxy')).toBe('DOCV_TRUST_PROXY');
     expect(env(['serve'], '--sqlite-writer-thread')).toBe('DOCV_SQLITE_WRITER_THREAD');
     for (const path of [['serve'], ['worker']]) {
       expect(env(path, '--forward-url')).toBe('DOCV_FORWARD_URLS or DOCV_FORWARD_URLS_FILE');
-      expect(env(path, '--forward-signing-secret')).toBe('DOCV_FORWARD_SIGNING_SECRET or DOCV_FORWARD_SIGNING_SECRET_FILE');
+      expect(env(path, '--forward-signing-secret')).toBe(
+        'DOCV_FORWARD_SIGNING_SECRET or DOCV_FORWARD_SIGNING_SECRET_FILE',
+      );
       expect(env(path, '--socure-api-key')).toBe('SOCURE_API_KEY or SOCURE_API_KEY_FILE');
       expect(env(path, '--store-document-data')).toBe('DOCV_STORE_DOCUMENT_DATA');
     }
   });
 
   it('shows the default of every flag that has one, also where the code works it out', () => {
-    const shown = (path: string[], flag: string) => /\(.*\bdefault: (.*?)(?:, env: [^()]*)?\)$/.exec(pageOf(path)!.options.find((o) => o.flags.includes(flag))?.description ?? '')?.[1];
-    const dispatch = { '--forward-timeout': '15s', '--retry-schedule': '1s doubling to 1h', '--max-attempts': '15; with --retry-schedule its steps + 1', '--concurrency': '16', '--decision-pending-max': '10m', '--socure-api': '"idplus"' };
+    const shown = (path: string[], flag: string) =>
+      /\(.*\bdefault: (.*?)(?:, env: [^()]*)?\)$/.exec(
+        pageOf(path)!.options.find((o) => o.flags.includes(flag))?.description ?? '',
+      )?.[1];
+    const dispatch = {
+      '--forward-timeout': '15s',
+      '--retry-schedule': '1s doubling to 1h',
+      '--max-attempts': '15; with --retry-schedule its steps + 1',
+      '--concurrency': '16',
+      '--decision-pending-max': '10m',
+      '--socure-api': '"idplus"',
+    };
     const expected: Array<[string[], Record<string, string>]> = [
-      [['serve'], { ...dispatch, '--port': '3000', '--host': '"127.0.0.1"', '--db': '"sqlite:./data/docv-webhooks.db"', '--signature-tolerance': '300', '--auth-failure-limit': '10', '--log-level': '"info"', '--log-format': 'pretty on a terminal; json otherwise', '--dialect': "each delivery's shape picks one" }],
+      [
+        ['serve'],
+        {
+          ...dispatch,
+          '--port': '3000',
+          '--host': '"127.0.0.1"',
+          '--db': '"sqlite:./data/docv-webhooks.db"',
+          '--signature-tolerance': '300',
+          '--auth-failure-limit': '10',
+          '--log-level': '"info"',
+          '--log-format': 'pretty on a terminal; json otherwise',
+          '--dialect': "each delivery's shape picks one",
+        },
+      ],
       [['worker'], { ...dispatch, '--db': '"sqlite:./data/docv-webhooks.db"', '--metrics-host': '"127.0.0.1"' }],
-      [['sandbox'], { '--port': '4010', '--db': '"sqlite:data/sandbox.db"', '--retry-schedule': '5s,5m,30m,2h,5h,10h,10h', '--timeout': '15s', '--api-key': 'made up and printed' }],
-      [['simulate'], { '--retry-schedule': '200ms,1s,5s', '--max-duration': '10m', '--rate': 'no limit', '--concurrency': '8' }],
+      [
+        ['sandbox'],
+        {
+          '--port': '4010',
+          '--db': '"sqlite:data/sandbox.db"',
+          '--retry-schedule': '5s,5m,30m,2h,5h,10h,10h',
+          '--timeout': '15s',
+          '--api-key': 'made up and printed',
+        },
+      ],
+      [
+        ['simulate'],
+        { '--retry-schedule': '200ms,1s,5s', '--max-duration': '10m', '--rate': 'no limit', '--concurrency': '8' },
+      ],
       [['trigger'], { '--retry-schedule': 'none', '--transaction': 'a new UUID', '--decision': 'accept' }],
       [['validate'], { '--dialect': 'its shape picks one' }],
       [['quarantine', 'reprocess'], { '--url': '"http://127.0.0.1:3000"', '--max': '100' }],
@@ -325,7 +398,8 @@ describe('tables', () => {
     const [header = '', rule = ''] = text.split('\n');
     const names = header.split(/ {2,}/);
     const starts = (line: string, pattern: RegExp) => [...line.matchAll(pattern)].map((m) => m.index);
-    const aligned = /^-+(?: {2,}-+)*$/.test(rule) && JSON.stringify(starts(rule, /-+/g)) === JSON.stringify(starts(header, /\S+/g));
+    const aligned =
+      /^-+(?: {2,}-+)*$/.test(rule) && JSON.stringify(starts(rule, /-+/g)) === JSON.stringify(starts(header, /\S+/g));
     return { names, aligned };
   }
 
@@ -336,19 +410,34 @@ describe('tables', () => {
       const api = sandboxClient(sandbox);
       const id = (await api.create({ webhookUrl: sink.url })).json.docvTransactionId as string;
       await api.emit(id, { eventType: 'APP_OPENED' });
-      await eventually(async () => ((await api.deliveries(`?transaction=${id}&status=delivered`)).json.deliveries as unknown[]).length === 1, 'one delivered');
+      await eventually(
+        async () =>
+          ((await api.deliveries(`?transaction=${id}&status=delivered`)).json.deliveries as unknown[]).length === 1,
+        'one delivered',
+      );
       const db = `sqlite:${join(newDir(), 'receiver.db')}`;
       expect((await runCli(['destinations', 'add', 'http://127.0.0.1:8080/docv', '--db', db])).code).toBe(0);
 
       const sandboxList = await runCli(['deliveries', '--sandbox', sandbox.url, '--api-key', 'k', '--transaction', id]);
       const receiverList = await runCli(['destinations', 'list', '--db', db]);
-      for (const [what, result] of [['deliveries --sandbox', sandboxList], ['destinations list', receiverList]] as const) {
+      for (const [what, result] of [
+        ['deliveries --sandbox', sandboxList],
+        ['destinations list', receiverList],
+      ] as const) {
         expect(result.code, `${what}: ${result.stderr}`).toBe(0);
         const { names, aligned } = headerAndRule(result.stdout);
         expect(aligned, `${what}:\n${result.stdout}`).toBe(true);
         for (const column of names) expect(column, what).toMatch(/^[a-z][A-Za-z]*$/);
       }
-      expect(headerAndRule(sandboxList.stdout).names).toEqual(['id', 'docvTransactionId', 'eventType', 'status', 'attempts', 'last', 'next']);
+      expect(headerAndRule(sandboxList.stdout).names).toEqual([
+        'id',
+        'docvTransactionId',
+        'eventType',
+        'status',
+        'attempts',
+        'last',
+        'next',
+      ]);
       expect(sandboxList.stdout.split('\n')[2]).toMatch(new RegExp(`^\\d+ +${id} +APP_OPENED +delivered +1 +200 +-$`));
     } finally {
       await sandbox.close();

@@ -14,8 +14,15 @@ const backends = await testBackends();
 
 afterAll(() => killLiveCliProcesses());
 
-async function post(webhookUrl: string, body: unknown): Promise<{ status: number; json: { status: string; eventId: string } }> {
-  const res = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(
+  webhookUrl: string,
+  body: unknown,
+): Promise<{ status: number; json: { status: string; eventId: string } }> {
+  const res = await fetch(webhookUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as { status: string; eventId: string } };
 }
 
@@ -47,7 +54,15 @@ describe.concurrent.each(backends)('CLI: destinations in the store ($name)', (ba
     const serve = spawnCli(['serve', '--port', '0', '--db', database.url, '--no-dispatch', '--log-level', 'warn']);
     processes.push(serve);
     const [, webhookUrl] = await serve.waitForStdout(/POST DocV events to\s+(\S+)/, 30_000);
-    const worker = spawnCli(['worker', '--db', database.url, '--forward-url', `${sink.url}/docv`, '--log-level', 'warn']);
+    const worker = spawnCli([
+      'worker',
+      '--db',
+      database.url,
+      '--forward-url',
+      `${sink.url}/docv`,
+      '--log-level',
+      'warn',
+    ]);
     processes.push(worker);
     await worker.waitForStdout(/delivering to forward:127\.0\.0\.1:\d+\/docv/, 30_000);
 
@@ -56,11 +71,17 @@ describe.concurrent.each(backends)('CLI: destinations in the store ($name)', (ba
     expect(answer).toMatchObject({ status: 200, json: { status: 'accepted' } });
     await waitFor(() => sink.requests.length === 1, 'the forward at the sink', 15_000);
     expect(sink.requests[0]!.url).toBe('/docv');
-    expect(JSON.parse(sink.requests[0]!.body)).toMatchObject({ eventId: answer.json.eventId, docvTransactionId: event.docvTransactionId, canonical: { decision: 'accept' } });
+    expect(JSON.parse(sink.requests[0]!.body)).toMatchObject({
+      eventId: answer.json.eventId,
+      docvTransactionId: event.docvTransactionId,
+      canonical: { decision: 'accept' },
+    });
 
     const listed = await runCli(['destinations', 'list', '--db', database.url, '--json']);
     expect(listed.code).toBe(0);
-    expect(JSON.parse(listed.stdout).items).toEqual([expect.objectContaining({ name: `forward:${new URL(sink.url).host}/docv`, kind: 'forward', state: 'active' })]);
+    expect(JSON.parse(listed.stdout).items).toEqual([
+      expect.objectContaining({ name: `forward:${new URL(sink.url).host}/docv`, kind: 'forward', state: 'active' }),
+    ]);
   });
 
   it('destinations add, list, disable, enable; a worker whose flags disagree says so at start; disabling stops new rows', async () => {
@@ -72,13 +93,22 @@ describe.concurrent.each(backends)('CLI: destinations in the store ($name)', (ba
     const db = database.url;
     const addedName = `forward:${new URL(added.url).host}/added`;
 
-    const add = await runCli(['destinations', 'add', `http://user:secret@${new URL(added.url).host}/added`, '--db', db]);
+    const add = await runCli([
+      'destinations',
+      'add',
+      `http://user:secret@${new URL(added.url).host}/added`,
+      '--db',
+      db,
+    ]);
     expect(add.code).toBe(0);
     expect(add.stdout).toContain(`created ${addedName} (active)`);
     expect(add.stdout + add.stderr).not.toContain('secret');
     // Without the credentials the store does not keep, any worker can deliver it.
     const plain = await runCli(['destinations', 'add', `${added.url}/added`, '--db', db, '--json']);
-    expect(JSON.parse(plain.stdout)).toMatchObject({ outcome: 'updated', destination: { name: addedName, urlCredentials: false } });
+    expect(JSON.parse(plain.stdout)).toMatchObject({
+      outcome: 'updated',
+      destination: { name: addedName, urlCredentials: false },
+    });
     const bad = await runCli(['destinations', 'add', 'not a url', '--db', db]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('is not a valid URL');
@@ -86,11 +116,24 @@ describe.concurrent.each(backends)('CLI: destinations in the store ($name)', (ba
     const serve = spawnCli(['serve', '--port', '0', '--db', db, '--no-dispatch', '--log-level', 'warn']);
     processes.push(serve);
     const [, webhookUrl] = await serve.waitForStdout(/POST DocV events to\s+(\S+)/, 30_000);
-    const worker = spawnCli(['worker', '--db', db, '--forward-url', `${mine.url}/mine`, '--log-level', 'info', '--log-format', 'json']);
+    const worker = spawnCli([
+      'worker',
+      '--db',
+      db,
+      '--forward-url',
+      `${mine.url}/mine`,
+      '--log-level',
+      'info',
+      '--log-format',
+      'json',
+    ]);
     processes.push(worker);
     await worker.waitForStdout(/delivering to /, 30_000);
     // Log lines go out in blocks, up to 200 ms after they were written.
-    const warning = await waitFor(() => logLines(worker).find((l) => l.level === 40 && l.msg.includes(addedName)), 'the warning about the destination its flags do not name');
+    const warning = await waitFor(
+      () => logLines(worker).find((l) => l.level === 40 && l.msg.includes(addedName)),
+      'the warning about the destination its flags do not name',
+    );
     expect(warning.msg).toMatch(/not named by this process's flags/);
     expect(worker.stdout).toMatch(new RegExp(`delivering to .*${addedName.replace(/[.]/g, '\\.')}`));
 
@@ -115,6 +158,8 @@ describe.concurrent.each(backends)('CLI: destinations in the store ($name)', (ba
     expect(JSON.parse(enabled.stdout)).toMatchObject({ name: addedName, state: 'active' });
     const unknown = await runCli(['destinations', 'disable', 'forward:nowhere/', '--db', db]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr.trim().split('\n')).toEqual(['docv-webhooks: no destination "forward:nowhere/"; `docv-webhooks destinations list` shows them']);
+    expect(unknown.stderr.trim().split('\n')).toEqual([
+      'docv-webhooks: no destination "forward:nowhere/"; `docv-webhooks destinations list` shows them',
+    ]);
   });
 });

@@ -15,15 +15,32 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The status a loopback client gets when it claims, in X-Forwarded-For, an address of the allow-list. */
 async function claimAllowedAddress(trustProxy: string): Promise<number> {
-  const proc = spawnCli(['serve', '--port', '0', '--db', `sqlite:${join(dir, `${trustProxy}.db`)}`, '--allow-ip', '10.0.0.0/8', '--log-level', 'silent'], {
-    // Behind a proxy serve refuses to start without an admin token.
-    env: { DOCV_TRUST_PROXY: trustProxy, DOCV_ADMIN_TOKEN: 'env-switches-admin-token' },
-  });
+  const proc = spawnCli(
+    [
+      'serve',
+      '--port',
+      '0',
+      '--db',
+      `sqlite:${join(dir, `${trustProxy}.db`)}`,
+      '--allow-ip',
+      '10.0.0.0/8',
+      '--log-level',
+      'silent',
+    ],
+    {
+      // Behind a proxy serve refuses to start without an admin token.
+      env: { DOCV_TRUST_PROXY: trustProxy, DOCV_ADMIN_TOKEN: 'env-switches-admin-token' },
+    },
+  );
   const [, webhookUrl] = await proc.waitForStdout(/POST DocV events to\s+(http:\/\/\S+)/);
   const res = await fetch(webhookUrl!, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.1.2.3' },
-    body: JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: `switch-${trustProxy}`, eventTime: '2026-03-01T10:00:00Z' }),
+    body: JSON.stringify({
+      eventType: 'APP_OPENED',
+      docvTransactionId: `switch-${trustProxy}`,
+      eventTime: '2026-03-01T10:00:00Z',
+    }),
   });
   return res.status;
 }

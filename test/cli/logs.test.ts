@@ -30,7 +30,11 @@ interface Sent {
 /** One delivery of each kind the log line has to tell apart; returns what each was answered. */
 async function deliverEachKind(webhookUrl: string, tx: string): Promise<Record<string, Sent>> {
   const post = async (body: string, headers: Record<string, string> = {}): Promise<Sent> => {
-    const res = await fetch(webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: SECRET, ...headers } });
+    const res = await fetch(webhookUrl, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', authorization: SECRET, ...headers },
+    });
     const json = (await res.json()) as { eventId?: string };
     return { status: res.status, ...(json.eventId ? { eventId: json.eventId } : {}) };
   };
@@ -38,7 +42,10 @@ async function deliverEachKind(webhookUrl: string, tx: string): Promise<Record<s
   return {
     accepted: await post(event, { 'webhook-id': `${tx}-1` }),
     duplicate: await post(event, { 'webhook-id': `${tx}-1` }),
-    conflict: await post(JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: `${tx}-other`, eventTime: '2026-03-01T10:00:00Z' }), { 'webhook-id': `${tx}-1` }),
+    conflict: await post(
+      JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: `${tx}-other`, eventTime: '2026-03-01T10:00:00Z' }),
+      { 'webhook-id': `${tx}-1` },
+    ),
     unauthorized: await post(event, { authorization: 'not-the-secret' }),
     invalid: await post(JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: tx, eventTime: MARKER })),
     badJson: await post(`{"eventType": "APP_OPENED", "note": "${MARKER}"`),
@@ -57,11 +64,28 @@ function linesFromFirstDelivery(stdout: string, firstDelivery: RegExp): string[]
   return lines.slice(first);
 }
 
-async function runServe(dir: string, logFormat: 'pretty' | 'json', tx: string): Promise<{ sent: Record<string, Sent>; result: CliResult }> {
+async function runServe(
+  dir: string,
+  logFormat: 'pretty' | 'json',
+  tx: string,
+): Promise<{ sent: Record<string, Sent>; result: CliResult }> {
   const port = await freePort();
-  const serve = spawnCli(['serve', '--port', String(port), '--db', join(dir, `${logFormat}.db`), '--webhook-secret', SECRET, '--forward-url', `${sink.url}/docv`], {
-    env: { LOG_FORMAT: logFormat },
-  });
+  const serve = spawnCli(
+    [
+      'serve',
+      '--port',
+      String(port),
+      '--db',
+      join(dir, `${logFormat}.db`),
+      '--webhook-secret',
+      SECRET,
+      '--forward-url',
+      `${sink.url}/docv`,
+    ],
+    {
+      env: { LOG_FORMAT: logFormat },
+    },
+  );
   const [, webhookUrl] = (await serve.waitForStdout(/POST DocV events to\s+(http:\/\/\S+)/))!;
   const sent = await deliverEachKind(webhookUrl!, tx);
   serve.child.kill('SIGTERM');
@@ -84,22 +108,38 @@ describe('logs', () => {
     const deliveries = lines.filter((l) => /^\S+ \w+: delivery /.test(l));
     expect(deliveries).toHaveLength(7);
     const [accepted, duplicate, conflict, unauthorized, invalid, badJson, mediaType] = deliveries;
-    expect(accepted).toMatch(new RegExp(`INFO: delivery accepted 200 [\\d.]+ms APP_OPENED ${sent.accepted!.eventId} tx=logs-pretty `));
-    expect(duplicate).toMatch(new RegExp(`INFO: delivery duplicate 200 [\\d.]+ms APP_OPENED ${sent.accepted!.eventId} tx=logs-pretty `));
-    expect(conflict).toMatch(new RegExp(`WARN: delivery conflict 409 [\\d.]+ms ${sent.accepted!.eventId} reason: delivery id reused for a different payload `));
-    expect(unauthorized).toMatch(/WARN: delivery unauthorized 401 [\d.]+ms reason: shared-secret: the token in the Authorization header matches no configured webhook secret /);
+    expect(accepted).toMatch(
+      new RegExp(`INFO: delivery accepted 200 [\\d.]+ms APP_OPENED ${sent.accepted!.eventId} tx=logs-pretty `),
+    );
+    expect(duplicate).toMatch(
+      new RegExp(`INFO: delivery duplicate 200 [\\d.]+ms APP_OPENED ${sent.accepted!.eventId} tx=logs-pretty `),
+    );
+    expect(conflict).toMatch(
+      new RegExp(
+        `WARN: delivery conflict 409 [\\d.]+ms ${sent.accepted!.eventId} reason: delivery id reused for a different payload `,
+      ),
+    );
+    expect(unauthorized).toMatch(
+      /WARN: delivery unauthorized 401 [\d.]+ms reason: shared-secret: the token in the Authorization header matches no configured webhook secret /,
+    );
     expect(invalid).toMatch(/WARN: delivery invalid 422 [\d.]+ms reason: breaks asyncapi: 1 violation at \/eventTime /);
     expect(badJson).toMatch(/WARN: delivery bad_request 400 [\d.]+ms reason: body is not valid JSON /);
-    expect(mediaType).toMatch(/WARN: delivery unsupported_media_type 415 [\d.]+ms reason: Content-Type "text\/plain" is not JSON; send application\/json /);
+    expect(mediaType).toMatch(
+      /WARN: delivery unsupported_media_type 415 [\d.]+ms reason: Content-Type "text\/plain" is not JSON; send application\/json /,
+    );
     expect(lines.some((l) => /INFO: delivered delivered 200 [\d.]+ms/.test(l))).toBe(true);
     // An attempt in flight may finish between the two.
-    expect(lines.filter((l) => /INFO: shutting down: finishing in-flight requests \{"signal":"SIGTERM"\}$/.test(l))).toHaveLength(1);
+    expect(
+      lines.filter((l) => /INFO: shutting down: finishing in-flight requests \{"signal":"SIGTERM"\}$/.test(l)),
+    ).toHaveLength(1);
     expect(lines.at(-1)).toMatch(/INFO: stopped$/);
   });
 
   it('JSON (LOG_FORMAT=json, the default off a terminal): one line per delivery, a reason on every refusal', async () => {
     const { sent, result } = await runServe(dir, 'json', 'logs-json');
-    const entries = linesFromFirstDelivery(result.stdout, /"msg":"delivery"/).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = linesFromFirstDelivery(result.stdout, /"msg":"delivery"/).map(
+      (l) => JSON.parse(l) as Record<string, unknown>,
+    );
     const deliveries = entries.filter((e) => e.msg === 'delivery');
     expect(deliveries.map((d) => [d.outcome, d.status])).toEqual([
       ['accepted', 200],
@@ -120,12 +160,16 @@ describe('logs', () => {
       'Content-Type "text/plain" is not JSON; send application/json',
     ]);
     expect(deliveries[2]!.eventId).toBe(sent.accepted!.eventId);
-    expect(entries.filter((e) => e.signal !== undefined).map((e) => [e.msg, e.signal])).toEqual([['shutting down: finishing in-flight requests', 'SIGTERM']]);
+    expect(entries.filter((e) => e.signal !== undefined).map((e) => [e.msg, e.signal])).toEqual([
+      ['shutting down: finishing in-flight requests', 'SIGTERM'],
+    ]);
     expect(entries.at(-1)!.msg).toBe('stopped');
   });
 
   it('worker: logs that it is shutting down on SIGTERM and when it has stopped', async () => {
-    const worker = spawnCli(['worker', '--db', join(dir, 'worker.db'), '--forward-url', `${sink.url}/docv`], { env: { LOG_FORMAT: 'json' } });
+    const worker = spawnCli(['worker', '--db', join(dir, 'worker.db'), '--forward-url', `${sink.url}/docv`], {
+      env: { LOG_FORMAT: 'json' },
+    });
     await worker.waitForStdout(/delivering to forward:/);
     worker.child.kill('SIGTERM');
     const result = await worker.exited(15_000);

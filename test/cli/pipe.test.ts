@@ -21,10 +21,23 @@ describe('CLI output into a pipe that closes early', () => {
     url = `sqlite:${path}`;
     const store = new SqliteStore({ path });
     const writes = Array.from({ length: 600 }, (_, i) => {
-      const flat: DocvEvent = { eventType: 'APP_OPENED', docvTransactionId: `pipe-transaction-${String(i).padStart(5, '0')}-${'x'.repeat(60)}`, eventTime: '2026-03-01T10:00:00Z', customerUserId: `customer-${i}` };
+      const flat: DocvEvent = {
+        eventType: 'APP_OPENED',
+        docvTransactionId: `pipe-transaction-${String(i).padStart(5, '0')}-${'x'.repeat(60)}`,
+        eventTime: '2026-03-01T10:00:00Z',
+        customerUserId: `customer-${i}`,
+      };
       const hash = contentKey(flat);
       const event = canonicalOfFlat(flat);
-      return store.ingest({ dedupeKey: dedupeKeyOf(event, hash, null), webhookId: null, contentHash: hash, event, rawBody: Buffer.from(JSON.stringify(flat)), headers: {}, receivedAt: new Date() });
+      return store.ingest({
+        dedupeKey: dedupeKeyOf(event, hash, null),
+        webhookId: null,
+        contentHash: hash,
+        event,
+        rawBody: Buffer.from(JSON.stringify(flat)),
+        headers: {},
+        receivedAt: new Date(),
+      });
     });
     await Promise.all(writes);
     await store.close();
@@ -35,11 +48,15 @@ describe('CLI output into a pipe that closes early', () => {
     ['transactions list --limit 500', 'head -2'],
     ['events list --json --limit 500', 'head -c 100'],
   ])('%s | %s exits quietly', (command, reader) => {
-    const run = spawnSync('bash', ['-c', `set -o pipefail; node dist/cli/bin.js ${command} --db '${url}' | ${reader} > /dev/null`], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const run = spawnSync(
+      'bash',
+      ['-c', `set -o pipefail; node dist/cli/bin.js ${command} --db '${url}' | ${reader} > /dev/null`],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     expect(run.stderr).not.toMatch(/EPIPE|Unhandled|Error/);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);

@@ -41,13 +41,27 @@ const lineCount = (text: string, pattern: RegExp) => text.split('\n').filter((l)
 describe.concurrent('simulate and trigger against a receiver that refuses their credentials', () => {
   it('simulate with a wrong secret stops within seconds, names the flags to check, exits 1, and does not get the address blocked', async () => {
     const r = await receiver();
-    const run = await timed(['simulate', '--target', r.webhookUrl, '--transactions', '300', '--concurrency', '16', '--webhook-secret', WRONG]);
+    const run = await timed([
+      'simulate',
+      '--target',
+      r.webhookUrl,
+      '--transactions',
+      '300',
+      '--concurrency',
+      '16',
+      '--webhook-secret',
+      WRONG,
+    ]);
     expect(run.ms).toBeLessThan(STOPS_WITHIN_MS);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^sent +3 requests \(401×3\)$/m);
-    expect(run.stdout).toMatch(/^failed +\d+ event\(s\) never delivered \(the run stopped: the receiver refused us\)$/m);
+    expect(run.stdout).toMatch(
+      /^failed +\d+ event\(s\) never delivered \(the run stopped: the receiver refused us\)$/m,
+    );
     expect(lineCount(run.stderr, /./)).toBe(1);
-    expect(run.stderr).toMatch(/^docv-webhooks: the receiver refuses our credentials \(401 ×3; we sent a webhook secret, no signature\): check that --webhook-secret \(DOCV_WEBHOOK_SECRETS\) and --signing-secret/);
+    expect(run.stderr).toMatch(
+      /^docv-webhooks: the receiver refuses our credentials \(401 ×3; we sent a webhook secret, no signature\): check that --webhook-secret \(DOCV_WEBHOOK_SECRETS\) and --signing-secret/,
+    );
     expect(run.stdout + run.stderr).not.toContain(WRONG);
     // Three failures, under the limiter's ten: the same address still gets in with the right secret.
     expect((await r.deliver(docvEvent(), { authorization: SECRET })).status).toBe(200);
@@ -58,30 +72,58 @@ describe.concurrent('simulate and trigger against a receiver that refuses their 
     const run = await timed(['simulate', '--target', r.webhookUrl, '--transactions', '50', '--json']);
     expect(run.ms).toBeLessThan(STOPS_WITHIN_MS);
     expect(run.code).toBe(1);
-    const summary = JSON.parse(run.stdout) as { sent: number; responses: Record<string, number>; refused: { kind: string; message: string } };
+    const summary = JSON.parse(run.stdout) as {
+      sent: number;
+      responses: Record<string, number>;
+      refused: { kind: string; message: string };
+    };
     expect(summary).toMatchObject({ sent: 3, responses: { '401': 3 }, refused: { kind: 'credentials' } });
     expect(run.stderr).toBe(`docv-webhooks: ${summary.refused.message}\n`);
-    expect(summary.refused.message).toContain('we sent no credentials): give the receiver\'s with --webhook-secret (DOCV_WEBHOOK_SECRETS) and/or --signing-secret');
+    expect(summary.refused.message).toContain(
+      "we sent no credentials): give the receiver's with --webhook-secret (DOCV_WEBHOOK_SECRETS) and/or --signing-secret",
+    );
   });
 
   it('trigger takes a 401 as final: one attempt, the flags to check, exit 1', async () => {
     const r = await receiver();
-    const run = await timed(['trigger', 'APP_OPENED', '--target', r.webhookUrl, '--retry-schedule', '10ms,10ms', '--webhook-secret', WRONG]);
+    const run = await timed([
+      'trigger',
+      'APP_OPENED',
+      '--target',
+      r.webhookUrl,
+      '--retry-schedule',
+      '10ms,10ms',
+      '--webhook-secret',
+      WRONG,
+    ]);
     expect(run.code).toBe(1);
     expect(lineCount(run.stdout, /^attempt \d+:/)).toBe(1);
     expect(run.stdout).toMatch(/^attempt 1: HTTP 401 in \d+ ms$/m);
-    expect(run.stderr).toMatch(/^docv-webhooks: the receiver refuses our credentials \(401 ×1; we sent a webhook secret, no signature\): check that --webhook-secret/);
+    expect(run.stderr).toMatch(
+      /^docv-webhooks: the receiver refuses our credentials \(401 ×1; we sent a webhook secret, no signature\): check that --webhook-secret/,
+    );
   });
 
   it('trigger refused by the allow-list (403) names --allow-ip', async () => {
     const r = await receiver({ auth: { allowIps: ['203.0.113.0/24'] } });
-    const run = await timed(['trigger', 'APP_OPENED', '--target', r.webhookUrl, '--retry-schedule', '10ms', '--webhook-secret', SECRET]);
+    const run = await timed([
+      'trigger',
+      'APP_OPENED',
+      '--target',
+      r.webhookUrl,
+      '--retry-schedule',
+      '10ms',
+      '--webhook-secret',
+      SECRET,
+    ]);
     expect(run.code).toBe(1);
     expect(lineCount(run.stdout, /^attempt \d+:/)).toBe(1);
-    expect(run.stderr).toMatch(/^docv-webhooks: the receiver forbids deliveries from this address \(403 ×1\): add it to the receiver's allow-list \(--allow-ip, DOCV_ALLOWED_IPS\)/);
+    expect(run.stderr).toMatch(
+      /^docv-webhooks: the receiver forbids deliveries from this address \(403 ×1\): add it to the receiver's allow-list \(--allow-ip, DOCV_ALLOWED_IPS\)/,
+    );
   });
 
-  it('against a blocked address, simulate stops at the limiter\'s 429 and says why; the receiver logged the block once, with how long and the flag', async () => {
+  it("against a blocked address, simulate stops at the limiter's 429 and says why; the receiver logged the block once, with how long and the flag", async () => {
     const log = memoryLogger('warn');
     const r = await receiver({ logger: log.logger });
     for (let i = 0; i < 11; i++) expect((await r.deliver(docvEvent(), { authorization: WRONG })).status).toBe(401);
@@ -97,15 +139,34 @@ describe.concurrent('simulate and trigger against a receiver that refuses their 
     expect(run.ms).toBeLessThan(STOPS_WITHIN_MS);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^sent +3 requests \(429×3\)$/m);
-    expect(run.stderr).toMatch(/^docv-webhooks: the receiver has blocked this address after too many failed authentications \(429 ×3, retry after \d+ s\): .*--auth-failure-limit/);
+    expect(run.stderr).toMatch(
+      /^docv-webhooks: the receiver has blocked this address after too many failed authentications \(429 ×3, retry after \d+ s\): .*--auth-failure-limit/,
+    );
     // Each refused request says why in its own log line too; the block itself is told only once.
-    expect(log.lines().filter((l) => l.status === 429).map((l) => l.reason)).toEqual(Array(3).fill(expect.stringMatching(/^address blocked after too many failed authentications, for another \d+ s/)));
+    expect(
+      log
+        .lines()
+        .filter((l) => l.status === 429)
+        .map((l) => l.reason),
+    ).toEqual(
+      Array(3).fill(expect.stringMatching(/^address blocked after too many failed authentications, for another \d+ s/)),
+    );
     expect(log.lines().filter((l) => typeof l.msg === 'string' && l.msg.includes('blocked for'))).toHaveLength(1);
   });
 
   it('simulate against a closed port says connection refused', async () => {
     const port = await freePort();
-    const run = await timed(['simulate', '--target', `http://127.0.0.1:${port}/socure/docv/webhook`, '--scenario', 'abandon', '--transactions', '2', '--retry-schedule', '10ms']);
+    const run = await timed([
+      'simulate',
+      '--target',
+      `http://127.0.0.1:${port}/socure/docv/webhook`,
+      '--scenario',
+      'abandon',
+      '--transactions',
+      '2',
+      '--retry-schedule',
+      '10ms',
+    ]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^sent +4 requests \(connection refused×4\)$/m);
     expect(run.stdout).not.toContain('error');
@@ -116,14 +177,21 @@ describe.concurrent('serve --auth-failure-limit', () => {
   function serve(extra: string[], env: Record<string, string> = {}): CliProcess {
     const dir = mkdtempSync(join(tmpdir(), 'docv-limit-'));
     dirs.push(dir);
-    return spawnCli(['serve', '--port', '0', '--db', `sqlite:${join(dir, 'r.db')}`, '--webhook-secret', SECRET, ...extra], { env });
+    return spawnCli(
+      ['serve', '--port', '0', '--db', `sqlite:${join(dir, 'r.db')}`, '--webhook-secret', SECRET, ...extra],
+      { env },
+    );
   }
 
   /** Fifteen wrong deliveries, then one right one from the same address: what does the right one get? */
   async function afterFailures(proc: CliProcess): Promise<number> {
     const [, url] = await proc.waitForStdout(/POST DocV events to\s+(\S+)/);
     const post = (authorization: string) =>
-      fetch(url!, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(docvEvent()) });
+      fetch(url!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: JSON.stringify(docvEvent()),
+      });
     for (let i = 0; i < 15; i++) await (await post(WRONG)).arrayBuffer();
     return (await post(SECRET)).status;
   }
@@ -133,7 +201,9 @@ describe.concurrent('serve --auth-failure-limit', () => {
     expect(await afterFailures(proc)).toBe(429);
     // Logs are buffered: the last request's line comes after every earlier one.
     await proc.waitForStdout(/"outcome":"rate_limited","status":429/);
-    expect(lineCount(proc.stdout, /"msg":"address 127\.0\.0\.1 blocked for 300 s after 11 failed authentications/)).toBe(1);
+    expect(
+      lineCount(proc.stdout, /"msg":"address 127\.0\.0\.1 blocked for 300 s after 11 failed authentications/),
+    ).toBe(1);
     expect(proc.stdout).not.toContain(WRONG);
   });
 
@@ -152,7 +222,15 @@ describe.concurrent('serve --auth-failure-limit', () => {
   it('refuses a limit that is not a whole number', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'docv-limit-'));
     dirs.push(dir);
-    const run = await runCli(['serve', '--port', '0', '--db', `sqlite:${join(dir, 'r.db')}`, '--auth-failure-limit', '-1']);
+    const run = await runCli([
+      'serve',
+      '--port',
+      '0',
+      '--db',
+      `sqlite:${join(dir, 'r.db')}`,
+      '--auth-failure-limit',
+      '-1',
+    ]);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('is not a whole number (0 turns the limiter off)');
   });
@@ -161,7 +239,11 @@ describe.concurrent('serve --auth-failure-limit', () => {
 describe('createDocvReceiver authFailureLimit', () => {
   it('0 turns the limiter off in library use too', async () => {
     const handle = async (limit: number | undefined) => {
-      const r = createDocvReceiver({ store: 'sqlite::memory:', auth: { webhookSecrets: [SECRET] }, ...(limit !== undefined ? { authFailureLimit: limit } : {}) });
+      const r = createDocvReceiver({
+        store: 'sqlite::memory:',
+        auth: { webhookSecrets: [SECRET] },
+        ...(limit !== undefined ? { authFailureLimit: limit } : {}),
+      });
       try {
         const request = (authorization: string) => ({
           method: 'POST',

@@ -8,10 +8,25 @@ import { waitFor } from '../helpers/wait.js';
 afterAll(() => killLiveCliProcesses());
 
 /** `serve` on a new SQLite file with `flags`; posts `n` events of their own transactions. */
-async function serveAndPost(flags: string[], n: number): Promise<{ db: string; stop: () => Promise<number | null>; sizeAtStart: number; base: string }> {
+async function serveAndPost(
+  flags: string[],
+  n: number,
+): Promise<{ db: string; stop: () => Promise<number | null>; sizeAtStart: number; base: string }> {
   const db = join(tempDir('docv-threads-'), 'receiver.db');
   const port = await freePort();
-  const proc = spawnCli(['serve', '--host', '127.0.0.1', '--port', String(port), '--db', db, '--log-level', 'warn', '--no-dispatch', ...flags]);
+  const proc = spawnCli([
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--db',
+    db,
+    '--log-level',
+    'warn',
+    '--no-dispatch',
+    ...flags,
+  ]);
   const [, webhookUrl] = (await proc.waitForStdout(/POST DocV events to\s+(http:\/\/\S+)/))!;
   const sizeAtStart = statSync(db).size;
   for (let i = 0; i < n; i += 50) {
@@ -20,7 +35,11 @@ async function serveAndPost(flags: string[], n: number): Promise<{ db: string; s
         fetch(webhookUrl!, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: `threads-${i + j}`, eventTime: new Date(Date.UTC(2026, 2, 1, 10, 0, i + j)).toISOString() }),
+          body: JSON.stringify({
+            eventType: 'APP_OPENED',
+            docvTransactionId: `threads-${i + j}`,
+            eventTime: new Date(Date.UTC(2026, 2, 1, 10, 0, i + j)).toISOString(),
+          }),
         }).then((r) => r.status),
       ),
     );

@@ -43,19 +43,48 @@ describe('worker: health and metrics', () => {
   it('serves /healthz, /readyz and, with the admin token, /metrics counting the attempts it made', async () => {
     const db = join(tempDir('docv-worker-metrics-'), 'receiver.db');
     const port = await freePort();
-    const serve = spawnCli(['serve', '--host', '127.0.0.1', '--port', String(port), '--db', db, '--log-level', 'warn', '--no-dispatch', '--forward-url', sinkUrl]);
+    const serve = spawnCli([
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--db',
+      db,
+      '--log-level',
+      'warn',
+      '--no-dispatch',
+      '--forward-url',
+      sinkUrl,
+    ]);
     processes.push(serve);
     const [, webhookUrl] = (await serve.waitForStdout(/POST DocV events to\s+(http:\/\/\S+)/))!;
     for (let i = 0; i < EVENTS; i++) {
       const res = await fetch(webhookUrl!, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: `worker-metrics-${i}`, eventTime: new Date(Date.UTC(2026, 2, 1, 10, 0, i)).toISOString() }),
+        body: JSON.stringify({
+          eventType: 'APP_OPENED',
+          docvTransactionId: `worker-metrics-${i}`,
+          eventTime: new Date(Date.UTC(2026, 2, 1, 10, 0, i)).toISOString(),
+        }),
       });
       expect(res.status).toBe(200);
     }
 
-    const worker = spawnCli(['worker', '--db', db, '--log-level', 'warn', '--forward-url', sinkUrl, '--metrics-port', '0', '--admin-token', ADMIN_TOKEN]);
+    const worker = spawnCli([
+      'worker',
+      '--db',
+      db,
+      '--log-level',
+      'warn',
+      '--forward-url',
+      sinkUrl,
+      '--metrics-port',
+      '0',
+      '--admin-token',
+      ADMIN_TOKEN,
+    ]);
     processes.push(worker);
     const [, base] = (await worker.waitForStdout(/health and metrics\s+(http:\/\/[^/\s]+)\/healthz/))!;
     await waitFor(() => received >= EVENTS, `${EVENTS} forwards at the sink`, 15_000);
@@ -75,14 +104,20 @@ describe('worker: health and metrics', () => {
 
     // The attempt is recorded a few milliseconds after the sink answers (records share a commit).
     let text = '';
-    await waitFor(async () => {
-      const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-      text = await res.text();
-      return /^docv_outbox_deliveries\{state="delivered"\} 12$/m.test(text);
-    }, 'the outbox to show every delivery delivered', 10_000);
-    expect(text).toMatch(/^docv_delivery_attempts_total\{destination="forward:127\.0\.0\.1:\d+\/docv",outcome="delivered"\} 12$/m);
+    await waitFor(
+      async () => {
+        const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+        text = await res.text();
+        return /^docv_outbox_deliveries\{state="delivered"\} 12$/m.test(text);
+      },
+      'the outbox to show every delivery delivered',
+      10_000,
+    );
+    expect(text).toMatch(
+      /^docv_delivery_attempts_total\{destination="forward:127\.0\.0\.1:\d+\/docv",outcome="delivered"\} 12$/m,
+    );
     expect(text).toMatch(/^docv_commit_batch_size_count [1-9]\d*$/m);
     expect(text).toMatch(/^docv_process_resident_memory_bytes \d+/m);
     // A worker receives nothing: no ingest series that could only read zero.
@@ -99,7 +134,17 @@ describe('worker: health and metrics', () => {
 
   it('refuses to serve its metrics beyond loopback without an admin token, and says how to fix it', async () => {
     const db = join(tempDir('docv-worker-exposed-'), 'receiver.db');
-    const worker = spawnCli(['worker', '--db', db, '--forward-url', sinkUrl, '--metrics-port', '0', '--metrics-host', '0.0.0.0']);
+    const worker = spawnCli([
+      'worker',
+      '--db',
+      db,
+      '--forward-url',
+      sinkUrl,
+      '--metrics-port',
+      '0',
+      '--metrics-host',
+      '0.0.0.0',
+    ]);
     const result = await worker.exited(15_000);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("refusing to serve the worker's metrics on 0.0.0.0 without a token");
@@ -115,7 +160,15 @@ describe('worker: health and metrics', () => {
   it('names the flag to change when its port is taken, as serve does for its own', async () => {
     const taken = (sink.address() as AddressInfo).port;
     const dir = tempDir('docv-worker-port-taken-');
-    const worker = await spawnCli(['worker', '--db', join(dir, 'w.db'), '--forward-url', sinkUrl, '--metrics-port', String(taken)]).exited(15_000);
+    const worker = await spawnCli([
+      'worker',
+      '--db',
+      join(dir, 'w.db'),
+      '--forward-url',
+      sinkUrl,
+      '--metrics-port',
+      String(taken),
+    ]).exited(15_000);
     expect(worker.code).not.toBe(0);
     expect(worker.stderr).toContain(`port ${taken} on 127.0.0.1 is already in use; pick another with --metrics-port`);
     const serve = await spawnCli(['serve', '--db', join(dir, 's.db'), '--port', String(taken)]).exited(15_000);
@@ -125,7 +178,13 @@ describe('worker: health and metrics', () => {
 
   it('closes a connection that trickles its headers, as the receiver does', async () => {
     const db = join(tempDir('docv-worker-slow-'), 'receiver.db');
-    const worker = await startWorker({ db, logLevel: 'silent', dispatch: { forwardUrls: [sinkUrl] }, metricsPort: 0, timeouts: { headersMs: 300, requestMs: 300 } });
+    const worker = await startWorker({
+      db,
+      logLevel: 'silent',
+      dispatch: { forwardUrls: [sinkUrl] },
+      metricsPort: 0,
+      timeouts: { headersMs: 300, requestMs: 300 },
+    });
     try {
       const { port } = new URL(worker.url!);
       const socket = connect(Number(port), '127.0.0.1');
@@ -137,7 +196,10 @@ describe('worker: health and metrics', () => {
       socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
       socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       // Without the connection sweep Node checks every 30 s: the trickler would outlast this.
-      const heldMs = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 3_000))]);
+      const heldMs = await Promise.race([
+        closed,
+        new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 3_000)),
+      ]);
       socket.destroy();
       expect(heldMs).toBeLessThan(3_000);
       expect(answer).toMatch(/^HTTP\/1\.1 408 /);

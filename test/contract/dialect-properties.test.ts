@@ -8,34 +8,83 @@ const receivedAt = new Date('2026-12-06T10:00:00.000Z');
 const anyValue = fc.jsonValue({ maxDepth: 4 });
 const looksLikeDelivery = fc.oneof(
   anyValue,
-  fc.record({ event: fc.oneof(anyValue, fc.record({ eventType: anyValue, created: anyValue, docvTransactionToken: anyValue, customerUserId: anyValue, data: anyValue }, { requiredKeys: [] })) }, { requiredKeys: [] }),
-  fc.record({ event_id: anyValue, event_type: anyValue, event_at: anyValue, data: fc.oneof(anyValue, fc.record({ eval_id: anyValue, decision: anyValue, data_enrichments: anyValue }, { requiredKeys: [] })) }, { requiredKeys: [] }),
-  fc.record({ eventType: anyValue, docvTransactionId: anyValue, eventTime: anyValue, decision: anyValue, customerUserId: anyValue }, { requiredKeys: [] }),
+  fc.record(
+    {
+      event: fc.oneof(
+        anyValue,
+        fc.record(
+          {
+            eventType: anyValue,
+            created: anyValue,
+            docvTransactionToken: anyValue,
+            customerUserId: anyValue,
+            data: anyValue,
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.record(
+    {
+      event_id: anyValue,
+      event_type: anyValue,
+      event_at: anyValue,
+      data: fc.oneof(
+        anyValue,
+        fc.record({ eval_id: anyValue, decision: anyValue, data_enrichments: anyValue }, { requiredKeys: [] }),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.record(
+    {
+      eventType: anyValue,
+      docvTransactionId: anyValue,
+      eventTime: anyValue,
+      decision: anyValue,
+      customerUserId: anyValue,
+    },
+    { requiredKeys: [] },
+  ),
 );
 
 describe('normalisation, for any body', () => {
   it('never throws, and either gives a canonical event or lists at least one problem', () => {
     fc.assert(
-      fc.property(looksLikeDelivery, fc.constantFrom<Dialect | undefined>(undefined, 'asyncapi', 'socure-v5', 'riskos'), (value, dialect) => {
-        const r = parseDelivery(JSON.stringify(value), { receivedAt, dialect });
-        if (r.ok) {
-          expect(typeof r.event.eventType).toBe('string');
-          expect(r.event.docvTransactionId === null || typeof r.event.docvTransactionId === 'string').toBe(true);
-          expect(r.contentHash).toMatch(/^sha256:/);
-        } else if (r.kind === 'contract') {
-          expect(r.errors.length).toBeGreaterThan(0);
-        }
-      }),
+      fc.property(
+        looksLikeDelivery,
+        fc.constantFrom<Dialect | undefined>(undefined, 'asyncapi', 'socure-v5', 'riskos'),
+        (value, dialect) => {
+          const r = parseDelivery(JSON.stringify(value), { receivedAt, dialect });
+          if (r.ok) {
+            expect(typeof r.event.eventType).toBe('string');
+            expect(r.event.docvTransactionId === null || typeof r.event.docvTransactionId === 'string').toBe(true);
+            expect(r.contentHash).toMatch(/^sha256:/);
+          } else if (r.kind === 'contract') {
+            expect(r.errors.length).toBeGreaterThan(0);
+          }
+        },
+      ),
       { numRuns: 2_000 },
     );
   });
 });
 
 /** A valid body per dialect, and breakages that each make one path wrong, independently. */
-const CASES: Record<Dialect, { valid: () => Record<string, unknown>; breaks: Record<string, (b: Record<string, unknown>) => void> }> = {
+const CASES: Record<
+  Dialect,
+  { valid: () => Record<string, unknown>; breaks: Record<string, (b: Record<string, unknown>) => void> }
+> = {
   asyncapi: {
     // No decision: on any other type than VERIFICATION_COMPLETED it is a violation of its own.
-    valid: () => ({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: 'tx', eventTime: '2026-12-06T09:00:00Z', customerUserId: 'c' }),
+    valid: () => ({
+      eventType: 'DOCUMENTS_UPLOADED',
+      docvTransactionId: 'tx',
+      eventTime: '2026-12-06T09:00:00Z',
+      customerUserId: 'c',
+    }),
     breaks: {
       '/eventType': (b) => (b.eventType = 'NOPE'),
       '/docvTransactionId': (b) => (b.docvTransactionId = 7),
@@ -48,7 +97,13 @@ const CASES: Record<Dialect, { valid: () => Record<string, unknown>; breaks: Rec
       id: 'n-1',
       origId: 'tx',
       environmentName: 'Sandbox',
-      event: { eventType: 'VERIFICATION_COMPLETED', created: '2026-12-06T09:00:00.000Z', docvTransactionToken: 'tx', customerUserId: 'c', data: { documentVerification: { reasonCodes: ['I1'], decision: { name: 'standard', value: 'accept' } } } },
+      event: {
+        eventType: 'VERIFICATION_COMPLETED',
+        created: '2026-12-06T09:00:00.000Z',
+        docvTransactionToken: 'tx',
+        customerUserId: 'c',
+        data: { documentVerification: { reasonCodes: ['I1'], decision: { name: 'standard', value: 'accept' } } },
+      },
     }),
     breaks: {
       '/id': (b) => (b.id = 12),
@@ -57,8 +112,13 @@ const CASES: Record<Dialect, { valid: () => Record<string, unknown>; breaks: Rec
       '/event/docvTransactionToken': (b) => ((b.event as Record<string, unknown>).docvTransactionToken = ''),
       '/event/customerUserId': (b) => ((b.event as Record<string, unknown>).customerUserId = { id: 1 }),
       '/event/data/documentVerification/decision/value': (b) =>
-        (((b.event as { data: { documentVerification: { decision: Record<string, unknown> } } }).data.documentVerification.decision.value = 'perhaps')),
-      '/event/data/documentVerification/reasonCodes/0': (b) => ((b.event as { data: { documentVerification: { reasonCodes: unknown[] } } }).data.documentVerification.reasonCodes[0] = 5),
+        ((
+          b.event as { data: { documentVerification: { decision: Record<string, unknown> } } }
+        ).data.documentVerification.decision.value = 'perhaps'),
+      '/event/data/documentVerification/reasonCodes/0': (b) =>
+        ((
+          b.event as { data: { documentVerification: { reasonCodes: unknown[] } } }
+        ).data.documentVerification.reasonCodes[0] = 5),
     },
   },
   riskos: {
@@ -66,7 +126,11 @@ const CASES: Record<Dialect, { valid: () => Record<string, unknown>; breaks: Rec
       event_id: 'e-1',
       event_at: '2026-12-06T09:00:00Z',
       event_type: 'evaluation_completed',
-      data: { eval_id: 'ev', decision: 'ACCEPT', data_enrichments: [{ enrichment_name: 'x', response: { data: { docvTransactionToken: 'tx' } } }] },
+      data: {
+        eval_id: 'ev',
+        decision: 'ACCEPT',
+        data_enrichments: [{ enrichment_name: 'x', response: { data: { docvTransactionToken: 'tx' } } }],
+      },
     }),
     breaks: {
       '/event_id': (b) => (b.event_id = ''),
@@ -75,7 +139,9 @@ const CASES: Record<Dialect, { valid: () => Record<string, unknown>; breaks: Rec
       '/data/decision': (b) => ((b.data as Record<string, unknown>).decision = 'OK'),
       '/data/eval_id': (b) => ((b.data as Record<string, unknown>).eval_id = 3),
       '/data/data_enrichments/0/response/data/docvTransactionToken': (b) =>
-        ((b.data as { data_enrichments: Array<{ response: { data: Record<string, unknown> } }> }).data_enrichments[0]!.response.data.docvTransactionToken = 'a\u0000'),
+        ((
+          b.data as { data_enrichments: Array<{ response: { data: Record<string, unknown> } }> }
+        ).data_enrichments[0]!.response.data.docvTransactionToken = 'a\u0000'),
     },
   },
 };

@@ -5,7 +5,10 @@ import { dedupeKeyOf } from '../../src/ingest/dedupe-key.js';
 const receivedAt = new Date('2026-12-06T10:00:00.000Z');
 const TOKEN = '6f1c1f3a-6d6b-4d0e-9d4b-2f0c2d7a9e11';
 
-function read(body: unknown, options: { dialect?: 'asyncapi' | 'socure-v5' | 'riskos'; keepDocumentData?: boolean } = {}) {
+function read(
+  body: unknown,
+  options: { dialect?: 'asyncapi' | 'socure-v5' | 'riskos'; keepDocumentData?: boolean } = {},
+) {
   return parseDelivery(JSON.stringify(body), { receivedAt, ...options });
 }
 
@@ -50,12 +53,23 @@ const riskosCompleted = {
     decision: 'REVIEW',
     eval_status: 'evaluation_completed',
     data_enrichments: [
-      { enrichment_name: 'Socure Document Request', enrichment_provider: 'Socure', status_code: 200, response: { data: { docvTransactionToken: TOKEN, url: 'https://verify.socure.com/#/dv/x' } } },
+      {
+        enrichment_name: 'Socure Document Request',
+        enrichment_provider: 'Socure',
+        status_code: 200,
+        response: { data: { docvTransactionToken: TOKEN, url: 'https://verify.socure.com/#/dv/x' } },
+      },
       {
         enrichment_name: 'Socure Document Verification',
         enrichment_provider: 'Socure',
         status_code: 200,
-        response: { documentVerification: { decision: { name: 'standard', value: 'review' }, reasonCodes: ['I808'], documentData: { fullName: 'Ada Lovelace' } } },
+        response: {
+          documentVerification: {
+            decision: { name: 'standard', value: 'review' },
+            reasonCodes: ['I808'],
+            documentData: { fullName: 'Ada Lovelace' },
+          },
+        },
       },
     ],
   },
@@ -95,7 +109,8 @@ describe('socure-v5', () => {
 
   it('removes document data from the payload but keeps the decision, reason codes and document type', () => {
     const e = accepted(v5Completed);
-    const dv = (e.payload.event as { data: { documentVerification: Record<string, unknown> } }).data.documentVerification;
+    const dv = (e.payload.event as { data: { documentVerification: Record<string, unknown> } }).data
+      .documentVerification;
     expect(dv.documentData).toBe(DOCUMENT_DATA_REMOVED);
     expect(dv.reasonCodes).toEqual(['I831', 'R810']);
     expect(dv.decision).toEqual({ name: 'lenient', value: 'reject' });
@@ -108,22 +123,36 @@ describe('socure-v5', () => {
 
   it('hashes the cleaned payload, so a quarantined (cleaned) body compares equal to the original', () => {
     const original = read(v5Completed);
-    const cleaned = read((accepted(v5Completed)).payload);
+    const cleaned = read(accepted(v5Completed).payload);
     expect(original.ok && cleaned.ok && original.contentHash === cleaned.contentHash).toBe(true);
   });
 
   it('reads the other token spelling, then origId', () => {
-    const other = { event: { eventType: 'APP_OPENED', created: '2026-12-06T09:00:00.000Z', docVTransactionToken: 'tx-b' } };
+    const other = {
+      event: { eventType: 'APP_OPENED', created: '2026-12-06T09:00:00.000Z', docVTransactionToken: 'tx-b' },
+    };
     expect(accepted(other).docvTransactionId).toBe('tx-b');
-    const first = { id: 'n-0', origId: 'tx-c', event: { eventType: 'WAITING_FOR_USER_TO_REDIRECT', created: '2026-12-06T09:00:00.000Z' } };
+    const first = {
+      id: 'n-0',
+      origId: 'tx-c',
+      event: { eventType: 'WAITING_FOR_USER_TO_REDIRECT', created: '2026-12-06T09:00:00.000Z' },
+    };
     expect(accepted(first).docvTransactionId).toBe('tx-c');
-    const both = { origId: 'tx-orig', event: { eventType: 'APP_OPENED', docvTransactionToken: 'tx-token', docVTransactionToken: 'tx-other' } };
+    const both = {
+      origId: 'tx-orig',
+      event: { eventType: 'APP_OPENED', docvTransactionToken: 'tx-token', docVTransactionToken: 'tx-other' },
+    };
     expect(accepted(both).docvTransactionId).toBe('tx-token');
   });
 
   it('takes the bare {"event":{…}} body with no created: the receipt time stands in, marked', () => {
     const e = accepted({ event: { eventType: 'DOCUMENTS_UPLOADED', docvTransactionToken: TOKEN } });
-    expect(e).toMatchObject({ dialect: 'socure-v5', eventTime: receivedAt.toISOString(), eventTimeSource: 'receipt', docvTransactionId: TOKEN });
+    expect(e).toMatchObject({
+      dialect: 'socure-v5',
+      eventTime: receivedAt.toISOString(),
+      eventTimeSource: 'receipt',
+      docvTransactionId: TOKEN,
+    });
     expect(e.envelopeId).toBeUndefined();
     // Two receipts of it must deduplicate: the key cannot contain the receipt time.
     const r = read({ event: { eventType: 'DOCUMENTS_UPLOADED', docvTransactionToken: TOKEN } });
@@ -141,13 +170,27 @@ describe('socure-v5', () => {
       id: 't-1',
       eventGroup: 'DocvNotification',
       environmentName: 'Sandbox',
-      event: { eventType: 'TEST_WEBHOOK', created: '2026-12-06T09:00:00.000Z', customerUserId: 'cust-1', referenceId: 'r', data: { documentData: { firstName: 'Test' } } },
+      event: {
+        eventType: 'TEST_WEBHOOK',
+        created: '2026-12-06T09:00:00.000Z',
+        customerUserId: 'cust-1',
+        referenceId: 'r',
+        data: { documentData: { firstName: 'Test' } },
+      },
     });
-    expect(e).toMatchObject({ test: true, docvTransactionId: null, eventType: 'TEST_WEBHOOK', environment: 'Sandbox', documentDataRemoved: true });
+    expect(e).toMatchObject({
+      test: true,
+      docvTransactionId: null,
+      eventType: 'TEST_WEBHOOK',
+      environment: 'Sandbox',
+      documentDataRemoved: true,
+    });
   });
 
   it('accepts an event type nobody knows yet, with or without a transaction', () => {
-    expect(accepted({ id: 'n-9', event: { eventType: 'DOCUMENT_LIVENESS_CHECKED', created: '2026-12-06T09:00:00.000Z' } })).toMatchObject({
+    expect(
+      accepted({ id: 'n-9', event: { eventType: 'DOCUMENT_LIVENESS_CHECKED', created: '2026-12-06T09:00:00.000Z' } }),
+    ).toMatchObject({
       eventType: 'DOCUMENT_LIVENESS_CHECKED',
       docvTransactionId: null,
     });
@@ -157,7 +200,12 @@ describe('socure-v5', () => {
     const r = read({
       id: '',
       environmentName: 'Sandbox',
-      event: { eventType: 'APP_OPENED', created: '2026-12-06T09:00:00+0100', customerUserId: 'a\u0000b', data: { documentVerification: { decision: { value: 'maybe' } } } },
+      event: {
+        eventType: 'APP_OPENED',
+        created: '2026-12-06T09:00:00+0100',
+        customerUserId: 'a\u0000b',
+        data: { documentVerification: { decision: { value: 'maybe' } } },
+      },
     });
     expect(r.ok).toBe(false);
     if (r.ok || r.kind !== 'contract') return;
@@ -194,7 +242,12 @@ describe('riskos', () => {
   });
 
   it('reads case_notes_added: the evaluation id, no transaction yet, no decision', () => {
-    const e = accepted({ event_id: 'evt-2', event_at: '2026-12-06T09:00:00Z', event_type: 'case_notes_added', data: { eval_id: 'eval-7', id: 'app-42', notes: 'Capture App Opened', reviewer_id: 'Webhook' } });
+    const e = accepted({
+      event_id: 'evt-2',
+      event_at: '2026-12-06T09:00:00Z',
+      event_type: 'case_notes_added',
+      data: { eval_id: 'eval-7', id: 'app-42', notes: 'Capture App Opened', reviewer_id: 'Webhook' },
+    });
     expect(e).toMatchObject({ docvTransactionId: null, evaluationId: 'eval-7', eventType: 'case_notes_added' });
     expect(e.decision).toBeUndefined();
   });
@@ -203,13 +256,22 @@ describe('riskos', () => {
     const r = read({ event_type: 'evaluation_completed', event_id: 'e', data: { decision: 'MAYBE' } });
     expect(r.ok || r.kind !== 'contract' ? [] : r.errors.map((e) => e.path)).toEqual(['/data/decision']);
     const missing = read({ event_type: 'evaluation_completed' });
-    expect(missing.ok || missing.kind !== 'contract' ? [] : missing.errors.map((e) => e.path).sort()).toEqual(['/data', '/event_id']);
+    expect(missing.ok || missing.kind !== 'contract' ? [] : missing.errors.map((e) => e.path).sort()).toEqual([
+      '/data',
+      '/event_id',
+    ]);
   });
 });
 
 describe('the flat contract stays the contract for its shape', () => {
   it('reads a flat event exactly as before, with nothing added to store', () => {
-    const body = { eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx-1', eventTime: '2026-03-01T10:00:00Z', decision: 'accept', extra: 1 };
+    const body = {
+      eventType: 'VERIFICATION_COMPLETED',
+      docvTransactionId: 'tx-1',
+      eventTime: '2026-03-01T10:00:00Z',
+      decision: 'accept',
+      extra: 1,
+    };
     expect(accepted(body)).toEqual({
       dialect: 'asyncapi',
       eventType: 'VERIFICATION_COMPLETED',
@@ -225,7 +287,12 @@ describe('the flat contract stays the contract for its shape', () => {
   it('still refuses a flat event that breaks it (unknown type, review), naming the dialect', () => {
     const r = read({ eventType: 'SESSION_COMPLETE', docvTransactionId: 'tx', eventTime: '2026-03-01T10:00:00Z' });
     expect(r.ok === false && r.kind === 'contract' && r.dialect).toBe('asyncapi');
-    const review = read({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx', eventTime: '2026-03-01T10:00:00Z', decision: 'review' });
+    const review = read({
+      eventType: 'VERIFICATION_COMPLETED',
+      docvTransactionId: 'tx',
+      eventTime: '2026-03-01T10:00:00Z',
+      decision: 'review',
+    });
     expect(review.ok).toBe(false);
   });
 });

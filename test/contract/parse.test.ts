@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, contentKey, DOCV_EVENT_TYPES, eventTimeMs, parseDocvEvent, DEFAULT_WEBHOOK_PATH } from '../../src/contract/index.js';
+import {
+  canonicalJson,
+  contentKey,
+  DOCV_EVENT_TYPES,
+  eventTimeMs,
+  parseDocvEvent,
+  DEFAULT_WEBHOOK_PATH,
+} from '../../src/contract/index.js';
 
-const valid = { eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx-1', eventTime: '2026-03-01T10:00:00.123+02:00', decision: 'accept' };
+const valid = {
+  eventType: 'VERIFICATION_COMPLETED',
+  docvTransactionId: 'tx-1',
+  eventTime: '2026-03-01T10:00:00.123+02:00',
+  decision: 'accept',
+};
 
 function violations(value: unknown) {
   const r = parseDocvEvent(JSON.stringify(value));
@@ -16,7 +28,12 @@ describe('parseDocvEvent', () => {
 
   it('accepts every event type, keeps unknown extra properties', () => {
     for (const eventType of DOCV_EVENT_TYPES) {
-      const body = { eventType, docvTransactionId: 'tx', eventTime: '2026-03-01T10:00:00Z', vendorField: { nested: [1, 2] } };
+      const body = {
+        eventType,
+        docvTransactionId: 'tx',
+        eventTime: '2026-03-01T10:00:00Z',
+        vendorField: { nested: [1, 2] },
+      };
       const r = parseDocvEvent(Buffer.from(JSON.stringify(body)));
       expect(r).toEqual({ ok: true, event: body });
     }
@@ -29,7 +46,9 @@ describe('parseDocvEvent', () => {
   });
 
   it('lists every violation with a JSON Pointer', () => {
-    expect(violations({ eventType: 'APP_CLOSED', eventTime: 'yesterday', decision: 'maybe', customerUserId: 7 })).toEqual(
+    expect(
+      violations({ eventType: 'APP_CLOSED', eventTime: 'yesterday', decision: 'maybe', customerUserId: 7 }),
+    ).toEqual(
       expect.arrayContaining([
         { path: '/docvTransactionId', message: 'is required' },
         { path: '/eventType', message: expect.stringContaining('must be one of') },
@@ -42,13 +61,19 @@ describe('parseDocvEvent', () => {
 
   it('refuses a decision on any type but VERIFICATION_COMPLETED', () => {
     for (const eventType of ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'SESSION_EXPIRED']) {
-      expect(violations({ ...valid, eventType })).toEqual([{ path: '/decision', message: expect.stringContaining(`absent on ${eventType}`) }]);
+      expect(violations({ ...valid, eventType })).toEqual([
+        { path: '/decision', message: expect.stringContaining(`absent on ${eventType}`) },
+      ]);
     }
   });
 
   it('bounds docvTransactionId: non-empty, at most 256 characters', () => {
-    expect(violations({ ...valid, docvTransactionId: '' })).toEqual([{ path: '/docvTransactionId', message: 'must not be empty' }]);
-    expect(violations({ ...valid, docvTransactionId: '   ' })).toEqual([{ path: '/docvTransactionId', message: 'must not be empty' }]);
+    expect(violations({ ...valid, docvTransactionId: '' })).toEqual([
+      { path: '/docvTransactionId', message: 'must not be empty' },
+    ]);
+    expect(violations({ ...valid, docvTransactionId: '   ' })).toEqual([
+      { path: '/docvTransactionId', message: 'must not be empty' },
+    ]);
     expect(violations({ ...valid, docvTransactionId: 'x'.repeat(256) })).toEqual([]);
     expect(violations({ ...valid, docvTransactionId: 'x'.repeat(257) })[0]!.message).toContain('at most 256');
   });
@@ -72,8 +97,14 @@ describe('parseDocvEvent', () => {
   it('says what is wrong with bytes that are not JSON or not UTF-8, or JSON that is not an object', () => {
     expect(parseDocvEvent(Buffer.from('{"eventType":'))).toMatchObject({ ok: false, kind: 'syntax' });
     expect(parseDocvEvent(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ ok: false, kind: 'encoding' });
-    expect(parseDocvEvent('[]')).toMatchObject({ ok: false, errors: [{ path: '', message: expect.stringContaining('an array') }] });
-    expect(parseDocvEvent('null')).toMatchObject({ ok: false, errors: [{ path: '', message: expect.stringContaining('null') }] });
+    expect(parseDocvEvent('[]')).toMatchObject({
+      ok: false,
+      errors: [{ path: '', message: expect.stringContaining('an array') }],
+    });
+    expect(parseDocvEvent('null')).toMatchObject({
+      ok: false,
+      errors: [{ path: '', message: expect.stringContaining('null') }],
+    });
   });
 });
 
@@ -98,8 +129,16 @@ describe('parseDocvEvent: text that JSON.parse accepts but the contract must not
 
   it('refuses nesting deeper than 64 levels before parsing, and accepts 64', () => {
     const nest = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
-    expect(parseDocvEvent(`{"eventType":"APP_OPENED","docvTransactionId":"tx","eventTime":"2026-03-01T10:00:00Z","x":${nest(63)}}`).ok).toBe(true);
-    expect(parseDocvEvent(`{"eventType":"APP_OPENED","docvTransactionId":"tx","eventTime":"2026-03-01T10:00:00Z","x":${nest(64)}}`)).toMatchObject({
+    expect(
+      parseDocvEvent(
+        `{"eventType":"APP_OPENED","docvTransactionId":"tx","eventTime":"2026-03-01T10:00:00Z","x":${nest(63)}}`,
+      ).ok,
+    ).toBe(true);
+    expect(
+      parseDocvEvent(
+        `{"eventType":"APP_OPENED","docvTransactionId":"tx","eventTime":"2026-03-01T10:00:00Z","x":${nest(64)}}`,
+      ),
+    ).toMatchObject({
       ok: false,
       message: expect.stringContaining('deeper than 64'),
     });
@@ -108,8 +147,14 @@ describe('parseDocvEvent: text that JSON.parse accepts but the contract must not
 
   it('refuses an unpaired surrogate in the transaction id or customerUserId, not elsewhere', () => {
     const r = parseDocvEvent(JSON.stringify(event).replace('"tx"', '"tx\\ud800"'));
-    expect(r).toMatchObject({ ok: false, kind: 'contract', errors: [{ path: '/docvTransactionId', message: expect.stringContaining('unpaired surrogate') }] });
-    expect(parseDocvEvent(JSON.stringify({ ...event, customerUserId: 'u' }).replace('"u"', '"\\udc00"'))).toMatchObject({ ok: false, errors: [{ path: '/customerUserId' }] });
+    expect(r).toMatchObject({
+      ok: false,
+      kind: 'contract',
+      errors: [{ path: '/docvTransactionId', message: expect.stringContaining('unpaired surrogate') }],
+    });
+    expect(parseDocvEvent(JSON.stringify({ ...event, customerUserId: 'u' }).replace('"u"', '"\\udc00"'))).toMatchObject(
+      { ok: false, errors: [{ path: '/customerUserId' }] },
+    );
     expect(parseDocvEvent(JSON.stringify({ ...event, docvTransactionId: 'tx-😀' })).ok).toBe(true);
   });
 });
@@ -117,8 +162,14 @@ describe('parseDocvEvent: text that JSON.parse accepts but the contract must not
 describe('parseDocvEvent: ids and times the stores must be able to keep', () => {
   const event = { eventType: 'APP_OPENED', docvTransactionId: 'tx', eventTime: '2026-03-01T10:00:00Z' };
   it('refuses control characters in docvTransactionId and customerUserId', () => {
-    expect(parseDocvEvent(JSON.stringify({ ...event, docvTransactionId: 'tx\u0000x' }))).toMatchObject({ ok: false, errors: [{ path: '/docvTransactionId', message: expect.stringContaining('control characters') }] });
-    expect(parseDocvEvent(JSON.stringify({ ...event, customerUserId: 'a\nb' }))).toMatchObject({ ok: false, errors: [{ path: '/customerUserId' }] });
+    expect(parseDocvEvent(JSON.stringify({ ...event, docvTransactionId: 'tx\u0000x' }))).toMatchObject({
+      ok: false,
+      errors: [{ path: '/docvTransactionId', message: expect.stringContaining('control characters') }],
+    });
+    expect(parseDocvEvent(JSON.stringify({ ...event, customerUserId: 'a\nb' }))).toMatchObject({
+      ok: false,
+      errors: [{ path: '/customerUserId' }],
+    });
   });
 
   it('accepts a leap second and orders it after :59', () => {

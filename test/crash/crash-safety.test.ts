@@ -22,7 +22,10 @@ async function sandboxDeliveries(sandbox: SandboxHandle): Promise<SandboxDeliver
   let after: number | undefined;
   for (let page = 0; page < 100; page++) {
     const url = `${sandbox.url}/sandbox/deliveries?limit=1000${after !== undefined ? `&after=${after}` : ''}`;
-    const body = (await (await fetch(url, { headers: { authorization: `SocureApiKey ${API_KEY}` } })).json()) as { deliveries: SandboxDelivery[]; next?: number };
+    const body = (await (await fetch(url, { headers: { authorization: `SocureApiKey ${API_KEY}` } })).json()) as {
+      deliveries: SandboxDelivery[];
+      next?: number;
+    };
     all.push(...body.deliveries);
     if (body.next === undefined) break;
     after = body.next;
@@ -55,10 +58,25 @@ describe.each(backends)('crash safety: kill -9 under load, restart on the same s
     const port = await freePort();
     sink = await startSink();
     const start = async () => {
-      receiver = spawnCli(
-        ['serve', '--port', String(port), '--db', db.url, '--webhook-secret', SECRET, '--forward-url', `${sink.url}/dest`,
-          '--retry-schedule', '100ms', '--max-attempts', '1000', '--forward-timeout', '1s', '--log-level', 'error'],
-      );
+      receiver = spawnCli([
+        'serve',
+        '--port',
+        String(port),
+        '--db',
+        db.url,
+        '--webhook-secret',
+        SECRET,
+        '--forward-url',
+        `${sink.url}/dest`,
+        '--retry-schedule',
+        '100ms',
+        '--max-attempts',
+        '1000',
+        '--forward-timeout',
+        '1s',
+        '--log-level',
+        'error',
+      ]);
       await receiver.waitForStdout(/POST DocV events to/, 30_000);
     };
     await start();
@@ -77,7 +95,11 @@ describe.each(backends)('crash safety: kill -9 under load, restart on the same s
     // Transactions start over a few seconds while the receiver is killed and restarted.
     const creating = (async () => {
       for (let i = 0; i < TRANSACTIONS; i++) {
-        const tx = sandbox.createTransaction({ webhookUrl, scenario: scenarios[i % scenarios.length]!, timeScale: 0.004 });
+        const tx = sandbox.createTransaction({
+          webhookUrl,
+          scenario: scenarios[i % scenarios.length]!,
+          timeScale: 0.004,
+        });
         ids.push(tx.docvTransactionId);
         if (i % 20 === 19) await new Promise((r) => setTimeout(r, 150));
       }
@@ -92,34 +114,50 @@ describe.each(backends)('crash safety: kill -9 under load, restart on the same s
     await sandbox.settled(90_000);
 
     // Let the outbox drain, then stop the receiver cleanly and read its file.
-    await waitFor(async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/v1/deliveries?state=pending&limit=1`);
-      const f = await fetch(`http://127.0.0.1:${port}/v1/deliveries?state=failed&limit=1`);
-      return (await r.json()).items.length === 0 && (await f.json()).items.length === 0;
-    }, 'the outbox to drain', 30_000);
+    await waitFor(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/v1/deliveries?state=pending&limit=1`);
+        const f = await fetch(`http://127.0.0.1:${port}/v1/deliveries?state=failed&limit=1`);
+        return (await r.json()).items.length === 0 && (await f.json()).items.length === 0;
+      },
+      'the outbox to drain',
+      30_000,
+    );
     receiver!.child.kill('SIGTERM');
     expect((await receiver!.exited()).code).toBe(0);
 
     const deliveries = await sandboxDeliveries(sandbox);
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
-    const acknowledged = new Set(deliveries.filter((d) => d.attemptLog.some((a) => a.statusCode !== undefined && a.statusCode < 300)).map((d) => d.webhookId));
+    const acknowledged = new Set(
+      deliveries
+        .filter((d) => d.attemptLog.some((a) => a.statusCode !== undefined && a.statusCode < 300))
+        .map((d) => d.webhookId),
+    );
     expect(acknowledged.size).toBeGreaterThan(TRANSACTIONS);
     // The kills really interrupted deliveries: some attempts met a dead receiver and were retried.
     const interrupted = deliveries.filter((d) => d.attemptLog.some((a) => a.error !== undefined)).length;
     expect(interrupted).toBeGreaterThan(0);
 
     {
-      const stored = await db.rows<{ id: string; n: number }>('SELECT delivery_id AS id, COUNT(*) AS n FROM events GROUP BY delivery_id');
+      const stored = await db.rows<{ id: string; n: number }>(
+        'SELECT delivery_id AS id, COUNT(*) AS n FROM events GROUP BY delivery_id',
+      );
       expect(stored.filter((r) => Number(r.n) !== 1)).toEqual([]);
       const storedIds = new Set(stored.map((r) => r.id));
       expect([...acknowledged].filter((id) => !storedIds.has(id))).toEqual([]);
       expect(storedIds.size).toBe(acknowledged.size);
 
       // Lifecycles agree with what the sandbox says happened to each transaction.
-      const txRows = await db.rows<{ id: string; status: string; decision: string | null }>('SELECT docv_transaction_id AS id, status, decision FROM transactions');
+      const txRows = await db.rows<{ id: string; status: string; decision: string | null }>(
+        'SELECT docv_transaction_id AS id, status, decision FROM transactions',
+      );
       const byId = new Map(txRows.map((t) => [t.id, t]));
       for (const id of ids) {
-        const truth = (await (await fetch(`${sandbox.url}/api/3.0/documents/${id}`, { headers: { authorization: `SocureApiKey ${API_KEY}` } })).json()) as {
+        const truth = (await (
+          await fetch(`${sandbox.url}/api/3.0/documents/${id}`, {
+            headers: { authorization: `SocureApiKey ${API_KEY}` },
+          })
+        ).json()) as {
           status: string;
           decision?: { value: string };
         };
@@ -127,7 +165,11 @@ describe.each(backends)('crash safety: kill -9 under load, restart on the same s
           expect(byId.has(id)).toBe(false);
           continue;
         }
-        expect({ id, status: byId.get(id)?.status, decision: byId.get(id)?.decision ?? null }).toEqual({ id, status: truth.status, decision: truth.decision?.value ?? null });
+        expect({ id, status: byId.get(id)?.status, decision: byId.get(id)?.decision ?? null }).toEqual({
+          id,
+          status: truth.status,
+          decision: truth.decision?.value ?? null,
+        });
       }
 
       // Every outbox delivery reached the destination at least once.

@@ -24,15 +24,36 @@ describe.each(backends)('dispatch survives a crash mid-retry ($name)', (backend)
     sink = await startSink((_req, res) => res.writeHead(up ? 200 : 503).end());
     database = await backend.create();
     const db = database.url;
-    const args = ['serve', '--port', '0', '--db', db, '--forward-url', `${sink.url}/in`, '--retry-schedule', '400ms', '--max-attempts', '20', '--forward-timeout', '1s'];
+    const args = [
+      'serve',
+      '--port',
+      '0',
+      '--db',
+      db,
+      '--forward-url',
+      `${sink.url}/in`,
+      '--retry-schedule',
+      '400ms',
+      '--max-attempts',
+      '20',
+      '--forward-timeout',
+      '1s',
+    ];
     const first = spawnCli(args);
     const [, webhookUrl] = await first.waitForStdout(/POST DocV events to\s+(\S+)/);
     const event = docvEvent();
-    const res = await fetch(webhookUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const res = await fetch(webhookUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(event),
+    });
     expect(res.status).toBe(200);
     // Mid-retry: the failed attempt is recorded and the next one is scheduled.
     const adminUrl = webhookUrl!.replace(/\/socure\/docv\/webhook$/, '');
-    await waitFor(async () => (await (await fetch(`${adminUrl}/v1/deliveries?state=failed`)).json()).items.length === 1, 'a recorded failed attempt');
+    await waitFor(
+      async () => (await (await fetch(`${adminUrl}/v1/deliveries?state=failed`)).json()).items.length === 1,
+      'a recorded failed attempt',
+    );
     first.child.kill('SIGKILL');
     expect((await first.exited()).signal).toBe('SIGKILL');
     const attemptsBeforeCrash = sink.requests.length;
@@ -55,10 +76,26 @@ describe.each(backends)('dispatch survives a crash mid-retry ($name)', (backend)
     });
     database = await backend.create();
     const db = database.url;
-    const args = ['serve', '--port', '0', '--db', db, '--forward-url', sink.url, '--retry-schedule', '200ms', '--forward-timeout', '1s'];
+    const args = [
+      'serve',
+      '--port',
+      '0',
+      '--db',
+      db,
+      '--forward-url',
+      sink.url,
+      '--retry-schedule',
+      '200ms',
+      '--forward-timeout',
+      '1s',
+    ];
     const first = spawnCli(args);
     const [, webhookUrl] = await first.waitForStdout(/POST DocV events to\s+(\S+)/);
-    await fetch(webhookUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(docvEvent()) });
+    await fetch(webhookUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(docvEvent()),
+    });
     await waitFor(() => sink.requests.length === 1, 'the attempt in flight');
     first.child.kill('SIGKILL');
     await first.exited();

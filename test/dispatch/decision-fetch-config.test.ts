@@ -30,14 +30,20 @@ describe('decision fetch configuration', () => {
   });
 
   it('flags, with durations written as the other duration flags', () => {
-    const socure = receiverOptionsFromFlags(parse(['--socure-api', 'profile', '--decision-pending-max', '90s']), {}).socure;
+    const socure = receiverOptionsFromFlags(
+      parse(['--socure-api', 'profile', '--decision-pending-max', '90s']),
+      {},
+    ).socure;
     expect(socure).toMatchObject({ api: 'profile', decisionPendingMaxMs: 90_000 });
   });
 
   it('the environment, when no flag is given', () => {
     process.env.SOCURE_API = 'profile';
     process.env.DOCV_DECISION_PENDING_MAX = '2m';
-    expect(receiverOptionsFromFlags(parse([]), {}).socure).toMatchObject({ api: 'profile', decisionPendingMaxMs: 120_000 });
+    expect(receiverOptionsFromFlags(parse([]), {}).socure).toMatchObject({
+      api: 'profile',
+      decisionPendingMaxMs: 120_000,
+    });
   });
 
   it('refuses an unknown API and a duration without a unit', () => {
@@ -45,12 +51,18 @@ describe('decision fetch configuration', () => {
     process.env.SOCURE_API = 'v2';
     expect(() => parse([])).toThrow(/from env 'SOCURE_API' is invalid/);
     delete process.env.SOCURE_API;
-    expect(() => receiverOptionsFromFlags(parse(['--decision-pending-max', '600']), {})).toThrow(/--decision-pending-max: "600" is not a duration/);
-    expect(() => receiverOptionsFromFlags({ ordering: true, socureApi: 'graphql' }, {})).toThrow(/--socure-api: "graphql" is not one of idplus, profile/);
+    expect(() => receiverOptionsFromFlags(parse(['--decision-pending-max', '600']), {})).toThrow(
+      /--decision-pending-max: "600" is not a duration/,
+    );
+    expect(() => receiverOptionsFromFlags({ ordering: true, socureApi: 'graphql' }, {})).toThrow(
+      /--socure-api: "graphql" is not one of idplus, profile/,
+    );
   });
 
   it('a library caller that names an unknown API is refused, not quietly given the other one', () => {
-    const config = defaultReceiverConfig({ socure: { baseUrl: 'http://127.0.0.1:1', apiKey: 'k', api: 'graphql' } as unknown as SocureApiConfig });
+    const config = defaultReceiverConfig({
+      socure: { baseUrl: 'http://127.0.0.1:1', apiKey: 'k', api: 'graphql' } as unknown as SocureApiConfig,
+    });
     expect(() => validateDestinationConfig(config)).toThrow(/Socure API "graphql" is not one of idplus, profile/);
   });
 

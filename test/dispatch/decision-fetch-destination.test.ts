@@ -2,9 +2,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalDecision, CanonicalEvent } from '../../src/contract/index.js';
-import { createDecisionFetchDestination, type DecisionFetchOptions, type DecisionFetchStore } from '../../src/dispatch/index.js';
+import {
+  createDecisionFetchDestination,
+  type DecisionFetchOptions,
+  type DecisionFetchStore,
+} from '../../src/dispatch/index.js';
 import type { AttemptOutcome } from '../../src/dispatch/index.js';
-import { DECISION_FETCH_DESTINATION, type ClaimedDelivery, type FetchedDecision, type TransactionView } from '../../src/store/index.js';
+import {
+  DECISION_FETCH_DESTINATION,
+  type ClaimedDelivery,
+  type FetchedDecision,
+  type TransactionView,
+} from '../../src/store/index.js';
 
 /**
  * The decision-fetch destination on its own: a real HTTP server on 127.0.0.1 plays Socure, a
@@ -29,7 +38,12 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(seen);
       respond(seen, res);
     });
@@ -52,7 +66,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-function idplusAnswer(decision?: { name?: string; value: string }, reasonCodes: string[] = []): Record<string, unknown> {
+function idplusAnswer(
+  decision?: { name?: string; value: string },
+  reasonCodes: string[] = [],
+): Record<string, unknown> {
   return {
     referenceId: 'ref-2',
     documentVerification: {
@@ -66,8 +83,18 @@ function idplusAnswer(decision?: { name?: string; value: string }, reasonCodes: 
 }
 
 /** A store that knows one transaction and records what the fetch tells it. */
-function stubStore(initial: { decision?: CanonicalDecision; decisionSource?: 'event' | 'api'; customerUserId?: string; markFails?: boolean } = {}) {
-  const state = { decision: initial.decision ?? null, decisionSource: initial.decision ? (initial.decisionSource ?? 'event') : null };
+function stubStore(
+  initial: {
+    decision?: CanonicalDecision;
+    decisionSource?: 'event' | 'api';
+    customerUserId?: string;
+    markFails?: boolean;
+  } = {},
+) {
+  const state = {
+    decision: initial.decision ?? null,
+    decisionSource: initial.decision ? (initial.decisionSource ?? 'event') : null,
+  };
   const recorded: Array<{ eventId: string; docvTransactionId: string; decision: FetchedDecision }> = [];
   const unavailable: Array<{ docvTransactionId: string; reason: string; at: Date }> = [];
   const store: DecisionFetchStore = {
@@ -101,7 +128,14 @@ function stubStore(initial: { decision?: CanonicalDecision; decisionSource?: 'ev
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 
-function claimed(overrides: { attempts?: number; createdAt?: string; docvTransactionId?: string | null; event?: Partial<CanonicalEvent> } = {}): ClaimedDelivery {
+function claimed(
+  overrides: {
+    attempts?: number;
+    createdAt?: string;
+    docvTransactionId?: string | null;
+    event?: Partial<CanonicalEvent>;
+  } = {},
+): ClaimedDelivery {
   const docvTransactionId = overrides.docvTransactionId === undefined ? 'tx-1' : overrides.docvTransactionId;
   return {
     deliveryId: 'dl-1',
@@ -164,12 +198,22 @@ describe('decision fetch, ID+ (default)', () => {
     expect(req!.headers.authorization).toBe('SocureApiKey key-1');
     expect(req!.headers['content-type']).toBe('application/json');
     expect(req!.headers.accept).toBe('application/json');
-    expect(JSON.parse(req!.body)).toEqual({ modules: ['documentverification'], docvTransactionToken: 'tx-1', customerUserId: 'user-1' });
+    expect(JSON.parse(req!.body)).toEqual({
+      modules: ['documentverification'],
+      docvTransactionToken: 'tx-1',
+      customerUserId: 'user-1',
+    });
     expect(recorded).toEqual([
       {
         eventId: 'ev-1',
         docvTransactionId: 'tx-1',
-        decision: { decision: 'accept', decisionName: 'lenient', reasonCodes: ['I831', 'R810'], fetchedAt: new Date(NOW).toISOString(), details: null },
+        decision: {
+          decision: 'accept',
+          decisionName: 'lenient',
+          reasonCodes: ['I831', 'R810'],
+          fetchedAt: new Date(NOW).toISOString(),
+          details: null,
+        },
       },
     ]);
   });
@@ -214,9 +258,13 @@ describe('decision fetch, ID+ (default)', () => {
 
 describe('decision fetch, profile', () => {
   it('GETs documents/{id} and reads decision.value and decision.reasonCodes at the top level', async () => {
-    respond = (_req, res) => json(res, 200, { docvTransactionId: 'tx 1', decision: { value: 'RESUBMIT', reasonCodes: ['I834', 5] } });
+    respond = (_req, res) =>
+      json(res, 200, { docvTransactionId: 'tx 1', decision: { value: 'RESUBMIT', reasonCodes: ['I834', 5] } });
     const { store, recorded } = stubStore();
-    expect(await deliver(destination(store, { api: 'profile' }), claimed({ docvTransactionId: 'tx 1' }))).toEqual({ outcome: 'delivered', status: 200 });
+    expect(await deliver(destination(store, { api: 'profile' }), claimed({ docvTransactionId: 'tx 1' }))).toEqual({
+      outcome: 'delivered',
+      status: 200,
+    });
     expect(requests[0]).toMatchObject({ method: 'GET', url: '/api/3.0/documents/tx%201', body: '' });
     expect(requests[0]!.headers.authorization).toBe('SocureApiKey key-1');
     expect(requests[0]!.headers['content-type']).toBeUndefined();
@@ -225,7 +273,7 @@ describe('decision fetch, profile', () => {
 });
 
 describe('when there is nothing to fetch', () => {
-  it('a decision only an event gave is asked about all the same (it is the sender\'s word)', async () => {
+  it("a decision only an event gave is asked about all the same (it is the sender's word)", async () => {
     const { store } = stubStore({ decision: 'accept' });
     await deliver(destination(store), claimed());
     expect(requests).toHaveLength(1);
@@ -235,7 +283,9 @@ describe('when there is nothing to fetch', () => {
     const { store, recorded } = stubStore({ decision: 'accept', decisionSource: 'api' });
     const outcome = await deliver(destination(store), claimed());
     expect(outcome).toMatchObject({ outcome: 'delivered' });
-    expect(outcome.outcome === 'delivered' && outcome.note).toMatch(/API already gave the transaction its decision \(accept\)/);
+    expect(outcome.outcome === 'delivered' && outcome.note).toMatch(
+      /API already gave the transaction its decision \(accept\)/,
+    );
     expect(requests).toEqual([]);
     expect(recorded).toEqual([]);
   });
@@ -255,7 +305,11 @@ describe('an answer without a decision yet', () => {
 
   it('is retried while within the bound and the attempt budget', async () => {
     const { store, unavailable } = stubStore();
-    expect(await deliver(destination(store), claimed({ attempts: 2 }))).toEqual({ outcome: 'failed', status: 200, error: 'no decision in the response yet' });
+    expect(await deliver(destination(store), claimed({ attempts: 2 }))).toEqual({
+      outcome: 'failed',
+      status: 200,
+      error: 'no decision in the response yet',
+    });
     expect(unavailable).toEqual([]);
   });
 
@@ -267,13 +321,22 @@ describe('an answer without a decision yet', () => {
     expect(outcome.outcome !== 'delivered' && outcome.error).toBe(
       'decision unavailable: no decision in the response yet after 2 attempts over 11m 0s (past the 10m bound); the transaction is marked decision-unavailable',
     );
-    expect(unavailable).toEqual([{ docvTransactionId: 'tx-1', reason: 'no decision in the response yet after 2 attempts over 11m 0s (past the 10m bound)', at: new Date(NOW) }]);
+    expect(unavailable).toEqual([
+      {
+        docvTransactionId: 'tx-1',
+        reason: 'no decision in the response yet after 2 attempts over 11m 0s (past the 10m bound)',
+        at: new Date(NOW),
+      },
+    ]);
   });
 
   it('at the last attempt the retry policy allows: marked and dead too', async () => {
     const { store, unavailable } = stubStore();
     const outcome = await deliver(destination(store, { maxAttempts: 3 }), claimed({ attempts: 2 }));
-    expect(outcome).toMatchObject({ outcome: 'dead', error: expect.stringMatching(/after 3 attempts .*at the last attempt allowed/) });
+    expect(outcome).toMatchObject({
+      outcome: 'dead',
+      error: expect.stringMatching(/after 3 attempts .*at the last attempt allowed/),
+    });
     expect(unavailable).toHaveLength(1);
   });
 
@@ -287,7 +350,10 @@ describe('an answer without a decision yet', () => {
   it('when the mark cannot be written, the attempt fails loudly instead of ending quietly', async () => {
     const { store } = stubStore({ markFails: true });
     const outcome = await deliver(destination(store, { maxAttempts: 1 }), claimed());
-    expect(outcome).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/could not mark the transaction decision-unavailable: database is locked/) });
+    expect(outcome).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringMatching(/could not mark the transaction decision-unavailable: database is locked/),
+    });
   });
 });
 
@@ -305,7 +371,11 @@ describe('errors', () => {
     respond = (_req, res) => res.writeHead(401).end('bad key');
     const { store, unavailable } = stubStore();
     const outcome = await deliver(destination(store, { maxAttempts: 2 }), claimed({ attempts: 1 }));
-    expect(outcome).toMatchObject({ outcome: 'failed', status: 401, error: 'HTTP 401: bad key; the transaction is marked decision-unavailable' });
+    expect(outcome).toMatchObject({
+      outcome: 'failed',
+      status: 401,
+      error: 'HTTP 401: bad key; the transaction is marked decision-unavailable',
+    });
     expect(unavailable[0]!.reason).toBe('the decision fetch gave up after 2 attempts: HTTP 401: bad key');
   });
 
@@ -319,13 +389,20 @@ describe('errors', () => {
   it('a 200 that is not a JSON object fails the attempt', async () => {
     respond = (_req, res) => res.writeHead(200).end('[1,2]');
     const { store } = stubStore();
-    expect(await deliver(destination(store), claimed())).toEqual({ outcome: 'failed', status: 200, error: 'response is not a JSON object' });
+    expect(await deliver(destination(store), claimed())).toEqual({
+      outcome: 'failed',
+      status: 200,
+      error: 'response is not a JSON object',
+    });
   });
 
   it('times out', async () => {
     respond = () => undefined; // never answers
     const { store } = stubStore();
-    expect(await deliver(destination(store, { timeoutMs: 150 }), claimed())).toEqual({ outcome: 'failed', error: 'timed out after 150 ms' });
+    expect(await deliver(destination(store, { timeoutMs: 150 }), claimed())).toEqual({
+      outcome: 'failed',
+      error: 'timed out after 150 ms',
+    });
   });
 });
 
@@ -358,7 +435,11 @@ describe('the 1 MiB response limit', () => {
     const { store, recorded } = stubStore();
     const outcome = await deliver(destination(store), claimed());
     expect(requests).toHaveLength(1);
-    expect(outcome).toEqual({ outcome: 'failed', status: 200, error: `response is over ${MiB} bytes (stopped reading there)` });
+    expect(outcome).toEqual({
+      outcome: 'failed',
+      status: 200,
+      error: `response is over ${MiB} bytes (stopped reading there)`,
+    });
     expect(recorded).toEqual([]);
     await new Promise((r) => setTimeout(r, 100));
     expect(aborted).toBe(true);
@@ -370,9 +451,16 @@ describe('the 1 MiB response limit', () => {
   });
 
   it('with a content-length over 1 MiB, fails without reading', async () => {
-    respond = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(MiB + 1) }).end('x'.repeat(MiB + 1));
+    respond = (_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'content-length': String(MiB + 1) })
+        .end('x'.repeat(MiB + 1));
     const { store } = stubStore();
-    expect(await deliver(destination(store), claimed())).toEqual({ outcome: 'failed', status: 200, error: `response of ${MiB + 1} bytes is over ${MiB}` });
+    expect(await deliver(destination(store), claimed())).toEqual({
+      outcome: 'failed',
+      status: 200,
+      error: `response of ${MiB + 1} bytes is over ${MiB}`,
+    });
   });
 
   it('an answer of exactly 1 MiB, chunked, is read', async () => {

@@ -38,7 +38,9 @@ describe.each(backends)('decision fetch, profile API, against the sandbox ($name
       }
       const upstream = await fetch(sandbox.url + path, { headers: { authorization: req.headers.authorization ?? '' } });
       proxied.push({ path, status: upstream.status, auth: req.headers.authorization });
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(await upstream.text());
+      res
+        .writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
+        .end(await upstream.text());
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
@@ -47,7 +49,11 @@ describe.each(backends)('decision fetch, profile API, against the sandbox ($name
       database: await backend.create(),
       // The sandbox answers the profile's Get A DocV Transaction, not ID+'s result.
       socure: { baseUrl: proxyUrl, apiKey: API_KEY, api: 'profile', timeoutMs: 5_000 },
-      dispatch: { retry: { schedule: [20, 50, 100], maxAttempts: 6, jitter: 0 }, forwardUrls: [sink.url], decisionWaitMs: 10_000 },
+      dispatch: {
+        retry: { schedule: [20, 50, 100], maxAttempts: 6, jitter: 0 },
+        forwardUrls: [sink.url],
+        decisionWaitMs: 10_000,
+      },
     });
   });
 
@@ -60,12 +66,18 @@ describe.each(backends)('decision fetch, profile API, against the sandbox ($name
   });
 
   it('fetches the decision after a 500, records it with source api and reason codes, and forwards it', async () => {
-    const tx = sandbox.createTransaction({ webhookUrl: receiver.webhookUrl, scenario: 'reject', chaos: { omitDecision: 1 } });
+    const tx = sandbox.createTransaction({
+      webhookUrl: receiver.webhookUrl,
+      scenario: 'reject',
+      chaos: { omitDecision: 1 },
+    });
     const view = await waitFor(
       async () => {
         const r = await receiver.admin(`/v1/transactions/${tx.docvTransactionId}`);
         // The upload's fetch may get the decision before the completion is in: wait for both.
-        return r.status === 200 && r.json.decisionSource === 'api' && r.json.status === 'VERIFICATION_COMPLETED' ? r.json : null;
+        return r.status === 200 && r.json.decisionSource === 'api' && r.json.status === 'VERIFICATION_COMPLETED'
+          ? r.json
+          : null;
       },
       'decision from the API',
       15_000,
@@ -79,7 +91,11 @@ describe.each(backends)('decision fetch, profile API, against the sandbox ($name
     expect(calls.map((c) => c.status)).toEqual([500, 200]);
     expect(calls.every((c) => c.auth === `SocureApiKey ${API_KEY}`)).toBe(true);
 
-    const sandboxView = await (await fetch(`${sandbox.url}/api/3.0/documents/${tx.docvTransactionId}`, { headers: { authorization: `SocureApiKey ${API_KEY}` } })).json();
+    const sandboxView = await (
+      await fetch(`${sandbox.url}/api/3.0/documents/${tx.docvTransactionId}`, {
+        headers: { authorization: `SocureApiKey ${API_KEY}` },
+      })
+    ).json();
     expect(sandboxView.decision.value).toBe('reject');
     expect(view.reasonCodes).toEqual(sandboxView.decision.reasonCodes);
 
@@ -88,16 +104,22 @@ describe.each(backends)('decision fetch, profile API, against the sandbox ($name
     // known and makes no call: the forward must then carry the decision fetched for the upload
     // (the store's claim looks it up by transaction, not only by event).
     const forwarded = await waitFor(
-      () => sink.requests.map((r) => JSON.parse(r.body)).find((b) => b.docvTransactionId === tx.docvTransactionId && b.eventType === 'VERIFICATION_COMPLETED'),
+      () =>
+        sink.requests
+          .map((r) => JSON.parse(r.body))
+          .find((b) => b.docvTransactionId === tx.docvTransactionId && b.eventType === 'VERIFICATION_COMPLETED'),
       'forwarded completion',
     );
     expect(forwarded.decision).toMatchObject({ value: 'reject', reasonCodes: view.reasonCodes });
     expect(forwarded.decision.details).toBeUndefined();
 
     // Document data is PII: not kept unless DOCV_STORE_DOCUMENT_DATA=true.
-    expect(await receiver.database.rows('SELECT decision, details FROM decisions WHERE docv_transaction_id = ?', tx.docvTransactionId)).toEqual([
-      { decision: 'reject', details: null },
-    ]);
+    expect(
+      await receiver.database.rows(
+        'SELECT decision, details FROM decisions WHERE docv_transaction_id = ?',
+        tx.docvTransactionId,
+      ),
+    ).toEqual([{ decision: 'reject', details: null }]);
   });
 });
 
@@ -146,7 +168,10 @@ function answerJson(res: ServerResponse, body: unknown): void {
 }
 
 /** An ID+ answer as socure-delivery-facts.md describes it; without `decision`, not decided yet. */
-function idplusResult(decision: { name?: string; value: string } | undefined, reasonCodes: string[] = []): Record<string, unknown> {
+function idplusResult(
+  decision: { name?: string; value: string } | undefined,
+  reasonCodes: string[] = [],
+): Record<string, unknown> {
   return {
     referenceId: 'ref-fetch',
     previousReferenceId: 'ref-create',
@@ -175,7 +200,11 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     receiver = await startTestReceiver({
       database: await backend.create(),
       socure: { baseUrl: socure.url, apiKey: API_KEY, timeoutMs: 5_000 },
-      dispatch: { retry: { schedule: [20, 50, 100], maxAttempts: 8, jitter: 0 }, forwardUrls: [sink.url], decisionWaitMs: 10_000 },
+      dispatch: {
+        retry: { schedule: [20, 50, 100], maxAttempts: 8, jitter: 0 },
+        forwardUrls: [sink.url],
+        decisionWaitMs: 10_000,
+      },
     });
     bounded = await startTestReceiver({
       database: await backend.create(),
@@ -194,7 +223,9 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
   async function fetchDelivery(r: TestReceiver, docvTransactionId: string, state?: string) {
     return waitFor(
       async () => {
-        const list = await r.admin(`/v1/deliveries?docvTransactionId=${encodeURIComponent(docvTransactionId)}&destination=${DECISION_FETCH_DESTINATION}`);
+        const list = await r.admin(
+          `/v1/deliveries?docvTransactionId=${encodeURIComponent(docvTransactionId)}&destination=${DECISION_FETCH_DESTINATION}`,
+        );
         const item = list.json.items?.[0];
         return item && (state === undefined || item.state === state) ? item : null;
       },
@@ -203,7 +234,11 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     );
   }
 
-  async function transactionWhere(r: TestReceiver, docvTransactionId: string, ok: (view: Record<string, unknown>) => boolean) {
+  async function transactionWhere(
+    r: TestReceiver,
+    docvTransactionId: string,
+    ok: (view: Record<string, unknown>) => boolean,
+  ) {
     return waitFor(
       async () => {
         const t = await r.admin(`/v1/transactions/${encodeURIComponent(docvTransactionId)}`);
@@ -217,7 +252,9 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
   it('asks ID+ when documents are uploaded: the request, the decision in any case, its logic and reason codes', async () => {
     const event = docvEvent({ eventType: 'DOCUMENTS_UPLOADED', customerUserId: 'user-42' });
     const id = String(event.docvTransactionId);
-    socure.script(id, (_n, res) => answerJson(res, idplusResult({ name: 'lenient', value: 'ACCEPT' }, ['I831', 'R810'])));
+    socure.script(id, (_n, res) =>
+      answerJson(res, idplusResult({ name: 'lenient', value: 'ACCEPT' }, ['I831', 'R810'])),
+    );
     expect((await receiver.deliver(event)).status).toBe(200);
 
     const view = await transactionWhere(receiver, id, (v) => v.decisionSource === 'api');
@@ -229,12 +266,19 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     expect(req!.headers.authorization).toBe(`SocureApiKey ${API_KEY}`);
     expect(req!.headers['content-type']).toBe('application/json');
     expect(req!.headers.accept).toBe('application/json');
-    expect(req!.body).toEqual({ modules: ['documentverification'], docvTransactionToken: id, customerUserId: 'user-42' });
+    expect(req!.body).toEqual({
+      modules: ['documentverification'],
+      docvTransactionToken: id,
+      customerUserId: 'user-42',
+    });
     expect(await fetchDelivery(receiver, id, 'delivered')).toMatchObject({ attempts: 1 });
     // The decision logic is kept; document data (PII) is not, unless asked for.
-    expect(await receiver.database.rows('SELECT decision, decision_name, details FROM decisions WHERE docv_transaction_id = ?', id)).toEqual([
-      { decision: 'accept', decision_name: 'lenient', details: null },
-    ]);
+    expect(
+      await receiver.database.rows(
+        'SELECT decision, decision_name, details FROM decisions WHERE docv_transaction_id = ?',
+        id,
+      ),
+    ).toEqual([{ decision: 'accept', decision_name: 'lenient', details: null }]);
   });
 
   it('a completion without its decision: review counts, and the forward waits for it', async () => {
@@ -245,13 +289,22 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     expect((await receiver.deliver(event)).status).toBe(200);
 
     const forwarded = await waitFor(
-      () => sink.requests.map((r) => JSON.parse(r.body)).find((b) => b.docvTransactionId === id && b.eventType === 'VERIFICATION_COMPLETED'),
+      () =>
+        sink.requests
+          .map((r) => JSON.parse(r.body))
+          .find((b) => b.docvTransactionId === id && b.eventType === 'VERIFICATION_COMPLETED'),
       'forwarded completion',
     );
     expect(forwarded.decision).toMatchObject({ value: 'review', name: 'standard', reasonCodes: ['R810'] });
-    expect(await transactionWhere(receiver, id, (v) => v.decision !== null)).toMatchObject({ decision: 'review', decisionSource: 'api' });
+    expect(await transactionWhere(receiver, id, (v) => v.decision !== null)).toMatchObject({
+      decision: 'review',
+      decisionSource: 'api',
+    });
     // No customerUserId anywhere: none is sent.
-    expect(socure.requests.find((r) => r.body.docvTransactionToken === id)!.body).toEqual({ modules: ['documentverification'], docvTransactionToken: id });
+    expect(socure.requests.find((r) => r.body.docvTransactionToken === id)!.body).toEqual({
+      modules: ['documentverification'],
+      docvTransactionToken: id,
+    });
   });
 
   it('asks again while the answer has no decision yet, then records it', async () => {
@@ -273,7 +326,11 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
 
   it('a completion that carries its decision is confirmed with the API: a forged accept reaches the service beside the real reject', async () => {
     // A completion saying accept, written by whoever holds the webhook secret; Socure says reject.
-    const completion = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept', eventTime: '2026-03-01T10:05:00Z' });
+    const completion = docvEvent({
+      eventType: 'VERIFICATION_COMPLETED',
+      decision: 'accept',
+      eventTime: '2026-03-01T10:05:00Z',
+    });
     const id = String(completion.docvTransactionId);
     socure.script(id, (_n, res) => answerJson(res, idplusResult({ name: 'standard', value: 'reject' }, ['R827'])));
     await receiver.deliver(completion);
@@ -284,7 +341,10 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     expect(socure.callsFor(id)).toBe(1);
     // The forward waited for the answer: the service sees the event's word and the API's decision.
     const forwarded = await waitFor(
-      () => sink.requests.map((r) => JSON.parse(r.body)).find((b) => b.docvTransactionId === id && b.eventType === 'VERIFICATION_COMPLETED'),
+      () =>
+        sink.requests
+          .map((r) => JSON.parse(r.body))
+          .find((b) => b.docvTransactionId === id && b.eventType === 'VERIFICATION_COMPLETED'),
       'forwarded completion',
     );
     expect(forwarded.canonical.decision).toBe('accept');
@@ -293,19 +353,31 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
 
   it('makes no call once the API has given the transaction its decision', async () => {
     // Out of order: the completion is in, and confirmed, before the upload.
-    const completion = docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept', eventTime: '2026-03-01T10:05:00Z' });
+    const completion = docvEvent({
+      eventType: 'VERIFICATION_COMPLETED',
+      decision: 'accept',
+      eventTime: '2026-03-01T10:05:00Z',
+    });
     const id = String(completion.docvTransactionId);
     socure.script(id, (_n, res) => answerJson(res, idplusResult({ value: 'accept' })));
     await receiver.deliver(completion);
     await transactionWhere(receiver, id, (v) => v.decisionSource === 'api');
-    await receiver.deliver(docvEvent({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: id, eventTime: '2026-03-01T10:04:00Z' }));
+    await receiver.deliver(
+      docvEvent({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: id, eventTime: '2026-03-01T10:04:00Z' }),
+    );
 
     await waitFor(async () => {
-      const list = await receiver.admin(`/v1/deliveries?docvTransactionId=${encodeURIComponent(id)}&destination=${DECISION_FETCH_DESTINATION}&state=delivered`);
+      const list = await receiver.admin(
+        `/v1/deliveries?docvTransactionId=${encodeURIComponent(id)}&destination=${DECISION_FETCH_DESTINATION}&state=delivered`,
+      );
       return list.json.items.length === 2 ? list : null;
     }, 'both fetches delivered');
     expect(socure.callsFor(id)).toBe(1);
-    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({ decision: 'accept', decisionSource: 'api', anomalies: [] });
+    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({
+      decision: 'accept',
+      decisionSource: 'api',
+      anomalies: [],
+    });
   });
 
   it("stops an upload's polling once the completion's fetch brings the decision", async () => {
@@ -316,17 +388,31 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     await receiver.deliver(upload);
     await waitFor(() => socure.callsFor(id) >= 1, 'a first call');
     decided = true;
-    await receiver.deliver(docvEvent({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: id, decision: 'reject', eventTime: '2026-03-01T10:05:00Z' }));
+    await receiver.deliver(
+      docvEvent({
+        eventType: 'VERIFICATION_COMPLETED',
+        docvTransactionId: id,
+        decision: 'reject',
+        eventTime: '2026-03-01T10:05:00Z',
+      }),
+    );
 
     await transactionWhere(receiver, id, (v) => v.decisionSource === 'api');
     await waitFor(async () => {
-      const list = await receiver.admin(`/v1/deliveries?docvTransactionId=${encodeURIComponent(id)}&destination=${DECISION_FETCH_DESTINATION}&state=delivered`);
+      const list = await receiver.admin(
+        `/v1/deliveries?docvTransactionId=${encodeURIComponent(id)}&destination=${DECISION_FETCH_DESTINATION}&state=delivered`,
+      );
       return list.json.items.length === 2 ? list : null;
     }, 'both fetches delivered');
     const calls = socure.callsFor(id);
     await new Promise((r) => setTimeout(r, 300));
     expect(socure.callsFor(id)).toBe(calls);
-    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({ decision: 'reject', decisionSource: 'api', decisionUnavailable: null, anomalies: [] });
+    expect(await transactionWhere(receiver, id, () => true)).toMatchObject({
+      decision: 'reject',
+      decisionSource: 'api',
+      decisionUnavailable: null,
+      anomalies: [],
+    });
   });
 
   it('past the pending bound: the transaction says decision unavailable, and the fetch is dead with the reason', async () => {
@@ -341,7 +427,9 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
     expect(row.attempts).toBeGreaterThan(1);
     const view = await transactionWhere(bounded, id, (v) => Boolean(v.decisionUnavailable));
     expect(view.decision).toBeNull();
-    expect(view.decisionUnavailable).toMatchObject({ reason: expect.stringMatching(/^no decision in the response yet after \d+ attempts/) });
+    expect(view.decisionUnavailable).toMatchObject({
+      reason: expect.stringMatching(/^no decision in the response yet after \d+ attempts/),
+    });
     expect(view.anomalies).toContainEqual(expect.objectContaining({ code: 'decision_unavailable' }));
   });
 
@@ -352,7 +440,9 @@ describe.each(backends)('decision fetch over ID+, the default ($name)', (backend
 
     const row = await fetchDelivery(receiver, id, 'dead');
     expect(row.attempts).toBe(8);
-    expect(row.lastError).toMatch(/after 8 attempts .*\(at the last attempt allowed\); the transaction is marked decision-unavailable$/);
+    expect(row.lastError).toMatch(
+      /after 8 attempts .*\(at the last attempt allowed\); the transaction is marked decision-unavailable$/,
+    );
     const view = await transactionWhere(receiver, id, (v) => Boolean(v.decisionUnavailable));
     expect(view.anomalies).toContainEqual(expect.objectContaining({ code: 'decision_unavailable' }));
     expect(socure.callsFor(id)).toBe(8);

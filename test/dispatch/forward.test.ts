@@ -42,7 +42,11 @@ describe.each(backends)('HTTP forward ($name)', (backend) => {
     });
     r = await startTestReceiver({
       database: await backend.create(),
-      dispatch: { forwardUrls: [`${sink.url}/hooks/docv`], forwardSigningSecrets: [SECRET], retry: { schedule: [10], maxAttempts: 5, jitter: 0 } },
+      dispatch: {
+        forwardUrls: [`${sink.url}/hooks/docv`],
+        forwardSigningSecrets: [SECRET],
+        retry: { schedule: [10], maxAttempts: 5, jitter: 0 },
+      },
     });
     const event = docvEvent({ eventType: 'DOCUMENTS_UPLOADED', vendorExtra: 42 });
     const accepted = await r.deliver(event);
@@ -54,12 +58,22 @@ describe.each(backends)('HTTP forward ($name)', (backend) => {
     // Retry-After: 1 outranks the 10 ms schedule.
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
     const body = JSON.parse(second!.body);
-    expect(body).toMatchObject({ eventId: accepted.json.eventId, eventType: 'DOCUMENTS_UPLOADED', event: { ...event }, decision: null });
+    expect(body).toMatchObject({
+      eventId: accepted.json.eventId,
+      eventType: 'DOCUMENTS_UPLOADED',
+      event: { ...event },
+      decision: null,
+    });
     const deliveries = await waitFor(async () => {
       const d = await r.admin('/v1/deliveries?state=delivered');
       return d.json.items.length > 0 ? d : null;
     }, 'the delivered state recorded');
-    expect(deliveries.json.items).toEqual([expect.objectContaining({ destination: expect.stringMatching(/^forward:127\.0\.0\.1:\d+\/hooks\/docv$/), attempts: 2 })]);
+    expect(deliveries.json.items).toEqual([
+      expect.objectContaining({
+        destination: expect.stringMatching(/^forward:127\.0\.0\.1:\d+\/hooks\/docv$/),
+        attempts: 2,
+      }),
+    ]);
   });
 
   it('a forward URL with user:password arrives with HTTP Basic (undici would drop it), the URL without it', async () => {
@@ -67,7 +81,10 @@ describe.each(backends)('HTTP forward ($name)', (backend) => {
     const base = new URL(sink.url);
     r = await startTestReceiver({
       database: await backend.create(),
-      dispatch: { forwardUrls: [`http://hook%40user:p%3Ass%20w@${base.host}/hooks/docv`], retry: { schedule: [10], maxAttempts: 2, jitter: 0 } },
+      dispatch: {
+        forwardUrls: [`http://hook%40user:p%3Ass%20w@${base.host}/hooks/docv`],
+        retry: { schedule: [10], maxAttempts: 2, jitter: 0 },
+      },
     });
     await r.deliver(docvEvent());
     await waitFor(() => sink.requests.length >= 1, 'the forward', 5000);
@@ -78,7 +95,10 @@ describe.each(backends)('HTTP forward ($name)', (backend) => {
 
   it('410 Gone kills the delivery at once', async () => {
     sink = await startSink((_req, res) => res.writeHead(410).end('gone'));
-    r = await startTestReceiver({ database: await backend.create(), dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 5, jitter: 0 } } });
+    r = await startTestReceiver({
+      database: await backend.create(),
+      dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 5, jitter: 0 } },
+    });
     await r.deliver(docvEvent());
     const dead = await waitFor(async () => (await r.admin('/v1/deliveries?state=dead')).json.items[0], 'dead delivery');
     expect(dead).toMatchObject({ attempts: 1, lastStatus: 410 });
@@ -89,10 +109,18 @@ describe.each(backends)('HTTP forward ($name)', (backend) => {
     sink = await startSink(() => undefined); // never answers
     r = await startTestReceiver({
       database: await backend.create(),
-      dispatch: { forwardUrls: [sink.url], forwardTimeoutMs: 200, retry: { schedule: [10], maxAttempts: 2, jitter: 0 } },
+      dispatch: {
+        forwardUrls: [sink.url],
+        forwardTimeoutMs: 200,
+        retry: { schedule: [10], maxAttempts: 2, jitter: 0 },
+      },
     });
     await r.deliver(docvEvent());
-    const dead = await waitFor(async () => (await r.admin('/v1/deliveries?state=dead')).json.items[0], 'dead delivery', 5000);
+    const dead = await waitFor(
+      async () => (await r.admin('/v1/deliveries?state=dead')).json.items[0],
+      'dead delivery',
+      5000,
+    );
     expect(dead.lastError).toContain('timed out after 200 ms');
     const view = await r.admin(`/v1/deliveries/${dead.deliveryId}`);
     expect(view.json.history).toHaveLength(2);
@@ -101,17 +129,35 @@ describe.each(backends)('HTTP forward ($name)', (backend) => {
   it('retry and replay through the admin API', async () => {
     let up = false;
     sink = await startSink((_req, res) => res.writeHead(up ? 200 : 500).end());
-    r = await startTestReceiver({ database: await backend.create(), dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 2, jitter: 0 } } });
+    r = await startTestReceiver({
+      database: await backend.create(),
+      dispatch: { forwardUrls: [sink.url], retry: { schedule: [10], maxAttempts: 2, jitter: 0 } },
+    });
     await r.deliver(docvEvent());
     const dead = await waitFor(async () => (await r.admin('/v1/deliveries?state=dead')).json.items[0], 'dead delivery');
     up = true;
     const retried = await r.admin(`/v1/deliveries/${dead.deliveryId}/retry`, { method: 'POST' });
     expect(retried.status).toBe(202);
-    await waitFor(async () => (await r.admin(`/v1/deliveries/${dead.deliveryId}`)).json.state === 'delivered', 'delivered after retry');
-    const replay = await r.admin('/v1/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ eventType: 'APP_OPENED' }) });
+    await waitFor(
+      async () => (await r.admin(`/v1/deliveries/${dead.deliveryId}`)).json.state === 'delivered',
+      'delivered after retry',
+    );
+    const replay = await r.admin('/v1/replay', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ eventType: 'APP_OPENED' }),
+    });
     expect(replay).toMatchObject({ status: 202, json: { requeued: 1 } });
     await waitFor(() => sink.requests.length === 4, 'replayed forward');
-    expect((await r.admin('/v1/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"eventType":"NOPE"}' })).status).toBe(400);
+    expect(
+      (
+        await r.admin('/v1/replay', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"eventType":"NOPE"}',
+        })
+      ).status,
+    ).toBe(400);
     expect((await r.admin('/v1/deliveries/dlv_unknown/retry', { method: 'POST' })).status).toBe(404);
   });
 });

@@ -34,7 +34,9 @@ describe.each(backends)('dispatch: graceful shutdown ($name)', (backend) => {
     receiver = undefined;
     expect([started, finished]).toEqual([1, 1]);
     // What it left behind, read from the database: the attempt recorded, the rest due, none leased.
-    const left = await database.rows<{ state: string; attempts: number; lease_owner: string | null }>('SELECT state, attempts, lease_owner FROM deliveries');
+    const left = await database.rows<{ state: string; attempts: number; lease_owner: string | null }>(
+      'SELECT state, attempts, lease_owner FROM deliveries',
+    );
     expect(left.map((d) => [d.state, d.attempts, d.lease_owner]).sort()).toEqual([
       ['delivered', 1, null],
       ['pending', 0, null],
@@ -52,25 +54,39 @@ describe.each(backends)('dispatch: graceful shutdown ($name)', (backend) => {
     });
     await waitFor(() => later === 3, 'the remaining deliveries after restart');
     const store = await second.store;
-    await waitFor(async () => (await store.listDeliveries({ limit: 10 })).items.every((d) => d.state === 'delivered'), 'every delivery recorded as delivered');
+    await waitFor(
+      async () => (await store.listDeliveries({ limit: 10 })).items.every((d) => d.state === 'delivered'),
+      'every delivery recorded as delivered',
+    );
     expect(later).toBe(3);
   });
 });
 
 describe('dispatch: handlers registered late', () => {
   it('an event accepted before any handler exists waits for one instead of being marked delivered', async () => {
-    const late = createDocvReceiver({ store: `sqlite:${tempDir()}/late.db`, dispatch: { retry: { schedule: [30], maxAttempts: 100, jitter: 0 } } });
+    const late = createDocvReceiver({
+      store: `sqlite:${tempDir()}/late.db`,
+      dispatch: { retry: { schedule: [30], maxAttempts: 100, jitter: 0 } },
+    });
     receiver = late;
     await post(late, docvEvent());
     const store = await late.store;
-    await waitFor(async () => (await store.listDeliveries({ limit: 1, state: 'failed' })).items[0]?.lastError === 'no handler is registered yet', 'a failed attempt');
+    await waitFor(
+      async () =>
+        (await store.listDeliveries({ limit: 1, state: 'failed' })).items[0]?.lastError ===
+        'no handler is registered yet',
+      'a failed attempt',
+    );
     const seen: string[] = [];
     late.onAny((event) => {
       seen.push(event.eventType);
     });
     await waitFor(() => seen.length === 1, 'the handler registered late');
     // The outcome is recorded just after the handler returns (records share a commit).
-    await waitFor(async () => (await store.listDeliveries({ limit: 1 })).items[0]!.state === 'delivered', 'the delivery recorded as delivered');
+    await waitFor(
+      async () => (await store.listDeliveries({ limit: 1 })).items[0]!.state === 'delivered',
+      'the delivery recorded as delivered',
+    );
     expect(seen).toEqual(['APP_OPENED']);
   });
 });

@@ -48,7 +48,10 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     const res = await post(receiver, event);
     expect(res.status).toBe(200);
     const store = await receiver.store;
-    const delivered = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0], 'delivery');
+    const delivered = await waitFor(
+      async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0],
+      'delivery',
+    );
     expect(calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
     expect(new Set(calls.map((c) => c.deliveryId)).size).toBe(1);
     expect(errors).toEqual(['flaky 1', 'flaky 2']);
@@ -68,7 +71,10 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     });
     await post(receiver, docvEvent());
     const store = await receiver.store;
-    const dead = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'dead' })).items[0], 'dead delivery');
+    const dead = await waitFor(
+      async () => (await store.listDeliveries({ limit: 10, state: 'dead' })).items[0],
+      'dead delivery',
+    );
     expect(attempts).toBe(4);
     expect(dead.lastError).toContain('gave up after 4 attempts: handler threw: downstream is down');
 
@@ -83,15 +89,22 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
   });
 
   it("holds a transaction's later event while the earlier one fails; other transactions flow", async () => {
-    receiver = createDocvReceiver({ store: await freshStore(), dispatch: { retry: { schedule: [30], maxAttempts: 50, jitter: 0 } } });
+    receiver = createDocvReceiver({
+      store: await freshStore(),
+      dispatch: { retry: { schedule: [30], maxAttempts: 50, jitter: 0 } },
+    });
     const seen: string[] = [];
     let failOpened = true;
     receiver.onAny((event: CanonicalEvent) => {
-      if (event.docvTransactionId === 'held' && event.eventType === 'APP_OPENED' && failOpened) throw new Error('not yet');
+      if (event.docvTransactionId === 'held' && event.eventType === 'APP_OPENED' && failOpened)
+        throw new Error('not yet');
       seen.push(`${event.docvTransactionId}:${event.eventType}`);
     });
     await post(receiver, docvEvent({ docvTransactionId: 'held', eventType: 'APP_OPENED' }));
-    await post(receiver, docvEvent({ docvTransactionId: 'held', eventType: 'DOCUMENTS_UPLOADED', eventTime: '2026-03-01T10:01:00Z' }));
+    await post(
+      receiver,
+      docvEvent({ docvTransactionId: 'held', eventType: 'DOCUMENTS_UPLOADED', eventTime: '2026-03-01T10:01:00Z' }),
+    );
     await post(receiver, docvEvent({ docvTransactionId: 'free', eventType: 'APP_OPENED' }));
     await waitFor(() => seen.includes('free:APP_OPENED'), 'the other transaction');
     await new Promise((r) => setTimeout(r, 200));
@@ -111,7 +124,10 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     await post(receiver, event);
     expect((await post(receiver, event)).body).toContain('duplicate');
     const store = await receiver.store;
-    await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items.length === 1, 'delivery');
+    await waitFor(
+      async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items.length === 1,
+      'delivery',
+    );
     expect(count).toBe(1);
     expect((await store.listDeliveries({ limit: 10 })).items).toHaveLength(1);
   });
@@ -134,7 +150,10 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
       });
     await post(receiver, docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept' }));
     const store = await receiver.store;
-    await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items.length === 2, 'both deliveries');
+    await waitFor(
+      async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items.length === 2,
+      'both deliveries',
+    );
     expect(flaky).toBe(3);
     expect(steady).toBe(1);
     expect(errors).toEqual(['flaky 1', 'flaky 2']);
@@ -153,7 +172,10 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     });
     await post(receiver, docvEvent({ eventType: 'APP_OPENED' }));
     const store = await receiver.store;
-    const row = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0], 'delivery');
+    const row = await waitFor(
+      async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0],
+      'delivery',
+    );
     expect(row).toMatchObject({ destination: 'handler:VERIFICATION_COMPLETED:1', attempts: 1 });
     expect(completed).toBe(0);
   });
@@ -165,18 +187,28 @@ describe.each(backends)('dispatch to in-process handlers ($name)', (backend) => 
     expect(() => receiver.onAny(() => undefined, { name: 'audit' })).toThrow(/handler:audit is already registered/);
     await post(receiver, docvEvent());
     const store = await receiver.store;
-    const row = await waitFor(async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0], 'delivery');
+    const row = await waitFor(
+      async () => (await store.listDeliveries({ limit: 10, state: 'delivered' })).items[0],
+      'delivery',
+    );
     expect(row.destination).toBe('handler:audit');
     expect(seen).toHaveLength(1);
   });
 
   it('events accepted before any handler is registered wait, and go to the handlers registered later', async () => {
     // Plenty of attempts: the row fails ("no handler is registered yet") until the handler comes.
-    receiver = createDocvReceiver({ databaseUrl: await freshStore(), dispatch: { retry: { schedule: [20], maxAttempts: 1000, jitter: 0 } } });
+    receiver = createDocvReceiver({
+      databaseUrl: await freshStore(),
+      dispatch: { retry: { schedule: [20], maxAttempts: 1000, jitter: 0 } },
+    });
     await receiver.ready();
     await post(receiver, docvEvent({ docvTransactionId: 'early' }));
     const store = await receiver.store;
-    await waitFor(async () => (await store.listDeliveries({ limit: 10 })).items[0]?.lastError?.includes('no handler is registered yet'), 'a failed attempt');
+    await waitFor(
+      async () =>
+        (await store.listDeliveries({ limit: 10 })).items[0]?.lastError?.includes('no handler is registered yet'),
+      'a failed attempt',
+    );
     const seen: string[] = [];
     receiver.onAny((event) => void seen.push(String(event.docvTransactionId)));
     await waitFor(() => seen.includes('early'), 'the early event');

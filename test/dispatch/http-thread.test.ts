@@ -22,8 +22,18 @@ describe('forward thread: POSTs made on a worker thread', () => {
     const signal = new AbortController().signal;
     setMaxListeners(100, signal);
     const post = (status: number, i: number) =>
-      poster!.post({ url: `${sink!.url}/in?status=${status}`, headers: { 'content-type': 'application/json', 'webhook-id': `dlv_${i}` }, body: JSON.stringify({ i }), timeoutMs: 5_000 }, signal);
-    const outcomes = await Promise.all(Array.from({ length: 60 }, (_, i) => post(i % 3 === 0 ? 200 : i % 3 === 1 ? 503 : 410, i)));
+      poster!.post(
+        {
+          url: `${sink!.url}/in?status=${status}`,
+          headers: { 'content-type': 'application/json', 'webhook-id': `dlv_${i}` },
+          body: JSON.stringify({ i }),
+          timeoutMs: 5_000,
+        },
+        signal,
+      );
+    const outcomes = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => post(i % 3 === 0 ? 200 : i % 3 === 1 ? 503 : 410, i)),
+    );
 
     expect(sink.requests).toHaveLength(60);
     const byId = new Map(sink.requests.map((r) => [r.headers['webhook-id'], r]));
@@ -41,8 +51,14 @@ describe('forward thread: POSTs made on a worker thread', () => {
     poster = createHttpThread();
     const controller = new AbortController();
     const started = Date.now();
-    const aborted = poster.post({ url: `${sink.url}/slow`, headers: {}, body: '{}', timeoutMs: 30_000 }, controller.signal);
-    const timedOut = poster.post({ url: `${sink.url}/slow`, headers: {}, body: '{}', timeoutMs: 300 }, new AbortController().signal);
+    const aborted = poster.post(
+      { url: `${sink.url}/slow`, headers: {}, body: '{}', timeoutMs: 30_000 },
+      controller.signal,
+    );
+    const timedOut = poster.post(
+      { url: `${sink.url}/slow`, headers: {}, body: '{}', timeoutMs: 300 },
+      new AbortController().signal,
+    );
     setTimeout(() => controller.abort(), 200);
     expect((await aborted).outcome).toBe('failed');
     expect(await timedOut).toEqual({ outcome: 'failed', error: 'timed out after 300 ms' });
@@ -62,22 +78,30 @@ describe('forward thread: POSTs made on a worker thread', () => {
     await new Promise((r) => setTimeout(r, 100));
     await poster.close();
     expect(await pending).toEqual({ outcome: 'failed', error: 'the forward thread was stopped during the attempt' });
-    expect((await poster.post({ url: `${sink.url}/after`, headers: {}, body: '{}', timeoutMs: 5_000 }, signal)).outcome).toBe('delivered');
+    expect(
+      (await poster.post({ url: `${sink.url}/after`, headers: {}, body: '{}', timeoutMs: 5_000 }, signal)).outcome,
+    ).toBe('delivered');
     expect(sink.requests.map((r) => r.url)).toEqual(['/fast', '/slow', '/after']);
   });
 
-  it.runIf(process.platform === 'linux')('runs at a lower CPU priority than the threads that acknowledge (Linux nice 10)', async () => {
-    sink = await startSink();
-    const nice = () =>
-      readdirSync('/proc/self/task').map((tid) => {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-      });
-    const before = nice().filter((n) => n === 10).length;
-    poster = createHttpThread();
-    expect((await poster.post({ url: sink.url, headers: {}, body: '{}', timeoutMs: 5_000 }, new AbortController().signal)).outcome).toBe('delivered');
-    expect(nice().filter((n) => n === 10).length).toBe(before + 1);
-    const own = readFileSync('/proc/thread-self/stat', 'utf8');
-    expect(Number(own.slice(own.lastIndexOf(')') + 2).split(' ')[16])).toBe(0); // the calling thread keeps its priority
-  });
+  it.runIf(process.platform === 'linux')(
+    'runs at a lower CPU priority than the threads that acknowledge (Linux nice 10)',
+    async () => {
+      sink = await startSink();
+      const nice = () =>
+        readdirSync('/proc/self/task').map((tid) => {
+          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+        });
+      const before = nice().filter((n) => n === 10).length;
+      poster = createHttpThread();
+      expect(
+        (await poster.post({ url: sink.url, headers: {}, body: '{}', timeoutMs: 5_000 }, new AbortController().signal))
+          .outcome,
+      ).toBe('delivered');
+      expect(nice().filter((n) => n === 10).length).toBe(before + 1);
+      const own = readFileSync('/proc/thread-self/stat', 'utf8');
+      expect(Number(own.slice(own.lastIndexOf(')') + 2).split(' ')[16])).toBe(0); // the calling thread keeps its priority
+    },
+  );
 });

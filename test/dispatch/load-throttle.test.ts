@@ -6,7 +6,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('burst throttle: dispatch yields while deliveries pour in and a loop they need is saturated', () => {
   it('runs at full concurrency while the loops have room, however many deliveries arrive', async () => {
     let received = 0;
-    const allowance = burstThrottle(8, { foreground: () => received, windowMs: 20, otherLoops: [() => 0.2], machineBusy: () => 0.5 });
+    const allowance = burstThrottle(8, {
+      foreground: () => received,
+      windowMs: 20,
+      otherLoops: [() => 0.2],
+      machineBusy: () => 0.5,
+    });
     received += 1_000;
     await sleep(30);
     expect(allowance()).toEqual({ concurrency: 8, pauseMs: 0 });
@@ -15,7 +20,13 @@ describe('burst throttle: dispatch yields while deliveries pour in and a loop th
   it('yields when the writer thread is saturated during a burst, and takes the loop back after it', async () => {
     let received = 0;
     let writerBusy = 0.97;
-    const allowance = burstThrottle(8, { foreground: () => received, windowMs: 20, pauseMs: 25, otherLoops: [() => writerBusy], machineBusy: () => 0.5 });
+    const allowance = burstThrottle(8, {
+      foreground: () => received,
+      windowMs: 20,
+      pauseMs: 25,
+      otherLoops: [() => writerBusy],
+      machineBusy: () => 0.5,
+    });
     received += 1_000; // 1,000 in 30 ms: far above 200/s
     await sleep(30);
     expect(allowance()).toEqual({ concurrency: 1, pauseMs: 25 });
@@ -45,7 +56,12 @@ describe('burst throttle: dispatch yields while deliveries pour in and a loop th
   it('yields when every core is taken during a burst, though no single loop is saturated', async () => {
     let received = 0;
     let machine = 0.97;
-    const allowance = burstThrottle(8, { foreground: () => received, windowMs: 20, otherLoops: [() => 0.6], machineBusy: () => machine });
+    const allowance = burstThrottle(8, {
+      foreground: () => received,
+      windowMs: 20,
+      otherLoops: [() => 0.6],
+      machineBusy: () => machine,
+    });
     received += 1_000;
     await sleep(30);
     expect(allowance()).toEqual({ concurrency: 1, pauseMs: 20 });

@@ -31,18 +31,30 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     return s;
   }
   /** `serve --no-dispatch`: ingest only, no destination flags. */
-  async function receiver(db: TestDatabase, options: Parameters<typeof startTestReceiver>[0] = {}): Promise<TestReceiver> {
-    const r = await startTestReceiver({ database: { ...db, drop: async () => undefined }, dispatch: { enabled: false }, ...options });
+  async function receiver(
+    db: TestDatabase,
+    options: Parameters<typeof startTestReceiver>[0] = {},
+  ): Promise<TestReceiver> {
+    const r = await startTestReceiver({
+      database: { ...db, drop: async () => undefined },
+      dispatch: { enabled: false },
+      ...options,
+    });
     cleanup.push(() => r.destroy());
     return r;
   }
   async function worker(db: TestDatabase, options: Parameters<typeof startWorker>[0] = {}): Promise<RunningWorker> {
-    const w = await startWorker({ db: db.url, logLevel: 'silent', dispatch: { pollMs: 50, destinationsRefreshMs: 100 }, ...options });
+    const w = await startWorker({
+      db: db.url,
+      logLevel: 'silent',
+      dispatch: { pollMs: 50, destinationsRefreshMs: 100 },
+      ...options,
+    });
     cleanup.push(() => w.close());
     return w;
   }
 
-  it('serve --no-dispatch + worker --forward-url: the event reaches the worker\'s destination', async () => {
+  it("serve --no-dispatch + worker --forward-url: the event reaches the worker's destination", async () => {
     const db = await database();
     const target = await sink();
     const serve = await receiver(db);
@@ -88,7 +100,9 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     const serve = await receiver(db, { dispatch: { enabled: false, forwardUrls: [target.url] } });
     const name = `forward:${new URL(target.url).host}/`;
     const before = await serve.deliver(docvEvent());
-    expect((await serve.admin(`/v1/destinations/${encodeURIComponent(name)}/disable`, { method: 'POST' })).json).toMatchObject({ name, state: 'disabled' });
+    expect(
+      (await serve.admin(`/v1/destinations/${encodeURIComponent(name)}/disable`, { method: 'POST' })).json,
+    ).toMatchObject({ name, state: 'disabled' });
     const after = await serve.deliver(docvEvent());
     const rows = await serve.store.listDeliveries({ limit: 10, destination: name });
     expect(rows.items.map((d) => [d.eventId, d.state])).toEqual([[before.json.eventId, 'pending']]);
@@ -96,13 +110,21 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
 
     // A worker started now does not take the disabled destination's rows: they wait.
     const log = memoryLogger('info');
-    await worker(db, { logger: log.logger, dispatch: { forwardUrls: [target.url], pollMs: 50, destinationsRefreshMs: 100 } });
-    expect(log.lines().some((l) => l.level === 40 && String(l.msg).includes(`${name} is disabled in the store`)), log.text()).toBe(true);
+    await worker(db, {
+      logger: log.logger,
+      dispatch: { forwardUrls: [target.url], pollMs: 50, destinationsRefreshMs: 100 },
+    });
+    expect(
+      log.lines().some((l) => l.level === 40 && String(l.msg).includes(`${name} is disabled in the store`)),
+      log.text(),
+    ).toBe(true);
     await new Promise((r) => setTimeout(r, 400));
     expect(target.requests).toHaveLength(0);
 
     // Enabled again (by another process, through the admin API): the worker picks it up and the waiting row goes.
-    expect((await serve.admin(`/v1/destinations/${encodeURIComponent(name)}/enable`, { method: 'POST' })).json).toMatchObject({ name, state: 'active' });
+    expect(
+      (await serve.admin(`/v1/destinations/${encodeURIComponent(name)}/enable`, { method: 'POST' })).json,
+    ).toMatchObject({ name, state: 'active' });
     await waitFor(() => target.requests.length === 1, 'the row that waited');
     expect(JSON.parse(target.requests[0]!.body).eventId).toBe(before.json.eventId);
   });
@@ -121,23 +143,43 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     });
     expect(added.status).toBe(201);
     const name = `forward:${new URL(target.url).host}/hook`;
-    expect(added.json).toMatchObject({ name, kind: 'forward', state: 'active', url: `http://${new URL(target.url).host}/hook?x=1`, urlCredentials: true });
+    expect(added.json).toMatchObject({
+      name,
+      kind: 'forward',
+      state: 'active',
+      url: `http://${new URL(target.url).host}/hook?x=1`,
+      urlCredentials: true,
+    });
     expect(JSON.stringify(added.json)).not.toContain('pw');
-    const again = await serve.admin('/v1/destinations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${target.url}/hook` }) });
+    const again = await serve.admin('/v1/destinations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${target.url}/hook` }),
+    });
     expect(again.status).toBe(200);
 
     const listed = await serve.admin('/v1/destinations');
     expect(listed.status).toBe(200);
-    expect(listed.json.items.map((d: { name: string }) => d.name).sort()).toEqual([`forward:${new URL(other.url).host}/`, name].sort());
+    expect(listed.json.items.map((d: { name: string }) => d.name).sort()).toEqual(
+      [`forward:${new URL(other.url).host}/`, name].sort(),
+    );
 
     expect((await serve.admin('/v1/destinations/forward%3Anowhere%2F/disable', { method: 'POST' })).status).toBe(404);
-    const invalid = await serve.admin('/v1/destinations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: 'ftp://x/y' }) });
+    const invalid = await serve.admin('/v1/destinations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'ftp://x/y' }),
+    });
     expect(invalid.status).toBe(400);
     expect(invalid.json.detail).toMatch(/http\(s\)/);
 
     // The URL held credentials the store does not keep: only a process whose flags give it delivers.
     // Re-added without them, any worker can.
-    const plain = await serve.admin('/v1/destinations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${target.url}/hook?x=1` }) });
+    const plain = await serve.admin('/v1/destinations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${target.url}/hook?x=1` }),
+    });
     expect(plain.json).toMatchObject({ name, urlCredentials: false });
     // The worker follows the store every 100 ms (destinationsRefreshMs): until then it still knows
     // the URL the second add left (/hook, no query), and could claim the row with it.
@@ -151,15 +193,33 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     const db = await database();
     const target = await sink();
     const secret = newSigningSecret();
-    const serve = await receiver(db, { dispatch: { enabled: false, forwardUrls: [target.url], forwardSigningSecrets: [secret] } });
+    const serve = await receiver(db, {
+      dispatch: { enabled: false, forwardUrls: [target.url], forwardSigningSecrets: [secret] },
+    });
     const name = `forward:${new URL(target.url).host}/`;
-    expect((await serve.admin('/v1/destinations')).json.items).toEqual([expect.objectContaining({ name, signed: true })]);
+    expect((await serve.admin('/v1/destinations')).json.items).toEqual([
+      expect.objectContaining({ name, signed: true }),
+    ]);
 
     const log = memoryLogger('info');
-    const unsigned = await startWorker({ db: db.url, logger: log.logger, dispatch: { forwardUrls: [target.url] } }).catch((err: Error) => err);
+    const unsigned = await startWorker({
+      db: db.url,
+      logger: log.logger,
+      dispatch: { forwardUrls: [target.url] },
+    }).catch((err: Error) => err);
     expect(unsigned).toBeInstanceOf(Error);
     expect((unsigned as Error).message).toMatch(/nowhere to deliver/);
-    expect(log.lines().some((l) => l.level === 40 && String(l.msg).includes(`cannot deliver ${name}`) && /no --forward-signing-secret/.test(String(l.msg))), log.text()).toBe(true);
+    expect(
+      log
+        .lines()
+        .some(
+          (l) =>
+            l.level === 40 &&
+            String(l.msg).includes(`cannot deliver ${name}`) &&
+            /no --forward-signing-secret/.test(String(l.msg)),
+        ),
+      log.text(),
+    ).toBe(true);
 
     await worker(db, { dispatch: { forwardUrls: [target.url], forwardSigningSecrets: [secret], pollMs: 50 } });
     expect((await serve.deliver(docvEvent())).status).toBe(200);

@@ -1,5 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
@@ -22,7 +32,8 @@ const README_MAX_BYTES = 8 * 1024;
 /** The examples of a Markdown text, by name. */
 function examples(markdown: string): Map<string, { lang: string; code: string }> {
   const found = new Map<string, { lang: string; code: string }>();
-  for (const m of markdown.matchAll(/<!-- example: ([\w-]+) -->\n+```(\w*)\n([\s\S]*?)\n```/g)) found.set(m[1]!, { lang: m[2]!, code: m[3]! });
+  for (const m of markdown.matchAll(/<!-- example: ([\w-]+) -->\n+```(\w*)\n([\s\S]*?)\n```/g))
+    found.set(m[1]!, { lang: m[2]!, code: m[3]! });
   return found;
 }
 
@@ -53,7 +64,12 @@ function tempDir(): string {
 
 /** A started process whose output is collected; it runs in a process group of its own, so a shell and what it started stop together. */
 function start(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   children.add(child);
   const output = { stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));
@@ -87,7 +103,11 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** Runs a shell snippet to its end, as pasted into a terminal. */
-async function sh(script: string, cwd: string, timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function sh(
+  script: string,
+  cwd: string,
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const run = start('bash', ['-c', script], { cwd, env: userEnv() });
   const timer = setTimeout(() => void run.stop(), timeoutMs);
   const code = await run.closed;
@@ -104,10 +124,14 @@ function onPorts(code: string, ports: { receiver: number; sandbox?: number }): s
 
 /** `npm start`, as package.json defines it, with the port and the database from the environment. */
 async function startReceiver(dir: string) {
-  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const scripts = (
+    JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
   expect(scripts.start).toBe('node dist/cli/bin.js serve');
   const port = await freePort();
-  const receiver = spawnCli(['serve'], { env: { PORT: String(port), DATABASE_URL: `sqlite:${join(dir, 'docv-webhooks.db')}`, LOG_LEVEL: 'warn' } });
+  const receiver = spawnCli(['serve'], {
+    env: { PORT: String(port), DATABASE_URL: `sqlite:${join(dir, 'docv-webhooks.db')}`, LOG_LEVEL: 'warn' },
+  });
   await receiver.waitForStdout(/Try it/);
   return { port, receiver };
 }
@@ -123,106 +147,171 @@ describe('README.md', () => {
     expect(Buffer.byteLength(README)).toBeLessThanOrEqual(README_MAX_BYTES);
   });
 
-  it('quick start: npm start prints where to POST and where to look, and the try-it requests are answered as shown', { timeout: 60_000 }, async () => {
-    expect(README).toContain('npm install && npm start   # the receiver on embedded SQLite (./data/docv-webhooks.db)');
-    expect(DEFAULT_DATABASE_URL).toBe('sqlite:./data/docv-webhooks.db');
-    const dir = tempDir();
-    const { port, receiver } = await startReceiver(dir);
-    try {
-      for (const line of onPorts(example('banner').code, { receiver: port }).split('\n')) expect(receiver.stdout).toContain(line);
-
-      const tryIt = await sh(onPorts(example('try-it').code, { receiver: port }), dir);
-      expect(tryIt.code, tryIt.stderr).toBe(0);
-      // Two answers back to back (curl -s adds no newline): the acknowledgement, then the transaction.
-      const m = /^(\{"status":"accepted","eventId":"evt_[^"]+"\})(\{[\s\S]*\})$/.exec(tryIt.stdout);
-      expect(m, tryIt.stdout).not.toBeNull();
-      expect(JSON.parse(m![2]!)).toMatchObject({ docvTransactionId: 'demo-1', status: 'VERIFICATION_COMPLETED', decision: 'accept' });
-    } finally {
-      receiver.child.kill('SIGTERM');
-      await receiver.exited();
-    }
-  });
-
-  it('library example: type-checks against the built package and, run as a program, hands a delivery to its handler', { timeout: 90_000 }, async () => {
-    const { lang, code } = example('library');
-    expect(lang).toBe('ts');
-    const dir = tempDir();
-    // As installed: `docv-webhooks` resolves to this package through node_modules.
-    mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(REPO_ROOT, join(dir, 'node_modules', 'docv-webhooks'), 'dir');
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-    writeFileSync(join(dir, 'example.ts'), code);
-
-    const program = ts.createProgram([join(dir, 'example.ts')], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      types: ['node'],
-      typeRoots: [join(REPO_ROOT, 'node_modules', '@types')],
-      skipLibCheck: true,
-    });
-    const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(problems).toEqual([]);
-
-    writeFileSync(join(dir, 'example.js'), ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
-    const port = await freePort();
-    const secret = 'readme-example-secret';
-    const app = start(process.execPath, ['example.js'], { cwd: dir, env: userEnv({ PORT: String(port), SOCURE_WEBHOOK_SECRET: secret }) });
-    try {
-      const url = `http://127.0.0.1:${port}/socure/docv/webhook`;
-      const post = (authorization: string) =>
-        fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization },
-          body: JSON.stringify({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'readme-library-1', eventTime: '2026-03-01T10:00:00Z', decision: 'accept' }),
-        });
-      const accepted = await waitFor(() => post(`Bearer ${secret}`).catch(() => null), `the example listening on ${port} (stderr: ${app.output.stderr})`, 20_000, 100);
-      expect(accepted.status).toBe(200);
-      expect(await accepted.json()).toMatchObject({ status: 'accepted', eventId: expect.stringMatching(/^evt_/) });
-      expect((await post('Bearer not-the-secret')).status).toBe(401);
-      await waitFor(() => /completed readme-library-1 accept evt_\w+/.test(app.output.stdout), `the handler's line (stdout: ${app.output.stdout}, stderr: ${app.output.stderr})`, 20_000);
-      expect(existsSync(join(dir, 'data', 'docv.db'))).toBe(true);
-    } finally {
-      await app.stop();
-    }
-  });
-
-  it('sandbox example: the sandbox delivers a whole accepted flow to the receiver of the quick start', { timeout: 90_000 }, async () => {
-    const dir = tempDir();
-    const { port, receiver } = await startReceiver(dir);
-    const sandboxCommand = example('sandbox').code;
-    expect(sandboxCommand).toMatch(/^npx docv-webhooks sandbox /);
-    const sandboxPort = await freePort();
-    // What `npx docv-webhooks` runs in a checkout, on a free port (its flag's variable) instead of 4010.
-    const command = sandboxCommand.replace(/^npx docv-webhooks /, `'${process.execPath}' '${join(REPO_ROOT, 'dist/cli/bin.js')}' `);
-    const sandbox = start('bash', ['-c', command], { cwd: dir, env: userEnv({ DOCV_SANDBOX_PORT: String(sandboxPort) }) });
-    try {
-      await waitFor(() => sandbox.output.stdout.includes(`DocV sandbox listening on http://127.0.0.1:${sandboxPort}`), `the sandbox (stderr: ${sandbox.output.stderr})`, 20_000);
-
-      const created = await sh(onPorts(example('sandbox-create').code, { receiver: port, sandbox: sandboxPort }), dir);
-      expect(created.code, created.stderr).toBe(0);
-      const answer = JSON.parse(created.stdout) as { referenceId: string; docvTransactionId: string; sessionUrl: string };
-      expect(answer).toMatchObject({ referenceId: expect.any(String), docvTransactionId: expect.any(String), sessionUrl: expect.stringMatching(/^http/) });
-
-      const transaction = await waitFor(
-        async () => {
-          const res = await fetch(`http://127.0.0.1:${port}/v1/transactions/${encodeURIComponent(answer.docvTransactionId)}`);
-          const body = res.ok ? ((await res.json()) as { status: string; decision: string | null }) : null;
-          return body?.status === 'VERIFICATION_COMPLETED' ? body : null;
-        },
-        `the flow of ${answer.docvTransactionId} at the receiver (sandbox stderr: ${sandbox.output.stderr})`,
-        30_000,
-        100,
+  it(
+    'quick start: npm start prints where to POST and where to look, and the try-it requests are answered as shown',
+    { timeout: 60_000 },
+    async () => {
+      expect(README).toContain(
+        'npm install && npm start   # the receiver on embedded SQLite (./data/docv-webhooks.db)',
       );
-      expect(transaction.decision).toBe('accept');
-    } finally {
-      await sandbox.stop();
-      receiver.child.kill('SIGTERM');
-      await receiver.exited();
-    }
-  });
+      expect(DEFAULT_DATABASE_URL).toBe('sqlite:./data/docv-webhooks.db');
+      const dir = tempDir();
+      const { port, receiver } = await startReceiver(dir);
+      try {
+        for (const line of onPorts(example('banner').code, { receiver: port }).split('\n'))
+          expect(receiver.stdout).toContain(line);
+
+        const tryIt = await sh(onPorts(example('try-it').code, { receiver: port }), dir);
+        expect(tryIt.code, tryIt.stderr).toBe(0);
+        // Two answers back to back (curl -s adds no newline): the acknowledgement, then the transaction.
+        const m = /^(\{"status":"accepted","eventId":"evt_[^"]+"\})(\{[\s\S]*\})$/.exec(tryIt.stdout);
+        expect(m, tryIt.stdout).not.toBeNull();
+        expect(JSON.parse(m![2]!)).toMatchObject({
+          docvTransactionId: 'demo-1',
+          status: 'VERIFICATION_COMPLETED',
+          decision: 'accept',
+        });
+      } finally {
+        receiver.child.kill('SIGTERM');
+        await receiver.exited();
+      }
+    },
+  );
+
+  it(
+    'library example: type-checks against the built package and, run as a program, hands a delivery to its handler',
+    { timeout: 90_000 },
+    async () => {
+      const { lang, code } = example('library');
+      expect(lang).toBe('ts');
+      const dir = tempDir();
+      // As installed: `docv-webhooks` resolves to this package through node_modules.
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(REPO_ROOT, join(dir, 'node_modules', 'docv-webhooks'), 'dir');
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+      writeFileSync(join(dir, 'example.ts'), code);
+
+      const program = ts.createProgram([join(dir, 'example.ts')], {
+        strict: true,
+        noEmit: true,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        types: ['node'],
+        typeRoots: [join(REPO_ROOT, 'node_modules', '@types')],
+        skipLibCheck: true,
+      });
+      const problems = ts
+        .getPreEmitDiagnostics(program)
+        .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(problems).toEqual([]);
+
+      writeFileSync(
+        join(dir, 'example.js'),
+        ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+          .outputText,
+      );
+      const port = await freePort();
+      const secret = 'readme-example-secret';
+      const app = start(process.execPath, ['example.js'], {
+        cwd: dir,
+        env: userEnv({ PORT: String(port), SOCURE_WEBHOOK_SECRET: secret }),
+      });
+      try {
+        const url = `http://127.0.0.1:${port}/socure/docv/webhook`;
+        const post = (authorization: string) =>
+          fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization },
+            body: JSON.stringify({
+              eventType: 'VERIFICATION_COMPLETED',
+              docvTransactionId: 'readme-library-1',
+              eventTime: '2026-03-01T10:00:00Z',
+              decision: 'accept',
+            }),
+          });
+        const accepted = await waitFor(
+          () => post(`Bearer ${secret}`).catch(() => null),
+          `the example listening on ${port} (stderr: ${app.output.stderr})`,
+          20_000,
+          100,
+        );
+        expect(accepted.status).toBe(200);
+        expect(await accepted.json()).toMatchObject({ status: 'accepted', eventId: expect.stringMatching(/^evt_/) });
+        expect((await post('Bearer not-the-secret')).status).toBe(401);
+        await waitFor(
+          () => /completed readme-library-1 accept evt_\w+/.test(app.output.stdout),
+          `the handler's line (stdout: ${app.output.stdout}, stderr: ${app.output.stderr})`,
+          20_000,
+        );
+        expect(existsSync(join(dir, 'data', 'docv.db'))).toBe(true);
+      } finally {
+        await app.stop();
+      }
+    },
+  );
+
+  it(
+    'sandbox example: the sandbox delivers a whole accepted flow to the receiver of the quick start',
+    { timeout: 90_000 },
+    async () => {
+      const dir = tempDir();
+      const { port, receiver } = await startReceiver(dir);
+      const sandboxCommand = example('sandbox').code;
+      expect(sandboxCommand).toMatch(/^npx docv-webhooks sandbox /);
+      const sandboxPort = await freePort();
+      // What `npx docv-webhooks` runs in a checkout, on a free port (its flag's variable) instead of 4010.
+      const command = sandboxCommand.replace(
+        /^npx docv-webhooks /,
+        `'${process.execPath}' '${join(REPO_ROOT, 'dist/cli/bin.js')}' `,
+      );
+      const sandbox = start('bash', ['-c', command], {
+        cwd: dir,
+        env: userEnv({ DOCV_SANDBOX_PORT: String(sandboxPort) }),
+      });
+      try {
+        await waitFor(
+          () => sandbox.output.stdout.includes(`DocV sandbox listening on http://127.0.0.1:${sandboxPort}`),
+          `the sandbox (stderr: ${sandbox.output.stderr})`,
+          20_000,
+        );
+
+        const created = await sh(
+          onPorts(example('sandbox-create').code, { receiver: port, sandbox: sandboxPort }),
+          dir,
+        );
+        expect(created.code, created.stderr).toBe(0);
+        const answer = JSON.parse(created.stdout) as {
+          referenceId: string;
+          docvTransactionId: string;
+          sessionUrl: string;
+        };
+        expect(answer).toMatchObject({
+          referenceId: expect.any(String),
+          docvTransactionId: expect.any(String),
+          sessionUrl: expect.stringMatching(/^http/),
+        });
+
+        const transaction = await waitFor(
+          async () => {
+            const res = await fetch(
+              `http://127.0.0.1:${port}/v1/transactions/${encodeURIComponent(answer.docvTransactionId)}`,
+            );
+            const body = res.ok ? ((await res.json()) as { status: string; decision: string | null }) : null;
+            return body?.status === 'VERIFICATION_COMPLETED' ? body : null;
+          },
+          `the flow of ${answer.docvTransactionId} at the receiver (sandbox stderr: ${sandbox.output.stderr})`,
+          30_000,
+          100,
+        );
+        expect(transaction.decision).toBe('accept');
+      } finally {
+        await sandbox.stop();
+        receiver.child.kill('SIGTERM');
+        await receiver.exited();
+      }
+    },
+  );
 });
 
 /** Markdown files whose links are checked: the README, the pointer left at BENCHMARKS.md, and docs/. */
@@ -284,9 +373,11 @@ describe('documentation links', () => {
   });
 
   it('finds the links it checks (the check itself works)', () => {
-    expect(anchors('# `serve`: the receiver\n## Load and one-offs: `simulate` and `trigger`\n## Dup\n## Dup\n')).toEqual(
-      new Set(['serve-the-receiver', 'load-and-one-offs-simulate-and-trigger', 'dup', 'dup-1']),
-    );
-    expect([...prose('[a](x.md) `[b](y.md)`\n```\n[c](z.md)\n```\n').matchAll(/\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1])).toEqual(['x.md']);
+    expect(
+      anchors('# `serve`: the receiver\n## Load and one-offs: `simulate` and `trigger`\n## Dup\n## Dup\n'),
+    ).toEqual(new Set(['serve-the-receiver', 'load-and-one-offs-simulate-and-trigger', 'dup', 'dup-1']));
+    expect(
+      [...prose('[a](x.md) `[b](y.md)`\n```\n[c](z.md)\n```\n').matchAll(/\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]),
+    ).toEqual(['x.md']);
   });
 });

@@ -92,7 +92,11 @@ const TEXTUAL_TYPES = {
   }) as typeof pg.types.getTypeParser,
 };
 
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>, options: pg.ClientConfig = {}): Promise<T> {
+async function withClient<T>(
+  url: string,
+  fn: (client: pg.Client) => Promise<T>,
+  options: pg.ClientConfig = {},
+): Promise<T> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000, ...options });
   client.on('error', () => undefined);
   await client.connect();
@@ -134,7 +138,9 @@ export function postgresDatabase(schema: string, baseUrl = POSTGRES_TEST_URL): T
       });
     },
     async write(sql: string, ...params: unknown[]) {
-      await withClient(baseUrl, (client) => client.query(toPlaceholders(sql), params), { options: `-c search_path=${schema}` });
+      await withClient(baseUrl, (client) => client.query(toPlaceholders(sql), params), {
+        options: `-c search_path=${schema}`,
+      });
     },
     async drop() {
       if (dropped) return;
@@ -147,7 +153,9 @@ export function postgresDatabase(schema: string, baseUrl = POSTGRES_TEST_URL): T
 let probed: Promise<Backend[]> | null = null;
 
 async function dropStaleSchemas(client: pg.Client): Promise<void> {
-  const { rows } = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname ~ '^${SCHEMA_PREFIX}[0-9a-z]{8,10}_[0-9a-z]+$'`);
+  const { rows } = await client.query<{ nspname: string }>(
+    `SELECT nspname FROM pg_namespace WHERE nspname ~ '^${SCHEMA_PREFIX}[0-9a-z]{8,10}_[0-9a-z]+$'`,
+  );
   for (const { nspname } of rows) {
     const created = parseInt(nspname.slice(SCHEMA_PREFIX.length).split('_')[0]!, 36);
     // Only names this helper made (a plausible creation time), and only long after any run ends.
@@ -167,7 +175,10 @@ export function testBackends(): Promise<Backend[]> {
     // `npm run test:unit` stays in the process (test/unit-guard.ts): no PostgreSQL, not even a probe.
     if (process.env.DOCV_TEST_UNIT === '1') {
       const unitSkip = 'a unit run (npm run test:unit) opens no connection; npm test runs the PostgreSQL cases';
-      return [sqliteBackend, { name: 'postgres', skipReason: unitSkip, create: async () => postgresDatabase(newSchemaName()) }];
+      return [
+        sqliteBackend,
+        { name: 'postgres', skipReason: unitSkip, create: async () => postgresDatabase(newSchemaName()) },
+      ];
     }
     try {
       await withClient(POSTGRES_TEST_URL, async (client) => {
@@ -176,10 +187,15 @@ export function testBackends(): Promise<Backend[]> {
       });
     } catch (err) {
       skipReason = `PostgreSQL at ${POSTGRES_TEST_URL} is unreachable (${(err as Error).message || (err as { code?: string }).code}); start it or set DOCV_TEST_POSTGRES_URL`;
-      if (process.env.CI === 'true') throw new Error(`${skipReason}. In CI the PostgreSQL cases must run, not be skipped.`);
+      if (process.env.CI === 'true')
+        throw new Error(`${skipReason}. In CI the PostgreSQL cases must run, not be skipped.`);
       console.warn(`\n[docv-webhooks tests] SKIPPING the PostgreSQL cases: ${skipReason}.\n`);
     }
-    const postgresBackend: Backend = { name: 'postgres', skipReason, create: async () => postgresDatabase(newSchemaName()) };
+    const postgresBackend: Backend = {
+      name: 'postgres',
+      skipReason,
+      create: async () => postgresDatabase(newSchemaName()),
+    };
     return [sqliteBackend, postgresBackend];
   })();
   return probed;
@@ -208,10 +224,14 @@ export async function migratedUpTo(db: TestDatabase, version: number): Promise<v
   if (db.backend === 'sqlite') {
     const raw = new Database(db.path!);
     try {
-      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      raw.exec(
+        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
       for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= version)) {
         raw.exec(m.sql);
-        raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+        raw
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, new Date().toISOString());
       }
     } finally {
       raw.close();
@@ -222,7 +242,9 @@ export async function migratedUpTo(db: TestDatabase, version: number): Promise<v
   await withClient(POSTGRES_TEST_URL, async (client) => {
     await client.query(`CREATE SCHEMA "${schema}"`);
     await client.query(`SET search_path TO "${schema}"`);
-    await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    await client.query(
+      'CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= version)) {
       await client.query(m.sql);
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
@@ -246,5 +268,7 @@ export async function writeRows(db: TestDatabase, sql: string, ...params: unknow
     return;
   }
   const schema = new URL(db.url).searchParams.get('schema')!;
-  await withClient(POSTGRES_TEST_URL, (client) => client.query(toPlaceholders(sql), params), { options: `-c search_path=${schema}` });
+  await withClient(POSTGRES_TEST_URL, (client) => client.query(toPlaceholders(sql), params), {
+    options: `-c search_path=${schema}`,
+  });
 }

@@ -34,11 +34,18 @@ export function v5Event(options: V5Options = {}): CanonicalEvent {
   const created = options.created === undefined ? '2026-03-01T10:00:00.000Z' : options.created;
   const customerUserId = options.customerUserId ?? '121212';
   const environment = options.environment ?? 'Sandbox';
-  const inner: Record<string, unknown> = { eventType, message: 'Capture App Opened', referenceId: 'ref-1', customerUserId };
+  const inner: Record<string, unknown> = {
+    eventType,
+    message: 'Capture App Opened',
+    referenceId: 'ref-1',
+    customerUserId,
+  };
   if (created !== null) inner.created = created;
   if (token !== null) inner.docvTransactionToken = token;
   if (options.decision !== undefined) {
-    inner.data = { documentVerification: { decision: { name: 'standard', value: options.decision }, reasonCodes: ['I831'] } };
+    inner.data = {
+      documentVerification: { decision: { name: 'standard', value: options.decision }, reasonCodes: ['I831'] },
+    };
   }
   const event: CanonicalEvent = {
     dialect: 'socure-v5',
@@ -51,7 +58,14 @@ export function v5Event(options: V5Options = {}): CanonicalEvent {
     environment,
     envelopeId,
     test: false,
-    payload: { id: envelopeId, origId: token, eventGroup: 'DocvNotification', reason: eventType, environmentName: environment, event: inner },
+    payload: {
+      id: envelopeId,
+      origId: token,
+      eventGroup: 'DocvNotification',
+      reason: eventType,
+      environmentName: environment,
+      event: inner,
+    },
   };
   if (options.decision !== undefined) {
     event.decision = options.decision;
@@ -76,14 +90,19 @@ export interface RiskosOptions {
 }
 
 /** A RiskOS event of `evaluationId`, normalised. */
-export function riskosEvent(eventType: 'case_notes_added' | 'evaluation_completed', evaluationId: string, options: RiskosOptions = {}): CanonicalEvent {
+export function riskosEvent(
+  eventType: 'case_notes_added' | 'evaluation_completed',
+  evaluationId: string,
+  options: RiskosOptions = {},
+): CanonicalEvent {
   const eventId = uniqueId('rk');
   const eventTime = options.eventTime ?? '2026-03-01T10:00:00.000Z';
   const token = options.docvTransactionId ?? null;
   const data: Record<string, unknown> = { eval_id: evaluationId, id: 'app-1' };
   if (eventType === 'case_notes_added') Object.assign(data, { notes: 'Capture App Opened', reviewer_id: 'Webhook' });
   if (options.decision !== undefined) data.decision = options.decision;
-  if (token !== null) data.data_enrichments = [{ enrichment_name: 'DocV', response: { data: { docvTransactionToken: token } } }];
+  if (token !== null)
+    data.data_enrichments = [{ enrichment_name: 'DocV', response: { data: { docvTransactionToken: token } } }];
   const event: CanonicalEvent = {
     dialect: 'riskos',
     eventType,

@@ -6,7 +6,26 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Variables the CLI reads as flag defaults: cleared so the host's environment cannot change a test. */
-const CLI_ENV_VARS = ['PORT', 'HOST', 'DATABASE_URL', 'DOCV_ADMIN_TOKEN', 'DOCV_WEBHOOK_PATH', 'DOCV_MAX_BODY_BYTES', 'LOG_LEVEL', 'LOG_FORMAT', 'DOCV_SQLITE_WRITER_THREAD', 'DOCV_WORKER_METRICS_PORT', 'DOCV_WORKER_METRICS_HOST', 'DOCV_DIALECT', 'DOCV_RECEIVER_URL', 'SOCURE_API', 'DOCV_STORE_DOCUMENT_DATA', 'DOCV_WEBHOOK_SECRETS', 'DOCV_WEBHOOK_SIGNING_SECRETS', 'DOCV_AUTH_FAILURE_LIMIT'];
+const CLI_ENV_VARS = [
+  'PORT',
+  'HOST',
+  'DATABASE_URL',
+  'DOCV_ADMIN_TOKEN',
+  'DOCV_WEBHOOK_PATH',
+  'DOCV_MAX_BODY_BYTES',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'DOCV_SQLITE_WRITER_THREAD',
+  'DOCV_WORKER_METRICS_PORT',
+  'DOCV_WORKER_METRICS_HOST',
+  'DOCV_DIALECT',
+  'DOCV_RECEIVER_URL',
+  'SOCURE_API',
+  'DOCV_STORE_DOCUMENT_DATA',
+  'DOCV_WEBHOOK_SECRETS',
+  'DOCV_WEBHOOK_SIGNING_SECRETS',
+  'DOCV_AUTH_FAILURE_LIMIT',
+];
 
 export interface CliResult {
   code: number | null;
@@ -80,7 +99,9 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`));
+          reject(
+            new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`),
+          );
         }, timeoutMs);
         const cleanup = () => {
           clearTimeout(timer);
@@ -97,7 +118,11 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
       const timeout = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => {
           child.kill('SIGKILL');
-          reject(new Error(`docv-webhooks ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+          reject(
+            new Error(
+              `docv-webhooks ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+            ),
+          );
         }, timeoutMs);
       });
       return Promise.race([done, timeout]).finally(() => clearTimeout(timer));
@@ -125,7 +150,10 @@ async function slot<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** Runs a one-shot command to completion; the timeout counts from when the process starts. */
-export function runCli(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return slot(() => spawnCli(args, options).exited(options.timeoutMs));
 }
 

@@ -9,7 +9,8 @@ import type { IngestInput } from '../../src/store/index.js';
 export function ingestInput(event: Record<string, unknown>, webhookId?: string): IngestInput {
   const hash = contentKey(event);
   return {
-    dedupeKey: typeof event.eventTime === 'string' ? dedupeKeyOf({ eventTime: event.eventTime }, hash, webhookId ?? null) : hash,
+    dedupeKey:
+      typeof event.eventTime === 'string' ? dedupeKeyOf({ eventTime: event.eventTime }, hash, webhookId ?? null) : hash,
     webhookId: webhookId ?? null,
     contentHash: hash,
     event: canonicalOfFlat(event as unknown as DocvEvent),
@@ -24,7 +25,10 @@ export function ingestInput(event: Record<string, unknown>, webhookId?: string):
  * by webhook-id when given, else by the envelope's own id, else by content (as
  * ingest/dedupe-key.ts does).
  */
-export function canonicalInput(event: CanonicalEvent, options: { webhookId?: string; receivedAt?: Date } = {}): IngestInput {
+export function canonicalInput(
+  event: CanonicalEvent,
+  options: { webhookId?: string; receivedAt?: Date } = {},
+): IngestInput {
   const hash = contentKey(event.payload);
   const webhookId = options.webhookId ?? null;
   return {

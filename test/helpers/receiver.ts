@@ -34,12 +34,20 @@ async function readJson(res: Response): Promise<any> {
  * A real receiver on a free loopback port with its own SQLite file, or on `database` (from a
  * backend of ./backends.ts; `destroy` drops it, `close` keeps it for a restart).
  */
-export async function startTestReceiver(options: StartReceiverOptions & { dir?: string; database?: TestDatabase } = {}): Promise<TestReceiver> {
+export async function startTestReceiver(
+  options: StartReceiverOptions & { dir?: string; database?: TestDatabase } = {},
+): Promise<TestReceiver> {
   const { database: given, dir: _dir, ...receiverOptions } = options;
   const dir = options.dir ?? tempDir();
   const database = given ?? sqliteDatabase(join(dir, 'receiver.db'));
   const dbPath = database.path ?? '';
-  const r = await startReceiver({ port: 0, host: '127.0.0.1', db: database.url, logLevel: 'silent', ...receiverOptions });
+  const r = await startReceiver({
+    port: 0,
+    host: '127.0.0.1',
+    db: database.url,
+    logLevel: 'silent',
+    ...receiverOptions,
+  });
   return {
     ...r,
     dir,

@@ -11,7 +11,11 @@ export interface Closable {
  * Temporary SQLite files for a suite. Registers the afterEach that closes every kept store, then
  * removes every directory made (closing first: SQLite removes its WAL on the last close).
  */
-export function sqliteScratch(prefix: string): { dir(): string; path(): string; keep<T extends Closable>(store: T): T } {
+export function sqliteScratch(prefix: string): {
+  dir(): string;
+  path(): string;
+  keep<T extends Closable>(store: T): T;
+} {
   const dirs: string[] = [];
   const stores: Closable[] = [];
   afterEach(async () => {

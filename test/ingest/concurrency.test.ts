@@ -44,16 +44,29 @@ describe.each(backends)('2,000 concurrent deliveries over 250 transactions with 
       const tx = `load-${t}`;
       const kind = t % 5; // 0-2 complete with a decision, 3 expires, 4 stops after upload
       const types: DocvEventType[] =
-        kind <= 2 ? ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED'] : kind === 3 ? ['APP_OPENED', 'SESSION_EXPIRED'] : ['APP_OPENED', 'DOCUMENTS_UPLOADED'];
+        kind <= 2
+          ? ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED']
+          : kind === 3
+            ? ['APP_OPENED', 'SESSION_EXPIRED']
+            : ['APP_OPENED', 'DOCUMENTS_UPLOADED'];
       const decision = kind <= 2 ? DECISIONS[kind]! : null;
       types.forEach((eventType, i) => {
-        const event: Record<string, unknown> = { eventType, docvTransactionId: tx, eventTime: `2026-03-01T10:0${i}:00Z`, customerUserId: `user-${t}` };
+        const event: Record<string, unknown> = {
+          eventType,
+          docvTransactionId: tx,
+          eventTime: `2026-03-01T10:0${i}:00Z`,
+          customerUserId: `user-${t}`,
+        };
         if (eventType === 'VERIFICATION_COMPLETED') event.decision = decision;
         // Half the senders give a delivery id, half rely on content deduplication.
         const headers: Record<string, string> = t % 2 === 0 ? { 'webhook-id': `msg-${tx}-${i}` } : {};
         unique.push({ body: JSON.stringify(event), headers, uniqueKey: `${tx}/${i}` });
       });
-      expected.set(tx, { status: types.includes('VERIFICATION_COMPLETED') ? 'VERIFICATION_COMPLETED' : types.at(-1)!, decision, events: types.length });
+      expected.set(tx, {
+        status: types.includes('VERIFICATION_COMPLETED') ? 'VERIFICATION_COMPLETED' : types.at(-1)!,
+        decision,
+        events: types.length,
+      });
     }
     const duplicateCount = 2000 - unique.length;
     expect(duplicateCount / 2000).toBeGreaterThanOrEqual(0.2);
@@ -68,8 +81,17 @@ describe.each(backends)('2,000 concurrent deliveries over 250 transactions with 
     const agent = new Agent({ connections: 128, pipelining: 1 });
     const results = await Promise.all(
       deliveries.map(async (d) => {
-        const res = await request(r.webhookUrl, { method: 'POST', body: d.body, headers: { 'content-type': 'application/json', ...d.headers }, dispatcher: agent });
-        return { key: d.uniqueKey, status: res.statusCode, json: (await res.body.json()) as { status: string; eventId: string } };
+        const res = await request(r.webhookUrl, {
+          method: 'POST',
+          body: d.body,
+          headers: { 'content-type': 'application/json', ...d.headers },
+          dispatcher: agent,
+        });
+        return {
+          key: d.uniqueKey,
+          status: res.statusCode,
+          json: (await res.body.json()) as { status: string; eventId: string },
+        };
       }),
     );
     await agent.close();
@@ -88,7 +110,8 @@ describe.each(backends)('2,000 concurrent deliveries over 250 transactions with 
       'SELECT docv_transaction_id AS id, status, decision, event_count AS events FROM transactions',
     );
     expect(txRows).toHaveLength(250);
-    for (const row of txRows) expect({ status: row.status, decision: row.decision, events: row.events }).toEqual(expected.get(row.id));
+    for (const row of txRows)
+      expect({ status: row.status, decision: row.decision, events: row.events }).toEqual(expected.get(row.id));
 
     // Group commit: concurrent deliveries shared transactions instead of paying one fsync each.
     const committed = commits.reduce((a, b) => a + b, 0);

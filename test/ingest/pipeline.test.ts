@@ -48,7 +48,10 @@ function eventBody(overrides: Record<string, unknown> = {}): string {
   });
 }
 
-function request(body: string | Uint8Array, options: { secret?: string | null; from?: string; contentType?: string; extra?: Partial<IngestRequest> } = {}): IngestRequest {
+function request(
+  body: string | Uint8Array,
+  options: { secret?: string | null; from?: string; contentType?: string; extra?: Partial<IngestRequest> } = {},
+): IngestRequest {
   const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json' };
   const secret = options.secret === undefined ? SECRET : options.secret;
   if (secret !== null) headers.authorization = `Bearer ${secret}`;
@@ -100,8 +103,14 @@ describe('ingest pipeline, in process', () => {
   it('quarantines an authenticated delivery it refuses, so nothing sent with the right secret is lost', async () => {
     const p = pipeline();
     expect(await p.handle(request('{"broken'))).toMatchObject({ status: 400, outcome: 'bad_request' });
-    expect(await p.handle(request(eventBody({ eventType: 'NOT_A_TYPE' })))).toMatchObject({ status: 422, outcome: 'invalid' });
-    expect(await p.handle(request(eventBody(), { contentType: 'text/plain' }))).toMatchObject({ status: 415, outcome: 'unsupported_media_type' });
+    expect(await p.handle(request(eventBody({ eventType: 'NOT_A_TYPE' })))).toMatchObject({
+      status: 422,
+      outcome: 'invalid',
+    });
+    expect(await p.handle(request(eventBody(), { contentType: 'text/plain' }))).toMatchObject({
+      status: 415,
+      outcome: 'unsupported_media_type',
+    });
     expect(await quarantined()).toBe(3);
   });
 

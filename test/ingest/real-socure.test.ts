@@ -17,24 +17,49 @@ function unique(prefix: string): string {
 }
 
 /** A v5 DocvNotification for one transaction, as Socure's v5 senders shape it. */
-function v5(tx: string, eventType: string, created: string, data?: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+function v5(
+  tx: string,
+  eventType: string,
+  created: string,
+  data?: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
   return {
     id: unique('notif'),
     origId: tx,
     eventGroup: 'DocvNotification',
     reason: eventType,
     environmentName: 'Production',
-    event: { eventType, created, message: eventType, referenceId: unique('ref'), docvTransactionToken: tx, customerUserId: 121212, ...(data ? { data } : {}) },
+    event: {
+      eventType,
+      created,
+      message: eventType,
+      referenceId: unique('ref'),
+      docvTransactionToken: tx,
+      customerUserId: 121212,
+      ...(data ? { data } : {}),
+    },
     ...extra,
   };
 }
 
-const PII = { firstName: 'Grace', surName: 'Hopper', dob: '1906-12-09', documentNumber: 'S1234567', address: '1 Navy Way' };
+const PII = {
+  firstName: 'Grace',
+  surName: 'Hopper',
+  dob: '1906-12-09',
+  documentNumber: 'S1234567',
+  address: '1 Navy Way',
+};
 
 function completion(tx: string, value: string, created = '2026-12-06T10:01:00.000Z') {
   return v5(tx, 'VERIFICATION_COMPLETED', created, {
     referenceId: 'ref-data',
-    documentVerification: { reasonCodes: ['I831', 'R810'], documentType: { type: 'Drivers License', country: 'USA', state: 'MD' }, decision: { name: 'lenient', value }, documentData: PII },
+    documentVerification: {
+      reasonCodes: ['I831', 'R810'],
+      documentType: { type: 'Drivers License', country: 'USA', state: 'MD' },
+      decision: { name: 'lenient', value },
+      documentData: PII,
+    },
   });
 }
 
@@ -96,8 +121,16 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
     expect(JSON.stringify(stored.json)).not.toContain('S1234567');
     expect(stored.json.payload.event.data.documentVerification.documentData).toMatch(/removed/);
     expect(stored.json.payload.event.data.documentVerification.reasonCodes).toEqual(['I831', 'R810']);
-    expect(stored.json.event).toMatchObject({ documentDataRemoved: true, decision: 'accept', decisionName: 'lenient', reasonCodes: ['I831', 'R810'] });
-    const rows = await r.database.rows<{ raw_body: Buffer }>('SELECT raw_body FROM events WHERE event_id = ?', res.json.eventId);
+    expect(stored.json.event).toMatchObject({
+      documentDataRemoved: true,
+      decision: 'accept',
+      decisionName: 'lenient',
+      reasonCodes: ['I831', 'R810'],
+    });
+    const rows = await r.database.rows<{ raw_body: Buffer }>(
+      'SELECT raw_body FROM events WHERE event_id = ?',
+      res.json.eventId,
+    );
     expect(rows[0]!.raw_body.toString('utf8')).not.toContain('Grace');
   });
 
@@ -116,14 +149,34 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
   it("Socure's TEST_WEBHOOK: 200, stored and listed as a test, no transaction", async () => {
     const ref = unique('test-ref');
     const res = await r.deliver(
-      { id: unique('t'), eventGroup: 'DocvNotification', environmentName: 'Sandbox', event: { eventType: 'TEST_WEBHOOK', created: '2026-12-06T10:00:00.000Z', customerUserId: 'c-1', referenceId: ref, data: { documentData: PII } } },
+      {
+        id: unique('t'),
+        eventGroup: 'DocvNotification',
+        environmentName: 'Sandbox',
+        event: {
+          eventType: 'TEST_WEBHOOK',
+          created: '2026-12-06T10:00:00.000Z',
+          customerUserId: 'c-1',
+          referenceId: ref,
+          data: { documentData: PII },
+        },
+      },
       AUTH,
     );
     expect(res.status).toBe(200);
     const tests = await r.admin('/v1/events?test=true');
     const listed = tests.json.items.find((e: { eventId: string }) => e.eventId === res.json.eventId);
-    expect(listed).toMatchObject({ eventType: 'TEST_WEBHOOK', test: true, docvTransactionId: null, dialect: 'socure-v5' });
-    expect((await r.admin('/v1/events?test=false')).json.items.some((e: { eventId: string }) => e.eventId === res.json.eventId)).toBe(false);
+    expect(listed).toMatchObject({
+      eventType: 'TEST_WEBHOOK',
+      test: true,
+      docvTransactionId: null,
+      dialect: 'socure-v5',
+    });
+    expect(
+      (await r.admin('/v1/events?test=false')).json.items.some(
+        (e: { eventId: string }) => e.eventId === res.json.eventId,
+      ),
+    ).toBe(false);
   });
 
   it('an event type nobody knows yet: accepted, in the timeline, the status unmoved', async () => {
@@ -133,7 +186,10 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
     expect(res.status).toBe(200);
     const view = await r.admin(`/v1/transactions/${tx}`);
     expect(view.json.status).toBe('APP_OPENED');
-    expect(view.json.events.map((e: { eventType: string }) => e.eventType)).toEqual(['APP_OPENED', 'DOCUMENT_HOLOGRAM_CHECKED']);
+    expect(view.json.events.map((e: { eventType: string }) => e.eventType)).toEqual([
+      'APP_OPENED',
+      'DOCUMENT_HOLOGRAM_CHECKED',
+    ]);
     // Senders spell event types: metrics count unknown ones as `other`, so series stay bounded.
     const metrics = await (await fetch(`${r.url}/metrics`)).text();
     expect(metrics).toMatch(/docv_events_stored_total\{event_type="other"\} [1-9]/);
@@ -154,7 +210,12 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
   it('RiskOS: a note known only by its evaluation joins the transaction once the token is known, in either order', async () => {
     const tx = unique('riskos');
     const evalId = unique('eval');
-    const note = (text: string, at: string) => ({ event_id: unique('e'), event_at: at, event_type: 'case_notes_added', data: { eval_id: evalId, id: 'app-1', notes: text, reviewer_id: 'Webhook' } });
+    const note = (text: string, at: string) => ({
+      event_id: unique('e'),
+      event_at: at,
+      event_type: 'case_notes_added',
+      data: { eval_id: evalId, id: 'app-1', notes: text, reviewer_id: 'Webhook' },
+    });
     expect((await r.deliver(note('Capture App Opened', '2026-12-06T10:00:10Z'), AUTH)).status).toBe(200);
     const done = await r.deliver(
       {
@@ -166,7 +227,9 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
           id: 'app-1',
           decision: 'REJECT',
           eval_status: 'evaluation_completed',
-          data_enrichments: [{ enrichment_name: 'Socure Document Request', response: { data: { docvTransactionToken: tx } } }],
+          data_enrichments: [
+            { enrichment_name: 'Socure Document Request', response: { data: { docvTransactionToken: tx } } },
+          ],
         },
       },
       AUTH,
@@ -174,7 +237,12 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
     expect(done.status).toBe(200);
     expect((await r.deliver(note('Documents Uploaded', '2026-12-06T10:01:00Z'), AUTH)).status).toBe(200);
     const view = await r.admin(`/v1/transactions/${tx}`);
-    expect(view.json).toMatchObject({ status: 'evaluation_completed', decision: 'reject', evaluationId: evalId, eventCount: 3 });
+    expect(view.json).toMatchObject({
+      status: 'evaluation_completed',
+      decision: 'reject',
+      evaluationId: evalId,
+      eventCount: 3,
+    });
     const byEval = await r.admin(`/v1/events?evaluationId=${evalId}`);
     expect(byEval.json.items).toHaveLength(3);
     expect(byEval.json.items.every((e: { docvTransactionId: string }) => e.docvTransactionId === tx)).toBe(true);
@@ -184,7 +252,11 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
     const flat = await r.deliver({ eventType: 'SESSION_COMPLETE', docvTransactionId: '', eventTime: 'now' }, AUTH);
     expect(flat.status).toBe(422);
     expect(flat.json).toMatchObject({ dialect: 'asyncapi' });
-    expect(flat.json.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/docvTransactionId', '/eventTime', '/eventType']);
+    expect(flat.json.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      '/docvTransactionId',
+      '/eventTime',
+      '/eventType',
+    ]);
     const none = await r.deliver({ origId: 'x', environmentName: 'Sandbox' }, AUTH);
     expect(none.status).toBe(422);
     expect(none.json).toMatchObject({ dialect: 'socure-v5', errors: [{ path: '/event', message: 'is required' }] });
@@ -221,28 +293,54 @@ describe.each(backends)('quarantine reprocessing after a --dialect change ($name
     // The same database, now reading every dialect.
     open = await startTestReceiver({ dir, database, webhookSecrets: [SECRET] });
     const one = await open.admin(`/v1/quarantine/${row.quarantineId}/reprocess`, { method: 'POST' });
-    expect(one.json).toMatchObject({ quarantineId: row.quarantineId, outcome: 'accepted', status: 200, eventId: expect.stringMatching(/^evt_/) });
+    expect(one.json).toMatchObject({
+      quarantineId: row.quarantineId,
+      outcome: 'accepted',
+      status: 200,
+      eventId: expect.stringMatching(/^evt_/),
+    });
     const event = await open.admin(`/v1/events/${one.json.eventId}`);
     expect(event.json.receivedAt).toBe(row.receivedAt);
     expect(event.json.headers['x-trace']).toBe('t-1');
-    expect((await open.admin(`/v1/transactions/${tx}`)).json).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: 'accept' });
+    expect((await open.admin(`/v1/transactions/${tx}`)).json).toMatchObject({
+      status: 'VERIFICATION_COMPLETED',
+      decision: 'accept',
+    });
     // Again: deduplicated as usual.
     const twice = await open.admin(`/v1/quarantine/${row.quarantineId}/reprocess`, { method: 'POST' });
     expect(twice.json).toMatchObject({ outcome: 'duplicate', eventId: one.json.eventId });
-    expect((await open.admin(`/v1/quarantine/${row.quarantineId}`)).json.reprocessed).toMatchObject({ outcome: 'duplicate', status: 200 });
+    expect((await open.admin(`/v1/quarantine/${row.quarantineId}`)).json.reprocessed).toMatchObject({
+      outcome: 'duplicate',
+      status: 200,
+    });
 
     // Bulk, with a filter: only the row never reprocessed.
-    const bulk = await open.admin('/v1/quarantine/reprocess', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reprocessed: false, status: 422 }) });
+    const bulk = await open.admin('/v1/quarantine/reprocess', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reprocessed: false, status: 422 }),
+    });
     expect(bulk.json).toMatchObject({ processed: 1, accepted: 1, stillRejected: 0 });
     expect((await open.admin('/v1/quarantine?reprocessed=false')).json.items).toHaveLength(0);
     expect((await open.admin('/v1/quarantine/qrn_nope/reprocess', { method: 'POST' })).status).toBe(404);
-    expect((await open.admin('/v1/quarantine/reprocess', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: 'yesterday' }) })).status).toBe(400);
+    expect(
+      (
+        await open.admin('/v1/quarantine/reprocess', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ from: 'yesterday' }),
+        })
+      ).status,
+    ).toBe(400);
   });
 
   it('the CLI lists the quarantine from the database and reprocesses through the running receiver, in fresh processes', async () => {
     expect(open).not.toBeNull();
     const db = open!.database.url;
-    const refused = await open!.deliver({ eventType: 'APP_OPENED', docvTransactionId: 'cli-tx', eventTime: 'whenever' }, AUTH);
+    const refused = await open!.deliver(
+      { eventType: 'APP_OPENED', docvTransactionId: 'cli-tx', eventTime: 'whenever' },
+      AUTH,
+    );
     expect(refused.status).toBe(422);
     const list = await runCli(['quarantine', 'list', '--db', db, '--no-reprocessed', '--json']);
     expect(list.code, list.stderr).toBe(0);

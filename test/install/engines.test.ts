@@ -18,7 +18,9 @@ interface LockedPackage {
  * version package.json promises.
  */
 describe('every locked package supports the Node versions we support', () => {
-  const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockedPackage> };
+  const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockedPackage>;
+  };
   const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
   const lowest = semver.minVersion(manifest.engines.node)!.version;
 
@@ -32,7 +34,9 @@ describe('every locked package supports the Node versions we support', () => {
       .filter(([path, pkg]) => path !== '' && !(runtimeOnly && pkg.dev === true))
       .flatMap(([path, pkg]) => {
         const range = Array.isArray(pkg.engines) ? undefined : pkg.engines?.node;
-        return range && !semver.satisfies(version, range) ? [`${path.replace(/^.*node_modules\//, '')}@${pkg.version} needs node ${range}`] : [];
+        return range && !semver.satisfies(version, range)
+          ? [`${path.replace(/^.*node_modules\//, '')}@${pkg.version} needs node ${range}`]
+          : [];
       });
     expect(unsupported).toEqual([]);
   });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyApiDecision, applyEvent, foldLifecycle, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../src/lifecycle/index.js';
+import {
+  applyApiDecision,
+  applyEvent,
+  foldLifecycle,
+  startLifecycle,
+  type LifecycleEvent,
+  type TransactionLifecycle,
+} from '../../src/lifecycle/index.js';
 import { DOCV_EVENT_TYPES, type DocvEventType } from '../../src/contract/index.js';
 
 const TIMES: Record<DocvEventType, string> = {
@@ -22,7 +29,9 @@ function ev(eventType: DocvEventType, extra: Partial<LifecycleEvent> = {}): Life
 
 function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [items.slice()];
-  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+  return items.flatMap((item, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
 }
 
 function subsets<T>(items: readonly T[]): T[][] {
@@ -31,10 +40,23 @@ function subsets<T>(items: readonly T[]): T[][] {
 
 /** The order-independent part of a lifecycle (receipt bookkeeping aside). */
 function essence(l: TransactionLifecycle) {
-  return { status: l.status, decision: l.decision, customerUserId: l.customerUserId, firstEventAt: l.firstEventAt, lastEventAt: l.lastEventAt, eventCount: l.eventCount, anomalies: l.anomalies };
+  return {
+    status: l.status,
+    decision: l.decision,
+    customerUserId: l.customerUserId,
+    firstEventAt: l.firstEventAt,
+    lastEventAt: l.lastEventAt,
+    eventCount: l.eventCount,
+    anomalies: l.anomalies,
+  };
 }
 
-const EXPECTED_STATUS_ORDER: DocvEventType[] = ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'SESSION_EXPIRED', 'VERIFICATION_COMPLETED'];
+const EXPECTED_STATUS_ORDER: DocvEventType[] = [
+  'APP_OPENED',
+  'DOCUMENTS_UPLOADED',
+  'SESSION_EXPIRED',
+  'VERIFICATION_COMPLETED',
+];
 
 describe('lifecycle: every ordering of every combination of the four event types', () => {
   const combos = subsets(DOCV_EVENT_TYPES);
@@ -46,7 +68,12 @@ describe('lifecycle: every ordering of every combination of the four event types
   for (const combo of combos) {
     const expectedStatus = EXPECTED_STATUS_ORDER.filter((t) => combo.includes(t)).at(-1);
     it(`{${combo.join(', ')}} → ${expectedStatus} in all ${permutations(combo).length} orders`, () => {
-      const results = permutations(combo).map((order) => foldLifecycle('tx-1', order.map((t) => ev(t)))!);
+      const results = permutations(combo).map((order) =>
+        foldLifecycle(
+          'tx-1',
+          order.map((t) => ev(t)),
+        )!,
+      );
       for (const r of results) {
         expect(r.status).toBe(expectedStatus);
         expect(r.decision).toBe(combo.includes('VERIFICATION_COMPLETED') ? 'accept' : null);
@@ -67,10 +94,15 @@ describe('lifecycle: decisions', () => {
   it('keeps the decision of the latest VERIFICATION_COMPLETED and records the contradiction, in either order', () => {
     const early = ev('VERIFICATION_COMPLETED', { decision: 'resubmit', eventTime: '2026-03-01T10:02:00Z' });
     const late = ev('VERIFICATION_COMPLETED', { decision: 'accept', eventTime: '2026-03-01T10:09:00Z' });
-    for (const order of [[early, late], [late, early]]) {
+    for (const order of [
+      [early, late],
+      [late, early],
+    ]) {
       const l = foldLifecycle('tx', order)!;
       expect(l.decision).toBe('accept');
-      expect(l.anomalies).toEqual([expect.objectContaining({ code: 'conflicting_decisions', values: ['accept', 'resubmit'] })]);
+      expect(l.anomalies).toEqual([
+        expect.objectContaining({ code: 'conflicting_decisions', values: ['accept', 'resubmit'] }),
+      ]);
     }
   });
 
@@ -91,7 +123,10 @@ describe('lifecycle: decisions', () => {
   });
 
   it('repeating the same decision is not an anomaly', () => {
-    const l = foldLifecycle('tx', [ev('VERIFICATION_COMPLETED'), ev('VERIFICATION_COMPLETED', { eventTime: '2026-03-01T10:05:00Z' })])!;
+    const l = foldLifecycle('tx', [
+      ev('VERIFICATION_COMPLETED'),
+      ev('VERIFICATION_COMPLETED', { eventTime: '2026-03-01T10:05:00Z' }),
+    ])!;
     expect(l.anomalies).toEqual([]);
     expect(l.eventCount).toBe(2);
   });
@@ -101,10 +136,15 @@ describe('lifecycle: customerUserId', () => {
   it('keeps the earliest value and flags a change whatever the order', () => {
     const a = ev('APP_OPENED', { customerUserId: 'alice' });
     const b = ev('DOCUMENTS_UPLOADED', { customerUserId: 'mallory' });
-    for (const order of [[a, b], [b, a]]) {
+    for (const order of [
+      [a, b],
+      [b, a],
+    ]) {
       const l = foldLifecycle('tx', order)!;
       expect(l.customerUserId).toBe('alice');
-      expect(l.anomalies).toEqual([expect.objectContaining({ code: 'customer_user_id_changed', values: ['alice', 'mallory'] })]);
+      expect(l.anomalies).toEqual([
+        expect.objectContaining({ code: 'customer_user_id_changed', values: ['alice', 'mallory'] }),
+      ]);
     }
   });
 
@@ -138,26 +178,47 @@ describe('lifecycle: decision from Get A DocV Transaction', () => {
 
   it('records the API decision with its source and reason codes', () => {
     const l = applyApiDecision(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: undefined })])!, fetched);
-    expect(l).toMatchObject({ decision: 'reject', decisionSource: 'api', reasonCodes: ['I831', 'R810'], anomalies: [] });
+    expect(l).toMatchObject({
+      decision: 'reject',
+      decisionSource: 'api',
+      reasonCodes: ['I831', 'R810'],
+      anomalies: [],
+    });
   });
 
   it('agreeing event and API: no anomaly; disagreeing: the API wins and the mismatch is recorded', () => {
-    const agree = applyApiDecision(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: 'reject' })])!, fetched);
+    const agree = applyApiDecision(
+      foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: 'reject' })])!,
+      fetched,
+    );
     expect(agree.anomalies).toEqual([]);
-    const disagree = applyApiDecision(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: 'accept' })])!, fetched);
+    const disagree = applyApiDecision(
+      foldLifecycle('tx', [ev('VERIFICATION_COMPLETED', { decision: 'accept' })])!,
+      fetched,
+    );
     expect(disagree).toMatchObject({ decision: 'reject', decisionSource: 'api' });
-    expect(disagree.anomalies).toEqual([expect.objectContaining({ code: 'decision_mismatch', values: ['reject', 'accept'] })]);
+    expect(disagree.anomalies).toEqual([
+      expect.objectContaining({ code: 'decision_mismatch', values: ['reject', 'accept'] }),
+    ]);
   });
 
   it('an event arriving after the fetch does not override the API decision, but a disagreement is flagged', () => {
     const l = applyApiDecision(foldLifecycle('tx', [ev('APP_OPENED')])!, fetched);
     const after = applyEvent(l, ev('VERIFICATION_COMPLETED', { decision: 'accept' }));
-    expect(after).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: 'reject', decisionSource: 'api', reasonCodes: ['I831', 'R810'] });
+    expect(after).toMatchObject({
+      status: 'VERIFICATION_COMPLETED',
+      decision: 'reject',
+      decisionSource: 'api',
+      reasonCodes: ['I831', 'R810'],
+    });
     expect(after.anomalies.map((a) => a.code)).toEqual(['decision_mismatch']);
   });
 
   it('an event decision alone has source event', () => {
-    expect(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED')])).toMatchObject({ decision: 'accept', decisionSource: 'event' });
+    expect(foldLifecycle('tx', [ev('VERIFICATION_COMPLETED')])).toMatchObject({
+      decision: 'accept',
+      decisionSource: 'event',
+    });
     expect(foldLifecycle('tx', [ev('APP_OPENED')])).toMatchObject({ decision: null, decisionSource: null });
   });
 });

@@ -86,26 +86,47 @@ function heavyModules(loaded: readonly string[]): string[] {
 }
 
 describe('the root entry', () => {
-  it('has the ten runtime names of library.md and loads no database driver or HTTP server', { timeout: 30_000 }, async () => {
-    const root = await probe('docv-webhooks');
-    expect(root.names).toEqual(ROOT_NAMES);
-    expect(heavyModules(root.loaded)).toEqual([]);
-    // Nor this package's driver-bound code.
-    expect(root.loaded.filter((url) => /\/dist\/(store\/(sqlite|postgres)|server|sandbox)\//.test(url))).toEqual([]);
-    console.log(`import('docv-webhooks'): ${root.ms.toFixed(0)} ms, ${root.loaded.length} modules`);
-  });
+  it(
+    'has the ten runtime names of library.md and loads no database driver or HTTP server',
+    { timeout: 30_000 },
+    async () => {
+      const root = await probe('docv-webhooks');
+      expect(root.names).toEqual(ROOT_NAMES);
+      expect(heavyModules(root.loaded)).toEqual([]);
+      // Nor this package's driver-bound code.
+      expect(root.loaded.filter((url) => /\/dist\/(store\/(sqlite|postgres)|server|sandbox)\//.test(url))).toEqual([]);
+      console.log(`import('docv-webhooks'): ${root.ms.toFixed(0)} ms, ${root.loaded.length} modules`);
+    },
+  );
 
-  it('the probe sees drivers where they are loaded: /server loads fastify, better-sqlite3 and pg', { timeout: 30_000 }, async () => {
-    const server = await probe('docv-webhooks/server');
-    expect(heavyModules(server.loaded)).toEqual(['better-sqlite3', 'fastify', 'pg']);
-    console.log(`import('docv-webhooks/server'): ${server.ms.toFixed(0)} ms`);
-  });
+  it(
+    'the probe sees drivers where they are loaded: /server loads fastify, better-sqlite3 and pg',
+    { timeout: 30_000 },
+    async () => {
+      const server = await probe('docv-webhooks/server');
+      expect(heavyModules(server.loaded)).toEqual(['better-sqlite3', 'fastify', 'pg']);
+      console.log(`import('docv-webhooks/server'): ${server.ms.toFixed(0)} ms`);
+    },
+  );
 });
 
 describe('the subpaths resolve through package.json exports', () => {
   it.each([
     ['docv-webhooks/server', ['startReceiver', 'startWorker'], null],
-    ['docv-webhooks/store', ['DEFAULT_DATABASE_URL', 'DEFAULT_MAX_BODY_BYTES', 'StoreUnavailableError', 'createFetchHandler', 'createInboundAuth', 'createIngestPipeline', 'createNodeHandler', 'openStore'], []],
+    [
+      'docv-webhooks/store',
+      [
+        'DEFAULT_DATABASE_URL',
+        'DEFAULT_MAX_BODY_BYTES',
+        'StoreUnavailableError',
+        'createFetchHandler',
+        'createInboundAuth',
+        'createIngestPipeline',
+        'createNodeHandler',
+        'openStore',
+      ],
+      [],
+    ],
     ['docv-webhooks/sandbox', ['SCENARIOS', 'runSimulation', 'sendEvent', 'startSandbox'], null],
     ['docv-webhooks/testing', ['sampleNotification', 'signStandardWebhook', 'signedDelivery', 'startSandbox'], []],
   ] as const)('%s', { timeout: 30_000 }, async (specifier, names, heavy) => {
@@ -117,7 +138,11 @@ describe('the subpaths resolve through package.json exports', () => {
   });
 
   it('a file of dist/ that is not an entry point cannot be imported', async () => {
-    await expect(run(process.execPath, ['--input-type=module', '-e', "await import('docv-webhooks/dist/store/open.js')"], { cwd: dir })).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
+    await expect(
+      run(process.execPath, ['--input-type=module', '-e', "await import('docv-webhooks/dist/store/open.js')"], {
+        cwd: dir,
+      }),
+    ).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
   });
 
   it('every entry has its declarations, and a program using them type-checks as a user compiles it', () => {
@@ -156,15 +181,20 @@ export type Used = [StartReceiverOptions, Store, SandboxOptions];
       typeRoots: [join(REPO_ROOT, 'node_modules', '@types')],
       skipLibCheck: true,
     });
-    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual(
+      [],
+    );
   });
 });
 
 describe('the root entry at work', () => {
-  it('verifies what /testing signs, in each dialect; a receiver loads SQLite only once it opens its store', { timeout: 30_000 }, async () => {
-    writeFileSync(
-      join(dir, 'at-work.mjs'),
-      `import { createRequire } from 'node:module';
+  it(
+    'verifies what /testing signs, in each dialect; a receiver loads SQLite only once it opens its store',
+    { timeout: 30_000 },
+    async () => {
+      writeFileSync(
+        join(dir, 'at-work.mjs'),
+        `import { createRequire } from 'node:module';
 import { verifyDocvWebhook, DocvWebhookError, createDocvReceiver } from 'docv-webhooks';
 import { sampleNotification, signedDelivery } from 'docv-webhooks/testing';
 const secret = 'whsec_' + Buffer.from('a key for the package test').toString('base64');
@@ -185,17 +215,18 @@ const after = loaded();
 await receiver.close();
 console.log(JSON.stringify({ events, refused, before, after }));
 `,
-    );
-    const { stdout } = await run(process.execPath, ['at-work.mjs'], { cwd: dir });
-    expect(JSON.parse(stdout)).toEqual({
-      events: [
-        ['asyncapi', 'VERIFICATION_COMPLETED', 'pkg-1', 'reject'],
-        ['socure-v5', 'VERIFICATION_COMPLETED', 'pkg-1', 'reject'],
-        ['riskos', 'evaluation_completed', 'pkg-1', 'reject'],
-      ],
-      refused: 'unauthenticated',
-      before: false,
-      after: true,
-    });
-  });
+      );
+      const { stdout } = await run(process.execPath, ['at-work.mjs'], { cwd: dir });
+      expect(JSON.parse(stdout)).toEqual({
+        events: [
+          ['asyncapi', 'VERIFICATION_COMPLETED', 'pkg-1', 'reject'],
+          ['socure-v5', 'VERIFICATION_COMPLETED', 'pkg-1', 'reject'],
+          ['riskos', 'evaluation_completed', 'pkg-1', 'reject'],
+        ],
+        refused: 'unauthenticated',
+        before: false,
+        after: true,
+      });
+    },
+  );
 });

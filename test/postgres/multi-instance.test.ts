@@ -62,7 +62,9 @@ describe.skipIf(postgres.skipReason !== null)('several receivers and workers on 
     const serves = [0, 1].map(() => spawnCli(['serve', '--port', '0', '--no-dispatch', ...common]));
     const workers = [0, 1].map(() => spawnCli(['worker', '--concurrency', '16', ...common]));
     processes.push(...serves, ...workers);
-    receivers = await Promise.all(serves.map(async (p) => (await p.waitForStdout(/POST DocV events to\s+(\S+)/, 30_000))[1]!));
+    receivers = await Promise.all(
+      serves.map(async (p) => (await p.waitForStdout(/POST DocV events to\s+(\S+)/, 30_000))[1]!),
+    );
     await Promise.all(workers.map((p) => p.waitForStdout(/delivering to/, 30_000)));
   });
 
@@ -80,7 +82,12 @@ describe.skipIf(postgres.skipReason !== null)('several receivers and workers on 
     for (let t = 0; t < TRANSACTIONS; t++) {
       const tx = `multi-${t}`;
       TYPES.forEach((eventType, i) => {
-        const event: Record<string, unknown> = { eventType, docvTransactionId: tx, eventTime: `2026-03-01T10:0${i}:00Z`, customerUserId: `user-${t}` };
+        const event: Record<string, unknown> = {
+          eventType,
+          docvTransactionId: tx,
+          eventTime: `2026-03-01T10:0${i}:00Z`,
+          customerUserId: `user-${t}`,
+        };
         if (eventType === 'VERIFICATION_COMPLETED') event.decision = t % 2 ? 'accept' : 'reject';
         // Half with a delivery id, half deduplicated by content.
         const headers: Record<string, string> = t % 2 === 0 ? { 'webhook-id': `msg-${tx}-${i}` } : {};
@@ -105,7 +112,11 @@ describe.skipIf(postgres.skipReason !== null)('several receivers and workers on 
         headers: { 'content-type': 'application/json', ...delivery.headers },
         dispatcher: agent,
       });
-      return { key: delivery.key, status: res.statusCode, json: (await res.body.json()) as { status: string; eventId: string } };
+      return {
+        key: delivery.key,
+        status: res.statusCode,
+        json: (await res.body.json()) as { status: string; eventId: string },
+      };
     });
     const ingestMs = performance.now() - started;
     await agent.close();
@@ -127,9 +138,13 @@ describe.skipIf(postgres.skipReason !== null)('several receivers and workers on 
     const count = async (sql: string) => (await database.rows<{ n: number }>(sql))[0]!.n;
     expect(await count('SELECT COUNT(*) AS n FROM events')).toBe(unique.length);
     expect(await count('SELECT COUNT(*) AS n FROM deliveries')).toBe(unique.length);
-    const transactions = await database.rows<{ status: string; event_count: number }>('SELECT status, event_count FROM transactions');
+    const transactions = await database.rows<{ status: string; event_count: number }>(
+      'SELECT status, event_count FROM transactions',
+    );
     expect(transactions).toHaveLength(TRANSACTIONS);
-    expect(transactions.every((t) => t.status === 'VERIFICATION_COMPLETED' && t.event_count === TYPES.length)).toBe(true);
+    expect(transactions.every((t) => t.status === 'VERIFICATION_COMPLETED' && t.event_count === TYPES.length)).toBe(
+      true,
+    );
 
     // The two workers share the outbox through leases: every delivery reaches the sink once.
     await waitFor(
@@ -141,7 +156,9 @@ describe.skipIf(postgres.skipReason !== null)('several receivers and workers on 
     const ids = sink.requests.map((r) => String(r.headers['webhook-id']));
     expect(new Set(ids).size).toBe(unique.length);
     expect(ids).toHaveLength(unique.length);
-    const attempts = await database.rows<{ worker: string; n: number }>('SELECT worker, COUNT(*) AS n FROM delivery_attempts GROUP BY worker');
+    const attempts = await database.rows<{ worker: string; n: number }>(
+      'SELECT worker, COUNT(*) AS n FROM delivery_attempts GROUP BY worker',
+    );
     expect(attempts.reduce((a, w) => a + w.n, 0)).toBe(unique.length);
     // Both workers took part (SKIP LOCKED lets them claim side by side).
     expect(attempts).toHaveLength(2);

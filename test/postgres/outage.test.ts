@@ -11,7 +11,8 @@ import { startThrowawayCluster, throwawayClusterProblem, type ThrowawayCluster }
  */
 const problem = throwawayClusterProblem();
 if (problem) {
-  if (process.env.CI === 'true') throw new Error(`cannot start a throwaway PostgreSQL cluster: ${problem}; CI must run the outage test`);
+  if (process.env.CI === 'true')
+    throw new Error(`cannot start a throwaway PostgreSQL cluster: ${problem}; CI must run the outage test`);
   console.warn(`\n[docv-webhooks tests] SKIPPING the PostgreSQL outage test: ${problem}.\n`);
 }
 

@@ -15,7 +15,9 @@ const input = ingestInput;
 
 describe('PostgreSQL connection settings', () => {
   it('reads schema, pool size and timeouts from the URL and leaves the rest to pg', () => {
-    const s = parsePostgresUrl('postgres://u:p@db.internal:6432/app?schema=docv&pool_size=4&connect_timeout=3&statement_timeout=2500&sslmode=require');
+    const s = parsePostgresUrl(
+      'postgres://u:p@db.internal:6432/app?schema=docv&pool_size=4&connect_timeout=3&statement_timeout=2500&sslmode=require',
+    );
     expect(s).toMatchObject({ schema: 'docv', poolSize: 4, connectTimeoutMs: 3000, statementTimeoutMs: 2500 });
     expect(s.connectionString).toBe('postgres://u:p@db.internal:6432/app?sslmode=require');
     expect(() => parsePostgresUrl('postgres://h/db?schema=a;drop')).toThrow(/plain identifier/);
@@ -55,7 +57,9 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const { url } = await fresh();
     const pool = createPool(parsePostgresUrl(url));
     try {
-      const settings = await pool.query<{ jit: string; seq: string }>("SELECT current_setting('jit') AS jit, current_setting('enable_seqscan') AS seq");
+      const settings = await pool.query<{ jit: string; seq: string }>(
+        "SELECT current_setting('jit') AS jit, current_setting('enable_seqscan') AS seq",
+      );
       expect(settings.rows[0]).toEqual({ jit: 'off', seq: 'off' });
     } finally {
       await pool.end();
@@ -79,10 +83,14 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     await migratedUpTo(db, 2);
     const store = await open(db.url, { migrate: false });
     expect(await store.migrate()).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version).filter((v) => v > 2));
-    const [index] = await db.rows<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'transactions_by_customer'");
+    const [index] = await db.rows<{ indexdef: string }>(
+      "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'transactions_by_customer'",
+    );
     expect(index!.indexdef).toContain('md5(customer_user_id)');
     // 3,000 varied 3-byte characters: about 9 kB, well past what one btree entry holds even compressed.
-    const customerUserId = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join('');
+    const customerUserId = Array.from({ length: 3000 }, (_, i) =>
+      String.fromCharCode(0x4e00 + ((i * 7919) % 20_000)),
+    ).join('');
     const event = docvEvent({ customerUserId });
     expect(await store.ingest(input(event))).toMatchObject({ kind: 'accepted' });
     const page = await store.listTransactions({ customerUserId, limit: 10 });
@@ -101,7 +109,10 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const b = await open(url, { migrate: false });
     for (const s of [a, b]) s.configureOutbox({ destinations: ['forward:test'] });
     const inputs = Array.from({ length: 300 }, (_, i) => (i % 2 ? input(docvEvent(), `msg-${i}`) : input(docvEvent())));
-    const [fromA, fromB] = await Promise.all([Promise.all(inputs.map((x) => a.ingest(x))), Promise.all(inputs.map((x) => b.ingest(x)))]);
+    const [fromA, fromB] = await Promise.all([
+      Promise.all(inputs.map((x) => a.ingest(x))),
+      Promise.all(inputs.map((x) => b.ingest(x))),
+    ]);
     inputs.forEach((_, i) => {
       const pair = [fromA[i]!, fromB[i]!];
       expect(pair.map((o) => o.kind).sort()).toEqual(['accepted', 'duplicate']);
@@ -112,7 +123,7 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     expect(stats.deliveries.pending).toBe(300);
   });
 
-  it("two instances folding events of the same transactions lose no update", async () => {
+  it('two instances folding events of the same transactions lose no update', async () => {
     const { url } = await fresh();
     const a = await open(url);
     const b = await open(url, { migrate: false });
@@ -120,7 +131,12 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const jobs: Array<Promise<unknown>> = [];
     for (let t = 0; t < 60; t++) {
       types.forEach((eventType, i) => {
-        const event = docvEvent({ docvTransactionId: `race-${t}`, eventType, eventTime: `2026-03-01T10:0${i}:00Z`, ...(i === 3 ? { decision: 'accept' } : {}) });
+        const event = docvEvent({
+          docvTransactionId: `race-${t}`,
+          eventType,
+          eventTime: `2026-03-01T10:0${i}:00Z`,
+          ...(i === 3 ? { decision: 'accept' } : {}),
+        });
         // Alternate the instances so every transaction is written by both at once.
         jobs.push((i % 2 ? a : b).ingest(input(event)));
       });
@@ -141,7 +157,8 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const b = await open(url, { migrate: false });
     a.configureOutbox({ destinations: ['forward:test'] });
     await Promise.all(Array.from({ length: 120 }, () => a.ingest(input(docvEvent()))));
-    const claim = (s: Store, workerId: string) => s.claimDeliveries({ workerId, limit: 7, leaseMs: 60_000, destinations: ['forward:test'], ordered: true });
+    const claim = (s: Store, workerId: string) =>
+      s.claimDeliveries({ workerId, limit: 7, leaseMs: 60_000, destinations: ['forward:test'], ordered: true });
     const seen = new Map<string, string>();
     for (let round = 0; round < 20; round++) {
       const [x, y] = await Promise.all([claim(a, 'wa'), claim(b, 'wb')]);
@@ -152,17 +169,34 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     expect(seen.size).toBe(120);
     expect([...seen.values()].filter((v) => v === 'twice')).toEqual([]);
     const [id, owner] = [...seen.entries()][0]!;
-    const result = { deliveryId: id, outcome: 'delivered' as const, status: 200, error: null, startedAt: new Date(), durationMs: 1 };
+    const result = {
+      deliveryId: id,
+      outcome: 'delivered' as const,
+      status: 200,
+      error: null,
+      startedAt: new Date(),
+      durationMs: 1,
+    };
     expect(await b.completeDelivery({ ...result, workerId: owner === 'wa' ? 'wb' : 'wa' })).toBe(false);
     expect(await b.completeDelivery({ ...result, workerId: owner })).toBe(true);
-    expect(await a.getDelivery(id)).toMatchObject({ state: 'delivered', attempts: 1, history: [{ attempt: 1, outcome: 'delivered' }] });
+    expect(await a.getDelivery(id)).toMatchObject({
+      state: 'delivered',
+      attempts: 1,
+      history: [{ attempt: 1, outcome: 'delivered' }],
+    });
   });
 
   it('attempts recorded in the same turn share a statement, each still checked against its own lease', async () => {
     const store = await open((await fresh()).url);
     store.configureOutbox({ destinations: ['forward:test'] });
     await Promise.all(Array.from({ length: 3 }, () => store.ingest(input(docvEvent()))));
-    const claimed = await store.claimDeliveries({ workerId: 'w1', limit: 3, leaseMs: 60_000, destinations: ['forward:test'], ordered: false });
+    const claimed = await store.claimDeliveries({
+      workerId: 'w1',
+      limit: 3,
+      leaseMs: 60_000,
+      destinations: ['forward:test'],
+      ordered: false,
+    });
     expect(claimed).toHaveLength(3);
     const [d1, d2, d3] = claimed.map((d) => d.deliveryId) as [string, string, string];
     const result = { outcome: 'delivered' as const, status: 200, error: null, startedAt: new Date(), durationMs: 1 };
@@ -171,13 +205,30 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const recorded = await Promise.all([
       store.completeDelivery({ ...result, deliveryId: d1, workerId: 'w1' }),
       store.completeDelivery({ ...result, deliveryId: d2, workerId: 'not-the-owner' }),
-      store.completeDelivery({ ...result, deliveryId: d3, workerId: 'w1', outcome: 'failed', status: 500, error: 'boom', nextAttemptAt: Date.now() + 60_000 }),
+      store.completeDelivery({
+        ...result,
+        deliveryId: d3,
+        workerId: 'w1',
+        outcome: 'failed',
+        status: 500,
+        error: 'boom',
+        nextAttemptAt: Date.now() + 60_000,
+      }),
       store.completeDelivery({ ...result, deliveryId: d1, workerId: 'w1' }),
     ]);
     expect(recorded).toEqual([true, false, true, false]);
-    expect(await store.getDelivery(d1)).toMatchObject({ state: 'delivered', attempts: 1, history: [{ attempt: 1, outcome: 'delivered' }] });
+    expect(await store.getDelivery(d1)).toMatchObject({
+      state: 'delivered',
+      attempts: 1,
+      history: [{ attempt: 1, outcome: 'delivered' }],
+    });
     expect(await store.getDelivery(d2)).toMatchObject({ state: 'pending', attempts: 0, history: [] });
-    expect(await store.getDelivery(d3)).toMatchObject({ state: 'failed', attempts: 1, lastError: 'boom', history: [{ attempt: 1, outcome: 'failed', status: 500 }] });
+    expect(await store.getDelivery(d3)).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      lastError: 'boom',
+      history: [{ attempt: 1, outcome: 'failed', status: 500 }],
+    });
   });
 
   it('keeps a transaction id PostgreSQL text cannot hold (U+0000) readable', async () => {
@@ -185,7 +236,10 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const event = docvEvent({ docvTransactionId: 'nul\u0000inside' });
     const outcome = await store.ingest(input(event));
     expect(outcome.kind).toBe('accepted');
-    expect(await store.getTransaction('nul\u0000inside')).toMatchObject({ docvTransactionId: 'nul\u0000inside', eventCount: 1 });
+    expect(await store.getTransaction('nul\u0000inside')).toMatchObject({
+      docvTransactionId: 'nul\u0000inside',
+      eventCount: 1,
+    });
     expect((await store.getEvent(outcome.eventId))!.payload.docvTransactionId).toBe('nul\u0000inside');
     expect(await store.ingest(input(event))).toEqual({ kind: 'duplicate', eventId: outcome.eventId });
   });

@@ -27,7 +27,8 @@ function findBinDir(): string | null {
   if (process.env.PG_BINDIR) candidates.push(process.env.PG_BINDIR);
   if (existsSync('/usr/lib/postgresql')) {
     // Newest major version first.
-    for (const v of readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))) candidates.push(`/usr/lib/postgresql/${v}/bin`);
+    for (const v of readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)))
+      candidates.push(`/usr/lib/postgresql/${v}/bin`);
   }
   candidates.push('/usr/local/pgsql/bin', '/usr/bin', '/usr/local/bin', '/opt/homebrew/bin');
   return candidates.find((dir) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) ?? null;
@@ -68,10 +69,16 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
   }
   const pgCommand = (tool: string, args: string[], timeoutMs: number) => {
     const file = join(bin, tool);
-    return asRoot ? run(findRunuser()!, ['-u', 'postgres', '--', file, ...args], { timeout: timeoutMs }) : run(file, args, { timeout: timeoutMs });
+    return asRoot
+      ? run(findRunuser()!, ['-u', 'postgres', '--', file, ...args], { timeout: timeoutMs })
+      : run(file, args, { timeout: timeoutMs });
   };
   const port = await freePort();
-  await pgCommand('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'], 60_000).catch(async (err: Error) => {
+  await pgCommand(
+    'initdb',
+    ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'],
+    60_000,
+  ).catch(async (err: Error) => {
     // Older initdb has no --no-instructions.
     if (!/no-instructions/.test(String((err as { stderr?: string }).stderr ?? err.message))) throw err;
     await pgCommand('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'], 60_000);
@@ -79,7 +86,11 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
   // fsync off: the test is about availability, and the machine does not crash, only the server.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
   const start = async () => {
-    await pgCommand('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start'], 40_000);
+    await pgCommand(
+      'pg_ctl',
+      ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start'],
+      40_000,
+    );
   };
   const stop = async (mode: 'fast' | 'immediate' = 'immediate') => {
     await pgCommand('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '30', 'stop'], 40_000);

@@ -58,8 +58,10 @@ describe('retry schedule', () => {
 
 describe('what is retried, and when, in the sandbox', () => {
   it('takes 4xx other than 408 and 429 as a refusal; network failures, 408, 429 and 5xx are worth another try', () => {
-    for (const code of [400, 401, 403, 404, 409, 410, 413, 415, 422, 451]) expect(isRefusal(code), String(code)).toBe(true);
-    for (const code of [undefined, 200, 302, 408, 429, 500, 502, 503, 504]) expect(isRefusal(code), String(code)).toBe(false);
+    for (const code of [400, 401, 403, 404, 409, 410, 413, 415, 422, 451])
+      expect(isRefusal(code), String(code)).toBe(true);
+    for (const code of [undefined, 200, 302, 408, 429, 500, 502, 503, 504])
+      expect(isRefusal(code), String(code)).toBe(false);
   });
 
   it('scales a delay by the time scale, never below 10 ms unless the schedule itself asks for less', () => {

@@ -88,7 +88,10 @@ describe('Create A DocV Transaction', () => {
   });
 
   it('refuses an oversized body with 413', async () => {
-    const res = await api.call('POST', '/api/3.0/EmailAuthScore', { modules: ['docvtransaction'], pad: 'x'.repeat(100_000) });
+    const res = await api.call('POST', '/api/3.0/EmailAuthScore', {
+      modules: ['docvtransaction'],
+      pad: 'x'.repeat(100_000),
+    });
     expect(res.status).toBe(413);
     expect(res.contentType).toBe('application/problem+json');
   });
@@ -102,11 +105,21 @@ describe('Get A DocV Transaction', () => {
   });
 
   it('has no decision until the verification completes, then the DocvDecision shape', async () => {
-    const { json } = await api.create({ webhookUrl: sink.url, customerUserId: 'u-2', documentType: 'passport', country: 'gb' });
+    const { json } = await api.create({
+      webhookUrl: sink.url,
+      customerUserId: 'u-2',
+      documentType: 'passport',
+      country: 'gb',
+    });
     const id = json.docvTransactionId as string;
     const before = await api.getDocv(id);
     expect(before.status).toBe(200);
-    expect(before.json).toEqual({ referenceId: json.referenceId, docvTransactionId: id, customerUserId: 'u-2', status: 'CREATED' });
+    expect(before.json).toEqual({
+      referenceId: json.referenceId,
+      docvTransactionId: id,
+      customerUserId: 'u-2',
+      status: 'CREATED',
+    });
 
     const verifyEarly = await api.call('POST', '/api/3.0/documents/verify', { docvTransactionId: id });
     expect(verifyEarly.status).toBe(400);
@@ -122,13 +135,20 @@ describe('Get A DocV Transaction', () => {
       docvTransactionId: id,
       status: 'VERIFICATION_COMPLETED',
       decision: { value: 'accept', reasonCodes: expect.any(Array) },
-      documentData: { documentType: 'passport', issuingCountry: 'GB', firstName: expect.any(String), dob: expect.any(String) },
+      documentData: {
+        documentType: 'passport',
+        issuingCountry: 'GB',
+        firstName: expect.any(String),
+        dob: expect.any(String),
+      },
       selfieMatch: { score: expect.any(Number), decision: 'match' },
       liveness: { decision: 'live' },
     });
     expect((await api.getDocv(id)).json).toEqual(verified.json);
     // Verifying again changes nothing and sends nothing.
-    expect((await api.call('POST', '/api/3.0/documents/verify', { docvTransactionId: id })).json).toEqual(verified.json);
+    expect((await api.call('POST', '/api/3.0/documents/verify', { docvTransactionId: id })).json).toEqual(
+      verified.json,
+    );
     await eventually(() => sink.received.filter((r) => r.json.docvTransactionId === id).length === 3, 'three events');
     expect(sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => r.json.eventType)).toEqual([
       'APP_OPENED',
@@ -161,14 +181,22 @@ describe('document upload', () => {
     const id = json.docvTransactionId as string;
     const first = await upload(id, 'license_front', jpeg);
     expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ docvTransactionId: id, type: 'license_front', uploaded: ['license_front'], missing: ['license_back', 'selfie'] });
+    expect(await first.json()).toEqual({
+      docvTransactionId: id,
+      type: 'license_front',
+      uploaded: ['license_front'],
+      missing: ['license_back', 'selfie'],
+    });
     expect((await api.getDocv(id)).json.status).toBe('APP_OPENED');
     await upload(id, 'license_back', jpeg);
     const last = await upload(id, 'selfie', jpeg);
     expect(((await last.json()) as { missing: string[] }).missing).toEqual([]);
     expect((await api.getDocv(id)).json.status).toBe('DOCUMENTS_UPLOADED');
     await eventually(() => sink.received.filter((r) => r.json.docvTransactionId === id).length === 2, 'two events');
-    expect(sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => r.json.eventType)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED']);
+    expect(sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => r.json.eventType)).toEqual([
+      'APP_OPENED',
+      'DOCUMENTS_UPLOADED',
+    ]);
   });
 
   it('refuses bad uploads with 400 and the reason, unknown devices with 404', async () => {
@@ -190,18 +218,32 @@ describe('control endpoints', () => {
   it('emit any event on demand, including contract-breaking ones', async () => {
     const { json } = await api.create({ webhookUrl: sink.url, customerUserId: 'u-4' });
     const id = json.docvTransactionId as string;
-    const res = await api.emit(id, { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', set: { extra: 1 }, unset: ['customerUserId'] });
+    const res = await api.emit(id, {
+      eventType: 'VERIFICATION_COMPLETED',
+      decision: 'reject',
+      set: { extra: 1 },
+      unset: ['customerUserId'],
+    });
     expect(res.status).toBe(201);
-    expect(res.json).toMatchObject({ emitted: true, webhookId: expect.stringMatching(/^msg_/), payload: { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', extra: 1 } });
+    expect(res.json).toMatchObject({
+      emitted: true,
+      webhookId: expect.stringMatching(/^msg_/),
+      payload: { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', extra: 1 },
+    });
     expect(res.json.payload).not.toHaveProperty('customerUserId');
     // Forced by default: an event the lifecycle is past is still sent.
     expect((await api.emit(id, { eventType: 'APP_OPENED', set: { decision: 'accept' } })).status).toBe(201);
     const refused = await api.emit(id, { eventType: 'APP_OPENED', force: false });
     expect(refused.status).toBe(409);
     expect(refused.json.detail).toContain('the session is over');
-    expect((await api.getDocv(id)).json).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: { value: 'reject' } });
+    expect((await api.getDocv(id)).json).toMatchObject({
+      status: 'VERIFICATION_COMPLETED',
+      decision: { value: 'reject' },
+    });
     await eventually(() => sink.received.filter((r) => r.json.docvTransactionId === id).length === 2, 'two events');
-    expect(sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => [r.json.eventType, r.json.decision])).toEqual([
+    expect(
+      sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => [r.json.eventType, r.json.decision]),
+    ).toEqual([
       ['VERIFICATION_COMPLETED', 'reject'],
       ['APP_OPENED', 'accept'],
     ]);
@@ -211,8 +253,12 @@ describe('control endpoints', () => {
     const { json } = await api.create({ webhookUrl: sink.url });
     const id = json.docvTransactionId as string;
     expect((await api.emit(id, { eventType: 'SESSION_COMPLETE' })).json.detail).toContain('eventType must be one of');
-    expect((await api.emit(id, { eventType: 'APP_OPENED', decision: 'review' })).json.detail).toContain('decision must be');
-    expect((await api.emit(id, { eventType: 'APP_OPENED', set: { __proto__: 1, 'a.__proto__.b': 1 } })).status).toBe(400);
+    expect((await api.emit(id, { eventType: 'APP_OPENED', decision: 'review' })).json.detail).toContain(
+      'decision must be',
+    );
+    expect((await api.emit(id, { eventType: 'APP_OPENED', set: { __proto__: 1, 'a.__proto__.b': 1 } })).status).toBe(
+      400,
+    );
     expect((await api.emit('nope', { eventType: 'APP_OPENED' })).status).toBe(404);
   });
 
@@ -220,7 +266,10 @@ describe('control endpoints', () => {
     const { json } = await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'manual' } });
     const id = json.docvTransactionId as string;
     await api.emit(id, { eventType: 'APP_OPENED' });
-    await eventually(async () => ((await api.inspect(id)).json.deliveries as Array<{ status: string }>)[0]?.status === 'delivered', 'delivery');
+    await eventually(
+      async () => ((await api.inspect(id)).json.deliveries as Array<{ status: string }>)[0]?.status === 'delivered',
+      'delivery',
+    );
     const { json: view } = await api.inspect(id);
     expect(view).toMatchObject({
       docvTransactionId: id,
@@ -229,7 +278,9 @@ describe('control endpoints', () => {
       sessionUrl: json.sessionUrl,
       plannedSteps: [{ eventType: 'SESSION_EXPIRED' }],
       events: [{ eventType: 'APP_OPENED' }],
-      deliveries: [{ eventType: 'APP_OPENED', status: 'delivered', attempts: 1, attemptLog: [{ n: 1, statusCode: 200 }] }],
+      deliveries: [
+        { eventType: 'APP_OPENED', status: 'delivered', attempts: 1, attemptLog: [{ n: 1, statusCode: 200 }] },
+      ],
     });
     expect(view).not.toHaveProperty('sessionToken');
   });

@@ -11,7 +11,10 @@ afterAll(async () => {
 });
 
 async function okSink(): Promise<Sink> {
-  const s = await startSink((r) => ({ status: 200, body: JSON.stringify({ status: 'accepted', eventId: r.headers['webhook-id'] }) }));
+  const s = await startSink((r) => ({
+    status: 200,
+    body: JSON.stringify({ status: 'accepted', eventId: r.headers['webhook-id'] }),
+  }));
   sinks.push(s);
   return s;
 }
@@ -28,7 +31,20 @@ describe.concurrent('trigger', () => {
   it('sends one signed event and prints the response', async () => {
     const ok = await okSink();
     const r = await runCli(
-      ['trigger', 'VERIFICATION_COMPLETED', '--target', ok.url, '--transaction', 'tx-cli-1', '--decision', 'reject', '--set', 'extra.n=3', '--unset', 'eventTime'],
+      [
+        'trigger',
+        'VERIFICATION_COMPLETED',
+        '--target',
+        ok.url,
+        '--transaction',
+        'tx-cli-1',
+        '--decision',
+        'reject',
+        '--set',
+        'extra.n=3',
+        '--unset',
+        'eventTime',
+      ],
       { DOCV_WEBHOOK_SIGNING_SECRETS: SECRET, DOCV_WEBHOOK_SECRETS: 'shh,older-secret' },
     );
     expect(r.code).toBe(0);
@@ -36,9 +52,19 @@ describe.concurrent('trigger', () => {
     expect(r.stdout).toMatch(/^attempt 1: HTTP 200 in \d+ ms\n\{"status":"accepted","eventId":"msg_/);
     expect(r.stdout).toMatch(/^sent webhook-id msg_\S+: /m);
     const got = ok.received.find((x) => x.json.docvTransactionId === 'tx-cli-1')!;
-    expect(got.json).toEqual({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: 'tx-cli-1', decision: 'reject', extra: { n: 3 } });
+    expect(got.json).toEqual({
+      eventType: 'VERIFICATION_COMPLETED',
+      docvTransactionId: 'tx-cli-1',
+      decision: 'reject',
+      extra: { n: 3 },
+    });
     expect(got.headers.authorization).toBe('shh');
-    const sig = computeSignature(decodeSigningSecret(SECRET), got.headers['webhook-id'] as string, got.headers['webhook-timestamp'] as string, got.body);
+    const sig = computeSignature(
+      decodeSigningSecret(SECRET),
+      got.headers['webhook-id'] as string,
+      got.headers['webhook-timestamp'] as string,
+      got.body,
+    );
     expect(got.headers['webhook-signature']).toBe(`v1,${sig}`);
     expect(r.stdout + r.stderr).not.toContain('shh');
   });
@@ -75,7 +101,9 @@ describe.concurrent('trigger', () => {
     // SESSION_COMPLETE is Socure's, not the flat contract's: asked for in asyncapi, it is refused.
     const t = await runCli(['trigger', 'SESSION_COMPLETE', '--target', ok.url, '--dialect', 'asyncapi']);
     expect(t.code).not.toBe(0);
-    expect(t.stderr).toMatch(/^docv-webhooks: SESSION_COMPLETE is not an event type of the asyncapi dialect \(it has APP_OPENED/);
+    expect(t.stderr).toMatch(
+      /^docv-webhooks: SESSION_COMPLETE is not an event type of the asyncapi dialect \(it has APP_OPENED/,
+    );
     const u = await runCli(['trigger', 'SOMETHING_NEW', '--target', ok.url]);
     expect(u.code).not.toBe(0);
     expect(u.stderr).toContain('--dialect socure-v5 or riskos');
@@ -96,7 +124,12 @@ describe.concurrent('trigger', () => {
     expect(got.json).toMatchObject({
       eventGroup: 'DocvNotification',
       reason: 'TEST_WEBHOOK',
-      event: { eventType: 'TEST_WEBHOOK', customerUserId: expect.any(String), referenceId: expect.any(String), data: { documentData: { fullName: expect.any(String) } } },
+      event: {
+        eventType: 'TEST_WEBHOOK',
+        customerUserId: expect.any(String),
+        referenceId: expect.any(String),
+        data: { documentData: { fullName: expect.any(String) } },
+      },
     });
     expect(got.json.event).not.toHaveProperty('docvTransactionToken');
     expect(got.json).not.toHaveProperty('origId');
@@ -104,13 +137,35 @@ describe.concurrent('trigger', () => {
 
   it('sends v5 and RiskOS types, the dialect from the flag, the env, or the type', async () => {
     const ok = await okSink();
-    const v5 = await runCli(['trigger', 'APP_OPENED', '--target', ok.url, '--transaction', 'tok-cli', '--customer-user-id', 'c-1'], { DOCV_DIALECT: 'socure-v5' });
+    const v5 = await runCli(
+      ['trigger', 'APP_OPENED', '--target', ok.url, '--transaction', 'tok-cli', '--customer-user-id', 'c-1'],
+      { DOCV_DIALECT: 'socure-v5' },
+    );
     expect(v5.code).toBe(0);
-    const riskos = await runCli(['trigger', 'evaluation_completed', '--target', ok.url, '--transaction', 'tok-cli', '--decision', 'reject']);
+    const riskos = await runCli([
+      'trigger',
+      'evaluation_completed',
+      '--target',
+      ok.url,
+      '--transaction',
+      'tok-cli',
+      '--decision',
+      'reject',
+    ]);
     expect(riskos.code).toBe(0);
     expect(ok.received.map((r) => r.json)).toEqual([
-      expect.objectContaining({ origId: 'tok-cli', event: expect.objectContaining({ eventType: 'APP_OPENED', docvTransactionToken: 'tok-cli', customerUserId: 'c-1' }) }),
-      expect.objectContaining({ event_type: 'evaluation_completed', data: expect.objectContaining({ decision: 'REJECT' }) }),
+      expect.objectContaining({
+        origId: 'tok-cli',
+        event: expect.objectContaining({
+          eventType: 'APP_OPENED',
+          docvTransactionToken: 'tok-cli',
+          customerUserId: 'c-1',
+        }),
+      }),
+      expect.objectContaining({
+        event_type: 'evaluation_completed',
+        data: expect.objectContaining({ decision: 'REJECT' }),
+      }),
     ]);
   });
 });
@@ -118,7 +173,18 @@ describe.concurrent('trigger', () => {
 describe.concurrent('simulate', () => {
   it('drives whole flows and summarises them', async () => {
     const ok = await okSink();
-    const r = await runCli(['simulate', '--target', ok.url, '--scenario', 'mixed', '--transactions', '20', '--concurrency', '4', '--json']);
+    const r = await runCli([
+      'simulate',
+      '--target',
+      ok.url,
+      '--scenario',
+      'mixed',
+      '--transactions',
+      '20',
+      '--concurrency',
+      '4',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as Record<string, unknown> & { latencyMs: { p50: number; p99: number } };
     expect(s).toMatchObject({ transactions: 20, failed: 0, retries: 0, duplicates: 0, timedOut: false });
@@ -133,7 +199,17 @@ describe.concurrent('simulate', () => {
 
   it('prints a readable summary and exits 1 when events end undelivered', async () => {
     const failing = await failingSink();
-    const r = await runCli(['simulate', '--target', failing.url, '--scenario', 'accept', '--transactions', '2', '--retry-schedule', '10ms']);
+    const r = await runCli([
+      'simulate',
+      '--target',
+      failing.url,
+      '--scenario',
+      'accept',
+      '--transactions',
+      '2',
+      '--retry-schedule',
+      '10ms',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^transactions {2}2 \(accept 2\)$/m);
     expect(r.stdout).toMatch(/^sent +12 requests \(500×12\)$/m);
@@ -144,21 +220,50 @@ describe.concurrent('simulate', () => {
 
   it('speaks the dialect it is given, and refuses a scenario the dialect cannot carry', async () => {
     const ok = await okSink();
-    const r = await runCli(['simulate', '--target', ok.url, '--scenario', 'review', '--dialect', 'riskos', '--transactions', '2', '--json']);
+    const r = await runCli([
+      'simulate',
+      '--target',
+      ok.url,
+      '--scenario',
+      'review',
+      '--dialect',
+      'riskos',
+      '--transactions',
+      '2',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as { events: number; eventsByType: Record<string, number>; failed: number };
     expect(s).toMatchObject({ events: 16, failed: 0, eventsByType: { case_notes_added: 14, evaluation_completed: 2 } });
-    expect(ok.received.filter((x) => x.json.event_type === 'evaluation_completed').map((x) => (x.json.data as { decision: string }).decision)).toEqual(['REVIEW', 'REVIEW']);
+    expect(
+      ok.received
+        .filter((x) => x.json.event_type === 'evaluation_completed')
+        .map((x) => (x.json.data as { decision: string }).decision),
+    ).toEqual(['REVIEW', 'REVIEW']);
     const refused = await runCli(['simulate', '--target', ok.url, '--scenario', 'review']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('scenario review needs dialect socure-v5 or riskos');
   });
 
   it('counts duplicates the receiver reports', async () => {
-    const dupSink = await startSink((_r, i) => ({ status: 200, body: JSON.stringify({ status: i % 2 === 0 ? 'accepted' : 'duplicate' }) }));
+    const dupSink = await startSink((_r, i) => ({
+      status: 200,
+      body: JSON.stringify({ status: i % 2 === 0 ? 'accepted' : 'duplicate' }),
+    }));
     sinks.push(dupSink);
     {
-      const r = await runCli(['simulate', '--target', dupSink.url, '--scenario', 'abandon', '--transactions', '3', '--chaos', 'duplicates=1', '--json']);
+      const r = await runCli([
+        'simulate',
+        '--target',
+        dupSink.url,
+        '--scenario',
+        'abandon',
+        '--transactions',
+        '3',
+        '--chaos',
+        'duplicates=1',
+        '--json',
+      ]);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ events: 3, sent: 6, accepted: 3, duplicates: 3, failed: 0 });
     }
@@ -177,7 +282,23 @@ describe('sandbox and deliveries', () => {
 
   it('delivers in the dialect of --dialect', async () => {
     const ok = await okSink();
-    const child = spawnCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:', '--log-level', 'silent', '--time-scale', '0.0001', '--default-webhook-url', ok.url, '--dialect', 'socure-v5', '--api-key', 'k']);
+    const child = spawnCli([
+      'sandbox',
+      '--port',
+      '0',
+      '--db',
+      'sqlite::memory:',
+      '--log-level',
+      'silent',
+      '--time-scale',
+      '0.0001',
+      '--default-webhook-url',
+      ok.url,
+      '--dialect',
+      'socure-v5',
+      '--api-key',
+      'k',
+    ]);
     try {
       const [, url] = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)\n/);
       const created = await fetch(`${url}/api/3.0/EmailAuthScore`, {
@@ -186,8 +307,14 @@ describe('sandbox and deliveries', () => {
         body: JSON.stringify({ modules: ['docvtransaction'], customerUserId: 'sandbox-accept' }),
       });
       const { docvTransactionId } = (await created.json()) as { docvTransactionId: string };
-      await eventually(() => ok.received.filter((r) => r.json.origId === docvTransactionId).length === 8, 'the eight v5 notifications');
-      expect(ok.received.at(-1)!.json).toMatchObject({ reason: 'SESSION_COMPLETE', event: { docVTransactionToken: docvTransactionId } });
+      await eventually(
+        () => ok.received.filter((r) => r.json.origId === docvTransactionId).length === 8,
+        'the eight v5 notifications',
+      );
+      expect(ok.received.at(-1)!.json).toMatchObject({
+        reason: 'SESSION_COMPLETE',
+        event: { docVTransactionToken: docvTransactionId },
+      });
     } finally {
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       child.kill('SIGTERM');
@@ -197,9 +324,24 @@ describe('sandbox and deliveries', () => {
 
   it('serves the API, prints a generated key, lists deliveries and stops on SIGTERM', async () => {
     const ok = await okSink();
-    const child = spawnCli(['sandbox', '--port', '0', '--db', 'sqlite::memory:', '--log-level', 'silent', '--time-scale', '0.0001', '--default-webhook-url', ok.url]);
+    const child = spawnCli([
+      'sandbox',
+      '--port',
+      '0',
+      '--db',
+      'sqlite::memory:',
+      '--log-level',
+      'silent',
+      '--time-scale',
+      '0.0001',
+      '--default-webhook-url',
+      ok.url,
+    ]);
     try {
-      const [, url, key] = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)\nAPI key \(generated[^)]*\): (\S+)\n/);
+      const [, url, key] = await waitForOutput(
+        child,
+        /listening on (http:\/\/127\.0\.0\.1:\d+)\nAPI key \(generated[^)]*\): (\S+)\n/,
+      );
       const created = await fetch(`${url}/api/3.0/EmailAuthScore`, {
         method: 'POST',
         headers: { authorization: `SocureApiKey ${key}`, 'content-type': 'application/json' },
@@ -207,10 +349,14 @@ describe('sandbox and deliveries', () => {
       });
       const { docvTransactionId } = (await created.json()) as { docvTransactionId: string };
       await eventually(async () => {
-        const res = await fetch(`${url}/sandbox/deliveries?transaction=${docvTransactionId}&status=delivered`, { headers: { authorization: `SocureApiKey ${key}` } });
+        const res = await fetch(`${url}/sandbox/deliveries?transaction=${docvTransactionId}&status=delivered`, {
+          headers: { authorization: `SocureApiKey ${key}` },
+        });
         return ((await res.json()) as { deliveries: unknown[] }).deliveries.length === 3;
       }, 'three deliveries');
-      const list = await runCli(['deliveries', '--sandbox', url!, '--transaction', docvTransactionId], { DOCV_SANDBOX_API_KEY: key! });
+      const list = await runCli(['deliveries', '--sandbox', url!, '--transaction', docvTransactionId], {
+        DOCV_SANDBOX_API_KEY: key!,
+      });
       expect(list.code).toBe(0);
       expect(list.stdout).toMatch(/^id +docvTransactionId +eventType +status +attempts +last +next\n-+( +-+){6}$/m);
       expect(list.stdout).toMatch(new RegExp(`${docvTransactionId} +VERIFICATION_COMPLETED +delivered +1 +200`));
@@ -219,7 +365,10 @@ describe('sandbox and deliveries', () => {
         headers: { authorization: `SocureApiKey ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ modules: ['documentverification'], docvTransactionToken: docvTransactionId }),
       });
-      expect(((await v5.json()) as { documentVerification: { decision: { value: string } } }).documentVerification.decision.value).toBe('accept');
+      expect(
+        ((await v5.json()) as { documentVerification: { decision: { value: string } } }).documentVerification.decision
+          .value,
+      ).toBe('accept');
       const denied = await runCli(['deliveries', '--sandbox', url!, '--api-key', 'wrong']);
       expect(denied.code).toBe(1);
       expect(denied.stderr).toMatch(/^docv-webhooks: the sandbox answered 401: /);

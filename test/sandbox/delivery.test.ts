@@ -24,7 +24,11 @@ async function manualTransaction(sb: SandboxHandle, sink: Sink, extra: Record<st
   return res.json.docvTransactionId as string;
 }
 
-type Delivery = { status: string; attempts: number; attemptLog: Array<{ statusCode?: number; error?: string; startedAt: string }> };
+type Delivery = {
+  status: string;
+  attempts: number;
+  attemptLog: Array<{ statusCode?: number; error?: string; startedAt: string }>;
+};
 
 describe('delivery engine', () => {
   it('retries a receiver that fails the first attempts, with the same webhook-id, and keeps later events waiting', async () => {
@@ -33,7 +37,13 @@ describe('delivery engine', () => {
     await api.emit(id, { eventType: 'APP_OPENED' });
     await api.emit(id, { eventType: 'DOCUMENTS_UPLOADED' });
     await sb.settled(5_000);
-    expect(sink.received.map((r) => r.json.eventType)).toEqual(['APP_OPENED', 'APP_OPENED', 'APP_OPENED', 'APP_OPENED', 'DOCUMENTS_UPLOADED']);
+    expect(sink.received.map((r) => r.json.eventType)).toEqual([
+      'APP_OPENED',
+      'APP_OPENED',
+      'APP_OPENED',
+      'APP_OPENED',
+      'DOCUMENTS_UPLOADED',
+    ]);
     const ids = new Set(sink.received.slice(0, 4).map((r) => r.headers['webhook-id']));
     expect(ids.size).toBe(1);
     expect(sink.received[4]!.headers['webhook-id']).not.toBe(sink.received[0]!.headers['webhook-id']);
@@ -45,9 +55,12 @@ describe('delivery engine', () => {
   });
 
   it('gives up when the schedule is exhausted, then delivers what came after', async () => {
-    const { sink, sb, api } = await setup((r) => (r.json.eventType === 'APP_OPENED' ? { status: 503 } : { status: 204 }), {
-      retrySchedule: '10ms,10ms',
-    });
+    const { sink, sb, api } = await setup(
+      (r) => (r.json.eventType === 'APP_OPENED' ? { status: 503 } : { status: 204 }),
+      {
+        retrySchedule: '10ms,10ms',
+      },
+    );
     const id = await manualTransaction(sb, sink);
     await api.emit(id, { eventType: 'APP_OPENED' });
     await api.emit(id, { eventType: 'DOCUMENTS_UPLOADED' });
@@ -64,19 +77,29 @@ describe('delivery engine', () => {
     await sb.settled(5_000);
     await new Promise((r) => setTimeout(r, 100));
     expect(sink.received).toHaveLength(1);
-    expect(((await api.deliveries(`?transaction=${id}`)).json.deliveries as Delivery[])[0]).toMatchObject({ status: 'gone', attempts: 1 });
+    expect(((await api.deliveries(`?transaction=${id}`)).json.deliveries as Delivery[])[0]).toMatchObject({
+      status: 'gone',
+      attempts: 1,
+    });
   });
 
   it('honours Retry-After over a shorter schedule', async () => {
-    const { sink, sb, api } = await setup((_r, i) => (i === 0 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }), {
-      retrySchedule: '20ms',
-    });
+    const { sink, sb, api } = await setup(
+      (_r, i) => (i === 0 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }),
+      {
+        retrySchedule: '20ms',
+      },
+    );
     const id = await manualTransaction(sb, sink);
     await api.emit(id, { eventType: 'APP_OPENED' });
     await sb.settled(5_000);
     expect(sink.received).toHaveLength(2);
     expect(sink.received[1]!.at - sink.received[0]!.at).toBeGreaterThanOrEqual(950);
-    const log = ((await api.deliveries(`?transaction=${id}`)).json.deliveries as Array<Delivery & { attemptLog: Array<{ retryAfterMs?: number }> }>)[0]!;
+    const log = (
+      (await api.deliveries(`?transaction=${id}`)).json.deliveries as Array<
+        Delivery & { attemptLog: Array<{ retryAfterMs?: number }> }
+      >
+    )[0]!;
     expect(log.attemptLog[0]!.retryAfterMs).toBe(1000);
   });
 
@@ -121,14 +144,19 @@ describe('delivery engine', () => {
       const timestamp = r.headers['webhook-timestamp'] as string;
       expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(5);
       const sigs = (r.headers['webhook-signature'] as string).split(' ');
-      expect(sigs).toEqual(secrets.map((s) => `v1,${computeSignature(decodeSigningSecret(s), webhookId, timestamp, r.body)}`));
+      expect(sigs).toEqual(
+        secrets.map((s) => `v1,${computeSignature(decodeSigningSecret(s), webhookId, timestamp, r.body)}`),
+      );
     }
   });
 
   it('delivers each transaction in order while transactions run in parallel', async () => {
     const { sink, sb } = await setup(() => ({ status: 200, delayMs: 20 }), { timeScale: 0 });
     // Created in one go (no HTTP round trips in between), so all five flows are due at once.
-    const ids = Array.from({ length: 5 }, () => sb.createTransaction({ webhookUrl: sink.url, scenario: 'accept' }).docvTransactionId);
+    const ids = Array.from(
+      { length: 5 },
+      () => sb.createTransaction({ webhookUrl: sink.url, scenario: 'accept' }).docvTransactionId,
+    );
     await sb.settled(5_000);
     for (const id of ids) {
       expect(sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => r.json.eventType)).toEqual([
@@ -171,12 +199,19 @@ describe('chaos', () => {
     const { sink, sb, api } = await setup(undefined);
     await api.create({ webhookUrl: sink.url, sandbox: { ...scenario, chaos: { outOfOrder: 1 } } });
     await sb.settled(5_000);
-    expect(sink.received.map((r) => r.json.eventType)).toEqual(['VERIFICATION_COMPLETED', 'APP_OPENED', 'DOCUMENTS_UPLOADED']);
+    expect(sink.received.map((r) => r.json.eventType)).toEqual([
+      'VERIFICATION_COMPLETED',
+      'APP_OPENED',
+      'DOCUMENTS_UPLOADED',
+    ]);
   });
 
   it('omitDecision sends VERIFICATION_COMPLETED without decision while Get A DocV Transaction has it', async () => {
     const { sink, sb, api } = await setup(undefined);
-    const { json } = await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'reject', timeScale: 0.0005, chaos: { omitDecision: 1 } } });
+    const { json } = await api.create({
+      webhookUrl: sink.url,
+      sandbox: { scenario: 'reject', timeScale: 0.0005, chaos: { omitDecision: 1 } },
+    });
     await sb.settled(5_000);
     const completed = sink.received.find((r) => r.json.eventType === 'VERIFICATION_COMPLETED')!;
     expect(completed.json).not.toHaveProperty('decision');
@@ -209,20 +244,39 @@ describe('chaos', () => {
 
 describe('scenarios', () => {
   const expected: Record<string, Array<[string, string | undefined]>> = {
-    accept: [['APP_OPENED', undefined], ['DOCUMENTS_UPLOADED', undefined], ['VERIFICATION_COMPLETED', 'accept']],
-    reject: [['APP_OPENED', undefined], ['DOCUMENTS_UPLOADED', undefined], ['VERIFICATION_COMPLETED', 'reject']],
-    resubmit: [['APP_OPENED', undefined], ['DOCUMENTS_UPLOADED', undefined], ['VERIFICATION_COMPLETED', 'resubmit']],
-    expire: [['APP_OPENED', undefined], ['SESSION_EXPIRED', undefined]],
+    accept: [
+      ['APP_OPENED', undefined],
+      ['DOCUMENTS_UPLOADED', undefined],
+      ['VERIFICATION_COMPLETED', 'accept'],
+    ],
+    reject: [
+      ['APP_OPENED', undefined],
+      ['DOCUMENTS_UPLOADED', undefined],
+      ['VERIFICATION_COMPLETED', 'reject'],
+    ],
+    resubmit: [
+      ['APP_OPENED', undefined],
+      ['DOCUMENTS_UPLOADED', undefined],
+      ['VERIFICATION_COMPLETED', 'resubmit'],
+    ],
+    expire: [
+      ['APP_OPENED', undefined],
+      ['SESSION_EXPIRED', undefined],
+    ],
     abandon: [['SESSION_EXPIRED', undefined]],
   };
 
   it.each(Object.keys(expected))('%s plays out by the sandbox field and by the magic customerUserId', async (name) => {
     const { sink, sb, api } = await setup(undefined, { timeScale: 0.00005 });
-    const byField = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: name } })).json.docvTransactionId as string;
-    const byUser = (await api.create({ webhookUrl: sink.url, customerUserId: `sandbox-${name}-7` })).json.docvTransactionId as string;
+    const byField = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: name } })).json
+      .docvTransactionId as string;
+    const byUser = (await api.create({ webhookUrl: sink.url, customerUserId: `sandbox-${name}-7` })).json
+      .docvTransactionId as string;
     await sb.settled(5_000);
     for (const id of [byField, byUser]) {
-      const got = sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => [r.json.eventType, r.json.decision]);
+      const got = sink.received
+        .filter((r) => r.json.docvTransactionId === id)
+        .map((r) => [r.json.eventType, r.json.decision]);
       expect(got).toEqual(expected[name]);
       const last = expected[name]!.at(-1)!;
       const docv = (await api.getDocv(id)).json;
@@ -236,7 +290,10 @@ describe('scenarios', () => {
     const rolls = [0.1, 0.6, 0.7, 0.85, 0.95];
     const { sink, sb, api } = await setup(undefined, { timeScale: 0.00005, random: () => rolls[i++ % rolls.length]! });
     const ids: string[] = [];
-    for (let n = 0; n < 5; n++) ids.push((await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'mixed' } })).json.docvTransactionId as string);
+    for (let n = 0; n < 5; n++)
+      ids.push(
+        (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'mixed' } })).json.docvTransactionId as string,
+      );
     await sb.settled(5_000);
     const scenarios = await Promise.all(ids.map(async (id) => (await api.inspect(id)).json.scenario));
     expect(scenarios).toEqual(['accept', 'reject', 'resubmit', 'expire', 'abandon']);
@@ -245,23 +302,35 @@ describe('scenarios', () => {
 
   it('the time scale makes a flow take life-like time or milliseconds', async () => {
     const { sink, api } = await setup(undefined, { timeScale: 1 });
-    const slow = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'accept' } })).json.docvTransactionId as string;
-    const fast = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'accept', timeScale: 0.0001 } })).json.docvTransactionId as string;
-    await eventually(() => sink.received.filter((r) => r.json.docvTransactionId === fast).length === 3, 'the fast flow');
+    const slow = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'accept' } })).json
+      .docvTransactionId as string;
+    const fast = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'accept', timeScale: 0.0001 } })).json
+      .docvTransactionId as string;
+    await eventually(
+      () => sink.received.filter((r) => r.json.docvTransactionId === fast).length === 3,
+      'the fast flow',
+    );
     expect(sink.received.filter((r) => r.json.docvTransactionId === slow)).toHaveLength(0);
     const planned = (await api.inspect(slow)).json.plannedSteps as Array<{ dueAt: number }>;
     expect(planned[0]!.dueAt - Date.now()).toBeGreaterThan(15_000);
   });
 });
 
-type Shown = Delivery & { id: number; eventType: string; lastStatusCode?: number; nextAttemptAt?: string; waitingFor?: number; reason?: string };
+type Shown = Delivery & {
+  id: number;
+  eventType: string;
+  lastStatusCode?: number;
+  nextAttemptAt?: string;
+  waitingFor?: number;
+  reason?: string;
+};
 
 async function deliveriesOf(api: ReturnType<typeof sandboxClient>, id: string): Promise<Shown[]> {
   return (await api.deliveries(`?transaction=${id}`)).json.deliveries as Shown[];
 }
 
 describe('what is retried, and what a user can do about a delivery', () => {
-  it("the on-demand event of docs/sandbox.md, refused by a real receiver with 422, is not retried and does not hold the next event", async () => {
+  it('the on-demand event of docs/sandbox.md, refused by a real receiver with 422, is not retried and does not hold the next event', async () => {
     const receiver = await startTestReceiver({ webhookSecrets: ['s3cret'] });
     cleanup.push(() => receiver.destroy());
     // The default schedule: a retry of the refused event would hold the next one back 5 s.
@@ -269,53 +338,86 @@ describe('what is retried, and what a user can do about a delivery', () => {
     cleanup.push(() => sb.close());
     const api = sandboxClient(sb);
     const id = (await api.create({ webhookUrl: receiver.webhookUrl })).json.docvTransactionId as string;
-    const bad = await api.emit(id, { eventType: 'VERIFICATION_COMPLETED', decision: 'reject', set: { extra: 1 }, unset: ['eventTime'] });
+    const bad = await api.emit(id, {
+      eventType: 'VERIFICATION_COMPLETED',
+      decision: 'reject',
+      set: { extra: 1 },
+      unset: ['eventTime'],
+    });
     expect(bad.status).toBe(201);
     await api.emit(id, { eventType: 'APP_OPENED' });
     await sb.settled(3_000);
     const [refused, next] = await deliveriesOf(api, id);
-    expect(refused).toMatchObject({ eventType: 'VERIFICATION_COMPLETED', status: 'rejected', attempts: 1, lastStatusCode: 422 });
-    expect(refused!.reason).toMatch(/^HTTP 422: refused by the receiver; only 408, 429, 5xx and network failures are retried$/);
+    expect(refused).toMatchObject({
+      eventType: 'VERIFICATION_COMPLETED',
+      status: 'rejected',
+      attempts: 1,
+      lastStatusCode: 422,
+    });
+    expect(refused!.reason).toMatch(
+      /^HTTP 422: refused by the receiver; only 408, 429, 5xx and network failures are retried$/,
+    );
     expect(refused!.nextAttemptAt).toBeUndefined();
     expect(next).toMatchObject({ eventType: 'APP_OPENED', status: 'delivered', attempts: 1, lastStatusCode: 200 });
     // The transaction's own view says the same.
     const inspected = (await api.inspect(id)).json.deliveries as Shown[];
-    expect(inspected.map((d) => [d.status, d.reason])).toEqual([['rejected', refused!.reason], ['delivered', undefined]]);
+    expect(inspected.map((d) => [d.status, d.reason])).toEqual([
+      ['rejected', refused!.reason],
+      ['delivered', undefined],
+    ]);
     const counts = (await api.deliveries()).json.counts;
     expect(counts).toEqual({ rejected: 1, delivered: 1 });
   });
 
   it.each([400, 401, 403, 404, 409, 413, 415, 422])('%i is final at once, and the next event goes', async (code) => {
-    const { sink, sb, api } = await setup((r) => ({ status: r.json.eventType === 'APP_OPENED' ? code : 200 }), { retrySchedule: '30ms,30ms' });
+    const { sink, sb, api } = await setup((r) => ({ status: r.json.eventType === 'APP_OPENED' ? code : 200 }), {
+      retrySchedule: '30ms,30ms',
+    });
     const id = await manualTransaction(sb, sink);
     await api.emit(id, { eventType: 'APP_OPENED' });
     await api.emit(id, { eventType: 'DOCUMENTS_UPLOADED' });
     await sb.settled(3_000);
     expect(sink.received.map((r) => r.json.eventType)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED']);
-    expect((await deliveriesOf(api, id)).map((d) => [d.status, d.attempts])).toEqual([['rejected', 1], ['delivered', 1]]);
+    expect((await deliveriesOf(api, id)).map((d) => [d.status, d.attempts])).toEqual([
+      ['rejected', 1],
+      ['delivered', 1],
+    ]);
   });
 
-  it.each([408, 429, 500, 502, 503, 504])('%i is retried on the default schedule, scaled by the time scale', async (code) => {
-    const { sink, sb, api } = await setup((_r, i) => ({ status: i === 0 ? code : 200 }), { retrySchedule: undefined, timeScale: 0.001 });
-    const id = await manualTransaction(sb, sink);
-    await api.emit(id, { eventType: 'APP_OPENED' });
-    // Not settled(): at this time scale the manual transaction expires after 1.8 s, and that is another event.
-    await eventually(async () => (await deliveriesOf(api, id))[0]!.status === 'delivered', 'the retry delivered', 3_000);
-    const opened = sink.received.filter((r) => r.json.eventType === 'APP_OPENED');
-    expect(opened).toHaveLength(2);
-    // 5 s at time scale 0.001 is 5 ms, below the 10 ms floor that keeps retries from spinning.
-    const gap = opened[1]!.at - opened[0]!.at;
-    expect(gap).toBeGreaterThanOrEqual(9);
-    expect(gap).toBeLessThan(1_000);
-    const [d] = await deliveriesOf(api, id);
-    expect(d!.attemptLog.map((a) => a.statusCode)).toEqual([code, 200]);
-  });
+  it.each([408, 429, 500, 502, 503, 504])(
+    '%i is retried on the default schedule, scaled by the time scale',
+    async (code) => {
+      const { sink, sb, api } = await setup((_r, i) => ({ status: i === 0 ? code : 200 }), {
+        retrySchedule: undefined,
+        timeScale: 0.001,
+      });
+      const id = await manualTransaction(sb, sink);
+      await api.emit(id, { eventType: 'APP_OPENED' });
+      // Not settled(): at this time scale the manual transaction expires after 1.8 s, and that is another event.
+      await eventually(
+        async () => (await deliveriesOf(api, id))[0]!.status === 'delivered',
+        'the retry delivered',
+        3_000,
+      );
+      const opened = sink.received.filter((r) => r.json.eventType === 'APP_OPENED');
+      expect(opened).toHaveLength(2);
+      // 5 s at time scale 0.001 is 5 ms, below the 10 ms floor that keeps retries from spinning.
+      const gap = opened[1]!.at - opened[0]!.at;
+      expect(gap).toBeGreaterThanOrEqual(9);
+      expect(gap).toBeLessThan(1_000);
+      const [d] = await deliveriesOf(api, id);
+      expect(d!.attemptLog.map((a) => a.statusCode)).toEqual([code, 200]);
+    },
+  );
 
   it('scales Retry-After by the time scale too', async () => {
-    const { sink, sb, api } = await setup((_r, i) => (i === 0 ? { status: 503, headers: { 'retry-after': '10' } } : { status: 200 }), {
-      retrySchedule: '100ms',
-      timeScale: 0.02,
-    });
+    const { sink, sb, api } = await setup(
+      (_r, i) => (i === 0 ? { status: 503, headers: { 'retry-after': '10' } } : { status: 200 }),
+      {
+        retrySchedule: '100ms',
+        timeScale: 0.02,
+      },
+    );
     const id = await manualTransaction(sb, sink);
     await api.emit(id, { eventType: 'APP_OPENED' });
     await sb.settled(5_000);
@@ -328,27 +430,45 @@ describe('what is retried, and what a user can do about a delivery', () => {
 
   it('shows a delivery behind an unfinished one as held with what it waits for; cancel releases it, retry sends again', async () => {
     let broken = true;
-    const { sink, sb, api } = await setup((r) => ({ status: broken && r.json.eventType === 'APP_OPENED' ? 503 : 200 }), { retrySchedule: '1h' });
+    const { sink, sb, api } = await setup(
+      (r) => ({ status: broken && r.json.eventType === 'APP_OPENED' ? 503 : 200 }),
+      { retrySchedule: '1h' },
+    );
     const id = await manualTransaction(sb, sink);
     await api.emit(id, { eventType: 'APP_OPENED' });
     await api.emit(id, { eventType: 'DOCUMENTS_UPLOADED' });
     await eventually(async () => (await deliveriesOf(api, id))[0]!.attempts === 1, 'the first attempt recorded');
 
     const [first, second] = await deliveriesOf(api, id);
-    expect(first).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 503, reason: 'retrying: the last attempt got HTTP 503' });
+    expect(first).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      lastStatusCode: 503,
+      reason: 'retrying: the last attempt got HTTP 503',
+    });
     expect(Date.parse(first!.nextAttemptAt!) - Date.now()).toBeGreaterThan(30 * 60_000);
     expect(second).toMatchObject({ status: 'held', attempts: 0, waitingFor: first!.id });
     expect(second!.reason).toBe(`waits for delivery ${first!.id}: a transaction's events go one at a time, in order`);
     expect(second!.nextAttemptAt).toBeUndefined();
-    expect(((await api.inspect(id)).json.deliveries as Shown[])[1]).toMatchObject({ status: 'held', waitingFor: first!.id });
+    expect(((await api.inspect(id)).json.deliveries as Shown[])[1]).toMatchObject({
+      status: 'held',
+      waitingFor: first!.id,
+    });
     // Filters and counts go by what is shown.
     expect(((await api.deliveries('?status=held')).json.deliveries as Shown[]).map((d) => d.id)).toEqual([second!.id]);
-    expect(((await api.deliveries('?status=pending')).json.deliveries as Shown[]).map((d) => d.id)).toEqual([first!.id]);
+    expect(((await api.deliveries('?status=pending')).json.deliveries as Shown[]).map((d) => d.id)).toEqual([
+      first!.id,
+    ]);
     expect((await api.deliveries()).json.counts).toEqual({ pending: 1, held: 1 });
 
     const cancelled = await api.call('POST', `/sandbox/deliveries/${first!.id}/cancel`);
     expect(cancelled.status).toBe(200);
-    expect(cancelled.json).toMatchObject({ id: first!.id, status: 'cancelled', attempts: 1, reason: 'cancelled: no more attempts' });
+    expect(cancelled.json).toMatchObject({
+      id: first!.id,
+      status: 'cancelled',
+      attempts: 1,
+      reason: 'cancelled: no more attempts',
+    });
     await sb.settled(3_000);
     expect(sink.received.map((r) => r.json.eventType)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED']);
     expect((await deliveriesOf(api, id)).map((d) => d.status)).toEqual(['cancelled', 'delivered']);
@@ -358,7 +478,9 @@ describe('what is retried, and what a user can do about a delivery', () => {
     expect(again.json.detail).toBe(`delivery ${first!.id} is already cancelled: it has no attempts left to cancel`);
     const delivered = await api.call('POST', `/sandbox/deliveries/${second!.id}/cancel`);
     expect(delivered.status).toBe(409);
-    expect(delivered.json.detail).toBe(`delivery ${second!.id} was delivered: there is nothing to cancel (emit the event again to send it anew)`);
+    expect(delivered.json.detail).toBe(
+      `delivery ${second!.id} was delivered: there is nothing to cancel (emit the event again to send it anew)`,
+    );
     expect((await api.call('POST', '/sandbox/deliveries/99999/cancel')).status).toBe(404);
 
     broken = false;
@@ -381,7 +503,11 @@ describe('what is retried, and what a user can do about a delivery', () => {
     await api.emit(id, { eventType: 'APP_OPENED' });
     await sb.settled(3_000);
     const [d] = await deliveriesOf(api, id);
-    expect(d).toMatchObject({ status: 'failed', attempts: 2, reason: 'no attempts left on the retry schedule (the last got HTTP 503)' });
+    expect(d).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      reason: 'no attempts left on the retry schedule (the last got HTTP 503)',
+    });
     expect((await api.call('POST', `/sandbox/deliveries/${d!.id}/retry`)).status).toBe(200);
     await sb.settled(3_000);
     expect(sink.received).toHaveLength(4);

@@ -42,7 +42,11 @@ async function run(body: Record<string, unknown>): Promise<string> {
   await eventually(async () => {
     const { json } = await api.inspect(id);
     const deliveries = json.deliveries as Array<{ status: string }>;
-    return (json.plannedSteps as unknown[]).length === 0 && deliveries.length > 0 && deliveries.every((d) => d.status === 'delivered');
+    return (
+      (json.plannedSteps as unknown[]).length === 0 &&
+      deliveries.length > 0 &&
+      deliveries.every((d) => d.status === 'delivered')
+    );
   }, `the flow of ${id} to be delivered`);
   return id;
 }
@@ -52,7 +56,7 @@ const v5Of = (id: string): Array<ReceivedRequest & { env: Envelope }> =>
 const riskosOf = (id: string): RiskosBody[] =>
   sink.received
     .map((r) => r.json as unknown as RiskosBody)
-    .filter((b) => typeof b.event_type === 'string' && (b.data.eval_id === evaluationIdOf(id)));
+    .filter((b) => typeof b.event_type === 'string' && b.data.eval_id === evaluationIdOf(id));
 
 describe('socure-v5 stream', () => {
   it('plays the whole session in DocvNotification envelopes, the decision inside documentVerification', async () => {
@@ -60,8 +64,17 @@ describe('socure-v5 stream', () => {
     const got = v5Of(id);
     expect(got.map((r) => r.env.event.eventType)).toEqual([...V5_COMPLETED_SESSION]);
     for (const { env, headers } of got) {
-      expect(env).toMatchObject({ origId: id, eventGroup: 'DocvNotification', reason: env.event.eventType, environmentName: 'Sandbox' });
-      expect(env.event).toMatchObject({ customerUserId: 'v5-user', message: expect.any(String), referenceId: expect.any(String) });
+      expect(env).toMatchObject({
+        origId: id,
+        eventGroup: 'DocvNotification',
+        reason: env.event.eventType,
+        environmentName: 'Sandbox',
+      });
+      expect(env.event).toMatchObject({
+        customerUserId: 'v5-user',
+        message: expect.any(String),
+        referenceId: expect.any(String),
+      });
       expect(env.event.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(headers['webhook-id']).toMatch(/^msg_/);
     }
@@ -80,14 +93,27 @@ describe('socure-v5 stream', () => {
         reasonCodes: expect.arrayContaining([expect.any(String)]),
         documentType: { type: 'Drivers License', country: 'USA', state: expect.stringMatching(/^[A-Z]{2}$/) },
         decision: { name: 'standard', value: 'accept' },
-        documentData: { firstName: expect.any(String), surName: expect.any(String), dob: expect.stringMatching(/^\d{4}-\d\d-\d\d$/) },
+        documentData: {
+          firstName: expect.any(String),
+          surName: expect.any(String),
+          dob: expect.stringMatching(/^\d{4}-\d\d-\d\d$/),
+        },
       },
     });
-    expect(got.find((r) => r.env.event.eventType === 'DOCUMENTS_UPLOADED')!.env.event.data).toEqual({ uuid: expect.any(String), referenceId: expect.any(String) });
+    expect(got.find((r) => r.env.event.eventType === 'DOCUMENTS_UPLOADED')!.env.event.data).toEqual({
+      uuid: expect.any(String),
+      referenceId: expect.any(String),
+    });
   });
 
   it('uploads a passport as front and selfie, and carries review', async () => {
-    const id = await run({ dialect: 'socure-v5', documentType: 'passport', country: 'GB', userId: 'u-9', sandbox: { scenario: 'review' } });
+    const id = await run({
+      dialect: 'socure-v5',
+      documentType: 'passport',
+      country: 'GB',
+      userId: 'u-9',
+      sandbox: { scenario: 'review' },
+    });
     const got = v5Of(id);
     expect(got.map((r) => r.env.event.eventType)).toEqual([
       'WAITING_FOR_USER_TO_REDIRECT',
@@ -100,22 +126,32 @@ describe('socure-v5 stream', () => {
     ]);
     expect(got[0]!.env.event).not.toHaveProperty('customerUserId');
     expect(got[0]!.env.event.userId).toBe('u-9');
-    const result = got.find((r) => r.env.event.eventType === 'VERIFICATION_COMPLETED')!.env.event.data!.documentVerification;
+    const result = got.find((r) => r.env.event.eventType === 'VERIFICATION_COMPLETED')!.env.event.data!
+      .documentVerification;
     expect(result).toMatchObject({ decision: { value: 'review' }, documentType: { type: 'Passport', country: 'GBR' } });
     expect(result).not.toHaveProperty('documentType.state');
-    expect((await api.getDocv(id)).json).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: { value: 'review' } });
+    expect((await api.getDocv(id)).json).toMatchObject({
+      status: 'VERIFICATION_COMPLETED',
+      decision: { value: 'review' },
+    });
   });
 
   it('ends an expired session with SESSION_EXPIRED', async () => {
     const id = await run({ dialect: 'socure-v5', sandbox: { scenario: 'expire' } });
-    expect(v5Of(id).map((r) => r.env.event.eventType)).toEqual(['WAITING_FOR_USER_TO_REDIRECT', 'APP_OPENED', 'SESSION_EXPIRED']);
+    expect(v5Of(id).map((r) => r.env.event.eventType)).toEqual([
+      'WAITING_FOR_USER_TO_REDIRECT',
+      'APP_OPENED',
+      'SESSION_EXPIRED',
+    ]);
   });
 
   it('echoes a numeric customerUserId as a number (and as text in the flat contract)', async () => {
     const v5 = await run({ dialect: 'socure-v5', customerUserId: 121212, sandbox: { scenario: 'abandon' } });
     expect(v5Of(v5).map((r) => r.env.event.customerUserId)).toEqual([121212, 121212]);
     const flat = await run({ customerUserId: 121213, sandbox: { scenario: 'abandon' } });
-    expect(sink.received.filter((r) => r.json.docvTransactionId === flat).map((r) => r.json.customerUserId)).toEqual(['121213']);
+    expect(sink.received.filter((r) => r.json.docvTransactionId === flat).map((r) => r.json.customerUserId)).toEqual([
+      '121213',
+    ]);
     expect((await api.inspect(v5)).json).toMatchObject({ dialect: 'socure-v5', customerUserId: 121212 });
   });
 
@@ -136,10 +172,15 @@ describe('socure-v5 stream', () => {
       const got = v5Of(id);
       expect(got).toHaveLength(16);
       const byWebhookId = new Map<string, string[]>();
-      for (const r of got) byWebhookId.set(String(r.headers['webhook-id']), [...(byWebhookId.get(String(r.headers['webhook-id'])) ?? []), r.body]);
+      for (const r of got)
+        byWebhookId.set(String(r.headers['webhook-id']), [
+          ...(byWebhookId.get(String(r.headers['webhook-id'])) ?? []),
+          r.body,
+        ]);
       expect(byWebhookId.size).toBe(8);
       for (const bodies of byWebhookId.values()) expect(new Set(bodies).size).toBe(1);
-      const completed = got.find((r) => r.env.event.eventType === 'VERIFICATION_COMPLETED')!.env.event.data!.documentVerification as Record<string, unknown>;
+      const completed = got.find((r) => r.env.event.eventType === 'VERIFICATION_COMPLETED')!.env.event.data!
+        .documentVerification as Record<string, unknown>;
       expect(completed).not.toHaveProperty('decision');
       expect(completed.reasonCodes).toEqual([]);
       // The transaction still has its decision: Get A DocV Transaction and the ID+ result say it.
@@ -150,19 +191,30 @@ describe('socure-v5 stream', () => {
   });
 
   it('control events come out in the dialect; review is refused only in the flat contract', async () => {
-    const v5 = (await api.create({ webhookUrl: sink.url, dialect: 'socure-v5', sandbox: { scenario: 'manual' } })).json.docvTransactionId as string;
-    const res = await api.emit(v5, { eventType: 'VERIFICATION_COMPLETED', decision: 'review', set: { 'event.extra': 1 } });
+    const v5 = (await api.create({ webhookUrl: sink.url, dialect: 'socure-v5', sandbox: { scenario: 'manual' } })).json
+      .docvTransactionId as string;
+    const res = await api.emit(v5, {
+      eventType: 'VERIFICATION_COMPLETED',
+      decision: 'review',
+      set: { 'event.extra': 1 },
+    });
     expect(res.status).toBe(201);
     expect(res.json).toMatchObject({
       emitted: true,
-      payload: { reason: 'VERIFICATION_COMPLETED', event: { extra: 1, data: { documentVerification: { decision: { value: 'review' } } } } },
+      payload: {
+        reason: 'VERIFICATION_COMPLETED',
+        event: { extra: 1, data: { documentVerification: { decision: { value: 'review' } } } },
+      },
       notifications: [{ eventType: 'VERIFICATION_COMPLETED' }, { eventType: 'SESSION_COMPLETE' }],
     });
-    const flat = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'manual' } })).json.docvTransactionId as string;
+    const flat = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'manual' } })).json
+      .docvTransactionId as string;
     const refused = await api.emit(flat, { eventType: 'VERIFICATION_COMPLETED', decision: 'review' });
     expect(refused.status).toBe(400);
     expect(refused.json.detail).toContain('review exists in the socure-v5 and riskos dialects');
-    expect((await api.emit(flat, { eventType: 'VERIFICATION_COMPLETED', decision: 'nope' })).json.detail).toContain('decision must be accept, reject, resubmit or review');
+    expect((await api.emit(flat, { eventType: 'VERIFICATION_COMPLETED', decision: 'nope' })).json.detail).toContain(
+      'decision must be accept, reject, resubmit or review',
+    );
   });
 });
 
@@ -187,13 +239,21 @@ describe('riskos stream', () => {
     }
     expect(new Set(got.map((b) => b.event_id)).size).toBe(got.length);
     const done = got.find((b) => b.event_type === 'evaluation_completed')!;
-    const sessionUrl = ((await api.inspect(id)).json.sessionUrl as string);
+    const sessionUrl = (await api.inspect(id)).json.sessionUrl as string;
     expect(done.data).toMatchObject({
       decision: 'ACCEPT',
       eval_status: 'closed',
       data_enrichments: [
-        { enrichment_provider: 'Socure', status_code: 200, response: { data: { docvTransactionToken: id, url: sessionUrl } } },
-        { enrichment_provider: 'Socure', status_code: 200, response: { documentVerification: { decision: { value: 'accept' }, reasonCodes: expect.any(Array) } } },
+        {
+          enrichment_provider: 'Socure',
+          status_code: 200,
+          response: { data: { docvTransactionToken: id, url: sessionUrl } },
+        },
+        {
+          enrichment_provider: 'Socure',
+          status_code: 200,
+          response: { documentVerification: { decision: { value: 'accept' }, reasonCodes: expect.any(Array) } },
+        },
       ],
     });
   });
@@ -236,7 +296,12 @@ describe('dialect in the create request', () => {
   });
 
   it('takes the sandbox default when the request names none', async () => {
-    const v5 = await startSandbox({ apiKey: 'k', defaultDialect: 'riskos', defaultScenario: 'review', timeScale: 0.0001 });
+    const v5 = await startSandbox({
+      apiKey: 'k',
+      defaultDialect: 'riskos',
+      defaultScenario: 'review',
+      timeScale: 0.0001,
+    });
     try {
       const id = (await sandboxClient(v5).create({ webhookUrl: sink.url })).json.docvTransactionId as string;
       await v5.settled(5_000);
@@ -244,6 +309,8 @@ describe('dialect in the create request', () => {
     } finally {
       await v5.close();
     }
-    await expect(startSandbox({ defaultScenario: 'review' })).rejects.toThrow(/default scenario review needs dialect socure-v5 or riskos/);
+    await expect(startSandbox({ defaultScenario: 'review' })).rejects.toThrow(
+      /default scenario review needs dialect socure-v5 or riskos/,
+    );
   });
 });

@@ -39,7 +39,12 @@ type ReceiverTransaction = {
   events: Array<{ eventType: string }>;
 };
 
-type SandboxDelivery = { eventType: string; status: string; payload: Record<string, unknown>; attemptLog: Array<{ statusCode: number; response: string }> };
+type SandboxDelivery = {
+  eventType: string;
+  status: string;
+  payload: Record<string, unknown>;
+  attemptLog: Array<{ statusCode: number; response: string }>;
+};
 
 /** Every delivery of the transaction reached the receiver, and the receiver took each as new. */
 async function expectAllAccepted(id: string, types: string[]): Promise<SandboxDelivery[]> {
@@ -50,14 +55,22 @@ async function expectAllAccepted(id: string, types: string[]): Promise<SandboxDe
 }
 
 /** The receiver's view once it satisfies `done`; the last view seen when the wait times out. */
-async function receiverView(id: string, done: (view: ReceiverTransaction) => boolean, what: string): Promise<ReceiverTransaction> {
+async function receiverView(
+  id: string,
+  done: (view: ReceiverTransaction) => boolean,
+  what: string,
+): Promise<ReceiverTransaction> {
   let view: ReceiverTransaction | undefined;
-  await eventually(async () => {
-    const r = await receiverTransaction(id);
-    if (r.status !== 200) return false;
-    view = r.body;
-    return done(r.body);
-  }, `${what} (last view: ${JSON.stringify(view)?.slice(0, 400)})`, 15_000);
+  await eventually(
+    async () => {
+      const r = await receiverTransaction(id);
+      if (r.status !== 200) return false;
+      view = r.body;
+      return done(r.body);
+    },
+    `${what} (last view: ${JSON.stringify(view)?.slice(0, 400)})`,
+    15_000,
+  );
   return view!;
 }
 
@@ -65,7 +78,9 @@ const V5_SESSION: string[] = [...V5_COMPLETED_SESSION];
 const RISKOS_SESSION = [...Array<string>(6).fill('case_notes_added'), 'evaluation_completed', 'case_notes_added'];
 
 async function receiverTransaction(id: string): Promise<{ status: number; body: ReceiverTransaction }> {
-  const res = await fetch(`${receiver.url}/v1/transactions/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(`${receiver.url}/v1/transactions/${encodeURIComponent(id)}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
   return { status: res.status, body: (await res.json()) as ReceiverTransaction };
 }
 
@@ -89,9 +104,21 @@ afterAll(async () => {
 });
 
 const SCENARIOS: Record<string, { events: string[]; status: string; decision: string | null }> = {
-  accept: { events: ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED'], status: 'VERIFICATION_COMPLETED', decision: 'accept' },
-  reject: { events: ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED'], status: 'VERIFICATION_COMPLETED', decision: 'reject' },
-  resubmit: { events: ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED'], status: 'VERIFICATION_COMPLETED', decision: 'resubmit' },
+  accept: {
+    events: ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED'],
+    status: 'VERIFICATION_COMPLETED',
+    decision: 'accept',
+  },
+  reject: {
+    events: ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED'],
+    status: 'VERIFICATION_COMPLETED',
+    decision: 'reject',
+  },
+  resubmit: {
+    events: ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED'],
+    status: 'VERIFICATION_COMPLETED',
+    decision: 'resubmit',
+  },
   expire: { events: ['APP_OPENED', 'SESSION_EXPIRED'], status: 'SESSION_EXPIRED', decision: null },
   abandon: { events: ['SESSION_EXPIRED'], status: 'SESSION_EXPIRED', decision: null },
 };
@@ -127,7 +154,11 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
 
   it.each(Object.keys(SCENARIOS))('%s: the receiver ends where the sandbox says', async (name) => {
     const expected = SCENARIOS[name]!;
-    const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `e2e-${name}`, sandbox: { scenario: name } });
+    const { json } = await api.create({
+      webhookUrl: receiver.webhookUrl,
+      customerUserId: `e2e-${name}`,
+      sandbox: { scenario: name },
+    });
     const id = json.docvTransactionId as string;
     await sandbox.settled(10_000);
     const deliveries = (await api.deliveries(`?transaction=${id}`)).json.deliveries as Array<{
@@ -139,14 +170,23 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
     for (const d of deliveries) expect(JSON.parse(d.attemptLog.at(-1)!.response)).toMatchObject({ status: 'accepted' });
 
     const view = await expectAgreement(id);
-    expect(view).toMatchObject({ docvTransactionId: id, status: expected.status, decision: expected.decision, customerUserId: `e2e-${name}`, anomalies: [] });
+    expect(view).toMatchObject({
+      docvTransactionId: id,
+      status: expected.status,
+      decision: expected.decision,
+      customerUserId: `e2e-${name}`,
+      anomalies: [],
+    });
     expect(view.events.map((e) => e.eventType).sort()).toEqual([...expected.events].sort());
   });
 
   it('mixed: every transaction agrees', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
-      ids.push((await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `sandbox-mixed-${i}` })).json.docvTransactionId as string);
+      ids.push(
+        (await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `sandbox-mixed-${i}` })).json
+          .docvTransactionId as string,
+      );
     }
     await sandbox.settled(10_000);
     for (const id of ids) await expectAgreement(id);
@@ -175,11 +215,20 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
   });
 
   it('a delivery with the wrong secret is refused and never stored', async () => {
-    const wrong = await startSandbox({ apiKey: API_KEY, webhookSecret: 'not-the-secret', retrySchedule: '10ms', timeScale: 0.00005 });
+    const wrong = await startSandbox({
+      apiKey: API_KEY,
+      webhookSecret: 'not-the-secret',
+      retrySchedule: '10ms',
+      timeScale: 0.00005,
+    });
     try {
-      const id = (await sandboxClient(wrong).create({ webhookUrl: receiver.webhookUrl, sandbox: { scenario: 'abandon' } })).json.docvTransactionId as string;
+      const id = (
+        await sandboxClient(wrong).create({ webhookUrl: receiver.webhookUrl, sandbox: { scenario: 'abandon' } })
+      ).json.docvTransactionId as string;
       await wrong.settled(10_000);
-      const d = ((await sandboxClient(wrong).deliveries()).json.deliveries as Array<{ status: string; lastStatusCode: number }>)[0]!;
+      const d = (
+        (await sandboxClient(wrong).deliveries()).json.deliveries as Array<{ status: string; lastStatusCode: number }>
+      )[0]!;
       // A 401 is final at once, as Socure has it: the same credentials again would be refused again.
       expect(d).toMatchObject({ status: 'rejected', attempts: 1, lastStatusCode: 401 });
       expect((await receiverTransaction(id)).status).toBe(404);
@@ -194,19 +243,42 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
     ['reject', 'reject'],
     ['resubmit', 'resubmit'],
     ['review', 'review'],
-  ])('socure-v5 %s: the whole v5 session lands, ending at VERIFICATION_COMPLETED with %s', async (scenario, decision) => {
-    const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `e2e-v5-${scenario}`, dialect: 'socure-v5', sandbox: { scenario } });
-    const id = json.docvTransactionId as string;
-    await sandbox.settled(10_000);
-    await expectAllAccepted(id, V5_SESSION);
-    const view = await receiverView(id, (v) => v.status === 'VERIFICATION_COMPLETED' && v.decision !== null, `the receiver to complete ${id}`);
-    expect(view).toMatchObject({ docvTransactionId: id, status: 'VERIFICATION_COMPLETED', decision, customerUserId: `e2e-v5-${scenario}`, anomalies: [] });
-    // WAITING_FOR_USER_TO_REDIRECT joins by origId, SESSION_COMPLETE by the other token spelling.
-    expect(view.events.map((e) => e.eventType).sort()).toEqual([...V5_SESSION].sort());
-  });
+  ])(
+    'socure-v5 %s: the whole v5 session lands, ending at VERIFICATION_COMPLETED with %s',
+    async (scenario, decision) => {
+      const { json } = await api.create({
+        webhookUrl: receiver.webhookUrl,
+        customerUserId: `e2e-v5-${scenario}`,
+        dialect: 'socure-v5',
+        sandbox: { scenario },
+      });
+      const id = json.docvTransactionId as string;
+      await sandbox.settled(10_000);
+      await expectAllAccepted(id, V5_SESSION);
+      const view = await receiverView(
+        id,
+        (v) => v.status === 'VERIFICATION_COMPLETED' && v.decision !== null,
+        `the receiver to complete ${id}`,
+      );
+      expect(view).toMatchObject({
+        docvTransactionId: id,
+        status: 'VERIFICATION_COMPLETED',
+        decision,
+        customerUserId: `e2e-v5-${scenario}`,
+        anomalies: [],
+      });
+      // WAITING_FOR_USER_TO_REDIRECT joins by origId, SESSION_COMPLETE by the other token spelling.
+      expect(view.events.map((e) => e.eventType).sort()).toEqual([...V5_SESSION].sort());
+    },
+  );
 
   it('socure-v5 expire, with a numeric customerUserId: the session ends at SESSION_EXPIRED without a decision', async () => {
-    const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: 424242, dialect: 'socure-v5', sandbox: { scenario: 'expire' } });
+    const { json } = await api.create({
+      webhookUrl: receiver.webhookUrl,
+      customerUserId: 424242,
+      dialect: 'socure-v5',
+      sandbox: { scenario: 'expire' },
+    });
     const id = json.docvTransactionId as string;
     await sandbox.settled(10_000);
     await expectAllAccepted(id, ['WAITING_FOR_USER_TO_REDIRECT', 'APP_OPENED', 'SESSION_EXPIRED']);
@@ -219,12 +291,27 @@ describe.each(backends)('sandbox → receiver, end to end ($name)', (backend) =>
     ['reject', 'reject'],
     ['review', 'review'],
   ])('riskos %s: notes on the evaluation, then evaluation_completed with %s', async (scenario, decision) => {
-    const { json } = await api.create({ webhookUrl: receiver.webhookUrl, customerUserId: `e2e-riskos-${scenario}`, dialect: 'riskos', sandbox: { scenario } });
+    const { json } = await api.create({
+      webhookUrl: receiver.webhookUrl,
+      customerUserId: `e2e-riskos-${scenario}`,
+      dialect: 'riskos',
+      sandbox: { scenario },
+    });
     const id = json.docvTransactionId as string;
     await sandbox.settled(10_000);
     await expectAllAccepted(id, RISKOS_SESSION);
-    const view = await receiverView(id, (v) => v.status === 'evaluation_completed' && v.decision !== null, `the receiver to complete ${id}`);
-    expect(view).toMatchObject({ docvTransactionId: id, status: 'evaluation_completed', decision, evaluationId: evaluationIdOf(id), anomalies: [] });
+    const view = await receiverView(
+      id,
+      (v) => v.status === 'evaluation_completed' && v.decision !== null,
+      `the receiver to complete ${id}`,
+    );
+    expect(view).toMatchObject({
+      docvTransactionId: id,
+      status: 'evaluation_completed',
+      decision,
+      evaluationId: evaluationIdOf(id),
+      anomalies: [],
+    });
     // The notes came before the evaluation named the transaction; they join it by the evaluation id.
     expect(view.events.map((e) => e.eventType).sort()).toEqual([...RISKOS_SESSION].sort());
   });
@@ -284,12 +371,18 @@ describe.each(backends)('sandbox → receiver fetching decisions with ID+ ($name
 
   const viewOf = async (id: string): Promise<ReceiverTransaction> => {
     let view: ReceiverTransaction | undefined;
-    await eventually(async () => {
-      const res = await fetch(`${idplus.url}/v1/transactions/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(5_000) });
-      if (res.status !== 200) return false;
-      view = (await res.json()) as ReceiverTransaction;
-      return view.decision !== null;
-    }, `the ID+ receiver to learn the decision of ${id} (last view: ${JSON.stringify(view)?.slice(0, 400)})`, 15_000);
+    await eventually(
+      async () => {
+        const res = await fetch(`${idplus.url}/v1/transactions/${encodeURIComponent(id)}`, {
+          signal: AbortSignal.timeout(5_000),
+        });
+        if (res.status !== 200) return false;
+        view = (await res.json()) as ReceiverTransaction;
+        return view.decision !== null;
+      },
+      `the ID+ receiver to learn the decision of ${id} (last view: ${JSON.stringify(view)?.slice(0, 400)})`,
+      15_000,
+    );
     return view!;
   };
 
@@ -310,6 +403,12 @@ describe.each(backends)('sandbox → receiver fetching decisions with ID+ ($name
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
     expect(JSON.stringify(deliveries.map((d) => d.payload))).not.toMatch(/"decision"/);
     const view = await viewOf(id);
-    expect(view).toMatchObject({ docvTransactionId: id, status, decision: scenario, decisionSource: 'api', anomalies: [] });
+    expect(view).toMatchObject({
+      docvTransactionId: id,
+      status,
+      decision: scenario,
+      decisionSource: 'api',
+      anomalies: [],
+    });
   });
 });

@@ -22,7 +22,11 @@ const subject: DocvSubject = {
   documentType: 'license',
   country: 'US',
 };
-const opts = (decision?: CanonicalDecision): NotificationOptions => ({ at: Date.UTC(2026, 2, 1, 10), decision, notificationId: 'c0ffee00-0000-4000-8000-000000000001' });
+const opts = (decision?: CanonicalDecision): NotificationOptions => ({
+  at: Date.UTC(2026, 2, 1, 10),
+  decision,
+  notificationId: 'c0ffee00-0000-4000-8000-000000000001',
+});
 
 describe('asyncapi fixtures', () => {
   it.each(DOCV_EVENT_TYPES)('%s has the shape the sandbox sends', (type) => {
@@ -81,7 +85,11 @@ describe('riskos fixtures', () => {
     ['REVIEW', 'resubmit'],
     ['REJECT', 'reject'],
   ] as const)('evaluation_completed-%s has the shape the sandbox sends for %s', (riskos, decision) => {
-    const built = riskosNotification({ ...subject, sessionUrl: 'http://127.0.0.1:4010/capture/t' }, 'VERIFICATION_COMPLETED', opts(decision));
+    const built = riskosNotification(
+      { ...subject, sessionUrl: 'http://127.0.0.1:4010/capture/t' },
+      'VERIFICATION_COMPLETED',
+      opts(decision),
+    );
     const file = fixture(`riskos/evaluation_completed-${riskos}.json`);
     expect(shapeOf(built.payload)).toEqual(shapeOf(file));
     expect((built.payload.data as { decision: string }).decision).toBe((file.data as { decision: string }).decision);

@@ -23,11 +23,18 @@ afterAll(async () => {
   await sink?.close();
 });
 
-const result = (body: Record<string, unknown>) => api.call('POST', '/api/3.0/EmailAuthScore', { modules: ['documentverification'], ...body });
+const result = (body: Record<string, unknown>) =>
+  api.call('POST', '/api/3.0/EmailAuthScore', { modules: ['documentverification'], ...body });
 
 describe('ID+ document-verification result', () => {
   it('answers 200 without a decision until the verification is done', async () => {
-    const created = await api.create({ webhookUrl: sink.url, customerUserId: 'idp-1', userId: 'u-idp-1', dialect: 'socure-v5', sandbox: { scenario: 'manual' } });
+    const created = await api.create({
+      webhookUrl: sink.url,
+      customerUserId: 'idp-1',
+      userId: 'u-idp-1',
+      dialect: 'socure-v5',
+      sandbox: { scenario: 'manual' },
+    });
     const token = created.json.docvTransactionId as string;
     const res = await result({ docvTransactionToken: token, customerUserId: 'idp-1' });
     expect(res.status).toBe(200);
@@ -42,7 +49,12 @@ describe('ID+ document-verification result', () => {
   });
 
   it('answers the decision, reason codes beside it, once decided; the profile path is unchanged', async () => {
-    const created = await api.create({ webhookUrl: sink.url, customerUserId: 'idp-2', userId: 'u-idp-2', sandbox: { scenario: 'reject' } });
+    const created = await api.create({
+      webhookUrl: sink.url,
+      customerUserId: 'idp-2',
+      userId: 'u-idp-2',
+      sandbox: { scenario: 'reject' },
+    });
     const token = created.json.docvTransactionId as string;
     await sb.settled(5_000);
     const res = await result({ docvTransactionToken: token, customerUserId: 'idp-2', email: 'someone@example.com' });
@@ -53,7 +65,11 @@ describe('ID+ document-verification result', () => {
         reasonCodes: ['R810', 'R827'],
         documentType: { type: 'Drivers License', country: 'USA' },
         decision: { name: 'standard', value: 'reject' },
-        documentData: { firstName: expect.any(String), fullName: expect.any(String), parsedAddress: { city: expect.any(String) } },
+        documentData: {
+          firstName: expect.any(String),
+          fullName: expect.any(String),
+          parsedAddress: { city: expect.any(String) },
+        },
       },
       customerProfile: { customerUserId: 'idp-2', userId: 'u-idp-2' },
     });
@@ -100,6 +116,8 @@ describe('ID+ document-verification result', () => {
   it('tells a request with neither module what it needs', async () => {
     const res = await api.call('POST', '/api/3.0/EmailAuthScore', { modules: ['kyc'], docvTransactionToken: 'x' });
     expect(res.status).toBe(400);
-    expect(res.json.detail).toContain('"docvtransaction" (to create a transaction) or "documentverification" (to read its result)');
+    expect(res.json.detail).toContain(
+      '"docvtransaction" (to create a transaction) or "documentverification" (to read its result)',
+    );
   });
 });

@@ -93,7 +93,9 @@ describe('capture page', () => {
     expect(html).toContain('&#60;script&#62;');
     expect(html).not.toMatch(/(src|href)="https?:/);
     expect(html).toContain('<style nonce="n0nce">');
-    expect(capturePagePolicy('n0nce')).toBe("default-src 'none'; style-src 'nonce-n0nce'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    expect(capturePagePolicy('n0nce')).toBe(
+      "default-src 'none'; style-src 'nonce-n0nce'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
   });
 
   it('enables only the next step', () => {
@@ -101,7 +103,11 @@ describe('capture page', () => {
     expect(html).toMatch(/id="open-app">/);
     expect(html).toMatch(/id="upload-documents" disabled>/);
     expect(html).toMatch(/id="finish" disabled>/);
-    const done = renderCapturePage({ tx: { ...tx, status: 'VERIFICATION_COMPLETED', decision: 'reject' }, nonce: 'n', actionBase: '/capture/t' });
+    const done = renderCapturePage({
+      tx: { ...tx, status: 'VERIFICATION_COMPLETED', decision: 'reject' },
+      nonce: 'n',
+      actionBase: '/capture/t',
+    });
     expect(done).toContain('Session over');
     expect(done).not.toMatch(/<button[^>]*id="[a-z-]+">/);
   });
@@ -113,7 +119,9 @@ describe('capture page', () => {
     const v5 = renderCapturePage({ tx: { ...tx, dialect: 'socure-v5' }, nonce: 'n', actionBase: '/capture/t' });
     expect(v5).toContain('value="review"');
     expect(v5).toContain('SESSION_COMPLETE');
-    expect(renderCapturePage({ tx: { ...tx, dialect: 'riskos' }, nonce: 'n', actionBase: '/capture/t' })).toContain('evaluation_completed');
+    expect(renderCapturePage({ tx: { ...tx, dialect: 'riskos' }, nonce: 'n', actionBase: '/capture/t' })).toContain(
+      'evaluation_completed',
+    );
   });
 });
 

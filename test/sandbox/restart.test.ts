@@ -30,9 +30,12 @@ describe('restart', () => {
     const { json } = await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'accept', timeScale: 0.0005 } });
     const accepted = json.docvTransactionId as string;
     // This one is only opened before the restart; its expiry (at 1.8 s) happens after it.
-    const expiring = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'expire', timeScale: 0.001 } })).json.docvTransactionId as string;
+    const expiring = (await api.create({ webhookUrl: sink.url, sandbox: { scenario: 'expire', timeScale: 0.001 } }))
+      .json.docvTransactionId as string;
     await eventually(() => sink.received.length >= 3, 'failing attempts before the restart');
-    expect((await api.inspect(expiring)).json.plannedSteps).toEqual([expect.objectContaining({ eventType: 'SESSION_EXPIRED' })]);
+    expect((await api.inspect(expiring)).json.plannedSteps).toEqual([
+      expect.objectContaining({ eventType: 'SESSION_EXPIRED' }),
+    ]);
     await sb.close();
     closed = true;
     const before = sink.received.length;
@@ -46,19 +49,30 @@ describe('restart', () => {
     const api2 = sandboxClient(sb);
     await sb.settled(5_000);
 
-    const delivered = (id: string) => sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => r.json.eventType as string);
-    const deliveries = (await api2.deliveries('?limit=1000')).json.deliveries as Array<{ docvTransactionId: string; eventType: string; status: string }>;
+    const delivered = (id: string) =>
+      sink.received.filter((r) => r.json.docvTransactionId === id).map((r) => r.json.eventType as string);
+    const deliveries = (await api2.deliveries('?limit=1000')).json.deliveries as Array<{
+      docvTransactionId: string;
+      eventType: string;
+      status: string;
+    }>;
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
     expect(deliveries.filter((d) => d.docvTransactionId === accepted).map((d) => d.eventType)).toEqual([
       'APP_OPENED',
       'DOCUMENTS_UPLOADED',
       'VERIFICATION_COMPLETED',
     ]);
-    expect(deliveries.filter((d) => d.docvTransactionId === expiring).map((d) => d.eventType)).toEqual(['APP_OPENED', 'SESSION_EXPIRED']);
+    expect(deliveries.filter((d) => d.docvTransactionId === expiring).map((d) => d.eventType)).toEqual([
+      'APP_OPENED',
+      'SESSION_EXPIRED',
+    ]);
     // What the receiver saw last for each event is a success, and in order.
     const lastOf = (id: string) => [...new Set(delivered(id))];
     expect(lastOf(accepted)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED']);
-    expect((await api2.getDocv(accepted)).json).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: { value: 'accept' } });
+    expect((await api2.getDocv(accepted)).json).toMatchObject({
+      status: 'VERIFICATION_COMPLETED',
+      decision: { value: 'accept' },
+    });
     expect((await api2.getDocv(expiring)).json).toMatchObject({ status: 'SESSION_EXPIRED' });
     expect((await api2.getDocv(expiring)).json).not.toHaveProperty('decision');
     // The same key still opens the API, and the capture page of the old session still works.

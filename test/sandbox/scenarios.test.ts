@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { PACE, SCENARIOS, planScenario, resolveScenario, scaleDelay, scenarioFromCustomerUserId, scenarioOutcome } from '../../src/sandbox/scenarios.js';
+import {
+  PACE,
+  SCENARIOS,
+  planScenario,
+  resolveScenario,
+  scaleDelay,
+  scenarioFromCustomerUserId,
+  scenarioOutcome,
+} from '../../src/sandbox/scenarios.js';
 import { advanceStatus, isTerminal } from '../../src/sandbox/status.js';
 
 describe('scenario plans', () => {

@@ -28,7 +28,14 @@ describe('runSimulation', () => {
       onProgress: (p) => progress.push(p),
       progressIntervalMs: 20,
     });
-    expect(s).toMatchObject({ transactions: 12, events: 36, sent: 36, accepted: 36, failed: 0, scenarios: { accept: 12 } });
+    expect(s).toMatchObject({
+      transactions: 12,
+      events: 36,
+      sent: 36,
+      accepted: 36,
+      failed: 0,
+      scenarios: { accept: 12 },
+    });
     expect(s.eventsByType).toEqual({ APP_OPENED: 12, DOCUMENTS_UPLOADED: 12, VERIFICATION_COMPLETED: 12 });
     expect(maxInFlight).toBeLessThanOrEqual(3);
     expect(maxInFlight).toBeGreaterThan(1);
@@ -37,7 +44,13 @@ describe('runSimulation', () => {
 
   it('keeps to the rate', async () => {
     const t = Date.now();
-    const s = await runSimulation({ target: sink.url, scenario: 'abandon', transactions: 15, concurrency: 16, rate: 10 });
+    const s = await runSimulation({
+      target: sink.url,
+      scenario: 'abandon',
+      transactions: 15,
+      concurrency: 16,
+      rate: 10,
+    });
     expect(s.failed).toBe(0);
     // A burst of one second's worth (10) at once, then one every 100 ms for the other 5.
     expect(Date.now() - t).toBeGreaterThanOrEqual(450);
@@ -46,7 +59,13 @@ describe('runSimulation', () => {
   it('stops at --max-duration and counts what was not delivered as failed', async () => {
     const dead = await startSink(() => ({ status: 503 }));
     try {
-      const s = await runSimulation({ target: dead.url, scenario: 'abandon', transactions: 2, retrySchedule: '10s', maxDurationMs: 300 });
+      const s = await runSimulation({
+        target: dead.url,
+        scenario: 'abandon',
+        transactions: 2,
+        retrySchedule: '10s',
+        maxDurationMs: 300,
+      });
       expect(s).toMatchObject({ timedOut: true, events: 2, failed: 2, sent: 2 });
       expect(s.durationMs).toBeLessThan(3_000);
     } finally {
@@ -55,7 +74,12 @@ describe('runSimulation', () => {
   });
 
   it('keeps each transaction in order through retries, duplicates and delays, and counts them', async () => {
-    const rank: Record<string, number> = { APP_OPENED: 0, DOCUMENTS_UPLOADED: 1, SESSION_EXPIRED: 2, VERIFICATION_COMPLETED: 3 };
+    const rank: Record<string, number> = {
+      APP_OPENED: 0,
+      DOCUMENTS_UPLOADED: 1,
+      SESSION_EXPIRED: 2,
+      VERIFICATION_COMPLETED: 3,
+    };
     const seen = new Set<string>();
     const flaky = await startSink((r) => {
       // Every event's first request fails: each one is retried once.
@@ -94,7 +118,13 @@ describe('runSimulation', () => {
 
   it('delivers events held back by out-of-order chaos after the event that overtook them', async () => {
     const before = sink.received.length;
-    const s = await runSimulation({ target: sink.url, scenario: 'accept', transactions: 10, concurrency: 4, chaos: { outOfOrder: 1 } });
+    const s = await runSimulation({
+      target: sink.url,
+      scenario: 'accept',
+      transactions: 10,
+      concurrency: 4,
+      chaos: { outOfOrder: 1 },
+    });
     expect(s).toMatchObject({ events: 30, sent: 30, accepted: 30, failed: 0 });
     const order = new Map<string, string[]>();
     for (const r of sink.received.slice(before)) {
@@ -102,7 +132,8 @@ describe('runSimulation', () => {
       order.set(tx, [...(order.get(tx) ?? []), String(r.json.eventType)]);
     }
     // Only the terminal event is never held, so the other two arrive after it, in the order they were released.
-    for (const types of order.values()) expect(types).toEqual(['VERIFICATION_COMPLETED', 'APP_OPENED', 'DOCUMENTS_UPLOADED']);
+    for (const types of order.values())
+      expect(types).toEqual(['VERIFICATION_COMPLETED', 'APP_OPENED', 'DOCUMENTS_UPLOADED']);
   });
 
   it('sends one request at a time while the receiver refuses our credentials, and stops after three refusals in a row', async () => {
@@ -115,8 +146,20 @@ describe('runSimulation', () => {
       return { status: 401, delayMs: 10, body: '{"type":"urn:docv-webhooks:problem:unauthorized","status":401}' };
     });
     try {
-      const s = await runSimulation({ target: refusing.url, scenario: 'accept', transactions: 100, concurrency: 16, signingSecrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] });
-      expect(s).toMatchObject({ sent: 3, accepted: 0, responses: { '401': 3 }, refused: { kind: 'credentials', statuses: { '401': 3 } }, timedOut: false });
+      const s = await runSimulation({
+        target: refusing.url,
+        scenario: 'accept',
+        transactions: 100,
+        concurrency: 16,
+        signingSecrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+      });
+      expect(s).toMatchObject({
+        sent: 3,
+        accepted: 0,
+        responses: { '401': 3 },
+        refused: { kind: 'credentials', statuses: { '401': 3 } },
+        timedOut: false,
+      });
       expect(s.refused!.message).toContain('we sent a signature, no webhook secret');
       expect(refusing.received).toHaveLength(3);
       expect(most).toBe(1);
@@ -135,7 +178,13 @@ describe('runSimulation', () => {
       return i < 2 ? { status: 401, delayMs: 10 } : { status: 200, delayMs: 10, body: '{"status":"accepted"}' };
     });
     try {
-      const s = await runSimulation({ target: flaky.url, scenario: 'abandon', transactions: 40, concurrency: 8, retrySchedule: '5ms' });
+      const s = await runSimulation({
+        target: flaky.url,
+        scenario: 'abandon',
+        transactions: 40,
+        concurrency: 8,
+        retrySchedule: '5ms',
+      });
       expect(s.refused).toBeUndefined();
       expect(s.responses['401']).toBe(2);
       expect(s.accepted).toBeGreaterThanOrEqual(38);
@@ -146,6 +195,8 @@ describe('runSimulation', () => {
   });
 
   it('refuses a silly number of transactions', async () => {
-    await expect(runSimulation({ target: sink.url, transactions: 0 })).rejects.toThrow(/transactions must be an integer/);
+    await expect(runSimulation({ target: sink.url, transactions: 0 })).rejects.toThrow(
+      /transactions must be an integer/,
+    );
   });
 });

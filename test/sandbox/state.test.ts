@@ -12,7 +12,13 @@ import { seeded } from '../helpers/seeded.js';
 
 const TYPES: DocvEventType[] = ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED', 'SESSION_EXPIRED'];
 /** What deliveries are named: the flat types and, since the sandbox speaks v5 and RiskOS, theirs. */
-const NOTIFICATION_TYPES: string[] = [...TYPES, 'DOCUMENT_FRONT_UPLOADED', 'SESSION_COMPLETE', 'case_notes_added', 'evaluation_completed'];
+const NOTIFICATION_TYPES: string[] = [
+  ...TYPES,
+  'DOCUMENT_FRONT_UPLOADED',
+  'SESSION_COMPLETE',
+  'case_notes_added',
+  'evaluation_completed',
+];
 
 /**
  * Plays one random sequence of what the service and the engine do (queue, hold, release, start,
@@ -30,15 +36,15 @@ function same<T>(actual: T, expected: T, context: string): void {
 
 function differential(seed: number, operations: number): void {
   const random = seeded(seed);
-  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const sql = new SandboxStore(':memory:');
   const mem = new MemoryStore();
   // SQLite has no count of unsent deliveries (only memory keeps one, for simulate's backlog):
   // ask its table, as listing every delivery after every operation would cost most of the run.
-  const unsent = (sql as unknown as { db: Database.Database }).db.prepare<[], number>(
-    "SELECT count(*) FROM deliveries WHERE attempts = 0 AND status IN ('held', 'pending')",
-  ).pluck();
-  const both = <T,>(f: (s: SandboxState) => T): [T, T] => [f(sql), f(mem)];
+  const unsent = (sql as unknown as { db: Database.Database }).db
+    .prepare<[], number>("SELECT count(*) FROM deliveries WHERE attempts = 0 AND status IN ('held', 'pending')")
+    .pluck();
+  const both = <T>(f: (s: SandboxState) => T): [T, T] => [f(sql), f(mem)];
   const txs = ['tx-a', 'tx-b', 'tx-c', 'tx-d'];
   let now = 1_000;
   let events = 0;
@@ -61,7 +67,20 @@ function differential(seed: number, operations: number): void {
             s.insertEvent({ eventId, docvTransactionId: tx, eventType, body: '{}', createdAt: now });
             const out: number[] = [];
             for (let copy = 1; copy <= copies; copy++) {
-              out.push(s.insertDelivery({ eventId, docvTransactionId: tx, eventType, url: 'http://x/', body: '{}', ordered, copy, held, notBefore, createdAt: now }));
+              out.push(
+                s.insertDelivery({
+                  eventId,
+                  docvTransactionId: tx,
+                  eventType,
+                  url: 'http://x/',
+                  body: '{}',
+                  ordered,
+                  copy,
+                  held,
+                  notBefore,
+                  createdAt: now,
+                }),
+              );
             }
             if (!held) s.releaseHeld(tx, now);
             return out;
@@ -85,7 +104,11 @@ function differential(seed: number, operations: number): void {
         const n = (attempts.get(id) ?? 0) + 1;
         attempts.set(id, n);
         const status = pick<DeliveryStatus>(['delivered', 'delivered', 'pending', 'failed', 'gone', 'rejected']);
-        const next = { status, notBefore: status === 'pending' ? now + Math.floor(random() * 100) : now, finishedAt: status === 'pending' ? undefined : now };
+        const next = {
+          status,
+          notBefore: status === 'pending' ? now + Math.floor(random() * 100) : now,
+          finishedAt: status === 'pending' ? undefined : now,
+        };
         const statusCode = status === 'delivered' ? 200 : status === 'rejected' ? 422 : status === 'gone' ? 410 : 500;
         const attempt = { deliveryId: id, n, startedAt: now, latencyMs: 1, statusCode };
         both((s) => s.atomically(() => s.recordAttempts([{ attempt, next }])));
@@ -135,16 +158,36 @@ function differential(seed: number, operations: number): void {
 
 describe('MemoryStore (what simulate keeps its run in)', () => {
   // About 5 s of CPU: the time limit is for a machine busy with the integration suite as well.
-  it('answers as the SQLite store does, over random sequences of queueing, holds, answers, retries and steps', { timeout: 120_000 }, () => {
-    for (let seed = 1; seed <= 30; seed++) differential(seed, 300);
-  });
+  it(
+    'answers as the SQLite store does, over random sequences of queueing, holds, answers, retries and steps',
+    { timeout: 120_000 },
+    () => {
+      for (let seed = 1; seed <= 30; seed++) differential(seed, 300);
+    },
+  );
 
   it('returns snapshots: a delivery handed out keeps its attempt count when the store records the next attempt', () => {
     const mem = new MemoryStore();
-    const id = mem.insertDelivery({ eventId: 'e', docvTransactionId: 't', eventType: 'APP_OPENED', url: 'http://x/', body: '{}', ordered: true, copy: 1, held: false, notBefore: 0, createdAt: 0 });
+    const id = mem.insertDelivery({
+      eventId: 'e',
+      docvTransactionId: 't',
+      eventType: 'APP_OPENED',
+      url: 'http://x/',
+      body: '{}',
+      ordered: true,
+      copy: 1,
+      held: false,
+      notBefore: 0,
+      createdAt: 0,
+    });
     const [d] = mem.readyDeliveries(0, 10);
     mem.markInFlight(id);
-    mem.recordAttempts([{ attempt: { deliveryId: id, n: 1, startedAt: 0, latencyMs: 1, statusCode: 500 }, next: { status: 'pending', notBefore: 5 } }]);
+    mem.recordAttempts([
+      {
+        attempt: { deliveryId: id, n: 1, startedAt: 0, latencyMs: 1, statusCode: 500 },
+        next: { status: 'pending', notBefore: 5 },
+      },
+    ]);
     expect(d!.attempts).toBe(0);
     expect(mem.readyDeliveries(5, 10)[0]).toMatchObject({ id, attempts: 1, lastStatusCode: 500 });
   });
@@ -164,7 +207,13 @@ describe('DocvService holdSteps (simulate keeping its backlog small)', () => {
     const store = new MemoryStore();
     let hold = true;
     let woken = 0;
-    const service = new DocvService({ store, wakeDelivery: () => (woken += 1), timeScale: 0, defaultWebhookUrl: 'http://127.0.0.1:9/hook', holdSteps: () => hold });
+    const service = new DocvService({
+      store,
+      wakeDelivery: () => (woken += 1),
+      timeScale: 0,
+      defaultWebhookUrl: 'http://127.0.0.1:9/hook',
+      holdSteps: () => hold,
+    });
     store.atomically(() => service.create({ scenario: 'accept' }));
     service.start();
     // Past the timer's longest sleep (1 s), so a step taken on a timed wake-up would show.

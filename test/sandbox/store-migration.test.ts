@@ -25,14 +25,22 @@ describe('sandbox store schema 2', () => {
     const file = join(dir, 'sandbox.db');
     const old = new Database(file);
     old.exec(V1_TRANSACTIONS);
-    old.prepare(`INSERT INTO transactions (id, reference_id, session_token, customer_user_id, document_type, country, requested_scenario,
-      scenario, outcome, time_scale, status, created_at) VALUES ('tx-old', 'ref', 'tok', '42', 'license', 'US', 'accept', 'accept', 'accept', 1, 'CREATED', 1)`).run();
+    old
+      .prepare(
+        `INSERT INTO transactions (id, reference_id, session_token, customer_user_id, document_type, country, requested_scenario,
+      scenario, outcome, time_scale, status, created_at) VALUES ('tx-old', 'ref', 'tok', '42', 'license', 'US', 'accept', 'accept', 'accept', 1, 'CREATED', 1)`,
+      )
+      .run();
     old.pragma('user_version = 1');
     old.close();
 
     const store = new SandboxStore(file);
     try {
-      expect(store.getTransaction('tx-old')).toMatchObject({ docvTransactionId: 'tx-old', dialect: 'asyncapi', customerUserId: '42' });
+      expect(store.getTransaction('tx-old')).toMatchObject({
+        docvTransactionId: 'tx-old',
+        dialect: 'asyncapi',
+        customerUserId: '42',
+      });
       expect(store.getTransaction('tx-old')?.userId).toBeUndefined();
       const tx: TransactionRecord = {
         docvTransactionId: 'tx-new',
@@ -52,7 +60,12 @@ describe('sandbox store schema 2', () => {
         createdAt: 2,
       };
       store.insertTransaction(tx);
-      expect(store.getTransaction('tx-new')).toMatchObject({ customerUserId: 121212, userId: 'u-1', dialect: 'socure-v5', outcome: 'review' });
+      expect(store.getTransaction('tx-new')).toMatchObject({
+        customerUserId: 121212,
+        userId: 'u-1',
+        dialect: 'socure-v5',
+        outcome: 'review',
+      });
     } finally {
       store.close();
     }

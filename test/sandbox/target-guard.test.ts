@@ -5,7 +5,12 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/index.js';
 import { webhookUrlProblem, type HostResolver } from '../../src/sandbox/delivery/target-guard.js';
-import { createTargetPolicy, isLoopbackAddress, judgeTargetUrl, normalizeTargetAddress } from '../../src/sandbox/delivery/target-policy.js';
+import {
+  createTargetPolicy,
+  isLoopbackAddress,
+  judgeTargetUrl,
+  normalizeTargetAddress,
+} from '../../src/sandbox/delivery/target-policy.js';
 import { runCli } from '../helpers/cli.js';
 import { sandboxClient } from './helpers/api.js';
 import { eventually, startSink, type Sink } from './helpers/sink.js';
@@ -26,7 +31,14 @@ afterAll(async () => {
 });
 
 async function sandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
-  const sb = await startSandbox({ db: 'sqlite::memory:', webhookSecret: SECRET, signingSecrets: [SIGNING], retrySchedule: '10ms,10ms', attemptTimeoutMs: 2_000, ...options });
+  const sb = await startSandbox({
+    db: 'sqlite::memory:',
+    webhookSecret: SECRET,
+    signingSecrets: [SIGNING],
+    retrySchedule: '10ms,10ms',
+    attemptTimeoutMs: 2_000,
+    ...options,
+  });
   open.push(sb);
   return sb;
 }
@@ -54,7 +66,11 @@ async function listenerOn(host: string): Promise<{ url: string; hits: number; cl
 }
 
 /** The URLs of the report: the metadata service in every spelling, loopback in odd ones, a local Redis. */
-const METADATA = ['http://169.254.169.254/latest/meta-data/', 'http://[fd00:ec2::254]/', 'http://[::ffff:169.254.169.254]/'];
+const METADATA = [
+  'http://169.254.169.254/latest/meta-data/',
+  'http://[fd00:ec2::254]/',
+  'http://[::ffff:169.254.169.254]/',
+];
 const LOOPBACK_SPELLINGS = ['http://0x7f.1:3943/', 'http://2130706433:3943/', 'http://localhost:6379/'];
 
 describe('the target policy (pure)', () => {
@@ -75,7 +91,9 @@ describe('the target policy (pure)', () => {
       expect(verdict.kind, url).toBe('refused');
       expect(verdict.kind === 'refused' && verdict.reason, url).toMatch(/is not an allowed delivery target/);
     }
-    expect(judgeTargetUrl('http://[::ffff:169.254.169.254]/', policy)).toMatchObject({ reason: '[::ffff:a9fe:a9fe] (169.254.169.254) port 80 is not an allowed delivery target' });
+    expect(judgeTargetUrl('http://[::ffff:169.254.169.254]/', policy)).toMatchObject({
+      reason: '[::ffff:a9fe:a9fe] (169.254.169.254) port 80 is not an allowed delivery target',
+    });
     // Loopback, however it is written, is allowed by default (a name is decided by what it resolves to).
     expect(judgeTargetUrl('http://0x7f.1:3943/', policy)).toEqual({ kind: 'allowed' });
     expect(judgeTargetUrl('http://2130706433:3943/', policy)).toEqual({ kind: 'allowed' });
@@ -84,11 +102,20 @@ describe('the target policy (pure)', () => {
     // "This host" reaches local services on Linux, but it is not loopback: refused.
     expect(judgeTargetUrl('http://0.0.0.0:6379/', policy).kind).toBe('refused');
     expect(judgeTargetUrl('http://[::]:6379/', policy).kind).toBe('refused');
-    expect(judgeTargetUrl('ftp://127.0.0.1/', policy)).toEqual({ kind: 'refused', reason: 'the scheme ftp: is not http or https' });
+    expect(judgeTargetUrl('ftp://127.0.0.1/', policy)).toEqual({
+      kind: 'refused',
+      reason: 'the scheme ftp: is not http or https',
+    });
   });
 
   it('matches ports, CIDRs with a port, bracketed IPv6 and host names', () => {
-    const policy = createTargetPolicy(['127.0.0.1:3000', '10.0.0.0/8:8443', '[fd00::/8]:443', 'Receiver.Example:443', '192.0.2.7']);
+    const policy = createTargetPolicy([
+      '127.0.0.1:3000',
+      '10.0.0.0/8:8443',
+      '[fd00::/8]:443',
+      'Receiver.Example:443',
+      '192.0.2.7',
+    ]);
     const verdict = (url: string) => judgeTargetUrl(url, policy).kind;
     expect(verdict('http://127.0.0.1:3000/')).toBe('allowed');
     expect(verdict('http://127.0.0.1:3001/')).toBe('refused');
@@ -107,21 +134,35 @@ describe('the target policy (pure)', () => {
   });
 
   it('refuses a bad entry at once, naming it', () => {
-    expect(() => createTargetPolicy(['127.0.0.1:3000', 'receiver.example'])).toThrow(/--allow-target entry 2 \("receiver.example"\): a host name needs its port/);
-    expect(() => createTargetPolicy(['10.0.0.0/33'])).toThrow(/entry 1 \("10.0.0.0\/33"\): "10.0.0.0\/33" is not an IP address or CIDR/);
+    expect(() => createTargetPolicy(['127.0.0.1:3000', 'receiver.example'])).toThrow(
+      /--allow-target entry 2 \("receiver.example"\): a host name needs its port/,
+    );
+    expect(() => createTargetPolicy(['10.0.0.0/33'])).toThrow(
+      /entry 1 \("10.0.0.0\/33"\): "10.0.0.0\/33" is not an IP address or CIDR/,
+    );
     expect(() => createTargetPolicy(['127.0.0.1:70000'])).toThrow(/port 70000 is not from 1 to 65535/);
     expect(() => createTargetPolicy(['http://127.0.0.1:3000/'])).toThrow(/entry 1 .*not understood/);
   });
 
   it('judges a host name by every address it resolves to, and keeps only the allowed ones', async () => {
-    const guard = (addresses: string[]) => ({ policy: createTargetPolicy(), resolve: (async () => addresses) as HostResolver });
+    const guard = (addresses: string[]) => ({
+      policy: createTargetPolicy(),
+      resolve: (async () => addresses) as HostResolver,
+    });
     expect(await webhookUrlProblem('http://evil.example/', 'webhookUrl', guard(['169.254.169.254']))).toMatch(
       /^webhookUrl refused: evil.example resolves to 169.254.169.254: not an allowed delivery target on port 80; to deliver there, start the sandbox with --allow-target evil.example:80/,
     );
-    expect(await webhookUrlProblem('http://evil.example/', 'webhookUrl', guard(['::ffff:a9fe:a9fe', 'fd00:ec2::254']))).toMatch(/resolves to 169.254.169.254, fd00:ec2::254:/);
-    expect(await webhookUrlProblem('http://mixed.example/', 'webhookUrl', guard(['169.254.169.254', '127.0.0.1']))).toBeUndefined();
+    expect(
+      await webhookUrlProblem('http://evil.example/', 'webhookUrl', guard(['::ffff:a9fe:a9fe', 'fd00:ec2::254'])),
+    ).toMatch(/resolves to 169.254.169.254, fd00:ec2::254:/);
+    expect(
+      await webhookUrlProblem('http://mixed.example/', 'webhookUrl', guard(['169.254.169.254', '127.0.0.1'])),
+    ).toBeUndefined();
     // Not resolvable yet (the receiver may still be starting): judged again at every connection.
-    const failing = { policy: createTargetPolicy(), resolve: (async () => Promise.reject(new Error('ENOTFOUND'))) as HostResolver };
+    const failing = {
+      policy: createTargetPolicy(),
+      resolve: (async () => Promise.reject(new Error('ENOTFOUND'))) as HostResolver,
+    };
     expect(await webhookUrlProblem('http://later.example/', 'webhookUrl', failing)).toBeUndefined();
   });
 });
@@ -134,7 +175,9 @@ describe('a webhook URL is checked when it is given', () => {
       const res = await api.create({ webhookUrl: url, sandbox: { scenario: 'accept', timeScale: 0.001 } });
       expect(res.status, url).toBe(400);
       expect(res.contentType).toBe('application/problem+json');
-      expect(res.json.detail, url).toMatch(/^webhookUrl refused: .*(169\.254\.169\.254|fd00:ec2::254).* is not an allowed delivery target; to deliver there, start the sandbox with --allow-target /);
+      expect(res.json.detail, url).toMatch(
+        /^webhookUrl refused: .*(169\.254\.169\.254|fd00:ec2::254).* is not an allowed delivery target; to deliver there, start the sandbox with --allow-target /,
+      );
     }
     expect((await api.deliveries()).json.deliveries).toEqual([]);
   });
@@ -147,11 +190,19 @@ describe('a webhook URL is checked when it is given', () => {
     for (const url of [...METADATA, ...LOOPBACK_SPELLINGS, other.url]) {
       const res = await api.create({ webhookUrl: url });
       expect(res.status, url).toBe(400);
-      expect(res.json.detail, url).toMatch(/^webhookUrl refused: .* not an allowed delivery target.*--allow-target \S+:\d+ /);
+      expect(res.json.detail, url).toMatch(
+        /^webhookUrl refused: .* not an allowed delivery target.*--allow-target \S+:\d+ /,
+      );
     }
-    expect((await api.create({ webhookUrl: 'http://0x7f.1:3943/' })).json.detail).toContain('127.0.0.1 port 3943 is not an allowed delivery target; to deliver there, start the sandbox with --allow-target 127.0.0.1:3943');
-    expect((await api.create({ webhookUrl: 'http://localhost:6379/' })).json.detail).toContain('localhost resolves to 127.0.0.1: not an allowed delivery target on port 6379');
-    expect((await api.create({ webhookUrl: other.url })).json.detail).toContain(`--allow-target 127.0.0.1:${portOf(other.url)}`);
+    expect((await api.create({ webhookUrl: 'http://0x7f.1:3943/' })).json.detail).toContain(
+      '127.0.0.1 port 3943 is not an allowed delivery target; to deliver there, start the sandbox with --allow-target 127.0.0.1:3943',
+    );
+    expect((await api.create({ webhookUrl: 'http://localhost:6379/' })).json.detail).toContain(
+      'localhost resolves to 127.0.0.1: not an allowed delivery target on port 6379',
+    );
+    expect((await api.create({ webhookUrl: other.url })).json.detail).toContain(
+      `--allow-target 127.0.0.1:${portOf(other.url)}`,
+    );
 
     // The receiver that is allowed gets its deliveries, with the secret.
     const ok = await api.create({ webhookUrl: receiver.url, sandbox: { scenario: 'accept', timeScale: 0.0001 } });
@@ -163,14 +214,18 @@ describe('a webhook URL is checked when it is given', () => {
   });
 
   it('refuses a --default-webhook-url outside the list at start', async () => {
-    await expect(startSandbox({ db: 'sqlite::memory:', defaultWebhookUrl: 'http://169.254.169.254/latest/' })).rejects.toThrow(
+    await expect(
+      startSandbox({ db: 'sqlite::memory:', defaultWebhookUrl: 'http://169.254.169.254/latest/' }),
+    ).rejects.toThrow(
       /^--default-webhook-url refused: 169\.254\.169\.254 port 80 is not an allowed delivery target; to deliver there, start the sandbox with --allow-target 169\.254\.169\.254:80/,
     );
   });
 
   it('refuses an API key that could never be sent', async () => {
     await expect(startSandbox({ db: 'sqlite::memory:', apiKey: '' })).rejects.toThrow('the API key must be one word');
-    await expect(startSandbox({ db: 'sqlite::memory:', apiKey: 'two words' })).rejects.toThrow('the API key must be one word');
+    await expect(startSandbox({ db: 'sqlite::memory:', apiKey: 'two words' })).rejects.toThrow(
+      'the API key must be one word',
+    );
   });
 });
 
@@ -199,12 +254,17 @@ describe('every connection is checked again, after DNS, and made to the address 
     const api = sandboxClient(sb);
     const created = await api.create({ webhookUrl: `http://rebind.test:${portOf(receiver.url)}/hook` });
     expect(created.status).toBe(200);
-    await api.emit(created.json.docvTransactionId as string, { eventType: 'VERIFICATION_COMPLETED', decision: 'accept' });
+    await api.emit(created.json.docvTransactionId as string, {
+      eventType: 'VERIFICATION_COMPLETED',
+      decision: 'accept',
+    });
     const rows = await finalDeliveries(sb, created.json.docvTransactionId as string);
     for (const d of rows) {
       expect(d.status).toBe('rejected');
       expect(d.attempts).toBe(1);
-      expect(d.lastError).toBe(`refused by --allow-target: rebind.test resolves to 169.254.169.254: not an allowed delivery target on port ${portOf(receiver.url)}`);
+      expect(d.lastError).toBe(
+        `refused by --allow-target: rebind.test resolves to 169.254.169.254: not an allowed delivery target on port ${portOf(receiver.url)}`,
+      );
       expect(d.reason).toMatch(/^not sent: refused by --allow-target: /);
     }
     expect(receiver.received).toEqual([]);
@@ -214,7 +274,11 @@ describe('every connection is checked again, after DNS, and made to the address 
     const receiver = await sink();
     // The system resolver knows no `pinned.test`: the delivery arrives only if the checked address is used.
     const sb = await sandbox({ resolveHost: async () => ['169.254.169.254', '127.0.0.1'] });
-    const tx = sb.createTransaction({ webhookUrl: `http://pinned.test:${portOf(receiver.url)}/hook`, scenario: 'accept', timeScale: 0.0001 });
+    const tx = sb.createTransaction({
+      webhookUrl: `http://pinned.test:${portOf(receiver.url)}/hook`,
+      scenario: 'accept',
+      timeScale: 0.0001,
+    });
     await sb.settled(10_000);
     const rows = await finalDeliveries(sb, tx.docvTransactionId);
     expect(rows.map((d) => d.status)).toEqual(rows.map(() => 'delivered'));
@@ -227,26 +291,42 @@ describe('every connection is checked again, after DNS, and made to the address 
     const receiver = await sink();
     const sb = await sandbox({ allowTargets: ['127.0.0.2/32'] });
     // Made without DNS (the in-process call is synchronous), so only the delivery can catch it.
-    const tx = sb.createTransaction({ webhookUrl: `http://localhost:${portOf(receiver.url)}/hook`, scenario: 'accept', timeScale: 0.0001 });
+    const tx = sb.createTransaction({
+      webhookUrl: `http://localhost:${portOf(receiver.url)}/hook`,
+      scenario: 'accept',
+      timeScale: 0.0001,
+    });
     await sb.settled(10_000);
     const rows = await finalDeliveries(sb, tx.docvTransactionId);
     for (const d of rows) {
       expect(d.status).toBe('rejected');
-      expect(d.lastError).toMatch(/^refused by --allow-target: localhost resolves to 127\.0\.0\.1(, ::1)?: not an allowed delivery target/);
+      expect(d.lastError).toMatch(
+        /^refused by --allow-target: localhost resolves to 127\.0\.0\.1(, ::1)?: not an allowed delivery target/,
+      );
     }
     expect(receiver.received).toEqual([]);
     // Over HTTP the same URL is refused before anything is made.
-    expect((await sandboxClient(sb).create({ webhookUrl: `http://localhost:${portOf(receiver.url)}/hook` })).status).toBe(400);
+    expect(
+      (await sandboxClient(sb).create({ webhookUrl: `http://localhost:${portOf(receiver.url)}/hook` })).status,
+    ).toBe(400);
     // And an address literal the in-process call refuses at once.
-    expect(() => sb.createTransaction({ webhookUrl: 'http://169.254.169.254/' })).toThrow(/webhookUrl refused: 169\.254\.169\.254 port 80/);
+    expect(() => sb.createTransaction({ webhookUrl: 'http://169.254.169.254/' })).toThrow(
+      /webhookUrl refused: 169\.254\.169\.254 port 80/,
+    );
   });
 
   it('a listener on 127.0.0.1 with --allow-target 127.0.0.1:<another port> gets nothing', async () => {
     const receiver = await sink();
-    const sb = await sandbox({ allowTargets: [`127.0.0.1:${portOf(receiver.url) === 65535 ? 1 : portOf(receiver.url) + 1}`] });
+    const sb = await sandbox({
+      allowTargets: [`127.0.0.1:${portOf(receiver.url) === 65535 ? 1 : portOf(receiver.url) + 1}`],
+    });
     expect((await sandboxClient(sb).create({ webhookUrl: receiver.url })).status).toBe(400);
     // A delivery stored under a wider list (a restart with a narrower one) is refused when its turn comes.
-    const tx = sb.createTransaction({ webhookUrl: `http://${new URL(receiver.url).host.replace('127.0.0.1', 'localhost')}/hook`, scenario: 'accept', timeScale: 0.0001 });
+    const tx = sb.createTransaction({
+      webhookUrl: `http://${new URL(receiver.url).host.replace('127.0.0.1', 'localhost')}/hook`,
+      scenario: 'accept',
+      timeScale: 0.0001,
+    });
     await sb.settled(10_000);
     expect((await finalDeliveries(sb, tx.docvTransactionId)).every((d) => d.status === 'rejected')).toBe(true);
     expect(receiver.received).toEqual([]);
@@ -258,7 +338,10 @@ describe('every connection is checked again, after DNS, and made to the address 
     const sb = await sandbox({ allowTargets: [`LocalHost:${port}`] });
     const api = sandboxClient(sb);
     expect((await api.create({ webhookUrl: `http://127.0.0.1:${port}/hook` })).status).toBe(400);
-    const res = await api.create({ webhookUrl: `http://localhost:${port}/hook`, sandbox: { scenario: 'accept', timeScale: 0.0001 } });
+    const res = await api.create({
+      webhookUrl: `http://localhost:${port}/hook`,
+      sandbox: { scenario: 'accept', timeScale: 0.0001 },
+    });
     expect(res.status).toBe(200);
     await sb.settled(10_000);
     expect(receiver.received.length).toBeGreaterThan(0);
@@ -267,7 +350,10 @@ describe('every connection is checked again, after DNS, and made to the address 
   it('another loopback address is allowed by default: the local receiver may listen on any', async () => {
     const other = await listenerOn('127.0.0.2');
     const sb = await sandbox();
-    const res = await sandboxClient(sb).create({ webhookUrl: other.url, sandbox: { scenario: 'accept', timeScale: 0.0001 } });
+    const res = await sandboxClient(sb).create({
+      webhookUrl: other.url,
+      sandbox: { scenario: 'accept', timeScale: 0.0001 },
+    });
     expect(res.status).toBe(200);
     await sb.settled(10_000);
     expect(other.hits).toBeGreaterThan(0);
@@ -283,18 +369,35 @@ describe('warnings when the secrets can leave loopback', () => {
         done();
       },
     });
-    return { logger: pino({ level: 'info' }, stream), lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+    return {
+      logger: pino({ level: 'info' }, stream),
+      lines: () =>
+        out
+          .join('')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+    };
   }
-  const warnings = (lines: Array<Record<string, unknown>>) => lines.filter((l) => l.level === 40).map((l) => l.msg as string);
+  const warnings = (lines: Array<Record<string, unknown>>) =>
+    lines.filter((l) => l.level === 40).map((l) => l.msg as string);
 
   it('warns once when it signs while listening beyond loopback, and once when targets go beyond loopback; never with the secret', async () => {
     const exposed = capture();
     await sandbox({ host: '0.0.0.0', logger: exposed.logger });
-    expect(warnings(exposed.lines())).toEqual([expect.stringMatching(/^the sandbox listens beyond loopback and signs deliveries with the receiver's secrets: .*never give the sandbox production secrets$/)]);
+    expect(warnings(exposed.lines())).toEqual([
+      expect.stringMatching(
+        /^the sandbox listens beyond loopback and signs deliveries with the receiver's secrets: .*never give the sandbox production secrets$/,
+      ),
+    ]);
 
     const wide = capture();
     await sandbox({ allowTargets: ['10.0.0.0/8:8443'], logger: wide.logger });
-    expect(warnings(wide.lines())).toEqual([expect.stringMatching(/^--allow-target allows targets beyond loopback, and deliveries carry the receiver's secrets: /)]);
+    expect(warnings(wide.lines())).toEqual([
+      expect.stringMatching(
+        /^--allow-target allows targets beyond loopback, and deliveries carry the receiver's secrets: /,
+      ),
+    ]);
 
     for (const c of [exposed, wide]) {
       const text = JSON.stringify(c.lines());
@@ -307,7 +410,12 @@ describe('warnings when the secrets can leave loopback', () => {
     const local = capture();
     await sandbox({ logger: local.logger });
     const noSecrets = capture();
-    const sb = await startSandbox({ db: 'sqlite::memory:', host: '0.0.0.0', allowTargets: ['10.0.0.0/8'], logger: noSecrets.logger });
+    const sb = await startSandbox({
+      db: 'sqlite::memory:',
+      host: '0.0.0.0',
+      allowTargets: ['10.0.0.0/8'],
+      logger: noSecrets.logger,
+    });
     open.push(sb);
     expect(warnings(local.lines())).toEqual([]);
     expect(warnings(noSecrets.lines())).toEqual([]);
@@ -319,17 +427,40 @@ describe('the built CLI', () => {
     const r = await runCli(['sandbox', '--help']);
     expect(r.code).toBe(0);
     const help = r.stdout.replace(/\s+/g, ' ');
-    expect(help).toMatch(/--allow-target <targets> where deliveries may go, as they carry the receiver's secrets: .*\(default: loopback only: 127\.0\.0\.0\/8,::1, env: DOCV_SANDBOX_ALLOW_TARGETS\)/);
+    expect(help).toMatch(
+      /--allow-target <targets> where deliveries may go, as they carry the receiver's secrets: .*\(default: loopback only: 127\.0\.0\.0\/8,::1, env: DOCV_SANDBOX_ALLOW_TARGETS\)/,
+    );
   });
 
   it('stops with a clear error on a bad entry, or a default webhook URL outside the list', async () => {
-    const bad = await runCli(['sandbox', '--db', 'sqlite::memory:', '--port', '0', '--allow-target', '127.0.0.1:3000,receiver.example']);
+    const bad = await runCli([
+      'sandbox',
+      '--db',
+      'sqlite::memory:',
+      '--port',
+      '0',
+      '--allow-target',
+      '127.0.0.1:3000,receiver.example',
+    ]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--allow-target entry 2 ("receiver.example"): a host name needs its port');
-    const outside = await runCli(['sandbox', '--db', 'sqlite::memory:', '--port', '0', '--default-webhook-url', 'http://[::ffff:169.254.169.254]/x'], {
-      env: { DOCV_SANDBOX_ALLOW_TARGETS: '127.0.0.1:3000' },
-    });
+    const outside = await runCli(
+      [
+        'sandbox',
+        '--db',
+        'sqlite::memory:',
+        '--port',
+        '0',
+        '--default-webhook-url',
+        'http://[::ffff:169.254.169.254]/x',
+      ],
+      {
+        env: { DOCV_SANDBOX_ALLOW_TARGETS: '127.0.0.1:3000' },
+      },
+    );
     expect(outside.code).not.toBe(0);
-    expect(outside.stderr).toContain('--default-webhook-url refused: [::ffff:a9fe:a9fe] (169.254.169.254) port 80 is not an allowed delivery target');
+    expect(outside.stderr).toContain(
+      '--default-webhook-url refused: [::ffff:a9fe:a9fe] (169.254.169.254) port 80 is not an allowed delivery target',
+    );
   });
 });

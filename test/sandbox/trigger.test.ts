@@ -37,19 +37,60 @@ describe('sendEvent', () => {
   });
 
   it('sends any v5 type, and one nobody knows when told the dialect', async () => {
-    const known = await sendEvent({ target: sink.url, eventType: 'DOCUMENT_BACK_UPLOADED', docvTransactionId: 'tok-1', customerUserId: 'c-1' });
-    expect(known.payload).toMatchObject({ origId: 'tok-1', event: { eventType: 'DOCUMENT_BACK_UPLOADED', docvTransactionToken: 'tok-1', customerUserId: 'c-1' } });
-    const unknown = await sendEvent({ target: sink.url, eventType: 'UNKNOWN_FUTURE_TYPE', dialect: 'socure-v5', docvTransactionId: 'tok-1' });
-    expect(unknown.payload).toMatchObject({ reason: 'UNKNOWN_FUTURE_TYPE', event: { eventType: 'UNKNOWN_FUTURE_TYPE', docvTransactionToken: 'tok-1' } });
-    const withDecision = await sendEvent({ target: sink.url, eventType: 'VERIFICATION_COMPLETED', dialect: 'socure-v5', decision: 'review', set: { environmentName: 'Production' } });
-    expect(withDecision.payload).toMatchObject({ environmentName: 'Production', event: { data: { documentVerification: { decision: { value: 'review' } } } } });
+    const known = await sendEvent({
+      target: sink.url,
+      eventType: 'DOCUMENT_BACK_UPLOADED',
+      docvTransactionId: 'tok-1',
+      customerUserId: 'c-1',
+    });
+    expect(known.payload).toMatchObject({
+      origId: 'tok-1',
+      event: { eventType: 'DOCUMENT_BACK_UPLOADED', docvTransactionToken: 'tok-1', customerUserId: 'c-1' },
+    });
+    const unknown = await sendEvent({
+      target: sink.url,
+      eventType: 'UNKNOWN_FUTURE_TYPE',
+      dialect: 'socure-v5',
+      docvTransactionId: 'tok-1',
+    });
+    expect(unknown.payload).toMatchObject({
+      reason: 'UNKNOWN_FUTURE_TYPE',
+      event: { eventType: 'UNKNOWN_FUTURE_TYPE', docvTransactionToken: 'tok-1' },
+    });
+    const withDecision = await sendEvent({
+      target: sink.url,
+      eventType: 'VERIFICATION_COMPLETED',
+      dialect: 'socure-v5',
+      decision: 'review',
+      set: { environmentName: 'Production' },
+    });
+    expect(withDecision.payload).toMatchObject({
+      environmentName: 'Production',
+      event: { data: { documentVerification: { decision: { value: 'review' } } } },
+    });
   });
 
   it('sends RiskOS events with the decision in upper case', async () => {
-    const done = await sendEvent({ target: sink.url, eventType: 'evaluation_completed', docvTransactionId: 'tok-2', decision: 'resubmit' });
-    expect(done).toMatchObject({ dialect: 'riskos', payload: { event_type: 'evaluation_completed', data: { decision: 'REVIEW' } } });
-    const note = await sendEvent({ target: sink.url, eventType: 'APP_OPENED', dialect: 'riskos', docvTransactionId: 'tok-2' });
-    expect(note.payload).toMatchObject({ event_type: 'case_notes_added', data: { notes: 'Capture App Opened', reviewer_id: 'Webhook' } });
+    const done = await sendEvent({
+      target: sink.url,
+      eventType: 'evaluation_completed',
+      docvTransactionId: 'tok-2',
+      decision: 'resubmit',
+    });
+    expect(done).toMatchObject({
+      dialect: 'riskos',
+      payload: { event_type: 'evaluation_completed', data: { decision: 'REVIEW' } },
+    });
+    const note = await sendEvent({
+      target: sink.url,
+      eventType: 'APP_OPENED',
+      dialect: 'riskos',
+      docvTransactionId: 'tok-2',
+    });
+    expect(note.payload).toMatchObject({
+      event_type: 'case_notes_added',
+      data: { notes: 'Capture App Opened', reviewer_id: 'Webhook' },
+    });
   });
 
   it('keeps the flat contract for its four types', async () => {
@@ -62,10 +103,12 @@ describe('sendEvent', () => {
     await expect(sendEvent({ target: sink.url, eventType: 'SESSION_COMPLETE', dialect: 'asyncapi' })).rejects.toThrow(
       /SESSION_COMPLETE is not an event type of the asyncapi dialect \(it has APP_OPENED/,
     );
-    await expect(sendEvent({ target: sink.url, eventType: 'APP_OPENED', dialect: 'socure-v5', decision: 'accept' })).rejects.toThrow(
-      /in socure-v5 a decision goes with VERIFICATION_COMPLETED/,
+    await expect(
+      sendEvent({ target: sink.url, eventType: 'APP_OPENED', dialect: 'socure-v5', decision: 'accept' }),
+    ).rejects.toThrow(/in socure-v5 a decision goes with VERIFICATION_COMPLETED/);
+    expect(() => resolveTriggerDialect('SOMETHING_NEW', undefined)).toThrow(
+      /nobody knows event type SOMETHING_NEW yet.*--dialect socure-v5 or riskos/,
     );
-    expect(() => resolveTriggerDialect('SOMETHING_NEW', undefined)).toThrow(/nobody knows event type SOMETHING_NEW yet.*--dialect socure-v5 or riskos/);
     expect(() => resolveTriggerDialect('has space', 'socure-v5')).toThrow(/must be a name/);
     expect(resolveTriggerDialect('SESSION_COMPLETE', undefined)).toBe('socure-v5');
     expect(resolveTriggerDialect('case_notes_added', undefined)).toBe('riskos');

@@ -76,9 +76,12 @@ describe("the fuzz test's credentials are what it takes them for", () => {
     for (const last of '0123456789abcdef') {
       const secret = `${endingInZero.slice(0, -1)}${last}`;
       const auth = createInboundAuth({ webhookSecrets: [secret] });
-      const check = (authorization: string) => auth.checkCredentials({ headers: { authorization }, remoteAddress: '127.0.0.1' }, Buffer.alloc(0)).ok;
-      for (const wrong of wrongSharedSecretCredentials(secret)) expect(check(wrong), `${wrong} for ${secret}`).toBe(false);
-      for (const right of rightSharedSecretCredentials(secret)) expect(check(right), `${right} for ${secret}`).toBe(true);
+      const check = (authorization: string) =>
+        auth.checkCredentials({ headers: { authorization }, remoteAddress: '127.0.0.1' }, Buffer.alloc(0)).ok;
+      for (const wrong of wrongSharedSecretCredentials(secret))
+        expect(check(wrong), `${wrong} for ${secret}`).toBe(false);
+      for (const right of rightSharedSecretCredentials(secret))
+        expect(check(right), `${right} for ${secret}`).toBe(true);
     }
   });
 });
@@ -86,7 +89,8 @@ describe("the fuzz test's credentials are what it takes them for", () => {
 describe.each(backends)('inbound authentication over HTTP ($name)', (backend) => {
   if (skipUnavailable(backend)) return;
   /** A receiver on a fresh database of this backend; `destroy` drops it. */
-  const start = async (options: Parameters<typeof startTestReceiver>[0] = {}) => startTestReceiver({ ...options, database: await backend.create() });
+  const start = async (options: Parameters<typeof startTestReceiver>[0] = {}) =>
+    startTestReceiver({ ...options, database: await backend.create() });
 
   describe('shared secret in Authorization', () => {
     const current = newSharedSecret('current');
@@ -109,7 +113,10 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
     it('rotation: both configured secrets are accepted at once, one that was never configured is not', async () => {
       expectAccepted(await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${previous}` }));
       expectAccepted(await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${current}` }));
-      expectUnauthorized(await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${newSharedSecret('retired')}` }), BEARER_CHALLENGE);
+      expectUnauthorized(
+        await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${newSharedSecret('retired')}` }),
+        BEARER_CHALLENGE,
+      );
     });
 
     it.each<[string, Record<string, string>]>([
@@ -155,9 +162,16 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
     afterAll(async () => r.destroy());
 
     it('accepts every configured user:pass (rotation), with the scheme in any case', async () => {
-      expectAccepted(await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: basic('alice:correct-horse') }));
+      expectAccepted(
+        await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: basic('alice:correct-horse') }),
+      );
       expectAccepted(await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: basic('bob:battery:staple') }));
-      expectAccepted(await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: basic('alice:correct-horse').replace('Basic', 'bAsIc') }));
+      expectAccepted(
+        await post(r.webhookUrl, eventJson(), {
+          ...JSON_CT,
+          authorization: basic('alice:correct-horse').replace('Basic', 'bAsIc'),
+        }),
+      );
     });
 
     it.each<[string, Record<string, string>]>([
@@ -165,7 +179,10 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       ['a wrong password', { authorization: basic('alice:wrong') }],
       ['a wrong user', { authorization: basic('mallory:correct horse') }],
       ["another user's password", { authorization: basic('alice:battery:staple') }],
-      ['the right pair under the Bearer scheme', { authorization: `Bearer ${Buffer.from('alice:correct-horse').toString('base64')}` }],
+      [
+        'the right pair under the Bearer scheme',
+        { authorization: `Bearer ${Buffer.from('alice:correct-horse').toString('base64')}` },
+      ],
       ['not base64', { authorization: 'Basic %%%not-base64%%%' }],
     ])('401 with the same body and a Basic challenge for %s', async (_name, headers) => {
       expectUnauthorized(await post(r.webhookUrl, eventJson(), { ...JSON_CT, ...headers }), BASIC_CHALLENGE);
@@ -191,13 +208,18 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
         expectAccepted(await post(r.webhookUrl, body, { ...JSON_CT, ...sign(secret, body) }));
       }
       const body = eventJson();
-      expectAccepted(await post(r.webhookUrl, body, { ...JSON_CT, ...sign(signing, body, { timestampSeconds: now() - 240 }) }));
+      expectAccepted(
+        await post(r.webhookUrl, body, { ...JSON_CT, ...sign(signing, body, { timestampSeconds: now() - 240 }) }),
+      );
     });
 
     it('accepts a header listing several signatures when one of them matches', async () => {
       const body = eventJson();
       const good = sign(signing, body);
-      const wrong = sign(attacker, body, { id: good[`${spelling}-id`]!, timestampSeconds: Number(good[`${spelling}-timestamp`]) });
+      const wrong = sign(attacker, body, {
+        id: good[`${spelling}-id`]!,
+        timestampSeconds: Number(good[`${spelling}-timestamp`]),
+      });
       const list = `${wrong[`${spelling}-signature`]} v1a,c29tZSBhc3ltbWV0cmljIHNpZ25hdHVyZQ== ${good[`${spelling}-signature`]}`;
       expectAccepted(await post(r.webhookUrl, body, { ...JSON_CT, ...good, [`${spelling}-signature`]: list }));
     });
@@ -205,11 +227,20 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
     it.each<[string, (body: string) => { body: string; headers: Record<string, string> }]>([
       ['signed with a secret that is not configured', (body) => ({ body, headers: sign(attacker, body) })],
       ['absent', (body) => ({ body, headers: {} })],
-      ['expired (timestamp 6 minutes old)', (body) => ({ body, headers: sign(signing, body, { timestampSeconds: now() - 360 }) })],
-      ['from the future (timestamp 6 minutes ahead)', (body) => ({ body, headers: sign(signing, body, { timestampSeconds: now() + 360 }) })],
+      [
+        'expired (timestamp 6 minutes old)',
+        (body) => ({ body, headers: sign(signing, body, { timestampSeconds: now() - 360 }) }),
+      ],
+      [
+        'from the future (timestamp 6 minutes ahead)',
+        (body) => ({ body, headers: sign(signing, body, { timestampSeconds: now() + 360 }) }),
+      ],
       [
         'over a body that was tampered with afterwards',
-        (body) => ({ body: body.replace('"APP_OPENED"', '"VERIFICATION_COMPLETED","decision":"accept"'), headers: sign(signing, body) }),
+        (body) => ({
+          body: body.replace('"APP_OPENED"', '"VERIFICATION_COMPLETED","decision":"accept"'),
+          headers: sign(signing, body),
+        }),
       ],
     ])('401 with the same body and no challenge when the signature is %s', async (_name, make) => {
       const { body, headers } = make(eventJson());
@@ -223,7 +254,9 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       const body = eventJson();
       const headers = { ...JSON_CT, ...sign(signing, body, { id }) };
       const eventId = expectAccepted(await post(r.webhookUrl, body, headers));
-      expect(await r.database.rows<{ delivery_id: string }>('SELECT delivery_id FROM events WHERE event_id = ?', eventId)).toEqual([{ delivery_id: id }]);
+      expect(
+        await r.database.rows<{ delivery_id: string }>('SELECT delivery_id FROM events WHERE event_id = ?', eventId),
+      ).toEqual([{ delivery_id: id }]);
 
       // A captured delivery sent again, bytes and headers identical.
       const replay = await post(r.webhookUrl, body, headers);
@@ -234,8 +267,14 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       const other = eventJson({ eventType: 'DOCUMENTS_UPLOADED' });
       const conflict = await post(r.webhookUrl, other, { ...JSON_CT, ...sign(signing, other, { id }) });
       expect(conflict.status).toBe(409);
-      expect(conflict.json).toMatchObject({ status: 409, type: 'urn:docv-webhooks:problem:delivery-id-reused', eventId });
-      const quarantined = await r.database.rows<{ reason: string; status: number; body: Buffer }>('SELECT reason, status, body FROM quarantine ORDER BY seq');
+      expect(conflict.json).toMatchObject({
+        status: 409,
+        type: 'urn:docv-webhooks:problem:delivery-id-reused',
+        eventId,
+      });
+      const quarantined = await r.database.rows<{ reason: string; status: number; body: Buffer }>(
+        'SELECT reason, status, body FROM quarantine ORDER BY seq',
+      );
       expect(quarantined).toHaveLength(quarantinedBefore + 1);
       expect(quarantined.at(-1)).toMatchObject({ reason: 'conflict', status: 409 });
       expect(quarantined.at(-1)!.body.toString('utf8')).toBe(other);
@@ -247,7 +286,12 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       const tx = JSON.parse(opened).docvTransactionId as string;
       expectAccepted(await post(r.webhookUrl, opened, { ...JSON_CT, ...sign(signing, opened) }));
 
-      const forged = JSON.stringify({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: tx, eventTime: '2026-03-01T10:05:00Z', decision: 'accept' });
+      const forged = JSON.stringify({
+        eventType: 'VERIFICATION_COMPLETED',
+        docvTransactionId: tx,
+        eventTime: '2026-03-01T10:05:00Z',
+        decision: 'accept',
+      });
       const forgedNew = JSON.stringify({ ...JSON.parse(forged), docvTransactionId: `${tx}-forged` });
       // Signed by someone else, or a genuine signature lifted from another delivery onto this body.
       const lifted = sign(signing, opened);
@@ -307,7 +351,10 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
     });
 
     it('with trust-proxy, the right-most X-Forwarded-For entry (the one the proxy appended) is the client', async () => {
-      const r = await startAllowing({ auth: { allowIps: ['10.0.0.0/8'], trustProxy: true }, adminToken: PROXY_ADMIN_TOKEN });
+      const r = await startAllowing({
+        auth: { allowIps: ['10.0.0.0/8'], trustProxy: true },
+        adminToken: PROXY_ADMIN_TOKEN,
+      });
       expectAccepted(await post(r.webhookUrl, eventJson(), { ...auth, 'x-forwarded-for': '10.1.2.3' }));
       expectAccepted(await post(r.webhookUrl, eventJson(), { ...auth, 'x-forwarded-for': '203.0.113.9, 10.1.2.3' }));
       // A client that prepends an allowed address to what the proxy appends gains nothing.
@@ -318,12 +365,15 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       }
     });
 
-    it.skipIf(!hasIpv6Loopback())('IPv6: ::1/128 is a hit and fd00::/8 a miss on a receiver listening on ::1', async () => {
-      const hit = await startAllowing({ host: '::1', auth: { allowIps: ['::1/128'] } });
-      expectAccepted(await post(hit.webhookUrl, eventJson(), auth));
-      const miss = await startAllowing({ host: '::1', auth: { allowIps: ['fd00::/8', '10.0.0.0/8'] } });
-      expect((await post(miss.webhookUrl, eventJson(), auth)).status).toBe(403);
-    });
+    it.skipIf(!hasIpv6Loopback())(
+      'IPv6: ::1/128 is a hit and fd00::/8 a miss on a receiver listening on ::1',
+      async () => {
+        const hit = await startAllowing({ host: '::1', auth: { allowIps: ['::1/128'] } });
+        expectAccepted(await post(hit.webhookUrl, eventJson(), auth));
+        const miss = await startAllowing({ host: '::1', auth: { allowIps: ['fd00::/8', '10.0.0.0/8'] } });
+        expect((await post(miss.webhookUrl, eventJson(), auth)).status).toBe(403);
+      },
+    );
   });
 
   describe('what is stored, and what is not', () => {
@@ -340,11 +390,22 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
           Buffer.from([0xff, 0xfe, 0x00, 0x7b]),
           '[]',
         ];
-        const credentials: Record<string, string>[] = [{}, { authorization: 'Bearer guess' }, { authorization: `Bearer ${secret.toUpperCase()}` }, { authorization: 'Basic YTpi' }];
+        const credentials: Record<string, string>[] = [
+          {},
+          { authorization: 'Bearer guess' },
+          { authorization: `Bearer ${secret.toUpperCase()}` },
+          { authorization: 'Basic YTpi' },
+        ];
         const contentTypes = ['application/json', 'text/plain', 'application/x-www-form-urlencoded'];
         const sends: Promise<HttpResult>[] = [];
         for (let i = 0; i < 48; i++) {
-          sends.push(post(r.webhookUrl, bodies[i % bodies.length]!, { 'content-type': contentTypes[i % 3]!, ...credentials[i % credentials.length], 'webhook-id': `burst-${i}` }));
+          sends.push(
+            post(r.webhookUrl, bodies[i % bodies.length]!, {
+              'content-type': contentTypes[i % 3]!,
+              ...credentials[i % credentials.length],
+              'webhook-id': `burst-${i}`,
+            }),
+          );
         }
         const statuses = (await Promise.all(sends)).map((res) => res.status);
         // 401 until the limiter blocks the address, 429 after; never anything else.
@@ -372,7 +433,12 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
         const reused = eventJson();
         const cases: Array<[number, string, string, Record<string, string>]> = [
           [400, 'bad_request', '{"eventType": "APP_OPENED",', JSON_CT],
-          [422, 'invalid', JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: '', eventTime: 'yesterday' }), JSON_CT],
+          [
+            422,
+            'invalid',
+            JSON.stringify({ eventType: 'APP_OPENED', docvTransactionId: '', eventTime: 'yesterday' }),
+            JSON_CT,
+          ],
           [415, 'unsupported_media_type', eventJson(), { 'content-type': 'text/plain' }],
           [200, '', reused, { ...JSON_CT, 'webhook-id': 'reused-id' }],
           [409, 'conflict', eventJson(), { ...JSON_CT, 'webhook-id': 'reused-id' }],
@@ -381,10 +447,16 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
           const res = await post(r.webhookUrl, body, { ...credentialHeaders, ...headers });
           expect(res.status, res.text).toBe(status);
         }
-        const rows = await r.database.rows<{ reason: string; status: number; headers: string; detail: string; body: Buffer }>(
-          'SELECT reason, status, headers, detail, body FROM quarantine ORDER BY seq',
+        const rows = await r.database.rows<{
+          reason: string;
+          status: number;
+          headers: string;
+          detail: string;
+          body: Buffer;
+        }>('SELECT reason, status, headers, detail, body FROM quarantine ORDER BY seq');
+        expect(rows.map((row) => [row.status, row.reason])).toEqual(
+          cases.filter(([s]) => s !== 200).map(([s, reason]) => [s, reason]),
         );
-        expect(rows.map((row) => [row.status, row.reason])).toEqual(cases.filter(([s]) => s !== 200).map(([s, reason]) => [s, reason]));
         for (const row of rows) {
           const headers = JSON.parse(row.headers) as Record<string, string>;
           expect(headers).not.toHaveProperty('authorization');
@@ -394,7 +466,13 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
           expect(headers).not.toHaveProperty('x-webhook-secret');
           expect(headers['x-request-id']).toBe('kept-1');
           const everything = `${row.headers}\n${row.detail}\n${row.body.toString('utf8')}`;
-          for (const value of [secret, 'cHJveHk6c2VjcmV0', 'cookie-secret', 'api-key-secret', 'webhook-header-secret']) {
+          for (const value of [
+            secret,
+            'cHJveHk6c2VjcmV0',
+            'cookie-secret',
+            'api-key-secret',
+            'webhook-header-secret',
+          ]) {
             expect(everything).not.toContain(value);
           }
         }
@@ -417,14 +495,21 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       try {
         for (const contentType of [';charset=utf-8', 'application/', 'application/json, text/plain', '*/*', '']) {
           const headers = { 'content-type': contentType };
-          expect((await post(closed.webhookUrl, eventJson(), { ...headers, authorization: `Bearer ${secret}` })).status, contentType).toBe(403);
+          expect(
+            (await post(closed.webhookUrl, eventJson(), { ...headers, authorization: `Bearer ${secret}` })).status,
+            contentType,
+          ).toBe(403);
           expectUnauthorized(await post(open.webhookUrl, eventJson(), headers), BEARER_CHALLENGE);
           const res = await post(open.webhookUrl, eventJson(), { ...headers, authorization: `Bearer ${secret}` });
           // Judged by the pipeline, after authentication, like any other unsupported type.
           expect(res.status, contentType).toBe(415);
           expect(res.json.type).toBe('urn:docv-webhooks:problem:unsupported-media-type');
         }
-        expect((await open.database.rows<{ reason: string }>('SELECT reason FROM quarantine ORDER BY seq')).map((row) => row.reason)).toEqual(Array(5).fill('unsupported_media_type'));
+        expect(
+          (await open.database.rows<{ reason: string }>('SELECT reason FROM quarantine ORDER BY seq')).map(
+            (row) => row.reason,
+          ),
+        ).toEqual(Array(5).fill('unsupported_media_type'));
         expect(await count(closed.database, 'quarantine')).toBe(0);
       } finally {
         await open.destroy();
@@ -467,9 +552,24 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       const secret = newSharedSecret('limit-proxy');
       const r = await start({ webhookSecrets: [secret], auth: { trustProxy: true }, adminToken: PROXY_ADMIN_TOKEN });
       try {
-        for (let i = 0; i < 12; i++) await post(r.webhookUrl, eventJson(), { ...JSON_CT, 'x-forwarded-for': '198.51.100.7' });
-        expect((await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${secret}`, 'x-forwarded-for': '198.51.100.7' })).status).toBe(429);
-        expectAccepted(await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${secret}`, 'x-forwarded-for': '198.51.100.8' }));
+        for (let i = 0; i < 12; i++)
+          await post(r.webhookUrl, eventJson(), { ...JSON_CT, 'x-forwarded-for': '198.51.100.7' });
+        expect(
+          (
+            await post(r.webhookUrl, eventJson(), {
+              ...JSON_CT,
+              authorization: `Bearer ${secret}`,
+              'x-forwarded-for': '198.51.100.7',
+            })
+          ).status,
+        ).toBe(429);
+        expectAccepted(
+          await post(r.webhookUrl, eventJson(), {
+            ...JSON_CT,
+            authorization: `Bearer ${secret}`,
+            'x-forwarded-for': '198.51.100.8',
+          }),
+        );
       } finally {
         await r.destroy();
       }
@@ -486,17 +586,53 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
       const b = await start({ basicAuth: ['loguser:logged-basic-password'], logger: sink.logger });
       try {
         const body = eventJson();
-        expectUnauthorized(await post(a.webhookUrl, body, { ...JSON_CT, authorization: `Bearer ${wrongShared}`, ...signatureHeaders(signing, body) }), BEARER_CHALLENGE);
-        expectUnauthorized(await post(a.webhookUrl, body, { ...JSON_CT, authorization: `Bearer ${shared}` }), BEARER_CHALLENGE);
         expectUnauthorized(
-          await post(a.webhookUrl, body, { ...JSON_CT, authorization: `Bearer ${shared}`, ...signatureHeaders(newSigningSecret(), body) }),
+          await post(a.webhookUrl, body, {
+            ...JSON_CT,
+            authorization: `Bearer ${wrongShared}`,
+            ...signatureHeaders(signing, body),
+          }),
           BEARER_CHALLENGE,
         );
-        expectAccepted(await post(a.webhookUrl, body, { ...JSON_CT, authorization: `Bearer ${shared}`, ...signatureHeaders(signing, body) }));
-        expect((await post(a.webhookUrl, 'not json', { ...JSON_CT, authorization: `Bearer ${shared}`, ...signatureHeaders(signing, 'not json') })).status).toBe(400);
+        expectUnauthorized(
+          await post(a.webhookUrl, body, { ...JSON_CT, authorization: `Bearer ${shared}` }),
+          BEARER_CHALLENGE,
+        );
+        expectUnauthorized(
+          await post(a.webhookUrl, body, {
+            ...JSON_CT,
+            authorization: `Bearer ${shared}`,
+            ...signatureHeaders(newSigningSecret(), body),
+          }),
+          BEARER_CHALLENGE,
+        );
+        expectAccepted(
+          await post(a.webhookUrl, body, {
+            ...JSON_CT,
+            authorization: `Bearer ${shared}`,
+            ...signatureHeaders(signing, body),
+          }),
+        );
+        expect(
+          (
+            await post(a.webhookUrl, 'not json', {
+              ...JSON_CT,
+              authorization: `Bearer ${shared}`,
+              ...signatureHeaders(signing, 'not json'),
+            })
+          ).status,
+        ).toBe(400);
         const wrongBasic = `Basic ${Buffer.from('loguser:sent-wrong-password').toString('base64')}`;
-        expectUnauthorized(await post(b.webhookUrl, eventJson(), { ...JSON_CT, authorization: wrongBasic }), BASIC_CHALLENGE);
-        expectAccepted(await post(b.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Basic ${Buffer.from('loguser:logged-basic-password').toString('base64')}` }));
+        expectUnauthorized(
+          await post(b.webhookUrl, eventJson(), { ...JSON_CT, authorization: wrongBasic }),
+          BASIC_CHALLENGE,
+        );
+        expectAccepted(
+          await post(b.webhookUrl, eventJson(), {
+            ...JSON_CT,
+            authorization: `Basic ${Buffer.from('loguser:logged-basic-password').toString('base64')}`,
+          }),
+        );
       } finally {
         await a.destroy();
         await b.destroy();
@@ -504,7 +640,15 @@ describe.each(backends)('inbound authentication over HTTP ($name)', (backend) =>
 
       const text = sink.text();
       const signingKey = signing.slice('whsec_'.length);
-      for (const secret of [shared, signing, signingKey, wrongShared, 'logged-basic-password', 'sent-wrong-password', Buffer.from('loguser:logged-basic-password').toString('base64')]) {
+      for (const secret of [
+        shared,
+        signing,
+        signingKey,
+        wrongShared,
+        'logged-basic-password',
+        'sent-wrong-password',
+        Buffer.from('loguser:logged-basic-password').toString('base64'),
+      ]) {
         expect(text).not.toContain(secret);
       }
       const reasons = sink

@@ -70,12 +70,21 @@ function openIdle(port: number, localAddress: string): Promise<IdleClient> {
 }
 
 /** One delivery on a connection of its own (`agent: false`), so each needs a new connection admitted. */
-function deliverOnNewConnection(url: string, localAddress: string, authorization: string): Promise<{ status: number; text: string }> {
+function deliverOnNewConnection(
+  url: string,
+  localAddress: string,
+  authorization: string,
+): Promise<{ status: number; text: string }> {
   const body = eventJson();
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       url,
-      { method: 'POST', agent: false, localAddress, headers: { ...JSON_CT, authorization, 'content-length': String(Buffer.byteLength(body)) } },
+      {
+        method: 'POST',
+        agent: false,
+        localAddress,
+        headers: { ...JSON_CT, authorization, 'content-length': String(Buffer.byteLength(body)) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -111,145 +120,187 @@ async function closeAll(clients: IdleClient[]): Promise<void> {
 
 // Linux only: other systems route only 127.0.0.1 to the loopback interface, so there is no
 // second client address to bind to.
-describe.skipIf(process.platform !== 'linux')('connection admission: one address, or many, cannot starve deliveries of connections', () => {
-  const secret = newSharedSecret('admission');
-  const authorization = `Bearer ${secret}`;
-  const log = memoryLogger('warn');
-  let r: TestReceiver;
+describe.skipIf(process.platform !== 'linux')(
+  'connection admission: one address, or many, cannot starve deliveries of connections',
+  () => {
+    const secret = newSharedSecret('admission');
+    const authorization = `Bearer ${secret}`;
+    const log = memoryLogger('warn');
+    let r: TestReceiver;
 
-  beforeAll(async () => {
-    const limit = fileDescriptorLimit();
-    if (limit < FDS_NEEDED) throw new Error(`this test holds about ${FDS_NEEDED} sockets open; ulimit -n is ${limit}: raise it (ulimit -n 4096)`);
-    r = await startTestReceiver({ webhookSecrets: [secret], timeouts: TIMEOUTS, logger: log.logger });
-    // The sender has delivered before: its address may now use the reserved share.
-    expect((await deliverOnNewConnection(r.webhookUrl, SENDER, authorization)).status).toBe(200);
-    // This one tried and failed: a 401 earns nothing.
-    expect((await deliverOnNewConnection(r.webhookUrl, '127.0.0.3', 'Bearer wrong')).status).toBe(401);
-  });
-  afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await r?.destroy();
-  });
-
-  it(`lets one address hold at most ${TIMEOUTS.maxConnectionsPerClient} connections: the rest are closed at once and logged once`, async () => {
-    const port = r.config.port;
-    const clients = await Promise.all(Array.from({ length: 40 }, () => openIdle(port, '127.0.9.1')));
-    const capped = await settle(() => stillOpen(clients).length <= TIMEOUTS.maxConnectionsPerClient, 3_000);
-    // A moment more: any later close would be one the cap should not have made.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(capped, `${stillOpen(clients).length} still open`).toBe(true);
-    expect(stillOpen(clients)).toHaveLength(TIMEOUTS.maxConnectionsPerClient);
-    // Closed before a byte was read: no 408, no answer at all.
-    for (const c of clients.filter((c) => !c.isOpen())) expect(c.received()).toBe('');
-
-    const refusals = log.lines().filter((l) => l.msg?.startsWith('connection refused') && l.client === '127.0.9.1');
-    expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatchObject({ level: 40, reason: 'per_client', limit: TIMEOUTS.maxConnectionsPerClient });
-    expect(refusals[0].msg).toContain('--max-connections-per-client');
-
-    // Another address is not held back by this one's cap.
-    const other = await openIdle(port, '127.0.9.2');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(other.isOpen()).toBe(true);
-
-    // The slots come back when its connections close: a leaked count would lock the address out for good.
-    await closeAll([...clients, other]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const again = await Promise.all(Array.from({ length: TIMEOUTS.maxConnectionsPerClient }, () => openIdle(port, '127.0.9.1')));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(stillOpen(again)).toHaveLength(TIMEOUTS.maxConnectionsPerClient);
-    await closeAll(again);
-  });
-
-  it(`under ${ATTACKERS.length} addresses holding every connection they can, a sender that delivered before keeps a 25-socket pool (over the per-client cap) and gets all 50 deliveries answered 200 and stored; strangers are turned away`, async () => {
-    const port = r.config.port;
-    // Let the server see the previous test's sockets close.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const attack = await Promise.all(ATTACKERS.flatMap((address) => Array.from({ length: ATTEMPTS_PER_ATTACKER }, () => openIdle(port, address))));
-    await settle(() => stillOpen(attack).length <= UNRESERVED, 5_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const held = stillOpen(attack);
-    // Everything not kept in reserve (a few may have been turned away while the last test's
-    // sockets were still counted), and no address beyond its cap.
-    expect(held.length).toBeLessThanOrEqual(UNRESERVED);
-    expect(held.length).toBeGreaterThan(UNRESERVED - 10);
-    for (const address of ATTACKERS) {
-      expect(held.filter((c) => c.socket.localAddress === address).length).toBeLessThanOrEqual(TIMEOUTS.maxConnectionsPerClient);
-    }
-
-    // Strangers, and an address that failed to authenticate, get no connection while the attack holds.
-    await expect(deliverOnNewConnection(r.webhookUrl, '127.0.0.2', authorization)).rejects.toThrow(/socket hang up|ECONNRESET|EPIPE/);
-    await expect(deliverOnNewConnection(r.webhookUrl, '127.0.0.3', authorization)).rejects.toThrow(/socket hang up|ECONNRESET|EPIPE/);
-
-    // The sender that delivered before is held to the total alone, not to the per-client cap: its
-    // keep-alive pool may hold more sockets than that (here 25 idle ones, from the reserve).
-    const pool = await Promise.all(Array.from({ length: 25 }, () => openIdle(port, SENDER)));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(stillOpen(pool)).toHaveLength(25);
-
-    // And 50 deliveries, 5 at a time, each on a new connection.
-    const statuses: Array<number | string> = [];
-    for (let batch = 0; batch < 10; batch++) {
-      const answers = await Promise.allSettled(Array.from({ length: 5 }, () => deliverOnNewConnection(r.webhookUrl, SENDER, authorization)));
-      for (const a of answers) statuses.push(a.status === 'fulfilled' ? a.value.status : String((a.reason as Error).message));
-    }
-    expect(statuses.filter((s) => s !== 200), `answers: ${statuses.join(', ')}`).toEqual([]);
-    expect(statuses).toHaveLength(50);
-    expect(await count(r.database, 'events')).toBe(51);
-
-    // The attack was held throughout: its sockets are still open.
-    expect(stillOpen(attack).length).toBe(held.length);
-
-    // Every refusal counted in the metric, read like an operator would (the sender may connect).
-    const metrics = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest(`${r.url}/metrics`, { agent: false, localAddress: SENDER }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve(text));
-      });
-      req.on('error', reject);
-      req.end();
+    beforeAll(async () => {
+      const limit = fileDescriptorLimit();
+      if (limit < FDS_NEEDED)
+        throw new Error(
+          `this test holds about ${FDS_NEEDED} sockets open; ulimit -n is ${limit}: raise it (ulimit -n 4096)`,
+        );
+      r = await startTestReceiver({ webhookSecrets: [secret], timeouts: TIMEOUTS, logger: log.logger });
+      // The sender has delivered before: its address may now use the reserved share.
+      expect((await deliverOnNewConnection(r.webhookUrl, SENDER, authorization)).status).toBe(200);
+      // This one tried and failed: a 401 earns nothing.
+      expect((await deliverOnNewConnection(r.webhookUrl, '127.0.0.3', 'Bearer wrong')).status).toBe(401);
     });
-    const refused = (reason: string) => Number(new RegExp(`^docv_connections_refused_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(metrics)?.[1]);
-    expect(refused('per_client')).toBeGreaterThanOrEqual(20);
-    expect(refused('reserved')).toBeGreaterThanOrEqual(ATTACKERS.length * ATTEMPTS_PER_ATTACKER - UNRESERVED - 2 * 20);
-    // Logged at most once per address, however many of its connections were refused.
-    const lines = log.lines().filter((l) => l.msg?.startsWith('connection refused'));
-    expect(new Set(lines.map((l) => l.client)).size).toBe(lines.length);
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await r?.destroy();
+    });
 
-    await closeAll([...attack, ...pool]);
-  });
-});
+    it(`lets one address hold at most ${TIMEOUTS.maxConnectionsPerClient} connections: the rest are closed at once and logged once`, async () => {
+      const port = r.config.port;
+      const clients = await Promise.all(Array.from({ length: 40 }, () => openIdle(port, '127.0.9.1')));
+      const capped = await settle(() => stillOpen(clients).length <= TIMEOUTS.maxConnectionsPerClient, 3_000);
+      // A moment more: any later close would be one the cap should not have made.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(capped, `${stillOpen(clients).length} still open`).toBe(true);
+      expect(stillOpen(clients)).toHaveLength(TIMEOUTS.maxConnectionsPerClient);
+      // Closed before a byte was read: no 408, no answer at all.
+      for (const c of clients.filter((c) => !c.isOpen())) expect(c.received()).toBe('');
 
-describe.skipIf(process.platform !== 'linux')('connection admission: a connection that sends nothing is closed by the headers timeout', () => {
-  const timeouts = { headersMs: 1_000, requestMs: 2_000, keepAliveMs: 1_000, connectionMs: 3_000, maxConnections: 200, maxConnectionsPerClient: 5 };
-  let r: TestReceiver;
-  beforeAll(async () => {
-    r = await startTestReceiver({ webhookSecrets: [newSharedSecret('idle')], timeouts });
-  });
-  afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await r?.destroy();
-  });
+      const refusals = log.lines().filter((l) => l.msg?.startsWith('connection refused') && l.client === '127.0.9.1');
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatchObject({ level: 40, reason: 'per_client', limit: TIMEOUTS.maxConnectionsPerClient });
+      expect(refusals[0].msg).toContain('--max-connections-per-client');
 
-  it('closes an idle-from-the-start socket within headersMs (Node starts the clock at accept, not at the first byte), and frees its slot', async () => {
-    const port = r.config.port;
-    const openedAt = Date.now();
-    const idle = await Promise.all(Array.from({ length: timeouts.maxConnectionsPerClient }, () => openIdle(port, '127.0.9.50')));
-    const closedAt = await Promise.race([Promise.all(idle.map((c) => c.closed)), new Promise<null>((resolve) => setTimeout(() => resolve(null), 6_000))]);
-    expect(closedAt, 'an idle connection was never closed').not.toBeNull();
-    for (const at of closedAt!) {
-      expect(at - openedAt).toBeGreaterThanOrEqual(timeouts.headersMs - 100);
-      // The sweep runs every headersMs / 4; slack for a loaded CI machine.
-      expect(at - openedAt).toBeLessThanOrEqual(timeouts.headersMs + 1_500);
-    }
-    for (const c of idle) expect(c.received()).toMatch(/^HTTP\/1\.1 408 /);
+      // Another address is not held back by this one's cap.
+      const other = await openIdle(port, '127.0.9.2');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(other.isOpen()).toBe(true);
 
-    // Its slots are free again: the address gets its whole cap back.
-    const again = await Promise.all(Array.from({ length: timeouts.maxConnectionsPerClient }, () => openIdle(port, '127.0.9.50')));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(stillOpen(again)).toHaveLength(timeouts.maxConnectionsPerClient);
-    await closeAll(again);
-  });
-});
+      // The slots come back when its connections close: a leaked count would lock the address out for good.
+      await closeAll([...clients, other]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const again = await Promise.all(
+        Array.from({ length: TIMEOUTS.maxConnectionsPerClient }, () => openIdle(port, '127.0.9.1')),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stillOpen(again)).toHaveLength(TIMEOUTS.maxConnectionsPerClient);
+      await closeAll(again);
+    });
+
+    it(`under ${ATTACKERS.length} addresses holding every connection they can, a sender that delivered before keeps a 25-socket pool (over the per-client cap) and gets all 50 deliveries answered 200 and stored; strangers are turned away`, async () => {
+      const port = r.config.port;
+      // Let the server see the previous test's sockets close.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const attack = await Promise.all(
+        ATTACKERS.flatMap((address) => Array.from({ length: ATTEMPTS_PER_ATTACKER }, () => openIdle(port, address))),
+      );
+      await settle(() => stillOpen(attack).length <= UNRESERVED, 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const held = stillOpen(attack);
+      // Everything not kept in reserve (a few may have been turned away while the last test's
+      // sockets were still counted), and no address beyond its cap.
+      expect(held.length).toBeLessThanOrEqual(UNRESERVED);
+      expect(held.length).toBeGreaterThan(UNRESERVED - 10);
+      for (const address of ATTACKERS) {
+        expect(held.filter((c) => c.socket.localAddress === address).length).toBeLessThanOrEqual(
+          TIMEOUTS.maxConnectionsPerClient,
+        );
+      }
+
+      // Strangers, and an address that failed to authenticate, get no connection while the attack holds.
+      await expect(deliverOnNewConnection(r.webhookUrl, '127.0.0.2', authorization)).rejects.toThrow(
+        /socket hang up|ECONNRESET|EPIPE/,
+      );
+      await expect(deliverOnNewConnection(r.webhookUrl, '127.0.0.3', authorization)).rejects.toThrow(
+        /socket hang up|ECONNRESET|EPIPE/,
+      );
+
+      // The sender that delivered before is held to the total alone, not to the per-client cap: its
+      // keep-alive pool may hold more sockets than that (here 25 idle ones, from the reserve).
+      const pool = await Promise.all(Array.from({ length: 25 }, () => openIdle(port, SENDER)));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stillOpen(pool)).toHaveLength(25);
+
+      // And 50 deliveries, 5 at a time, each on a new connection.
+      const statuses: Array<number | string> = [];
+      for (let batch = 0; batch < 10; batch++) {
+        const answers = await Promise.allSettled(
+          Array.from({ length: 5 }, () => deliverOnNewConnection(r.webhookUrl, SENDER, authorization)),
+        );
+        for (const a of answers)
+          statuses.push(a.status === 'fulfilled' ? a.value.status : String((a.reason as Error).message));
+      }
+      expect(
+        statuses.filter((s) => s !== 200),
+        `answers: ${statuses.join(', ')}`,
+      ).toEqual([]);
+      expect(statuses).toHaveLength(50);
+      expect(await count(r.database, 'events')).toBe(51);
+
+      // The attack was held throughout: its sockets are still open.
+      expect(stillOpen(attack).length).toBe(held.length);
+
+      // Every refusal counted in the metric, read like an operator would (the sender may connect).
+      const metrics = await new Promise<string>((resolve, reject) => {
+        const req = httpRequest(`${r.url}/metrics`, { agent: false, localAddress: SENDER }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const refused = (reason: string) =>
+        Number(new RegExp(`^docv_connections_refused_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(metrics)?.[1]);
+      expect(refused('per_client')).toBeGreaterThanOrEqual(20);
+      expect(refused('reserved')).toBeGreaterThanOrEqual(
+        ATTACKERS.length * ATTEMPTS_PER_ATTACKER - UNRESERVED - 2 * 20,
+      );
+      // Logged at most once per address, however many of its connections were refused.
+      const lines = log.lines().filter((l) => l.msg?.startsWith('connection refused'));
+      expect(new Set(lines.map((l) => l.client)).size).toBe(lines.length);
+
+      await closeAll([...attack, ...pool]);
+    });
+  },
+);
+
+describe.skipIf(process.platform !== 'linux')(
+  'connection admission: a connection that sends nothing is closed by the headers timeout',
+  () => {
+    const timeouts = {
+      headersMs: 1_000,
+      requestMs: 2_000,
+      keepAliveMs: 1_000,
+      connectionMs: 3_000,
+      maxConnections: 200,
+      maxConnectionsPerClient: 5,
+    };
+    let r: TestReceiver;
+    beforeAll(async () => {
+      r = await startTestReceiver({ webhookSecrets: [newSharedSecret('idle')], timeouts });
+    });
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await r?.destroy();
+    });
+
+    it('closes an idle-from-the-start socket within headersMs (Node starts the clock at accept, not at the first byte), and frees its slot', async () => {
+      const port = r.config.port;
+      const openedAt = Date.now();
+      const idle = await Promise.all(
+        Array.from({ length: timeouts.maxConnectionsPerClient }, () => openIdle(port, '127.0.9.50')),
+      );
+      const closedAt = await Promise.race([
+        Promise.all(idle.map((c) => c.closed)),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 6_000)),
+      ]);
+      expect(closedAt, 'an idle connection was never closed').not.toBeNull();
+      for (const at of closedAt!) {
+        expect(at - openedAt).toBeGreaterThanOrEqual(timeouts.headersMs - 100);
+        // The sweep runs every headersMs / 4; slack for a loaded CI machine.
+        expect(at - openedAt).toBeLessThanOrEqual(timeouts.headersMs + 1_500);
+      }
+      for (const c of idle) expect(c.received()).toMatch(/^HTTP\/1\.1 408 /);
+
+      // Its slots are free again: the address gets its whole cap back.
+      const again = await Promise.all(
+        Array.from({ length: timeouts.maxConnectionsPerClient }, () => openIdle(port, '127.0.9.50')),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stillOpen(again)).toHaveLength(timeouts.maxConnectionsPerClient);
+      await closeAll(again);
+    });
+  },
+);

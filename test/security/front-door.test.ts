@@ -53,7 +53,13 @@ interface RawExchange {
 }
 
 function requestText(headers: HeaderList, body: string, contentLength = Buffer.byteLength(body)): string {
-  const lines = [`POST ${PATH} HTTP/1.1`, 'Host: 127.0.0.1', 'Content-Type: application/json', ...headers.map(([n, v]) => `${n}: ${v}`), `Content-Length: ${contentLength}`];
+  const lines = [
+    `POST ${PATH} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    'Content-Type: application/json',
+    ...headers.map(([n, v]) => `${n}: ${v}`),
+    `Content-Length: ${contentLength}`,
+  ];
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
@@ -81,7 +87,13 @@ afterAll(() => {
  * Sends `text` from `localAddress` and watches for at most `watchMs`: until the answer is in
  * (`until: 'answer'`) or until the server closes the connection too (`until: 'close'`).
  */
-function exchange(port: number, localAddress: string, text: string, until: 'answer' | 'close', watchMs = PROMPT_MS): Promise<RawExchange> {
+function exchange(
+  port: number,
+  localAddress: string,
+  text: string,
+  until: 'answer' | 'close',
+  watchMs = PROMPT_MS,
+): Promise<RawExchange> {
   return new Promise((resolve) => {
     const started = Date.now();
     const result: RawExchange = {};
@@ -154,11 +166,19 @@ function listen(server: Server): Promise<number> {
 }
 
 /** createDocvReceiver on a fresh SQLite file, mounted by `mount` on a Node http server. */
-async function libraryDoor(options: DoorOptions, mount: (receiver: DocvReceiver) => (req: IncomingMessage, res: ServerResponse) => void): Promise<Door> {
+async function libraryDoor(
+  options: DoorOptions,
+  mount: (receiver: DocvReceiver) => (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<Door> {
   const dir = mkdtempSync(join(tmpdir(), 'docv-front-door-'));
   const database = sqliteDatabase(join(dir, 'receiver.db'), dir);
   const log = memoryLogger();
-  const receiver = createDocvReceiver({ store: database.url, auth: options, logger: log.logger, dispatch: { enabled: false } });
+  const receiver = createDocvReceiver({
+    store: database.url,
+    auth: options,
+    logger: log.logger,
+    dispatch: { enabled: false },
+  });
   await receiver.ready();
   const server = createServer(mount(receiver));
   const port = await listen(server);
@@ -208,12 +228,25 @@ const FRONT_DOORS: FrontDoor[] = [
     async start(options) {
       const log = memoryLogger();
       const { allowIps, ...credentials } = options;
-      const r = await startTestReceiver({ ...credentials, auth: allowIps ? { allowIps } : {}, logger: log.logger, dispatch: { enabled: false } });
+      const r = await startTestReceiver({
+        ...credentials,
+        auth: allowIps ? { allowIps } : {},
+        logger: log.logger,
+        dispatch: { enabled: false },
+      });
       return { port: Number(new URL(r.webhookUrl).port), database: r.database, log, close: () => r.destroy() };
     },
   },
-  { name: 'Node adapter (nodeHandler)', closesAfterEarlyAnswer: true, start: (options) => libraryDoor(options, (receiver) => receiver.nodeHandler()) },
-  { name: 'Web adapter (fetchHandler)', closesAfterEarlyAnswer: false, start: (options) => libraryDoor(options, fetchBridge) },
+  {
+    name: 'Node adapter (nodeHandler)',
+    closesAfterEarlyAnswer: true,
+    start: (options) => libraryDoor(options, (receiver) => receiver.nodeHandler()),
+  },
+  {
+    name: 'Web adapter (fetchHandler)',
+    closesAfterEarlyAnswer: false,
+    start: (options) => libraryDoor(options, fetchBridge),
+  },
 ];
 
 let nextHost = 10;
@@ -244,10 +277,34 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
       afterAll(async () => door?.close());
 
       it.each<[string, HeaderList]>([
-        ['the secret, then a wrong one', [['Authorization', secret], ['Authorization', 'wrong']]],
-        ['a wrong one, then the secret', [['Authorization', 'wrong'], ['Authorization', secret]]],
-        ['Bearer wrong, then Bearer <secret>', [['Authorization', 'Bearer wrong'], ['Authorization', `Bearer ${secret}`]]],
-        ['the secret twice', [['Authorization', `Bearer ${secret}`], ['authorization', `Bearer ${secret}`]]],
+        [
+          'the secret, then a wrong one',
+          [
+            ['Authorization', secret],
+            ['Authorization', 'wrong'],
+          ],
+        ],
+        [
+          'a wrong one, then the secret',
+          [
+            ['Authorization', 'wrong'],
+            ['Authorization', secret],
+          ],
+        ],
+        [
+          'Bearer wrong, then Bearer <secret>',
+          [
+            ['Authorization', 'Bearer wrong'],
+            ['Authorization', `Bearer ${secret}`],
+          ],
+        ],
+        [
+          'the secret twice',
+          [
+            ['Authorization', `Bearer ${secret}`],
+            ['authorization', `Bearer ${secret}`],
+          ],
+        ],
       ])('%s: 401 with the challenge, nothing stored', async (_name, headers) => {
         const before = await stored(door);
         expectUnauthorized(await send(door.port, freshAddress(), headers), 'Bearer realm="docv-webhooks"');
@@ -263,12 +320,22 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
       it('a repeat counts as a failed authentication: the limiter blocks after the limit, the right secret included', async () => {
         const from = freshAddress();
         for (let i = 0; i < FAILURES_TO_BLOCK; i += 1) {
-          expectUnauthorized(await send(door.port, from, [['Authorization', secret], ['Authorization', secret]]), 'Bearer realm="docv-webhooks"');
+          expectUnauthorized(
+            await send(door.port, from, [
+              ['Authorization', secret],
+              ['Authorization', secret],
+            ]),
+            'Bearer realm="docv-webhooks"',
+          );
         }
         const blocked = await send(door.port, from, [['Authorization', `Bearer ${secret}`]]);
         expect(blocked.status).toBe(429);
-        const block = door.log.lines().find((l) => typeof l.msg === 'string' && l.msg.includes('blocked') && l.address === from);
-        expect(block?.reason, 'the block is logged with why the last authentication failed').toMatch(/^Authorization (sent 2 times|holds a comma and a space)/);
+        const block = door.log
+          .lines()
+          .find((l) => typeof l.msg === 'string' && l.msg.includes('blocked') && l.address === from);
+        expect(block?.reason, 'the block is logged with why the last authentication failed').toMatch(
+          /^Authorization (sent 2 times|holds a comma and a space)/,
+        );
         expect(door.log.text()).not.toContain(secret);
       });
     });
@@ -283,8 +350,20 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
       afterAll(async () => door?.close());
 
       it.each<[string, HeaderList]>([
-        ['right, then wrong', [['Authorization', right], ['Authorization', wrong]]],
-        ['wrong, then right', [['Authorization', wrong], ['Authorization', right]]],
+        [
+          'right, then wrong',
+          [
+            ['Authorization', right],
+            ['Authorization', wrong],
+          ],
+        ],
+        [
+          'wrong, then right',
+          [
+            ['Authorization', wrong],
+            ['Authorization', right],
+          ],
+        ],
       ])('%s: 401 with the Basic challenge', async (_name, headers) => {
         expectUnauthorized(await send(door.port, freshAddress(), headers), 'Basic realm="docv-webhooks"');
         expect(await stored(door)).toEqual({ events: 0, quarantine: 0 });
@@ -300,21 +379,28 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
       afterAll(async () => door?.close());
 
       /** The headers of a correctly signed `body`, in `spelling`, with `extra` added after them. */
-      function signed(body: string, spelling: 'webhook' | 'svix', extra: (h: Record<string, string>) => HeaderList): HeaderList {
+      function signed(
+        body: string,
+        spelling: 'webhook' | 'svix',
+        extra: (h: Record<string, string>) => HeaderList,
+      ): HeaderList {
         const h = signatureHeaders(signing, body, { spelling });
         return [...(Object.entries(h) as HeaderList), ...extra(h)];
       }
       const bogus = `v1,${Buffer.alloc(32, 7).toString('base64')}`;
 
-      it.each(['webhook', 'svix'] as const)('%s-signature twice, a valid one and a made-up one, in either order: 401', async (spelling) => {
-        const body = eventJson();
-        const valid = signed(body, spelling, () => []);
-        const withBogusAfter: HeaderList = [...valid, [`${spelling}-signature`, bogus]];
-        const withBogusBefore: HeaderList = [[`${spelling}-signature`, bogus], ...valid];
-        expectUnauthorized(await send(door.port, freshAddress(), withBogusAfter, body));
-        expectUnauthorized(await send(door.port, freshAddress(), withBogusBefore, body));
-        expect(await stored(door)).toEqual({ events: 0, quarantine: 0 });
-      });
+      it.each(['webhook', 'svix'] as const)(
+        '%s-signature twice, a valid one and a made-up one, in either order: 401',
+        async (spelling) => {
+          const body = eventJson();
+          const valid = signed(body, spelling, () => []);
+          const withBogusAfter: HeaderList = [...valid, [`${spelling}-signature`, bogus]];
+          const withBogusBefore: HeaderList = [[`${spelling}-signature`, bogus], ...valid];
+          expectUnauthorized(await send(door.port, freshAddress(), withBogusAfter, body));
+          expectUnauthorized(await send(door.port, freshAddress(), withBogusBefore, body));
+          expect(await stored(door)).toEqual({ events: 0, quarantine: 0 });
+        },
+      );
 
       it.each(['webhook-id', 'webhook-timestamp'])('%s twice: 401', async (name) => {
         const body = eventJson();
@@ -324,7 +410,12 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
 
       it('a correctly signed delivery is still accepted', async () => {
         const body = eventJson();
-        const answer = await send(door.port, freshAddress(), signed(body, 'webhook', () => []), body);
+        const answer = await send(
+          door.port,
+          freshAddress(),
+          signed(body, 'webhook', () => []),
+          body,
+        );
         expect(answer.status, answer.body).toBe(200);
       });
     });
@@ -353,7 +444,13 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
     });
 
     it('an address on the list with the same partial body is still being read: no answer yet', async () => {
-      const result = await exchange(door.port, allowed, partialBody([['Authorization', `Bearer ${secret}`]]), 'answer', STILL_READING_MS);
+      const result = await exchange(
+        door.port,
+        allowed,
+        partialBody([['Authorization', `Bearer ${secret}`]]),
+        'answer',
+        STILL_READING_MS,
+      );
       expect(result.answer).toBeUndefined();
     });
 
@@ -373,7 +470,11 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
 
     it('a blocked address that announces 200 000 bytes and sends 100 gets its 429 at once; another address is still read', async () => {
       const blocked = freshAddress();
-      for (let i = 0; i < FAILURES_TO_BLOCK; i += 1) expectUnauthorized(await send(door.port, blocked, [['Authorization', 'Bearer wrong']]), 'Bearer realm="docv-webhooks"');
+      for (let i = 0; i < FAILURES_TO_BLOCK; i += 1)
+        expectUnauthorized(
+          await send(door.port, blocked, [['Authorization', 'Bearer wrong']]),
+          'Bearer realm="docv-webhooks"',
+        );
 
       const result = await exchange(door.port, blocked, partialBody([['Authorization', `Bearer ${secret}`]]), 'close');
       expect(result.answer?.status, 'a 429 within the watch').toBe(429);
@@ -384,7 +485,13 @@ describe.each(FRONT_DOORS)('$name', (frontDoor) => {
         expect(result.closedAfterMs, 'the server closes the connection it will not read').toBeLessThan(PROMPT_MS);
       }
 
-      const other = await exchange(door.port, freshAddress(), partialBody([['Authorization', `Bearer ${secret}`]]), 'answer', STILL_READING_MS);
+      const other = await exchange(
+        door.port,
+        freshAddress(),
+        partialBody([['Authorization', `Bearer ${secret}`]]),
+        'answer',
+        STILL_READING_MS,
+      );
       expect(other.answer).toBeUndefined();
       expect(await stored(door)).toEqual({ events: 0, quarantine: 0 });
     });
@@ -405,26 +512,47 @@ describe('serve logs one line per early answer, with the reason', () => {
   it('a 403 before the body: one warn line with the address', async () => {
     const from = freshAddress();
     const before = deliveries().length;
-    expect((await exchange(door.port, from, partialBody([['Authorization', `Bearer ${secret}`]]), 'close')).answer?.status).toBe(403);
+    expect(
+      (await exchange(door.port, from, partialBody([['Authorization', `Bearer ${secret}`]]), 'close')).answer?.status,
+    ).toBe(403);
     const lines = deliveries().slice(before);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 40, outcome: 'forbidden', status: 403, reason: `client address ${from} is not on the allow-list` });
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      outcome: 'forbidden',
+      status: 403,
+      reason: `client address ${from} is not on the allow-list`,
+    });
   });
 
   it('a 429 before the body: one warn line that says why', async () => {
     for (let i = 0; i < FAILURES_TO_BLOCK; i += 1) await send(door.port, allowed, [['Authorization', 'Bearer wrong']]);
     const before = deliveries().length;
-    expect((await exchange(door.port, allowed, partialBody([['Authorization', `Bearer ${secret}`]]), 'close')).answer?.status).toBe(429);
+    expect(
+      (await exchange(door.port, allowed, partialBody([['Authorization', `Bearer ${secret}`]]), 'close')).answer
+        ?.status,
+    ).toBe(429);
     const lines = deliveries().slice(before);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 40, outcome: 'rate_limited', status: 429, reason: expect.stringMatching(/^address blocked after too many failed authentications/) });
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      outcome: 'rate_limited',
+      status: 429,
+      reason: expect.stringMatching(/^address blocked after too many failed authentications/),
+    });
   });
 
   it('a repeated Authorization: the 401 line says it was sent twice, and never the secret', async () => {
     // A receiver of its own, without an allow-list: `allowed` is blocked by now.
     const other = await FRONT_DOORS[0]!.start({ webhookSecrets: [secret] });
     try {
-      expectUnauthorized(await send(other.port, freshAddress(), [['Authorization', secret], ['Authorization', 'wrong']]), 'Bearer realm="docv-webhooks"');
+      expectUnauthorized(
+        await send(other.port, freshAddress(), [
+          ['Authorization', secret],
+          ['Authorization', 'wrong'],
+        ]),
+        'Bearer realm="docv-webhooks"',
+      );
       const line = other.log.lines().find((l) => l.msg === 'delivery');
       expect(line).toMatchObject({ outcome: 'unauthorized', status: 401, reason: 'Authorization sent 2 times' });
       expect(other.log.text()).not.toContain(secret);

@@ -11,7 +11,15 @@ import { exceedsJsonDepth } from '../../src/contract/json-text.js';
 import { isCredentialHeader } from '../../src/auth/redact.js';
 import { skipUnavailable, testBackends, type BackendName } from '../helpers/backends.js';
 import { startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
-import { count, eventJson, JSON_CT, post, rightSharedSecretCredentials, sharedSecretToken, wrongSharedSecretCredentials } from './helpers.js';
+import {
+  count,
+  eventJson,
+  JSON_CT,
+  post,
+  rightSharedSecretCredentials,
+  sharedSecretToken,
+  wrongSharedSecretCredentials,
+} from './helpers.js';
 
 /**
  * Throws thousands of random and mutated deliveries at a real receiver (shared secret, a real
@@ -63,15 +71,55 @@ function getGc(): (() => void) | undefined {
 const EVENT_TYPES = ['APP_OPENED', 'DOCUMENTS_UPLOADED', 'SESSION_EXPIRED', 'VERIFICATION_COMPLETED'];
 
 /** Printable ASCII and Latin-1: what an HTTP client can put in a header value. */
-const headerValue = fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }), fc.constant(0x09)).map((c) => String.fromCharCode(c)), maxLength: 80 });
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'authorization', 'x-forwarded-for', 'content-type', 'content-encoding']);
+const headerValue = fc.string({
+  unit: fc
+    .oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }), fc.constant(0x09))
+    .map((c) => String.fromCharCode(c)),
+  maxLength: 80,
+});
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'authorization',
+  'x-forwarded-for',
+  'content-type',
+  'content-encoding',
+]);
 const headerName = fc
   .oneof(
-    fc.constantFrom('webhook-id', 'svix-id', 'webhook-timestamp', 'webhook-signature', 'svix-signature', 'x-request-id', 'accept', 'user-agent', 'cookie', 'x-api-key', 'proxy-authorization', 'forwarded', 'x-real-ip'),
+    fc.constantFrom(
+      'webhook-id',
+      'svix-id',
+      'webhook-timestamp',
+      'webhook-signature',
+      'svix-signature',
+      'x-request-id',
+      'accept',
+      'user-agent',
+      'cookie',
+      'x-api-key',
+      'proxy-authorization',
+      'forwarded',
+      'x-real-ip',
+    ),
     fc.stringMatching(/^[a-z][a-z0-9-]{0,24}$/),
   )
   .filter((name) => !RESERVED_HEADERS.has(name));
-const randomHeaders = fc.dictionary(headerName, fc.oneof(headerValue, fc.string({ minLength: 250, maxLength: 300 }).map((s) => s.replace(/[^\x20-\x7e]/g, 'x'))), { maxKeys: 4 });
+const randomHeaders = fc.dictionary(
+  headerName,
+  fc.oneof(
+    headerValue,
+    fc.string({ minLength: 250, maxLength: 300 }).map((s) => s.replace(/[^\x20-\x7e]/g, 'x')),
+  ),
+  { maxKeys: 4 },
+);
 
 const contentType = fc.option(
   fc.oneof(
@@ -108,20 +156,45 @@ const contentType = fc.option(
 // Anything but identity is refused with 415, so most cases send none to keep the accept path busy.
 const contentEncoding = fc.oneof(
   { weight: 6, arbitrary: fc.constant(null) },
-  { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'gzip, deflate', 'x-unknown', 'chunked', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'gzip, deflate', 'x-unknown', 'chunked', ''),
+  },
 );
 
 const eventTime = fc.oneof(
-  { weight: 1, arbitrary: fc.constantFrom('2026-03-01T10:00:00Z', '2026-03-01T10:00:00.123+05:30', '2026-02-30T10:00:00Z', '2026-03-01 10:00', '2026-03-01T10:00:00+0100', 'yesterday', '') },
-  { weight: 3, arbitrary: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '2026-03-01T10:00:00Z',
+      '2026-03-01T10:00:00.123+05:30',
+      '2026-02-30T10:00:00Z',
+      '2026-03-01 10:00',
+      '2026-03-01T10:00:00+0100',
+      'yesterday',
+      '',
+    ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
+      .map((d) => d.toISOString()),
+  },
 );
 
 /** A plausible event: mostly valid, sometimes not, with unknown extra properties. */
 const baseEvent = fc
   .record(
     {
-      eventType: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...EVENT_TYPES) }, { weight: 1, arbitrary: fc.string({ maxLength: 30 }) }),
-      docvTransactionId: fc.oneof({ weight: 8, arbitrary: fc.uuid() }, { weight: 1, arbitrary: fc.string({ maxLength: 300 }) }),
+      eventType: fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(...EVENT_TYPES) },
+        { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
+      ),
+      docvTransactionId: fc.oneof(
+        { weight: 8, arbitrary: fc.uuid() },
+        { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
+      ),
       eventTime,
       customerUserId: fc.string({ maxLength: 40 }),
       decision: fc.constantFrom('accept', 'reject', 'resubmit', 'review', 'ACCEPT', ''),
@@ -131,7 +204,11 @@ const baseEvent = fc
   )
   .chain((event) =>
     // A decision mostly where the contract allows one, sometimes where it does not.
-    fc.integer({ min: 0, max: 9 }).map((roll) => (event.eventType === 'VERIFICATION_COMPLETED' || roll === 0 ? event : { ...event, decision: undefined })),
+    fc
+      .integer({ min: 0, max: 9 })
+      .map((roll) =>
+        event.eventType === 'VERIFICATION_COMPLETED' || roll === 0 ? event : { ...event, decision: undefined },
+      ),
   );
 
 type Mutation =
@@ -150,14 +227,51 @@ const KEYS = ['eventType', 'docvTransactionId', 'eventTime', 'customerUserId', '
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 16, arbitrary: fc.constant<Mutation>({ kind: 'none' }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), key: fc.constantFrom(...KEYS) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('swap' as const), key: fc.constantFrom(...KEYS), value: fc.jsonValue({ maxDepth: 3 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('swap' as const),
+      key: fc.constantFrom(...KEYS),
+      value: fc.jsonValue({ maxDepth: 3 }),
+    }),
+  },
   // Sizes around the limit, so the boundary itself is hit: under it accepted, over it 413.
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('huge' as const), key: fc.constantFrom('customerUserId', 'docvTransactionId', 'padding'), size: fc.integer({ min: LIMIT - 300, max: LIMIT + 300 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('deep' as const), depth: fc.oneof(fc.integer({ min: 1, max: MAX_JSON_DEPTH + 5 }), fc.integer({ min: 1, max: 120_000 })), open: fc.constantFrom('[', '{"a":') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('huge' as const),
+      key: fc.constantFrom('customerUserId', 'docvTransactionId', 'padding'),
+      size: fc.integer({ min: LIMIT - 300, max: LIMIT + 300 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('deep' as const),
+      depth: fc.oneof(fc.integer({ min: 1, max: MAX_JSON_DEPTH + 5 }), fc.integer({ min: 1, max: 120_000 })),
+      open: fc.constantFrom('[', '{"a":'),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('wrap' as const), prefix: fc.constantFrom('', '\uFEFF', ' \n\t', '[', '"', 'null'), suffix: fc.constantFrom('', '\n', ']', ',', '}', ' garbage', '\u0000') }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicateKey' as const), value: fc.constantFrom('APP_OPENED', 'VERIFICATION_COMPLETED', 'bogus') }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('wrap' as const),
+      prefix: fc.constantFrom('', '\uFEFF', ' \n\t', '[', '"', 'null'),
+      suffix: fc.constantFrom('', '\n', ']', ',', '}', ' garbage', '\u0000'),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('duplicateKey' as const),
+      value: fc.constantFrom('APP_OPENED', 'VERIFICATION_COMPLETED', 'bogus'),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant<Mutation>({ kind: 'loneSurrogate' }) },
 );
 
@@ -203,7 +317,10 @@ function applyMutation(event: Record<string, unknown>, m: Mutation): Buffer {
 }
 
 const body: fc.Arbitrary<Buffer> = fc.oneof(
-  { weight: 12, arbitrary: fc.tuple(baseEvent, mutation).map(([event, m]) => applyMutation(event as Record<string, unknown>, m)) },
+  {
+    weight: 12,
+    arbitrary: fc.tuple(baseEvent, mutation).map(([event, m]) => applyMutation(event as Record<string, unknown>, m)),
+  },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((bytes) => Buffer.from(bytes)) },
   { weight: 2, arbitrary: fc.json({ maxDepth: 5 }).map((text) => Buffer.from(text)) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 500 }).map((text) => Buffer.from(text)) },
@@ -250,7 +367,13 @@ describe('the nesting scan on raw bytes', () => {
   it('agrees with the depth of the parsed value, whatever the strings contain', () => {
     const text = fc.string({ unit: fc.constantFrom('[', ']', '{', '}', '"', '\\', 'a', 'é', '\u2028') });
     const value = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, text, fc.integer(), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(text, tie('node'), { maxKeys: 3 })),
+      node: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        text,
+        fc.integer(),
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(text, tie('node'), { maxKeys: 3 }),
+      ),
     })).node;
     fc.assert(
       fc.property(value, fc.integer({ min: 0, max: 8 }), fc.boolean(), (v, limit, pretty) => {
@@ -278,7 +401,12 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
   beforeAll(async () => {
     // trustProxy, so each unauthenticated case can come from its own address: the failure
     // limiter would otherwise block 127.0.0.1 after ten failures and turn the rest into 429s.
-    r = await startTestReceiver({ webhookSecrets: [SECRET], auth: { trustProxy: true }, adminToken: ADMIN_TOKEN, database: await backend.create() });
+    r = await startTestReceiver({
+      webhookSecrets: [SECRET],
+      auth: { trustProxy: true },
+      adminToken: ADMIN_TOKEN,
+      database: await backend.create(),
+    });
   });
   afterAll(async () => {
     await agent.close();
@@ -294,7 +422,10 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
       const deep = `${eventJson().slice(0, -1)},"nested":${'['.repeat(depth)}${']'.repeat(depth)}}`;
       const res = await post(r.webhookUrl, deep, auth);
       expect(res.status, res.text).toBe(400);
-      expect(res.json).toMatchObject({ type: 'urn:docv-webhooks:problem:invalid-json', detail: expect.stringContaining(`deeper than ${MAX_JSON_DEPTH} levels`) });
+      expect(res.json).toMatchObject({
+        type: 'urn:docv-webhooks:problem:invalid-json',
+        detail: expect.stringContaining(`deeper than ${MAX_JSON_DEPTH} levels`),
+      });
     }
     expect((await count(r.database, 'quarantine')) - quarantinedBefore).toBe(3);
     // Brackets inside strings are not nesting.
@@ -304,7 +435,11 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
 
   it('a body with a byte order mark is a 400: accepted, it could not be read back or dispatched', async () => {
     const auth = { ...JSON_CT, authorization: `Bearer ${SECRET}` };
-    const res = await post(r.webhookUrl, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(eventJson())]), auth);
+    const res = await post(
+      r.webhookUrl,
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(eventJson())]),
+      auth,
+    );
     expect(res.status, res.text).toBe(400);
     expect(res.json.detail).toContain('byte order mark');
   });
@@ -320,7 +455,10 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
     const paired = eventJson().replace('"docvTransactionId":"', '"docvTransactionId":"\\ud83d\\ude00');
     const res = await post(r.webhookUrl, paired, auth);
     expect(res.status, res.text).toBe(200);
-    const [row] = await r.database.rows<{ docv_transaction_id: string }>('SELECT docv_transaction_id FROM events WHERE event_id = ?', res.json.eventId);
+    const [row] = await r.database.rows<{ docv_transaction_id: string }>(
+      'SELECT docv_transaction_id FROM events WHERE event_id = ?',
+      res.json.eventId,
+    );
     expect(row!.docv_transaction_id).toBe(JSON.parse(paired).docvTransactionId);
     expect(row!.docv_transaction_id.startsWith('\u{1F600}')).toBe(true);
   });
@@ -329,7 +467,8 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
     // PostgreSQL once answered 503 for these, for ever: the value did not fit in a btree index entry.
     const auth = { ...JSON_CT, authorization: `Bearer ${SECRET}` };
     /** `length` varied 3-byte characters (CJK): no compression makes the index entry small. */
-    const cjk = (length: number, salt: string) => `${salt}${Array.from({ length }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join('')}`;
+    const cjk = (length: number, salt: string) =>
+      `${salt}${Array.from({ length }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join('')}`;
     // Longest the admin filter takes (1000 characters), and about as long as the body limit allows.
     for (const customerUserId of [cjk(990, `${Date.now()}-`), cjk(Math.floor((LIMIT - 300) / 3), `${Date.now()}-`)]) {
       const body = eventJson({ customerUserId });
@@ -337,14 +476,28 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
       const res = await post(r.webhookUrl, body, auth);
       expect(res.status, res.text).toBe(200);
       const tx = JSON.parse(body).docvTransactionId as string;
-      const [row] = await r.database.rows<{ customer_user_id: string }>('SELECT customer_user_id FROM transactions WHERE docv_transaction_id = ?', tx);
+      const [row] = await r.database.rows<{ customer_user_id: string }>(
+        'SELECT customer_user_id FROM transactions WHERE docv_transaction_id = ?',
+        tx,
+      );
       expect(row!.customer_user_id === customerUserId, 'stored as sent').toBe(true);
-      const view = await request(`${r.adminUrl}/events/${encodeURIComponent(res.json.eventId as string)}`, { headers: ADMIN_AUTH });
-      expect(((await view.body.json()) as { customerUserId: string }).customerUserId === customerUserId, 'read back as sent').toBe(true);
+      const view = await request(`${r.adminUrl}/events/${encodeURIComponent(res.json.eventId as string)}`, {
+        headers: ADMIN_AUTH,
+      });
+      expect(
+        ((await view.body.json()) as { customerUserId: string }).customerUserId === customerUserId,
+        'read back as sent',
+      ).toBe(true);
       if (customerUserId.length > 1000) continue;
-      const listed = await request(`${r.adminUrl}/transactions?customerUserId=${encodeURIComponent(customerUserId)}`, { headers: ADMIN_AUTH });
+      const listed = await request(`${r.adminUrl}/transactions?customerUserId=${encodeURIComponent(customerUserId)}`, {
+        headers: ADMIN_AUTH,
+      });
       expect(listed.statusCode).toBe(200);
-      expect(((await listed.body.json()) as { items: Array<{ docvTransactionId: string }> }).items.map((t) => t.docvTransactionId)).toEqual([tx]);
+      expect(
+        ((await listed.body.json()) as { items: Array<{ docvTransactionId: string }> }).items.map(
+          (t) => t.docvTransactionId,
+        ),
+      ).toEqual([tx]);
     }
   });
 
@@ -381,7 +534,12 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
       } catch (err) {
         // Over the limit the server answers 413 and stops reading; the client may see the
         // connection close under it. Anything else is a failure.
-        if (c.body.byteLength > LIMIT && /ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed/.test(`${(err as NodeJS.ErrnoException).code} ${(err as Error).message}`)) {
+        if (
+          c.body.byteLength > LIMIT &&
+          /ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed/.test(
+            `${(err as NodeJS.ErrnoException).code} ${(err as Error).message}`,
+          )
+        ) {
           resets += 1;
           return;
         }
@@ -397,7 +555,10 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
 
       if (!c.authenticated) {
         // The only answers before the credential check: the body limit, and the 401 itself.
-        expect([401, 413], `${text} for ${JSON.stringify({ authorization: c.authorization, contentType: c.contentType, headers: c.headers }).slice(0, 300)}`).toContain(status);
+        expect(
+          [401, 413],
+          `${text} for ${JSON.stringify({ authorization: c.authorization, contentType: c.contentType, headers: c.headers }).slice(0, 300)}`,
+        ).toContain(status);
         return;
       }
       if (status === 200) {
@@ -431,12 +592,16 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
 
     expect(caseNumber).toBeGreaterThanOrEqual(runs);
     // The fuzzer reached past the credential check, into the parser, the validator and the store.
-    expect(accepted, summary).toBeGreaterThan(runs / 20);
+    // About 5-6 % of the cases are accepted (57 of 1,002 in one CI run), so runs / 20 sat inside
+    // the spread of the seeds (49 seen); runs / 40 still proves the point without flaking.
+    expect(accepted, summary).toBeGreaterThan(runs / 40);
     expect(authenticatedRejects, summary).toBeGreaterThan(runs / 20);
     expect(statuses.get(401) ?? 0, summary).toBeGreaterThan(runs / 4);
 
     // The server is still up and answering.
-    expect((await request(`${r.url}/healthz`, { dispatcher: agent }).then((res) => res.body.json())) as unknown).toEqual({ status: 'ok' });
+    expect(
+      (await request(`${r.url}/healthz`, { dispatcher: agent }).then((res) => res.body.json())) as unknown,
+    ).toEqual({ status: 'ok' });
 
     // Stored: exactly what was acknowledged as accepted, and all of it valid.
     const rows = await r.database.rows<{
@@ -448,9 +613,14 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
       event_time: string;
       customer_user_id: string | null;
       decision: string | null;
-    }>('SELECT event_id, raw_body, headers, docv_transaction_id, event_type, event_time, customer_user_id, decision FROM events ORDER BY seq');
+    }>(
+      'SELECT event_id, raw_body, headers, docv_transaction_id, event_type, event_time, customer_user_id, decision FROM events ORDER BY seq',
+    );
     expect(rows.length - eventsBefore, summary).toBe(accepted);
-    expect(rows.filter((row) => sent.has(row.event_id)), summary).toHaveLength(accepted);
+    expect(
+      rows.filter((row) => sent.has(row.event_id)),
+      summary,
+    ).toHaveLength(accepted);
     for (const row of rows) {
       // As the store, the outbox and the CLI read it back.
       expect(() => JSON.parse(row.raw_body.toString('utf8')) as unknown).not.toThrow();
@@ -476,10 +646,24 @@ describe.each(backends)('fuzzing the receiver over HTTP ($name)', (backend) => {
     }
     // And every one of them reads back the same through the admin API (the store's own read path).
     for (const row of rows) {
-      const res = await request(`${r.adminUrl}/events/${encodeURIComponent(row.event_id)}`, { headers: ADMIN_AUTH, dispatcher: agent });
-      const view = (await res.body.json()) as { eventId: string; docvTransactionId: string; customerUserId: string | null; rawBody: string; payload: unknown; headers: unknown };
+      const res = await request(`${r.adminUrl}/events/${encodeURIComponent(row.event_id)}`, {
+        headers: ADMIN_AUTH,
+        dispatcher: agent,
+      });
+      const view = (await res.body.json()) as {
+        eventId: string;
+        docvTransactionId: string;
+        customerUserId: string | null;
+        rawBody: string;
+        payload: unknown;
+        headers: unknown;
+      };
       expect(res.statusCode).toBe(200);
-      expect(view).toMatchObject({ eventId: row.event_id, docvTransactionId: row.docv_transaction_id, customerUserId: row.customer_user_id });
+      expect(view).toMatchObject({
+        eventId: row.event_id,
+        docvTransactionId: row.docv_transaction_id,
+        customerUserId: row.customer_user_id,
+      });
       expect(view.rawBody).toBe(row.raw_body.toString('utf8'));
       // Compared as JSON text: -0 in a body is 0 once it has been through JSON.stringify.
       expect(JSON.stringify(view.payload)).toBe(JSON.stringify(JSON.parse(row.raw_body.toString('utf8'))));

@@ -16,7 +16,12 @@ export interface HttpResult {
  * POSTs raw bytes with exactly the headers given (undici adds only Host, Content-Length and
  * Connection), so tests control every credential header and the content type.
  */
-export async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, dispatcher?: Dispatcher): Promise<HttpResult> {
+export async function post(
+  url: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+  dispatcher?: Dispatcher,
+): Promise<HttpResult> {
   const res = await request(url, { method: 'POST', body, headers, ...(dispatcher ? { dispatcher } : {}) });
   const text = await res.body.text();
   let json: any = null;
@@ -35,7 +40,10 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
 }
 
 /** How many rows a table of the receiver's database holds, read directly (no store code), on either backend. */
-export async function count(database: TestDatabase, table: 'events' | 'quarantine' | 'transactions' | 'deliveries'): Promise<number> {
+export async function count(
+  database: TestDatabase,
+  table: 'events' | 'quarantine' | 'transactions' | 'deliveries',
+): Promise<number> {
   return (await database.rows<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n;
 }
 
@@ -104,7 +112,8 @@ export function wrongSharedSecretCredentials(secret: string): string[] {
     `Bearer ${secret.slice(0, -1)}${otherLast}`,
   ];
   for (const candidate of candidates) {
-    if (sharedSecretToken(candidate) === secret) throw new Error(`wrongSharedSecretCredentials: ${JSON.stringify(candidate)} carries the secret`);
+    if (sharedSecretToken(candidate) === secret)
+      throw new Error(`wrongSharedSecretCredentials: ${JSON.stringify(candidate)} carries the secret`);
   }
   return candidates;
 }
@@ -141,3 +150,26 @@ export function eventJson(overrides: Record<string, unknown> = {}): string {
 }
 
 export const JSON_CT = { 'content-type': 'application/json' } as const;
+
+/**
+ * An environment for the built CLI in which each credential variable (and its `_FILE`) is set
+ * empty, i.e. not configured: credentials in the environment of whoever runs the tests must not
+ * change what the CLI sees.
+ */
+export function envWithoutCredentials(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    names.flatMap((name) => [
+      [name, ''],
+      [`${name}_FILE`, ''],
+    ]),
+  );
+}
+
+/** The webhook credential variables every start-up test blanks out. */
+export const CREDENTIAL_VARIABLES = [
+  'DOCV_WEBHOOK_SECRETS',
+  'DOCV_WEBHOOK_BASIC_AUTH',
+  'DOCV_WEBHOOK_SIGNING_SECRETS',
+  'DOCV_ALLOWED_IPS',
+  'DOCV_ADMIN_TOKEN',
+] as const;

@@ -30,9 +30,18 @@ type Unreadable = { name: string; headers: Record<string, string>; payload: stri
 
 /** Two ways a body cannot be read: fewer bytes than announced, and a stream that fails. */
 const UNREADABLE: Unreadable[] = [
-  { name: 'shorter than its Content-Length', headers: { 'content-type': 'application/json', 'content-length': '10' }, payload: '{}' },
+  {
+    name: 'shorter than its Content-Length',
+    headers: { 'content-type': 'application/json', 'content-length': '10' },
+    payload: '{}',
+  },
   // The request stream emits an error after part of the body, as when the connection breaks.
-  { name: 'a stream that fails', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, payload: '{"eventType":', simulateError: true },
+  {
+    name: 'a stream that fails',
+    headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    payload: '{"eventType":',
+    simulateError: true,
+  },
 ];
 
 function inject(r: TestReceiver, c: Unreadable, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
@@ -48,14 +57,19 @@ function inject(r: TestReceiver, c: Unreadable, headers: Record<string, string> 
 describe.each(backends)('unreadable bodies ($name)', (backend) => {
   if (skipUnavailable(backend)) return;
   /** A receiver on a fresh database of this backend; `destroy` drops it. */
-  const start = async (options: Parameters<typeof startTestReceiver>[0] = {}) => startTestReceiver({ ...options, database: await backend.create() });
+  const start = async (options: Parameters<typeof startTestReceiver>[0] = {}) =>
+    startTestReceiver({ ...options, database: await backend.create() });
 
   describe('a body that cannot be read, with a shared secret', () => {
     const secret = newSharedSecret('read-errors');
     let r: TestReceiver;
     beforeAll(async () => {
       // Behind a proxy the receiver refuses to start without an admin token.
-      r = await start({ webhookSecrets: [secret], auth: { trustProxy: true }, adminToken: 'read-errors-admin-token-for-tests' });
+      r = await start({
+        webhookSecrets: [secret],
+        auth: { trustProxy: true },
+        adminToken: 'read-errors-admin-token-for-tests',
+      });
     });
     afterAll(async () => r.destroy());
 
@@ -63,7 +77,10 @@ describe.each(backends)('unreadable bodies ($name)', (backend) => {
       it.each<[string, Record<string, string>]>([
         ['no credentials', {}],
         ['a wrong secret', { authorization: 'Bearer wrong-secret' }],
-        ['the secret with its last character changed', { authorization: `Bearer ${secret.slice(0, -1)}${secret.endsWith('0') ? '1' : '0'}` }],
+        [
+          'the secret with its last character changed',
+          { authorization: `Bearer ${secret.slice(0, -1)}${secret.endsWith('0') ? '1' : '0'}` },
+        ],
       ])('with %s is a 401, not a 400, and nothing is kept', async (_name, credentials) => {
         const quarantined = await count(r.database, 'quarantine');
         const res = await inject(r, c, { ...credentials, 'x-forwarded-for': '10.1.0.1' });
@@ -80,10 +97,16 @@ describe.each(backends)('unreadable bodies ($name)', (backend) => {
         expect(res.statusCode, res.body).toBe(400);
         expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
         expect(res.headers.connection).toBe('close');
-        expect(res.json()).toMatchObject({ type: 'urn:docv-webhooks:problem:bad-request', status: 400, detail: expect.stringMatching(/^the request could not be read: /) });
+        expect(res.json()).toMatchObject({
+          type: 'urn:docv-webhooks:problem:bad-request',
+          status: 400,
+          detail: expect.stringMatching(/^the request could not be read: /),
+        });
         expect(await count(r.database, 'events')).toBe(events);
         expect(await count(r.database, 'quarantine')).toBe(quarantined + 1);
-        const [last] = await r.database.rows<{ reason: string; status: number }>('SELECT reason, status FROM quarantine ORDER BY seq DESC LIMIT 1');
+        const [last] = await r.database.rows<{ reason: string; status: number }>(
+          'SELECT reason, status FROM quarantine ORDER BY seq DESC LIMIT 1',
+        );
         expect(last).toEqual({ reason: 'bad_request', status: 400 });
       });
     });
@@ -124,11 +147,14 @@ describe.each(backends)('unreadable bodies ($name)', (backend) => {
     });
     afterAll(async () => r.destroy());
 
-    it.each(UNREADABLE)('$name is a 401 even with a valid signature of the whole body: what was not read cannot be verified', async (c) => {
-      const res = await inject(r, c, signatureHeaders(signing, '{}'));
-      expect(res.statusCode, res.body).toBe(401);
-      expect(res.json()).toEqual(UNAUTHORIZED);
-      expect(await count(r.database, 'quarantine')).toBe(0);
-    });
+    it.each(UNREADABLE)(
+      '$name is a 401 even with a valid signature of the whole body: what was not read cannot be verified',
+      async (c) => {
+        const res = await inject(r, c, signatureHeaders(signing, '{}'));
+        expect(res.statusCode, res.body).toBe(401);
+        expect(res.json()).toEqual(UNAUTHORIZED);
+        expect(await count(r.database, 'quarantine')).toBe(0);
+      },
+    );
   });
 });

@@ -127,7 +127,12 @@ describe('slow clients are cut off by the server timeouts (SQLite only: nothing 
     await normal;
 
     const heldFor = (c: SlowClient) => (c.closedAt ?? Date.now()) - c.openedAt;
-    const summary = clients.map((c) => `${c.kind}: ${c.closedAt === undefined ? 'STILL OPEN' : `closed`} after ${heldFor(c)} ms, ${c.bytesSent} bytes trickled`).join('\n');
+    const summary = clients
+      .map(
+        (c) =>
+          `${c.kind}: ${c.closedAt === undefined ? 'STILL OPEN' : `closed`} after ${heldFor(c)} ms, ${c.bytesSent} bytes trickled`,
+      )
+      .join('\n');
     expect(outcome, summary).toBe('closed');
 
     const bounds: Record<Kind, number> = {
@@ -142,8 +147,10 @@ describe('slow clients are cut off by the server timeouts (SQLite only: nothing 
       expect(heldFor(c), `${c.kind}\n${summary}`).toBeLessThanOrEqual(bounds[c.kind]);
     }
     // Cut off by the timeout meant for them, not by something earlier.
-    for (const c of clients.filter((c) => c.kind === 'headers')) expect(heldFor(c)).toBeGreaterThanOrEqual(TIMEOUTS.headersMs - 100);
-    for (const c of clients.filter((c) => c.kind === 'body')) expect(heldFor(c)).toBeGreaterThanOrEqual(TIMEOUTS.requestMs - 100);
+    for (const c of clients.filter((c) => c.kind === 'headers'))
+      expect(heldFor(c)).toBeGreaterThanOrEqual(TIMEOUTS.headersMs - 100);
+    for (const c of clients.filter((c) => c.kind === 'body'))
+      expect(heldFor(c)).toBeGreaterThanOrEqual(TIMEOUTS.requestMs - 100);
     // A trickler never got its request through: it was told 408; the complete request was answered before the idle close.
     for (const c of clients.filter((c) => c.kind === 'headers' || c.kind === 'body')) {
       expect(c.received).toMatch(/^HTTP\/1\.1 408 /);
@@ -166,15 +173,17 @@ describe('slow clients are cut off by the server timeouts (SQLite only: nothing 
     expect((await post(r.webhookUrl, eventJson(), { ...JSON_CT, authorization: `Bearer ${secret}` })).status).toBe(200);
     const extra = 10;
     const opened = await Promise.all(
-      Array.from({ length: TIMEOUTS.maxConnections + extra }, () =>
-        new Promise<{ socket: Socket; closed: Promise<number> }>((resolve) => {
-          const socket = connect({ host: '127.0.0.1', port });
-          sockets.push(socket);
-          socket.on('error', () => undefined);
-          socket.resume(); // read, so the server's FIN is seen
-          const closed = new Promise<number>((done) => socket.once('close', () => done(Date.now())));
-          socket.once('connect', () => resolve({ socket, closed }));
-        }),
+      Array.from(
+        { length: TIMEOUTS.maxConnections + extra },
+        () =>
+          new Promise<{ socket: Socket; closed: Promise<number> }>((resolve) => {
+            const socket = connect({ host: '127.0.0.1', port });
+            sockets.push(socket);
+            socket.on('error', () => undefined);
+            socket.resume(); // read, so the server's FIN is seen
+            const closed = new Promise<number>((done) => socket.once('close', () => done(Date.now())));
+            socket.once('connect', () => resolve({ socket, closed }));
+          }),
       ),
     );
     const openedAt = Date.now();

@@ -21,7 +21,12 @@ function uniqueUser(label: string): string {
 function expectProblem(res: { status: number; headers: Headers; json: any }, status: number): void {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.json).toMatchObject({ status, title: expect.any(String), type: expect.any(String), detail: expect.any(String) });
+  expect(res.json).toMatchObject({
+    status,
+    title: expect.any(String),
+    type: expect.any(String),
+    detail: expect.any(String),
+  });
 }
 
 function expectSecurityHeaders(headers: Headers): void {
@@ -74,7 +79,11 @@ describe.each(backends)('admin API ($name)', (backend) => {
       const accepted = docvEvent({ customerUserId: user, eventType: 'VERIFICATION_COMPLETED', decision: 'accept' });
       const rejected = docvEvent({ customerUserId: user, eventType: 'VERIFICATION_COMPLETED', decision: 'reject' });
       const uploadedOther = docvEvent({ customerUserId: other, eventType: 'DOCUMENTS_UPLOADED' });
-      const acceptedOther = docvEvent({ customerUserId: other, eventType: 'VERIFICATION_COMPLETED', decision: 'accept' });
+      const acceptedOther = docvEvent({
+        customerUserId: other,
+        eventType: 'VERIFICATION_COMPLETED',
+        decision: 'accept',
+      });
       for (const e of [opened, accepted, rejected, uploadedOther, acceptedOther]) await deliverOk(e);
 
       const ids = async (query: string) => {
@@ -82,10 +91,13 @@ describe.each(backends)('admin API ($name)', (backend) => {
         expect(res.status, JSON.stringify(res.json)).toBe(200);
         return (res.json.items as Array<{ docvTransactionId: string }>).map((t) => t.docvTransactionId).sort();
       };
-      const sorted = (...events: Array<Record<string, unknown>>) => events.map((e) => e.docvTransactionId as string).sort();
+      const sorted = (...events: Array<Record<string, unknown>>) =>
+        events.map((e) => e.docvTransactionId as string).sort();
 
       expect(await ids(`customerUserId=${encodeURIComponent(user)}`)).toEqual(sorted(opened, accepted, rejected));
-      expect(await ids(`customerUserId=${encodeURIComponent(user)}&status=VERIFICATION_COMPLETED`)).toEqual(sorted(accepted, rejected));
+      expect(await ids(`customerUserId=${encodeURIComponent(user)}&status=VERIFICATION_COMPLETED`)).toEqual(
+        sorted(accepted, rejected),
+      );
       expect(await ids(`customerUserId=${encodeURIComponent(user)}&decision=accept`)).toEqual(sorted(accepted));
       expect(await ids(`customerUserId=${encodeURIComponent(user)}&status=APP_OPENED`)).toEqual(sorted(opened));
       expect(await ids(`customerUserId=${encodeURIComponent(user)}&status=SESSION_EXPIRED`)).toEqual([]);
@@ -93,19 +105,28 @@ describe.each(backends)('admin API ($name)', (backend) => {
       // Without the customer filter the other filters still hold across everyone's rows.
       const byDecision = await receiver.admin('/v1/transactions?decision=accept&limit=500');
       expect(byDecision.status).toBe(200);
-      const acceptedIds = (byDecision.json.items as Array<{ docvTransactionId: string; decision: string }>).map((t) => t.docvTransactionId);
+      const acceptedIds = (byDecision.json.items as Array<{ docvTransactionId: string; decision: string }>).map(
+        (t) => t.docvTransactionId,
+      );
       expect(acceptedIds).toEqual(expect.arrayContaining(sorted(accepted, acceptedOther)));
       expect(acceptedIds).not.toContain(rejected.docvTransactionId);
       for (const t of byDecision.json.items) expect(t.decision).toBe('accept');
 
       const byStatus = await receiver.admin('/v1/transactions?status=DOCUMENTS_UPLOADED&limit=500');
       for (const t of byStatus.json.items) expect(t.status).toBe('DOCUMENTS_UPLOADED');
-      expect(byStatus.json.items.map((t: { docvTransactionId: string }) => t.docvTransactionId)).toContain(uploadedOther.docvTransactionId);
+      expect(byStatus.json.items.map((t: { docvTransactionId: string }) => t.docvTransactionId)).toContain(
+        uploadedOther.docvTransactionId,
+      );
     });
 
     it('lists lifecycle summaries without internal bookkeeping', async () => {
       const user = uniqueUser('shape');
-      const e = docvEvent({ customerUserId: user, eventType: 'VERIFICATION_COMPLETED', decision: 'resubmit', eventTime: '2026-03-02T08:00:00Z' });
+      const e = docvEvent({
+        customerUserId: user,
+        eventType: 'VERIFICATION_COMPLETED',
+        decision: 'resubmit',
+        eventTime: '2026-03-02T08:00:00Z',
+      });
       await deliverOk(e);
       const res = await receiver.admin(`/v1/transactions?customerUserId=${encodeURIComponent(user)}`);
       expect(res.status).toBe(200);
@@ -139,7 +160,9 @@ describe.each(backends)('admin API ($name)', (backend) => {
         await deliverOk(e);
         created.push(e.docvTransactionId as string);
       }
-      const { pages, items } = await collectPages(`/v1/transactions?customerUserId=${encodeURIComponent(user)}&limit=5`);
+      const { pages, items } = await collectPages(
+        `/v1/transactions?customerUserId=${encodeURIComponent(user)}&limit=5`,
+      );
       expect(pages.map((p) => p.length)).toEqual([5, 5, 5, 5, 3]);
       const ids = items.map((t: { docvTransactionId: string }) => t.docvTransactionId);
       expect(new Set(ids).size).toBe(ids.length);
@@ -167,7 +190,11 @@ describe.each(backends)('admin API ($name)', (backend) => {
       // A new transaction and an update to one already listed land between the two requests.
       const late = docvEvent({ customerUserId: user });
       await deliverOk(late);
-      await deliverOk({ ...docvEvent({ customerUserId: user }), docvTransactionId: created[8], eventType: 'DOCUMENTS_UPLOADED' });
+      await deliverOk({
+        ...docvEvent({ customerUserId: user }),
+        docvTransactionId: created[8],
+        eventType: 'DOCUMENTS_UPLOADED',
+      });
 
       const seen: string[] = first.json.items.map((t: { docvTransactionId: string }) => t.docvTransactionId);
       let cursor: string | null = first.json.nextCursor;
@@ -190,7 +217,9 @@ describe.each(backends)('admin API ($name)', (backend) => {
     ])('answers 400 problem+json with errors for %s', async (_label, query, path) => {
       const res = await receiver.admin(`/v1/transactions?${query}`);
       expectProblem(res, 400);
-      expect(res.json.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path, message: expect.any(String) })]));
+      expect(res.json.errors).toEqual(
+        expect.arrayContaining([expect.objectContaining({ path, message: expect.any(String) })]),
+      );
     });
 
     it('accepts the largest limit, 500', async () => {
@@ -221,9 +250,25 @@ describe.each(backends)('admin API ($name)', (backend) => {
       const id = docvEvent().docvTransactionId as string;
       const user = uniqueUser('lifecycle');
       // 11:30+02:00 is 09:30Z: earlier than 10:00Z although it sorts later as text.
-      const opened = { eventType: 'APP_OPENED', docvTransactionId: id, eventTime: '2026-03-01T11:30:00+02:00', customerUserId: user };
-      const uploaded = { eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: id, eventTime: '2026-03-01T10:00:00Z', customerUserId: user };
-      const completed = { eventType: 'VERIFICATION_COMPLETED', docvTransactionId: id, eventTime: '2026-03-01T10:05:00Z', customerUserId: user, decision: 'accept' };
+      const opened = {
+        eventType: 'APP_OPENED',
+        docvTransactionId: id,
+        eventTime: '2026-03-01T11:30:00+02:00',
+        customerUserId: user,
+      };
+      const uploaded = {
+        eventType: 'DOCUMENTS_UPLOADED',
+        docvTransactionId: id,
+        eventTime: '2026-03-01T10:00:00Z',
+        customerUserId: user,
+      };
+      const completed = {
+        eventType: 'VERIFICATION_COMPLETED',
+        docvTransactionId: id,
+        eventTime: '2026-03-01T10:05:00Z',
+        customerUserId: user,
+        decision: 'accept',
+      };
       const completedId = await deliverOk(completed);
       const uploadedId = await deliverOk(uploaded);
       const openedId = await deliverOk(opened);
@@ -243,14 +288,33 @@ describe.each(backends)('admin API ($name)', (backend) => {
       expect(Date.parse(res.json.lastEventAt)).toBe(Date.parse(completed.eventTime));
       expect(res.json).not.toHaveProperty('seen');
       expect(res.json.events.map((e: { eventId: string }) => e.eventId)).toEqual([openedId, uploadedId, completedId]);
-      expect(res.json.events.map((e: { eventType: string }) => e.eventType)).toEqual(['APP_OPENED', 'DOCUMENTS_UPLOADED', 'VERIFICATION_COMPLETED']);
-      expect(res.json.events[2]).toMatchObject({ docvTransactionId: id, eventTime: completed.eventTime, decision: 'accept', customerUserId: user });
+      expect(res.json.events.map((e: { eventType: string }) => e.eventType)).toEqual([
+        'APP_OPENED',
+        'DOCUMENTS_UPLOADED',
+        'VERIFICATION_COMPLETED',
+      ]);
+      expect(res.json.events[2]).toMatchObject({
+        docvTransactionId: id,
+        eventTime: completed.eventTime,
+        decision: 'accept',
+        customerUserId: user,
+      });
     });
 
     it('records a contradiction as an anomaly instead of overwriting the decision silently', async () => {
       const id = docvEvent().docvTransactionId as string;
-      await deliverOk({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: id, eventTime: '2026-03-01T10:00:00Z', decision: 'accept' });
-      await deliverOk({ eventType: 'VERIFICATION_COMPLETED', docvTransactionId: id, eventTime: '2026-03-01T10:01:00Z', decision: 'reject' });
+      await deliverOk({
+        eventType: 'VERIFICATION_COMPLETED',
+        docvTransactionId: id,
+        eventTime: '2026-03-01T10:00:00Z',
+        decision: 'accept',
+      });
+      await deliverOk({
+        eventType: 'VERIFICATION_COMPLETED',
+        docvTransactionId: id,
+        eventTime: '2026-03-01T10:01:00Z',
+        decision: 'reject',
+      });
       const res = await receiver.admin(`/v1/transactions/${encodeURIComponent(id)}`);
       expect(res.status).toBe(200);
       expect(res.json.anomalies).toEqual([expect.objectContaining({ code: 'conflicting_decisions' })]);
@@ -265,7 +329,7 @@ describe.each(backends)('admin API ($name)', (backend) => {
     });
 
     it.each([
-      ['reserved URL characters', 'a/b c?d#e%f&g=h+;,:@!$\'()*[]'.padEnd(256, 'x')],
+      ['reserved URL characters', "a/b c?d#e%f&g=h+;,:@!$'()*[]".padEnd(256, 'x')],
       ['percent signs that look like escapes', '%2F%20%41'.repeat(28).padEnd(256, '%')],
       ['non-ASCII characters', 'ü€中'.repeat(86).slice(0, 256)],
       ['emoji (surrogate pairs)', '🙂'.repeat(128)],
@@ -286,8 +350,16 @@ describe.each(backends)('admin API ($name)', (backend) => {
   describe('GET /v1/events', () => {
     it('filters by docvTransactionId and eventType', async () => {
       const id = docvEvent().docvTransactionId as string;
-      const openedId = await deliverOk({ eventType: 'APP_OPENED', docvTransactionId: id, eventTime: '2026-03-01T10:00:00Z' });
-      const uploadedId = await deliverOk({ eventType: 'DOCUMENTS_UPLOADED', docvTransactionId: id, eventTime: '2026-03-01T10:01:00Z' });
+      const openedId = await deliverOk({
+        eventType: 'APP_OPENED',
+        docvTransactionId: id,
+        eventTime: '2026-03-01T10:00:00Z',
+      });
+      const uploadedId = await deliverOk({
+        eventType: 'DOCUMENTS_UPLOADED',
+        docvTransactionId: id,
+        eventTime: '2026-03-01T10:01:00Z',
+      });
       const otherId = await deliverOk(docvEvent({ eventType: 'DOCUMENTS_UPLOADED' }));
 
       const byTx = await receiver.admin(`/v1/events?docvTransactionId=${encodeURIComponent(id)}`);
@@ -302,13 +374,17 @@ describe.each(backends)('admin API ($name)', (backend) => {
         receivedAt: expect.any(String),
       });
 
-      const both = await receiver.admin(`/v1/events?docvTransactionId=${encodeURIComponent(id)}&eventType=DOCUMENTS_UPLOADED`);
+      const both = await receiver.admin(
+        `/v1/events?docvTransactionId=${encodeURIComponent(id)}&eventType=DOCUMENTS_UPLOADED`,
+      );
       expect(both.json.items.map((e: { eventId: string }) => e.eventId)).toEqual([uploadedId]);
 
       const byType = await receiver.admin('/v1/events?eventType=DOCUMENTS_UPLOADED&limit=500');
       expect(byType.status).toBe(200);
       for (const e of byType.json.items) expect(e.eventType).toBe('DOCUMENTS_UPLOADED');
-      expect(byType.json.items.map((e: { eventId: string }) => e.eventId)).toEqual(expect.arrayContaining([uploadedId, otherId]));
+      expect(byType.json.items.map((e: { eventId: string }) => e.eventId)).toEqual(
+        expect.arrayContaining([uploadedId, otherId]),
+      );
       expect(byType.json.items.map((e: { eventId: string }) => e.eventId)).not.toContain(openedId);
     });
 
@@ -316,7 +392,13 @@ describe.each(backends)('admin API ($name)', (backend) => {
       const id = docvEvent().docvTransactionId as string;
       const created: string[] = [];
       for (let i = 0; i < 11; i += 1) {
-        created.push(await deliverOk({ eventType: 'APP_OPENED', docvTransactionId: id, eventTime: `2026-03-01T10:${String(i).padStart(2, '0')}:00Z` }));
+        created.push(
+          await deliverOk({
+            eventType: 'APP_OPENED',
+            docvTransactionId: id,
+            eventTime: `2026-03-01T10:${String(i).padStart(2, '0')}:00Z`,
+          }),
+        );
       }
       const { pages, items } = await collectPages(`/v1/events?docvTransactionId=${encodeURIComponent(id)}&limit=4`);
       expect(pages.map((p) => p.length)).toEqual([4, 4, 3]);
@@ -352,7 +434,12 @@ describe.each(backends)('admin API ($name)', (backend) => {
         eventType: 'APP_OPENED',
         vendorField: null,
       });
-      expect(res.json).toMatchObject({ eventId, docvTransactionId: id, eventType: 'APP_OPENED', eventTime: '2026-03-01T10:00:00.123+01:00' });
+      expect(res.json).toMatchObject({
+        eventId,
+        docvTransactionId: id,
+        eventType: 'APP_OPENED',
+        eventTime: '2026-03-01T10:00:00.123+01:00',
+      });
     });
 
     it('stores request headers without Authorization or Cookie', async () => {
@@ -428,12 +515,20 @@ describe.each(backends)('admin API ($name)', (backend) => {
       });
 
       const post = (body: string, headers: Record<string, string>) =>
-        fetch(`${base}/socure/docv/webhook`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+        fetch(`${base}/socure/docv/webhook`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', ...headers },
+        });
 
       it('lists authenticated rejections newest first, headers without credentials, and never unauthenticated traffic', async () => {
         const unauthenticated = await post('{"eventType":"APP_OPENED"}', { authorization: 'Bearer wrong' });
         expect(unauthenticated.status).toBe(401);
-        const invalid = await post('{"eventType":"APP_OPENED","extra":1}', { authorization: 'Bearer hook-secret-1', cookie: 'sid=secret-cookie', 'x-trace': 't1' });
+        const invalid = await post('{"eventType":"APP_OPENED","extra":1}', {
+          authorization: 'Bearer hook-secret-1',
+          cookie: 'sid=secret-cookie',
+          'x-trace': 't1',
+        });
         expect(invalid.status).toBe(422);
         const notJson = await post('{not json', { authorization: 'Bearer hook-secret-1' });
         expect(notJson.status).toBe(400);
@@ -444,17 +539,30 @@ describe.each(backends)('admin API ($name)', (backend) => {
         expect(body.items).toHaveLength(2);
         expect(body.items.map((q) => q.status)).toEqual([400, 422]);
         const q = body.items[1];
-        expect(q).toMatchObject({ reason: 'invalid', status: 422, body: '{"eventType":"APP_OPENED","extra":1}', bodyTruncated: false, quarantineId: expect.any(String) });
-        expect(q.detail.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/docvTransactionId' })]));
+        expect(q).toMatchObject({
+          reason: 'invalid',
+          status: 422,
+          body: '{"eventType":"APP_OPENED","extra":1}',
+          bodyTruncated: false,
+          quarantineId: expect.any(String),
+        });
+        expect(q.detail.errors).toEqual(
+          expect.arrayContaining([expect.objectContaining({ path: '/docvTransactionId' })]),
+        );
         expect(q.headers['x-trace']).toBe('t1');
         expect(q.headers).not.toHaveProperty('authorization');
         expect(q.headers).not.toHaveProperty('cookie');
         expect(JSON.stringify(body)).not.toContain('hook-secret-1');
         expect(JSON.stringify(body)).not.toContain('secret-cookie');
 
-        const first = (await (await fetch(`${base}/v1/quarantine?limit=1`)).json()) as { items: any[]; nextCursor: string };
+        const first = (await (await fetch(`${base}/v1/quarantine?limit=1`)).json()) as {
+          items: any[];
+          nextCursor: string;
+        };
         expect(first.items.map((x) => x.status)).toEqual([400]);
-        const second = (await (await fetch(`${base}/v1/quarantine?limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)).json()) as { items: any[]; nextCursor: string | null };
+        const second = (await (
+          await fetch(`${base}/v1/quarantine?limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)
+        ).json()) as { items: any[]; nextCursor: string | null };
         expect(second.items.map((x) => x.status)).toEqual([422]);
         expect(second.nextCursor).toBeNull();
       });
@@ -506,13 +614,16 @@ describe.each(backends)('admin API ($name)', (backend) => {
         await secured?.destroy();
       });
 
-      it.each(['/v1/transactions', '/v1/events', '/v1/quarantine', '/v1/transactions/x', '/v1/events/x'])('%s answers 401 without a bearer token', async (path) => {
-        const res = await secured.admin(path);
-        expectProblem(res, 401);
-        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
-        expectSecurityHeaders(res.headers);
-        expect(JSON.stringify(res.json)).not.toContain(token);
-      });
+      it.each(['/v1/transactions', '/v1/events', '/v1/quarantine', '/v1/transactions/x', '/v1/events/x'])(
+        '%s answers 401 without a bearer token',
+        async (path) => {
+          const res = await secured.admin(path);
+          expectProblem(res, 401);
+          expect(res.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+          expectSecurityHeaders(res.headers);
+          expect(JSON.stringify(res.json)).not.toContain(token);
+        },
+      );
 
       it.each([
         ['a wrong token', `Bearer ${token}x`],
@@ -574,7 +685,12 @@ describe.each(backends)('admin API ($name)', (backend) => {
 
       const build = (adminToken?: string) =>
         buildApp({
-          config: defaultReceiverConfig({ host: '0.0.0.0', port: 0, logLevel: 'silent', ...(adminToken ? { adminToken } : {}) }),
+          config: defaultReceiverConfig({
+            host: '0.0.0.0',
+            port: 0,
+            logLevel: 'silent',
+            ...(adminToken ? { adminToken } : {}),
+          }),
           store,
           logger: createLogger({ level: 'silent', pretty: false }),
         });
@@ -599,7 +715,11 @@ describe.each(backends)('admin API ($name)', (backend) => {
         const app = await build('public-admin-token');
         try {
           expect((await app.inject({ method: 'GET', url: '/v1/transactions' })).statusCode).toBe(401);
-          const ok = await app.inject({ method: 'GET', url: '/v1/transactions', headers: { authorization: 'Bearer public-admin-token' } });
+          const ok = await app.inject({
+            method: 'GET',
+            url: '/v1/transactions',
+            headers: { authorization: 'Bearer public-admin-token' },
+          });
           expect(ok.statusCode).toBe(200);
           expect(ok.json()).toEqual({ items: [], nextCursor: null });
         } finally {

@@ -2,7 +2,11 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addAuthOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../../src/cli/receiver-options.js';
 import { resolveReceiverConfig } from '../../src/compose/resolve.js';
-import { createConnectionAdmission, createRefusalLogThrottle, type ConnectionAdmissionOptions } from '../../src/server/connection-admission.js';
+import {
+  createConnectionAdmission,
+  createRefusalLogThrottle,
+  type ConnectionAdmissionOptions,
+} from '../../src/server/connection-admission.js';
 
 function clock(start = 1_700_000_000_000) {
   let t = start;
@@ -11,7 +15,13 @@ function clock(start = 1_700_000_000_000) {
 
 function admission(overrides: Partial<ConnectionAdmissionOptions> = {}) {
   const c = clock();
-  const a = createConnectionAdmission({ maxConnections: 8, maxPerClient: 3, reservedShare: 0.25, now: c.now, ...overrides });
+  const a = createConnectionAdmission({
+    maxConnections: 8,
+    maxPerClient: 3,
+    reservedShare: 0.25,
+    now: c.now,
+    ...overrides,
+  });
   return { ...c, a };
 }
 
@@ -120,10 +130,16 @@ describe('createConnectionAdmission', () => {
   });
 
   it('refuses a nonsensical configuration with a message naming the field', () => {
-    expect(() => createConnectionAdmission({ maxConnections: 0, maxPerClient: 1 })).toThrow(/maxConnections must be a whole number of at least 1, got 0/);
+    expect(() => createConnectionAdmission({ maxConnections: 0, maxPerClient: 1 })).toThrow(
+      /maxConnections must be a whole number of at least 1, got 0/,
+    );
     expect(() => createConnectionAdmission({ maxConnections: 10, maxPerClient: -1 })).toThrow(/maxPerClient/);
-    expect(() => createConnectionAdmission({ maxConnections: 10, maxPerClient: 1, reservedShare: 1 })).toThrow(/reservedShare/);
-    expect(() => createConnectionAdmission({ maxConnections: 10, maxPerClient: 1, trustedForMs: 0 })).toThrow(/trustedForMs/);
+    expect(() => createConnectionAdmission({ maxConnections: 10, maxPerClient: 1, reservedShare: 1 })).toThrow(
+      /reservedShare/,
+    );
+    expect(() => createConnectionAdmission({ maxConnections: 10, maxPerClient: 1, trustedForMs: 0 })).toThrow(
+      /trustedForMs/,
+    );
   });
 });
 
@@ -159,7 +175,8 @@ function maxPerClient(args: string[], env: Record<string, string> = {}): number 
   try {
     const command = addAuthOptions(new Command().exitOverride().configureOutput({ writeErr: () => undefined }));
     command.parse(args, { from: 'user' });
-    return resolveReceiverConfig(receiverOptionsFromFlags({ ...command.opts<ReceiverFlags>(), ordering: true }, {})).timeouts.maxConnectionsPerClient;
+    return resolveReceiverConfig(receiverOptionsFromFlags({ ...command.opts<ReceiverFlags>(), ordering: true }, {}))
+      .timeouts.maxConnectionsPerClient;
   } finally {
     if (saved === undefined) delete process.env.DOCV_MAX_CONNECTIONS_PER_CLIENT;
     else process.env.DOCV_MAX_CONNECTIONS_PER_CLIENT = saved;
@@ -176,7 +193,9 @@ describe('--max-connections-per-client', () => {
 
   it('refuses what is not a whole number, naming the value', () => {
     for (const bad of ['-1', '1.5', 'many', '']) {
-      expect(() => maxPerClient(['--max-connections-per-client', bad])).toThrow(/is not a whole number \(0 turns the cap off\)/);
+      expect(() => maxPerClient(['--max-connections-per-client', bad])).toThrow(
+        /is not a whole number \(0 turns the cap off\)/,
+      );
     }
   });
 });

@@ -10,7 +10,9 @@ const CHROMIUM = '/usr/bin/chromium';
 
 /** A v5 envelope from test/fixtures, to be changed by the test. */
 function v5Fixture(eventType: string): { event: Record<string, unknown> } {
-  return JSON.parse(readFileSync(new URL(`../fixtures/socure-v5/${eventType}.json`, import.meta.url), 'utf8')) as { event: Record<string, unknown> };
+  return JSON.parse(readFileSync(new URL(`../fixtures/socure-v5/${eventType}.json`, import.meta.url), 'utf8')) as {
+    event: Record<string, unknown>;
+  };
 }
 
 /** The distinct event pages a page links to. */
@@ -27,10 +29,23 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
   const hostileId = 'tx-<script>alert(1)</script>';
   beforeAll(async () => {
     sink = await startSink();
-    r = await startTestReceiver({ adminToken: 'dash-token', database: await backend.create(), dispatch: { forwardUrls: [`${sink.url}/docv`] } });
+    r = await startTestReceiver({
+      adminToken: 'dash-token',
+      database: await backend.create(),
+      dispatch: { forwardUrls: [`${sink.url}/docv`] },
+    });
     await r.deliver(docvEvent({ docvTransactionId: hostileId, customerUserId: '<img src=x onerror=alert(2)>' }));
-    await r.deliver(docvEvent({ docvTransactionId: 'tx-done', eventType: 'VERIFICATION_COMPLETED', decision: 'reject' }));
-    await r.deliver(docvEvent({ docvTransactionId: 'tx-done', eventType: 'VERIFICATION_COMPLETED', decision: 'accept', eventTime: '2026-03-01T10:05:00Z' }));
+    await r.deliver(
+      docvEvent({ docvTransactionId: 'tx-done', eventType: 'VERIFICATION_COMPLETED', decision: 'reject' }),
+    );
+    await r.deliver(
+      docvEvent({
+        docvTransactionId: 'tx-done',
+        eventType: 'VERIFICATION_COMPLETED',
+        decision: 'accept',
+        eventTime: '2026-03-01T10:05:00Z',
+      }),
+    );
   });
   afterAll(async () => {
     await r.destroy();
@@ -43,21 +58,31 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
     const res = await fetch(`${r.url}/dashboard`);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain('Basic');
-    expect((await fetch(`${r.url}/dashboard`, { headers: { authorization: `Basic ${Buffer.from('x:wrong').toString('base64')}` } })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${r.url}/dashboard`, {
+          headers: { authorization: `Basic ${Buffer.from('x:wrong').toString('base64')}` },
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it('lists transactions with filters, escapes what senders sent, and sends a strict CSP', async () => {
     const res = await fetch(`${r.url}/dashboard`, { headers: { authorization: basic } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/html');
-    expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    expect(res.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
     expect(res.headers.get('x-frame-options')).toBe('DENY');
     const page = await res.text();
     expect(page).toContain('tx-&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page).not.toContain('<script>');
     expect(page).not.toContain('<img src=x');
     expect(page).toContain('conflicting_decisions');
-    const filtered = await (await fetch(`${r.url}/dashboard?status=VERIFICATION_COMPLETED`, { headers: { authorization: basic } })).text();
+    const filtered = await (
+      await fetch(`${r.url}/dashboard?status=VERIFICATION_COMPLETED`, { headers: { authorization: basic } })
+    ).text();
     expect(filtered).toContain('tx-done');
     expect(filtered).not.toContain('alert(1)');
   });
@@ -68,14 +93,18 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
     expect(page).toContain('completions arrived with different decisions: accept, reject');
     expect(eventLinks(page)).toHaveLength(2);
     expect(page).not.toContain('/v1/events/');
-    expect((await fetch(`${r.url}/dashboard/transactions/nope`, { headers: { authorization: basic } })).status).toBe(404);
+    expect((await fetch(`${r.url}/dashboard/transactions/nope`, { headers: { authorization: basic } })).status).toBe(
+      404,
+    );
     for (const path of ['/dashboard/deliveries', '/dashboard/quarantine', '/dashboard/style.css']) {
       expect((await fetch(`${r.url}${path}`, { headers: { authorization: basic } })).status).toBe(200);
     }
   });
 
   it("links a transaction's events to dashboard pages that take the login (the admin API's do not)", async () => {
-    const page = await (await fetch(`${r.url}/dashboard/transactions/tx-done`, { headers: { authorization: basic } })).text();
+    const page = await (
+      await fetch(`${r.url}/dashboard/transactions/tx-done`, { headers: { authorization: basic } })
+    ).text();
     const links = eventLinks(page);
     expect(links).toHaveLength(2);
     for (const href of links) {
@@ -90,11 +119,27 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
   });
 
   it('shows an event: summary, canonical fields, headers without credentials, payload and raw body escaped, its deliveries', async () => {
-    const raw = JSON.stringify(docvEvent({ docvTransactionId: 'tx-event-page', customerUserId: 'user-ep', vendorNote: '<script>alert(3)</script>' }));
-    const res = await r.deliver(raw, { authorization: 'Bearer delivery-credential-xyz', 'x-trace': '<b>trace-1</b>', 'webhook-id': 'wh-event-page-1' });
+    const raw = JSON.stringify(
+      docvEvent({
+        docvTransactionId: 'tx-event-page',
+        customerUserId: 'user-ep',
+        vendorNote: '<script>alert(3)</script>',
+      }),
+    );
+    const res = await r.deliver(raw, {
+      authorization: 'Bearer delivery-credential-xyz',
+      'x-trace': '<b>trace-1</b>',
+      'webhook-id': 'wh-event-page-1',
+    });
     expect(res.status).toBe(200);
     const eventId = res.json.eventId as string;
-    await waitFor(async () => (await r.store.listDeliveries({ limit: 10, docvTransactionId: 'tx-event-page' })).items.some((d) => d.state === 'delivered'), 'the forward to be delivered');
+    await waitFor(
+      async () =>
+        (await r.store.listDeliveries({ limit: 10, docvTransactionId: 'tx-event-page' })).items.some(
+          (d) => d.state === 'delivered',
+        ),
+      'the forward to be delivered',
+    );
 
     const answer = await fetch(`${r.url}/dashboard/events/${eventId}`, { headers: { authorization: basic } });
     expect(answer.status).toBe(200);
@@ -110,16 +155,22 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
     expect(page).not.toContain('delivery-credential-xyz');
     // The payload pretty-printed, the raw body as it came; both escaped.
     expect(page).toContain('  &quot;vendorNote&quot;: &quot;&lt;script&gt;alert(3)&lt;/script&gt;&quot;');
-    expect(page).toContain(raw.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'));
+    expect(page).toContain(
+      raw.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'),
+    );
     expect(page).not.toContain('<script>');
-    expect(page).toContain(`<td>forward:${new URL(sink.url).host}/docv</td><td><span class="badge delivered">delivered</span></td><td>1</td><td>200</td>`);
+    expect(page).toContain(
+      `<td>forward:${new URL(sink.url).host}/docv</td><td><span class="badge delivered">delivered</span></td><td>1</td><td>200</td>`,
+    );
     expect(page).not.toContain('Document data');
   });
 
   it('says when document data was removed, and which events have no transaction or no event time of their own', async () => {
     const completed = await r.deliver(v5Fixture('VERIFICATION_COMPLETED'));
     expect(completed.status).toBe(200);
-    const v5Page = await (await fetch(`${r.url}/dashboard/events/${completed.json.eventId}`, { headers: { authorization: basic } })).text();
+    const v5Page = await (
+      await fetch(`${r.url}/dashboard/events/${completed.json.eventId}`, { headers: { authorization: basic } })
+    ).text();
     expect(v5Page).toContain('Document data (names, dates of birth, addresses, document numbers) was removed');
     expect(v5Page).not.toContain('Jordan');
     expect(v5Page).toMatch(/<dt>dialect<\/dt><dd>socure-v5<\/dd>/);
@@ -130,7 +181,9 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
     delete testEvent.event.created;
     const delivered = await r.deliver(testEvent);
     expect(delivered.status).toBe(200);
-    const testPage = await (await fetch(`${r.url}/dashboard/events/${delivered.json.eventId}`, { headers: { authorization: basic } })).text();
+    const testPage = await (
+      await fetch(`${r.url}/dashboard/events/${delivered.json.eventId}`, { headers: { authorization: basic } })
+    ).text();
     expect(testPage).toMatch(/<dt>transaction<\/dt><dd><span class="empty">test event<\/span><\/dd>/);
     expect(testPage).toContain('(the receipt time: the sender gave no event time)');
 
@@ -145,10 +198,16 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
     expect(all).toContain('<a href="/dashboard/events">events</a>');
     const stored = await r.store.listEvents({ limit: 50 });
     expect(eventLinks(all).sort()).toEqual(stored.items.map((e) => `/dashboard/events/${e.eventId}`).sort());
-    const completions = await (await fetch(`${r.url}/dashboard/events?eventType=VERIFICATION_COMPLETED`, { headers: { authorization: basic } })).text();
-    expect(eventLinks(completions)).toHaveLength(stored.items.filter((e) => e.eventType === 'VERIFICATION_COMPLETED').length);
+    const completions = await (
+      await fetch(`${r.url}/dashboard/events?eventType=VERIFICATION_COMPLETED`, { headers: { authorization: basic } })
+    ).text();
+    expect(eventLinks(completions)).toHaveLength(
+      stored.items.filter((e) => e.eventType === 'VERIFICATION_COMPLETED').length,
+    );
     expect(completions).not.toContain('APP_OPENED</span>');
-    const v5 = await (await fetch(`${r.url}/dashboard/events?dialect=socure-v5`, { headers: { authorization: basic } })).text();
+    const v5 = await (
+      await fetch(`${r.url}/dashboard/events?dialect=socure-v5`, { headers: { authorization: basic } })
+    ).text();
     expect(eventLinks(v5)).toHaveLength(stored.items.filter((e) => e.dialect === 'socure-v5').length);
     expect(v5).not.toContain('<td>asyncapi</td>');
     expect(v5).toContain('<option selected>socure-v5</option>');
@@ -156,10 +215,19 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
   });
 
   it('renders in headless Chromium with its stylesheet and no CSP violations', async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`).toBe(true);
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`).toBe(
+      true,
+    );
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const context = await browser.newContext({ httpCredentials: { username: 'ops', password: 'dash-token' } });

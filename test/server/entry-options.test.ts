@@ -5,7 +5,11 @@ import { startReceiver, startWorker } from '../../src/server/index.js';
 
 describe('entry-point options', () => {
   it('a partial section keeps the defaults of the rest; undefined sets nothing', () => {
-    const config = resolveReceiverConfig({ dispatch: { concurrency: 3 }, timeouts: { requestMs: 1_000 }, port: undefined });
+    const config = resolveReceiverConfig({
+      dispatch: { concurrency: 3 },
+      timeouts: { requestMs: 1_000 },
+      port: undefined,
+    });
     expect(config.dispatch).toEqual({ ...DEFAULT_DISPATCH, concurrency: 3 });
     expect(config.timeouts.requestMs).toBe(1_000);
     expect(config.timeouts.headersMs).toBeGreaterThan(0);
@@ -13,10 +17,16 @@ describe('entry-point options', () => {
   });
 
   it('the deprecated spellings map onto the one spelling', () => {
-    const config = resolveReceiverConfig({ db: 'sqlite:/tmp/x.db', webhookSecrets: ['s1-long-enough-secret'], auth: { allowIps: ['127.0.0.1'] } });
+    const config = resolveReceiverConfig({
+      db: 'sqlite:/tmp/x.db',
+      webhookSecrets: ['s1-long-enough-secret'],
+      auth: { allowIps: ['127.0.0.1'] },
+    });
     expect(config.databaseUrl).toBe('sqlite:/tmp/x.db');
     expect(config.auth).toEqual({ allowIps: ['127.0.0.1'], webhookSecrets: ['s1-long-enough-secret'] });
-    expect(resolveReceiverConfig({ db: 'sqlite:/tmp/old.db', databaseUrl: 'sqlite:/tmp/new.db' }).databaseUrl).toBe('sqlite:/tmp/new.db');
+    expect(resolveReceiverConfig({ db: 'sqlite:/tmp/old.db', databaseUrl: 'sqlite:/tmp/new.db' }).databaseUrl).toBe(
+      'sqlite:/tmp/new.db',
+    );
   });
 
   it('each entry point refuses options it does not take, before opening anything', async () => {
@@ -29,13 +39,17 @@ describe('entry-point options', () => {
   });
 
   it('numbers a receiver cannot run with are refused, naming the setting', () => {
-    expect(() => resolveReceiverConfig({ dispatch: { concurrency: 0 } })).toThrow(/dispatch.concurrency must be a whole number from 1/);
+    expect(() => resolveReceiverConfig({ dispatch: { concurrency: 0 } })).toThrow(
+      /dispatch.concurrency must be a whole number from 1/,
+    );
     expect(() => resolveReceiverConfig({ port: 70_000 })).toThrow(/port must be a whole number from 0 to 65535/);
     expect(() => createDocvReceiver({ maxBodyBytes: -1 })).toThrow(/maxBodyBytes/);
     expect(() => createDocvReceiver({ authFailureLimit: 1.5 })).toThrow(/authFailureLimit/);
   });
 
   it('the library checks the Socure settings as serve does', () => {
-    expect(() => createDocvReceiver({ socure: { baseUrl: 'https://example.test' } })).toThrow(/SOCURE_BASE_URL and SOCURE_API_KEY go together/);
+    expect(() => createDocvReceiver({ socure: { baseUrl: 'https://example.test' } })).toThrow(
+      /SOCURE_BASE_URL and SOCURE_API_KEY go together/,
+    );
   });
 });

@@ -5,7 +5,9 @@ import { startSink, type HttpSink } from '../helpers/http-sink.js';
 import { waitFor } from '../helpers/wait.js';
 
 function metric(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `) || (labels === '' && l.startsWith(`${name} `)));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `) || (labels === '' && l.startsWith(`${name} `)));
   return line ? Number(line.split(' ').at(-1)) : undefined;
 }
 
@@ -17,7 +19,11 @@ describe.each(backends)('GET /metrics ($name)', (backend) => {
   let sink: HttpSink;
   beforeAll(async () => {
     sink = await startSink();
-    r = await startTestReceiver({ adminToken: 'metrics-token', dispatch: { forwardUrls: [sink.url] }, database: await backend.create() });
+    r = await startTestReceiver({
+      adminToken: 'metrics-token',
+      dispatch: { forwardUrls: [sink.url] },
+      database: await backend.create(),
+    });
   });
   afterAll(async () => {
     await r.destroy();
@@ -34,7 +40,12 @@ describe.each(backends)('GET /metrics ($name)', (backend) => {
     await r.deliver(event);
     await r.deliver('{not json');
     await waitFor(() => sink.requests.length === 1, 'forward');
-    await waitFor(async () => (await r.admin('/v1/deliveries?state=delivered', { headers: { authorization: 'Bearer metrics-token' } })).json.items?.length === 1, 'delivered');
+    await waitFor(
+      async () =>
+        (await r.admin('/v1/deliveries?state=delivered', { headers: { authorization: 'Bearer metrics-token' } })).json
+          .items?.length === 1,
+      'delivered',
+    );
     const res = await fetch(`${r.url}/metrics`, { headers: { authorization: 'Bearer metrics-token' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
@@ -47,7 +58,13 @@ describe.each(backends)('GET /metrics ($name)', (backend) => {
     expect(metric(text, 'docv_commit_batch_size_count')).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'docv_transactions', 'status="VERIFICATION_COMPLETED"')).toBe(1);
     expect(metric(text, 'docv_outbox_deliveries', 'state="delivered"')).toBe(1);
-    expect(metric(text, 'docv_delivery_attempts_total', `destination="forward:${new URL(sink.url).host}/",outcome="delivered"`)).toBe(1);
+    expect(
+      metric(
+        text,
+        'docv_delivery_attempts_total',
+        `destination="forward:${new URL(sink.url).host}/",outcome="delivered"`,
+      ),
+    ).toBe(1);
     expect(metric(text, 'docv_quarantine_entries')).toBe(0);
     expect(text).toContain('docv_process_resident_memory_bytes');
     expect(text).not.toContain('metrics-token');

@@ -21,7 +21,13 @@ describe('dedupe keys', () => {
   });
 
   it('keys sort by event time, so new events land at the end of the unique index', () => {
-    const times = ['2026-03-01T10:00:00Z', '2026-03-01T10:00:00.001Z', '2026-03-01T10:00:01Z', '2027-01-01T00:00:00Z', '2099-12-31T23:59:59Z'];
+    const times = [
+      '2026-03-01T10:00:00Z',
+      '2026-03-01T10:00:00.001Z',
+      '2026-03-01T10:00:01Z',
+      '2027-01-01T00:00:00Z',
+      '2099-12-31T23:59:59Z',
+    ];
     const keys = times.map((eventTime) => dedupeKeyOf({ eventTime }, 'sha256:ff', null));
     expect([...keys].sort()).toEqual(keys);
   });
@@ -38,7 +44,13 @@ const backends = await testBackends();
  * A row of `events` as a release before dialects wrote it: the columns of migrations 1 and 2 only
  * (this release's store writes more, which the old schema does not have yet).
  */
-async function oldEventRow(db: TestDatabase, eventId: string, dedupeKey: string, deliveryId: string | null, event: Record<string, unknown>): Promise<{ eventId: string }> {
+async function oldEventRow(
+  db: TestDatabase,
+  eventId: string,
+  dedupeKey: string,
+  deliveryId: string | null,
+  event: Record<string, unknown>,
+): Promise<{ eventId: string }> {
   await writeRows(
     db,
     `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, event_time_ms,
@@ -83,7 +95,11 @@ describe.each(backends)('dedupe key migration ($name)', (backend) => {
 
     const store = await openStore(db.url, { migrate: false });
     stores.push(store);
-    expect(await store.migrate()).toEqual((backend.name === 'postgres' ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS).map((m) => m.version).filter((v) => v > before));
+    expect(await store.migrate()).toEqual(
+      (backend.name === 'postgres' ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS)
+        .map((m) => m.version)
+        .filter((v) => v > before),
+    );
     const keys = await db.rows<{ dedupe_key: string }>('SELECT dedupe_key FROM events ORDER BY seq');
     expect(keys.map((k) => k.dedupe_key)).toEqual([`t:019ca8d72d00:${contentKey(event)}`, 'id:msg_42']);
     expect(await store.ingest(ingestInput(event))).toEqual({ kind: 'duplicate', eventId: first.eventId });

@@ -3,7 +3,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openStore, ThreadedSqliteStore, type NewDestination, type Store } from '../../src/store/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
-import { migratedUpTo, POSTGRES_TEST_URL, skipUnavailable, testBackends, type Backend, type TestDatabase } from '../helpers/backends.js';
+import {
+  migratedUpTo,
+  POSTGRES_TEST_URL,
+  skipUnavailable,
+  testBackends,
+  type Backend,
+  type TestDatabase,
+} from '../helpers/backends.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 import { docvEvent } from '../helpers/receiver.js';
 
@@ -11,7 +18,14 @@ import { docvEvent } from '../helpers/receiver.js';
 const backends = await testBackends();
 
 function forward(path: string, fields: Partial<NewDestination> = {}): NewDestination {
-  return { name: `forward:sink.test${path}`, kind: 'forward', url: `https://sink.test${path}`, signed: false, urlCredentials: false, ...fields };
+  return {
+    name: `forward:sink.test${path}`,
+    kind: 'forward',
+    url: `https://sink.test${path}`,
+    signed: false,
+    urlCredentials: false,
+    ...fields,
+  };
 }
 
 describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
@@ -34,7 +48,10 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
   }
   async function destinationsOf(store: Store, eventId: string): Promise<string[]> {
     const page = await store.listDeliveries({ limit: 50 });
-    return page.items.filter((d) => d.eventId === eventId).map((d) => d.destination).sort();
+    return page.items
+      .filter((d) => d.eventId === eventId)
+      .map((d) => d.destination)
+      .sort();
   }
   async function accept(store: Store, event = docvEvent()): Promise<string> {
     const outcome = await store.ingest(ingestInput(event));
@@ -42,28 +59,44 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
     return outcome.eventId;
   }
 
-  it('an accepted event gets a row per active destination, and the process\'s own ones; a disabled one gets none', async () => {
+  it("an accepted event gets a row per active destination, and the process's own ones; a disabled one gets none", async () => {
     const store = await open((await fresh()).url);
     store.configureOutbox({ destinations: ['handlers'] });
     expect(await destinationsOf(store, await accept(store))).toEqual(['handlers']);
     await store.addDestination(forward('/a'), 'keep');
     await store.addDestination(forward('/b'), 'keep');
-    expect(await destinationsOf(store, await accept(store))).toEqual(['forward:sink.test/a', 'forward:sink.test/b', 'handlers']);
-    expect(await store.setDestinationState('forward:sink.test/a', 'disabled')).toMatchObject({ name: 'forward:sink.test/a', state: 'disabled' });
+    expect(await destinationsOf(store, await accept(store))).toEqual([
+      'forward:sink.test/a',
+      'forward:sink.test/b',
+      'handlers',
+    ]);
+    expect(await store.setDestinationState('forward:sink.test/a', 'disabled')).toMatchObject({
+      name: 'forward:sink.test/a',
+      state: 'disabled',
+    });
     expect(await destinationsOf(store, await accept(store))).toEqual(['forward:sink.test/b', 'handlers']);
     expect(await store.setDestinationState('forward:nowhere/', 'disabled')).toBeNull();
   });
 
   it('the decision fetch, when active, makes a fetch row for the events that call for one', async () => {
     const store = await open((await fresh()).url);
-    await store.addDestination({ name: 'decision-fetch', kind: 'decision-fetch', url: 'https://sandbox.socure.test/', signed: false, urlCredentials: false }, 'keep');
+    await store.addDestination(
+      {
+        name: 'decision-fetch',
+        kind: 'decision-fetch',
+        url: 'https://sandbox.socure.test/',
+        signed: false,
+        urlCredentials: false,
+      },
+      'keep',
+    );
     const uploaded = await accept(store, docvEvent({ eventType: 'DOCUMENTS_UPLOADED' }));
     const opened = await accept(store, docvEvent({ eventType: 'APP_OPENED' }));
     expect(await destinationsOf(store, uploaded)).toEqual(['decision-fetch']);
     expect(await destinationsOf(store, opened)).toEqual([]);
   });
 
-  it('another process\'s add and disable count from the next commit of this one, with no restart', async () => {
+  it("another process's add and disable count from the next commit of this one, with no restart", async () => {
     const db = await fresh();
     const receiver = await open(db.url);
     const other = await open(db.url, { migrate: false });
@@ -77,13 +110,27 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
   it('keep adds what is missing and changes nothing else; replace updates the URL and flags but never the state', async () => {
     const store = await open((await fresh()).url);
     const first = await store.addDestination(forward('/x', { url: 'https://sink.test/x?v=1' }), 'keep');
-    expect(first).toMatchObject({ outcome: 'created', destination: { state: 'active', url: 'https://sink.test/x?v=1', signed: false } });
+    expect(first).toMatchObject({
+      outcome: 'created',
+      destination: { state: 'active', url: 'https://sink.test/x?v=1', signed: false },
+    });
     await store.setDestinationState('forward:sink.test/x', 'disabled');
     const kept = await store.addDestination(forward('/x', { url: 'https://sink.test/x?v=2', signed: true }), 'keep');
-    expect(kept).toMatchObject({ outcome: 'unchanged', destination: { state: 'disabled', url: 'https://sink.test/x?v=1', signed: false } });
-    const replaced = await store.addDestination(forward('/x', { url: 'https://sink.test/x?v=2', signed: true }), 'replace');
-    expect(replaced).toMatchObject({ outcome: 'updated', destination: { state: 'disabled', url: 'https://sink.test/x?v=2', signed: true } });
-    expect((await store.addDestination(forward('/x', { url: 'https://sink.test/x?v=2', signed: true }), 'replace')).outcome).toBe('unchanged');
+    expect(kept).toMatchObject({
+      outcome: 'unchanged',
+      destination: { state: 'disabled', url: 'https://sink.test/x?v=1', signed: false },
+    });
+    const replaced = await store.addDestination(
+      forward('/x', { url: 'https://sink.test/x?v=2', signed: true }),
+      'replace',
+    );
+    expect(replaced).toMatchObject({
+      outcome: 'updated',
+      destination: { state: 'disabled', url: 'https://sink.test/x?v=2', signed: true },
+    });
+    expect(
+      (await store.addDestination(forward('/x', { url: 'https://sink.test/x?v=2', signed: true }), 'replace')).outcome,
+    ).toBe('unchanged');
     const [listed] = await store.listDestinations();
     expect(listed).toEqual(replaced.destination);
     expect(Date.parse(listed!.createdAt)).toBeLessThanOrEqual(Date.parse(listed!.updatedAt));
@@ -91,7 +138,11 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
 
   it('instances that start together and add the same destination end with one row, created by one of them', async () => {
     const db = await fresh();
-    const instances = [await open(db.url), await open(db.url, { migrate: false }), await open(db.url, { migrate: false })];
+    const instances = [
+      await open(db.url),
+      await open(db.url, { migrate: false }),
+      await open(db.url, { migrate: false }),
+    ];
     const results = await Promise.all(instances.map((s) => s.addDestination(forward('/same'), 'keep')));
     expect(results.map((r) => r.outcome).sort()).toEqual(['created', 'unchanged', 'unchanged']);
     expect(await instances[0]!.listDestinations()).toHaveLength(1);
@@ -118,7 +169,9 @@ describe('store: destinations on the SQLite writer thread', () => {
       await store.addDestination(forward('/t'), 'keep');
       expect((await store.listDestinations()).map((d) => d.name)).toEqual(['forward:sink.test/t']);
       const outcome = await store.ingest(ingestInput(docvEvent()));
-      expect((await store.listDeliveries({ limit: 5 })).items.map((d) => [d.eventId, d.destination])).toEqual([[outcome.eventId, 'forward:sink.test/t']]);
+      expect((await store.listDeliveries({ limit: 5 })).items.map((d) => [d.eventId, d.destination])).toEqual([
+        [outcome.eventId, 'forward:sink.test/t'],
+      ]);
       expect(await store.setDestinationState('forward:sink.test/t', 'disabled')).toMatchObject({ state: 'disabled' });
     } finally {
       await store.close();
@@ -134,7 +187,16 @@ describe.skipIf(postgres.skipReason !== null)('store: destinations on PostgreSQL
     const store = await openStore(db.url);
     try {
       await store.addDestination(forward('/a'), 'keep');
-      await store.addDestination({ name: 'decision-fetch', kind: 'decision-fetch', url: 'https://socure.test/', signed: false, urlCredentials: false }, 'keep');
+      await store.addDestination(
+        {
+          name: 'decision-fetch',
+          kind: 'decision-fetch',
+          url: 'https://socure.test/',
+          signed: false,
+          urlCredentials: false,
+        },
+        'keep',
+      );
       const spy = vi.spyOn(pg.Client.prototype, 'query');
       let calls: unknown[];
       try {
@@ -144,18 +206,32 @@ describe.skipIf(postgres.skipReason !== null)('store: destinations on PostgreSQL
       } finally {
         spy.mockRestore();
       }
-      const statements = calls.map((first) => (typeof first === 'string' ? first : ((first as { name?: string }).name ?? 'unnamed')));
+      const statements = calls.map((first) =>
+        typeof first === 'string' ? first : ((first as { name?: string }).name ?? 'unnamed'),
+      );
       expect(statements).toEqual(['BEGIN', 'docv_insert_events_v4', 'docv_create_and_lock', 'COMMIT']);
 
       // A plan priced over jit_above_cost is JIT-compiled on every execution: about 300 ms a commit
       // on this machine. Asked on a connection set up as the store's (sequential scans priced out).
-      const insert = calls.map((first) => first as { name?: string; text?: string; values?: unknown[] }).find((q) => q.name === 'docv_insert_events_v4')!;
+      const insert = calls
+        .map((first) => first as { name?: string; text?: string; values?: unknown[] })
+        .find((q) => q.name === 'docv_insert_events_v4')!;
       const schema = new URL(db.url).searchParams.get('schema')!;
-      const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, options: `-c search_path=${schema} -c enable_seqscan=off` });
+      const client = new pg.Client({
+        connectionString: POSTGRES_TEST_URL,
+        options: `-c search_path=${schema} -c enable_seqscan=off`,
+      });
       await client.connect();
       try {
-        const threshold = Number((await client.query<{ jit_above_cost: string }>('SHOW jit_above_cost')).rows[0]!.jit_above_cost);
-        const plan = (await client.query<{ 'QUERY PLAN': Array<{ Plan: { 'Total Cost': number } }> }>(`EXPLAIN (FORMAT JSON) ${insert.text}`, insert.values)).rows[0]!['QUERY PLAN'];
+        const threshold = Number(
+          (await client.query<{ jit_above_cost: string }>('SHOW jit_above_cost')).rows[0]!.jit_above_cost,
+        );
+        const plan = (
+          await client.query<{ 'QUERY PLAN': Array<{ Plan: { 'Total Cost': number } }> }>(
+            `EXPLAIN (FORMAT JSON) ${insert.text}`,
+            insert.values,
+          )
+        ).rows[0]!['QUERY PLAN'];
         expect(plan[0]!.Plan['Total Cost']).toBeLessThan(threshold);
       } finally {
         await client.end();

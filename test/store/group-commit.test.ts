@@ -7,7 +7,10 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('GroupCommit', () => {
   it('commits the items of one turn together and answers each caller with its own result', async () => {
     const batches: number[][] = [];
-    const group = new GroupCommit<number, number>({ commit: async (items) => (batches.push(items), items.map((n) => n * 10)), maxBatch: 100 });
+    const group = new GroupCommit<number, number>({
+      commit: async (items) => (batches.push(items), items.map((n) => n * 10)),
+      maxBatch: 100,
+    });
     const results = await Promise.all([1, 2, 3].map((n) => group.submit(n)));
     expect(results).toEqual([10, 20, 30]);
     expect(batches).toEqual([[1, 2, 3]]);
@@ -45,7 +48,11 @@ describe('GroupCommit', () => {
       commitError: (err) => new Error(`could not commit: ${(err as Error).message}`),
     });
     const settled = await Promise.allSettled([1, 2, 3].map((n) => group.submit(n)));
-    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([1, 'could not commit: bad row', 3]);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([
+      1,
+      'could not commit: bad row',
+      3,
+    ]);
     expect(calls).toEqual([[1, 2, 3], [1], [2], [3]]);
   });
 
@@ -66,7 +73,11 @@ describe('GroupCommit', () => {
 
   it('never puts two items of the same key in one batch', async () => {
     const batches: string[][] = [];
-    const group = new GroupCommit<string, string>({ commit: async (items) => (batches.push(items), items), maxBatch: 10, keyOf: (s) => s[0]! });
+    const group = new GroupCommit<string, string>({
+      commit: async (items) => (batches.push(items), items),
+      maxBatch: 10,
+      keyOf: (s) => s[0]!,
+    });
     await Promise.all(['a1', 'b1', 'a2', 'c1', 'a3'].map((s) => group.submit(s)));
     expect(batches).toEqual([['a1', 'b1', 'c1'], ['a2'], ['a3']]);
   });
@@ -118,7 +129,11 @@ describe('GroupCommit', () => {
   it('holds batches while told to, until flushNow; idle waits for every commit', async () => {
     let held = true;
     const batches: number[][] = [];
-    const group = new GroupCommit<number, number>({ commit: (items) => (batches.push(items), items), maxBatch: 10, hold: () => held });
+    const group = new GroupCommit<number, number>({
+      commit: (items) => (batches.push(items), items),
+      maxBatch: 10,
+      hold: () => held,
+    });
     const done = [1, 2].map((n) => group.submit(n));
     await tick();
     await tick();

@@ -9,7 +9,16 @@ import { sqliteScratch } from '../helpers/sqlite-scratch.js';
 import { riskosEvent, testWebhookEvent, uniqueId, v5Event } from '../helpers/canonical-events.js';
 
 function quarantined(fields: Partial<QuarantineInput> = {}): QuarantineInput {
-  return { reason: 'invalid', status: 422, detail: null, headers: {}, body: Buffer.from('{}'), bodySize: 2, receivedAt: new Date(), ...fields };
+  return {
+    reason: 'invalid',
+    status: 422,
+    detail: null,
+    headers: {},
+    body: Buffer.from('{}'),
+    bodySize: 2,
+    receivedAt: new Date(),
+    ...fields,
+  };
 }
 
 describe('SQLite store: canonical events of every dialect', () => {
@@ -44,13 +53,19 @@ describe('SQLite store: canonical events of every dialect', () => {
       customerUserId: '121212',
     });
     const flatStored = (await store.getEvent(flatId))!;
-    expect(flatStored).toMatchObject({ dialect: 'asyncapi', test: false, eventTimeSource: 'event', evaluationId: null });
+    expect(flatStored).toMatchObject({
+      dialect: 'asyncapi',
+      test: false,
+      eventTimeSource: 'event',
+      evaluationId: null,
+    });
     expect(flatStored.event).toEqual(canonicalOfFlat(flat as unknown as DocvEvent));
     const noteStored = (await store.getEvent(noteId))!;
     expect(noteStored).toMatchObject({ docvTransactionId: null, dialect: 'riskos', evaluationId: note.evaluationId });
     expect(noteStored.event).toEqual(note);
 
-    const ids = async (filter: Parameters<Store['listEvents']>[0]) => (await store.listEvents(filter)).items.map((e) => e.eventId);
+    const ids = async (filter: Parameters<Store['listEvents']>[0]) =>
+      (await store.listEvents(filter)).items.map((e) => e.eventId);
     expect(await ids({ limit: 10, dialect: 'socure-v5' })).toEqual([v5Id]);
     expect(await ids({ limit: 10, dialect: 'asyncapi' })).toEqual([flatId]);
     expect(await ids({ limit: 10, dialect: 'riskos' })).toEqual([noteId]);
@@ -59,7 +74,10 @@ describe('SQLite store: canonical events of every dialect', () => {
     expect(await ids({ limit: 10, evaluationId: note.evaluationId! })).toEqual([noteId]);
     expect(await ids({ limit: 10, evaluationId: 'no-such-evaluation' })).toEqual([]);
     // The flat event wrote nothing into the new columns.
-    const raw = await sqliteDatabase(lastPath).rows<{ canonical: string | null; evaluation_id: string | null }>('SELECT canonical, evaluation_id FROM events WHERE event_id = ?', flatId);
+    const raw = await sqliteDatabase(lastPath).rows<{ canonical: string | null; evaluation_id: string | null }>(
+      'SELECT canonical, evaluation_id FROM events WHERE event_id = ?',
+      flatId,
+    );
     expect(raw).toEqual([{ canonical: null, evaluation_id: null }]);
   });
 
@@ -68,14 +86,24 @@ describe('SQLite store: canonical events of every dialect', () => {
     store.configureOutbox({ destinations: ['sink'], fetchDecisions: true });
     const event = testWebhookEvent();
     const { eventId } = await store.ingest(canonicalInput(event));
-    expect(await store.getEvent(eventId)).toMatchObject({ eventType: 'TEST_WEBHOOK', docvTransactionId: null, test: true });
+    expect(await store.getEvent(eventId)).toMatchObject({
+      eventType: 'TEST_WEBHOOK',
+      docvTransactionId: null,
+      test: true,
+    });
     expect((await store.listEvents({ limit: 10, test: true })).items.map((e) => e.eventId)).toEqual([eventId]);
     expect(await store.stats()).toMatchObject({ events: 1, transactions: 0 });
     expect((await store.listTransactions({ limit: 10 })).items).toEqual([]);
 
     const deliveries = (await store.listDeliveries({ limit: 10 })).items;
     expect(deliveries).toEqual([expect.objectContaining({ eventId, destination: 'sink', docvTransactionId: null })]);
-    const [claimed] = await store.claimDeliveries({ workerId: 'w', limit: 5, leaseMs: 30_000, destinations: ['sink'], ordered: true });
+    const [claimed] = await store.claimDeliveries({
+      workerId: 'w',
+      limit: 5,
+      leaseMs: 30_000,
+      destinations: ['sink'],
+      ordered: true,
+    });
     expect(claimed).toMatchObject({ eventId, docvTransactionId: null, event: { test: true, docvTransactionId: null } });
   });
 
@@ -84,7 +112,13 @@ describe('SQLite store: canonical events of every dialect', () => {
     store.configureOutbox({ destinations: ['sink'] });
     const first = await store.ingest(canonicalInput(testWebhookEvent()));
     const second = await store.ingest(canonicalInput(riskosEvent('case_notes_added', uniqueId('eval'))));
-    const claimed = await store.claimDeliveries({ workerId: 'w', limit: 5, leaseMs: 30_000, destinations: ['sink'], ordered: true });
+    const claimed = await store.claimDeliveries({
+      workerId: 'w',
+      limit: 5,
+      leaseMs: 30_000,
+      destinations: ['sink'],
+      ordered: true,
+    });
     expect(claimed.map((c) => c.eventId).sort()).toEqual([first.eventId, second.eventId].sort());
   });
 
@@ -98,13 +132,27 @@ describe('SQLite store: canonical events of every dialect', () => {
     expect(await store.getEvent(noteId)).toMatchObject({ docvTransactionId: null, evaluationId });
     expect(await store.stats()).toMatchObject({ transactions: 0 });
 
-    const completed = riskosEvent('evaluation_completed', evaluationId, { docvTransactionId: token, eventTime: '2026-03-01T10:05:00.000Z', decision: 'ACCEPT' });
+    const completed = riskosEvent('evaluation_completed', evaluationId, {
+      docvTransactionId: token,
+      eventTime: '2026-03-01T10:05:00.000Z',
+      decision: 'ACCEPT',
+    });
     const completedId = (await store.ingest(canonicalInput(completed))).eventId;
     const tx = (await store.getTransaction(token))!;
-    expect(tx).toMatchObject({ docvTransactionId: token, status: 'evaluation_completed', decision: 'accept', eventCount: 2, evaluationId, firstEventAt: note.eventTime });
+    expect(tx).toMatchObject({
+      docvTransactionId: token,
+      status: 'evaluation_completed',
+      decision: 'accept',
+      eventCount: 2,
+      evaluationId,
+      firstEventAt: note.eventTime,
+    });
     expect(tx.events.map((e) => e.eventId)).toEqual([noteId, completedId]);
     // The note is filed under the transaction now: as a summary, as a canonical event, and its delivery.
-    expect(await store.getEvent(noteId)).toMatchObject({ docvTransactionId: token, event: { docvTransactionId: token, eventType: 'case_notes_added' } });
+    expect(await store.getEvent(noteId)).toMatchObject({
+      docvTransactionId: token,
+      event: { docvTransactionId: token, eventType: 'case_notes_added' },
+    });
     expect((await store.listEvents({ limit: 10, docvTransactionId: token })).items).toHaveLength(2);
     const deliveries = (await store.listDeliveries({ limit: 10, docvTransactionId: token })).items;
     expect(deliveries.map((d) => d.eventId).sort()).toEqual([noteId, completedId].sort());
@@ -114,12 +162,28 @@ describe('SQLite store: canonical events of every dialect', () => {
     const store = open();
     const evaluationId = uniqueId('eval');
     const token = uniqueId('tok');
-    await store.ingest(canonicalInput(riskosEvent('evaluation_completed', evaluationId, { docvTransactionId: token, decision: 'REVIEW' })));
-    const noteId = (await store.ingest(canonicalInput(riskosEvent('case_notes_added', evaluationId, { eventTime: '2026-03-01T10:06:00.000Z' })))).eventId;
+    await store.ingest(
+      canonicalInput(
+        riskosEvent('evaluation_completed', evaluationId, { docvTransactionId: token, decision: 'REVIEW' }),
+      ),
+    );
+    const noteId = (
+      await store.ingest(
+        canonicalInput(riskosEvent('case_notes_added', evaluationId, { eventTime: '2026-03-01T10:06:00.000Z' })),
+      )
+    ).eventId;
     const tx = (await store.getTransaction(token))!;
-    expect(tx).toMatchObject({ status: 'evaluation_completed', decision: 'review', eventCount: 2, lastEventAt: '2026-03-01T10:06:00.000Z' });
+    expect(tx).toMatchObject({
+      status: 'evaluation_completed',
+      decision: 'review',
+      eventCount: 2,
+      lastEventAt: '2026-03-01T10:06:00.000Z',
+    });
     expect(tx.events.map((e) => e.eventId)).toContain(noteId);
-    expect(await store.getEvent(noteId)).toMatchObject({ docvTransactionId: token, event: { docvTransactionId: token } });
+    expect(await store.getEvent(noteId)).toMatchObject({
+      docvTransactionId: token,
+      event: { docvTransactionId: token },
+    });
     // A note of another evaluation stays unlinked.
     const other = (await store.ingest(canonicalInput(riskosEvent('case_notes_added', uniqueId('eval'))))).eventId;
     expect(await store.getEvent(other)).toMatchObject({ docvTransactionId: null });
@@ -129,10 +193,16 @@ describe('SQLite store: canonical events of every dialect', () => {
   it('quarantine: dialect, filters, one entry by id, and what reprocessing gave', async () => {
     const store = open();
     const t0 = Date.parse('2026-03-01T10:00:00Z');
-    await store.quarantine(quarantined({ reason: 'invalid', status: 422, dialect: 'socure-v5', receivedAt: new Date(t0) }));
-    await store.quarantine(quarantined({ reason: 'conflict', status: 409, dialect: 'asyncapi', receivedAt: new Date(t0 + 60_000) }));
+    await store.quarantine(
+      quarantined({ reason: 'invalid', status: 422, dialect: 'socure-v5', receivedAt: new Date(t0) }),
+    );
+    await store.quarantine(
+      quarantined({ reason: 'conflict', status: 409, dialect: 'asyncapi', receivedAt: new Date(t0 + 60_000) }),
+    );
     await store.quarantine(quarantined({ reason: 'invalid', status: 422, receivedAt: new Date(t0 + 120_000) }));
-    await store.quarantine(quarantined({ reason: 'invalid', status: 422, dialect: 'riskos', receivedAt: new Date(t0 + 180_000) }));
+    await store.quarantine(
+      quarantined({ reason: 'invalid', status: 422, dialect: 'riskos', receivedAt: new Date(t0 + 180_000) }),
+    );
 
     const all = (await store.listQuarantine({ limit: 10 })).items;
     expect(all.map((q) => q.dialect)).toEqual(['riskos', null, 'asyncapi', 'socure-v5']);
@@ -142,14 +212,21 @@ describe('SQLite store: canonical events of every dialect', () => {
     const at = (offset: number) => new Date(t0 + offset).toISOString();
     expect(await reasons({ reason: 'conflict' })).toEqual([at(60_000)]);
     expect(await reasons({ status: 422 })).toEqual([at(180_000), at(120_000), at(0)]);
-    expect(await reasons({ from: new Date(t0 + 60_000), to: new Date(t0 + 180_000) })).toEqual([at(120_000), at(60_000)]);
+    expect(await reasons({ from: new Date(t0 + 60_000), to: new Date(t0 + 180_000) })).toEqual([
+      at(120_000),
+      at(60_000),
+    ]);
 
     const target = all[2]!;
     expect(await store.getQuarantine(target.quarantineId)).toEqual(target);
     expect(await store.getQuarantine('qrn_missing')).toBeNull();
     const result = { at: '2026-03-02T00:00:00.000Z', outcome: 'accepted', status: 200, eventId: 'evt_1' };
     await store.markQuarantineReprocessed(target.quarantineId, result);
-    expect(await store.getQuarantine(target.quarantineId)).toMatchObject({ quarantineId: target.quarantineId, reprocessed: result, dialect: 'asyncapi' });
+    expect(await store.getQuarantine(target.quarantineId)).toMatchObject({
+      quarantineId: target.quarantineId,
+      reprocessed: result,
+      dialect: 'asyncapi',
+    });
     expect(await reasons({ reprocessed: true })).toEqual([at(60_000)]);
     expect(await reasons({ reprocessed: false })).toEqual([at(180_000), at(120_000), at(0)]);
     // Marking an id that is gone (trimmed) is no error.
@@ -166,16 +243,28 @@ describe('SQLite store: canonical events of every dialect', () => {
   it('a decision fetch that gives up marks the transaction until a decision arrives', async () => {
     const store = open();
     const id = uniqueId('tx');
-    await store.ingest(ingestInput(docvEvent({ docvTransactionId: id, eventType: 'VERIFICATION_COMPLETED', eventTime: '2026-03-01T10:05:00Z' })));
+    await store.ingest(
+      ingestInput(
+        docvEvent({ docvTransactionId: id, eventType: 'VERIFICATION_COMPLETED', eventTime: '2026-03-01T10:05:00Z' }),
+      ),
+    );
     const at = new Date('2026-03-01T10:06:00Z');
     await store.markDecisionUnavailable(id, 'no decision after 5 attempts', at);
     const marked = (await store.getTransaction(id))!;
     expect(marked.decisionUnavailable).toEqual({ reason: 'no decision after 5 attempts', at: at.toISOString() });
     expect(marked.anomalies.map((a) => a.code)).toContain('decision_unavailable');
-    expect((await store.listTransactions({ limit: 10 })).items[0]).toMatchObject({ decisionUnavailable: { reason: 'no decision after 5 attempts' } });
+    expect((await store.listTransactions({ limit: 10 })).items[0]).toMatchObject({
+      decisionUnavailable: { reason: 'no decision after 5 attempts' },
+    });
 
     const completed = marked.events[0]!;
-    await store.recordDecision(completed.eventId, id, { decision: 'review', decisionName: 'lenient', reasonCodes: ['I831'], fetchedAt: '2026-03-01T10:07:00Z', details: null });
+    await store.recordDecision(completed.eventId, id, {
+      decision: 'review',
+      decisionName: 'lenient',
+      reasonCodes: ['I831'],
+      fetchedAt: '2026-03-01T10:07:00Z',
+      details: null,
+    });
     const decided = (await store.getTransaction(id))!;
     expect(decided).toMatchObject({ decision: 'review', decisionSource: 'api', decisionUnavailable: null });
     expect(decided.anomalies.map((a) => a.code)).not.toContain('decision_unavailable');
@@ -185,33 +274,75 @@ describe('SQLite store: canonical events of every dialect', () => {
     expect(await store.getTransaction('tx-never-seen')).toBeNull();
   });
 
-  it('decision fetch rows: uploads fetch without holding forwards; a completion holds them, with or without a decision (the event\'s word is confirmed)', async () => {
+  it("decision fetch rows: uploads fetch without holding forwards; a completion holds them, with or without a decision (the event's word is confirmed)", async () => {
     const store = open();
     store.configureOutbox({ destinations: ['sink'], fetchDecisions: true, decisionWaitMs: 60_000 });
-    const claimSink = () => store.claimDeliveries({ workerId: 'w', limit: 10, leaseMs: 30_000, destinations: ['sink'], ordered: false });
-    const deliveriesOf = async (eventId: string) => (await store.listDeliveries({ limit: 50 })).items.filter((d) => d.eventId === eventId);
+    const claimSink = () =>
+      store.claimDeliveries({ workerId: 'w', limit: 10, leaseMs: 30_000, destinations: ['sink'], ordered: false });
+    const deliveriesOf = async (eventId: string) =>
+      (await store.listDeliveries({ limit: 50 })).items.filter((d) => d.eventId === eventId);
 
     const uploaded = await store.ingest(canonicalInput(v5Event({ eventType: 'DOCUMENTS_UPLOADED' })));
     expect((await deliveriesOf(uploaded.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
     expect((await claimSink()).map((c) => c.eventId)).toEqual([uploaded.eventId]);
 
     const token = uniqueId('tok');
-    const completion = await store.ingest(ingestInput(docvEvent({ docvTransactionId: token, eventType: 'VERIFICATION_COMPLETED' })));
-    expect((await deliveriesOf(completion.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
+    const completion = await store.ingest(
+      ingestInput(docvEvent({ docvTransactionId: token, eventType: 'VERIFICATION_COMPLETED' })),
+    );
+    expect((await deliveriesOf(completion.eventId)).map((d) => d.destination).sort()).toEqual([
+      'decision-fetch',
+      'sink',
+    ]);
     expect(await claimSink()).toEqual([]);
-    const fetches = await store.claimDeliveries({ workerId: 'f', limit: 10, leaseMs: 30_000, destinations: ['decision-fetch'], ordered: false });
+    const fetches = await store.claimDeliveries({
+      workerId: 'f',
+      limit: 10,
+      leaseMs: 30_000,
+      destinations: ['decision-fetch'],
+      ordered: false,
+    });
     expect(fetches.map((f) => f.eventId)).toEqual([uploaded.eventId, completion.eventId]);
     const fetch = fetches[1];
     expect(fetch).toMatchObject({ docvTransactionId: token, event: { eventType: 'VERIFICATION_COMPLETED' } });
-    await store.recordDecision(completion.eventId, token, { decision: 'accept', decisionName: 'standard', reasonCodes: ['I831'], fetchedAt: new Date().toISOString(), details: null });
-    await store.completeDelivery({ deliveryId: fetch!.deliveryId, workerId: 'f', outcome: 'delivered', status: 200, error: null, startedAt: new Date(), durationMs: 1 });
+    await store.recordDecision(completion.eventId, token, {
+      decision: 'accept',
+      decisionName: 'standard',
+      reasonCodes: ['I831'],
+      fetchedAt: new Date().toISOString(),
+      details: null,
+    });
+    await store.completeDelivery({
+      deliveryId: fetch!.deliveryId,
+      workerId: 'f',
+      outcome: 'delivered',
+      status: 200,
+      error: null,
+      startedAt: new Date(),
+      durationMs: 1,
+    });
     const [held] = await claimSink();
-    expect(held).toMatchObject({ eventId: completion.eventId, fetchedDecision: { decision: 'accept', decisionName: 'standard', reasonCodes: ['I831'] } });
+    expect(held).toMatchObject({
+      eventId: completion.eventId,
+      fetchedDecision: { decision: 'accept', decisionName: 'standard', reasonCodes: ['I831'] },
+    });
 
-    const decided = await store.ingest(ingestInput(docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'reject' })));
+    const decided = await store.ingest(
+      ingestInput(docvEvent({ eventType: 'VERIFICATION_COMPLETED', decision: 'reject' })),
+    );
     expect((await deliveriesOf(decided.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
-    const evaluation = await store.ingest(canonicalInput(riskosEvent('evaluation_completed', uniqueId('eval'), { docvTransactionId: uniqueId('tok'), decision: 'ACCEPT' })));
-    expect((await deliveriesOf(evaluation.eventId)).map((d) => d.destination).sort()).toEqual(['decision-fetch', 'sink']);
+    const evaluation = await store.ingest(
+      canonicalInput(
+        riskosEvent('evaluation_completed', uniqueId('eval'), {
+          docvTransactionId: uniqueId('tok'),
+          decision: 'ACCEPT',
+        }),
+      ),
+    );
+    expect((await deliveriesOf(evaluation.eventId)).map((d) => d.destination).sort()).toEqual([
+      'decision-fetch',
+      'sink',
+    ]);
     expect((await claimSink()).map((c) => c.eventId)).not.toContain(decided.eventId);
 
     // Without fetchDecisions, no fetch rows at all.
@@ -250,13 +381,24 @@ describe('SQLite store: canonical events of every dialect', () => {
 
     const store = scratch.keep(new SqliteStore({ path, migrate: false }));
     expect(await store.migrate()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version).filter((v) => v > 4));
-    const indexes = (await db.rows<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")).map((r) => r.name);
+    const indexes = (
+      await db.rows<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")
+    ).map((r) => r.name);
     expect(indexes).toContain('events_by_evaluation');
 
     const old = (await store.getEvent('evt_old'))!;
-    expect(old).toMatchObject({ dialect: 'asyncapi', test: false, eventTimeSource: 'event', evaluationId: null, docvTransactionId: flat.docvTransactionId, decision: 'accept' });
+    expect(old).toMatchObject({
+      dialect: 'asyncapi',
+      test: false,
+      eventTimeSource: 'event',
+      evaluationId: null,
+      docvTransactionId: flat.docvTransactionId,
+      decision: 'accept',
+    });
     expect(old.event).toEqual(canonicalOfFlat(flat as unknown as DocvEvent));
-    expect((await store.listEvents({ limit: 10, dialect: 'asyncapi', test: false })).items.map((e) => e.eventId)).toEqual(['evt_old']);
+    expect(
+      (await store.listEvents({ limit: 10, dialect: 'asyncapi', test: false })).items.map((e) => e.eventId),
+    ).toEqual(['evt_old']);
     expect(await store.getQuarantine('qrn_old')).toMatchObject({ dialect: null, reprocessed: null, reason: 'invalid' });
     // And the upgraded file takes events of the new dialects.
     const v5 = v5Event();
@@ -275,11 +417,22 @@ describe('SQLite store on a writer thread: the methods added for dialects', () =
     expect((await store.getEvent(eventId))!.event).toEqual(v5);
 
     await store.markDecisionUnavailable(v5.docvTransactionId!, 'timed out', new Date('2026-03-01T10:10:00Z'));
-    expect((await store.getTransaction(v5.docvTransactionId!))!.decisionUnavailable).toEqual({ reason: 'timed out', at: '2026-03-01T10:10:00.000Z' });
+    expect((await store.getTransaction(v5.docvTransactionId!))!.decisionUnavailable).toEqual({
+      reason: 'timed out',
+      at: '2026-03-01T10:10:00.000Z',
+    });
 
     await store.quarantine(quarantined({ dialect: 'riskos' }));
     const [entry] = (await store.listQuarantine({ limit: 1 })).items;
-    await store.markQuarantineReprocessed(entry!.quarantineId, { at: '2026-03-02T00:00:00.000Z', outcome: 'invalid', status: 422, eventId: null });
-    expect(await store.getQuarantine(entry!.quarantineId)).toMatchObject({ dialect: 'riskos', reprocessed: { outcome: 'invalid', status: 422, eventId: null } });
+    await store.markQuarantineReprocessed(entry!.quarantineId, {
+      at: '2026-03-02T00:00:00.000Z',
+      outcome: 'invalid',
+      status: 422,
+      eventId: null,
+    });
+    expect(await store.getQuarantine(entry!.quarantineId)).toMatchObject({
+      dialect: 'riskos',
+      reprocessed: { outcome: 'invalid', status: 422, eventId: null },
+    });
   });
 });

@@ -10,7 +10,12 @@ import { sqliteScratch } from '../helpers/sqlite-scratch.js';
 
 /** Events, each of its own transaction. */
 function events(n: number, from = 0): Array<Record<string, unknown>> {
-  return Array.from({ length: n }, (_, i) => docvEvent({ docvTransactionId: `tx-${from + i}`, eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, from + i)).toISOString() }));
+  return Array.from({ length: n }, (_, i) =>
+    docvEvent({
+      docvTransactionId: `tx-${from + i}`,
+      eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, from + i)).toISOString(),
+    }),
+  );
 }
 
 /** Frames in the WAL file (32-byte header, then a 24-byte header and a 4 KiB page per frame). */
@@ -31,7 +36,11 @@ describe('SQLite background checkpoints', () => {
     // 300 events write a few hundred WAL frames, far below the 10,000 that trigger SQLite's own checkpoint.
     expect(walFrames(file)).toBeLessThan(2_000);
     // The file grows while the thread's checkpoint runs; its report comes by message just after.
-    await waitFor(() => statSync(file).size > before + 100 * 1024 && (store.checkpointStats()?.checkpoints ?? 0) > 0, 'a checkpoint that grew the database file', 5_000);
+    await waitFor(
+      () => statSync(file).size > before + 100 * 1024 && (store.checkpointStats()?.checkpoints ?? 0) > 0,
+      'a checkpoint that grew the database file',
+      5_000,
+    );
     expect(store.checkpointStats()?.failures).toBe(0);
     // Nothing is written any more: once the next checkpoint has run, the file alone, without its
     // WAL, holds every event.
@@ -73,7 +82,11 @@ describe('SQLite background checkpoints', () => {
 
   it('runs from the writer thread as well, and the threaded store closes cleanly', async () => {
     const file = path();
-    const store = await ThreadedSqliteStore.open({ path: file, checkpointThread: true, outbox: { destinations: ['forward:sink'] } });
+    const store = await ThreadedSqliteStore.open({
+      path: file,
+      checkpointThread: true,
+      outbox: { destinations: ['forward:sink'] },
+    });
     const before = statSync(file).size;
     await Promise.all(events(300).map((e) => store.ingest(ingestInput(e))));
     await waitFor(() => statSync(file).size > before + 100 * 1024, 'the database file to grow', 5_000);

@@ -28,7 +28,8 @@ const modeOf = (path: string) => statSync(path).mode & 0o777;
 /** Every file and folder under `root`, with its mode, as `relative path → mode` in octal text. */
 function modesUnder(root: string): Record<string, string> {
   const modes: Record<string, string> = {};
-  for (const entry of readdirSync(root, { recursive: true }) as string[]) modes[entry] = modeOf(join(root, entry)).toString(8);
+  for (const entry of readdirSync(root, { recursive: true }) as string[])
+    modes[entry] = modeOf(join(root, entry)).toString(8);
   return modes;
 }
 
@@ -69,7 +70,12 @@ describeOnUnix('SQLite files are private to their owner (0600, folders 0700)', (
     try {
       expect(store).toBeInstanceOf(ThreadedSqliteStore);
       expect((await store.ingest(ingestInput(docvEvent()))).kind).toBe('accepted');
-      expect(modesUnder(root)).toEqual({ data: '700', 'data/receiver.db': '600', 'data/receiver.db-wal': '600', 'data/receiver.db-shm': '600' });
+      expect(modesUnder(root)).toEqual({
+        data: '700',
+        'data/receiver.db': '600',
+        'data/receiver.db-wal': '600',
+        'data/receiver.db-shm': '600',
+      });
     } finally {
       await store.close();
     }
@@ -77,14 +83,29 @@ describeOnUnix('SQLite files are private to their owner (0600, folders 0700)', (
 
   it('the receiver: the database, and the quarantine in it, after a delivery and a quarantined one', async () => {
     const root = newDir();
-    const receiver = await startReceiver({ port: 0, db: `sqlite:${join(root, 'data', 'docv.db')}`, logLevel: 'silent', webhookSecrets: ['file-modes-secret'] });
+    const receiver = await startReceiver({
+      port: 0,
+      db: `sqlite:${join(root, 'data', 'docv.db')}`,
+      logLevel: 'silent',
+      webhookSecrets: ['file-modes-secret'],
+    });
     try {
-      const post = (body: string) => fetch(receiver.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'file-modes-secret' }, body });
+      const post = (body: string) =>
+        fetch(receiver.webhookUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'file-modes-secret' },
+          body,
+        });
       expect((await post(JSON.stringify(docvEvent()))).status).toBe(200);
       // Authenticated but not a DocV event: quarantined.
       expect((await post(JSON.stringify({ eventType: 'APP_OPENED' }))).status).toBe(422);
       expect((await receiver.store.stats()).quarantine).toBe(1);
-      expect(modesUnder(root)).toEqual({ data: '700', 'data/docv.db': '600', 'data/docv.db-wal': '600', 'data/docv.db-shm': '600' });
+      expect(modesUnder(root)).toEqual({
+        data: '700',
+        'data/docv.db': '600',
+        'data/docv.db-wal': '600',
+        'data/docv.db-shm': '600',
+      });
     } finally {
       await receiver.close();
     }
@@ -94,7 +115,12 @@ describeOnUnix('SQLite files are private to their owner (0600, folders 0700)', (
     const root = newDir();
     const store = new SandboxStore(join(root, 'data', 'sandbox.db'));
     try {
-      expect(modesUnder(root)).toEqual({ data: '700', 'data/sandbox.db': '600', 'data/sandbox.db-wal': '600', 'data/sandbox.db-shm': '600' });
+      expect(modesUnder(root)).toEqual({
+        data: '700',
+        'data/sandbox.db': '600',
+        'data/sandbox.db-wal': '600',
+        'data/sandbox.db-shm': '600',
+      });
     } finally {
       store.close();
     }
@@ -112,7 +138,12 @@ describeOnUnix('SQLite files are private to their owner (0600, folders 0700)', (
     const store = new SqliteStore({ path });
     try {
       expect((await store.ingest(ingestInput(docvEvent()))).kind).toBe('accepted');
-      expect(modesUnder(root)).toEqual({ shared: '750', 'shared/receiver.db': '640', 'shared/receiver.db-wal': '640', 'shared/receiver.db-shm': '640' });
+      expect(modesUnder(root)).toEqual({
+        shared: '750',
+        'shared/receiver.db': '640',
+        'shared/receiver.db-wal': '640',
+        'shared/receiver.db-shm': '640',
+      });
     } finally {
       await store.close();
     }

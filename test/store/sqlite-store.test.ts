@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStore, StoreUnavailableError, type Store, type TransactionFilter, type TransactionSummary } from '../../src/store/index.js';
+import {
+  openStore,
+  StoreUnavailableError,
+  type Store,
+  type TransactionFilter,
+  type TransactionSummary,
+} from '../../src/store/index.js';
 import { migratedUpTo, skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
@@ -39,7 +45,11 @@ describe.each(backends)('store ($name)', (backend) => {
     const second = await startTestReceiver({ database });
     try {
       const tx = await second.admin(`/v1/transactions/${event.docvTransactionId}`);
-      expect(tx.json).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: 'reject', events: [{ eventId: json.eventId }] });
+      expect(tx.json).toMatchObject({
+        status: 'VERIFICATION_COMPLETED',
+        decision: 'reject',
+        events: [{ eventId: json.eventId }],
+      });
       const again = await second.deliver(event);
       expect(again.json).toEqual({ status: 'duplicate', eventId: json.eventId });
     } finally {
@@ -76,7 +86,15 @@ describe.each(backends)('store ($name)', (backend) => {
     const store = await openStore((await freshDatabase()).url, { quarantineCapacity: 3 });
     stores.push(store);
     for (let i = 0; i < 5; i++) {
-      await store.quarantine({ reason: `r${i}`, status: 422, detail: null, headers: {}, body: Buffer.from(`{"i":${i}}`), bodySize: 7, receivedAt: new Date() });
+      await store.quarantine({
+        reason: `r${i}`,
+        status: 422,
+        detail: null,
+        headers: {},
+        body: Buffer.from(`{"i":${i}}`),
+        bodySize: 7,
+        receivedAt: new Date(),
+      });
     }
     const page = await store.listQuarantine({ limit: 10 });
     expect(page.items.map((q) => q.reason)).toEqual(['r4', 'r3', 'r2']);
@@ -102,11 +120,21 @@ describe.each(backends)('store ($name)', (backend) => {
       { eventType: 'DOCUMENTS_UPLOADED', eventTime: '2026-03-01T10:01:00Z', extra: 'second upload' },
     ];
     const ids: string[] = [];
-    for (const fields of arrivals) ids.push((await store.ingest(input(docvEvent({ docvTransactionId: id, ...fields })))).eventId);
+    for (const fields of arrivals)
+      ids.push((await store.ingest(input(docvEvent({ docvTransactionId: id, ...fields })))).eventId);
     const view = (await store.getTransaction(id))!;
-    expect(view).toMatchObject({ docvTransactionId: id, status: 'VERIFICATION_COMPLETED', decision: 'accept', eventCount: 4 });
+    expect(view).toMatchObject({
+      docvTransactionId: id,
+      status: 'VERIFICATION_COMPLETED',
+      decision: 'accept',
+      eventCount: 4,
+    });
     expect(view.events.map((e) => e.eventId)).toEqual([ids[1], ids[2], ids[3], ids[0]]);
-    expect(view.events[0]).toMatchObject({ eventType: 'APP_OPENED', eventTime: '2026-03-01T10:00:00Z', docvTransactionId: id });
+    expect(view.events[0]).toMatchObject({
+      eventType: 'APP_OPENED',
+      eventTime: '2026-03-01T10:00:00Z',
+      docvTransactionId: id,
+    });
     for (const e of view.events) expect(new Date(e.receivedAt).toISOString()).toBe(e.receivedAt);
     expect(await store.getTransaction('tx-never-seen')).toBeNull();
   });
@@ -117,8 +145,12 @@ describe.each(backends)('store ($name)', (backend) => {
     await migratedUpTo(db, before);
     const indexes = async () =>
       (backend.name === 'postgres'
-        ? await db.rows<{ name: string }>("SELECT indexname AS name FROM pg_indexes WHERE tablename = 'deliveries' AND schemaname = current_schema()")
-        : await db.rows<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'")
+        ? await db.rows<{ name: string }>(
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'deliveries' AND schemaname = current_schema()",
+          )
+        : await db.rows<{ name: string }>(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'",
+          )
       ).map((r) => r.name);
     expect(await indexes()).toContain('deliveries_by_event');
     const store = await openStore(db.url, { migrate: false });
@@ -126,13 +158,31 @@ describe.each(backends)('store ($name)', (backend) => {
     expect(await store.migrate()).toEqual(versions(backend.name).filter((v) => v > before));
     const left = await indexes();
     expect(left).not.toContain('deliveries_by_event');
-    expect(left).toEqual(expect.arrayContaining(['deliveries_due', 'deliveries_in_order', 'deliveries_by_destination']));
+    expect(left).toEqual(
+      expect.arrayContaining(['deliveries_due', 'deliveries_in_order', 'deliveries_by_destination']),
+    );
     // Outbox rows are still written, claimed and completed.
     store.configureOutbox({ destinations: ['sink'] });
     const { eventId } = await store.ingest(input(docvEvent({ docvTransactionId: 'tx-after-upgrade' })));
-    const [claimed] = await store.claimDeliveries({ workerId: 'w', limit: 5, leaseMs: 30_000, destinations: ['sink'], ordered: true });
+    const [claimed] = await store.claimDeliveries({
+      workerId: 'w',
+      limit: 5,
+      leaseMs: 30_000,
+      destinations: ['sink'],
+      ordered: true,
+    });
     expect(claimed).toMatchObject({ eventId, destination: 'sink' });
-    expect(await store.completeDelivery({ deliveryId: claimed!.deliveryId, workerId: 'w', outcome: 'delivered', status: 200, error: null, startedAt: new Date(), durationMs: 1 })).toBe(true);
+    expect(
+      await store.completeDelivery({
+        deliveryId: claimed!.deliveryId,
+        workerId: 'w',
+        outcome: 'delivered',
+        status: 200,
+        error: null,
+        startedAt: new Date(),
+        durationMs: 1,
+      }),
+    ).toBe(true);
     expect((await store.stats()).deliveries).toMatchObject({ delivered: 1, pending: 0 });
   });
 
@@ -148,7 +198,10 @@ describe.each(backends)('store ($name)', (backend) => {
     expect(a!.kind).toBe('accepted');
     expect(b).toEqual({ kind: 'conflict', eventId: a!.eventId });
     expect(c).toEqual({ kind: 'duplicate', eventId: a!.eventId });
-    expect(await store.ingest(input({ ...event, customerUserId: 'other' }, 'msg-1'))).toEqual({ kind: 'conflict', eventId: a!.eventId });
+    expect(await store.ingest(input({ ...event, customerUserId: 'other' }, 'msg-1'))).toEqual({
+      kind: 'conflict',
+      eventId: a!.eventId,
+    });
   });
 
   it('lists a transaction under its current status, decision and customer as its lifecycle moves, and under no earlier value', async () => {
@@ -166,22 +219,65 @@ describe.each(backends)('store ($name)', (backend) => {
       if (now.customerUserId) expect(await listed({ customerUserId: now.customerUserId })).toBe(true);
       for (const earlier of seenValues) {
         if (earlier.status !== now.status) expect(await listed({ status: earlier.status })).toBe(false);
-        if (earlier.decision && earlier.decision !== now.decision) expect(await listed({ decision: earlier.decision })).toBe(false);
-        if (earlier.customerUserId && earlier.customerUserId !== now.customerUserId) expect(await listed({ customerUserId: earlier.customerUserId })).toBe(false);
+        if (earlier.decision && earlier.decision !== now.decision)
+          expect(await listed({ decision: earlier.decision })).toBe(false);
+        if (earlier.customerUserId && earlier.customerUserId !== now.customerUserId)
+          expect(await listed({ customerUserId: earlier.customerUserId })).toBe(false);
       }
       seenValues.push({ status: now.status, decision: now.decision, customerUserId: now.customerUserId });
       return now;
     }
     const event = (fields: Record<string, unknown>) => ingestInput(docvEvent({ docvTransactionId: id, ...fields }));
-    expect(await step(() => store.ingest(event({ eventType: 'APP_OPENED', customerUserId: undefined, eventTime: '2026-03-01T10:00:00Z' })))).toMatchObject({ customerUserId: null });
+    expect(
+      await step(() =>
+        store.ingest(event({ eventType: 'APP_OPENED', customerUserId: undefined, eventTime: '2026-03-01T10:00:00Z' })),
+      ),
+    ).toMatchObject({ customerUserId: null });
     // The customer is first named by a later event.
-    expect(await step(() => store.ingest(event({ eventType: 'DOCUMENTS_UPLOADED', customerUserId: 'cust-a', eventTime: '2026-03-01T10:01:00Z' })))).toMatchObject({ customerUserId: 'cust-a' });
-    expect(await step(() => store.ingest(event({ eventType: 'VERIFICATION_COMPLETED', decision: 'accept', customerUserId: 'cust-a', eventTime: '2026-03-01T10:02:00Z' })))).toMatchObject({ decision: 'accept' });
+    expect(
+      await step(() =>
+        store.ingest(
+          event({ eventType: 'DOCUMENTS_UPLOADED', customerUserId: 'cust-a', eventTime: '2026-03-01T10:01:00Z' }),
+        ),
+      ),
+    ).toMatchObject({ customerUserId: 'cust-a' });
+    expect(
+      await step(() =>
+        store.ingest(
+          event({
+            eventType: 'VERIFICATION_COMPLETED',
+            decision: 'accept',
+            customerUserId: 'cust-a',
+            eventTime: '2026-03-01T10:02:00Z',
+          }),
+        ),
+      ),
+    ).toMatchObject({ decision: 'accept' });
     // A later completion with another decision: the decision moves (with an anomaly).
-    expect(await step(() => store.ingest(event({ eventType: 'VERIFICATION_COMPLETED', decision: 'reject', customerUserId: 'cust-a', eventTime: '2026-03-01T10:03:00Z' })))).toMatchObject({ decision: 'reject' });
+    expect(
+      await step(() =>
+        store.ingest(
+          event({
+            eventType: 'VERIFICATION_COMPLETED',
+            decision: 'reject',
+            customerUserId: 'cust-a',
+            eventTime: '2026-03-01T10:03:00Z',
+          }),
+        ),
+      ),
+    ).toMatchObject({ decision: 'reject' });
     // Get A DocV Transaction outranks the events.
     const completed = (await store.getTransaction(id))!.events.find((e) => e.eventType === 'VERIFICATION_COMPLETED')!;
-    expect(await step(() => store.recordDecision(completed.eventId, id, { decision: 'resubmit', reasonCodes: ['I999'], fetchedAt: '2026-03-01T10:04:00Z', details: null }))).toMatchObject({ decision: 'resubmit' });
+    expect(
+      await step(() =>
+        store.recordDecision(completed.eventId, id, {
+          decision: 'resubmit',
+          reasonCodes: ['I999'],
+          fetchedAt: '2026-03-01T10:04:00Z',
+          details: null,
+        }),
+      ),
+    ).toMatchObject({ decision: 'resubmit' });
   });
 
   it('stores an event whose eventTime is a leap second (RFC 3339 allows :60), once', async () => {

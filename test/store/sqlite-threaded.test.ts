@@ -17,9 +17,19 @@ describe('SQLite store with its writes on a writer thread', () => {
 
   it('stores, deduplicates, claims and completes like the store it wraps; reads see what was reported done', async () => {
     const commits: number[] = [];
-    const store = await ThreadedSqliteStore.open({ path: path(), outbox: { destinations: ['forward:sink'] }, onCommit: (n) => commits.push(n) });
+    const store = await ThreadedSqliteStore.open({
+      path: path(),
+      outbox: { destinations: ['forward:sink'] },
+      onCommit: (n) => commits.push(n),
+    });
     scratch.keep(store);
-    const events = Array.from({ length: 50 }, (_, i) => docvEvent({ docvTransactionId: `tx-${i % 10}`, eventType: i < 10 ? 'APP_OPENED' : 'DOCUMENTS_UPLOADED', eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
+    const events = Array.from({ length: 50 }, (_, i) =>
+      docvEvent({
+        docvTransactionId: `tx-${i % 10}`,
+        eventType: i < 10 ? 'APP_OPENED' : 'DOCUMENTS_UPLOADED',
+        eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+      }),
+    );
     const outcomes = await Promise.all(events.map((e) => store.ingest(input(e))));
     expect(outcomes.every((o) => o.kind === 'accepted')).toBe(true);
     // All 50 arrived in one turn of the loop: they crossed in one message and shared commits.
@@ -31,17 +41,35 @@ describe('SQLite store with its writes on a writer thread', () => {
     expect(tx?.eventCount).toBe(5);
     expect((await store.stats()).events).toBe(50);
 
-    const claimed = await store.claimDeliveries({ workerId: 'w1', limit: 5, leaseMs: 60_000, destinations: ['forward:sink'], ordered: true });
+    const claimed = await store.claimDeliveries({
+      workerId: 'w1',
+      limit: 5,
+      leaseMs: 60_000,
+      destinations: ['forward:sink'],
+      ordered: true,
+    });
     expect(claimed).toHaveLength(5);
     expect(claimed[0]!.event).toMatchObject({ dialect: 'asyncapi', payload: events[0] });
-    expect(await store.completeDelivery({ deliveryId: claimed[0]!.deliveryId, workerId: 'w1', outcome: 'delivered', status: 200, error: null, startedAt: new Date(), durationMs: 3 })).toBe(true);
+    expect(
+      await store.completeDelivery({
+        deliveryId: claimed[0]!.deliveryId,
+        workerId: 'w1',
+        outcome: 'delivered',
+        status: 200,
+        error: null,
+        startedAt: new Date(),
+        durationMs: 3,
+      }),
+    ).toBe(true);
     expect((await store.getDelivery(claimed[0]!.deliveryId))?.state).toBe('delivered');
   });
 
   it('close writes and syncs what is still queued; a reopened file has all of it', async () => {
     const file = path();
     const store = await ThreadedSqliteStore.open({ path: file });
-    const writes = Array.from({ length: 200 }, (_, i) => store.ingest(input(docvEvent({ docvTransactionId: `tx-close-${i}` }))));
+    const writes = Array.from({ length: 200 }, (_, i) =>
+      store.ingest(input(docvEvent({ docvTransactionId: `tx-close-${i}` }))),
+    );
     await store.close();
     expect((await Promise.all(writes)).every((o) => o.kind === 'accepted')).toBe(true);
     await expect(store.ingest(input(docvEvent()))).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -64,7 +92,9 @@ describe('SQLite store with its writes on a writer thread', () => {
   it('says why it cannot open, as the direct store does', async () => {
     const dir = scratch.dir();
     writeFileSync(join(dir, 'not-a-dir'), 'x');
-    await expect(openStore(`sqlite:${join(dir, 'not-a-dir', 'x.db')}`, { writerThread: true })).rejects.toThrow(/cannot open database .*not-a-dir/);
+    await expect(openStore(`sqlite:${join(dir, 'not-a-dir', 'x.db')}`, { writerThread: true })).rejects.toThrow(
+      /cannot open database .*not-a-dir/,
+    );
   });
 
   it('openStore gives the threaded store only when asked, and never for :memory: or read-only use', async () => {
@@ -84,11 +114,20 @@ describe('SQLite store with its writes on a writer thread', () => {
     expect(r.store).toBeInstanceOf(ThreadedSqliteStore);
     const id = `tx-threaded-${Date.now()}`;
     const opened = docvEvent({ docvTransactionId: id });
-    const completed = docvEvent({ docvTransactionId: id, eventType: 'VERIFICATION_COMPLETED', decision: 'reject', eventTime: '2026-03-01T10:05:00Z' });
+    const completed = docvEvent({
+      docvTransactionId: id,
+      eventType: 'VERIFICATION_COMPLETED',
+      decision: 'reject',
+      eventTime: '2026-03-01T10:05:00Z',
+    });
     expect((await r.deliver(opened)).json).toMatchObject({ status: 'accepted' });
     expect((await r.deliver(completed)).json).toMatchObject({ status: 'accepted' });
     expect((await r.deliver(opened)).json).toMatchObject({ status: 'duplicate' });
-    expect((await r.admin(`/v1/transactions/${id}`)).json).toMatchObject({ status: 'VERIFICATION_COMPLETED', decision: 'reject', eventCount: 2 });
+    expect((await r.admin(`/v1/transactions/${id}`)).json).toMatchObject({
+      status: 'VERIFICATION_COMPLETED',
+      decision: 'reject',
+      eventCount: 2,
+    });
     await waitFor(() => sink.requests.length === 2, 'both events forwarded');
   });
 });

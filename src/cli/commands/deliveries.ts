@@ -38,22 +38,49 @@ export function register(program: Command): void {
     .option('--destination <name>', 'outbox: only this destination')
     .option('--cursor <cursor>', 'outbox: continue after a previous page')
     .option('--retry', 'make the given delivery due now with a fresh attempt budget')
-    .option('--cancel', 'sandbox: no more attempts for the given delivery; its transaction\'s later deliveries go on')
-    .addOption(new Option('--sandbox <url>', 'base URL of a sandbox: its deliveries instead of the outbox').env('DOCV_SANDBOX_URL').argParser(urlArg))
+    .option('--cancel', "sandbox: no more attempts for the given delivery; its transaction's later deliveries go on")
+    .addOption(
+      new Option('--sandbox <url>', 'base URL of a sandbox: its deliveries instead of the outbox')
+        .env('DOCV_SANDBOX_URL')
+        .argParser(urlArg),
+    )
     .addOption(new Option('--api-key <key>', "the sandbox's API key").env('DOCV_SANDBOX_API_KEY'))
     .option('--transaction <id>', 'only this docvTransactionId')
-    .addOption(new Option('--status <status>', 'sandbox: only deliveries in this state').choices(['held', 'pending', 'in_flight', 'delivered', 'failed', 'gone', 'rejected', 'cancelled']))
+    .addOption(
+      new Option('--status <status>', 'sandbox: only deliveries in this state').choices([
+        'held',
+        'pending',
+        'in_flight',
+        'delivered',
+        'failed',
+        'gone',
+        'rejected',
+        'cancelled',
+      ]),
+    )
     .addOption(new Option('--limit <n>', 'at most this many').argParser(intArg(1, 500)).default(100))
     .option('--json', 'print JSON for scripts');
   addExamples(command, [
-    { say: "the receiver's dead deliveries, those that ran out of attempts", run: 'docv-webhooks deliveries --state dead' },
-    { say: 'one delivery (its id from the list) due again now, with a fresh attempt budget', run: 'docv-webhooks deliveries dlv_06h4j2ha83fa39waasce7xkftg --retry' },
-    { say: "a sandbox's webhook deliveries, and what each waits for", run: 'docv-webhooks deliveries --sandbox http://127.0.0.1:4010 --api-key dev' },
+    {
+      say: "the receiver's dead deliveries, those that ran out of attempts",
+      run: 'docv-webhooks deliveries --state dead',
+    },
+    {
+      say: 'one delivery (its id from the list) due again now, with a fresh attempt budget',
+      run: 'docv-webhooks deliveries dlv_06h4j2ha83fa39waasce7xkftg --retry',
+    },
+    {
+      say: "a sandbox's webhook deliveries, and what each waits for",
+      run: 'docv-webhooks deliveries --sandbox http://127.0.0.1:4010 --api-key dev',
+    },
   ]).action(async (deliveryId: string | undefined, flags: DeliveriesFlags) => {
-      if (flags.sandbox) return sandboxDeliveries(deliveryId, { ...flags, sandbox: flags.sandbox });
-      if (flags.cancel) throw new CliError('--cancel is for sandbox deliveries (--sandbox URL); an outbox delivery is retried or left dead');
-      return outbox(deliveryId, flags);
-    });
+    if (flags.sandbox) return sandboxDeliveries(deliveryId, { ...flags, sandbox: flags.sandbox });
+    if (flags.cancel)
+      throw new CliError(
+        '--cancel is for sandbox deliveries (--sandbox URL); an outbox delivery is retried or left dead',
+      );
+    return outbox(deliveryId, flags);
+  });
 }
 
 function print(text: string): void {
@@ -62,14 +89,19 @@ function print(text: string): void {
 
 /** The receiver's outbox, read from the same store as the server. */
 async function outbox(deliveryId: string | undefined, flags: DeliveriesFlags): Promise<void> {
-  if (flags.retry && !deliveryId) throw new CliError('--retry needs a delivery id: docv-webhooks deliveries <deliveryId> --retry');
+  if (flags.retry && !deliveryId)
+    throw new CliError('--retry needs a delivery id: docv-webhooks deliveries <deliveryId> --retry');
   await withStore(
     flags.db,
     async (store: Store) => {
       if (deliveryId && flags.retry) {
         const delivery = await store.retryDelivery(deliveryId);
         if (!delivery) throw new CliError(`no delivery ${JSON.stringify(deliveryId)}`);
-        return print(flags.json ? JSON.stringify(delivery) : `re-queued ${deliveryId} (${delivery.destination}); the running dispatcher picks it up`);
+        return print(
+          flags.json
+            ? JSON.stringify(delivery)
+            : `re-queued ${deliveryId} (${delivery.destination}); the running dispatcher picks it up`,
+        );
       }
       if (deliveryId) {
         const found = await store.getDelivery(deliveryId);
@@ -79,7 +111,13 @@ async function outbox(deliveryId: string | undefined, flags: DeliveriesFlags): P
         const { history, ...delivery } = view;
         for (const [k, v] of Object.entries(delivery)) print(`${k.padEnd(18)} ${v ?? '-'}`);
         print('');
-        print(formatTable(history as unknown as Array<Record<string, unknown>>, ['attempt', 'startedAt', 'durationMs', 'outcome', 'status', 'error'], 80));
+        print(
+          formatTable(
+            history as unknown as Array<Record<string, unknown>>,
+            ['attempt', 'startedAt', 'durationMs', 'outcome', 'status', 'error'],
+            80,
+          ),
+        );
         return;
       }
       const page = await store.listDeliveries({
@@ -90,7 +128,18 @@ async function outbox(deliveryId: string | undefined, flags: DeliveriesFlags): P
         docvTransactionId: flags.transaction,
       });
       if (flags.json) return print(JSON.stringify(page));
-      print(formatTable(page.items as unknown as Array<Record<string, unknown>>, ['deliveryId', 'destination', 'eventType', 'docvTransactionId', 'state', 'attempts', 'lastStatus', 'nextAttemptAt']));
+      print(
+        formatTable(page.items as unknown as Array<Record<string, unknown>>, [
+          'deliveryId',
+          'destination',
+          'eventType',
+          'docvTransactionId',
+          'state',
+          'attempts',
+          'lastStatus',
+          'nextAttemptAt',
+        ]),
+      );
       if (page.nextCursor) print(`\nmore: --cursor ${page.nextCursor}`);
     },
     { readonly: !flags.retry },

@@ -13,7 +13,11 @@ function print(text: string): void {
 }
 
 function table(items: StoredDestination[]): string {
-  const rows = items.map((d) => ({ ...d, signed: d.signed ? 'yes' : '-', credentials: d.urlCredentials ? 'in flags' : '-' }));
+  const rows = items.map((d) => ({
+    ...d,
+    signed: d.signed ? 'yes' : '-',
+    credentials: d.urlCredentials ? 'in flags' : '-',
+  }));
   return formatTable(rows, ['name', 'kind', 'state', 'url', 'signed', 'credentials', 'updatedAt'], 60);
 }
 
@@ -26,7 +30,9 @@ async function listed(store: { listDestinations(): Promise<StoredDestination[]> 
     return await store.listDestinations();
   } catch (err) {
     if (/no such table|does not exist/i.test((err as Error).message)) {
-      throw new CliError('this database has no destinations table yet: run `docv-webhooks migrate --db <url>` (serve and worker also do it on start)');
+      throw new CliError(
+        'this database has no destinations table yet: run `docv-webhooks migrate --db <url>` (serve and worker also do it on start)',
+      );
     }
     throw err;
   }
@@ -38,7 +44,10 @@ export function register(program: Command): void {
     .description('where events go: kept in the store, shared by every serve and worker on it');
   addExamples(destinations, [
     { say: 'where events go now', run: 'docv-webhooks destinations list' },
-    { say: 'forward every event to your service from now on', run: 'docv-webhooks destinations add http://127.0.0.1:8080/docv' },
+    {
+      say: 'forward every event to your service from now on',
+      run: 'docv-webhooks destinations add http://127.0.0.1:8080/docv',
+    },
   ]);
 
   const list = destinations
@@ -48,46 +57,61 @@ export function register(program: Command): void {
     .addOption(jsonOption());
   addExamples(list, [
     { say: 'the destinations of ./data/docv-webhooks.db', run: 'docv-webhooks destinations list' },
-    { say: 'of a PostgreSQL store, as JSON', run: "docv-webhooks destinations list --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv' --json" },
+    {
+      say: 'of a PostgreSQL store, as JSON',
+      run: "docv-webhooks destinations list --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv' --json",
+    },
   ]);
   list.action(async (opts: { db: string; json?: boolean }) => {
-      await withStore(opts.db, async (store) => {
-        const items = (await listed(store)).map(shownDestination);
-        if (opts.json) return print(JSON.stringify({ items }));
-        if (items.length === 0) return print('no destinations yet: add one with `docv-webhooks destinations add <url>`, or start serve/worker with --forward-url');
-        print(table(items));
-      });
+    await withStore(opts.db, async (store) => {
+      const items = (await listed(store)).map(shownDestination);
+      if (opts.json) return print(JSON.stringify({ items }));
+      if (items.length === 0)
+        return print(
+          'no destinations yet: add one with `docv-webhooks destinations add <url>`, or start serve/worker with --forward-url',
+        );
+      print(table(items));
     });
+  });
 
   const add = destinations
     .command('add')
-    .description('forward every event to this URL from now on (user:password in it stay out of the store: only processes given the URL deliver it)')
+    .description(
+      'forward every event to this URL from now on (user:password in it stay out of the store: only processes given the URL deliver it)',
+    )
     .argument('<url>', 'http(s) URL of your service')
     .option('--signed', 'deliveries must be signed: only processes with --forward-signing-secret deliver it')
     .addOption(dbOption())
     .addOption(jsonOption());
   addExamples(add, [
     { say: 'forward every event to your service', run: 'docv-webhooks destinations add http://127.0.0.1:8080/docv' },
-    { say: 'delivered only by processes that sign (serve or worker with --forward-signing-secret)', run: 'docv-webhooks destinations add https://onboarding.internal/docv --signed' },
+    {
+      say: 'delivered only by processes that sign (serve or worker with --forward-signing-secret)',
+      run: 'docv-webhooks destinations add https://onboarding.internal/docv --signed',
+    },
   ]);
   add.action(async (url: string, opts: { db: string; json?: boolean; signed?: boolean }) => {
-      let forward;
-      try {
-        forward = storedForwardUrl(url);
-      } catch (err) {
-        throw new CliError((err as Error).message);
-      }
-      await withStore(
-        opts.db,
-        async (store) => {
-          const { destination, outcome } = await store.addDestination({ ...forward, kind: 'forward', signed: opts.signed === true }, 'replace');
-          if (opts.json) return print(JSON.stringify({ outcome, destination: shownDestination(destination) }));
-          print(`${outcome} ${destination.name} (${destination.state}); ${FOLLOWS}`);
-          if (destination.state === 'disabled') print(`it stays disabled: docv-webhooks destinations enable ${destination.name}`);
-        },
-        { readonly: false },
-      );
-    });
+    let forward;
+    try {
+      forward = storedForwardUrl(url);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    await withStore(
+      opts.db,
+      async (store) => {
+        const { destination, outcome } = await store.addDestination(
+          { ...forward, kind: 'forward', signed: opts.signed === true },
+          'replace',
+        );
+        if (opts.json) return print(JSON.stringify({ outcome, destination: shownDestination(destination) }));
+        print(`${outcome} ${destination.name} (${destination.state}); ${FOLLOWS}`);
+        if (destination.state === 'disabled')
+          print(`it stays disabled: docv-webhooks destinations enable ${destination.name}`);
+      },
+      { readonly: false },
+    );
+  });
 
   const setState = (verb: 'disable' | 'enable', state: DestinationState, description: string) =>
     addExamples(
@@ -97,19 +121,31 @@ export function register(program: Command): void {
         .argument('<name>', 'as `docv-webhooks destinations list` shows it, e.g. forward:onboarding.internal/docv')
         .addOption(dbOption())
         .addOption(jsonOption()),
-      [{ say: `${verb} a destination by the name destinations list shows`, run: `docv-webhooks destinations ${verb} forward:127.0.0.1:8080/docv` }],
+      [
+        {
+          say: `${verb} a destination by the name destinations list shows`,
+          run: `docv-webhooks destinations ${verb} forward:127.0.0.1:8080/docv`,
+        },
+      ],
     ).action(async (name: string, opts: { db: string; json?: boolean }) => {
-        await withStore(
-          opts.db,
-          async (store) => {
-            const destination = await store.setDestinationState(name, state);
-            if (!destination) throw new CliError(`no destination ${JSON.stringify(name)}; \`docv-webhooks destinations list\` shows them`);
-            if (opts.json) return print(JSON.stringify(shownDestination(destination)));
-            print(`${destination.name} is ${state}; ${FOLLOWS}`);
-          },
-          { readonly: false },
-        );
-      });
-  setState('disable', 'disabled', 'no new deliveries for it; those it has wait in the outbox, not attempted, until it is enabled');
+      await withStore(
+        opts.db,
+        async (store) => {
+          const destination = await store.setDestinationState(name, state);
+          if (!destination)
+            throw new CliError(
+              `no destination ${JSON.stringify(name)}; \`docv-webhooks destinations list\` shows them`,
+            );
+          if (opts.json) return print(JSON.stringify(shownDestination(destination)));
+          print(`${destination.name} is ${state}; ${FOLLOWS}`);
+        },
+        { readonly: false },
+      );
+    });
+  setState(
+    'disable',
+    'disabled',
+    'no new deliveries for it; those it has wait in the outbox, not attempted, until it is enabled',
+  );
   setState('enable', 'active', 'deliver to it again, the deliveries that waited first');
 }

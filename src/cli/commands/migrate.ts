@@ -11,19 +11,22 @@ export function register(program: Command): void {
     .addOption(dbOption());
   addExamples(command, [
     { say: 'the embedded SQLite store, ./data/docv-webhooks.db', run: 'docv-webhooks migrate' },
-    { say: 'a PostgreSQL schema, before rolling out new instances', run: "docv-webhooks migrate --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv'" },
+    {
+      say: 'a PostgreSQL schema, before rolling out new instances',
+      run: "docv-webhooks migrate --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv'",
+    },
   ]).action(async (opts: { db: string }) => {
-      let store;
-      try {
-        store = await openStore(opts.db, { migrate: false });
-      } catch (err) {
-        throw new CliError((err as Error).message);
-      }
-      try {
-        const applied = await store.migrate();
-        process.stdout.write(applied.length ? `applied migrations ${applied.join(', ')}\n` : 'database is up to date\n');
-      } finally {
-        await store.close();
-      }
-    });
+    let store;
+    try {
+      store = await openStore(opts.db, { migrate: false });
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    try {
+      const applied = await store.migrate();
+      process.stdout.write(applied.length ? `applied migrations ${applied.join(', ')}\n` : 'database is up to date\n');
+    } finally {
+      await store.close();
+    }
+  });
 }

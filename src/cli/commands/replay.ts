@@ -7,7 +7,8 @@ import { dbOption, jsonOption } from '../options.js';
 import { withStore } from '../with-store.js';
 
 function instant(value: string, flag: string): Date {
-  if (!isRfc3339DateTime(value)) throw new CliError(`${flag} must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z, got "${value}"`);
+  if (!isRfc3339DateTime(value))
+    throw new CliError(`${flag} must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z, got "${value}"`);
   return new Date(value);
 }
 
@@ -30,23 +31,36 @@ export function register(program: Command): void {
       run: 'docv-webhooks replay --destination forward:127.0.0.1:8080/docv --from 2026-03-01T00:00:00Z --to 2026-03-02T00:00:00Z',
     },
   ]).action(
-      async (opts: { db: string; json?: boolean; from?: string; to?: string; eventType?: string; transaction?: string; destination?: string; state?: DeliveryState }) => {
-        const filter = {
-          from: opts.from ? instant(opts.from, '--from') : undefined,
-          to: opts.to ? instant(opts.to, '--to') : undefined,
-          eventType: opts.eventType,
-          docvTransactionId: opts.transaction,
-          destination: opts.destination,
-          state: opts.state,
-        };
-        await withStore(
-          opts.db,
-          async (store) => {
-            const requeued = await store.replay(filter);
-            process.stdout.write(opts.json ? `${JSON.stringify({ requeued })}\n` : `re-queued ${requeued} deliver${requeued === 1 ? 'y' : 'ies'}\n`);
-          },
-          { readonly: false },
-        );
-      },
-    );
+    async (opts: {
+      db: string;
+      json?: boolean;
+      from?: string;
+      to?: string;
+      eventType?: string;
+      transaction?: string;
+      destination?: string;
+      state?: DeliveryState;
+    }) => {
+      const filter = {
+        from: opts.from ? instant(opts.from, '--from') : undefined,
+        to: opts.to ? instant(opts.to, '--to') : undefined,
+        eventType: opts.eventType,
+        docvTransactionId: opts.transaction,
+        destination: opts.destination,
+        state: opts.state,
+      };
+      await withStore(
+        opts.db,
+        async (store) => {
+          const requeued = await store.replay(filter);
+          process.stdout.write(
+            opts.json
+              ? `${JSON.stringify({ requeued })}\n`
+              : `re-queued ${requeued} deliver${requeued === 1 ? 'y' : 'ies'}\n`,
+          );
+        },
+        { readonly: false },
+      );
+    },
+  );
 }

@@ -26,7 +26,15 @@ interface DeliveryRow {
   lastError?: string;
   nextAttemptAt?: string;
   copy: number;
-  attemptLog?: Array<{ n: number; startedAt: string; latencyMs: number; statusCode?: number; error?: string; retryAfterMs?: number; response?: string }>;
+  attemptLog?: Array<{
+    n: number;
+    startedAt: string;
+    latencyMs: number;
+    statusCode?: number;
+    error?: string;
+    retryAfterMs?: number;
+    response?: string;
+  }>;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -41,12 +49,21 @@ function print(text: string): void {
 }
 
 /** One call to the sandbox's API; its problem's detail becomes the CLI's error. */
-async function call(flags: SandboxDeliveriesFlags, method: 'GET' | 'POST', path: string, query?: URLSearchParams): Promise<string> {
+async function call(
+  flags: SandboxDeliveriesFlags,
+  method: 'GET' | 'POST',
+  path: string,
+  query?: URLSearchParams,
+): Promise<string> {
   const url = new URL(path, flags.sandbox);
   if (query) url.search = query.toString();
   let res: Response;
   try {
-    res = await fetch(url, { method, headers: { authorization: `SocureApiKey ${flags.apiKey}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    res = await fetch(url, {
+      method,
+      headers: { authorization: `SocureApiKey ${flags.apiKey}` },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
   } catch (err) {
     throw new CliError(`cannot reach the sandbox at ${flags.sandbox}: ${(err as Error).message}`);
   }
@@ -93,7 +110,9 @@ async function list(flags: SandboxDeliveriesFlags): Promise<void> {
   if (flags.json) return print(text);
   const body = JSON.parse(text) as { deliveries: DeliveryRow[]; counts: Record<string, number> };
   print(table(body.deliveries));
-  const counts = Object.entries(body.counts).map(([k, v]) => `${k} ${v}`).join(', ');
+  const counts = Object.entries(body.counts)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   print(`(${body.deliveries.length} shown; all deliveries: ${counts || 'none'}; * marks a chaos duplicate)`);
 }
 
@@ -126,7 +145,9 @@ function show(d: DeliveryRow): void {
 export async function sandboxDeliveries(deliveryId: string | undefined, flags: SandboxDeliveriesFlags): Promise<void> {
   if (!flags.apiKey) throw new CliError('--api-key (DOCV_SANDBOX_API_KEY) is required with --sandbox');
   if ((flags.cancel || flags.retry) && !deliveryId) {
-    throw new CliError(`${flags.cancel ? '--cancel' : '--retry'} needs a delivery id: docv-webhooks deliveries <deliveryId> ${flags.cancel ? '--cancel' : '--retry'} --sandbox URL`);
+    throw new CliError(
+      `${flags.cancel ? '--cancel' : '--retry'} needs a delivery id: docv-webhooks deliveries <deliveryId> ${flags.cancel ? '--cancel' : '--retry'} --sandbox URL`,
+    );
   }
   if (flags.cancel && flags.retry) throw new CliError('--cancel and --retry do opposite things: give one');
   if (!deliveryId) return list(flags);
@@ -135,7 +156,13 @@ export async function sandboxDeliveries(deliveryId: string | undefined, flags: S
   const text = await call(flags, action ? 'POST' : 'GET', action ? `${path}/${action}` : path);
   if (flags.json) return print(text);
   const d = JSON.parse(text) as DeliveryRow;
-  if (action === 'cancel') return print(`cancelled delivery ${d.id} (${d.eventType} of ${d.docvTransactionId}): no more attempts; the transaction's later deliveries go on`);
-  if (action === 'retry') return print(`re-queued delivery ${d.id} (${d.eventType} of ${d.docvTransactionId}): ${d.status}, with the whole retry schedule ahead`);
+  if (action === 'cancel')
+    return print(
+      `cancelled delivery ${d.id} (${d.eventType} of ${d.docvTransactionId}): no more attempts; the transaction's later deliveries go on`,
+    );
+  if (action === 'retry')
+    return print(
+      `re-queued delivery ${d.id} (${d.eventType} of ${d.docvTransactionId}): ${d.status}, with the whole retry schedule ahead`,
+    );
   show(d);
 }

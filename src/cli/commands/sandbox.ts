@@ -1,6 +1,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DIALECTS, type Dialect } from '../../contract/index.js';
-import { SCENARIOS, chaosFromText, formatScheduleForHelp, parseDuration, parseRetrySchedule, startSandbox, type ChaosOverrides, type ScenarioName } from '../../sandbox/index.js';
+import {
+  SCENARIOS,
+  chaosFromText,
+  formatScheduleForHelp,
+  parseDuration,
+  parseRetrySchedule,
+  startSandbox,
+  type ChaosOverrides,
+  type ScenarioName,
+} from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
 import { addExamples, defaultInHelp } from '../help.js';
 
@@ -9,7 +18,8 @@ import { addExamples, defaultInHelp } from '../help.js';
 export function intArg(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
     return n;
   };
 }
@@ -17,7 +27,8 @@ export function intArg(min: number, max: number) {
 export function numberArg(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`must be a number from ${min} to ${max}`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`must be a number from ${min} to ${max}`);
     return n;
   };
 }
@@ -55,7 +66,10 @@ function retryScheduleArg(value: string): number[] {
  */
 function collectSecrets(value: string, previous: string[] | undefined): string[] {
   const secrets = value.split(/[\s,]+/).filter((s) => s !== '');
-  if (value !== '' && secrets.length === 0) throw new CliError('--signing-secret (DOCV_WEBHOOK_SIGNING_SECRETS) holds nothing usable: only separators and whitespace');
+  if (value !== '' && secrets.length === 0)
+    throw new CliError(
+      '--signing-secret (DOCV_WEBHOOK_SIGNING_SECRETS) holds nothing usable: only separators and whitespace',
+    );
   return [...(previous ?? []), ...secrets];
 }
 
@@ -90,7 +104,10 @@ export function dialectOption(description: string): Option {
 }
 
 export function chaosOption(envName: string): Option {
-  return new Option('--chaos <settings>', 'chaos, e.g. duplicates=0.2,outOfOrder=0.5,delay=0.3,delayMs=10ms-2s,omitDecision=1')
+  return new Option(
+    '--chaos <settings>',
+    'chaos, e.g. duplicates=0.2,outOfOrder=0.5,delay=0.3,delayMs=10ms-2s,omitDecision=1',
+  )
     .env(envName)
     .argParser(chaosArg);
 }
@@ -104,30 +121,38 @@ export interface DeliveryFlags {
 
 /** How deliveries authenticate, retry and time out: the same flags on sandbox, simulate and trigger. */
 export function addDeliveryFlags(cmd: Command, defaultSchedule: string): Command {
-  return cmd
-    // The env names are the receiver's (`serve`), so one shell configures both ends alike.
-    .addOption(
-      new Option(
-        '--webhook-secret <secret>',
-        'sent as the Authorization header of every delivery; from the env, the first of the list (prefer the env: flags show in ps)',
+  return (
+    cmd
+      // The env names are the receiver's (`serve`), so one shell configures both ends alike.
+      .addOption(
+        new Option(
+          '--webhook-secret <secret>',
+          'sent as the Authorization header of every delivery; from the env, the first of the list (prefer the env: flags show in ps)',
+        )
+          .env('DOCV_WEBHOOK_SECRETS')
+          .argParser(firstSecret),
       )
-        .env('DOCV_WEBHOOK_SECRETS')
-        .argParser(firstSecret),
-    )
-    .addOption(
-      new Option('--signing-secret <secret>', 'sign deliveries the Standard Webhooks way (whsec_…); repeat to sign with several')
-        .env('DOCV_WEBHOOK_SIGNING_SECRETS')
-        .argParser(collectSecrets),
-    )
-    .addOption(
-      new Option('--retry-schedule <delays>', 'delays between attempts, e.g. 50ms,100ms,1s ("none": no retries)')
-        .env('DOCV_SANDBOX_RETRY_SCHEDULE')
-        .argParser(retryScheduleArg)
-        .default(parseRetrySchedule(defaultSchedule), formatScheduleForHelp(defaultSchedule)),
-    )
-    .addOption(
-      new Option('--timeout <duration>', 'give up on one attempt after this long').env('DOCV_SANDBOX_DELIVERY_TIMEOUT').argParser(durationArg).default(15_000, '15s'),
-    );
+      .addOption(
+        new Option(
+          '--signing-secret <secret>',
+          'sign deliveries the Standard Webhooks way (whsec_…); repeat to sign with several',
+        )
+          .env('DOCV_WEBHOOK_SIGNING_SECRETS')
+          .argParser(collectSecrets),
+      )
+      .addOption(
+        new Option('--retry-schedule <delays>', 'delays between attempts, e.g. 50ms,100ms,1s ("none": no retries)')
+          .env('DOCV_SANDBOX_RETRY_SCHEDULE')
+          .argParser(retryScheduleArg)
+          .default(parseRetrySchedule(defaultSchedule), formatScheduleForHelp(defaultSchedule)),
+      )
+      .addOption(
+        new Option('--timeout <duration>', 'give up on one attempt after this long')
+          .env('DOCV_SANDBOX_DELIVERY_TIMEOUT')
+          .argParser(durationArg)
+          .default(15_000, '15s'),
+      )
+  );
 }
 
 interface SandboxFlags extends DeliveryFlags {
@@ -152,11 +177,31 @@ export function register(program: Command): void {
   const cmd = program
     .command('sandbox')
     .description('run a stand-in DocV service: create transactions, play the end user, deliver the webhook stream')
-    .addOption(new Option('--port <port>', 'port to listen on').env('DOCV_SANDBOX_PORT').argParser(intArg(0, 65535)).default(4010))
+    .addOption(
+      new Option('--port <port>', 'port to listen on')
+        .env('DOCV_SANDBOX_PORT')
+        .argParser(intArg(0, 65535))
+        .default(4010),
+    )
     .addOption(new Option('--host <address>', 'address to listen on').env('DOCV_SANDBOX_HOST').default('127.0.0.1'))
-    .addOption(defaultInHelp(new Option('--api-key <key>', 'the key clients send as "Authorization: SocureApiKey <key>"').env('DOCV_SANDBOX_API_KEY'), 'made up and printed'))
-    .addOption(new Option('--db <url>', 'where transactions and pending deliveries are kept (sqlite:<file>, or sqlite::memory:)').env('DOCV_SANDBOX_DB').default('sqlite:data/sandbox.db'))
-    .addOption(new Option('--default-webhook-url <url>', 'webhook URL of transactions created without one').env('DOCV_SANDBOX_WEBHOOK_URL').argParser(urlArg))
+    .addOption(
+      defaultInHelp(
+        new Option('--api-key <key>', 'the key clients send as "Authorization: SocureApiKey <key>"').env(
+          'DOCV_SANDBOX_API_KEY',
+        ),
+        'made up and printed',
+      ),
+    )
+    .addOption(
+      new Option('--db <url>', 'where transactions and pending deliveries are kept (sqlite:<file>, or sqlite::memory:)')
+        .env('DOCV_SANDBOX_DB')
+        .default('sqlite:data/sandbox.db'),
+    )
+    .addOption(
+      new Option('--default-webhook-url <url>', 'webhook URL of transactions created without one')
+        .env('DOCV_SANDBOX_WEBHOOK_URL')
+        .argParser(urlArg),
+    )
     .addOption(
       defaultInHelp(
         new Option(
@@ -168,25 +213,45 @@ export function register(program: Command): void {
         'loopback only: 127.0.0.0/8,::1',
       ),
     )
-    .addOption(new Option('--public-url <url>', 'base URL of sessionUrl when the sandbox is reached at another address').env('DOCV_SANDBOX_PUBLIC_URL').argParser(urlArg))
+    .addOption(
+      new Option('--public-url <url>', 'base URL of sessionUrl when the sandbox is reached at another address')
+        .env('DOCV_SANDBOX_PUBLIC_URL')
+        .argParser(urlArg),
+    )
     .addOption(scenarioOption('manual', 'scenario of transactions that choose none').env('DOCV_SANDBOX_SCENARIO'))
     .addOption(
-      dialectOption('webhook shape of transactions that choose none: asyncapi (the flat contract), socure-v5 (DocvNotification envelopes), riskos').default(
-        'asyncapi',
-      ),
+      dialectOption(
+        'webhook shape of transactions that choose none: asyncapi (the flat contract), socure-v5 (DocvNotification envelopes), riskos',
+      ).default('asyncapi'),
     )
     .addOption(
-      new Option('--time-scale <factor>', 'wall-clock time per unit of scenario time (1: life-like; 0.01: a flow in about a second)')
+      new Option(
+        '--time-scale <factor>',
+        'wall-clock time per unit of scenario time (1: life-like; 0.01: a flow in about a second)',
+      )
         .env('DOCV_SANDBOX_TIME_SCALE')
         .argParser(numberArg(0, 1000))
         .default(1),
     )
     .addOption(chaosOption('DOCV_SANDBOX_CHAOS'))
-    .addOption(new Option('--max-in-flight <n>', 'delivery attempts in flight at once').env('DOCV_SANDBOX_MAX_IN_FLIGHT').argParser(intArg(1, 1024)).default(32))
-    .addOption(new Option('--log-level <level>', 'pino log level').env('LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'));
+    .addOption(
+      new Option('--max-in-flight <n>', 'delivery attempts in flight at once')
+        .env('DOCV_SANDBOX_MAX_IN_FLIGHT')
+        .argParser(intArg(1, 1024))
+        .default(32),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'pino log level')
+        .env('LOG_LEVEL')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    );
   addDeliveryFlags(cmd, DEFAULT_SCHEDULE);
   addExamples(cmd, [
-    { say: 'on http://127.0.0.1:4010 with a chosen API key; a flow takes about a second', run: 'docv-webhooks sandbox --api-key dev --time-scale 0.01' },
+    {
+      say: 'on http://127.0.0.1:4010 with a chosen API key; a flow takes about a second',
+      run: 'docv-webhooks sandbox --api-key dev --time-scale 0.01',
+    },
     {
       say: "with the receiver's secret, as Socure v5 envelopes, some sent twice or out of order",
       run: 'DOCV_WEBHOOK_SECRETS=s3cret docv-webhooks sandbox --api-key dev --dialect socure-v5 --chaos duplicates=0.2,outOfOrder=0.5',
@@ -228,13 +293,16 @@ export function register(program: Command): void {
     out.write(`DocV sandbox listening on ${sandbox.url}\n`);
     // A generated key is shown: it is the only way to learn it. A key given on the command line is
     // already on screen, so the example uses it; one from the environment is named, never printed.
-    if (sandbox.apiKeyGenerated) out.write(`API key (generated; set --api-key or DOCV_SANDBOX_API_KEY to choose one): ${sandbox.apiKey}\n`);
+    if (sandbox.apiKeyGenerated)
+      out.write(`API key (generated; set --api-key or DOCV_SANDBOX_API_KEY to choose one): ${sandbox.apiKey}\n`);
     const keyInExample = sandbox.apiKeyGenerated || keyFromFlag ? sandbox.apiKey : '$DOCV_SANDBOX_API_KEY';
     out.write(
       `Create a transaction:\n  curl -s ${sandbox.url}/api/3.0/EmailAuthScore -H "Authorization: SocureApiKey ${keyInExample}" ` +
         `-H 'content-type: application/json' -d '{"modules":["docvtransaction"],"webhookUrl":"http://127.0.0.1:3000/socure/docv/webhook","sandbox":{"scenario":"accept"}}'\n`,
     );
-    out.write(`Webhooks are shaped as ${flags.dialect}; a create request's "dialect" picks another (asyncapi, socure-v5, riskos)\n`);
+    out.write(
+      `Webhooks are shaped as ${flags.dialect}; a create request's "dialect" picks another (asyncapi, socure-v5, riskos)\n`,
+    );
     await waitForSignal();
     out.write('stopping the sandbox; pending deliveries resume at the next start\n');
     await sandbox.close();

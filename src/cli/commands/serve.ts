@@ -6,8 +6,21 @@ import { ConfigError, startReceiver, type RunningReceiver } from '../../server/i
 import { CliError } from '../errors.js';
 import { closeOnSignal } from '../shutdown.js';
 import { addExamples, defaultInHelp } from '../help.js';
-import { dbOption, logFormatOption, parsePort, parsePositiveInt, prettyLogs, switchOn, switchOption } from '../options.js';
-import { addAuthOptions, addDispatchOptions, receiverOptionsFromFlags, type ReceiverFlags } from '../receiver-options.js';
+import {
+  dbOption,
+  logFormatOption,
+  parsePort,
+  parsePositiveInt,
+  prettyLogs,
+  switchOn,
+  switchOption,
+} from '../options.js';
+import {
+  addAuthOptions,
+  addDispatchOptions,
+  receiverOptionsFromFlags,
+  type ReceiverFlags,
+} from '../receiver-options.js';
 
 interface ServeOptions extends ReceiverFlags {
   port: number;
@@ -51,17 +64,28 @@ function tryIt(r: RunningReceiver): string[] {
   const event = `{"eventType":"APP_OPENED","docvTransactionId":"demo-1","eventTime":"${new Date().toISOString()}"}`;
   const checks = r.auth.mechanisms.filter((m) => m !== 'allow-list');
   if (checks.length === 0) {
-    return ['  Try it:', `  curl -s -X POST ${r.webhookUrl} -H 'content-type: application/json' \\`, `    -d '${event}'`];
+    return [
+      '  Try it:',
+      `  curl -s -X POST ${r.webhookUrl} -H 'content-type: application/json' \\`,
+      `    -d '${event}'`,
+    ];
   }
   if (checks.length === 1 && checks[0] === 'basic-auth') {
-    return ['  Try it (with one of your --basic-auth pairs):', `  curl -s -X POST ${r.webhookUrl} -u '<user>:<password>' -H 'content-type: application/json' \\`, `    -d '${event}'`];
+    return [
+      '  Try it (with one of your --basic-auth pairs):',
+      `  curl -s -X POST ${r.webhookUrl} -u '<user>:<password>' -H 'content-type: application/json' \\`,
+      `    -d '${event}'`,
+    ];
   }
   const env = [
     ...(checks.includes('shared-secret') ? ["DOCV_WEBHOOK_SECRETS='<your webhook secret>'"] : []),
     ...(checks.includes('signature') ? ["DOCV_WEBHOOK_SIGNING_SECRETS='<your whsec_… signing secret>'"] : []),
   ];
   const note = checks.includes('basic-auth') ? ' (trigger cannot send HTTP Basic: send it with curl -u as well)' : '';
-  return [`  Try it (the sender needs the same credentials)${note}:`, `  ${env.join(' ')} npx docv-webhooks trigger APP_OPENED --target ${r.webhookUrl}`];
+  return [
+    `  Try it (the sender needs the same credentials)${note}:`,
+    `  ${env.join(' ')} npx docv-webhooks trigger APP_OPENED --target ${r.webhookUrl}`,
+  ];
 }
 
 export function register(program: Command): void {
@@ -71,14 +95,39 @@ export function register(program: Command): void {
     .addOption(new Option('-p, --port <port>', 'port to listen on').env('PORT').default(3000).argParser(parsePort))
     .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('127.0.0.1'))
     .addOption(dbOption())
-    .addOption(new Option('--webhook-path <path>', 'path deliveries are POSTed to').env('DOCV_WEBHOOK_PATH').default(DEFAULT_WEBHOOK_PATH))
-    .addOption(new Option('--max-body-bytes <n>', 'largest accepted body').env('DOCV_MAX_BODY_BYTES').default(DEFAULT_MAX_BODY_BYTES).argParser(parsePositiveInt))
-    .addOption(defaultInHelp(new Option('--dialect <name>', 'accept only this delivery shape').env('DOCV_DIALECT').choices([...DIALECTS]), "each delivery's shape picks one"))
+    .addOption(
+      new Option('--webhook-path <path>', 'path deliveries are POSTed to')
+        .env('DOCV_WEBHOOK_PATH')
+        .default(DEFAULT_WEBHOOK_PATH),
+    )
+    .addOption(
+      new Option('--max-body-bytes <n>', 'largest accepted body')
+        .env('DOCV_MAX_BODY_BYTES')
+        .default(DEFAULT_MAX_BODY_BYTES)
+        .argParser(parsePositiveInt),
+    )
+    .addOption(
+      defaultInHelp(
+        new Option('--dialect <name>', 'accept only this delivery shape').env('DOCV_DIALECT').choices([...DIALECTS]),
+        "each delivery's shape picks one",
+      ),
+    )
     .addOption(new Option('--insecure-no-auth', 'allow listening beyond loopback without credentials'))
     .option('--no-dispatch', 'only ingest; run `docv-webhooks worker` for the outbox')
-    .addOption(switchOption('--sqlite-writer-thread', 'SQLite: commit on a writer thread (for machines with cores to spare)', 'DOCV_SQLITE_WRITER_THREAD'))
+    .addOption(
+      switchOption(
+        '--sqlite-writer-thread',
+        'SQLite: commit on a writer thread (for machines with cores to spare)',
+        'DOCV_SQLITE_WRITER_THREAD',
+      ),
+    )
     .option('--no-sqlite-checkpoint-thread', 'SQLite: checkpoint inside commits, not on a thread of its own')
-    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(
+      new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+        .env('LOG_LEVEL')
+        .default('info')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    )
     .addOption(logFormatOption());
   addAuthOptions(command);
   addDispatchOptions(command);
@@ -88,36 +137,40 @@ export function register(program: Command): void {
       say: "require Socure's webhook secret and forward every event to your service",
       run: 'DOCV_WEBHOOK_SECRETS=s3cret docv-webhooks serve --forward-url http://127.0.0.1:8080/docv',
     },
-    { say: 'one of several instances sharing a PostgreSQL database', run: "docv-webhooks serve --port 3001 --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv'" },
+    {
+      say: 'one of several instances sharing a PostgreSQL database',
+      run: "docv-webhooks serve --port 3001 --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv'",
+    },
   ]);
   command.action(async (opts: ServeOptions) => {
-      if (!opts.webhookPath.startsWith('/')) throw new CliError(`--webhook-path must start with "/", got "${opts.webhookPath}"`);
-      let receiver: RunningReceiver;
-      try {
-        const fromFlags = receiverOptionsFromFlags(opts);
-        receiver = await startReceiver({
-          ...fromFlags,
-          dispatch: { ...fromFlags.dispatch, enabled: opts.dispatch },
-          port: opts.port,
-          host: opts.host,
-          databaseUrl: opts.db,
-          webhookPath: opts.webhookPath,
-          maxBodyBytes: opts.maxBodyBytes,
-          ...(opts.dialect ? { dialect: opts.dialect } : {}),
-          insecureNoAuth: opts.insecureNoAuth === true,
-          sqliteWriterThread: switchOn(opts.sqliteWriterThread, 'DOCV_SQLITE_WRITER_THREAD'),
-          sqliteCheckpointThread: opts.sqliteCheckpointThread,
-          logLevel: opts.logLevel,
-          prettyLogs: prettyLogs(opts.logFormat),
-        });
-      } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message);
-        throw new CliError((err as Error).message);
-      }
-      // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
-      // still shut it down gracefully, not kill it.
-      const stopped = closeOnSignal(receiver, 'finishing in-flight requests');
-      process.stdout.write(`${banner(receiver)}\n`);
-      await stopped;
-    });
+    if (!opts.webhookPath.startsWith('/'))
+      throw new CliError(`--webhook-path must start with "/", got "${opts.webhookPath}"`);
+    let receiver: RunningReceiver;
+    try {
+      const fromFlags = receiverOptionsFromFlags(opts);
+      receiver = await startReceiver({
+        ...fromFlags,
+        dispatch: { ...fromFlags.dispatch, enabled: opts.dispatch },
+        port: opts.port,
+        host: opts.host,
+        databaseUrl: opts.db,
+        webhookPath: opts.webhookPath,
+        maxBodyBytes: opts.maxBodyBytes,
+        ...(opts.dialect ? { dialect: opts.dialect } : {}),
+        insecureNoAuth: opts.insecureNoAuth === true,
+        sqliteWriterThread: switchOn(opts.sqliteWriterThread, 'DOCV_SQLITE_WRITER_THREAD'),
+        sqliteCheckpointThread: opts.sqliteCheckpointThread,
+        logLevel: opts.logLevel,
+        prettyLogs: prettyLogs(opts.logFormat),
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(err.message);
+      throw new CliError((err as Error).message);
+    }
+    // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
+    // still shut it down gracefully, not kill it.
+    const stopped = closeOnSignal(receiver, 'finishing in-flight requests');
+    process.stdout.write(`${banner(receiver)}\n`);
+    await stopped;
+  });
 }

@@ -1,9 +1,25 @@
 import { Command, Option } from 'commander';
 import type { Dialect } from '../../contract/index.js';
-import { runSimulation, type ChaosOverrides, type ScenarioName, type SimulationProgress, type SimulationSummary } from '../../sandbox/index.js';
+import {
+  runSimulation,
+  type ChaosOverrides,
+  type ScenarioName,
+  type SimulationProgress,
+  type SimulationSummary,
+} from '../../sandbox/index.js';
 import { CliError } from '../errors.js';
 import { addExamples, defaultInHelp } from '../help.js';
-import { addDeliveryFlags, chaosOption, dialectOption, durationArg, intArg, numberArg, scenarioOption, urlArg, type DeliveryFlags } from './sandbox.js';
+import {
+  addDeliveryFlags,
+  chaosOption,
+  dialectOption,
+  durationArg,
+  intArg,
+  numberArg,
+  scenarioOption,
+  urlArg,
+  type DeliveryFlags,
+} from './sandbox.js';
 
 interface SimulateFlags extends DeliveryFlags {
   target: string;
@@ -27,8 +43,12 @@ function progressBar(p: SimulationProgress, width = 30): string {
 }
 
 export function formatSummary(s: SimulationSummary): string {
-  const scenarios = Object.entries(s.scenarios).map(([k, v]) => `${k} ${v}`).join(', ');
-  const responses = Object.entries(s.responses).map(([k, v]) => `${k}×${v}`).join(' ');
+  const scenarios = Object.entries(s.scenarios)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const responses = Object.entries(s.responses)
+    .map(([k, v]) => `${k}×${v}`)
+    .join(' ');
   return [
     `transactions  ${s.transactions} (${scenarios})`,
     `events        ${s.events}`,
@@ -47,19 +67,46 @@ export function register(program: Command): void {
   const cmd = program
     .command('simulate')
     .description('drive whole DocV flows at a webhook URL with real delivery behaviour, then summarise')
-    .addOption(new Option('--target <url>', 'webhook URL to deliver to').env('DOCV_TARGET_URL').argParser(urlArg).makeOptionMandatory())
+    .addOption(
+      new Option('--target <url>', 'webhook URL to deliver to')
+        .env('DOCV_TARGET_URL')
+        .argParser(urlArg)
+        .makeOptionMandatory(),
+    )
     .addOption(scenarioOption('mixed', 'what the simulated end users do'))
-    .addOption(dialectOption('webhook shape: asyncapi (the flat contract), socure-v5 (DocvNotification envelopes), riskos').default('asyncapi'))
+    .addOption(
+      dialectOption(
+        'webhook shape: asyncapi (the flat contract), socure-v5 (DocvNotification envelopes), riskos',
+      ).default('asyncapi'),
+    )
     .addOption(new Option('--transactions <n>', 'number of flows').argParser(intArg(1, 1_000_000)).default(100))
-    .addOption(new Option('--concurrency <n>', 'delivery attempts in flight at once').argParser(intArg(1, 1024)).default(8))
-    .addOption(defaultInHelp(new Option('--rate <n>', 'delivery attempts started per second at most').argParser(numberArg(0.001, 1_000_000)), 'no limit'))
-    .addOption(new Option('--time-scale <factor>', 'wall-clock time per unit of scenario time (0: no pauses)').argParser(numberArg(0, 1000)).default(0))
+    .addOption(
+      new Option('--concurrency <n>', 'delivery attempts in flight at once').argParser(intArg(1, 1024)).default(8),
+    )
+    .addOption(
+      defaultInHelp(
+        new Option('--rate <n>', 'delivery attempts started per second at most').argParser(numberArg(0.001, 1_000_000)),
+        'no limit',
+      ),
+    )
+    .addOption(
+      new Option('--time-scale <factor>', 'wall-clock time per unit of scenario time (0: no pauses)')
+        .argParser(numberArg(0, 1000))
+        .default(0),
+    )
     .addOption(chaosOption('DOCV_SIMULATE_CHAOS'))
-    .addOption(new Option('--max-duration <duration>', 'stop after this long; undelivered events count as failed').argParser(durationArg).default(600_000, '10m'))
+    .addOption(
+      new Option('--max-duration <duration>', 'stop after this long; undelivered events count as failed')
+        .argParser(durationArg)
+        .default(600_000, '10m'),
+    )
     .option('--json', 'print the summary as JSON');
   addDeliveryFlags(cmd, '200ms,1s,5s');
   addExamples(cmd, [
-    { say: '100 mixed flows at the local receiver, then a summary', run: 'docv-webhooks simulate --target http://127.0.0.1:3000/socure/docv/webhook' },
+    {
+      say: '100 mixed flows at the local receiver, then a summary',
+      run: 'docv-webhooks simulate --target http://127.0.0.1:3000/socure/docv/webhook',
+    },
     {
       say: "a load run with the receiver's secret, at most 200 requests a second",
       run: 'DOCV_WEBHOOK_SECRETS=s3cret docv-webhooks simulate --target http://127.0.0.1:3000/socure/docv/webhook --transactions 1000 --concurrency 16 --rate 200',

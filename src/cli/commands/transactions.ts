@@ -49,24 +49,37 @@ export function register(program: Command): void {
     .option('--cursor <cursor>', 'continue after a previous page');
   addExamples(list, [
     { say: 'the newest 50', run: 'docv-webhooks transactions list' },
-    { say: 'completed and rejected, as JSON for a script', run: 'docv-webhooks transactions list --status VERIFICATION_COMPLETED --decision reject --json' },
+    {
+      say: 'completed and rejected, as JSON for a script',
+      run: 'docv-webhooks transactions list --status VERIFICATION_COMPLETED --decision reject --json',
+    },
     { say: "one end user's transactions", run: 'docv-webhooks transactions list --customer-user-id user-42' },
   ]);
   list.action(async (opts: ListOptions) => {
-      await withStore(opts.db, async (store) => {
-        const page = await store.listTransactions({
-          limit: opts.limit,
-          cursor: opts.cursor,
-          status: opts.status,
-          decision: opts.decision,
-          customerUserId: opts.customerUserId,
-        });
-        if (opts.json) return print(JSON.stringify(page));
-        const rows = page.items.map((t) => ({ ...t, anomalies: t.anomalies.map((a) => a.code) }));
-        print(formatTable(rows, ['docvTransactionId', 'status', 'decision', 'customerUserId', 'eventCount', 'lastEventAt', 'anomalies']));
-        if (page.nextCursor) print(`\nmore: --cursor ${page.nextCursor}`);
+    await withStore(opts.db, async (store) => {
+      const page = await store.listTransactions({
+        limit: opts.limit,
+        cursor: opts.cursor,
+        status: opts.status,
+        decision: opts.decision,
+        customerUserId: opts.customerUserId,
       });
+      if (opts.json) return print(JSON.stringify(page));
+      const rows = page.items.map((t) => ({ ...t, anomalies: t.anomalies.map((a) => a.code) }));
+      print(
+        formatTable(rows, [
+          'docvTransactionId',
+          'status',
+          'decision',
+          'customerUserId',
+          'eventCount',
+          'lastEventAt',
+          'anomalies',
+        ]),
+      );
+      if (page.nextCursor) print(`\nmore: --cursor ${page.nextCursor}`);
     });
+  });
 
   const show = transactions
     .command('show')
@@ -79,15 +92,21 @@ export function register(program: Command): void {
     { say: 'as JSON, events and anomalies included', run: 'docv-webhooks transactions show demo-1 --json' },
   ]);
   show.action(async (id: string, opts: { db: string; json?: boolean }) => {
-      await withStore(opts.db, async (store) => {
-        const view = await store.getTransaction(id);
-        if (!view) throw new CliError(`no transaction ${JSON.stringify(id)}`);
-        if (opts.json) return print(JSON.stringify(view));
-        const { events, anomalies, ...lifecycle } = view;
-        for (const [k, v] of Object.entries(lifecycle)) print(`${k.padEnd(18)} ${v ?? '-'}`);
-        print(`${'anomalies'.padEnd(18)} ${anomalies.length ? anomalies.map((a) => a.message).join('; ') : '-'}`);
-        print('');
-        print(formatTable(events as unknown as Array<Record<string, unknown>>, ['eventId', 'eventType', 'eventTime', 'decision', 'receivedAt'], 60));
-      });
+    await withStore(opts.db, async (store) => {
+      const view = await store.getTransaction(id);
+      if (!view) throw new CliError(`no transaction ${JSON.stringify(id)}`);
+      if (opts.json) return print(JSON.stringify(view));
+      const { events, anomalies, ...lifecycle } = view;
+      for (const [k, v] of Object.entries(lifecycle)) print(`${k.padEnd(18)} ${v ?? '-'}`);
+      print(`${'anomalies'.padEnd(18)} ${anomalies.length ? anomalies.map((a) => a.message).join('; ') : '-'}`);
+      print('');
+      print(
+        formatTable(
+          events as unknown as Array<Record<string, unknown>>,
+          ['eventId', 'eventType', 'eventTime', 'decision', 'receivedAt'],
+          60,
+        ),
+      );
     });
+  });
 }

@@ -28,13 +28,23 @@ export function register(program: Command): void {
         `the event to send: ${DOCV_EVENT_TYPES.join(', ')} (asyncapi); any v5 type such as TEST_WEBHOOK or SESSION_COMPLETE (socure-v5); case_notes_added, evaluation_completed (riskos); with --dialect, any name`,
       ),
     )
-    .addOption(new Option('--target <url>', 'webhook URL to deliver to').env('DOCV_TARGET_URL').argParser(urlArg).makeOptionMandatory())
-    .addOption(defaultInHelp(dialectOption('webhook shape: asyncapi, socure-v5, riskos'), 'the one the event type belongs to'))
+    .addOption(
+      new Option('--target <url>', 'webhook URL to deliver to')
+        .env('DOCV_TARGET_URL')
+        .argParser(urlArg)
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      defaultInHelp(dialectOption('webhook shape: asyncapi, socure-v5, riskos'), 'the one the event type belongs to'),
+    )
     .addOption(defaultInHelp(new Option('--transaction <id>', 'docvTransactionId, the v5 token'), 'a new UUID'))
     .option('--customer-user-id <id>', 'customerUserId (--set event.customerUserId=121212 sends a number)')
     .addOption(
       defaultInHelp(
-        new Option('--decision <decision>', 'decision of VERIFICATION_COMPLETED and evaluation_completed (review breaks the asyncapi contract, on purpose)').choices(CANONICAL_DECISIONS),
+        new Option(
+          '--decision <decision>',
+          'decision of VERIFICATION_COMPLETED and evaluation_completed (review breaks the asyncapi contract, on purpose)',
+        ).choices(CANONICAL_DECISIONS),
         'accept',
       ),
     )
@@ -43,9 +53,18 @@ export function register(program: Command): void {
     .option('--webhook-id <id>', 'the webhook-id to send (reuse one to test deduplication)');
   addDeliveryFlags(cmd, 'none');
   addExamples(cmd, [
-    { say: 'a rejection, to the local receiver', run: 'docv-webhooks trigger VERIFICATION_COMPLETED --target http://127.0.0.1:3000/socure/docv/webhook --decision reject' },
-    { say: "Socure's dashboard test event (a v5 notification)", run: 'docv-webhooks trigger TEST_WEBHOOK --target http://127.0.0.1:3000/socure/docv/webhook' },
-    { say: 'an event that breaks the contract, on purpose (a 422)', run: 'docv-webhooks trigger APP_OPENED --target http://127.0.0.1:3000/socure/docv/webhook --transaction demo-1 --unset eventTime' },
+    {
+      say: 'a rejection, to the local receiver',
+      run: 'docv-webhooks trigger VERIFICATION_COMPLETED --target http://127.0.0.1:3000/socure/docv/webhook --decision reject',
+    },
+    {
+      say: "Socure's dashboard test event (a v5 notification)",
+      run: 'docv-webhooks trigger TEST_WEBHOOK --target http://127.0.0.1:3000/socure/docv/webhook',
+    },
+    {
+      say: 'an event that breaks the contract, on purpose (a 422)',
+      run: 'docv-webhooks trigger APP_OPENED --target http://127.0.0.1:3000/socure/docv/webhook --transaction demo-1 --unset eventTime',
+    },
   ]);
   cmd.action(async (eventType: string, flags: TriggerFlags) => {
     let set: Record<string, unknown> | undefined;
@@ -73,7 +92,10 @@ export function register(program: Command): void {
         attemptTimeoutMs: flags.timeout,
         onAttempt: (n, o) => {
           // The cause in words first (as simulate's summary says it), the library's code after.
-          const head = o.statusCode === undefined ? `no response (${o.failure ?? 'network error'}): ${o.error}` : `HTTP ${o.statusCode}`;
+          const head =
+            o.statusCode === undefined
+              ? `no response (${o.failure ?? 'network error'}): ${o.error}`
+              : `HTTP ${o.statusCode}`;
           out.write(`attempt ${n}: ${head} in ${Math.round(o.latencyMs)} ms\n`);
           if (o.response) out.write(`${o.response}\n`);
         },

@@ -4,47 +4,86 @@ import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
 import { closeOnSignal } from '../shutdown.js';
 import { dbOption, logFormatOption, parsePort, prettyLogs } from '../options.js';
-import { addDispatchOptions, adminTokenOption, receiverOptionsFromFlags, type ReceiverFlags } from '../receiver-options.js';
+import {
+  addDispatchOptions,
+  adminTokenOption,
+  receiverOptionsFromFlags,
+  type ReceiverFlags,
+} from '../receiver-options.js';
 
 export function register(program: Command): void {
   const command = program
     .command('worker')
     .description('run the outbox dispatch alone (beside `serve --no-dispatch` on the same store)')
     .addOption(dbOption())
-    .addOption(new Option('--log-level <level>', 'how much to log').env('LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .addOption(new Option('--metrics-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: any free one)').env('DOCV_WORKER_METRICS_PORT').argParser(parsePort))
-    .addOption(new Option('--metrics-host <host>', 'address for --metrics-port; beyond loopback it needs --admin-token').env('DOCV_WORKER_METRICS_HOST').default('127.0.0.1'))
+    .addOption(
+      new Option('--log-level <level>', 'how much to log')
+        .env('LOG_LEVEL')
+        .default('info')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    )
+    .addOption(
+      new Option('--metrics-port <port>', 'serve /healthz, /readyz and /metrics on this port (0: any free one)')
+        .env('DOCV_WORKER_METRICS_PORT')
+        .argParser(parsePort),
+    )
+    .addOption(
+      new Option('--metrics-host <host>', 'address for --metrics-port; beyond loopback it needs --admin-token')
+        .env('DOCV_WORKER_METRICS_HOST')
+        .default('127.0.0.1'),
+    )
     .addOption(adminTokenOption())
     .addOption(logFormatOption());
   addDispatchOptions(command);
   addExamples(command, [
-    { say: 'deliver the outbox of ./data/docv-webhooks.db, beside docv-webhooks serve --no-dispatch', run: 'docv-webhooks worker' },
+    {
+      say: 'deliver the outbox of ./data/docv-webhooks.db, beside docv-webhooks serve --no-dispatch',
+      run: 'docv-webhooks worker',
+    },
     { say: 'with /healthz, /readyz and /metrics on port 9464', run: 'docv-webhooks worker --metrics-port 9464' },
-    { say: 'one of several workers on a PostgreSQL database', run: "docv-webhooks worker --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv' --concurrency 32" },
+    {
+      say: 'one of several workers on a PostgreSQL database',
+      run: "docv-webhooks worker --db 'postgres://docv:docv@127.0.0.1:5432/docv?schema=docv' --concurrency 32",
+    },
   ]);
-  command.action(async (opts: ReceiverFlags & { db: string; logLevel: string; logFormat?: string; metricsPort?: number; metricsHost: string }) => {
-    let worker: RunningWorker;
-    try {
-      // The flags shared with serve; of them a worker takes what dispatch and its metrics use.
-      const { adminToken, dispatch, socure } = receiverOptionsFromFlags(opts);
-      worker = await startWorker({
-        adminToken,
-        dispatch,
-        socure,
-        databaseUrl: opts.db,
-        logLevel: opts.logLevel,
-        prettyLogs: prettyLogs(opts.logFormat),
-        metricsPort: opts.metricsPort,
-        metricsHost: opts.metricsHost,
-      });
-    } catch (err) {
-      throw new CliError((err as Error).message);
-    }
-    // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
-    // still shut it down gracefully, not kill it.
-    const stopped = closeOnSignal(worker, 'finishing in-flight attempts');
-    process.stdout.write(`docv-webhooks worker ${worker.dispatcher.workerId} delivering to ${worker.destinations.join(', ') || 'nothing yet (its destinations are disabled in the store)'}\n`);
-    if (worker.url) process.stdout.write(`  health and metrics      ${worker.url}/healthz  ${worker.url}/readyz  ${worker.url}/metrics\n`);
-    await stopped;
-  });
+  command.action(
+    async (
+      opts: ReceiverFlags & {
+        db: string;
+        logLevel: string;
+        logFormat?: string;
+        metricsPort?: number;
+        metricsHost: string;
+      },
+    ) => {
+      let worker: RunningWorker;
+      try {
+        // The flags shared with serve; of them a worker takes what dispatch and its metrics use.
+        const { adminToken, dispatch, socure } = receiverOptionsFromFlags(opts);
+        worker = await startWorker({
+          adminToken,
+          dispatch,
+          socure,
+          databaseUrl: opts.db,
+          logLevel: opts.logLevel,
+          prettyLogs: prettyLogs(opts.logFormat),
+          metricsPort: opts.metricsPort,
+          metricsHost: opts.metricsHost,
+        });
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
+      // still shut it down gracefully, not kill it.
+      const stopped = closeOnSignal(worker, 'finishing in-flight attempts');
+      process.stdout.write(
+        `docv-webhooks worker ${worker.dispatcher.workerId} delivering to ${worker.destinations.join(', ') || 'nothing yet (its destinations are disabled in the store)'}\n`,
+      );
+      if (worker.url)
+        process.stdout.write(
+          `  health and metrics      ${worker.url}/healthz  ${worker.url}/readyz  ${worker.url}/metrics\n`,
+        );
+      await stopped;
+    },
+  );
 }

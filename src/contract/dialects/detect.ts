@@ -10,7 +10,8 @@ import { isObject } from './fields.js';
  */
 export function dialectByShape(value: unknown): Dialect | null {
   if (!isObject(value)) return null;
-  if (value.eventType !== undefined || value.docvTransactionId !== undefined || value.eventTime !== undefined) return 'asyncapi';
+  if (value.eventType !== undefined || value.docvTransactionId !== undefined || value.eventTime !== undefined)
+    return 'asyncapi';
   if (isObject(value.event)) return 'socure-v5';
   if (value.event_type !== undefined || value.event_id !== undefined) return 'riskos';
   return null;

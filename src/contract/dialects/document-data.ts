@@ -59,7 +59,8 @@ function clean(value: unknown, depth: number, inEventData: boolean): unknown {
   let copy: JsonObject | null = null;
   for (const [key, child] of Object.entries(value)) {
     let next: unknown;
-    if ((DOCUMENT_DATA_KEYS.has(key) || (inEventData && EXTRACTED_FIELDS.has(key))) && child !== DOCUMENT_DATA_REMOVED) next = DOCUMENT_DATA_REMOVED;
+    if ((DOCUMENT_DATA_KEYS.has(key) || (inEventData && EXTRACTED_FIELDS.has(key))) && child !== DOCUMENT_DATA_REMOVED)
+      next = DOCUMENT_DATA_REMOVED;
     else next = clean(child, depth + 1, depth === 1 && key === 'data' && inEventDataParent(value));
     if (next !== child) (copy ??= { ...value })[key] = next;
   }

@@ -63,7 +63,11 @@ export function keyViolations(path: string, value: string | undefined): Contract
 }
 
 /** An event time the schema let through (ajv's date-time) that RFC 3339 does not allow. */
-export function timeViolations(path: string, value: string | undefined, badPaths: ReadonlySet<string>): ContractViolation[] {
+export function timeViolations(
+  path: string,
+  value: string | undefined,
+  badPaths: ReadonlySet<string>,
+): ContractViolation[] {
   if (value === undefined || badPaths.has(path) || isRfc3339DateTime(value)) return [];
   return [{ path, message: RFC3339_MESSAGE }];
 }

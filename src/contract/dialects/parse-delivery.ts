@@ -18,7 +18,10 @@ interface DialectReader {
 
 const READERS: Readonly<Record<Dialect, DialectReader>> = {
   asyncapi: { violations: asyncapiViolations, normalise: (v) => normaliseAsyncapi(v as unknown as DocvEvent) },
-  'socure-v5': { violations: socureV5Violations, normalise: (v, at) => normaliseSocureV5(v as SocureV5Notification, at) },
+  'socure-v5': {
+    violations: socureV5Violations,
+    normalise: (v, at) => normaliseSocureV5(v as SocureV5Notification, at),
+  },
   riskos: { violations: riskosViolations, normalise: (v, at) => normaliseRiskos(v as RiskosEvent, at) },
 };
 

@@ -3,7 +3,17 @@ import { riskosEventSchema } from '../generated/dialect-schemas.js';
 import type { RiskosEvent } from '../generated/dialect-types.js';
 import { compileSchema, schemaViolations } from '../schema-violations.js';
 import type { ContractViolation } from '../types.js';
-import { canonicalDecision, idText, isObject, keyViolations, objectAt, reasonCodesOf, stringAt, timeViolations, type JsonObject } from './fields.js';
+import {
+  canonicalDecision,
+  idText,
+  isObject,
+  keyViolations,
+  objectAt,
+  reasonCodesOf,
+  stringAt,
+  timeViolations,
+  type JsonObject,
+} from './fields.js';
 
 const validate = compileSchema<RiskosEvent>(riskosEventSchema);
 
@@ -23,7 +33,8 @@ function transactionOf(body: RiskosEvent): { id: string; path: string } | undefi
   for (let i = 0; i < list.length; i++) {
     const response = objectAt(list[i], 'response');
     const nested = stringAt(response, 'data', 'docvTransactionToken');
-    if (nested !== undefined) return { id: nested, path: `/data/data_enrichments/${i}/response/data/docvTransactionToken` };
+    if (nested !== undefined)
+      return { id: nested, path: `/data/data_enrichments/${i}/response/data/docvTransactionToken` };
     const direct = stringAt(response, 'docvTransactionToken');
     if (direct !== undefined) return { id: direct, path: `/data/data_enrichments/${i}/response/docvTransactionToken` };
   }

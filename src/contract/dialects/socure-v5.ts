@@ -3,7 +3,16 @@ import { socureV5NotificationSchema } from '../generated/dialect-schemas.js';
 import type { SocureV5Notification } from '../generated/dialect-types.js';
 import { compileSchema, schemaViolations } from '../schema-violations.js';
 import type { ContractViolation } from '../types.js';
-import { canonicalDecision, environmentOf, idText, keyViolations, objectAt, reasonCodesOf, stringAt, timeViolations } from './fields.js';
+import {
+  canonicalDecision,
+  environmentOf,
+  idText,
+  keyViolations,
+  objectAt,
+  reasonCodesOf,
+  stringAt,
+  timeViolations,
+} from './fields.js';
 
 const validate = compileSchema<SocureV5Notification>(socureV5NotificationSchema);
 
@@ -34,12 +43,16 @@ export function socureV5Violations(value: unknown): ContractViolation[] {
   const eventType = stringAt(body, 'event', 'eventType');
   const tx = transactionOf(body);
   if (eventType !== undefined && needsTransaction(eventType) && tx.id === undefined && !badPaths.has('/event')) {
-    violations.push({ path: '/event/docvTransactionToken', message: `is required on ${eventType} (or the envelope's origId)` });
+    violations.push({
+      path: '/event/docvTransactionToken',
+      message: `is required on ${eventType} (or the envelope's origId)`,
+    });
   }
   if (!badPaths.has(tx.path)) violations.push(...keyViolations(tx.path, tx.id));
   if (!badPaths.has('/id')) violations.push(...keyViolations('/id', body.id));
   const customer = idText(event.customerUserId);
-  if (typeof event.customerUserId === 'string' && !badPaths.has('/event/customerUserId')) violations.push(...keyViolations('/event/customerUserId', customer));
+  if (typeof event.customerUserId === 'string' && !badPaths.has('/event/customerUserId'))
+    violations.push(...keyViolations('/event/customerUserId', customer));
   violations.push(...timeViolations('/event/created', stringAt(body, 'event', 'created'), badPaths));
   return violations;
 }

@@ -1,5 +1,10 @@
 import { formatDuration } from '../../retry/schedule.js';
-import { DECISION_FETCH_DESTINATION, type ClaimedDelivery, type DecisionRecords, type ReadModel } from '../../store/types.js';
+import {
+  DECISION_FETCH_DESTINATION,
+  type ClaimedDelivery,
+  type DecisionRecords,
+  type ReadModel,
+} from '../../store/types.js';
 import type { AttemptOutcome, Destination } from '../types.js';
 import { readCapped, snippet } from './capped-body.js';
 import { withDeadline } from './deadline.js';
@@ -59,7 +64,13 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
     if (tx && tx.decision !== null && tx.decisionSource === 'api') {
       // An earlier fetch got it: asking again (and an upload's fetch polling on) would only cost
       // calls. A decision an event carried is asked about all the same: it is only the sender's word.
-      return { kind: 'done', outcome: { outcome: 'delivered', note: `the API already gave the transaction its decision (${tx.decision}); no call made` } };
+      return {
+        kind: 'done',
+        outcome: {
+          outcome: 'delivered',
+          note: `the API already gave the transaction its decision (${tx.decision}); no call made`,
+        },
+      };
     }
     const customerUserId = delivery.event.customerUserId ?? tx?.customerUserId ?? null;
     const request = decisionRequest(api, base, txId, customerUserId);
@@ -74,11 +85,19 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
       redirect: 'manual',
       signal,
     });
-    if (!res.ok) return { kind: 'done', outcome: outcomeOfResponse(res.status, res.headers.get('retry-after'), await snippet(res)) };
+    if (!res.ok)
+      return {
+        kind: 'done',
+        outcome: outcomeOfResponse(res.status, res.headers.get('retry-after'), await snippet(res)),
+      };
     const read = await readCapped(res, MAX_RESPONSE_BYTES);
     if (!read.ok) return { kind: 'done', outcome: { outcome: 'failed', status: res.status, error: read.error } };
     const body = parseObject(read.bytes);
-    if (!body) return { kind: 'done', outcome: { outcome: 'failed', status: res.status, error: 'response is not a JSON object' } };
+    if (!body)
+      return {
+        kind: 'done',
+        outcome: { outcome: 'failed', status: res.status, error: 'response is not a JSON object' },
+      };
     const answer = readDecisionAnswer(api, body);
     if (answer.kind === 'pending') return { kind: 'pending', status: res.status, why: answer.why };
     await store.recordDecision(delivery.eventId, txId, {
@@ -95,28 +114,44 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
    * A pending answer is retried like a failure, within bounds: past `pendingMaxMs` since the row
    * was queued, or at the last attempt, the transaction is marked and the row ends.
    */
-  async function settlePending(delivery: ClaimedDelivery, txId: string, pending: { status: number; why: string }): Promise<AttemptOutcome> {
+  async function settlePending(
+    delivery: ClaimedDelivery,
+    txId: string,
+    pending: { status: number; why: string },
+  ): Promise<AttemptOutcome> {
     const attemptsMade = delivery.attempts + 1;
     const createdAt = Date.parse(delivery.createdAt);
     const elapsed = Number.isNaN(createdAt) ? 0 : Math.max(0, now() - createdAt);
     const overdue = elapsed >= options.pendingMaxMs;
-    if (!overdue && attemptsMade < options.maxAttempts) return { outcome: 'failed', status: pending.status, error: pending.why };
+    if (!overdue && attemptsMade < options.maxAttempts)
+      return { outcome: 'failed', status: pending.status, error: pending.why };
     const bound = overdue ? `past the ${formatDuration(options.pendingMaxMs)} bound` : 'at the last attempt allowed';
     const reason = `${pending.why} after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} over ${roughly(elapsed)} (${bound})`;
     const marked = await markUnavailable(txId, reason);
     if (marked !== null) return { outcome: 'failed', status: pending.status, error: `${reason}; ${marked}` };
-    return { outcome: 'dead', status: pending.status, error: `decision unavailable: ${reason}; the transaction is marked decision-unavailable` };
+    return {
+      outcome: 'dead',
+      status: pending.status,
+      error: `decision unavailable: ${reason}; the transaction is marked decision-unavailable`,
+    };
   }
 
   /**
    * An error on the attempt that ends the row (410, or the last attempt): the outcome stays as
    * outcomeOfResponse/outcomeOfError made it, and the transaction says no decision came.
    */
-  async function settleEnding(delivery: ClaimedDelivery, txId: string, outcome: AttemptOutcome): Promise<AttemptOutcome> {
+  async function settleEnding(
+    delivery: ClaimedDelivery,
+    txId: string,
+    outcome: AttemptOutcome,
+  ): Promise<AttemptOutcome> {
     if (outcome.outcome === 'delivered') return outcome;
     const attemptsMade = delivery.attempts + 1;
     if (outcome.outcome === 'failed' && attemptsMade < options.maxAttempts) return outcome;
-    const marked = await markUnavailable(txId, `the decision fetch gave up after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'}: ${outcome.error}`);
+    const marked = await markUnavailable(
+      txId,
+      `the decision fetch gave up after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'}: ${outcome.error}`,
+    );
     return { ...outcome, error: `${outcome.error}; ${marked ?? 'the transaction is marked decision-unavailable'}` };
   }
 
@@ -135,7 +170,11 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
     async deliver(delivery, signal): Promise<AttemptOutcome> {
       const txId = delivery.docvTransactionId;
       // The stores only queue fetches for events of a transaction; nothing to ask about otherwise.
-      if (txId === null) return { outcome: 'delivered', note: 'no docvTransactionId on this event: nothing to fetch (a decision fetch should never be queued for it)' };
+      if (txId === null)
+        return {
+          outcome: 'delivered',
+          note: 'no docvTransactionId on this event: nothing to fetch (a decision fetch should never be queued for it)',
+        };
       const deadline = withDeadline(signal, options.timeoutMs);
       let result: FetchResult;
       try {
@@ -146,7 +185,10 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
         deadline.done();
       }
       // Shutting down: the attempt was cut short, not answered; the next worker asks again.
-      if (signal.aborted) return result.kind === 'done' ? result.outcome : { outcome: 'failed', status: result.status, error: result.why };
+      if (signal.aborted)
+        return result.kind === 'done'
+          ? result.outcome
+          : { outcome: 'failed', status: result.status, error: result.why };
       if (result.kind === 'pending') return settlePending(delivery, txId, result);
       return settleEnding(delivery, txId, result.outcome);
     },
@@ -163,7 +205,9 @@ function roughly(ms: number): string {
 function parseObject(bytes: Uint8Array): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }

@@ -113,7 +113,12 @@ export function createForwardDestination(options: ForwardOptions): Destination {
       if (options.signingSecrets?.length) {
         const timestamp = Math.floor(Date.now() / 1000);
         headers['webhook-timestamp'] = String(timestamp);
-        headers['webhook-signature'] = signStandardWebhook(options.signingSecrets, delivery.deliveryId, timestamp, body);
+        headers['webhook-signature'] = signStandardWebhook(
+          options.signingSecrets,
+          delivery.deliveryId,
+          timestamp,
+          body,
+        );
       }
       return poster.post({ url: target.url, headers, body, timeoutMs: options.timeoutMs }, signal);
     },

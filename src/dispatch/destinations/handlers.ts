@@ -30,7 +30,9 @@ export type EventTypeName = KnownEventType | (string & {});
  * The canonical event narrowed to one type: what a handler registered for that type gets. The
  * event types of a DocV session always name their transaction (every dialect requires it).
  */
-export type CanonicalEventOf<T extends string> = CanonicalEvent & { eventType: T } & (T extends SessionEventType ? { docvTransactionId: string } : unknown);
+export type CanonicalEventOf<T extends string> = CanonicalEvent & { eventType: T } & (T extends SessionEventType
+    ? { docvTransactionId: string }
+    : unknown);
 
 export type EventHandler<T extends string = string> = (event: CanonicalEventOf<T>, context: HandlerContext) => unknown;
 export type AnyEventHandler = (event: CanonicalEvent, context: HandlerContext) => unknown;
@@ -101,7 +103,10 @@ export class HandlerRegistry {
   private readonly errorHandlers: ErrorHandler[] = [];
   private readonly listeners: Array<() => void> = [];
   /** Rows of the shared `handlers` destination: every matching handler in turn, as before. */
-  private readonly shared: Destination = { name: HANDLERS_DESTINATION, deliver: (delivery, signal) => this.deliverShared(delivery, signal) };
+  private readonly shared: Destination = {
+    name: HANDLERS_DESTINATION,
+    deliver: (delivery, signal) => this.deliverShared(delivery, signal),
+  };
 
   on<T extends EventTypeName>(eventType: T, handler: EventHandler<T>, options: HandlerOptions = {}): void {
     const n = this.handlers.filter((h) => h.eventType === eventType).length + 1;
@@ -138,9 +143,15 @@ export class HandlerRegistry {
 
   private add(suffix: string, eventType: string | null, handler: AnyHandler): void {
     const name = `${HANDLER_DESTINATION_PREFIX}${suffix}`;
-    if (suffix.length === 0 || suffix.length > 200) throw new TypeError(`a handler name must be 1 to 200 characters; got ${JSON.stringify(suffix)}`);
-    if (this.handlers.some((h) => h.name === name)) throw new TypeError(`a handler named ${name} is already registered; give this one another name`);
-    this.handlers.push(new HandlerDestination(name, eventType, handler, (error, delivery, context) => this.reportError(error, delivery.event, context)));
+    if (suffix.length === 0 || suffix.length > 200)
+      throw new TypeError(`a handler name must be 1 to 200 characters; got ${JSON.stringify(suffix)}`);
+    if (this.handlers.some((h) => h.name === name))
+      throw new TypeError(`a handler named ${name} is already registered; give this one another name`);
+    this.handlers.push(
+      new HandlerDestination(name, eventType, handler, (error, delivery, context) =>
+        this.reportError(error, delivery.event, context),
+      ),
+    );
     for (const listener of this.listeners) listener();
   }
 

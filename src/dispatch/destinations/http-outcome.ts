@@ -19,7 +19,8 @@ export function outcomeOfResponse(status: number, retryAfter: string | null, bod
  */
 export function outcomeOfError(err: unknown, timeoutMs: number): AttemptOutcome {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return { outcome: 'failed', error: `timed out after ${timeoutMs} ms` };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError')
+    return { outcome: 'failed', error: `timed out after ${timeoutMs} ms` };
   const cause = e.cause?.code ?? e.cause?.message;
   return { outcome: 'failed', error: redactUrl(cause ? `${e.message} (${cause})` : e.message) };
 }

@@ -25,10 +25,19 @@ export interface HttpPoster {
 export async function postNow(post: HttpPost, signal: AbortSignal): Promise<AttemptOutcome> {
   const deadline = withDeadline(signal, post.timeoutMs);
   try {
-    const res = await request(post.url, { method: 'POST', headers: post.headers, body: post.body, signal: deadline.signal });
+    const res = await request(post.url, {
+      method: 'POST',
+      headers: post.headers,
+      body: post.body,
+      signal: deadline.signal,
+    });
     const ok = res.statusCode >= 200 && res.statusCode < 300;
     const retryAfter = res.headers['retry-after'];
-    const outcome = outcomeOfResponse(res.statusCode, (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) ?? null, ok ? '' : await bodySnippet(res.body));
+    const outcome = outcomeOfResponse(
+      res.statusCode,
+      (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) ?? null,
+      ok ? '' : await bodySnippet(res.body),
+    );
     if (ok) await res.body.dump();
     return outcome;
   } catch (err) {

@@ -60,7 +60,8 @@ export function createHttpThread(): HttpPoster {
         for (const [id, p] of waiting) void postNow(p.post, p.signal).then((outcome) => settle(id, outcome));
         return;
       }
-      for (const id of [...waiting.keys()]) settle(id, { outcome: 'failed', error: `the forward thread ${reason} during the attempt` });
+      for (const id of [...waiting.keys()])
+        settle(id, { outcome: 'failed', error: `the forward thread ${reason} during the attempt` });
     };
     w.on('error', (err) => lost(`failed (${err.message})`));
     w.on('exit', (code) => lost(`exited (code ${code})`));
@@ -88,7 +89,8 @@ export function createHttpThread(): HttpPoster {
       const w = worker;
       worker = null;
       if (w) await w.terminate();
-      for (const id of [...waiting.keys()]) settle(id, { outcome: 'failed', error: 'the forward thread was stopped during the attempt' });
+      for (const id of [...waiting.keys()])
+        settle(id, { outcome: 'failed', error: 'the forward thread was stopped during the attempt' });
     },
   };
 }

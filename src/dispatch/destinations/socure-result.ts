@@ -23,8 +23,14 @@ export interface DecisionRequest {
 }
 
 /** The HTTP call that asks `api` for a transaction's result; `base` has no trailing slash. */
-export function decisionRequest(api: SocureApi, base: string, docvTransactionId: string, customerUserId: string | null): DecisionRequest {
-  if (api === 'profile') return { method: 'GET', url: `${base}/api/3.0/documents/${encodeURIComponent(docvTransactionId)}` };
+export function decisionRequest(
+  api: SocureApi,
+  base: string,
+  docvTransactionId: string,
+  customerUserId: string | null,
+): DecisionRequest {
+  if (api === 'profile')
+    return { method: 'GET', url: `${base}/api/3.0/documents/${encodeURIComponent(docvTransactionId)}` };
   const body: Record<string, unknown> = { modules: ['documentverification'], docvTransactionToken: docvTransactionId };
   // Socure matches the call to the integrator's user with it; an unknown one is left out, not sent empty.
   if (customerUserId !== null) body.customerUserId = customerUserId;
@@ -51,12 +57,22 @@ const MAX_NAME_LENGTH = 64;
 export function readDecisionAnswer(api: SocureApi, body: Record<string, unknown>): DecisionAnswer {
   const holder = api === 'idplus' ? objectAt(body, 'documentVerification') : body;
   const decision = holder ? objectAt(holder, 'decision') : undefined;
-  if (!holder || !decision || decision.value === undefined || decision.value === null) return { kind: 'pending', why: NO_DECISION_YET };
+  if (!holder || !decision || decision.value === undefined || decision.value === null)
+    return { kind: 'pending', why: NO_DECISION_YET };
   const value = canonicalDecision(decision.value);
-  if (value === null) return { kind: 'pending', why: `unrecognised decision ${JSON.stringify(decision.value).slice(0, 80)} in the response` };
+  if (value === null)
+    return {
+      kind: 'pending',
+      why: `unrecognised decision ${JSON.stringify(decision.value).slice(0, 80)} in the response`,
+    };
   const codes = api === 'idplus' ? holder.reasonCodes : decision.reasonCodes;
   const name = boundedString(decision.name, MAX_NAME_LENGTH);
-  return { kind: 'decided', decision: value, ...(name !== undefined ? { decisionName: name } : {}), reasonCodes: reasonCodesOf(codes) };
+  return {
+    kind: 'decided',
+    decision: value,
+    ...(name !== undefined ? { decisionName: name } : {}),
+    reasonCodes: reasonCodesOf(codes),
+  };
 }
 
 /** `ACCEPT`, ` Accept ` → `accept`; anything that is not one of the four decisions → null. */

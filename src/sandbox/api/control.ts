@@ -34,7 +34,9 @@ export function registerControl(
         payload: JSON.parse(e.body) as unknown,
         createdAt: new Date(e.createdAt).toISOString(),
       })),
-      deliveries: deps.store.listDeliveries({ docvTransactionId: tx.docvTransactionId, limit: 1000 }).map((d) => deliveryView(d, deps.store)),
+      deliveries: deps.store
+        .listDeliveries({ docvTransactionId: tx.docvTransactionId, limit: 1000 })
+        .map((d) => deliveryView(d, deps.store)),
     };
   });
 
@@ -42,19 +44,27 @@ export function registerControl(
     const body = asObject(req.body);
     const { eventType, decision, omitDecision, set, unset, force, chaos } = body;
     if (!isDocvEventType(eventType)) throw badRequest(`eventType must be one of ${DOCV_EVENT_TYPES.join(', ')}`);
-    if (decision !== undefined && !isCanonicalDecision(decision)) throw badRequest('decision must be accept, reject, resubmit or review');
-    if (omitDecision !== undefined && typeof omitDecision !== 'boolean') throw badRequest('omitDecision must be true or false');
+    if (decision !== undefined && !isCanonicalDecision(decision))
+      throw badRequest('decision must be accept, reject, resubmit or review');
+    if (omitDecision !== undefined && typeof omitDecision !== 'boolean')
+      throw badRequest('omitDecision must be true or false');
     if (force !== undefined && typeof force !== 'boolean') throw badRequest('force must be true or false');
     const setFields = set === undefined ? undefined : asObject(set, 'set');
-    if (setFields && Object.keys(setFields).length > MAX_SET_FIELDS) throw badRequest(`set takes at most ${MAX_SET_FIELDS} fields`);
-    if (unset !== undefined && (!Array.isArray(unset) || unset.length > MAX_SET_FIELDS || !unset.every((u) => typeof u === 'string'))) {
+    if (setFields && Object.keys(setFields).length > MAX_SET_FIELDS)
+      throw badRequest(`set takes at most ${MAX_SET_FIELDS} fields`);
+    if (
+      unset !== undefined &&
+      (!Array.isArray(unset) || unset.length > MAX_SET_FIELDS || !unset.every((u) => typeof u === 'string'))
+    ) {
       throw badRequest('unset must be an array of field names');
     }
     const chaosOverrides = chaosFromJson(chaos);
     if (!chaosOverrides.ok) throw badRequest(`chaos: ${chaosOverrides.reason}`);
     // Said before anything happens, whatever the event: the flat contract has no word for review.
     if (decision === 'review' && deps.service.require(req.params.id).dialect === 'asyncapi') {
-      throw badRequest('decision must be accept, reject or resubmit on an asyncapi transaction (review exists in the socure-v5 and riskos dialects)');
+      throw badRequest(
+        'decision must be accept, reject or resubmit on an asyncapi transaction (review exists in the socure-v5 and riskos dialects)',
+      );
     }
     let result;
     try {
@@ -77,7 +87,10 @@ export function registerControl(
     return reply.code(201).send({ ...emitted, webhookId: eventId });
   });
 
-  app.get('/sandbox/chaos', async () => ({ global: deps.chaos.get(), effective: mergeChaos(deps.chaos.get(), undefined) }));
+  app.get('/sandbox/chaos', async () => ({
+    global: deps.chaos.get(),
+    effective: mergeChaos(deps.chaos.get(), undefined),
+  }));
 
   app.put('/sandbox/chaos', async (req) => {
     const parsed = chaosFromJson(req.body);

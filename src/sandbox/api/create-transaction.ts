@@ -20,7 +20,8 @@ const MAX_CUSTOMER_USER_ID = 256;
 export function customerUserIdField(obj: Record<string, unknown>): string | number | undefined {
   const v = obj.customerUserId;
   if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v) || v < 0) throw badRequest('customerUserId must be a string or a non-negative whole number');
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw badRequest('customerUserId must be a string or a non-negative whole number');
     return v;
   }
   return optionalString(obj, 'customerUserId', MAX_CUSTOMER_USER_ID);
@@ -36,7 +37,9 @@ export function parseCreateRequest(body: unknown, hasDefaultWebhookUrl: boolean)
   const obj = asObject(body);
   const modules = obj.modules;
   if (!Array.isArray(modules) || !modules.some((m) => typeof m === 'string' && m.toLowerCase() === 'docvtransaction')) {
-    throw badRequest('modules must be an array that includes "docvtransaction" (to create a transaction) or "documentverification" (to read its result)');
+    throw badRequest(
+      'modules must be an array that includes "docvtransaction" (to create a transaction) or "documentverification" (to read its result)',
+    );
   }
   const webhookUrlText = optionalString(obj, 'webhookUrl', 2048);
   if (webhookUrlText === undefined && !hasDefaultWebhookUrl) {
@@ -44,7 +47,8 @@ export function parseCreateRequest(body: unknown, hasDefaultWebhookUrl: boolean)
   }
   const redirectUrlText = optionalString(obj, 'redirectUrl', 2048);
   const country = optionalString(obj, 'country', 2);
-  if (country !== undefined && !/^[A-Za-z]{2}$/.test(country)) throw badRequest('country must be an ISO 3166-1 alpha-2 code such as "US"');
+  if (country !== undefined && !/^[A-Za-z]{2}$/.test(country))
+    throw badRequest('country must be an ISO 3166-1 alpha-2 code such as "US"');
   const input: CreateTransactionInput = {
     customerUserId: customerUserIdField(obj),
     userId: optionalString(obj, 'userId'),
@@ -57,7 +61,8 @@ export function parseCreateRequest(body: unknown, hasDefaultWebhookUrl: boolean)
   if (obj.sandbox !== undefined) {
     const sandbox = asObject(obj.sandbox, 'sandbox');
     for (const key of Object.keys(sandbox)) {
-      if (!['scenario', 'timeScale', 'chaos'].includes(key)) throw badRequest(`unknown sandbox setting "${key}" (known: scenario, timeScale, chaos)`);
+      if (!['scenario', 'timeScale', 'chaos'].includes(key))
+        throw badRequest(`unknown sandbox setting "${key}" (known: scenario, timeScale, chaos)`);
     }
     input.scenario = oneOf(sandbox.scenario, SCENARIOS, 'sandbox.scenario');
     if (sandbox.timeScale !== undefined) {
@@ -83,7 +88,10 @@ export interface CreateTransactionDeps {
 }
 
 /** Create A DocV Transaction: what the real API answers, a referenceId, the token and the capture link. */
-export async function createTransaction(deps: CreateTransactionDeps, body: unknown): Promise<{ tx: TransactionRecord; answer: Record<string, unknown> }> {
+export async function createTransaction(
+  deps: CreateTransactionDeps,
+  body: unknown,
+): Promise<{ tx: TransactionRecord; answer: Record<string, unknown> }> {
   const input = parseCreateRequest(body, deps.hasDefaultWebhookUrl);
   // Refused before anything is stored: no transaction, no queued delivery.
   if (input.webhookUrl !== undefined) {
@@ -93,6 +101,10 @@ export async function createTransaction(deps: CreateTransactionDeps, body: unkno
   const tx = deps.service.create(input);
   return {
     tx,
-    answer: { referenceId: tx.referenceId, docvTransactionId: tx.docvTransactionId, sessionUrl: deps.sessionUrl(tx.sessionToken) },
+    answer: {
+      referenceId: tx.referenceId,
+      docvTransactionId: tx.docvTransactionId,
+      sessionUrl: deps.sessionUrl(tx.sessionToken),
+    },
   };
 }

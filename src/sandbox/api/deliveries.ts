@@ -15,7 +15,8 @@ function lastOutcome(d: DeliveryListing): string {
 
 /** Why a delivery is where it is, in a sentence, for the states that do not say it themselves. */
 export function deliveryReason(d: DeliveryListing): string | undefined {
-  if (d.waitingFor !== undefined) return `waits for delivery ${d.waitingFor}: a transaction's events go one at a time, in order`;
+  if (d.waitingFor !== undefined)
+    return `waits for delivery ${d.waitingFor}: a transaction's events go one at a time, in order`;
   switch (d.status) {
     case 'held':
       return 'held back by out-of-order chaos until a later event of its transaction has gone, at the latest until nextAttemptAt';
@@ -52,7 +53,8 @@ export function deliveryView(d: DeliveryListing, store: SandboxStore): Record<st
     reason: deliveryReason(d),
     attempts: d.attempts,
     // Nothing to promise for one waiting behind another: it goes when that one ends.
-    nextAttemptAt: d.waitingFor === undefined && (status === 'pending' || status === 'held') ? iso(d.notBefore) : undefined,
+    nextAttemptAt:
+      d.waitingFor === undefined && (status === 'pending' || status === 'held') ? iso(d.notBefore) : undefined,
     lastStatusCode: d.lastStatusCode,
     lastError: d.lastError,
     createdAt: iso(d.createdAt),
@@ -79,20 +81,26 @@ function deliveryOf(store: SandboxStore, idText: string): DeliveryListing {
 
 /** Why a delivery cannot be cancelled now. */
 function cannotCancel(d: DeliveryListing): string {
-  if (d.status === 'delivered') return `delivery ${d.id} was delivered: there is nothing to cancel (emit the event again to send it anew)`;
-  if (d.status === 'in_flight') return `delivery ${d.id} has an attempt in flight: cancel it once that attempt has its answer`;
+  if (d.status === 'delivered')
+    return `delivery ${d.id} was delivered: there is nothing to cancel (emit the event again to send it anew)`;
+  if (d.status === 'in_flight')
+    return `delivery ${d.id} has an attempt in flight: cancel it once that attempt has its answer`;
   return `delivery ${d.id} is already ${d.status}: it has no attempts left to cancel`;
 }
 
 /** Why a delivery cannot be retried now. */
 function cannotRetry(d: DeliveryListing): string {
   if (d.status === 'delivered') return `delivery ${d.id} was delivered: emit the event again to send it anew`;
-  if (d.waitingFor !== undefined) return `delivery ${d.id} waits for delivery ${d.waitingFor}: retry or cancel that one`;
+  if (d.waitingFor !== undefined)
+    return `delivery ${d.id} waits for delivery ${d.waitingFor}: retry or cancel that one`;
   if (d.status === 'in_flight') return `delivery ${d.id} has an attempt in flight: wait for its answer`;
   return `delivery ${d.id} is held back by out-of-order chaos: it goes once a later event of its transaction has gone`;
 }
 
-export function registerDeliveries(app: FastifyInstance, deps: { store: SandboxStore; wakeDelivery: () => void }): void {
+export function registerDeliveries(
+  app: FastifyInstance,
+  deps: { store: SandboxStore; wakeDelivery: () => void },
+): void {
   const { store } = deps;
   app.get<{ Querystring: Record<string, string | undefined> }>('/sandbox/deliveries', async (req) => {
     const q = req.query;
@@ -101,10 +109,16 @@ export function registerDeliveries(app: FastifyInstance, deps: { store: SandboxS
       throw badRequest(`status must be one of ${DELIVERY_STATUSES.join(', ')}`);
     }
     const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit must be an integer from 1 to 1000');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw badRequest('limit must be an integer from 1 to 1000');
     const after = q.after === undefined ? undefined : Number(q.after);
     if (after !== undefined && !Number.isInteger(after)) throw badRequest('after must be a delivery id');
-    const rows = store.listDeliveries({ docvTransactionId: q.transaction, status: status as DeliveryStatus | undefined, limit, afterId: after });
+    const rows = store.listDeliveries({
+      docvTransactionId: q.transaction,
+      status: status as DeliveryStatus | undefined,
+      limit,
+      afterId: after,
+    });
     return {
       deliveries: rows.map((d) => deliveryView(d, store)),
       counts: store.deliveryCounts(),
@@ -112,7 +126,9 @@ export function registerDeliveries(app: FastifyInstance, deps: { store: SandboxS
     };
   });
 
-  app.get<{ Params: { id: string } }>('/sandbox/deliveries/:id', async (req) => deliveryView(deliveryOf(store, req.params.id), store));
+  app.get<{ Params: { id: string } }>('/sandbox/deliveries/:id', async (req) =>
+    deliveryView(deliveryOf(store, req.params.id), store),
+  );
 
   // No more attempts; the transaction's later deliveries stop waiting for this one.
   app.post<{ Params: { id: string } }>('/sandbox/deliveries/:id/cancel', async (req) => {
@@ -125,7 +141,8 @@ export function registerDeliveries(app: FastifyInstance, deps: { store: SandboxS
   // A final delivery (not a delivered one) goes again, or a pending one goes now: with the whole retry schedule ahead.
   app.post<{ Params: { id: string } }>('/sandbox/deliveries/:id/retry', async (req) => {
     const d = deliveryOf(store, req.params.id);
-    if (d.waitingFor !== undefined || !store.retryDelivery(d.id, Date.now())) throw conflict(cannotRetry(store.getDelivery(d.id) ?? d));
+    if (d.waitingFor !== undefined || !store.retryDelivery(d.id, Date.now()))
+      throw conflict(cannotRetry(store.getDelivery(d.id) ?? d));
     deps.wakeDelivery();
     return deliveryView(store.getDelivery(d.id)!, store);
   });

@@ -14,7 +14,8 @@ import { asObject, optionalString } from './validate.js';
 export function documentVerificationResult(deps: { service: DocvService }, body: unknown): IdPlusResult {
   const obj = asObject(body);
   const token = optionalString(obj, 'docvTransactionToken');
-  if (token === undefined) throw badRequest('docvTransactionToken is required: the docvTransactionId that Create A DocV Transaction answered');
+  if (token === undefined)
+    throw badRequest('docvTransactionToken is required: the docvTransactionId that Create A DocV Transaction answered');
   customerUserIdField(obj);
   optionalString(obj, 'email', 320);
   const tx = deps.service.require(token);

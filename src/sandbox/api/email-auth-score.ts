@@ -15,14 +15,14 @@ function asksForResult(body: unknown): boolean {
  * a transaction; with `documentverification` alone it answers the transaction's result. Anything
  * else is a create request that explains what modules it needs.
  */
-export function registerEmailAuthScore(
-  app: FastifyInstance,
-  deps: CreateTransactionDeps,
-): void {
+export function registerEmailAuthScore(app: FastifyInstance, deps: CreateTransactionDeps): void {
   app.post('/api/3.0/EmailAuthScore', async (req) => {
     if (asksForResult(req.body)) return documentVerificationResult(deps, req.body);
     const { tx, answer } = await createTransaction(deps, req.body);
-    req.log.info({ docvTransactionId: tx.docvTransactionId, scenario: tx.scenario, dialect: tx.dialect }, 'transaction created');
+    req.log.info(
+      { docvTransactionId: tx.docvTransactionId, scenario: tx.scenario, dialect: tx.dialect },
+      'transaction created',
+    );
     return answer;
   });
 }

@@ -18,7 +18,13 @@ export function docvDecisionView(tx: TransactionRecord): Record<string, unknown>
   if (tx.decision === undefined) return base;
   return {
     ...base,
-    ...syntheticVerification(tx.docvTransactionId, tx.decision, tx.documentType, tx.country, new Date(tx.completedAt ?? tx.createdAt)),
+    ...syntheticVerification(
+      tx.docvTransactionId,
+      tx.decision,
+      tx.documentType,
+      tx.country,
+      new Date(tx.completedAt ?? tx.createdAt),
+    ),
   };
 }
 

@@ -16,10 +16,17 @@ export function statusTitle(status: number): string {
 }
 
 /** RFC 9457 problem details: what every refusal of the sandbox looks like. */
-export function sendProblem(reply: FastifyReply, status: number, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
-  return reply
-    .code(status)
-    .header('content-type', 'application/problem+json')
-    // A Buffer, so Fastify adds no charset parameter: JSON media types define none.
-    .send(Buffer.from(JSON.stringify({ type: 'about:blank', title: statusTitle(status), status, detail, ...extra })));
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
+  return (
+    reply
+      .code(status)
+      .header('content-type', 'application/problem+json')
+      // A Buffer, so Fastify adds no charset parameter: JSON media types define none.
+      .send(Buffer.from(JSON.stringify({ type: 'about:blank', title: statusTitle(status), status, detail, ...extra })))
+  );
 }

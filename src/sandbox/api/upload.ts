@@ -14,9 +14,13 @@ export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
  */
 export function registerUpload(app: FastifyInstance, deps: { service: DocvService }): void {
   app.register(async (scope) => {
-    scope.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_req, body, done) => {
-      done(null, body);
-    });
+    scope.addContentTypeParser(
+      'multipart/form-data',
+      { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES },
+      (_req, body, done) => {
+        done(null, body);
+      },
+    );
     scope.post<{ Params: { deviceId: string } }>(
       '/api/3.0/devices/:deviceId/documents',
       { bodyLimit: MAX_UPLOAD_BYTES },
@@ -38,7 +42,8 @@ export function registerUpload(app: FastifyInstance, deps: { service: DocvServic
           throw badRequest(`type must be one of ${UPLOAD_TYPES.map((t) => JSON.stringify(t)).join(', ')}`);
         }
         const image = form.get('image');
-        if (image === null || typeof image === 'string' || image.size === 0) throw badRequest('image must be a non-empty file');
+        if (image === null || typeof image === 'string' || image.size === 0)
+          throw badRequest('image must be a non-empty file');
         const result = deps.service.recordUpload(req.params.deviceId, type);
         return { docvTransactionId: req.params.deviceId, type, ...result };
       },

@@ -3,7 +3,8 @@ import { badRequest } from '../errors.js';
 /** Small checks shared by the request handlers; each throws a 400 that names the field. */
 
 export function asObject(value: unknown, what = 'the request body'): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${what} must be a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw badRequest(`${what} must be a JSON object`);
   return value as Record<string, unknown>;
 }
 
@@ -25,7 +26,8 @@ export function httpUrl(value: string, field: string): string {
     throw badRequest(`${field} must be an absolute URL, got ${JSON.stringify(value.slice(0, 100))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badRequest(`${field} must be an http or https URL`);
-  if (url.username || url.password) throw badRequest(`${field} must not carry credentials; use --webhook-secret or --signing-secret`);
+  if (url.username || url.password)
+    throw badRequest(`${field} must not carry credentials; use --webhook-secret or --signing-secret`);
   return url.toString();
 }
 

@@ -10,30 +10,43 @@ const FORM_BODY_LIMIT = 1024;
 
 function sendPage(reply: FastifyReply, tx: TransactionRecord, notice?: string, status = 200): FastifyReply {
   const nonce = randomBytes(16).toString('base64');
-  return reply
-    .code(status)
-    .header('content-type', 'text/html; charset=utf-8')
-    .header('content-security-policy', capturePagePolicy(nonce))
-    .header('x-content-type-options', 'nosniff')
-    // The session token is in the URL: keep it out of caches and Referer headers.
-    .header('referrer-policy', 'no-referrer')
-    .header('cache-control', 'no-store')
-    .send(renderCapturePage({ tx, nonce, actionBase: `/capture/${encodeURIComponent(tx.sessionToken)}`, notice }));
+  return (
+    reply
+      .code(status)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', capturePagePolicy(nonce))
+      .header('x-content-type-options', 'nosniff')
+      // The session token is in the URL: keep it out of caches and Referer headers.
+      .header('referrer-policy', 'no-referrer')
+      .header('cache-control', 'no-store')
+      .send(renderCapturePage({ tx, nonce, actionBase: `/capture/${encodeURIComponent(tx.sessionToken)}`, notice }))
+  );
 }
 
 /**
  * The page behind `sessionUrl`, where a person (or a browser test) plays the end user. The
  * unguessable token in the URL is the only credential, as with the real capture link.
  */
-export function registerCapturePage(app: FastifyInstance, deps: { service: DocvService; findBySessionToken: (token: string) => TransactionRecord | undefined }): void {
+export function registerCapturePage(
+  app: FastifyInstance,
+  deps: { service: DocvService; findBySessionToken: (token: string) => TransactionRecord | undefined },
+): void {
   app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
-    });
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
+      (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(body as string)));
+      },
+    );
 
     const lookup = (token: string, reply: FastifyReply) => {
       const tx = deps.findBySessionToken(token);
-      if (!tx) reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('This capture session does not exist.\n');
+      if (!tx)
+        reply
+          .code(404)
+          .header('content-type', 'text/plain; charset=utf-8')
+          .send('This capture session does not exist.\n');
       return tx;
     };
 
@@ -60,7 +73,8 @@ export function registerCapturePage(app: FastifyInstance, deps: { service: DocvS
               break;
             case 'finish': {
               const outcome = req.body?.outcome;
-              if (!isCanonicalDecision(outcome)) throw new SandboxError(400, 'Bad Request', 'choose an outcome: accept, reject, resubmit or review');
+              if (!isCanonicalDecision(outcome))
+                throw new SandboxError(400, 'Bad Request', 'choose an outcome: accept, reject, resubmit or review');
               deps.service.complete(tx.docvTransactionId, outcome);
               break;
             }
@@ -72,7 +86,10 @@ export function registerCapturePage(app: FastifyInstance, deps: { service: DocvS
           return sendPage(reply, deps.service.require(tx.docvTransactionId), err.message, err.statusCode);
         }
         // Post/redirect/get: reloading the page does not send the step again.
-        return reply.code(303).header('location', `/capture/${encodeURIComponent(tx.sessionToken)}`).send();
+        return reply
+          .code(303)
+          .header('location', `/capture/${encodeURIComponent(tx.sessionToken)}`)
+          .send();
       },
     );
   });

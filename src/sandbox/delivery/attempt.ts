@@ -96,13 +96,23 @@ function describeError(err: unknown): { error: string; failure: NetworkFailure }
   // Its message says it all, the flag included.
   if (e.code === TARGET_REFUSED) return { error: e.message, failure: 'target not allowed' };
   const code = e.cause?.code ?? e.code;
-  const error = e.cause?.code ? `${e.cause.code}: ${e.cause.message ?? e.message}` : e.code ? `${e.code}: ${e.message}` : e.message;
+  const error = e.cause?.code
+    ? `${e.cause.code}: ${e.cause.message ?? e.message}`
+    : e.code
+      ? `${e.code}: ${e.message}`
+      : e.message;
   return { error, failure: networkFailureOf(code) };
 }
 
 /** The outcome of an attempt the sandbox would not make: no request was sent. */
 export function refusedTargetOutcome(reason: string): AttemptOutcome {
-  return { latencyMs: 0, error: `refused by --allow-target: ${reason}`, failure: 'target not allowed', response: '', responseHeaders: {} };
+  return {
+    latencyMs: 0,
+    error: `refused by --allow-target: ${reason}`,
+    failure: 'target not allowed',
+    response: '',
+    responseHeaders: {},
+  };
 }
 
 /**
@@ -138,7 +148,13 @@ export function attemptDelivery(opts: {
       clearTimeout(timer);
       const latencyMs = performance.now() - started;
       if (statusCode === undefined) {
-        resolve({ latencyMs, error: why?.error ?? 'no response', failure: why?.failure ?? 'network error', response: '', responseHeaders: {} });
+        resolve({
+          latencyMs,
+          error: why?.error ?? 'no response',
+          failure: why?.failure ?? 'network error',
+          response: '',
+          responseHeaders: {},
+        });
         return;
       }
       // A status already arrived: a body cut short (or too long to read) does not change the outcome.

@@ -46,13 +46,21 @@ function whatWeSent(auth: DeliveryAuth): string {
   return NOTHING_SENT;
 }
 
-export function describeAuthRefusal(kind: AuthRefusalKind, statuses: Record<string, number>, auth: DeliveryAuth, retryAfterMs?: number): string {
+export function describeAuthRefusal(
+  kind: AuthRefusalKind,
+  statuses: Record<string, number>,
+  auth: DeliveryAuth,
+  retryAfterMs?: number,
+): string {
   const seen = Object.entries(statuses)
     .map(([status, n]) => `${status} ×${n}`)
     .join(', ');
   if (kind === 'credentials') {
     const sent = whatWeSent(auth);
-    const fix = sent === NOTHING_SENT ? `give the receiver's with ${CREDENTIAL_FLAGS.replace(' and ', ' and/or ')}` : `check that ${CREDENTIAL_FLAGS} match the receiver's`;
+    const fix =
+      sent === NOTHING_SENT
+        ? `give the receiver's with ${CREDENTIAL_FLAGS.replace(' and ', ' and/or ')}`
+        : `check that ${CREDENTIAL_FLAGS} match the receiver's`;
     return `the receiver refuses our credentials (${seen}; ${sent}): ${fix}`;
   }
   if (kind === 'address') {
@@ -106,7 +114,11 @@ export class AuthRefusalWatch {
     this.statuses[status] = (this.statuses[status] ?? 0) + 1;
     this.inARow += 1;
     if (this.inARow >= this.limit) {
-      this.refusal = { kind, statuses: { ...this.statuses }, message: describeAuthRefusal(kind, this.statuses, this.auth, outcome.retryAfterMs) };
+      this.refusal = {
+        kind,
+        statuses: { ...this.statuses },
+        message: describeAuthRefusal(kind, this.statuses, this.auth, outcome.retryAfterMs),
+      };
     }
   }
 

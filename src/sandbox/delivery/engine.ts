@@ -8,7 +8,13 @@ import { deliveryHeaders, type DeliveryAuth } from './headers.js';
 import { RateLimit } from './rate-limit.js';
 import { guardedAgent, type TargetGuard } from './target-guard.js';
 import { judgeTargetUrl } from './target-policy.js';
-import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_RETRY_SCHEDULE_MS, isGone, isRefusal, nextRetryDelay } from '../../retry/schedule.js';
+import {
+  DEFAULT_ATTEMPT_TIMEOUT_MS,
+  DEFAULT_RETRY_SCHEDULE_MS,
+  isGone,
+  isRefusal,
+  nextRetryDelay,
+} from '../../retry/schedule.js';
 
 export interface DeliveryEngineOptions {
   store: SandboxState;
@@ -306,7 +312,12 @@ export class DeliveryEngine {
   }
 
   /** Where a delivery goes after attempt `n`: delivered, final, or pending again after the scaled retry delay. */
-  private afterAttempt(delivery: DeliveryRecord, outcome: AttemptOutcome, n: number, finishedAt: number): { status: DeliveryStatus; notBefore: number } {
+  private afterAttempt(
+    delivery: DeliveryRecord,
+    outcome: AttemptOutcome,
+    n: number,
+    finishedAt: number,
+  ): { status: DeliveryStatus; notBefore: number } {
     const code = outcome.statusCode;
     if (code !== undefined && code >= 200 && code < 300) return { status: 'delivered', notBefore: finishedAt };
     // The receiver says this endpoint is gone for good.
@@ -323,6 +334,9 @@ export class DeliveryEngine {
       random: this.random,
     });
     if (delay === undefined) return { status: 'failed', notBefore: finishedAt };
-    return { status: 'pending', notBefore: finishedAt + scaleRetryDelay(delay, this.opts.timeScaleOf?.(delivery) ?? 1) };
+    return {
+      status: 'pending',
+      notBefore: finishedAt + scaleRetryDelay(delay, this.opts.timeScaleOf?.(delivery) ?? 1),
+    };
   }
 }

@@ -15,7 +15,12 @@ export const USER_AGENT = 'docv-webhooks-sandbox/0.1';
  * receivers reject timestamps more than five minutes old, while `webhook-id` stays the event's
  * id across retries and duplicates so the receiver can deduplicate.
  */
-export function deliveryHeaders(auth: DeliveryAuth, webhookId: string, body: string, nowMs: number): Record<string, string> {
+export function deliveryHeaders(
+  auth: DeliveryAuth,
+  webhookId: string,
+  body: string,
+  nowMs: number,
+): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': USER_AGENT,

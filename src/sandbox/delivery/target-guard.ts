@@ -12,7 +12,8 @@ import { allowedAddresses, judgeTargetUrl, refusalMessage, type TargetPolicy } f
 /** Every address a host name resolves to. Injected in tests. */
 export type HostResolver = (hostname: string) => Promise<string[]>;
 
-export const systemResolver: HostResolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+export const systemResolver: HostResolver = async (hostname) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 export const TARGET_REFUSED = 'ERR_SANDBOX_TARGET_REFUSED';
 
@@ -81,6 +82,13 @@ export function guardedConnector(guard: TargetGuard, connectTimeoutMs: number): 
 }
 
 /** The engine's agent when deliveries are guarded. */
-export function guardedAgent(guard: TargetGuard, opts: { connections: number; keepAliveTimeout: number; connectTimeout: number }): Agent {
-  return new Agent({ connections: opts.connections, keepAliveTimeout: opts.keepAliveTimeout, connect: guardedConnector(guard, opts.connectTimeout) });
+export function guardedAgent(
+  guard: TargetGuard,
+  opts: { connections: number; keepAliveTimeout: number; connectTimeout: number },
+): Agent {
+  return new Agent({
+    connections: opts.connections,
+    keepAliveTimeout: opts.keepAliveTimeout,
+    connect: guardedConnector(guard, opts.connectTimeout),
+  });
 }

@@ -14,7 +14,9 @@ import { normalizeIpAddress, type IpAddress } from '../../auth/ip-address.js';
 export const DEFAULT_ALLOWED_TARGETS: readonly string[] = ['127.0.0.0/8', '::1'];
 
 /** One entry of the list: addresses (a CIDR or one address) on one port or any, or a host name on one port. */
-type Rule = { kind: 'addresses'; list: AllowList; port?: number; loopback: boolean } | { kind: 'name'; host: string; port: number };
+type Rule =
+  | { kind: 'addresses'; list: AllowList; port?: number; loopback: boolean }
+  | { kind: 'name'; host: string; port: number };
 
 export interface TargetPolicy {
   /** Whether a (normalised) address on this port is on the list. */
@@ -61,7 +63,8 @@ function isLoopbackName(host: string): boolean {
 function portOf(text: string | undefined, entry: string, n: number): number | undefined {
   if (text === undefined) return undefined;
   const port = Number(text);
-  if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535) throw entryError(entry, n, `port ${text} is not from 1 to 65535`);
+  if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535)
+    throw entryError(entry, n, `port ${text} is not from 1 to 65535`);
   return port;
 }
 
@@ -120,7 +123,10 @@ function parseEntry(entry: string, n: number): Rule {
 export function createTargetPolicy(entries: readonly string[] = DEFAULT_ALLOWED_TARGETS): TargetPolicy {
   const rules = entries.map((entry, i) => parseEntry(entry.trim(), i + 1));
   return {
-    allowsAddress: (ip, port) => rules.some((r) => r.kind === 'addresses' && (r.port === undefined || r.port === port) && r.list.allows(ip.address)),
+    allowsAddress: (ip, port) =>
+      rules.some(
+        (r) => r.kind === 'addresses' && (r.port === undefined || r.port === port) && r.list.allows(ip.address),
+      ),
     listsName: (host, port) => rules.some((r) => r.kind === 'name' && r.host === host && r.port === port),
     reachesBeyondLoopback: rules.some((r) => (r.kind === 'name' ? !isLoopbackName(r.host) : !r.loopback)),
   };
@@ -171,11 +177,16 @@ export function judgeTargetUrl(urlText: string, policy: TargetPolicy): TargetVer
   } catch {
     return { kind: 'refused', reason: 'it is not an absolute URL' };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { kind: 'refused', reason: `the scheme ${url.protocol} is not http or https` };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { kind: 'refused', reason: `the scheme ${url.protocol} is not http or https` };
   const endpoint = endpointOf(url);
   if (endpoint.address) {
     if (policy.allowsAddress(endpoint.address, endpoint.port)) return { kind: 'allowed' };
-    return { kind: 'refused', endpoint, reason: `${describeHost(endpoint)} port ${endpoint.port} is not an allowed delivery target` };
+    return {
+      kind: 'refused',
+      endpoint,
+      reason: `${describeHost(endpoint)} port ${endpoint.port} is not an allowed delivery target`,
+    };
   }
   if (policy.listsName(endpoint.hostname, endpoint.port)) return { kind: 'allowed' };
   return { kind: 'resolve', endpoint };

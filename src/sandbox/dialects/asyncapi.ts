@@ -20,7 +20,9 @@ export function asyncapiEvent(subject: DocvSubject, eventType: DocvEventType, op
 /** Only the contract's own types exist in this dialect. */
 export function asAsyncapiEventType(eventType: string): DocvEventType {
   if (!isDocvEventType(eventType)) {
-    throw new RangeError(`${eventType} is not an event type of the asyncapi dialect (it has ${DOCV_EVENT_TYPES.join(', ')}); Socure's own types need dialect socure-v5 or riskos`);
+    throw new RangeError(
+      `${eventType} is not an event type of the asyncapi dialect (it has ${DOCV_EVENT_TYPES.join(', ')}); Socure's own types need dialect socure-v5 or riskos`,
+    );
   }
   return eventType;
 }

@@ -10,7 +10,12 @@ export { riskosDecision, evaluationIdOf } from './riskos.js';
 export { tokenField, OTHER_TOKEN_SPELLING_EVENT, V5_EVENT_TYPES } from './socure-v5.js';
 
 /** One DocV step (or any type the dialect can name) as the dialect delivers it. */
-export function buildNotification(dialect: Dialect, eventType: string, subject: DocvSubject, opts: NotificationOptions): Notification {
+export function buildNotification(
+  dialect: Dialect,
+  eventType: string,
+  subject: DocvSubject,
+  opts: NotificationOptions,
+): Notification {
   switch (dialect) {
     case 'asyncapi':
       return asyncapiEvent(subject, asAsyncapiEventType(eventType), opts);

@@ -50,7 +50,11 @@ function envelope(eventType: string, data: Record<string, unknown>, opts: Notifi
 
 /** Progress of the session as a note on the evaluation: it names the evaluation, not the transaction. */
 export function caseNotesAdded(subject: DocvSubject, notes: string, opts: NotificationOptions): Notification {
-  return envelope('case_notes_added', { eval_id: evaluationIdOf(subject.docvTransactionId), id: integratorId(subject), notes, reviewer_id: 'Webhook' }, opts);
+  return envelope(
+    'case_notes_added',
+    { eval_id: evaluationIdOf(subject.docvTransactionId), id: integratorId(subject), notes, reviewer_id: 'Webhook' },
+    opts,
+  );
 }
 
 /**
@@ -81,7 +85,10 @@ export function evaluationCompleted(subject: DocvSubject, opts: NotificationOpti
           status_code: 200,
           response: {
             referenceId: subject.referenceId,
-            data: { docvTransactionToken: subject.docvTransactionId, ...(subject.sessionUrl !== undefined ? { url: subject.sessionUrl } : {}) },
+            data: {
+              docvTransactionToken: subject.docvTransactionId,
+              ...(subject.sessionUrl !== undefined ? { url: subject.sessionUrl } : {}),
+            },
           },
         },
         {
@@ -102,7 +109,8 @@ export function evaluationCompleted(subject: DocvSubject, opts: NotificationOpti
  * later goes out in the envelope with the evaluation's ids.
  */
 export function riskosNotification(subject: DocvSubject, eventType: string, opts: NotificationOptions): Notification {
-  if (eventType === 'VERIFICATION_COMPLETED' || eventType === 'evaluation_completed') return evaluationCompleted(subject, opts);
+  if (eventType === 'VERIFICATION_COMPLETED' || eventType === 'evaluation_completed')
+    return evaluationCompleted(subject, opts);
   if (eventType === 'case_notes_added') return caseNotesAdded(subject, v5Message('APP_OPENED'), opts);
   if (/^[A-Z][A-Z0-9_]*$/.test(eventType)) return caseNotesAdded(subject, v5Message(eventType), opts);
   return envelope(eventType, { eval_id: evaluationIdOf(subject.docvTransactionId), id: integratorId(subject) }, opts);

@@ -59,7 +59,11 @@ export function tokenField(eventType: string): 'docvTransactionToken' | 'docVTra
 export const SANDBOX_ENVIRONMENT = 'Sandbox';
 
 /** `event.data` by type; types without data have none. */
-function eventData(subject: DocvSubject, eventType: string, opts: NotificationOptions): Record<string, unknown> | undefined {
+function eventData(
+  subject: DocvSubject,
+  eventType: string,
+  opts: NotificationOptions,
+): Record<string, unknown> | undefined {
   switch (eventType) {
     case 'DOCUMENTS_UPLOADED':
       // `uuid` is the upload set's id: derived, so a retried or re-emitted notification names the same one.

@@ -33,7 +33,8 @@ async function deliveriesOf(store: Store, event: StoredEvent): Promise<{ items: 
 }
 
 function summary(e: StoredEvent): Html {
-  const timeSource = e.eventTimeSource === 'receipt' ? 'the receipt time: the sender gave no event time' : 'as the sender gave it';
+  const timeSource =
+    e.eventTimeSource === 'receipt' ? 'the receipt time: the sender gave no event time' : 'as the sender gave it';
   return html`<dl>
 <dt>event</dt><dd class="mono">${e.eventId}</dd>
 <dt>transaction</dt><dd>${transactionCell(e)}</dd>
@@ -85,7 +86,9 @@ function deliveriesTable(found: { items: OutboxDelivery[]; complete: boolean }):
     html`${d.nextAttemptAt ?? '-'}`,
     html`${d.lastError ?? '-'}`,
   ]);
-  const bound = found.complete ? html`` : html`<p class="empty">Only the ${MAX_DELIVERY_PAGES * MAX_PAGE_LIMIT} most recent deliveries were searched.</p>`;
+  const bound = found.complete
+    ? html``
+    : html`<p class="empty">Only the ${MAX_DELIVERY_PAGES * MAX_PAGE_LIMIT} most recent deliveries were searched.</p>`;
   return html`${table(['delivery', 'destination', 'state', 'attempts', 'last status', 'next attempt', 'last error'], rows)}${bound}`;
 }
 
@@ -112,10 +115,17 @@ export function eventPages(app: FastifyInstance, store: Store): void {
       badge(e.decision),
       html`${e.receivedAt}`,
     ]);
-    const types = eventType === undefined || (KNOWN_EVENT_TYPES as readonly string[]).includes(eventType) ? KNOWN_EVENT_TYPES : [...KNOWN_EVENT_TYPES, eventType];
+    const types =
+      eventType === undefined || (KNOWN_EVENT_TYPES as readonly string[]).includes(eventType)
+        ? KNOWN_EVENT_TYPES
+        : [...KNOWN_EVENT_TYPES, eventType];
     const filter = html`<form method="get" action="/dashboard/events">${selectField('eventType', types, eventType)}${selectField('dialect', DIALECTS, dialect)}<button>filter</button></form>`;
     const columns = ['event', 'type', 'transaction', 'dialect', 'eventTime', 'decision', 'received'];
-    return sendPage(reply, 'Events', html`${filter}${table(columns, rows)}${pager('/dashboard/events', { eventType, dialect }, list.nextCursor)}`);
+    return sendPage(
+      reply,
+      'Events',
+      html`${filter}${table(columns, rows)}${pager('/dashboard/events', { eventType, dialect }, list.nextCursor)}`,
+    );
   });
 
   app.get<{ Params: { eventId: string } }>('/dashboard/events/:eventId', async (request, reply) => {

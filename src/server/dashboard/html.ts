@@ -1,6 +1,9 @@
 /** HTML escaping for text and attribute values: everything shown comes from senders. */
 export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return String(value ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** A tagged template that escapes every interpolation unless it is already `Html`. */
@@ -14,7 +17,11 @@ export class Html {
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
   let out = strings[0]!;
   values.forEach((v, i) => {
-    const rendered = Array.isArray(v) ? v.map((x) => (x instanceof Html ? x.text : escapeHtml(x))).join('') : v instanceof Html ? v.text : escapeHtml(v);
+    const rendered = Array.isArray(v)
+      ? v.map((x) => (x instanceof Html ? x.text : escapeHtml(x))).join('')
+      : v instanceof Html
+        ? v.text
+        : escapeHtml(v);
     out += rendered + strings[i + 1]!;
   });
   return new Html(out);

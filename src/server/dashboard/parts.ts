@@ -28,7 +28,9 @@ export function selectField(name: string, options: readonly string[], current: s
 
 export function pager(path: string, query: Record<string, string | undefined>, nextCursor: string | null): Html {
   if (!nextCursor) return html``;
-  const params = new URLSearchParams(Object.entries({ ...query, cursor: nextCursor }).filter((e): e is [string, string] => Boolean(e[1])));
+  const params = new URLSearchParams(
+    Object.entries({ ...query, cursor: nextCursor }).filter((e): e is [string, string] => Boolean(e[1])),
+  );
   return html`<p><a href="${`${path}?${params}`}">next page →</a></p>`;
 }
 

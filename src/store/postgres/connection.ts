@@ -25,7 +25,8 @@ function positiveInt(url: URL, name: string, fallback: number): number {
   url.searchParams.delete(name);
   if (text === null) return fallback;
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || !Number.isSafeInteger(n)) throw new TypeError(`database URL parameter ${name}=${text} is not a positive integer`);
+  if (!/^\d+$/.test(text) || n < 1 || !Number.isSafeInteger(n))
+    throw new TypeError(`database URL parameter ${name}=${text} is not a positive integer`);
   return n;
 }
 
@@ -43,10 +44,13 @@ export function parsePostgresUrl(text: string): PostgresSettings {
   const schema = url.searchParams.get('schema');
   url.searchParams.delete('schema');
   if (schema !== null && !SCHEMA_NAME.test(schema)) {
-    throw new TypeError(`database URL parameter schema=${schema} must be a plain identifier (letters, digits, _; at most 63)`);
+    throw new TypeError(
+      `database URL parameter schema=${schema} must be a plain identifier (letters, digits, _; at most 63)`,
+    );
   }
   const poolSize = positiveInt(url, 'pool_size', DEFAULT_POSTGRES_SETTINGS.poolSize);
-  const connectTimeoutMs = positiveInt(url, 'connect_timeout', DEFAULT_POSTGRES_SETTINGS.connectTimeoutMs / 1000) * 1000;
+  const connectTimeoutMs =
+    positiveInt(url, 'connect_timeout', DEFAULT_POSTGRES_SETTINGS.connectTimeoutMs / 1000) * 1000;
   const statementTimeoutMs = positiveInt(url, 'statement_timeout', DEFAULT_POSTGRES_SETTINGS.statementTimeoutMs);
   return { connectionString: url.toString(), schema, poolSize, connectTimeoutMs, statementTimeoutMs };
 }
@@ -64,7 +68,9 @@ const INT8_OID = 20;
 /** bigint columns (sequences, epoch milliseconds) come back as numbers: all stay below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === INT8_OID && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 export function createPool(settings: PostgresSettings, options: { readonly?: boolean } = {}): pg.Pool {
@@ -132,7 +138,8 @@ const UNAVAILABLE_CODES = new Set([
   '25P03', // idle_in_transaction_session_timeout
 ]);
 
-const UNAVAILABLE_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Client was closed|Cannot use a pool after calling end|terminating connection/i;
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Client was closed|Cannot use a pool after calling end|terminating connection/i;
 
 /** Is this a failure of the database as a service (retry later), rather than of this request? */
 export function isUnavailable(err: unknown): boolean {
@@ -174,13 +181,20 @@ export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return redactUrl(String(err));
   if (err instanceof AggregateError && err.errors.length > 0) return describeError(err.errors[0]);
   const code = (err as { code?: unknown }).code;
-  return redactUrl(err.message ? (typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message) : String(code ?? err.name));
+  return redactUrl(
+    err.message
+      ? typeof code === 'string' && !err.message.includes(code)
+        ? `${err.message} (${code})`
+        : err.message
+      : String(code ?? err.name),
+  );
 }
 
 /** Connection-class failures become StoreUnavailableError (→ 503, /readyz fails); the rest pass through. */
 export function mapError(err: unknown, doing: string): Error {
   if (err instanceof StoreUnavailableError) return err;
-  if (isUnavailable(err)) return new StoreUnavailableError(`PostgreSQL unavailable while ${doing}: ${describeError(err)}`, { cause: err });
+  if (isUnavailable(err))
+    return new StoreUnavailableError(`PostgreSQL unavailable while ${doing}: ${describeError(err)}`, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -188,7 +202,11 @@ export function mapError(err: unknown, doing: string): Error {
  * Runs `fn` in one transaction on one pooled connection. Serialization failures and deadlocks are
  * retried (bounded); a connection that failed is destroyed rather than returned to the pool.
  */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, options: { retries?: number } = {}): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  options: { retries?: number } = {},
+): Promise<T> {
   const retries = options.retries ?? 3;
   for (let attempt = 0; ; attempt++) {
     const client = await pool.connect();

@@ -24,7 +24,11 @@ async function one(pool: pg.Pool, name: string): Promise<StoredDestination | nul
   return row ? destinationOf(row) : null;
 }
 
-export async function add(pool: pg.Pool, wanted: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult> {
+export async function add(
+  pool: pg.Pool,
+  wanted: NewDestination,
+  mode: AddDestinationMode,
+): Promise<AddDestinationResult> {
   const values = [wanted.name, wanted.kind, wanted.url, wanted.signed, wanted.urlCredentials];
   // xmax = 0 on a row this statement inserted; a row it updated carries this transaction's id.
   const conflict =
@@ -47,7 +51,14 @@ export async function add(pool: pg.Pool, wanted: NewDestination, mode: AddDestin
   return { destination: existing, outcome: 'unchanged' };
 }
 
-export async function setState(pool: pg.Pool, name: string, state: DestinationState): Promise<StoredDestination | null> {
-  const changed = await pool.query<DestinationRow>('UPDATE destinations SET state = $2, updated_at = now() WHERE name = $1 AND state <> $2 RETURNING *', [name, state]);
+export async function setState(
+  pool: pg.Pool,
+  name: string,
+  state: DestinationState,
+): Promise<StoredDestination | null> {
+  const changed = await pool.query<DestinationRow>(
+    'UPDATE destinations SET state = $2, updated_at = now() WHERE name = $1 AND state <> $2 RETURNING *',
+    [name, state],
+  );
   return changed.rows[0] ? destinationOf(changed.rows[0]) : one(pool, name);
 }

@@ -74,7 +74,10 @@ export type EvaluationLinks = ReadonlyMap<string, string>;
  * Locks the evaluations of the batch and finds the transaction each note's evaluation is already
  * linked to. Null when no event of the batch has an evaluation id (no round trip at all).
  */
-export async function linkEvaluations(client: pg.PoolClient, events: readonly CanonicalEvent[]): Promise<EvaluationLinks | null> {
+export async function linkEvaluations(
+  client: pg.PoolClient,
+  events: readonly CanonicalEvent[],
+): Promise<EvaluationLinks | null> {
   const evaluations = [...new Set(events.filter(joins).map((e) => pgText(e.evaluationId)))].sort();
   if (evaluations.length === 0) return null;
   await client.query({ ...LOCK_EVALUATIONS, values: [evaluations] });
@@ -82,7 +85,10 @@ export async function linkEvaluations(client: pg.PoolClient, events: readonly Ca
   // Only notes need to know an earlier link; a batch of links alone skips the lookup.
   const wanted = [...new Set(events.filter(isNote).map((e) => pgText(e.evaluationId)))];
   if (wanted.length > 0) {
-    const { rows } = await client.query<{ evaluation_id: string; docv_transaction_id: string }>({ ...LINKED_TRANSACTIONS, values: [wanted] });
+    const { rows } = await client.query<{ evaluation_id: string; docv_transaction_id: string }>({
+      ...LINKED_TRANSACTIONS,
+      values: [wanted],
+    });
     for (const r of rows) links.set(r.evaluation_id, r.docv_transaction_id);
   }
   return links;
@@ -113,7 +119,11 @@ export interface MovedEvent {
  * batch itself. Must run after the batch's events are inserted and under the locks of
  * linkEvaluations. An evaluation already linked keeps its first transaction.
  */
-export async function moveUnfiledEvents(client: pg.PoolClient, linking: readonly CanonicalEvent[], links: EvaluationLinks): Promise<MovedEvent[]> {
+export async function moveUnfiledEvents(
+  client: pg.PoolClient,
+  linking: readonly CanonicalEvent[],
+  links: EvaluationLinks,
+): Promise<MovedEvent[]> {
   const targets = new Map<string, string>();
   for (const e of linking) {
     if (!joins(e) || e.docvTransactionId === null) continue;
@@ -121,13 +131,22 @@ export async function moveUnfiledEvents(client: pg.PoolClient, linking: readonly
     targets.set(evaluation, links.get(evaluation) ?? e.docvTransactionId);
   }
   if (targets.size === 0) return [];
-  const { rows } = await client.query<{ seq: number; docv_transaction_id: string; raw_body: Buffer; canonical: CanonicalFields | null; received_at: Date }>({
+  const { rows } = await client.query<{
+    seq: number;
+    docv_transaction_id: string;
+    raw_body: Buffer;
+    canonical: CanonicalFields | null;
+    received_at: Date;
+  }>({
     ...MOVE_UNFILED,
     values: [[...targets.keys()], [...targets.values()].map((t) => pgText(t))],
   });
   return rows.map((r) => ({
     seq: r.seq,
     docvTransactionId: r.docv_transaction_id,
-    event: lifecycleEventOf(canonicalFromStored(JSON.parse(r.raw_body.toString('utf8')), r.canonical), r.received_at.toISOString()),
+    event: lifecycleEventOf(
+      canonicalFromStored(JSON.parse(r.raw_body.toString('utf8')), r.canonical),
+      r.received_at.toISOString(),
+    ),
   }));
 }

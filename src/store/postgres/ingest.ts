@@ -1,6 +1,13 @@
 import type pg from 'pg';
 import { eventTimeMs, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
-import { applyEvent, decisionFetchFor, lifecycleEventOf, startLifecycle, type LifecycleEvent, type TransactionLifecycle } from '../../lifecycle/index.js';
+import {
+  applyEvent,
+  decisionFetchFor,
+  lifecycleEventOf,
+  startLifecycle,
+  type LifecycleEvent,
+  type TransactionLifecycle,
+} from '../../lifecycle/index.js';
 import { outboxTargets, type ActiveDestination } from '../destinations.js';
 import { newId } from '../ids.js';
 import { transactionColumn } from '../rows.js';
@@ -119,7 +126,11 @@ function byKey<T>(a: [string, T], b: [string, T]): number {
 }
 
 /** The events of the batch, one array per column of INSERT_EVENTS. */
-function eventColumns(ordered: Array<[string, IngestInput]>, filed: Map<string, CanonicalEvent>, eventIds: Map<string, string>): unknown[] {
+function eventColumns(
+  ordered: Array<[string, IngestInput]>,
+  filed: Map<string, CanonicalEvent>,
+  eventIds: Map<string, string>,
+): unknown[] {
   const events = ordered.map(([key]) => filed.get(key)!);
   return [
     ordered.map(([key]) => eventIds.get(key)),
@@ -147,7 +158,11 @@ function eventColumns(ordered: Array<[string, IngestInput]>, filed: Map<string, 
  * the lifecycle rows are written in key order under row locks, so concurrent batches of several
  * instances neither lose updates nor deadlock.
  */
-export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], outbox: OutboxConfig): Promise<IngestOutcome[]> {
+export async function ingestBatch(
+  client: pg.PoolClient,
+  inputs: IngestInput[],
+  outbox: OutboxConfig,
+): Promise<IngestOutcome[]> {
   // Within the batch the first delivery of a key is the candidate; later ones compare against it.
   // (By position: the same input object may be queued twice.)
   const first = new Map<string, IngestInput>();
@@ -159,7 +174,10 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
   });
   // Key order: two instances inserting overlapping keys wait on each other in the same order.
   const ordered = [...first.entries()].sort(byKey);
-  const links = await linkEvaluations(client, ordered.map(([, i]) => i.event));
+  const links = await linkEvaluations(
+    client,
+    ordered.map(([, i]) => i.event),
+  );
   const filed = new Map(ordered.map(([key, input]) => [key, fileEvent(input.event, links)]));
   const eventIds = new Map(ordered.map(([key, input]) => [key, newId('evt', input.receivedAt.getTime())]));
   const inserted = await client.query<{
@@ -184,7 +202,10 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
   // Keys another transaction committed while the insert waited on it: visible to a new statement.
   const lost = ordered.filter(([key]) => !seqByKey.has(key) && !winners.has(key)).map(([key]) => key);
   if (lost.length > 0) {
-    const rows = await client.query<{ dedupe_key: string; event_id: string; content_hash: string }>({ ...EVENTS_BY_KEY, values: [lost] });
+    const rows = await client.query<{ dedupe_key: string; event_id: string; content_hash: string }>({
+      ...EVENTS_BY_KEY,
+      values: [lost],
+    });
     for (const r of rows.rows) winners.set(r.dedupe_key, { eventId: r.event_id, contentHash: r.content_hash });
     if (lost.some((key) => !winners.has(key))) throw new Error('a conflicting event vanished before it could be read');
   }
@@ -198,13 +219,30 @@ export async function ingestBatch(client: pg.PoolClient, inputs: IngestInput[], 
     const seq = seqByKey.get(input.dedupeKey);
     if (seq !== undefined && firstIndex.get(input.dedupeKey) === i) {
       const event = filed.get(input.dedupeKey)!;
-      accepted.push({ input, event, docvTransactionId: transactionOf(event), eventId: winner.eventId, seq, receivedAt: input.receivedAt.toISOString() });
+      accepted.push({
+        input,
+        event,
+        docvTransactionId: transactionOf(event),
+        eventId: winner.eventId,
+        seq,
+        receivedAt: input.receivedAt.toISOString(),
+      });
       return { kind: 'accepted', eventId: winner.eventId };
     }
     return { kind: winner.contentHash === input.contentHash ? 'duplicate' : 'conflict', eventId: winner.eventId };
   });
   if (accepted.length === 0) return outcomes;
-  const moved = links === null ? [] : fileNotesOfBatch(accepted, await moveUnfiledEvents(client, accepted.map((c) => c.event), links));
+  const moved =
+    links === null
+      ? []
+      : fileNotesOfBatch(
+          accepted,
+          await moveUnfiledEvents(
+            client,
+            accepted.map((c) => c.event),
+            links,
+          ),
+        );
   await writeLifecyclesAndOutbox(client, accepted, moved, outboxTargets(outbox, active));
   return outcomes;
 }
@@ -240,7 +278,8 @@ function eventsByTransaction(accepted: Candidate[], moved: MovedEvent[]): Map<st
     if (list) list.push(event);
     else byTransaction.set(id, [event]);
   };
-  for (const c of accepted) if (c.docvTransactionId !== null) add(c.docvTransactionId, lifecycleEventOf(c.event, c.receivedAt));
+  for (const c of accepted)
+    if (c.docvTransactionId !== null) add(c.docvTransactionId, lifecycleEventOf(c.event, c.receivedAt));
   for (const m of moved) add(m.docvTransactionId, m.event);
   return byTransaction;
 }
@@ -249,7 +288,12 @@ function eventsByTransaction(accepted: Candidate[], moved: MovedEvent[]): Map<st
  * New transactions and outbox rows in one statement; transactions that already existed are
  * locked by it, folded here and written back by one more.
  */
-async function writeLifecyclesAndOutbox(client: pg.PoolClient, accepted: Candidate[], moved: MovedEvent[], outbox: OutboxConfig): Promise<void> {
+async function writeLifecyclesAndOutbox(
+  client: pg.PoolClient,
+  accepted: Candidate[],
+  moved: MovedEvent[],
+  outbox: OutboxConfig,
+): Promise<void> {
   const byTransaction = eventsByTransaction(accepted, moved);
   const fold = (state: TransactionLifecycle | null, id: string): TransactionLifecycle => {
     const events = byTransaction.get(id)!;
@@ -277,7 +321,10 @@ async function writeLifecyclesAndOutbox(client: pg.PoolClient, accepted: Candida
   // Created and committed by another instance while our insert waited: a new statement sees it.
   const missing = ids.filter((id) => !created.has(pgText(id)) && !stateById.has(pgText(id))).map((id) => pgText(id));
   if (missing.length > 0) {
-    const late = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle }>({ ...LOCK_TRANSACTIONS, values: [missing] });
+    const late = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle }>({
+      ...LOCK_TRANSACTIONS,
+      values: [missing],
+    });
     for (const r of late.rows) stateById.set(r.docv_transaction_id, r.state);
   }
   const updated = ids
@@ -298,15 +345,28 @@ async function writeLifecyclesAndOutbox(client: pg.PoolClient, accepted: Candida
  * once, its decision usually comes later.
  */
 function deliveryColumns(accepted: Candidate[], outbox: OutboxConfig): unknown[] {
-  const rows: Array<{ id: string; c: Candidate; destination: string; waitsFor: string | null; waitUntil: number | null }> = [];
+  const rows: Array<{
+    id: string;
+    c: Candidate;
+    destination: string;
+    waitsFor: string | null;
+    waitUntil: number | null;
+  }> = [];
   for (const c of accepted) {
     const now = c.input.receivedAt.getTime();
     const rule = outbox.fetchDecisions ? decisionFetchFor(c.event) : 'none';
     const fetchId = rule === 'none' ? null : newId('dlv', now);
-    if (fetchId !== null) rows.push({ id: fetchId, c, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
+    if (fetchId !== null)
+      rows.push({ id: fetchId, c, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
     const waitsFor = rule === 'fetch-and-wait' ? fetchId : null;
     for (const destination of outbox.destinations) {
-      rows.push({ id: newId('dlv', now), c, destination, waitsFor, waitUntil: waitsFor ? now + outbox.decisionWaitMs : null });
+      rows.push({
+        id: newId('dlv', now),
+        c,
+        destination,
+        waitsFor,
+        waitUntil: waitsFor ? now + outbox.decisionWaitMs : null,
+      });
     }
   }
   return [

@@ -35,14 +35,14 @@ export async function updateLifecycle(
   docvTransactionId: string,
   change: (state: TransactionLifecycle) => TransactionLifecycle,
 ): Promise<void> {
-  const row = await client.query<{ state: TransactionLifecycle }>('SELECT state FROM transactions WHERE docv_transaction_id = $1 FOR UPDATE', [
-    pgText(docvTransactionId),
-  ]);
+  const row = await client.query<{ state: TransactionLifecycle }>(
+    'SELECT state FROM transactions WHERE docv_transaction_id = $1 FOR UPDATE',
+    [pgText(docvTransactionId)],
+  );
   const state = row.rows[0]?.state;
   if (!state) return;
-  const [id, status, decision, customer, firstEvent, lastEvent, firstReceived, lastReceived, count, anomalies, json] = transactionColumns([change(state)]).map(
-    (c) => (c as unknown[])[0],
-  );
+  const [id, status, decision, customer, firstEvent, lastEvent, firstReceived, lastReceived, count, anomalies, json] =
+    transactionColumns([change(state)]).map((c) => (c as unknown[])[0]);
   await client.query(
     `UPDATE transactions SET status = $2, decision = $3, customer_user_id = $4, first_event_at = $5, last_event_at = $6,
        first_received_at = $7, last_received_at = $8, event_count = $9, anomaly_count = $10, state = $11

@@ -201,15 +201,20 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
  */
 export async function applyPostgresMigrations(pool: pg.Pool, schema: string | null): Promise<number[]> {
   return inTransaction(pool, async (client) => {
-    const target = schema ?? ((await client.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s ?? 'public');
+    const target =
+      schema ?? (await client.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s ?? 'public';
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('docv-webhooks:migrate:' || $1, 0))", [target]);
     // Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can otherwise fail with a unique violation.
     // Looked up first: CREATE SCHEMA needs the CREATE privilege on the database even when it exists.
     if (schema && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0) {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     }
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const applied = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+    );
     const done: number[] = [];
     for (const m of POSTGRES_MIGRATIONS) {
       if (applied.has(m.version)) continue;

@@ -65,7 +65,9 @@ function claimSql(ordered: boolean): string {
     UPDATE deliveries d SET lease_owner = $4, lease_until = $5
     FROM due, events ev LEFT JOIN decisions x ON x.event_id = ev.event_id
     WHERE d.seq = due.seq AND ev.seq = d.event_seq
-    RETURNING ${DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')},
+    RETURNING ${DELIVERY_COLUMNS.split(', ')
+      .map((c) => `d.${c}`)
+      .join(', ')},
       ev.raw_body, ev.canonical, ev.received_at, x.decision AS fetched_decision, x.reason_codes, x.fetched_at, x.details, x.decision_name`;
 }
 
@@ -124,7 +126,14 @@ const LATEST_DECISIONS = {
 async function withTransactionDecisions(db: pg.Pool, claimed: ClaimedDelivery[]): Promise<void> {
   const wanting = claimed.filter(wantsTransactionDecision);
   if (wanting.length === 0) return;
-  const rows = await db.query<{ docv_transaction_id: string; decision: FetchedDecision['decision']; reason_codes: string[]; fetched_at: string; details: Record<string, unknown> | null; decision_name: string | null }>({
+  const rows = await db.query<{
+    docv_transaction_id: string;
+    decision: FetchedDecision['decision'];
+    reason_codes: string[];
+    fetched_at: string;
+    details: Record<string, unknown> | null;
+    decision_name: string | null;
+  }>({
     ...LATEST_DECISIONS,
     values: [[...new Set(wanting.map((d) => pgText(d.docvTransactionId!)))]],
   });
@@ -188,7 +197,12 @@ export async function completeMany(db: pg.Pool, results: AttemptResult[]): Promi
 }
 
 /** Saves a fetched decision and folds it into the lifecycle, in the caller's transaction. */
-export async function saveDecision(client: pg.PoolClient, eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
+export async function saveDecision(
+  client: pg.PoolClient,
+  eventId: string,
+  docvTransactionId: string,
+  decision: FetchedDecision,
+): Promise<void> {
   await client.query(
     `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -208,8 +222,15 @@ export async function saveDecision(client: pg.PoolClient, eventId: string, docvT
 }
 
 /** The decision fetch gave up: the transaction says so until a decision arrives (in the caller's transaction). */
-export async function saveDecisionUnavailable(client: pg.PoolClient, docvTransactionId: string, reason: string, at: Date): Promise<void> {
-  await updateLifecycle(client, docvTransactionId, (state) => applyDecisionUnavailable(state, reason, at.toISOString()));
+export async function saveDecisionUnavailable(
+  client: pg.PoolClient,
+  docvTransactionId: string,
+  reason: string,
+  at: Date,
+): Promise<void> {
+  await updateLifecycle(client, docvTransactionId, (state) =>
+    applyDecisionUnavailable(state, reason, at.toISOString()),
+  );
 }
 
 export async function nextDueAt(db: pg.Pool, destinations: string[]): Promise<number | null> {
@@ -234,10 +255,24 @@ export async function list(db: pg.Pool, filter: DeliveryFilter): Promise<Deliver
   return (await db.query<DeliveryRow>(sql, where.values)).rows;
 }
 
-export async function get(db: pg.Pool, deliveryId: string): Promise<{ delivery: OutboxDelivery; history: DeliveryAttempt[] } | null> {
-  const row = (await db.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1`, [pgText(deliveryId)])).rows[0];
+export async function get(
+  db: pg.Pool,
+  deliveryId: string,
+): Promise<{ delivery: OutboxDelivery; history: DeliveryAttempt[] } | null> {
+  const row = (
+    await db.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1`, [
+      pgText(deliveryId),
+    ])
+  ).rows[0];
   if (!row) return null;
-  const attempts = await db.query<{ attempt: number; started_at: Date; duration_ms: number; outcome: DeliveryAttempt['outcome']; status: number | null; error: string | null }>(
+  const attempts = await db.query<{
+    attempt: number;
+    started_at: Date;
+    duration_ms: number;
+    outcome: DeliveryAttempt['outcome'];
+    status: number | null;
+    error: string | null;
+  }>(
     'SELECT attempt, started_at, duration_ms, outcome, status, error FROM delivery_attempts WHERE delivery_id = $1 ORDER BY seq',
     [row.delivery_id],
   );
@@ -257,11 +292,10 @@ const REQUEUE_SET = `state = 'pending', attempts = 0, next_attempt_at = $1, leas
 
 export async function retry(db: pg.Pool, deliveryId: string): Promise<OutboxDelivery | null> {
   const now = Date.now();
-  const row = await db.query<DeliveryRow>(`UPDATE deliveries SET ${REQUEUE_SET} WHERE delivery_id = $3 RETURNING ${DELIVERY_COLUMNS}`, [
-    now,
-    new Date(now).toISOString(),
-    pgText(deliveryId),
-  ]);
+  const row = await db.query<DeliveryRow>(
+    `UPDATE deliveries SET ${REQUEUE_SET} WHERE delivery_id = $3 RETURNING ${DELIVERY_COLUMNS}`,
+    [now, new Date(now).toISOString(), pgText(deliveryId)],
+  );
   return row.rows[0] ? deliveryOf(row.rows[0]) : null;
 }
 
@@ -284,7 +318,9 @@ export async function replay(db: pg.Pool, filter: ReplayFilter): Promise<number>
 
 export async function countByState(db: pg.Pool): Promise<Record<DeliveryState, number>> {
   const counts: Record<DeliveryState, number> = { pending: 0, failed: 0, delivered: 0, dead: 0 };
-  for (const row of (await db.query<{ state: DeliveryState; n: number }>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state')).rows) {
+  for (const row of (
+    await db.query<{ state: DeliveryState; n: number }>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state')
+  ).rows) {
     counts[row.state] = row.n;
   }
   return counts;

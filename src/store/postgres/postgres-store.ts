@@ -2,7 +2,15 @@ import type pg from 'pg';
 import type { Dialect } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { deliveryOf, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, shownHeaders, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
+import {
+  deliveryOf,
+  EVENT_SUMMARY_COLUMNS,
+  eventSummaryOf,
+  page,
+  shownHeaders,
+  withoutBookkeeping,
+  type EventSummaryRow,
+} from '../rows.js';
 import {
   StoreUnavailableError,
   type AttemptResult,
@@ -30,7 +38,17 @@ import {
   type TransactionSummary,
   type TransactionView,
 } from '../types.js';
-import { createPool, describeError, inTransaction, isUnavailable, mapError, parsePostgresUrl, redactPostgresUrl, retrying, type PostgresSettings } from './connection.js';
+import {
+  createPool,
+  describeError,
+  inTransaction,
+  isUnavailable,
+  mapError,
+  parsePostgresUrl,
+  redactPostgresUrl,
+  retrying,
+  type PostgresSettings,
+} from './connection.js';
 import { claimPacing } from './claim-pacing.js';
 import { GroupCommit } from '../group-commit.js';
 import { StatisticsKeeper } from './statistics.js';
@@ -38,7 +56,13 @@ import { ingestBatch } from './ingest.js';
 import { applyPostgresMigrations, currentPostgresVersion } from './migrations.js';
 import * as outbox from './outbox.js';
 import * as destinations from './destinations.js';
-import type { AddDestinationMode, AddDestinationResult, DestinationState, NewDestination, StoredDestination } from '../destinations.js';
+import type {
+  AddDestinationMode,
+  AddDestinationResult,
+  DestinationState,
+  NewDestination,
+  StoredDestination,
+} from '../destinations.js';
 import { pgText } from './pg-text.js';
 import * as quarantine from './quarantine.js';
 import { storedEvent } from './stored-rows.js';
@@ -81,7 +105,9 @@ interface EventRow extends EventSummaryRow {
  */
 const GET_TRANSACTION = {
   name: 'docv_get_transaction_with_events_v2',
-  text: `SELECT t.state, ${EVENT_SUMMARY_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}
+  text: `SELECT t.state, ${EVENT_SUMMARY_COLUMNS.split(', ')
+    .map((c) => `e.${c}`)
+    .join(', ')}
          FROM transactions t
          LEFT JOIN events e ON e.docv_transaction_id = t.docv_transaction_id
          WHERE t.docv_transaction_id = $1
@@ -168,7 +194,9 @@ export class PostgresStore implements Store {
     try {
       if (store.readonly) {
         if ((await currentPostgresVersion(store.pool)) === null) {
-          throw new Error(`${store.describe()} has no docv-webhooks tables; run \`docv-webhooks migrate --db <url>\` or check the schema`);
+          throw new Error(
+            `${store.describe()} has no docv-webhooks tables; run \`docv-webhooks migrate --db <url>\` or check the schema`,
+          );
         }
       } else if (options.migrate !== false) {
         await store.migrate();
@@ -177,7 +205,8 @@ export class PostgresStore implements Store {
       await store.close();
       // The reason goes after a space, not a colon: redaction hides a password parameter's value up to
       // the next space, and would take a colon right after the URL along with it.
-      if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach ${store.describe()} (${describeError(err)})`, { cause: err });
+      if (isUnavailable(err))
+        throw new StoreUnavailableError(`cannot reach ${store.describe()} (${describeError(err)})`, { cause: err });
       throw err;
     }
     return store;
@@ -237,9 +266,14 @@ export class PostgresStore implements Store {
     const id = pgText(docvTransactionId);
     return this.read('reading a transaction', async () => {
       // Named: parsed and planned once per connection instead of on every lookup.
-      const { rows } = await this.pool.query<EventRow & { state: TransactionLifecycle }>({ ...GET_TRANSACTION, values: [id] });
+      const { rows } = await this.pool.query<EventRow & { state: TransactionLifecycle }>({
+        ...GET_TRANSACTION,
+        values: [id],
+      });
       const state = rows[0]?.state;
-      return state ? { ...withoutBookkeeping(state), events: rows.filter((r) => r.event_id !== null).map(eventSummaryOf) } : null;
+      return state
+        ? { ...withoutBookkeeping(state), events: rows.filter((r) => r.event_id !== null).map(eventSummaryOf) }
+        : null;
     });
   }
 
@@ -255,19 +289,34 @@ export class PostgresStore implements Store {
       where.raw(`md5(customer_user_id) = md5(${customer}::text) AND customer_user_id = ${customer}`);
     }
     const sql = `SELECT seq, state FROM transactions ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    const rows = await this.read('listing transactions', async () => (await this.pool.query<{ seq: number; state: TransactionLifecycle }>(sql, where.values)).rows);
+    const rows = await this.read(
+      'listing transactions',
+      async () => (await this.pool.query<{ seq: number; state: TransactionLifecycle }>(sql, where.values)).rows,
+    );
     return page(rows, filter.limit, 'tx', (r) => withoutBookkeeping(r.state));
   }
 
   async getEvent(eventId: string): Promise<StoredEvent | null> {
     const row = await this.read(
       'reading an event',
-      async () => (await this.pool.query<EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = $1`, [pgText(eventId)])).rows[0],
+      async () =>
+        (
+          await this.pool.query<EventRow>(
+            `SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = $1`,
+            [pgText(eventId)],
+          )
+        ).rows[0],
     );
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
     const payload = JSON.parse(rawBody) as Record<string, unknown>;
-    return { ...eventSummaryOf(row), payload, event: storedEvent(payload, row), rawBody, headers: shownHeaders(row.headers!) };
+    return {
+      ...eventSummaryOf(row),
+      payload,
+      event: storedEvent(payload, row),
+      rawBody,
+      headers: shownHeaders(row.headers!),
+    };
   }
 
   async listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>> {
@@ -280,7 +329,10 @@ export class PostgresStore implements Store {
     if (filter.dialect !== undefined) where.raw(dialectCondition(where, filter.dialect));
     if (filter.test !== undefined) where.raw(testCondition(filter.test));
     const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    const rows = await this.read('listing events', async () => (await this.pool.query<EventRow>(sql, where.values)).rows);
+    const rows = await this.read(
+      'listing events',
+      async () => (await this.pool.query<EventRow>(sql, where.values)).rows,
+    );
     return page(rows, filter.limit, 'ev', eventSummaryOf);
   }
 
@@ -293,7 +345,9 @@ export class PostgresStore implements Store {
   }
 
   markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
-    return this.read('recording a reprocessed delivery', () => quarantine.markReprocessed(this.pool, quarantineId, result));
+    return this.read('recording a reprocessed delivery', () =>
+      quarantine.markReprocessed(this.pool, quarantineId, result),
+    );
   }
 
   async stats(): Promise<StoreStats> {
@@ -302,7 +356,9 @@ export class PostgresStore implements Store {
         `SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM transactions) AS transactions,
                 (SELECT COUNT(*) FROM quarantine) AS quarantine`,
       );
-      const byStatus = await this.pool.query<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status');
+      const byStatus = await this.pool.query<{ status: string; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM transactions GROUP BY status',
+      );
       const row = counts.rows[0]!;
       return {
         events: row.events,
@@ -315,7 +371,9 @@ export class PostgresStore implements Store {
   }
 
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    return this.read('claiming deliveries', async () => outbox.claim(this.pool, { ...request, limit: await this.paceClaim(request.limit) }));
+    return this.read('claiming deliveries', async () =>
+      outbox.claim(this.pool, { ...request, limit: await this.paceClaim(request.limit) }),
+    );
   }
 
   completeDelivery(result: AttemptResult): Promise<boolean> {
@@ -323,11 +381,15 @@ export class PostgresStore implements Store {
   }
 
   async recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
-    await this.write('recording a decision', (client) => outbox.saveDecision(client, eventId, docvTransactionId, decision));
+    await this.write('recording a decision', (client) =>
+      outbox.saveDecision(client, eventId, docvTransactionId, decision),
+    );
   }
 
   async markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
-    await this.write('recording an unavailable decision', (client) => outbox.saveDecisionUnavailable(client, docvTransactionId, reason, at));
+    await this.write('recording an unavailable decision', (client) =>
+      outbox.saveDecisionUnavailable(client, docvTransactionId, reason, at),
+    );
   }
 
   nextDueAt(destinations: string[]): Promise<number | null> {

@@ -42,7 +42,10 @@ export async function insert(client: pg.PoolClient, input: QuarantineInput, capa
     ],
   );
   // Sequences have gaps (rolled-back inserts), so keep the newest N rows rather than seq > max - N.
-  await client.query('DELETE FROM quarantine WHERE seq <= (SELECT seq FROM quarantine ORDER BY seq DESC OFFSET $1 LIMIT 1)', [capacity]);
+  await client.query(
+    'DELETE FROM quarantine WHERE seq <= (SELECT seq FROM quarantine ORDER BY seq DESC OFFSET $1 LIMIT 1)',
+    [capacity],
+  );
 }
 
 /**
@@ -55,7 +58,8 @@ export async function list(db: pg.Pool, filter: QuarantineFilter): Promise<Page<
   if (after !== null) where.add('seq < ?', after);
   if (filter.reason !== undefined) where.add('reason = ?', pgText(filter.reason));
   if (filter.status !== undefined) where.add('status = ?', filter.status);
-  if (filter.reprocessed !== undefined) where.raw(filter.reprocessed ? 'reprocessed_at IS NOT NULL' : 'reprocessed_at IS NULL');
+  if (filter.reprocessed !== undefined)
+    where.raw(filter.reprocessed ? 'reprocessed_at IS NOT NULL' : 'reprocessed_at IS NULL');
   if (filter.from) where.add('received_at >= ?', filter.from.toISOString());
   if (filter.to) where.add('received_at < ?', filter.to.toISOString());
   const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
@@ -64,12 +68,18 @@ export async function list(db: pg.Pool, filter: QuarantineFilter): Promise<Page<
 }
 
 export async function get(db: pg.Pool, quarantineId: string): Promise<QuarantineEntry | null> {
-  const { rows } = await db.query<QuarantineRow>('SELECT * FROM quarantine WHERE quarantine_id = $1', [pgText(quarantineId)]);
+  const { rows } = await db.query<QuarantineRow>('SELECT * FROM quarantine WHERE quarantine_id = $1', [
+    pgText(quarantineId),
+  ]);
   return rows[0] ? entryOf(rows[0]) : null;
 }
 
 /** Keeps the latest outcome only: an entry may be run through ingest again more than once. */
-export async function markReprocessed(db: pg.Pool, quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
+export async function markReprocessed(
+  db: pg.Pool,
+  quarantineId: string,
+  result: QuarantineReprocessResult,
+): Promise<void> {
   await db.query(
     `UPDATE quarantine SET reprocessed_at = $2, reprocess_outcome = $3, reprocess_status = $4, reprocess_event_id = $5
      WHERE quarantine_id = $1`,
@@ -96,6 +106,11 @@ function entryOf(r: QuarantineRow): QuarantineEntry {
     reprocessed:
       r.reprocessed_at === null
         ? null
-        : { at: r.reprocessed_at.toISOString(), outcome: r.reprocess_outcome ?? '', status: r.reprocess_status ?? 0, eventId: r.reprocess_event_id },
+        : {
+            at: r.reprocessed_at.toISOString(),
+            outcome: r.reprocess_outcome ?? '',
+            status: r.reprocess_status ?? 0,
+            eventId: r.reprocess_event_id,
+          },
   };
 }

@@ -8,7 +8,10 @@ import { pgText } from './pg-text.js';
  * column has U+FFFD where the sender's transaction id had it (pgText); the event then reads back
  * with the id as the sender spelled it. Checked only when the column has a U+FFFD at all.
  */
-export function storedEvent(payload: unknown, row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>): CanonicalEvent {
+export function storedEvent(
+  payload: unknown,
+  row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>,
+): CanonicalEvent {
   const event = canonicalOfRow(payload, row);
   if (!event.docvTransactionId?.includes('\uFFFD')) return event;
   const sent = canonicalFromStored(payload, metadataOf(row)).docvTransactionId;

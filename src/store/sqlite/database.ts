@@ -26,7 +26,10 @@ export interface SqliteDatabaseOptions {
 /** The store's connection: WAL, our own fsync of it (see write-queue.ts), the schema up to date. */
 export function openSqliteDatabase(options: SqliteDatabaseOptions): { db: Database.Database; walPath: string | null } {
   if (!options.readonly) createPrivateDatabaseFile(options.path);
-  const db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  const db = new Database(options.path, {
+    readonly: options.readonly ?? false,
+    fileMustExist: options.readonly ?? false,
+  });
   const walPath = options.path === ':memory:' || options.readonly ? null : `${options.path}-wal`;
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
@@ -43,7 +46,9 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): { db: Databa
       throw new Error('it has no docv-webhooks tables; run `docv-webhooks migrate --db <url>` or check the path');
     }
   } else {
-    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
     if (options.migrate !== false) applySqliteMigrations(db);
   }
   return { db, walPath };

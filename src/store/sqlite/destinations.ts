@@ -22,7 +22,9 @@ export class SqliteDestinations {
     this.stmts = {
       all: db.prepare<[], DestinationRow>('SELECT * FROM destinations ORDER BY name'),
       one: db.prepare<[string], DestinationRow>('SELECT * FROM destinations WHERE name = ?'),
-      active: db.prepare<[], ActiveDestination>("SELECT name, kind FROM destinations WHERE state = 'active' ORDER BY name"),
+      active: db.prepare<[], ActiveDestination>(
+        "SELECT name, kind FROM destinations WHERE state = 'active' ORDER BY name",
+      ),
       insert: db.prepare(
         `INSERT INTO destinations (name, kind, url, state, signed, url_credentials, created_at, updated_at)
          VALUES (@name, @kind, @url, 'active', @signed, @urlCredentials, @now, @now)`,
@@ -30,7 +32,9 @@ export class SqliteDestinations {
       replace: db.prepare(
         'UPDATE destinations SET kind = @kind, url = @url, signed = @signed, url_credentials = @urlCredentials, updated_at = @now WHERE name = @name',
       ),
-      setState: db.prepare<[string, string, string]>('UPDATE destinations SET state = ?, updated_at = ? WHERE name = ?'),
+      setState: db.prepare<[string, string, string]>(
+        'UPDATE destinations SET state = ?, updated_at = ? WHERE name = ?',
+      ),
     };
   }
 

@@ -28,7 +28,9 @@ export class SqliteIngest {
     private readonly outbox: SqliteOutbox,
   ) {
     this.stmts = {
-      eventByKey: db.prepare<[string], { event_id: string; content_hash: string }>('SELECT event_id, content_hash FROM events WHERE dedupe_key = ?'),
+      eventByKey: db.prepare<[string], { event_id: string; content_hash: string }>(
+        'SELECT event_id, content_hash FROM events WHERE dedupe_key = ?',
+      ),
       insertEvent: db.prepare(
         `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
            event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
@@ -45,8 +47,12 @@ export class SqliteIngest {
       linkEvent: db.prepare<[string, number]>('UPDATE events SET docv_transaction_id = ? WHERE seq = ?'),
       // No index on deliveries.event_seq: a linked note has one row per destination, found through
       // deliveries_in_order (docv_transaction_id = '', destination, event_seq) by its prefix.
-      linkDeliveries: db.prepare<[string, number]>(`UPDATE deliveries SET docv_transaction_id = ? WHERE docv_transaction_id = '${NO_TRANSACTION}' AND event_seq = ?`),
-      transactionState: db.prepare<[string], { state: string }>('SELECT state FROM transactions WHERE docv_transaction_id = ?'),
+      linkDeliveries: db.prepare<[string, number]>(
+        `UPDATE deliveries SET docv_transaction_id = ? WHERE docv_transaction_id = '${NO_TRANSACTION}' AND event_seq = ?`,
+      ),
+      transactionState: db.prepare<[string], { state: string }>(
+        'SELECT state FROM transactions WHERE docv_transaction_id = ?',
+      ),
       upsertTransaction: db.prepare(
         `INSERT INTO transactions (docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at,
            first_received_at, last_received_at, event_count, anomaly_count, state)
@@ -95,7 +101,10 @@ export class SqliteIngest {
       const links = input.event.docvTransactionId !== null && event.evaluationId !== undefined;
       this.foldIntoLifecycle(event.docvTransactionId, event, receivedAt, links);
     }
-    this.outbox.enqueueFor({ seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt }, targets());
+    this.outbox.enqueueFor(
+      { seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt },
+      targets(),
+    );
     return { kind: 'accepted', eventId };
   }
 
@@ -120,10 +129,17 @@ export class SqliteIngest {
    * Folds an accepted event into its transaction's lifecycle; with `linksEvaluation`, also the
    * events of its evaluation that were waiting for a transaction.
    */
-  private foldIntoLifecycle(docvTransactionId: string, event: CanonicalEvent, receivedAt: string, linksEvaluation: boolean): void {
+  private foldIntoLifecycle(
+    docvTransactionId: string,
+    event: CanonicalEvent,
+    receivedAt: string,
+    linksEvaluation: boolean,
+  ): void {
     const lifecycleEvent = lifecycleEventOf(event, receivedAt);
     const row = this.stmts.transactionState.get(docvTransactionId);
-    let state = row ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent) : startLifecycle(docvTransactionId, lifecycleEvent);
+    let state = row
+      ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent)
+      : startLifecycle(docvTransactionId, lifecycleEvent);
     if (linksEvaluation && event.evaluationId !== undefined) state = this.adoptEvaluation(state, event.evaluationId);
     this.saveLifecycle(state);
   }

@@ -3,7 +3,15 @@ import type { OutboxTargets } from '../destinations.js';
 import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import { decodeCursor } from '../cursor.js';
-import { canonicalOfRow, deliveryOf, NO_TRANSACTION, transactionColumn, wantsTransactionDecision, type DeliverySummaryRow, type EventSummaryRow } from '../rows.js';
+import {
+  canonicalOfRow,
+  deliveryOf,
+  NO_TRANSACTION,
+  transactionColumn,
+  wantsTransactionDecision,
+  type DeliverySummaryRow,
+  type EventSummaryRow,
+} from '../rows.js';
 import { newId } from '../ids.js';
 import { Where } from '../where.js';
 import {
@@ -73,15 +81,22 @@ export class SqliteOutbox {
       // the claim's walk of deliveries_due (state, next_attempt_at) then never passes over the
       // deliveries in flight. It used to test each of them (and its ordering sub-queries) on
       // every claim: about a third of a delivery's cost on the writer at 16 in flight.
-      lease: db.prepare(`UPDATE deliveries SET lease_owner = ?, lease_until = ?, next_attempt_at = ? WHERE delivery_id = ?`),
-      eventFor: db.prepare<[string], { raw_body: Buffer; received_at: string } & Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>>(
-        'SELECT raw_body, received_at, canonical, docv_transaction_id FROM events WHERE event_id = ?',
+      lease: db.prepare(
+        `UPDATE deliveries SET lease_owner = ?, lease_until = ?, next_attempt_at = ? WHERE delivery_id = ?`,
       ),
-      decisionFor: db.prepare<[string], DecisionRow>('SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?'),
+      eventFor: db.prepare<
+        [string],
+        { raw_body: Buffer; received_at: string } & Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>
+      >('SELECT raw_body, received_at, canonical, docv_transaction_id FROM events WHERE event_id = ?'),
+      decisionFor: db.prepare<[string], DecisionRow>(
+        'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?',
+      ),
       latestDecisionOf: db.prepare<[string], DecisionRow>(
         'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE docv_transaction_id = ? ORDER BY fetched_at DESC LIMIT 1',
       ),
-      current: db.prepare<[string], DeliveryRow & { lease_owner: string | null; lease_until: number | null }>('SELECT * FROM deliveries WHERE delivery_id = ?'),
+      current: db.prepare<[string], DeliveryRow & { lease_owner: string | null; lease_until: number | null }>(
+        'SELECT * FROM deliveries WHERE delivery_id = ?',
+      ),
       complete: db.prepare(
         `UPDATE deliveries SET state = @state, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, lease_owner = NULL,
            lease_until = NULL, last_status = @status, last_error = @error, updated_at = @now,
@@ -111,7 +126,10 @@ export class SqliteOutbox {
    * outboxTargets). Whether it gets a decision fetch, and whether the other destinations wait for
    * it, is the rule of lifecycle/decision-fetch-rule.ts.
    */
-  enqueueFor(accepted: { seq: number; eventId: string; event: OutboxSubject; receivedAt: Date }, targets: OutboxTargets): void {
+  enqueueFor(
+    accepted: { seq: number; eventId: string; event: OutboxSubject; receivedAt: Date },
+    targets: OutboxTargets,
+  ): void {
     const { event } = accepted;
     const now = accepted.receivedAt.getTime();
     const base = {
@@ -126,7 +144,13 @@ export class SqliteOutbox {
     let fetchId: string | null = null;
     if (rule !== 'none') {
       fetchId = newId('dlv', now);
-      this.stmts.insert.run({ ...base, deliveryId: fetchId, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
+      this.stmts.insert.run({
+        ...base,
+        deliveryId: fetchId,
+        destination: DECISION_FETCH_DESTINATION,
+        waitsFor: null,
+        waitUntil: null,
+      });
     }
     // Destinations get the fetched decision with the event, if it comes within the wait.
     const waitsFor = rule === 'fetch-and-wait' ? fetchId : null;
@@ -150,7 +174,11 @@ export class SqliteOutbox {
    * SQLite collected every due row of the backlog, checked each against the ordering rules and
    * sorted them all, on every claim: with 30,000 waiting, 33 ms a claim instead of 0.05 ms.
    */
-  private claimStatement(state: 'pending' | 'failed', destinationCount: number, ordered: boolean): Database.Statement<[Record<string, unknown>], DeliveryRow> {
+  private claimStatement(
+    state: 'pending' | 'failed',
+    destinationCount: number,
+    ordered: boolean,
+  ): Database.Statement<[Record<string, unknown>], DeliveryRow> {
     const key = `${state}:${destinationCount}:${ordered}`;
     let stmt = this.claimStatements.get(key);
     if (stmt) return stmt;
@@ -198,7 +226,8 @@ export class SqliteOutbox {
         receivedAt: event.received_at,
         fetchedDecision: fetchedDecisionOf(this.stmts.decisionFor.get(row.event_id)),
       };
-      if (wantsTransactionDecision(delivery)) delivery.fetchedDecision = fetchedDecisionOf(this.stmts.latestDecisionOf.get(delivery.docvTransactionId!));
+      if (wantsTransactionDecision(delivery))
+        delivery.fetchedDecision = fetchedDecisionOf(this.stmts.latestDecisionOf.get(delivery.docvTransactionId!));
       return delivery;
     });
   }
@@ -272,11 +301,28 @@ export class SqliteOutbox {
     const row = this.stmts.current.get(deliveryId);
     if (!row) return null;
     const history = this.db
-      .prepare<[string], { attempt: number; started_at: string; duration_ms: number; outcome: DeliveryAttempt['outcome']; status: number | null; error: string | null }>(
+      .prepare<
+        [string],
+        {
+          attempt: number;
+          started_at: string;
+          duration_ms: number;
+          outcome: DeliveryAttempt['outcome'];
+          status: number | null;
+          error: string | null;
+        }
+      >(
         'SELECT attempt, started_at, duration_ms, outcome, status, error FROM delivery_attempts WHERE delivery_id = ? ORDER BY seq',
       )
       .all(deliveryId)
-      .map((a) => ({ attempt: a.attempt, startedAt: a.started_at, durationMs: a.duration_ms, outcome: a.outcome, status: a.status, error: a.error }));
+      .map((a) => ({
+        attempt: a.attempt,
+        startedAt: a.started_at,
+        durationMs: a.duration_ms,
+        outcome: a.outcome,
+        status: a.status,
+        error: a.error,
+      }));
     return { delivery: deliveryOf(row), history };
   }
 
@@ -296,16 +342,21 @@ export class SqliteOutbox {
     if (filter.destination !== undefined) where.add('d.destination = ?', filter.destination);
     if (filter.state) where.add('d.state = ?', filter.state);
     const ids = this.db
-      .prepare<unknown[], { delivery_id: string }>(`SELECT d.delivery_id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where}`)
+      .prepare<unknown[], { delivery_id: string }>(
+        `SELECT d.delivery_id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where}`,
+      )
       .all(...where.values);
     const now = Date.now();
-    for (const { delivery_id } of ids) this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
+    for (const { delivery_id } of ids)
+      this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
     return ids.length;
   }
 
   countByState(): Record<DeliveryState, number> {
     const counts: Record<DeliveryState, number> = { pending: 0, failed: 0, delivered: 0, dead: 0 };
-    for (const row of this.db.prepare<[], { state: DeliveryState; n: number }>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all()) {
+    for (const row of this.db
+      .prepare<[], { state: DeliveryState; n: number }>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state')
+      .all()) {
       counts[row.state] = row.n;
     }
     return counts;

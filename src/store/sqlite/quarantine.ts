@@ -38,7 +38,12 @@ function quarantineEntryOf(r: QuarantineRow): QuarantineEntry {
     reprocessed:
       r.reprocessed_at === null
         ? null
-        : { at: r.reprocessed_at, outcome: r.reprocess_outcome ?? '', status: r.reprocess_status ?? 0, eventId: r.reprocess_event_id },
+        : {
+            at: r.reprocessed_at,
+            outcome: r.reprocess_outcome ?? '',
+            status: r.reprocess_status ?? 0,
+            eventId: r.reprocess_event_id,
+          },
   };
 }
 
@@ -91,7 +96,12 @@ export class SqliteQuarantine {
     if (filter.from !== undefined) where.add('received_at >= ?', filter.from.toISOString());
     if (filter.to !== undefined) where.add('received_at < ?', filter.to.toISOString());
     const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    return page(this.db.prepare<unknown[], QuarantineRow>(sql).all(...where.values), filter.limit, 'qr', quarantineEntryOf);
+    return page(
+      this.db.prepare<unknown[], QuarantineRow>(sql).all(...where.values),
+      filter.limit,
+      'qr',
+      quarantineEntryOf,
+    );
   }
 
   get(quarantineId: string): QuarantineEntry | null {
@@ -100,6 +110,12 @@ export class SqliteQuarantine {
   }
 
   markReprocessed(quarantineId: string, result: QuarantineReprocessResult): void {
-    this.stmts.markReprocessed.run({ quarantineId, at: result.at, outcome: result.outcome, status: result.status, eventId: result.eventId });
+    this.stmts.markReprocessed.run({
+      quarantineId,
+      at: result.at,
+      outcome: result.outcome,
+      status: result.status,
+      eventId: result.eventId,
+    });
   }
 }

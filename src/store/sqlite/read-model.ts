@@ -1,8 +1,25 @@
 import type Database from 'better-sqlite3';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
-import { canonicalOfRow, EVENT_SUMMARY_COLUMNS, eventSummaryOf, page, shownHeaders, withoutBookkeeping, type EventSummaryRow } from '../rows.js';
-import type { EventFilter, Page, StoredEvent, StoredEventSummary, StoreStats, TransactionFilter, TransactionSummary, TransactionView } from '../types.js';
+import {
+  canonicalOfRow,
+  EVENT_SUMMARY_COLUMNS,
+  eventSummaryOf,
+  page,
+  shownHeaders,
+  withoutBookkeeping,
+  type EventSummaryRow,
+} from '../rows.js';
+import type {
+  EventFilter,
+  Page,
+  StoredEvent,
+  StoredEventSummary,
+  StoreStats,
+  TransactionFilter,
+  TransactionSummary,
+  TransactionView,
+} from '../types.js';
 import { Where } from '../where.js';
 
 interface EventRow extends EventSummaryRow {
@@ -38,11 +55,13 @@ export class SqliteReadModel {
   }
 
   getTransaction(docvTransactionId: string): TransactionView | null {
-    const row = this.cached<[string], TransactionRow>('SELECT seq, state FROM transactions WHERE docv_transaction_id = ?').get(docvTransactionId);
+    const row = this.cached<[string], TransactionRow>(
+      'SELECT seq, state FROM transactions WHERE docv_transaction_id = ?',
+    ).get(docvTransactionId);
     if (!row) return null;
-    const events = this.cached<[string], EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = ? ORDER BY event_time_ms, seq`).all(
-      docvTransactionId,
-    );
+    const events = this.cached<[string], EventRow>(
+      `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = ? ORDER BY event_time_ms, seq`,
+    ).all(docvTransactionId);
     return { ...withoutBookkeeping(JSON.parse(row.state) as TransactionLifecycle), events: events.map(eventSummaryOf) };
   }
 
@@ -59,11 +78,19 @@ export class SqliteReadModel {
   }
 
   getEvent(eventId: string): StoredEvent | null {
-    const row = this.cached<[string], EventRow>(`SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = ?`).get(eventId);
+    const row = this.cached<[string], EventRow>(
+      `SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = ?`,
+    ).get(eventId);
     if (!row) return null;
     const rawBody = row.raw_body!.toString('utf8');
     const payload = JSON.parse(rawBody) as Record<string, unknown>;
-    return { ...eventSummaryOf(row), payload, event: canonicalOfRow(payload, row), rawBody, headers: shownHeaders(row.headers!) };
+    return {
+      ...eventSummaryOf(row),
+      payload,
+      event: canonicalOfRow(payload, row),
+      rawBody,
+      headers: shownHeaders(row.headers!),
+    };
   }
 
   listEvents(filter: EventFilter): Page<StoredEventSummary> {
@@ -74,7 +101,8 @@ export class SqliteReadModel {
     if (filter.eventType) where.add('event_type = ?', filter.eventType);
     if (filter.evaluationId !== undefined) where.add('evaluation_id = ?', filter.evaluationId);
     // Dialect and test live in the canonical JSON; flat events (canonical NULL) are asyncapi, not test.
-    if (filter.dialect !== undefined) where.add("COALESCE(json_extract(canonical, '$.dialect'), 'asyncapi') = ?", filter.dialect);
+    if (filter.dialect !== undefined)
+      where.add("COALESCE(json_extract(canonical, '$.dialect'), 'asyncapi') = ?", filter.dialect);
     if (filter.test !== undefined) where.add("COALESCE(json_extract(canonical, '$.test'), 0) = ?", filter.test ? 1 : 0);
     const sql = `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
     return page(this.db.prepare<unknown[], EventRow>(sql).all(...where.values), filter.limit, 'ev', eventSummaryOf);
@@ -82,8 +110,11 @@ export class SqliteReadModel {
 
   /** Every count but the outbox's (the outbox counts its own). */
   counts(): Omit<StoreStats, 'deliveries'> {
-    const count = (table: string) => this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()?.n ?? 0;
-    const byStatus = this.db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status').all();
+    const count = (table: string) =>
+      this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()?.n ?? 0;
+    const byStatus = this.db
+      .prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status')
+      .all();
     return {
       events: count('events'),
       transactions: count('transactions'),

@@ -1,6 +1,15 @@
 import type Database from 'better-sqlite3';
 import { applyApiDecision, applyDecisionUnavailable } from '../../lifecycle/index.js';
-import { outboxTargets, type ActiveDestination, type AddDestinationMode, type AddDestinationResult, type DestinationState, type NewDestination, type OutboxTargets, type StoredDestination } from '../destinations.js';
+import {
+  outboxTargets,
+  type ActiveDestination,
+  type AddDestinationMode,
+  type AddDestinationResult,
+  type DestinationState,
+  type NewDestination,
+  type OutboxTargets,
+  type StoredDestination,
+} from '../destinations.js';
 import { deliveryOf, page } from '../rows.js';
 import {
   StoreUnavailableError,
@@ -240,7 +249,11 @@ export class SqliteStore implements Store {
   }
 
   markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
-    return this.writes.enqueue(() => this.events.updateLifecycle(docvTransactionId, (state) => applyDecisionUnavailable(state, reason, at.toISOString())));
+    return this.writes.enqueue(() =>
+      this.events.updateLifecycle(docvTransactionId, (state) =>
+        applyDecisionUnavailable(state, reason, at.toISOString()),
+      ),
+    );
   }
 
   // Destinations

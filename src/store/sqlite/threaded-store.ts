@@ -28,7 +28,13 @@ import {
   type TransactionSummary,
   type TransactionView,
 } from '../types.js';
-import type { AddDestinationMode, AddDestinationResult, DestinationState, NewDestination, StoredDestination } from '../destinations.js';
+import type {
+  AddDestinationMode,
+  AddDestinationResult,
+  DestinationState,
+  NewDestination,
+  StoredDestination,
+} from '../destinations.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import type { FromWriter, ToWriter, WriteCall, WriteMethod, WriterOpenOptions } from './writer-protocol.js';
 
@@ -110,7 +116,11 @@ export class ThreadedSqliteStore implements Store {
       // Not removeAllListeners(): the Worker's own listeners start and stop its message port.
       writer.off('message', onMessage).off('error', onError).off('exit', onExit);
     }
-    const reader = new SqliteStore({ path: options.path, migrate: false, ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+    const reader = new SqliteStore({
+      path: options.path,
+      migrate: false,
+      ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    });
     return new ThreadedSqliteStore(writer, reader, onCommit);
   }
 

@@ -53,7 +53,8 @@ export class SqliteWriteQueue {
       hold: (queued) => this.syncing !== null && queued < options.maxBatch,
       durable: () => new Promise<void>((resolve, reject) => this.whenDurable((err) => (err ? reject(err) : resolve()))),
       commitError: (err) => new StoreUnavailableError(`could not commit: ${(err as Error).message}`, { cause: err }),
-      durableError: (err) => new StoreUnavailableError(`could not make the commit durable: ${(err as Error).message}`, { cause: err }),
+      durableError: (err) =>
+        new StoreUnavailableError(`could not make the commit durable: ${(err as Error).message}`, { cause: err }),
     });
   }
 

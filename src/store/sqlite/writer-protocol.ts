@@ -24,12 +24,14 @@ export interface WriteCall {
   args: unknown[];
 }
 
-export type WriteResult = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; unavailable: boolean };
+export type WriteResult =
+  { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; unavailable: boolean };
 
 /** Options that can cross to the thread (no functions). */
 export type WriterOpenOptions = Omit<SqliteStoreOptions, 'onCommit' | 'fsync' | 'readonly'>;
 
-export type ToWriter = { kind: 'open'; options: WriterOpenOptions } | { kind: 'calls'; calls: WriteCall[] } | { kind: 'close' };
+export type ToWriter =
+  { kind: 'open'; options: WriterOpenOptions } | { kind: 'calls'; calls: WriteCall[] } | { kind: 'close' };
 
 export type FromWriter =
   | { kind: 'opened' }

@@ -51,7 +51,8 @@ function run(call: WriteCall): void {
   }
   pending.then(
     (value) => send({ id: call.id, ok: true, value: value ?? null }),
-    (err: Error) => send({ id: call.id, ok: false, message: err.message, unavailable: err instanceof StoreUnavailableError }),
+    (err: Error) =>
+      send({ id: call.id, ok: false, message: err.message, unavailable: err instanceof StoreUnavailableError }),
   );
 }
 

@@ -21,10 +21,12 @@ export function sandboxClient(sb: Pick<SandboxHandle, 'url' | 'apiKey'>) {
   };
   return {
     call,
-    create: (body: Record<string, unknown>) => call('POST', '/api/3.0/EmailAuthScore', { modules: ['docvtransaction'], ...body }),
+    create: (body: Record<string, unknown>) =>
+      call('POST', '/api/3.0/EmailAuthScore', { modules: ['docvtransaction'], ...body }),
     getDocv: (id: string) => call('GET', `/api/3.0/documents/${encodeURIComponent(id)}`),
     inspect: (id: string) => call('GET', `/sandbox/transactions/${encodeURIComponent(id)}`),
-    emit: (id: string, body: Record<string, unknown>) => call('POST', `/sandbox/transactions/${encodeURIComponent(id)}/events`, body),
+    emit: (id: string, body: Record<string, unknown>) =>
+      call('POST', `/sandbox/transactions/${encodeURIComponent(id)}/events`, body),
     deliveries: (query = '') => call('GET', `/sandbox/deliveries${query}`),
   };
 }

@@ -20,7 +20,11 @@ export function shapeOf(value: unknown): Shape {
   }
   if (typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, shapeOf(obj[k])]));
+    return Object.fromEntries(
+      Object.keys(obj)
+        .sort()
+        .map((k) => [k, shapeOf(obj[k])]),
+    );
   }
   return typeof value;
 }

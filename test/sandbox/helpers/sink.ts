@@ -26,7 +26,9 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-export async function startSink(respond: Sink['respond'] = () => ({ status: 200, body: '{"status":"accepted"}' })): Promise<Sink> {
+export async function startSink(
+  respond: Sink['respond'] = () => ({ status: 200, body: '{"status":"accepted"}' }),
+): Promise<Sink> {
   const sink: Sink = { url: '', received: [], respond, close: async () => undefined };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -43,7 +45,14 @@ export async function startSink(respond: Sink['respond'] = () => ({ status: 200,
       } catch {
         // recorded as is
       }
-      const r: ReceivedRequest = { at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json };
+      const r: ReceivedRequest = {
+        at: Date.now(),
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        json,
+      };
       const index = sink.received.push(r) - 1;
       const reply = sink.respond(r, index);
       const send = () => {
@@ -67,7 +76,11 @@ export async function startSink(respond: Sink['respond'] = () => ({ status: 200,
 }
 
 /** Polls until `check` holds, failing the test with `what` after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
