@@ -4,8 +4,11 @@ import tseslint from 'typescript-eslint';
 /**
  * `files` under src/<folder> may not import src/<forbidden>/… (relative imports, at any depth).
  * `noFastify`: not fastify at all; `fastifyTypesOnly`: `import type` from fastify only.
+ * `drivers`: may import the store classes (store/drivers.ts, store/sqlite/…, store/postgres/…),
+ * which load better-sqlite3 and pg; everywhere else the store is reached through store/index.js
+ * and openStore, which loads a driver only when one is opened (the root entry loads none).
  */
-function layer(folders, forbidden, { noFastify = false, fastifyTypesOnly = false }) {
+function layer(folders, forbidden, { noFastify = false, fastifyTypesOnly = false, drivers = false }) {
   const paths =
     noFastify || fastifyTypesOnly
       ? [
@@ -29,6 +32,16 @@ function layer(folders, forbidden, { noFastify = false, fastifyTypesOnly = false
                 regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
                 message: `src/${folders.join(', ')} may not import ${forbidden.join(', ')}: the layers of docs/architecture.md`,
               },
+              ...(drivers
+                ? []
+                : [
+                    {
+                      regex: '^(\\.\\./)+store/(sqlite/|postgres/|drivers\\.js$)',
+                      allowTypeImports: true,
+                      message:
+                        'import the store through store/index.js: its classes load better-sqlite3 and pg (store/drivers.ts)',
+                    },
+                  ]),
             ],
           },
         ],
@@ -69,6 +82,7 @@ export default tseslint.config(
   ),
   ...layer(['store'], ['ingest', 'dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], {
     noFastify: true,
+    drivers: true,
   }),
   ...layer(['ingest'], ['dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli', 'sandbox'], {
     noFastify: true,
@@ -82,9 +96,10 @@ export default tseslint.config(
     fastifyTypesOnly: true,
   }),
   ...layer(['receiver'], ['server', 'cli', 'sandbox'], {}),
-  ...layer(['server'], ['receiver', 'cli', 'sandbox'], {}),
+  // serve checks for the threaded SQLite store by class (start.ts).
+  ...layer(['server'], ['receiver', 'cli', 'sandbox'], { drivers: true }),
   // The sandbox is a program of its own: it shares the pure core and a little of the store.
-  ...layer(['sandbox'], ['ingest', 'dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli'], {}),
+  ...layer(['sandbox'], ['ingest', 'dispatch', 'compose', 'receiver', 'adapters', 'server', 'cli'], { drivers: true }),
   {
     // Tests read arbitrary JSON off the wire; typing every response shape would only add noise.
     files: ['test/**/*.ts', 'bench/**/*.ts'],

@@ -12,7 +12,8 @@ import {
   type ReceiverConfigInput,
 } from '../compose/index.js';
 import { burstThrottle, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
-import { openStore, ThreadedSqliteStore, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { ThreadedSqliteStore } from '../store/drivers.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { buildApp } from './app.js';
 import { listenError, listeningAddress } from './listen.js';

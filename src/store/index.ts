@@ -7,9 +7,8 @@ export {
   type DatabaseLocation,
   type OpenStoreOptions,
 } from './open.js';
-export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
-export { ThreadedSqliteStore, type ThreadedSqliteStoreOptions } from './sqlite/threaded-store.js';
-export { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
+// The store classes, and with them better-sqlite3 and pg, are in ./drivers.js: importing this
+// module loads no database driver (openStore imports the one a URL names, when it is called).
 export { InvalidCursorError } from './cursor.js';
 export { randomHex } from './ids.js';
 export {

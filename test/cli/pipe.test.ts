@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalOfFlat, contentKey, type DocvEvent } from '../../src/contract/index.js';
 import { dedupeKeyOf } from '../../src/ingest/dedupe-key.js';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/drivers.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/receiver.js';
 

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { request as httpRequest } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/drivers.js';
 import { postgresBackend, skipUnavailable, testBackends } from '../helpers/backends.js';
 import { docvEvent, startTestReceiver, tempDir, type TestReceiver } from '../helpers/receiver.js';
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DocvEventType } from '../../src/contract/index.js';
-import { openStore, PostgresStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
+import { openStore, StoreUnavailableError, type Store } from '../../src/store/index.js';
+import { PostgresStore } from '../../src/store/drivers.js';
 import { createPool, parsePostgresUrl } from '../../src/store/postgres/connection.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { migratedUpTo, postgresBackend, type TestDatabase } from '../helpers/backends.js';

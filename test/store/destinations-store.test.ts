@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openStore, ThreadedSqliteStore, type NewDestination, type Store } from '../../src/store/index.js';
+import { openStore, type NewDestination, type Store } from '../../src/store/index.js';
+import { ThreadedSqliteStore } from '../../src/store/drivers.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalOfFlat, contentKey, type DocvEvent } from '../../src/contract/index.js';
-import { SqliteStore, ThreadedSqliteStore, type QuarantineInput, type Store } from '../../src/store/index.js';
+import { type QuarantineInput, type Store } from '../../src/store/index.js';
+import { SqliteStore, ThreadedSqliteStore } from '../../src/store/drivers.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { migratedUpTo, sqliteDatabase, writeRows } from '../helpers/backends.js';
 import { canonicalInput, ingestInput } from '../helpers/ingest-input.js';

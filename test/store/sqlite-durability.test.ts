@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore, StoreUnavailableError } from '../../src/store/index.js';
+import { StoreUnavailableError } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/drivers.js';
 import { docvEvent } from '../helpers/receiver.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SandboxStore } from '../../src/sandbox/store.js';
 import { startReceiver } from '../../src/server/index.js';
-import { openStore, SqliteStore, ThreadedSqliteStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
+import { SqliteStore, ThreadedSqliteStore } from '../../src/store/drivers.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 import { docvEvent, tempDir } from '../helpers/receiver.js';
 
