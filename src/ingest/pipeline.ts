@@ -21,7 +21,8 @@ import type {
 } from './types.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
-const MAX_DELIVERY_ID_LENGTH = 256;
+/** The longest `webhook-id` kept as a delivery id (it becomes a dedupe key); verifyDocvWebhook applies it too. */
+export const MAX_DELIVERY_ID_LENGTH = 256;
 const EMPTY = new Uint8Array(0);
 /** How long a sender should wait before retrying when the store is down. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;

@@ -20,6 +20,7 @@ import { connectionTimeoutOptions, limitConnections } from './connection-limits.
 import { healthRoutes } from './health-routes.js';
 import { isLoopbackHost } from './loopback.js';
 import { metricsRoute, type ReceiverMetrics } from './metrics.js';
+import { problemNotFoundHandler } from './not-found.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 export interface AppDependencies {
@@ -62,21 +63,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   // Set before any plugin registers so every encapsulated context inherits them.
-  app.setNotFoundHandler(async (request, reply) =>
-    reply
-      .code(404)
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send(
-        JSON.stringify(
-          problem(
-            404,
-            'not-found',
-            'Not Found',
-            `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
-          ),
-        ),
-      ),
-  );
+  problemNotFoundHandler(app);
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error.validation) {

@@ -1,6 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import type { Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { connectionTimeoutOptions, limitConnections } from './connection-limits.js';
@@ -8,6 +7,7 @@ import { healthRoutes } from './health-routes.js';
 import type { ReceiverConfig } from '../compose/index.js';
 import { isLoopbackHost } from './loopback.js';
 import { metricsRoute, type ReceiverMetrics } from './metrics.js';
+import { problemNotFoundHandler } from './not-found.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 export interface WorkerAppDependencies {
@@ -41,21 +41,7 @@ export async function buildWorkerApp(deps: WorkerAppDependencies): Promise<Fasti
     reply.headers(SECURITY_HEADERS);
     return payload;
   });
-  app.setNotFoundHandler(async (request, reply) =>
-    reply
-      .code(404)
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send(
-        JSON.stringify(
-          problem(
-            404,
-            'not-found',
-            'Not Found',
-            `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; a worker serves /healthz, /readyz and /metrics`,
-          ),
-        ),
-      ),
-  );
+  problemNotFoundHandler(app, 'a worker serves /healthz, /readyz and /metrics');
 
   healthRoutes(app, store, { role: 'worker' });
   await app.register(async (guarded) => {

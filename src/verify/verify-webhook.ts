@@ -3,11 +3,9 @@ import { readHeaderValues, type HeaderMap } from '../auth/headers.js';
 import { repeatedCredentialHeader } from '../auth/repeated-headers.js';
 import { parseDelivery, type CanonicalEvent, type ContractViolation, type Dialect } from '../contract/index.js';
 import { contentEncodingProblem, jsonContentTypeProblem } from '../ingest/content-type.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../ingest/pipeline.js';
+import { DEFAULT_MAX_BODY_BYTES, MAX_DELIVERY_ID_LENGTH } from '../ingest/pipeline.js';
 import { DocvWebhookError } from './errors.js';
 
-/** The pipeline's limit on `webhook-id` (ingest/pipeline.ts); the agreement test holds them together. */
-const MAX_DELIVERY_ID_LENGTH = 256;
 /** Violation paths named in the message; `error.violations` has them all. */
 const MESSAGE_VIOLATIONS = 5;
 
