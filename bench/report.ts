@@ -25,6 +25,11 @@ export interface Row {
   failed?: string | undefined;
   /** Where the CPU of a receiver's closed loop went, per request (see CpuBudget). */
   cpu?: RequestCpu | undefined;
+  /**
+   * Figures without a column, for the goals (delivery: drainS, waiting, lagP99ForGoal, cpuPerEventUs;
+   * writes: pagesPerCommit, btreesPerEvent). Null: measured as not reached (not drained in the wait).
+   */
+  figures?: Record<string, number | null> | undefined;
 }
 
 /** Microseconds of CPU per request during a receiver's closed-loop turns, and the baseline's rate in the same turns. */
@@ -125,7 +130,9 @@ export function formatTable(rows: Row[]): string {
 export function formatTargets(targets: Target[]): string {
   const lines = ['| target | measured | goal | result | durable floor, same run |', '|---|---:|---|---|---:|'];
   const value = (v: number | undefined, unit: string) =>
-    v === undefined || Number.isNaN(v) ? '–' : `${num(v, unit === '' || v >= 10 ? 0 : 2)}${unit}`;
+    v === undefined || Number.isNaN(v)
+      ? '–'
+      : `${num(v, unit === '' || v >= 10 || Number.isInteger(v) ? 0 : 2)}${unit}`;
   for (const t of targets) {
     lines.push(
       `| ${t.name} | ${value(t.measured, t.unit)} | ${t.goal} | ${t.pass === undefined ? 'n/a (not measured)' : t.pass ? 'PASS' : '**MISS**'} | ${value(t.floor, t.unit)} |`,

@@ -32,7 +32,24 @@ import {
   type Baseline,
 } from './sections.js';
 import { postgresAvailability } from './postgres.js';
+import {
+  ACK_P99_GOAL_MS,
+  closedDeliveryRows,
+  closedDeliverySection,
+  DEFAULT_SEARCH_RATES,
+  DRAIN_GOAL_S,
+  DRAIN_WAIT_S,
+  LAG_P99_GOAL_MS,
+  openDeliveryRows,
+  openDeliverySection,
+  steadyRateRow,
+  steadyRateSection,
+  storeName,
+} from './delivery.js';
+import { WRITES_GOAL, WRITES_LABEL, writesSection } from './writes.js';
 import { writeFileSync } from 'node:fs';
+
+const SECTIONS = ['sqlite', 'budget', 'postgres', 'openloop', 'delivery', 'writes', 'sender', 'scale'] as const;
 
 const USAGE = `npm run bench [-- options]
 
@@ -41,8 +58,14 @@ const USAGE = `npm run bench [-- options]
   --events <n>        events stored before the lookup test (default 1000000; smoke 2000)
   --connections <n>   closed-loop connections (default 50)
   --rates <list>      open-loop rates in events/s (default 500,2000,5000)
-  --only <list>       sections to run: sqlite,budget,postgres,openloop,sender,scale (baseline always
-                      runs; sqlite and openloop each measure the durable floor beside the receiver)
+  --delivery-rate <n> the delivery section's open-loop rate in events/s (default 1000)
+  --search-rates <l>  rates the steady-rate search tries, in order, up to the first miss
+                      (default ${DEFAULT_SEARCH_RATES.join(',')}; smoke 200,400)
+  --only <list>       sections to run: ${SECTIONS.join(',')} (baseline
+                      always runs; sqlite and openloop each measure the durable floor beside the
+                      receiver; delivery: one destination, acknowledged and forwarded, closed loop,
+                      open loop and the steady-rate search, SQLite and PostgreSQL; writes: WAL
+                      pages and B-trees per single-event SQLite commit)
   --out <file>        write the raw run to this file: the report (the printed tables, with the
                       date, command, commit, machine and settings) followed by its figures as
                       JSON; without it the run is only printed
@@ -56,7 +79,6 @@ const USAGE = `npm run bench [-- options]
   --keep              keep the temporary directory (databases, logs)
 `;
 
-const SECTIONS = ['sqlite', 'budget', 'postgres', 'openloop', 'sender', 'scale'] as const;
 /** Microseconds of work per request the budget section prices. */
 const BUDGET_US = [25, 50, 100];
 const SQLITE_LABEL = 'Receiver SQLite (durable before 2xx, auth, validation, outbox+dispatch)';
@@ -69,6 +91,8 @@ async function main(): Promise<void> {
       events: { type: 'string' },
       connections: { type: 'string' },
       rates: { type: 'string' },
+      'delivery-rate': { type: 'string' },
+      'search-rates': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'string' },
@@ -114,6 +138,10 @@ async function main(): Promise<void> {
     log: (line) => process.stderr.write(`${line}\n`),
   };
   const rates = (values.rates ?? '500,2000,5000').split(',').map((r) => positive(r, 0, 'rates'));
+  const deliveryRate = positive(values['delivery-rate'], 1_000, 'delivery-rate');
+  const searchRates = (values['search-rates'] ?? (smoke ? '200,400' : DEFAULT_SEARCH_RATES.join(',')))
+    .split(',')
+    .map((r) => positive(r, 0, 'search-rates'));
   const scaleEvents = Math.round(positive(values.events, smoke ? 2_000 : 1_000_000, 'events'));
   const out = values.out === undefined ? undefined : resolve(values.out);
   // Found out now, not after minutes of measuring.
@@ -180,7 +208,7 @@ async function main(): Promise<void> {
       );
     }
     const pg =
-      only.has('postgres') || only.has('scale')
+      only.has('postgres') || only.has('scale') || only.has('delivery')
         ? await postgresAvailability(ctx.root)
         : { ok: false as const, reason: 'not selected' };
     if (only.has('postgres')) {
@@ -202,6 +230,29 @@ async function main(): Promise<void> {
         () => openLoopSection(ctx, rates),
       );
       rows.push(...openLoopRows);
+    }
+    if (only.has('delivery')) {
+      const kinds = pg.ok ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const);
+      const pgReason = pg.ok ? '' : pg.reason;
+      const skipped = (r: Pick<Row, 'key' | 'section'>): Row => ({ ...r, skipped: pgReason });
+      for (const kind of kinds)
+        rows.push(...(await attempt(closedDeliveryRows(kind), () => closedDeliverySection(ctx, baseline!, kind))));
+      if (!pg.ok) rows.push(...closedDeliveryRows('postgres').map(skipped));
+      for (const kind of kinds)
+        rows.push(
+          ...(await attempt(openDeliveryRows(kind, deliveryRate), () => openDeliverySection(ctx, kind, deliveryRate))),
+        );
+      if (!pg.ok) rows.push(...openDeliveryRows('postgres', deliveryRate).map(skipped));
+      for (const kind of kinds)
+        rows.push(
+          ...(await attempt([steadyRateRow(kind)], async () => [await steadyRateSection(ctx, kind, searchRates)])),
+        );
+      if (!pg.ok) rows.push(skipped(steadyRateRow('postgres')));
+    }
+    if (only.has('writes')) {
+      rows.push(
+        ...(await attempt([{ key: 'writes-sqlite', section: WRITES_LABEL }], async () => [await writesSection(ctx)])),
+      );
     }
     let senderRows: Row[] = [];
     if (only.has('sender')) {
@@ -232,7 +283,8 @@ async function main(): Promise<void> {
     }
 
     // Without a section to take turns with, the baseline is measured on its own.
-    if (!only.has('sqlite') && !only.has('postgres') && !only.has('budget')) await baseline.measure(ctx.durationS);
+    if (!only.has('sqlite') && !only.has('postgres') && !only.has('budget') && !only.has('delivery'))
+      await baseline.measure(ctx.durationS);
     rows.unshift(baseline.row());
     await baseline.stop();
 
@@ -251,8 +303,85 @@ async function main(): Promise<void> {
         !r.key.startsWith('budget'),
     );
     const ingestRows = rows.filter(
-      (r) => (r.key === 'sqlite' || r.key === 'postgres' || r.key.startsWith('openloop')) && !r.skipped,
+      (r) =>
+        (r.key === 'sqlite' ||
+          r.key === 'postgres' ||
+          r.key.startsWith('openloop') ||
+          r.key.startsWith('delivery-closed') ||
+          r.key.startsWith('delivery-open')) &&
+        !r.skipped,
     );
+    const measured = (key: string) => rows.find((r) => r.key === key && !r.skipped && !r.failed);
+    /** A section's figure for a goal: null (not reached within the wait) reads as infinitely far. */
+    const figure = (key: string, name: string): number | undefined => {
+      const value = measured(key)?.figures?.[name];
+      return value === null ? Infinity : value;
+    };
+    const deliveryTargets = (['sqlite', 'postgres'] as const).flatMap((kind) => {
+      const name = storeName(kind);
+      const at = `Open loop ${deliveryRate.toLocaleString('en-US')} events/s, one destination, ${name}`;
+      return [
+        target(
+          `Closed loop, one destination, ${name}: acknowledged vs baseline`,
+          measured(`delivery-closed-${kind}`)?.ratio,
+          '>=',
+          0.3,
+          '×',
+        ),
+        target(
+          `Closed loop, one destination, ${name}: forwarded vs baseline`,
+          measured(`delivery-forwarded-${kind}`)?.ratio,
+          '>=',
+          0.3,
+          '×',
+        ),
+        target(
+          `Closed loop, one destination, ${name}: events not forwarded ${DRAIN_WAIT_S} s after the load`,
+          figure(`delivery-forwarded-${kind}`, 'waiting'),
+          '<=',
+          0,
+        ),
+        target(`${at}: ack p99`, measured(`delivery-open-${kind}-${deliveryRate}`)?.p99, '<=', ACK_P99_GOAL_MS, ' ms'),
+        target(
+          `${at}: delivery lag p99`,
+          figure(`delivery-lag-${kind}-${deliveryRate}`, 'lagP99ForGoal'),
+          '<=',
+          LAG_P99_GOAL_MS,
+          ' ms',
+        ),
+        target(
+          `${at}: backlog drained after the load`,
+          figure(`delivery-lag-${kind}-${deliveryRate}`, 'drainS'),
+          '<=',
+          DRAIN_GOAL_S,
+          ' s',
+        ),
+        target(
+          `Highest steady rate meeting the three above, ${name}`,
+          figure(`delivery-steady-${kind}`, 'highestRate'),
+          '>=',
+          deliveryRate,
+          ' events/s',
+        ),
+      ];
+    });
+    // All of a receiver's threads and its database's processes, per request: with the forwarding
+    // its events needed (the delivery section's closed loop, its drain included) when that ran,
+    // else the receiver section's turns alone.
+    const cpuTarget = (kind: 'sqlite' | 'postgres', goal: number) => {
+      const name = storeName(kind);
+      const whole = `${name} receiver${kind === 'postgres' ? ' + PostgreSQL server' : ''}, all threads`;
+      const allIn = figure(`delivery-closed-${kind}`, 'cpuPerEventUs');
+      if (allIn !== undefined) return target(`CPU per event, ${whole}, ingest + forward`, allIn, '<=', goal, ' µs');
+      const cpu = measured(kind)?.cpu;
+      return target(
+        `CPU per event, ${whole}, ingest turns only`,
+        cpu ? cpu.receiverAll + (cpu.database ?? 0) : undefined,
+        '<=',
+        goal,
+        ' µs',
+      );
+    };
     const targets = [
       target(
         `SQLite ingest vs baseline (${ctx.connections} connections)`,
@@ -266,6 +395,16 @@ async function main(): Promise<void> {
       target('PostgreSQL ingest vs baseline', postgresRow?.ratio, '>=', 0.25, '×', floorRow?.ratio),
       target('PostgreSQL ack p99 (informative goal)', postgresRow?.p99, '<=', 15, ' ms', floorRow?.p99),
       target('Open-loop p99 at 2,000 events/s (SQLite)', openLoop2000?.p99, '<=', 5, ' ms', floor2000?.p99),
+      ...deliveryTargets,
+      cpuTarget('sqlite', 110),
+      cpuTarget('postgres', 300),
+      target('SQLite WAL pages per single-event commit', figure('writes-sqlite', 'pagesPerCommit'), '<=', WRITES_GOAL),
+      target(
+        'SQLite B-trees written per event, acknowledging path',
+        figure('writes-sqlite', 'btreesPerEvent'),
+        '<=',
+        WRITES_GOAL,
+      ),
       target('Sandbox sender vs load generator', sender?.ratio, '>=', 0.5, '×'),
       target(`Lookup p99 after ${scaleEvents.toLocaleString('en-US')} events (SQLite)`, lookup?.p99, '<=', 5, ' ms'),
       target(
@@ -305,7 +444,11 @@ async function main(): Promise<void> {
       machine: machineDescription(),
       settings:
         `${ctx.durationS} s per section (+${ctx.warmupS} s warm-up), receiver sections in 2 s turns with the baseline, ${ctx.connections} connections, ` +
-        `payloads: 4 event types over unique transactions + 10% duplicates, receiver log level ${ctx.logLevel}`,
+        `payloads: 4 event types over unique transactions + 10% duplicates, receiver log level ${ctx.logLevel}` +
+        (only.has('delivery')
+          ? `; delivery: one forward destination (a counting sink), open loop at ${deliveryRate.toLocaleString('en-US')} events/s, drain waited up to ${DRAIN_WAIT_S} s, ` +
+            `steady-rate search over ${searchRates.join(', ')} events/s`
+          : ''),
       rows,
       targets,
       budgets,

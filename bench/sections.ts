@@ -32,17 +32,17 @@ export interface BenchContext {
   log: (line: string) => void;
 }
 
-const WEBHOOK_PATH = '/socure/docv/webhook';
-const MB = 1024 * 1024;
-const FORWARD_PATH = '/forward';
+export const WEBHOOK_PATH = '/socure/docv/webhook';
+export const MB = 1024 * 1024;
+export const FORWARD_PATH = '/forward';
 /** Past this many unanswered requests the open-loop sender stops adding more. */
 const OPEN_LOOP_MAX_IN_FLIGHT = 2_000;
 
-function ingestHeaders(ctx: BenchContext): Record<string, string> {
+export function ingestHeaders(ctx: BenchContext): Record<string, string> {
   return { 'content-type': 'application/json', authorization: `Bearer ${ctx.webhookSecret}` };
 }
 
-function latencyColumns(r: LoadResult): Pick<Row, 'rate' | 'p50' | 'p99' | 'max' | 'errors'> {
+export function latencyColumns(r: LoadResult): Pick<Row, 'rate' | 'p50' | 'p99' | 'max' | 'errors'> {
   return { rate: r.rate, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, errors: r.errors };
 }
 
@@ -51,16 +51,16 @@ function describeOwnCpu(us: number | undefined): string {
   return us === undefined ? '' : `; CPU per request ${Math.round(us)} µs, all threads`;
 }
 
-function describeLoadGenerator(cpu: CpuTimes | null): string {
+export function describeLoadGenerator(cpu: CpuTimes | null): string {
   return cpu ? `; load generator ${Math.round(cpu.process)} µs per request` : '';
 }
 
-function describeErrors(r: LoadResult): string {
+export function describeErrors(r: LoadResult): string {
   const bad = Object.entries(r.statuses).filter(([status]) => !/^2\d\d$/.test(status));
   return bad.length ? `; ${bad.map(([s, n]) => `${s}×${n}`).join(' ')}` : '';
 }
 
-async function stopAll(...children: Array<RunningChild | undefined>): Promise<void> {
+export async function stopAll(...children: Array<RunningChild | undefined>): Promise<void> {
   await Promise.all(children.map((c) => c?.stop()));
 }
 
@@ -124,7 +124,7 @@ export async function startBaseline(ctx: BenchContext): Promise<Baseline> {
  * at full speed beside the baseline (about a core here) and the baseline measured a busy machine.
  * Until the third pass the ratios were taken that way, which flattered the receiver.
  */
-async function paired(
+export async function paired(
   ctx: BenchContext,
   baseline: Baseline,
   measure: (durationS: number) => Promise<LoadResult>,
@@ -155,14 +155,14 @@ async function paired(
   return { mine: mergeResults(mine), theirs: mergeResults(theirs) };
 }
 
-type StoreKind = 'sqlite' | 'postgres';
+export type StoreKind = 'sqlite' | 'postgres';
 
-interface StoreHandle {
+export interface StoreHandle {
   url: string;
   cleanup: () => Promise<void>;
 }
 
-function newStore(ctx: BenchContext, kind: StoreKind, name: string): StoreHandle {
+export function newStore(ctx: BenchContext, kind: StoreKind, name: string): StoreHandle {
   if (kind === 'sqlite') return { url: `sqlite:${join(ctx.dir, `${name}.db`)}`, cleanup: async () => undefined };
   const schema = `bench_${name.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`;
   return { url: postgresUrl(schema), cleanup: () => dropSchema(schema) };
@@ -198,7 +198,7 @@ async function outboxState(receiver: RunningChild, adminToken: string): Promise<
 }
 
 /** A receiver as the sections measure it: the run's secrets and log level, forwarding every event to `sink`. */
-function startMeasuredReceiver(
+export function startMeasuredReceiver(
   ctx: BenchContext,
   key: string,
   databaseUrl: string,
@@ -415,7 +415,7 @@ export async function openLoopSection(ctx: BenchContext, rates: number[]): Promi
   }
 }
 
-function openLoopAt(
+export function openLoopAt(
   ctx: BenchContext,
   url: string,
   rate: number,

@@ -190,6 +190,19 @@ export async function startBareServer(dir: string, name: string): Promise<Runnin
   });
 }
 
+/** The counting destination of the delivery sections (bench/forward-sink.ts): the bare answer, plus each event's arrival. */
+export async function startForwardSink(dir: string, name: string): Promise<RunningChild> {
+  const port = await freePort();
+  return spawnServer({
+    name,
+    script: 'bench/forward-sink.ts',
+    args: [String(port)],
+    logFile: join(dir, `${name}.log`),
+    port,
+    readyPath: '/',
+  });
+}
+
 /** The durable floor (bench/durable-floor.ts): a bare server that fsyncs each body before its 200. */
 export async function startDurableFloor(dir: string, name: string): Promise<RunningChild> {
   const port = await freePort();

@@ -255,7 +255,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (claimed.length > 0 && claimed.length === free) continue;
       let waitMs = pollMs;
       if (inFlight.size === 0) {
-        const due = await store.nextDueAt(names).catch(() => null);
+        const due = await store.nextDueAt(names, workerId).catch(() => null);
         if (due !== null) waitMs = Math.max(0, Math.min(pollMs, due - Date.now()));
       }
       await sleep(waitMs);
@@ -290,6 +290,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       clearTimeout(graceTimer);
       // Every finished attempt's record (they wait at most recordBatchMs, then one commit).
       await settledWithin([...recording], 5_000);
+      // The destinations' logs this worker read go to the next worker now, not when the hold runs out.
+      await store.releaseDeliveries?.(workerId).catch((err: unknown) =>
+        logger.warn({ err }, 'could not let go of the destinations; another worker takes them when the hold runs out'),
+      );
       await Promise.allSettled([...byName.values()].map((d) => d.close?.()));
     },
   };

@@ -1,6 +1,8 @@
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.js';
 export {
   burstThrottle,
+  DeliveryBacklog,
+  loopUtilizationSampler,
   machineBusySampler,
   type BurstThrottleOptions,
   type DispatchAllowance,

@@ -37,6 +37,7 @@ export class ReceiverMetrics {
   private readonly commitBatch: Histogram;
   private readonly eventsStored: Counter<'event_type'> | null = null;
   private readonly attempts: Counter<'destination' | 'outcome'>;
+  private readonly deliveryLag: Histogram<'destination'>;
   private readonly decisionFetches: Counter<'outcome'>;
   private readonly connectionsRefused: Counter<'reason'>;
 
@@ -75,6 +76,14 @@ export class ReceiverMetrics {
       name: 'docv_delivery_attempts_total',
       help: 'Outbox delivery attempts by destination and outcome',
       labelNames: ['destination', 'outcome'],
+      registers,
+    });
+    // What a user feels of dispatch: a backlog shows here as lag long before anyone reads the outbox gauge.
+    this.deliveryLag = new Histogram({
+      name: 'docv_delivery_lag_seconds',
+      help: "Time from an event's receipt to its delivery (the destination's success), by destination, retries included",
+      labelNames: ['destination'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
     this.decisionFetches = new Counter({
@@ -144,6 +153,11 @@ export class ReceiverMetrics {
 
   onAttempt(delivery: ClaimedDelivery, outcome: AttemptOutcome): void {
     this.attempts.labels(delivery.destination, outcome.outcome).inc();
+    if (outcome.outcome === 'delivered') {
+      // Receipt may be another instance's clock (several on PostgreSQL): a little behind ours reads as 0.
+      const lagMs = Date.now() - Date.parse(delivery.receivedAt);
+      if (!Number.isNaN(lagMs)) this.deliveryLag.labels(delivery.destination).observe(Math.max(0, lagMs) / 1000);
+    }
     if (delivery.destination === DECISION_FETCH_DESTINATION) this.decisionFetches.labels(outcome.outcome).inc();
   }
 }

@@ -11,8 +11,8 @@ import {
   type ReceiverConfig,
   type ReceiverConfigInput,
 } from '../compose/index.js';
-import { burstThrottle, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { burstThrottle, DeliveryBacklog, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
+import { DECISION_FETCH_DESTINATION, openStore, type Store } from '../store/index.js';
 import { ThreadedSqliteStore } from '../store/drivers.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { buildApp } from './app.js';
@@ -126,17 +126,25 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   const metrics = new ReceiverMetrics(store);
   commits.observe = (n) => metrics.onCommit(n);
 
-  // Deliveries received so far: during a burst, dispatch gives the event loop back to them.
+  // Deliveries received so far: during a burst, dispatch gives the event loop back to them,
+  // unless it has fallen behind the events accepted (then it takes its share until it catches up).
   let received = 0;
+  const backlog = new DeliveryBacklog();
   let dispatcher: Dispatcher | null;
   let destinationsChanged: () => Promise<void>;
+  let destinationNames: () => string[] = () => [];
   try {
-    ({ dispatcher, destinationsChanged } = await wireDispatch(config, store, logger, {
+    ({ dispatcher, destinationsChanged, destinationNames } = await wireDispatch(config, store, logger, {
       handlers,
       ingests: true,
-      onAttempt: (delivery, outcome) => metrics.onAttempt(delivery, outcome),
+      onAttempt: (delivery, outcome) => {
+        // The decision fetch takes only some events: counted, it would always look behind.
+        if (delivery.destination !== DECISION_FETCH_DESTINATION) backlog.attempted(delivery.destination);
+        metrics.onAttempt(delivery, outcome);
+      },
       throttle: burstThrottle(config.dispatch.concurrency, {
         foreground: () => received,
+        backlog: () => backlog.owed(destinationNames()),
         ...(store instanceof ThreadedSqliteStore ? { otherLoops: [() => store.writerUtilization()] } : {}),
       }),
     }));
@@ -155,6 +163,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       metrics,
       onIngest: (response, latencyMs) => {
         received++;
+        if (response.outcome === 'accepted') backlog.accepted();
         metrics.onIngest(response, latencyMs);
       },
       onOutboxChange: dispatcher ? () => dispatcher.wake() : undefined,

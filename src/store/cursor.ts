@@ -22,3 +22,19 @@ export function decodeCursor(cursor: string | undefined, kind: CursorKind = 'p')
   if (!m || m[1] !== kind) throw new InvalidCursorError();
   return Number(m[2]);
 }
+
+/**
+ * A cursor of deliveries, which are ordered by their event's log position and then by
+ * destination name (deliveries read back from the log have no row, and so no seq of their own).
+ */
+export function encodeDeliveryCursor(position: { seq: number; destination: string }): string {
+  return Buffer.from(`dl:${position.seq}:${position.destination}`).toString('base64url');
+}
+
+export function decodeDeliveryCursor(cursor: string | undefined): { seq: number; destination: string } | null {
+  if (cursor === undefined || cursor === '') return null;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const m = /^dl:(\d{1,15}):(.{1,300})$/s.exec(text);
+  if (!m) throw new InvalidCursorError();
+  return { seq: Number(m[1]), destination: m[2]! };
+}

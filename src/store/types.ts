@@ -299,8 +299,13 @@ export interface DeliveryQueue {
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /** Records an attempt; ignored when the lease has passed to another worker. */
   completeDelivery(result: AttemptResult): Promise<boolean>;
-  /** Earliest epoch ms at which some delivery becomes due, or null when none is waiting. */
-  nextDueAt(destinations: string[]): Promise<number | null>;
+  /**
+   * Earliest epoch ms at which some delivery becomes due for `workerId`, or null when none is
+   * waiting (a destination's log held by another worker is due when that hold runs out).
+   */
+  nextDueAt(destinations: string[], workerId?: string): Promise<number | null>;
+  /** A stopping worker lets go of the destinations' logs it holds, so another takes them at once. */
+  releaseDeliveries?(workerId: string): Promise<void>;
 }
 
 /** The outbox whole: which rows accepting an event makes, the queue, and the operator's view. */

@@ -84,7 +84,7 @@ describe.concurrent.each(backends)('CLI: destinations in the store ($name)', (ba
     ]);
   });
 
-  it('destinations add, list, disable, enable; a worker whose flags disagree says so at start; disabling stops new rows', async () => {
+  it('destinations add, list, disable, enable; a worker whose flags disagree says so at start; disabling pauses', async () => {
     const mine = await startSink();
     const added = await startSink();
     sinks.push(mine, added);
@@ -150,12 +150,17 @@ describe.concurrent.each(backends)('CLI: destinations in the store ($name)', (ba
     expect(disabled.stdout).toContain(`${addedName} is disabled`);
     const second = await post(webhookUrl!, docvEvent());
     await waitFor(() => mine.requests.length === 2, 'the second forward to the active destination', 15_000);
+    // Paused: the event waits for it, and nothing is sent until it is enabled again.
     const rows = await runCli(['deliveries', '--db', db, '--destination', addedName, '--json']);
-    expect(JSON.parse(rows.stdout).items.map((d: { eventId: string }) => d.eventId)).not.toContain(second.json.eventId);
+    expect(
+      JSON.parse(rows.stdout).items.map((d: { eventId: string; state: string }) => [d.eventId, d.state]),
+    ).toContainEqual([second.json.eventId, 'pending']);
     expect(added.requests).toHaveLength(1);
 
     const enabled = await runCli(['destinations', 'enable', addedName, '--db', db, '--json']);
     expect(JSON.parse(enabled.stdout)).toMatchObject({ name: addedName, state: 'active' });
+    await waitFor(() => added.requests.length === 2, 'the forward that waited', 15_000);
+    expect(JSON.parse(added.requests[1]!.body).eventId).toBe(second.json.eventId);
     const unknown = await runCli(['destinations', 'disable', 'forward:nowhere/', '--db', db]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.trim().split('\n')).toEqual([

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createDocvReceiver, type DocvReceiver } from '../../src/index.js';
+import { openStore } from '../../src/store/open.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { docvEvent, tempDir } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
@@ -33,16 +34,25 @@ describe.each(backends)('dispatch: graceful shutdown ($name)', (backend) => {
     await first.close();
     receiver = undefined;
     expect([started, finished]).toEqual([1, 1]);
-    // What it left behind, read from the database: the attempt recorded, the rest due, none leased.
-    const left = await database.rows<{ state: string; attempts: number; lease_owner: string | null }>(
-      'SELECT state, attempts, lease_owner FROM deliveries',
-    );
-    expect(left.map((d) => [d.state, d.attempts, d.lease_owner]).sort()).toEqual([
-      ['delivered', 1, null],
-      ['pending', 0, null],
-      ['pending', 0, null],
-      ['pending', 0, null],
+    // What it left behind, as the store reads it back: the attempt recorded, the rest due.
+    const reopened = await openStore(database.url);
+    const left = (await reopened.listDeliveries({ limit: 10 })).items;
+    await reopened.close();
+    expect(left.map((d) => [d.state, d.attempts]).sort()).toEqual([
+      ['delivered', 1],
+      ['pending', 0],
+      ['pending', 0],
+      ['pending', 0],
     ]);
+    // Nothing still held: no delivery leased, and the destination's log let go of at once.
+    const leased = await database.rows<{ n: number | string }>(
+      'SELECT COUNT(*) AS n FROM deliveries WHERE lease_owner IS NOT NULL',
+    );
+    expect(Number(leased[0]!.n)).toBe(0);
+    const holds = await database.rows<{ lease_until: number | string | null }>(
+      'SELECT lease_until FROM destination_cursors',
+    );
+    expect(holds.every((h) => h.lease_until === null || Number(h.lease_until) <= Date.now())).toBe(true);
 
     // Handlers are registered before the store is open, as an integrator's code does: with them
     // registered later, the outbox could be dispatched (to no handler) before they exist.

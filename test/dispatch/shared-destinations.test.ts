@@ -94,7 +94,7 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     await waitFor(() => mine.requests.length === 1 && theirs.requests.length === 1, 'a forward at each sink');
   });
 
-  it('disabling a destination stops new rows; the rows it already has stay, and come back with enable', async () => {
+  it('disabling a destination pauses it: what it has and what comes meanwhile wait, and go with enable', async () => {
     const db = await database();
     const target = await sink();
     const serve = await receiver(db, { dispatch: { enabled: false, forwardUrls: [target.url] } });
@@ -105,7 +105,10 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     ).toMatchObject({ name, state: 'disabled' });
     const after = await serve.deliver(docvEvent());
     const rows = await serve.store.listDeliveries({ limit: 10, destination: name });
-    expect(rows.items.map((d) => [d.eventId, d.state])).toEqual([[before.json.eventId, 'pending']]);
+    expect(rows.items.map((d) => [d.eventId, d.state])).toEqual([
+      [after.json.eventId, 'pending'],
+      [before.json.eventId, 'pending'],
+    ]);
     expect(after.json.status).toBe('accepted');
 
     // A worker started now does not take the disabled destination's rows: they wait.
@@ -121,12 +124,12 @@ describe.each(backends)('destinations kept in the store ($name)', (backend: Back
     await new Promise((r) => setTimeout(r, 400));
     expect(target.requests).toHaveLength(0);
 
-    // Enabled again (by another process, through the admin API): the worker picks it up and the waiting row goes.
+    // Enabled again (by another process, through the admin API): the worker picks it up and what waited goes, in order.
     expect(
       (await serve.admin(`/v1/destinations/${encodeURIComponent(name)}/enable`, { method: 'POST' })).json,
     ).toMatchObject({ name, state: 'active' });
-    await waitFor(() => target.requests.length === 1, 'the row that waited');
-    expect(JSON.parse(target.requests[0]!.body).eventId).toBe(before.json.eventId);
+    await waitFor(() => target.requests.length === 2, 'the deliveries that waited');
+    expect(target.requests.map((r) => JSON.parse(r.body).eventId)).toEqual([before.json.eventId, after.json.eventId]);
   });
 
   it('the admin API lists, adds, disables and enables destinations, and a running worker follows', async () => {

@@ -54,13 +54,17 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
       .map((d) => d.destination)
       .sort();
   }
+  /** The event ids a worker gets when it claims for one destination. */
+  async function claimFor(store: Store, destination: string) {
+    return store.claimDeliveries({ workerId: 'w1', limit: 50, leaseMs: 60_000, destinations: [destination], ordered: false });
+  }
   async function accept(store: Store, event = docvEvent()): Promise<string> {
     const outcome = await store.ingest(ingestInput(event));
     expect(outcome.kind).toBe('accepted');
     return outcome.eventId;
   }
 
-  it("an accepted event gets a row per active destination, and the process's own ones; a disabled one gets none", async () => {
+  it("an accepted event is a delivery of every active destination and of the process's own ones; a disabled one is paused", async () => {
     const store = await open((await fresh()).url);
     store.configureOutbox({ destinations: ['handlers'] });
     expect(await destinationsOf(store, await accept(store))).toEqual(['handlers']);
@@ -75,7 +79,16 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
       name: 'forward:sink.test/a',
       state: 'disabled',
     });
-    expect(await destinationsOf(store, await accept(store))).toEqual(['forward:sink.test/b', 'handlers']);
+    // Paused, not dropped: the event is still its delivery, waiting, and no worker takes it.
+    const whilePaused = await accept(store);
+    expect(await destinationsOf(store, whilePaused)).toEqual([
+      'forward:sink.test/a',
+      'forward:sink.test/b',
+      'handlers',
+    ]);
+    expect(await claimFor(store, 'forward:sink.test/a')).toEqual([]);
+    await store.setDestinationState('forward:sink.test/a', 'active');
+    expect(await claimFor(store, 'forward:sink.test/a')).toHaveLength(2);
     expect(await store.setDestinationState('forward:nowhere/', 'disabled')).toBeNull();
   });
 
@@ -105,7 +118,10 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
     await other.addDestination(forward('/late'), 'keep');
     expect(await destinationsOf(receiver, await accept(receiver))).toEqual(['forward:sink.test/late']);
     await other.setDestinationState('forward:sink.test/late', 'disabled');
-    expect(await destinationsOf(receiver, await accept(receiver))).toEqual([]);
+    const paused = await accept(receiver);
+    expect(await claimFor(receiver, 'forward:sink.test/late')).toEqual([]);
+    await other.setDestinationState('forward:sink.test/late', 'active');
+    expect((await claimFor(receiver, 'forward:sink.test/late')).map((d) => d.eventId)).toContain(paused);
   });
 
   it('keep adds what is missing and changes nothing else; replace updates the URL and flags but never the state', async () => {

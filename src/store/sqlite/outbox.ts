@@ -14,6 +14,8 @@ import {
 } from '../rows.js';
 import { newId } from '../ids.js';
 import { Where } from '../where.js';
+import { SqliteLogReader } from './log-reader.js';
+import { SqliteLogViews } from './log-views.js';
 import {
   DECISION_FETCH_DESTINATION,
   type AttemptResult,
@@ -69,7 +71,14 @@ function clip(text: string | null): string | null {
 export class SqliteOutbox {
   private readonly stmts;
 
+  /** Deliveries of the log destinations (forwards, handlers): log-reader.ts. */
+  readonly log: SqliteLogReader;
+  /** The outbox as operators see it, rows and log together: log-views.ts. */
+  readonly views: SqliteLogViews;
+
   constructor(private readonly db: Database.Database) {
+    this.log = new SqliteLogReader(db);
+    this.views = new SqliteLogViews(db);
     this.stmts = {
       insert: db.prepare(
         `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
@@ -141,28 +150,17 @@ export class SqliteOutbox {
       now: accepted.receivedAt.toISOString(),
     };
     const rule = targets.fetchDecisions ? decisionFetchFor(event) : 'none';
-    let fetchId: string | null = null;
     if (rule !== 'none') {
-      fetchId = newId('dlv', now);
       this.stmts.insert.run({
         ...base,
-        deliveryId: fetchId,
+        deliveryId: newId('dlv', now),
         destination: DECISION_FETCH_DESTINATION,
         waitsFor: null,
         waitUntil: null,
       });
     }
-    // Destinations get the fetched decision with the event, if it comes within the wait.
-    const waitsFor = rule === 'fetch-and-wait' ? fetchId : null;
-    for (const destination of targets.destinations) {
-      this.stmts.insert.run({
-        ...base,
-        deliveryId: newId('dlv', now),
-        destination,
-        waitsFor,
-        waitUntil: waitsFor ? now + targets.decisionWaitMs : null,
-      });
-    }
+    // Forwards and handlers get no row: they read the log (log-reader.ts), and a completion's
+    // delivery that must wait for this fetch gets its row when its reader comes to it.
   }
 
   /** Claim queries by shape (state, how many destinations, ordered or not): prepared once each. */
@@ -205,7 +203,11 @@ export class SqliteOutbox {
     return stmt;
   }
 
-  claim(request: ClaimRequest): ClaimedDelivery[] {
+  /**
+   * Due rows first (retries, held and waiting deliveries, decision fetches), then events from the
+   * logs of the destinations this worker holds.
+   */
+  claim(request: ClaimRequest, targets: OutboxTargets): ClaimedDelivery[] {
     const now = request.now ?? Date.now();
     if (request.destinations.length === 0) return [];
     const params: Record<string, unknown> = { now, limit: request.limit };
@@ -217,22 +219,28 @@ export class SqliteOutbox {
       .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq)
       .slice(0, request.limit);
     const leaseUntil = now + request.leaseMs;
-    return rows.map((row) => {
+    const claimed = rows.map((row) => {
       this.stmts.lease.run(request.workerId, leaseUntil, leaseUntil, row.delivery_id);
       const event = this.stmts.eventFor.get(row.event_id)!;
       const delivery: ClaimedDelivery = {
         ...deliveryOf(row),
         event: canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event),
         receivedAt: event.received_at,
-        fetchedDecision: fetchedDecisionOf(this.stmts.decisionFor.get(row.event_id)),
+        fetchedDecision: null,
       };
-      if (wantsTransactionDecision(delivery))
-        delivery.fetchedDecision = fetchedDecisionOf(this.stmts.latestDecisionOf.get(delivery.docvTransactionId!));
       return delivery;
     });
+    claimed.push(...this.log.claim(request, request.limit - claimed.length, targets, now));
+    for (const delivery of claimed) {
+      delivery.fetchedDecision = fetchedDecisionOf(this.stmts.decisionFor.get(delivery.eventId));
+      if (wantsTransactionDecision(delivery))
+        delivery.fetchedDecision = fetchedDecisionOf(this.stmts.latestDecisionOf.get(delivery.docvTransactionId!));
+    }
+    return claimed;
   }
 
   complete(result: AttemptResult): boolean {
+    if (this.log.owns(result.deliveryId)) return this.log.complete(result);
     const row = this.stmts.current.get(result.deliveryId);
     // The lease ran out and another worker took over: its result counts, not this one.
     if (!row || row.lease_owner !== result.workerId) return false;
@@ -273,8 +281,9 @@ export class SqliteOutbox {
 
   private readonly dueStatements = new Map<number, Database.Statement<unknown[], { due: number | null }>>();
 
-  nextDueAt(destinations: string[]): number | null {
+  nextDueAt(destinations: string[], workerId?: string): number | null {
     if (destinations.length === 0) return null;
+    const logDue = this.log.dueAt(destinations, workerId, Date.now());
     let stmt = this.dueStatements.get(destinations.length);
     if (!stmt) {
       stmt = this.db.prepare<unknown[], { due: number | null }>(
@@ -283,18 +292,8 @@ export class SqliteOutbox {
       );
       this.dueStatements.set(destinations.length, stmt);
     }
-    return stmt.get(...destinations)?.due ?? null;
-  }
-
-  list(filter: DeliveryFilter): { rows: DeliveryRow[] } {
-    const where = new Where('?');
-    const after = decodeCursor(filter.cursor, 'dl');
-    if (after !== null) where.add('seq < ?', after);
-    if (filter.state) where.add('state = ?', filter.state);
-    if (filter.destination !== undefined) where.add('destination = ?', filter.destination);
-    if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', filter.docvTransactionId);
-    const sql = `SELECT * FROM deliveries ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    return { rows: this.db.prepare<unknown[], DeliveryRow>(sql).all(...where.values) };
+    const rowDue = stmt.get(...destinations)?.due ?? null;
+    return rowDue === null ? logDue : logDue === null ? rowDue : Math.min(rowDue, logDue);
   }
 
   get(deliveryId: string): { delivery: OutboxDelivery; history: DeliveryAttempt[] } | null {
@@ -329,8 +328,13 @@ export class SqliteOutbox {
   retry(deliveryId: string): OutboxDelivery | null {
     const now = Date.now();
     const changed = this.stmts.requeue.run({ deliveryId, now, nowIso: new Date(now).toISOString() }).changes;
-    if (changed === 0) return null;
-    return deliveryOf(this.stmts.current.get(deliveryId)!);
+    if (changed === 0) {
+      // A delivery read back from the log: delivered, it gets a row; on its way, it is left be.
+      const onItsWay = this.views.retryFromLog(deliveryId);
+      if (onItsWay) return onItsWay;
+    }
+    const row = this.stmts.current.get(deliveryId);
+    return row ? deliveryOf(row) : null;
   }
 
   replay(filter: ReplayFilter): number {
@@ -349,16 +353,8 @@ export class SqliteOutbox {
     const now = Date.now();
     for (const { delivery_id } of ids)
       this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
-    return ids.length;
+    return ids.length + this.views.replayFromLog(filter);
   }
 
-  countByState(): Record<DeliveryState, number> {
-    const counts: Record<DeliveryState, number> = { pending: 0, failed: 0, delivered: 0, dead: 0 };
-    for (const row of this.db
-      .prepare<[], { state: DeliveryState; n: number }>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state')
-      .all()) {
-      counts[row.state] = row.n;
-    }
-    return counts;
-  }
+
 }

@@ -10,7 +10,8 @@ import {
   type OutboxTargets,
   type StoredDestination,
 } from '../destinations.js';
-import { deliveryOf, page } from '../rows.js';
+import { parseLogDeliveryId } from '../log-outbox.js';
+import { countDeliveriesFromLog, listDeliveriesFromLog, logDeliveryById } from '../log-views.js';
 import {
   StoreUnavailableError,
   type AttemptResult,
@@ -87,6 +88,7 @@ export class SqliteStore implements Store {
   private readonly quarantineCapacity: number;
   private readonly writes: SqliteWriteQueue;
   private closed = false;
+  private readonly readonly: boolean;
   private readonly outboxConfig: OutboxConfig;
   private readonly checkpointer: SqliteCheckpointer | null = null;
   private readonly reads: SqliteReadModel;
@@ -106,6 +108,7 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     const { db, walPath } = openSqliteDatabase(options);
     this.db = db;
+    this.readonly = options.readonly === true;
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.outboxConfig = { destinations: [], fetchDecisions: false, decisionWaitMs: 30_000, ...options.outbox };
     this.reads = new SqliteReadModel(db);
@@ -153,7 +156,31 @@ export class SqliteStore implements Store {
   // Event log
 
   ingest(input: IngestInput): Promise<IngestOutcome> {
-    return this.writes.enqueue(() => this.events.ingest(input, () => this.outboxTargets()));
+    return this.forgettingOnFailure(
+      this.writes.enqueue(() => {
+        this.ensureLocalCursors();
+        return this.events.ingest(input, () => this.outboxTargets());
+      }),
+    );
+  }
+
+  /** Whether this process's own destinations have their cursors (see ensureLocalCursors). */
+  private localCursorsReady = false;
+
+  /**
+   * This process's own destinations (a library's handlers) read the log from the first event
+   * accepted after they were configured: their cursors are made in the commit of that event,
+   * before it, once.
+   */
+  private ensureLocalCursors(): void {
+    if (this.localCursorsReady) return;
+    this.outbox.log.ensureCursors(this.outboxConfig.destinations);
+    this.localCursorsReady = true;
+  }
+
+  /** Outbox config as the current commit sees it (the decision fetch and its wait; log reading needs both). */
+  private claimTargets(): OutboxTargets {
+    return this.outboxTargets();
   }
 
   async quarantine(input: QuarantineInput): Promise<void> {
@@ -186,7 +213,7 @@ export class SqliteStore implements Store {
   }
 
   async stats(): Promise<StoreStats> {
-    return { ...this.reads.counts(), deliveries: this.outbox.countByState() };
+    return { ...this.reads.counts(), deliveries: await countDeliveriesFromLog(this.outbox.views) };
   }
 
   // Quarantine
@@ -207,28 +234,68 @@ export class SqliteStore implements Store {
 
   /** Changes which outbox rows new events create (the receiver knows its destinations after open). */
   configureOutbox(config: Partial<OutboxConfig>): void {
+    const before = new Set(this.outboxConfig.destinations);
     Object.assign(this.outboxConfig, config);
+    // This process's own destinations read the log from the next event on; those it no longer
+    // has stop there (queued now, so before any event queued after this call).
+    const local = [...this.outboxConfig.destinations];
+    const dropped = [...before].filter((d) => !local.includes(d));
+    this.localCursorsReady = false;
+    if ((local.length > 0 || dropped.length > 0) && !this.readonly)
+      this.writes
+        .enqueue(() => {
+          this.ensureLocalCursors();
+          this.outbox.log.retireCursors(dropped);
+        })
+        .catch(() => undefined);
   }
 
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    return this.writes.enqueue(() => this.outbox.claim(request));
+    return this.forgettingOnFailure(
+      this.writes.enqueue(() => {
+        this.ensureLocalCursors();
+        return this.outbox.claim(request, this.claimTargets());
+      }),
+    );
   }
 
   completeDelivery(result: AttemptResult): Promise<boolean> {
-    return this.writes.enqueue(() => this.outbox.complete(result));
+    return this.forgettingOnFailure(this.writes.enqueue(() => this.outbox.complete(result)));
   }
 
-  async nextDueAt(destinations: string[]): Promise<number | null> {
-    return this.outbox.nextDueAt(destinations);
+  releaseDeliveries(workerId: string): Promise<void> {
+    return this.writes.enqueue(() => this.outbox.log.release(workerId));
+  }
+
+  /**
+   * What the log reader keeps in memory (what is in flight, how far it read) runs ahead of its
+   * commit; when a commit fails, it is forgotten, and the next claim reads again from the
+   * committed cursor: deliveries may be made twice, none is skipped.
+   */
+  private async forgettingOnFailure<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (err) {
+      // Not this.outbox: on a closed store, building it would throw instead of the write's error.
+      this.outboxInstance?.log.forget();
+      this.localCursorsReady = false;
+      throw err;
+    }
+  }
+
+  async nextDueAt(destinations: string[], workerId?: string): Promise<number | null> {
+    return this.outbox.nextDueAt(destinations, workerId);
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
-    return page(this.outbox.list(filter).rows, filter.limit, 'dl', deliveryOf);
+    return listDeliveriesFromLog(this.outbox.views, filter);
   }
 
   async getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null> {
     const found = this.outbox.get(deliveryId);
-    return found ? { ...found.delivery, history: found.history } : null;
+    if (found) return { ...found.delivery, history: found.history };
+    const parsed = parseLogDeliveryId(deliveryId);
+    return parsed ? ((await logDeliveryById(this.outbox.views, parsed))?.delivery ?? null) : null;
   }
 
   retryDelivery(deliveryId: string): Promise<OutboxDelivery | null> {
@@ -266,7 +333,10 @@ export class SqliteStore implements Store {
     return this.writes.enqueue(() => {
       // Events later in the same commit get its rows too.
       this.activeInCommit = null;
-      return this.destinations.add(destination, mode);
+      const added = this.destinations.add(destination, mode);
+      // A forward reads the log from the event accepted after it.
+      if (added.outcome === 'created' && destination.kind === 'forward') this.outbox.log.ensureCursors([destination.name]);
+      return added;
     });
   }
 

@@ -231,8 +231,11 @@ export class ThreadedSqliteStore implements Store {
   listDestinations(): Promise<StoredDestination[]> {
     return this.reader.listDestinations();
   }
-  nextDueAt(destinations: string[]): Promise<number | null> {
-    return this.reader.nextDueAt(destinations);
+  releaseDeliveries(workerId: string): Promise<void> {
+    return this.call('releaseDeliveries', workerId);
+  }
+  nextDueAt(destinations: string[], workerId?: string): Promise<number | null> {
+    return this.reader.nextDueAt(destinations, workerId);
   }
   listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
     return this.reader.listDeliveries(filter);

@@ -8,6 +8,7 @@ export const WRITE_METHODS = [
   'markQuarantineReprocessed',
   'claimDeliveries',
   'completeDelivery',
+  'releaseDeliveries',
   'recordDecision',
   'markDecisionUnavailable',
   'retryDelivery',

@@ -1,0 +1,378 @@
+import type Database from 'better-sqlite3';
+import type { CanonicalEvent } from '../../contract/index.js';
+import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
+import { cursorLeaseMs, logDeliveryId, LogReading, verdictFor, type DestinationCursor } from '../log-outbox.js';
+import { canonicalOfRow, type EventSummaryRow } from '../rows.js';
+import {
+  DECISION_FETCH_DESTINATION,
+  type AttemptResult,
+  type ClaimRequest,
+  type ClaimedDelivery,
+} from '../types.js';
+import type { OutboxTargets } from '../destinations.js';
+
+interface CursorRow {
+  destination: string;
+  from_seq: number;
+  seq: number;
+  until_seq: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  updated_at: string;
+}
+
+export function cursorOf(row: CursorRow): DestinationCursor {
+  return {
+    destination: row.destination,
+    fromSeq: row.from_seq,
+    seq: row.seq,
+    untilSeq: row.until_seq,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    updatedAt: row.updated_at,
+  };
+}
+
+interface LogRow extends Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'> {
+  seq: number;
+  event_id: string;
+  event_type: string;
+  received_at: string;
+  raw_body: Buffer;
+}
+
+/** A delivery handed out from the log, until its attempt is recorded. */
+interface HandedOut {
+  destination: string;
+  seq: number;
+  eventId: string;
+  docvTransactionId: string;
+  eventType: string;
+  receivedAt: string;
+  /** How long a completion renews the worker's hold on the destination. */
+  leaseMs: number;
+}
+
+/** Errors and statuses from other systems are stored, but never unbounded. */
+function clip(text: string | null): string | null {
+  return text === null ? null : text.length > 1000 ? `${text.slice(0, 999)}…` : text;
+}
+
+/** How often a cursor leaves a mark of when it passed a position (for the delivered time of log deliveries). */
+const MARK_EVERY_MS = 1_000;
+
+/**
+ * The log side of the SQLite outbox (store/log-outbox.ts): hands out the events past each
+ * destination's cursor and records their attempts. Runs in the store's write queue, like the rest
+ * of the outbox, so a claim and a completion are each part of a group commit.
+ *
+ * What a worker has in flight lives here, in memory: after a failed commit or a restart it is
+ * forgotten and the next reader starts again at the committed cursor (at least once).
+ */
+export class SqliteLogReader {
+  private readonly stmts;
+  private readonly readings = new Map<string, LogReading>();
+  private readonly handedOut = new Map<string, HandedOut>();
+  private readonly lastMark = new Map<string, number>();
+
+  constructor(db: Database.Database) {
+    this.stmts = {
+      cursors: db.prepare<[], CursorRow>('SELECT * FROM destination_cursors'),
+      head: db.prepare<[], { head: number | null }>('SELECT MAX(seq) AS head FROM events'),
+      ensure: db.prepare<[string, number, number, string]>(
+        'INSERT INTO destination_cursors (destination, from_seq, seq, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (destination) DO UPDATE SET until_seq = NULL',
+      ),
+      retire: db.prepare<[number, string]>(
+        'UPDATE destination_cursors SET until_seq = ? WHERE destination = ? AND until_seq IS NULL',
+      ),
+      disabled: db.prepare<[], { name: string }>("SELECT name FROM destinations WHERE state <> 'active'"),
+      lease: db.prepare<[string, number, number, string, string]>(
+        'UPDATE destination_cursors SET lease_owner = ?, lease_until = ?, seq = ?, updated_at = ? WHERE destination = ?',
+      ),
+      move: db.prepare<[number, number, string, string, string]>(
+        'UPDATE destination_cursors SET seq = ?, lease_until = ?, updated_at = ? WHERE destination = ? AND lease_owner = ?',
+      ),
+      release: db.prepare<[string]>('UPDATE destination_cursors SET lease_until = 0 WHERE lease_owner = ?'),
+      mark: db.prepare<[string, number, string]>(
+        'INSERT INTO cursor_marks (destination, seq, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      after: db.prepare<[number, number], LogRow>(
+        `SELECT seq, event_id, docv_transaction_id, event_type, received_at, raw_body, canonical
+           FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      openRow: db.prepare<[string, string], { one: number }>(
+        "SELECT 1 AS one FROM deliveries WHERE docv_transaction_id = ? AND destination = ? AND state IN ('pending', 'failed') LIMIT 1",
+      ),
+      fetchOf: db.prepare<[number], { delivery_id: string; state: string }>(
+        `SELECT delivery_id, state FROM deliveries WHERE event_seq = ? AND destination = '${DECISION_FETCH_DESTINATION}'`,
+      ),
+      insert: db.prepare(
+        `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
+           attempts, next_attempt_at, waits_for, wait_until, last_status, last_error, created_at, updated_at)
+         VALUES (@deliveryId, @eventSeq, @eventId, @docvTransactionId, @eventType, @destination, @state,
+           @attempts, @nextAttemptAt, @waitsFor, @waitUntil, @lastStatus, @lastError, @createdAt, @now)
+         ON CONFLICT (delivery_id) DO NOTHING`,
+      ),
+      attempt: db.prepare(
+        `INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
+         VALUES (@deliveryId, 1, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
+      ),
+    };
+  }
+
+  cursors(): DestinationCursor[] {
+    return this.stmts.cursors.all().map(cursorOf);
+  }
+
+  /** Log destinations not read yet start after the last event: what came before is not theirs. */
+  ensureCursors(destinations: readonly string[]): void {
+    if (destinations.length === 0) return;
+    const head = this.stmts.head.get()?.head ?? 0;
+    const now = new Date().toISOString();
+    for (const d of destinations) this.stmts.ensure.run(d, head, head, now);
+  }
+
+  /**
+   * Destinations of this process that it no longer has (a library's handlers registered after the
+   * catch-all): the events accepted from now on are not theirs. What they had stays theirs.
+   */
+  retireCursors(destinations: readonly string[]): void {
+    if (destinations.length === 0) return;
+    const head = this.stmts.head.get()?.head ?? 0;
+    for (const d of destinations) this.stmts.retire.run(head, d);
+  }
+
+  /** Forgets what is in flight: after a commit failed, the committed cursor is the truth. */
+  forget(): void {
+    this.readings.clear();
+    this.handedOut.clear();
+  }
+
+  /** A stopping worker lets go of its destinations at once instead of when its hold runs out. */
+  release(workerId: string): void {
+    this.stmts.release.run(workerId);
+    for (const [destination, reading] of this.readings) if (reading.owner === workerId) this.readings.delete(destination);
+    for (const [id, out] of this.handedOut) if (!this.readings.has(out.destination)) this.handedOut.delete(id);
+  }
+
+  /**
+   * Up to `limit` deliveries from the logs of the requested destinations this worker holds (or
+   * can take over). Events that must wait get a row instead (see verdictFor) and are passed.
+   */
+  claim(request: ClaimRequest, limit: number, targets: OutboxTargets, now: number): ClaimedDelivery[] {
+    const out: ClaimedDelivery[] = [];
+    if (limit <= 0) return out;
+    const cursors = new Map(this.stmts.cursors.all().map((row) => [row.destination, row]));
+    if (cursors.size === 0) return out;
+    const paused = new Set(this.stmts.disabled.all().map((r) => r.name));
+    const nowIso = new Date(now).toISOString();
+    const leaseUntil = now + cursorLeaseMs(request.leaseMs);
+    for (const destination of request.destinations) {
+      if (out.length >= limit) break;
+      const row = cursors.get(destination);
+      if (!row || paused.has(destination)) continue;
+      const heldByOther = row.lease_owner !== null && row.lease_owner !== request.workerId && (row.lease_until ?? 0) >= now;
+      if (heldByOther) continue;
+      let reading = this.readings.get(destination);
+      if (!reading || reading.owner !== request.workerId || row.lease_owner !== request.workerId) {
+        reading = new LogReading(destination, request.workerId, row.seq);
+        this.readings.set(destination, reading);
+        for (const [id, h] of this.handedOut) if (h.destination === destination) this.handedOut.delete(id);
+      }
+      const want = limit - out.length;
+      for (const event of this.stmts.after.all(reading.readTo, want + 16)) {
+        if (row.until_seq !== null && event.seq > row.until_seq) break;
+        const entry = { seq: event.seq, docvTransactionId: event.docv_transaction_id };
+        const canonical = canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event);
+        let waitsFor: { id: string; until: number } | null = null;
+        const verdict = verdictFor(
+          reading,
+          entry,
+          request.ordered,
+          () => this.stmts.openRow.get(event.docv_transaction_id, destination) !== undefined,
+          () => (waitsFor = this.decisionWait(event, canonical, targets, now)) !== null,
+        );
+        if (verdict === 'stop') break;
+        if (verdict === 'materialize') {
+          const wait = waitsFor as { id: string; until: number } | null;
+          this.insertRow(event, destination, {
+            state: 'pending',
+            attempts: 0,
+            nextAttemptAt: now,
+            waitsFor: wait?.id ?? null,
+            waitUntil: wait?.until ?? null,
+            now: nowIso,
+          });
+          reading.skip(event.seq);
+          continue;
+        }
+        reading.handOut(entry);
+        const deliveryId = logDeliveryId(event.event_id, destination);
+        this.handedOut.set(deliveryId, {
+          destination,
+          seq: event.seq,
+          eventId: event.event_id,
+          docvTransactionId: event.docv_transaction_id,
+          eventType: event.event_type,
+          receivedAt: event.received_at,
+          leaseMs: cursorLeaseMs(request.leaseMs),
+        });
+        out.push({
+          deliveryId,
+          eventId: event.event_id,
+          docvTransactionId: canonical.docvTransactionId,
+          eventType: event.event_type,
+          destination,
+          state: 'pending',
+          attempts: 0,
+          nextAttemptAt: event.received_at,
+          lastStatus: null,
+          lastError: null,
+          createdAt: event.received_at,
+          updatedAt: event.received_at,
+          deliveredAt: null,
+          event: canonical,
+          receivedAt: event.received_at,
+          fetchedDecision: null,
+        });
+        if (out.length >= limit) break;
+      }
+      this.stmts.lease.run(request.workerId, leaseUntil, reading.cursor(), nowIso, destination);
+    }
+    return out;
+  }
+
+  /**
+   * A completion's delivery waits for its decision fetch while the fetch is still to be made and
+   * the wait has not run out: it gets a row saying what it waits for (as a row of an earlier
+   * version did from the start).
+   */
+  private decisionWait(
+    event: LogRow,
+    canonical: CanonicalEvent,
+    targets: OutboxTargets,
+    now: number,
+  ): { id: string; until: number } | null {
+    if (!targets.fetchDecisions || decisionFetchFor(canonical) !== 'fetch-and-wait') return null;
+    const until = Date.parse(event.received_at) + targets.decisionWaitMs;
+    if (until <= now) return null;
+    const fetch = this.stmts.fetchOf.get(event.seq);
+    if (!fetch || (fetch.state !== 'pending' && fetch.state !== 'failed')) return null;
+    return { id: fetch.delivery_id, until };
+  }
+
+  /**
+   * When the logs of these destinations next have work for `workerId`: now when events wait past a
+   * cursor it holds or can take; when the hold runs out when another worker holds it; null when
+   * every cursor is at the end of the log.
+   */
+  dueAt(destinations: readonly string[], workerId: string | undefined, now: number): number | null {
+    const wanted = new Set(destinations);
+    const cursors = this.stmts.cursors.all().filter((c) => wanted.has(c.destination));
+    if (cursors.length === 0) return null;
+    const head = this.stmts.head.get()?.head ?? 0;
+    const paused = new Set(this.stmts.disabled.all().map((r) => r.name));
+    let due: number | null = null;
+    for (const c of cursors) {
+      if (c.seq >= Math.min(head, c.until_seq ?? head) || paused.has(c.destination)) continue;
+      const held = c.lease_owner !== null && c.lease_owner !== workerId && (c.lease_until ?? 0) >= now;
+      const at = held ? c.lease_until! + 1 : now;
+      due = due === null ? at : Math.min(due, at);
+    }
+    return due;
+  }
+
+  /** Whether `deliveryId` is a delivery this reader handed out (and still tracks). */
+  owns(deliveryId: string): boolean {
+    return this.handedOut.has(deliveryId);
+  }
+
+  /**
+   * Records the attempt of a delivery handed out from the log: delivered, it only lets the cursor
+   * move; failed or dead, it gets its row (and its first attempt) so retries and the dead-letter
+   * list work as for any row. False when the worker no longer holds the destination.
+   */
+  complete(result: AttemptResult): boolean {
+    const out = this.handedOut.get(result.deliveryId);
+    if (!out) return false;
+    const reading = this.readings.get(out.destination);
+    if (!reading || reading.owner !== result.workerId || !reading.has(out.seq)) return false;
+    const now = Date.now();
+    const nowIso = new Date(now).toISOString();
+    if (result.outcome !== 'delivered') {
+      this.insertRow(
+        {
+          seq: out.seq,
+          event_id: out.eventId,
+          docv_transaction_id: out.docvTransactionId,
+          event_type: out.eventType,
+          received_at: out.receivedAt,
+        },
+        out.destination,
+        {
+          state: result.outcome,
+          attempts: 1,
+          nextAttemptAt: result.nextAttemptAt ?? now,
+          waitsFor: null,
+          waitUntil: null,
+          lastStatus: result.status,
+          lastError: clip(result.error),
+          now: nowIso,
+        },
+        result.deliveryId,
+      );
+      this.stmts.attempt.run({
+        deliveryId: result.deliveryId,
+        worker: result.workerId,
+        startedAt: result.startedAt.toISOString(),
+        durationMs: result.durationMs,
+        outcome: result.outcome,
+        status: result.status,
+        error: clip(result.error),
+      });
+    }
+    reading.finish(out.seq);
+    this.handedOut.delete(result.deliveryId);
+    const cursor = reading.cursor();
+    this.stmts.move.run(cursor, now + out.leaseMs, nowIso, out.destination, result.workerId);
+    if (now - (this.lastMark.get(out.destination) ?? 0) >= MARK_EVERY_MS) {
+      this.lastMark.set(out.destination, now);
+      this.stmts.mark.run(out.destination, cursor, nowIso);
+    }
+    return true;
+  }
+
+  private insertRow(
+    event: Pick<LogRow, 'seq' | 'event_id' | 'docv_transaction_id' | 'event_type' | 'received_at'>,
+    destination: string,
+    fields: {
+      state: string;
+      attempts: number;
+      nextAttemptAt: number;
+      waitsFor: string | null;
+      waitUntil: number | null;
+      lastStatus?: number | null;
+      lastError?: string | null;
+      now: string;
+    },
+    deliveryId = logDeliveryId(event.event_id, destination),
+  ): void {
+    this.stmts.insert.run({
+      deliveryId,
+      eventSeq: event.seq,
+      eventId: event.event_id,
+      docvTransactionId: event.docv_transaction_id,
+      eventType: event.event_type,
+      destination,
+      state: fields.state,
+      attempts: fields.attempts,
+      nextAttemptAt: fields.nextAttemptAt,
+      waitsFor: fields.waitsFor,
+      waitUntil: fields.waitUntil,
+      lastStatus: fields.lastStatus ?? null,
+      lastError: fields.lastError ?? null,
+      createdAt: event.received_at,
+      now: fields.now,
+    });
+  }
+}
