@@ -53,19 +53,44 @@ export class SqliteIngest {
       transactionState: db.prepare<[string], { state: string }>(
         'SELECT state FROM transactions WHERE docv_transaction_id = ?',
       ),
-      upsertTransaction: db.prepare(
+      insertTransaction: db.prepare(
         `INSERT INTO transactions (docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at,
            first_received_at, last_received_at, event_count, anomaly_count, state)
          VALUES (@docvTransactionId, @status, @decision, @customerUserId, @firstEventAt, @lastEventAt,
-           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state)
-         ON CONFLICT (docv_transaction_id) DO UPDATE SET status = excluded.status, decision = excluded.decision,
-           customer_user_id = excluded.customer_user_id, first_event_at = excluded.first_event_at,
-           last_event_at = excluded.last_event_at, first_received_at = excluded.first_received_at,
-           last_received_at = excluded.last_received_at, event_count = excluded.event_count,
-           anomaly_count = excluded.anomaly_count, state = excluded.state`,
+           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state)`,
       ),
     };
+    // An UPDATE rewrites the entry of every index on a column it SETs, changed or not: one
+    // statement per combination of the indexed columns that changed, so a commit writes the
+    // status, decision and customer indexes only when their value moves (most events change the
+    // status alone).
+    const update = (columns: string[]) =>
+      db.prepare(
+        `UPDATE transactions SET ${[
+          ...columns,
+          'first_event_at = @firstEventAt',
+          'last_event_at = @lastEventAt',
+          'first_received_at = @firstReceivedAt',
+          'last_received_at = @lastReceivedAt',
+          'event_count = @eventCount',
+          'anomaly_count = @anomalyCount',
+          'state = @state',
+        ].join(', ')} WHERE docv_transaction_id = @docvTransactionId`,
+      );
+    for (let mask = 0; mask < 8; mask++)
+      this.updates.push(
+        update(
+          [
+            mask & 1 ? 'status = @status' : '',
+            mask & 2 ? 'decision = @decision' : '',
+            mask & 4 ? 'customer_user_id = @customerUserId' : '',
+          ].filter(Boolean),
+        ),
+      );
   }
+
+  /** By which indexed columns changed: bit 1 status, 2 decision, 4 customer user id. */
+  private readonly updates: Database.Statement[] = [];
 
   /** Runs inside a commit of the write queue; `targets` are the outbox rows this event gets. */
   ingest(input: IngestInput, targets: () => OutboxTargets): IngestOutcome {
@@ -111,7 +136,9 @@ export class SqliteIngest {
   /** Folds `change` into a transaction's stored lifecycle (a fetched decision, its absence); none when there is no such transaction. */
   updateLifecycle(docvTransactionId: string, change: (state: TransactionLifecycle) => TransactionLifecycle): void {
     const row = this.stmts.transactionState.get(docvTransactionId);
-    if (row) this.saveLifecycle(change(JSON.parse(row.state) as TransactionLifecycle));
+    if (!row) return;
+    const previous = JSON.parse(row.state) as TransactionLifecycle;
+    this.saveLifecycle(change(previous), previous);
   }
 
   /**
@@ -137,11 +164,10 @@ export class SqliteIngest {
   ): void {
     const lifecycleEvent = lifecycleEventOf(event, receivedAt);
     const row = this.stmts.transactionState.get(docvTransactionId);
-    let state = row
-      ? applyEvent(JSON.parse(row.state) as TransactionLifecycle, lifecycleEvent)
-      : startLifecycle(docvTransactionId, lifecycleEvent);
+    const previous = row ? (JSON.parse(row.state) as TransactionLifecycle) : null;
+    let state = previous ? applyEvent(previous, lifecycleEvent) : startLifecycle(docvTransactionId, lifecycleEvent);
     if (linksEvaluation && event.evaluationId !== undefined) state = this.adoptEvaluation(state, event.evaluationId);
-    this.saveLifecycle(state);
+    this.saveLifecycle(state, previous);
   }
 
   /**
@@ -162,8 +188,16 @@ export class SqliteIngest {
     return folded;
   }
 
-  private saveLifecycle(state: TransactionLifecycle): void {
-    this.stmts.upsertTransaction.run({
+  /** `previous`: the lifecycle as stored, null when the transaction has no row yet. */
+  private saveLifecycle(state: TransactionLifecycle, previous: TransactionLifecycle | null): void {
+    const statement = previous
+      ? this.updates[
+          (state.status !== previous.status ? 1 : 0) |
+            (state.decision !== previous.decision ? 2 : 0) |
+            (state.customerUserId !== previous.customerUserId ? 4 : 0)
+        ]!
+      : this.stmts.insertTransaction;
+    statement.run({
       docvTransactionId: state.docvTransactionId,
       status: state.status,
       decision: state.decision,
