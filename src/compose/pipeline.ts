@@ -15,6 +15,11 @@ export interface ReceiverPipelineOptions {
    * milliseconds. Duplicates and refusals add no outbox row, so they do not wake it.
    */
   onAccepted?: (() => void) | undefined;
+  /**
+   * Before a delivery is taken in: null to go on at once, or a promise to wait for (dispatch's
+   * share under a steady load: dispatch/backpressure.ts).
+   */
+  beforeIngest?: (() => Promise<void> | null) | undefined;
 }
 
 /**
@@ -23,7 +28,7 @@ export interface ReceiverPipelineOptions {
  * dispatcher woken on each accepted delivery.
  */
 export function createReceiverPipeline(options: ReceiverPipelineOptions): IngestPipeline {
-  const { config, store, logger, auth, onAccepted } = options;
+  const { config, store, logger, auth, onAccepted, beforeIngest } = options;
   const pipeline = createIngestPipeline({
     store,
     auth,
@@ -33,18 +38,20 @@ export function createReceiverPipeline(options: ReceiverPipelineOptions): Ingest
     keepDocumentData: config.socure.storeDocumentData,
     onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
   });
-  if (!onAccepted) return pipeline;
+  if (!onAccepted && !beforeIngest) return pipeline;
   return {
     maxBodyBytes: pipeline.maxBodyBytes,
     admit: (head) => pipeline.admit(head),
     async handle(request) {
+      const wait = beforeIngest?.();
+      if (wait) await wait;
       const response = await pipeline.handle(request);
-      if (response.outcome === 'accepted') onAccepted();
+      if (response.outcome === 'accepted') onAccepted?.();
       return response;
     },
     async reprocess(request) {
       const response = await pipeline.reprocess(request);
-      if (response.outcome === 'accepted') onAccepted();
+      if (response.outcome === 'accepted') onAccepted?.();
       return response;
     },
   };

@@ -1,4 +1,5 @@
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export { DeliveryBackpressure, type DeliveryBackpressureOptions } from './backpressure.js';
 export {
   burstThrottle,
   DeliveryBacklog,

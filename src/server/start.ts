@@ -11,7 +11,13 @@ import {
   type ReceiverConfig,
   type ReceiverConfigInput,
 } from '../compose/index.js';
-import { burstThrottle, DeliveryBacklog, type Dispatcher, type HandlerRegistry } from '../dispatch/index.js';
+import {
+  burstThrottle,
+  DeliveryBacklog,
+  DeliveryBackpressure,
+  type Dispatcher,
+  type HandlerRegistry,
+} from '../dispatch/index.js';
 import { DECISION_FETCH_DESTINATION, openStore, type Store } from '../store/index.js';
 import { ThreadedSqliteStore } from '../store/drivers.js';
 import { checkAdminExposure } from './admin-exposure.js';
@@ -130,6 +136,8 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   // unless it has fallen behind the events accepted (then it takes its share until it catches up).
   let received = 0;
   const backlog = new DeliveryBacklog();
+  // Dispatch's share of the machine under a steady load: ingest waits for it past a bound.
+  const backpressure = new DeliveryBackpressure({ backlog: () => backlog.owed(destinationNames()) });
   let dispatcher: Dispatcher | null;
   let destinationsChanged: () => Promise<void>;
   let destinationNames: () => string[] = () => [];
@@ -139,7 +147,10 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       ingests: true,
       onAttempt: (delivery, outcome) => {
         // The decision fetch takes only some events: counted, it would always look behind.
-        if (delivery.destination !== DECISION_FETCH_DESTINATION) backlog.attempted(delivery.destination);
+        if (delivery.destination !== DECISION_FETCH_DESTINATION) {
+          backlog.attempted(delivery.destination);
+          backpressure.progress();
+        }
         metrics.onAttempt(delivery, outcome);
       },
       throttle: burstThrottle(config.dispatch.concurrency, {
@@ -159,7 +170,14 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       config,
       store,
       logger,
-      pipeline: createReceiverPipeline({ config, store, logger, auth, onAccepted: () => dispatcher?.wake() }),
+      pipeline: createReceiverPipeline({
+        config,
+        store,
+        logger,
+        auth,
+        onAccepted: () => dispatcher?.wake(),
+        beforeIngest: dispatcher ? () => backpressure.admit() : undefined,
+      }),
       metrics,
       onIngest: (response, latencyMs) => {
         received++;
@@ -190,6 +208,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     metrics,
     close() {
       closing ??= (async () => {
+        backpressure.releaseAll();
         await app.close();
         await dispatcher?.stop();
         await store.close();

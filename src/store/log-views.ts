@@ -91,7 +91,10 @@ function before(a: { seq: number; destination: string }, b: { seq: number; desti
 /** At most this many chunks of events are scanned for one page (a filter that matches little). */
 const MAX_CHUNKS = 64;
 
-export async function listDeliveriesFromLog(source: LogViewSource, filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
+export async function listDeliveriesFromLog(
+  source: LogViewSource,
+  filter: DeliveryFilter,
+): Promise<Page<OutboxDelivery>> {
   const after = decodeDeliveryCursor(filter.cursor);
   const want = filter.limit + 1;
   const fromRows: Positioned[] = (await source.rows(filter, after, want)).map((row) => ({
@@ -115,7 +118,9 @@ export async function listDeliveriesFromLog(source: LogViewSource, filter: Deliv
         const events = await source.eventsDesc(lo, hi, filter.docvTransactionId, want);
         if (events.length === 0) break;
         const seqs = events.map((e) => Number(e.seq));
-        const withRow = new Set((await source.rowKeys(seqs)).map((k) => `${Number(k.event_seq)}\u0000${k.destination}`));
+        const withRow = new Set(
+          (await source.rowKeys(seqs)).map((k) => `${Number(k.event_seq)}\u0000${k.destination}`),
+        );
         const found: Array<{ event: LogEventRow; cursor: DestinationCursor }> = [];
         for (const event of events) {
           const seq = Number(event.seq);

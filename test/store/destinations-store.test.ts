@@ -56,7 +56,13 @@ describe.each(backends)('store: destinations ($name)', (backend: Backend) => {
   }
   /** The event ids a worker gets when it claims for one destination. */
   async function claimFor(store: Store, destination: string) {
-    return store.claimDeliveries({ workerId: 'w1', limit: 50, leaseMs: 60_000, destinations: [destination], ordered: false });
+    return store.claimDeliveries({
+      workerId: 'w1',
+      limit: 50,
+      leaseMs: 60_000,
+      destinations: [destination],
+      ordered: false,
+    });
   }
   async function accept(store: Store, event = docvEvent()): Promise<string> {
     const outcome = await store.ingest(ingestInput(event));

@@ -103,7 +103,9 @@ describe.each(backends)('store: the event log is the outbox ($name)', (backend: 
     const retry = await claim(store);
     expect(retry.map((d) => d.eventId)).toEqual([a1]);
     expect(retry[0]!.deliveryId).toBe(first[0]!.deliveryId);
-    expect((await store.listDeliveries({ limit: 10, docvTransactionId: 'tx-a' })).items.map((d) => [d.eventId, d.state])).toEqual([
+    expect(
+      (await store.listDeliveries({ limit: 10, docvTransactionId: 'tx-a' })).items.map((d) => [d.eventId, d.state]),
+    ).toEqual([
       [a2, 'pending'],
       [a1, 'failed'],
     ]);
@@ -118,7 +120,13 @@ describe.each(backends)('store: the event log is the outbox ($name)', (backend: 
     const { store } = await open();
     store.configureOutbox({ destinations: ['sink'] });
     const ids = [await accept(store), await accept(store), await accept(store)];
-    const w1 = await store.claimDeliveries({ workerId: 'w1', limit: 2, leaseMs: 300, destinations: ['sink'], ordered: true });
+    const w1 = await store.claimDeliveries({
+      workerId: 'w1',
+      limit: 2,
+      leaseMs: 300,
+      destinations: ['sink'],
+      ordered: true,
+    });
     expect(w1.map((d) => d.eventId)).toEqual(ids.slice(0, 2));
     expect(await claim(store, 'w2')).toEqual([]);
     expect(await store.nextDueAt(['sink'], 'w2')).toBeGreaterThan(Date.now());
@@ -135,7 +143,10 @@ describe.each(backends)('store: the event log is the outbox ($name)', (backend: 
   it('retry and replay give a delivered log delivery a row of its own, with the same delivery id', async () => {
     const { store } = await open();
     store.configureOutbox({ destinations: ['sink'] });
-    const ids = [await accept(store, { eventType: 'APP_OPENED' }), await accept(store, { eventType: 'DOCUMENTS_UPLOADED' })];
+    const ids = [
+      await accept(store, { eventType: 'APP_OPENED' }),
+      await accept(store, { eventType: 'DOCUMENTS_UPLOADED' }),
+    ];
     const claimed = await claim(store);
     for (const d of claimed) await complete(store, d, 'delivered');
     const retried = await store.retryDelivery(claimed[0]!.deliveryId);

@@ -120,34 +120,37 @@ describe('SQLite store: every earlier schema upgrades to the event log as the ou
     expect(earlier).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
-  it.each(earlier)('from version %i: no event lost, every waiting delivery made once, new events from the log', async (version) => {
-    const database = sqliteDatabase(`${tempDir()}/v${version}.db`);
-    databases.push(database);
-    await migratedUpTo(database, version);
-    const old = seed(database.path!, version);
+  it.each(earlier)(
+    'from version %i: no event lost, every waiting delivery made once, new events from the log',
+    async (version) => {
+      const database = sqliteDatabase(`${tempDir()}/v${version}.db`);
+      databases.push(database);
+      await migratedUpTo(database, version);
+      const old = seed(database.path!, version);
 
-    const store = await openStore(database.url);
-    stores.push(store);
-    // A process started with --forward-url keeps its destination (the upgrade made it for version 6).
-    await store.addDestination(
-      { name: DESTINATION, kind: 'forward', url: 'https://sink.test/hook', signed: false, urlCredentials: false },
-      'keep',
-    );
-    for (const id of old) expect((await store.getEvent(id))?.eventId).toBe(id);
-    const fresh = await store.ingest(ingestInput(docvEvent({ docvTransactionId: 'after-upgrade' })));
-    expect(fresh.kind).toBe('accepted');
+      const store = await openStore(database.url);
+      stores.push(store);
+      // A process started with --forward-url keeps its destination (the upgrade made it for version 6).
+      await store.addDestination(
+        { name: DESTINATION, kind: 'forward', url: 'https://sink.test/hook', signed: false, urlCredentials: false },
+        'keep',
+      );
+      for (const id of old) expect((await store.getEvent(id))?.eventId).toBe(id);
+      const fresh = await store.ingest(ingestInput(docvEvent({ docvTransactionId: 'after-upgrade' })));
+      expect(fresh.kind).toBe('accepted');
 
-    const delivered = await deliverAll(store);
-    // Version 1 had no outbox: its events were never deliveries. From 2 on, the waiting and the
-    // failed rows are made, the delivered one is not made again.
-    const expected = version >= 2 ? [old[1], old[2], fresh.eventId] : [fresh.eventId];
-    expect(delivered.map((d) => d.eventId).sort()).toEqual([...expected].sort());
-    if (version >= 2) expect(delivered.find((d) => d.eventId === old[1])?.deliveryId).toBe('dlv_old1');
+      const delivered = await deliverAll(store);
+      // Version 1 had no outbox: its events were never deliveries. From 2 on, the waiting and the
+      // failed rows are made, the delivered one is not made again.
+      const expected = version >= 2 ? [old[1], old[2], fresh.eventId] : [fresh.eventId];
+      expect(delivered.map((d) => d.eventId).sort()).toEqual([...expected].sort());
+      if (version >= 2) expect(delivered.find((d) => d.eventId === old[1])?.deliveryId).toBe('dlv_old1');
 
-    const listed = (await store.listDeliveries({ limit: 50 })).items;
-    expect(listed.map((d) => [d.eventId, d.state]).sort()).toEqual(
-      (version >= 2 ? [...old, fresh.eventId] : [fresh.eventId]).map((id) => [id, 'delivered']).sort(),
-    );
-    expect((await store.stats()).events).toBe(4);
-  });
+      const listed = (await store.listDeliveries({ limit: 50 })).items;
+      expect(listed.map((d) => [d.eventId, d.state]).sort()).toEqual(
+        (version >= 2 ? [...old, fresh.eventId] : [fresh.eventId]).map((id) => [id, 'delivered']).sort(),
+      );
+      expect((await store.stats()).events).toBe(4);
+    },
+  );
 });

@@ -3,12 +3,7 @@ import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import { cursorLeaseMs, logDeliveryId, LogReading, verdictFor, type DestinationCursor } from '../log-outbox.js';
 import { canonicalOfRow, type EventSummaryRow } from '../rows.js';
-import {
-  DECISION_FETCH_DESTINATION,
-  type AttemptResult,
-  type ClaimRequest,
-  type ClaimedDelivery,
-} from '../types.js';
+import { DECISION_FETCH_DESTINATION, type AttemptResult, type ClaimRequest, type ClaimedDelivery } from '../types.js';
 import type { OutboxTargets } from '../destinations.js';
 
 interface CursorRow {
@@ -151,7 +146,8 @@ export class SqliteLogReader {
   /** A stopping worker lets go of its destinations at once instead of when its hold runs out. */
   release(workerId: string): void {
     this.stmts.release.run(workerId);
-    for (const [destination, reading] of this.readings) if (reading.owner === workerId) this.readings.delete(destination);
+    for (const [destination, reading] of this.readings)
+      if (reading.owner === workerId) this.readings.delete(destination);
     for (const [id, out] of this.handedOut) if (!this.readings.has(out.destination)) this.handedOut.delete(id);
   }
 
@@ -171,7 +167,8 @@ export class SqliteLogReader {
       if (out.length >= limit) break;
       const row = cursors.get(destination);
       if (!row || paused.has(destination)) continue;
-      const heldByOther = row.lease_owner !== null && row.lease_owner !== request.workerId && (row.lease_until ?? 0) >= now;
+      const heldByOther =
+        row.lease_owner !== null && row.lease_owner !== request.workerId && (row.lease_until ?? 0) >= now;
       if (heldByOther) continue;
       let reading = this.readings.get(destination);
       if (!reading || reading.owner !== request.workerId || row.lease_owner !== request.workerId) {

@@ -2,7 +2,6 @@ import type Database from 'better-sqlite3';
 import type { OutboxTargets } from '../destinations.js';
 import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
-import { decodeCursor } from '../cursor.js';
 import {
   canonicalOfRow,
   deliveryOf,
@@ -22,8 +21,6 @@ import {
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryAttempt,
-  type DeliveryFilter,
-  type DeliveryState,
   type FetchedDecision,
   type OutboxDelivery,
   type ReplayFilter,
@@ -355,6 +352,4 @@ export class SqliteOutbox {
       this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
     return ids.length + this.views.replayFromLog(filter);
   }
-
-
 }

@@ -335,7 +335,8 @@ export class SqliteStore implements Store {
       this.activeInCommit = null;
       const added = this.destinations.add(destination, mode);
       // A forward reads the log from the event accepted after it.
-      if (added.outcome === 'created' && destination.kind === 'forward') this.outbox.log.ensureCursors([destination.name]);
+      if (added.outcome === 'created' && destination.kind === 'forward')
+        this.outbox.log.ensureCursors([destination.name]);
       return added;
     });
   }
