@@ -173,13 +173,17 @@ export async function wireDispatch(
     ...(options.throttle ? { throttle: options.throttle } : {}),
     ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
   });
+  let unsubscribe: (() => void) | undefined;
   dispatcher = {
     ...inner,
     start() {
       inner.start();
       sync.start();
+      // Events another instance accepted (PostgreSQL NOTIFY) wake this worker at once.
+      unsubscribe = store.onNewEvents?.(() => inner.wake());
     },
     async stop(graceMs) {
+      unsubscribe?.();
       await sync.stop();
       await inner.stop(graceMs);
       await poster?.close();

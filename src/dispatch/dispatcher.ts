@@ -291,9 +291,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // Every finished attempt's record (they wait at most recordBatchMs, then one commit).
       await settledWithin([...recording], 5_000);
       // The destinations' logs this worker read go to the next worker now, not when the hold runs out.
-      await store.releaseDeliveries?.(workerId).catch((err: unknown) =>
-        logger.warn({ err }, 'could not let go of the destinations; another worker takes them when the hold runs out'),
-      );
+      await store
+        .releaseDeliveries?.(workerId)
+        .catch((err: unknown) =>
+          logger.warn(
+            { err },
+            'could not let go of the destinations; another worker takes them when the hold runs out',
+          ),
+        );
       await Promise.allSettled([...byName.values()].map((d) => d.close?.()));
     },
   };

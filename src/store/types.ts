@@ -306,6 +306,12 @@ export interface DeliveryQueue {
   nextDueAt(destinations: string[], workerId?: string): Promise<number | null>;
   /** A stopping worker lets go of the destinations' logs it holds, so another takes them at once. */
   releaseDeliveries?(workerId: string): Promise<void>;
+  /**
+   * Calls `listener` when another process on the store accepted events (PostgreSQL:
+   * LISTEN/NOTIFY), so a worker looks at the log then instead of at its next poll. Returns the
+   * unsubscribe. Absent where every writer is this process (SQLite's wake-ups are in-process).
+   */
+  onNewEvents?(listener: () => void): () => void;
 }
 
 /** The outbox whole: which rows accepting an event makes, the queue, and the operator's view. */

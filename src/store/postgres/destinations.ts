@@ -9,6 +9,9 @@ import {
   type StoredDestination,
 } from '../destinations.js';
 
+/** The pool, or a client in the middle of a transaction (adding a forward also makes its cursor). */
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
 /**
  * The destinations table of the PostgreSQL store. Instances add their flags' destinations at the
  * same moment when they start together: ON CONFLICT makes the add one statement that either
@@ -19,13 +22,13 @@ export async function list(pool: pg.Pool): Promise<StoredDestination[]> {
   return (await pool.query<DestinationRow>('SELECT * FROM destinations ORDER BY name')).rows.map(destinationOf);
 }
 
-async function one(pool: pg.Pool, name: string): Promise<StoredDestination | null> {
+async function one(pool: Queryable, name: string): Promise<StoredDestination | null> {
   const row = (await pool.query<DestinationRow>('SELECT * FROM destinations WHERE name = $1', [name])).rows[0];
   return row ? destinationOf(row) : null;
 }
 
 export async function add(
-  pool: pg.Pool,
+  pool: Queryable,
   wanted: NewDestination,
   mode: AddDestinationMode,
 ): Promise<AddDestinationResult> {

@@ -14,6 +14,8 @@ import { transactionColumn } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type IngestInput, type IngestOutcome, type OutboxConfig } from '../types.js';
 import { fileEvent, linkEvaluations, moveUnfiledEvents, transactionOf, type MovedEvent } from './evaluation-join.js';
 import { TRANSACTION_ARRAYS, TRANSACTION_COLUMNS, transactionColumns } from './lifecycle-rows.js';
+import { LOG_CHANNEL, LOG_LOCK_KEY } from './log-order.js';
+import { ensureCursors } from './log-reader.js';
 import { pgText } from './pg-text.js';
 
 // Named statements: parsed and planned once per connection, whatever the batch size. A batch is
@@ -30,21 +32,28 @@ import { pgText } from './pg-text.js';
  * only earlier events. A key held by a transaction that committed while this statement waited on
  * it is in neither branch and is read by EVENTS_BY_KEY afterwards.
  *
- * The third branch is one row (dedupe_key NULL) with the active destinations (store/destinations.ts),
- * whose outbox rows the batch makes: read here rather than cached, so that a destination another
- * instance added or disabled counts from the next batch on, and rather than by a statement of its
- * own, which would be one more round trip per batch (per event when they come one at a time).
- * `ORDER BY name` lets it walk the primary key: as a sequential scan (priced out on our
- * connections, see connection.ts) its cost crossed jit_above_cost, and JIT compiling the statement
- * took 300 ms of every commit.
+ * The third branch is one row (dedupe_key NULL) with the active destinations (store/destinations.ts):
+ * whether the batch's events get decision fetches. Read here rather than cached, so that a
+ * destination another instance added or disabled counts from the next batch on, and rather than
+ * by a statement of its own, which would be one more round trip per batch (per event when they
+ * come one at a time). `ORDER BY name` lets it walk the primary key: as a sequential scan (priced
+ * out on our connections, see connection.ts) its cost crossed jit_above_cost, and JIT compiling
+ * the statement took 300 ms of every commit.
+ *
+ * `log_lock` takes the log's advisory lock before any event gets its seq, held to the commit, so
+ * events commit in seq order (log-order.ts). The fourth branch NOTIFYs the schema's channel when
+ * the batch accepted an event (delivered at the commit, once however many events; a row with
+ * every column NULL): dispatchers on any instance wake (log-listener.ts).
  */
 const INSERT_EVENTS = {
-  name: 'docv_insert_events_v4',
-  text: `WITH inserted AS (
+  name: 'docv_insert_events_v5',
+  text: `WITH log_lock AS MATERIALIZED (
+           SELECT pg_advisory_xact_lock(${LOG_LOCK_KEY})
+         ), inserted AS (
            INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
              event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[])
+           SELECT u.* FROM log_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[]) AS u
            ON CONFLICT (dedupe_key) DO NOTHING
            RETURNING seq, dedupe_key
          )
@@ -53,7 +62,9 @@ const INSERT_EVENTS = {
          SELECT NULL, dedupe_key, event_id, content_hash, NULL FROM events WHERE dedupe_key = ANY($2::text[])
          UNION ALL
          SELECT NULL, NULL, NULL, NULL, COALESCE(json_agg(json_build_object('name', name, 'kind', kind)), '[]'::json)
-         FROM (SELECT name, kind FROM destinations WHERE state = 'active' ORDER BY name) active`,
+         FROM (SELECT name, kind FROM destinations WHERE state = 'active' ORDER BY name) active
+         UNION ALL
+         SELECT NULL, NULL, NULL, NULL, NULL FROM (SELECT pg_notify(${LOG_CHANNEL}, '') FROM (SELECT 1 FROM inserted LIMIT 1) one) notified`,
 };
 
 const EVENTS_BY_KEY = {
@@ -63,7 +74,7 @@ const EVENTS_BY_KEY = {
 
 /**
  * One round trip for the rest of the inserts: the lifecycle of every transaction of the batch as
- * if it were new (ON CONFLICT DO NOTHING takes no lock on an existing row), the outbox rows, and
+ * if it were new (ON CONFLICT DO NOTHING takes no lock on an existing row), the decision fetches, and
  * the transactions that existed before, locked in key order so that concurrent batches of several
  * instances neither lose updates nor deadlock. Answers the ids it created (state null) and the
  * locked rows. UNION ALL runs its branches in order, so the insert (which may wait on another
@@ -156,12 +167,15 @@ function eventColumns(
  * Commits a batch of deliveries in the caller's transaction with a handful of statements, however
  * many there are. Deduplication rests on the UNIQUE dedupe_key (so it holds across processes);
  * the lifecycle rows are written in key order under row locks, so concurrent batches of several
- * instances neither lose updates nor deadlock.
+ * instances neither lose updates nor deadlock. `cursors`: this process's own destinations whose
+ * cursors configureOutbox changed since the last commit; written first, so the batch's events
+ * are theirs (and no longer those of a retired one).
  */
 export async function ingestBatch(
   client: pg.PoolClient,
   inputs: IngestInput[],
   outbox: OutboxConfig,
+  cursors: { ensure: readonly string[]; retire: readonly string[] } = { ensure: [], retire: [] },
 ): Promise<IngestOutcome[]> {
   // Within the batch the first delivery of a key is the candidate; later ones compare against it.
   // (By position: the same input object may be queued twice.)
@@ -180,6 +194,8 @@ export async function ingestBatch(
   );
   const filed = new Map(ordered.map(([key, input]) => [key, fileEvent(input.event, links)]));
   const eventIds = new Map(ordered.map(([key, input]) => [key, newId('evt', input.receivedAt.getTime())]));
+  // After the evaluation locks, as INSERT_EVENTS: every ingest takes its locks in one order.
+  await ensureCursors(client, cursors.ensure, cursors.retire);
   const inserted = await client.query<{
     seq: number | null;
     dedupe_key: string | null;
@@ -194,7 +210,7 @@ export async function ingestBatch(
   const winners = new Map<string, { eventId: string; contentHash: string }>();
   let active: ActiveDestination[] = [];
   for (const r of inserted.rows) {
-    if (r.dedupe_key === null) active = r.destinations ?? [];
+    if (r.dedupe_key === null) active = r.destinations ?? active;
     else if (r.seq !== null) seqByKey.set(r.dedupe_key, r.seq);
     else winners.set(r.dedupe_key, { eventId: r.event_id!, contentHash: r.content_hash! });
   }
@@ -285,7 +301,7 @@ function eventsByTransaction(accepted: Candidate[], moved: MovedEvent[]): Map<st
 }
 
 /**
- * New transactions and outbox rows in one statement; transactions that already existed are
+ * New transactions and decision fetches in one statement; transactions that already existed are
  * locked by it, folded here and written back by one more.
  */
 async function writeLifecyclesAndOutbox(
@@ -338,11 +354,10 @@ async function writeLifecyclesAndOutbox(
 }
 
 /**
- * The outbox rows of the accepted events, one array per column of CREATE_AND_LOCK ($12…$21): one
- * per destination, and a decision fetch where decisionFetchFor calls for one. Only for
- * `fetch-and-wait` (a completion without its decision) do the destinations wait for the fetch,
- * so they get the decision with the event if it comes within the wait; an upload's forwards go at
- * once, its decision usually comes later.
+ * The outbox rows of the accepted events, one array per column of CREATE_AND_LOCK ($12…$21): a
+ * decision fetch where decisionFetchFor calls for one, nothing else. Forwards and handlers read
+ * the log (log-reader.ts); a completion's delivery that must wait for its fetch (`fetch-and-wait`)
+ * gets its row when its reader comes to it.
  */
 function deliveryColumns(accepted: Candidate[], outbox: OutboxConfig): unknown[] {
   const rows: Array<{
@@ -353,21 +368,15 @@ function deliveryColumns(accepted: Candidate[], outbox: OutboxConfig): unknown[]
     waitUntil: number | null;
   }> = [];
   for (const c of accepted) {
-    const now = c.input.receivedAt.getTime();
     const rule = outbox.fetchDecisions ? decisionFetchFor(c.event) : 'none';
-    const fetchId = rule === 'none' ? null : newId('dlv', now);
-    if (fetchId !== null)
-      rows.push({ id: fetchId, c, destination: DECISION_FETCH_DESTINATION, waitsFor: null, waitUntil: null });
-    const waitsFor = rule === 'fetch-and-wait' ? fetchId : null;
-    for (const destination of outbox.destinations) {
+    if (rule !== 'none')
       rows.push({
-        id: newId('dlv', now),
+        id: newId('dlv', c.input.receivedAt.getTime()),
         c,
-        destination,
-        waitsFor,
-        waitUntil: waitsFor ? now + outbox.decisionWaitMs : null,
+        destination: DECISION_FETCH_DESTINATION,
+        waitsFor: null,
+        waitUntil: null,
       });
-    }
   }
   return [
     rows.map((r) => r.id),

@@ -193,6 +193,52 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'the event log is the outbox: destination cursors instead of a row per event and destination',
+    // Issue 18, decision 0012; SQLite's version 7. A forward or handler destination keeps a cursor
+    // into the events table (seq is the log position; ingest commits in seq order, see
+    // log-order.ts); `deliveries` keeps only the deliveries that left the happy path (failed,
+    // dead, waiting, retried or replayed) and decision fetches. Every row kept before this
+    // version stays as it is: each forward starts reading after the last event, so a pending row
+    // of an earlier version is delivered from its row, and nothing is delivered twice.
+    //
+    // cursor_marks: when a cursor passed a position, at most one mark a second per destination, so
+    // a delivery read back from the log can say when it was delivered.
+    //
+    // events_by_type goes: an index entry on every accepted event for a filter that walks the log
+    // just as well. deliveries_by_destination is rebuilt on the event's position, the order the
+    // deliveries list now has (deliveries_by_event_seq exists since version 2).
+    //
+    // The cursors are made last, under a SHARE lock on events: it waits for inserts in flight (an
+    // instance of an earlier version still running) and holds new ones back until this commits,
+    // so the head they start at is the last event any earlier version gave rows to.
+    sql: `
+      CREATE TABLE destination_cursors (
+        destination  text        PRIMARY KEY,
+        from_seq     bigint      NOT NULL,
+        seq          bigint      NOT NULL,
+        until_seq    bigint,
+        lease_owner  text,
+        lease_until  bigint,
+        updated_at   timestamptz NOT NULL
+      );
+      CREATE TABLE cursor_marks (
+        destination  text        NOT NULL,
+        seq          bigint      NOT NULL,
+        at           timestamptz NOT NULL,
+        PRIMARY KEY (destination, seq)
+      );
+      DROP INDEX IF EXISTS events_by_type;
+      DROP INDEX IF EXISTS deliveries_by_destination;
+      CREATE INDEX deliveries_by_destination ON deliveries (destination, event_seq);
+      LOCK TABLE events IN SHARE MODE;
+      INSERT INTO destination_cursors (destination, from_seq, seq, updated_at)
+        SELECT name, head.seq, head.seq, now()
+          FROM destinations, (SELECT COALESCE(MAX(seq), 0) AS seq FROM events) head
+         WHERE kind = 'forward';
+    `,
+  },
 ];
 
 /**

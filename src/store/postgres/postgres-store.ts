@@ -2,8 +2,9 @@ import type pg from 'pg';
 import type { Dialect } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeCursor } from '../cursor.js';
+import { parseLogDeliveryId } from '../log-outbox.js';
+import { countDeliveriesFromLog, listDeliveriesFromLog, logDeliveryById } from '../log-views.js';
 import {
-  deliveryOf,
   EVENT_SUMMARY_COLUMNS,
   eventSummaryOf,
   page,
@@ -46,22 +47,24 @@ import {
   mapError,
   parsePostgresUrl,
   redactPostgresUrl,
-  retrying,
   type PostgresSettings,
 } from './connection.js';
-import { claimPacing } from './claim-pacing.js';
 import { GroupCommit } from '../group-commit.js';
 import { StatisticsKeeper } from './statistics.js';
 import { ingestBatch } from './ingest.js';
+import { LogListener } from './log-listener.js';
+import { ensureCursors, PostgresLogReader } from './log-reader.js';
+import { PostgresLogViews } from './log-views.js';
 import { applyPostgresMigrations, currentPostgresVersion } from './migrations.js';
 import * as outbox from './outbox.js';
 import * as destinations from './destinations.js';
-import type {
-  AddDestinationMode,
-  AddDestinationResult,
-  DestinationState,
-  NewDestination,
-  StoredDestination,
+import {
+  outboxTargets,
+  type AddDestinationMode,
+  type AddDestinationResult,
+  type DestinationState,
+  type NewDestination,
+  type StoredDestination,
 } from '../destinations.js';
 import { pgText } from './pg-text.js';
 import * as quarantine from './quarantine.js';
@@ -149,20 +152,29 @@ export class PostgresStore implements Store {
   private readonly ingests: GroupCommit<IngestInput, IngestOutcome>;
   /** Analyzes the tables as they grow when nothing else has (see statistics.ts). */
   private readonly statistics: StatisticsKeeper;
-  /** When an ingest last had to wait for a running commit to finish before its own could start. */
-  private ingestQueuedAt = -Infinity;
-  private readonly paceClaim = claimPacing({ ingestBackedUp: () => performance.now() - this.ingestQueuedAt < 250 });
   /**
    * Attempts that finish together are recorded by one statement: one commit instead of one each.
    * Its failures reach the caller as they are (mapped by `read`), retried first when PostgreSQL
    * says so (deadlock, serialization).
    */
   private readonly completions = new GroupCommit<AttemptResult, boolean>({
-    commit: (results) => retrying(() => outbox.completeMany(this.pool, results)),
+    commit: (results) => this.log.completeMany(results),
     maxBatch: 500,
     keyOf: (r) => r.deliveryId,
     failsAll: isUnavailable,
   });
+  /** Deliveries of the log destinations (forwards, handlers) and every claim and record: log-reader.ts. */
+  private readonly log: PostgresLogReader;
+  /** The outbox as operators see it, rows and log together: log-views.ts. */
+  private readonly views: PostgresLogViews;
+  /** Wakes dispatchers on new events (onNewEvents); opened on first use. */
+  private listener: LogListener | null = null;
+  /**
+   * The cursors of this process's own destinations (a library's handlers): `ensure` to make (or
+   * read on), `retire` to stop at the last event; set by configureOutbox, written by the next
+   * commit or claim, whichever comes first (done then).
+   */
+  private localCursors: LocalCursors = { ensure: [], retire: [], done: true };
   private closed = false;
   private ended: Promise<void> | null = null;
 
@@ -172,6 +184,8 @@ export class PostgresStore implements Store {
     this.readonly = options.readonly ?? false;
     this.pool = createPool(this.settings, { readonly: this.readonly });
     this.statistics = new StatisticsKeeper(this.pool);
+    this.log = new PostgresLogReader(this.pool);
+    this.views = new PostgresLogViews(this.pool);
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.onCommit = options.onCommit;
     this.outboxConfig = { destinations: [], fetchDecisions: false, decisionWaitMs: 30_000, ...options.outbox };
@@ -182,9 +196,6 @@ export class PostgresStore implements Store {
       maxInFlight: Math.max(1, Math.min(options.maxConcurrentBatches ?? 2, this.settings.poolSize - 1 || 1)),
       failsAll: isUnavailable,
       commitError: (err) => new StoreUnavailableError(`could not commit: ${describeError(err)}`, { cause: err }),
-      onBackedUp: () => {
-        this.ingestQueuedAt = performance.now();
-      },
     });
   }
 
@@ -217,8 +228,39 @@ export class PostgresStore implements Store {
     return `PostgreSQL ${redactPostgresUrl(this.settings.connectionString)}${this.settings.schema ? ` (schema ${this.settings.schema})` : ''}`;
   }
 
+  /**
+   * This process's own destinations (a library's handlers) and the decision-fetch settings. Its
+   * destinations read the log from the first event committed after this call (their cursors are
+   * made by the next commit, before its events); those it no longer has stop at the last one.
+   */
   configureOutbox(config: Partial<OutboxConfig>): void {
+    const before = new Set(this.outboxConfig.destinations);
     Object.assign(this.outboxConfig, config);
+    const local = [...this.outboxConfig.destinations];
+    const retire = [...before].filter((d) => !local.includes(d));
+    // Still to be written from an earlier call: stopped now after all, or wanted again.
+    if (!this.localCursors.done)
+      for (const d of this.localCursors.retire) if (!local.includes(d) && !retire.includes(d)) retire.push(d);
+    this.localCursors = { ensure: local, retire, done: local.length === 0 && retire.length === 0 };
+  }
+
+  /** Writes the cursors configureOutbox asked for, in its own transaction (a claim's). */
+  private async ensureLocalCursors(): Promise<void> {
+    const wanted = this.localCursors;
+    if (wanted.done || this.readonly) return;
+    await inTransaction(this.pool, (client) => ensureCursors(client, wanted.ensure, wanted.retire));
+    wanted.done = true;
+  }
+
+  /**
+   * Calls `listener` whenever events are committed to this schema, by this process or any other
+   * (LISTEN/NOTIFY on a connection of its own, opened at the first call; log-listener.ts), so a
+   * dispatcher need not poll for them. Answers a function that stops the calls.
+   */
+  onNewEvents(listener: () => void): () => void {
+    if (this.closed) return () => undefined;
+    this.listener ??= new LogListener(this.settings);
+    return this.listener.add(listener);
   }
 
   listDestinations(): Promise<StoredDestination[]> {
@@ -226,7 +268,14 @@ export class PostgresStore implements Store {
   }
 
   addDestination(destination: NewDestination, mode: AddDestinationMode): Promise<AddDestinationResult> {
-    return this.read('adding a destination', () => destinations.add(this.pool, destination, mode));
+    return this.read('adding a destination', () =>
+      inTransaction(this.pool, async (client) => {
+        const added = await destinations.add(client, destination, mode);
+        // A forward reads the log from the event committed after it (a no-op when it has a cursor).
+        if (added.destination.kind === 'forward') await ensureCursors(client, [added.destination.name]);
+        return added;
+      }),
+    );
   }
 
   setDestinationState(name: string, state: DestinationState): Promise<StoredDestination | null> {
@@ -250,8 +299,12 @@ export class PostgresStore implements Store {
   private async commit(inputs: IngestInput[]): Promise<IngestOutcome[]> {
     // A copy: configureOutbox may change the destinations while the batch runs.
     const config = { ...this.outboxConfig, destinations: [...this.outboxConfig.destinations] };
+    const cursors = this.localCursors;
     const started = performance.now();
-    const outcomes = await inTransaction(this.pool, (client) => ingestBatch(client, inputs, config));
+    const outcomes = await inTransaction(this.pool, (client) =>
+      ingestBatch(client, inputs, config, cursors.done ? { ensure: [], retire: [] } : cursors),
+    );
+    cursors.done = true;
     this.onCommit?.(inputs.length, performance.now() - started);
     this.statistics.noteWrites(inputs.length);
     return outcomes;
@@ -365,15 +418,21 @@ export class PostgresStore implements Store {
         transactions: row.transactions,
         transactionsByStatus: Object.fromEntries(byStatus.rows.map((r) => [r.status, r.n])),
         quarantine: row.quarantine,
-        deliveries: await outbox.countByState(this.pool),
+        deliveries: await countDeliveriesFromLog(this.views),
       };
     });
   }
 
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    return this.read('claiming deliveries', async () =>
-      outbox.claim(this.pool, { ...request, limit: await this.paceClaim(request.limit) }),
-    );
+    return this.read('claiming deliveries', async () => {
+      await this.ensureLocalCursors();
+      // The decision-fetch destinations of the store are read by the claim itself.
+      const targets = outboxTargets(this.outboxConfig, []);
+      // Not paced while ingest is busy (claim-pacing.ts did, before the log): a claim writes
+      // nothing per delivery now, and dispatch must keep up under a steady load (issue 18); the
+      // dispatcher's own throttle yields to bursts.
+      return this.log.claim(request, targets);
+    });
   }
 
   completeDelivery(result: AttemptResult): Promise<boolean> {
@@ -392,26 +451,33 @@ export class PostgresStore implements Store {
     );
   }
 
-  nextDueAt(destinations: string[]): Promise<number | null> {
-    return this.read('looking for due deliveries', () => outbox.nextDueAt(this.pool, destinations));
+  releaseDeliveries(workerId: string): Promise<void> {
+    return this.read('letting go of destinations', () => this.log.release(workerId));
   }
 
-  async listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
-    const rows = await this.read('listing deliveries', () => outbox.list(this.pool, filter));
-    return page(rows, filter.limit, 'dl', deliveryOf);
+  nextDueAt(destinations: string[], workerId?: string): Promise<number | null> {
+    return this.read('looking for due deliveries', () => this.log.nextDueAt(destinations, workerId));
+  }
+
+  listDeliveries(filter: DeliveryFilter): Promise<Page<OutboxDelivery>> {
+    return this.read('listing deliveries', () => listDeliveriesFromLog(this.views, filter));
   }
 
   async getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null> {
-    const found = await this.read('reading a delivery', () => outbox.get(this.pool, deliveryId));
-    return found ? { ...found.delivery, history: found.history } : null;
+    return this.read('reading a delivery', async () => {
+      const found = await outbox.get(this.pool, deliveryId);
+      if (found) return { ...found.delivery, history: found.history };
+      const parsed = parseLogDeliveryId(deliveryId);
+      return parsed ? ((await logDeliveryById(this.views, parsed))?.delivery ?? null) : null;
+    });
   }
 
   retryDelivery(deliveryId: string): Promise<OutboxDelivery | null> {
-    return this.read('re-queueing a delivery', () => outbox.retry(this.pool, deliveryId));
+    return this.read('re-queueing a delivery', () => outbox.retry(this.pool, this.views, deliveryId));
   }
 
   replay(filter: ReplayFilter): Promise<number> {
-    return this.read('replaying deliveries', () => outbox.replay(this.pool, filter));
+    return this.read('replaying deliveries', () => outbox.replay(this.pool, this.views, filter));
   }
 
   async ping(): Promise<void> {
@@ -425,6 +491,7 @@ export class PostgresStore implements Store {
       // Whatever is queued still gets its commit (or its error) before the pool closes.
       await this.ingests.idle();
       await this.completions.idle();
+      await this.listener?.close();
       await this.pool.end();
     })();
     return this.ended;
@@ -452,6 +519,13 @@ export class PostgresStore implements Store {
       throw mapError(err, doing);
     }
   }
+}
+
+/** What configureOutbox asks of the cursors of this process's own destinations. */
+interface LocalCursors {
+  ensure: string[];
+  retire: string[];
+  done: boolean;
 }
 
 function withSchema(url: string, schema: string): string {

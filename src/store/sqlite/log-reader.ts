@@ -176,63 +176,74 @@ export class SqliteLogReader {
         this.readings.set(destination, reading);
         for (const [id, h] of this.handedOut) if (h.destination === destination) this.handedOut.delete(id);
       }
-      const want = limit - out.length;
-      for (const event of this.stmts.after.all(reading.readTo, want + 16)) {
-        if (row.until_seq !== null && event.seq > row.until_seq) break;
-        const entry = { seq: event.seq, docvTransactionId: event.docv_transaction_id };
-        const canonical = canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event);
-        let waitsFor: { id: string; until: number } | null = null;
-        const verdict = verdictFor(
-          reading,
-          entry,
-          request.ordered,
-          () => this.stmts.openRow.get(event.docv_transaction_id, destination) !== undefined,
-          () => (waitsFor = this.decisionWait(event, canonical, targets, now)) !== null,
-        );
-        if (verdict === 'stop') break;
-        if (verdict === 'materialize') {
-          const wait = waitsFor as { id: string; until: number } | null;
-          this.insertRow(event, destination, {
+      // In batches of what is still wanted: events that get a row instead (materialize) are
+      // passed, and the next batch starts after them; a stop ends this destination's turn.
+      let stopped = false;
+      for (let batch = 0; batch < 64 && !stopped && out.length < limit; batch++) {
+        const events = this.stmts.after.all(reading.readTo, limit - out.length);
+        if (events.length === 0) break;
+        for (const event of events) {
+          if (row.until_seq !== null && event.seq > row.until_seq) {
+            stopped = true;
+            break;
+          }
+          const entry = { seq: event.seq, docvTransactionId: event.docv_transaction_id };
+          const canonical = canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event);
+          let waitsFor: { id: string; until: number } | null = null;
+          const verdict = verdictFor(
+            reading,
+            entry,
+            request.ordered,
+            () => this.stmts.openRow.get(event.docv_transaction_id, destination) !== undefined,
+            () => (waitsFor = this.decisionWait(event, canonical, targets, now)) !== null,
+          );
+          if (verdict === 'stop') {
+            stopped = true;
+            break;
+          }
+          if (verdict === 'materialize') {
+            const wait = waitsFor as { id: string; until: number } | null;
+            this.insertRow(event, destination, {
+              state: 'pending',
+              attempts: 0,
+              nextAttemptAt: now,
+              waitsFor: wait?.id ?? null,
+              waitUntil: wait?.until ?? null,
+              now: nowIso,
+            });
+            reading.skip(event.seq);
+            continue;
+          }
+          reading.handOut(entry);
+          const deliveryId = logDeliveryId(event.event_id, destination);
+          this.handedOut.set(deliveryId, {
+            destination,
+            seq: event.seq,
+            eventId: event.event_id,
+            docvTransactionId: event.docv_transaction_id,
+            eventType: event.event_type,
+            receivedAt: event.received_at,
+            leaseMs: cursorLeaseMs(request.leaseMs),
+          });
+          out.push({
+            deliveryId,
+            eventId: event.event_id,
+            docvTransactionId: canonical.docvTransactionId,
+            eventType: event.event_type,
+            destination,
             state: 'pending',
             attempts: 0,
-            nextAttemptAt: now,
-            waitsFor: wait?.id ?? null,
-            waitUntil: wait?.until ?? null,
-            now: nowIso,
+            nextAttemptAt: event.received_at,
+            lastStatus: null,
+            lastError: null,
+            createdAt: event.received_at,
+            updatedAt: event.received_at,
+            deliveredAt: null,
+            event: canonical,
+            receivedAt: event.received_at,
+            fetchedDecision: null,
           });
-          reading.skip(event.seq);
-          continue;
         }
-        reading.handOut(entry);
-        const deliveryId = logDeliveryId(event.event_id, destination);
-        this.handedOut.set(deliveryId, {
-          destination,
-          seq: event.seq,
-          eventId: event.event_id,
-          docvTransactionId: event.docv_transaction_id,
-          eventType: event.event_type,
-          receivedAt: event.received_at,
-          leaseMs: cursorLeaseMs(request.leaseMs),
-        });
-        out.push({
-          deliveryId,
-          eventId: event.event_id,
-          docvTransactionId: canonical.docvTransactionId,
-          eventType: event.event_type,
-          destination,
-          state: 'pending',
-          attempts: 0,
-          nextAttemptAt: event.received_at,
-          lastStatus: null,
-          lastError: null,
-          createdAt: event.received_at,
-          updatedAt: event.received_at,
-          deliveredAt: null,
-          event: canonical,
-          receivedAt: event.received_at,
-          fetchedDecision: null,
-        });
-        if (out.length >= limit) break;
       }
       this.stmts.lease.run(request.workerId, leaseUntil, reading.cursor(), nowIso, destination);
     }
@@ -259,9 +270,8 @@ export class SqliteLogReader {
   }
 
   /**
-   * When the logs of these destinations next have work for `workerId`: now when events wait past a
-   * cursor it holds or can take; when the hold runs out when another worker holds it; null when
-   * every cursor is at the end of the log.
+   * When the logs of these destinations next need `workerId` to look: when another worker's hold
+   * on one with events waiting runs out; null otherwise (see below).
    */
   dueAt(destinations: readonly string[], workerId: string | undefined, now: number): number | null {
     const wanted = new Set(destinations);
@@ -273,7 +283,11 @@ export class SqliteLogReader {
     for (const c of cursors) {
       if (c.seq >= Math.min(head, c.until_seq ?? head) || paused.has(c.destination)) continue;
       const held = c.lease_owner !== null && c.lease_owner !== workerId && (c.lease_until ?? 0) >= now;
-      const at = held ? c.lease_until! + 1 : now;
+      // Free or ours: the dispatcher claims the log when woken (an accepted event, a finished
+      // attempt) and again while its claims come back full, so "now" here would only make it spin
+      // while its last completions wait for their commit. Another worker's hold: due when it runs out.
+      if (!held) continue;
+      const at = c.lease_until! + 1;
       due = due === null ? at : Math.min(due, at);
     }
     return due;
