@@ -196,6 +196,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         durationMs,
         ...(next !== undefined ? { nextAttemptAt: next } : {}),
       });
+      // A later event of the same transaction may have been waiting for this record.
+      wake();
       if (!recorded)
         logger.warn(
           { deliveryId: delivery.deliveryId },

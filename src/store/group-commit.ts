@@ -47,6 +47,8 @@ interface Waiting<I, O> {
   item: I;
   resolve: (value: O) => void;
   reject: (err: unknown) => void;
+  /** Answered once durable (the default), or as soon as committed. */
+  durable: boolean;
 }
 
 interface Committed<I, O> {
@@ -60,6 +62,8 @@ export class GroupCommit<I, O> {
   private scheduled = false;
   private idleWaiters: Array<() => void> = [];
   private readonly maxInFlight: number;
+  /** Queued items answered at commit: nothing holds their batch back. */
+  private queuedVolatile = 0;
 
   constructor(private readonly options: GroupCommitOptions<I, O>) {
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 1);
@@ -70,10 +74,17 @@ export class GroupCommit<I, O> {
     return this.queue.length;
   }
 
-  /** Resolves with the item's result once its batch is committed (and durable). */
-  submit(item: I): Promise<O> {
+  /**
+   * Resolves with the item's result once its batch is committed and durable; with `durable:
+   * false`, once it is committed (a write whose loss in a crash only means work done again: a
+   * dispatcher's claim or attempt record, never an acknowledgement). Such an item is not held
+   * back to gather a bigger batch either.
+   */
+  submit(item: I, options: { durable?: boolean } = {}): Promise<O> {
+    const durable = options.durable ?? true;
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, resolve, reject, durable });
+      if (!durable) this.queuedVolatile++;
       this.schedule();
     });
   }
@@ -104,7 +115,7 @@ export class GroupCommit<I, O> {
     while (
       this.queue.length > 0 &&
       this.inFlight < this.maxInFlight &&
-      !(this.options.hold?.(this.queue.length) ?? false)
+      (this.queuedVolatile > 0 || !(this.options.hold?.(this.queue.length) ?? false))
     )
       this.start();
   }
@@ -130,6 +141,7 @@ export class GroupCommit<I, O> {
   private start(): void {
     const batch = this.take();
     if (batch.length === 0) return;
+    for (const w of batch) if (!w.durable) this.queuedVolatile--;
     this.inFlight++;
     settle(
       () => this.options.commit(batch.map((w) => w.item)),
@@ -170,10 +182,22 @@ export class GroupCommit<I, O> {
     this.makeDurable(done);
   }
 
-  private makeDurable(done: Array<Committed<I, O>>): void {
+  private makeDurable(committed: Array<Committed<I, O>>): void {
     const durable = this.options.durable;
-    if (done.length === 0 || !durable) {
-      for (const { waiting, value } of done) waiting.resolve(value);
+    if (committed.length === 0 || !durable) {
+      for (const { waiting, value } of committed) waiting.resolve(value);
+      this.finished();
+      return;
+    }
+    // Answered at commit: they do not wait for the fsync.
+    const done: Array<Committed<I, O>> = [];
+    for (const c of committed) {
+      if (c.waiting.durable) done.push(c);
+      else c.waiting.resolve(c.value);
+    }
+    if (done.length === 0) {
+      // Nothing waits for this commit to be durable: no fsync of its own (the next durable
+      // commit's fsync covers it, since it syncs the whole log).
       this.finished();
       return;
     }

@@ -65,21 +65,34 @@ export type LogVerdict =
   | 'deliver'
   /** It gets a pending row: an earlier delivery of its transaction has one, or it waits for the decision. */
   | 'materialize'
-  /** Stop reading here: an earlier delivery of its transaction is in flight without a row. */
-  | 'stop';
+  /**
+   * Not now: an earlier delivery of its transaction is in flight from the log (or was passed over
+   * just before it). The reader goes on with the events after it, and reads it again next time.
+   */
+  | 'defer';
+
+/** Events handled past the first one passed over, at most: past it, a reader reads nothing new. */
+export const MAX_READ_WINDOW = 1_024;
 
 /**
  * One worker's reading of one destination's log, between the committed cursor and what it has
- * handed out. The cursor moves to just before the oldest delivery still in flight, so a crash
- * loses nothing: the next reader starts at the committed cursor and delivers again what was in
- * flight (at least once).
+ * handed out. Every event up to `readTo` has been handed out or given a row; past it, some events
+ * were too (after one passed over because its transaction was busy), and `passed` remembers them
+ * so the next read, which starts again at `readTo`, skips them. The cursor moves to just before
+ * the oldest delivery still in flight or passed over, so a crash loses nothing: the next reader
+ * starts at the committed cursor and delivers again what was in flight (at least once).
  */
 export class LogReading {
-  /** The last seq handed out or given a row. */
+  /** Every seq up to here is handled (handed out or given a row). */
   readTo: number;
   /** In flight: seq → transaction (to keep a transaction's deliveries in order). */
   private readonly inFlight = new Map<number, string>();
   private readonly inFlightTransactions = new Map<string, number>();
+  /** Handled seqs past readTo. */
+  private readonly passed = new Set<number>();
+  /** This pass: whether an event was passed over (readTo stops before it), and whose. */
+  private blocked = false;
+  private readonly deferredTransactions = new Set<string>();
 
   constructor(
     readonly destination: string,
@@ -93,9 +106,33 @@ export class LogReading {
     return this.inFlight.size;
   }
 
-  /** Whether the transaction has a delivery of this destination in flight. */
+  /** How many events past readTo a read must skip: what it should read more than it wants. */
+  get window(): number {
+    return this.passed.size;
+  }
+
+  /** A claim starts reading at readTo again. */
+  beginPass(): void {
+    this.blocked = false;
+    this.deferredTransactions.clear();
+  }
+
+  /** Whether `seq` was handed out or given a row already (a read past a passed-over event sees it again). */
+  handled(seq: number): boolean {
+    return this.passed.has(seq) || this.inFlight.has(seq);
+  }
+
+  /** An event read again that was handled before: readTo may pass it. */
+  note(seq: number): void {
+    if (!this.blocked) this.advance(seq);
+  }
+
+  /** Whether the transaction has a delivery of this destination in flight, or passed over in this pass. */
   busy(docvTransactionId: string): boolean {
-    return docvTransactionId !== '' && this.inFlightTransactions.has(docvTransactionId);
+    return (
+      docvTransactionId !== '' &&
+      (this.inFlightTransactions.has(docvTransactionId) || this.deferredTransactions.has(docvTransactionId))
+    );
   }
 
   handOut(entry: LogEntry): void {
@@ -105,12 +142,29 @@ export class LogReading {
         entry.docvTransactionId,
         (this.inFlightTransactions.get(entry.docvTransactionId) ?? 0) + 1,
       );
-    this.readTo = Math.max(this.readTo, entry.seq);
+    this.handle(entry.seq);
   }
 
   /** A read event that got a row instead of an attempt: done as far as the cursor goes. */
   skip(seq: number): void {
-    this.readTo = Math.max(this.readTo, seq);
+    this.handle(seq);
+  }
+
+  /** Passed over for now (its transaction is busy): readTo stops before it, and so does the cursor. */
+  defer(entry: LogEntry): void {
+    this.blocked = true;
+    if (entry.docvTransactionId !== '') this.deferredTransactions.add(entry.docvTransactionId);
+  }
+
+  private handle(seq: number): void {
+    if (this.blocked) this.passed.add(seq);
+    else this.advance(seq);
+  }
+
+  private advance(seq: number): void {
+    if (seq <= this.readTo) return;
+    this.readTo = seq;
+    for (const s of this.passed) if (s <= seq) this.passed.delete(s);
   }
 
   has(seq: number): boolean {
@@ -129,11 +183,11 @@ export class LogReading {
     }
   }
 
-  /** Where the committed cursor may go: just before the oldest delivery in flight. */
+  /** Where the committed cursor may go: just before the oldest delivery in flight or passed over. */
   cursor(): number {
-    let oldest = Number.POSITIVE_INFINITY;
+    let oldest = this.readTo + 1;
     for (const seq of this.inFlight.keys()) if (seq < oldest) oldest = seq;
-    return oldest === Number.POSITIVE_INFINITY ? this.readTo : oldest - 1;
+    return oldest - 1;
   }
 }
 
@@ -149,7 +203,7 @@ export function verdictFor(
   hasOpenRow: () => boolean,
   waitsForDecision: () => boolean,
 ): LogVerdict {
-  if (ordered && reading.busy(entry.docvTransactionId)) return 'stop';
+  if (ordered && reading.busy(entry.docvTransactionId)) return 'defer';
   if (ordered && entry.docvTransactionId !== '' && hasOpenRow()) return 'materialize';
   if (waitsForDecision()) return 'materialize';
   return 'deliver';

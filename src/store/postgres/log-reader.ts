@@ -2,7 +2,14 @@ import type pg from 'pg';
 import type { CanonicalEvent, CanonicalFields } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import type { OutboxTargets } from '../destinations.js';
-import { cursorLeaseMs, logDeliveryId, LogReading, verdictFor, type DestinationCursor } from '../log-outbox.js';
+import {
+  cursorLeaseMs,
+  logDeliveryId,
+  LogReading,
+  MAX_READ_WINDOW,
+  verdictFor,
+  type DestinationCursor,
+} from '../log-outbox.js';
 import { deliveryOf, wantsTransactionDecision, type DeliverySummaryRow } from '../rows.js';
 import {
   DECISION_FETCH_DESTINATION,
@@ -460,7 +467,13 @@ export class PostgresLogReader {
         now + holdMs,
         now + holdMs / 2,
         readTo,
-        request.limit + READ_AHEAD,
+        // Events handled after one passed over are read again (and skipped): read that many more.
+        request.limit +
+          READ_AHEAD +
+          Math.min(
+            MAX_READ_WINDOW,
+            Math.max(0, ...request.destinations.map((d) => before.get(d)?.window ?? 0)),
+          ),
       ],
     });
     const claimed: ClaimedDelivery[] = rows
@@ -497,6 +510,7 @@ export class PostgresLogReader {
         reading = new LogReading(destination, request.workerId, cursor.event_seq);
         this.readings.set(destination, reading);
       }
+      reading.beginPass();
       const fetching = targets.fetchDecisions || cursor.fetching === true;
       /** Transactions given a row in this claim: their later events wait behind it too. */
       const heldBack = new Set<string>();
@@ -504,6 +518,11 @@ export class PostgresLogReader {
       for (const event of (events.get(destination) ?? []).sort((a, b) => a.event_seq - b.event_seq)) {
         if (room <= 0) break;
         if (event.event_seq <= reading.readTo) continue;
+        // Handed out or given a row after an event passed over in an earlier claim: read again, skipped.
+        if (reading.handled(event.event_seq)) {
+          reading.note(event.event_seq);
+          continue;
+        }
         // Given a row by an earlier reading (its attempt failed): the row is its delivery now.
         if (event.has_row === true) {
           reading.skip(event.event_seq);
@@ -523,7 +542,10 @@ export class PostgresLogReader {
             this.openInMemory(reading, event.docv_transaction_id, since),
           () => (waitsFor = decisionWait(event, canonical, fetching, targets.decisionWaitMs, now)) !== null,
         );
-        if (verdict === 'stop') break;
+        if (verdict === 'defer') {
+          reading.defer(entry);
+          continue;
+        }
         if (verdict === 'materialize') {
           const wait = waitsFor as { id: string; until: number } | null;
           this.rowsOf(reading).set(event.event_seq, {

@@ -1,7 +1,14 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
-import { cursorLeaseMs, logDeliveryId, LogReading, verdictFor, type DestinationCursor } from '../log-outbox.js';
+import {
+  cursorLeaseMs,
+  logDeliveryId,
+  LogReading,
+  MAX_READ_WINDOW,
+  verdictFor,
+  type DestinationCursor,
+} from '../log-outbox.js';
 import { canonicalOfRow, type EventSummaryRow } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type AttemptResult, type ClaimRequest, type ClaimedDelivery } from '../types.js';
 import type { OutboxTargets } from '../destinations.js';
@@ -141,6 +148,7 @@ export class SqliteLogReader {
   forget(): void {
     this.readings.clear();
     this.handedOut.clear();
+    this.moved.clear();
   }
 
   /** A stopping worker lets go of its destinations at once instead of when its hold runs out. */
@@ -176,16 +184,29 @@ export class SqliteLogReader {
         this.readings.set(destination, reading);
         for (const [id, h] of this.handedOut) if (h.destination === destination) this.handedOut.delete(id);
       }
-      // In batches of what is still wanted: events that get a row instead (materialize) are
-      // passed, and the next batch starts after them; a stop ends this destination's turn.
+      // In batches of what is still wanted, from readTo: events handled after one passed over
+      // (deferred) are read again and skipped; a full window ends this destination's turn.
+      reading.beginPass();
+      let from = reading.readTo;
       let stopped = false;
       for (let batch = 0; batch < 64 && !stopped && out.length < limit; batch++) {
-        const events = this.stmts.after.all(reading.readTo, limit - out.length);
+        const want = limit - out.length;
+        if (reading.window >= MAX_READ_WINDOW) break;
+        const events = this.stmts.after.all(from, want + reading.window);
         if (events.length === 0) break;
+        from = events[events.length - 1]!.seq;
         for (const event of events) {
+          if (out.length >= limit) {
+            stopped = true;
+            break;
+          }
           if (row.until_seq !== null && event.seq > row.until_seq) {
             stopped = true;
             break;
+          }
+          if (reading.handled(event.seq)) {
+            reading.note(event.seq);
+            continue;
           }
           const entry = { seq: event.seq, docvTransactionId: event.docv_transaction_id };
           const canonical = canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event);
@@ -197,9 +218,9 @@ export class SqliteLogReader {
             () => this.stmts.openRow.get(event.docv_transaction_id, destination) !== undefined,
             () => (waitsFor = this.decisionWait(event, canonical, targets, now)) !== null,
           );
-          if (verdict === 'stop') {
-            stopped = true;
-            break;
+          if (verdict === 'defer') {
+            reading.defer(entry);
+            continue;
           }
           if (verdict === 'materialize') {
             const wait = waitsFor as { id: string; until: number } | null;
@@ -245,7 +266,14 @@ export class SqliteLogReader {
           });
         }
       }
-      this.stmts.lease.run(request.workerId, leaseUntil, reading.cursor(), nowIso, destination);
+      // The hold is written when it changes hands, when half of it has passed, or when events
+      // were passed with nothing in flight (no completion would move the cursor past them): not
+      // on every claim, which would write the cursor's page into the log each time.
+      const renew =
+        row.lease_owner !== request.workerId ||
+        (row.lease_until ?? 0) - now < cursorLeaseMs(request.leaseMs) / 2 ||
+        (reading.size === 0 && reading.cursor() !== row.seq);
+      if (renew) this.stmts.lease.run(request.workerId, leaseUntil, reading.cursor(), nowIso, destination);
     }
     return out;
   }
@@ -344,13 +372,30 @@ export class SqliteLogReader {
     }
     reading.finish(out.seq);
     this.handedOut.delete(result.deliveryId);
-    const cursor = reading.cursor();
-    this.stmts.move.run(cursor, now + out.leaseMs, nowIso, out.destination, result.workerId);
-    if (now - (this.lastMark.get(out.destination) ?? 0) >= MARK_EVERY_MS) {
-      this.lastMark.set(out.destination, now);
-      this.stmts.mark.run(out.destination, cursor, nowIso);
-    }
+    // Written once at the end of the commit (flushCursors), however many attempts it records.
+    this.moved.set(out.destination, { workerId: result.workerId, leaseMs: out.leaseMs });
     return true;
+  }
+
+  /** Destinations whose cursor this commit's completions moved, with the worker that holds them. */
+  private readonly moved = new Map<string, { workerId: string; leaseMs: number }>();
+
+  /** Last in each commit: one cursor write per destination its completions moved (and the hold renewed). */
+  flushCursors(): void {
+    if (this.moved.size === 0) return;
+    const now = Date.now();
+    const nowIso = new Date(now).toISOString();
+    for (const [destination, { workerId, leaseMs }] of this.moved) {
+      const reading = this.readings.get(destination);
+      if (!reading || reading.owner !== workerId) continue;
+      const cursor = reading.cursor();
+      this.stmts.move.run(cursor, now + leaseMs, nowIso, destination, workerId);
+      if (now - (this.lastMark.get(destination) ?? 0) >= MARK_EVERY_MS) {
+        this.lastMark.set(destination, now);
+        this.stmts.mark.run(destination, cursor, nowIso);
+      }
+    }
+    this.moved.clear();
   }
 
   private insertRow(

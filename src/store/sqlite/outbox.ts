@@ -100,6 +100,9 @@ export class SqliteOutbox {
       latestDecisionOf: db.prepare<[string], DecisionRow>(
         'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE docv_transaction_id = ? ORDER BY fetched_at DESC LIMIT 1',
       ),
+      anyDue: db.prepare<[string, number], { one: number }>(
+        'SELECT 1 AS one FROM deliveries WHERE state = ? AND next_attempt_at <= ? LIMIT 1',
+      ),
       current: db.prepare<[string], DeliveryRow & { lease_owner: string | null; lease_until: number | null }>(
         'SELECT * FROM deliveries WHERE delivery_id = ?',
       ),
@@ -209,10 +212,14 @@ export class SqliteOutbox {
     if (request.destinations.length === 0) return [];
     const params: Record<string, unknown> = { now, limit: request.limit };
     request.destinations.forEach((d, i) => (params[`d${i}`] = d));
-    const rows = [
-      ...this.claimStatement('pending', request.destinations.length, request.ordered).all(params),
-      ...this.claimStatement('failed', request.destinations.length, request.ordered).all(params),
-    ]
+    // The claim query costs about 50-70 µs even on an empty table (its ordering sub-queries and
+    // sort are set up on every run), a 3 µs look at deliveries_due first: with the log as the
+    // outbox most claims find no row due.
+    const dueIn = (state: 'pending' | 'failed') =>
+      this.stmts.anyDue.get(state, now) === undefined
+        ? []
+        : this.claimStatement(state, request.destinations.length, request.ordered).all(params);
+    const rows = [...dueIn('pending'), ...dueIn('failed')]
       .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq)
       .slice(0, request.limit);
     const leaseUntil = now + request.leaseMs;

@@ -120,6 +120,7 @@ export class SqliteStore implements Store {
       beforeCommit: () => {
         this.activeInCommit = null;
       },
+      endOfCommit: () => this.outboxInstance?.log.flushCursors(),
     });
     if (options.checkpointThread && walPath) this.checkpointer = SqliteCheckpointer.start(options.path);
   }
@@ -251,6 +252,8 @@ export class SqliteStore implements Store {
   }
 
   claimDeliveries(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    // Answered once durable like every write that reads others' rows: a claim must not hand out
+    // an event whose own commit a power cut could still take back (write-queue.ts, whenDurable).
     return this.forgettingOnFailure(
       this.writes.enqueue(() => {
         this.ensureLocalCursors();
@@ -260,7 +263,8 @@ export class SqliteStore implements Store {
   }
 
   completeDelivery(result: AttemptResult): Promise<boolean> {
-    return this.forgettingOnFailure(this.writes.enqueue(() => this.outbox.complete(result)));
+    // An attempt's record lost in a crash means the delivery is made again: no fsync to wait for.
+    return this.forgettingOnFailure(this.writes.enqueue(() => this.outbox.complete(result), { durable: false }));
   }
 
   releaseDeliveries(workerId: string): Promise<void> {

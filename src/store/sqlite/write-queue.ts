@@ -15,6 +15,8 @@ export interface WriteQueueOptions {
   fsync?: Fsync | undefined;
   /** Before each commit (the store forgets what it read for the previous one). */
   beforeCommit?: () => void;
+  /** Last in each commit's transaction, after its writes (the log cursors moved by them, once). */
+  endOfCommit?: () => void;
   /** Told about every group commit: how many writes shared it and how long it took. */
   onCommit?: ((batchSize: number, durationMs: number) => void) | undefined;
 }
@@ -58,10 +60,13 @@ export class SqliteWriteQueue {
     });
   }
 
-  /** Queues a write; earlier writes of the same commit are visible to it. */
-  enqueue<T>(run: () => T): Promise<T> {
+  /**
+   * Queues a write; earlier writes of the same commit are visible to it. It resolves once the WAL
+   * holding it is fsynced, or (`durable: false`) once committed: see GroupCommit.submit.
+   */
+  enqueue<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
-    return this.writes.submit(run) as Promise<T>;
+    return this.writes.submit(run, options) as Promise<T>;
   }
 
   /** Commits what is queued, waits for its fsync, and lets go of the WAL (the connection closes next). */
@@ -80,7 +85,13 @@ export class SqliteWriteQueue {
   private commit(runs: Array<() => unknown>): unknown[] {
     const started = performance.now();
     this.options.beforeCommit?.();
-    const results = this.db.transaction(() => runs.map((run) => run())).immediate();
+    const results = this.db
+      .transaction(() => {
+        const out = runs.map((run) => run());
+        this.options.endOfCommit?.();
+        return out;
+      })
+      .immediate();
     this.options.onCommit?.(runs.length, performance.now() - started);
     return results;
   }
