@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import {
   cursorLeaseMs,
@@ -9,7 +8,7 @@ import {
   verdictFor,
   type DestinationCursor,
 } from '../log-outbox.js';
-import { canonicalOfRow, type EventSummaryRow } from '../rows.js';
+import { canonicalOfRow, metadataOf, transactionOfColumn, type EventSummaryRow } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type AttemptResult, type ClaimRequest, type ClaimedDelivery } from '../types.js';
 import type { OutboxTargets } from '../destinations.js';
 
@@ -40,7 +39,6 @@ interface LogRow extends Pick<EventSummaryRow, 'canonical' | 'docv_transaction_i
   event_id: string;
   event_type: string;
   received_at: string;
-  raw_body: Buffer;
 }
 
 /** A delivery handed out from the log, until its attempt is recorded. */
@@ -98,8 +96,11 @@ export class SqliteLogReader {
       mark: db.prepare<[string, number, string]>(
         'INSERT INTO cursor_marks (destination, seq, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
       ),
+      // Without the body: a read goes past events handled already and past those passed over;
+      // only the ones handed out need theirs (bodyOf).
+      bodyOf: db.prepare<[number], { raw_body: Buffer }>('SELECT raw_body FROM events WHERE seq = ?'),
       after: db.prepare<[number, number], LogRow>(
-        `SELECT seq, event_id, docv_transaction_id, event_type, received_at, raw_body, canonical
+        `SELECT seq, event_id, docv_transaction_id, event_type, received_at, canonical
            FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
       ),
       openRow: db.prepare<[string, string], { one: number }>(
@@ -209,14 +210,13 @@ export class SqliteLogReader {
             continue;
           }
           const entry = { seq: event.seq, docvTransactionId: event.docv_transaction_id };
-          const canonical = canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event);
           let waitsFor: { id: string; until: number } | null = null;
           const verdict = verdictFor(
             reading,
             entry,
             request.ordered,
             () => this.stmts.openRow.get(event.docv_transaction_id, destination) !== undefined,
-            () => (waitsFor = this.decisionWait(event, canonical, targets, now)) !== null,
+            () => (waitsFor = this.decisionWait(event, targets, now)) !== null,
           );
           if (verdict === 'defer') {
             reading.defer(entry);
@@ -236,6 +236,8 @@ export class SqliteLogReader {
             continue;
           }
           reading.handOut(entry);
+          const body = this.stmts.bodyOf.get(event.seq)!.raw_body;
+          const canonical = canonicalOfRow(JSON.parse(body.toString('utf8')) as unknown, event);
           const deliveryId = logDeliveryId(event.event_id, destination);
           this.handedOut.set(deliveryId, {
             destination,
@@ -283,13 +285,14 @@ export class SqliteLogReader {
    * the wait has not run out: it gets a row saying what it waits for (as a row of an earlier
    * version did from the start).
    */
-  private decisionWait(
-    event: LogRow,
-    canonical: CanonicalEvent,
-    targets: OutboxTargets,
-    now: number,
-  ): { id: string; until: number } | null {
-    if (!targets.fetchDecisions || decisionFetchFor(canonical) !== 'fetch-and-wait') return null;
+  private decisionWait(event: LogRow, targets: OutboxTargets, now: number): { id: string; until: number } | null {
+    if (!targets.fetchDecisions) return null;
+    const subject = {
+      eventType: event.event_type,
+      docvTransactionId: transactionOfColumn(event.docv_transaction_id),
+      test: metadataOf(event)?.test ?? false,
+    };
+    if (decisionFetchFor(subject) !== 'fetch-and-wait') return null;
     const until = Date.parse(event.received_at) + targets.decisionWaitMs;
     if (until <= now) return null;
     const fetch = this.stmts.fetchOf.get(event.seq);
