@@ -470,10 +470,7 @@ export class PostgresLogReader {
         // Events handled after one passed over are read again (and skipped): read that many more.
         request.limit +
           READ_AHEAD +
-          Math.min(
-            MAX_READ_WINDOW,
-            Math.max(0, ...request.destinations.map((d) => before.get(d)?.window ?? 0)),
-          ),
+          Math.min(MAX_READ_WINDOW, Math.max(0, ...request.destinations.map((d) => before.get(d)?.window ?? 0))),
       ],
     });
     const claimed: ClaimedDelivery[] = rows
