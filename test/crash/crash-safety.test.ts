@@ -84,8 +84,12 @@ describe.each(backends)('crash safety: kill -9 under load, restart on the same s
     sandbox = await startSandbox({
       apiKey: API_KEY,
       webhookSecret: SECRET,
-      // Patient enough to outlast every restart: ~25 s of retries per event.
-      retrySchedule: Array.from({ length: 60 }, (_, i) => Math.min(50 * 2 ** i, 500)),
+      // Patient enough to outlast every restart: ~25 s of retries per event. The schedule is in
+      // scenario time and the transactions run at timeScale 0.004 (sandbox/delivery/engine.ts,
+      // scaleRetryDelay): 12.5 s of scenario time is 50 ms of wall clock, capped at 500 ms. Written
+      // as 50-500 ms, it was 10 ms a retry, about a second in all, and a restart slower than that
+      // on a loaded machine failed the test.
+      retrySchedule: Array.from({ length: 60 }, (_, i) => Math.min(12_500 * 2 ** i, 125_000)),
       attemptTimeoutMs: 3_000,
       chaos: { duplicates: 0.1 },
     });
