@@ -22,4 +22,11 @@ export default function setup(): void {
       stdio: 'inherit',
     },
   );
+  // tsc writes bin.js without the exec bit; `npx docv-webhooks` (the banners' commands) runs it
+  // directly. It used to pass only when a test that installs the package (npm's bin-links chmods
+  // its target) had run first.
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bin-executable.mjs', import.meta.url))], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 }
