@@ -30,6 +30,32 @@ export interface DestinationCursor {
   updatedAt: string;
 }
 
+/** A row of destination_cursors as either driver returns it (pg: bigint as text, times as Date). */
+export interface DestinationCursorRow {
+  destination: string;
+  from_seq: number | string;
+  seq: number | string;
+  until_seq: number | string | null;
+  lease_owner: string | null;
+  lease_until: number | string | null;
+  updated_at: Date | string;
+}
+
+export function cursorOf(row: DestinationCursorRow): DestinationCursor {
+  return {
+    destination: row.destination,
+    fromSeq: Number(row.from_seq),
+    seq: Number(row.seq),
+    untilSeq: row.until_seq === null ? null : Number(row.until_seq),
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until === null ? null : Number(row.lease_until),
+    updatedAt: typeof row.updated_at === 'string' ? row.updated_at : row.updated_at.toISOString(),
+  };
+}
+
+/** How often a cursor leaves a mark of when it passed a position (the delivered time of log deliveries). */
+export const MARK_EVERY_MS = 1_000;
+
 /** 8 hex characters of SHA-256: which destination a log delivery id names, among a store's few. */
 export function destinationTag(destination: string): string {
   return createHash('sha256').update(destination).digest('hex').slice(0, 8);

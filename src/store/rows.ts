@@ -172,3 +172,8 @@ export function shownHeaders(stored: string | Record<string, string>): Record<st
     typeof stored === 'string' ? (JSON.parse(stored) as Record<string, string>) : stored,
   );
 }
+
+/** Errors and statuses from other systems are stored, but never unbounded. */
+export function clipText(text: string | null): string | null {
+  return text === null ? null : text.length > 1000 ? `${text.slice(0, 999)}…` : text;
+}

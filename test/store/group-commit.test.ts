@@ -36,6 +36,34 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[1, 2], [3, 4], [5]]);
   });
 
+  it('an item submitted with durable: false is answered at commit, is not held, and alone asks for no durability', async () => {
+    let durableCalls = 0;
+    let makeDurable: () => void = () => undefined;
+    const group = new GroupCommit<number, number>({
+      commit: (items) => items,
+      maxBatch: 100,
+      // Held as long as anything waits: only a volatile item may start a batch.
+      hold: () => true,
+      durable: () => {
+        durableCalls++;
+        return new Promise<void>((resolve) => (makeDurable = resolve));
+      },
+    });
+    const answered: number[] = [];
+    const durable = group.submit(1).then((v) => answered.push(v));
+    const volatile = group.submit(2, { durable: false }).then((v) => answered.push(v));
+    await volatile;
+    // Committed in one batch: the volatile item is answered, the durable one waits for the disk.
+    expect(answered).toEqual([2]);
+    expect(durableCalls).toBe(1);
+    makeDurable();
+    await durable;
+    expect(answered).toEqual([2, 1]);
+    // A batch of volatile items only makes nothing durable on its own.
+    expect(await group.submit(3, { durable: false })).toBe(3);
+    expect(durableCalls).toBe(1);
+  });
+
   it('after a failed batch, commits each item alone: one bad item fails only its caller', async () => {
     const calls: number[][] = [];
     const group = new GroupCommit<number, number>({

@@ -2,15 +2,8 @@ import type pg from 'pg';
 import type { CanonicalEvent, CanonicalFields } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import type { OutboxTargets } from '../destinations.js';
-import {
-  cursorLeaseMs,
-  logDeliveryId,
-  LogReading,
-  MAX_READ_WINDOW,
-  verdictFor,
-  type DestinationCursor,
-} from '../log-outbox.js';
-import { deliveryOf, wantsTransactionDecision, type DeliverySummaryRow } from '../rows.js';
+import { cursorLeaseMs, logDeliveryId, LogReading, MARK_EVERY_MS, MAX_READ_WINDOW, verdictFor } from '../log-outbox.js';
+import { clipText, deliveryOf, wantsTransactionDecision, type DeliverySummaryRow } from '../rows.js';
 import {
   DECISION_FETCH_DESTINATION,
   type AttemptResult,
@@ -41,28 +34,6 @@ import { storedEvent } from './stored-rows.js';
  * are forgotten and the next claim reads again from the committed cursor: deliveries may be made
  * twice, none is skipped.
  */
-
-interface CursorRow {
-  destination: string;
-  from_seq: number;
-  seq: number;
-  until_seq: number | null;
-  lease_owner: string | null;
-  lease_until: number | null;
-  updated_at: Date | string;
-}
-
-export function cursorOf(row: CursorRow): DestinationCursor {
-  return {
-    destination: row.destination,
-    fromSeq: Number(row.from_seq),
-    seq: Number(row.seq),
-    untilSeq: row.until_seq === null ? null : Number(row.until_seq),
-    leaseOwner: row.lease_owner,
-    leaseUntil: row.lease_until === null ? null : Number(row.lease_until),
-    updatedAt: typeof row.updated_at === 'string' ? row.updated_at : row.updated_at.toISOString(),
-  };
-}
 
 /** The claim's answer, one shape for its three kinds of row. */
 interface ClaimRow extends DeliverySummaryRow {
@@ -330,15 +301,10 @@ function newRowColumns(rows: NewRow[]): unknown[] {
   ];
 }
 
-/** Errors and statuses from other systems are stored, but never unbounded. */
+/** Errors and statuses from other systems are stored, but never unbounded (and never with a NUL: pgText). */
 export function clip(text: string | null): string | null {
-  if (text === null) return null;
-  const t = pgText(text);
-  return t.length > 1000 ? `${t.slice(0, 999)}…` : t;
+  return clipText(text === null ? null : pgText(text));
 }
-
-/** How often a cursor leaves a mark of when it passed a position (for the delivered time of log deliveries). */
-const MARK_EVERY_MS = 1_000;
 
 /** Events read past the claim's limit per destination: some may get a row instead of an attempt. */
 const READ_AHEAD = 4;

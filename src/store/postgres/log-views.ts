@@ -1,9 +1,8 @@
 import type pg from 'pg';
-import { destinationTag, parseLogDeliveryId } from '../log-outbox.js';
+import { cursorOf, destinationTag, parseLogDeliveryId, type DestinationCursorRow } from '../log-outbox.js';
 import { logDelivery, type LogEventRow, type LogViewSource, type PositionedRow } from '../log-views.js';
 import { Where } from '../where.js';
 import type { DeliveryFilter, DeliveryState, OutboxDelivery, ReplayFilter } from '../types.js';
-import { cursorOf } from './log-reader.js';
 import { pgText } from './pg-text.js';
 
 /**
@@ -26,9 +25,7 @@ export class PostgresLogViews implements LogViewSource {
   constructor(private readonly pool: pg.Pool) {}
 
   async cursors() {
-    return (await this.pool.query<Parameters<typeof cursorOf>[0]>('SELECT * FROM destination_cursors')).rows.map(
-      cursorOf,
-    );
+    return (await this.pool.query<DestinationCursorRow>('SELECT * FROM destination_cursors')).rows.map(cursorOf);
   }
 
   async rows(filter: DeliveryFilter, after: { seq: number; destination: string } | null, limit: number) {

@@ -2,13 +2,15 @@ import type Database from 'better-sqlite3';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import {
   cursorLeaseMs,
+  cursorOf,
   logDeliveryId,
+  MARK_EVERY_MS,
   LogReading,
   MAX_READ_WINDOW,
   verdictFor,
   type DestinationCursor,
 } from '../log-outbox.js';
-import { canonicalOfRow, metadataOf, transactionOfColumn, type EventSummaryRow } from '../rows.js';
+import { canonicalOfRow, clipText, metadataOf, transactionOfColumn, type EventSummaryRow } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type AttemptResult, type ClaimRequest, type ClaimedDelivery } from '../types.js';
 import type { OutboxTargets } from '../destinations.js';
 
@@ -20,18 +22,6 @@ interface CursorRow {
   lease_owner: string | null;
   lease_until: number | null;
   updated_at: string;
-}
-
-export function cursorOf(row: CursorRow): DestinationCursor {
-  return {
-    destination: row.destination,
-    fromSeq: row.from_seq,
-    seq: row.seq,
-    untilSeq: row.until_seq,
-    leaseOwner: row.lease_owner,
-    leaseUntil: row.lease_until,
-    updatedAt: row.updated_at,
-  };
 }
 
 interface LogRow extends Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'> {
@@ -52,14 +42,6 @@ interface HandedOut {
   /** How long a completion renews the worker's hold on the destination. */
   leaseMs: number;
 }
-
-/** Errors and statuses from other systems are stored, but never unbounded. */
-function clip(text: string | null): string | null {
-  return text === null ? null : text.length > 1000 ? `${text.slice(0, 999)}…` : text;
-}
-
-/** How often a cursor leaves a mark of when it passed a position (for the delivered time of log deliveries). */
-const MARK_EVERY_MS = 1_000;
 
 /**
  * The log side of the SQLite outbox (store/log-outbox.ts): hands out the events past each
@@ -358,7 +340,7 @@ export class SqliteLogReader {
           waitsFor: null,
           waitUntil: null,
           lastStatus: result.status,
-          lastError: clip(result.error),
+          lastError: clipText(result.error),
           now: nowIso,
         },
         result.deliveryId,
@@ -370,7 +352,7 @@ export class SqliteLogReader {
         durationMs: result.durationMs,
         outcome: result.outcome,
         status: result.status,
-        error: clip(result.error),
+        error: clipText(result.error),
       });
     }
     reading.finish(out.seq);

@@ -1,9 +1,14 @@
 import type Database from 'better-sqlite3';
-import { destinationTag, logDeliveryId, parseLogDeliveryId } from '../log-outbox.js';
+import {
+  cursorOf,
+  destinationTag,
+  logDeliveryId,
+  parseLogDeliveryId,
+  type DestinationCursorRow,
+} from '../log-outbox.js';
 import { logDelivery, type LogEventRow, type LogViewSource, type PositionedRow } from '../log-views.js';
 import { Where } from '../where.js';
 import type { DeliveryFilter, DeliveryState, OutboxDelivery, ReplayFilter } from '../types.js';
-import { cursorOf } from './log-reader.js';
 
 /**
  * The SQLite answers to the outbox views' questions (store/log-views.ts), and the writes that give
@@ -18,7 +23,7 @@ export class SqliteLogViews implements LogViewSource {
       logDeliveryId(String(eventId), String(destination)),
     );
     this.stmts = {
-      cursors: db.prepare<[], Parameters<typeof cursorOf>[0]>('SELECT * FROM destination_cursors'),
+      cursors: db.prepare<[], DestinationCursorRow>('SELECT * FROM destination_cursors'),
       eventById: db.prepare<[string], LogEventRow>(
         'SELECT seq, event_id, docv_transaction_id, event_type, received_at FROM events WHERE event_id = ?',
       ),
@@ -33,9 +38,6 @@ export class SqliteLogViews implements LogViewSource {
       ),
       mark: db.prepare<[string, number], { at: string }>(
         'SELECT at FROM cursor_marks WHERE destination = ? AND seq >= ? ORDER BY seq LIMIT 1',
-      ),
-      rowOf: db.prepare<[number, string], { delivery_id: string }>(
-        'SELECT delivery_id FROM deliveries WHERE event_seq = ? AND destination = ?',
       ),
       insertPending: db.prepare(
         `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
@@ -137,11 +139,6 @@ export class SqliteLogViews implements LogViewSource {
       nowIso: new Date(now).toISOString(),
     });
     return null;
-  }
-
-  /** A row id for (event, destination) when the delivery has one. */
-  hasRow(seq: number, destination: string): boolean {
-    return this.stmts.rowOf.get(seq, destination) !== undefined;
   }
 
   /**

@@ -4,6 +4,7 @@ import type { CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import {
   canonicalOfRow,
+  clipText,
   deliveryOf,
   NO_TRANSACTION,
   transactionColumn,
@@ -54,11 +55,6 @@ function fetchedDecisionOf(row: DecisionRow | undefined): FetchedDecision | null
     details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null,
     ...(row.decision_name !== null ? { decisionName: row.decision_name } : {}),
   };
-}
-
-/** Errors and statuses from other systems are stored, but never unbounded. */
-function clip(text: string | null): string | null {
-  return text === null ? null : text.length > 1000 ? `${text.slice(0, 999)}…` : text;
 }
 
 /**
@@ -255,7 +251,7 @@ export class SqliteOutbox {
       state: result.outcome,
       nextAttemptAt,
       status: result.status,
-      error: clip(result.error),
+      error: clipText(result.error),
       now: nowIso,
     });
     this.stmts.attempt.run({
@@ -266,7 +262,7 @@ export class SqliteOutbox {
       durationMs: result.durationMs,
       outcome: result.outcome,
       status: result.status,
-      error: clip(result.error),
+      error: clipText(result.error),
     });
     return true;
   }

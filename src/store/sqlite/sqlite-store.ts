@@ -179,11 +179,6 @@ export class SqliteStore implements Store {
     this.localCursorsReady = true;
   }
 
-  /** Outbox config as the current commit sees it (the decision fetch and its wait; log reading needs both). */
-  private claimTargets(): OutboxTargets {
-    return this.outboxTargets();
-  }
-
   async quarantine(input: QuarantineInput): Promise<void> {
     if (this.quarantineCapacity <= 0) return;
     await this.writes.enqueue(() => this.quarantineRows.insert(input, this.quarantineCapacity));
@@ -257,7 +252,7 @@ export class SqliteStore implements Store {
     return this.forgettingOnFailure(
       this.writes.enqueue(() => {
         this.ensureLocalCursors();
-        return this.outbox.claim(request, this.claimTargets());
+        return this.outbox.claim(request, this.outboxTargets());
       }),
     );
   }
