@@ -38,3 +38,20 @@ export function decodeDeliveryCursor(cursor: string | undefined): { seq: number;
   if (!m) throw new InvalidCursorError();
   return { seq: Number(m[1]), destination: m[2]! };
 }
+
+/**
+ * A cursor of transactions, which are listed by last activity (last_received_at descending, then
+ * seq descending): the last row's receipt time (epoch ms) and seq. A cursor of the list before it
+ * was ordered so (`tx:<seq>`) is refused.
+ */
+export function encodeActivityCursor(position: { at: Date; seq: number }): string {
+  return Buffer.from(`tx:${position.at.getTime()}:${position.seq}`).toString('base64url');
+}
+
+export function decodeActivityCursor(cursor: string | undefined): { at: Date; seq: number } | null {
+  if (cursor === undefined || cursor === '') return null;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const m = /^tx:(\d{1,15}):(\d{1,15})$/.exec(text);
+  if (!m) throw new InvalidCursorError();
+  return { at: new Date(Number(m[1])), seq: Number(m[2]) };
+}

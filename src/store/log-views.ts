@@ -1,7 +1,16 @@
 import { decodeDeliveryCursor, encodeDeliveryCursor } from './cursor.js';
 import { destinationTag, logDeliveryId, type DestinationCursor } from './log-outbox.js';
 import { deliveryOf, transactionOfColumn, type DeliverySummaryRow } from './rows.js';
-import type { DeliveryFilter, DeliveryState, OutboxDelivery, OutboxDeliveryView, Page } from './types.js';
+import {
+  MAX_RECEIPT_BUCKETS,
+  type DeliveryFilter,
+  type DeliveryState,
+  type DestinationHealth,
+  type OutboxDelivery,
+  type OutboxDeliveryView,
+  type Page,
+  type ReceiptBucket,
+} from './types.js';
 
 /*
  * The operator's view of the outbox when most deliveries have no row (log-outbox.ts): a delivery
@@ -27,13 +36,16 @@ export interface LogEventRow {
 export interface LogViewSource {
   cursors(): Promise<DestinationCursor[]>;
   /**
-   * Rows matching the filter (state, destination, transaction) ordered by event seq descending,
-   * then destination ascending, strictly after `after` in that order.
+   * Rows matching the filter's state, destination and transaction, whose event has
+   * range.after < event_seq ≤ range.upTo (the filter's eventId, from and to, as log positions:
+   * see positionRange), ordered by event seq descending, then destination ascending, strictly
+   * after `after` in that order. The filter's eventId/from/to need no handling of their own here.
    */
   rows(
     filter: DeliveryFilter,
     after: { seq: number; destination: string } | null,
     limit: number,
+    range: SeqRange,
   ): Promise<PositionedRow[]>;
   /** Events with lo < seq ≤ hi (of one transaction when given), seq descending. */
   eventsDesc(lo: number, hi: number, docvTransactionId: string | undefined, limit: number): Promise<LogEventRow[]>;
@@ -48,6 +60,57 @@ export interface LogViewSource {
   /** Rows by state. */
   countRowsByState(): Promise<Record<DeliveryState, number>>;
   eventById(eventId: string): Promise<LogEventRow | null>;
+
+  // Issue 19 (operations console): small questions, each one index lookup or a few.
+
+  /**
+   * For each time (ascending), the log position just before the first event received at or
+   * after it: that event's seq − 1; the last seq of the log when none was; 0 on an empty log.
+   * Events with positionsAt([a])[0] < seq ≤ positionsAt([b])[0] are those received in [a, b),
+   * to within the events committed out of receipt order near a and b (events are committed
+   * nearly in receipt order). Must not count or scan rows: an index seek or a binary search on
+   * seq per time.
+   */
+  positionsAt(times: Date[]): Promise<number[]>;
+  /** Rows by destination and state (GROUP BY destination, state). */
+  countRowsByDestination(): Promise<Array<{ destination: string; state: DeliveryState; n: number | string }>>;
+  /**
+   * Destination names the store knows besides the cursors: the stored destinations (the
+   * destinations table) and every destination that has a row in deliveries (decision-fetch,
+   * destinations removed since). Sorted or not; duplicates allowed.
+   */
+  knownDestinations(): Promise<string[]>;
+  /**
+   * The latest cursor mark of `destination` made at or before `at` (cursor_marks: the cursor
+   * had passed `seq` at `at`), or with `at` null its latest mark of all; null when there is none.
+   * Walk the primary key (destination, seq) from the top: marks are made in seq order.
+   */
+  markAtOrBefore(destination: string, at: Date | null): Promise<{ seq: number; at: string } | null>;
+  /**
+   * From the recorded attempts of `destination` (delivery_attempts.destination): how many
+   * started at or after `since`, how many of those failed or were dead, when the latest
+   * delivered one ended (started_at + duration, any time), and the latest attempt with an error
+   * (any time; its started_at). Through the index (destination, started_at).
+   */
+  attemptsOf(destination: string, since: Date): Promise<RecordedAttempts>;
+}
+
+/** A range of log positions: after < seq ≤ upTo. */
+export interface SeqRange {
+  after: number;
+  upTo: number;
+}
+
+/** The whole log. */
+export const WHOLE_LOG: SeqRange = { after: 0, upTo: Number.MAX_SAFE_INTEGER };
+
+/** What a destination's attempt records say (LogViewSource.attemptsOf). */
+export interface RecordedAttempts {
+  attempts: number;
+  failures: number;
+  lastDeliveredAt: string | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
 }
 
 function iso(t: string | Date): string {
@@ -91,13 +154,37 @@ function before(a: { seq: number; destination: string }, b: { seq: number; desti
 /** At most this many chunks of events are scanned for one page (a filter that matches little). */
 const MAX_CHUNKS = 64;
 
+/**
+ * The log positions a delivery filter's eventId, from and to allow; null when they allow none
+ * (an unknown event id). from/to are the event's receipt, mapped to positions (positionsAt): a
+ * delivery of an event committed out of receipt order right at an edge may fall on the other side.
+ */
+export async function positionRange(source: LogViewSource, filter: DeliveryFilter): Promise<SeqRange | null> {
+  let { after, upTo } = WHOLE_LOG;
+  if (filter.eventId !== undefined) {
+    const event = await source.eventById(filter.eventId);
+    if (!event) return null;
+    after = Number(event.seq) - 1;
+    upTo = Number(event.seq);
+  }
+  if (filter.from !== undefined || filter.to !== undefined) {
+    const times = [filter.from, filter.to].filter((t): t is Date => t !== undefined);
+    const positions = await source.positionsAt(times);
+    if (filter.from !== undefined) after = Math.max(after, positions[0]!);
+    if (filter.to !== undefined) upTo = Math.min(upTo, positions.at(-1)!);
+  }
+  return upTo > after ? { after, upTo } : null;
+}
+
 export async function listDeliveriesFromLog(
   source: LogViewSource,
   filter: DeliveryFilter,
 ): Promise<Page<OutboxDelivery>> {
   const after = decodeDeliveryCursor(filter.cursor);
+  const range = await positionRange(source, filter);
+  if (!range) return { items: [], nextCursor: null };
   const want = filter.limit + 1;
-  const fromRows: Positioned[] = (await source.rows(filter, after, want)).map((row) => ({
+  const fromRows: Positioned[] = (await source.rows(filter, after, want, range)).map((row) => ({
     seq: Number(row.event_seq),
     destination: row.destination,
     delivery: deliveryOf(row),
@@ -108,11 +195,11 @@ export async function listDeliveriesFromLog(
       .filter((c) => filter.destination === undefined || c.destination === filter.destination)
       .sort((a, b) => (a.destination < b.destination ? -1 : 1));
     if (cursors.length > 0) {
-      let lo = Math.min(...cursors.map((c) => c.fromSeq));
-      let hi = Number.MAX_SAFE_INTEGER;
+      let lo = Math.max(range.after, Math.min(...cursors.map((c) => c.fromSeq)));
+      let hi = range.upTo;
       // Past every cursor nothing is delivered without a row; before every cursor nothing is pending without one.
       if (filter.state === 'pending') lo = Math.max(lo, Math.min(...cursors.map((c) => c.seq)));
-      if (filter.state === 'delivered') hi = Math.max(...cursors.map((c) => c.seq));
+      if (filter.state === 'delivered') hi = Math.min(hi, Math.max(...cursors.map((c) => c.seq)));
       if (after) hi = Math.min(hi, after.seq);
       for (let chunk = 0; chunk < MAX_CHUNKS && hi > lo && fromLog.length < want; chunk++) {
         const events = await source.eventsDesc(lo, hi, filter.docvTransactionId, want);
@@ -197,4 +284,111 @@ export async function countDeliveriesFromLog(source: LogViewSource): Promise<Rec
         (await source.countEvents(cursor.seq, last)) - (await source.countRows(cursor.destination, cursor.seq, last));
   }
   return counts;
+}
+
+function emptyCounts(): Record<DeliveryState, number> {
+  return { pending: 0, failed: 0, delivered: 0, dead: 0 };
+}
+
+/** countDeliveriesFromLog, split by destination: each destination's rows and what its cursor says of the rest. */
+export async function countDeliveriesByDestinationFromLog(
+  source: LogViewSource,
+): Promise<Record<string, Record<DeliveryState, number>>> {
+  const out: Record<string, Record<DeliveryState, number>> = {};
+  for (const row of await source.countRowsByDestination())
+    (out[row.destination] ??= emptyCounts())[row.state] += Number(row.n);
+  for (const cursor of await source.cursors()) {
+    const counts = (out[cursor.destination] ??= emptyCounts());
+    counts.delivered +=
+      (await source.countEvents(cursor.fromSeq, cursor.seq)) -
+      (await source.countRows(cursor.destination, cursor.fromSeq, cursor.seq));
+    const last = cursor.untilSeq ?? Number.MAX_SAFE_INTEGER;
+    if (last > cursor.seq)
+      counts.pending +=
+        (await source.countEvents(cursor.seq, last)) - (await source.countRows(cursor.destination, cursor.seq, last));
+  }
+  return out;
+}
+
+/**
+ * Each destination the store knows (cursors, stored destinations, destinations with rows), by
+ * name. A log destination's first attempts leave no record: they are counted from its cursor,
+ * position now minus its position at `since` (the last mark at or before it: to the second),
+ * less the events in between that have a row (their attempts, if any, are records). A
+ * delivered first attempt's time is the last mark's.
+ */
+export async function destinationHealthFromLog(source: LogViewSource, since: Date): Promise<DestinationHealth[]> {
+  const cursors = new Map((await source.cursors()).map((c) => [c.destination, c]));
+  const names = [...new Set([...cursors.keys(), ...(await source.knownDestinations())])].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  const out: DestinationHealth[] = [];
+  for (const destination of names) {
+    const recorded = await source.attemptsOf(destination, since);
+    let attempts = recorded.attempts;
+    let lastDeliveredAt = recorded.lastDeliveredAt;
+    const cursor = cursors.get(destination);
+    if (cursor && cursor.seq > cursor.fromSeq) {
+      // A cursor last written before `since` has not moved since; else its last mark before.
+      const then =
+        Date.parse(cursor.updatedAt) < since.getTime()
+          ? { seq: cursor.seq }
+          : await source.markAtOrBefore(destination, since);
+      const start = Math.min(cursor.seq, Math.max(cursor.fromSeq, then?.seq ?? cursor.fromSeq));
+      if (cursor.seq > start)
+        attempts += Math.max(0, cursor.seq - start - (await source.countRows(destination, start, cursor.seq)));
+      const latest = await source.markAtOrBefore(destination, null);
+      if (latest && (lastDeliveredAt === null || latest.at > lastDeliveredAt)) lastDeliveredAt = latest.at;
+    }
+    out.push({
+      destination,
+      attempts,
+      failures: recorded.failures,
+      lastDeliveredAt,
+      lastError: recorded.lastError,
+      lastErrorAt: recorded.lastErrorAt,
+    });
+  }
+  return out;
+}
+
+/**
+ * The bucket edges of a receiptCounts call: from, from + bucketMs, … up to `to` (the last
+ * bucket ends at `to`, possibly short). RangeError for a bad or too long a range.
+ */
+export function receiptBucketEdges(from: Date, to: Date, bucketMs: number): Date[] {
+  if (!Number.isFinite(from.getTime()) || !Number.isFinite(to.getTime()) || to <= from)
+    throw new RangeError('receipt counts need from < to');
+  if (!Number.isInteger(bucketMs) || bucketMs <= 0) throw new RangeError('bucketMs must be a positive integer');
+  const buckets = Math.ceil((to.getTime() - from.getTime()) / bucketMs);
+  if (buckets > MAX_RECEIPT_BUCKETS)
+    throw new RangeError(`${buckets} buckets asked for; at most ${MAX_RECEIPT_BUCKETS} (use larger buckets)`);
+  const edges: Date[] = [];
+  for (let i = 0; i < buckets; i++) edges.push(new Date(from.getTime() + i * bucketMs));
+  edges.push(to);
+  return edges;
+}
+
+/**
+ * Buckets from the log positions of their edges (positionsAt): a bucket's count is the
+ * difference of its edges' positions. Exact for a log whose seq has no gaps, committed in
+ * receipt order; an event committed out of receipt order near an edge counts in the bucket next
+ * to its own. `between` counts the events of a range where seq has gaps (PostgreSQL).
+ */
+export async function receiptCountsFromLog(
+  source: Pick<LogViewSource, 'positionsAt'>,
+  from: Date,
+  to: Date,
+  bucketMs: number,
+  between: (after: number, upTo: number) => Promise<number> = async (after, upTo) => upTo - after,
+): Promise<ReceiptBucket[]> {
+  const edges = receiptBucketEdges(from, to, bucketMs);
+  const positions = await source.positionsAt(edges);
+  const out: ReceiptBucket[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) {
+    const after = positions[i]!;
+    const upTo = positions[i + 1]!;
+    out.push({ start: edges[i]!.toISOString(), events: upTo > after ? await between(after, upTo) : 0 });
+  }
+  return out;
 }

@@ -6,7 +6,7 @@ import {
   type CanonicalFields,
 } from '../contract/index.js';
 import type { TransactionLifecycle } from '../lifecycle/index.js';
-import { encodeCursor, type CursorKind } from './cursor.js';
+import { encodeActivityCursor, encodeCursor, type CursorKind } from './cursor.js';
 import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
 import { headersWithoutCredentials } from '../auth/redact.js';
 
@@ -18,7 +18,7 @@ function iso(t: Timestamp): string {
 }
 
 export const EVENT_SUMMARY_COLUMNS =
-  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at, canonical, evaluation_id';
+  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at, canonical, evaluation_id, duplicates, last_duplicate_at';
 
 /**
  * "No transaction" (a test event, a RiskOS note not linked yet) is stored as the empty string,
@@ -50,6 +50,9 @@ export interface EventSummaryRow {
   /** The canonical fields as JSON (see contract/stored-event.ts); null for flat events. SQLite text, PostgreSQL json. */
   canonical: string | CanonicalFields | null;
   evaluation_id: string | null;
+  /** Added in issue 19 (SQLite v8, PostgreSQL v9): default 0 / NULL, written only when a duplicate arrives. */
+  duplicates: number | string;
+  last_duplicate_at: Timestamp | null;
 }
 
 export function metadataOf(row: Pick<EventSummaryRow, 'canonical'>): CanonicalFields | null {
@@ -87,6 +90,8 @@ export function eventSummaryOf(row: EventSummaryRow): StoredEventSummary {
     webhookId: row.delivery_id,
     dedupeKey: row.dedupe_key,
     receivedAt: iso(row.received_at),
+    duplicates: Number(row.duplicates),
+    lastDuplicateAt: row.last_duplicate_at === null ? null : iso(row.last_duplicate_at),
   };
 }
 
@@ -143,6 +148,35 @@ export function page<R extends { seq: number | string }, T>(
   return {
     items: items.map(map),
     nextCursor: rows.length > limit && last ? encodeCursor(Number(last.seq), kind) : null,
+  };
+}
+
+/**
+ * The transactions.dialects column: every dialect the transaction's events came in, each between
+ * commas (`,asyncapi,riskos,`), so a filter finds `,riskos,` with instr/strpos and no other name.
+ * A lifecycle from before dialects were recorded had flat events only.
+ */
+export function dialectsColumn(state: TransactionLifecycle): string {
+  const dialects = state.seen.dialects?.length ? state.seen.dialects : ['asyncapi'];
+  return `,${dialects.join(',')},`;
+}
+
+/** A transaction row as the activity-ordered list reads it (last_received_at: SQLite text, PostgreSQL Date). */
+export interface ActivityRow {
+  seq: number | string;
+  last_received_at: Timestamp;
+}
+
+/** A page of transactions by last activity: the cursor is the last row's (last_received_at, seq). */
+export function activityPage<R extends ActivityRow, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items: items.map(map),
+    nextCursor:
+      rows.length > limit && last
+        ? encodeActivityCursor({ at: new Date(iso(last.last_received_at)), seq: Number(last.seq) })
+        : null,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { CanonicalDecision, CanonicalEvent, Dialect } from '../contract/index.js';
-import type { ApiDecision, TransactionLifecycle } from '../lifecycle/index.js';
+import type { AnomalyCode, ApiDecision, TransactionLifecycle } from '../lifecycle/index.js';
 import type {
   AddDestinationMode,
   AddDestinationResult,
@@ -66,6 +66,10 @@ export interface StoredEventSummary {
   webhookId: string | null;
   dedupeKey: string;
   receivedAt: string;
+  /** How many times the same event arrived again after it was accepted (answered `duplicate`). */
+  duplicates: number;
+  /** When the last of those arrived; null when none did. */
+  lastDuplicateAt: string | null;
 }
 
 export interface StoredEvent extends StoredEventSummary {
@@ -129,10 +133,60 @@ export interface PageRequest {
   cursor?: string | undefined;
 }
 
+/**
+ * Transactions are listed by last activity (last receipt), newest first, then by creation;
+ * the cursor is a keyset position, so a page never repeats or skips a row because rows were added.
+ * A transaction that changes while someone pages moves to the top (a new first page shows it).
+ */
 export interface TransactionFilter extends PageRequest {
   status?: string | undefined;
   decision?: CanonicalDecision | undefined;
   customerUserId?: string | undefined;
+  /**
+   * A transaction id, customer user id or event id, exact or a prefix of one (at most
+   * MAX_SEARCH_LENGTH characters): transactions matching any of the three.
+   */
+  search?: string | undefined;
+  /** Only transactions with this anomaly, or (`any`) with at least one. */
+  anomaly?: AnomalyCode | 'any' | undefined;
+  /** Only transactions that received an event in this dialect. */
+  dialect?: Dialect | undefined;
+  /** Only transactions of this environment (`Sandbox`, `Production`…), as the events said. */
+  environment?: string | undefined;
+  /** Last activity (last receipt) at or after. */
+  from?: Date | undefined;
+  /** Last activity before. */
+  to?: Date | undefined;
+}
+
+/** Longest search string a transaction filter takes. */
+export const MAX_SEARCH_LENGTH = 256;
+
+/** A count that stops at a bound, so counting a filter never walks a million rows. */
+export interface BoundedCount {
+  /** The count, or the bound when there are more. */
+  count: number;
+  /** True when the count stopped at the bound (the real number is higher). */
+  capped: boolean;
+}
+
+/** Events received in one time bucket. */
+export interface ReceiptBucket {
+  /** Start of the bucket (ISO 8601). */
+  start: string;
+  events: number;
+}
+
+/** How a destination has been doing lately, for people deciding whether to pause it. */
+export interface DestinationHealth {
+  destination: string;
+  /** Attempts since the window's start: first attempts read from the log (to the second) plus recorded ones. */
+  attempts: number;
+  /** Of those, attempts that failed or gave up. */
+  failures: number;
+  lastDeliveredAt: string | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
 }
 
 export interface EventFilter extends PageRequest {
@@ -148,6 +202,8 @@ export interface StoreStats {
   events: number;
   transactions: number;
   transactionsByStatus: Record<string, number>;
+  /** By decision; transactions without one under `none`. */
+  transactionsByDecision: Record<string, number>;
   quarantine: number;
   deliveries: Record<DeliveryState, number>;
 }
@@ -248,6 +304,12 @@ export interface DeliveryFilter extends PageRequest {
   state?: DeliveryState | undefined;
   destination?: string | undefined;
   docvTransactionId?: string | undefined;
+  /** Only the deliveries of this event. */
+  eventId?: string | undefined;
+  /** The event was received at or after. */
+  from?: Date | undefined;
+  /** The event was received before. */
+  to?: Date | undefined;
 }
 
 export interface ReplayFilter {
@@ -283,7 +345,18 @@ export interface ReadModel {
   getEvent(eventId: string): Promise<StoredEvent | null>;
   listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>>;
   stats(): Promise<StoreStats>;
+  /** How many transactions the filter matches, counted up to `cap`. */
+  countTransactions(filter: Omit<TransactionFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount>;
+  /**
+   * Events received per bucket of `bucketMs` from `from` to `to` (at most MAX_RECEIPT_BUCKETS
+   * buckets, oldest first). A store may count from log positions: then a bucket is right to within
+   * the events committed out of receipt order at its edges.
+   */
+  receiptCounts(from: Date, to: Date, bucketMs: number): Promise<ReceiptBucket[]>;
 }
+
+/** Most buckets one receiptCounts call answers. */
+export const MAX_RECEIPT_BUCKETS = 1_500;
 
 /** The refused deliveries kept for inspection, and what running one through ingest again gave. */
 export interface QuarantineStore {
@@ -324,6 +397,12 @@ export interface Outbox extends DeliveryQueue {
   retryDelivery(deliveryId: string): Promise<OutboxDelivery | null>;
   /** Re-queues every matching delivery; returns how many. */
   replay(filter: ReplayFilter): Promise<number>;
+  /** How many deliveries `replay(filter)` would re-queue now (for a confirmation). */
+  countReplay(filter: ReplayFilter): Promise<number>;
+  /** Deliveries by state, per destination (the stats' outbox counts, split). */
+  deliveryCountsByDestination(): Promise<Record<string, Record<DeliveryState, number>>>;
+  /** Attempts, failures and the last error of each destination since `since`. */
+  destinationHealth(since: Date): Promise<DestinationHealth[]>;
 }
 
 /** Where the decision fetch puts Socure's answer (or its absence), folded into the lifecycle. */

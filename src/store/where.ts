@@ -1,3 +1,5 @@
+import { MAX_SEARCH_LENGTH } from './types.js';
+
 /**
  * How a driver marks parameters: better-sqlite3 binds `?` in the order they appear, pg numbers
  * them `$1`, `$2`…
@@ -36,4 +38,34 @@ export class Where {
   toString(): string {
     return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
   }
+}
+
+/**
+ * The least string greater than every string that starts with `prefix`, in code point order
+ * (SQLite's BINARY collation, PostgreSQL's "C"): `col >= prefix AND col < prefixEnd(prefix)` is a
+ * prefix match an index answers with a range scan, where a LIKE would scan. Null when there is no
+ * such bound (a prefix of U+10FFFF only): then `col >= prefix` alone.
+ */
+export function prefixEnd(prefix: string): string | null {
+  const points = [...prefix];
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      // Code points U+D800-U+DFFF are not characters: the next one after U+D7FF is U+E000.
+      points.push(String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1));
+      return points.join('');
+    }
+  }
+  return null;
+}
+
+/** Candidates each search source (transaction id, customer user id, event id) gives at most. */
+export const SEARCH_CANDIDATES = 500;
+
+/** A transaction filter's search, trimmed; null when there is none. RangeError beyond MAX_SEARCH_LENGTH. */
+export function searchTermOf(search: string | undefined): string | null {
+  const term = search?.trim() ?? '';
+  if (term === '') return null;
+  if (term.length > MAX_SEARCH_LENGTH) throw new RangeError(`search is longer than ${MAX_SEARCH_LENGTH} characters`);
+  return term;
 }

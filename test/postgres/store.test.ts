@@ -87,7 +87,7 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: several instanc
     const [index] = await db.rows<{ indexdef: string }>(
       "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'transactions_by_customer'",
     );
-    expect(index!.indexdef).toContain('md5(customer_user_id)');
+    expect(index!.indexdef).toContain('"left"(customer_user_id, 256) COLLATE "C"');
     // 3,000 varied 3-byte characters: about 9 kB, well past what one btree entry holds even compressed.
     const customerUserId = Array.from({ length: 3000 }, (_, i) =>
       String.fromCharCode(0x4e00 + ((i * 7919) % 20_000)),

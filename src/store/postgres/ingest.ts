@@ -13,7 +13,7 @@ import { newId } from '../ids.js';
 import { transactionColumn } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type IngestInput, type IngestOutcome, type OutboxConfig } from '../types.js';
 import { fileEvent, linkEvaluations, moveUnfiledEvents, transactionOf, type MovedEvent } from './evaluation-join.js';
-import { TRANSACTION_ARRAYS, TRANSACTION_COLUMNS, transactionColumns } from './lifecycle-rows.js';
+import { DIALECTS_OF, TRANSACTION_ARRAYS, TRANSACTION_COLUMNS, transactionColumns } from './lifecycle-rows.js';
 import { LOG_CHANNEL, LOG_LOCK_KEY } from './log-order.js';
 import { ensureCursors } from './log-reader.js';
 import { pgText } from './pg-text.js';
@@ -28,9 +28,14 @@ import { pgText } from './pg-text.js';
 /**
  * Inserts the batch's events and, in the same round trip, reads the events that already held a
  * key before this statement began (the usual duplicate: a retry of something committed long ago).
- * The second branch cannot see the rows of the first (one snapshot per statement), so it returns
- * only earlier events. A key held by a transaction that committed while this statement waited on
- * it is in neither branch and is read by EVENTS_BY_KEY afterwards.
+ * `existing` cannot see the rows of the insert (one snapshot per statement), so it returns only
+ * earlier events. A key held by a transaction that committed while this statement waited on it is
+ * in neither and is read by EVENTS_BY_KEY afterwards.
+ *
+ * Keys found in `existing` are not offered to the insert at all: ON CONFLICT takes a seq for every
+ * row it is offered, conflicting or not, and a seq taken and not used is a gap in the log, which
+ * receiptCounts would count as an event (postgres-store.ts). Only the rare race above still burns
+ * one.
  *
  * The third branch is one row (dedupe_key NULL) with the active destinations (store/destinations.ts):
  * whether the batch's events get decision fetches. Read here rather than cached, so that a
@@ -46,25 +51,44 @@ import { pgText } from './pg-text.js';
  * every column NULL): dispatchers on any instance wake (log-listener.ts).
  */
 const INSERT_EVENTS = {
-  name: 'docv_insert_events_v5',
+  name: 'docv_insert_events_v6',
   text: `WITH log_lock AS MATERIALIZED (
            SELECT pg_advisory_xact_lock(${LOG_LOCK_KEY})
+         ), existing AS MATERIALIZED (
+           SELECT dedupe_key, event_id, content_hash FROM events WHERE dedupe_key = ANY($2::text[])
          ), inserted AS (
            INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
              event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
            SELECT u.* FROM log_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[]) AS u
+             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[])
+             AS u(event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
+               event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
+           WHERE u.dedupe_key NOT IN (SELECT dedupe_key FROM existing)
            ON CONFLICT (dedupe_key) DO NOTHING
            RETURNING seq, dedupe_key
          )
          SELECT seq, dedupe_key, NULL AS event_id, NULL AS content_hash, NULL::json AS destinations FROM inserted
          UNION ALL
-         SELECT NULL, dedupe_key, event_id, content_hash, NULL FROM events WHERE dedupe_key = ANY($2::text[])
+         SELECT NULL, dedupe_key, event_id, content_hash, NULL FROM existing
          UNION ALL
          SELECT NULL, NULL, NULL, NULL, COALESCE(json_agg(json_build_object('name', name, 'kind', kind)), '[]'::json)
          FROM (SELECT name, kind FROM destinations WHERE state = 'active' ORDER BY name) active
          UNION ALL
          SELECT NULL, NULL, NULL, NULL, NULL FROM (SELECT pg_notify(${LOG_CHANNEL}, '') FROM (SELECT 1 FROM inserted LIMIT 1) one) notified`,
+};
+
+/**
+ * The same event arrived again (answered `duplicate`): its count goes up and the time of the last
+ * one is kept. Only batches with a duplicate run it, after the lifecycle writes, so every ingest
+ * locks transactions before events; rows in event id order, so concurrent batches of several
+ * instances do not deadlock on each other. Each instance's increment applies to the row as the
+ * one before it committed it (an UPDATE re-reads a row it waited for), so none is lost.
+ */
+const COUNT_DUPLICATES = {
+  name: 'docv_count_duplicates',
+  text: `UPDATE events e SET duplicates = e.duplicates + d.n, last_duplicate_at = d.at
+         FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS d(event_id, n, at)
+         WHERE e.event_id = d.event_id`,
 };
 
 const EVENTS_BY_KEY = {
@@ -84,10 +108,11 @@ const EVENTS_BY_KEY = {
  * neither branch and is locked by LOCK_TRANSACTIONS afterwards.
  */
 const CREATE_AND_LOCK = {
-  name: 'docv_create_and_lock',
+  name: 'docv_create_and_lock_v2',
   text: `WITH created AS (
            INSERT INTO transactions (${TRANSACTION_COLUMNS})
-           SELECT * FROM unnest(${TRANSACTION_ARRAYS})
+           SELECT ${TRANSACTION_COLUMNS.replace('dialects', DIALECTS_OF('u.dialects'))}
+           FROM unnest(${TRANSACTION_ARRAYS}) AS u(${TRANSACTION_COLUMNS})
            ON CONFLICT (docv_transaction_id) DO NOTHING
            RETURNING docv_transaction_id
          ), locked AS (
@@ -97,8 +122,8 @@ const CREATE_AND_LOCK = {
            INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
              next_attempt_at, waits_for, wait_until, created_at, updated_at)
            SELECT d, s, e, t, y, n, 'pending', a, w, u, c, c
-           FROM unnest($12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[], $19::text[],
-             $20::bigint[], $21::timestamptz[]) AS x(d, s, e, t, y, n, a, w, u, c)
+           FROM unnest($14::text[], $15::bigint[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bigint[], $21::text[],
+             $22::bigint[], $23::timestamptz[]) AS x(d, s, e, t, y, n, a, w, u, c)
          )
          SELECT docv_transaction_id, NULL::json AS state FROM created
          UNION ALL
@@ -112,10 +137,11 @@ const LOCK_TRANSACTIONS = {
 };
 
 const UPDATE_TRANSACTIONS = {
-  name: 'docv_update_transactions',
+  name: 'docv_update_transactions_v2',
   text: `UPDATE transactions t SET status = u.status, decision = u.decision, customer_user_id = u.customer_user_id,
            first_event_at = u.first_event_at, last_event_at = u.last_event_at, first_received_at = u.first_received_at,
-           last_received_at = u.last_received_at, event_count = u.event_count, anomaly_count = u.anomaly_count, state = u.state
+           last_received_at = u.last_received_at, event_count = u.event_count, anomaly_count = u.anomaly_count, state = u.state,
+           dialects = ${DIALECTS_OF('u.dialects')}, environment = u.environment
          FROM unnest(${TRANSACTION_ARRAYS}) AS u(${TRANSACTION_COLUMNS})
          WHERE t.docv_transaction_id = u.docv_transaction_id`,
 };
@@ -247,20 +273,41 @@ export async function ingestBatch(
     }
     return { kind: winner.contentHash === input.contentHash ? 'duplicate' : 'conflict', eventId: winner.eventId };
   });
-  if (accepted.length === 0) return outcomes;
-  const moved =
-    links === null
-      ? []
-      : fileNotesOfBatch(
-          accepted,
-          await moveUnfiledEvents(
-            client,
-            accepted.map((c) => c.event),
-            links,
-          ),
-        );
-  await writeLifecyclesAndOutbox(client, accepted, moved, outboxTargets(outbox, active));
+  if (accepted.length > 0) {
+    const moved =
+      links === null
+        ? []
+        : fileNotesOfBatch(
+            accepted,
+            await moveUnfiledEvents(
+              client,
+              accepted.map((c) => c.event),
+              links,
+            ),
+          );
+    await writeLifecyclesAndOutbox(client, accepted, moved, outboxTargets(outbox, active));
+  }
+  await countDuplicates(client, inputs, outcomes);
   return outcomes;
+}
+
+/** Adds the batch's duplicates to their events (COUNT_DUPLICATES); nothing when it has none. */
+async function countDuplicates(client: pg.PoolClient, inputs: IngestInput[], outcomes: IngestOutcome[]): Promise<void> {
+  const byEvent = new Map<string, { n: number; at: Date }>();
+  outcomes.forEach((outcome, i) => {
+    if (outcome.kind !== 'duplicate') return;
+    const at = inputs[i]!.receivedAt;
+    const seen = byEvent.get(outcome.eventId);
+    // The batch's last arrival by receipt time (the order within a batch is not the arrival order).
+    if (seen) byEvent.set(outcome.eventId, { n: seen.n + 1, at: at > seen.at ? at : seen.at });
+    else byEvent.set(outcome.eventId, { n: 1, at });
+  });
+  if (byEvent.size === 0) return;
+  const rows = [...byEvent].sort(byKey);
+  await client.query({
+    ...COUNT_DUPLICATES,
+    values: [rows.map(([id]) => id), rows.map(([, d]) => d.n), rows.map(([, d]) => d.at.toISOString())],
+  });
 }
 
 /**
@@ -354,7 +401,7 @@ async function writeLifecyclesAndOutbox(
 }
 
 /**
- * The outbox rows of the accepted events, one array per column of CREATE_AND_LOCK ($12…$21): a
+ * The outbox rows of the accepted events, one array per column of CREATE_AND_LOCK ($14…$23): a
  * decision fetch where decisionFetchFor calls for one, nothing else. Forwards and handlers read
  * the log (log-reader.ts); a completion's delivery that must wait for its fetch (`fetch-and-wait`)
  * gets its row when its reader comes to it.

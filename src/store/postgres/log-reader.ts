@@ -204,7 +204,7 @@ const NEW_ROW_INSERT = `INSERT INTO deliveries (delivery_id, event_seq, event_id
  * row results, $30…$32 the new rows' attempt records (null worker: none).
  */
 const RECORD = {
-  name: 'docv_log_record_v1',
+  name: 'docv_log_record_v2',
   text: `
     WITH unsynced AS MATERIALIZED (
       SELECT set_config('synchronous_commit', 'off', true)
@@ -216,10 +216,10 @@ const RECORD = {
       FROM unnest($19::text[], $20::text[], $21::text[], $22::bigint[], $23::int[], $24::text[], $25::timestamptz[], $26::float8[])
         AS u(delivery_id, worker, outcome, next_at, status, error, started_at, duration_ms)
       WHERE d.delivery_id = u.delivery_id AND d.lease_owner = u.worker
-      RETURNING d.delivery_id, d.attempts, u.worker, u.started_at, u.duration_ms, u.outcome, u.status, u.error
+      RETURNING d.delivery_id, d.destination, d.attempts, u.worker, u.started_at, u.duration_ms, u.outcome, u.status, u.error
     ), row_attempts AS (
-      INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
-      SELECT delivery_id, attempts, worker, started_at, duration_ms, outcome, status, error FROM done
+      INSERT INTO delivery_attempts (delivery_id, destination, attempt, worker, started_at, duration_ms, outcome, status, error)
+      SELECT delivery_id, destination, attempts, worker, started_at, duration_ms, outcome, status, error FROM done
       RETURNING delivery_id
     ), moved AS (
       UPDATE destination_cursors c SET seq = GREATEST(c.seq, m.seq), lease_until = GREATEST(c.lease_until, m.until), updated_at = $2
@@ -235,10 +235,10 @@ const RECORD = {
       ON CONFLICT (delivery_id) DO NOTHING
       RETURNING delivery_id
     ), first_attempts AS (
-      INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
-      SELECT a.delivery_id, 1, a.worker, a.started_at, a.duration_ms, a.outcome, a.status, a.error
-      FROM unnest($3::text[], $30::text[], $31::timestamptz[], $32::float8[], $9::text[], $14::int[], $15::text[])
-        AS a(delivery_id, worker, started_at, duration_ms, outcome, status, error)
+      INSERT INTO delivery_attempts (delivery_id, destination, attempt, worker, started_at, duration_ms, outcome, status, error)
+      SELECT a.delivery_id, a.destination, 1, a.worker, a.started_at, a.duration_ms, a.outcome, a.status, a.error
+      FROM unnest($3::text[], $8::text[], $30::text[], $31::timestamptz[], $32::float8[], $9::text[], $14::int[], $15::text[])
+        AS a(delivery_id, destination, worker, started_at, duration_ms, outcome, status, error)
       WHERE a.worker IS NOT NULL AND a.delivery_id IN (SELECT delivery_id FROM inserted)
     )
     SELECT delivery_id, NULL AS destination FROM row_attempts

@@ -1,6 +1,13 @@
 import type pg from 'pg';
 import { cursorOf, destinationTag, parseLogDeliveryId, type DestinationCursorRow } from '../log-outbox.js';
-import { logDelivery, type LogEventRow, type LogViewSource, type PositionedRow } from '../log-views.js';
+import {
+  logDelivery,
+  type LogEventRow,
+  type LogViewSource,
+  type PositionedRow,
+  type RecordedAttempts,
+  type SeqRange,
+} from '../log-views.js';
 import { Where } from '../where.js';
 import type { DeliveryFilter, DeliveryState, OutboxDelivery, ReplayFilter } from '../types.js';
 import { pgText } from './pg-text.js';
@@ -28,8 +35,15 @@ export class PostgresLogViews implements LogViewSource {
     return (await this.pool.query<DestinationCursorRow>('SELECT * FROM destination_cursors')).rows.map(cursorOf);
   }
 
-  async rows(filter: DeliveryFilter, after: { seq: number; destination: string } | null, limit: number) {
+  async rows(
+    filter: DeliveryFilter,
+    after: { seq: number; destination: string } | null,
+    limit: number,
+    range: SeqRange,
+  ) {
     const where = new Where('$n');
+    if (range.after > 0) where.add('event_seq > ?', range.after);
+    if (range.upTo < Number.MAX_SAFE_INTEGER) where.add('event_seq <= ?', range.upTo);
     if (after)
       where.raw(
         `(event_seq < ${where.param(after.seq)} OR (event_seq = ${where.param(after.seq)} AND destination COLLATE "C" > ${where.param(after.destination)}))`,
@@ -98,6 +112,124 @@ export class PostgresLogViews implements LogViewSource {
     return counts;
   }
 
+  /**
+   * A binary search on seq per time, all times at once in one statement (WITH RECURSIVE: each
+   * round probes the primary key once per time still searching, about log2 of the log's length
+   * rounds). No index on received_at: that would be one more B-tree written by every event for
+   * the sake of a chart. It relies on events being committed nearly in receipt order (ingest
+   * commits in seq order under the log lock, with receipt times taken just before).
+   *
+   * Per time: [lo, up) is the seq range still unknown and `found` the lowest seq known to be
+   * received at or after the time (the log's end + 1 while none is). A probe reads the first
+   * event at or after the middle, below `up`: seq has gaps (rolled back inserts), so the middle
+   * may name no event. Received before the time: lo moves past it; else it is `found` and up
+   * moves to the middle. Each round halves the range (or closes it).
+   */
+  async positionsAt(times: Date[]) {
+    if (times.length === 0) return [];
+    const { rows } = await this.pool.query<{ i: number; found: number }>({
+      name: 'docv_positions_at',
+      text: `WITH RECURSIVE ends AS (
+               SELECT (SELECT seq FROM events ORDER BY seq LIMIT 1) AS first,
+                      (SELECT seq FROM events ORDER BY seq DESC LIMIT 1) AS last
+             ), search AS (
+               SELECT t.i, t.at, e.first AS lo, e.last + 1 AS up, e.last + 1 AS found
+               FROM unnest($1::timestamptz[]) WITH ORDINALITY AS t(at, i), ends e
+               WHERE e.first IS NOT NULL
+               UNION ALL
+               SELECT s.i, s.at,
+                 CASE WHEN p.seq IS NULL OR p.received_at >= s.at THEN s.lo ELSE p.seq + 1 END,
+                 CASE WHEN p.seq IS NULL OR p.received_at >= s.at THEN (s.lo + s.up) / 2 ELSE s.up END,
+                 CASE WHEN p.seq IS NOT NULL AND p.received_at >= s.at THEN p.seq ELSE s.found END
+               FROM search s
+               LEFT JOIN LATERAL (
+                 SELECT seq, received_at FROM events
+                 WHERE seq >= (s.lo + s.up) / 2 AND seq < s.up ORDER BY seq LIMIT 1
+               ) p ON true
+               WHERE s.lo < s.up
+             )
+             SELECT i::int, found FROM search WHERE lo >= up`,
+      values: [times.map((t) => t.toISOString())],
+    });
+    const found = new Map(rows.map((r) => [Number(r.i), Number(r.found)]));
+    // found − 1: the position just before that event. On an empty log, 0.
+    return times.map((_, i) => Math.max(0, (found.get(i + 1) ?? 1) - 1));
+  }
+
+  async countRowsByDestination() {
+    return (
+      await this.pool.query<{ destination: string; state: DeliveryState; n: number }>(
+        'SELECT destination, state, COUNT(*)::int AS n FROM deliveries GROUP BY destination, state',
+      )
+    ).rows;
+  }
+
+  /**
+   * The stored destinations, and the destinations of rows: a skip scan of deliveries_by_destination
+   * (one probe per destination), not a walk of every row, which an upgraded store has millions of.
+   */
+  async knownDestinations() {
+    const { rows } = await this.pool.query<{ name: string }>({
+      name: 'docv_known_destinations',
+      text: `WITH RECURSIVE seen AS (
+               (SELECT destination FROM deliveries ORDER BY destination LIMIT 1)
+               UNION ALL
+               SELECT (SELECT d.destination FROM deliveries d WHERE d.destination > s.destination ORDER BY d.destination LIMIT 1)
+               FROM seen s WHERE s.destination IS NOT NULL
+             )
+             SELECT destination AS name FROM seen WHERE destination IS NOT NULL
+             UNION
+             SELECT name FROM destinations`,
+    });
+    return rows.map((r) => r.name);
+  }
+
+  /**
+   * Marks are made in seq order (a cursor only moves forward): the primary key walked down from
+   * the top to the first made by then (null: the top).
+   */
+  async markAtOrBefore(destination: string, at: Date | null) {
+    const { rows } = await this.pool.query<{ seq: number; at: Date }>({
+      name: 'docv_mark_at_or_before',
+      text: `SELECT seq, at FROM cursor_marks WHERE destination = $1 AND ($2::timestamptz IS NULL OR at <= $2)
+             ORDER BY seq DESC LIMIT 1`,
+      values: [destination, at?.toISOString() ?? null],
+    });
+    const row = rows[0];
+    return row ? { seq: Number(row.seq), at: row.at.toISOString() } : null;
+  }
+
+  async attemptsOf(destination: string, since: Date): Promise<RecordedAttempts> {
+    const { rows } = await this.pool.query<{
+      attempts: number;
+      failures: number;
+      last_delivered_at: Date | null;
+      last_error: string | null;
+      last_error_at: Date | null;
+    }>({
+      name: 'docv_attempts_of_destination',
+      text: `SELECT r.attempts, r.failures,
+               (SELECT a.started_at + a.duration_ms * interval '1 millisecond' FROM delivery_attempts a
+                 WHERE a.destination = $1 AND a.outcome = 'delivered' ORDER BY a.started_at DESC LIMIT 1) AS last_delivered_at,
+               x.error AS last_error, x.started_at AS last_error_at
+             FROM (SELECT COUNT(*)::int AS attempts, COUNT(*) FILTER (WHERE outcome IN ('failed', 'dead'))::int AS failures
+                     FROM delivery_attempts WHERE destination = $1 AND started_at >= $2) r
+             LEFT JOIN LATERAL (
+               SELECT error, started_at FROM delivery_attempts
+               WHERE destination = $1 AND error IS NOT NULL ORDER BY started_at DESC LIMIT 1
+             ) x ON true`,
+      values: [destination, since.toISOString()],
+    });
+    const row = rows[0]!;
+    return {
+      attempts: row.attempts,
+      failures: row.failures,
+      lastDeliveredAt: row.last_delivered_at?.toISOString() ?? null,
+      lastError: row.last_error,
+      lastErrorAt: row.last_error_at?.toISOString() ?? null,
+    };
+  }
+
   async eventById(eventId: string) {
     const { rows } = await this.pool.query<LogEventRow>(`SELECT ${LOG_EVENT_COLUMNS} FROM events WHERE event_id = $1`, [
       pgText(eventId),
@@ -144,11 +276,32 @@ export class PostgresLogViews implements LogViewSource {
    * (those not delivered yet are already on their way). Returns how many.
    */
   async replayFromLog(filter: ReplayFilter): Promise<number> {
-    if (filter.state !== undefined && filter.state !== 'delivered') return 0;
     const now = Date.now();
     const where = new Where('$n');
     const nowMs = where.param(now);
     const nowText = where.param(new Date(now).toISOString());
+    const replayed = this.replayedFromLog(where, filter);
+    if (replayed === null) return 0;
+    const result = await this.pool.query(
+      `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
+         attempts, next_attempt_at, created_at, updated_at)
+       SELECT ${LOG_DELIVERY_ID_SQL('e.event_id', 'c.destination')}, e.seq, e.event_id, e.docv_transaction_id, e.event_type,
+         c.destination, 'pending', 0, ${nowMs}::bigint, e.received_at, ${nowText}::timestamptz
+       FROM ${replayed.from}
+       ${replayed.where}
+       ON CONFLICT (delivery_id) DO NOTHING`,
+      where.values,
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /**
+   * The log deliveries a replay gives a row (c: their cursor, e: their event), as a FROM and the
+   * conditions added to `where`; null when the filter's state leaves none (only delivered ones
+   * are replayed from the log). replayFromLog inserts them, countReplay counts them.
+   */
+  replayedFromLog(where: Where, filter: ReplayFilter): { from: string; where: Where } | null {
+    if (filter.state !== undefined && filter.state !== 'delivered') return null;
     if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
     if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
     if (filter.eventType) where.add('e.event_type = ?', pgText(filter.eventType));
@@ -156,16 +309,6 @@ export class PostgresLogViews implements LogViewSource {
       where.add('e.docv_transaction_id = ?', pgText(filter.docvTransactionId));
     if (filter.destination !== undefined) where.add('c.destination = ?', pgText(filter.destination));
     where.raw('NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.destination = c.destination AND d.event_seq = e.seq)');
-    const result = await this.pool.query(
-      `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
-         attempts, next_attempt_at, created_at, updated_at)
-       SELECT ${LOG_DELIVERY_ID_SQL('e.event_id', 'c.destination')}, e.seq, e.event_id, e.docv_transaction_id, e.event_type,
-         c.destination, 'pending', 0, ${nowMs}::bigint, e.received_at, ${nowText}::timestamptz
-       FROM destination_cursors c JOIN events e ON e.seq > c.from_seq AND e.seq <= c.seq
-       ${where}
-       ON CONFLICT (delivery_id) DO NOTHING`,
-      where.values,
-    );
-    return result.rowCount ?? 0;
+    return { from: 'destination_cursors c JOIN events e ON e.seq > c.from_seq AND e.seq <= c.seq', where };
   }
 }

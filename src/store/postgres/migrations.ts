@@ -239,6 +239,60 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
          WHERE kind = 'forward';
     `,
   },
+  {
+    version: 9,
+    name: 'operations console: transactions by last activity, search, filters; duplicates counted; attempts by destination',
+    // Issue 19; SQLite's version 8.
+    //
+    // transactions: the list is ordered by last activity (last_received_at, seq), so the list and
+    // each filter's index lead with it (status; decision, partial: most rows have none until their
+    // completion; anomalous ones, partial). The customer index is rebuilt on the first 256
+    // characters (MAX_SEARCH_LENGTH) in "C" collation, which a prefix search walks as a range and
+    // the exact filter looks up (an entry must fit in a btree page: customer ids are unbounded,
+    // see version 3; the digest could not answer a prefix). dialects and environment are copied
+    // out of the lifecycle so filters need not parse JSON; they have no index (see
+    // transaction-filter.ts). Per transaction write: an entry in the activity index
+    // instead of one in the decision index while there is no decision; but every update of a
+    // transaction now changes an indexed column (last_received_at), so none is a HOT update.
+    //
+    // The backfill reads the JSON as text where it must: PostgreSQL's JSON operators refuse a whole
+    // document holding \u0000 or a lone surrogate, which a sender may put in a customer id. A quote
+    // inside a JSON string is always escaped, so "dialects":[ is only ever the key itself; dialect
+    // names are plain words. Lifecycles from before dialects existed (no "dialects" key) were flat.
+    // Old indexes go first and new ones come after the backfill: the UPDATE writes no entry to them.
+    //
+    // events: duplicates and last_duplicate_at, written only when the same event arrives again
+    // (a default: a catalog change, no rewrite; old rows read 0 and NULL).
+    //
+    // delivery_attempts: the destination (filled from the delivery row, then by every record),
+    // and an index (destination, started_at) for each destination's recent attempts and last
+    // error. Attempts are recorded only for deliveries that have a row (failures, retries,
+    // decision fetches), so the happy path writes nothing more.
+    sql: `
+      DROP INDEX IF EXISTS transactions_by_status;
+      DROP INDEX IF EXISTS transactions_by_decision;
+      DROP INDEX IF EXISTS transactions_by_customer;
+      ALTER TABLE transactions ADD COLUMN dialects text[], ADD COLUMN environment text;
+      UPDATE transactions SET
+        dialects = COALESCE(
+          string_to_array(replace(substring(state::text from '"dialects":\\[([^]]*)\\]'), '"', ''), ','),
+          CASE WHEN event_count > 0 THEN ARRAY['asyncapi'] ELSE ARRAY[]::text[] END),
+        environment = CASE WHEN state::text ~* '\\\\u(0000|d[89a-f])'
+          THEN substring(state::text from '"environment":"([^"\\\\]*)"')
+          ELSE state->>'environment' END;
+      CREATE INDEX transactions_by_activity ON transactions (last_received_at, seq);
+      CREATE INDEX transactions_by_status ON transactions (status, last_received_at, seq);
+      CREATE INDEX transactions_by_decision ON transactions (decision, last_received_at, seq) WHERE decision IS NOT NULL;
+      CREATE INDEX transactions_anomalous ON transactions (last_received_at, seq) WHERE anomaly_count > 0;
+      CREATE INDEX transactions_by_customer ON transactions ((left(customer_user_id, 256)) COLLATE "C", seq);
+
+      ALTER TABLE events ADD COLUMN duplicates integer NOT NULL DEFAULT 0, ADD COLUMN last_duplicate_at timestamptz;
+
+      ALTER TABLE delivery_attempts ADD COLUMN destination text;
+      UPDATE delivery_attempts a SET destination = d.destination FROM deliveries d WHERE d.delivery_id = a.delivery_id;
+      CREATE INDEX delivery_attempts_by_destination ON delivery_attempts (destination, started_at);
+    `,
+  },
 ];
 
 /**

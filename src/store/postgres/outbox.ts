@@ -114,13 +114,8 @@ export async function retry(db: pg.Pool, views: PostgresLogViews, deliveryId: st
   return made.rows[0] ? deliveryOf(made.rows[0]) : null;
 }
 
-/** Rows that match are due again; delivered log deliveries that match get a row (log-views.ts). */
-export async function replay(db: pg.Pool, views: PostgresLogViews, filter: ReplayFilter): Promise<number> {
-  const now = Date.now();
-  const where = new Where('$n');
-  // $1 and $2 of REQUEUE_SET.
-  where.param(now);
-  where.param(new Date(now).toISOString());
+/** The rows (d) a replay re-queues, joined to their events (e): replay and countReplay share it. */
+function replayedRows(where: Where, filter: ReplayFilter): Where {
   where.raw('e.seq = d.event_seq');
   if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
   if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
@@ -128,6 +123,35 @@ export async function replay(db: pg.Pool, views: PostgresLogViews, filter: Repla
   if (filter.docvTransactionId !== undefined) where.add('d.docv_transaction_id = ?', pgText(filter.docvTransactionId));
   if (filter.destination !== undefined) where.add('d.destination = ?', pgText(filter.destination));
   if (filter.state) where.add('d.state = ?', filter.state);
+  return where;
+}
+
+/** Rows that match are due again; delivered log deliveries that match get a row (log-views.ts). */
+export async function replay(db: pg.Pool, views: PostgresLogViews, filter: ReplayFilter): Promise<number> {
+  const now = Date.now();
+  const where = new Where('$n');
+  // $1 and $2 of REQUEUE_SET.
+  where.param(now);
+  where.param(new Date(now).toISOString());
+  replayedRows(where, filter);
   const result = await db.query(`UPDATE deliveries d SET ${REQUEUE_SET} FROM events e ${where}`, where.values);
   return (result.rowCount ?? 0) + (await views.replayFromLog(filter));
+}
+
+/**
+ * What replay(filter) would re-queue now: the same conditions as its two statements, counted by
+ * one statement (one snapshot for both parts).
+ */
+export async function countReplay(db: pg.Pool, views: PostgresLogViews, filter: ReplayFilter): Promise<number> {
+  const rows = replayedRows(new Where('$n'), filter);
+  // The log part's placeholders continue after the rows part's.
+  const continued = new Where('$n');
+  for (const value of rows.values) continued.param(value);
+  const log = views.replayedFromLog(continued, filter);
+  const { rows: counted } = await db.query<{ n: number }>(
+    `SELECT (SELECT COUNT(*) FROM deliveries d, events e ${rows})
+          + ${log === null ? '0' : `(SELECT COUNT(*) FROM ${log.from} ${log.where})`} AS n`,
+    log === null ? rows.values : log.where.values,
+  );
+  return Number(counted[0]?.n ?? 0);
 }

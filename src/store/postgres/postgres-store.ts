@@ -1,10 +1,18 @@
 import type pg from 'pg';
 import type { Dialect } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
-import { decodeCursor } from '../cursor.js';
+import { decodeActivityCursor, decodeCursor } from '../cursor.js';
 import { parseLogDeliveryId } from '../log-outbox.js';
-import { countDeliveriesFromLog, listDeliveriesFromLog, logDeliveryById } from '../log-views.js';
 import {
+  countDeliveriesByDestinationFromLog,
+  countDeliveriesFromLog,
+  destinationHealthFromLog,
+  listDeliveriesFromLog,
+  logDeliveryById,
+  receiptCountsFromLog,
+} from '../log-views.js';
+import {
+  activityPage,
   EVENT_SUMMARY_COLUMNS,
   eventSummaryOf,
   page,
@@ -15,6 +23,10 @@ import {
 import {
   StoreUnavailableError,
   type AttemptResult,
+  type BoundedCount,
+  type DeliveryState,
+  type DestinationHealth,
+  type ReceiptBucket,
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryFilter,
@@ -69,6 +81,7 @@ import {
 import { pgText } from './pg-text.js';
 import * as quarantine from './quarantine.js';
 import { storedEvent } from './stored-rows.js';
+import { transactionConditions } from './transaction-filter.js';
 import { Where } from '../where.js';
 
 export interface PostgresStoreOptions {
@@ -107,7 +120,7 @@ interface EventRow extends EventSummaryRow {
  * event columns when the transaction has no event yet.
  */
 const GET_TRANSACTION = {
-  name: 'docv_get_transaction_with_events_v2',
+  name: 'docv_get_transaction_with_events_v3',
   text: `SELECT t.state, ${EVENT_SUMMARY_COLUMNS.split(', ')
     .map((c) => `e.${c}`)
     .join(', ')}
@@ -330,23 +343,51 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * By last activity, newest first (transaction-filter.ts says which index each filter walks). The
+   * cursor is the last row's (last_received_at, seq): a row comparison the indexes range over.
+   */
   async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
-    const where = new Where('$n');
-    const after = decodeCursor(filter.cursor, 'tx');
-    if (after !== null) where.add('seq < ?', after);
-    if (filter.status) where.add('status = ?', filter.status);
-    if (filter.decision) where.add('decision = ?', filter.decision);
-    if (filter.customerUserId !== undefined) {
-      // md5(...) is what transactions_by_customer indexes (a plain btree cannot hold long values).
-      const customer = where.param(pgText(filter.customerUserId));
-      where.raw(`md5(customer_user_id) = md5(${customer}::text) AND customer_user_id = ${customer}`);
-    }
-    const sql = `SELECT seq, state FROM transactions ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+    const where = transactionConditions(filter);
+    const after = decodeActivityCursor(filter.cursor);
+    if (after !== null)
+      where.raw(`(last_received_at, seq) < (${where.param(after.at.toISOString())}, ${where.param(after.seq)})`);
+    const sql = `SELECT seq, last_received_at, state FROM transactions ${where}
+                 ORDER BY last_received_at DESC, seq DESC LIMIT ${where.param(filter.limit + 1)}`;
     const rows = await this.read(
       'listing transactions',
-      async () => (await this.pool.query<{ seq: number; state: TransactionLifecycle }>(sql, where.values)).rows,
+      async () =>
+        (
+          await this.pool.query<{ seq: number; last_received_at: string; state: TransactionLifecycle }>(
+            sql,
+            where.values,
+          )
+        ).rows,
     );
-    return page(rows, filter.limit, 'tx', (r) => withoutBookkeeping(r.state));
+    return activityPage(rows, filter.limit, (r) => withoutBookkeeping(r.state));
+  }
+
+  /** At most cap + 1 rows are read: the count stops there. */
+  async countTransactions(filter: Omit<TransactionFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount> {
+    const bound = Math.max(0, Math.floor(cap));
+    const where = transactionConditions(filter);
+    const sql = `SELECT COUNT(*)::int AS n FROM (SELECT 1 FROM transactions ${where} LIMIT ${where.param(bound + 1)}) matched`;
+    const n = await this.read(
+      'counting transactions',
+      async () => (await this.pool.query<{ n: number }>(sql, where.values)).rows[0]?.n ?? 0,
+    );
+    return n > bound ? { count: bound, capped: true } : { count: n, capped: false };
+  }
+
+  /**
+   * From log positions (PostgresLogViews.positionsAt), no rows counted: a bucket is the difference
+   * of its edges' positions. Right to within the events committed out of receipt order at its
+   * edges, and the gaps in seq: a seq taken and never used (a rolled-back batch; a duplicate that
+   * raced its original's commit, see ingest.ts) counts as an event of its bucket. Duplicates no
+   * longer take a seq, so gaps are rare; counting them away would mean counting rows.
+   */
+  receiptCounts(from: Date, to: Date, bucketMs: number): Promise<ReceiptBucket[]> {
+    return this.read('counting receipts', () => receiptCountsFromLog(this.views, from, to, bucketMs));
   }
 
   async getEvent(eventId: string): Promise<StoredEvent | null> {
@@ -412,11 +453,20 @@ export class PostgresStore implements Store {
       const byStatus = await this.pool.query<{ status: string; n: number }>(
         'SELECT status, COUNT(*) AS n FROM transactions GROUP BY status',
       );
+      // Through the partial index of decided transactions; the rest have none.
+      const byDecision = await this.pool.query<{ decision: string; n: number }>(
+        'SELECT decision, COUNT(*) AS n FROM transactions WHERE decision IS NOT NULL GROUP BY decision',
+      );
       const row = counts.rows[0]!;
+      const decided = byDecision.rows.reduce((sum, r) => sum + Number(r.n), 0);
       return {
         events: row.events,
         transactions: row.transactions,
         transactionsByStatus: Object.fromEntries(byStatus.rows.map((r) => [r.status, r.n])),
+        transactionsByDecision: {
+          ...Object.fromEntries(byDecision.rows.map((r) => [r.decision, Number(r.n)])),
+          ...(Number(row.transactions) > decided ? { none: Number(row.transactions) - decided } : {}),
+        },
         quarantine: row.quarantine,
         deliveries: await countDeliveriesFromLog(this.views),
       };
@@ -478,6 +528,18 @@ export class PostgresStore implements Store {
 
   replay(filter: ReplayFilter): Promise<number> {
     return this.read('replaying deliveries', () => outbox.replay(this.pool, this.views, filter));
+  }
+
+  countReplay(filter: ReplayFilter): Promise<number> {
+    return this.read('counting a replay', () => outbox.countReplay(this.pool, this.views, filter));
+  }
+
+  deliveryCountsByDestination(): Promise<Record<string, Record<DeliveryState, number>>> {
+    return this.read('counting deliveries', () => countDeliveriesByDestinationFromLog(this.views));
+  }
+
+  destinationHealth(since: Date): Promise<DestinationHealth[]> {
+    return this.read('reading destination health', () => destinationHealthFromLog(this.views, since));
   }
 
   async ping(): Promise<void> {

@@ -3,7 +3,7 @@ import { canonicalFromStored, eventTimeMs, storedMetadata, type CanonicalEvent }
 import { applyEvent, lifecycleEventOf, startLifecycle, type TransactionLifecycle } from '../../lifecycle/index.js';
 import type { OutboxTargets } from '../destinations.js';
 import { newId } from '../ids.js';
-import { NO_TRANSACTION, transactionColumn } from '../rows.js';
+import { dialectsColumn, NO_TRANSACTION, transactionColumn } from '../rows.js';
 import type { IngestInput, IngestOutcome } from '../types.js';
 import type { SqliteOutbox } from './outbox.js';
 
@@ -28,8 +28,12 @@ export class SqliteIngest {
     private readonly outbox: SqliteOutbox,
   ) {
     this.stmts = {
-      eventByKey: db.prepare<[string], { event_id: string; content_hash: string }>(
-        'SELECT event_id, content_hash FROM events WHERE dedupe_key = ?',
+      eventByKey: db.prepare<[string], { seq: number; event_id: string; content_hash: string }>(
+        'SELECT seq, event_id, content_hash FROM events WHERE dedupe_key = ?',
+      ),
+      // No index holds these columns: a duplicate writes one page of events, nothing else.
+      countDuplicate: db.prepare<[string, number]>(
+        'UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ? WHERE seq = ?',
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
@@ -55,15 +59,16 @@ export class SqliteIngest {
       ),
       insertTransaction: db.prepare(
         `INSERT INTO transactions (docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at,
-           first_received_at, last_received_at, event_count, anomaly_count, state)
+           first_received_at, last_received_at, event_count, anomaly_count, state, dialects, environment)
          VALUES (@docvTransactionId, @status, @decision, @customerUserId, @firstEventAt, @lastEventAt,
-           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state)`,
+           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state, @dialects, @environment)`,
       ),
     };
     // An UPDATE rewrites the entry of every index on a column it SETs, changed or not: one
     // statement per combination of the indexed columns that changed, so a commit writes the
-    // status, decision and customer indexes only when their value moves (most events change the
-    // status alone).
+    // customer index only when its value moves. The activity, status, decision (partial: rows with
+    // a decision) and anomalous (partial) indexes hold last_received_at, which every event moves
+    // (migration 8): they are written whatever the mask says.
     const update = (columns: string[]) =>
       db.prepare(
         `UPDATE transactions SET ${[
@@ -75,6 +80,8 @@ export class SqliteIngest {
           'event_count = @eventCount',
           'anomaly_count = @anomalyCount',
           'state = @state',
+          'dialects = @dialects',
+          'environment = @environment',
         ].join(', ')} WHERE docv_transaction_id = @docvTransactionId`,
       );
     for (let mask = 0; mask < 8; mask++)
@@ -96,9 +103,9 @@ export class SqliteIngest {
   ingest(input: IngestInput, targets: () => OutboxTargets): IngestOutcome {
     const existing = this.stmts.eventByKey.get(input.dedupeKey);
     if (existing) {
-      return existing.content_hash === input.contentHash
-        ? { kind: 'duplicate', eventId: existing.event_id }
-        : { kind: 'conflict', eventId: existing.event_id };
+      if (existing.content_hash !== input.contentHash) return { kind: 'conflict', eventId: existing.event_id };
+      this.stmts.countDuplicate.run(input.receivedAt.toISOString(), existing.seq);
+      return { kind: 'duplicate', eventId: existing.event_id };
     }
     const event = this.withTransaction(input.event);
     const receivedAt = input.receivedAt.toISOString();
@@ -209,6 +216,8 @@ export class SqliteIngest {
       eventCount: state.eventCount,
       anomalyCount: state.anomalies.length,
       state: JSON.stringify(state),
+      dialects: dialectsColumn(state),
+      environment: state.environment ?? null,
     });
   }
 }

@@ -99,8 +99,8 @@ export class SqliteLogReader {
          ON CONFLICT (delivery_id) DO NOTHING`,
       ),
       attempt: db.prepare(
-        `INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
-         VALUES (@deliveryId, 1, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
+        `INSERT INTO delivery_attempts (delivery_id, destination, attempt, worker, started_at, duration_ms, outcome, status, error)
+         VALUES (@deliveryId, @destination, 1, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
       ),
     };
   }
@@ -347,6 +347,7 @@ export class SqliteLogReader {
       );
       this.stmts.attempt.run({
         deliveryId: result.deliveryId,
+        destination: out.destination,
         worker: result.workerId,
         startedAt: result.startedAt.toISOString(),
         durationMs: result.durationMs,

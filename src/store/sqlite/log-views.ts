@@ -6,8 +6,16 @@ import {
   parseLogDeliveryId,
   type DestinationCursorRow,
 } from '../log-outbox.js';
-import { logDelivery, type LogEventRow, type LogViewSource, type PositionedRow } from '../log-views.js';
+import {
+  logDelivery,
+  type LogEventRow,
+  type LogViewSource,
+  type PositionedRow,
+  type RecordedAttempts,
+  type SeqRange,
+} from '../log-views.js';
 import { Where } from '../where.js';
+import { SqliteLogPositions } from './log-positions.js';
 import type { DeliveryFilter, DeliveryState, OutboxDelivery, ReplayFilter } from '../types.js';
 
 /**
@@ -16,8 +24,10 @@ import type { DeliveryFilter, DeliveryState, OutboxDelivery, ReplayFilter } from
  */
 export class SqliteLogViews implements LogViewSource {
   private readonly stmts;
+  private readonly positions: SqliteLogPositions;
 
   constructor(private readonly db: Database.Database) {
+    this.positions = new SqliteLogPositions(db);
     // The one SQL spelling of a log delivery id, for replays that give thousands of them a row.
     db.function('docv_log_delivery_id', { deterministic: true }, (eventId: unknown, destination: unknown) =>
       logDeliveryId(String(eventId), String(destination)),
@@ -45,6 +55,37 @@ export class SqliteLogViews implements LogViewSource {
          VALUES (@deliveryId, @seq, @eventId, @docvTransactionId, @eventType, @destination, 'pending', 0, @now, @createdAt, @nowIso)
          ON CONFLICT (delivery_id) DO NOTHING`,
       ),
+      storedNames: db.prepare<[], { name: string }>('SELECT name FROM destinations'),
+      // A loose index scan of deliveries_by_destination: one seek per distinct destination, not
+      // one step per row (DISTINCT would walk every row of a destination that is down).
+      rowDestinations: db.prepare<[], { name: string }>(
+        `WITH RECURSIVE names(name) AS (
+           SELECT MIN(destination) FROM deliveries
+           UNION ALL
+           SELECT (SELECT MIN(destination) FROM deliveries WHERE destination > names.name) FROM names WHERE names.name IS NOT NULL)
+         SELECT name FROM names WHERE name IS NOT NULL`,
+      ),
+      rowsOfDestination: db.prepare<[string], { state: DeliveryState; n: number }>(
+        'SELECT state, COUNT(*) AS n FROM deliveries WHERE destination = ? GROUP BY state',
+      ),
+      markAtOrBefore: db.prepare<[string, string], { seq: number; at: string }>(
+        'SELECT seq, at FROM cursor_marks WHERE destination = ? AND at <= ? ORDER BY seq DESC LIMIT 1',
+      ),
+      latestMark: db.prepare<[string], { seq: number; at: string }>(
+        'SELECT seq, at FROM cursor_marks WHERE destination = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      attemptsSince: db.prepare<[string, string], { attempts: number; failures: number | null }>(
+        `SELECT COUNT(*) AS attempts, SUM(outcome IN ('failed', 'dead')) AS failures
+           FROM delivery_attempts WHERE destination = ? AND started_at >= ?`,
+      ),
+      lastDelivered: db.prepare<[string], { started_at: string; duration_ms: number }>(
+        `SELECT started_at, duration_ms FROM delivery_attempts WHERE destination = ? AND outcome = 'delivered'
+          ORDER BY started_at DESC LIMIT 1`,
+      ),
+      lastError: db.prepare<[string], { started_at: string; error: string }>(
+        `SELECT started_at, error FROM delivery_attempts WHERE destination = ? AND error IS NOT NULL
+          ORDER BY started_at DESC LIMIT 1`,
+      ),
     };
   }
 
@@ -52,8 +93,15 @@ export class SqliteLogViews implements LogViewSource {
     return this.stmts.cursors.all().map(cursorOf);
   }
 
-  async rows(filter: DeliveryFilter, after: { seq: number; destination: string } | null, limit: number) {
+  async rows(
+    filter: DeliveryFilter,
+    after: { seq: number; destination: string } | null,
+    limit: number,
+    range: SeqRange,
+  ) {
     const where = new Where('?');
+    if (range.after > 0) where.add('event_seq > ?', range.after);
+    if (range.upTo < Number.MAX_SAFE_INTEGER) where.add('event_seq <= ?', range.upTo);
     if (after)
       where.raw(
         `(event_seq < ${where.param(after.seq)} OR (event_seq = ${where.param(after.seq)} AND destination > ${where.param(after.destination)}))`,
@@ -110,6 +158,47 @@ export class SqliteLogViews implements LogViewSource {
     return this.stmts.eventById.get(eventId) ?? null;
   }
 
+  async positionsAt(times: Date[]) {
+    return this.positions.positionsAt(times);
+  }
+
+  async countRowsByDestination() {
+    return (await this.rowDestinations()).flatMap((destination) =>
+      this.stmts.rowsOfDestination.all(destination).map((r) => ({ destination, state: r.state, n: r.n })),
+    );
+  }
+
+  private async rowDestinations(): Promise<string[]> {
+    return this.stmts.rowDestinations.all().map((r) => r.name);
+  }
+
+  async knownDestinations() {
+    return [...this.stmts.storedNames.all().map((r) => r.name), ...(await this.rowDestinations())];
+  }
+
+  async markAtOrBefore(destination: string, at: Date | null) {
+    return (
+      (at === null
+        ? this.stmts.latestMark.get(destination)
+        : this.stmts.markAtOrBefore.get(destination, at.toISOString())) ?? null
+    );
+  }
+
+  async attemptsOf(destination: string, since: Date): Promise<RecordedAttempts> {
+    const counts = this.stmts.attemptsSince.get(destination, since.toISOString());
+    const delivered = this.stmts.lastDelivered.get(destination);
+    const error = this.stmts.lastError.get(destination);
+    return {
+      attempts: counts?.attempts ?? 0,
+      failures: counts?.failures ?? 0,
+      lastDeliveredAt: delivered
+        ? new Date(Date.parse(delivered.started_at) + Math.round(delivered.duration_ms)).toISOString()
+        : null,
+      lastError: error?.error ?? null,
+      lastErrorAt: error?.started_at ?? null,
+    };
+  }
+
   /**
    * An operator's retry of a log delivery without a row: delivered already, it gets a pending row
    * (due now, a fresh attempt budget); not delivered yet, it is left to its reader. Null when the
@@ -146,7 +235,28 @@ export class SqliteLogViews implements LogViewSource {
    * (those not delivered yet are already on their way). Returns how many. Runs in the write queue.
    */
   replayFromLog(filter: ReplayFilter): number {
-    if (filter.state !== undefined && filter.state !== 'delivered') return 0;
+    const log = this.replayableFromLog(filter);
+    if (!log) return 0;
+    const now = Date.now();
+    const sql = `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
+                   attempts, next_attempt_at, created_at, updated_at)
+                 SELECT docv_log_delivery_id(e.event_id, c.destination), e.seq, e.event_id, e.docv_transaction_id, e.event_type,
+                   c.destination, 'pending', 0, ${now}, e.received_at, '${new Date(now).toISOString()}'
+                   ${log.from}
+                 ON CONFLICT (delivery_id) DO NOTHING`;
+    return this.db.prepare(sql).run(...log.values).changes;
+  }
+
+  /** How many log deliveries replayFromLog(filter) would give a row now. */
+  countReplayFromLog(filter: ReplayFilter): number {
+    const log = this.replayableFromLog(filter);
+    if (!log) return 0;
+    return this.db.prepare<unknown[], { n: number }>(`SELECT COUNT(*) AS n ${log.from}`).get(...log.values)?.n ?? 0;
+  }
+
+  /** The FROM … WHERE of the log deliveries a replay re-queues (delivered, without a row); null for none. */
+  private replayableFromLog(filter: ReplayFilter): { from: string; values: unknown[] } | null {
+    if (filter.state !== undefined && filter.state !== 'delivered') return null;
     const where = new Where('?');
     if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
     if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
@@ -154,14 +264,9 @@ export class SqliteLogViews implements LogViewSource {
     if (filter.docvTransactionId !== undefined) where.add('e.docv_transaction_id = ?', filter.docvTransactionId);
     if (filter.destination !== undefined) where.add('c.destination = ?', filter.destination);
     where.raw('NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.destination = c.destination)');
-    const now = Date.now();
-    const sql = `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
-                   attempts, next_attempt_at, created_at, updated_at)
-                 SELECT docv_log_delivery_id(e.event_id, c.destination), e.seq, e.event_id, e.docv_transaction_id, e.event_type,
-                   c.destination, 'pending', 0, ${now}, e.received_at, '${new Date(now).toISOString()}'
-                   FROM destination_cursors c JOIN events e ON e.seq > c.from_seq AND e.seq <= c.seq
-                   ${where}
-                 ON CONFLICT (delivery_id) DO NOTHING`;
-    return this.db.prepare(sql).run(...where.values).changes;
+    return {
+      from: `FROM destination_cursors c JOIN events e ON e.seq > c.from_seq AND e.seq <= c.seq ${where}`,
+      values: where.values,
+    };
   }
 }

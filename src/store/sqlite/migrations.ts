@@ -233,6 +233,72 @@ SQLITE_MIGRATIONS.push({
   `,
 });
 
+SQLITE_MIGRATIONS.push({
+  version: 8,
+  name: 'operations console: transactions by last activity, filters, duplicates, destination health',
+  // Issue 19. Every console page's queries walk an index and stop at a page (or a bound), so a page
+  // stays fast at a million events; what each commit that accepts an event now writes on top of
+  // version 7 is said beside each index.
+  //
+  // events.duplicates / last_duplicate_at: ADD COLUMN with a default, in place (old rows read 0 and
+  // NULL); only the duplicate path writes them, and no index has them, so an accepted event pays
+  // nothing.
+  //
+  // transactions.dialects (',asyncapi,riskos,': every dialect seen, comma-delimited so that
+  // instr(dialects, ',riskos,') finds one and no other) and environment: filters of the list,
+  // tested on the rows an index walk brings up, never indexed (no write on any index). Backfilled
+  // from the lifecycle JSON (rows.ts, dialectsColumn: a lifecycle from before dialects is asyncapi).
+  //
+  // Indexes of transactions (an UPDATE rewrites the entry of every index holding a column it SETs,
+  // and every event's fold sets last_received_at):
+  // - transactions_by_activity (last_received_at, seq): the list, newest activity first, keyset
+  //   pages. One more index entry moved per accepted event: the one index the console adds to
+  //   every commit.
+  // - transactions_by_status (status, last_received_at, seq) replaces (status, seq): the list of
+  //   one status in the same order. Version 7 wrote it when the status moved, which most events
+  //   do; now on every event of the transaction.
+  // - transactions_by_decision (decision, last_received_at, seq) WHERE decision IS NOT NULL
+  //   replaces (decision, seq): partial, so only transactions that have a decision (events after
+  //   the completion, a fetched decision) write it; the stats count decisions from it, and those
+  //   without one as the rest.
+  // - transactions_anomalous (last_received_at, seq) WHERE anomaly_count > 0: the anomaly filter
+  //   ('any', or a code tested in the JSON of these rows); partial, so normal transactions (nearly
+  //   all) never write it.
+  // - transactions_by_customer (customer_user_id, seq) stays: search takes at most a few hundred
+  //   candidates from it by prefix, and it is written only when the customer changes.
+  //
+  // delivery_attempts.destination (backfilled from deliveries) and delivery_attempts_by_destination
+  // (destination, started_at): a destination's attempts and failures since a time and its last
+  // error, for the destinations' health. Attempt records are written on failures and on retried
+  // rows only, never for an event delivered from the log on its first try: no cost to ingest.
+  //
+  // Not added: an index on events.received_at (every event would write it). Receipt counts and
+  // the deliveries' from/to find log positions by a binary search on seq (events are committed
+  // nearly in receipt order), through the primary key.
+  sql: `
+    ALTER TABLE events ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN last_duplicate_at TEXT;
+
+    ALTER TABLE transactions ADD COLUMN dialects TEXT;
+    ALTER TABLE transactions ADD COLUMN environment TEXT;
+    UPDATE transactions SET
+      dialects = COALESCE((SELECT ',' || group_concat(value, ',') || ',' FROM json_each(transactions.state, '$.seen.dialects')), ',asyncapi,'),
+      environment = json_extract(state, '$.environment');
+
+    DROP INDEX IF EXISTS transactions_by_status;
+    DROP INDEX IF EXISTS transactions_by_decision;
+    CREATE INDEX transactions_by_activity ON transactions (last_received_at, seq);
+    CREATE INDEX transactions_by_status ON transactions (status, last_received_at, seq);
+    CREATE INDEX transactions_by_decision ON transactions (decision, last_received_at, seq) WHERE decision IS NOT NULL;
+    CREATE INDEX transactions_anomalous ON transactions (last_received_at, seq) WHERE anomaly_count > 0;
+
+    ALTER TABLE delivery_attempts ADD COLUMN destination TEXT;
+    UPDATE delivery_attempts SET destination =
+      (SELECT d.destination FROM deliveries d WHERE d.delivery_id = delivery_attempts.delivery_id);
+    CREATE INDEX delivery_attempts_by_destination ON delivery_attempts (destination, started_at);
+  `,
+});
+
 /** Applies the migrations this file has not seen yet, each in its own transaction; returns their versions. */
 export function applySqliteMigrations(db: Database.Database): number[] {
   const applied = new Set(

@@ -109,8 +109,8 @@ export class SqliteOutbox {
          WHERE delivery_id = @deliveryId`,
       ),
       attempt: db.prepare(
-        `INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at, duration_ms, outcome, status, error)
-         VALUES (@deliveryId, @attempt, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
+        `INSERT INTO delivery_attempts (delivery_id, destination, attempt, worker, started_at, duration_ms, outcome, status, error)
+         VALUES (@deliveryId, @destination, @attempt, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
       ),
       upsertDecision: db.prepare(
         `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name)
@@ -256,6 +256,7 @@ export class SqliteOutbox {
     });
     this.stmts.attempt.run({
       deliveryId: result.deliveryId,
+      destination: row.destination,
       attempt: row.attempts + 1,
       worker: result.workerId,
       startedAt: result.startedAt.toISOString(),
@@ -338,6 +339,26 @@ export class SqliteOutbox {
   }
 
   replay(filter: ReplayFilter): number {
+    const rows = this.replayableRows(filter);
+    const ids = this.db
+      .prepare<unknown[], { delivery_id: string }>(`SELECT d.delivery_id ${rows.from}`)
+      .all(...rows.values);
+    const now = Date.now();
+    for (const { delivery_id } of ids)
+      this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
+    return ids.length + this.views.replayFromLog(filter);
+  }
+
+  /** How many deliveries replay(filter) would re-queue now: its rows, and its log deliveries given one. */
+  countReplay(filter: ReplayFilter): number {
+    const rows = this.replayableRows(filter);
+    const n =
+      this.db.prepare<unknown[], { n: number }>(`SELECT COUNT(*) AS n ${rows.from}`).get(...rows.values)?.n ?? 0;
+    return n + this.views.countReplayFromLog(filter);
+  }
+
+  /** The FROM … WHERE of the rows a replay re-queues (every state unless the filter names one). */
+  private replayableRows(filter: ReplayFilter): { from: string; values: unknown[] } {
     const where = new Where('?');
     if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
     if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
@@ -345,14 +366,6 @@ export class SqliteOutbox {
     if (filter.docvTransactionId !== undefined) where.add('d.docv_transaction_id = ?', filter.docvTransactionId);
     if (filter.destination !== undefined) where.add('d.destination = ?', filter.destination);
     if (filter.state) where.add('d.state = ?', filter.state);
-    const ids = this.db
-      .prepare<unknown[], { delivery_id: string }>(
-        `SELECT d.delivery_id FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where}`,
-      )
-      .all(...where.values);
-    const now = Date.now();
-    for (const { delivery_id } of ids)
-      this.stmts.requeue.run({ deliveryId: delivery_id, now, nowIso: new Date(now).toISOString() });
-    return ids.length + this.views.replayFromLog(filter);
+    return { from: `FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where}`, values: where.values };
   }
 }

@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
-import { decodeCursor } from '../cursor.js';
+import { decodeActivityCursor, decodeCursor } from '../cursor.js';
+import { receiptCountsFromLog } from '../log-views.js';
 import {
+  activityPage,
   canonicalOfRow,
   EVENT_SUMMARY_COLUMNS,
   eventSummaryOf,
@@ -11,8 +13,10 @@ import {
   type EventSummaryRow,
 } from '../rows.js';
 import type {
+  BoundedCount,
   EventFilter,
   Page,
+  ReceiptBucket,
   StoredEvent,
   StoredEventSummary,
   StoreStats,
@@ -20,7 +24,10 @@ import type {
   TransactionSummary,
   TransactionView,
 } from '../types.js';
-import { Where } from '../where.js';
+import { prefixEnd, SEARCH_CANDIDATES, searchTermOf, Where } from '../where.js';
+import { SqliteLogPositions } from './log-positions.js';
+
+type TransactionConditions = Omit<TransactionFilter, 'limit' | 'cursor'>;
 
 interface EventRow extends EventSummaryRow {
   seq: number;
@@ -32,6 +39,7 @@ interface EventRow extends EventSummaryRow {
 
 interface TransactionRow {
   seq: number;
+  last_received_at: string;
   state: string;
 }
 
@@ -42,8 +50,15 @@ interface TransactionRow {
  */
 export class SqliteReadModel {
   private readonly statements = new Map<string, Database.Statement>();
+  /** Prepared on first use: after migrations have created the tables. */
+  private positionsInstance: SqliteLogPositions | null = null;
 
   constructor(private readonly db: Database.Database) {}
+
+  private get positions(): SqliteLogPositions {
+    this.positionsInstance ??= new SqliteLogPositions(this.db);
+    return this.positionsInstance;
+  }
 
   cached<P extends unknown[] | object = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
     let stmt = this.statements.get(sql);
@@ -65,16 +80,80 @@ export class SqliteReadModel {
     return { ...withoutBookkeeping(JSON.parse(row.state) as TransactionLifecycle), events: events.map(eventSummaryOf) };
   }
 
+  /**
+   * By last activity, newest first (transactions_by_activity, or the status, decision or
+   * anomalous index when the filter names one: each holds (last_received_at, seq) after its
+   * key, so the walk is in list order and stops at the page); the cursor is a keyset on both.
+   */
   listTransactions(filter: TransactionFilter): Page<TransactionSummary> {
+    const where = this.transactionWhere(filter);
+    const after = decodeActivityCursor(filter.cursor);
+    if (after !== null)
+      where.raw(`(last_received_at, seq) < (${where.param(after.at.toISOString())}, ${where.param(after.seq)})`);
+    const sql = `SELECT seq, last_received_at, state FROM transactions ${where}
+                 ORDER BY last_received_at DESC, seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+    const rows = this.db.prepare<unknown[], TransactionRow>(sql).all(...where.values);
+    return activityPage(rows, filter.limit, (r) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle));
+  }
+
+  /** The filter counted through the same indexes as the list, stopping at cap + 1 rows. */
+  countTransactions(filter: TransactionConditions, cap: number): BoundedCount {
+    const bound = Math.max(0, Math.floor(cap));
+    const where = this.transactionWhere(filter);
+    const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM transactions ${where} LIMIT ${where.param(bound + 1)})`;
+    const n = this.db.prepare<unknown[], { n: number }>(sql).get(...where.values)?.n ?? 0;
+    return n > bound ? { count: bound, capped: true } : { count: n, capped: false };
+  }
+
+  /** The conditions of a transaction filter (AND), each answerable by an index or tested on the rows one brings up. */
+  private transactionWhere(filter: TransactionConditions): Where {
     const where = new Where('?');
-    const after = decodeCursor(filter.cursor, 'tx');
-    if (after !== null) where.add('seq < ?', after);
+    const term = searchTermOf(filter.search);
+    if (term !== null) where.raw(`docv_transaction_id IN (${this.searchCandidates(where, term)})`);
     if (filter.status) where.add('status = ?', filter.status);
     if (filter.decision) where.add('decision = ?', filter.decision);
     if (filter.customerUserId !== undefined) where.add('customer_user_id = ?', filter.customerUserId);
-    const sql = `SELECT seq, state FROM transactions ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    const rows = this.db.prepare<unknown[], TransactionRow>(sql).all(...where.values);
-    return page(rows, filter.limit, 'tx', (r) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle));
+    if (filter.anomaly !== undefined) {
+      // Written as the partial index's condition, so SQLite walks transactions_anomalous.
+      where.raw('anomaly_count > 0');
+      if (filter.anomaly !== 'any')
+        where.add(
+          "EXISTS (SELECT 1 FROM json_each(transactions.state, '$.anomalies') a WHERE json_extract(a.value, '$.code') = ?)",
+          filter.anomaly,
+        );
+    }
+    if (filter.dialect !== undefined) where.add('instr(dialects, ?) > 0', `,${filter.dialect},`);
+    if (filter.environment !== undefined) where.add('environment = ?', filter.environment);
+    if (filter.from) where.add('last_received_at >= ?', filter.from.toISOString());
+    if (filter.to) where.add('last_received_at < ?', filter.to.toISOString());
+    return where;
+  }
+
+  /**
+   * The transactions a search may mean, as a sub-select: ids, customer user ids and event ids
+   * equal to the term or starting with it, each a range scan of its unique or customer index
+   * (an exact match sorts first in its range) bounded to SEARCH_CANDIDATES.
+   */
+  private searchCandidates(where: Where, term: string): string {
+    const end = prefixEnd(term);
+    const range = (column: string) =>
+      `${column} >= ${where.param(term)}${end === null ? '' : ` AND ${column} < ${where.param(end)}`}`;
+    const limit = SEARCH_CANDIDATES;
+    return [
+      `SELECT docv_transaction_id FROM (SELECT docv_transaction_id FROM transactions WHERE ${range('docv_transaction_id')} ORDER BY docv_transaction_id LIMIT ${limit})`,
+      `SELECT docv_transaction_id FROM (SELECT docv_transaction_id FROM transactions WHERE ${range('customer_user_id')} ORDER BY customer_user_id LIMIT ${limit})`,
+      `SELECT docv_transaction_id FROM (SELECT docv_transaction_id FROM events WHERE ${range('event_id')} ORDER BY event_id LIMIT ${limit})`,
+    ].join(' UNION ALL ');
+  }
+
+  /** Receipt counts from log positions (log-positions.ts): no event is counted one by one. */
+  receiptCounts(from: Date, to: Date, bucketMs: number): Promise<ReceiptBucket[]> {
+    return receiptCountsFromLog(
+      { positionsAt: async (times) => this.positions.positionsAt(times) },
+      from,
+      to,
+      bucketMs,
+    );
   }
 
   getEvent(eventId: string): StoredEvent | null {
@@ -115,10 +194,22 @@ export class SqliteReadModel {
     const byStatus = this.db
       .prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM transactions GROUP BY status')
       .all();
+    // From the partial index of transactions that have a decision; the rest have none.
+    const byDecision = this.db
+      .prepare<[], { decision: string; n: number }>(
+        'SELECT decision, COUNT(*) AS n FROM transactions WHERE decision IS NOT NULL GROUP BY decision',
+      )
+      .all();
+    const transactions = count('transactions');
+    const decided = byDecision.reduce((sum, r) => sum + r.n, 0);
     return {
       events: count('events'),
-      transactions: count('transactions'),
+      transactions,
       transactionsByStatus: Object.fromEntries(byStatus.map((r) => [r.status, r.n])),
+      transactionsByDecision: {
+        ...Object.fromEntries(byDecision.map((r) => [r.decision, r.n])),
+        ...(transactions > decided ? { none: transactions - decided } : {}),
+      },
       quarantine: count('quarantine'),
     };
   }

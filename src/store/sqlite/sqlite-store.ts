@@ -11,13 +11,22 @@ import {
   type StoredDestination,
 } from '../destinations.js';
 import { parseLogDeliveryId } from '../log-outbox.js';
-import { countDeliveriesFromLog, listDeliveriesFromLog, logDeliveryById } from '../log-views.js';
+import {
+  countDeliveriesByDestinationFromLog,
+  countDeliveriesFromLog,
+  destinationHealthFromLog,
+  listDeliveriesFromLog,
+  logDeliveryById,
+} from '../log-views.js';
 import {
   StoreUnavailableError,
   type AttemptResult,
+  type BoundedCount,
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryFilter,
+  type DeliveryState,
+  type DestinationHealth,
   type EventFilter,
   type FetchedDecision,
   type IngestInput,
@@ -30,6 +39,7 @@ import {
   type QuarantineFilter,
   type QuarantineInput,
   type QuarantineReprocessResult,
+  type ReceiptBucket,
   type ReplayFilter,
   type Store,
   type StoreStats,
@@ -208,6 +218,14 @@ export class SqliteStore implements Store {
     return this.reads.listEvents(filter);
   }
 
+  async countTransactions(filter: Omit<TransactionFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount> {
+    return this.reads.countTransactions(filter, cap);
+  }
+
+  receiptCounts(from: Date, to: Date, bucketMs: number): Promise<ReceiptBucket[]> {
+    return this.reads.receiptCounts(from, to, bucketMs);
+  }
+
   async stats(): Promise<StoreStats> {
     return { ...this.reads.counts(), deliveries: await countDeliveriesFromLog(this.outbox.views) };
   }
@@ -303,6 +321,18 @@ export class SqliteStore implements Store {
 
   replay(filter: ReplayFilter): Promise<number> {
     return this.writes.enqueue(() => this.outbox.replay(filter));
+  }
+
+  async countReplay(filter: ReplayFilter): Promise<number> {
+    return this.outbox.countReplay(filter);
+  }
+
+  deliveryCountsByDestination(): Promise<Record<string, Record<DeliveryState, number>>> {
+    return countDeliveriesByDestinationFromLog(this.outbox.views);
+  }
+
+  destinationHealth(since: Date): Promise<DestinationHealth[]> {
+    return destinationHealthFromLog(this.outbox.views, since);
   }
 
   // Decisions

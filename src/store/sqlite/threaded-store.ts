@@ -4,9 +4,12 @@ import { spawnModuleWorker } from '../../threads/spawn.js';
 import {
   StoreUnavailableError,
   type AttemptResult,
+  type BoundedCount,
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryFilter,
+  type DeliveryState,
+  type DestinationHealth,
   type EventFilter,
   type FetchedDecision,
   type IngestInput,
@@ -19,6 +22,7 @@ import {
   type QuarantineFilter,
   type QuarantineInput,
   type QuarantineReprocessResult,
+  type ReceiptBucket,
   type ReplayFilter,
   type Store,
   type StoreStats,
@@ -227,6 +231,22 @@ export class ThreadedSqliteStore implements Store {
   }
   stats(): Promise<StoreStats> {
     return this.reader.stats();
+  }
+  countTransactions(filter: Omit<TransactionFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount> {
+    return this.reader.countTransactions(filter, cap);
+  }
+  receiptCounts(from: Date, to: Date, bucketMs: number): Promise<ReceiptBucket[]> {
+    return this.reader.receiptCounts(from, to, bucketMs);
+  }
+  // Reads, on this thread's connection: the count may be a commit behind the replay that follows it.
+  countReplay(filter: ReplayFilter): Promise<number> {
+    return this.reader.countReplay(filter);
+  }
+  deliveryCountsByDestination(): Promise<Record<string, Record<DeliveryState, number>>> {
+    return this.reader.deliveryCountsByDestination();
+  }
+  destinationHealth(since: Date): Promise<DestinationHealth[]> {
+    return this.reader.destinationHealth(since);
   }
   listDestinations(): Promise<StoredDestination[]> {
     return this.reader.listDestinations();
