@@ -53,6 +53,17 @@ export type AnomalyCode =
   | 'environment_mismatch'
   | 'decision_unavailable';
 
+/** Every anomaly code, for filters and validation. */
+export const ANOMALY_CODES: readonly AnomalyCode[] = [
+  'conflicting_decisions',
+  'completed_and_expired',
+  'customer_user_id_changed',
+  'decision_mismatch',
+  'dialect_mismatch',
+  'environment_mismatch',
+  'decision_unavailable',
+];
+
 /** Where the recorded decision came from: a webhook event, or the decision fetch (ID+ / Get A DocV Transaction). */
 export type DecisionSource = 'event' | 'api';
 

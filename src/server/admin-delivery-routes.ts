@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { DOCV_EVENT_TYPES, type DocvEventType } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import { DELIVERY_STATES, MAX_PAGE_LIMIT, type DeliveryState, type Outbox } from '../store/index.js';
+import { badQuery, instantParam } from './admin-routes.js';
 
 function notFound(id: string) {
   return JSON.stringify(problem(404, 'not-found', 'Not Found', `no delivery ${JSON.stringify(id.slice(0, 300))}`));
@@ -21,6 +22,9 @@ export async function adminDeliveryRoutes(
       state?: DeliveryState;
       destination?: string;
       docvTransactionId?: string;
+      eventId?: string;
+      from?: string;
+      to?: string;
     };
   }>(
     '/v1/deliveries',
@@ -35,11 +39,22 @@ export async function adminDeliveryRoutes(
             state: { type: 'string', enum: [...DELIVERY_STATES] },
             destination: { type: 'string', maxLength: 1000 },
             docvTransactionId: { type: 'string', maxLength: 1000 },
+            eventId: { type: 'string', maxLength: 200 },
+            from: { type: 'string', maxLength: 64 },
+            to: { type: 'string', maxLength: 64 },
           },
         },
       },
     },
-    async (request) => store.listDeliveries(request.query),
+    async (request, reply) => {
+      const { from, to, ...rest } = request.query;
+      const fromDate = instantParam(from, 'from');
+      const toDate = instantParam(to, 'to');
+      for (const bad of [fromDate, toDate])
+        if (typeof bad === 'string')
+          return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badQuery(bad));
+      return store.listDeliveries({ ...rest, from: fromDate as Date | undefined, to: toDate as Date | undefined });
+    },
   );
 
   app.get<{ Params: { deliveryId: string } }>('/v1/deliveries/:deliveryId', async (request, reply) => {

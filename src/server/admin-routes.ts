@@ -1,8 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { CANONICAL_DECISIONS, DIALECTS, type CanonicalDecision, type Dialect } from '../contract/index.js';
+import {
+  CANONICAL_DECISIONS,
+  DIALECTS,
+  isRfc3339DateTime,
+  type CanonicalDecision,
+  type Dialect,
+} from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
-import { TRANSACTION_STATUSES } from '../lifecycle/index.js';
-import { MAX_PAGE_LIMIT, type ReadModel } from '../store/index.js';
+import { ANOMALY_CODES, TRANSACTION_STATUSES, type AnomalyCode } from '../lifecycle/index.js';
+import { MAX_PAGE_LIMIT, MAX_SEARCH_LENGTH, type ReadModel } from '../store/index.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -16,6 +22,30 @@ interface PageQuery {
   cursor?: string;
 }
 
+/** An RFC 3339 query value as a Date; a message for the 400 otherwise. */
+export function instantParam(value: string | undefined, name: string): Date | string | undefined {
+  if (value === undefined) return undefined;
+  if (!isRfc3339DateTime(value))
+    return `${name} must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z, got ${JSON.stringify(value.slice(0, 64))}`;
+  return new Date(value);
+}
+
+export function badQuery(message: string): string {
+  return JSON.stringify(problem(400, 'invalid-query', 'Bad Request', message));
+}
+
+interface TransactionQuery extends PageQuery {
+  status?: string;
+  decision?: CanonicalDecision;
+  customerUserId?: string;
+  q?: string;
+  anomaly?: AnomalyCode | 'any';
+  dialect?: Dialect;
+  environment?: string;
+  from?: string;
+  to?: string;
+}
+
 function notFound(what: string, id: string) {
   return JSON.stringify(problem(404, 'not-found', 'Not Found', `no ${what} ${JSON.stringify(id.slice(0, 300))}`));
 }
@@ -24,7 +54,7 @@ function notFound(what: string, id: string) {
 export async function adminRoutes(app: FastifyInstance, options: { store: ReadModel }): Promise<void> {
   const { store } = options;
 
-  app.get<{ Querystring: PageQuery & { status?: string; decision?: CanonicalDecision; customerUserId?: string } }>(
+  app.get<{ Querystring: TransactionQuery }>(
     '/v1/transactions',
     {
       schema: {
@@ -36,11 +66,30 @@ export async function adminRoutes(app: FastifyInstance, options: { store: ReadMo
             status: { type: 'string', enum: [...TRANSACTION_STATUSES] },
             decision: { type: 'string', enum: [...CANONICAL_DECISIONS] },
             customerUserId: { type: 'string', maxLength: 1000 },
+            q: { type: 'string', maxLength: MAX_SEARCH_LENGTH },
+            anomaly: { type: 'string', enum: ['any', ...ANOMALY_CODES] },
+            dialect: { type: 'string', enum: [...DIALECTS] },
+            environment: { type: 'string', maxLength: 100 },
+            from: { type: 'string', maxLength: 64 },
+            to: { type: 'string', maxLength: 64 },
           },
         },
       },
     },
-    async (request) => store.listTransactions(request.query),
+    async (request, reply) => {
+      const { q, from, to, ...rest } = request.query;
+      const fromDate = instantParam(from, 'from');
+      const toDate = instantParam(to, 'to');
+      for (const bad of [fromDate, toDate])
+        if (typeof bad === 'string')
+          return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badQuery(bad));
+      return store.listTransactions({
+        ...rest,
+        search: q,
+        from: fromDate as Date | undefined,
+        to: toDate as Date | undefined,
+      });
+    },
   );
 
   app.get<{ Params: { docvTransactionId: string } }>('/v1/transactions/:docvTransactionId', async (request, reply) => {

@@ -238,6 +238,40 @@ describe.each(backends)('admin API ($name)', (backend) => {
       expectProblem(res, 400);
     });
 
+    it('searches by transaction id, customer user id or event id (exact or prefix) and filters by anomaly and activity time', async () => {
+      const user = uniqueUser('search');
+      const quiet = docvEvent({ customerUserId: user });
+      const quietEvent = await deliverOk(quiet);
+      const torn = docvEvent({ customerUserId: user, eventType: 'VERIFICATION_COMPLETED', decision: 'accept' });
+      await deliverOk(torn);
+      await deliverOk({ ...torn, decision: 'reject', eventTime: '2026-03-01T10:01:00Z' });
+      const ids = (path: string) =>
+        receiver.admin(path).then((res) => {
+          expect(res.status, JSON.stringify(res.json)).toBe(200);
+          return (res.json.items as Array<{ docvTransactionId: string }>).map((t) => t.docvTransactionId);
+        });
+      // The one with the latest activity comes first.
+      expect(await ids(`/v1/transactions?q=${encodeURIComponent(user)}`)).toEqual([
+        torn.docvTransactionId,
+        quiet.docvTransactionId,
+      ]);
+      expect(await ids(`/v1/transactions?q=${encodeURIComponent(user.slice(0, -3))}`)).toHaveLength(2);
+      expect(await ids(`/v1/transactions?q=${encodeURIComponent(String(quiet.docvTransactionId))}`)).toEqual([
+        quiet.docvTransactionId,
+      ]);
+      expect(await ids(`/v1/transactions?q=${encodeURIComponent(quietEvent.slice(0, 12))}`)).toContain(
+        quiet.docvTransactionId,
+      );
+      expect(await ids(`/v1/transactions?q=${encodeURIComponent(user)}&anomaly=conflicting_decisions`)).toEqual([
+        torn.docvTransactionId,
+      ]);
+      const future = new Date(Date.now() + 60_000).toISOString();
+      expect(await ids(`/v1/transactions?q=${encodeURIComponent(user)}&from=${future}`)).toEqual([]);
+      expect(await ids(`/v1/transactions?q=${encodeURIComponent(user)}&to=${future}&dialect=asyncapi`)).toHaveLength(2);
+      expectProblem(await receiver.admin('/v1/transactions?from=yesterday'), 400);
+      expectProblem(await receiver.admin(`/v1/transactions?q=${'x'.repeat(300)}`), 400);
+    });
+
     it('answers 400 problem+json naming an unknown query parameter', async () => {
       const res = await receiver.admin('/v1/transactions?stauts=APP_OPENED');
       expectProblem(res, 400);
