@@ -61,6 +61,90 @@ function badRequest(message: string): string {
   return JSON.stringify(problem(400, 'bad-request', 'Bad Request', message));
 }
 
+/** Runs a quarantined body through ingest. */
+export type Reprocess = (request: ReprocessRequest) => Promise<IngestResponse>;
+
+/** What a bulk reprocess did, counted by outcome. */
+export interface ReprocessSummary {
+  processed: number;
+  accepted: number;
+  duplicate: number;
+  stillRejected: number;
+  unavailable: number;
+  /** Rows whose body was kept only in part: they cannot be run again. */
+  skippedTruncated: number;
+  items: ReprocessItem[];
+}
+
+/**
+ * Runs one quarantined row through ingest again and records what it gave (the admin API and the
+ * dashboard both reprocess through here).
+ */
+export async function reprocessQuarantineEntry(
+  store: QuarantineStore,
+  reprocess: Reprocess,
+  entry: QuarantineEntry,
+): Promise<ReprocessItem> {
+  const response = await reprocess({
+    body: Buffer.from(entry.body, 'utf8'),
+    headers: entry.headers,
+    receivedAt: new Date(entry.receivedAt),
+  });
+  const eventId = response.eventId ?? null;
+  const ok = response.status >= 200 && response.status < 300;
+  // A row whose body could not be stored now (the store is down) stays as it was: try again later.
+  if (response.outcome !== 'unavailable') {
+    await store.markQuarantineReprocessed(entry.quarantineId, {
+      at: new Date().toISOString(),
+      outcome: response.outcome,
+      status: response.status,
+      eventId,
+    });
+  }
+  return {
+    quarantineId: entry.quarantineId,
+    outcome: response.outcome,
+    status: response.status,
+    eventId,
+    ...(ok ? {} : { problem: JSON.parse(response.body) as unknown }),
+  };
+}
+
+/** Reprocesses at most `limit` rows that match `filter` (its cursor and page size are ours to set). */
+export async function reprocessQuarantine(
+  store: QuarantineStore,
+  reprocess: Reprocess,
+  filter: QuarantineFilter,
+  limit: number,
+): Promise<ReprocessSummary> {
+  let page: QuarantineFilter = { ...filter, cursor: undefined };
+  const items: ReprocessItem[] = [];
+  let skipped = 0;
+  // Bounded: at most `limit` rows, in pages; the oldest rows are reached by calling again.
+  for (let pages = 0; items.length + skipped < limit && pages < Math.ceil(MAX_REPROCESS_BATCH / 10) + 1; pages++) {
+    const found = await store.listQuarantine({
+      ...page,
+      limit: Math.min(MAX_PAGE_LIMIT, limit - items.length - skipped),
+    });
+    for (const entry of found.items) {
+      if (entry.bodyTruncated) skipped++;
+      else items.push(await reprocessQuarantineEntry(store, reprocess, entry));
+    }
+    if (found.nextCursor === null) break;
+    page = { ...page, cursor: found.nextCursor };
+  }
+  const count = (outcome: string) => items.filter((i) => i.outcome === outcome).length;
+  return {
+    processed: items.length,
+    accepted: count('accepted'),
+    duplicate: count('duplicate'),
+    stillRejected: items.filter((i) => i.status >= 400 && i.outcome !== 'unavailable').length,
+    unavailable: count('unavailable'),
+    skippedTruncated: skipped,
+    items,
+  };
+}
+
 /**
  * The quarantine over HTTP: list it, read a row, and run rows through ingest again after an
  * upgrade or a `--dialect` change. A reprocessed body keeps its original receipt time and is
@@ -69,35 +153,10 @@ function badRequest(message: string): string {
  */
 export async function adminQuarantineRoutes(
   app: FastifyInstance,
-  options: { store: QuarantineStore; reprocess: (request: ReprocessRequest) => Promise<IngestResponse> },
+  options: { store: QuarantineStore; reprocess: Reprocess },
 ): Promise<void> {
   const { store } = options;
-
-  async function reprocessEntry(entry: QuarantineEntry): Promise<ReprocessItem> {
-    const response = await options.reprocess({
-      body: Buffer.from(entry.body, 'utf8'),
-      headers: entry.headers,
-      receivedAt: new Date(entry.receivedAt),
-    });
-    const eventId = response.eventId ?? null;
-    const ok = response.status >= 200 && response.status < 300;
-    // A row whose body could not be stored now (the store is down) stays as it was: try again later.
-    if (response.outcome !== 'unavailable') {
-      await store.markQuarantineReprocessed(entry.quarantineId, {
-        at: new Date().toISOString(),
-        outcome: response.outcome,
-        status: response.status,
-        eventId,
-      });
-    }
-    return {
-      quarantineId: entry.quarantineId,
-      outcome: response.outcome,
-      status: response.status,
-      eventId,
-      ...(ok ? {} : { problem: JSON.parse(response.body) as unknown }),
-    };
-  }
+  const reprocessEntry = (entry: QuarantineEntry) => reprocessQuarantineEntry(store, options.reprocess, entry);
 
   app.get<{ Querystring: FilterQuery & { limit: number; cursor?: string } }>(
     '/v1/quarantine',
@@ -165,31 +224,7 @@ export async function adminQuarantineRoutes(
           return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badRequest(err.message));
         throw err;
       }
-      const items: ReprocessItem[] = [];
-      let skipped = 0;
-      // Bounded: at most `limit` rows, in pages; the oldest rows are reached by calling again.
-      for (let pages = 0; items.length + skipped < limit && pages < Math.ceil(MAX_REPROCESS_BATCH / 10) + 1; pages++) {
-        const page = await store.listQuarantine({
-          ...filter,
-          limit: Math.min(MAX_PAGE_LIMIT, limit - items.length - skipped),
-        });
-        for (const entry of page.items) {
-          if (entry.bodyTruncated) skipped++;
-          else items.push(await reprocessEntry(entry));
-        }
-        if (page.nextCursor === null) break;
-        filter = { ...filter, cursor: page.nextCursor };
-      }
-      const count = (outcome: string) => items.filter((i) => i.outcome === outcome).length;
-      return {
-        processed: items.length,
-        accepted: count('accepted'),
-        duplicate: count('duplicate'),
-        stillRejected: items.filter((i) => i.status >= 400 && i.outcome !== 'unavailable').length,
-        unavailable: count('unavailable'),
-        skippedTruncated: skipped,
-        items,
-      };
+      return reprocessQuarantine(store, options.reprocess, filter, limit);
     },
   );
 }

@@ -8,6 +8,7 @@ import {
   type IngestAuthenticator,
   type IngestPipeline,
   type IngestResponse,
+  type ReprocessRequest,
 } from '../ingest/index.js';
 import { InvalidCursorError, randomHex, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
@@ -15,7 +16,9 @@ import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminDestinationRoutes } from './admin-destination-routes.js';
 import { adminQuarantineRoutes } from './admin-quarantine-routes.js';
 import { adminRoutes } from './admin-routes.js';
-import { dashboardRoutes } from './dashboard/routes.js';
+import { dashboardActionRoutes } from './dashboard/action-routes.js';
+import { dashboardLoginRoutes } from './dashboard/login-routes.js';
+import { dashboardRoutes, type DashboardOptions } from './dashboard/routes.js';
 import { connectionTimeoutOptions, limitConnections } from './connection-limits.js';
 import { healthRoutes } from './health-routes.js';
 import { isLoopbackHost } from './loopback.js';
@@ -140,22 +143,35 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   healthRoutes(app, store);
 
   await app.register(async (admin) => {
-    admin.addHook('onSend', async (_request, reply, payload) => {
+    admin.addHook('onSend', async (request, reply, payload) => {
       reply.headers(SECURITY_HEADERS);
+      // Under no-referrer a browser sends `Origin: null` with a form POST, even to its own
+      // origin; same-origin lets the dashboard's forms say where they come from (the CSRF and
+      // open-admin checks read it) and still tells other sites nothing.
+      if (request.url.startsWith('/dashboard')) reply.header('referrer-policy', 'same-origin');
       return payload;
     });
-    admin.addHook(
-      'onRequest',
-      adminGuard({
-        token: config.adminToken,
-        listeningOnLoopback: isLoopbackHost(config.host),
-        behindProxy: config.auth.trustProxy,
-      }),
-    );
-    await admin.register(adminRoutes, { store });
+    const listeningOnLoopback = isLoopbackHost(config.host);
+    const behindProxy = config.auth.trustProxy === true;
+    admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback, behindProxy }));
     // The pipeline wakes the dispatcher itself when a reprocessed body is accepted.
-    await admin.register(adminQuarantineRoutes, { store, reprocess: (request) => pipeline.reprocess(request) });
-    await admin.register(dashboardRoutes, { store });
+    const reprocess = (request: ReprocessRequest) => pipeline.reprocess(request);
+    await admin.register(adminRoutes, { store });
+    await admin.register(adminQuarantineRoutes, { store, reprocess });
+    const dashboard: DashboardOptions = {
+      store,
+      reprocess,
+      onOutboxChange: deps.onOutboxChange,
+      onDestinationsChange: deps.onDestinationsChange,
+      metrics: deps.metrics,
+      adminToken: config.adminToken,
+      listeningOnLoopback,
+      storeDocumentData: config.socure.storeDocumentData,
+    };
+    await admin.register(dashboardRoutes, dashboard);
+    // Sign-in and the pages' buttons: form posts, each context parsing forms for itself.
+    await admin.register(dashboardLoginRoutes, { ...dashboard, behindProxy });
+    await admin.register(dashboardActionRoutes, { ...dashboard, behindProxy });
     if (deps.metrics) metricsRoute(admin, deps.metrics);
     await admin.register(adminDeliveryRoutes, {
       store,

@@ -136,6 +136,19 @@ export class ReceiverMetrics {
     });
   }
 
+  /**
+   * Ack latency and delivery lag percentiles as this process observed them, read from the
+   * histograms (the dashboard's overview). Null for a histogram this process does not keep or that
+   * has observed nothing yet: a worker acknowledges nothing, and a receiver whose dispatch runs
+   * elsewhere delivers nothing.
+   */
+  async latencyPercentiles(): Promise<{ ack: Percentiles | null; deliveryLag: Percentiles | null }> {
+    return {
+      ack: this.ackLatency ? percentilesOf(await this.ackLatency.get()) : null,
+      deliveryLag: percentilesOf(await this.deliveryLag.get()),
+    };
+  }
+
   onIngest(response: IngestResponse, latencyMs: number): void {
     this.received?.labels(response.outcome, String(response.status)).inc();
     this.ackLatency?.labels(response.outcome).observe(latencyMs / 1000);
@@ -160,6 +173,51 @@ export class ReceiverMetrics {
     }
     if (delivery.destination === DECISION_FETCH_DESTINATION) this.decisionFetches.labels(outcome.outcome).inc();
   }
+}
+
+/** Percentiles in milliseconds, estimated from histogram buckets. */
+export interface Percentiles {
+  /** Observations they are taken from. */
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+type HistogramSnapshot = Awaited<ReturnType<Histogram['get']>>;
+
+/**
+ * Percentiles over every label of a histogram, interpolated linearly inside the bucket the rank
+ * falls in, as Prometheus' histogram_quantile does: right to within a bucket's width. A rank in
+ * the +Inf bucket reads as the highest finite bound.
+ */
+export function percentilesOf(snapshot: HistogramSnapshot): Percentiles | null {
+  const cumulative = new Map<number, number>();
+  for (const v of snapshot.values) {
+    if (v.metricName?.endsWith('_bucket') !== true) continue;
+    const le = v.labels.le;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    cumulative.set(bound, (cumulative.get(bound) ?? 0) + v.value);
+  }
+  const buckets = [...cumulative.entries()].sort((a, b) => a[0] - b[0]);
+  const count = buckets.at(-1)?.[1] ?? 0;
+  if (count === 0) return null;
+  const quantile = (q: number): number => {
+    const rank = q * count;
+    let lowerBound = 0;
+    let lowerCount = 0;
+    for (const [bound, seen] of buckets) {
+      if (seen >= rank) {
+        if (bound === Infinity) return lowerBound * 1000;
+        const share = seen === lowerCount ? 1 : (rank - lowerCount) / (seen - lowerCount);
+        return (lowerBound + (bound - lowerBound) * share) * 1000;
+      }
+      lowerBound = bound;
+      lowerCount = seen;
+    }
+    return lowerBound * 1000;
+  };
+  return { count, p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) };
 }
 
 /** GET /metrics in Prometheus' text format, on a scope the caller has already guarded. */

@@ -324,8 +324,13 @@ describe('with an admin token, proxies and names do not matter: the token does',
     expect(
       (await call(r.url, '/v1/transactions', { headers: { ...proxied, authorization: `Bearer ${token}` } })).status,
     ).toBe(200);
-    const basic = `Basic ${Buffer.from(`admin:${token}`).toString('base64')}`;
-    expect((await call(r.url, '/dashboard', { headers: { ...proxied, authorization: basic } })).status).toBe(200);
+    expect(
+      (await call(r.url, '/dashboard', { headers: { ...proxied, authorization: `Bearer ${token}` } })).status,
+    ).toBe(200);
+    // A browser without a session is sent to the dashboard's sign-in form.
+    const browser = await call(r.url, '/dashboard', { headers: proxied });
+    expect(browser.status).toBe(303);
+    expect(browser.headers.location).toBe('/dashboard/login?returnTo=%2Fdashboard');
   });
 });
 

@@ -1,48 +1,46 @@
 import type { FastifyInstance } from 'fastify';
-import { canonicalFields, DIALECTS, isDialect, KNOWN_EVENT_TYPES } from '../../contract/index.js';
-import { MAX_PAGE_LIMIT, type OutboxDelivery, type Store, type StoredEvent } from '../../store/index.js';
-import { html, table, type Html } from './html.js';
-import { badge, eventHref, link, pager, selectField, sendPage, transactionHref } from './parts.js';
+import { canonicalFields, DIALECTS, KNOWN_EVENT_TYPES } from '../../contract/index.js';
+import type { StoredEvent, StoredEventSummary } from '../../store/index.js';
+import { deliveryColumns, deliveryRow } from './delivery-rows.js';
+import { EMPTY, html, table, type Html, type TableRow } from './html.js';
+import {
+  badge,
+  eventHref,
+  formatNumber,
+  layoutFor,
+  pager,
+  PAGE_CSP,
+  selectField,
+  sendPage,
+  shortId,
+  time,
+  transactionCell,
+} from './parts.js';
+import { payloadBlock, rawBodyBlock } from './payload-view.js';
+import { ignoredNote, PageQuery } from './query.js';
+import type { DashboardOptions } from './routes.js';
+import { maskPersonalData } from './masking.js';
 
-/** Pages of the outbox searched for an event's deliveries: bounded, whatever the outbox holds. */
-const MAX_DELIVERY_PAGES = 4;
+/** Deliveries listed on an event's page: one per destination, a few more after replays. */
+const MAX_EVENT_DELIVERIES = 200;
 /** Longer `eventType` filters are no event type anyone sends. */
 const MAX_EVENT_TYPE_LENGTH = 100;
-
-function transactionCell(e: { docvTransactionId: string | null; test: boolean }): Html {
-  if (e.docvTransactionId !== null) return link(transactionHref(e.docvTransactionId), e.docvTransactionId);
-  return html`<span class="empty">${e.test ? 'test event' : 'no transaction'}</span>`;
-}
-
-/**
- * The deliveries of one event. The store filters the outbox by transaction, not by event, so the
- * event's are picked out here; `complete` is false when the search stopped at its bound.
- */
-async function deliveriesOf(store: Store, event: StoredEvent): Promise<{ items: OutboxDelivery[]; complete: boolean }> {
-  // An event without a transaction has deliveries without one too: only the whole outbox has them.
-  const byTransaction = event.docvTransactionId === null ? {} : { docvTransactionId: event.docvTransactionId };
-  const items: OutboxDelivery[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < MAX_DELIVERY_PAGES; page++) {
-    const list = await store.listDeliveries({ ...byTransaction, limit: MAX_PAGE_LIMIT, cursor });
-    items.push(...list.items.filter((d) => d.eventId === event.eventId));
-    if (list.nextCursor === null) return { items, complete: true };
-    cursor = list.nextCursor;
-  }
-  return { items, complete: false };
-}
 
 function summary(e: StoredEvent): Html {
   const timeSource =
     e.eventTimeSource === 'receipt' ? 'the receipt time: the sender gave no event time' : 'as the sender gave it';
-  return html`<dl>
+  const duplicates =
+    e.duplicates > 0
+      ? html`<dt>arrived again</dt><dd data-mark="duplicates">${formatNumber(e.duplicates)} more time${e.duplicates === 1 ? '' : 's'} (last ${time(e.lastDuplicateAt)})</dd>`
+      : EMPTY;
+  return html`<dl class="facts" id="event-facts">
 <dt>event</dt><dd class="mono">${e.eventId}</dd>
 <dt>transaction</dt><dd>${transactionCell(e)}</dd>
 <dt>type</dt><dd>${badge(e.eventType)}</dd>
 <dt>dialect</dt><dd>${e.dialect}</dd>
 <dt>event time</dt><dd>${e.eventTime} (${timeSource})</dd>
 <dt>received at</dt><dd>${e.receivedAt}</dd>
-<dt>decision</dt><dd>${badge(e.decision)}</dd>
+${duplicates}<dt>decision</dt><dd>${badge(e.decision)}</dd>
 <dt>customerUserId</dt><dd>${e.customerUserId ?? '-'}</dd>
 <dt>RiskOS evaluation</dt><dd>${e.evaluationId ?? '-'}</dd>
 <dt>webhook id</dt><dd class="mono">${e.webhookId ?? '-'}</dd>
@@ -57,82 +55,94 @@ function fieldText(value: unknown): string {
 }
 
 /** What every dialect folds into: the fields handlers and forwards read, without the payload. */
-function canonical(e: StoredEvent): Html {
-  const entries = Object.entries(canonicalFields(e.event)).filter(([, v]) => v !== undefined);
-  return html`<dl>${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${fieldText(v)}</dd>`)}</dl>`;
+function canonical(e: StoredEvent, storeDocumentData: boolean): Html {
+  const fields = canonicalFields(e.event) as Record<string, unknown>;
+  const shown = storeDocumentData ? fields : (maskPersonalData(fields) as Record<string, unknown>);
+  const entries = Object.entries(shown).filter(([, v]) => v !== undefined);
+  return html`<dl class="facts">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${fieldText(v)}</dd>`)}</dl>`;
 }
 
 function headersTable(headers: Record<string, string>): Html {
   const rows = Object.keys(headers)
     .sort()
     .map((name) => [html`<span class="mono">${name}</span>`, html`<span class="mono">${headers[name]}</span>`]);
-  return html`<p class="empty">As received, without credentials (those were never stored).</p>${table(['header', 'value'], rows)}`;
+  return html`<p class="muted">As received, without credentials (those were never stored).</p>${table(['header', 'value'], rows)}`;
 }
 
-function bodies(e: StoredEvent): Html {
-  const removed = e.event.documentDataRemoved
-    ? html`<p class="note">Document data (names, dates of birth, addresses, document numbers) was removed before the event was stored: the payload and the raw body hold a marker in its place, and the raw body is the cleaned payload written out again.</p>`
-    : html``;
-  return html`<h2>Payload</h2>${removed}<pre>${JSON.stringify(e.payload, null, 2)}</pre><h2>Raw body</h2><pre>${e.rawBody}</pre>`;
-}
+export const EVENT_COLUMNS = ['event', 'type', 'transaction', 'dialect', 'event time', 'decision', 'received'];
 
-function deliveriesTable(found: { items: OutboxDelivery[]; complete: boolean }): Html {
-  const rows = found.items.map((d) => [
-    html`<span class="mono">${d.deliveryId}</span>`,
-    html`${d.destination}`,
-    badge(d.state),
-    html`${d.attempts}`,
-    html`${d.lastStatus ?? '-'}`,
-    html`${d.nextAttemptAt ?? '-'}`,
-    html`${d.lastError ?? '-'}`,
-  ]);
-  const bound = found.complete
-    ? html``
-    : html`<p class="empty">Only the ${MAX_DELIVERY_PAGES * MAX_PAGE_LIMIT} most recent deliveries were searched.</p>`;
-  return html`${table(['delivery', 'destination', 'state', 'attempts', 'last status', 'next attempt', 'last error'], rows)}${bound}`;
-}
-
-interface EventListQuery {
-  eventType?: string;
-  dialect?: string;
-  cursor?: string;
-}
-
-/** `/dashboard/events` (recent events, by type and dialect) and `/dashboard/events/{eventId}`. */
-export function eventPages(app: FastifyInstance, store: Store): void {
-  app.get<{ Querystring: EventListQuery }>('/dashboard/events', async (request, reply) => {
-    const given = request.query.eventType;
-    // The set of types is open: one nobody listed yet can still be filtered on.
-    const eventType = given && given.length <= MAX_EVENT_TYPE_LENGTH ? given : undefined;
-    const dialect = isDialect(request.query.dialect) ? request.query.dialect : undefined;
-    const list = await store.listEvents({ limit: 50, cursor: request.query.cursor, eventType, dialect });
-    const rows = list.items.map((e) => [
-      html`<a class="mono" href="${eventHref(e.eventId)}">${e.eventId}</a>`,
+/** One event in the list (also rendered for live updates). */
+export function eventRow(e: StoredEventSummary): TableRow {
+  return {
+    id: e.eventId,
+    cells: [
+      shortId(e.eventId, eventHref(e.eventId), { label: 'event id' }),
       badge(e.eventType),
       transactionCell(e),
       html`${e.dialect}`,
-      html`${e.eventTime}`,
+      time(e.eventTime),
       badge(e.decision),
-      html`${e.receivedAt}`,
-    ]);
+      time(e.receivedAt),
+    ],
+  };
+}
+
+/** `/dashboard/events` (recent events, by type and dialect), `/dashboard/events/{eventId}` and its payload fragment. */
+export function eventPages(app: FastifyInstance, options: DashboardOptions): void {
+  const { store } = options;
+  const storeDocumentData = options.storeDocumentData === true;
+
+  app.get('/dashboard/events', async (request, reply) => {
+    const query = new PageQuery(request);
+    // The set of types is open: one nobody listed yet can still be filtered on.
+    const eventType = query.text('eventType', MAX_EVENT_TYPE_LENGTH);
+    const dialect = query.oneOf('dialect', DIALECTS);
+    const cursor = query.cursor();
+    const list = await store.listEvents({ limit: 50, cursor, eventType, dialect });
     const types =
       eventType === undefined || (KNOWN_EVENT_TYPES as readonly string[]).includes(eventType)
         ? KNOWN_EVENT_TYPES
         : [...KNOWN_EVENT_TYPES, eventType];
-    const filter = html`<form method="get" action="/dashboard/events">${selectField('eventType', types, eventType)}${selectField('dialect', DIALECTS, dialect)}<button>filter</button></form>`;
-    const columns = ['event', 'type', 'transaction', 'dialect', 'eventTime', 'decision', 'received'];
+    const filter = html`<form class="filters" method="get" action="/dashboard/events" id="event-filters">${selectField('eventType', types, eventType, 'Event type')}${selectField('dialect', DIALECTS, dialect, 'Dialect')}<button type="submit" class="primary">Filter</button></form>`;
+    const filtered = eventType !== undefined || dialect !== undefined;
+    const body = html`${filter}${ignoredNote(query)}${table(EVENT_COLUMNS, list.items.map(eventRow), {
+      list: 'events',
+      liveInsert: !filtered && cursor === undefined,
+      empty: filtered ? 'No event matches this filter.' : 'No event yet.',
+    })}${pager('/dashboard/events', { eventType, dialect }, list.nextCursor, cursor !== undefined)}`;
     return sendPage(
       reply,
       'Events',
-      html`${filter}${table(columns, rows)}${pager('/dashboard/events', { eventType, dialect }, list.nextCursor)}`,
+      body,
+      200,
+      layoutFor(request, 'events', { live: '/dashboard/live', adminToken: options.adminToken }),
     );
   });
 
   app.get<{ Params: { eventId: string } }>('/dashboard/events/:eventId', async (request, reply) => {
+    const [event, deliveries] = await Promise.all([
+      store.getEvent(request.params.eventId),
+      store.listDeliveries({ eventId: request.params.eventId, limit: MAX_EVENT_DELIVERIES }),
+    ]);
+    const layout = layoutFor(request, 'events', { adminToken: options.adminToken });
+    if (!event) return sendPage(reply, 'Not found', html`<p>No event ${request.params.eventId}.</p>`, 404, layout);
+    const more =
+      deliveries.nextCursor === null
+        ? EMPTY
+        : html`<p class="muted"><a href="/dashboard/deliveries?event=${encodeURIComponent(event.eventId)}">All deliveries of this event</a></p>`;
+    const body = html`${summary(event)}<h2>Canonical fields</h2>${canonical(event, storeDocumentData)}<h2>Headers</h2>${headersTable(event.headers)}<h2>Payload</h2>${payloadBlock(event, storeDocumentData)}<h2>Raw body</h2>${rawBodyBlock(event, storeDocumentData)}<h2>Deliveries</h2>${table(
+      deliveryColumns(false),
+      deliveries.items.map((d) => deliveryRow(request, d, false)),
+      { list: 'event-deliveries', empty: 'No delivery for this event.' },
+    )}${more}`;
+    return sendPage(reply, event.eventId, body, 200, layout);
+  });
+
+  // The timeline's payload on demand: a fragment the client script puts into the opened <details>.
+  app.get<{ Params: { eventId: string } }>('/dashboard/events/:eventId/payload', async (request, reply) => {
     const event = await store.getEvent(request.params.eventId);
-    if (!event) return sendPage(reply, 'Not found', html`<p>No event ${request.params.eventId}.</p>`, 404);
-    const found = await deliveriesOf(store, event);
-    const body = html`${summary(event)}<h2>Canonical fields</h2>${canonical(event)}<h2>Headers</h2>${headersTable(event.headers)}${bodies(event)}<h2>Deliveries</h2>${deliveriesTable(found)}`;
-    return sendPage(reply, event.eventId, body);
+    reply.header('content-security-policy', PAGE_CSP).type('text/html; charset=utf-8');
+    if (!event) return reply.code(404).send(html`<p>No event ${request.params.eventId}.</p>`.text);
+    return reply.send(payloadBlock(event, storeDocumentData).text);
   });
 }
