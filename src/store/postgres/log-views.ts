@@ -87,6 +87,14 @@ export class PostgresLogViews implements LogViewSource {
     return out;
   }
 
+  async logBounds() {
+    const { rows } = await this.pool.query<{ min: string | null; max: string | null }>(
+      'SELECT (SELECT MIN(seq) FROM events) AS min, (SELECT MAX(seq) FROM events) AS max',
+    );
+    const row = rows[0];
+    return row && row.min !== null && row.max !== null ? { min: Number(row.min), max: Number(row.max) } : null;
+  }
+
   async countEvents(lo: number, hi: number) {
     const { rows } = await this.pool.query<{ n: number }>(
       'SELECT COUNT(*)::int AS n FROM events WHERE seq > $1 AND seq <= $2',

@@ -6,6 +6,7 @@ import { parseLogDeliveryId } from '../log-outbox.js';
 import {
   countDeliveriesByDestinationFromLog,
   countDeliveriesFromLog,
+  countLog,
   destinationHealthFromLog,
   listDeliveriesFromLog,
   logDeliveryById,
@@ -446,9 +447,8 @@ export class PostgresStore implements Store {
 
   async stats(): Promise<StoreStats> {
     return this.read('counting', async () => {
-      const counts = await this.pool.query<{ events: number; transactions: number; quarantine: number }>(
-        `SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM transactions) AS transactions,
-                (SELECT COUNT(*) FROM quarantine) AS quarantine`,
+      const counts = await this.pool.query<{ transactions: number; quarantine: number }>(
+        'SELECT (SELECT COUNT(*) FROM transactions) AS transactions, (SELECT COUNT(*) FROM quarantine) AS quarantine',
       );
       const byStatus = await this.pool.query<{ status: string; n: number }>(
         'SELECT status, COUNT(*) AS n FROM transactions GROUP BY status',
@@ -460,7 +460,7 @@ export class PostgresStore implements Store {
       const row = counts.rows[0]!;
       const decided = byDecision.rows.reduce((sum, r) => sum + Number(r.n), 0);
       return {
-        events: row.events,
+        events: await countLog(this.views),
         transactions: row.transactions,
         transactionsByStatus: Object.fromEntries(byStatus.rows.map((r) => [r.status, r.n])),
         transactionsByDecision: {

@@ -40,6 +40,10 @@ export class SqliteLogViews implements LogViewSource {
       countEvents: db.prepare<[number, number], { n: number }>(
         'SELECT COUNT(*) AS n FROM events WHERE seq > ? AND seq <= ?',
       ),
+      // Two subqueries: SQLite answers a lone min() or max() from the end of the key, not both at once.
+      logBounds: db.prepare<[], { min: number | null; max: number | null }>(
+        'SELECT (SELECT MIN(seq) FROM events) AS min, (SELECT MAX(seq) FROM events) AS max',
+      ),
       countRows: db.prepare<[string, number, number], { n: number }>(
         'SELECT COUNT(*) AS n FROM deliveries WHERE destination = ? AND event_seq > ? AND event_seq <= ?',
       ),
@@ -142,6 +146,11 @@ export class SqliteLogViews implements LogViewSource {
 
   async countEvents(lo: number, hi: number) {
     return this.stmts.countEvents.get(lo, hi)?.n ?? 0;
+  }
+
+  async logBounds() {
+    const row = this.stmts.logBounds.get();
+    return row && row.min !== null && row.max !== null ? { min: row.min, max: row.max } : null;
   }
 
   async countRows(destination: string, lo: number, hi: number) {

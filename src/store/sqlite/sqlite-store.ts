@@ -14,6 +14,7 @@ import { parseLogDeliveryId } from '../log-outbox.js';
 import {
   countDeliveriesByDestinationFromLog,
   countDeliveriesFromLog,
+  countLog,
   destinationHealthFromLog,
   listDeliveriesFromLog,
   logDeliveryById,
@@ -227,7 +228,11 @@ export class SqliteStore implements Store {
   }
 
   async stats(): Promise<StoreStats> {
-    return { ...this.reads.counts(), deliveries: await countDeliveriesFromLog(this.outbox.views) };
+    return {
+      ...this.reads.counts(),
+      events: await countLog(this.outbox.views),
+      deliveries: await countDeliveriesFromLog(this.outbox.views),
+    };
   }
 
   // Quarantine
