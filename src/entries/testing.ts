@@ -11,6 +11,9 @@ import type { CanonicalDecision, Dialect } from '../contract/canonical-event.js'
 export { signStandardWebhook } from '../auth/standard-webhooks.js';
 export type { SandboxHandle, SandboxOptions, DeliveryAuth, CanonicalDecision, Dialect };
 
+/** The completion's spelling in each dialect (RiskOS: evaluation_completed). */
+const COMPLETIONS: ReadonlySet<string> = new Set(['VERIFICATION_COMPLETED', 'evaluation_completed']);
+
 export interface SampleNotificationOptions {
   /** The transaction; default `txn-test-1`. */
   docvTransactionId?: string;
@@ -45,7 +48,9 @@ export function sampleNotification(
     },
     {
       at: options.at ?? Date.now(),
-      decision: options.decision ?? 'accept',
+      // Only a completion carries one, as the sandbox sends them (the flat contract refuses a
+      // decision on any other type).
+      decision: COMPLETIONS.has(eventType) ? (options.decision ?? 'accept') : undefined,
       notificationId: options.notificationId ?? `ntf-${docvTransactionId}-${eventType}`,
     },
   );

@@ -42,9 +42,11 @@ export function barChart(options: { id: string; title: string; unit: string; bar
   const ticks =
     bars.length === 0
       ? []
-      : [0, Math.floor(bars.length / 2), bars.length - 1].map(
-          (i) =>
-            html`<text x="${(LEFT + i * step + step / 2).toFixed(1)}" y="${HEIGHT - 6}" text-anchor="middle">${clock(bars[i]!.start)}</text>`,
+      : [0, Math.floor(bars.length / 2), bars.length - 1].map((i) =>
+          // The last label ends at the plot's right edge: centred under the last bar it was cut off.
+          i === bars.length - 1 && i > 0
+            ? html`<text x="${(LEFT + bars.length * step).toFixed(1)}" y="${HEIGHT - 6}" text-anchor="end">${clock(bars[i]!.start)}</text>`
+            : html`<text x="${(LEFT + i * step + step / 2).toFixed(1)}" y="${HEIGHT - 6}" text-anchor="middle">${clock(bars[i]!.start)}</text>`,
         );
   const peak = bars.length === 0 ? 'no data' : `peak ${rounded(max)} ${unit}`;
   const summary = `${title}: ${bars.length} bars from ${bars[0] ? clock(bars[0].start) : '-'} to ${bars.at(-1) ? clock(bars.at(-1)!.start) : '-'} UTC, ${peak}.`;

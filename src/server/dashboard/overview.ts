@@ -5,7 +5,8 @@ import { DELIVERY_STATES, type DeliveryState, type ReceiptBucket } from '../../s
 import type { Percentiles } from '../metrics.js';
 import { barChart, type ChartBar } from './chart.js';
 import { html, table, type Html } from './html.js';
-import { formatNumber, layoutFor, queryString, sendPage } from './parts.js';
+import { formatNumber, layoutFor, queryString, sendPage, time } from './parts.js';
+import { STATS_MAX_AGE_MS, StatsCache } from './stats-cache.js';
 import type { DashboardOptions } from './routes.js';
 
 const MINUTE = 60_000;
@@ -86,6 +87,7 @@ function percentiles(caption: string, p: Percentiles | null | undefined, id: str
 /** `/dashboard`: the state of things at a glance, each number a link to its filtered list. */
 export function overviewPage(app: FastifyInstance, options: DashboardOptions): void {
   const { store } = options;
+  const counts = new StatsCache(() => store.stats());
   app.get('/dashboard', async (request, reply) => {
     const query = (request.query ?? {}) as Record<string, unknown>;
     if (LIST_PARAMETERS.some((p) => typeof query[p] === 'string')) {
@@ -95,8 +97,8 @@ export function overviewPage(app: FastifyInstance, options: DashboardOptions): v
     const now = Date.now();
     const hourEnd = Math.ceil((now + 1) / MINUTE) * MINUTE;
     const dayEnd = Math.ceil((now + 1) / QUARTER_HOUR) * QUARTER_HOUR;
-    const [stats, lastHour, lastDay, perDestination, latency] = await Promise.all([
-      store.stats(),
+    const [{ stats, at: countedAt }, lastHour, lastDay, perDestination, latency] = await Promise.all([
+      counts.get(),
       store.receiptCounts(new Date(hourEnd - 60 * MINUTE), new Date(hourEnd), MINUTE),
       store.receiptCounts(new Date(dayEnd - 96 * QUARTER_HOUR), new Date(dayEnd), QUARTER_HOUR),
       store.deliveryCountsByDestination(),
@@ -127,7 +129,8 @@ export function overviewPage(app: FastifyInstance, options: DashboardOptions): v
       bars: dayBars,
       note: `${formatNumber(dayTotal)} events in the day`,
     })}</div>`;
-    const body = html`${totals}<h2>Transactions</h2><div class="stats">${byStatus(stats.transactionsByStatus)}${byDecision(stats.transactionsByDecision ?? {})}</div>${charts}<h2>Deliveries</h2>${byDestination(perDestination)}${latencyCards}`;
+    const asOf = html`<p class="muted" id="counted-at">Counts as of ${time(new Date(countedAt).toISOString())} (read at most every ${STATS_MAX_AGE_MS / 1000} s).</p>`;
+    const body = html`${totals}${asOf}<h2>Transactions</h2><div class="stats">${byStatus(stats.transactionsByStatus)}${byDecision(stats.transactionsByDecision ?? {})}</div>${charts}<h2>Deliveries</h2>${byDestination(perDestination)}${latencyCards}`;
     return sendPage(
       reply,
       'Overview',

@@ -136,7 +136,9 @@ export const SCRIPT = String.raw`(function () {
           el.textContent = numbers.format(d.attempts);
         }
       });
-      if (!found) missed++;
+      // A delivery this page does not show is news only where the page lists the transaction's
+      // deliveries (a new one appeared); a delivery's own page ignores its siblings.
+      if (!found && document.querySelector('[data-list="transaction-deliveries"]')) missed++;
     } else if (message.type === 'gap') {
       missed++;
     }

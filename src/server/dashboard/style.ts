@@ -29,7 +29,7 @@ html { -webkit-text-size-adjust: 100%; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: var(--text); background: var(--bg); overflow-wrap: break-word; }
 h1, dd, .error, .card p { overflow-wrap: anywhere; }
 button, .button, .badge { white-space: nowrap; }
-td .error { display: block; min-width: 12rem; }
+td .error { display: block; min-width: 8rem; }
 td form.inline { margin-top: .3rem; }
 td .mono { overflow-wrap: anywhere; }
 figure { margin: 0; }
@@ -59,7 +59,7 @@ h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
 table { border-collapse: collapse; width: 100%; background: var(--surface); }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { overflow-wrap: break-word; text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--border); vertical-align: top; }
-th { font-weight: 600; background: var(--surface-2); white-space: nowrap; }
+th { font-weight: 600; background: var(--surface-2); }
 td.num, th.num { text-align: right; }
 code, .mono, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
 .badge { display: inline-block; padding: .05rem .45rem; border-radius: .3rem; font-size: 13px; background: var(--surface-2); color: var(--text); white-space: nowrap; }
