@@ -322,7 +322,8 @@ async function logCountsByDestination(source: LogViewSource): Promise<Record<str
     const last = cursor.untilSeq ?? Number.MAX_SAFE_INTEGER;
     if (last > cursor.seq)
       counts.pending +=
-        (await eventsBetween(source, cursor.seq, last)) - (await source.countRows(cursor.destination, cursor.seq, last));
+        (await eventsBetween(source, cursor.seq, last)) -
+        (await source.countRows(cursor.destination, cursor.seq, last));
   }
   return out;
 }

@@ -167,17 +167,24 @@ export interface ActivityRow {
   last_received_at: Timestamp;
 }
 
-/** A page of transactions by last activity: the cursor is the last row's (last_received_at, seq). */
-export function activityPage<R extends ActivityRow, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+/**
+ * A page of transactions by last activity: the cursor is the last row's (last_received_at, seq).
+ * `stopped`: a bounded walk (unindexed-walk.ts) examined up to this row and found no match past
+ * the page: the next page starts after it, and the page says how many it examined.
+ */
+export function activityPage<R extends ActivityRow, T>(
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+  stopped?: { at: ActivityRow; examined: number },
+): Page<T> {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
-  return {
-    items: items.map(map),
-    nextCursor:
-      rows.length > limit && last
-        ? encodeActivityCursor({ at: new Date(iso(last.last_received_at)), seq: Number(last.seq) })
-        : null,
-  };
+  const cursorAt = (row: ActivityRow) =>
+    encodeActivityCursor({ at: new Date(iso(row.last_received_at)), seq: Number(row.seq) });
+  if (rows.length <= limit && stopped)
+    return { items: items.map(map), nextCursor: cursorAt(stopped.at), partial: { examined: stopped.examined } };
+  return { items: items.map(map), nextCursor: rows.length > limit && last ? cursorAt(last) : null };
 }
 
 /**

@@ -126,6 +126,14 @@ export interface Page<T> {
   items: T[];
   /** Pass back as `cursor` for the next page; null on the last page. */
   nextCursor: string | null;
+  /**
+   * Present when the store stopped looking at its bound: a transaction filter with a condition
+   * no index answers (dialect, environment) examines at most `examined` transactions per page
+   * (UNINDEXED_WALK), by last activity from the cursor. `items` are the matches among them (none,
+   * some, or a full page); nextCursor is the position of the last one examined, so the next page
+   * searches older ones. Absent when the page ends at its last item or is the last page.
+   */
+  partial?: { examined: number };
 }
 
 export interface PageRequest {
@@ -168,6 +176,12 @@ export interface BoundedCount {
   count: number;
   /** True when the count stopped at the bound (the real number is higher). */
   capped: boolean;
+  /**
+   * Present when the filter has a condition no index answers (dialect, environment) and there
+   * were more transactions to examine than UNINDEXED_WALK: the count covers only the `examined`
+   * most recent (by last activity) of those the rest of the filter picks.
+   */
+  examined?: number;
 }
 
 /** Events received in one time bucket. */

@@ -3,6 +3,7 @@ import { Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MASKED, maskPersonalData } from '../../src/server/dashboard/masking.js';
 import { percentilesOf } from '../../src/server/metrics.js';
+import { setUnindexedWalkForTests } from '../../src/store/unindexed-walk.js';
 import { skipUnavailable, testBackends } from '../helpers/backends.js';
 import { startSink, type HttpSink } from '../helpers/http-sink.js';
 import { docvEvent, startTestReceiver, type TestReceiver } from '../helpers/receiver.js';
@@ -264,6 +265,47 @@ describe.each(backends)('dashboard pages ($name)', (backend) => {
     expect(bad.status).toBe(200);
     expect(textOf(bad.text, 'ignored-filters')).toContain('status: "NOPE" is not one of the choices');
     expect(textOf(bad.text, 'ignored-filters')).toContain('from: "yesterday" is not a date and time');
+  });
+
+  it('transactions: a dialect or environment filter says in words how far it searched, and the next page searches older ones', async () => {
+    for (let i = 0; i < 5; i++) await deliver(docvEvent({ docvTransactionId: `tx-bound-${i}` }));
+    // 3 instead of 20,000 transactions examined per page and count.
+    const restore = setUnindexedWalkForTests(3);
+    try {
+      const none = await page('/dashboard/transactions?q=tx-bound-&environment=Nowhere');
+      expect(rowIds(none.text, 'transactions')).toEqual([]);
+      expect(none.text).toContain('No match among the 3 most recent transactions — the next page searches older ones.');
+      expect(textOf(none.text, 'transaction-count')).toBe('0 of the 3 most recent transactions');
+      const next = /href="([^"]+)" id="next-page"/.exec(none.text);
+      expect(next?.[1]).toBeDefined();
+      const older = await page(decode(next![1]!));
+      expect(older.text).toContain('No transaction matches this filter.');
+      expect(older.text).not.toContain('id="next-page"');
+
+      const some = await page('/dashboard/transactions?q=tx-bound-&dialect=asyncapi');
+      expect(rowIds(some.text, 'transactions')).toEqual(['tx-bound-4', 'tx-bound-3', 'tx-bound-2']);
+      expect(textOf(some.text, 'search-bound')).toBe(
+        'Matches among the 3 most recent transactions — the next page searches older ones.',
+      );
+      expect(textOf(some.text, 'transaction-count')).toBe('3 of the 3 most recent transactions');
+      const rest = await page(decode(/href="([^"]+)" id="next-page"/.exec(some.text)![1]!));
+      expect(rowIds(rest.text, 'transactions')).toEqual(['tx-bound-1', 'tx-bound-0']);
+      expect(rest.text).not.toContain('id="search-bound"');
+      // The admin API hands scripts the same page, the bound included.
+      const api = JSON.parse((await page('/v1/transactions?q=tx-bound-&environment=Nowhere')).text) as {
+        items: unknown[];
+        nextCursor: string | null;
+        partial?: { examined: number };
+      };
+      expect(api).toEqual({ items: [], nextCursor: expect.any(String), partial: { examined: 3 } });
+    } finally {
+      restore();
+    }
+    // At the store's own bound the same filter covers them all, and says nothing more.
+    const all = await page('/dashboard/transactions?q=tx-bound-&dialect=asyncapi');
+    expect(rowIds(all.text, 'transactions')).toHaveLength(5);
+    expect(textOf(all.text, 'transaction-count')).toBe('5 transactions');
+    expect(all.text).not.toContain('most recent transactions');
   });
 
   it('transactions: newest activity first, and stable pages of 50 with next and first page links', async () => {

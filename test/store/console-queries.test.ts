@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
+import { setUnindexedWalkForTests } from '../../src/store/unindexed-walk.js';
 import {
   InvalidCursorError,
   MAX_RECEIPT_BUCKETS,
@@ -323,6 +324,124 @@ describe.each(backends)('store: console queries ($name)', (backend: Backend) => 
       const later = (await store.destinationHealth(new Date(Date.now() + 60_000)))[0]!;
       expect(later).toMatchObject({ attempts: 0, failures: 0, lastError: 'HTTP 410 gone' });
       expect(later.lastDeliveredAt).toBe(sink!.lastDeliveredAt);
+    });
+  });
+
+  describe('a filter no index answers (dialect, environment) examines a bounded number of transactions', () => {
+    // 4 instead of 20,000: each page and count examines at most 4 transactions of its index.
+    let restoreWalk: (() => void) | undefined;
+    afterEach(() => restoreWalk?.());
+
+    /** 12 transactions a second apart, t0 oldest; t1, t2 and t9 in Production (socure-v5), the rest asyncapi. */
+    async function twelve(store: Store): Promise<string[]> {
+      const made: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        if ([1, 2, 9].includes(i)) {
+          const event = v5Event({ environment: 'Production', receivedAt: at(i * 1000) });
+          expect((await store.ingest(canonicalInput(event, { receivedAt: at(i * 1000) }))).kind).toBe('accepted');
+          made.push(event.docvTransactionId!);
+        } else {
+          const tx = uniqueId(`walk${i}`);
+          await accept(store, at(i * 1000), { docvTransactionId: tx });
+          made.push(tx);
+        }
+      }
+      restoreWalk = setUnindexedWalkForTests(4);
+      return made;
+    }
+
+    /** Every page of a filter, followed by its cursors: each page's ids and what it said. */
+    async function pages(store: Store, filter: Omit<TransactionFilter, 'limit' | 'cursor'>, limit: number) {
+      const out: Array<{ ids: string[]; examined: number | undefined; next: boolean }> = [];
+      let cursor: string | undefined;
+      for (let n = 0; n < 20; n++) {
+        const page = await store.listTransactions({ ...filter, limit, ...(cursor ? { cursor } : {}) });
+        out.push({
+          ids: page.items.map((t) => t.docvTransactionId),
+          examined: page.partial?.examined,
+          next: page.nextCursor !== null,
+        });
+        if (!page.nextCursor) return out;
+        cursor = page.nextCursor;
+      }
+      throw new Error('more than 20 pages');
+    }
+
+    it('stops at the bound with the matches found so far; the cursor continues the search from the last one examined', async () => {
+      const { store } = await open();
+      const t = await twelve(store);
+      // Newest first: t11 t10 t9 t8 | t7 t6 t5 t4 | t3 t2 t1 t0, four examined per page.
+      expect(await pages(store, { environment: 'Production' }, 5)).toEqual([
+        { ids: [t[9]], examined: 4, next: true },
+        { ids: [], examined: 4, next: true },
+        // The last four: the walk reached the end of the index, so the page is complete and the last.
+        { ids: [t[2], t[1]], examined: undefined, next: false },
+      ]);
+      // A page that finds a row past its end before the bound is an ordinary page: it ends at its last row.
+      const first = await store.listTransactions({ dialect: 'asyncapi', limit: 2 });
+      expect(first.items.map((x) => x.docvTransactionId)).toEqual([t[11], t[10]]);
+      expect(first.partial).toBeUndefined();
+      const second = await store.listTransactions({ dialect: 'asyncapi', limit: 2, cursor: first.nextCursor! });
+      expect(second.items.map((x) => x.docvTransactionId)).toEqual([t[8], t[7]]);
+      // A full page whose walk stopped at the bound says so too: its cursor is the last row examined.
+      expect(await pages(store, { environment: 'Production' }, 1)).toEqual([
+        { ids: [t[9]], examined: 4, next: true },
+        { ids: [], examined: 4, next: true },
+        { ids: [t[2]], examined: undefined, next: true },
+        { ids: [t[1]], examined: undefined, next: false },
+      ]);
+      // Combined with an indexed condition: the bound applies to the rows it picks (t11 to t2 here).
+      expect(await pages(store, { dialect: 'socure-v5', from: at(2000) }, 5)).toEqual([
+        { ids: [t[9]], examined: 4, next: true },
+        { ids: [], examined: 4, next: true },
+        { ids: [t[2]], examined: undefined, next: false },
+      ]);
+    });
+
+    it('pages of a common value neither repeat nor skip a transaction, whether they fill or stop at the bound', async () => {
+      const { store } = await open();
+      const t = await twelve(store);
+      const asyncapi = [11, 10, 8, 7, 6, 5, 4, 3, 0].map((i) => t[i]);
+      for (const limit of [1, 2, 3, 5, 50]) {
+        const found = await pages(store, { dialect: 'asyncapi' }, limit);
+        expect(found.flatMap((p) => p.ids)).toEqual(asyncapi);
+        // No page stops short without saying so: a page with fewer rows than asked says how many it examined, or is the last.
+        for (const [i, p] of found.entries())
+          if (p.ids.length < limit) expect(p.examined !== undefined || i === found.length - 1).toBe(true);
+      }
+      expect((await pages(store, { environment: 'Production' }, 1)).flatMap((p) => p.ids)).toEqual([t[9], t[2], t[1]]);
+    });
+
+    it('counts the matches among the most recent transactions it examined, and says so', async () => {
+      const { store } = await open();
+      await twelve(store);
+      expect(await store.countTransactions({ environment: 'Production' }, 100)).toEqual({
+        count: 1,
+        capped: false,
+        examined: 4,
+      });
+      expect(await store.countTransactions({ environment: 'Nowhere' }, 100)).toEqual({
+        count: 0,
+        capped: false,
+        examined: 4,
+      });
+      // The cap reached within the bound: capped, and nothing to say about the bound.
+      expect(await store.countTransactions({ dialect: 'asyncapi' }, 2)).toEqual({ count: 2, capped: true });
+      // Fewer transactions to examine than the bound: exact.
+      expect(await store.countTransactions({ environment: 'Production', from: at(8000) }, 100)).toEqual({
+        count: 1,
+        capped: false,
+      });
+      expect(
+        await store.countTransactions({ environment: 'Production', anomaly: 'conflicting_decisions' }, 100),
+      ).toEqual({
+        count: 0,
+        capped: false,
+      });
+      // The filters an index answers are counted as before, whatever the bound.
+      expect(await store.countTransactions({}, 100)).toEqual({ count: 12, capped: false });
+      restoreWalk!();
+      expect(await store.countTransactions({ environment: 'Production' }, 100)).toEqual({ count: 3, capped: false });
     });
   });
 

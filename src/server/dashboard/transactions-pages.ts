@@ -1,7 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS, DIALECTS } from '../../contract/index.js';
 import { TRANSACTION_STATUSES } from '../../lifecycle/index.js';
-import { MAX_SEARCH_LENGTH, type TransactionFilter, type TransactionSummary } from '../../store/index.js';
+import {
+  MAX_SEARCH_LENGTH,
+  type BoundedCount,
+  type Page,
+  type TransactionFilter,
+  type TransactionSummary,
+} from '../../store/index.js';
 import { EMPTY, html, table, type Html } from './html.js';
 import {
   badge,
@@ -54,8 +60,26 @@ export function transactionRow(t: TransactionSummary): { cells: Html[]; id: stri
   };
 }
 
-export function countText(count: { count: number; capped: boolean }, noun: string): string {
-  return `${formatNumber(count.count)}${count.capped ? '+' : ''} ${noun}${count.count === 1 && !count.capped ? '' : 's'}`;
+/**
+ * "12 transactions", "10,000+ transactions", or, when the count examined only the most recent
+ * (a dialect or environment filter: unindexed-walk.ts), "12 of the 20,000 most recent transactions".
+ */
+export function countText(count: BoundedCount, noun: string): string {
+  const counted = `${formatNumber(count.count)}${count.capped ? '+' : ''}`;
+  if (count.examined !== undefined) return `${counted} of the ${formatNumber(count.examined)} most recent ${noun}s`;
+  return `${counted} ${noun}${count.count === 1 && !count.capped ? '' : 's'}`;
+}
+
+/**
+ * What a page whose search stopped at the store's bound says (Page.partial): how far it looked,
+ * and that the next page looks further. Null when the page is complete.
+ */
+export function searchedText(list: Page<TransactionSummary>, laterPage: boolean): string | null {
+  if (!list.partial) return null;
+  const examined = formatNumber(list.partial.examined);
+  const which = laterPage ? `the next ${examined} transactions` : `the ${examined} most recent transactions`;
+  const found = list.items.length === 0 ? `No match among ${which}` : `Matches among ${which}`;
+  return `${found} — the next page searches older ones.`;
 }
 
 interface ReadFilter {
@@ -124,12 +148,14 @@ export function transactionsPages(app: FastifyInstance, options: DashboardOption
         : html`<span data-count="transactions">${formatNumber(count.count)}</span> transaction${count.count === 1 ? '' : 's'}`;
     const summary = html`<p class="actions"><span class="count" id="transaction-count">${countShown}</span>${filtered ? html`<span class="muted">match this filter</span>` : EMPTY}<span class="muted">· sorted by last activity, newest first</span></p>`;
     const rows = list.items.map(transactionRow);
+    // A dialect or environment filter looks at so many transactions per page, and says so.
+    const searched = searchedText(list, f.cursor !== undefined);
     const body = html`${filterForm(f)}${ignoredNote(f.query)}${summary}${table(TRANSACTION_COLUMNS, rows, {
       list: 'transactions',
       // New activity goes on top only where it belongs there: the unfiltered first page.
       liveInsert: !filtered && f.cursor === undefined,
-      empty: filtered ? 'No transaction matches this filter.' : 'No transaction yet.',
-    })}${pager('/dashboard/transactions', f.values, list.nextCursor, f.cursor !== undefined)}`;
+      empty: searched ?? (filtered ? 'No transaction matches this filter.' : 'No transaction yet.'),
+    })}${searched !== null && rows.length > 0 ? html`<p class="muted" id="search-bound">${searched}</p>` : EMPTY}${pager('/dashboard/transactions', f.values, list.nextCursor, f.cursor !== undefined)}`;
     return sendPage(
       reply,
       'Transactions',

@@ -10,9 +10,9 @@ import { pgText } from './pg-text.js';
  * anomaly_count > 0), each walked backwards from the cursor until the page is full.
  *
  * dialect and environment have no index of their own (one more B-tree written by every event of
- * every transaction): they filter the rows of the walk. A value most transactions have fills a
- * page at once; a rare one walks further, up to the whole activity index when it matches none
- * (the count stops at its cap).
+ * every transaction): they filter the rows of the walk, which examines at most unindexedWalk()
+ * rows (unindexed-walk.ts; unindexedConditions below). A value most transactions have fills a
+ * page at once; a rare one stops at the bound, and the next page continues from there.
  */
 
 /** Characters of customer_user_id that transactions_by_customer keeps (MAX_SEARCH_LENGTH). */
@@ -30,23 +30,32 @@ export function transactionConditions(filter: Omit<TransactionFilter, 'limit' | 
     const customer = where.param(pgText(filter.customerUserId));
     where.raw(`${CUSTOMER_KEY} = left(${customer}::text, ${CUSTOMER_KEY_LENGTH}) AND customer_user_id = ${customer}`);
   }
-  if (filter.anomaly === 'any') where.raw('anomaly_count > 0');
-  else if (filter.anomaly !== undefined)
-    // A text search in the lifecycle JSON, as dialectCondition in postgres-store.ts (the JSON
-    // operators refuse documents some senders' values make): a quote inside a JSON string is
-    // always escaped, so `"code":"…"` only ever matches an anomaly's code. anomaly_count > 0
-    // walks the partial index of anomalous transactions.
-    where.raw(
-      `anomaly_count > 0 AND strpos(state::text, ${where.param(`"code":${JSON.stringify(filter.anomaly)}`)}) > 0`,
-    );
-  if (filter.dialect !== undefined) where.add('? = ANY (dialects)', filter.dialect);
-  if (filter.environment !== undefined) where.add('environment = ?', pgText(filter.environment));
+  // anomaly_count > 0 walks the partial index of anomalous transactions; a code is tested on its rows.
+  if (filter.anomaly !== undefined) where.raw('anomaly_count > 0');
+  const tested = unindexedConditions(where, filter);
+  if (tested !== null) where.raw(tested);
   // last_received_at is ISO 8601 text of one format (toISOString): its order is the time order.
   if (filter.from !== undefined) where.add('last_received_at >= ?', filter.from.toISOString());
   if (filter.to !== undefined) where.add('last_received_at < ?', filter.to.toISOString());
   const term = searchTermOf(filter.search);
   if (term !== null) where.raw(`seq IN (${searchCandidates(where, pgText(term))})`);
   return where;
+}
+
+/**
+ * The conditions tested on the rows an index brings up (an anomaly's code, dialect, environment)
+ * as one condition, its values placed in `where`; null when the filter has none.
+ */
+export function unindexedConditions(where: Where, filter: Omit<TransactionFilter, 'limit' | 'cursor'>): string | null {
+  const parts: string[] = [];
+  if (filter.anomaly !== undefined && filter.anomaly !== 'any')
+    // A text search in the lifecycle JSON, as dialectCondition in postgres-store.ts (the JSON
+    // operators refuse documents some senders' values make): a quote inside a JSON string is
+    // always escaped, so `"code":"…"` only ever matches an anomaly's code.
+    parts.push(`strpos(state::text, ${where.param(`"code":${JSON.stringify(filter.anomaly)}`)}) > 0`);
+  if (filter.dialect !== undefined) parts.push(`${where.param(filter.dialect)} = ANY (dialects)`);
+  if (filter.environment !== undefined) parts.push(`environment = ${where.param(pgText(filter.environment))}`);
+  return parts.length ? parts.join(' AND ') : null;
 }
 
 /**

@@ -25,6 +25,7 @@ import type {
   TransactionView,
 } from '../types.js';
 import { prefixEnd, SEARCH_CANDIDATES, searchTermOf, Where } from '../where.js';
+import { hasUnindexedCondition, unindexedWalk, walkedFilter } from '../unindexed-walk.js';
 import { SqliteLogPositions } from './log-positions.js';
 
 type TransactionConditions = Omit<TransactionFilter, 'limit' | 'cursor'>;
@@ -84,25 +85,89 @@ export class SqliteReadModel {
    * By last activity, newest first (transactions_by_activity, or the status, decision or
    * anomalous index when the filter names one: each holds (last_received_at, seq) after its
    * key, so the walk is in list order and stops at the page); the cursor is a keyset on both.
+   * Dialect and environment are tested on the rows of that walk, which examines at most
+   * unindexedWalk() of them (unindexed-walk.ts).
    */
   listTransactions(filter: TransactionFilter): Page<TransactionSummary> {
-    const where = this.transactionWhere(filter);
     const after = decodeActivityCursor(filter.cursor);
-    if (after !== null)
-      where.raw(`(last_received_at, seq) < (${where.param(after.at.toISOString())}, ${where.param(after.seq)})`);
-    const sql = `SELECT seq, last_received_at, state FROM transactions ${where}
-                 ORDER BY last_received_at DESC, seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    const rows = this.db.prepare<unknown[], TransactionRow>(sql).all(...where.values);
-    return activityPage(rows, filter.limit, (r) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle));
+    const cursorOf = (where: Where) => {
+      if (after !== null)
+        where.raw(`(last_received_at, seq) < (${where.param(after.at.toISOString())}, ${where.param(after.seq)})`);
+      return where;
+    };
+    const summaryOf = (r: TransactionRow) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle);
+    if (!hasUnindexedCondition(filter)) {
+      const where = cursorOf(this.transactionWhere(filter));
+      const sql = `SELECT seq, last_received_at, state FROM transactions ${where}
+                   ORDER BY last_received_at DESC, seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+      return activityPage(
+        this.db.prepare<unknown[], TransactionRow>(sql).all(...where.values),
+        filter.limit,
+        summaryOf,
+      );
+    }
+    // One statement, so one snapshot: the matches among the first `bound` rows of the walk, and
+    // the rows at bound and bound + 1 (from the index alone), which say whether the walk stopped
+    // at its bound and where the next page starts when it did and the page is not full.
+    const bound = unindexedWalk();
+    const walk = cursorOf(this.transactionWhere(walkedFilter(filter)));
+    const tested = this.unindexedWhere(filter);
+    const sql = `SELECT seq, last_received_at, state, 1 AS matched FROM (
+                   SELECT seq, last_received_at, state FROM (${this.walkSql(walk, bound, 'seq, last_received_at, state, dialects, environment')})
+                   ${tested} ORDER BY last_received_at DESC, seq DESC LIMIT ${tested.param(filter.limit + 1)})
+                 UNION ALL
+                 SELECT seq, last_received_at, NULL, 0 FROM (
+                   SELECT seq, last_received_at FROM transactions ${walk}
+                   ORDER BY last_received_at DESC, seq DESC LIMIT 2 OFFSET ${bound - 1})`;
+    const rows = this.db
+      .prepare<unknown[], TransactionRow & { matched: number }>(sql)
+      .all(...walk.values, ...tested.values, ...walk.values);
+    const edge = rows.filter((r) => r.matched === 0);
+    return activityPage(
+      rows.filter((r) => r.matched === 1),
+      filter.limit,
+      summaryOf,
+      edge.length === 2 ? { at: edge[0]!, examined: bound } : undefined,
+    );
   }
 
-  /** The filter counted through the same indexes as the list, stopping at cap + 1 rows. */
+  /**
+   * The filter counted through the same indexes as the list, stopping at cap + 1 rows; with
+   * dialect or environment, among the unindexedWalk() most recent rows the rest picks.
+   */
   countTransactions(filter: TransactionConditions, cap: number): BoundedCount {
-    const bound = Math.max(0, Math.floor(cap));
-    const where = this.transactionWhere(filter);
-    const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM transactions ${where} LIMIT ${where.param(bound + 1)})`;
-    const n = this.db.prepare<unknown[], { n: number }>(sql).get(...where.values)?.n ?? 0;
-    return n > bound ? { count: bound, capped: true } : { count: n, capped: false };
+    const limit = Math.max(0, Math.floor(cap));
+    const counted = (n: number): BoundedCount =>
+      n > limit ? { count: limit, capped: true } : { count: n, capped: false };
+    if (!hasUnindexedCondition(filter)) {
+      const where = this.transactionWhere(filter);
+      const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM transactions ${where} LIMIT ${where.param(limit + 1)})`;
+      return counted(this.db.prepare<unknown[], { n: number }>(sql).get(...where.values)?.n ?? 0);
+    }
+    // One statement (one snapshot): the matches among the first `bound` rows, and whether there
+    // is a row after them.
+    const bound = unindexedWalk();
+    const walk = this.transactionWhere(walkedFilter(filter));
+    const tested = this.unindexedWhere(filter);
+    const columns =
+      filter.anomaly !== undefined && filter.anomaly !== 'any'
+        ? 'state, dialects, environment'
+        : 'dialects, environment';
+    const sql = `SELECT
+                   (SELECT COUNT(*) FROM (SELECT 1 FROM (${this.walkSql(walk, bound, columns)})
+                     ${tested} LIMIT ${tested.param(limit + 1)})) AS n,
+                   (SELECT seq FROM transactions ${walk}
+                     ORDER BY last_received_at DESC, seq DESC LIMIT 1 OFFSET ${bound}) IS NOT NULL AS more`;
+    const row = this.db
+      .prepare<unknown[], { n: number; more: number }>(sql)
+      .get(...walk.values, ...tested.values, ...walk.values);
+    const n = row?.n ?? 0;
+    return n <= limit && row?.more === 1 ? { ...counted(n), examined: bound } : counted(n);
+  }
+
+  /** The first `bound` rows of a walk in list order, with the columns the conditions tested on them need. */
+  private walkSql(walk: Where, bound: number, columns: string): string {
+    return `SELECT ${columns} FROM transactions ${walk} ORDER BY last_received_at DESC, seq DESC LIMIT ${bound}`;
   }
 
   /** The conditions of a transaction filter (AND), each answerable by an index or tested on the rows one brings up. */
@@ -113,19 +178,22 @@ export class SqliteReadModel {
     if (filter.status) where.add('status = ?', filter.status);
     if (filter.decision) where.add('decision = ?', filter.decision);
     if (filter.customerUserId !== undefined) where.add('customer_user_id = ?', filter.customerUserId);
-    if (filter.anomaly !== undefined) {
-      // Written as the partial index's condition, so SQLite walks transactions_anomalous.
-      where.raw('anomaly_count > 0');
-      if (filter.anomaly !== 'any')
-        where.add(
-          "EXISTS (SELECT 1 FROM json_each(transactions.state, '$.anomalies') a WHERE json_extract(a.value, '$.code') = ?)",
-          filter.anomaly,
-        );
-    }
-    if (filter.dialect !== undefined) where.add('instr(dialects, ?) > 0', `,${filter.dialect},`);
-    if (filter.environment !== undefined) where.add('environment = ?', filter.environment);
+    // Written as the partial index's condition, so SQLite walks transactions_anomalous.
+    if (filter.anomaly !== undefined) where.raw('anomaly_count > 0');
     if (filter.from) where.add('last_received_at >= ?', filter.from.toISOString());
     if (filter.to) where.add('last_received_at < ?', filter.to.toISOString());
+    return this.unindexedWhere(filter, where);
+  }
+
+  /** The conditions tested on the rows an index brings up: an anomaly's code, dialect, environment. */
+  private unindexedWhere(filter: TransactionConditions, where = new Where('?')): Where {
+    if (filter.anomaly !== undefined && filter.anomaly !== 'any')
+      where.add(
+        "EXISTS (SELECT 1 FROM json_each(state, '$.anomalies') a WHERE json_extract(a.value, '$.code') = ?)",
+        filter.anomaly,
+      );
+    if (filter.dialect !== undefined) where.add('instr(dialects, ?) > 0', `,${filter.dialect},`);
+    if (filter.environment !== undefined) where.add('environment = ?', filter.environment);
     return where;
   }
 
