@@ -47,15 +47,26 @@ import {
   storeName,
 } from './delivery.js';
 import { WRITES_GOAL, WRITES_LABEL, writesSection } from './writes.js';
+import { DASHBOARD_LABEL, dashboardSection, formatPageTimings, PAGE_GOAL_MS } from './dashboard.js';
 import { writeFileSync } from 'node:fs';
 
-const SECTIONS = ['sqlite', 'budget', 'postgres', 'openloop', 'delivery', 'writes', 'sender', 'scale'] as const;
+const SECTIONS = [
+  'sqlite',
+  'budget',
+  'postgres',
+  'openloop',
+  'delivery',
+  'writes',
+  'sender',
+  'scale',
+  'dashboard',
+] as const;
 
 const USAGE = `npm run bench [-- options]
 
   --duration <s>      seconds per measured section (default 10)
   --smoke             about 1 s per section and tiny counts: checks the script, not the code
-  --events <n>        events stored before the lookup test (default 1000000; smoke 2000)
+  --events <n>        events stored before the lookup and dashboard tests (default 1000000; smoke 2000)
   --connections <n>   closed-loop connections (default 50)
   --rates <list>      open-loop rates in events/s (default 500,2000,5000)
   --delivery-rate <n> the delivery section's open-loop rate in events/s (default 1000)
@@ -65,7 +76,8 @@ const USAGE = `npm run bench [-- options]
                       always runs; sqlite and openloop each measure the durable floor beside the
                       receiver; delivery: one destination, acknowledged and forwarded, closed loop,
                       open loop and the steady-rate search, SQLite and PostgreSQL; writes: WAL
-                      pages and B-trees per single-event SQLite commit)
+                      pages and B-trees per single-event SQLite commit; dashboard: each console
+                      page's time after --events events, SQLite and PostgreSQL)
   --out <file>        write the raw run to this file: the report (the printed tables, with the
                       date, command, commit, machine and settings) followed by its figures as
                       JSON; without it the run is only printed
@@ -208,7 +220,7 @@ async function main(): Promise<void> {
       );
     }
     const pg =
-      only.has('postgres') || only.has('scale') || only.has('delivery')
+      only.has('postgres') || only.has('scale') || only.has('delivery') || only.has('dashboard')
         ? await postgresAvailability(ctx.root)
         : { ok: false as const, reason: 'not selected' };
     if (only.has('postgres')) {
@@ -280,6 +292,26 @@ async function main(): Promise<void> {
           : [{ key: 'scale-postgres', section: 'Scale PostgreSQL', skipped: pg.reason }]),
       );
       rows.push(...scaleRows);
+    }
+
+    const pageTimings: string[] = [];
+    const dashboardRows: Row[] = [];
+    if (only.has('dashboard')) {
+      for (const store of ['sqlite', 'postgres'] as const) {
+        const key = `dashboard-${store}`;
+        if (store === 'postgres' && !pg.ok) {
+          dashboardRows.push({ key, section: DASHBOARD_LABEL(store, scaleEvents), skipped: pg.reason });
+          continue;
+        }
+        dashboardRows.push(
+          ...(await attempt([{ key, section: DASHBOARD_LABEL(store, scaleEvents) }], async () => {
+            const { row, pages } = await dashboardSection(ctx, { store, events: scaleEvents });
+            pageTimings.push(formatPageTimings(store, pages));
+            return [row];
+          })),
+        );
+      }
+      rows.push(...dashboardRows);
     }
 
     // Without a section to take turns with, the baseline is measured on its own.
@@ -414,6 +446,15 @@ async function main(): Promise<void> {
         5,
         ' ms',
       ),
+      ...(['sqlite', 'postgres'] as const).map((store) =>
+        target(
+          `Slowest dashboard page p99 after ${scaleEvents.toLocaleString('en-US')} events (${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`,
+          dashboardRows.find((r) => r.key === `dashboard-${store}`)?.p99,
+          '<=',
+          PAGE_GOAL_MS,
+          ' ms',
+        ),
+      ),
       target(
         'Receiver peak RSS, all sections',
         receiverRows.length ? Math.max(...receiverRows.map((r) => r.rssMb!)) : undefined,
@@ -454,7 +495,8 @@ async function main(): Promise<void> {
       budgets,
     };
     process.stdout.write(
-      `\n${formatTable(rows)}\n\n${formatTargets(targets)}\n${budgets.length ? `\n${formatCpuBudgets(budgets)}\n` : ''}`,
+      `\n${formatTable(rows)}\n\n${formatTargets(targets)}\n${budgets.length ? `\n${formatCpuBudgets(budgets)}\n` : ''}` +
+        (pageTimings.length ? `\n${pageTimings.join('\n\n')}\n` : ''),
     );
     if (out) {
       writeRawRun(out, report);

@@ -41,6 +41,8 @@ const SECTIONS = [
   'sender',
   'scale-sqlite',
   'scale-postgres',
+  'dashboard-sqlite',
+  'dashboard-postgres',
 ];
 
 interface Row {
