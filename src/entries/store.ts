@@ -27,3 +27,4 @@ export { createInboundAuth } from '../auth/inbound.js';
 export type * from '../auth/types.js';
 export type { HeaderMap } from '../auth/headers.js';
 export type { CanonicalEvent, Dialect } from '../contract/canonical-event.js';
+export type { AnomalyCode } from '../lifecycle/lifecycle.js';

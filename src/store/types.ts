@@ -188,18 +188,23 @@ export interface BoundedCount {
 export interface ReceiptBucket {
   /** Start of the bucket (ISO 8601). */
   start: string;
+  /** Events received from `start` to the next bucket's start. */
   events: number;
 }
 
 /** How a destination has been doing lately, for people deciding whether to pause it. */
 export interface DestinationHealth {
+  /** The destination's name (`forward:<host><path>`, a handler's name, `decision-fetch`). */
   destination: string;
   /** Attempts since the window's start: first attempts read from the log (to the second) plus recorded ones. */
   attempts: number;
   /** Of those, attempts that failed or gave up. */
   failures: number;
+  /** When it last took a delivery (a first attempt from the log: to the second). */
   lastDeliveredAt: string | null;
+  /** The error of its latest recorded failed attempt, whenever that was. */
   lastError: string | null;
+  /** When that attempt started. */
   lastErrorAt: string | null;
 }
 
