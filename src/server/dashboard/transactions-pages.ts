@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS, DIALECTS } from '../../contract/index.js';
-import { TRANSACTION_STATUSES } from '../../lifecycle/index.js';
+import { ANOMALY_CODES, TRANSACTION_STATUSES } from '../../lifecycle/index.js';
 import {
   MAX_SEARCH_LENGTH,
   type BoundedCount,
@@ -24,7 +24,6 @@ import {
 } from './parts.js';
 import { ignoredNote, PageQuery, queryInstant } from './query.js';
 import type { DashboardOptions } from './routes.js';
-import { ANOMALY_CODES } from './words.js';
 
 /** Rows per page. */
 const PAGE_SIZE = 50;

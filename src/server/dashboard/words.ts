@@ -21,8 +21,6 @@ export const ANOMALY_EXPLANATIONS: Readonly<Record<AnomalyCode, string>> = {
     'No webhook carried a decision and fetching it from Socure failed: the transaction has no decision until one arrives.',
 };
 
-export const ANOMALY_CODES = Object.keys(ANOMALY_EXPLANATIONS) as AnomalyCode[];
-
 /**
  * Why a delivery was quarantined, by the ingest outcome it got (ingest/types.ts). An outcome not
  * listed (added later) is shown as it is.
