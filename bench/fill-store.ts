@@ -1,6 +1,6 @@
 import { canonicalOfFlat, contentKey, type DocvEvent } from '../src/contract/index.js';
 import { dedupeKeyOf } from '../src/ingest/dedupe-key.js';
-import { openStore } from '../src/store/index.js';
+import { openStore, parseEncryptionKey } from '../src/store/index.js';
 import { createPayloads } from './payloads.js';
 
 /**
@@ -8,6 +8,7 @@ import { createPayloads } from './payloads.js';
  * section needs a million stored events, not a million requests. Same rows a delivery writes:
  * event, lifecycle, and one outbox row for the forward destination.
  * Usage: node --import tsx bench/fill-store.ts <database-url> <events> <run-id> <destination>
+ * With DOCV_ENCRYPTION_KEY set (base64 of 32 bytes), rows are sealed as `serve --encryption-key` does.
  * Prints one JSON line: { events, seconds }.
  */
 const [url, countText, runId, destination] = process.argv.slice(2);
@@ -16,7 +17,11 @@ if (!url || !countText || !runId || !destination)
 const total = Number(countText);
 const BATCH = 4_000;
 
-const store = await openStore(url);
+const key = process.env.DOCV_ENCRYPTION_KEY;
+const store = await openStore(
+  url,
+  key ? { encryption: { current: parseEncryptionKey(key, 'DOCV_ENCRYPTION_KEY'), previous: [] } } : {},
+);
 store.configureOutbox({ destinations: [destination], fetchDecisions: false });
 const payloads = createPayloads({ runId, duplicateShare: 0 });
 const headers = { host: '127.0.0.1', 'content-type': 'application/json', 'user-agent': 'docv-bench' };

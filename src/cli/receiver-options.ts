@@ -10,12 +10,13 @@ import {
   type SocureApi,
 } from '../dispatch/index.js';
 import { formatDuration, parseDuration, parseRetrySchedule } from '../retry/schedule.js';
+import { encryptionKeysFromFlags, type EncryptionFlags } from './encryption-options.js';
 import { CliError } from './errors.js';
 import { defaultInHelp, envInHelp, orFile } from './help.js';
 import { collect, parsePositiveInt, switchOn, switchOption } from './options.js';
 
-/** Flags shared by `serve` and `worker`: credentials, destinations, retries, the Socure API. */
-export interface ReceiverFlags {
+/** Flags shared by `serve` and `worker`: credentials, destinations, retries, the Socure API, the keys. */
+export interface ReceiverFlags extends EncryptionFlags {
   webhookSecret?: string[];
   basicAuth?: string[];
   signingSecret?: string[];
@@ -343,5 +344,6 @@ export function receiverOptionsFromFlags(
         : {}),
       storeDocumentData: switchOn(flags.storeDocumentData, 'DOCV_STORE_DOCUMENT_DATA', env),
     },
+    encryption: encryptionKeysFromFlags(flags, env),
   };
 }

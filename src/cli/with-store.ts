@@ -1,7 +1,11 @@
 import { openStore, type Store } from '../store/index.js';
+import { encryptionKeysFromFlags } from './encryption-options.js';
 import { CliError } from './errors.js';
 
-/** Opens the store for a one-shot command, runs `fn`, always closes it. */
+/**
+ * Opens the store for a one-shot command, runs `fn`, always closes it. Sealed rows open with the
+ * keys of DOCV_ENCRYPTION_KEY / DOCV_ENCRYPTION_PREVIOUS_KEYS (or their _FILE), as `serve` has them.
+ */
 export async function withStore<T>(
   url: string,
   fn: (store: Store) => Promise<T>,
@@ -9,7 +13,8 @@ export async function withStore<T>(
 ): Promise<T> {
   let store: Store;
   try {
-    store = await openStore(url, { readonly: options.readonly ?? true });
+    const encryption = encryptionKeysFromFlags({});
+    store = await openStore(url, { readonly: options.readonly ?? true, ...(encryption ? { encryption } : {}) });
   } catch (err) {
     throw new CliError((err as Error).message);
   }

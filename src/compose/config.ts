@@ -8,7 +8,9 @@ import {
   type SocureApi,
 } from '../dispatch/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../ingest/index.js';
+import type { EncryptionKeys } from '../store/encryption/keys.js';
 import { DEFAULT_DATABASE_URL } from '../store/open.js';
+import type { RetentionPolicy } from '../store/retention-policy.js';
 
 /** Inbound credentials; every configured mechanism must pass. */
 export type WebhookAuthConfig = Omit<InboundAuthConfig, 'now'>;
@@ -121,6 +123,18 @@ export interface ReceiverConfig {
   timeouts: ServerTimeouts;
   dispatch: DispatchConfig;
   socure: SocureApiConfig;
+  /**
+   * Encryption at rest (`--encryption-key`, store/encryption/): personal data columns sealed with
+   * AES-256-GCM. Unset: rows are written in clear, as before.
+   */
+  encryption?: EncryptionKeys | undefined;
+  /**
+   * How long personal data is kept (`--retention raw=30d,events=400d,quarantine=14d`): the
+   * receiver's background job (compose/retention-job.ts) removes what is past it. Unset: kept.
+   */
+  retention?: RetentionPolicy | undefined;
+  /** How often the retention job runs (default 5 minutes; tests shorten it). */
+  retentionIntervalMs?: number | undefined;
 }
 
 export const DEFAULT_DISPATCH: DispatchConfig = {

@@ -28,3 +28,5 @@ export type * from '../auth/types.js';
 export type { HeaderMap } from '../auth/headers.js';
 export type { CanonicalEvent, Dialect } from '../contract/canonical-event.js';
 export type { AnomalyCode } from '../lifecycle/lifecycle.js';
+export type { EncryptionKeys } from '../store/encryption/keys.js';
+export type { RekeyPosition, RekeyBatch } from '../store/encryption/rotation.js';

@@ -27,7 +27,7 @@ import type { Store } from '../store/types.js';
 /** What the library receiver takes: the part of the configuration that concerns ingest and dispatch. */
 export interface DocvReceiverOptions extends Pick<
   ReceiverConfigInput,
-  'databaseUrl' | 'auth' | 'authFailureLimit' | 'maxBodyBytes' | 'dialect' | 'dispatch' | 'socure'
+  'databaseUrl' | 'auth' | 'authFailureLimit' | 'maxBodyBytes' | 'dialect' | 'dispatch' | 'socure' | 'encryption'
 > {
   /**
    * A store your program opened (openStore); it stays open when the receiver closes. Without one,
@@ -47,6 +47,7 @@ const LIBRARY_OPTIONS: ReadonlyArray<keyof DocvReceiverOptions> = [
   'dialect',
   'dispatch',
   'socure',
+  'encryption',
   'store',
   'logger',
 ];
@@ -99,7 +100,9 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
   let dispatcher: Dispatcher | null = null;
 
   const storePromise: Promise<Store> =
-    typeof given === 'object' ? Promise.resolve(given) : openStore(config.databaseUrl);
+    typeof given === 'object'
+      ? Promise.resolve(given)
+      : openStore(config.databaseUrl, config.encryption ? { encryption: config.encryption } : {});
 
   const pipelinePromise: Promise<IngestPipeline> = storePromise.then(async (store) => {
     ({ dispatcher } = await wireDispatch(config, store, logger, { handlers, ingests: true }));

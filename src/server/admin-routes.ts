@@ -8,7 +8,8 @@ import {
 } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import { ANOMALY_CODES, TRANSACTION_STATUSES, type AnomalyCode } from '../lifecycle/index.js';
-import { MAX_PAGE_LIMIT, MAX_SEARCH_LENGTH, type ReadModel } from '../store/index.js';
+import { MAX_PAGE_LIMIT, MAX_SEARCH_LENGTH, type ReadModel, type RetentionStore } from '../store/index.js';
+import { goneProblem } from './admin-retention-routes.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -51,7 +52,10 @@ function notFound(what: string, id: string) {
 }
 
 /** Read-only JSON over the store: what people and scripts use to see what arrived. */
-export async function adminRoutes(app: FastifyInstance, options: { store: ReadModel }): Promise<void> {
+export async function adminRoutes(
+  app: FastifyInstance,
+  options: { store: ReadModel & Partial<Pick<RetentionStore, 'getTombstone'>> },
+): Promise<void> {
   const { store } = options;
 
   app.get<{ Querystring: TransactionQuery }>(
@@ -94,6 +98,9 @@ export async function adminRoutes(app: FastifyInstance, options: { store: ReadMo
 
   app.get<{ Params: { docvTransactionId: string } }>('/v1/transactions/:docvTransactionId', async (request, reply) => {
     const view = await store.getTransaction(request.params.docvTransactionId);
+    // Gone by retention or an erasure request: the 404 says so (and when), from its tombstone.
+    const tombstone = view ? null : await store.getTombstone?.(request.params.docvTransactionId);
+    if (tombstone) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(goneProblem(tombstone));
     if (!view)
       return reply
         .code(404)

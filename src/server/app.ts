@@ -10,11 +10,12 @@ import {
   type IngestResponse,
   type ReprocessRequest,
 } from '../ingest/index.js';
-import { InvalidCursorError, randomHex, StoreUnavailableError, type Store } from '../store/index.js';
+import { InvalidCursorError, randomHex, SealedRowError, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
 import { adminDestinationRoutes } from './admin-destination-routes.js';
 import { adminQuarantineRoutes } from './admin-quarantine-routes.js';
+import { adminRetentionRoutes } from './admin-retention-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { dashboardActionRoutes } from './dashboard/action-routes.js';
 import { dashboardLoginRoutes } from './dashboard/login-routes.js';
@@ -105,6 +106,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           ),
         );
     }
+    if (error instanceof SealedRowError) {
+      // Not an internal error: a row sealed with a key this process lacks, or changed on disk.
+      // The answer names the row (ids are in clear) so an operator can find it; never its data.
+      request.log.warn({ table: error.table, rowId: error.rowId }, error.message);
+      return reply
+        .code(422)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(JSON.stringify(problem(422, 'sealed-row-unreadable', 'Stored Data Cannot Be Opened', error.message)));
+    }
     if (error instanceof InvalidCursorError) {
       return reply
         .code(400)
@@ -158,6 +168,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const reprocess = (request: ReprocessRequest) => pipeline.reprocess(request);
     await admin.register(adminRoutes, { store });
     await admin.register(adminQuarantineRoutes, { store, reprocess });
+    await admin.register(adminRetentionRoutes, { store });
     const dashboard: DashboardOptions = {
       store,
       reprocess,

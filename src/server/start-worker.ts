@@ -23,7 +23,7 @@ import { buildWorkerApp } from './worker-app.js';
  */
 export interface StartWorkerOptions extends Pick<
   ReceiverConfigInput,
-  'databaseUrl' | 'adminToken' | 'logLevel' | 'prettyLogs' | 'timeouts' | 'dispatch' | 'socure'
+  'databaseUrl' | 'adminToken' | 'logLevel' | 'prettyLogs' | 'timeouts' | 'dispatch' | 'socure' | 'encryption'
 > {
   /** @deprecated Use `databaseUrl`. */
   db?: string | undefined;
@@ -47,6 +47,7 @@ const WORKER_OPTIONS: ReadonlyArray<keyof StartWorkerOptions> = [
   'timeouts',
   'dispatch',
   'socure',
+  'encryption',
   'metricsPort',
   'metricsHost',
   'logger',
@@ -95,7 +96,12 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   const logger = givenLogger ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // The store reports commits from the first write; the metrics need the store first.
   const commits = { observe: (_batchSize: number): void => undefined };
-  const store = givenStore ?? (await openStore(config.databaseUrl, { onCommit: (n) => commits.observe(n) }));
+  const store =
+    givenStore ??
+    (await openStore(config.databaseUrl, {
+      onCommit: (n) => commits.observe(n),
+      ...(config.encryption ? { encryption: config.encryption } : {}),
+    }));
   const metrics = new ReceiverMetrics(store, { ingest: false });
   commits.observe = (n) => metrics.onCommit(n);
   let wired: WiredDispatch;

@@ -20,6 +20,7 @@ import {
 } from '../dispatch/index.js';
 import { DECISION_FETCH_DESTINATION, openStore, type Store } from '../store/index.js';
 import { ThreadedSqliteStore } from '../store/drivers.js';
+import { RetentionJob } from '../compose/retention-job.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { buildApp } from './app.js';
 import { listenError, listeningAddress } from './listen.js';
@@ -69,6 +70,9 @@ const RECEIVER_OPTIONS: ReadonlyArray<keyof StartReceiverOptions> = [
   'quarantineCapacity',
   'sqliteWriterThread',
   'sqliteCheckpointThread',
+  'encryption',
+  'retention',
+  'retentionIntervalMs',
   'timeouts',
   'dispatch',
   'socure',
@@ -128,6 +132,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       onCommit: (n) => commits.observe(n),
       writerThread: config.sqliteWriterThread,
       checkpointThread: config.sqliteCheckpointThread,
+      ...(config.encryption ? { encryption: config.encryption } : {}),
     }));
   const metrics = new ReceiverMetrics(store);
   commits.observe = (n) => metrics.onCommit(n);
@@ -193,6 +198,13 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     throw listenError(err, config.host, config.port, '--port');
   }
   dispatcher?.start();
+  const retention = config.retention
+    ? new RetentionJob(store, {
+        policy: config.retention,
+        ...(config.retentionIntervalMs !== undefined ? { intervalMs: config.retentionIntervalMs } : {}),
+        logger,
+      }).start()
+    : null;
   const { port, url } = listeningAddress(app, config.host, config.port);
   let closing: Promise<void> | null = null;
   return {
@@ -210,6 +222,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
       closing ??= (async () => {
         backpressure.releaseAll();
         await app.close();
+        await retention?.stop();
         await dispatcher?.stop();
         await store.close();
       })();

@@ -34,6 +34,13 @@ export interface LogEventRow {
   received_at: string | Date;
 }
 
+/** One batch of deleted events: its lowest and highest seq and how many it deleted. */
+export interface LogDeletion {
+  min_seq: number;
+  max_seq: number;
+  deleted: number;
+}
+
 export interface LogViewSource {
   cursors(): Promise<DestinationCursor[]>;
   /**
@@ -56,6 +63,11 @@ export interface LogViewSource {
   deliveredAt(destination: string, seqs: number[]): Promise<Map<number, string>>;
   /** Events with lo < seq ≤ hi, counted row by row (callers go through eventsBetween). */
   countEvents(lo: number, hi: number): Promise<number>;
+  /**
+   * Retention's and erasure's deletion batches (log_deletions) that overlap lo < seq ≤ hi: the
+   * holes they left, so a count from positions subtracts them (eventsBetween).
+   */
+  deletions?(lo: number, hi: number): Promise<LogDeletion[]>;
   /** The lowest and highest seq in the log (two index lookups), null when it is empty. */
   logBounds(): Promise<{ min: number; max: number } | null>;
   /** Rows of `destination` whose event has lo < seq ≤ hi. */
@@ -295,7 +307,27 @@ export async function eventsBetween(source: LogViewSource, lo: number, hi: numbe
   const from = Math.max(lo, bounds.min - 1);
   const to = Math.min(hi, bounds.max);
   if (to <= from) return 0;
-  return to - from <= EXACT_COUNT_SPAN ? source.countEvents(from, to) : to - from;
+  if (to - from <= EXACT_COUNT_SPAN) return source.countEvents(from, to);
+  return Math.max(0, to - from - holesWithin(await (source.deletions?.(from, to) ?? []), from, to));
+}
+
+/**
+ * The events deleted (retention, erasure) with from < seq ≤ to, from the deletion batches: a batch
+ * wholly inside counts whole; one that straddles an end counts the share of its span inside (its
+ * deleted seqs are taken as spread evenly over it). Batches below the log's first event never
+ * straddle `from` (it is clamped to the log's bounds), so the common case (old events deleted
+ * from the bottom of the log) is exact.
+ */
+export function holesWithin(batches: LogDeletion[], from: number, to: number): number {
+  let holes = 0;
+  for (const b of batches) {
+    if (b.min_seq > from && b.max_seq <= to) holes += b.deleted;
+    else {
+      const inside = Math.min(b.max_seq, to) - Math.max(b.min_seq - 1, from);
+      if (inside > 0) holes += Math.round((b.deleted * inside) / (b.max_seq - b.min_seq + 1));
+    }
+  }
+  return holes;
 }
 
 /** Every event in the log, by the rule of eventsBetween. */

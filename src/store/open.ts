@@ -1,5 +1,7 @@
 import { parseDatabaseUrl } from './database-url.js';
 import { redactUrl } from '../auth/redact-url.js';
+import { EncryptionKeyMismatchError } from './encryption/key-check.js';
+import type { EncryptionKeys } from './encryption/keys.js';
 import type { Store } from './types.js';
 
 export { parseDatabaseUrl, type DatabaseLocation } from './database-url.js';
@@ -29,6 +31,11 @@ export interface OpenStoreOptions {
   writerThread?: boolean;
   /** SQLite: checkpoint from a thread of its own, not inside commits (store/sqlite/checkpointer.ts). */
   checkpointThread?: boolean;
+  /**
+   * Encryption at rest (store/encryption/): the key new rows are sealed with and the older ones
+   * rows may still be sealed with. Opening fails when rows are sealed with a key not given.
+   */
+  encryption?: EncryptionKeys;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
@@ -41,6 +48,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       ...(options.readonly !== undefined ? { readonly: options.readonly } : {}),
       ...(options.migrate !== undefined ? { migrate: options.migrate } : {}),
       ...(options.onCommit ? { onCommit: options.onCommit } : {}),
+      ...(options.encryption ? { encryption: options.encryption } : {}),
     });
   }
   try {
@@ -52,6 +60,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     const { SqliteStore } = await import('./sqlite/sqlite-store.js');
     return new SqliteStore({ path: location.path, ...options });
   } catch (err) {
+    // Said as it is: it names the keys and rows, and the caller refuses to start on it.
+    if (err instanceof EncryptionKeyMismatchError) throw err;
     const message = (err as Error).message;
     if (options.readonly && /unable to open|does not exist|no such file/i.test(message)) {
       throw new Error(`database ${location.path} does not exist; start the receiver first or pass --db`, {

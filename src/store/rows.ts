@@ -214,6 +214,17 @@ export function shownHeaders(stored: string | Record<string, string>): Record<st
   );
 }
 
+/**
+ * What getEvent adds for an event whose raw body retention removed (events.raw_removed_at): the
+ * marker, and an empty raw body (the column holds `{}` so every reader still parses it).
+ */
+export function removedByRetention(
+  rawRemovedAt: Timestamp | null | undefined,
+): { removedByRetention: { raw: string }; rawBody: string; payload: Record<string, unknown> } | object {
+  if (rawRemovedAt === null || rawRemovedAt === undefined) return {};
+  return { removedByRetention: { raw: iso(rawRemovedAt) }, rawBody: '', payload: {} };
+}
+
 /** Errors and statuses from other systems are stored, but never unbounded. */
 export function clipText(text: string | null): string | null {
   return text === null ? null : text.length > 1000 ? `${text.slice(0, 999)}…` : text;

@@ -7,6 +7,7 @@ import type {
   NewDestination,
   StoredDestination,
 } from './destinations.js';
+import type { RekeyBatch, RekeyPosition } from './encryption/rotation.js';
 
 /** One authenticated delivery that fits a dialect, normalised, ready to be committed. */
 export interface IngestInput {
@@ -79,6 +80,11 @@ export interface StoredEvent extends StoredEventSummary {
   event: CanonicalEvent;
   rawBody: string;
   headers: Record<string, string>;
+  /**
+   * Present when retention removed part of the event (the raw body, stored headers and document
+   * data: `raw` is when); payload and rawBody are then empty.
+   */
+  removedByRetention?: { raw: string };
 }
 
 export type TransactionSummary = Omit<TransactionLifecycle, 'seen'>;
@@ -455,9 +461,102 @@ export interface StoreLifecycle {
   close(): Promise<void>;
 }
 
+/** One bounded step of retention (store/retention.ts runs them): at most `limit` rows, one commit. */
+export interface RetentionStep {
+  /**
+   * raw: empty the raw body and headers (and drop document data) of events received before
+   * `before`; events: delete finished transactions last active before it, with their events;
+   * quarantine: delete rows received before it; tombstones: forget tombstones made before it.
+   */
+  kind: 'raw' | 'events' | 'quarantine' | 'tombstones';
+  before: Date;
+  limit: number;
+  /** When the step runs (the marker and tombstone time): injectable, for tests. */
+  now: Date;
+}
+
+export interface RetentionStepResult {
+  /** Rows this step removed (or emptied). */
+  removed: number;
+  /** Nothing more of this kind is due now: the job moves on. */
+  done: boolean;
+  /** Why a step stopped before `before`: the destination whose cursor holds the data back. */
+  heldBy?: string | undefined;
+}
+
+/** Rows an erasure deleted, per table (never the data itself). */
+export interface ErasureCounts {
+  events: number;
+  transactions: number;
+  deliveries: number;
+  attempts: number;
+  decisions: number;
+  quarantine: number;
+}
+
+/** What is kept of an erasure request: when, how much, and a salted hash of the customer user id. */
+export interface ErasureRecord {
+  erasureId: string;
+  at: string;
+  /** HMAC-SHA-256 of the customer user id under the store's own salt (erasure.ts, customerHash). */
+  customerHash: string;
+  counts: ErasureCounts;
+}
+
+/** A transaction that is gone: why, and when. No personal data. */
+export interface Tombstone {
+  docvTransactionId: string;
+  removedAt: string;
+  reason: 'retention' | 'erasure';
+}
+
+/**
+ * Retention and erasure (issue 20): bounded deletions, each step one short commit that never
+ * deletes what a destination still owes (retention) and a record of each erasure.
+ */
+export interface RetentionStore {
+  retentionStep(step: RetentionStep): Promise<RetentionStepResult>;
+  /**
+   * Deletes at most about `limit` rows of this customer's data (events, transactions, their
+   * deliveries, attempts and decisions, quarantine rows), whatever a destination owes; `done`
+   * when none is left.
+   */
+  eraseCustomerStep(
+    customerUserId: string,
+    limit: number,
+    now: Date,
+  ): Promise<{ counts: ErasureCounts; done: boolean }>;
+  /** Records an erasure (the hash, never the id) and returns it. */
+  recordErasure(customerUserId: string, counts: ErasureCounts, at: Date): Promise<ErasureRecord>;
+  /** Erasures, newest first; with `customerUserId`, only that customer's (found by its hash). */
+  listErasures(filter: PageRequest & { customerUserId?: string | undefined }): Promise<Page<ErasureRecord>>;
+  /** Why a transaction that is not there is gone, when it was removed by retention or erased. */
+  getTombstone(docvTransactionId: string): Promise<Tombstone | null>;
+}
+
+/**
+ * Encryption at rest (issue 20, store/encryption/): rows sealed with an older key, or written in
+ * clear, sealed again with the current key, in bounded batches while the service runs.
+ */
+export interface KeyRotation {
+  /** One batch: examines at most `limit` rows from `position` (null: the start), in one commit. */
+  rekey(position: RekeyPosition | null, limit: number): Promise<RekeyBatch>;
+  /** Marks retired the registered keys, other than the current one, that no row uses; returns their ids. */
+  retireUnusedKeys(): Promise<string[]>;
+}
+
 /** Everything the receiver persists. Implementations: SQLite (embedded default) and PostgreSQL. */
 export interface Store
-  extends EventLog, ReadModel, QuarantineStore, Outbox, DecisionRecords, DestinationStore, StoreLifecycle {}
+  extends
+    EventLog,
+    ReadModel,
+    QuarantineStore,
+    Outbox,
+    DecisionRecords,
+    DestinationStore,
+    StoreLifecycle,
+    RetentionStore,
+    KeyRotation {}
 
 /** The store cannot take writes right now (disk, lock, connection): the sender should retry. */
 export class StoreUnavailableError extends Error {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,12 @@ export interface TestReceiver extends RunningReceiver {
   /** Stops the server and deletes its files. */
   destroy(): Promise<void>;
 }
+
+/**
+ * DOCV_TEST_ENCRYPTED=1 runs every suite built on startTestReceiver (admin API, dashboard, the
+ * store suites' receiver cases) with encryption at rest on: one key for the run.
+ */
+const TEST_ENCRYPTION = { current: randomBytes(32), previous: [] as Uint8Array[] };
 
 export function tempDir(prefix = 'docv-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -46,6 +53,7 @@ export async function startTestReceiver(
     host: '127.0.0.1',
     db: database.url,
     logLevel: 'silent',
+    ...(process.env.DOCV_TEST_ENCRYPTED === '1' ? { encryption: TEST_ENCRYPTION } : {}),
     ...receiverOptions,
   });
   return {

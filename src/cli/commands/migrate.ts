@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openStore } from '../../store/index.js';
+import { encryptionKeysFromFlags } from '../encryption-options.js';
 import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
 import { dbOption } from '../options.js';
@@ -18,7 +19,9 @@ export function register(program: Command): void {
   ]).action(async (opts: { db: string }) => {
     let store;
     try {
-      store = await openStore(opts.db, { migrate: false });
+      // The keys too: opening checks that every key rows are sealed with is configured.
+      const encryption = encryptionKeysFromFlags({});
+      store = await openStore(opts.db, { migrate: false, ...(encryption ? { encryption } : {}) });
     } catch (err) {
       throw new CliError((err as Error).message);
     }

@@ -3,6 +3,8 @@ import { DEFAULT_WEBHOOK_PATH, DIALECTS, type Dialect } from '../../contract/ind
 import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/index.js';
 import { describeDatabaseUrl } from '../../store/index.js';
 import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
+import { addEncryptionOptions } from '../encryption-options.js';
+import { addRetentionOptions, retentionFromFlags, type RetentionFlags } from '../retention-options.js';
 import { CliError } from '../errors.js';
 import { closeOnSignal } from '../shutdown.js';
 import { addExamples, defaultInHelp } from '../help.js';
@@ -22,7 +24,7 @@ import {
   type ReceiverFlags,
 } from '../receiver-options.js';
 
-interface ServeOptions extends ReceiverFlags {
+interface ServeOptions extends ReceiverFlags, RetentionFlags {
   port: number;
   host: string;
   db: string;
@@ -131,6 +133,8 @@ export function register(program: Command): void {
     .addOption(logFormatOption());
   addAuthOptions(command);
   addDispatchOptions(command);
+  addEncryptionOptions(command);
+  addRetentionOptions(command);
   addExamples(command, [
     { say: 'the receiver on embedded SQLite, on http://127.0.0.1:3000', run: 'docv-webhooks serve' },
     {
@@ -148,8 +152,10 @@ export function register(program: Command): void {
     let receiver: RunningReceiver;
     try {
       const fromFlags = receiverOptionsFromFlags(opts);
+      const retention = retentionFromFlags(opts);
       receiver = await startReceiver({
         ...fromFlags,
+        ...(retention ? { retention } : {}),
         dispatch: { ...fromFlags.dispatch, enabled: opts.dispatch },
         port: opts.port,
         host: opts.host,

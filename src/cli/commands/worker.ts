@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { startWorker, type RunningWorker } from '../../server/index.js';
+import { addEncryptionOptions } from '../encryption-options.js';
 import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
 import { closeOnSignal } from '../shutdown.js';
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .addOption(adminTokenOption())
     .addOption(logFormatOption());
   addDispatchOptions(command);
+  addEncryptionOptions(command);
   addExamples(command, [
     {
       say: 'deliver the outbox of ./data/docv-webhooks.db, beside docv-webhooks serve --no-dispatch',
@@ -59,11 +61,12 @@ export function register(program: Command): void {
       let worker: RunningWorker;
       try {
         // The flags shared with serve; of them a worker takes what dispatch and its metrics use.
-        const { adminToken, dispatch, socure } = receiverOptionsFromFlags(opts);
+        const { adminToken, dispatch, socure, encryption } = receiverOptionsFromFlags(opts);
         worker = await startWorker({
           adminToken,
           dispatch,
           socure,
+          encryption,
           databaseUrl: opts.db,
           logLevel: opts.logLevel,
           prettyLogs: prettyLogs(opts.logFormat),

@@ -23,7 +23,13 @@ export function removedNote(e: StoredEvent): Html {
 }
 
 /** An event's payload, pretty-printed and masked: the timeline's on-demand part and the fragment the script loads. */
+/** An event whose raw body retention removed: what is left to say about it. */
+function retentionNote(e: StoredEvent): Html {
+  return html`<p class="muted">Payload, raw body, headers and document data removed by retention on ${e.removedByRetention!.raw}.</p>`;
+}
+
 export function payloadBlock(e: StoredEvent, storeDocumentData: boolean): Html {
+  if (e.removedByRetention) return retentionNote(e);
   const shown = shownPayload(e.payload, storeDocumentData);
   return html`${removedNote(e)}${shown.masked ? MASKED_NOTE : EMPTY}<pre tabindex="0">${shown.text}</pre>`;
 }
@@ -33,6 +39,7 @@ export function payloadBlock(e: StoredEvent, storeDocumentData: boolean): Html {
  * masked (saying so) rather than leaking what the payload view hides.
  */
 export function rawBodyBlock(e: StoredEvent, storeDocumentData: boolean): Html {
+  if (e.removedByRetention) return retentionNote(e);
   if (storeDocumentData) return html`<pre tabindex="0">${e.rawBody}</pre>`;
   let parsed: unknown;
   try {

@@ -6,6 +6,7 @@ import { actionForm, badge, layoutFor, sendPage, shortId, time, transactionHref 
 import { payloadBlock } from './payload-view.js';
 import { PageQuery } from './query.js';
 import type { DashboardOptions } from './routes.js';
+import { goneWords } from '../admin-retention-routes.js';
 import { inEventTimeOrder, outOfOrderEvents, timelineItem } from './timeline.js';
 import { ANOMALY_EXPLANATIONS } from './words.js';
 
@@ -74,6 +75,16 @@ export function transactionPage(app: FastifyInstance, options: DashboardOptions)
       store.listDestinations(),
       payloadOf === undefined ? null : store.getEvent(payloadOf),
     ]);
+    // Gone by retention or an erasure request: the tombstone says which, and when.
+    const tombstone = view ? null : await store.getTombstone(id);
+    if (tombstone)
+      return sendPage(
+        reply,
+        'Removed',
+        html`<p>Transaction ${id} was ${goneWords(tombstone)}.</p>`,
+        404,
+        layoutFor(request, 'transactions', { adminToken: options.adminToken }),
+      );
     if (!view)
       return sendPage(
         reply,

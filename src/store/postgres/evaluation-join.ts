@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Sealer } from '../encryption/sealer.js';
 import { canonicalFromStored, type CanonicalEvent, type CanonicalFields } from '../../contract/index.js';
 import { lifecycleEventOf, type LifecycleEvent } from '../../lifecycle/index.js';
 import { pgText } from './pg-text.js';
@@ -54,17 +55,17 @@ const LINKED_TRANSACTIONS = {
  * a lone surrogate anywhere, and senders choose what is in customerUserId.)
  */
 const MOVE_UNFILED = {
-  name: 'docv_move_unfiled',
+  name: 'docv_move_unfiled_v2',
   text: `WITH moved AS (
            UPDATE events e SET docv_transaction_id = m.tx
            FROM unnest($1::text[], $2::text[]) AS m(evaluation_id, tx)
            WHERE e.evaluation_id = m.evaluation_id AND e.docv_transaction_id = ''
              AND strpos(e.canonical::text, '"test":true') = 0
-           RETURNING e.seq, e.docv_transaction_id, e.raw_body, e.canonical, e.received_at
+           RETURNING e.seq, e.event_id, e.docv_transaction_id, e.raw_body, e.key_id, e.canonical, e.received_at
          ), requeued AS (
            UPDATE deliveries d SET docv_transaction_id = moved.docv_transaction_id FROM moved WHERE d.event_seq = moved.seq
          )
-         SELECT seq, docv_transaction_id, raw_body, canonical, received_at FROM moved`,
+         SELECT seq, event_id, docv_transaction_id, raw_body, key_id, canonical, received_at FROM moved`,
 };
 
 /** Evaluation id → the transaction its events are filed under. */
@@ -123,6 +124,7 @@ export async function moveUnfiledEvents(
   client: pg.PoolClient,
   linking: readonly CanonicalEvent[],
   links: EvaluationLinks,
+  sealer: Sealer,
 ): Promise<MovedEvent[]> {
   const targets = new Map<string, string>();
   for (const e of linking) {
@@ -133,8 +135,10 @@ export async function moveUnfiledEvents(
   if (targets.size === 0) return [];
   const { rows } = await client.query<{
     seq: number;
+    event_id: string;
     docv_transaction_id: string;
     raw_body: Buffer;
+    key_id: string | null;
     canonical: CanonicalFields | null;
     received_at: Date;
   }>({
@@ -145,7 +149,10 @@ export async function moveUnfiledEvents(
     seq: r.seq,
     docvTransactionId: r.docv_transaction_id,
     event: lifecycleEventOf(
-      canonicalFromStored(JSON.parse(r.raw_body.toString('utf8')), r.canonical),
+      canonicalFromStored(
+        JSON.parse(sealer.openBytes(r.raw_body, r.key_id, 'events', 'raw_body', r.event_id).toString('utf8')),
+        r.canonical,
+      ),
       r.received_at.toISOString(),
     ),
   }));

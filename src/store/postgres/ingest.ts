@@ -9,6 +9,7 @@ import {
   type TransactionLifecycle,
 } from '../../lifecycle/index.js';
 import { outboxTargets, type ActiveDestination } from '../destinations.js';
+import { NO_ENCRYPTION, type Sealer } from '../encryption/sealer.js';
 import { newId } from '../ids.js';
 import { transactionColumn } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type IngestInput, type IngestOutcome, type OutboxConfig } from '../types.js';
@@ -51,18 +52,19 @@ import { pgText } from './pg-text.js';
  * every column NULL): dispatchers on any instance wake (log-listener.ts).
  */
 const INSERT_EVENTS = {
-  name: 'docv_insert_events_v6',
+  name: 'docv_insert_events_v7',
   text: `WITH log_lock AS MATERIALIZED (
            SELECT pg_advisory_xact_lock(${LOG_LOCK_KEY})
          ), existing AS MATERIALIZED (
            SELECT dedupe_key, event_id, content_hash FROM events WHERE dedupe_key = ANY($2::text[])
          ), inserted AS (
            INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-             event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
+             event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id)
            SELECT u.* FROM log_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[])
+             $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[],
+             $16::text[])
              AS u(event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-               event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
+               event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id)
            WHERE u.dedupe_key NOT IN (SELECT dedupe_key FROM existing)
            ON CONFLICT (dedupe_key) DO NOTHING
            RETURNING seq, dedupe_key
@@ -167,8 +169,19 @@ function eventColumns(
   ordered: Array<[string, IngestInput]>,
   filed: Map<string, CanonicalEvent>,
   eventIds: Map<string, string>,
+  sealer: Sealer,
 ): unknown[] {
   const events = ordered.map(([key]) => filed.get(key)!);
+  // With a key, the body and headers are sealed, each bound to its event id (store/encryption/).
+  const keyId = sealer.currentKeyId;
+  const rawBody = (key: string, i: IngestInput) => {
+    const bytes = Buffer.from(i.rawBody.buffer, i.rawBody.byteOffset, i.rawBody.byteLength);
+    return keyId ? sealer.sealBytes(bytes, 'events', 'raw_body', eventIds.get(key)!) : bytes;
+  };
+  const headers = (key: string, i: IngestInput) => {
+    const json = JSON.stringify(i.headers);
+    return keyId ? sealer.sealJson(json, 'events', 'headers', eventIds.get(key)!) : json;
+  };
   return [
     ordered.map(([key]) => eventIds.get(key)),
     ordered.map(([key]) => key),
@@ -181,11 +194,12 @@ function eventColumns(
     events.map((e) => pgText(e.customerUserId)),
     events.map((e) => e.decision ?? null),
     ordered.map(([, i]) => i.receivedAt.toISOString()),
-    ordered.map(([, i]) => Buffer.from(i.rawBody.buffer, i.rawBody.byteOffset, i.rawBody.byteLength)),
-    ordered.map(([, i]) => JSON.stringify(i.headers)),
+    ordered.map(([key, i]) => rawBody(key, i)),
+    ordered.map(([key, i]) => headers(key, i)),
     // What the sender said, not where the event was filed: the column says that (rows.ts reads it back).
     ordered.map(([, i]) => storedMetadata(i.event)),
     events.map((e) => pgText(e.evaluationId)),
+    ordered.map(() => keyId),
   ];
 }
 
@@ -202,6 +216,7 @@ export async function ingestBatch(
   inputs: IngestInput[],
   outbox: OutboxConfig,
   cursors: { ensure: readonly string[]; retire: readonly string[] } = { ensure: [], retire: [] },
+  sealer: Sealer = NO_ENCRYPTION,
 ): Promise<IngestOutcome[]> {
   // Within the batch the first delivery of a key is the candidate; later ones compare against it.
   // (By position: the same input object may be queued twice.)
@@ -230,7 +245,7 @@ export async function ingestBatch(
     destinations: ActiveDestination[] | null;
   }>({
     ...INSERT_EVENTS,
-    values: eventColumns(ordered, filed, eventIds),
+    values: eventColumns(ordered, filed, eventIds, sealer),
   });
   const seqByKey = new Map<string, number>();
   const winners = new Map<string, { eventId: string; contentHash: string }>();
@@ -283,6 +298,7 @@ export async function ingestBatch(
               client,
               accepted.map((c) => c.event),
               links,
+              sealer,
             ),
           );
     await writeLifecyclesAndOutbox(client, accepted, moved, outboxTargets(outbox, active));

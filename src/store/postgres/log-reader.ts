@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Sealer } from '../encryption/sealer.js';
 import type { CanonicalEvent, CanonicalFields } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import type { OutboxTargets } from '../destinations.js';
@@ -65,6 +66,9 @@ interface ClaimRow extends DeliverySummaryRow {
   /** log: the event's decision fetch, if it has one. */
   fetch_id: string | null;
   fetch_state: string | null;
+  /** The keys that sealed the event's body and the decision's details (store/encryption/). */
+  key_id: string | null;
+  decision_key_id: string | null;
 }
 
 const DELIVERY_COLUMNS =
@@ -125,14 +129,14 @@ function claimSql(ordered: boolean): string {
       ev.raw_body, ev.canonical, ev.received_at,
       x.decision AS fetched_decision, x.reason_codes, x.fetched_at, x.details, x.decision_name,
       ${nothing('text', ['prev_owner'])}, ${nothing('bigint', ['until_seq'])}, ${nothing('boolean', ['fetching', 'open_row', 'has_row'])},
-      ${nothing('text', ['fetch_id', 'fetch_state'])}
+      ${nothing('text', ['fetch_id', 'fetch_state'])}, ev.key_id, x.key_id AS decision_key_id
     FROM claimed cl JOIN events ev ON ev.seq = cl.event_seq LEFT JOIN decisions x ON x.event_id = ev.event_id
     UNION ALL
     SELECT 'cursor', NULL, r.seq, NULL, NULL, NULL, NULL, r.destination, ${Array.from({ length: 8 }, () => 'NULL').join(', ')},
       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
       r.prev_owner, r.until_seq,
       EXISTS (SELECT 1 FROM destinations f WHERE f.kind = '${DECISION_FETCH_DESTINATION}' AND f.state = 'active'),
-      NULL, NULL, NULL, NULL
+      NULL, NULL, NULL, NULL, NULL, NULL
     FROM reading r
     UNION ALL
     SELECT 'log', NULL, e.seq, NULL, e.event_id, e.docv_transaction_id, e.event_type, r.destination,
@@ -140,10 +144,11 @@ function claimSql(ordered: boolean): string {
       e.raw_body, e.canonical, e.received_at,
       x.decision, x.reason_codes, x.fetched_at, x.details, x.decision_name,
       NULL, NULL, NULL,
-      ${ordered ? 'o.open IS NOT NULL' : 'false'}, h.has IS NOT NULL, f.delivery_id, f.state
+      ${ordered ? 'o.open IS NOT NULL' : 'false'}, h.has IS NOT NULL, f.delivery_id, f.state, e.key_id, x.key_id
     FROM reading r
     CROSS JOIN LATERAL (
-      SELECT e.seq, e.event_id, e.docv_transaction_id, e.event_type, e.raw_body, e.canonical, e.received_at FROM events e
+      SELECT e.seq, e.event_id, e.docv_transaction_id, e.event_type, e.raw_body, e.canonical, e.received_at, e.key_id
+      FROM events e
       WHERE e.seq > CASE WHEN r.prev_owner = $4 AND r.read_to > r.seq THEN r.read_to ELSE r.seq END
         AND (r.until_seq IS NULL OR e.seq <= r.until_seq)
       ORDER BY e.seq LIMIT $9
@@ -170,8 +175,8 @@ function claimSql(ordered: boolean): string {
     ) f ON true`;
 }
 
-const CLAIM_ORDERED = { name: 'docv_claim_log_ordered_v2', text: claimSql(true) };
-const CLAIM_UNORDERED = { name: 'docv_claim_log_unordered_v2', text: claimSql(false) };
+const CLAIM_ORDERED = { name: 'docv_claim_log_ordered_v3', text: claimSql(true) };
+const CLAIM_UNORDERED = { name: 'docv_claim_log_unordered_v3', text: claimSql(false) };
 
 /** Columns of a row a log delivery gets (materialized, or its failed first attempt). */
 const NEW_ROW_ARRAYS = `unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[],
@@ -232,6 +237,8 @@ const RECORD = {
     ), inserted AS (
       ${NEW_ROW_INSERT}
       WHERE r.destination IN (SELECT destination FROM moved)
+        -- An event erased (purge) while its first attempt was in flight has no row to keep.
+        AND EXISTS (SELECT 1 FROM events e WHERE e.seq = r.event_seq)
       ON CONFLICT (delivery_id) DO NOTHING
       RETURNING delivery_id
     ), first_attempts AS (
@@ -309,13 +316,16 @@ export function clip(text: string | null): string | null {
 /** Events read past the claim's limit per destination: some may get a row instead of an attempt. */
 const READ_AHEAD = 4;
 
-function fetchedDecisionOf(row: ClaimRow): FetchedDecision | null {
+function fetchedDecisionOf(row: ClaimRow, sealer: Sealer): FetchedDecision | null {
   if (!row.fetched_decision) return null;
   return {
     decision: row.fetched_decision,
     reasonCodes: row.reason_codes ?? [],
     fetchedAt: row.fetched_at ?? '',
-    details: row.details,
+    details: sealer.openJsonValue(row.details, row.decision_key_id, 'decisions', 'details', row.event_id) as Record<
+      string,
+      unknown
+    > | null,
     ...(row.decision_name !== null ? { decisionName: row.decision_name } : {}),
   };
 }
@@ -351,7 +361,17 @@ export class PostgresLogReader {
   /** Claims run one at a time (records may run beside them). */
   private claiming: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly sealer: Sealer,
+  ) {}
+
+  /** The event's body as stored, opened when sealed. */
+  private bodyOf(row: ClaimRow): unknown {
+    return JSON.parse(
+      this.sealer.openBytes(row.raw_body, row.key_id, 'events', 'raw_body', row.event_id).toString('utf8'),
+    ) as unknown;
+  }
 
   /** Forgets what is in flight: after a statement failed, the committed cursor is the truth. */
   forget(): void {
@@ -444,9 +464,9 @@ export class PostgresLogReader {
       .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.row_seq! - b.row_seq!)
       .map((row) => ({
         ...deliveryOf(row),
-        event: storedEvent(JSON.parse(row.raw_body.toString('utf8')), row),
+        event: storedEvent(this.bodyOf(row), row),
         receivedAt: row.received_at.toISOString(),
-        fetchedDecision: fetchedDecisionOf(row),
+        fetchedDecision: fetchedDecisionOf(row, this.sealer),
       }));
     const cursors = new Map(rows.filter((r) => r.kind === 'cursor').map((r) => [r.destination, r]));
     const events = new Map<string, ClaimRow[]>();
@@ -493,7 +513,7 @@ export class PostgresLogReader {
           continue;
         }
         const entry = { seq: event.event_seq, docvTransactionId: event.docv_transaction_id };
-        const canonical = storedEvent(JSON.parse(event.raw_body.toString('utf8')), event);
+        const canonical = storedEvent(this.bodyOf(event), event);
         let waitsFor: { id: string; until: number } | null = null;
         const verdict = verdictFor(
           reading,
@@ -560,7 +580,7 @@ export class PostgresLogReader {
           deliveredAt: null,
           event: canonical,
           receivedAt,
-          fetchedDecision: fetchedDecisionOf(event),
+          fetchedDecision: fetchedDecisionOf(event, this.sealer),
         });
         room--;
       }
@@ -578,7 +598,7 @@ export class PostgresLogReader {
     }
     if (moves.length > 0) await this.record(moves, [], now);
     const delivered = [...claimed, ...fromLog.filter((d) => this.handedOut.has(d.deliveryId))];
-    await withTransactionDecisions(this.pool, delivered);
+    await withTransactionDecisions(this.pool, delivered, this.sealer);
     return delivered;
   }
 
@@ -773,8 +793,8 @@ function decisionWait(
 }
 
 const LATEST_DECISIONS = {
-  name: 'docv_latest_decisions',
-  text: `SELECT DISTINCT ON (docv_transaction_id) docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name
+  name: 'docv_latest_decisions_v2',
+  text: `SELECT DISTINCT ON (docv_transaction_id) docv_transaction_id, event_id, key_id, decision, reason_codes, fetched_at, details, decision_name
            FROM decisions WHERE docv_transaction_id = ANY($1::text[]) ORDER BY docv_transaction_id, fetched_at DESC`,
 };
 
@@ -783,11 +803,13 @@ const LATEST_DECISIONS = {
  * for the completion itself (see wantsTransactionDecision). One query, and only when a claim has
  * such a delivery: the flat path without decision fetches never pays for it.
  */
-async function withTransactionDecisions(db: pg.Pool, claimed: ClaimedDelivery[]): Promise<void> {
+async function withTransactionDecisions(db: pg.Pool, claimed: ClaimedDelivery[], sealer: Sealer): Promise<void> {
   const wanting = claimed.filter(wantsTransactionDecision);
   if (wanting.length === 0) return;
   const rows = await db.query<{
     docv_transaction_id: string;
+    event_id: string;
+    key_id: string | null;
     decision: FetchedDecision['decision'];
     reason_codes: string[];
     fetched_at: string;
@@ -805,7 +827,10 @@ async function withTransactionDecisions(db: pg.Pool, claimed: ClaimedDelivery[])
       decision: r.decision,
       reasonCodes: r.reason_codes,
       fetchedAt: r.fetched_at,
-      details: r.details,
+      details: sealer.openJsonValue(r.details, r.key_id, 'decisions', 'details', r.event_id) as Record<
+        string,
+        unknown
+      > | null,
       ...(r.decision_name !== null ? { decisionName: r.decision_name } : {}),
     };
   }

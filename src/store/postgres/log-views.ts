@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { cursorOf, destinationTag, parseLogDeliveryId, type DestinationCursorRow } from '../log-outbox.js';
 import {
   logDelivery,
+  type LogDeletion,
   type LogEventRow,
   type LogViewSource,
   type PositionedRow,
@@ -93,6 +94,15 @@ export class PostgresLogViews implements LogViewSource {
     );
     const row = rows[0];
     return row && row.min !== null && row.max !== null ? { min: Number(row.min), max: Number(row.max) } : null;
+  }
+
+  /** Retention's deletion batches overlapping lo < seq ≤ hi (postgres/retention.ts). */
+  async deletions(lo: number, hi: number): Promise<LogDeletion[]> {
+    const { rows } = await this.pool.query<{ min_seq: string; max_seq: string; deleted: number }>(
+      'SELECT min_seq, max_seq, deleted FROM log_deletions WHERE max_seq > $1 AND min_seq <= $2',
+      [lo, Math.min(hi, Number.MAX_SAFE_INTEGER)],
+    );
+    return rows.map((r) => ({ min_seq: Number(r.min_seq), max_seq: Number(r.max_seq), deleted: Number(r.deleted) }));
   }
 
   async countEvents(lo: number, hi: number) {

@@ -293,6 +293,60 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX delivery_attempts_by_destination ON delivery_attempts (destination, started_at);
     `,
   },
+  {
+    version: 10,
+    name: 'encryption at rest: the key that sealed each row, and the keys that ever sealed one',
+    // Issue 20; SQLite's version 9. key_id names the key that sealed the row's personal data
+    // columns (store/encryption/), NULL for a row in clear; no index, so an accepted event writes
+    // no more than before (a nullable column without default: a catalog change, no rewrite).
+    // Sealed JSON columns hold a JSON string ("dve1:<base64>"), so their type stays json.
+    sql: `
+      ALTER TABLE events ADD COLUMN key_id text;
+      ALTER TABLE quarantine ADD COLUMN key_id text;
+      ALTER TABLE decisions ADD COLUMN key_id text;
+      CREATE TABLE encryption_keys (
+        key_id         text        PRIMARY KEY,
+        first_used_at  timestamptz NOT NULL,
+        retired_at     timestamptz
+      );
+    `,
+  },
+  {
+    version: 11,
+    name: 'retention and erasure: raw-removed marker, tombstones, log deletions, erasures',
+    // Issue 20; SQLite's version 10 (the reasons are there). New columns are nullable without a
+    // default (a catalog change, no rewrite); no index an accepted event writes.
+    sql: `
+      ALTER TABLE events ADD COLUMN raw_removed_at timestamptz;
+      ALTER TABLE quarantine ADD COLUMN customer_user_id text;
+      CREATE INDEX quarantine_by_customer ON quarantine ((left(customer_user_id, 256))) WHERE customer_user_id IS NOT NULL;
+      CREATE TABLE tombstones (
+        docv_transaction_id  text        PRIMARY KEY,
+        removed_at           timestamptz NOT NULL,
+        reason               text        NOT NULL CHECK (reason IN ('retention', 'erasure'))
+      );
+      CREATE INDEX tombstones_by_time ON tombstones (removed_at);
+      CREATE TABLE log_deletions (
+        seq      bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        min_seq  bigint      NOT NULL,
+        max_seq  bigint      NOT NULL,
+        deleted  integer     NOT NULL,
+        at       timestamptz NOT NULL
+      );
+      CREATE TABLE erasures (
+        seq            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        erasure_id     text        NOT NULL UNIQUE,
+        at             timestamptz NOT NULL,
+        customer_hash  text        NOT NULL,
+        counts         json        NOT NULL
+      );
+      CREATE INDEX erasures_by_customer ON erasures (customer_hash, seq);
+      CREATE TABLE retention_state (
+        name   text PRIMARY KEY,
+        value  text NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Sealer } from '../encryption/sealer.js';
 import { applyApiDecision, applyDecisionUnavailable } from '../../lifecycle/index.js';
 import { deliveryOf, type DeliverySummaryRow } from '../rows.js';
 import { Where } from '../where.js';
@@ -29,20 +30,26 @@ export async function saveDecision(
   eventId: string,
   docvTransactionId: string,
   decision: FetchedDecision,
+  sealer: Sealer,
 ): Promise<void> {
+  // Socure's answer can hold document data (kept on purpose): sealed with the row's key.
+  const keyId = sealer.currentKeyId;
+  const details = decision.details ? JSON.stringify(decision.details) : null;
   await client.query(
-    `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name, key_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (event_id) DO UPDATE SET decision = excluded.decision, reason_codes = excluded.reason_codes,
-       fetched_at = excluded.fetched_at, details = excluded.details, decision_name = excluded.decision_name`,
+       fetched_at = excluded.fetched_at, details = excluded.details, decision_name = excluded.decision_name,
+       key_id = excluded.key_id`,
     [
       eventId,
       pgText(docvTransactionId),
       decision.decision,
       JSON.stringify(decision.reasonCodes),
       decision.fetchedAt,
-      decision.details ? JSON.stringify(decision.details) : null,
+      details !== null && keyId ? sealer.sealJson(details, 'decisions', 'details', eventId) : details,
       pgText(decision.decisionName),
+      keyId,
     ],
   );
   await updateLifecycle(client, docvTransactionId, (state) => applyApiDecision(state, decision));

@@ -17,6 +17,7 @@ import {
   EVENT_SUMMARY_COLUMNS,
   eventSummaryOf,
   page,
+  removedByRetention,
   shownHeaders,
   withoutBookkeeping,
   type EventSummaryRow,
@@ -31,6 +32,8 @@ import {
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryFilter,
+  type ErasureCounts,
+  type ErasureRecord,
   type EventFilter,
   type FetchedDecision,
   type IngestInput,
@@ -39,15 +42,19 @@ import {
   type OutboxDelivery,
   type OutboxDeliveryView,
   type Page,
+  type PageRequest,
   type QuarantineEntry,
   type QuarantineFilter,
   type QuarantineInput,
   type QuarantineReprocessResult,
   type ReplayFilter,
+  type RetentionStep,
+  type RetentionStepResult,
   type Store,
   type StoreStats,
   type StoredEvent,
   type StoredEventSummary,
+  type Tombstone,
   type TransactionFilter,
   type TransactionSummary,
   type TransactionView,
@@ -63,6 +70,10 @@ import {
   type PostgresSettings,
 } from './connection.js';
 import { GroupCommit } from '../group-commit.js';
+import type { EncryptionKeys } from '../encryption/keys.js';
+import type { RekeyBatch, RekeyPosition } from '../encryption/rotation.js';
+import { Sealer } from '../encryption/sealer.js';
+import { registerAndCheckKeys, rekeyBatch, retireUnusedKeys } from './encryption.js';
 import { StatisticsKeeper } from './statistics.js';
 import { ingestBatch } from './ingest.js';
 import { LogListener } from './log-listener.js';
@@ -81,6 +92,7 @@ import {
 } from '../destinations.js';
 import { pgText } from './pg-text.js';
 import * as quarantine from './quarantine.js';
+import * as retention from './retention.js';
 import { storedEvent } from './stored-rows.js';
 import { transactionConditions, unindexedConditions } from './transaction-filter.js';
 import { hasUnindexedCondition, unindexedWalk, walkedFilter } from '../unindexed-walk.js';
@@ -105,6 +117,11 @@ export interface PostgresStoreOptions {
   outbox?: Partial<OutboxConfig>;
   /** Told about every group commit: how many deliveries shared it and how long it took. */
   onCommit?: (batchSize: number, durationMs: number) => void;
+  /**
+   * Encryption at rest (store/encryption/): the current key seals new rows' personal data, the
+   * previous ones open older rows. Opening fails when rows are sealed with a key not given here.
+   */
+  encryption?: EncryptionKeys;
 }
 
 interface EventRow extends EventSummaryRow {
@@ -112,7 +129,9 @@ interface EventRow extends EventSummaryRow {
   content_hash: string;
   received_at: Date;
   raw_body?: Buffer;
-  headers?: Record<string, string>;
+  headers?: unknown;
+  key_id?: string | null;
+  raw_removed_at?: Date | null;
 }
 
 /**
@@ -163,6 +182,7 @@ export class PostgresStore implements Store {
   private readonly readonly: boolean;
   private readonly onCommit: PostgresStoreOptions['onCommit'];
   private readonly outboxConfig: OutboxConfig;
+  private readonly sealer: Sealer;
   /** Ingests that arrive together share one transaction (see group-commit.ts). */
   private readonly ingests: GroupCommit<IngestInput, IngestOutcome>;
   /** Analyzes the tables as they grow when nothing else has (see statistics.ts). */
@@ -199,7 +219,8 @@ export class PostgresStore implements Store {
     this.readonly = options.readonly ?? false;
     this.pool = createPool(this.settings, { readonly: this.readonly });
     this.statistics = new StatisticsKeeper(this.pool);
-    this.log = new PostgresLogReader(this.pool);
+    this.sealer = new Sealer(options.encryption);
+    this.log = new PostgresLogReader(this.pool, this.sealer);
     this.views = new PostgresLogViews(this.pool);
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.onCommit = options.onCommit;
@@ -227,6 +248,7 @@ export class PostgresStore implements Store {
       } else if (options.migrate !== false) {
         await store.migrate();
       }
+      await registerAndCheckKeys(store.pool, store.sealer, !store.readonly);
     } catch (err) {
       await store.close();
       // The reason goes after a space, not a colon: redaction hides a password parameter's value up to
@@ -317,7 +339,7 @@ export class PostgresStore implements Store {
     const cursors = this.localCursors;
     const started = performance.now();
     const outcomes = await inTransaction(this.pool, (client) =>
-      ingestBatch(client, inputs, config, cursors.done ? { ensure: [], retire: [] } : cursors),
+      ingestBatch(client, inputs, config, cursors.done ? { ensure: [], retire: [] } : cursors, this.sealer),
     );
     cursors.done = true;
     this.onCommit?.(inputs.length, performance.now() - started);
@@ -327,7 +349,9 @@ export class PostgresStore implements Store {
 
   async quarantine(input: QuarantineInput): Promise<void> {
     if (this.quarantineCapacity <= 0) return;
-    await this.write('quarantining a delivery', (client) => quarantine.insert(client, input, this.quarantineCapacity));
+    await this.write('quarantining a delivery', (client) =>
+      quarantine.insert(client, input, this.quarantineCapacity, this.sealer),
+    );
   }
 
   async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
@@ -448,20 +472,24 @@ export class PostgresStore implements Store {
       async () =>
         (
           await this.pool.query<EventRow>(
-            `SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = $1`,
+            `SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers, key_id, raw_removed_at FROM events WHERE event_id = $1`,
             [pgText(eventId)],
           )
         ).rows[0],
     );
     if (!row) return null;
-    const rawBody = row.raw_body!.toString('utf8');
+    const keyId = row.key_id ?? null;
+    const rawBody = this.sealer.openBytes(row.raw_body!, keyId, 'events', 'raw_body', row.event_id).toString('utf8');
     const payload = JSON.parse(rawBody) as Record<string, unknown>;
     return {
       ...eventSummaryOf(row),
       payload,
       event: storedEvent(payload, row),
       rawBody,
-      headers: shownHeaders(row.headers!),
+      headers: shownHeaders(
+        this.sealer.openJsonValue(row.headers, keyId, 'events', 'headers', row.event_id) as Record<string, string>,
+      ),
+      ...removedByRetention(row.raw_removed_at),
     };
   }
 
@@ -483,11 +511,11 @@ export class PostgresStore implements Store {
   }
 
   listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
-    return this.read('listing the quarantine', () => quarantine.list(this.pool, filter));
+    return this.read('listing the quarantine', () => quarantine.list(this.pool, filter, this.sealer));
   }
 
   getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
-    return this.read('reading a quarantined delivery', () => quarantine.get(this.pool, quarantineId));
+    return this.read('reading a quarantined delivery', () => quarantine.get(this.pool, quarantineId, this.sealer));
   }
 
   markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void> {
@@ -546,7 +574,7 @@ export class PostgresStore implements Store {
 
   async recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
     await this.write('recording a decision', (client) =>
-      outbox.saveDecision(client, eventId, docvTransactionId, decision),
+      outbox.saveDecision(client, eventId, docvTransactionId, decision, this.sealer),
     );
   }
 
@@ -597,6 +625,34 @@ export class PostgresStore implements Store {
     return this.read('reading destination health', () => destinationHealthFromLog(this.views, since));
   }
 
+  // Retention and erasure (postgres/retention.ts): each step one transaction.
+
+  retentionStep(step: RetentionStep): Promise<RetentionStepResult> {
+    return this.read('applying retention', () =>
+      retention.retentionStep(this.pool, step, async (before) => (await this.views.positionsAt([before]))[0] ?? 0),
+    );
+  }
+
+  eraseCustomerStep(
+    customerUserId: string,
+    limit: number,
+    now: Date,
+  ): Promise<{ counts: ErasureCounts; done: boolean }> {
+    return this.read('erasing a customer', () => retention.eraseStep(this.pool, customerUserId, limit, now));
+  }
+
+  recordErasure(customerUserId: string, counts: ErasureCounts, at: Date): Promise<ErasureRecord> {
+    return this.read('recording an erasure', () => retention.recordErasure(this.pool, customerUserId, counts, at));
+  }
+
+  listErasures(filter: PageRequest & { customerUserId?: string | undefined }): Promise<Page<ErasureRecord>> {
+    return this.read('listing erasures', () => retention.listErasures(this.pool, filter));
+  }
+
+  getTombstone(docvTransactionId: string): Promise<Tombstone | null> {
+    return this.read('reading a tombstone', () => retention.tombstone(this.pool, docvTransactionId));
+  }
+
   async ping(): Promise<void> {
     await this.read('checking readiness', () => this.pool.query('SELECT 1'));
   }
@@ -619,6 +675,22 @@ export class PostgresStore implements Store {
   }
 
   /** One statement (or a few on the pool); connection failures become StoreUnavailableError. */
+  // Encryption at rest
+
+  rekey(position: RekeyPosition | null, limit: number): Promise<RekeyBatch> {
+    this.assertOpen();
+    return inTransaction(this.pool, (client) => rekeyBatch(client, this.sealer, position, limit)).catch((err) => {
+      throw mapError(err, 're-sealing rows');
+    });
+  }
+
+  retireUnusedKeys(): Promise<string[]> {
+    this.assertOpen();
+    return inTransaction(this.pool, (client) => retireUnusedKeys(client, this.sealer)).catch((err) => {
+      throw mapError(err, 'retiring keys');
+    });
+  }
+
   private async read<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     this.assertOpen();
     try {

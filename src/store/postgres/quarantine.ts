@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { isDialect, type Dialect } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
+import type { Sealer } from '../encryption/sealer.js';
+import { customerOfQuarantinedBody } from '../erasure.js';
 import { newId } from '../ids.js';
 import { page, shownHeaders } from '../rows.js';
 import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
@@ -22,23 +24,38 @@ interface QuarantineRow {
   reprocess_outcome: string | null;
   reprocess_status: number | null;
   reprocess_event_id: string | null;
+  key_id: string | null;
 }
 
 /** Stores a rejected delivery and drops the oldest beyond `capacity`, in the caller's transaction. */
-export async function insert(client: pg.PoolClient, input: QuarantineInput, capacity: number): Promise<void> {
+export async function insert(
+  client: pg.PoolClient,
+  input: QuarantineInput,
+  capacity: number,
+  sealer: Sealer,
+): Promise<void> {
+  const quarantineId = newId('qrn', input.receivedAt.getTime());
+  const detail = JSON.stringify(input.detail ?? null);
+  const headers = JSON.stringify(input.headers);
+  const body = Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength);
+  // The detail is sealed too: a validation message can echo a value of the body.
+  const keyId = sealer.currentKeyId;
   await client.query(
-    `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect, key_id, customer_user_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
     [
-      newId('qrn', input.receivedAt.getTime()),
+      quarantineId,
       input.receivedAt.toISOString(),
       pgText(input.reason),
       input.status,
-      JSON.stringify(input.detail ?? null),
-      JSON.stringify(input.headers),
-      Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength),
+      keyId ? sealer.sealJson(detail, 'quarantine', 'detail', quarantineId) : detail,
+      keyId ? sealer.sealJson(headers, 'quarantine', 'headers', quarantineId) : headers,
+      keyId ? sealer.sealBytes(body, 'quarantine', 'body', quarantineId) : body,
       input.bodySize,
       input.dialect ?? null,
+      keyId,
+      // In clear, like the events' column: an erasure request finds the quarantined bodies by it.
+      pgText(customerOfQuarantinedBody(input.body)),
     ],
   );
   // Sequences have gaps (rolled-back inserts), so keep the newest N rows rather than seq > max - N.
@@ -52,7 +69,7 @@ export async function insert(client: pg.PoolClient, input: QuarantineInput, capa
  * Newest first. The quarantine is bounded (10,000 rows by default), so the filters walk the
  * primary key backwards without indexes of their own.
  */
-export async function list(db: pg.Pool, filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
+export async function list(db: pg.Pool, filter: QuarantineFilter, sealer: Sealer): Promise<Page<QuarantineEntry>> {
   const where = new Where('$n');
   const after = decodeCursor(filter.cursor, 'qr');
   if (after !== null) where.add('seq < ?', after);
@@ -64,14 +81,14 @@ export async function list(db: pg.Pool, filter: QuarantineFilter): Promise<Page<
   if (filter.to) where.add('received_at < ?', filter.to.toISOString());
   const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
   const { rows } = await db.query<QuarantineRow>(sql, where.values);
-  return page(rows, filter.limit, 'qr', entryOf);
+  return page(rows, filter.limit, 'qr', (row) => entryOf(row, sealer));
 }
 
-export async function get(db: pg.Pool, quarantineId: string): Promise<QuarantineEntry | null> {
+export async function get(db: pg.Pool, quarantineId: string, sealer: Sealer): Promise<QuarantineEntry | null> {
   const { rows } = await db.query<QuarantineRow>('SELECT * FROM quarantine WHERE quarantine_id = $1', [
     pgText(quarantineId),
   ]);
-  return rows[0] ? entryOf(rows[0]) : null;
+  return rows[0] ? entryOf(rows[0], sealer) : null;
 }
 
 /** Keeps the latest outcome only: an entry may be run through ingest again more than once. */
@@ -91,17 +108,21 @@ function dialectOf(value: string | null): Dialect | null {
   return isDialect(value) ? value : null;
 }
 
-function entryOf(r: QuarantineRow): QuarantineEntry {
+function entryOf(r: QuarantineRow, sealer: Sealer): QuarantineEntry {
+  const id = r.quarantine_id;
+  const body = sealer.openBytes(r.body, r.key_id, 'quarantine', 'body', id);
   return {
-    quarantineId: r.quarantine_id,
+    quarantineId: id,
     receivedAt: r.received_at.toISOString(),
     reason: r.reason,
     status: r.status,
-    detail: r.detail,
-    headers: shownHeaders(r.headers),
-    body: r.body.toString('utf8'),
+    detail: sealer.openJsonValue(r.detail, r.key_id, 'quarantine', 'detail', id),
+    headers: shownHeaders(
+      sealer.openJsonValue(r.headers, r.key_id, 'quarantine', 'headers', id) as Record<string, string>,
+    ),
+    body: body.toString('utf8'),
     bodySize: r.body_size,
-    bodyTruncated: r.body.length < r.body_size,
+    bodyTruncated: body.length < r.body_size,
     dialect: dialectOf(r.dialect),
     reprocessed:
       r.reprocessed_at === null

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { canonicalFromStored, eventTimeMs, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
 import { applyEvent, lifecycleEventOf, startLifecycle, type TransactionLifecycle } from '../../lifecycle/index.js';
 import type { OutboxTargets } from '../destinations.js';
+import type { Sealer } from '../encryption/sealer.js';
 import { newId } from '../ids.js';
 import { dialectsColumn, NO_TRANSACTION, transactionColumn } from '../rows.js';
 import type { IngestInput, IngestOutcome } from '../types.js';
@@ -10,7 +11,9 @@ import type { SqliteOutbox } from './outbox.js';
 /** An event stored before its RiskOS evaluation was linked to a transaction (see adoptEvaluation). */
 interface UnlinkedEventRow {
   seq: number;
+  event_id: string;
   raw_body: Buffer;
+  key_id: string | null;
   canonical: string | null;
   received_at: string;
 }
@@ -26,6 +29,7 @@ export class SqliteIngest {
   constructor(
     db: Database.Database,
     private readonly outbox: SqliteOutbox,
+    private readonly sealer: Sealer,
   ) {
     this.stmts = {
       eventByKey: db.prepare<[string], { seq: number; event_id: string; content_hash: string }>(
@@ -37,16 +41,16 @@ export class SqliteIngest {
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-           event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id)
+           event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id)
          VALUES (@eventId, @dedupeKey, @deliveryId, @contentHash, @docvTransactionId, @eventType, @eventTime,
-           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers, @canonical, @evaluationId)`,
+           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers, @canonical, @evaluationId, @keyId)`,
       ),
       // Both walk events_by_evaluation; they run only for events that carry an evaluation id.
       transactionOfEvaluation: db.prepare<[string], { docv_transaction_id: string }>(
         `SELECT docv_transaction_id FROM events WHERE evaluation_id = ? AND docv_transaction_id <> '${NO_TRANSACTION}' ORDER BY seq LIMIT 1`,
       ),
       unlinkedOfEvaluation: db.prepare<[string], UnlinkedEventRow>(
-        `SELECT seq, raw_body, canonical, received_at FROM events WHERE evaluation_id = ? AND docv_transaction_id = '${NO_TRANSACTION}' ORDER BY seq`,
+        `SELECT seq, event_id, raw_body, key_id, canonical, received_at FROM events WHERE evaluation_id = ? AND docv_transaction_id = '${NO_TRANSACTION}' ORDER BY seq`,
       ),
       linkEvent: db.prepare<[string, number]>('UPDATE events SET docv_transaction_id = ? WHERE seq = ?'),
       // No index on deliveries.event_seq: a linked note has one row per destination, found through
@@ -110,6 +114,10 @@ export class SqliteIngest {
     const event = this.withTransaction(input.event);
     const receivedAt = input.receivedAt.toISOString();
     const eventId = newId('evt', input.receivedAt.getTime());
+    const headers = JSON.stringify(input.headers);
+    // With a key, the body and headers are sealed (bound to this event id); ids, types, times,
+    // the decision and the customer id stay in clear for the lists and filters.
+    const keyId = this.sealer.currentKeyId;
     const inserted = this.stmts.insertEvent.run({
       eventId,
       dedupeKey: input.dedupeKey,
@@ -122,11 +130,12 @@ export class SqliteIngest {
       customerUserId: event.customerUserId ?? null,
       decision: event.decision ?? null,
       receivedAt,
-      rawBody: input.rawBody,
-      headers: JSON.stringify(input.headers),
+      rawBody: keyId ? this.sealer.sealBytes(input.rawBody, 'events', 'raw_body', eventId) : input.rawBody,
+      headers: keyId ? this.sealer.sealJson(headers, 'events', 'headers', eventId) : headers,
       // What the sender said (a note's transaction as resolved is in docv_transaction_id).
       canonical: storedMetadata(input.event),
       evaluationId: event.evaluationId ?? null,
+      keyId,
     });
     if (event.docvTransactionId !== null && !event.test) {
       // Only an event that names its transaction itself can link an evaluation to it.
@@ -186,7 +195,8 @@ export class SqliteIngest {
   private adoptEvaluation(state: TransactionLifecycle, evaluationId: string): TransactionLifecycle {
     let folded = state;
     for (const row of this.stmts.unlinkedOfEvaluation.all(evaluationId)) {
-      const stored = canonicalFromStored(JSON.parse(row.raw_body.toString('utf8')) as unknown, row.canonical);
+      const body = this.sealer.openBytes(row.raw_body, row.key_id, 'events', 'raw_body', row.event_id);
+      const stored = canonicalFromStored(JSON.parse(body.toString('utf8')) as unknown, row.canonical);
       if (stored.test) continue;
       this.stmts.linkEvent.run(state.docvTransactionId, row.seq);
       this.stmts.linkDeliveries.run(state.docvTransactionId, row.seq);

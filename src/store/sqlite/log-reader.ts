@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { Sealer } from '../encryption/sealer.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import {
   cursorLeaseMs,
@@ -57,7 +58,10 @@ export class SqliteLogReader {
   private readonly handedOut = new Map<string, HandedOut>();
   private readonly lastMark = new Map<string, number>();
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly sealer: Sealer,
+  ) {
     this.stmts = {
       cursors: db.prepare<[], CursorRow>('SELECT * FROM destination_cursors'),
       head: db.prepare<[], { head: number | null }>('SELECT MAX(seq) AS head FROM events'),
@@ -80,7 +84,9 @@ export class SqliteLogReader {
       ),
       // Without the body: a read goes past events handled already and past those passed over;
       // only the ones handed out need theirs (bodyOf).
-      bodyOf: db.prepare<[number], { raw_body: Buffer }>('SELECT raw_body FROM events WHERE seq = ?'),
+      bodyOf: db.prepare<[number], { raw_body: Buffer; key_id: string | null }>(
+        'SELECT raw_body, key_id FROM events WHERE seq = ?',
+      ),
       after: db.prepare<[number, number], LogRow>(
         `SELECT seq, event_id, docv_transaction_id, event_type, received_at, canonical
            FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
@@ -94,8 +100,11 @@ export class SqliteLogReader {
       insert: db.prepare(
         `INSERT INTO deliveries (delivery_id, event_seq, event_id, docv_transaction_id, event_type, destination, state,
            attempts, next_attempt_at, waits_for, wait_until, last_status, last_error, created_at, updated_at)
-         VALUES (@deliveryId, @eventSeq, @eventId, @docvTransactionId, @eventType, @destination, @state,
-           @attempts, @nextAttemptAt, @waitsFor, @waitUntil, @lastStatus, @lastError, @createdAt, @now)
+         SELECT @deliveryId, @eventSeq, @eventId, @docvTransactionId, @eventType, @destination, @state,
+           @attempts, @nextAttemptAt, @waitsFor, @waitUntil, @lastStatus, @lastError, @createdAt, @now
+         -- An event erased (purge) while its first attempt was in flight has no row to keep: without
+         -- this the foreign key fails the whole group commit.
+         WHERE EXISTS (SELECT 1 FROM events WHERE seq = @eventSeq)
          ON CONFLICT (delivery_id) DO NOTHING`,
       ),
       attempt: db.prepare(
@@ -218,7 +227,8 @@ export class SqliteLogReader {
             continue;
           }
           reading.handOut(entry);
-          const body = this.stmts.bodyOf.get(event.seq)!.raw_body;
+          const stored = this.stmts.bodyOf.get(event.seq)!;
+          const body = this.sealer.openBytes(stored.raw_body, stored.key_id, 'events', 'raw_body', event.event_id);
           const canonical = canonicalOfRow(JSON.parse(body.toString('utf8')) as unknown, event);
           const deliveryId = logDeliveryId(event.event_id, destination);
           this.handedOut.set(deliveryId, {

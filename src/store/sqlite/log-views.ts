@@ -8,6 +8,7 @@ import {
 } from '../log-outbox.js';
 import {
   logDelivery,
+  type LogDeletion,
   type LogEventRow,
   type LogViewSource,
   type PositionedRow,
@@ -146,6 +147,15 @@ export class SqliteLogViews implements LogViewSource {
 
   async countEvents(lo: number, hi: number) {
     return this.stmts.countEvents.get(lo, hi)?.n ?? 0;
+  }
+
+  /** Retention's deletion batches overlapping lo < seq ≤ hi (sqlite/retention.ts). */
+  async deletions(lo: number, hi: number) {
+    return this.db
+      .prepare<[number, number], LogDeletion>(
+        'SELECT min_seq, max_seq, deleted FROM log_deletions WHERE max_seq > ? AND min_seq <= ?',
+      )
+      .all(lo, Math.min(hi, Number.MAX_SAFE_INTEGER));
   }
 
   async logBounds() {

@@ -299,6 +299,73 @@ SQLITE_MIGRATIONS.push({
   `,
 });
 
+SQLITE_MIGRATIONS.push({
+  version: 9,
+  name: 'encryption at rest: the key that sealed each row, and the keys that ever sealed one',
+  // Issue 20. key_id names the key that sealed the row's personal data columns (events raw_body
+  // and headers, quarantine body, headers and detail, decisions details; store/encryption/), NULL
+  // for a row in clear. ADD COLUMN, in place; no index: an accepted event writes no more B-trees
+  // than before. Rekey walks the primary key, and the startup check reads encryption_keys: one row
+  // per key that was ever current, written when a store opens with a new key, not per row.
+  sql: `
+    ALTER TABLE events ADD COLUMN key_id TEXT;
+    ALTER TABLE quarantine ADD COLUMN key_id TEXT;
+    ALTER TABLE decisions ADD COLUMN key_id TEXT;
+    CREATE TABLE encryption_keys (
+      key_id         TEXT PRIMARY KEY,
+      first_used_at  TEXT NOT NULL,
+      retired_at     TEXT
+    );
+  `,
+});
+
+SQLITE_MIGRATIONS.push({
+  version: 10,
+  name: 'retention and erasure: raw-removed marker, tombstones, log deletions, erasures',
+  // Issue 20 (store/retention.ts, sqlite/retention.ts). Only ADD COLUMN (in place) and new tables;
+  // nothing an accepted event writes gains an index:
+  // - events.raw_removed_at: when retention emptied the raw body and headers (NULL: kept). The job
+  //   walks the log by seq behind a watermark (retention_state), so it needs no index.
+  // - quarantine.customer_user_id: read from the body when it could be parsed, so an erasure finds
+  //   quarantined bodies of that customer; partial index, so rows without one add no entry.
+  // - tombstones: a transaction that is gone, why and when (no personal data), for the API's 404
+  //   and the dashboard; pruned by removed_at.
+  // - log_deletions: per deletion batch, the span of seqs it deleted from and how many, so counts
+  //   of the log from positions (log-views.ts, eventsBetween) subtract the holes.
+  // - erasures: each erasure request carried out: when, counts per table, a salted hash of the
+  //   customer user id (the salt in retention_state), never the id.
+  sql: `
+    ALTER TABLE events ADD COLUMN raw_removed_at TEXT;
+    ALTER TABLE quarantine ADD COLUMN customer_user_id TEXT;
+    CREATE INDEX quarantine_by_customer ON quarantine (customer_user_id) WHERE customer_user_id IS NOT NULL;
+    CREATE TABLE tombstones (
+      docv_transaction_id  TEXT PRIMARY KEY,
+      removed_at           TEXT NOT NULL,
+      reason               TEXT NOT NULL CHECK (reason IN ('retention', 'erasure'))
+    );
+    CREATE INDEX tombstones_by_time ON tombstones (removed_at);
+    CREATE TABLE log_deletions (
+      seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+      min_seq  INTEGER NOT NULL,
+      max_seq  INTEGER NOT NULL,
+      deleted  INTEGER NOT NULL,
+      at       TEXT    NOT NULL
+    );
+    CREATE TABLE erasures (
+      seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+      erasure_id     TEXT    NOT NULL UNIQUE,
+      at             TEXT    NOT NULL,
+      customer_hash  TEXT    NOT NULL,
+      counts         TEXT    NOT NULL
+    );
+    CREATE INDEX erasures_by_customer ON erasures (customer_hash, seq);
+    CREATE TABLE retention_state (
+      name   TEXT PRIMARY KEY,
+      value  TEXT NOT NULL
+    );
+  `,
+});
+
 /** Applies the migrations this file has not seen yet, each in its own transaction; returns their versions. */
 export function applySqliteMigrations(db: Database.Database): number[] {
   const applied = new Set(

@@ -12,6 +12,7 @@ import {
   type DeliverySummaryRow,
   type EventSummaryRow,
 } from '../rows.js';
+import type { Sealer } from '../encryption/sealer.js';
 import { newId } from '../ids.js';
 import { Where } from '../where.js';
 import { SqliteLogReader } from './log-reader.js';
@@ -39,6 +40,8 @@ interface DeliveryRow extends DeliverySummaryRow {
 export type OutboxSubject = Pick<CanonicalEvent, 'eventType' | 'docvTransactionId' | 'decision' | 'test'>;
 
 interface DecisionRow {
+  event_id: string;
+  key_id: string | null;
   decision: string;
   reason_codes: string;
   fetched_at: string;
@@ -46,13 +49,18 @@ interface DecisionRow {
   decision_name: string | null;
 }
 
-function fetchedDecisionOf(row: DecisionRow | undefined): FetchedDecision | null {
+function fetchedDecisionOf(row: DecisionRow | undefined, sealer: Sealer): FetchedDecision | null {
   if (!row) return null;
   return {
     decision: row.decision as FetchedDecision['decision'],
     reasonCodes: JSON.parse(row.reason_codes) as string[],
     fetchedAt: row.fetched_at,
-    details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null,
+    details: row.details
+      ? (JSON.parse(sealer.openJsonText(row.details, row.key_id, 'decisions', 'details', row.event_id)) as Record<
+          string,
+          unknown
+        >)
+      : null,
     ...(row.decision_name !== null ? { decisionName: row.decision_name } : {}),
   };
 }
@@ -69,8 +77,11 @@ export class SqliteOutbox {
   /** The outbox as operators see it, rows and log together: log-views.ts. */
   readonly views: SqliteLogViews;
 
-  constructor(private readonly db: Database.Database) {
-    this.log = new SqliteLogReader(db);
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: Sealer,
+  ) {
+    this.log = new SqliteLogReader(db, sealer);
     this.views = new SqliteLogViews(db);
     this.stmts = {
       insert: db.prepare(
@@ -88,13 +99,16 @@ export class SqliteOutbox {
       ),
       eventFor: db.prepare<
         [string],
-        { raw_body: Buffer; received_at: string } & Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>
-      >('SELECT raw_body, received_at, canonical, docv_transaction_id FROM events WHERE event_id = ?'),
+        { raw_body: Buffer; key_id: string | null; received_at: string } & Pick<
+          EventSummaryRow,
+          'canonical' | 'docv_transaction_id'
+        >
+      >('SELECT raw_body, key_id, received_at, canonical, docv_transaction_id FROM events WHERE event_id = ?'),
       decisionFor: db.prepare<[string], DecisionRow>(
-        'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?',
+        'SELECT event_id, key_id, decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?',
       ),
       latestDecisionOf: db.prepare<[string], DecisionRow>(
-        'SELECT decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE docv_transaction_id = ? ORDER BY fetched_at DESC LIMIT 1',
+        'SELECT event_id, key_id, decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE docv_transaction_id = ? ORDER BY fetched_at DESC LIMIT 1',
       ),
       anyDue: db.prepare<[string, number], { one: number }>(
         'SELECT 1 AS one FROM deliveries WHERE state = ? AND next_attempt_at <= ? LIMIT 1',
@@ -113,10 +127,11 @@ export class SqliteOutbox {
          VALUES (@deliveryId, @destination, @attempt, @worker, @startedAt, @durationMs, @outcome, @status, @error)`,
       ),
       upsertDecision: db.prepare(
-        `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name)
-         VALUES (@eventId, @docvTransactionId, @decision, @reasonCodes, @fetchedAt, @details, @decisionName)
+        `INSERT INTO decisions (event_id, docv_transaction_id, decision, reason_codes, fetched_at, details, decision_name, key_id)
+         VALUES (@eventId, @docvTransactionId, @decision, @reasonCodes, @fetchedAt, @details, @decisionName, @keyId)
          ON CONFLICT (event_id) DO UPDATE SET decision = excluded.decision, reason_codes = excluded.reason_codes,
-           fetched_at = excluded.fetched_at, details = excluded.details, decision_name = excluded.decision_name`,
+           fetched_at = excluded.fetched_at, details = excluded.details, decision_name = excluded.decision_name,
+           key_id = excluded.key_id`,
       ),
       requeue: db.prepare(
         `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = @now, lease_owner = NULL, lease_until = NULL,
@@ -224,7 +239,12 @@ export class SqliteOutbox {
       const event = this.stmts.eventFor.get(row.event_id)!;
       const delivery: ClaimedDelivery = {
         ...deliveryOf(row),
-        event: canonicalOfRow(JSON.parse(event.raw_body.toString('utf8')) as unknown, event),
+        event: canonicalOfRow(
+          JSON.parse(
+            this.sealer.openBytes(event.raw_body, event.key_id, 'events', 'raw_body', row.event_id).toString('utf8'),
+          ) as unknown,
+          event,
+        ),
         receivedAt: event.received_at,
         fetchedDecision: null,
       };
@@ -232,9 +252,12 @@ export class SqliteOutbox {
     });
     claimed.push(...this.log.claim(request, request.limit - claimed.length, targets, now));
     for (const delivery of claimed) {
-      delivery.fetchedDecision = fetchedDecisionOf(this.stmts.decisionFor.get(delivery.eventId));
+      delivery.fetchedDecision = fetchedDecisionOf(this.stmts.decisionFor.get(delivery.eventId), this.sealer);
       if (wantsTransactionDecision(delivery))
-        delivery.fetchedDecision = fetchedDecisionOf(this.stmts.latestDecisionOf.get(delivery.docvTransactionId!));
+        delivery.fetchedDecision = fetchedDecisionOf(
+          this.stmts.latestDecisionOf.get(delivery.docvTransactionId!),
+          this.sealer,
+        );
     }
     return claimed;
   }
@@ -275,9 +298,15 @@ export class SqliteOutbox {
       decision: decision.decision,
       reasonCodes: JSON.stringify(decision.reasonCodes),
       fetchedAt: decision.fetchedAt,
-      details: decision.details ? JSON.stringify(decision.details) : null,
+      details: decision.details ? this.sealedDetails(eventId, JSON.stringify(decision.details)) : null,
       decisionName: decision.decisionName ?? null,
+      keyId: this.sealer.currentKeyId,
     });
+  }
+
+  /** Socure's answer can hold document data (kept on purpose): sealed with the row's key. */
+  private sealedDetails(eventId: string, json: string): string {
+    return this.sealer.currentKeyId ? this.sealer.sealJson(json, 'decisions', 'details', eventId) : json;
   }
 
   private readonly dueStatements = new Map<number, Database.Statement<unknown[], { due: number | null }>>();

@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import { isDialect } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
+import type { Sealer } from '../encryption/sealer.js';
+import { customerOfQuarantinedBody } from '../erasure.js';
 import { newId } from '../ids.js';
 import { page, shownHeaders } from '../rows.js';
 import { Where } from '../where.js';
@@ -21,19 +23,22 @@ interface QuarantineRow {
   reprocess_outcome: string | null;
   reprocess_status: number | null;
   reprocess_event_id: string | null;
+  key_id: string | null;
 }
 
-function quarantineEntryOf(r: QuarantineRow): QuarantineEntry {
+function quarantineEntryOf(r: QuarantineRow, sealer: Sealer): QuarantineEntry {
+  const id = r.quarantine_id;
+  const body = sealer.openBytes(r.body, r.key_id, 'quarantine', 'body', id);
   return {
-    quarantineId: r.quarantine_id,
+    quarantineId: id,
     receivedAt: r.received_at,
     reason: r.reason,
     status: r.status,
-    detail: JSON.parse(r.detail) as unknown,
-    headers: shownHeaders(r.headers),
-    body: r.body.toString('utf8'),
+    detail: JSON.parse(sealer.openJsonText(r.detail, r.key_id, 'quarantine', 'detail', id)) as unknown,
+    headers: shownHeaders(sealer.openJsonText(r.headers, r.key_id, 'quarantine', 'headers', id)),
+    body: body.toString('utf8'),
     bodySize: r.body_size,
-    bodyTruncated: r.body.length < r.body_size,
+    bodyTruncated: body.length < r.body_size,
     dialect: isDialect(r.dialect) ? r.dialect : null,
     reprocessed:
       r.reprocessed_at === null
@@ -55,11 +60,14 @@ function quarantineEntryOf(r: QuarantineRow): QuarantineEntry {
 export class SqliteQuarantine {
   private readonly stmts;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: Sealer,
+  ) {
     this.stmts = {
       insert: db.prepare(
-        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect)
-         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize, @dialect)`,
+        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect, key_id, customer_user_id)
+         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize, @dialect, @keyId, @customerUserId)`,
       ),
       trim: db.prepare('DELETE FROM quarantine WHERE seq <= (SELECT MAX(seq) FROM quarantine) - ?'),
       markReprocessed: db.prepare(
@@ -71,16 +79,24 @@ export class SqliteQuarantine {
   }
 
   insert(input: QuarantineInput, capacity: number): void {
+    const quarantineId = newId('qrn', input.receivedAt.getTime());
+    const detail = JSON.stringify(input.detail ?? null);
+    const headers = JSON.stringify(input.headers);
+    // The detail is sealed too: a validation message can echo a value of the body.
+    const keyId = this.sealer.currentKeyId;
     this.stmts.insert.run({
-      quarantineId: newId('qrn', input.receivedAt.getTime()),
+      quarantineId,
       receivedAt: input.receivedAt.toISOString(),
       reason: input.reason,
       status: input.status,
-      detail: JSON.stringify(input.detail ?? null),
-      headers: JSON.stringify(input.headers),
-      body: Buffer.from(input.body),
+      detail: keyId ? this.sealer.sealJson(detail, 'quarantine', 'detail', quarantineId) : detail,
+      headers: keyId ? this.sealer.sealJson(headers, 'quarantine', 'headers', quarantineId) : headers,
+      body: keyId ? this.sealer.sealBytes(input.body, 'quarantine', 'body', quarantineId) : Buffer.from(input.body),
       bodySize: input.bodySize,
       dialect: input.dialect ?? null,
+      keyId,
+      // In clear, like the events' column: an erasure request finds the quarantined bodies by it.
+      customerUserId: customerOfQuarantinedBody(input.body),
     });
     this.stmts.trim.run(capacity);
   }
@@ -96,17 +112,14 @@ export class SqliteQuarantine {
     if (filter.from !== undefined) where.add('received_at >= ?', filter.from.toISOString());
     if (filter.to !== undefined) where.add('received_at < ?', filter.to.toISOString());
     const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    return page(
-      this.db.prepare<unknown[], QuarantineRow>(sql).all(...where.values),
-      filter.limit,
-      'qr',
-      quarantineEntryOf,
+    return page(this.db.prepare<unknown[], QuarantineRow>(sql).all(...where.values), filter.limit, 'qr', (row) =>
+      quarantineEntryOf(row, this.sealer),
     );
   }
 
   get(quarantineId: string): QuarantineEntry | null {
     const row = this.stmts.get.get(quarantineId);
-    return row ? quarantineEntryOf(row) : null;
+    return row ? quarantineEntryOf(row, this.sealer) : null;
   }
 
   markReprocessed(quarantineId: string, result: QuarantineReprocessResult): void {

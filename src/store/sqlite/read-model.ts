@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeActivityCursor, decodeCursor } from '../cursor.js';
+import type { Sealer } from '../encryption/sealer.js';
 import { receiptCountsFromLog } from '../log-views.js';
 import {
   activityPage,
@@ -8,6 +9,7 @@ import {
   EVENT_SUMMARY_COLUMNS,
   eventSummaryOf,
   page,
+  removedByRetention,
   shownHeaders,
   withoutBookkeeping,
   type EventSummaryRow,
@@ -36,6 +38,8 @@ interface EventRow extends EventSummaryRow {
   received_at: string;
   raw_body?: Buffer;
   headers?: string;
+  key_id?: string | null;
+  raw_removed_at?: string | null;
 }
 
 interface TransactionRow {
@@ -54,7 +58,10 @@ export class SqliteReadModel {
   /** Prepared on first use: after migrations have created the tables. */
   private positionsInstance: SqliteLogPositions | null = null;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: Sealer,
+  ) {}
 
   private get positions(): SqliteLogPositions {
     this.positionsInstance ??= new SqliteLogPositions(this.db);
@@ -226,17 +233,19 @@ export class SqliteReadModel {
 
   getEvent(eventId: string): StoredEvent | null {
     const row = this.cached<[string], EventRow>(
-      `SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers FROM events WHERE event_id = ?`,
+      `SELECT ${EVENT_SUMMARY_COLUMNS}, raw_body, headers, key_id, raw_removed_at FROM events WHERE event_id = ?`,
     ).get(eventId);
     if (!row) return null;
-    const rawBody = row.raw_body!.toString('utf8');
+    const keyId = row.key_id ?? null;
+    const rawBody = this.sealer.openBytes(row.raw_body!, keyId, 'events', 'raw_body', row.event_id).toString('utf8');
     const payload = JSON.parse(rawBody) as Record<string, unknown>;
     return {
       ...eventSummaryOf(row),
       payload,
       event: canonicalOfRow(payload, row),
       rawBody,
-      headers: shownHeaders(row.headers!),
+      headers: shownHeaders(this.sealer.openJsonText(row.headers!, keyId, 'events', 'headers', row.event_id)),
+      ...removedByRetention(row.raw_removed_at),
     };
   }
 

@@ -28,6 +28,8 @@ import {
   type DeliveryFilter,
   type DeliveryState,
   type DestinationHealth,
+  type ErasureCounts,
+  type ErasureRecord,
   type EventFilter,
   type FetchedDecision,
   type IngestInput,
@@ -36,21 +38,29 @@ import {
   type OutboxDelivery,
   type OutboxDeliveryView,
   type Page,
+  type PageRequest,
   type QuarantineEntry,
   type QuarantineFilter,
   type QuarantineInput,
   type QuarantineReprocessResult,
   type ReceiptBucket,
   type ReplayFilter,
+  type RetentionStep,
+  type RetentionStepResult,
   type Store,
   type StoreStats,
   type StoredEvent,
   type StoredEventSummary,
+  type Tombstone,
   type TransactionFilter,
   type TransactionSummary,
   type TransactionView,
 } from '../types.js';
+import type { EncryptionKeys } from '../encryption/keys.js';
+import type { RekeyBatch, RekeyPosition } from '../encryption/rotation.js';
+import { Sealer } from '../encryption/sealer.js';
 import { SqliteCheckpointer, type CheckpointerStats } from './checkpointer.js';
+import { registerAndCheckKeys, SqliteRekey } from './encryption.js';
 import { openSqliteDatabase } from './database.js';
 import { SqliteDestinations } from './destinations.js';
 import { SqliteIngest } from './ingest.js';
@@ -58,6 +68,7 @@ import { applySqliteMigrations } from './migrations.js';
 import { SqliteOutbox } from './outbox.js';
 import { SqliteQuarantine } from './quarantine.js';
 import { SqliteReadModel } from './read-model.js';
+import { SqliteRetention } from './retention.js';
 import { SqliteWriteQueue } from './write-queue.js';
 
 export { WAL_AUTOCHECKPOINT_PAGES } from './database.js';
@@ -85,6 +96,11 @@ export interface SqliteStoreOptions {
    * default for the library (one thread per store); the receiver turns it on.
    */
   checkpointThread?: boolean;
+  /**
+   * Encryption at rest (store/encryption/): the current key seals new rows' personal data, the
+   * previous ones open older rows. Opening fails when rows are sealed with a key not given here.
+   */
+  encryption?: EncryptionKeys;
 }
 
 /**
@@ -103,6 +119,7 @@ export class SqliteStore implements Store {
   private readonly outboxConfig: OutboxConfig;
   private readonly checkpointer: SqliteCheckpointer | null = null;
   private readonly reads: SqliteReadModel;
+  private readonly sealer: Sealer;
   // The parts below prepare their statements when built: on first use, after migrations have
   // created the tables.
   private ingestInstance: SqliteIngest | null = null;
@@ -122,7 +139,14 @@ export class SqliteStore implements Store {
     this.readonly = options.readonly === true;
     this.quarantineCapacity = options.quarantineCapacity ?? 10_000;
     this.outboxConfig = { destinations: [], fetchDecisions: false, decisionWaitMs: 30_000, ...options.outbox };
-    this.reads = new SqliteReadModel(db);
+    this.sealer = new Sealer(options.encryption);
+    try {
+      registerAndCheckKeys(db, this.sealer, !this.readonly);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.reads = new SqliteReadModel(db, this.sealer);
     this.writes = new SqliteWriteQueue(db, {
       walPath,
       maxBatch: options.maxBatch ?? 1000,
@@ -142,17 +166,17 @@ export class SqliteStore implements Store {
   }
 
   private get events(): SqliteIngest {
-    this.ingestInstance ??= new SqliteIngest(this.db, this.outbox);
+    this.ingestInstance ??= new SqliteIngest(this.db, this.outbox, this.sealer);
     return this.ingestInstance;
   }
 
   private get quarantineRows(): SqliteQuarantine {
-    this.quarantineInstance ??= new SqliteQuarantine(this.db);
+    this.quarantineInstance ??= new SqliteQuarantine(this.db, this.sealer);
     return this.quarantineInstance;
   }
 
   private get outbox(): SqliteOutbox {
-    this.outboxInstance ??= new SqliteOutbox(this.db);
+    this.outboxInstance ??= new SqliteOutbox(this.db, this.sealer);
     return this.outboxInstance;
   }
 
@@ -380,6 +404,49 @@ export class SqliteStore implements Store {
       this.activeInCommit = null;
       return this.destinations.setState(name, state);
     });
+  }
+
+  // Encryption at rest
+
+  rekey(position: RekeyPosition | null, limit: number): Promise<RekeyBatch> {
+    return this.writes.enqueue(() => new SqliteRekey(this.db, this.sealer).batch(position, limit));
+  }
+
+  retireUnusedKeys(): Promise<string[]> {
+    return this.writes.enqueue(() => new SqliteRekey(this.db, this.sealer).retireUnused());
+  }
+
+  // Retention and erasure (sqlite/retention.ts): each step one commit of the write queue.
+
+  private retentionInstance: SqliteRetention | null = null;
+
+  private get retention(): SqliteRetention {
+    this.retentionInstance ??= new SqliteRetention(this.db);
+    return this.retentionInstance;
+  }
+
+  retentionStep(step: RetentionStep): Promise<RetentionStepResult> {
+    return this.writes.enqueue(() => this.retention.step(step));
+  }
+
+  eraseCustomerStep(
+    customerUserId: string,
+    limit: number,
+    now: Date,
+  ): Promise<{ counts: ErasureCounts; done: boolean }> {
+    return this.writes.enqueue(() => this.retention.eraseStep(customerUserId, limit, now));
+  }
+
+  recordErasure(customerUserId: string, counts: ErasureCounts, at: Date): Promise<ErasureRecord> {
+    return this.writes.enqueue(() => this.retention.recordErasure(customerUserId, counts, at));
+  }
+
+  async listErasures(filter: PageRequest & { customerUserId?: string | undefined }): Promise<Page<ErasureRecord>> {
+    return this.retention.listErasures(filter);
+  }
+
+  async getTombstone(docvTransactionId: string): Promise<Tombstone | null> {
+    return this.retention.tombstone(docvTransactionId);
   }
 
   // Lifecycle

@@ -39,6 +39,15 @@ import type {
   NewDestination,
   StoredDestination,
 } from '../destinations.js';
+import type { RekeyBatch, RekeyPosition } from '../encryption/rotation.js';
+import type {
+  ErasureCounts,
+  ErasureRecord,
+  PageRequest,
+  RetentionStep,
+  RetentionStepResult,
+  Tombstone,
+} from '../types.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import type { FromWriter, ToWriter, WriteCall, WriteMethod, WriterOpenOptions } from './writer-protocol.js';
 
@@ -123,6 +132,7 @@ export class ThreadedSqliteStore implements Store {
     const reader = new SqliteStore({
       path: options.path,
       migrate: false,
+      ...(options.encryption ? { encryption: options.encryption } : {}),
       ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     });
     return new ThreadedSqliteStore(writer, reader, onCommit);
@@ -210,6 +220,12 @@ export class ThreadedSqliteStore implements Store {
   replay(filter: ReplayFilter): Promise<number> {
     return this.call('replay', filter);
   }
+  rekey(position: RekeyPosition | null, limit: number): Promise<RekeyBatch> {
+    return this.call('rekey', position, limit);
+  }
+  retireUnusedKeys(): Promise<string[]> {
+    return this.call('retireUnusedKeys');
+  }
 
   getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
     return this.reader.getTransaction(docvTransactionId);
@@ -262,6 +278,26 @@ export class ThreadedSqliteStore implements Store {
   }
   getDelivery(deliveryId: string): Promise<OutboxDeliveryView | null> {
     return this.reader.getDelivery(deliveryId);
+  }
+
+  retentionStep(step: RetentionStep): Promise<RetentionStepResult> {
+    return this.call('retentionStep', step);
+  }
+  eraseCustomerStep(
+    customerUserId: string,
+    limit: number,
+    now: Date,
+  ): Promise<{ counts: ErasureCounts; done: boolean }> {
+    return this.call('eraseCustomerStep', customerUserId, limit, now);
+  }
+  recordErasure(customerUserId: string, counts: ErasureCounts, at: Date): Promise<ErasureRecord> {
+    return this.call('recordErasure', customerUserId, counts, at);
+  }
+  listErasures(filter: PageRequest & { customerUserId?: string | undefined }): Promise<Page<ErasureRecord>> {
+    return this.reader.listErasures(filter);
+  }
+  getTombstone(docvTransactionId: string): Promise<Tombstone | null> {
+    return this.reader.getTombstone(docvTransactionId);
   }
 
   async ping(): Promise<void> {

@@ -16,6 +16,11 @@ export const WRITE_METHODS = [
   'configureOutbox',
   'addDestination',
   'setDestinationState',
+  'retentionStep',
+  'eraseCustomerStep',
+  'recordErasure',
+  'rekey',
+  'retireUnusedKeys',
 ] as const;
 export type WriteMethod = (typeof WRITE_METHODS)[number];
 
