@@ -49,6 +49,7 @@ export const integration = [
   'test/server/dashboard-session.test.ts',
   'test/server/delivery-lag-metric.test.ts',
   'test/server/retention-api.test.ts',
+  'test/server/retention-worker.test.ts',
   'test/server/metrics.test.ts',
   'test/store/sqlite-file-modes.test.ts',
   'test/store/sqlite-store.test.ts',

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { parseRetentionPolicy, RetentionPolicyError, type RetentionPolicy } from '../store/retention-policy.js';
 import { CliError } from './errors.js';
 
-/** `serve`'s retention flag (the receiver runs the job; a worker does not). */
+/** The retention flag of `serve` and `worker` (each runs the job; on PostgreSQL they take turns). */
 export interface RetentionFlags {
   retention?: string;
 }

@@ -130,7 +130,8 @@ export interface ReceiverConfig {
   encryption?: EncryptionKeys | undefined;
   /**
    * How long personal data is kept (`--retention raw=30d,events=400d,quarantine=14d`): the
-   * receiver's background job (compose/retention-job.ts) removes what is past it. Unset: kept.
+   * background job of serve, worker and the library's receiver (compose/retention-job.ts)
+   * removes what is past it. Unset: kept.
    */
   retention?: RetentionPolicy | undefined;
   /** How often the retention job runs (default 5 minutes; tests shorten it). */

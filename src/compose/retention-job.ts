@@ -19,9 +19,9 @@ export interface RetentionJobOptions {
 }
 
 /**
- * The receiver's background retention: a pass at start, then one every interval, never two at
- * once. One job per store is enough (the receiver runs it; workers do not): on PostgreSQL the
- * steps of several receivers take turns on an advisory lock.
+ * The background retention of `serve`, `worker` and createDocvReceiver: a pass at start, then one
+ * every interval, never two at once. Several processes on one store may each run it: on
+ * PostgreSQL their steps take turns on an advisory lock (store/postgres/retention.ts).
  */
 export class RetentionJob {
   private timer: NodeJS.Timeout | null = null;

@@ -29,4 +29,5 @@ export type { HeaderMap } from '../auth/headers.js';
 export type { CanonicalEvent, Dialect } from '../contract/canonical-event.js';
 export type { AnomalyCode } from '../lifecycle/lifecycle.js';
 export type { EncryptionKeys } from '../store/encryption/keys.js';
+export { parseRetentionPolicy, type RetentionPolicy } from '../store/retention-policy.js';
 export type { RekeyPosition, RekeyBatch } from '../store/encryption/rotation.js';

@@ -11,6 +11,7 @@ import {
   wireDispatch,
   type ReceiverConfigInput,
 } from '../compose/index.js';
+import { RetentionJob } from '../compose/retention-job.js';
 import {
   HandlerRegistry,
   type AnyEventHandler,
@@ -27,7 +28,16 @@ import type { Store } from '../store/types.js';
 /** What the library receiver takes: the part of the configuration that concerns ingest and dispatch. */
 export interface DocvReceiverOptions extends Pick<
   ReceiverConfigInput,
-  'databaseUrl' | 'auth' | 'authFailureLimit' | 'maxBodyBytes' | 'dialect' | 'dispatch' | 'socure' | 'encryption'
+  | 'databaseUrl'
+  | 'auth'
+  | 'authFailureLimit'
+  | 'maxBodyBytes'
+  | 'dialect'
+  | 'dispatch'
+  | 'socure'
+  | 'encryption'
+  | 'retention'
+  | 'retentionIntervalMs'
 > {
   /**
    * A store your program opened (openStore); it stays open when the receiver closes. Without one,
@@ -48,6 +58,8 @@ const LIBRARY_OPTIONS: ReadonlyArray<keyof DocvReceiverOptions> = [
   'dispatch',
   'socure',
   'encryption',
+  'retention',
+  'retentionIntervalMs',
   'store',
   'logger',
 ];
@@ -77,7 +89,7 @@ export interface DocvReceiver {
   fastifyPlugin(options?: Pick<FastifyAdapterOptions, 'path'>): DocvFastifyPlugin;
   /** Resolves once the store is open and dispatch runs. */
   ready(): Promise<void>;
-  /** Finishes in-flight handler runs and closes the store (if the receiver opened it). */
+  /** Stops the retention job, finishes in-flight handler runs and closes the store (if the receiver opened it). */
   close(): Promise<void>;
   readonly store: Promise<Store>;
 }
@@ -98,6 +110,7 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
   const auth = createInboundAuth(config.auth);
   const ownsStore = typeof given !== 'object';
   let dispatcher: Dispatcher | null = null;
+  let retention: RetentionJob | null = null;
 
   const storePromise: Promise<Store> =
     typeof given === 'object'
@@ -107,6 +120,12 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
   const pipelinePromise: Promise<IngestPipeline> = storePromise.then(async (store) => {
     ({ dispatcher } = await wireDispatch(config, store, logger, { handlers, ingests: true }));
     dispatcher?.start();
+    if (config.retention)
+      retention = new RetentionJob(store, {
+        policy: config.retention,
+        ...(config.retentionIntervalMs !== undefined ? { intervalMs: config.retentionIntervalMs } : {}),
+        logger,
+      }).start();
     return createReceiverPipeline({ config, store, logger, auth, onAccepted: () => dispatcher?.wake() });
   });
   // Surface a bad store at the first request rather than as an unhandled rejection now.
@@ -140,6 +159,8 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
     },
     async close() {
       await pipelinePromise.catch(() => undefined);
+      // Before the store closes (it stops after its current step), even a store the program keeps open.
+      await (retention as RetentionJob | null)?.stop();
       await (dispatcher as Dispatcher | null)?.stop();
       if (ownsStore) await (await storePromise.catch(() => null))?.close();
     },

@@ -9,6 +9,7 @@ import {
   type WiredDispatch,
 } from '../compose/index.js';
 import type { Dispatcher, HandlerRegistry } from '../dispatch/index.js';
+import { RetentionJob } from '../compose/retention-job.js';
 import { openStore, type Store } from '../store/index.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { createLogger } from './logger.js';
@@ -23,7 +24,16 @@ import { buildWorkerApp } from './worker-app.js';
  */
 export interface StartWorkerOptions extends Pick<
   ReceiverConfigInput,
-  'databaseUrl' | 'adminToken' | 'logLevel' | 'prettyLogs' | 'timeouts' | 'dispatch' | 'socure' | 'encryption'
+  | 'databaseUrl'
+  | 'adminToken'
+  | 'logLevel'
+  | 'prettyLogs'
+  | 'timeouts'
+  | 'dispatch'
+  | 'socure'
+  | 'encryption'
+  | 'retention'
+  | 'retentionIntervalMs'
 > {
   /** @deprecated Use `databaseUrl`. */
   db?: string | undefined;
@@ -48,6 +58,8 @@ const WORKER_OPTIONS: ReadonlyArray<keyof StartWorkerOptions> = [
   'dispatch',
   'socure',
   'encryption',
+  'retention',
+  'retentionIntervalMs',
   'metricsPort',
   'metricsHost',
   'logger',
@@ -147,6 +159,15 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     url = listeningAddress(app, metricsHost, metricsPort).url;
   }
   dispatcher.start();
+  // A worker may be the only process with a policy (serve --no-dispatch beside it need not have one);
+  // on PostgreSQL several running it take turns on the store's advisory lock.
+  const retention = config.retention
+    ? new RetentionJob(store, {
+        policy: config.retention,
+        ...(config.retentionIntervalMs !== undefined ? { intervalMs: config.retentionIntervalMs } : {}),
+        logger,
+      }).start()
+    : null;
   let closing: Promise<void> | null = null;
   return {
     dispatcher,
@@ -159,6 +180,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     url,
     close() {
       closing ??= (async () => {
+        await retention?.stop();
         await dispatcher.stop();
         await app?.close();
         await store.close();

@@ -386,6 +386,8 @@ export const MAX_RECEIPT_BUCKETS = 1_500;
 /** The refused deliveries kept for inspection, and what running one through ingest again gave. */
 export interface QuarantineStore {
   listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>>;
+  /** How many rows the filter matches, counted up to `cap` without reading a body. */
+  countQuarantine(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount>;
   getQuarantine(quarantineId: string): Promise<QuarantineEntry | null>;
   /** Records what running a quarantined body through ingest again gave. */
   markQuarantineReprocessed(quarantineId: string, result: QuarantineReprocessResult): Promise<void>;

@@ -88,7 +88,7 @@ describe.each(backends)('store ($name)', (backend) => {
     for (let i = 0; i < 5; i++) {
       await store.quarantine({
         reason: `r${i}`,
-        status: 422,
+        status: i % 2 ? 409 : 422,
         detail: null,
         headers: {},
         body: Buffer.from(`{"i":${i}}`),
@@ -98,6 +98,17 @@ describe.each(backends)('store ($name)', (backend) => {
     }
     const page = await store.listQuarantine({ limit: 10 });
     expect(page.items.map((q) => q.reason)).toEqual(['r4', 'r3', 'r2']);
+    // Counted as listed (what was dropped is not counted), stopping at the cap.
+    expect(await store.countQuarantine({}, 10)).toEqual({ count: 3, capped: false });
+    expect(await store.countQuarantine({}, 3)).toEqual({ count: 3, capped: false });
+    expect(await store.countQuarantine({}, 2)).toEqual({ count: 2, capped: true });
+    expect(await store.countQuarantine({ status: 422 }, 10)).toEqual({ count: 2, capped: false });
+    expect(await store.countQuarantine({ reason: 'r0' }, 10)).toEqual({ count: 0, capped: false });
+    expect(await store.countQuarantine({ reprocessed: false, from: new Date(Date.now() - 60_000) }, 10)).toEqual({
+      count: 3,
+      capped: false,
+    });
+    expect(await store.countQuarantine({ reprocessed: true }, 10)).toEqual({ count: 0, capped: false });
   });
 
   it('applies migrations once and records them', async () => {

@@ -3,6 +3,7 @@ import { startWorker, type RunningWorker } from '../../server/index.js';
 import { addEncryptionOptions } from '../encryption-options.js';
 import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
+import { addRetentionOptions, retentionFromFlags, type RetentionFlags } from '../retention-options.js';
 import { closeOnSignal } from '../shutdown.js';
 import { dbOption, logFormatOption, parsePort, prettyLogs } from '../options.js';
 import {
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .addOption(logFormatOption());
   addDispatchOptions(command);
   addEncryptionOptions(command);
+  addRetentionOptions(command);
   addExamples(command, [
     {
       say: 'deliver the outbox of ./data/docv-webhooks.db, beside docv-webhooks serve --no-dispatch',
@@ -50,14 +52,17 @@ export function register(program: Command): void {
   ]);
   command.action(
     async (
-      opts: ReceiverFlags & {
-        db: string;
-        logLevel: string;
-        logFormat?: string;
-        metricsPort?: number;
-        metricsHost: string;
-      },
+      opts: ReceiverFlags &
+        RetentionFlags & {
+          db: string;
+          logLevel: string;
+          logFormat?: string;
+          metricsPort?: number;
+          metricsHost: string;
+        },
     ) => {
+      // Read before the store opens: a policy it cannot read is refused as serve refuses it.
+      const retention = retentionFromFlags(opts);
       let worker: RunningWorker;
       try {
         // The flags shared with serve; of them a worker takes what dispatch and its metrics use.
@@ -67,6 +72,7 @@ export function register(program: Command): void {
           dispatch,
           socure,
           encryption,
+          ...(retention ? { retention } : {}),
           databaseUrl: opts.db,
           logLevel: opts.logLevel,
           prettyLogs: prettyLogs(opts.logFormat),

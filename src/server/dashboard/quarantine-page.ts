@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { QuarantineEntry, QuarantineFilter, Store } from '../../store/index.js';
+import type { QuarantineEntry, QuarantineFilter } from '../../store/index.js';
 import { MAX_REPROCESS_BATCH } from '../admin-quarantine-routes.js';
 import { EMPTY, html, table, type Html } from './html.js';
 import {
@@ -22,8 +22,6 @@ import type { DashboardOptions } from './routes.js';
 import { QUARANTINE_REASONS, quarantineReasonInWords } from './words.js';
 
 const PAGE_SIZE = 50;
-/** Rows read per page while counting for the bulk confirmation: bodies come with them, so small pages. */
-const COUNT_PAGE = 100;
 /** Problem errors shown per row; a body breaking the contract everywhere lists the first ones. */
 const MAX_ERRORS = 20;
 
@@ -129,19 +127,6 @@ ${reprocessedLine(entry)}${bodyBlock(entry, storeDocumentData)}${headersBlock(en
 </li>`;
 }
 
-/** Rows the filter matches, counted up to MAX_REPROCESS_BATCH (one bulk reprocess's bound). */
-async function countMatching(store: Store, filter: ReadFilter['filter']): Promise<{ count: number; capped: boolean }> {
-  let count = 0;
-  let cursor: string | undefined;
-  while (count < MAX_REPROCESS_BATCH) {
-    const page = await store.listQuarantine({ ...filter, limit: COUNT_PAGE, cursor });
-    count += page.items.length;
-    if (page.nextCursor === null) return { count: Math.min(count, MAX_REPROCESS_BATCH), capped: false };
-    cursor = page.nextCursor;
-  }
-  return { count: MAX_REPROCESS_BATCH, capped: true };
-}
-
 /** `/dashboard/quarantine`: why each body was refused, in words, with its errors; reprocess one or all filtered. */
 export function quarantinePage(app: FastifyInstance, options: DashboardOptions): void {
   const { store } = options;
@@ -166,7 +151,8 @@ ${filterForm(f)}${ignoredNote(f.query)}${bulk}${
 
   app.get('/dashboard/quarantine/reprocess', async (request, reply) => {
     const f = readFilter(new PageQuery(request));
-    const { count, capped } = await countMatching(store, f.filter);
+    // Counted up to MAX_REPROCESS_BATCH (one bulk reprocess's bound), reading no body.
+    const { count, capped } = await store.countQuarantine(f.filter, MAX_REPROCESS_BATCH);
     const back = `/dashboard/quarantine${queryString(f.values)}`;
     const shown = `${formatNumber(count)}${capped ? '+' : ''}`;
     const body =

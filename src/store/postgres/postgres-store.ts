@@ -514,6 +514,10 @@ export class PostgresStore implements Store {
     return this.read('listing the quarantine', () => quarantine.list(this.pool, filter, this.sealer));
   }
 
+  countQuarantine(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount> {
+    return this.read('counting the quarantine', () => quarantine.count(this.pool, filter, cap));
+  }
+
   getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
     return this.read('reading a quarantined delivery', () => quarantine.get(this.pool, quarantineId, this.sealer));
   }

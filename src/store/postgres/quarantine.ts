@@ -5,7 +5,14 @@ import type { Sealer } from '../encryption/sealer.js';
 import { customerOfQuarantinedBody } from '../erasure.js';
 import { newId } from '../ids.js';
 import { page, shownHeaders } from '../rows.js';
-import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
+import type {
+  BoundedCount,
+  Page,
+  QuarantineEntry,
+  QuarantineFilter,
+  QuarantineInput,
+  QuarantineReprocessResult,
+} from '../types.js';
 import { pgText } from './pg-text.js';
 import { Where } from '../where.js';
 
@@ -70,18 +77,36 @@ export async function insert(
  * primary key backwards without indexes of their own.
  */
 export async function list(db: pg.Pool, filter: QuarantineFilter, sealer: Sealer): Promise<Page<QuarantineEntry>> {
-  const where = new Where('$n');
+  const where = conditions(filter);
   const after = decodeCursor(filter.cursor, 'qr');
   if (after !== null) where.add('seq < ?', after);
+  const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+  const { rows } = await db.query<QuarantineRow>(sql, where.values);
+  return page(rows, filter.limit, 'qr', (row) => entryOf(row, sealer));
+}
+
+/** The filter's rows counted up to cap + 1, reading no body (the dashboard's bulk confirmation). */
+export async function count(
+  db: pg.Pool,
+  filter: Omit<QuarantineFilter, 'limit' | 'cursor'>,
+  cap: number,
+): Promise<BoundedCount> {
+  const limit = Math.max(0, Math.floor(cap));
+  const where = conditions(filter);
+  const sql = `SELECT COUNT(*)::int AS n FROM (SELECT 1 FROM quarantine ${where} LIMIT ${where.param(limit + 1)}) matched`;
+  const n = (await db.query<{ n: number }>(sql, where.values)).rows[0]?.n ?? 0;
+  return n > limit ? { count: limit, capped: true } : { count: n, capped: false };
+}
+
+function conditions(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>): Where {
+  const where = new Where('$n');
   if (filter.reason !== undefined) where.add('reason = ?', pgText(filter.reason));
   if (filter.status !== undefined) where.add('status = ?', filter.status);
   if (filter.reprocessed !== undefined)
     where.raw(filter.reprocessed ? 'reprocessed_at IS NOT NULL' : 'reprocessed_at IS NULL');
   if (filter.from) where.add('received_at >= ?', filter.from.toISOString());
   if (filter.to) where.add('received_at < ?', filter.to.toISOString());
-  const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-  const { rows } = await db.query<QuarantineRow>(sql, where.values);
-  return page(rows, filter.limit, 'qr', (row) => entryOf(row, sealer));
+  return where;
 }
 
 export async function get(db: pg.Pool, quarantineId: string, sealer: Sealer): Promise<QuarantineEntry | null> {

@@ -6,7 +6,14 @@ import { customerOfQuarantinedBody } from '../erasure.js';
 import { newId } from '../ids.js';
 import { page, shownHeaders } from '../rows.js';
 import { Where } from '../where.js';
-import type { Page, QuarantineEntry, QuarantineFilter, QuarantineInput, QuarantineReprocessResult } from '../types.js';
+import type {
+  BoundedCount,
+  Page,
+  QuarantineEntry,
+  QuarantineFilter,
+  QuarantineInput,
+  QuarantineReprocessResult,
+} from '../types.js';
 
 interface QuarantineRow {
   seq: number;
@@ -102,19 +109,33 @@ export class SqliteQuarantine {
   }
 
   list(filter: QuarantineFilter): Page<QuarantineEntry> {
-    const where = new Where('?');
+    const where = this.where(filter);
     const after = decodeCursor(filter.cursor, 'qr');
     if (after !== null) where.add('seq < ?', after);
+    const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
+    return page(this.db.prepare<unknown[], QuarantineRow>(sql).all(...where.values), filter.limit, 'qr', (row) =>
+      quarantineEntryOf(row, this.sealer),
+    );
+  }
+
+  /** The filter's rows counted up to cap + 1, reading no body (the dashboard's bulk confirmation). */
+  count(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>, cap: number): BoundedCount {
+    const limit = Math.max(0, Math.floor(cap));
+    const where = this.where(filter);
+    const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM quarantine ${where} LIMIT ${where.param(limit + 1)})`;
+    const n = this.db.prepare<unknown[], { n: number }>(sql).get(...where.values)?.n ?? 0;
+    return n > limit ? { count: limit, capped: true } : { count: n, capped: false };
+  }
+
+  private where(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>): Where {
+    const where = new Where('?');
     if (filter.reason !== undefined) where.add('reason = ?', filter.reason);
     if (filter.status !== undefined) where.add('status = ?', filter.status);
     if (filter.reprocessed !== undefined) where.raw(`reprocessed_at IS ${filter.reprocessed ? 'NOT NULL' : 'NULL'}`);
     // received_at is ISO text in UTC (toISOString): text order is time order.
     if (filter.from !== undefined) where.add('received_at >= ?', filter.from.toISOString());
     if (filter.to !== undefined) where.add('received_at < ?', filter.to.toISOString());
-    const sql = `SELECT * FROM quarantine ${where} ORDER BY seq DESC LIMIT ${where.param(filter.limit + 1)}`;
-    return page(this.db.prepare<unknown[], QuarantineRow>(sql).all(...where.values), filter.limit, 'qr', (row) =>
-      quarantineEntryOf(row, this.sealer),
-    );
+    return where;
   }
 
   get(quarantineId: string): QuarantineEntry | null {

@@ -265,6 +265,10 @@ export class SqliteStore implements Store {
     return this.quarantineRows.list(filter);
   }
 
+  async countQuarantine(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount> {
+    return this.quarantineRows.count(filter, cap);
+  }
+
   async getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
     return this.quarantineRows.get(quarantineId);
   }

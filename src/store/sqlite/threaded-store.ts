@@ -242,6 +242,9 @@ export class ThreadedSqliteStore implements Store {
   listQuarantine(filter: QuarantineFilter): Promise<Page<QuarantineEntry>> {
     return this.reader.listQuarantine(filter);
   }
+  countQuarantine(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>, cap: number): Promise<BoundedCount> {
+    return this.reader.countQuarantine(filter, cap);
+  }
   getQuarantine(quarantineId: string): Promise<QuarantineEntry | null> {
     return this.reader.getQuarantine(quarantineId);
   }
