@@ -124,6 +124,7 @@ describe('the subpaths resolve through package.json exports', () => {
         'createIngestPipeline',
         'createNodeHandler',
         'openStore',
+        'parseRetentionPolicy',
       ],
       [],
     ],
