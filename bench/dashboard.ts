@@ -2,10 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { LatencyRecorder } from './stats.js';
 import { transactionIdFor } from './payloads.js';
-import { settleSchema } from './postgres.js';
 import type { Row } from './report.js';
-import { FORWARD_PATH, MB, newStore, stopAll, type BenchContext, type StoreKind } from './sections.js';
-import { runScript, startReceiverProcess, type RunningChild } from './servers.js';
+import {
+  fillStore,
+  MB,
+  newStore,
+  startReaderReceiver,
+  stopAll,
+  type BenchContext,
+  type StoreKind,
+} from './sections.js';
+import type { RunningChild } from './servers.js';
 
 /** Issue 19's goal: every console page answers within this, server side, with a million events stored. */
 export const PAGE_GOAL_MS = 100;
@@ -96,28 +103,8 @@ export async function dashboardSection(
   let receiver: RunningChild | undefined;
   let pool: Pool | undefined;
   try {
-    const fill = await runScript(
-      'bench/fill-store.ts',
-      [store.url, String(options.events), runId, `forward:127.0.0.1${FORWARD_PATH}`],
-      { timeoutMs: 120_000 + options.events * 2, root: ctx.root, onStderr: (text) => ctx.log(`  ${text.trim()}`) },
-    );
-    if (fill.code !== 0)
-      throw new Error(`filling the ${options.store} store failed (${fill.code}):\n${fill.stderr.slice(-2000)}`);
-    const filled = JSON.parse(fill.stdout) as { events: number; seconds: number };
-    ctx.log(`  filled ${filled.events} events in ${filled.seconds.toFixed(1)} s`);
-    const schema = options.store === 'postgres' ? new URL(store.url).searchParams.get('schema')! : null;
-    if (schema) await settleSchema(schema);
-    receiver = await startReceiverProcess({
-      name: `receiver-${name}`,
-      dir: ctx.dir,
-      databaseUrl: store.url,
-      webhookSecret: ctx.webhookSecret,
-      adminToken: ctx.adminToken,
-      dispatch: false,
-      logLevel: ctx.logLevel,
-      profileDir: ctx.profileDir,
-      root: ctx.root,
-    });
+    const { filled } = await fillStore(ctx, store, options.store, options.events, runId);
+    receiver = await startReaderReceiver(ctx, name, store.url);
     pool = new Pool(receiver.url, { connections: 1, pipelining: 1 });
     const cases = await pageCases(pool, ctx.adminToken, runId, filled.events);
     const rounds = ctx.smoke ? 3 : 20;

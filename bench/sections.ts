@@ -587,6 +587,54 @@ function fileSize(path: string): number {
 }
 
 /**
+ * Fills a store in-process to `events` events (bench/fill-store.ts: the store's own ingest, not
+ * HTTP; one forward destination that nothing drains), then on PostgreSQL settles the schema
+ * with VACUUM (ANALYZE), as after any bulk load. Answers what was filled and the schema.
+ */
+export async function fillStore(
+  ctx: BenchContext,
+  store: StoreHandle,
+  kind: StoreKind,
+  events: number,
+  runId: string,
+): Promise<{ filled: { events: number; seconds: number }; schema: string | null }> {
+  const fill = await runScript(
+    'bench/fill-store.ts',
+    [store.url, String(events), runId, `forward:127.0.0.1${FORWARD_PATH}`],
+    {
+      timeoutMs: 120_000 + events * 2,
+      root: ctx.root,
+      onStderr: (text) => ctx.log(`  ${text.trim()}`),
+    },
+  );
+  if (fill.code !== 0) throw new Error(`filling the ${kind} store failed (${fill.code}):\n${fill.stderr.slice(-2000)}`);
+  const filled = JSON.parse(fill.stdout) as { events: number; seconds: number };
+  ctx.log(`  filled ${filled.events} events in ${filled.seconds.toFixed(1)} s`);
+  const schema = kind === 'postgres' ? new URL(store.url).searchParams.get('schema')! : null;
+  if (schema) {
+    const started = performance.now();
+    await settleSchema(schema);
+    ctx.log(`  VACUUM (ANALYZE) of the schema in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  return { filled, schema };
+}
+
+/** A receiver that only reads a filled store: the run's secrets, no dispatch. */
+export function startReaderReceiver(ctx: BenchContext, name: string, databaseUrl: string): Promise<RunningChild> {
+  return startReceiverProcess({
+    name: `receiver-${name}`,
+    dir: ctx.dir,
+    databaseUrl,
+    webhookSecret: ctx.webhookSecret,
+    adminToken: ctx.adminToken,
+    dispatch: false,
+    logLevel: ctx.logLevel,
+    profileDir: ctx.profileDir,
+    root: ctx.root,
+  });
+}
+
+/**
  * A store with `events` events (filled through the store's own ingest, not over HTTP), then
  * random transaction lookups through the admin API of a running receiver, and the bytes per event.
  */
@@ -598,36 +646,8 @@ export async function scaleSection(ctx: BenchContext, options: { store: StoreKin
   const runId = randomBytes(4).toString('hex');
   let receiver: RunningChild | undefined;
   try {
-    const fill = await runScript(
-      'bench/fill-store.ts',
-      [store.url, String(options.events), runId, `forward:127.0.0.1${FORWARD_PATH}`],
-      {
-        timeoutMs: 120_000 + options.events * 2,
-        root: ctx.root,
-        onStderr: (text) => ctx.log(`  ${text.trim()}`),
-      },
-    );
-    if (fill.code !== 0)
-      throw new Error(`filling the ${options.store} store failed (${fill.code}):\n${fill.stderr.slice(-2000)}`);
-    const filled = JSON.parse(fill.stdout) as { events: number; seconds: number };
-    ctx.log(`  filled ${filled.events} events in ${filled.seconds.toFixed(1)} s`);
-    const schema = options.store === 'postgres' ? new URL(store.url).searchParams.get('schema')! : null;
-    if (schema) {
-      const started = performance.now();
-      await settleSchema(schema);
-      ctx.log(`  VACUUM (ANALYZE) of the schema in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
-    receiver = await startReceiverProcess({
-      name: `receiver-${name}`,
-      dir: ctx.dir,
-      databaseUrl: store.url,
-      webhookSecret: ctx.webhookSecret,
-      adminToken: ctx.adminToken,
-      dispatch: false,
-      logLevel: ctx.logLevel,
-      profileDir: ctx.profileDir,
-      root: ctx.root,
-    });
+    const { filled, schema } = await fillStore(ctx, store, options.store, options.events, runId);
+    receiver = await startReaderReceiver(ctx, name, store.url);
     const transactions = Math.ceil(filled.events / 3) + 256;
     let seed = 0x9e3779b9;
     const random = () => {

@@ -8,11 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium } from '../test/helpers/browser.js';
 import { startReceiver } from '../src/server/index.js';
 import { seedConsole, startFlakySink } from '../test/helpers/console-seed.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../docs/img/', import.meta.url));
 const TOKEN = 'screenshot-admin-token';
 const SECRET = 'screenshot-webhook-secret';
@@ -40,17 +40,7 @@ const receiver = await startReceiver({
   webhookSecrets: [SECRET],
   dispatch: { forwardUrls: [`${sink.url}/docv`] },
 });
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium('to take the screenshots');
 try {
   const seed = await seedConsole(async (body) => {
     const res = await fetch(receiver.webhookUrl, {

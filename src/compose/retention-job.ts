@@ -86,3 +86,20 @@ export class RetentionJob {
     await this.running;
   }
 }
+
+/**
+ * The job a process runs for its configuration (serve, worker, the library's receiver), started;
+ * null without a policy.
+ */
+export function startRetentionJob(
+  store: RetentionStore,
+  config: { retention?: RetentionPolicy | undefined; retentionIntervalMs?: number | undefined },
+  logger: Pick<Logger, 'info' | 'warn'>,
+): RetentionJob | null {
+  if (!config.retention) return null;
+  return new RetentionJob(store, {
+    policy: config.retention,
+    ...(config.retentionIntervalMs !== undefined ? { intervalMs: config.retentionIntervalMs } : {}),
+    logger,
+  }).start();
+}

@@ -11,7 +11,7 @@ import {
   wireDispatch,
   type ReceiverConfigInput,
 } from '../compose/index.js';
-import { RetentionJob } from '../compose/retention-job.js';
+import { startRetentionJob, type RetentionJob } from '../compose/retention-job.js';
 import {
   HandlerRegistry,
   type AnyEventHandler,
@@ -120,12 +120,7 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
   const pipelinePromise: Promise<IngestPipeline> = storePromise.then(async (store) => {
     ({ dispatcher } = await wireDispatch(config, store, logger, { handlers, ingests: true }));
     dispatcher?.start();
-    if (config.retention)
-      retention = new RetentionJob(store, {
-        policy: config.retention,
-        ...(config.retentionIntervalMs !== undefined ? { intervalMs: config.retentionIntervalMs } : {}),
-        logger,
-      }).start();
+    retention = startRetentionJob(store, config, logger);
     return createReceiverPipeline({ config, store, logger, auth, onAccepted: () => dispatcher?.wake() });
   });
   // Surface a bad store at the first request rather than as an unhandled rejection now.

@@ -9,7 +9,7 @@ import {
   type WiredDispatch,
 } from '../compose/index.js';
 import type { Dispatcher, HandlerRegistry } from '../dispatch/index.js';
-import { RetentionJob } from '../compose/retention-job.js';
+import { startRetentionJob } from '../compose/retention-job.js';
 import { openStore, type Store } from '../store/index.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { createLogger } from './logger.js';
@@ -161,13 +161,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   dispatcher.start();
   // A worker may be the only process with a policy (serve --no-dispatch beside it need not have one);
   // on PostgreSQL several running it take turns on the store's advisory lock.
-  const retention = config.retention
-    ? new RetentionJob(store, {
-        policy: config.retention,
-        ...(config.retentionIntervalMs !== undefined ? { intervalMs: config.retentionIntervalMs } : {}),
-        logger,
-      }).start()
-    : null;
+  const retention = startRetentionJob(store, config, logger);
   let closing: Promise<void> | null = null;
   return {
     dispatcher,

@@ -20,7 +20,7 @@ import {
 } from '../dispatch/index.js';
 import { DECISION_FETCH_DESTINATION, openStore, type Store } from '../store/index.js';
 import { ThreadedSqliteStore } from '../store/drivers.js';
-import { RetentionJob } from '../compose/retention-job.js';
+import { startRetentionJob } from '../compose/retention-job.js';
 import { checkAdminExposure } from './admin-exposure.js';
 import { buildApp } from './app.js';
 import { listenError, listeningAddress } from './listen.js';
@@ -198,13 +198,7 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
     throw listenError(err, config.host, config.port, '--port');
   }
   dispatcher?.start();
-  const retention = config.retention
-    ? new RetentionJob(store, {
-        policy: config.retention,
-        ...(config.retentionIntervalMs !== undefined ? { intervalMs: config.retentionIntervalMs } : {}),
-        logger,
-      }).start()
-    : null;
+  const retention = startRetentionJob(store, config, logger);
   const { port, url } = listeningAddress(app, config.host, config.port);
   let closing: Promise<void> | null = null;
   return {

@@ -1,6 +1,12 @@
 import type { RetentionPolicy } from './retention-policy.js';
 import type { RetentionStep, RetentionStore } from './types.js';
 
+/** Where the raw step has emptied every event it may, up to (a key of retention_state, both stores). */
+export const RAW_WATERMARK = 'raw_removed_through';
+
+/** What an emptied event keeps of its body: a JSON object with nothing in it, so every reader parses it. */
+export const EMPTY_BODY = Buffer.from('{}');
+
 /*
  * Retention (issue 20): what a policy says is past its time goes, in this order, each in bounded
  * steps of one short commit: first the raw bodies, headers and document data of old events (the

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleNotification } from '../../src/entries/testing.js';
 import { seedConsole, startFlakySink, type ConsoleSeed, type FlakySink } from '../helpers/console-seed.js';
@@ -15,7 +16,6 @@ import { waitFor } from '../helpers/wait.js';
  */
 
 /** Debian's Chromium; the test never lets a tool download a browser of its own. */
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'console-admin-token';
 const SECRET = 'console-webhook-secret-1';
 const PREFIX = 'txn';
@@ -126,23 +126,7 @@ async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; cl
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium) to run the console browser tests`,
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 20_000,
-  });
+  browser = await launchChromium('to run the console browser tests');
   sink = await startFlakySink();
   // Refused before the seed goes in, so its forward dies (410 Gone) rather than racing the seed.
   sink.refuse.add(`${PREFIX}-offboarded`);

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { it } from 'vitest';
+import { afterEach, it } from 'vitest';
+import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 
@@ -271,4 +272,26 @@ export async function writeRows(db: TestDatabase, sql: string, ...params: unknow
   await withClient(POSTGRES_TEST_URL, (client) => client.query(toPlaceholders(sql), params), {
     options: `-c search_path=${schema}`,
   });
+}
+
+/**
+ * Opens fresh stores on `backend` for one describe block: each test's stores are closed and their
+ * databases dropped after it. Call inside the describe (it registers an afterEach).
+ */
+export function scratchStores(
+  backend: Backend,
+): (options?: OpenStoreOptions) => Promise<{ store: Store; db: TestDatabase }> {
+  const stores: Store[] = [];
+  const databases: TestDatabase[] = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const d of databases.splice(0)) await d.drop();
+  });
+  return async (options) => {
+    const db = await backend.create();
+    databases.push(db);
+    const store = await openStore(db.url, options);
+    stores.push(store);
+    return { store, db };
+  };
 }

@@ -1,35 +1,18 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { sandboxClient } from './helpers/api.js';
 import { eventually, startSink, type Sink } from './helpers/sink.js';
 
 /** Debian's Chromium; the test never lets a tool download a browser of its own. */
-const CHROMIUM = '/usr/bin/chromium';
 
 let browser: Browser;
 let sb: SandboxHandle;
 let sink: Sink;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium) to run the capture page test`,
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 20_000,
-  });
+  browser = await launchChromium('to run the capture page test');
   sink = await startSink();
   sb = await startSandbox({ apiKey: 'k', retrySchedule: '20ms' });
 });

@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueSession, sessionKey, SESSION_TTL_SECONDS } from '../../src/server/dashboard/session.js';
 import { startSink } from '../helpers/http-sink.js';
@@ -8,7 +7,6 @@ import { memoryLogger } from '../security/helpers.js';
 import { DashboardBrowser } from './dashboard-browser.js';
 
 const TOKEN = 'dashboard-session-token-0123456789';
-const CHROMIUM = '/usr/bin/chromium';
 
 /** The attributes of a Set-Cookie line, lower-cased names. */
 function attributes(line: string): Map<string, string> {
@@ -362,7 +360,7 @@ describe('the open dashboard on loopback (no admin token)', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('signing in with a real browser (headless Chromium)', () => {
+describe('signing in with a real browser (headless Chromium)', () => {
   let r: TestReceiver;
   beforeAll(async () => {
     r = await startTestReceiver({ adminToken: TOKEN, dispatch: { enabled: false } });
@@ -375,7 +373,7 @@ describe.skipIf(!existsSync(CHROMIUM))('signing in with a real browser (headless
     const elsewhere = await startSink((_req, res) =>
       res.writeHead(200, { 'content-type': 'text/html' }).end(`<a id="go" href="${target}">dashboard</a>`),
     );
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser = await launchChromium('to run the dashboard sign-in browser test');
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

@@ -1,9 +1,8 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.js';
-import type { ClaimedDelivery, Store } from '../../src/store/index.js';
-import { skipUnavailable, testBackends, type Backend, type TestDatabase } from '../helpers/backends.js';
+import { describe, expect, it } from 'vitest';
+import type { ClaimedDelivery } from '../../src/store/index.js';
+import { scratchStores, skipUnavailable, testBackends, type Backend } from '../helpers/backends.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 import { uniqueId } from '../helpers/canonical-events.js';
 import { docvEvent } from '../helpers/receiver.js';
@@ -96,18 +95,10 @@ function sqliteFullScans(db: Database.Database, r: Recorded): string[] {
 
 describe.each(backends)('store: console query plans ($name)', (backend: Backend) => {
   if (skipUnavailable(backend)) return;
-  const stores: Store[] = [];
-  const databases: TestDatabase[] = [];
-  afterEach(async () => {
-    for (const s of stores.splice(0)) await s.close();
-    for (const d of databases.splice(0)) await d.drop();
-  });
+  const open = scratchStores(backend);
 
   it('every console query uses an index and scans no big table whole', async () => {
-    const db = await backend.create();
-    databases.push(db);
-    const store = await openStore(db.url);
-    stores.push(store);
+    const { store, db } = await open();
     store.configureOutbox({ destinations: ['sink'] });
     const txs: string[] = [];
     let eventId = '';

@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.js';
+import { describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, OutboxDelivery, Store } from '../../src/store/index.js';
-import { skipUnavailable, testBackends, type Backend, type TestDatabase } from '../helpers/backends.js';
+import { scratchStores, skipUnavailable, testBackends, type Backend } from '../helpers/backends.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 import { docvEvent } from '../helpers/receiver.js';
 
@@ -14,19 +13,7 @@ const backends = await testBackends();
 
 describe.each(backends)('store: the event log is the outbox ($name)', (backend: Backend) => {
   if (skipUnavailable(backend)) return;
-  const stores: Store[] = [];
-  const databases: TestDatabase[] = [];
-  afterEach(async () => {
-    for (const s of stores.splice(0)) await s.close();
-    for (const d of databases.splice(0)) await d.drop();
-  });
-  async function open(): Promise<{ store: Store; db: TestDatabase }> {
-    const db = await backend.create();
-    databases.push(db);
-    const store = await openStore(db.url);
-    stores.push(store);
-    return { store, db };
-  }
+  const open = scratchStores(backend);
   async function accept(store: Store, fields: Record<string, unknown> = {}): Promise<string> {
     const outcome = await store.ingest(ingestInput(docvEvent(fields)));
     expect(outcome.kind).toBe('accepted');

@@ -28,7 +28,7 @@ import {
   time,
   transactionCell,
 } from './parts.js';
-import { ignoredNote, PageQuery, queryInstant } from './query.js';
+import { ignoredNote, PageQuery, queryInstant, type ReadFilter } from './query.js';
 import type { DashboardOptions } from './routes.js';
 
 const PAGE_SIZE = 100;
@@ -36,14 +36,7 @@ const MAX_ID_LENGTH = 256;
 /** Longest response excerpt shown per attempt: enough to read an error page's first lines. */
 const MAX_EXCERPT = 2_000;
 
-interface ReadFilter {
-  filter: Omit<DeliveryFilter, 'limit' | 'cursor'>;
-  values: Record<string, string | undefined>;
-  cursor: string | undefined;
-  query: PageQuery;
-}
-
-function readFilter(query: PageQuery): ReadFilter {
+function readFilter(query: PageQuery): ReadFilter<DeliveryFilter> {
   const state = query.oneOf('state', DELIVERY_STATES);
   const destination = query.text('destination', 512);
   const docvTransactionId = query.text('transaction', MAX_ID_LENGTH);
@@ -73,7 +66,7 @@ async function destinationChoices(store: Store, current: string | undefined): Pr
   return [...names].sort();
 }
 
-function filterForm(f: ReadFilter, destinations: string[]): Html {
+function filterForm(f: ReadFilter<DeliveryFilter>, destinations: string[]): Html {
   const v = f.values;
   return html`<form class="filters" method="get" action="/dashboard/deliveries" id="delivery-filters">
 ${selectField('state', DELIVERY_STATES, v.state, 'State')}
@@ -91,13 +84,13 @@ ${textField('id', 'Open a delivery by id', undefined, html` maxlength="${MAX_ID_
 }
 
 /** The part of a list filter a bulk replay takes (action-routes.ts reads state, destination, from, to). */
-function replayFilterOf(f: ReadFilter): ReplayFilter | null {
+function replayFilterOf(f: ReadFilter<DeliveryFilter>): ReplayFilter | null {
   const { state, destination, from, to } = f.filter;
   if (state === undefined && destination === undefined && from === undefined && to === undefined) return null;
   return { state, destination, from, to };
 }
 
-function replayLink(f: ReadFilter): Html {
+function replayLink(f: ReadFilter<DeliveryFilter>): Html {
   if (f.filter.docvTransactionId !== undefined || f.filter.eventId !== undefined)
     return html`<p class="muted">A bulk replay takes state, destination and time filters only: to replay one transaction, use its page.</p>`;
   const filter = replayFilterOf(f);
@@ -163,7 +156,7 @@ function deliveryFacts(view: OutboxDeliveryView): Html {
 </dl>`;
 }
 
-function replayConfirmation(request: FastifyRequest, f: ReadFilter, count: number): Html {
+function replayConfirmation(request: FastifyRequest, f: ReadFilter<DeliveryFilter>, count: number): Html {
   const filter = replayFilterOf(f)!;
   const described = [
     filter.state ? `state ${filter.state}` : null,

@@ -17,7 +17,7 @@ import {
   time,
 } from './parts.js';
 import { shownPayload } from './payload-view.js';
-import { ignoredNote, PageQuery, queryInstant } from './query.js';
+import { ignoredNote, PageQuery, queryInstant, type ReadFilter } from './query.js';
 import type { DashboardOptions } from './routes.js';
 import { QUARANTINE_REASONS, quarantineReasonInWords } from './words.js';
 
@@ -25,14 +25,7 @@ const PAGE_SIZE = 50;
 /** Problem errors shown per row; a body breaking the contract everywhere lists the first ones. */
 const MAX_ERRORS = 20;
 
-interface ReadFilter {
-  filter: Omit<QuarantineFilter, 'limit' | 'cursor'>;
-  values: Record<string, string | undefined>;
-  cursor: string | undefined;
-  query: PageQuery;
-}
-
-function readFilter(query: PageQuery): ReadFilter {
+function readFilter(query: PageQuery): ReadFilter<QuarantineFilter> {
   const reason = query.text('reason', 64);
   const status = query.integer('status', 100, 599);
   const reprocessed = query.flag('reprocessed');
@@ -52,7 +45,7 @@ function readFilter(query: PageQuery): ReadFilter {
   };
 }
 
-function filterForm(f: ReadFilter): Html {
+function filterForm(f: ReadFilter<QuarantineFilter>): Html {
   const v = f.values;
   const reasons = [...new Set([...Object.keys(QUARANTINE_REASONS), ...(v.reason ? [v.reason] : [])])];
   return html`<form class="filters" method="get" action="/dashboard/quarantine" id="quarantine-filters">

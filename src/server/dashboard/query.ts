@@ -79,6 +79,15 @@ export class PageQuery {
 }
 
 /** A date as a query value the forms read back (`datetime-local`, UTC, to the second). */
+/** A list page's filter as read from its query: for the store, as query values for links, and the page's cursor. */
+export interface ReadFilter<F> {
+  filter: Omit<F, 'limit' | 'cursor'>;
+  /** The filter as query values, for links (pager, forms). */
+  values: Record<string, string | undefined>;
+  cursor: string | undefined;
+  query: PageQuery;
+}
+
 export function queryInstant(value: Date | undefined): string | undefined {
   return value === undefined ? undefined : value.toISOString().slice(0, 19);
 }

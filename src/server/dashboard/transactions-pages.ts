@@ -22,7 +22,7 @@ import {
   time,
   transactionHref,
 } from './parts.js';
-import { ignoredNote, PageQuery, queryInstant } from './query.js';
+import { ignoredNote, PageQuery, queryInstant, type ReadFilter } from './query.js';
 import type { DashboardOptions } from './routes.js';
 
 /** Rows per page. */
@@ -81,15 +81,7 @@ export function searchedText(list: Page<TransactionSummary>, laterPage: boolean)
   return `${found} — the next page searches older ones.`;
 }
 
-interface ReadFilter {
-  filter: Omit<TransactionFilter, 'limit' | 'cursor'>;
-  /** The filter as query values, for links (pager, forms). */
-  values: Record<string, string | undefined>;
-  cursor: string | undefined;
-  query: PageQuery;
-}
-
-function readFilter(query: PageQuery): ReadFilter {
+function readFilter(query: PageQuery): ReadFilter<TransactionFilter> {
   const search = query.text('q', MAX_SEARCH_LENGTH);
   const status = query.oneOf('status', TRANSACTION_STATUSES);
   const decision = query.oneOf('decision', CANONICAL_DECISIONS);
@@ -115,7 +107,7 @@ function readFilter(query: PageQuery): ReadFilter {
   };
 }
 
-function filterForm(f: ReadFilter): Html {
+function filterForm(f: ReadFilter<TransactionFilter>): Html {
   const v = f.values;
   return html`<form class="filters" method="get" action="/dashboard/transactions" role="search" id="transaction-filters">
 <label class="search" for="search">Search: transaction id, customer user id or event id<input id="search" name="q" type="search" value="${v.q ?? ''}" maxlength="${MAX_SEARCH_LENGTH}" autocomplete="off" spellcheck="false"></label>

@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { customerHash, emptyErasureCounts, ERASURE_SALT_STATE, newErasureSalt } from '../erasure.js';
 import { newId } from '../ids.js';
 import { FINISHED_STATUSES } from '../retention-policy.js';
+import { EMPTY_BODY, RAW_WATERMARK } from '../retention.js';
 import { NO_TRANSACTION } from '../rows.js';
 import type {
   ErasureCounts,
@@ -23,8 +24,6 @@ import { pgText } from './pg-text.js';
  * one is doing the work).
  */
 
-const RAW_WATERMARK = 'raw_removed_through';
-const EMPTY_BODY = Buffer.from('{}');
 const CUSTOMER_KEY = `left(customer_user_id, 256) COLLATE "C"`;
 
 /** The flat event's canonical fields from its columns (json_strip_nulls drops the absent ones). */

@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { customerHash, emptyErasureCounts, ERASURE_SALT_STATE, newErasureSalt } from '../erasure.js';
 import { newId } from '../ids.js';
 import { FINISHED_STATUSES } from '../retention-policy.js';
+import { EMPTY_BODY, RAW_WATERMARK } from '../retention.js';
 import { NO_TRANSACTION } from '../rows.js';
 import type {
   ErasureCounts,
@@ -14,12 +15,6 @@ import type {
   Tombstone,
 } from '../types.js';
 import { SqliteLogPositions } from './log-positions.js';
-
-/** Where the raw step has emptied every event it may, up to (retention_state). */
-const RAW_WATERMARK = 'raw_removed_through';
-
-/** What an emptied event keeps of its body: a JSON object with nothing in it, so every reader parses it. */
-const EMPTY_BODY = Buffer.from('{}');
 
 /**
  * The canonical fields of a flat event from its columns (its payload said them all: see
