@@ -10,8 +10,19 @@ export interface FastifyAdapterOptions {
   path?: string;
   /** The line per delivery goes here; default the fastify instance's logger. */
   logger?: Logger | undefined;
-  /** Told each answer and how long it took (serve's metrics). */
-  onResponse?: ((response: IngestResponse, latencyMs: number) => void) | undefined;
+  /** Told each answer, how long it took and the source whose endpoint answered (serve's metrics). */
+  onResponse?: ((response: IngestResponse, latencyMs: number, source: string) => void) | undefined;
+}
+
+/**
+ * Where the sources plugin finds the pipeline of a request: the server's source router, whose
+ * table a reload replaces while the server runs.
+ */
+export interface PipelineResolver {
+  /** The pipeline of the source served at `path` (no query string), or undefined: nothing is served there. */
+  pipelineForPath(path: string): IngestPipeline | undefined;
+  /** The body limit of every source (the content-type parser is set up once, at registration). */
+  readonly maxBodyBytes: number;
 }
 
 /** A fastify plugin: `app.register(plugin)`, or `app.register(plugin, { prefix })`. */
@@ -54,20 +65,71 @@ export function createFastifyPlugin(
   pipeline: Promise<IngestPipeline> | IngestPipeline,
   options: FastifyAdapterOptions = {},
 ): DocvFastifyPlugin {
-  return async (app) => mountIngest(app, await pipeline, options);
+  return async (app) => {
+    const resolved = await pipeline;
+    await mountIngest(
+      app,
+      { url: options.path ?? DEFAULT_WEBHOOK_PATH, maxBodyBytes: resolved.maxBodyBytes, resolve: () => resolved },
+      options,
+    );
+  };
 }
 
-async function mountIngest(
-  app: FastifyInstance,
-  pipeline: IngestPipeline,
-  options: FastifyAdapterOptions,
-): Promise<void> {
+/**
+ * Every source of a receiver on one fastify app (`docv-webhooks serve`), each at its own path,
+ * looked up per request: fastify cannot add routes once it listens, and a reload changes the
+ * paths. One wildcard route takes every method on every path no other route has (fastify prefers
+ * static and parametric routes, so the admin API, dashboard and health routes keep theirs); a path
+ * no source serves gets the app's 404 before its body is read.
+ */
+export function createFastifySourcesPlugin(
+  sources: PipelineResolver,
+  options: Omit<FastifyAdapterOptions, 'path'> = {},
+): DocvFastifyPlugin {
+  return async (app) =>
+    mountIngest(
+      app,
+      {
+        url: SOURCES_ROUTE,
+        maxBodyBytes: sources.maxBodyBytes,
+        resolve: (request) => sources.pipelineForPath(pathOf(request.url)),
+      },
+      options,
+    );
+}
+
+/** The route of the sources plugin, as `request.routeOptions.url` reads for its requests. */
+export const SOURCES_ROUTE = '/*';
+
+/** The path of a request URL: the query string is no part of where a source is served. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
+function announcesBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** The pipeline a request was resolved to in onRequest, for the handler and the error handler. */
+const PIPELINE = Symbol('pipeline of this request');
+type ResolvedRequest = IncomingMessage & { [PIPELINE]?: IngestPipeline };
+
+interface IngestMount {
+  url: string;
+  maxBodyBytes: number;
+  /** The pipeline that answers this request; undefined: nothing is served at its path (404). */
+  resolve(request: FastifyRequest): IngestPipeline | undefined;
+}
+
+async function mountIngest(app: FastifyInstance, mount: IngestMount, options: FastifyAdapterOptions): Promise<void> {
   const logger = (options.logger ?? app.log) as Logger;
   // The line per delivery is built here from fixed fields, none of them a credential, so it skips
   // the logger's redaction: the wildcard paths cost about 4 µs a line, a few percent of an ingest.
   const lines = logger.child({}, { redact: [] });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: pipeline.maxBodyBytes }, (_req, body, done) =>
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: mount.maxBodyBytes }, (_req, body, done) =>
     done(null, body),
   );
   // The method, the allow-list and the failure limiter decide before fastify reads the body (it
@@ -76,6 +138,15 @@ async function mountIngest(
   // would wait for the unread rest before taking the next request, so the connection is closed.
   app.addHook('onRequest', (request, reply, done) => {
     const started = process.hrtime.bigint();
+    const pipeline = mount.resolve(request);
+    if (pipeline === undefined) {
+      // No source here: the app's 404, any body left unread (so that connection cannot carry on;
+      // one without a body, a crawler's GET /robots.txt, keeps its connection).
+      if (!request.raw.complete && announcesBody(request)) reply.header('connection', 'close');
+      reply.callNotFound();
+      return;
+    }
+    (request.raw as ResolvedRequest)[PIPELINE] = pipeline;
     const refusal = pipeline.admit({
       method: request.method,
       headers: request.headers,
@@ -88,7 +159,7 @@ async function mountIngest(
     }
     if (!request.raw.complete) reply.header('connection', 'close');
     // Answered here, and `done` not called: fastify goes no further (no body read, no handler).
-    answer(request, reply, refusal, started);
+    answer(request, reply, pipeline, refusal, started);
   });
 
   async function send(
@@ -97,20 +168,30 @@ async function mountIngest(
     ingestRequest: IngestRequest,
     started: bigint,
   ): Promise<FastifyReply> {
-    return answer(request, reply, await pipeline.handle(ingestRequest), started);
+    const pipeline = (request.raw as ResolvedRequest)[PIPELINE];
+    // onRequest resolved it or answered: a request without one never gets this far.
+    if (pipeline === undefined) return internalError(reply);
+    return answer(request, reply, pipeline, await pipeline.handle(ingestRequest), started);
+  }
+
+  function internalError(reply: FastifyReply): FastifyReply {
+    const failed = internalErrorResponse();
+    return reply.code(failed.status).headers(failed.headers).send(failed.body);
   }
 
   /** The one log line per delivery, the metrics, then the answer. */
   function answer(
     request: FastifyRequest,
     reply: FastifyReply,
+    pipeline: IngestPipeline,
     response: IngestResponse,
     started: bigint,
   ): FastifyReply {
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    options.onResponse?.(response, latencyMs);
+    options.onResponse?.(response, latencyMs, pipeline.source);
     const line = {
       reqId: request.id,
+      source: pipeline.source,
       outcome: response.outcome,
       status: response.status,
       latencyMs: Math.round(latencyMs * 100) / 100,
@@ -127,7 +208,7 @@ async function mountIngest(
 
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    url: options.path ?? DEFAULT_WEBHOOK_PATH,
+    url: mount.url,
     handler: async (request, reply) => {
       const started = process.hrtime.bigint();
       restoreContentType(request.raw);
@@ -170,8 +251,10 @@ async function mountIngest(
       reply.header('connection', 'close');
       return send(request, reply, { ...meta, bodyUnreadable: error.message }, started);
     }
-    logger.error({ reqId: request.id, err: error }, 'ingest failed');
-    const failed = internalErrorResponse();
-    return reply.code(failed.status).headers(failed.headers).send(failed.body);
+    logger.error(
+      { reqId: request.id, source: (request.raw as ResolvedRequest)[PIPELINE]?.source, err: error },
+      'ingest failed',
+    );
+    return internalError(reply);
   });
 }

@@ -19,6 +19,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/deliveries.js'),
   () => import('./commands/quarantine.js'),
   () => import('./commands/destinations.js'),
+  () => import('./commands/sources.js'),
   () => import('./commands/rekey.js'),
   () => import('./commands/purge.js'),
 ];

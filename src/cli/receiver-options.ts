@@ -10,6 +10,8 @@ import {
   type SocureApi,
 } from '../dispatch/index.js';
 import { formatDuration, parseDuration, parseRetrySchedule } from '../retry/schedule.js';
+import type { ReceiverConfig, SourceConfig } from '../compose/config.js';
+import { readConfigFile, withConfigFile } from '../compose/config-file.js';
 import { encryptionKeysFromFlags, type EncryptionFlags } from './encryption-options.js';
 import { CliError } from './errors.js';
 import { defaultInHelp, envInHelp, orFile } from './help.js';
@@ -17,6 +19,8 @@ import { collect, parsePositiveInt, switchOn, switchOption } from './options.js'
 
 /** Flags shared by `serve` and `worker`: credentials, destinations, retries, the Socure API, the keys. */
 export interface ReceiverFlags extends EncryptionFlags {
+  /** `--config` (DOCV_CONFIG): the config file. */
+  config?: string;
   webhookSecret?: string[];
   basicAuth?: string[];
   signingSecret?: string[];
@@ -56,7 +60,11 @@ function listOption(
   );
 }
 
-export function addAuthOptions(command: Command): Command {
+/**
+ * The flags that make the single source (its credentials and allow-list): `serve`, and `sources
+ * list|check` without a config file. A config file with sources gives each its own instead.
+ */
+export function addSourceCredentialOptions(command: Command): Command {
   return command
     .addOption(
       listOption(
@@ -90,7 +98,11 @@ export function addAuthOptions(command: Command): Command {
         'DOCV_ALLOWED_IPS',
         'commas or spaces',
       ),
-    )
+    );
+}
+
+export function addAuthOptions(command: Command): Command {
+  return addSourceCredentialOptions(command)
     .addOption(
       switchOption(
         '--trust-proxy',
@@ -290,6 +302,20 @@ function socureApi(text: string): SocureApi {
   return text;
 }
 
+/** The single source's credentials and allow-list from flags and environment (addSourceCredentialOptions). */
+export function sourceAuthFromFlags(
+  flags: Pick<ReceiverFlags, 'webhookSecret' | 'basicAuth' | 'signingSecret' | 'signatureTolerance' | 'allowIp'>,
+  env: NodeJS.ProcessEnv = process.env,
+): SourceConfig['auth'] {
+  return {
+    webhookSecrets: fromEnv(flags.webhookSecret, '--webhook-secret', 'DOCV_WEBHOOK_SECRETS', ',', env),
+    basicAuth: fromEnv(flags.basicAuth, '--basic-auth', 'DOCV_WEBHOOK_BASIC_AUTH', ',', env),
+    signingSecrets: fromEnv(flags.signingSecret, '--signing-secret', 'DOCV_WEBHOOK_SIGNING_SECRETS', /[\s,]+/, env),
+    allowIps: fromEnv(flags.allowIp, '--allow-ip', 'DOCV_ALLOWED_IPS', /[\s,]+/, env),
+    ...(flags.signatureTolerance !== undefined ? { signatureToleranceSeconds: flags.signatureTolerance } : {}),
+  };
+}
+
 /** Flags and environment → the receiver's options. Flags win over the environment. */
 export function receiverOptionsFromFlags(
   flags: ReceiverFlags,
@@ -307,11 +333,7 @@ export function receiverOptionsFromFlags(
     flags.maxAttempts ?? (flags.retrySchedule !== undefined ? schedule.length + 1 : DEFAULT_DISPATCH.retry.maxAttempts);
   return {
     auth: {
-      webhookSecrets: fromEnv(flags.webhookSecret, '--webhook-secret', 'DOCV_WEBHOOK_SECRETS', ',', env),
-      basicAuth: fromEnv(flags.basicAuth, '--basic-auth', 'DOCV_WEBHOOK_BASIC_AUTH', ',', env),
-      signingSecrets: fromEnv(flags.signingSecret, '--signing-secret', 'DOCV_WEBHOOK_SIGNING_SECRETS', /[\s,]+/, env),
-      allowIps: fromEnv(flags.allowIp, '--allow-ip', 'DOCV_ALLOWED_IPS', /[\s,]+/, env),
-      ...(flags.signatureTolerance !== undefined ? { signatureToleranceSeconds: flags.signatureTolerance } : {}),
+      ...sourceAuthFromFlags(flags, env),
       trustProxy: switchOn(flags.trustProxy, 'DOCV_TRUST_PROXY', env),
     },
     ...(flags.authFailureLimit !== undefined ? { authFailureLimit: flags.authFailureLimit } : {}),
@@ -346,4 +368,28 @@ export function receiverOptionsFromFlags(
     },
     encryption: encryptionKeysFromFlags(flags, env),
   };
+}
+
+export const CONFIG_ENV = 'DOCV_CONFIG';
+
+/** `--config <file>` (DOCV_CONFIG); `what` says what the command takes from it. */
+export function addConfigFileOption(command: Command, what: string): Command {
+  return command.addOption(
+    new Option('--config <file>', `the config file, YAML or JSON (docs/configuration.md): ${what}`).env(CONFIG_ENV),
+  );
+}
+
+/**
+ * The configuration a command runs with: that of its flags and environment alone, with the config
+ * file's parts when `--config` names one (compose/config-file.ts). Start-up and every SIGHUP call
+ * it with the same flags' configuration, so a re-read file replaces the last one's parts rather
+ * than adding to them. ConfigError (ConfigFileError: with lines) when either is wrong.
+ */
+export function withConfigFlag(
+  flagsConfig: ReceiverConfig,
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ReceiverConfig {
+  if (file === undefined) return flagsConfig;
+  return withConfigFile(flagsConfig, readConfigFile(file, env), file);
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_FAILURE_LIMITS, type InboundAuthConfig } from '../auth/index.js';
-import { DEFAULT_WEBHOOK_PATH, type Dialect } from '../contract/index.js';
+import { DEFAULT_SOURCE, DEFAULT_WEBHOOK_PATH, type Dialect } from '../contract/index.js';
 import {
   DEFAULT_DECISION_PENDING_MAX_MS,
   DEFAULT_RETRY_POLICY,
@@ -14,6 +14,37 @@ import type { RetentionPolicy } from '../store/retention-policy.js';
 
 /** Inbound credentials; every configured mechanism must pass. */
 export type WebhookAuthConfig = Omit<InboundAuthConfig, 'now'>;
+
+/**
+ * One inbound endpoint (issue 20): a Socure account's DocV or RiskOS webhook. Each has its own
+ * path, credentials (several secrets of a kind at once for rotation), dialect and allow-list; its
+ * name is stored with everything it brings in and scopes transaction ids and delivery ids.
+ */
+export interface SourceConfig {
+  /** contract/source.ts sourceNameProblem; unique. */
+  name: string;
+  /** Where its sender POSTs; unique, not under /v1, /dashboard, /metrics or the health paths. */
+  path: string;
+  /** Credentials and allow-list; every configured mechanism must pass. trustProxy is the receiver's, not a source's. */
+  auth: Omit<WebhookAuthConfig, 'trustProxy'>;
+  /** Accept only this dialect; by default each delivery's shape picks one. */
+  dialect?: Dialect | undefined;
+  /** A label for people (`Sandbox`, `Production`): shown with the source in `sources list`, the dashboard and the admin API. */
+  environment?: string | undefined;
+  /** This source's retention; the receiver-wide `retention` applies to sources without one. */
+  retention?: RetentionPolicy | undefined;
+  /** The decision fetch for this source's transactions, when its Socure account differs from the receiver-wide one. */
+  socure?: { baseUrl?: string | undefined; apiKey?: string | undefined } | undefined;
+}
+
+/** A forward declared in the config file: a URL and what it subscribes to. */
+export interface ConfiguredDestination {
+  url: string;
+  /** Only these sources' events (default all). */
+  sources?: string[] | undefined;
+  /** Only these event types (default all). */
+  eventTypes?: string[] | undefined;
+}
 
 export interface ServerTimeouts {
   /** Whole request, headers and body (slow-loris guard). */
@@ -136,6 +167,33 @@ export interface ReceiverConfig {
   retention?: RetentionPolicy | undefined;
   /** How often the retention job runs (default 5 minutes; tests shorten it). */
   retentionIntervalMs?: number | undefined;
+  /**
+   * The inbound endpoints (`--config`, issue 20). Absent or empty: one source, DEFAULT_SOURCE,
+   * made of `webhookPath`, `auth`, `dialect` and `retention` as before (sourcesOf).
+   */
+  sources?: SourceConfig[] | undefined;
+  /** Forwards declared in the config file, with their subscriptions (beside `dispatch.forwardUrls`). */
+  destinations?: ConfiguredDestination[] | undefined;
+  /** The config file this came from, for SIGHUP and the start-up banner. */
+  configFile?: string | undefined;
+}
+
+/**
+ * The sources a configuration listens on: those it names, or the one the single-source settings
+ * make (named DEFAULT_SOURCE, so rows stored before sources existed stay its own).
+ */
+export function sourcesOf(config: ReceiverConfig): SourceConfig[] {
+  if (config.sources && config.sources.length > 0) return config.sources;
+  const { trustProxy: _trustProxy, ...auth } = config.auth;
+  return [
+    {
+      name: DEFAULT_SOURCE,
+      path: config.webhookPath,
+      auth,
+      dialect: config.dialect,
+      retention: config.retention,
+    },
+  ];
 }
 
 export const DEFAULT_DISPATCH: DispatchConfig = {

@@ -31,9 +31,15 @@ export interface DeliveryPlan {
 }
 
 export function planDelivery(stored: readonly StoredDestination[], config: ReceiverConfig): DeliveryPlan {
-  const flagged = new Map(config.dispatch.forwardUrls.map((url) => [storedForwardUrl(url).name, url]));
+  // The config file's forwards are this process's as much as its flags' (they may carry user:password too).
+  const flagged = new Map(
+    [...config.dispatch.forwardUrls, ...(config.destinations ?? []).map((d) => d.url)].map((url) => [
+      storedForwardUrl(url).name,
+      url,
+    ]),
+  );
   const signing = config.dispatch.forwardSigningSecrets.length > 0;
-  const fetches = Boolean(config.socure.baseUrl && config.socure.apiKey);
+  const fetches = fetchesDecisions(config);
   const plan: DeliveryPlan = {
     deliver: [],
     flagged: flagged.size > 0 || fetches,
@@ -50,7 +56,7 @@ export function planDelivery(stored: readonly StoredDestination[], config: Recei
     }
     if (d.kind === 'decision-fetch') {
       if (d.name !== DECISION_FETCH_DESTINATION) continue;
-      if (fetches) plan.deliver.push({ name: d.name, kind: d.kind, url: config.socure.baseUrl! });
+      if (fetches) plan.deliver.push({ name: d.name, kind: d.kind, url: decisionFetchUrl(config)! });
       else
         plan.cannot.push({
           name: d.name,
@@ -78,4 +84,19 @@ export function planDelivery(stored: readonly StoredDestination[], config: Recei
     }
   }
   return plan;
+}
+
+/**
+ * Whether this process can fetch decisions: with the receiver-wide Socure credentials, or with a
+ * source's own (a source without them then uses the receiver-wide ones, or gets none: see
+ * dispatch-wiring.ts, socureCredentials).
+ */
+export function fetchesDecisions(config: Pick<ReceiverConfig, 'socure' | 'sources'>): boolean {
+  return decisionFetchUrl(config) !== undefined;
+}
+
+/** The URL the decision-fetch destination is stored with: the receiver-wide one, else the first source's. */
+export function decisionFetchUrl(config: Pick<ReceiverConfig, 'socure' | 'sources'>): string | undefined {
+  if (config.socure.baseUrl && config.socure.apiKey) return config.socure.baseUrl;
+  return config.sources?.find((s) => s.socure?.baseUrl && s.socure.apiKey)?.socure?.baseUrl;
 }

@@ -33,7 +33,7 @@ export class DestinationSync {
 
   private local: Destination[];
 
-  constructor(private readonly options: DestinationSyncOptions) {
+  constructor(private options: DestinationSyncOptions) {
     this.local = options.local;
     this.current = [...options.local];
   }
@@ -62,6 +62,16 @@ export class DestinationSync {
     if (!changed) return;
     this.current = [...this.local, ...next.values()];
     this.options.onChange(this.current);
+  }
+
+  /**
+   * A reloaded configuration (the config file's destinations, the sources' Socure credentials):
+   * planned against from the next read, which starts now. Destinations whose name and URL stay are
+   * kept as built, so their deliveries in flight go on undisturbed.
+   */
+  setConfig(config: ReceiverConfig): Promise<void> {
+    this.options = { ...this.options, config };
+    return this.refresh();
   }
 
   /** Reads the store's destinations again (one read at a time; a request meanwhile reads once more after it). */

@@ -16,6 +16,7 @@ import {
   type HttpPoster,
 } from '../dispatch/index.js';
 import type { Store } from '../store/index.js';
+import type { SocureCredentials } from '../dispatch/destinations/decision-fetch.js';
 import type { ReceiverConfig } from './config.js';
 import { planDelivery, type PlannedDestination } from './destination-plan.js';
 import { registerFlagDestinations } from './destination-registration.js';
@@ -43,13 +44,29 @@ export function validateDestinationConfig(config: ReceiverConfig): void {
   }
 }
 
-/** Makes the destination object of a destination this process delivers to. */
+/**
+ * The Socure account a source's decision fetches use: its own (config file `socure:`), else the
+ * receiver-wide one, else none (null: its fetches end dead, saying so).
+ */
+export function socureCredentials(config: ReceiverConfig, source: string): SocureCredentials | null {
+  const own = config.sources?.find((s) => s.name === source)?.socure;
+  if (own?.baseUrl && own.apiKey) return { baseUrl: own.baseUrl, apiKey: own.apiKey };
+  if (config.socure.baseUrl && config.socure.apiKey)
+    return { baseUrl: config.socure.baseUrl, apiKey: config.socure.apiKey };
+  return null;
+}
+
+/**
+ * Makes the destination object of a destination this process delivers to. `current` is read when
+ * a delivery needs it (the decision fetch's credentials per source), so a reload applies at once.
+ */
 function destinationBuilder(
-  config: ReceiverConfig,
+  current: () => ReceiverConfig,
   store: Store,
   poster: HttpPoster | undefined,
 ): (planned: PlannedDestination) => Destination {
   return (planned) => {
+    const config = current();
     if (planned.kind === 'forward') {
       return createForwardDestination({
         url: planned.url,
@@ -63,7 +80,8 @@ function destinationBuilder(
       store,
       api: config.socure.api ?? 'idplus',
       baseUrl: planned.url,
-      apiKey: config.socure.apiKey!,
+      apiKey: config.socure.apiKey ?? '',
+      credentialsFor: (source) => socureCredentials(current(), source),
       timeoutMs: config.socure.timeoutMs,
       storeDocumentData: config.socure.storeDocumentData,
       pendingMaxMs: config.socure.decisionPendingMaxMs ?? DEFAULT_DECISION_PENDING_MAX_MS,
@@ -79,7 +97,9 @@ function destinationBuilder(
  */
 export function leaseFor(config: ReceiverConfig): number {
   if (config.dispatch.leaseMs > 0) return config.dispatch.leaseMs;
-  const fetchesDecisions = Boolean(config.socure.baseUrl && config.socure.apiKey);
+  const fetchesDecisions =
+    Boolean(config.socure.baseUrl && config.socure.apiKey) ||
+    (config.sources ?? []).some((s) => s.socure?.baseUrl && s.socure.apiKey);
   return 2 * Math.max(config.dispatch.forwardTimeoutMs, fetchesDecisions ? config.socure.timeoutMs : 0) + 5_000;
 }
 
@@ -92,6 +112,12 @@ export interface WiredDispatch {
   destinationsChanged(): Promise<void>;
   /** Destinations this process's flags name that are disabled in the store (delivered here once enabled). */
   disabledInStore: string[];
+  /**
+   * A reloaded configuration (SIGHUP): the config file's destinations are planned against from
+   * now, the decision fetch asks each source's Socure account as the new configuration says. The
+   * lease, concurrency and retry schedule stay as started (a restart changes them).
+   */
+  reconfigure(next: ReceiverConfig): Promise<void>;
 }
 
 /**
@@ -112,6 +138,7 @@ export async function wireDispatch(
 ): Promise<WiredDispatch> {
   validateDestinationConfig(config);
   await registerFlagDestinations(config, store, logger);
+  let current = config;
   const handlers = options.handlers;
   const configureOutbox = () => {
     // Forwards and the decision fetch come from the store's destinations at each commit; this
@@ -133,6 +160,9 @@ export async function wireDispatch(
       destinationNames: () => [],
       destinationsChanged: async () => undefined,
       disabledInStore: plan.disabled,
+      reconfigure: async (next) => {
+        current = next;
+      },
     };
   }
 
@@ -144,7 +174,7 @@ export async function wireDispatch(
     store,
     logger,
     local: handlers?.destinations() ?? [],
-    build: destinationBuilder(config, store, poster),
+    build: destinationBuilder(() => current, store, poster),
     onChange: (destinations) => {
       if (!dispatcher) return;
       dispatcher.setDestinations(destinations);
@@ -194,5 +224,9 @@ export async function wireDispatch(
     destinationNames: () => sync.destinations.map((d) => d.name),
     destinationsChanged: () => sync.refresh(),
     disabledInStore: plan.disabled,
+    reconfigure: async (next) => {
+      current = next;
+      await sync.setConfig(next);
+    },
   };
 }

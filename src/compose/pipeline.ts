@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createIngestPipeline, type IngestAuthenticator, type IngestPipeline } from '../ingest/index.js';
 import type { Store } from '../store/index.js';
-import type { ReceiverConfig } from './config.js';
+import type { ReceiverConfig, SourceConfig } from './config.js';
 import { receiverFailureLimiter } from './failure-limiter.js';
 
 export interface ReceiverPipelineOptions {
@@ -20,6 +20,11 @@ export interface ReceiverPipelineOptions {
    * share under a steady load: dispatch/backpressure.ts).
    */
   beforeIngest?: (() => Promise<void> | null) | undefined;
+  /**
+   * The source this pipeline is the endpoint of (its name and dialect; `auth` is built from its
+   * credentials by the caller). Absent: the configuration's single source (DEFAULT_SOURCE).
+   */
+  source?: Pick<SourceConfig, 'name' | 'dialect'> | undefined;
 }
 
 /**
@@ -28,19 +33,21 @@ export interface ReceiverPipelineOptions {
  * dispatcher woken on each accepted delivery.
  */
 export function createReceiverPipeline(options: ReceiverPipelineOptions): IngestPipeline {
-  const { config, store, logger, auth, onAccepted, beforeIngest } = options;
+  const { config, store, logger, auth, onAccepted, beforeIngest, source } = options;
   const pipeline = createIngestPipeline({
     store,
     auth,
     failureLimiter: receiverFailureLimiter(config.authFailureLimit, auth?.configured ?? false, logger),
     maxBodyBytes: config.maxBodyBytes,
-    dialect: config.dialect,
+    dialect: source ? source.dialect : config.dialect,
+    source: source?.name,
     keepDocumentData: config.socure.storeDocumentData,
-    onQuarantineError: (err) => logger.error({ err }, 'could not quarantine a rejected delivery'),
+    onQuarantineError: (err) => logger.error({ err, source: source?.name }, 'could not quarantine a rejected delivery'),
   });
   if (!onAccepted && !beforeIngest) return pipeline;
   return {
     maxBodyBytes: pipeline.maxBodyBytes,
+    source: pipeline.source,
     admit: (head) => pipeline.admit(head),
     async handle(request) {
       const wait = beforeIngest?.();

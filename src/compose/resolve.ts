@@ -6,7 +6,9 @@ import {
   type ReceiverConfigInput,
   type SocureApiConfig,
 } from './config.js';
+import { validateConfiguredDestinations } from './configured-destinations.js';
 import { ConfigError } from './errors.js';
+import { validateSources } from './sources.js';
 
 /**
  * Spellings older callers use, each the same setting as one in ReceiverConfigInput. Kept because
@@ -39,6 +41,10 @@ export function resolveReceiverConfig(input: ReceiverConfigInput & DeprecatedRec
   checkAdminToken(config.adminToken);
   validateSocure(config.socure);
   checkNumbers(config);
+  // Sources and configured destinations come from the config file (checked there, with lines)
+  // or from a library caller's object: checked again here for the latter.
+  if (config.sources?.length) validateSources(config.sources);
+  validateConfiguredDestinations(config);
   return config;
 }
 

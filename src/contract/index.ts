@@ -21,3 +21,4 @@ export { canonicalOfFlat, canonicalFromStored, storedMetadata } from './stored-e
 export * from './dialects/index.js';
 export { parseJsonBody, type JsonBodyResult } from './validate.js';
 export type { SocureV5Notification, RiskosEvent } from './generated/dialect-types.js';
+export { DEFAULT_SOURCE, sourceNameProblem } from './source.js';

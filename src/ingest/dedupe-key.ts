@@ -1,4 +1,4 @@
-import { eventTimeMs, type CanonicalEvent } from '../contract/index.js';
+import { DEFAULT_SOURCE, eventTimeMs, type CanonicalEvent } from '../contract/index.js';
 
 /** The largest event time a 12-hex-digit prefix holds (year 10889); later or earlier ones go unprefixed. */
 const MAX_PREFIXED_MS = 0xffff_ffff_ffff;
@@ -18,8 +18,24 @@ const MAX_PREFIXED_MS = 0xffff_ffff_ffff;
  * so the prefix changes no answer; it sorts the index by event time, and events arrive close to
  * their time, so new keys land on the few pages at its end. The stores' migrations rewrite the
  * keys of events stored before (SQLite 3, PostgreSQL 4) with the same formula.
+ *
+ * Under a source other than the default the key starts with `s:<source>:` (issue 20): two Socure
+ * accounts deduplicate each their own deliveries, and one's webhook-id or envelope id never
+ * matches the other's. No unprefixed key starts with `s:`. Each source's keys still sort by event
+ * time within its prefix, so new keys stay on a few pages per source.
  */
 export function dedupeKeyOf(
+  event: Pick<CanonicalEvent, 'eventTime'> &
+    Partial<Pick<CanonicalEvent, 'eventTimeSource' | 'envelopeId' | 'dialect'>>,
+  contentHash: string,
+  webhookId: string | null,
+  source: string = DEFAULT_SOURCE,
+): string {
+  const key = unscopedDedupeKey(event, contentHash, webhookId);
+  return source === DEFAULT_SOURCE ? key : `s:${source}:${key}`;
+}
+
+function unscopedDedupeKey(
   event: Pick<CanonicalEvent, 'eventTime'> &
     Partial<Pick<CanonicalEvent, 'eventTimeSource' | 'envelopeId' | 'dialect'>>,
   contentHash: string,

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_SOURCE,
   parseDelivery,
   quarantinableBody,
   type CanonicalEvent,
@@ -38,6 +39,8 @@ export interface IngestPipelineOptions {
   dialect?: Dialect | undefined;
   /** Keep document data (PII) in stored payloads and quarantine; off by default. */
   keepDocumentData?: boolean | undefined;
+  /** The source this pipeline is the endpoint of (contract/source.ts); DEFAULT_SOURCE by default. */
+  source?: string | undefined;
 }
 
 /** A quarantined body to run through ingest again (after an upgrade or a `--dialect` change). */
@@ -47,6 +50,23 @@ export interface ReprocessRequest {
   headers: Record<string, string>;
   /** The original receipt time: it stays the event's. */
   receivedAt: Date;
+  /**
+   * The source whose endpoint quarantined it (QuarantineEntry.source): it is run through that
+   * source's pipeline again, and a pipeline of another source refuses it (409) rather than store
+   * it under the wrong name. Absent: DEFAULT_SOURCE (a caller that predates sources).
+   */
+  source?: string | undefined;
+}
+
+/**
+ * The refusal of a reprocess that cannot run under `source` (no pipeline of that source here):
+ * 409, as a conflict between the row and the configuration, not a fault of the body.
+ */
+export function sourceRefusal(source: string, detail: string): IngestResponse {
+  return {
+    ...problemResponse('conflict', problem(409, 'source-not-configured', 'Conflict', detail, { source })),
+    retryLater: true,
+  };
 }
 
 export interface IngestPipeline {
@@ -65,6 +85,8 @@ export interface IngestPipeline {
    */
   reprocess(request: ReprocessRequest): Promise<IngestResponse>;
   readonly maxBodyBytes: number;
+  /** The source whose endpoint this is. */
+  readonly source: string;
 }
 
 function header(headers: HeaderMap, name: string): string | undefined {
@@ -108,6 +130,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
   const { store, auth, failureLimiter } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const keepDocumentData = options.keepDocumentData === true;
+  const source = options.source ?? DEFAULT_SOURCE;
   // Without authentication anyone can write here: keep nothing of what we reject.
   const quarantineEnabled = auth?.configured === true;
 
@@ -135,6 +158,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
         body,
         bodySize: body === raw ? request.body.byteLength : body.byteLength,
         receivedAt,
+        source,
       });
     } catch (err) {
       options.onQuarantineError?.(err);
@@ -347,7 +371,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
 
     try {
       const result = await store.ingest({
-        dedupeKey: dedupeKeyOf(event, contentHash, webhookId ?? null),
+        dedupeKey: dedupeKeyOf(event, contentHash, webhookId ?? null, source),
         webhookId: webhookId ?? null,
         contentHash,
         event,
@@ -355,6 +379,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
         rawBody: event.documentDataRemoved ? Buffer.from(JSON.stringify(event.payload), 'utf8') : request.body,
         headers: headersWithoutCredentials(request.headers),
         receivedAt,
+        source,
       });
       if (result.kind === 'conflict') {
         const response: IngestResponse = {
@@ -398,6 +423,12 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
   }
 
   async function reprocess(request: ReprocessRequest): Promise<IngestResponse> {
+    const from = request.source ?? DEFAULT_SOURCE;
+    if (from !== source)
+      return sourceRefusal(
+        from,
+        `the body came through source ${JSON.stringify(from)}; this is source ${JSON.stringify(source)}'s endpoint`,
+      );
     return accept(
       { headers: request.headers, body: request.body },
       request.receivedAt,
@@ -406,7 +437,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     );
   }
 
-  return { handle, admit, reprocess, maxBodyBytes };
+  return { handle, admit, reprocess, maxBodyBytes, source };
 }
 
 const DIALECT_NAMES: Readonly<Record<Dialect, string>> = {

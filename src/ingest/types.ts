@@ -59,6 +59,12 @@ export interface IngestResponse {
   dialect?: Dialect;
   /** For the log only: which check failed and why; never contains a secret. */
   logReason?: string;
+  /**
+   * The refusal is about this receiver's state, not the delivery (the store is down, the source a
+   * quarantined body came through is no longer configured): the same body may pass later, so a
+   * reprocessed quarantine row is left as it was.
+   */
+  retryLater?: boolean;
 }
 
 /** The ingest pipeline's view of inbound authentication (see src/auth). */

@@ -4,6 +4,7 @@ import { createFastifyPlugin, type DocvFastifyPlugin, type FastifyAdapterOptions
 import { createFetchHandler } from '../adapters/web.js';
 import { createNodeHandler } from '../adapters/node.js';
 import { createInboundAuth } from '../auth/index.js';
+import { sourcesOf } from '../compose/config.js';
 import {
   createReceiverPipeline,
   refuseUnknownOptions,
@@ -121,7 +122,17 @@ export function createDocvReceiver(options: DocvReceiverOptions = {}): DocvRecei
     ({ dispatcher } = await wireDispatch(config, store, logger, { handlers, ingests: true }));
     dispatcher?.start();
     retention = startRetentionJob(store, config, logger);
-    return createReceiverPipeline({ config, store, logger, auth, onAccepted: () => dispatcher?.wake() });
+    // The configuration's one source (DEFAULT_SOURCE, made of auth and dialect): its name goes with
+    // every event and quarantined body, and a reprocess of another source's body is refused.
+    const [source] = sourcesOf(config);
+    return createReceiverPipeline({
+      config,
+      store,
+      logger,
+      auth,
+      onAccepted: () => dispatcher?.wake(),
+      ...(source ? { source: { name: source.name, dialect: source.dialect } } : {}),
+    });
   });
   // Surface a bad store at the first request rather than as an unhandled rejection now.
   pipelinePromise.catch(() => undefined);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { DOCV_EVENT_TYPES, type DocvEventType } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import { DELIVERY_STATES, MAX_PAGE_LIMIT, type DeliveryState, type Outbox } from '../store/index.js';
-import { badQuery, instantParam } from './admin-routes.js';
+import { badQuery, instantParam, sourceParamProblem, sourceProperty } from './admin-routes.js';
 
 function notFound(id: string) {
   return JSON.stringify(problem(404, 'not-found', 'Not Found', `no delivery ${JSON.stringify(id.slice(0, 300))}`));
@@ -19,6 +19,8 @@ export async function adminDeliveryRoutes(
     Querystring: {
       limit: number;
       cursor?: string;
+      /** Only deliveries of this source's events. */
+      source?: string;
       state?: DeliveryState;
       destination?: string;
       docvTransactionId?: string;
@@ -36,6 +38,7 @@ export async function adminDeliveryRoutes(
           properties: {
             limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: 50 },
             cursor: { type: 'string', maxLength: 200 },
+            source: sourceProperty,
             state: { type: 'string', enum: [...DELIVERY_STATES] },
             destination: { type: 'string', maxLength: 1000 },
             docvTransactionId: { type: 'string', maxLength: 1000 },
@@ -50,7 +53,7 @@ export async function adminDeliveryRoutes(
       const { from, to, ...rest } = request.query;
       const fromDate = instantParam(from, 'from');
       const toDate = instantParam(to, 'to');
-      for (const bad of [fromDate, toDate])
+      for (const bad of [fromDate, toDate, sourceParamProblem(rest.source)])
         if (typeof bad === 'string')
           return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badQuery(bad));
       return store.listDeliveries({ ...rest, from: fromDate as Date | undefined, to: toDate as Date | undefined });
@@ -74,6 +77,8 @@ export async function adminDeliveryRoutes(
 
   app.post<{
     Body: {
+      /** Only this source's events (with docvTransactionId: that source's transaction of the id). */
+      source?: string;
       from?: string;
       to?: string;
       eventType?: DocvEventType;
@@ -89,6 +94,7 @@ export async function adminDeliveryRoutes(
           type: 'object',
           additionalProperties: false,
           properties: {
+            source: sourceProperty,
             from: { type: 'string', format: 'date-time' },
             to: { type: 'string', format: 'date-time' },
             eventType: { type: 'string', enum: [...DOCV_EVENT_TYPES] },
@@ -101,7 +107,10 @@ export async function adminDeliveryRoutes(
     },
     async (request, reply) => {
       const body = request.body ?? {};
+      const bad = sourceParamProblem(body.source);
+      if (bad !== null) return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badQuery(bad));
       const requeued = await store.replay({
+        source: body.source,
         from: body.from ? new Date(body.from) : undefined,
         to: body.to ? new Date(body.to) : undefined,
         eventType: body.eventType,

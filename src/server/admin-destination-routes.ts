@@ -1,8 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { storedForwardUrl } from '../dispatch/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
+import type { Subscription } from '../store/destinations.js';
 import type { DestinationState, DestinationStore } from '../store/index.js';
-import { shownDestination } from './destination-view.js';
+import { shownDestination, subscriptionProblem } from './destination-view.js';
+
+/** A subscription list: names checked one by one afterwards, so the 400 says which and why. */
+const stringList = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 100,
+  uniqueItems: true,
+  items: { type: 'string', minLength: 1, maxLength: 200 },
+} as const;
 
 function notFound(name: string) {
   return JSON.stringify(
@@ -21,13 +31,23 @@ function notFound(name: string) {
  */
 export async function adminDestinationRoutes(
   app: FastifyInstance,
-  options: { store: DestinationStore; onDestinationsChange?: (() => unknown) | undefined },
+  options: {
+    store: DestinationStore;
+    onDestinationsChange?: (() => unknown) | undefined;
+    /**
+     * The names of the sources this receiver listens on: a subscription naming another is refused
+     * (a typo would otherwise forward nothing, silently). Absent: any well-formed name is taken.
+     */
+    knownSources?: (() => string[]) | undefined;
+  },
 ): Promise<void> {
   const { store } = options;
 
   app.get('/v1/destinations', async () => ({ items: (await store.listDestinations()).map(shownDestination) }));
 
-  app.post<{ Body: { url: string; signed?: boolean } }>(
+  // `sources` and `eventTypes` subscribe it to part of the events (absent: all of them). Posting
+  // a URL again replaces what it had, its subscription included.
+  app.post<{ Body: { url: string; signed?: boolean; sources?: string[]; eventTypes?: string[] } }>(
     '/v1/destinations',
     {
       schema: {
@@ -35,22 +55,35 @@ export async function adminDestinationRoutes(
           type: 'object',
           additionalProperties: false,
           required: ['url'],
-          properties: { url: { type: 'string', minLength: 1, maxLength: 2000 }, signed: { type: 'boolean' } },
+          properties: {
+            url: { type: 'string', minLength: 1, maxLength: 2000 },
+            signed: { type: 'boolean' },
+            sources: stringList,
+            eventTypes: stringList,
+          },
         },
       },
     },
     async (request, reply) => {
+      const invalid = (message: string) =>
+        reply
+          .code(400)
+          .header('content-type', PROBLEM_CONTENT_TYPE)
+          .send(JSON.stringify(problem(400, 'invalid-destination', 'Bad Request', message)));
       let forward;
       try {
         forward = storedForwardUrl(request.body.url);
       } catch (err) {
-        return reply
-          .code(400)
-          .header('content-type', PROBLEM_CONTENT_TYPE)
-          .send(JSON.stringify(problem(400, 'invalid-destination', 'Bad Request', (err as Error).message)));
+        return invalid((err as Error).message);
       }
+      const subscription: Subscription = {
+        sources: request.body.sources ?? null,
+        eventTypes: request.body.eventTypes ?? null,
+      };
+      const bad = subscriptionProblem(subscription, options.knownSources?.());
+      if (bad !== null) return invalid(bad);
       const { destination, outcome } = await store.addDestination(
-        { ...forward, kind: 'forward', signed: request.body.signed === true },
+        { ...forward, kind: 'forward', signed: request.body.signed === true, subscription },
         'replace',
       );
       request.log.info({ destination: destination.name, outcome }, `destination ${destination.name} ${outcome}`);

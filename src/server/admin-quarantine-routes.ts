@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { isRfc3339DateTime } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem, type IngestResponse, type ReprocessRequest } from '../ingest/index.js';
 import { MAX_PAGE_LIMIT, type QuarantineEntry, type QuarantineFilter, type QuarantineStore } from '../store/index.js';
+import { sourceParamProblem, sourceProperty } from './admin-routes.js';
 
 const DEFAULT_LIMIT = 50;
 /** Most rows one bulk reprocess runs through ingest: each is a commit; a bigger job is paged by the caller. */
@@ -12,6 +13,8 @@ const filterProperties = {
   reason: { type: 'string', maxLength: 64 },
   status: { type: 'integer', minimum: 100, maximum: 599 },
   reprocessed: { type: 'boolean' },
+  /** Only bodies refused at this source's endpoint. */
+  source: sourceProperty,
   from: { type: 'string', maxLength: 64 },
   to: { type: 'string', maxLength: 64 },
 } as const;
@@ -20,6 +23,7 @@ interface FilterQuery {
   reason?: string;
   status?: number;
   reprocessed?: boolean;
+  source?: string;
   from?: string;
   to?: string;
 }
@@ -46,12 +50,15 @@ function instant(value: string | undefined, name: string): Date | undefined {
 }
 
 function toFilter(query: FilterQuery, limit: number, cursor?: string): QuarantineFilter {
+  const badSource = sourceParamProblem(query.source);
+  if (badSource !== null) throw new BadFilter(badSource);
   return {
     limit,
     cursor,
     reason: query.reason,
     status: query.status,
     reprocessed: query.reprocessed,
+    source: query.source,
     from: instant(query.from, 'from'),
     to: instant(query.to, 'to'),
   };
@@ -89,11 +96,14 @@ export async function reprocessQuarantineEntry(
     body: Buffer.from(entry.body, 'utf8'),
     headers: entry.headers,
     receivedAt: new Date(entry.receivedAt),
+    // Through the pipeline of the source that refused it, never another's.
+    source: entry.source,
   });
   const eventId = response.eventId ?? null;
   const ok = response.status >= 200 && response.status < 300;
-  // A row whose body could not be stored now (the store is down) stays as it was: try again later.
-  if (response.outcome !== 'unavailable') {
+  // A row whose body could not be stored now (the store is down, its source is not configured
+  // now) stays as it was: try again later.
+  if (response.outcome !== 'unavailable' && response.retryLater !== true) {
     await store.markQuarantineReprocessed(entry.quarantineId, {
       at: new Date().toISOString(),
       outcome: response.outcome,

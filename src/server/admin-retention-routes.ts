@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_SOURCE } from '../contract/index.js';
 import { PROBLEM_CONTENT_TYPE, problem } from '../ingest/index.js';
 import { eraseCustomer } from '../store/erasure.js';
 import { MAX_PAGE_LIMIT, type RetentionStore, type Tombstone } from '../store/index.js';
@@ -10,6 +11,11 @@ export function goneWords(tombstone: Tombstone): string {
   return `${tombstone.reason === 'erasure' ? 'erased on request' : 'removed by retention'} on ${tombstone.removedAt}`;
 }
 
+/** " under source x", or nothing for the default source (a single-source receiver never names it). */
+export function underSource(source: string): string {
+  return source === DEFAULT_SOURCE ? '' : ` under source ${source}`;
+}
+
 /** The admin API's 404 for a transaction that a tombstone says is gone. */
 export function goneProblem(tombstone: Tombstone): string {
   return JSON.stringify({
@@ -17,9 +23,9 @@ export function goneProblem(tombstone: Tombstone): string {
       404,
       'not-found',
       'Not Found',
-      `transaction ${JSON.stringify(tombstone.docvTransactionId.slice(0, 300))} was ${goneWords(tombstone)}`,
+      `transaction ${JSON.stringify(tombstone.docvTransactionId.slice(0, 300))}${underSource(tombstone.source)} was ${goneWords(tombstone)}`,
     ),
-    removed: { reason: tombstone.reason, at: tombstone.removedAt },
+    removed: { reason: tombstone.reason, at: tombstone.removedAt, source: tombstone.source },
   });
 }
 

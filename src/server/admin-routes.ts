@@ -3,6 +3,7 @@ import {
   CANONICAL_DECISIONS,
   DIALECTS,
   isRfc3339DateTime,
+  sourceNameProblem,
   type CanonicalDecision,
   type Dialect,
 } from '../contract/index.js';
@@ -35,7 +36,21 @@ export function badQuery(message: string): string {
   return JSON.stringify(problem(400, 'invalid-query', 'Bad Request', message));
 }
 
+/**
+ * The `source` parameter of every listing (issue 20). The schema only bounds its length, so a bad
+ * name gets the naming rule in words (sourceNameProblem) rather than a regular expression.
+ */
+export const sourceProperty = { type: 'string', minLength: 1, maxLength: 200 } as const;
+
+/** Why a `source` value cannot name a source, as the 400's detail (naming the parameter), or null. */
+export function sourceParamProblem(value: string | undefined, name = 'source'): string | null {
+  if (value === undefined) return null;
+  const why = sourceNameProblem(value);
+  return why === null ? null : `${name}: ${why}`;
+}
+
 interface TransactionQuery extends PageQuery {
+  source?: string;
   status?: string;
   decision?: CanonicalDecision;
   customerUserId?: string;
@@ -47,8 +62,11 @@ interface TransactionQuery extends PageQuery {
   to?: string;
 }
 
-function notFound(what: string, id: string) {
-  return JSON.stringify(problem(404, 'not-found', 'Not Found', `no ${what} ${JSON.stringify(id.slice(0, 300))}`));
+function notFound(what: string, id: string, source?: string) {
+  const under = source === undefined ? '' : ` under source ${source}`;
+  return JSON.stringify(
+    problem(404, 'not-found', 'Not Found', `no ${what} ${JSON.stringify(id.slice(0, 300))}${under}`),
+  );
 }
 
 /** Read-only JSON over the store: what people and scripts use to see what arrived. */
@@ -67,6 +85,7 @@ export async function adminRoutes(
           additionalProperties: false,
           properties: {
             ...pageQuery,
+            source: sourceProperty,
             status: { type: 'string', enum: [...TRANSACTION_STATUSES] },
             decision: { type: 'string', enum: [...CANONICAL_DECISIONS] },
             customerUserId: { type: 'string', maxLength: 1000 },
@@ -84,7 +103,7 @@ export async function adminRoutes(
       const { q, from, to, ...rest } = request.query;
       const fromDate = instantParam(from, 'from');
       const toDate = instantParam(to, 'to');
-      for (const bad of [fromDate, toDate])
+      for (const bad of [fromDate, toDate, sourceParamProblem(rest.source)])
         if (typeof bad === 'string')
           return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badQuery(bad));
       return store.listTransactions({
@@ -96,21 +115,37 @@ export async function adminRoutes(
     },
   );
 
-  app.get<{ Params: { docvTransactionId: string } }>('/v1/transactions/:docvTransactionId', async (request, reply) => {
-    const view = await store.getTransaction(request.params.docvTransactionId);
-    // Gone by retention or an erasure request: the 404 says so (and when), from its tombstone.
-    const tombstone = view ? null : await store.getTombstone?.(request.params.docvTransactionId);
-    if (tombstone) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(goneProblem(tombstone));
-    if (!view)
-      return reply
-        .code(404)
-        .header('content-type', PROBLEM_CONTENT_TYPE)
-        .send(notFound('transaction', request.params.docvTransactionId));
-    return view;
-  });
+  // Without `source`, the transaction of that id under whichever source has it; when several
+  // have one, the store throws AmbiguousTransactionError and app.ts answers 409 naming them.
+  app.get<{ Params: { docvTransactionId: string }; Querystring: { source?: string } }>(
+    '/v1/transactions/:docvTransactionId',
+    {
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { source: sourceProperty } },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.docvTransactionId;
+      const { source } = request.query;
+      const bad = sourceParamProblem(source);
+      if (bad !== null) return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badQuery(bad));
+      const view = await store.getTransaction(id, source);
+      // Gone by retention or an erasure request: the 404 says so (and when), from its tombstone.
+      const tombstone = view ? null : await store.getTombstone?.(id, source);
+      if (tombstone) return reply.code(404).header('content-type', PROBLEM_CONTENT_TYPE).send(goneProblem(tombstone));
+      if (!view)
+        return reply
+          .code(404)
+          .header('content-type', PROBLEM_CONTENT_TYPE)
+          .send(notFound('transaction', id, source));
+      return view;
+    },
+  );
 
   app.get<{
     Querystring: PageQuery & {
+      source?: string;
+      /** Without `source`, this id's events under every source. */
       docvTransactionId?: string;
       eventType?: string;
       evaluationId?: string;
@@ -126,6 +161,7 @@ export async function adminRoutes(
           additionalProperties: false,
           properties: {
             ...pageQuery,
+            source: sourceProperty,
             docvTransactionId: { type: 'string', maxLength: 1000 },
             // An open set (Socure adds event types): one nobody sent simply matches nothing.
             eventType: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_.:-]*$' },
@@ -136,7 +172,11 @@ export async function adminRoutes(
         },
       },
     },
-    async (request) => store.listEvents(request.query),
+    async (request, reply) => {
+      const bad = sourceParamProblem(request.query.source);
+      if (bad !== null) return reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(badQuery(bad));
+      return store.listEvents(request.query);
+    },
   );
 
   app.get<{ Params: { eventId: string } }>('/v1/events/:eventId', async (request, reply) => {

@@ -1,15 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createFastifyPlugin } from '../adapters/fastify.js';
-import { createReceiverPipeline, type ReceiverConfig } from '../compose/index.js';
-import {
-  PROBLEM_CONTENT_TYPE,
-  problem,
-  type IngestAuthenticator,
-  type IngestPipeline,
-  type IngestResponse,
-  type ReprocessRequest,
-} from '../ingest/index.js';
+import { createFastifySourcesPlugin, SOURCES_ROUTE } from '../adapters/fastify.js';
+import { sourcesOf } from '../compose/config.js';
+import type { ReceiverConfig } from '../compose/index.js';
+import type { SourceSummary } from '../compose/source-summary.js';
+import { PROBLEM_CONTENT_TYPE, problem, type IngestResponse, type ReprocessRequest } from '../ingest/index.js';
 import { InvalidCursorError, randomHex, SealedRowError, StoreUnavailableError, type Store } from '../store/index.js';
 import { adminGuard } from './admin-auth.js';
 import { adminDeliveryRoutes } from './admin-delivery-routes.js';
@@ -17,6 +12,7 @@ import { adminDestinationRoutes } from './admin-destination-routes.js';
 import { adminQuarantineRoutes } from './admin-quarantine-routes.js';
 import { adminRetentionRoutes } from './admin-retention-routes.js';
 import { adminRoutes } from './admin-routes.js';
+import { adminSourceRoutes } from './admin-source-routes.js';
 import { dashboardActionRoutes } from './dashboard/action-routes.js';
 import { dashboardLoginRoutes } from './dashboard/login-routes.js';
 import { dashboardRoutes, type DashboardOptions } from './dashboard/routes.js';
@@ -26,18 +22,22 @@ import { isLoopbackHost } from './loopback.js';
 import { metricsRoute, type ReceiverMetrics } from './metrics.js';
 import { problemNotFoundHandler } from './not-found.js';
 import { SECURITY_HEADERS } from './security-headers.js';
+import { SourceRouter } from './source-router.js';
 
 export interface AppDependencies {
   config: ReceiverConfig;
   store: Store;
   logger: Logger;
   /**
-   * The ingest pipeline (startReceiver builds it with the dispatcher's wake-up); when absent, one is
-   * built from `config` and `auth` that wakes nobody (tests of the admin API).
+   * The sources served, each at its path with its pipeline (startReceiver builds them with the
+   * dispatcher's wake-up, and swaps them on reload); when absent, the configuration's, built
+   * here, waking nobody (tests of the admin API).
    */
-  pipeline?: IngestPipeline | undefined;
-  auth?: IngestAuthenticator | undefined;
-  onIngest?: (response: IngestResponse, latencyMs: number) => void;
+  sources?: SourceRouter | undefined;
+  /** Each answer of a source's endpoint, how long it took and which source it was. */
+  onIngest?: (response: IngestResponse, latencyMs: number, source: string) => void;
+  /** `GET /v1/sources`; by default the router's sources as they are now. */
+  listSources?: (() => SourceSummary[]) | undefined;
   /** Served at /metrics, behind the admin guard. */
   metrics?: ReceiverMetrics | undefined;
   /** Deliveries were re-queued through the admin API: the dispatcher should look now. */
@@ -115,6 +115,24 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         .header('content-type', PROBLEM_CONTENT_TYPE)
         .send(JSON.stringify(problem(422, 'sealed-row-unreadable', 'Stored Data Cannot Be Opened', error.message)));
     }
+    if ((error as Error).name === 'AmbiguousTransactionError') {
+      // An id looked up without ?source= that several sources have (store/types.ts): say which.
+      const { docvTransactionId, sources } = error as unknown as { docvTransactionId: string; sources: string[] };
+      return reply
+        .code(409)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(
+          JSON.stringify(
+            problem(
+              409,
+              'ambiguous-transaction',
+              'Conflict',
+              `transaction ${JSON.stringify(docvTransactionId.slice(0, 300))} exists under several sources (${sources.join(', ')}): add ?source= with one of them`,
+              { sources },
+            ),
+          ),
+        );
+    }
     if (error instanceof InvalidCursorError) {
       return reply
         .code(400)
@@ -138,17 +156,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       );
   });
 
-  const pipeline = deps.pipeline ?? createReceiverPipeline({ config, store, logger, auth: deps.auth });
-  // A sender answered 2xx on the ingest route (accepted or duplicate: the pipeline answers 2xx
+  const sources = deps.sources ?? new SourceRouter({ config, store, logger }, sourcesOf(config));
+  // A sender answered 2xx on any source's path (accepted or duplicate: a pipeline answers 2xx
   // only once the credentials passed) may use the connections kept in reserve. The socket peer,
   // not the X-Forwarded-For client: admission decides before any header is read. Added before the
-  // route is registered, so its context inherits the hook.
+  // route is registered, so its context inherits the hook. The sources route answers nothing
+  // else with 2xx (a path no source serves is a 404).
   app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode >= 200 && reply.statusCode < 300 && request.routeOptions.url === config.webhookPath)
+    if (reply.statusCode >= 200 && reply.statusCode < 300 && request.routeOptions.url === SOURCES_ROUTE)
       admission.markTrusted(request.socket.remoteAddress);
     done();
   });
-  await app.register(createFastifyPlugin(pipeline, { path: config.webhookPath, logger, onResponse: deps.onIngest }));
+  await app.register(createFastifySourcesPlugin(sources, { logger, onResponse: deps.onIngest }));
 
   healthRoutes(app, store);
 
@@ -164,14 +183,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const listeningOnLoopback = isLoopbackHost(config.host);
     const behindProxy = config.auth.trustProxy === true;
     admin.addHook('onRequest', adminGuard({ token: config.adminToken, listeningOnLoopback, behindProxy }));
-    // The pipeline wakes the dispatcher itself when a reprocessed body is accepted.
-    const reprocess = (request: ReprocessRequest) => pipeline.reprocess(request);
+    // Through the current pipeline of the body's source, which wakes the dispatcher itself when
+    // the body is accepted; a source no longer configured answers 409.
+    const reprocess = (request: ReprocessRequest) => sources.reprocess(request);
     await admin.register(adminRoutes, { store });
     await admin.register(adminQuarantineRoutes, { store, reprocess });
     await admin.register(adminRetentionRoutes, { store });
+    const listSources = deps.listSources ?? (() => sources.summaries());
+    await admin.register(adminSourceRoutes, { listSources });
     const dashboard: DashboardOptions = {
       store,
       reprocess,
+      listSources,
       onOutboxChange: deps.onOutboxChange,
       onDestinationsChange: deps.onDestinationsChange,
       metrics: deps.metrics,
@@ -188,7 +211,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       store,
       ...(deps.onOutboxChange ? { onOutboxChange: deps.onOutboxChange } : {}),
     });
-    await admin.register(adminDestinationRoutes, { store, onDestinationsChange: deps.onDestinationsChange });
+    // A subscription naming a source this receiver does not have would silently take nothing.
+    await admin.register(adminDestinationRoutes, {
+      store,
+      onDestinationsChange: deps.onDestinationsChange,
+      knownSources: () => listSources().map((s) => s.name),
+    });
   });
 
   return app;

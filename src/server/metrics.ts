@@ -32,12 +32,14 @@ export interface ReceiverMetricsOptions {
  */
 export class ReceiverMetrics {
   readonly registry = new Registry();
-  private readonly received: Counter<'outcome' | 'status'> | null = null;
-  private readonly ackLatency: Histogram<'outcome'> | null = null;
+  private readonly received: Counter<'outcome' | 'status' | 'source'> | null = null;
+  private readonly ackLatency: Histogram<'outcome' | 'source'> | null = null;
   private readonly commitBatch: Histogram;
-  private readonly eventsStored: Counter<'event_type'> | null = null;
-  private readonly attempts: Counter<'destination' | 'outcome'>;
-  private readonly deliveryLag: Histogram<'destination'>;
+  private readonly eventsStored: Counter<'event_type' | 'source'> | null = null;
+  private readonly attempts: Counter<'destination' | 'outcome' | 'source'>;
+  private readonly deliveryLag: Histogram<'destination' | 'source'>;
+  /** Sources whose event series are declared (at 0) already. */
+  private readonly declaredSources = new Set<string>();
   private readonly decisionFetches: Counter<'outcome'>;
   private readonly connectionsRefused: Counter<'reason'>;
 
@@ -47,24 +49,23 @@ export class ReceiverMetrics {
     if (options.ingest !== false) {
       this.received = new Counter({
         name: 'docv_deliveries_received_total',
-        help: 'Webhook deliveries received, by outcome and HTTP status',
-        labelNames: ['outcome', 'status'],
+        help: 'Webhook deliveries received, by outcome, HTTP status and source (requests to a path no source serves are not counted)',
+        labelNames: ['outcome', 'status', 'source'],
         registers,
       });
       this.ackLatency = new Histogram({
         name: 'docv_ack_latency_seconds',
-        help: 'Time from request read to answer, including the durable commit',
-        labelNames: ['outcome'],
+        help: 'Time from request read to answer, including the durable commit, by outcome and source',
+        labelNames: ['outcome', 'source'],
         buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
         registers,
       });
       this.eventsStored = new Counter({
         name: 'docv_events_stored_total',
-        help: 'New events committed',
-        labelNames: ['event_type'],
+        help: 'New events committed, by event type and source',
+        labelNames: ['event_type', 'source'],
         registers,
       });
-      for (const t of KNOWN_EVENT_TYPES) this.eventsStored.labels(t).inc(0);
     }
     this.commitBatch = new Histogram({
       name: 'docv_commit_batch_size',
@@ -74,15 +75,15 @@ export class ReceiverMetrics {
     });
     this.attempts = new Counter({
       name: 'docv_delivery_attempts_total',
-      help: 'Outbox delivery attempts by destination and outcome',
-      labelNames: ['destination', 'outcome'],
+      help: "Outbox delivery attempts by destination, outcome and the event's source",
+      labelNames: ['destination', 'outcome', 'source'],
       registers,
     });
     // What a user feels of dispatch: a backlog shows here as lag long before anyone reads the outbox gauge.
     this.deliveryLag = new Histogram({
       name: 'docv_delivery_lag_seconds',
-      help: "Time from an event's receipt to its delivery (the destination's success), by destination, retries included",
-      labelNames: ['destination'],
+      help: "Time from an event's receipt to its delivery (the destination's success), by destination and the event's source, retries included",
+      labelNames: ['destination', 'source'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
@@ -149,11 +150,27 @@ export class ReceiverMetrics {
     };
   }
 
-  onIngest(response: IngestResponse, latencyMs: number): void {
-    this.received?.labels(response.outcome, String(response.status)).inc();
-    this.ackLatency?.labels(response.outcome).observe(latencyMs / 1000);
+  /**
+   * The sources this process serves: each known event type's series starts at 0, so a rate over
+   * it reads from the first event rather than from the second. Label values stay bounded: sources
+   * are configured, never named by a sender. A source removed by a reload keeps its series (a
+   * counter that vanished would read as a reset).
+   */
+  declareSources(names: readonly string[]): void {
+    if (!this.eventsStored) return;
+    for (const source of names) {
+      if (this.declaredSources.has(source)) continue;
+      this.declaredSources.add(source);
+      for (const t of KNOWN_EVENT_TYPES) this.eventsStored.labels(t, source).inc(0);
+    }
+  }
+
+  /** One answer of a source's endpoint (`source`: the pipeline's). */
+  onIngest(response: IngestResponse, latencyMs: number, source: string): void {
+    this.received?.labels(response.outcome, String(response.status), source).inc();
+    this.ackLatency?.labels(response.outcome, source).observe(latencyMs / 1000);
     if (response.outcome === 'accepted' && response.eventType)
-      this.eventsStored?.labels(eventTypeLabel(response.eventType)).inc();
+      this.eventsStored?.labels(eventTypeLabel(response.eventType), source).inc();
   }
 
   onConnectionRefused(reason: RefusalReason): void {
@@ -165,11 +182,13 @@ export class ReceiverMetrics {
   }
 
   onAttempt(delivery: ClaimedDelivery, outcome: AttemptOutcome): void {
-    this.attempts.labels(delivery.destination, outcome.outcome).inc();
+    // The event's source as stored: configured names, and `default` for rows from before sources.
+    this.attempts.labels(delivery.destination, outcome.outcome, delivery.source).inc();
     if (outcome.outcome === 'delivered') {
       // Receipt may be another instance's clock (several on PostgreSQL): a little behind ours reads as 0.
       const lagMs = Date.now() - Date.parse(delivery.receivedAt);
-      if (!Number.isNaN(lagMs)) this.deliveryLag.labels(delivery.destination).observe(Math.max(0, lagMs) / 1000);
+      if (!Number.isNaN(lagMs))
+        this.deliveryLag.labels(delivery.destination, delivery.source).observe(Math.max(0, lagMs) / 1000);
     }
     if (delivery.destination === DECISION_FETCH_DESTINATION) this.decisionFetches.labels(outcome.outcome).inc();
   }

@@ -5,6 +5,7 @@ import {
   refuseUnknownOptions,
   resolveReceiverConfig,
   wireDispatch,
+  type ReceiverConfig,
   type ReceiverConfigInput,
   type WiredDispatch,
 } from '../compose/index.js';
@@ -17,6 +18,16 @@ import { listenError, listeningAddress } from './listen.js';
 import { isLoopbackHost } from './loopback.js';
 import { ReceiverMetrics } from './metrics.js';
 import { buildWorkerApp } from './worker-app.js';
+import {
+  checkReloadable,
+  logReload,
+  oneAtATime,
+  reloadDispatch,
+  restartNeeded,
+  type WorkerReloadReport,
+} from './reload.js';
+
+export type { WorkerReloadReport } from './reload.js';
 
 /**
  * What `startWorker` takes: a worker takes no deliveries, so of the configuration only what
@@ -34,6 +45,9 @@ export interface StartWorkerOptions extends Pick<
   | 'encryption'
   | 'retention'
   | 'retentionIntervalMs'
+  | 'sources'
+  | 'destinations'
+  | 'configFile'
 > {
   /** @deprecated Use `databaseUrl`. */
   db?: string | undefined;
@@ -60,12 +74,26 @@ const WORKER_OPTIONS: ReadonlyArray<keyof StartWorkerOptions> = [
   'encryption',
   'retention',
   'retentionIntervalMs',
+  'sources',
+  'destinations',
+  'configFile',
   'metricsPort',
   'metricsHost',
   'logger',
   'store',
   'handlers',
 ];
+
+/** Settings of a worker a reload cannot change: its store, its log, its metrics listener's token and timeouts. */
+const WORKER_RESTART_SETTINGS = [
+  'databaseUrl',
+  'adminToken',
+  'logLevel',
+  'prettyLogs',
+  'timeouts',
+  'encryption',
+  'retentionIntervalMs',
+] as const satisfies ReadonlyArray<keyof ReceiverConfig>;
 
 export interface RunningWorker {
   dispatcher: Dispatcher;
@@ -76,6 +104,14 @@ export interface RunningWorker {
   readonly destinations: string[];
   /** http://host:port of /healthz, /readyz and /metrics, when `metricsPort` was given. */
   url: string | null;
+  /** The configuration it runs with (the last reloaded one). */
+  readonly config: ReceiverConfig;
+  /**
+   * Applies a new configuration (SIGHUP with a config file): the config file's destinations, the
+   * decision fetch per source, forwards, retention. Checked first: a configuration that cannot
+   * work throws ConfigError and changes nothing. Attempts in flight finish as they started.
+   */
+  reload(next: ReceiverConfig): Promise<WorkerReloadReport>;
   /** Finishes in-flight attempts (the rest stays due) and closes the store. */
   close(): Promise<void>;
 }
@@ -163,6 +199,19 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
   // on PostgreSQL several running it take turns on the store's advisory lock.
   const retention = startRetentionJob(store, config, logger);
   let closing: Promise<void> | null = null;
+  let current = config;
+
+  async function reload(next: ReceiverConfig): Promise<WorkerReloadReport> {
+    if (closing) throw new ConfigError('the worker is shutting down: nothing was reloaded');
+    checkReloadable(next);
+    const restart = restartNeeded(WORKER_RESTART_SETTINGS, next, config);
+    const destinations = await reloadDispatch({ store, wired, retention, logger }, next, current);
+    current = { ...next, ...Object.fromEntries(WORKER_RESTART_SETTINGS.map((key) => [key, config[key]])) };
+    const report: WorkerReloadReport = { destinations, restartNeeded: restart };
+    logReload(logger, report);
+    return report;
+  }
+
   return {
     dispatcher,
     store,
@@ -172,6 +221,11 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
       return destinationNames();
     },
     url,
+    get config() {
+      return current;
+    },
+    // One at a time (two SIGHUPs in a row): each starts from what the previous one applied.
+    reload: oneAtATime(reload),
     close() {
       closing ??= (async () => {
         await retention?.stop();

@@ -1,16 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { AuthConfigError, createInboundAuth, type InboundAuth } from '../auth/index.js';
+import type { InboundAuth } from '../auth/index.js';
 import {
   ConfigError,
-  createReceiverPipeline,
   refuseUnknownOptions,
   resolveReceiverConfig,
   wireDispatch,
   type DeprecatedReceiverSpellings,
   type ReceiverConfig,
   type ReceiverConfigInput,
+  type WiredDispatch,
 } from '../compose/index.js';
+import { sourcesOf, type SourceConfig } from '../compose/config.js';
 import {
   burstThrottle,
   DeliveryBacklog,
@@ -27,23 +28,61 @@ import { listenError, listeningAddress } from './listen.js';
 import { createLogger } from './logger.js';
 import { ReceiverMetrics } from './metrics.js';
 import { isLoopbackHost } from './loopback.js';
+import { checkReloadable, logReload, oneAtATime, reloadDispatch, restartNeeded, type ReloadReport } from './reload.js';
+import { sourceAuth, sourcePrefix, SourceRouter } from './source-router.js';
+
+export type { ReloadReport } from './reload.js';
 
 export interface RunningReceiver {
   /** http://host:port of the server. */
   url: string;
-  webhookUrl: string;
+  /** The first source's URL (the only one's, configured the single-source way). */
+  readonly webhookUrl: string;
+  /** Each source's URL, by name, as configured now. */
+  readonly sourceUrls: Record<string, string>;
   adminUrl: string;
-  config: ReceiverConfig;
+  /** The configuration it runs with (the last reloaded one), with the port it listens on. */
+  readonly config: ReceiverConfig;
   store: Store;
   app: FastifyInstance;
   logger: Logger;
-  auth: InboundAuth;
+  /** The first source's credentials. */
+  readonly auth: InboundAuth;
+  /** The sources served now, each with its credentials and pipeline. */
+  readonly sources: SourceRouter;
   /** The outbox worker of this process, when dispatch is on. */
   dispatcher: Dispatcher | null;
   metrics: ReceiverMetrics;
+  /**
+   * Applies a new configuration (SIGHUP with a config file): its sources, the config file's
+   * destinations, the decision fetch and forwards (dispatch), and retention. Everything is built and
+   * checked first: a configuration that cannot work throws ConfigError and changes nothing.
+   * Requests in flight finish on the source they started on. Listener, store and limits settings
+   * take a restart (the report names those that differ).
+   */
+  reload(next: ReceiverConfig): Promise<ReloadReport>;
   /** Stops accepting, lets in-flight requests and attempts finish, then closes the store. */
   close(): Promise<void>;
 }
+
+/** Settings a reload cannot change: the listener, the store, the limits every source shares. */
+const RESTART_SETTINGS = [
+  'port',
+  'host',
+  'databaseUrl',
+  'maxBodyBytes',
+  'authFailureLimit',
+  'insecureNoAuth',
+  'adminToken',
+  'logLevel',
+  'prettyLogs',
+  'quarantineCapacity',
+  'sqliteWriterThread',
+  'sqliteCheckpointThread',
+  'timeouts',
+  'encryption',
+  'retentionIntervalMs',
+] as const satisfies ReadonlyArray<keyof ReceiverConfig>;
 
 /** What `startReceiver` takes: the configuration (any part of it), and what a program hands in. */
 export interface StartReceiverOptions extends ReceiverConfigInput, DeprecatedReceiverSpellings {
@@ -76,6 +115,9 @@ const RECEIVER_OPTIONS: ReadonlyArray<keyof StartReceiverOptions> = [
   'timeouts',
   'dispatch',
   'socure',
+  'sources',
+  'destinations',
+  'configFile',
   'db',
   'webhookSecrets',
   'signingSecrets',
@@ -87,13 +129,26 @@ const RECEIVER_OPTIONS: ReadonlyArray<keyof StartReceiverOptions> = [
 
 export { ConfigError, resolveReceiverConfig };
 
-/** Refuses configurations that would expose an open endpoint to the network. */
-function checkExposure(config: ReceiverConfig, auth: InboundAuth): void {
+/**
+ * Refuses configurations that would expose an open endpoint to the network: beyond loopback,
+ * every source needs credentials of its own (one open path is an open receiver).
+ */
+function checkExposure(
+  config: ReceiverConfig,
+  sources: ReadonlyArray<{ source: SourceConfig; auth: InboundAuth }>,
+): void {
   if (isLoopbackHost(config.host) || config.insecureNoAuth) return;
-  if (!auth.configured) {
+  const open = sources.find((s) => !s.auth.configured);
+  if (open && sourcePrefix(open.source.name) === '') {
     throw new ConfigError(
       `refusing to listen on ${config.host} without webhook credentials: set --webhook-secret, --basic-auth or --signing-secret ` +
         '(DOCV_WEBHOOK_SECRETS, DOCV_WEBHOOK_BASIC_AUTH, DOCV_WEBHOOK_SIGNING_SECRETS), or pass --insecure-no-auth',
+    );
+  }
+  if (open) {
+    throw new ConfigError(
+      `refusing to listen on ${config.host}: source ${JSON.stringify(open.source.name)} (${open.source.path}) has no webhook credentials; ` +
+        `give it webhookSecrets, basicAuth or signingSecrets${config.configFile ? ` in ${config.configFile}` : ''}, or pass --insecure-no-auth`,
     );
   }
   if (!config.adminToken) {
@@ -108,14 +163,12 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   refuseUnknownOptions('startReceiver', options, RECEIVER_OPTIONS);
   const { logger: givenLogger, store: givenStore, handlers, ...input } = options;
   const config = resolveReceiverConfig(input);
-  let auth: InboundAuth;
-  try {
-    auth = createInboundAuth(config.auth);
-  } catch (err) {
-    if (err instanceof AuthConfigError) throw new ConfigError(err.message);
-    throw err;
-  }
-  checkExposure(config, auth);
+  // Each source's credentials built (and refused) before the store opens; the router builds them
+  // again with the pipelines once it is open.
+  checkExposure(
+    config,
+    sourcesOf(config).map((source) => ({ source, auth: sourceAuth(source, config.auth.trustProxy) })),
+  );
   checkAdminExposure({
     host: config.host,
     adminToken: config.adminToken,
@@ -143,11 +196,10 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   const backlog = new DeliveryBacklog();
   // Dispatch's share of the machine under a steady load: ingest waits for it past a bound.
   const backpressure = new DeliveryBackpressure({ backlog: () => backlog.owed(destinationNames()) });
-  let dispatcher: Dispatcher | null;
-  let destinationsChanged: () => Promise<void>;
+  let wired: WiredDispatch;
   let destinationNames: () => string[] = () => [];
   try {
-    ({ dispatcher, destinationsChanged, destinationNames } = await wireDispatch(config, store, logger, {
+    wired = await wireDispatch(config, store, logger, {
       handlers,
       ingests: true,
       onAttempt: (delivery, outcome) => {
@@ -163,34 +215,41 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
         backlog: () => backlog.owed(destinationNames()),
         ...(store instanceof ThreadedSqliteStore ? { otherLoops: [() => store.writerUtilization()] } : {}),
       }),
-    }));
+    });
+    destinationNames = wired.destinationNames;
   } catch (err) {
     await store.close();
     throw err;
   }
+  const { dispatcher } = wired;
 
   let app: FastifyInstance;
+  let sources: SourceRouter;
   try {
+    sources = new SourceRouter(
+      {
+        config,
+        store,
+        logger,
+        onAccepted: () => dispatcher?.wake(),
+        beforeIngest: dispatcher ? () => backpressure.admit() : undefined,
+      },
+      sourcesOf(config),
+    );
+    metrics.declareSources(sources.routes().map((r) => r.source.name));
     app = await buildApp({
       config,
       store,
       logger,
-      pipeline: createReceiverPipeline({
-        config,
-        store,
-        logger,
-        auth,
-        onAccepted: () => dispatcher?.wake(),
-        beforeIngest: dispatcher ? () => backpressure.admit() : undefined,
-      }),
+      sources,
       metrics,
-      onIngest: (response, latencyMs) => {
+      onIngest: (response, latencyMs, source) => {
         received++;
         if (response.outcome === 'accepted') backlog.accepted();
-        metrics.onIngest(response, latencyMs);
+        metrics.onIngest(response, latencyMs, source);
       },
       onOutboxChange: dispatcher ? () => dispatcher.wake() : undefined,
-      onDestinationsChange: destinationsChanged,
+      onDestinationsChange: wired.destinationsChanged,
     });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -200,18 +259,62 @@ export async function startReceiver(options: StartReceiverOptions = {}): Promise
   dispatcher?.start();
   const retention = startRetentionJob(store, config, logger);
   const { port, url } = listeningAddress(app, config.host, config.port);
+  const running: ReceiverConfig = { ...config, port };
+  let current = running;
   let closing: Promise<void> | null = null;
+
+  async function reload(next: ReceiverConfig): Promise<ReloadReport> {
+    if (closing) throw new ConfigError('the receiver is shutting down: nothing was reloaded');
+    checkReloadable(next);
+    const prepared = sources.prepare(sourcesOf(next));
+    checkExposure({ ...config, configFile: next.configFile }, prepared.routes);
+    // The port asked for (0: any) or the one listened on are both the running one.
+    const restart = restartNeeded(
+      RESTART_SETTINGS,
+      { ...next, port: next.port === config.port ? port : next.port },
+      running,
+    );
+    if (next.auth.trustProxy !== config.auth.trustProxy) restart.push('auth.trustProxy');
+    // The store and dispatch first: a new source's events then find its decision fetch and its
+    // destinations' subscriptions; the sources last, in one assignment (nothing left can fail).
+    const destinations = await reloadDispatch({ store, wired, retention, logger }, next, current);
+    const swapped = sources.commit(prepared);
+    metrics.declareSources(sources.routes().map((r) => r.source.name));
+    // What runs: the new configuration but for what only a restart changes.
+    current = {
+      ...next,
+      ...Object.fromEntries(RESTART_SETTINGS.map((key) => [key, running[key]])),
+      auth: { ...next.auth, trustProxy: config.auth.trustProxy },
+    };
+    const report: ReloadReport = { sources: swapped, destinations, restartNeeded: restart };
+    logReload(logger, report);
+    return report;
+  }
+
+  const sourceUrl = (source: SourceConfig) => `${url}${source.path}`;
   return {
     url,
-    webhookUrl: `${url}${config.webhookPath}`,
+    get webhookUrl() {
+      return sourceUrl(sources.routes()[0]!.source);
+    },
+    get sourceUrls() {
+      return Object.fromEntries(sources.routes().map((r) => [r.source.name, sourceUrl(r.source)]));
+    },
     adminUrl: `${url}/v1`,
-    config: { ...config, port },
+    get config() {
+      return current;
+    },
     store,
     app,
     logger,
-    auth,
+    get auth() {
+      return sources.routes()[0]!.auth;
+    },
+    sources,
     dispatcher,
     metrics,
+    // One at a time (two SIGHUPs in a row): each starts from what the previous one applied.
+    reload: oneAtATime(reload),
     close() {
       closing ??= (async () => {
         backpressure.releaseAll();

@@ -23,9 +23,47 @@ export interface NewDestination {
   signed: boolean;
   /** Forward: the URL had user:password, which is not stored; only a process whose flags give it delivers. */
   urlCredentials: boolean;
+  /**
+   * What it subscribes to (issue 20): only events of these sources and of these event types;
+   * absent or null: all. A log destination's worker passes over the others (its cursor moves on
+   * without a delivery), and its deliveries, counts and replays leave them out.
+   */
+  subscription?: Subscription | null | undefined;
+}
+
+/** Which events a destination takes; a missing or null list means every one. */
+export interface Subscription {
+  sources?: string[] | null | undefined;
+  eventTypes?: string[] | null | undefined;
+}
+
+/** Whether a destination with this subscription takes an event of this source and type. */
+export function subscribes(
+  subscription: Subscription | null | undefined,
+  event: { source: string; eventType: string },
+): boolean {
+  if (!subscription) return true;
+  if (subscription.sources && !subscription.sources.includes(event.source)) return false;
+  if (subscription.eventTypes && !subscription.eventTypes.includes(event.eventType)) return false;
+  return true;
+}
+
+/** A subscription as stored (one text column, JSON), null for "everything". */
+export function subscriptionColumn(subscription: Subscription | null | undefined): string | null {
+  const sources = subscription?.sources ?? null;
+  const eventTypes = subscription?.eventTypes ?? null;
+  if (sources === null && eventTypes === null) return null;
+  return JSON.stringify({ sources, eventTypes });
+}
+
+export function subscriptionOfColumn(value: string | null | undefined): Subscription | null {
+  if (value === null || value === undefined || value === '') return null;
+  const parsed = JSON.parse(value) as Subscription;
+  return { sources: parsed.sources ?? null, eventTypes: parsed.eventTypes ?? null };
 }
 
 export interface StoredDestination extends NewDestination {
+  subscription: Subscription | null;
   state: DestinationState;
   createdAt: string;
   updatedAt: string;
@@ -81,6 +119,8 @@ export interface DestinationRow {
   state: string;
   signed: number | boolean;
   url_credentials: number | boolean;
+  /** JSON (subscriptionColumn); added in issue 20 (SQLite v11, PostgreSQL v12). */
+  subscription: string | null;
   created_at: string | Date;
   updated_at: string | Date;
 }
@@ -93,6 +133,7 @@ export function destinationOf(row: DestinationRow): StoredDestination {
     state: row.state as DestinationState,
     signed: Boolean(row.signed),
     urlCredentials: Boolean(row.url_credentials),
+    subscription: subscriptionOfColumn(row.subscription),
     createdAt: typeof row.created_at === 'string' ? row.created_at : row.created_at.toISOString(),
     updatedAt: typeof row.updated_at === 'string' ? row.updated_at : row.updated_at.toISOString(),
   };
@@ -104,6 +145,7 @@ export function differs(existing: StoredDestination, wanted: NewDestination): bo
     existing.url !== wanted.url ||
     existing.signed !== wanted.signed ||
     existing.urlCredentials !== wanted.urlCredentials ||
-    existing.kind !== wanted.kind
+    existing.kind !== wanted.kind ||
+    subscriptionColumn(existing.subscription) !== subscriptionColumn(wanted.subscription)
   );
 }

@@ -1,4 +1,5 @@
 import { decodeDeliveryCursor, encodeDeliveryCursor } from './cursor.js';
+import { subscribes, type Subscription } from './destinations.js';
 import { destinationTag, logDeliveryId, type DestinationCursor } from './log-outbox.js';
 import { deliveryOf, transactionOfColumn, type DeliverySummaryRow } from './rows.js';
 import {
@@ -29,7 +30,10 @@ export interface PositionedRow extends DeliverySummaryRow {
 export interface LogEventRow {
   seq: number | string;
   event_id: string;
+  /** The transaction key (rows.ts, transactionColumn). */
   docv_transaction_id: string;
+  /** events.source (issue 20): the delivery's source, and what a destination's subscription tests. */
+  source: string;
   event_type: string;
   received_at: string | Date;
 }
@@ -55,8 +59,18 @@ export interface LogViewSource {
     limit: number,
     range: SeqRange,
   ): Promise<PositionedRow[]>;
-  /** Events with lo < seq ≤ hi (of one transaction when given), seq descending. */
-  eventsDesc(lo: number, hi: number, docvTransactionId: string | undefined, limit: number): Promise<LogEventRow[]>;
+  /**
+   * Events with lo < seq ≤ hi, seq descending; of one transaction id when given (a plain id: under
+   * `source` when given, else under every source: where.ts, whereTransaction), of one source when
+   * `source` is given.
+   */
+  eventsDesc(
+    lo: number,
+    hi: number,
+    docvTransactionId: string | undefined,
+    limit: number,
+    source?: string,
+  ): Promise<LogEventRow[]>;
   /** The (event seq, destination) pairs among these events that have a row. */
   rowKeys(seqs: number[]): Promise<Array<{ event_seq: number | string; destination: string }>>;
   /** When the cursor of `destination` passed each of these seqs, where a mark says so. */
@@ -108,6 +122,20 @@ export interface LogViewSource {
    * (any time; its started_at). Through the index (destination, started_at).
    */
   attemptsOf(destination: string, since: Date): Promise<RecordedAttempts>;
+
+  // Issue 20 (sources): destinations that take only some events.
+
+  /**
+   * The subscriptions of the stored destinations that have one (destinations.subscription), by
+   * name. A log delivery read back from the log exists only for an event its destination's
+   * subscription takes (its reader passed over the others). Absent: no destination has one.
+   */
+  subscriptions?(): Promise<Map<string, Subscription>>;
+  /**
+   * Events with lo < seq ≤ hi that `subscription` takes (subscribes()), counted row by row: the
+   * callers keep the span within EXACT_COUNT_SPAN (eventsTakenBetween).
+   */
+  countSubscribedEvents?(lo: number, hi: number, subscription: Subscription): Promise<number>;
 }
 
 /** A range of log positions: after < seq ≤ upTo. */
@@ -140,7 +168,8 @@ export function logDelivery(event: LogEventRow, cursor: DestinationCursor, deliv
   return {
     deliveryId: logDeliveryId(event.event_id, cursor.destination),
     eventId: event.event_id,
-    docvTransactionId: transactionOfColumn(event.docv_transaction_id),
+    docvTransactionId: transactionOfColumn(event.docv_transaction_id, event.source),
+    source: event.source,
     eventType: event.event_type,
     destination: cursor.destination,
     state: delivered ? 'delivered' : 'pending',
@@ -205,6 +234,7 @@ export async function listDeliveriesFromLog(
     delivery: deliveryOf(row),
   }));
   const fromLog: Positioned[] = [];
+  const subscriptions = (await source.subscriptions?.()) ?? new Map<string, Subscription>();
   if (filter.state !== 'failed' && filter.state !== 'dead') {
     const cursors = (await source.cursors())
       .filter((c) => filter.destination === undefined || c.destination === filter.destination)
@@ -217,7 +247,7 @@ export async function listDeliveriesFromLog(
       if (filter.state === 'delivered') hi = Math.min(hi, Math.max(...cursors.map((c) => c.seq)));
       if (after) hi = Math.min(hi, after.seq);
       for (let chunk = 0; chunk < MAX_CHUNKS && hi > lo && fromLog.length < want; chunk++) {
-        const events = await source.eventsDesc(lo, hi, filter.docvTransactionId, want);
+        const events = await source.eventsDesc(lo, hi, filter.docvTransactionId, want, filter.source);
         if (events.length === 0) break;
         const seqs = events.map((e) => Number(e.seq));
         const withRow = new Set(
@@ -230,6 +260,8 @@ export async function listDeliveriesFromLog(
             if (seq <= cursor.fromSeq || (cursor.untilSeq !== null && seq > cursor.untilSeq)) continue;
             if (after && !before(after, { seq, destination: cursor.destination })) continue;
             if (withRow.has(`${seq}\u0000${cursor.destination}`)) continue;
+            // Its reader passes over the events its subscription does not take: no delivery.
+            if (!takes(subscriptions, cursor.destination, event)) continue;
             const state: DeliveryState = seq <= cursor.seq ? 'delivered' : 'pending';
             if (filter.state !== undefined && state !== filter.state) continue;
             found.push({ event, cursor });
@@ -270,6 +302,16 @@ async function deliveredTimes(
   return out;
 }
 
+/** Whether `destination` takes the event (a destination without a subscription takes every one). */
+export function takes(
+  subscriptions: ReadonlyMap<string, Subscription>,
+  destination: string,
+  event: Pick<LogEventRow, 'source' | 'event_type'>,
+): boolean {
+  const subscription = subscriptions.get(destination);
+  return subscription === undefined || subscribes(subscription, { source: event.source, eventType: event.event_type });
+}
+
 /** A log delivery without a row, by its id; null when the id names none. */
 export async function logDeliveryById(
   source: LogViewSource,
@@ -280,6 +322,7 @@ export async function logDeliveryById(
   const event = await source.eventById(parsed.eventId);
   if (!event || Number(event.seq) <= cursor.fromSeq) return null;
   if (cursor.untilSeq !== null && Number(event.seq) > cursor.untilSeq) return null;
+  if (!takes((await source.subscriptions?.()) ?? new Map(), cursor.destination, event)) return null;
   const times = await source.deliveredAt(cursor.destination, [Number(event.seq)]);
   const delivery = logDelivery(event, cursor, times.get(Number(event.seq)) ?? null);
   return { event, cursor, delivery: { ...delivery, history: [] } };
@@ -330,6 +373,35 @@ export function holesWithin(batches: LogDeletion[], from: number, to: number): n
   return holes;
 }
 
+/**
+ * The events with lo < seq ≤ hi a destination with `subscription` takes (issue 20): its reader
+ * passed over the others, which then are no delivery of it. Without a subscription, eventsBetween.
+ * With one, counted row by row (each row's source and type tested) when the span within the
+ * log's bounds is at most EXACT_COUNT_SPAN, as eventsBetween counts; past that, counting would
+ * mean reading every event of the span (no index has the source or the type: each would cost
+ * ingest a B-tree), so the count is eventsBetween's: the events the cursor passed, those passed
+ * over included. So a subscribed destination's delivered count (and health attempts) over a span
+ * of more than EXACT_COUNT_SPAN positions is an upper bound, and a row count (failed, dead) is
+ * always exact. The subscription tested is the current one: events passed over under an earlier
+ * one are counted by what it takes now.
+ */
+export async function eventsTakenBetween(
+  source: LogViewSource,
+  lo: number,
+  hi: number,
+  subscription: Subscription | undefined,
+): Promise<number> {
+  if (subscription === undefined || !source.countSubscribedEvents) return eventsBetween(source, lo, hi);
+  if (hi <= lo) return 0;
+  const bounds = await source.logBounds();
+  if (bounds === null) return 0;
+  const from = Math.max(lo, bounds.min - 1);
+  const to = Math.min(hi, bounds.max);
+  if (to <= from) return 0;
+  if (to - from <= EXACT_COUNT_SPAN) return source.countSubscribedEvents(from, to, subscription);
+  return eventsBetween(source, from, to);
+}
+
 /** Every event in the log, by the rule of eventsBetween. */
 export function countLog(source: LogViewSource): Promise<number> {
   return eventsBetween(source, 0, Number.MAX_SAFE_INTEGER);
@@ -343,19 +415,29 @@ export async function countDeliveriesFromLog(source: LogViewSource): Promise<Rec
   return counts;
 }
 
-/** What each log destination's cursor says of the events that have no row: delivered behind it, pending ahead. */
+/**
+ * What each log destination's cursor says of the events that have no row: delivered behind it,
+ * pending ahead. A destination with a subscription: of the events it takes (eventsTakenBetween,
+ * exact within EXACT_COUNT_SPAN positions, an upper bound past that).
+ */
 async function logCountsByDestination(source: LogViewSource): Promise<Record<string, Record<DeliveryState, number>>> {
   const out: Record<string, Record<DeliveryState, number>> = {};
+  const subscriptions = (await source.subscriptions?.()) ?? new Map<string, Subscription>();
   for (const cursor of await source.cursors()) {
     const counts = (out[cursor.destination] ??= emptyCounts());
-    counts.delivered +=
-      (await eventsBetween(source, cursor.fromSeq, cursor.seq)) -
-      (await source.countRows(cursor.destination, cursor.fromSeq, cursor.seq));
+    const subscription = subscriptions.get(cursor.destination);
+    counts.delivered += Math.max(
+      0,
+      (await eventsTakenBetween(source, cursor.fromSeq, cursor.seq, subscription)) -
+        (await source.countRows(cursor.destination, cursor.fromSeq, cursor.seq)),
+    );
     const last = cursor.untilSeq ?? Number.MAX_SAFE_INTEGER;
     if (last > cursor.seq)
-      counts.pending +=
-        (await eventsBetween(source, cursor.seq, last)) -
-        (await source.countRows(cursor.destination, cursor.seq, last));
+      counts.pending += Math.max(
+        0,
+        (await eventsTakenBetween(source, cursor.seq, last, subscription)) -
+          (await source.countRows(cursor.destination, cursor.seq, last)),
+      );
   }
   return out;
 }
@@ -378,11 +460,14 @@ export async function countDeliveriesByDestinationFromLog(
  * Each destination the store knows (cursors, stored destinations, destinations with rows), by
  * name. A log destination's first attempts leave no record: they are counted from its cursor,
  * position now minus its position at `since` (the last mark at or before it: to the second),
- * less the events in between that have a row (their attempts, if any, are records). A
- * delivered first attempt's time is the last mark's.
+ * less the events in between that have a row (their attempts, if any, are records); for a
+ * destination with a subscription, of the events in between it takes (eventsTakenBetween: exact
+ * within EXACT_COUNT_SPAN positions, an upper bound past that). A delivered first attempt's time
+ * is the last mark's.
  */
 export async function destinationHealthFromLog(source: LogViewSource, since: Date): Promise<DestinationHealth[]> {
   const cursors = new Map((await source.cursors()).map((c) => [c.destination, c]));
+  const subscriptions = (await source.subscriptions?.()) ?? new Map<string, Subscription>();
   const names = [...new Set([...cursors.keys(), ...(await source.knownDestinations())])].sort((a, b) =>
     a < b ? -1 : a > b ? 1 : 0,
   );
@@ -399,8 +484,16 @@ export async function destinationHealthFromLog(source: LogViewSource, since: Dat
           ? { seq: cursor.seq }
           : await source.markAtOrBefore(destination, since);
       const start = Math.min(cursor.seq, Math.max(cursor.fromSeq, then?.seq ?? cursor.fromSeq));
-      if (cursor.seq > start)
-        attempts += Math.max(0, cursor.seq - start - (await source.countRows(destination, start, cursor.seq)));
+      if (cursor.seq > start) {
+        // A subscribed destination's cursor also passes the events it does not take: those it
+        // took, exact within EXACT_COUNT_SPAN positions, every position past that (eventsTakenBetween).
+        const subscription = subscriptions.get(destination);
+        const moved =
+          subscription === undefined
+            ? cursor.seq - start
+            : await eventsTakenBetween(source, start, cursor.seq, subscription);
+        attempts += Math.max(0, moved - (await source.countRows(destination, start, cursor.seq)));
+      }
       const latest = await source.markAtOrBefore(destination, null);
       if (latest && (lastDeliveredAt === null || latest.at > lastDeliveredAt)) lastDeliveredAt = latest.at;
     }

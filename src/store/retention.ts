@@ -39,28 +39,71 @@ export interface RetentionRunReport {
   heldBy: Partial<Record<RetentionStep['kind'], string>>;
 }
 
-/** One pass of the policy over the store, step by step until each kind has nothing more due. */
+/** A policy and the sources it covers (absent: every source). */
+export interface ScopedRetentionPolicy {
+  policy: RetentionPolicy;
+  sources?: RetentionStep['sources'];
+}
+
+/**
+ * Which policy covers which sources: each source with a policy of its own (`off` included) has it,
+ * and the receiver-wide one covers every other source, those no longer configured included (their
+ * rows stay in the store and age like any other).
+ */
+export function retentionScopes(
+  receiverWide: RetentionPolicy | undefined,
+  sources: ReadonlyArray<{ name: string; retention?: RetentionPolicy | undefined }>,
+): ScopedRetentionPolicy[] {
+  const own = sources.filter((s) => s.retention !== undefined);
+  const scopes: ScopedRetentionPolicy[] = own.map((s) => ({ policy: s.retention!, sources: { only: [s.name] } }));
+  if (receiverWide)
+    scopes.push(
+      own.length > 0 ? { policy: receiverWide, sources: { except: own.map((s) => s.name) } } : { policy: receiverWide },
+    );
+  return scopes;
+}
+
+/** Whether any scope removes anything. */
+export function scopesAreOn(scopes: readonly ScopedRetentionPolicy[]): boolean {
+  return scopes.some(
+    (s) => s.policy.raw !== undefined || s.policy.events !== undefined || s.policy.quarantine !== undefined,
+  );
+}
+
+/**
+ * One pass of the policies over the store, step by step until each kind has nothing more due:
+ * raw bodies, events and quarantine scope by scope (each source by its own policy), then the
+ * tombstones once, kept as long as the longest events= of any scope (a tombstone carries no data;
+ * it answers "removed on …" for as long as the transaction could have been there).
+ */
 export async function runRetention(
   store: RetentionStore,
-  policy: RetentionPolicy,
+  policies: RetentionPolicy | readonly ScopedRetentionPolicy[],
   options: RetentionRunOptions = {},
 ): Promise<RetentionRunReport> {
+  const scopes: readonly ScopedRetentionPolicy[] = Array.isArray(policies)
+    ? policies
+    : [{ policy: policies as RetentionPolicy }];
   const clock = options.now ?? (() => new Date());
   const report: RetentionRunReport = { raw: 0, events: 0, quarantine: 0, tombstones: 0, steps: 0, heldBy: {} };
   const start = clock().getTime();
-  const kinds: Array<[RetentionStep['kind'], number | undefined]> = [
-    ['raw', policy.raw],
-    ['events', policy.events],
-    ['quarantine', policy.quarantine],
-    // A tombstone says a transaction was removed; kept as long as its events were.
-    ['tombstones', policy.events],
-  ];
-  for (const [kind, age] of kinds) {
+  const steps: Array<[RetentionStep['kind'], number | undefined, RetentionStep['sources']]> = [];
+  for (const kind of ['raw', 'events', 'quarantine'] as const)
+    for (const scope of scopes) steps.push([kind, scope.policy[kind], scope.sources]);
+  const eventAges = scopes.map((s) => s.policy.events).filter((age): age is number => age !== undefined);
+  if (eventAges.length > 0) steps.push(['tombstones', Math.max(...eventAges), undefined]);
+  for (const [kind, age, sources] of steps) {
     if (age === undefined) continue;
     const before = new Date(start - age);
     for (let i = 0; i < 10_000_000; i++) {
       if (options.signal?.aborted) return report;
-      const result = await store.retentionStep({ kind, before, limit: options.batch ?? RETENTION_BATCH, now: clock() });
+      const result = await store.retentionStep({
+        kind,
+        before,
+        limit: options.batch ?? RETENTION_BATCH,
+        now: clock(),
+        ...(sources ? { sources } : {}),
+      });
       report.steps++;
       report[kind] += result.removed;
       if (result.heldBy) report.heldBy[kind] = result.heldBy;

@@ -6,6 +6,7 @@ import {
   type CanonicalFields,
 } from '../contract/index.js';
 import type { TransactionLifecycle } from '../lifecycle/index.js';
+import { DEFAULT_SOURCE } from '../contract/source.js';
 import { encodeActivityCursor, encodeCursor, type CursorKind } from './cursor.js';
 import type { DeliveryState, OutboxDelivery, Page, StoredEventSummary, TransactionSummary } from './types.js';
 import { headersWithoutCredentials } from '../auth/redact.js';
@@ -18,7 +19,7 @@ function iso(t: Timestamp): string {
 }
 
 export const EVENT_SUMMARY_COLUMNS =
-  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time, customer_user_id, decision, received_at, canonical, evaluation_id, duplicates, last_duplicate_at';
+  'seq, event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, source, event_type, event_time, customer_user_id, decision, received_at, canonical, evaluation_id, duplicates, last_duplicate_at';
 
 /**
  * "No transaction" (a test event, a RiskOS note not linked yet) is stored as the empty string,
@@ -28,12 +29,53 @@ export const EVENT_SUMMARY_COLUMNS =
  */
 export const NO_TRANSACTION = '';
 
-export function transactionColumn(docvTransactionId: string | null): string {
-  return docvTransactionId ?? NO_TRANSACTION;
+/**
+ * Between a transaction id and its source in a transaction key. A control character, which every
+ * dialect refuses in an id (contract keyTextProblem), so no id can forge another source's key.
+ */
+export const SOURCE_SEPARATOR = '\u001f';
+
+/**
+ * The transaction key: what docv_transaction_id holds in every table (events, transactions,
+ * deliveries, decisions, tombstones). The same id under two sources is two transactions (issue
+ * 20), so the key is scoped: the id alone under the default source (every row stored before
+ * sources existed, and a single-source receiver's), `<id>\u001f<source>` under any other. Why a
+ * scoped key rather than a (source, id) pair: every per-transaction index and query stays as it
+ * is, no table is rebuilt on upgrade, and a prefix search of ids still finds every source's
+ * transaction (the id comes first). Readers map it back with transactionOfColumn and the row's
+ * source column (decision 0015).
+ */
+export function transactionColumn(docvTransactionId: string | null, source: string): string {
+  if (docvTransactionId === null) return NO_TRANSACTION;
+  return source === DEFAULT_SOURCE ? docvTransactionId : `${docvTransactionId}${SOURCE_SEPARATOR}${source}`;
 }
 
-export function transactionOfColumn(value: string): string | null {
-  return value === NO_TRANSACTION ? null : value;
+/** The transaction id of a stored key, given the row's source. */
+export function transactionOfColumn(value: string, source: string): string | null {
+  if (value === NO_TRANSACTION) return null;
+  if (source === DEFAULT_SOURCE) return value;
+  const suffix = `${SOURCE_SEPARATOR}${source}`;
+  return value.endsWith(suffix) ? value.slice(0, -suffix.length) : value;
+}
+
+/** The source a stored key names (rows that have no source column of their own: tombstones). */
+export function sourceOfColumn(value: string): string {
+  const at = value.indexOf(SOURCE_SEPARATOR);
+  return at < 0 ? DEFAULT_SOURCE : value.slice(at + 1);
+}
+
+/**
+ * The keys of one transaction id under any source: the id itself (default source) and the range
+ * `[<id>\u001f, <id>\u0020)`, which holds exactly `<id>\u001f<every other source>` in byte order:
+ * SQLite's (where.ts, whereTransaction). PostgreSQL's collation may not be byte order; it probes
+ * each known source's key instead (postgres/source-keys.ts).
+ */
+export function transactionKeyRange(docvTransactionId: string): { exact: string; from: string; to: string } {
+  return {
+    exact: docvTransactionId,
+    from: `${docvTransactionId}${SOURCE_SEPARATOR}`,
+    to: `${docvTransactionId}\u0020`,
+  };
 }
 
 /** The columns of `events` that every listing shows, as both stores name them. */
@@ -42,6 +84,8 @@ export interface EventSummaryRow {
   dedupe_key: string;
   delivery_id: string | null;
   docv_transaction_id: string;
+  /** Added in issue 20 (SQLite v11, PostgreSQL v12), `default` for rows stored before. */
+  source: string;
   event_type: string;
   event_time: string;
   customer_user_id: string | null;
@@ -67,10 +111,10 @@ export function metadataOf(row: Pick<EventSummaryRow, 'canonical'>): CanonicalFi
  */
 export function canonicalOfRow(
   payload: unknown,
-  row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>,
+  row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id' | 'source'>,
 ): CanonicalEvent {
   const event = canonicalFromStored(payload, metadataOf(row));
-  event.docvTransactionId = transactionOfColumn(row.docv_transaction_id);
+  event.docvTransactionId = transactionOfColumn(row.docv_transaction_id, row.source);
   return event;
 }
 
@@ -78,7 +122,8 @@ export function eventSummaryOf(row: EventSummaryRow): StoredEventSummary {
   const meta = metadataOf(row);
   return {
     eventId: row.event_id,
-    docvTransactionId: transactionOfColumn(row.docv_transaction_id),
+    docvTransactionId: transactionOfColumn(row.docv_transaction_id, row.source),
+    source: row.source,
     eventType: row.event_type,
     eventTime: row.event_time,
     eventTimeSource: meta?.eventTimeSource ?? 'event',
@@ -99,6 +144,8 @@ export interface DeliverySummaryRow {
   delivery_id: string;
   event_id: string;
   docv_transaction_id: string;
+  /** The event's source (joined from events, or the deliveries row's own column). */
+  source: string;
   event_type: string;
   destination: string;
   state: DeliveryState;
@@ -115,7 +162,8 @@ export function deliveryOf(row: DeliverySummaryRow): OutboxDelivery {
   return {
     deliveryId: row.delivery_id,
     eventId: row.event_id,
-    docvTransactionId: transactionOfColumn(row.docv_transaction_id),
+    docvTransactionId: transactionOfColumn(row.docv_transaction_id, row.source),
+    source: row.source,
     eventType: row.event_type,
     destination: row.destination,
     state: row.state,
@@ -131,9 +179,9 @@ export function deliveryOf(row: DeliverySummaryRow): OutboxDelivery {
 }
 
 /** The lifecycle as the API shows it: without the sets kept to fold the next event in. */
-export function withoutBookkeeping(state: TransactionLifecycle): TransactionSummary {
+export function withoutBookkeeping(state: TransactionLifecycle, source: string): TransactionSummary {
   const { seen: _seen, ...summary } = state;
-  return summary;
+  return { ...summary, source };
 }
 
 /** A page of `limit` rows out of `limit + 1` fetched: the extra row says whether more follow. */

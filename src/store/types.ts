@@ -30,6 +30,12 @@ export interface IngestInput {
   rawBody: Uint8Array;
   headers: Record<string, string>;
   receivedAt: Date;
+  /**
+   * The source it came through (contract/source.ts); DEFAULT_SOURCE when absent. It scopes the
+   * transaction (rows.ts, transactionColumn) and a RiskOS note's evaluation link; the dedupe key
+   * is already scoped by ingest (dedupe-key.ts).
+   */
+  source?: string | undefined;
 }
 
 export type IngestOutcome =
@@ -48,12 +54,16 @@ export interface QuarantineInput {
   body: Uint8Array;
   bodySize: number;
   receivedAt: Date;
+  /** The source whose endpoint refused it (reprocessing runs it through that source again); DEFAULT_SOURCE when absent. */
+  source?: string | undefined;
 }
 
 export interface StoredEventSummary {
   eventId: string;
   /** Null for a test event or a RiskOS note not linked to a transaction (yet). */
   docvTransactionId: string | null;
+  /** The source it came through. */
+  source: string;
   eventType: string;
   eventTime: string;
   /** `receipt` when the sender gave no event time and the receipt time stands in. */
@@ -87,7 +97,24 @@ export interface StoredEvent extends StoredEventSummary {
   removedByRetention?: { raw: string };
 }
 
-export type TransactionSummary = Omit<TransactionLifecycle, 'seen'>;
+/** A transaction: its lifecycle, and the source whose events it holds (the same id under two sources is two transactions). */
+export type TransactionSummary = Omit<TransactionLifecycle, 'seen'> & { source: string };
+
+/**
+ * A transaction id looked up without its source matched transactions of several sources: the
+ * caller must say which (the admin API answers 409 with them, the CLI asks for --source).
+ */
+export class AmbiguousTransactionError extends Error {
+  constructor(
+    readonly docvTransactionId: string,
+    readonly sources: string[],
+  ) {
+    super(
+      `transaction ${JSON.stringify(docvTransactionId)} exists under several sources (${sources.join(', ')}); say which one`,
+    );
+    this.name = 'AmbiguousTransactionError';
+  }
+}
 
 export interface TransactionView extends TransactionSummary {
   events: StoredEventSummary[];
@@ -105,6 +132,8 @@ export interface QuarantineEntry {
   bodyTruncated: boolean;
   /** The dialect the body was closest to (null when it was not JSON or was rejected before parsing). */
   dialect: Dialect | null;
+  /** The source whose endpoint refused it. */
+  source: string;
   /** The last time the body was run through ingest again, and what came of it. */
   reprocessed: QuarantineReprocessResult | null;
 }
@@ -122,6 +151,7 @@ export interface QuarantineFilter extends PageRequest {
   status?: number | undefined;
   /** true: only rows run through ingest again; false: only rows never reprocessed. */
   reprocessed?: boolean | undefined;
+  source?: string | undefined;
   /** Received at or after. */
   from?: Date | undefined;
   /** Received before. */
@@ -153,6 +183,8 @@ export interface PageRequest {
  * A transaction that changes while someone pages moves to the top (a new first page shows it).
  */
 export interface TransactionFilter extends PageRequest {
+  /** Only this source's transactions (no index: a bounded walk, as for dialect and environment). */
+  source?: string | undefined;
   status?: string | undefined;
   decision?: CanonicalDecision | undefined;
   customerUserId?: string | undefined;
@@ -215,6 +247,8 @@ export interface DestinationHealth {
 }
 
 export interface EventFilter extends PageRequest {
+  source?: string | undefined;
+  /** With `source` unset, the events of this id under every source. */
   docvTransactionId?: string | undefined;
   eventType?: string | undefined;
   evaluationId?: string | undefined;
@@ -263,6 +297,8 @@ export interface OutboxDelivery {
   deliveryId: string;
   eventId: string;
   docvTransactionId: string | null;
+  /** The event's source. */
+  source: string;
   eventType: string;
   destination: string;
   state: DeliveryState;
@@ -326,6 +362,8 @@ export interface AttemptResult {
 }
 
 export interface DeliveryFilter extends PageRequest {
+  /** Only deliveries of this source's events. */
+  source?: string | undefined;
   state?: DeliveryState | undefined;
   destination?: string | undefined;
   docvTransactionId?: string | undefined;
@@ -338,6 +376,7 @@ export interface DeliveryFilter extends PageRequest {
 }
 
 export interface ReplayFilter {
+  source?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
   eventType?: string | undefined;
@@ -365,7 +404,11 @@ export interface EventLog {
 
 /** What was accepted, as read back: transactions with their lifecycle, events, counts. */
 export interface ReadModel {
-  getTransaction(docvTransactionId: string): Promise<TransactionView | null>;
+  /**
+   * One transaction. With `source`, that source's; without, the one transaction of that id under
+   * any source, or AmbiguousTransactionError when several sources have one.
+   */
+  getTransaction(docvTransactionId: string, source?: string): Promise<TransactionView | null>;
   listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>>;
   getEvent(eventId: string): Promise<StoredEvent | null>;
   listEvents(filter: EventFilter): Promise<Page<StoredEventSummary>>;
@@ -435,12 +478,12 @@ export interface Outbox extends DeliveryQueue {
 /** Where the decision fetch puts Socure's answer (or its absence), folded into the lifecycle. */
 export interface DecisionRecords {
   /** Stores the decision from Get A DocV Transaction and folds it into the lifecycle. */
-  recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void>;
+  recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision, source?: string): Promise<void>;
   /**
    * The decision fetch gave up without a decision: the transaction says so (lifecycle
    * `decisionUnavailable`, anomaly `decision_unavailable`) until a decision arrives.
    */
-  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void>;
+  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date, source?: string): Promise<void>;
 }
 
 /** The destinations kept in the store, which every process on it shares. */
@@ -475,6 +518,12 @@ export interface RetentionStep {
   limit: number;
   /** When the step runs (the marker and tombstone time): injectable, for tests. */
   now: Date;
+  /**
+   * Which sources' rows (retention per source): `only` these, or all `except` these (the
+   * receiver-wide policy covers every source without one of its own). Absent: every source.
+   * Ignored by `tombstones`.
+   */
+  sources?: { only: string[] } | { except: string[] } | undefined;
 }
 
 export interface RetentionStepResult {
@@ -508,6 +557,7 @@ export interface ErasureRecord {
 /** A transaction that is gone: why, and when. No personal data. */
 export interface Tombstone {
   docvTransactionId: string;
+  source: string;
   removedAt: string;
   reason: 'retention' | 'erasure';
 }
@@ -533,7 +583,7 @@ export interface RetentionStore {
   /** Erasures, newest first; with `customerUserId`, only that customer's (found by its hash). */
   listErasures(filter: PageRequest & { customerUserId?: string | undefined }): Promise<Page<ErasureRecord>>;
   /** Why a transaction that is not there is gone, when it was removed by retention or erased. */
-  getTombstone(docvTransactionId: string): Promise<Tombstone | null>;
+  getTombstone(docvTransactionId: string, source?: string): Promise<Tombstone | null>;
 }
 
 /**

@@ -1,9 +1,9 @@
 import type { TransactionFilter } from './types.js';
 
 /*
- * dialect and environment have no index of their own: an index on (dialects | environment,
- * last_received_at, seq) would be one more B-tree entry moved by every event, since every event
- * moves last_received_at. They are tested on the rows of the index the rest of the filter walks
+ * dialect, environment and source (issue 20) have no index of their own: an index on (dialects |
+ * environment | source, last_received_at, seq) would be one more B-tree entry moved by every
+ * event, since every event moves last_received_at. They are tested on the rows of the index the rest of the filter walks
  * (activity, status, decision, anomalous), which costs nothing when most transactions match and
  * the whole index when none does (a dialect nobody sends: 190 ms at 1M events). So that walk is
  * bounded: a list page or a count examines at most UNINDEXED_WALK rows of it and says when it
@@ -43,7 +43,7 @@ type Conditions = Omit<TransactionFilter, 'limit' | 'cursor'>;
 
 /** Whether the filter has a condition no index answers, and so walks a bounded number of rows. */
 export function hasUnindexedCondition(filter: Conditions): boolean {
-  return filter.dialect !== undefined || filter.environment !== undefined;
+  return filter.dialect !== undefined || filter.environment !== undefined || filter.source !== undefined;
 }
 
 /**
@@ -51,6 +51,6 @@ export function hasUnindexedCondition(filter: Conditions): boolean {
  * code walks the anomalous ones (its code is tested on their rows with dialect and environment).
  */
 export function walkedFilter(filter: Conditions): Conditions {
-  const { dialect: _dialect, environment: _environment, anomaly, ...rest } = filter;
+  const { dialect: _dialect, environment: _environment, source: _source, anomaly, ...rest } = filter;
   return anomaly === undefined ? rest : { ...rest, anomaly: 'any' };
 }

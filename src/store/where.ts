@@ -1,4 +1,5 @@
-import { MAX_SEARCH_LENGTH } from './types.js';
+import { transactionColumn, transactionKeyRange } from './rows.js';
+import { MAX_SEARCH_LENGTH, type RetentionStep } from './types.js';
 
 /**
  * How a driver marks parameters: better-sqlite3 binds `?` in the order they appear, pg numbers
@@ -68,4 +69,41 @@ export function searchTermOf(search: string | undefined): string | null {
   if (term === '') return null;
   if (term.length > MAX_SEARCH_LENGTH) throw new RangeError(`search is longer than ${MAX_SEARCH_LENGTH} characters`);
   return term;
+}
+
+/**
+ * The rows of one transaction id (issue 20): with `source`, its key under that source (one
+ * lookup); without, the id under every source, the key itself or `<id>\u001f<source>` (rows.ts,
+ * transactionKeyRange). Written as one range, [id, id + U+0020), which an index on the column
+ * answers with one scan (an equality OR a range made SQLite's planner walk the log instead): the
+ * range holds the id's keys and nothing else, since no id has a control character; the last
+ * test keeps that exact for a row stored before ids were checked for them. `column` is the
+ * transaction key column as the query names it (`d.docv_transaction_id`). SQLite only: the range
+ * needs byte order, which SQLite's BINARY collation is; a PostgreSQL database's collation may
+ * ignore the control character, so PostgreSQL probes each known source's key instead
+ * (postgres/source-keys.ts).
+ */
+export function whereTransaction(
+  where: Where,
+  column: string,
+  docvTransactionId: string,
+  source: string | undefined,
+): Where {
+  if (source !== undefined) return where.add(`${column} = ?`, transactionColumn(docvTransactionId, source));
+  const { exact, from, to } = transactionKeyRange(docvTransactionId);
+  return where.raw(
+    `${column} >= ${where.param(exact)} AND ${column} < ${where.param(to)} AND (${column} = ${where.param(exact)} OR ${column} >= ${where.param(from)})`,
+  );
+}
+
+/**
+ * A retention step's sources (RetentionStep.sources) as a condition on `column`: `only` these,
+ * or all `except` these; nothing when the step has none (every source).
+ */
+export function whereSources(where: Where, column: string, sources: RetentionStep['sources']): Where {
+  if (sources === undefined) return where;
+  const only = 'only' in sources;
+  const names = only ? sources.only : sources.except;
+  if (names.length === 0) return only ? where.raw('1 = 0') : where;
+  return where.raw(`${column} ${only ? 'IN' : 'NOT IN'} (${names.map((n) => where.param(n)).join(', ')})`);
 }

@@ -116,7 +116,7 @@ describe('worker: health and metrics', () => {
       10_000,
     );
     expect(text).toMatch(
-      /^docv_delivery_attempts_total\{destination="forward:127\.0\.0\.1:\d+\/docv",outcome="delivered"\} 12$/m,
+      /^docv_delivery_attempts_total\{destination="forward:127\.0\.0\.1:\d+\/docv",outcome="delivered",source="default"\} 12$/m,
     );
     expect(text).toMatch(/^docv_commit_batch_size_count [1-9]\d*$/m);
     expect(text).toMatch(/^docv_process_resident_memory_bytes \d+/m);

@@ -95,12 +95,16 @@ function stubStore(
     decision: initial.decision ?? null,
     decisionSource: initial.decision ? (initial.decisionSource ?? 'event') : null,
   };
-  const recorded: Array<{ eventId: string; docvTransactionId: string; decision: FetchedDecision }> = [];
-  const unavailable: Array<{ docvTransactionId: string; reason: string; at: Date }> = [];
+  const recorded: Array<{ eventId: string; docvTransactionId: string; decision: FetchedDecision; source?: string }> =
+    [];
+  const unavailable: Array<{ docvTransactionId: string; reason: string; at: Date; source?: string }> = [];
+  const looked: Array<string | undefined> = [];
   const store: DecisionFetchStore = {
-    async getTransaction(id): Promise<TransactionView> {
+    async getTransaction(id, source): Promise<TransactionView> {
+      looked.push(source);
       return {
         docvTransactionId: id,
+        source: source ?? 'default',
         status: 'DOCUMENTS_UPLOADED',
         decision: state.decision,
         decisionSource: state.decisionSource,
@@ -115,15 +119,15 @@ function stubStore(
         events: [],
       };
     },
-    async recordDecision(eventId, docvTransactionId, decision) {
-      recorded.push({ eventId, docvTransactionId, decision });
+    async recordDecision(eventId, docvTransactionId, decision, source) {
+      recorded.push({ eventId, docvTransactionId, decision, ...(source !== 'default' ? { source } : {}) });
     },
-    async markDecisionUnavailable(docvTransactionId, reason, at) {
+    async markDecisionUnavailable(docvTransactionId, reason, at, source) {
       if (initial.markFails) throw new Error('database is locked');
-      unavailable.push({ docvTransactionId, reason, at });
+      unavailable.push({ docvTransactionId, reason, at, ...(source !== 'default' ? { source } : {}) });
     },
   };
-  return { store, recorded, unavailable };
+  return { store, recorded, unavailable, looked };
 }
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -133,6 +137,7 @@ function claimed(
     attempts?: number;
     createdAt?: string;
     docvTransactionId?: string | null;
+    source?: string;
     event?: Partial<CanonicalEvent>;
   } = {},
 ): ClaimedDelivery {
@@ -141,6 +146,7 @@ function claimed(
     deliveryId: 'dl-1',
     eventId: 'ev-1',
     docvTransactionId,
+    source: overrides.source ?? 'default',
     eventType: 'DOCUMENTS_UPLOADED',
     destination: DECISION_FETCH_DESTINATION,
     state: 'pending',
@@ -253,6 +259,34 @@ describe('decision fetch, ID+ (default)', () => {
     const on = stubStore();
     await deliver(destination(on.store, { storeDocumentData: true }), claimed());
     expect(on.recorded[0]!.decision.details).toEqual(answer);
+  });
+});
+
+describe('decision fetch, per source (issue 20)', () => {
+  it("asks each source's own Socure account, the receiver-wide one for the others, and files the answer under the source", async () => {
+    respond = (_req, res) => json(res, 200, idplusAnswer({ value: 'accept' }));
+    const { store, recorded, looked } = stubStore();
+    const credentialsFor = (source: string) =>
+      source === 'prod' ? { baseUrl: `${baseUrl}/prod-account/`, apiKey: 'prod-key' } : undefined;
+    const dest = destination(store, { credentialsFor });
+    await deliver(dest, claimed({ source: 'prod' }));
+    await deliver(dest, claimed({ source: 'sandbox' }));
+    expect(requests.map((r) => [r.url, r.headers.authorization])).toEqual([
+      ['/prod-account/api/3.0/EmailAuthScore', 'SocureApiKey prod-key'],
+      ['/api/3.0/EmailAuthScore', 'SocureApiKey key-1'],
+    ]);
+    expect(looked).toEqual(['prod', 'sandbox']);
+    expect(recorded.map((r) => r.source)).toEqual(['prod', 'sandbox']);
+  });
+
+  it('ends dead, saying what to configure, and marks the transaction when a source has no credentials at all', async () => {
+    const { store, unavailable } = stubStore();
+    const outcome = await deliver(destination(store, { credentialsFor: () => null }), claimed({ source: 'eu' }));
+    expect(outcome.outcome).toBe('dead');
+    expect(outcome.outcome !== 'delivered' && outcome.error).toContain('no Socure API credentials for source "eu"');
+    expect(requests).toHaveLength(0);
+    expect(unavailable).toHaveLength(1);
+    expect(unavailable[0]!.source).toBe('eu');
   });
 });
 

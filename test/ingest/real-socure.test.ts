@@ -192,7 +192,7 @@ describe.each(backends)('real Socure deliveries end to end ($name)', (backend) =
     ]);
     // Senders spell event types: metrics count unknown ones as `other`, so series stay bounded.
     const metrics = await (await fetch(`${r.url}/metrics`)).text();
-    expect(metrics).toMatch(/docv_events_stored_total\{event_type="other"\} [1-9]/);
+    expect(metrics).toMatch(/docv_events_stored_total\{event_type="other",source="default"\} [1-9]/);
     expect(metrics).not.toContain('DOCUMENT_HOLOGRAM_CHECKED');
   });
 
@@ -348,7 +348,7 @@ describe.each(backends)('quarantine reprocessing after a --dialect change ($name
     const row = items.find((q) => q.body.includes('cli-tx'))!;
     expect(row).toBeDefined();
     const table = await runCli(['quarantine', 'list', '--db', db]);
-    expect(table.stdout).toMatch(/quarantineId\s+receivedAt\s+status\s+reason/);
+    expect(table.stdout).toMatch(/quarantineId\s+source\s+receivedAt\s+status\s+reason/);
     expect(table.stdout).toContain(row.quarantineId);
     const rerun = await runCli(['quarantine', 'reprocess', row.quarantineId, '--url', open!.url]);
     // Still invalid under every dialect: exit 1, and it says why.

@@ -541,15 +541,15 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: canonical event
     const flat = await statementsOf(() =>
       Promise.all(Array.from({ length: 8 }, () => store.ingest(ingestInput(docvEvent())))),
     );
-    expect(flat).toEqual(['BEGIN', 'docv_insert_events_v7', 'docv_create_and_lock_v2', 'COMMIT']);
+    expect(flat).toEqual(['BEGIN', 'docv_insert_events_v8', 'docv_create_and_lock_v3', 'COMMIT']);
     const evaluation = uniqueId('eval');
     const note = await statementsOf(() => store.ingest(canonicalInput(riskosEvent('case_notes_added', evaluation))));
     // A note of no transaction yet: no lifecycle to write, and no outbox row (the forward reads the log).
     expect(note).toEqual([
       'BEGIN',
       'docv_lock_evaluations',
-      'docv_linked_transactions',
-      'docv_insert_events_v7',
+      'docv_linked_transactions_v2',
+      'docv_insert_events_v8',
       'COMMIT',
     ]);
     const link = await statementsOf(() =>
@@ -560,9 +560,9 @@ describe.skipIf(postgres.skipReason !== null)('PostgreSQL store: canonical event
     expect(link).toEqual([
       'BEGIN',
       'docv_lock_evaluations',
-      'docv_insert_events_v7',
-      'docv_move_unfiled_v2',
-      'docv_create_and_lock_v2',
+      'docv_insert_events_v8',
+      'docv_move_unfiled_v3',
+      'docv_create_and_lock_v3',
       'COMMIT',
     ]);
   });

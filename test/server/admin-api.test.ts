@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInboundAuth } from '../../src/auth/index.js';
 import { buildApp, createLogger, defaultReceiverConfig } from '../../src/server/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
@@ -532,10 +531,9 @@ describe.each(backends)('admin API ($name)', (backend) => {
         database = await backend.create();
         store = await openStore(database.url);
         app = await buildApp({
-          config: defaultReceiverConfig({ port: 0, logLevel: 'silent' }),
+          config: defaultReceiverConfig({ port: 0, logLevel: 'silent', auth: { webhookSecrets: ['hook-secret-1'] } }),
           store,
           logger: createLogger({ level: 'silent', pretty: false }),
-          auth: createInboundAuth({ webhookSecrets: ['hook-secret-1'] }),
         });
         await app.listen({ port: 0, host: '127.0.0.1' });
         const address = app.server.address();

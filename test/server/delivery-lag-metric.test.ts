@@ -45,7 +45,9 @@ describe.each(backends)('docv_delivery_lag_seconds ($name)', (backend: Backend) 
       database: await backend.create(),
     });
     cleanup.push(() => r.destroy());
-    const label = `destination="forward:${new URL(target.url).host}/"`;
+    const destination = `destination="forward:${new URL(target.url).host}/"`;
+    // Events that came through the single source the flags make.
+    const label = `${destination},source="default"`;
     // Not yet delivered anything: the histogram is declared, no series yet.
     expect(await scrape(r.url)).toContain('# TYPE docv_delivery_lag_seconds histogram');
 
@@ -57,7 +59,9 @@ describe.each(backends)('docv_delivery_lag_seconds ($name)', (backend: Backend) 
       const t = await scrape(r.url);
       return sample(t, `docv_delivery_lag_seconds_count{${label}}`) === EVENTS ? t : null;
     }, 'the lag of every delivery');
-    expect(sample(text, `docv_delivery_attempts_total{${label},outcome="delivered"}`)).toBe(EVENTS);
+    expect(sample(text, `docv_delivery_attempts_total{${destination},outcome="delivered",source="default"}`)).toBe(
+      EVENTS,
+    );
     // Each lag lies between 0 and the time since the first event was sent.
     const sum = sample(text, `docv_delivery_lag_seconds_sum{${label}}`)!;
     expect(sum).toBeGreaterThan(0);
@@ -76,7 +80,9 @@ describe.each(backends)('docv_delivery_lag_seconds ($name)', (backend: Backend) 
       database: await backend.create(),
     });
     cleanup.push(() => r.destroy());
-    const label = `destination="forward:${new URL(target.url).host}/"`;
+    const destination = `destination="forward:${new URL(target.url).host}/"`;
+    // Events that came through the single source the flags make.
+    const label = `${destination},source="default"`;
     expect((await r.deliver(docvEvent())).status).toBe(200);
     await waitFor(() => target.requests.length >= 1, 'the first attempt');
     refuse = false;
@@ -84,7 +90,9 @@ describe.each(backends)('docv_delivery_lag_seconds ($name)', (backend: Backend) 
       const t = await scrape(r.url);
       return sample(t, `docv_delivery_lag_seconds_count{${label}}`) === 1 ? t : null;
     }, 'the delivery after a retry');
-    expect(sample(text, `docv_delivery_attempts_total{${label},outcome="failed"}`)).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, `docv_delivery_attempts_total{${destination},outcome="failed",source="default"}`),
+    ).toBeGreaterThanOrEqual(1);
     // The lag runs from receipt, so it includes the wait for the retry.
     expect(sample(text, `docv_delivery_lag_seconds_bucket{le="0.05",${label}}`)).toBe(0);
   });
@@ -102,7 +110,9 @@ describe.each(backends)('docv_delivery_lag_seconds ($name)', (backend: Backend) 
       dispatch: { forwardUrls: [target.url], pollMs: 50 },
     });
     cleanup.push(() => worker.close());
-    const label = `destination="forward:${new URL(target.url).host}/"`;
+    const destination = `destination="forward:${new URL(target.url).host}/"`;
+    // Events that came through the single source the flags make.
+    const label = `${destination},source="default"`;
 
     for (let i = 0; i < EVENTS; i++) expect((await serve.deliver(docvEvent())).status).toBe(200);
     await waitFor(() => target.requests.length === EVENTS, 'every event at the sink');
@@ -110,6 +120,8 @@ describe.each(backends)('docv_delivery_lag_seconds ($name)', (backend: Backend) 
       const t = await scrape(worker.url!);
       return sample(t, `docv_delivery_lag_seconds_count{${label}}`) === EVENTS ? t : null;
     }, "the lag of every delivery, at the worker's metrics");
-    expect(sample(text, `docv_delivery_attempts_total{${label},outcome="delivered"}`)).toBe(EVENTS);
+    expect(sample(text, `docv_delivery_attempts_total{${destination},outcome="delivered",source="default"}`)).toBe(
+      EVENTS,
+    );
   });
 });

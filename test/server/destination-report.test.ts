@@ -15,6 +15,7 @@ function stored(name: string, fields: Partial<StoredDestination> = {}): StoredDe
     state: 'active',
     signed: false,
     urlCredentials: false,
+    subscription: null,
     createdAt: '',
     updatedAt: '',
     ...fields,

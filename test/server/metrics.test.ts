@@ -50,11 +50,13 @@ describe.each(backends)('GET /metrics ($name)', (backend) => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
-    expect(metric(text, 'docv_deliveries_received_total', 'outcome="accepted",status="200"')).toBe(1);
-    expect(metric(text, 'docv_deliveries_received_total', 'outcome="duplicate",status="200"')).toBe(1);
-    expect(metric(text, 'docv_deliveries_received_total', 'outcome="bad_request",status="400"')).toBe(1);
-    expect(metric(text, 'docv_events_stored_total', 'event_type="VERIFICATION_COMPLETED"')).toBe(1);
-    expect(metric(text, 'docv_ack_latency_seconds_count', 'outcome="accepted"')).toBe(1);
+    expect(metric(text, 'docv_deliveries_received_total', 'outcome="accepted",status="200",source="default"')).toBe(1);
+    expect(metric(text, 'docv_deliveries_received_total', 'outcome="duplicate",status="200",source="default"')).toBe(1);
+    expect(metric(text, 'docv_deliveries_received_total', 'outcome="bad_request",status="400",source="default"')).toBe(
+      1,
+    );
+    expect(metric(text, 'docv_events_stored_total', 'event_type="VERIFICATION_COMPLETED",source="default"')).toBe(1);
+    expect(metric(text, 'docv_ack_latency_seconds_count', 'outcome="accepted",source="default"')).toBe(1);
     expect(metric(text, 'docv_commit_batch_size_count')).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'docv_transactions', 'status="VERIFICATION_COMPLETED"')).toBe(1);
     expect(metric(text, 'docv_outbox_deliveries', 'state="delivered"')).toBe(1);
@@ -62,7 +64,7 @@ describe.each(backends)('GET /metrics ($name)', (backend) => {
       metric(
         text,
         'docv_delivery_attempts_total',
-        `destination="forward:${new URL(sink.url).host}/",outcome="delivered"`,
+        `destination="forward:${new URL(sink.url).host}/",outcome="delivered",source="default"`,
       ),
     ).toBe(1);
     expect(metric(text, 'docv_quarantine_entries')).toBe(0);

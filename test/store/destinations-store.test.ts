@@ -232,13 +232,13 @@ describe.skipIf(postgres.skipReason !== null)('store: destinations on PostgreSQL
       const statements = calls.map((first) =>
         typeof first === 'string' ? first : ((first as { name?: string }).name ?? 'unnamed'),
       );
-      expect(statements).toEqual(['BEGIN', 'docv_insert_events_v7', 'docv_create_and_lock_v2', 'COMMIT']);
+      expect(statements).toEqual(['BEGIN', 'docv_insert_events_v8', 'docv_create_and_lock_v3', 'COMMIT']);
 
       // A plan priced over jit_above_cost is JIT-compiled on every execution: about 300 ms a commit
       // on this machine. Asked on a connection set up as the store's (sequential scans priced out).
       const insert = calls
         .map((first) => first as { name?: string; text?: string; values?: unknown[] })
-        .find((q) => q.name === 'docv_insert_events_v7')!;
+        .find((q) => q.name === 'docv_insert_events_v8')!;
       const schema = new URL(db.url).searchParams.get('schema')!;
       const client = new pg.Client({
         connectionString: POSTGRES_TEST_URL,

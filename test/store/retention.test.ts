@@ -97,6 +97,7 @@ describe.each(backends)('store: retention and erasure ($name)', (backend: Backen
     expect(await store.getTransaction('tx-done-old')).toBeNull();
     expect(await store.getTombstone('tx-done-old')).toEqual({
       docvTransactionId: 'tx-done-old',
+      source: 'default',
       removedAt: at(401 * DAY).toISOString(),
       reason: 'retention',
     });

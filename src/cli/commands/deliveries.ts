@@ -7,6 +7,7 @@ import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
 import { intArg, urlArg } from './sandbox.js';
 import { sandboxDeliveries } from './sandbox-deliveries.js';
+import { sourceOption } from './transactions.js';
 
 interface DeliveriesFlags {
   sandbox?: string;
@@ -18,6 +19,7 @@ interface DeliveriesFlags {
   retry?: boolean;
   cancel?: boolean;
   transaction?: string;
+  source?: string;
   status?: string;
   limit: number;
   json?: boolean;
@@ -46,6 +48,7 @@ export function register(program: Command): void {
     )
     .addOption(new Option('--api-key <key>', "the sandbox's API key").env('DOCV_SANDBOX_API_KEY'))
     .option('--transaction <id>', 'only this docvTransactionId')
+    .addOption(sourceOption("outbox: only deliveries of this source's events"))
     .addOption(
       new Option('--status <status>', 'sandbox: only deliveries in this state').choices([
         'held',
@@ -62,8 +65,8 @@ export function register(program: Command): void {
     .option('--json', 'print JSON for scripts');
   addExamples(command, [
     {
-      say: "the receiver's dead deliveries, those that ran out of attempts",
-      run: 'docv-webhooks deliveries --state dead',
+      say: "the receiver's dead deliveries of one source's events, those that ran out of attempts",
+      run: 'docv-webhooks deliveries --state dead --source sandbox',
     },
     {
       say: 'one delivery (its id from the list) due again now, with a fresh attempt budget',
@@ -74,7 +77,11 @@ export function register(program: Command): void {
       run: 'docv-webhooks deliveries --sandbox http://127.0.0.1:4010 --api-key dev',
     },
   ]).action(async (deliveryId: string | undefined, flags: DeliveriesFlags) => {
-    if (flags.sandbox) return sandboxDeliveries(deliveryId, { ...flags, sandbox: flags.sandbox });
+    if (flags.sandbox) {
+      if (flags.source !== undefined)
+        throw new CliError("--source filters the receiver's outbox; a sandbox's deliveries have no source");
+      return sandboxDeliveries(deliveryId, { ...flags, sandbox: flags.sandbox });
+    }
     if (flags.cancel)
       throw new CliError(
         '--cancel is for sandbox deliveries (--sandbox URL); an outbox delivery is retried or left dead',
@@ -126,6 +133,7 @@ async function outbox(deliveryId: string | undefined, flags: DeliveriesFlags): P
         state: flags.state,
         destination: flags.destination,
         docvTransactionId: flags.transaction,
+        source: flags.source,
       });
       if (flags.json) return print(JSON.stringify(page));
       print(
@@ -134,6 +142,7 @@ async function outbox(deliveryId: string | undefined, flags: DeliveriesFlags): P
           'destination',
           'eventType',
           'docvTransactionId',
+          'source',
           'state',
           'attempts',
           'lastStatus',

@@ -1,12 +1,13 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { storedForwardUrl } from '../../dispatch/index.js';
-import { shownDestination } from '../../server/destination-view.js';
+import { shownDestination, subscriptionProblem, subscriptionWords } from '../../server/destination-view.js';
 import type { DestinationState, StoredDestination } from '../../store/index.js';
 import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
-import { dbOption, jsonOption } from '../options.js';
+import { collect, dbOption, jsonOption } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
+import { parseSourceName } from './transactions.js';
 
 function print(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -17,8 +18,9 @@ function table(items: StoredDestination[]): string {
     ...d,
     signed: d.signed ? 'yes' : '-',
     credentials: d.urlCredentials ? 'in flags' : '-',
+    takes: subscriptionWords(d.subscription),
   }));
-  return formatTable(rows, ['name', 'kind', 'state', 'url', 'signed', 'credentials', 'updatedAt'], 60);
+  return formatTable(rows, ['name', 'kind', 'state', 'url', 'signed', 'credentials', 'takes', 'updatedAt'], 60);
 }
 
 /** What running processes do with the change: said after every change, since nothing restarts. */
@@ -81,6 +83,17 @@ export function register(program: Command): void {
     )
     .argument('<url>', 'http(s) URL of your service')
     .option('--signed', 'deliveries must be signed: only processes with --forward-signing-secret deliver it')
+    .addOption(
+      new Option('--source <name>', 'only events of this source; repeat for several (default: every source)').argParser(
+        (value: string, previous: string[] | undefined) => collect(parseSourceName(value), previous),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--event-type <type>',
+        'only events of this type, e.g. VERIFICATION_COMPLETED; repeat for several (default: every type)',
+      ).argParser(collect),
+    )
     .addOption(dbOption())
     .addOption(jsonOption());
   addExamples(add, [
@@ -89,29 +102,53 @@ export function register(program: Command): void {
       say: 'delivered only by processes that sign (serve or worker with --forward-signing-secret)',
       run: 'docv-webhooks destinations add https://onboarding.internal/docv --signed',
     },
+    {
+      say: 'only the completed verifications of two sources (adding the URL again replaces its subscription)',
+      run: 'docv-webhooks destinations add https://risk.internal/docv --source sandbox --source prod --event-type VERIFICATION_COMPLETED',
+    },
   ]);
-  add.action(async (url: string, opts: { db: string; json?: boolean; signed?: boolean }) => {
-    let forward;
-    try {
-      forward = storedForwardUrl(url);
-    } catch (err) {
-      throw new CliError((err as Error).message);
-    }
-    await withStore(
-      opts.db,
-      async (store) => {
-        const { destination, outcome } = await store.addDestination(
-          { ...forward, kind: 'forward', signed: opts.signed === true },
-          'replace',
-        );
-        if (opts.json) return print(JSON.stringify({ outcome, destination: shownDestination(destination) }));
-        print(`${outcome} ${destination.name} (${destination.state}); ${FOLLOWS}`);
-        if (destination.state === 'disabled')
-          print(`it stays disabled: docv-webhooks destinations enable ${destination.name}`);
-      },
-      { readonly: false },
-    );
-  });
+  add.action(
+    async (
+      url: string,
+      opts: { db: string; json?: boolean; signed?: boolean; source?: string[]; eventType?: string[] },
+    ) => {
+      let forward;
+      try {
+        forward = storedForwardUrl(url);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      // A flag repeated with the same value names it once.
+      const subscription = {
+        sources: opts.source ? [...new Set(opts.source)] : null,
+        eventTypes: opts.eventType ? [...new Set(opts.eventType)] : null,
+      };
+      const bad = subscriptionProblem(subscription);
+      if (bad !== null)
+        throw new CliError(bad.replace(/^sources:/, '--source:').replace(/^eventTypes:/, '--event-type:'));
+      await withStore(
+        opts.db,
+        async (store) => {
+          const { destination, outcome } = await store.addDestination(
+            {
+              ...forward,
+              kind: 'forward',
+              signed: opts.signed === true,
+              subscription,
+            },
+            'replace',
+          );
+          if (opts.json) return print(JSON.stringify({ outcome, destination: shownDestination(destination) }));
+          print(`${outcome} ${destination.name} (${destination.state}); ${FOLLOWS}`);
+          if (destination.subscription !== null)
+            print(`it takes ${subscriptionWords(destination.subscription)}, and passes over the other events`);
+          if (destination.state === 'disabled')
+            print(`it stays disabled: docv-webhooks destinations enable ${destination.name}`);
+        },
+        { readonly: false },
+      );
+    },
+  );
 
   const setState = (verb: 'disable' | 'enable', state: DestinationState, description: string) =>
     addExamples(

@@ -5,7 +5,7 @@ import { addExamples } from '../help.js';
 import { dbOption, jsonOption } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
-import { limitOption } from './transactions.js';
+import { limitOption, sourceOption } from './transactions.js';
 
 function print(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -26,7 +26,11 @@ export function register(program: Command): void {
     .description('list events, newest first')
     .addOption(dbOption())
     .addOption(jsonOption())
-    .option('--transaction <docvTransactionId>', 'only this transaction')
+    .option(
+      '--transaction <docvTransactionId>',
+      'only this transaction (under every source, unless --source names one)',
+    )
+    .addOption(sourceOption())
     .option(
       '--event-type <type>',
       'only this event type (e.g. VERIFICATION_COMPLETED, evaluation_completed, TEST_WEBHOOK)',
@@ -36,7 +40,7 @@ export function register(program: Command): void {
     .addOption(limitOption())
     .option('--cursor <cursor>', 'continue after a previous page');
   addExamples(list, [
-    { say: 'the newest 50', run: 'docv-webhooks events list' },
+    { say: 'the newest 50 that came through one source', run: 'docv-webhooks events list --source sandbox' },
     { say: "one transaction's events", run: 'docv-webhooks events list --transaction demo-1' },
     {
       say: 'the completions that came in as Socure v5 notifications, as JSON',
@@ -48,6 +52,7 @@ export function register(program: Command): void {
       db: string;
       json?: boolean;
       transaction?: string;
+      source?: string;
       eventType?: string;
       evaluation?: string;
       dialect?: Dialect;
@@ -59,6 +64,7 @@ export function register(program: Command): void {
           limit: opts.limit,
           cursor: opts.cursor,
           docvTransactionId: opts.transaction,
+          source: opts.source,
           eventType: opts.eventType,
           evaluationId: opts.evaluation,
           dialect: opts.dialect,
@@ -68,6 +74,7 @@ export function register(program: Command): void {
           formatTable(page.items as unknown as Array<Record<string, unknown>>, [
             'eventId',
             'docvTransactionId',
+            'source',
             'eventType',
             'dialect',
             'eventTime',

@@ -6,7 +6,7 @@ import { addExamples } from '../help.js';
 import { dbOption, jsonOption, parsePositiveInt } from '../options.js';
 import { formatTable } from '../table.js';
 import { withStore } from '../with-store.js';
-import { limitOption } from './transactions.js';
+import { limitOption, parseSourceName } from './transactions.js';
 
 function print(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -26,6 +26,7 @@ function parseStatus(value: string): number {
 }
 
 interface FilterFlags {
+  source?: string;
   reason?: string;
   status?: number;
   reprocessed?: boolean;
@@ -35,6 +36,7 @@ interface FilterFlags {
 
 function addFilterOptions(command: Command): Command {
   return command
+    .addOption(new Option('--source <name>', "only rows refused at this source's endpoint").argParser(parseSourceName))
     .option('--reason <outcome>', 'only rows refused for this reason, e.g. invalid, conflict, unsupported_media_type')
     .addOption(new Option('--status <code>', 'only rows answered with this status, e.g. 422').argParser(parseStatus))
     .option('--reprocessed', 'only rows already run through ingest again')
@@ -45,6 +47,7 @@ function addFilterOptions(command: Command): Command {
 
 function filterOf(flags: FilterFlags): Omit<QuarantineFilter, 'limit'> {
   return {
+    source: flags.source,
     reason: flags.reason,
     status: flags.status,
     reprocessed: flags.reprocessed,
@@ -116,6 +119,7 @@ export function register(program: Command): void {
     .option('--cursor <cursor>', 'continue after a previous page');
   addExamples(addFilterOptions(list), [
     { say: 'the newest 50', run: 'docv-webhooks quarantine list' },
+    { say: 'those refused at one source', run: 'docv-webhooks quarantine list --source sandbox' },
     {
       say: 'refused as breaking the contract since March, not reprocessed yet',
       run: 'docv-webhooks quarantine list --status 422 --no-reprocessed --from 2026-03-01T00:00:00Z',
@@ -127,6 +131,7 @@ export function register(program: Command): void {
       if (opts.json) return print(JSON.stringify(page));
       const rows = page.items.map((q) => ({
         quarantineId: q.quarantineId,
+        source: q.source,
         receivedAt: q.receivedAt,
         status: q.status,
         reason: q.reason,
@@ -134,7 +139,18 @@ export function register(program: Command): void {
         why: (q.detail as { detail?: string } | null)?.detail ?? '-',
         reprocessed: q.reprocessed ? `${q.reprocessed.outcome} ${q.reprocessed.at}` : '-',
       }));
-      print(formatTable(rows, ['quarantineId', 'receivedAt', 'status', 'reason', 'dialect', 'why', 'reprocessed']));
+      print(
+        formatTable(rows, [
+          'quarantineId',
+          'source',
+          'receivedAt',
+          'status',
+          'reason',
+          'dialect',
+          'why',
+          'reprocessed',
+        ]),
+      );
       if (page.nextCursor) print(`\nmore: --cursor ${page.nextCursor}`);
     });
   });
@@ -206,6 +222,7 @@ export function register(program: Command): void {
         const f = filterOf(opts);
         summary = await adminPost(opts.url, opts.adminToken, '/v1/quarantine/reprocess', {
           limit: opts.max,
+          ...(f.source !== undefined ? { source: f.source } : {}),
           ...(f.reason !== undefined ? { reason: f.reason } : {}),
           ...(f.status !== undefined ? { status: f.status } : {}),
           ...(f.reprocessed !== undefined ? { reprocessed: f.reprocessed } : {}),

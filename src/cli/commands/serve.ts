@@ -1,12 +1,20 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_WEBHOOK_PATH, DIALECTS, type Dialect } from '../../contract/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/index.js';
+import type { InboundAuth } from '../../auth/index.js';
 import { describeDatabaseUrl } from '../../store/index.js';
-import { ConfigError, startReceiver, type RunningReceiver } from '../../server/index.js';
+import {
+  ConfigError,
+  resolveReceiverConfig,
+  startReceiver,
+  type ReceiverConfig,
+  type RunningReceiver,
+} from '../../server/index.js';
 import { addEncryptionOptions } from '../encryption-options.js';
 import { addRetentionOptions, retentionFromFlags, type RetentionFlags } from '../retention-options.js';
 import { CliError } from '../errors.js';
 import { closeOnSignal } from '../shutdown.js';
+import { reloadOnSignal } from '../reload-signal.js';
 import { addExamples, defaultInHelp } from '../help.js';
 import {
   dbOption,
@@ -19,8 +27,10 @@ import {
 } from '../options.js';
 import {
   addAuthOptions,
+  addConfigFileOption,
   addDispatchOptions,
   receiverOptionsFromFlags,
+  withConfigFlag,
   type ReceiverFlags,
 } from '../receiver-options.js';
 
@@ -40,21 +50,54 @@ interface ServeOptions extends ReceiverFlags, RetentionFlags {
 }
 
 function banner(r: RunningReceiver): string {
+  const single = !r.config.sources?.length;
   return [
     '',
     `  docv-webhooks receiver is listening (store: ${r.store.kind} ${describeDatabaseUrl(r.config.databaseUrl)})`,
+    ...(r.config.configFile ? [`  config file           ${r.config.configFile} (SIGHUP reads it again)`] : []),
     '',
-    `  POST DocV events to   ${r.webhookUrl}`,
+    ...(single ? [`  POST DocV events to   ${r.webhookUrl}`] : sourceLines(r)),
     `  dashboard             ${r.url}/dashboard`,
     `  transactions          ${r.adminUrl}/transactions`,
     `  events                ${r.adminUrl}/events`,
     `  health                ${r.url}/healthz  ${r.url}/readyz`,
-    `  authentication        ${r.auth.mechanisms.length ? r.auth.mechanisms.join(', ') : 'none (loopback only)'}`,
+    ...(single
+      ? [
+          `  authentication        ${mechanisms(r.auth)}`,
+          ...(r.config.dialect ? [`  dialect               ${r.config.dialect} only`] : []),
+        ]
+      : []),
     `  dispatch              ${r.dispatcher ? 'on' : 'off (run docv-webhooks worker)'} (destinations: docv-webhooks destinations list)`,
     '',
     ...tryIt(r),
     '',
   ].join('\n');
+}
+
+function mechanisms(auth: InboundAuth): string {
+  return auth.mechanisms.length ? auth.mechanisms.join(', ') : 'none (loopback only)';
+}
+
+/**
+ * One line per source: its name, URL, the credential mechanisms it checks (never a secret: `sources
+ * list` shows their fingerprints) and the dialect it is pinned to, in columns.
+ */
+function sourceLines(r: RunningReceiver): string[] {
+  const rows = r.sources
+    .routes()
+    .map(({ source, auth }) => [
+      source.name,
+      `${r.url}${source.path}`,
+      mechanisms(auth),
+      source.dialect ? `${source.dialect} only` : 'any dialect',
+    ]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return [
+    '  POST DocV events to the URL of each source:',
+    ...rows.map(
+      (row) => `    ${row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(widths[i]!) : cell)).join('  ')}`,
+    ),
+  ];
 }
 
 /**
@@ -135,6 +178,7 @@ export function register(program: Command): void {
   addDispatchOptions(command);
   addEncryptionOptions(command);
   addRetentionOptions(command);
+  addConfigFileOption(command, 'its sources, destinations and retention, read again on SIGHUP');
   addExamples(command, [
     { say: 'the receiver on embedded SQLite, on http://127.0.0.1:3000', run: 'docv-webhooks serve' },
     {
@@ -150,10 +194,13 @@ export function register(program: Command): void {
     if (!opts.webhookPath.startsWith('/'))
       throw new CliError(`--webhook-path must start with "/", got "${opts.webhookPath}"`);
     let receiver: RunningReceiver;
+    // The configuration of the flags and environment alone, kept apart from the config file's
+    // parts: a SIGHUP applies the re-read file to this again (withConfigFlag(flagsConfig, opts.config)).
+    let flagsConfig: ReceiverConfig;
     try {
       const fromFlags = receiverOptionsFromFlags(opts);
       const retention = retentionFromFlags(opts);
-      receiver = await startReceiver({
+      flagsConfig = resolveReceiverConfig({
         ...fromFlags,
         ...(retention ? { retention } : {}),
         dispatch: { ...fromFlags.dispatch, enabled: opts.dispatch },
@@ -169,6 +216,7 @@ export function register(program: Command): void {
         logLevel: opts.logLevel,
         prettyLogs: prettyLogs(opts.logFormat),
       });
+      receiver = await startReceiver(withConfigFlag(flagsConfig, opts.config));
     } catch (err) {
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw new CliError((err as Error).message);
@@ -176,7 +224,9 @@ export function register(program: Command): void {
     // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
     // still shut it down gracefully, not kill it.
     const stopped = closeOnSignal(receiver, 'finishing in-flight requests');
+    const stopReloading = reloadOnSignal(receiver, opts.config, () => withConfigFlag(flagsConfig, opts.config));
     process.stdout.write(`${banner(receiver)}\n`);
     await stopped;
+    stopReloading();
   });
 }

@@ -1,15 +1,18 @@
 import { Option, type Command } from 'commander';
-import { startWorker, type RunningWorker } from '../../server/index.js';
+import { resolveReceiverConfig, startWorker, type ReceiverConfig, type RunningWorker } from '../../server/index.js';
 import { addEncryptionOptions } from '../encryption-options.js';
 import { CliError } from '../errors.js';
 import { addExamples } from '../help.js';
 import { addRetentionOptions, retentionFromFlags, type RetentionFlags } from '../retention-options.js';
 import { closeOnSignal } from '../shutdown.js';
+import { reloadOnSignal } from '../reload-signal.js';
 import { dbOption, logFormatOption, parsePort, prettyLogs } from '../options.js';
 import {
+  addConfigFileOption,
   addDispatchOptions,
   adminTokenOption,
   receiverOptionsFromFlags,
+  withConfigFlag,
   type ReceiverFlags,
 } from '../receiver-options.js';
 
@@ -39,6 +42,7 @@ export function register(program: Command): void {
   addDispatchOptions(command);
   addEncryptionOptions(command);
   addRetentionOptions(command);
+  addConfigFileOption(command, "its destinations, retention and the sources' decision fetch and retention");
   addExamples(command, [
     {
       say: 'deliver the outbox of ./data/docv-webhooks.db, beside docv-webhooks serve --no-dispatch',
@@ -64,10 +68,13 @@ export function register(program: Command): void {
       // Read before the store opens: a policy it cannot read is refused as serve refuses it.
       const retention = retentionFromFlags(opts);
       let worker: RunningWorker;
+      // The configuration of the flags and environment alone, kept apart from the config file's
+      // parts: a SIGHUP applies the re-read file to this again.
+      let flagsConfig: ReceiverConfig;
       try {
         // The flags shared with serve; of them a worker takes what dispatch and its metrics use.
         const { adminToken, dispatch, socure, encryption } = receiverOptionsFromFlags(opts);
-        worker = await startWorker({
+        flagsConfig = resolveReceiverConfig({
           adminToken,
           dispatch,
           socure,
@@ -76,6 +83,22 @@ export function register(program: Command): void {
           databaseUrl: opts.db,
           logLevel: opts.logLevel,
           prettyLogs: prettyLogs(opts.logFormat),
+        });
+        // Of the config file, what dispatch and retention use: a worker has no endpoints, so its
+        // sources are read for their decision fetch and retention only.
+        const config = withConfigFlag(flagsConfig, opts.config);
+        worker = await startWorker({
+          adminToken: config.adminToken,
+          dispatch: config.dispatch,
+          socure: config.socure,
+          encryption: config.encryption,
+          ...(config.retention ? { retention: config.retention } : {}),
+          ...(opts.config !== undefined
+            ? { sources: config.sources, destinations: config.destinations, configFile: config.configFile }
+            : {}),
+          databaseUrl: config.databaseUrl,
+          logLevel: config.logLevel,
+          prettyLogs: config.prettyLogs,
           metricsPort: opts.metricsPort,
           metricsHost: opts.metricsHost,
         });
@@ -85,6 +108,7 @@ export function register(program: Command): void {
       // Listen for signals before saying it is up: a SIGTERM sent as soon as the banner shows must
       // still shut it down gracefully, not kill it.
       const stopped = closeOnSignal(worker, 'finishing in-flight attempts');
+      const stopReloading = reloadOnSignal(worker, opts.config, () => withConfigFlag(flagsConfig, opts.config));
       process.stdout.write(
         `docv-webhooks worker ${worker.dispatcher.workerId} delivering to ${worker.destinations.join(', ') || 'nothing yet (its destinations are disabled in the store)'}\n`,
       );
@@ -93,6 +117,7 @@ export function register(program: Command): void {
           `  health and metrics      ${worker.url}/healthz  ${worker.url}/readyz  ${worker.url}/metrics\n`,
         );
       await stopped;
+      stopReloading();
     },
   );
 }

@@ -21,6 +21,12 @@ export interface DecisionFetchOptions {
   /** e.g. https://sandbox.socure.us */
   baseUrl: string;
   apiKey: string;
+  /**
+   * The Socure account to ask about a source's transactions, when it is not the one above (issue
+   * 20: a sandbox and a production account on one receiver). Read at each attempt, so a reloaded
+   * configuration applies to the next one. Null: this source has no credentials here at all.
+   */
+  credentialsFor?: ((source: string) => SocureCredentials | null | undefined) | undefined;
   timeoutMs: number;
   /** Keep document data (PII: names, dates of birth, document numbers). Off by default. */
   storeDocumentData: boolean;
@@ -38,6 +44,11 @@ export interface DecisionFetchOptions {
 }
 
 export const DEFAULT_DECISION_PENDING_MAX_MS = 10 * 60_000;
+
+export interface SocureCredentials {
+  baseUrl: string;
+  apiKey: string;
+}
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** What one call came to, before the attempt budget and the pending bound are applied. */
@@ -54,13 +65,18 @@ type FetchResult =
  */
 export function createDecisionFetchDestination(options: DecisionFetchOptions): Destination {
   const api = options.api ?? 'idplus';
-  const base = options.baseUrl.replace(/\/+$/, '');
+  const receiverWide: SocureCredentials = { baseUrl: options.baseUrl, apiKey: options.apiKey };
   const now = options.now ?? Date.now;
   const store = options.store;
 
   /** The call itself: skipped when the API has already given the transaction its decision. */
-  async function fetchOnce(delivery: ClaimedDelivery, txId: string, signal: AbortSignal): Promise<FetchResult> {
-    const tx = await store.getTransaction(txId);
+  async function fetchOnce(
+    delivery: ClaimedDelivery,
+    txId: string,
+    credentials: SocureCredentials,
+    signal: AbortSignal,
+  ): Promise<FetchResult> {
+    const tx = await store.getTransaction(txId, delivery.source);
     if (tx && tx.decision !== null && tx.decisionSource === 'api') {
       // An earlier fetch got it: asking again (and an upload's fetch polling on) would only cost
       // calls. A decision an event carried is asked about all the same: it is only the sender's word.
@@ -73,11 +89,11 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
       };
     }
     const customerUserId = delivery.event.customerUserId ?? tx?.customerUserId ?? null;
-    const request = decisionRequest(api, base, txId, customerUserId);
+    const request = decisionRequest(api, credentials.baseUrl.replace(/\/+$/, ''), txId, customerUserId);
     const res = await fetch(request.url, {
       method: request.method,
       headers: {
-        authorization: `SocureApiKey ${options.apiKey}`,
+        authorization: `SocureApiKey ${credentials.apiKey}`,
         accept: 'application/json',
         ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
@@ -100,13 +116,18 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
       };
     const answer = readDecisionAnswer(api, body);
     if (answer.kind === 'pending') return { kind: 'pending', status: res.status, why: answer.why };
-    await store.recordDecision(delivery.eventId, txId, {
-      decision: answer.decision,
-      reasonCodes: answer.reasonCodes,
-      fetchedAt: new Date(now()).toISOString(),
-      ...(answer.decisionName !== undefined ? { decisionName: answer.decisionName } : {}),
-      details: options.storeDocumentData ? body : null,
-    });
+    await store.recordDecision(
+      delivery.eventId,
+      txId,
+      {
+        decision: answer.decision,
+        reasonCodes: answer.reasonCodes,
+        fetchedAt: new Date(now()).toISOString(),
+        ...(answer.decisionName !== undefined ? { decisionName: answer.decisionName } : {}),
+        details: options.storeDocumentData ? body : null,
+      },
+      delivery.source,
+    );
     return { kind: 'done', outcome: { outcome: 'delivered', status: res.status } };
   }
 
@@ -127,7 +148,7 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
       return { outcome: 'failed', status: pending.status, error: pending.why };
     const bound = overdue ? `past the ${formatDuration(options.pendingMaxMs)} bound` : 'at the last attempt allowed';
     const reason = `${pending.why} after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} over ${roughly(elapsed)} (${bound})`;
-    const marked = await markUnavailable(txId, reason);
+    const marked = await markUnavailable(txId, delivery.source, reason);
     if (marked !== null) return { outcome: 'failed', status: pending.status, error: `${reason}; ${marked}` };
     return {
       outcome: 'dead',
@@ -150,15 +171,16 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
     if (outcome.outcome === 'failed' && attemptsMade < options.maxAttempts) return outcome;
     const marked = await markUnavailable(
       txId,
+      delivery.source,
       `the decision fetch gave up after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'}: ${outcome.error}`,
     );
     return { ...outcome, error: `${outcome.error}; ${marked ?? 'the transaction is marked decision-unavailable'}` };
   }
 
   /** Null when marked; else what went wrong, for the attempt's error (the row is retried then). */
-  async function markUnavailable(txId: string, reason: string): Promise<string | null> {
+  async function markUnavailable(txId: string, source: string, reason: string): Promise<string | null> {
     try {
-      await store.markDecisionUnavailable(txId, reason, new Date(now()));
+      await store.markDecisionUnavailable(txId, reason, new Date(now()), source);
       return null;
     } catch (err) {
       return `could not mark the transaction decision-unavailable: ${(err as Error).message}`;
@@ -175,10 +197,16 @@ export function createDecisionFetchDestination(options: DecisionFetchOptions): D
           outcome: 'delivered',
           note: 'no docvTransactionId on this event: nothing to fetch (a decision fetch should never be queued for it)',
         };
+      const credentials = options.credentialsFor ? options.credentialsFor(delivery.source) : receiverWide;
+      if (credentials === null)
+        return settleEnding(delivery, txId, {
+          outcome: 'dead',
+          error: `no Socure API credentials for source "${delivery.source}": give it socure.baseUrl and socure.apiKey in the config file (or set SOCURE_BASE_URL and SOCURE_API_KEY), then replay`,
+        });
       const deadline = withDeadline(signal, options.timeoutMs);
       let result: FetchResult;
       try {
-        result = await fetchOnce(delivery, txId, deadline.signal);
+        result = await fetchOnce(delivery, txId, credentials ?? receiverWide, deadline.signal);
       } catch (err) {
         result = { kind: 'done', outcome: outcomeOfError(err, options.timeoutMs) };
       } finally {

@@ -56,7 +56,8 @@ function shownUrl(url: string): string {
 
 /**
  * What the integrator's service receives: the event as Socure sent it (document data removed
- * unless kept), the canonical reading of it whatever the dialect, plus the fetched decision.
+ * unless kept), the canonical reading of it whatever the dialect, the source it came through,
+ * plus the fetched decision.
  */
 export function forwardBody(delivery: ClaimedDelivery): string {
   const decision = delivery.fetchedDecision;
@@ -64,6 +65,8 @@ export function forwardBody(delivery: ClaimedDelivery): string {
     eventId: delivery.eventId,
     eventType: delivery.eventType,
     docvTransactionId: delivery.docvTransactionId,
+    // With several sources the transaction id alone is ambiguous (issue 20): the pair names it.
+    source: delivery.source,
     receivedAt: delivery.receivedAt,
     event: delivery.event.payload,
     canonical: canonicalFields(delivery.event),
@@ -108,6 +111,8 @@ export function createForwardDestination(options: ForwardOptions): Destination {
         'user-agent': 'docv-webhooks-forward/1',
         // The delivery id is stable across retries, so the receiving side can deduplicate.
         'webhook-id': delivery.deliveryId,
+        // Routing without parsing the body: which Socure account (source) the event came through.
+        'docv-source': delivery.source,
       };
       if (target.authorization !== undefined) headers.authorization = target.authorization;
       if (options.signingSecrets?.length) {

@@ -19,6 +19,8 @@ export interface HandlerContext {
   /** 1 on the first try; handlers run at least once, so they must tolerate a repeat. */
   attempt: number;
   receivedAt: string;
+  /** The source the event came through (`default` on a single-source receiver). */
+  source: string;
   /** The decision from Get A DocV Transaction, when it was fetched in time. */
   fetchedDecision: ClaimedDelivery['fetchedDecision'];
   signal: AbortSignal;
@@ -57,6 +59,7 @@ function contextOf(delivery: ClaimedDelivery, signal: AbortSignal): HandlerConte
     deliveryId: delivery.deliveryId,
     attempt: delivery.attempts + 1,
     receivedAt: delivery.receivedAt,
+    source: delivery.source,
     fetchedDecision: delivery.fetchedDecision,
     signal,
   };

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sourceNameProblem } from '../../contract/index.js';
 import { DELIVERY_STATES, StoreUnavailableError, type DeliveryState, type ReplayFilter } from '../../store/index.js';
 import {
   MAX_REPROCESS_BATCH,
@@ -48,6 +49,15 @@ function deliveryState(form: FormFields): DeliveryState | undefined {
   if (!(DELIVERY_STATES as readonly string[]).includes(value))
     throw new BadInput(`state must be one of ${DELIVERY_STATES.join(', ')}`);
   return value as DeliveryState;
+}
+
+/** A source named by a form (the page's filter, or the transaction a replay is of). */
+function sourceField(form: FormFields): string | undefined {
+  const value = field(form, 'source');
+  if (value === undefined) return undefined;
+  const why = sourceNameProblem(value);
+  if (why !== null) throw new BadInput(`source: ${why}`);
+  return value;
 }
 
 function bounded(form: FormFields, name: string, max: number): string | undefined {
@@ -145,7 +155,8 @@ export async function dashboardActionRoutes(app: FastifyInstance, options: Dashb
   action<{ id: string }>('/dashboard/transactions/:id/replay', async ({ id }, form) => {
     const destination = bounded(form, 'destination', 1000);
     if (destination === undefined) throw new BadInput('Choose a destination to replay the transaction to.');
-    const requeued = await store.replay({ docvTransactionId: id, destination });
+    // The page's form names its transaction's source: the same id under another source is another transaction.
+    const requeued = await store.replay({ docvTransactionId: id, destination, source: sourceField(form) });
     if (requeued === 0)
       return {
         kind: 'error',
@@ -157,6 +168,7 @@ export async function dashboardActionRoutes(app: FastifyInstance, options: Dashb
 
   action<Record<string, never>>('/dashboard/deliveries/replay', async (_params, form) => {
     const filter: ReplayFilter = {
+      source: sourceField(form),
       state: deliveryState(form),
       destination: bounded(form, 'destination', 1000),
       ...timeRange(form),
@@ -165,7 +177,7 @@ export async function dashboardActionRoutes(app: FastifyInstance, options: Dashb
     // An empty filter is every delivery ever made: too big a lever for one button.
     if (Object.values(filter).every((v) => v === undefined))
       throw new BadInput(
-        'Choose a state, a destination or a time range to replay: an empty filter would replay everything.',
+        'Choose a source, a state, a destination or a time range to replay: an empty filter would replay everything.',
       );
     const requeued = await store.replay(filter);
     if (requeued > 0) options.onOutboxChange?.();
@@ -193,6 +205,7 @@ export async function dashboardActionRoutes(app: FastifyInstance, options: Dashb
       options.reprocess,
       {
         limit: MAX_REPROCESS_BATCH,
+        source: sourceField(form),
         reason: bounded(form, 'reason', 64),
         status: integer(form, 'status', 100, 599),
         reprocessed: yesNo(form, 'reprocessed'),

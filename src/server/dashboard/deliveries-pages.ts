@@ -24,12 +24,15 @@ import {
   selectField,
   sendPage,
   shortId,
+  sourceField,
   textField,
   time,
   transactionCell,
+  transactionLiveHref,
 } from './parts.js';
 import { ignoredNote, PageQuery, queryInstant, type ReadFilter } from './query.js';
 import type { DashboardOptions } from './routes.js';
+import { sourceChoices } from './sources.js';
 
 const PAGE_SIZE = 100;
 const MAX_ID_LENGTH = 256;
@@ -37,6 +40,7 @@ const MAX_ID_LENGTH = 256;
 const MAX_EXCERPT = 2_000;
 
 function readFilter(query: PageQuery): ReadFilter<DeliveryFilter> {
+  const source = query.source();
   const state = query.oneOf('state', DELIVERY_STATES);
   const destination = query.text('destination', 512);
   const docvTransactionId = query.text('transaction', MAX_ID_LENGTH);
@@ -44,8 +48,9 @@ function readFilter(query: PageQuery): ReadFilter<DeliveryFilter> {
   const from = query.instant('from');
   const to = query.instant('to');
   return {
-    filter: { state, destination, docvTransactionId, eventId, from, to },
+    filter: { source, state, destination, docvTransactionId, eventId, from, to },
     values: {
+      source,
       state,
       destination,
       transaction: docvTransactionId,
@@ -66,9 +71,10 @@ async function destinationChoices(store: Store, current: string | undefined): Pr
   return [...names].sort();
 }
 
-function filterForm(f: ReadFilter<DeliveryFilter>, destinations: string[]): Html {
+function filterForm(f: ReadFilter<DeliveryFilter>, destinations: string[], sources: string[] | undefined): Html {
   const v = f.values;
   return html`<form class="filters" method="get" action="/dashboard/deliveries" id="delivery-filters">
+${sourceField(v.source, sources)}
 ${selectField('state', DELIVERY_STATES, v.state, 'State')}
 ${selectField('destination', destinations, v.destination, 'Destination')}
 ${textField('transaction', 'Transaction id', v.transaction, html` maxlength="${MAX_ID_LENGTH}" spellcheck="false"`)}
@@ -83,21 +89,26 @@ ${textField('id', 'Open a delivery by id', undefined, html` maxlength="${MAX_ID_
 </form>`;
 }
 
-/** The part of a list filter a bulk replay takes (action-routes.ts reads state, destination, from, to). */
+/** The part of a list filter a bulk replay takes (action-routes.ts reads source, state, destination, from, to). */
 function replayFilterOf(f: ReadFilter<DeliveryFilter>): ReplayFilter | null {
-  const { state, destination, from, to } = f.filter;
-  if (state === undefined && destination === undefined && from === undefined && to === undefined) return null;
-  return { state, destination, from, to };
+  const { source, state, destination, from, to } = f.filter;
+  if ([source, state, destination, from, to].every((v) => v === undefined)) return null;
+  return { source, state, destination, from, to };
+}
+
+/** The list's query values a bulk replay keeps (its confirmation page, and the way back). */
+function replayValues(f: ReadFilter<DeliveryFilter>): Record<string, string | undefined> {
+  const { source, state, destination, from, to } = f.values;
+  return { source, state, destination, from, to };
 }
 
 function replayLink(f: ReadFilter<DeliveryFilter>): Html {
   if (f.filter.docvTransactionId !== undefined || f.filter.eventId !== undefined)
-    return html`<p class="muted">A bulk replay takes state, destination and time filters only: to replay one transaction, use its page.</p>`;
+    return html`<p class="muted">A bulk replay takes source, state, destination and time filters only: to replay one transaction, use its page.</p>`;
   const filter = replayFilterOf(f);
   if (filter === null)
-    return html`<p class="muted">Choose a state, destination or time range to replay a set of deliveries.</p>`;
-  const { state, destination, from, to } = f.values;
-  return html`<p class="actions"><a class="button" id="replay-these" href="/dashboard/deliveries/replay${queryString({ state, destination, from, to })}">Replay these…</a></p>`;
+    return html`<p class="muted">Choose a source, state, destination or time range to replay a set of deliveries.</p>`;
+  return html`<p class="actions"><a class="button" id="replay-these" href="/dashboard/deliveries/replay${queryString(replayValues(f))}">Replay these…</a></p>`;
 }
 
 /** The text a destination answered, as the forward records it: "HTTP 502: <body excerpt>". */
@@ -139,12 +150,13 @@ function attemptsTable(view: OutboxDeliveryView): Html {
   });
 }
 
-function deliveryFacts(view: OutboxDeliveryView): Html {
+function deliveryFacts(view: OutboxDeliveryView, manySources: boolean): Html {
   return html`<dl class="facts" id="delivery-facts">
 <dt>delivery</dt><dd>${shortId(view.deliveryId, undefined, { wide: true, label: 'delivery id' })}</dd>
 <dt>state</dt><dd>${deliveryStateBadge(view)}</dd>
 <dt>destination</dt><dd class="mono">${view.destination}</dd>
-<dt>transaction</dt><dd>${transactionCell(view)}</dd>
+<dt>transaction</dt><dd>${transactionCell(view, manySources)}</dd>
+<dt>source</dt><dd data-field="source">${view.source}</dd>
 <dt>event</dt><dd>${link(eventHref(view.eventId), view.eventType)} ${shortId(view.eventId, undefined, { label: 'event id' })}</dd>
 <dt>attempts</dt><dd data-delivery-attempts data-delivery-id="${view.deliveryId}">${view.attempts}</dd>
 <dt>last status</dt><dd>${view.lastStatus ?? '-'}</dd>
@@ -159,12 +171,13 @@ function deliveryFacts(view: OutboxDeliveryView): Html {
 function replayConfirmation(request: FastifyRequest, f: ReadFilter<DeliveryFilter>, count: number): Html {
   const filter = replayFilterOf(f)!;
   const described = [
+    filter.source ? `source ${filter.source}` : null,
     filter.state ? `state ${filter.state}` : null,
     filter.destination ? `destination ${filter.destination}` : null,
     filter.from ? `events received from ${filter.from.toISOString()}` : null,
     filter.to ? `before ${filter.to.toISOString()}` : null,
   ].filter((s): s is string => s !== null);
-  const back = `/dashboard/deliveries${queryString({ state: f.values.state, destination: f.values.destination, from: f.values.from, to: f.values.to })}`;
+  const back = `/dashboard/deliveries${queryString(replayValues(f))}`;
   if (count === 0)
     return html`<p id="replay-count" data-replay-count="0">No delivery matches ${described.join(', ')}: nothing to replay.</p><p><a href="${back}">Back to the deliveries</a></p>`;
   return html`<p id="replay-count" data-replay-count="${count}">Replay <strong>${formatNumber(count)}</strong> deliver${count === 1 ? 'y' : 'ies'} (${described.join(', ')})? Each is queued again, due now, with a fresh attempt budget.</p>
@@ -176,6 +189,7 @@ function replayConfirmation(request: FastifyRequest, f: ReadFilter<DeliveryFilte
       id: 'replay-confirm',
       returnTo: back,
       fields: {
+        source: filter.source,
         state: filter.state,
         destination: filter.destination,
         from: filter.from?.toISOString(),
@@ -194,12 +208,13 @@ export function deliveriesPages(app: FastifyInstance, options: DashboardOptions)
 
   app.get('/dashboard/deliveries', async (request, reply) => {
     const f = readFilter(new PageQuery(request));
+    const sources = sourceChoices(options);
     const [list, destinations] = await Promise.all([
       store.listDeliveries({ ...f.filter, limit: PAGE_SIZE, cursor: f.cursor }),
       destinationChoices(store, f.filter.destination),
     ]);
-    const rows = list.items.map((d) => deliveryRow(request, d, true));
-    const body = html`${filterForm(f, destinations)}${ignoredNote(f.query)}${replayLink(f)}${table(deliveryColumns(true), rows, { list: 'deliveries', empty: 'No delivery matches.' })}${pager('/dashboard/deliveries', f.values, list.nextCursor, f.cursor !== undefined)}`;
+    const rows = list.items.map((d) => deliveryRow(request, d, true, sources.many));
+    const body = html`${filterForm(f, destinations, sources.names)}${ignoredNote(f.query)}${replayLink(f)}${table(deliveryColumns(true), rows, { list: 'deliveries', empty: 'No delivery matches.' })}${pager('/dashboard/deliveries', f.values, list.nextCursor, f.cursor !== undefined)}`;
     return sendPage(reply, 'Deliveries', body, 200, layout(request, '/dashboard/live'));
   });
 
@@ -216,7 +231,7 @@ export function deliveriesPages(app: FastifyInstance, options: DashboardOptions)
       return sendPage(
         reply,
         'Replay deliveries',
-        html`<p>Choose a state, destination or time range on <a href="/dashboard/deliveries">the deliveries page</a> first: a replay of everything is not offered here.</p>`,
+        html`<p>Choose a source, state, destination or time range on <a href="/dashboard/deliveries">the deliveries page</a> first: a replay of everything is not offered here.</p>`,
         400,
         layout(request),
       );
@@ -235,11 +250,8 @@ export function deliveriesPages(app: FastifyInstance, options: DashboardOptions)
     if (!view)
       return sendPage(reply, 'Not found', html`<p>No delivery ${request.params.deliveryId}.</p>`, 404, layout(request));
     const retry = retryButton(request, view);
-    const body = html`${deliveryFacts(view)}${retry === EMPTY ? EMPTY : html`<div class="actions">${retry}</div>`}<h2 id="attempts-heading">Attempts</h2>${attemptsTable(view)}`;
-    const live =
-      view.docvTransactionId === null
-        ? undefined
-        : `/dashboard/live?transaction=${encodeURIComponent(view.docvTransactionId)}`;
+    const body = html`${deliveryFacts(view, sourceChoices(options).many)}${retry === EMPTY ? EMPTY : html`<div class="actions">${retry}</div>`}<h2 id="attempts-heading">Attempts</h2>${attemptsTable(view)}`;
+    const live = view.docvTransactionId === null ? undefined : transactionLiveHref(view.docvTransactionId, view.source);
     return sendPage(reply, `Delivery ${view.deliveryId}`, body, 200, layout(request, live));
   });
 }

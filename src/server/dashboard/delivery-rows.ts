@@ -47,14 +47,22 @@ export function deliveryColumns(withTransaction: boolean): string[] {
   ];
 }
 
-/** A delivery in a list: the transaction page's (without the transaction column) and the deliveries page's. */
-export function deliveryRow(request: FastifyRequest, d: OutboxDelivery, withTransaction: boolean): TableRow {
+/**
+ * A delivery in a list: the transaction page's (without the transaction column) and the deliveries
+ * page's, where the transaction carries its source's label (parts.ts showsSource).
+ */
+export function deliveryRow(
+  request: FastifyRequest,
+  d: OutboxDelivery,
+  withTransaction: boolean,
+  manySources = false,
+): TableRow {
   return {
     id: d.deliveryId,
     cells: [
       shortId(d.deliveryId, deliveryHref(d.deliveryId), { label: 'delivery id' }),
       html`<span class="mono">${d.destination}</span>`,
-      ...(withTransaction ? [transactionCell(d)] : []),
+      ...(withTransaction ? [transactionCell(d, manySources)] : []),
       link(eventHref(d.eventId), d.eventType),
       // The retry sits with the state it changes (a column of its own made the table too wide).
       retryable(d)

@@ -5,7 +5,7 @@ import {
   type DestinationHealth,
   type StoredDestination,
 } from '../../store/index.js';
-import { shownDestination } from '../destination-view.js';
+import { shownDestination, subscriptionWords } from '../destination-view.js';
 import { EMPTY, html, type Html } from './html.js';
 import { actionForm, badge, formatNumber, layoutFor, queryString, sendPage, time } from './parts.js';
 import type { DashboardOptions } from './routes.js';
@@ -58,7 +58,7 @@ function card(
   const facts =
     d === null
       ? html`<p class="muted">Not kept in the store: a destination of this process alone (a library's handler), or one removed since.</p>`
-      : html`<dl class="facts"><dt>kind</dt><dd>${d.kind}</dd><dt>url</dt><dd class="mono">${shownDestination(d).url || '-'}</dd><dt>state</dt><dd>${badge(d.state)}</dd>${d.signed ? html`<dt>signed</dt><dd>yes</dd>` : EMPTY}${d.urlCredentials ? html`<dt>credentials</dt><dd>from the flags of the delivering process</dd>` : EMPTY}</dl>`;
+      : html`<dl class="facts"><dt>kind</dt><dd>${d.kind}</dd><dt>url</dt><dd class="mono">${shownDestination(d).url || '-'}</dd><dt>state</dt><dd>${badge(d.state)}</dd><dt>takes</dt><dd data-field="subscription">${subscriptionWords(d.subscription)}</dd>${d.signed ? html`<dt>signed</dt><dd>yes</dd>` : EMPTY}${d.urlCredentials ? html`<dt>credentials</dt><dd>from the flags of the delivering process</dd>` : EMPTY}</dl>`;
   return html`<li class="card" data-destination="${name}"><h2 class="mono">${name}</h2>${facts}<h3>Health</h3>${health(h)}<h3>Deliveries</h3>${counts(name, byState)}${d === null ? EMPTY : html`<div class="actions">${switchButton(request, d)}</div>`}</li>`;
 }
 

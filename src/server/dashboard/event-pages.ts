@@ -13,12 +13,14 @@ import {
   selectField,
   sendPage,
   shortId,
+  sourceField,
   time,
   transactionCell,
 } from './parts.js';
 import { payloadBlock, rawBodyBlock } from './payload-view.js';
 import { ignoredNote, PageQuery } from './query.js';
 import type { DashboardOptions } from './routes.js';
+import { sourceChoices } from './sources.js';
 import { maskPersonalData } from './masking.js';
 
 /** Deliveries listed on an event's page: one per destination, a few more after replays. */
@@ -26,7 +28,7 @@ const MAX_EVENT_DELIVERIES = 200;
 /** Longer `eventType` filters are no event type anyone sends. */
 const MAX_EVENT_TYPE_LENGTH = 100;
 
-function summary(e: StoredEvent): Html {
+function summary(e: StoredEvent, manySources: boolean): Html {
   const timeSource =
     e.eventTimeSource === 'receipt' ? 'the receipt time: the sender gave no event time' : 'as the sender gave it';
   const duplicates =
@@ -35,7 +37,8 @@ function summary(e: StoredEvent): Html {
       : EMPTY;
   return html`<dl class="facts" id="event-facts">
 <dt>event</dt><dd class="mono">${e.eventId}</dd>
-<dt>transaction</dt><dd>${transactionCell(e)}</dd>
+<dt>transaction</dt><dd>${transactionCell(e, manySources)}</dd>
+<dt>source</dt><dd data-field="source">${e.source}</dd>
 <dt>type</dt><dd>${badge(e.eventType)}</dd>
 <dt>dialect</dt><dd>${e.dialect}</dd>
 <dt>event time</dt><dd>${e.eventTime} (${timeSource})</dd>
@@ -71,14 +74,14 @@ function headersTable(headers: Record<string, string>): Html {
 
 export const EVENT_COLUMNS = ['event', 'type', 'transaction', 'dialect', 'event time', 'decision', 'received'];
 
-/** One event in the list (also rendered for live updates). */
-export function eventRow(e: StoredEventSummary): TableRow {
+/** One event in the list (also rendered for live updates); its source is labelled beside its transaction. */
+export function eventRow(e: StoredEventSummary, manySources = false): TableRow {
   return {
     id: e.eventId,
     cells: [
       shortId(e.eventId, eventHref(e.eventId), { label: 'event id' }),
       badge(e.eventType),
-      transactionCell(e),
+      transactionCell(e, manySources),
       html`${e.dialect}`,
       time(e.eventTime),
       badge(e.decision),
@@ -97,19 +100,22 @@ export function eventPages(app: FastifyInstance, options: DashboardOptions): voi
     // The set of types is open: one nobody listed yet can still be filtered on.
     const eventType = query.text('eventType', MAX_EVENT_TYPE_LENGTH);
     const dialect = query.oneOf('dialect', DIALECTS);
+    const source = query.source();
     const cursor = query.cursor();
-    const list = await store.listEvents({ limit: 50, cursor, eventType, dialect });
+    const sources = sourceChoices(options);
+    const list = await store.listEvents({ limit: 50, cursor, eventType, dialect, source });
     const types =
       eventType === undefined || (KNOWN_EVENT_TYPES as readonly string[]).includes(eventType)
         ? KNOWN_EVENT_TYPES
         : [...KNOWN_EVENT_TYPES, eventType];
-    const filter = html`<form class="filters" method="get" action="/dashboard/events" id="event-filters">${selectField('eventType', types, eventType, 'Event type')}${selectField('dialect', DIALECTS, dialect, 'Dialect')}<button type="submit" class="primary">Filter</button></form>`;
-    const filtered = eventType !== undefined || dialect !== undefined;
-    const body = html`${filter}${ignoredNote(query)}${table(EVENT_COLUMNS, list.items.map(eventRow), {
+    const filter = html`<form class="filters" method="get" action="/dashboard/events" id="event-filters">${sourceField(source, sources.names)}${selectField('eventType', types, eventType, 'Event type')}${selectField('dialect', DIALECTS, dialect, 'Dialect')}<button type="submit" class="primary">Filter</button></form>`;
+    const filtered = eventType !== undefined || dialect !== undefined || source !== undefined;
+    const rows = list.items.map((e) => eventRow(e, sources.many));
+    const body = html`${filter}${ignoredNote(query)}${table(EVENT_COLUMNS, rows, {
       list: 'events',
       liveInsert: !filtered && cursor === undefined,
       empty: filtered ? 'No event matches this filter.' : 'No event yet.',
-    })}${pager('/dashboard/events', { eventType, dialect }, list.nextCursor, cursor !== undefined)}`;
+    })}${pager('/dashboard/events', { source, eventType, dialect }, list.nextCursor, cursor !== undefined)}`;
     return sendPage(
       reply,
       'Events',
@@ -130,7 +136,7 @@ export function eventPages(app: FastifyInstance, options: DashboardOptions): voi
       deliveries.nextCursor === null
         ? EMPTY
         : html`<p class="muted"><a href="/dashboard/deliveries?event=${encodeURIComponent(event.eventId)}">All deliveries of this event</a></p>`;
-    const body = html`${summary(event)}<h2>Canonical fields</h2>${canonical(event, storeDocumentData)}<h2>Headers</h2>${headersTable(event.headers)}<h2>Payload</h2>${payloadBlock(event, storeDocumentData)}<h2>Raw body</h2>${rawBodyBlock(event, storeDocumentData)}<h2>Deliveries</h2>${table(
+    const body = html`${summary(event, sourceChoices(options).many)}<h2>Canonical fields</h2>${canonical(event, storeDocumentData)}<h2>Headers</h2>${headersTable(event.headers)}<h2>Payload</h2>${payloadBlock(event, storeDocumentData)}<h2>Raw body</h2>${rawBodyBlock(event, storeDocumentData)}<h2>Deliveries</h2>${table(
       deliveryColumns(false),
       deliveries.items.map((d) => deliveryRow(request, d, false)),
       { list: 'event-deliveries', empty: 'No delivery for this event.' },

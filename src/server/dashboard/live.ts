@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { eventTimeMs } from '../../contract/index.js';
+import type { SourceSummary } from '../../compose/source-summary.js';
+import { DEFAULT_SOURCE, eventTimeMs, sourceNameProblem } from '../../contract/index.js';
 import type { StoredEventSummary, Store, TransactionSummary } from '../../store/index.js';
 import { SECURITY_HEADERS } from '../security-headers.js';
 import { EVENT_COLUMNS, eventRow } from './event-pages.js';
 import { tableRow } from './html.js';
 import { PAGE_CSP } from './parts.js';
+import { sourceChoices } from './sources.js';
 import { timelineItem } from './timeline.js';
 import { TRANSACTION_COLUMNS, transactionRow } from './transactions-pages.js';
 
@@ -34,11 +36,14 @@ export interface LiveOptions {
   lifetimeMs?: number;
   heartbeatMs?: number;
   pollMs?: number;
+  /** The receiver's sources (DashboardOptions.listSources): rows are rendered as the pages render them. */
+  listSources?: (() => SourceSummary[]) | undefined;
 }
 
 interface EventMessage {
   eventId: string;
   docvTransactionId: string | null;
+  source: string;
   eventType: string;
   receivedAt: string;
   status: string | null;
@@ -50,7 +55,14 @@ interface EventMessage {
 interface Stream {
   reply: FastifyReply;
   transaction: string | undefined;
+  /** With `transaction`: that source's transaction of the id (the default source when the page named none). */
+  source: string;
   timers: NodeJS.Timeout[];
+}
+
+/** A watched transaction: its id under its source (two sources' transactions of one id are watched apart). */
+function watchKey(stream: Pick<Stream, 'transaction' | 'source'>): string | undefined {
+  return stream.transaction === undefined ? undefined : JSON.stringify([stream.transaction, stream.source]);
 }
 
 function send(stream: Stream, event: string, data: unknown, id?: string): void {
@@ -58,19 +70,21 @@ function send(stream: Stream, event: string, data: unknown, id?: string): void {
   stream.reply.raw.write(lines);
 }
 
-function eventMessage(e: StoredEventSummary, t: TransactionSummary | undefined): EventMessage {
-  const rows: Record<string, string> = { events: tableRow(EVENT_COLUMNS, eventRow(e)).text };
+function eventMessage(e: StoredEventSummary, t: TransactionSummary | undefined, manySources: boolean): EventMessage {
+  const rows: Record<string, string> = { events: tableRow(EVENT_COLUMNS, eventRow(e, manySources)).text };
   if (t !== undefined) {
-    rows.transactions = tableRow(TRANSACTION_COLUMNS, transactionRow(t)).text;
+    rows.transactions = tableRow(TRANSACTION_COLUMNS, transactionRow(t, manySources)).text;
     // The newest arrival came late when the transaction already had a later event time.
     rows.timeline = timelineItem(e, {
       outOfOrder: eventTimeMs(e.eventTime) < eventTimeMs(t.lastEventAt),
       fresh: true,
+      manySources,
     }).text;
   }
   return {
     eventId: e.eventId,
     docvTransactionId: e.docvTransactionId,
+    source: e.source,
     eventType: e.eventType,
     receivedAt: e.receivedAt,
     status: t?.status ?? null,
@@ -101,11 +115,13 @@ class LiveHub {
     private readonly store: Store,
     private readonly log: FastifyInstance['log'],
     private readonly pollMs: number,
+    private readonly listSources: LiveOptions['listSources'],
   ) {}
 
   add(stream: Stream, since: string | undefined): void {
     // A transaction nobody watched yet: read its deliveries at the next poll, so later changes show.
-    if (stream.transaction !== undefined && !this.deliveryStates.has(stream.transaction)) this.deliveriesAt = 0;
+    const key = watchKey(stream);
+    if (key !== undefined && !this.deliveryStates.has(key)) this.deliveriesAt = 0;
     this.streams.add(stream);
     if (since !== undefined) {
       const at = this.recent.findIndex((m) => m.eventId === since);
@@ -121,8 +137,8 @@ class LiveHub {
 
   remove(stream: Stream): void {
     this.streams.delete(stream);
-    if (stream.transaction !== undefined && ![...this.streams].some((s) => s.transaction === stream.transaction))
-      this.deliveryStates.delete(stream.transaction);
+    const key = watchKey(stream);
+    if (key !== undefined && ![...this.streams].some((s) => watchKey(s) === key)) this.deliveryStates.delete(key);
     if (this.streams.size === 0 && this.timer !== null) {
       clearInterval(this.timer);
       this.timer = null;
@@ -131,7 +147,8 @@ class LiveHub {
   }
 
   private deliver(stream: Stream, m: EventMessage): void {
-    if (stream.transaction !== undefined && m.docvTransactionId !== stream.transaction) return;
+    if (stream.transaction !== undefined && (m.docvTransactionId !== stream.transaction || m.source !== stream.source))
+      return;
     send(stream, 'event', m, m.eventId);
   }
 
@@ -170,14 +187,26 @@ class LiveHub {
     const fresh = (at < 0 ? page.items : page.items.slice(0, at)).reverse();
     this.newest = first.eventId;
     // Transactions by last activity, newest first: the ones these events touched are on top.
-    const touched = new Set(fresh.map((e) => e.docvTransactionId).filter((id): id is string => id !== null));
+    // Keyed by id and source: the same id under two sources is two transactions.
+    const key = (id: string, source: string) => JSON.stringify([id, source]);
+    const touched = new Set(
+      fresh.filter((e) => e.docvTransactionId !== null).map((e) => key(e.docvTransactionId!, e.source)),
+    );
     const summaries = new Map<string, TransactionSummary>();
     if (touched.size > 0) {
       const list = await this.store.listTransactions({ limit: Math.min(POLL_PAGE, touched.size + 10) });
-      for (const t of list.items) if (touched.has(t.docvTransactionId)) summaries.set(t.docvTransactionId, t);
+      for (const t of list.items) {
+        const k = key(t.docvTransactionId, t.source);
+        if (touched.has(k)) summaries.set(k, t);
+      }
     }
+    const manySources = sourceChoices({ listSources: this.listSources }).many;
     for (const e of fresh) {
-      const m = eventMessage(e, e.docvTransactionId === null ? undefined : summaries.get(e.docvTransactionId));
+      const m = eventMessage(
+        e,
+        e.docvTransactionId === null ? undefined : summaries.get(key(e.docvTransactionId, e.source)),
+        manySources,
+      );
       this.recent.push(m);
       if (this.recent.length > RECENT) this.recent.shift();
       for (const s of this.streams) this.deliver(s, m);
@@ -202,15 +231,20 @@ class LiveHub {
   }
 
   private async pollDeliveries(): Promise<void> {
-    const watched = new Set([...this.streams].map((s) => s.transaction).filter((t): t is string => t !== undefined));
-    for (const transaction of watched) {
+    const watched = new Map<string, { transaction: string; source: string }>();
+    for (const s of this.streams) {
+      const key = watchKey(s);
+      if (key !== undefined) watched.set(key, { transaction: s.transaction!, source: s.source });
+    }
+    for (const [key, { transaction, source }] of watched) {
       const list = await this.store.listDeliveries({
         docvTransactionId: transaction,
+        source,
         limit: MAX_TRANSACTION_DELIVERIES,
       });
-      const before = this.deliveryStates.get(transaction);
+      const before = this.deliveryStates.get(key);
       const now = new Map(list.items.map((d) => [d.deliveryId, `${d.state}:${d.attempts}`]));
-      this.deliveryStates.set(transaction, now);
+      this.deliveryStates.set(key, now);
       if (before === undefined) continue;
       for (const d of list.items) {
         if (before.get(d.deliveryId) === now.get(d.deliveryId)) continue;
@@ -220,7 +254,7 @@ class LiveHub {
           attempts: d.attempts,
           known: before.has(d.deliveryId),
         };
-        for (const s of this.streams) if (s.transaction === transaction) send(s, 'delivery', change);
+        for (const s of this.streams) if (watchKey(s) === key) send(s, 'delivery', change);
       }
     }
   }
@@ -244,10 +278,11 @@ function firstString(value: unknown): string | undefined {
  * Messages: `event` (a new event, the transaction's status and decision, and its rows rendered for
  * each list), `counts` (the overview's numbers, when they change), `delivery` (a watched
  * transaction's delivery changed state), `gap` (more arrived than one poll reads: reload).
- * `?transaction=<id>` narrows to one transaction. At most MAX_LIVE_STREAMS at once (503 beyond).
+ * `?transaction=<id>` narrows to one transaction (`&source=` names its source; the default one
+ * otherwise). At most MAX_LIVE_STREAMS at once (503 beyond).
  */
 export function liveRoutes(app: FastifyInstance, store: Store, options: LiveOptions = {}): void {
-  const hub = new LiveHub(store, app.log, options.pollMs ?? POLL_MS);
+  const hub = new LiveHub(store, app.log, options.pollMs ?? POLL_MS, options.listSources);
   const lifetime = options.lifetimeMs ?? STREAM_LIFETIME_MS;
   const heartbeat = options.heartbeatMs ?? HEARTBEAT_MS;
   app.addHook('preClose', async () => hub.closeAll());
@@ -261,6 +296,8 @@ export function liveRoutes(app: FastifyInstance, store: Store, options: LiveOpti
         .send('too many live update streams are open; retry later');
     const query = (request.query ?? {}) as Record<string, unknown>;
     const transaction = firstString(query.transaction)?.slice(0, 1024);
+    const named = firstString(query.source);
+    const source = named !== undefined && sourceNameProblem(named) === null ? named : DEFAULT_SOURCE;
     const lastEventId = request.headers['last-event-id'];
     const since = (
       typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : firstString(query.since)
@@ -276,7 +313,7 @@ export function liveRoutes(app: FastifyInstance, store: Store, options: LiveOpti
       'x-accel-buffering': 'no',
     });
     reply.raw.write('retry: 3000\n: live updates\n\n');
-    const stream: Stream = { reply, transaction, timers: [] };
+    const stream: Stream = { reply, transaction, source, timers: [] };
     const end = () => {
       for (const t of stream.timers) clearTimeout(t);
       hub.remove(stream);

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { CANONICAL_DECISIONS } from '../../contract/index.js';
 import { TRANSACTION_STATUSES } from '../../lifecycle/index.js';
 import { DELIVERY_STATES, type DeliveryState, type ReceiptBucket } from '../../store/index.js';
+import type { SourceSummary } from '../../compose/source-summary.js';
 import type { Percentiles } from '../metrics.js';
 import { barChart, type ChartBar } from './chart.js';
-import { html, table, type Html } from './html.js';
+import { EMPTY, html, table, type Html } from './html.js';
 import { formatNumber, layoutFor, queryString, sendPage, time } from './parts.js';
 import { STATS_MAX_AGE_MS, StatsCache } from './stats-cache.js';
 import type { DashboardOptions } from './routes.js';
@@ -74,6 +75,21 @@ function byDestination(counts: Record<string, Record<DeliveryState, number>>): H
   });
 }
 
+/**
+ * The sources, each with links to its filtered lists, when there are several. No count per source:
+ * the store keeps none, and counting by walking (unindexed-walk.ts) on every overview costs too much.
+ */
+function bySource(sources: SourceSummary[] | undefined): Html {
+  if (sources === undefined || sources.length < 2) return EMPTY;
+  const rows = sources.map((s) => [
+    html`<span class="mono">${s.name}</span>`,
+    html`${s.environment ?? '-'}`,
+    html`<span class="mono">${s.path}</span>`,
+    html`<a href="/dashboard/transactions${queryString({ source: s.name })}">transactions</a> · <a href="/dashboard/deliveries${queryString({ source: s.name })}">deliveries</a> · <a href="/dashboard/quarantine${queryString({ source: s.name })}">quarantine</a>`,
+  ]);
+  return html`<h2>Sources</h2>${table(['source', 'environment', 'path', 'lists'], rows, { list: 'sources' })}`;
+}
+
 function ms(value: number): string {
   return value >= 100 ? `${formatNumber(Math.round(value))} ms` : `${value.toFixed(value >= 10 ? 0 : 1)} ms`;
 }
@@ -130,7 +146,7 @@ export function overviewPage(app: FastifyInstance, options: DashboardOptions): v
       note: `${formatNumber(dayTotal)} events in the day`,
     })}</div>`;
     const asOf = html`<p class="muted" id="counted-at">Counts as of ${time(new Date(countedAt).toISOString())} (read at most every ${STATS_MAX_AGE_MS / 1000} s).</p>`;
-    const body = html`${totals}${asOf}<h2>Transactions</h2><div class="stats">${byStatus(stats.transactionsByStatus)}${byDecision(stats.transactionsByDecision ?? {})}</div>${charts}<h2>Deliveries</h2>${byDestination(perDestination)}${latencyCards}`;
+    const body = html`${totals}${asOf}${bySource(options.listSources?.())}<h2>Transactions</h2><div class="stats">${byStatus(stats.transactionsByStatus)}${byDecision(stats.transactionsByDecision ?? {})}</div>${charts}<h2>Deliveries</h2>${byDestination(perDestination)}${latencyCards}`;
     return sendPage(
       reply,
       'Overview',

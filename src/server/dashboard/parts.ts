@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_SOURCE } from '../../contract/index.js';
 import { EMPTY, html, layout, type Html, type LayoutOptions, type Section } from './html.js';
 import { csrfTokenOf } from './session.js';
 
@@ -24,8 +25,52 @@ export function link(href: string, text: string): Html {
   return html`<a href="${href}">${text}</a>`;
 }
 
-export function transactionHref(docvTransactionId: string): string {
+/** A transaction's page without a query: where its forms post (`…/replay`). */
+export function transactionPath(docvTransactionId: string): string {
   return `/dashboard/transactions/${encodeURIComponent(docvTransactionId)}`;
+}
+
+/**
+ * A transaction's page. The same id under two sources is two transactions (issue 20), so a link
+ * names its source when it is not the default one; on a receiver with several sources every link
+ * does (`?source=default` too), since a bare id that two sources have opens the choice between
+ * them. A single-source receiver's links stay as they were.
+ */
+export function transactionHref(
+  docvTransactionId: string,
+  source: string = DEFAULT_SOURCE,
+  manySources = false,
+): string {
+  const path = transactionPath(docvTransactionId);
+  return source === DEFAULT_SOURCE && !manySources ? path : `${path}?source=${encodeURIComponent(source)}`;
+}
+
+/** The live stream of one transaction's page (live.ts): its source named unless it is the default one. */
+export function transactionLiveHref(docvTransactionId: string, source: string): string {
+  const named = source === DEFAULT_SOURCE ? '' : `&source=${encodeURIComponent(source)}`;
+  return `/dashboard/live?transaction=${encodeURIComponent(docvTransactionId)}${named}`;
+}
+
+/**
+ * Whether a row shows its source: always on a receiver with several sources, else only for a
+ * source other than the default one (rows of a source since removed from the configuration).
+ * A single-source receiver's pages look as they did before sources existed.
+ */
+export function showsSource(source: string, manySources: boolean): boolean {
+  return manySources || source !== DEFAULT_SOURCE;
+}
+
+/** The source as a small label beside an id (it wraps under it on a narrow screen). */
+export function sourceLabel(source: string): Html {
+  return html`<span class="source-label" data-source="${source}" title="source ${source}">${source}</span>`;
+}
+
+/**
+ * The `data-id` of a transaction's row: its id, and for a source other than the default its source
+ * too, so two sources' transactions of one id are two rows to the live updates.
+ */
+export function transactionRowId(docvTransactionId: string, source: string): string {
+  return source === DEFAULT_SOURCE ? docvTransactionId : `${docvTransactionId} @${source}`;
 }
 
 /** The dashboard's own page of an event: the admin API's `/v1/events/{id}` does not take the browser's login. */
@@ -47,10 +92,25 @@ export function shortId(id: string, href?: string, options: { wide?: boolean; la
   return html`<span class="${cls}" title="${id}">${inner}<button type="button" class="copy" data-copy="${id}" aria-label="Copy ${options.label ?? 'id'} ${id}" hidden>copy</button></span>`;
 }
 
-export function transactionCell(e: { docvTransactionId: string | null; test?: boolean }): Html {
+/** An id with its source's label when the row shows one (showsSource): one element, so a narrow layout's grid keeps one cell. */
+export function withSource(id: Html, source: string, manySources: boolean): Html {
+  return showsSource(source, manySources) ? html`<span class="with-source">${id}${sourceLabel(source)}</span>` : id;
+}
+
+export function transactionCell(
+  e: { docvTransactionId: string | null; source: string; test?: boolean },
+  manySources = false,
+): Html {
   if (e.docvTransactionId !== null)
-    return shortId(e.docvTransactionId, transactionHref(e.docvTransactionId), { label: 'transaction id' });
-  return html`<span class="empty">${e.test === true ? 'test event' : 'no transaction'}</span>`;
+    return withSource(
+      shortId(e.docvTransactionId, transactionHref(e.docvTransactionId, e.source, manySources), {
+        label: 'transaction id',
+      }),
+      e.source,
+      manySources,
+    );
+  const none = html`<span class="empty">${e.test === true ? 'test event' : 'no transaction'}</span>`;
+  return withSource(none, e.source, manySources);
 }
 
 /** A timestamp, shortened for reading (UTC, seconds), with the exact value kept in `datetime` and the title. */
@@ -79,6 +139,18 @@ export function selectField(
   return html`<label for="${fieldId(name)}">${label}<select id="${fieldId(name)}" name="${name}"><option value="">${anyLabel}</option>${options.map(
     (o) => html`<option${o === current ? html` selected` : EMPTY}>${o}</option>`,
   )}</select></label>`;
+}
+
+/**
+ * The source filter: a select of the receiver's sources when the dashboard knows them, else a
+ * text field (a name as `sources list` shows it). A name the filter holds that is not among the
+ * sources (one removed since) stays a choice, so the form says what the list shows.
+ */
+export function sourceField(current: string | undefined, sources: readonly string[] | undefined): Html {
+  if (sources === undefined)
+    return textField('source', 'Source', current, html` maxlength="64" spellcheck="false" autocomplete="off"`);
+  const choices = current === undefined || sources.includes(current) ? sources : [...sources, current];
+  return selectField('source', choices, current, 'Source');
 }
 
 export function textField(name: string, label: string, value: string | undefined, extra: Html = EMPTY): Html {

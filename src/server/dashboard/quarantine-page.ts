@@ -13,12 +13,16 @@ import {
   selectField,
   sendPage,
   shortId,
+  showsSource,
+  sourceField,
+  sourceLabel,
   textField,
   time,
 } from './parts.js';
 import { shownPayload } from './payload-view.js';
 import { ignoredNote, PageQuery, queryInstant, type ReadFilter } from './query.js';
 import type { DashboardOptions } from './routes.js';
+import { sourceChoices } from './sources.js';
 import { QUARANTINE_REASONS, quarantineReasonInWords } from './words.js';
 
 const PAGE_SIZE = 50;
@@ -26,14 +30,16 @@ const PAGE_SIZE = 50;
 const MAX_ERRORS = 20;
 
 function readFilter(query: PageQuery): ReadFilter<QuarantineFilter> {
+  const source = query.source();
   const reason = query.text('reason', 64);
   const status = query.integer('status', 100, 599);
   const reprocessed = query.flag('reprocessed');
   const from = query.instant('from');
   const to = query.instant('to');
   return {
-    filter: { reason, status, reprocessed, from, to },
+    filter: { source, reason, status, reprocessed, from, to },
     values: {
+      source,
       reason,
       status: status === undefined ? undefined : String(status),
       reprocessed: reprocessed === undefined ? undefined : String(reprocessed),
@@ -45,10 +51,11 @@ function readFilter(query: PageQuery): ReadFilter<QuarantineFilter> {
   };
 }
 
-function filterForm(f: ReadFilter<QuarantineFilter>): Html {
+function filterForm(f: ReadFilter<QuarantineFilter>, sources: string[] | undefined): Html {
   const v = f.values;
   const reasons = [...new Set([...Object.keys(QUARANTINE_REASONS), ...(v.reason ? [v.reason] : [])])];
   return html`<form class="filters" method="get" action="/dashboard/quarantine" id="quarantine-filters">
+${sourceField(v.source, sources)}
 ${selectField('reason', reasons, v.reason, 'Reason')}
 ${textField('status', 'HTTP status', v.status, html` inputmode="numeric" pattern="[1-5][0-9][0-9]" maxlength="3"`)}
 <label for="f-reprocessed">Reprocessed<select id="f-reprocessed" name="reprocessed"><option value="">any</option><option value="true"${v.reprocessed === 'true' ? html` selected` : EMPTY}>yes</option><option value="false"${v.reprocessed === 'false' ? html` selected` : EMPTY}>no</option></select></label>
@@ -99,7 +106,12 @@ function reprocessedLine(entry: QuarantineEntry): Html {
   return html`<p data-reprocessed="${r.outcome}">Reprocessed ${time(r.at)}: <strong>${r.outcome}</strong> (HTTP ${r.status})${event}.</p>`;
 }
 
-function entryCard(request: FastifyRequest, entry: QuarantineEntry, storeDocumentData: boolean): Html {
+function entryCard(
+  request: FastifyRequest,
+  entry: QuarantineEntry,
+  storeDocumentData: boolean,
+  manySources: boolean,
+): Html {
   const problem = problemOf(entry.detail);
   const errors =
     problem.errors.length === 0
@@ -111,7 +123,7 @@ function entryCard(request: FastifyRequest, entry: QuarantineEntry, storeDocumen
         buttonAttributes: html` data-reprocess="${entry.quarantineId}" aria-label="Reprocess ${entry.quarantineId}"`,
       });
   return html`<li class="card" id="q-${entry.quarantineId}" data-quarantine-id="${entry.quarantineId}">
-<h2>${time(entry.receivedAt)} · HTTP ${entry.status} · <span class="badge">${entry.reason}</span></h2>
+<h2>${time(entry.receivedAt)} · HTTP ${entry.status} · <span class="badge">${entry.reason}</span>${showsSource(entry.source, manySources) ? html` ${sourceLabel(entry.source)}` : EMPTY}</h2>
 <p data-reason-words>${quarantineReasonInWords(entry.reason)}</p>
 ${problem.detail === null ? EMPTY : html`<p><span class="error">${problem.detail}</span></p>`}${errors}
 <p class="muted">${shortId(entry.quarantineId, undefined, { label: 'quarantine id' })}${entry.dialect ? html` · closest dialect ${entry.dialect}` : EMPTY}</p>
@@ -127,14 +139,15 @@ export function quarantinePage(app: FastifyInstance, options: DashboardOptions):
 
   app.get('/dashboard/quarantine', async (request, reply) => {
     const f = readFilter(new PageQuery(request));
+    const sources = sourceChoices(options);
     const list = await store.listQuarantine({ ...f.filter, limit: PAGE_SIZE, cursor: f.cursor });
-    const cards = list.items.map((e) => entryCard(request, e, options.storeDocumentData === true));
+    const cards = list.items.map((e) => entryCard(request, e, options.storeDocumentData === true, sources.many));
     const bulk =
       list.items.length === 0
         ? EMPTY
         : html`<p class="actions"><a class="button" id="reprocess-all" href="/dashboard/quarantine/reprocess${queryString(f.values)}">Reprocess all shown by this filter…</a></p>`;
     const body = html`<p class="muted">Authenticated deliveries that were refused, kept for inspection (the oldest are dropped first). Reprocessing runs a body through ingest again, as after an upgrade; an event already stored is not stored twice.</p>
-${filterForm(f)}${ignoredNote(f.query)}${bulk}${
+${filterForm(f, sources.names)}${ignoredNote(f.query)}${bulk}${
       cards.length === 0
         ? html`<p class="empty">Nothing in quarantine${Object.values(f.values).some(Boolean) ? ' matches this filter' : ''}.</p>`
         : html`<ul class="cards" id="quarantine" data-list="quarantine">${cards}</ul>`
@@ -156,6 +169,7 @@ ${filterForm(f)}${ignoredNote(f.query)}${bulk}${
             id: 'reprocess-confirm',
             returnTo: back,
             fields: {
+              source: f.values.source,
               reason: f.values.reason,
               status: f.values.status,
               reprocessed: f.values.reprocessed,

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { isRfc3339DateTime } from '../../contract/index.js';
+import { isRfc3339DateTime, sourceNameProblem } from '../../contract/index.js';
 import { EMPTY, html, type Html } from './html.js';
 
 /** A `datetime-local` value (no offset: the form says UTC), with or without seconds. */
@@ -69,6 +69,15 @@ export class PageQuery {
     const n = /^\d+$/.test(v) ? Number(v) : NaN;
     if (Number.isInteger(n) && n >= min && n <= max) return n;
     this.ignored.push(`${name}: ${JSON.stringify(v.slice(0, 64))} is not a number from ${min} to ${max}`);
+    return undefined;
+  }
+
+  /** A source name (contract/source.ts); one that breaks the naming rule is ignored and said. */
+  source(name = 'source'): string | undefined {
+    const v = this.text(name, 64);
+    if (v === undefined) return undefined;
+    if (sourceNameProblem(v) === null) return v;
+    this.ignored.push(`${name}: ${JSON.stringify(v)} is not a source name`);
     return undefined;
   }
 

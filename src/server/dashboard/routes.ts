@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { SourceSummary } from '../../compose/source-summary.js';
 import { InvalidCursorError, StoreUnavailableError, type Store } from '../../store/index.js';
 import type { IngestResponse, ReprocessRequest } from '../../ingest/index.js';
 import type { ReceiverMetrics } from '../metrics.js';
@@ -34,6 +35,12 @@ export interface DashboardOptions {
   storeDocumentData: boolean;
   /** Live stream timings (tests shorten them). */
   live?: LiveOptions | undefined;
+  /**
+   * The sources this receiver listens on now (read per page, so a reload shows at once): the
+   * filters offer them and rows show their source when there are several. Absent: the filters
+   * take a typed name and rows show a source other than the default one.
+   */
+  listSources?: (() => SourceSummary[]) | undefined;
 }
 
 /**
@@ -94,5 +101,5 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
   deliveriesPages(app, options);
   destinationsPage(app, options);
   quarantinePage(app, options);
-  liveRoutes(app, options.store, options.live);
+  liveRoutes(app, options.store, { ...options.live, listSources: options.listSources });
 }

@@ -72,6 +72,8 @@ code, .mono, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, m
 .id { display: inline-flex; align-items: baseline; gap: .3rem; max-width: 100%; }
 .id > a, .id > span { display: inline-block; max-width: 14ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; vertical-align: bottom; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
 .id.wide > a, .id.wide > span { max-width: 32ch; }
+.with-source { display: inline-flex; flex-wrap: wrap; align-items: baseline; gap: .1rem .4rem; max-width: 100%; min-width: 0; }
+.source-label { display: inline-block; max-width: 16ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; vertical-align: bottom; font-size: 12px; padding: 0 .35rem; border: 1px solid var(--border); border-radius: .25rem; color: var(--muted); background: var(--surface-2); }
 button, .button { font: inherit; font-size: 14px; padding: .3rem .7rem; border-radius: .3rem; border: 1px solid var(--border); background: var(--surface-2); color: var(--text); cursor: pointer; text-decoration: none; display: inline-block; }
 button.primary, .button.primary { background: var(--link); color: var(--surface); border-color: var(--link); }
 button.danger { background: var(--bad-bg); color: var(--bad-text); }

@@ -69,13 +69,16 @@ function marks(e: StoredEventSummary, outOfOrder: boolean): Html {
  */
 export function timelineItem(
   e: StoredEventSummary,
-  options: { outOfOrder: boolean; payload?: Html | undefined; fresh?: boolean },
+  options: { outOfOrder: boolean; payload?: Html | undefined; fresh?: boolean; manySources?: boolean },
 ): Html {
-  const pageHref = e.docvTransactionId === null ? '' : transactionHref(e.docvTransactionId);
+  const pageHref =
+    e.docvTransactionId === null ? '' : transactionHref(e.docvTransactionId, e.source, options.manySources === true);
+  // The page's own query (`?source=…`) comes first, the payload's after it.
+  const payloadHref = `${pageHref}${pageHref.includes('?') ? '&' : '?'}payload=${encodeURIComponent(e.eventId)}#event-${e.eventId}`;
   const src = `${eventHref(e.eventId)}/payload`;
   const payload =
     options.payload ??
-    html`<p><a href="${`${pageHref}?payload=${encodeURIComponent(e.eventId)}#event-${e.eventId}`}">Show the payload</a> · <a href="${eventHref(e.eventId)}">event page</a></p>`;
+    html`<p><a href="${payloadHref}">Show the payload</a> · <a href="${eventHref(e.eventId)}">event page</a></p>`;
   return html`<li id="event-${e.eventId}" data-id="${e.eventId}" data-event-type="${e.eventType}"${options.fresh === true ? html` class="fresh"` : EMPTY}>
 <p><a href="${eventHref(e.eventId)}">${badge(e.eventType)}</a> ${e.decision ? badge(e.decision) : EMPTY} <span class="muted">${e.dialect}</span></p>
 <p class="times">event time ${time(e.eventTime)} · received ${time(e.receivedAt)}${delay(e)}</p>

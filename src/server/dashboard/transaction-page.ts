@@ -1,12 +1,30 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DECISION_FETCH_DESTINATION, type OutboxDelivery, type TransactionView } from '../../store/index.js';
+import {
+  AmbiguousTransactionError,
+  DECISION_FETCH_DESTINATION,
+  type OutboxDelivery,
+  type TransactionView,
+} from '../../store/index.js';
 import { deliveryColumns, deliveryRow } from './delivery-rows.js';
 import { EMPTY, html, table, type Html } from './html.js';
-import { actionForm, badge, layoutFor, sendPage, shortId, time, transactionHref } from './parts.js';
+import {
+  actionForm,
+  badge,
+  layoutFor,
+  queryString,
+  sendPage,
+  shortId,
+  sourceLabel,
+  time,
+  transactionHref,
+  transactionLiveHref,
+  transactionPath,
+} from './parts.js';
 import { payloadBlock } from './payload-view.js';
 import { PageQuery } from './query.js';
 import type { DashboardOptions } from './routes.js';
-import { goneWords } from '../admin-retention-routes.js';
+import { sourceChoices } from './sources.js';
+import { goneWords, underSource } from '../admin-retention-routes.js';
 import { inEventTimeOrder, outOfOrderEvents, timelineItem } from './timeline.js';
 import { ANOMALY_EXPLANATIONS } from './words.js';
 
@@ -27,6 +45,7 @@ function facts(view: TransactionView): Html {
 <dt>status</dt><dd data-field="status">${badge(view.status)}</dd>
 <dt>decision</dt><dd data-field="decision">${badge(view.decision)} ${source ? html`<span class="muted">${source}</span>` : EMPTY}${unavailable}</dd>
 <dt>reason codes</dt><dd data-field="reason-codes" class="mono">${view.reasonCodes.join(', ') || '-'}</dd>
+<dt>source</dt><dd data-field="source">${sourceLabel(view.source)}</dd>
 <dt>customer user id</dt><dd>${view.customerUserId === null ? '-' : shortId(view.customerUserId, `/dashboard/transactions?q=${encodeURIComponent(view.customerUserId)}`, { wide: true, label: 'customer user id' })}</dd>
 <dt>environment</dt><dd>${view.environment ?? '-'}</dd>
 <dt>RiskOS evaluation</dt><dd>${view.evaluationId ? shortId(view.evaluationId, undefined, { wide: true, label: 'evaluation id' }) : '-'}</dd>
@@ -49,9 +68,11 @@ function replayForm(request: FastifyRequest, view: TransactionView, destinations
   const select = html`<label for="replay-destination">Destination <select id="replay-destination" name="destination" required>${destinations.map(
     (d) => html`<option>${d}</option>`,
   )}</select></label>`;
-  return actionForm(request, `${transactionHref(view.docvTransactionId)}/replay`, 'Replay the transaction', {
+  // The source goes with the form: the replay is of this source's transaction of the id.
+  return actionForm(request, `${transactionPath(view.docvTransactionId)}/replay`, 'Replay the transaction', {
     id: 'replay-form',
     inputs: select,
+    fields: { source: view.source },
   });
 }
 
@@ -69,34 +90,46 @@ export function transactionPage(app: FastifyInstance, options: DashboardOptions)
     const id = request.params.id;
     const query = new PageQuery(request);
     const payloadOf = query.text('payload', 200);
-    const [view, deliveries, destinations, payloadEvent] = await Promise.all([
-      store.getTransaction(id),
-      store.listDeliveries({ limit: MAX_DELIVERIES, docvTransactionId: id }),
-      store.listDestinations(),
-      payloadOf === undefined ? null : store.getEvent(payloadOf),
-    ]);
+    // Which source's transaction of this id: the link says (parts.ts transactionHref); without
+    // it, the one source that has it, or a choice between several.
+    const source = query.source();
+    const sources = sourceChoices(options);
+    const layout = layoutFor(request, 'transactions', { adminToken: options.adminToken });
+    let view: TransactionView | null;
+    try {
+      view = await store.getTransaction(id, source);
+    } catch (err) {
+      if (!(err instanceof AmbiguousTransactionError)) throw err;
+      return sendPage(reply, 'Several transactions', sourceChoice(request, id, err.sources), 200, layout);
+    }
     // Gone by retention or an erasure request: the tombstone says which, and when.
-    const tombstone = view ? null : await store.getTombstone(id);
+    const tombstone = view ? null : await store.getTombstone(id, source);
     if (tombstone)
       return sendPage(
         reply,
         'Removed',
-        html`<p>Transaction ${id} was ${goneWords(tombstone)}.</p>`,
+        html`<p>Transaction ${id}${underSource(tombstone.source)} was ${goneWords(tombstone)}.</p>`,
         404,
-        layoutFor(request, 'transactions', { adminToken: options.adminToken }),
+        layout,
       );
     if (!view)
       return sendPage(
         reply,
         'Not found',
-        html`<p>No transaction ${id}.</p><p><a href="/dashboard/transactions?q=${encodeURIComponent(id.slice(0, 256))}">Search for it</a></p>`,
+        html`<p>No transaction ${id}${source === undefined ? '' : ` under source ${source}`}.</p><p><a href="/dashboard/transactions?q=${encodeURIComponent(id.slice(0, 256))}">Search for it</a></p>`,
         404,
-        layoutFor(request, 'transactions', { adminToken: options.adminToken }),
+        layout,
       );
+    const [deliveries, destinations, payloadEvent] = await Promise.all([
+      store.listDeliveries({ limit: MAX_DELIVERIES, docvTransactionId: id, source: view.source }),
+      store.listDestinations(),
+      payloadOf === undefined ? null : store.getEvent(payloadOf),
+    ]);
     const late = outOfOrderEvents(view.events);
     const timeline = inEventTimeOrder(view.events).map((e) =>
       timelineItem(e, {
         outOfOrder: late.has(e.eventId),
+        manySources: sources.many,
         payload:
           payloadEvent !== null && payloadEvent.eventId === e.eventId
             ? payloadBlock(payloadEvent, options.storeDocumentData === true)
@@ -107,7 +140,7 @@ export function transactionPage(app: FastifyInstance, options: DashboardOptions)
     const more =
       deliveries.nextCursor === null
         ? EMPTY
-        : html`<p class="muted"><a href="/dashboard/deliveries?transaction=${encodeURIComponent(id)}">All deliveries of this transaction</a> (only the first ${MAX_DELIVERIES} are shown here).</p>`;
+        : html`<p class="muted"><a href="/dashboard/deliveries${queryString({ transaction: id, source: view.source })}">All deliveries of this transaction</a> (only the first ${MAX_DELIVERIES} are shown here).</p>`;
     const body = html`${facts(view)}${anomalies(view)}
 <h2 id="timeline-heading">Timeline</h2>
 <p class="muted">In event-time order; each event with the time it happened and the time it was received.</p>
@@ -130,9 +163,23 @@ ${replayForm(
       body,
       200,
       layoutFor(request, 'transactions', {
-        live: `/dashboard/live?transaction=${encodeURIComponent(view.docvTransactionId)}`,
+        live: transactionLiveHref(view.docvTransactionId, view.source),
         adminToken: options.adminToken,
       }),
     );
   });
+}
+
+/**
+ * An id opened without its source that several sources have: each is a transaction of its own,
+ * so the page lists them to choose from (a link from a list always names the source; this is a
+ * typed or pasted address).
+ */
+function sourceChoice(request: FastifyRequest, id: string, sources: string[]): Html {
+  const payload = new PageQuery(request).text('payload', 200);
+  return html`<p id="ambiguous-transaction">Transaction <span class="mono">${id}</span> exists under ${sources.length} sources; each is a transaction of its own. Choose one:</p>
+<ul class="cards" id="transaction-sources">${sources.map(
+    (s) =>
+      html`<li class="card" data-source="${s}"><a href="${transactionHref(id, s, true)}${payload === undefined ? '' : `&payload=${encodeURIComponent(payload)}`}">${id}</a> ${sourceLabel(s)}</li>`,
+  )}</ul>`;
 }

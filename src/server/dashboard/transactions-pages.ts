@@ -18,12 +18,16 @@ import {
   selectField,
   sendPage,
   shortId,
+  sourceField,
   textField,
   time,
   transactionHref,
+  transactionRowId,
+  withSource,
 } from './parts.js';
 import { ignoredNote, PageQuery, queryInstant, type ReadFilter } from './query.js';
 import type { DashboardOptions } from './routes.js';
+import { sourceChoices } from './sources.js';
 
 /** Rows per page. */
 const PAGE_SIZE = 50;
@@ -41,12 +45,22 @@ export const TRANSACTION_COLUMNS = [
   'anomalies',
 ] as const;
 
-/** One transaction in the list (also rendered for live updates, so both look the same). */
-export function transactionRow(t: TransactionSummary): { cells: Html[]; id: string } {
+/**
+ * One transaction in the list (also rendered for live updates, so both look the same). Its source
+ * is a label beside the id (no column of its own: the table already fills a phone's width).
+ */
+export function transactionRow(t: TransactionSummary, manySources = false): { cells: Html[]; id: string } {
   return {
-    id: t.docvTransactionId,
+    id: transactionRowId(t.docvTransactionId, t.source),
     cells: [
-      shortId(t.docvTransactionId, transactionHref(t.docvTransactionId), { wide: true, label: 'transaction id' }),
+      withSource(
+        shortId(t.docvTransactionId, transactionHref(t.docvTransactionId, t.source, manySources), {
+          wide: true,
+          label: 'transaction id',
+        }),
+        t.source,
+        manySources,
+      ),
       badge(t.status),
       badge(t.decision),
       t.customerUserId === null ? html`-` : shortId(t.customerUserId, undefined, { label: 'customer user id' }),
@@ -61,7 +75,7 @@ export function transactionRow(t: TransactionSummary): { cells: Html[]; id: stri
 
 /**
  * "12 transactions", "10,000+ transactions", or, when the count examined only the most recent
- * (a dialect or environment filter: unindexed-walk.ts), "12 of the 20,000 most recent transactions".
+ * (a dialect, environment or source filter: unindexed-walk.ts), "12 of the 20,000 most recent transactions".
  */
 export function countText(count: BoundedCount, noun: string): string {
   const counted = `${formatNumber(count.count)}${count.capped ? '+' : ''}`;
@@ -82,6 +96,7 @@ export function searchedText(list: Page<TransactionSummary>, laterPage: boolean)
 }
 
 function readFilter(query: PageQuery): ReadFilter<TransactionFilter> {
+  const source = query.source();
   const search = query.text('q', MAX_SEARCH_LENGTH);
   const status = query.oneOf('status', TRANSACTION_STATUSES);
   const decision = query.oneOf('decision', CANONICAL_DECISIONS);
@@ -91,9 +106,10 @@ function readFilter(query: PageQuery): ReadFilter<TransactionFilter> {
   const from = query.instant('from');
   const to = query.instant('to');
   return {
-    filter: { search, status, decision, anomaly, dialect, environment, from, to },
+    filter: { search, source, status, decision, anomaly, dialect, environment, from, to },
     values: {
       q: search,
+      source,
       status,
       decision,
       anomaly,
@@ -107,10 +123,11 @@ function readFilter(query: PageQuery): ReadFilter<TransactionFilter> {
   };
 }
 
-function filterForm(f: ReadFilter<TransactionFilter>): Html {
+function filterForm(f: ReadFilter<TransactionFilter>, sources: string[] | undefined): Html {
   const v = f.values;
   return html`<form class="filters" method="get" action="/dashboard/transactions" role="search" id="transaction-filters">
 <label class="search" for="search">Search: transaction id, customer user id or event id<input id="search" name="q" type="search" value="${v.q ?? ''}" maxlength="${MAX_SEARCH_LENGTH}" autocomplete="off" spellcheck="false"></label>
+${sourceField(v.source, sources)}
 ${selectField('status', TRANSACTION_STATUSES, v.status, 'Status')}
 ${selectField('decision', CANONICAL_DECISIONS, v.decision, 'Decision')}
 ${selectField('anomaly', ['any', ...ANOMALY_CODES], v.anomaly, 'Anomaly', 'all transactions')}
@@ -127,6 +144,7 @@ export function transactionsPages(app: FastifyInstance, options: DashboardOption
   const { store } = options;
   app.get('/dashboard/transactions', async (request, reply) => {
     const f = readFilter(new PageQuery(request));
+    const sources = sourceChoices(options);
     const [list, count] = await Promise.all([
       store.listTransactions({ ...f.filter, limit: PAGE_SIZE, cursor: f.cursor }),
       store.countTransactions(f.filter, COUNT_CAP),
@@ -138,15 +156,19 @@ export function transactionsPages(app: FastifyInstance, options: DashboardOption
         ? html`${countText(count, 'transaction')}`
         : html`<span data-count="transactions">${formatNumber(count.count)}</span> transaction${count.count === 1 ? '' : 's'}`;
     const summary = html`<p class="actions"><span class="count" id="transaction-count">${countShown}</span>${filtered ? html`<span class="muted">match this filter</span>` : EMPTY}<span class="muted">· sorted by last activity, newest first</span></p>`;
-    const rows = list.items.map(transactionRow);
-    // A dialect or environment filter looks at so many transactions per page, and says so.
+    const rows = list.items.map((t) => transactionRow(t, sources.many));
+    // A dialect, environment or source filter looks at so many transactions per page, and says so.
     const searched = searchedText(list, f.cursor !== undefined);
-    const body = html`${filterForm(f)}${ignoredNote(f.query)}${summary}${table(TRANSACTION_COLUMNS, rows, {
-      list: 'transactions',
-      // New activity goes on top only where it belongs there: the unfiltered first page.
-      liveInsert: !filtered && f.cursor === undefined,
-      empty: searched ?? (filtered ? 'No transaction matches this filter.' : 'No transaction yet.'),
-    })}${searched !== null && rows.length > 0 ? html`<p class="muted" id="search-bound">${searched}</p>` : EMPTY}${pager('/dashboard/transactions', f.values, list.nextCursor, f.cursor !== undefined)}`;
+    const body = html`${filterForm(f, sources.names)}${ignoredNote(f.query)}${summary}${table(
+      TRANSACTION_COLUMNS,
+      rows,
+      {
+        list: 'transactions',
+        // New activity goes on top only where it belongs there: the unfiltered first page.
+        liveInsert: !filtered && f.cursor === undefined,
+        empty: searched ?? (filtered ? 'No transaction matches this filter.' : 'No transaction yet.'),
+      },
+    )}${searched !== null && rows.length > 0 ? html`<p class="muted" id="search-bound">${searched}</p>` : EMPTY}${pager('/dashboard/transactions', f.values, list.nextCursor, f.cursor !== undefined)}`;
     return sendPage(
       reply,
       'Transactions',

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import {
   destinationOf,
+  subscriptionColumn,
   type AddDestinationMode,
   type AddDestinationResult,
   type DestinationRow,
@@ -32,16 +33,25 @@ export async function add(
   wanted: NewDestination,
   mode: AddDestinationMode,
 ): Promise<AddDestinationResult> {
-  const values = [wanted.name, wanted.kind, wanted.url, wanted.signed, wanted.urlCredentials];
+  const values = [
+    wanted.name,
+    wanted.kind,
+    wanted.url,
+    wanted.signed,
+    wanted.urlCredentials,
+    subscriptionColumn(wanted.subscription),
+  ];
   // xmax = 0 on a row this statement inserted; a row it updated carries this transaction's id.
   const conflict =
     mode === 'keep'
       ? 'DO NOTHING'
-      : `DO UPDATE SET kind = excluded.kind, url = excluded.url, signed = excluded.signed, url_credentials = excluded.url_credentials, updated_at = now()
-         WHERE (destinations.kind, destinations.url, destinations.signed, destinations.url_credentials)
-               IS DISTINCT FROM (excluded.kind, excluded.url, excluded.signed, excluded.url_credentials)`;
+      : `DO UPDATE SET kind = excluded.kind, url = excluded.url, signed = excluded.signed, url_credentials = excluded.url_credentials,
+           subscription = excluded.subscription, updated_at = now()
+         WHERE (destinations.kind, destinations.url, destinations.signed, destinations.url_credentials, destinations.subscription)
+               IS DISTINCT FROM (excluded.kind, excluded.url, excluded.signed, excluded.url_credentials, excluded.subscription)`;
   const written = await pool.query<DestinationRow & { inserted: boolean }>(
-    `INSERT INTO destinations (name, kind, url, state, signed, url_credentials) VALUES ($1, $2, $3, 'active', $4, $5)
+    `INSERT INTO destinations (name, kind, url, state, signed, url_credentials, subscription)
+     VALUES ($1, $2, $3, 'active', $4, $5, $6)
      ON CONFLICT (name) ${conflict}
      RETURNING *, (xmax = 0) AS inserted`,
     values,

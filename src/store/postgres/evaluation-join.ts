@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Sealer } from '../encryption/sealer.js';
 import { canonicalFromStored, type CanonicalEvent, type CanonicalFields } from '../../contract/index.js';
 import { lifecycleEventOf, type LifecycleEvent } from '../../lifecycle/index.js';
+import { SOURCE_SEPARATOR, transactionColumn, transactionOfColumn } from '../rows.js';
 import { pgText } from './pg-text.js';
 
 /**
@@ -14,7 +15,17 @@ import { pgText } from './pg-text.js';
  * A note and its link in the same batch take the second way (the link moves the note just
  * inserted): whether the link is accepted, rather than a duplicate or a conflict, is only known
  * once the batch is inserted, and a rejected delivery must not file anything.
+ *
+ * Links stay within a source (issue 20): two Socure accounts' evaluation ids are theirs alone, so a
+ * note is filed only under a transaction of its own source, and a link moves only that source's
+ * notes.
  */
+
+/** An event of the batch and the source it came through. */
+export interface SourcedEvent {
+  event: CanonicalEvent;
+  source: string;
+}
 
 /** Whether an event takes part in the join: it names an evaluation and is not a test event. */
 function joins(event: CanonicalEvent): event is CanonicalEvent & { evaluationId: string } {
@@ -39,12 +50,15 @@ const LOCK_EVALUATIONS = {
          FROM unnest($1::text[]) AS e`,
 };
 
-/** The transaction each evaluation was first linked to (the earliest linked event wins). */
+/**
+ * The transaction each evaluation was first linked to in each source (the earliest linked event
+ * wins). The evaluation index finds the rows; the source is tested on them.
+ */
 const LINKED_TRANSACTIONS = {
-  name: 'docv_linked_transactions',
-  text: `SELECT DISTINCT ON (evaluation_id) evaluation_id, docv_transaction_id FROM events
-         WHERE evaluation_id = ANY($1::text[]) AND docv_transaction_id <> ''
-         ORDER BY evaluation_id, seq`,
+  name: 'docv_linked_transactions_v2',
+  text: `SELECT DISTINCT ON (evaluation_id, source) evaluation_id, source, docv_transaction_id FROM events
+         WHERE evaluation_id = ANY($1::text[]) AND source = ANY($2::text[]) AND docv_transaction_id <> ''
+         ORDER BY evaluation_id, source, seq`,
 };
 
 /**
@@ -55,21 +69,26 @@ const LINKED_TRANSACTIONS = {
  * a lone surrogate anywhere, and senders choose what is in customerUserId.)
  */
 const MOVE_UNFILED = {
-  name: 'docv_move_unfiled_v2',
+  name: 'docv_move_unfiled_v3',
   text: `WITH moved AS (
            UPDATE events e SET docv_transaction_id = m.tx
-           FROM unnest($1::text[], $2::text[]) AS m(evaluation_id, tx)
-           WHERE e.evaluation_id = m.evaluation_id AND e.docv_transaction_id = ''
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS m(evaluation_id, source, tx)
+           WHERE e.evaluation_id = m.evaluation_id AND e.source = m.source AND e.docv_transaction_id = ''
              AND strpos(e.canonical::text, '"test":true') = 0
-           RETURNING e.seq, e.event_id, e.docv_transaction_id, e.raw_body, e.key_id, e.canonical, e.received_at
+           RETURNING e.seq, e.event_id, e.docv_transaction_id, e.source, e.raw_body, e.key_id, e.canonical, e.received_at
          ), requeued AS (
            UPDATE deliveries d SET docv_transaction_id = moved.docv_transaction_id FROM moved WHERE d.event_seq = moved.seq
          )
-         SELECT seq, event_id, docv_transaction_id, raw_body, key_id, canonical, received_at FROM moved`,
+         SELECT seq, event_id, docv_transaction_id, source, raw_body, key_id, canonical, received_at FROM moved`,
 };
 
-/** Evaluation id → the transaction its events are filed under. */
+/** `<source>\u001f<evaluation id>` (linkOf) → the transaction key its events are filed under. */
 export type EvaluationLinks = ReadonlyMap<string, string>;
+
+/** An evaluation of one source, as EvaluationLinks names it (a source name holds no separator). */
+function linkOf(source: string, evaluationId: string): string {
+  return `${source}${SOURCE_SEPARATOR}${pgText(evaluationId)}`;
+}
 
 /**
  * Locks the evaluations of the batch and finds the transaction each note's evaluation is already
@@ -77,29 +96,40 @@ export type EvaluationLinks = ReadonlyMap<string, string>;
  */
 export async function linkEvaluations(
   client: pg.PoolClient,
-  events: readonly CanonicalEvent[],
+  events: readonly SourcedEvent[],
 ): Promise<EvaluationLinks | null> {
-  const evaluations = [...new Set(events.filter(joins).map((e) => pgText(e.evaluationId)))].sort();
+  // Locked by evaluation id alone: batches of two sources naming the same id wait on each other,
+  // which is rare and changes nothing else.
+  const evaluations = [
+    ...new Set(events.filter((e) => joins(e.event)).map((e) => pgText(e.event.evaluationId!))),
+  ].sort();
   if (evaluations.length === 0) return null;
   await client.query({ ...LOCK_EVALUATIONS, values: [evaluations] });
   const links = new Map<string, string>();
   // Only notes need to know an earlier link; a batch of links alone skips the lookup.
-  const wanted = [...new Set(events.filter(isNote).map((e) => pgText(e.evaluationId)))];
-  if (wanted.length > 0) {
-    const { rows } = await client.query<{ evaluation_id: string; docv_transaction_id: string }>({
+  const notes = events.filter((e) => isNote(e.event));
+  if (notes.length > 0) {
+    const wanted = new Set(notes.map((e) => linkOf(e.source, e.event.evaluationId!)));
+    const { rows } = await client.query<{ evaluation_id: string; source: string; docv_transaction_id: string }>({
       ...LINKED_TRANSACTIONS,
-      values: [wanted],
+      values: [[...new Set(notes.map((e) => pgText(e.event.evaluationId!)))], [...new Set(notes.map((e) => e.source))]],
     });
-    for (const r of rows) links.set(r.evaluation_id, r.docv_transaction_id);
+    for (const r of rows) {
+      const link = linkOf(r.source, r.evaluation_id);
+      if (wanted.has(link)) links.set(link, r.docv_transaction_id);
+    }
   }
   return links;
 }
 
-/** The event as filed: a note of a linked evaluation gets its transaction; every other event is returned as it is. */
-export function fileEvent(event: CanonicalEvent, links: EvaluationLinks | null): CanonicalEvent {
+/**
+ * The event as filed: a note of an evaluation linked in its source gets that transaction's id;
+ * every other event is returned as it is.
+ */
+export function fileEvent(event: CanonicalEvent, source: string, links: EvaluationLinks | null): CanonicalEvent {
   if (links === null || !isNote(event)) return event;
-  const linked = links.get(pgText(event.evaluationId));
-  return linked === undefined ? event : { ...event, docvTransactionId: linked };
+  const linked = links.get(linkOf(source, event.evaluationId));
+  return linked === undefined ? event : { ...event, docvTransactionId: transactionOfColumn(linked, source) };
 }
 
 /** Where an event is filed: test events and unlinked notes under no transaction. */
@@ -110,6 +140,10 @@ export function transactionOf(event: CanonicalEvent): string | null {
 /** An event moved under a transaction, as its lifecycle folds it in. */
 export interface MovedEvent {
   seq: number;
+  /** The transaction key, as stored. */
+  key: string;
+  source: string;
+  /** The transaction id (the key without its source). */
   docvTransactionId: string;
   event: LifecycleEvent;
 }
@@ -122,32 +156,40 @@ export interface MovedEvent {
  */
 export async function moveUnfiledEvents(
   client: pg.PoolClient,
-  linking: readonly CanonicalEvent[],
+  linking: readonly SourcedEvent[],
   links: EvaluationLinks,
   sealer: Sealer,
 ): Promise<MovedEvent[]> {
-  const targets = new Map<string, string>();
-  for (const e of linking) {
+  const targets = new Map<string, { evaluation: string; source: string; key: string }>();
+  for (const { event: e, source } of linking) {
     if (!joins(e) || e.docvTransactionId === null) continue;
-    const evaluation = pgText(e.evaluationId);
-    targets.set(evaluation, links.get(evaluation) ?? e.docvTransactionId);
+    const link = linkOf(source, e.evaluationId);
+    targets.set(link, {
+      evaluation: pgText(e.evaluationId),
+      source,
+      key: pgText(links.get(link) ?? transactionColumn(e.docvTransactionId, source)),
+    });
   }
   if (targets.size === 0) return [];
+  const moves = [...targets.values()];
   const { rows } = await client.query<{
     seq: number;
     event_id: string;
     docv_transaction_id: string;
+    source: string;
     raw_body: Buffer;
     key_id: string | null;
     canonical: CanonicalFields | null;
     received_at: Date;
   }>({
     ...MOVE_UNFILED,
-    values: [[...targets.keys()], [...targets.values()].map((t) => pgText(t))],
+    values: [moves.map((m) => m.evaluation), moves.map((m) => m.source), moves.map((m) => m.key)],
   });
   return rows.map((r) => ({
     seq: r.seq,
-    docvTransactionId: r.docv_transaction_id,
+    key: r.docv_transaction_id,
+    source: r.source,
+    docvTransactionId: transactionOfColumn(r.docv_transaction_id, r.source)!,
     event: lifecycleEventOf(
       canonicalFromStored(
         JSON.parse(sealer.openBytes(r.raw_body, r.key_id, 'events', 'raw_body', r.event_id).toString('utf8')),

@@ -18,6 +18,7 @@ import { DIALECTS_OF, TRANSACTION_ARRAYS, TRANSACTION_COLUMNS, transactionColumn
 import { LOG_CHANNEL, LOG_LOCK_KEY } from './log-order.js';
 import { ensureCursors } from './log-reader.js';
 import { pgText } from './pg-text.js';
+import { sourceOfInput } from './source-keys.js';
 
 // Named statements: parsed and planned once per connection, whatever the batch size. A batch is
 // BEGIN, INSERT_EVENTS, CREATE_AND_LOCK, UPDATE_TRANSACTIONS (only when some transaction already
@@ -50,24 +51,31 @@ import { pgText } from './pg-text.js';
  * events commit in seq order (log-order.ts). The fourth branch NOTIFYs the schema's channel when
  * the batch accepted an event (delivered at the commit, once however many events; a row with
  * every column NULL): dispatchers on any instance wake (log-listener.ts).
+ *
+ * `registered` adds $18, the batch's sources this process has not added yet (source-keys.ts), to
+ * `sources`: empty but for the first batch of each source a process commits. Under the log lock,
+ * so it never waits on another ingest's uncommitted name (that one holds the lock to its commit).
  */
 const INSERT_EVENTS = {
-  name: 'docv_insert_events_v7',
+  name: 'docv_insert_events_v8',
   text: `WITH log_lock AS MATERIALIZED (
            SELECT pg_advisory_xact_lock(${LOG_LOCK_KEY})
          ), existing AS MATERIALIZED (
            SELECT dedupe_key, event_id, content_hash FROM events WHERE dedupe_key = ANY($2::text[])
          ), inserted AS (
            INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-             event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id)
+             event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id, source)
            SELECT u.* FROM log_lock, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
              $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::bytea[], $13::json[], $14::json[], $15::text[],
-             $16::text[])
+             $16::text[], $17::text[])
              AS u(event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-               event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id)
+               event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id, source)
            WHERE u.dedupe_key NOT IN (SELECT dedupe_key FROM existing)
            ON CONFLICT (dedupe_key) DO NOTHING
            RETURNING seq, dedupe_key
+         ), registered AS (
+           INSERT INTO sources (name) SELECT n FROM log_lock, unnest($18::text[]) AS n
+           ON CONFLICT (name) DO NOTHING
          )
          SELECT seq, dedupe_key, NULL AS event_id, NULL AS content_hash, NULL::json AS destinations FROM inserted
          UNION ALL
@@ -100,21 +108,21 @@ const EVENTS_BY_KEY = {
 
 /**
  * One round trip for the rest of the inserts: the lifecycle of every transaction of the batch as
- * if it were new (ON CONFLICT DO NOTHING takes no lock on an existing row), the decision fetches, and
- * the transactions that existed before, locked in key order so that concurrent batches of several
- * instances neither lose updates nor deadlock. Answers the ids it created (state null) and the
- * locked rows. UNION ALL runs its branches in order, so the insert (which may wait on another
+ * if it were new (ON CONFLICT DO NOTHING takes no lock on an existing row; its source, $24, is
+ * written only here, when the row is made), the decision fetches, and the transactions that
+ * existed before, locked in key order so that concurrent batches of several instances neither
+ * lose updates nor deadlock. Answers the keys it created (state null) and the locked rows. UNION ALL runs its branches in order, so the insert (which may wait on another
  * instance's insert of the same id) finishes before any row is locked, as when they were two
  * statements. Rows inserted here are invisible to the locking read (one snapshot per statement);
  * a transaction another instance created and committed while the insert waited on it is in
  * neither branch and is locked by LOCK_TRANSACTIONS afterwards.
  */
 const CREATE_AND_LOCK = {
-  name: 'docv_create_and_lock_v2',
+  name: 'docv_create_and_lock_v3',
   text: `WITH created AS (
-           INSERT INTO transactions (${TRANSACTION_COLUMNS})
-           SELECT ${TRANSACTION_COLUMNS.replace('dialects', DIALECTS_OF('u.dialects'))}
-           FROM unnest(${TRANSACTION_ARRAYS}) AS u(${TRANSACTION_COLUMNS})
+           INSERT INTO transactions (${TRANSACTION_COLUMNS}, source)
+           SELECT ${TRANSACTION_COLUMNS.replace('dialects', DIALECTS_OF('u.dialects'))}, source
+           FROM unnest(${TRANSACTION_ARRAYS}, $24::text[]) AS u(${TRANSACTION_COLUMNS}, source)
            ON CONFLICT (docv_transaction_id) DO NOTHING
            RETURNING docv_transaction_id
          ), locked AS (
@@ -151,10 +159,13 @@ const UPDATE_TRANSACTIONS = {
 /** An accepted event of the batch. */
 interface Candidate {
   input: IngestInput;
+  source: string;
   /** The event as filed (see evaluation-join.ts): a note of a linked evaluation carries its transaction. */
   event: CanonicalEvent;
   /** The transaction it is part of; null (stored as '') for a test event or an unlinked note. */
   docvTransactionId: string | null;
+  /** Its transaction key as stored (pgText of rows.ts transactionColumn): '' for none. */
+  key: string;
   eventId: string;
   seq: number;
   receivedAt: string;
@@ -164,12 +175,13 @@ function byKey<T>(a: [string, T], b: [string, T]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
-/** The events of the batch, one array per column of INSERT_EVENTS. */
+/** The events of the batch, one array per column of INSERT_EVENTS, and the sources to register ($18). */
 function eventColumns(
   ordered: Array<[string, IngestInput]>,
   filed: Map<string, CanonicalEvent>,
   eventIds: Map<string, string>,
   sealer: Sealer,
+  register: readonly string[],
 ): unknown[] {
   const events = ordered.map(([key]) => filed.get(key)!);
   // With a key, the body and headers are sealed, each bound to its event id (store/encryption/).
@@ -187,7 +199,7 @@ function eventColumns(
     ordered.map(([key]) => key),
     ordered.map(([, i]) => i.webhookId),
     ordered.map(([, i]) => i.contentHash),
-    events.map((e) => pgText(transactionColumn(transactionOf(e)))),
+    events.map((e, i) => pgText(transactionColumn(transactionOf(e), sourceOfInput(ordered[i]![1])))),
     events.map((e) => pgText(e.eventType)),
     events.map((e) => e.eventTime),
     events.map((e) => eventTimeMs(e.eventTime)),
@@ -200,6 +212,8 @@ function eventColumns(
     ordered.map(([, i]) => storedMetadata(i.event)),
     events.map((e) => pgText(e.evaluationId)),
     ordered.map(() => keyId),
+    ordered.map(([, i]) => sourceOfInput(i)),
+    register,
   ];
 }
 
@@ -209,7 +223,8 @@ function eventColumns(
  * the lifecycle rows are written in key order under row locks, so concurrent batches of several
  * instances neither lose updates nor deadlock. `cursors`: this process's own destinations whose
  * cursors configureOutbox changed since the last commit; written first, so the batch's events
- * are theirs (and no longer those of a retired one).
+ * are theirs (and no longer those of a retired one). `register`: sources of the batch to add to
+ * `sources` (source-keys.ts, SourceRegistry), confirmed by the caller once this commits.
  */
 export async function ingestBatch(
   client: pg.PoolClient,
@@ -217,6 +232,7 @@ export async function ingestBatch(
   outbox: OutboxConfig,
   cursors: { ensure: readonly string[]; retire: readonly string[] } = { ensure: [], retire: [] },
   sealer: Sealer = NO_ENCRYPTION,
+  register: readonly string[] = [],
 ): Promise<IngestOutcome[]> {
   // Within the batch the first delivery of a key is the candidate; later ones compare against it.
   // (By position: the same input object may be queued twice.)
@@ -231,9 +247,9 @@ export async function ingestBatch(
   const ordered = [...first.entries()].sort(byKey);
   const links = await linkEvaluations(
     client,
-    ordered.map(([, i]) => i.event),
+    ordered.map(([, i]) => ({ event: i.event, source: sourceOfInput(i) })),
   );
-  const filed = new Map(ordered.map(([key, input]) => [key, fileEvent(input.event, links)]));
+  const filed = new Map(ordered.map(([key, input]) => [key, fileEvent(input.event, sourceOfInput(input), links)]));
   const eventIds = new Map(ordered.map(([key, input]) => [key, newId('evt', input.receivedAt.getTime())]));
   // After the evaluation locks, as INSERT_EVENTS: every ingest takes its locks in one order.
   await ensureCursors(client, cursors.ensure, cursors.retire);
@@ -245,7 +261,7 @@ export async function ingestBatch(
     destinations: ActiveDestination[] | null;
   }>({
     ...INSERT_EVENTS,
-    values: eventColumns(ordered, filed, eventIds, sealer),
+    values: eventColumns(ordered, filed, eventIds, sealer, register),
   });
   const seqByKey = new Map<string, number>();
   const winners = new Map<string, { eventId: string; contentHash: string }>();
@@ -276,10 +292,13 @@ export async function ingestBatch(
     const seq = seqByKey.get(input.dedupeKey);
     if (seq !== undefined && firstIndex.get(input.dedupeKey) === i) {
       const event = filed.get(input.dedupeKey)!;
+      const source = sourceOfInput(input);
       accepted.push({
         input,
+        source,
         event,
         docvTransactionId: transactionOf(event),
+        key: pgText(transactionColumn(transactionOf(event), source)),
         eventId: winner.eventId,
         seq,
         receivedAt: input.receivedAt.toISOString(),
@@ -296,7 +315,7 @@ export async function ingestBatch(
             accepted,
             await moveUnfiledEvents(
               client,
-              accepted.map((c) => c.event),
+              accepted.map((c) => ({ event: c.event, source: c.source })),
               links,
               sealer,
             ),
@@ -338,28 +357,38 @@ function fileNotesOfBatch(accepted: Candidate[], moved: MovedEvent[]): MovedEven
     const candidate = bySeq.get(m.seq);
     if (candidate === undefined) return true;
     candidate.docvTransactionId = m.docvTransactionId;
+    candidate.key = m.key;
     candidate.event = { ...candidate.event, docvTransactionId: m.docvTransactionId };
     return false;
   });
 }
 
-function byPgText(a: string, b: string): number {
-  const x = pgText(a);
-  const y = pgText(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The lifecycle events of the batch by transaction: accepted events that are part of one, and events just moved under one. */
-function eventsByTransaction(accepted: Candidate[], moved: MovedEvent[]): Map<string, LifecycleEvent[]> {
-  const byTransaction = new Map<string, LifecycleEvent[]>();
-  const add = (id: string, event: LifecycleEvent): void => {
-    const list = byTransaction.get(id);
-    if (list) list.push(event);
-    else byTransaction.set(id, [event]);
+/** A transaction of the batch: its id (as the sender spelled it), source and lifecycle events. */
+interface BatchTransaction {
+  docvTransactionId: string;
+  source: string;
+  events: LifecycleEvent[];
+}
+
+/**
+ * The lifecycle events of the batch by transaction key (as stored): accepted events that are part
+ * of one, and events just moved under one.
+ */
+function eventsByTransaction(accepted: Candidate[], moved: MovedEvent[]): Map<string, BatchTransaction> {
+  const byTransaction = new Map<string, BatchTransaction>();
+  const add = (key: string, docvTransactionId: string, source: string, event: LifecycleEvent): void => {
+    const found = byTransaction.get(key);
+    if (found) found.events.push(event);
+    else byTransaction.set(key, { docvTransactionId, source, events: [event] });
   };
   for (const c of accepted)
-    if (c.docvTransactionId !== null) add(c.docvTransactionId, lifecycleEventOf(c.event, c.receivedAt));
-  for (const m of moved) add(m.docvTransactionId, m.event);
+    if (c.docvTransactionId !== null)
+      add(c.key, c.docvTransactionId, c.source, lifecycleEventOf(c.event, c.receivedAt));
+  for (const m of moved) add(m.key, m.docvTransactionId, m.source, m.event);
   return byTransaction;
 }
 
@@ -374,20 +403,22 @@ async function writeLifecyclesAndOutbox(
   outbox: OutboxConfig,
 ): Promise<void> {
   const byTransaction = eventsByTransaction(accepted, moved);
-  const fold = (state: TransactionLifecycle | null, id: string): TransactionLifecycle => {
-    const events = byTransaction.get(id)!;
-    let s = state ?? startLifecycle(id, events[0]!);
+  const fold = (state: TransactionLifecycle | null, key: string): TransactionLifecycle => {
+    const { docvTransactionId, events } = byTransaction.get(key)!;
+    let s = state ?? startLifecycle(docvTransactionId, events[0]!);
     for (const e of state ? events : events.slice(1)) s = applyEvent(s, e);
     return s;
   };
-  const ids = [...byTransaction.keys()].sort(byPgText);
+  // Keys as stored (pgText), in one order on every instance: concurrent inserts of the same keys
+  // queue behind each other, never cross.
+  const ids = [...byTransaction.keys()].sort(byText);
   const deliveries = deliveryColumns(accepted, outbox);
   // Test events with no destination configured: nothing to write.
   if (ids.length === 0 && (deliveries[0] as unknown[]).length === 0) return;
   const fresh = ids.map((id) => fold(null, id));
   const answer = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle | null }>({
     ...CREATE_AND_LOCK,
-    values: [...transactionColumns(fresh), ...deliveries],
+    values: [...transactionColumns(fresh, ids), ...deliveries, ids.map((id) => byTransaction.get(id)!.source)],
   });
   const created = new Set<string>();
   const stateById = new Map<string, TransactionLifecycle>();
@@ -398,7 +429,7 @@ async function writeLifecyclesAndOutbox(
   if (created.size === ids.length) return;
 
   // Created and committed by another instance while our insert waited: a new statement sees it.
-  const missing = ids.filter((id) => !created.has(pgText(id)) && !stateById.has(pgText(id))).map((id) => pgText(id));
+  const missing = ids.filter((id) => !created.has(id) && !stateById.has(id));
   if (missing.length > 0) {
     const late = await client.query<{ docv_transaction_id: string; state: TransactionLifecycle }>({
       ...LOCK_TRANSACTIONS,
@@ -406,14 +437,13 @@ async function writeLifecyclesAndOutbox(
     });
     for (const r of late.rows) stateById.set(r.docv_transaction_id, r.state);
   }
-  const updated = ids
-    .filter((id) => !created.has(pgText(id)))
-    .map((id) => {
-      const state = stateById.get(pgText(id));
-      if (!state) throw new Error(`transaction ${JSON.stringify(id)} neither inserted nor found`);
-      return fold(state, id);
-    });
-  await client.query({ ...UPDATE_TRANSACTIONS, values: transactionColumns(updated) });
+  const existed = ids.filter((id) => !created.has(id));
+  const updated = existed.map((id) => {
+    const state = stateById.get(id);
+    if (!state) throw new Error(`transaction ${JSON.stringify(id)} neither inserted nor found`);
+    return fold(state, id);
+  });
+  await client.query({ ...UPDATE_TRANSACTIONS, values: transactionColumns(updated, existed) });
 }
 
 /**
@@ -445,7 +475,7 @@ function deliveryColumns(accepted: Candidate[], outbox: OutboxConfig): unknown[]
     rows.map((r) => r.id),
     rows.map((r) => r.c.seq),
     rows.map((r) => r.c.eventId),
-    rows.map((r) => pgText(transactionColumn(r.c.docvTransactionId))),
+    rows.map((r) => r.c.key),
     rows.map((r) => pgText(r.c.event.eventType)),
     rows.map((r) => r.destination),
     rows.map((r) => r.c.input.receivedAt.getTime()),

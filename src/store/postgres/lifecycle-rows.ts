@@ -20,10 +20,14 @@ export function dialectsOf(state: TransactionLifecycle): string[] {
   return state.seen.dialects ?? (state.eventCount > 0 ? ['asyncapi'] : []);
 }
 
-/** Lifecycle state as the row of `transactions` it is stored in, one array per column. */
-export function transactionColumns(states: TransactionLifecycle[]): unknown[] {
+/**
+ * Lifecycle state as the row of `transactions` it is stored in, one array per column. `keys`: each
+ * state's transaction key (rows.ts, transactionColumn), the row's docv_transaction_id; the state
+ * itself keeps the id as the sender spelled it.
+ */
+export function transactionColumns(states: TransactionLifecycle[], keys: readonly string[]): unknown[] {
   return [
-    states.map((s) => pgText(s.docvTransactionId)),
+    keys.map((key) => pgText(key)),
     states.map((s) => s.status),
     states.map((s) => s.decision),
     states.map((s) => pgText(s.customerUserId)),
@@ -40,21 +44,22 @@ export function transactionColumns(states: TransactionLifecycle[]): unknown[] {
 }
 
 /**
- * Changes one transaction's lifecycle in the caller's transaction: locks its row, applies
- * `change` and writes the result back. Nothing happens when the transaction does not exist.
+ * Changes one transaction's lifecycle in the caller's transaction: locks its row (by its key,
+ * rows.ts transactionColumn), applies `change` and writes the result back. Nothing happens when
+ * the transaction does not exist.
  */
 export async function updateLifecycle(
   client: pg.PoolClient,
-  docvTransactionId: string,
+  key: string,
   change: (state: TransactionLifecycle) => TransactionLifecycle,
 ): Promise<void> {
   const row = await client.query<{ state: TransactionLifecycle }>(
     'SELECT state FROM transactions WHERE docv_transaction_id = $1 FOR UPDATE',
-    [pgText(docvTransactionId)],
+    [pgText(key)],
   );
   const state = row.rows[0]?.state;
   if (!state) return;
-  const values = transactionColumns([change(state)]).map((c) => (c as unknown[])[0]);
+  const values = transactionColumns([change(state)], [key]).map((c) => (c as unknown[])[0]);
   await client.query(
     `UPDATE transactions SET status = $2, decision = $3, customer_user_id = $4, first_event_at = $5, last_event_at = $6,
        first_received_at = $7, last_received_at = $8, event_count = $9, anomaly_count = $10, state = $11,

@@ -2,9 +2,9 @@ import type pg from 'pg';
 import type { Sealer } from '../encryption/sealer.js';
 import type { CanonicalEvent, CanonicalFields } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
-import type { OutboxTargets } from '../destinations.js';
+import { subscribes, subscriptionOfColumn, type OutboxTargets } from '../destinations.js';
 import { cursorLeaseMs, logDeliveryId, LogReading, MARK_EVERY_MS, MAX_READ_WINDOW, verdictFor } from '../log-outbox.js';
-import { clipText, deliveryOf, wantsTransactionDecision, type DeliverySummaryRow } from '../rows.js';
+import { clipText, deliveryOf, transactionColumn, wantsTransactionDecision, type DeliverySummaryRow } from '../rows.js';
 import {
   DECISION_FETCH_DESTINATION,
   type AttemptResult,
@@ -69,6 +69,8 @@ interface ClaimRow extends DeliverySummaryRow {
   /** The keys that sealed the event's body and the decision's details (store/encryption/). */
   key_id: string | null;
   decision_key_id: string | null;
+  /** cursor: the destination's subscription (destinations.subscription), null for every event. */
+  subscription: string | null;
 }
 
 const DELIVERY_COLUMNS =
@@ -129,14 +131,16 @@ function claimSql(ordered: boolean): string {
       ev.raw_body, ev.canonical, ev.received_at,
       x.decision AS fetched_decision, x.reason_codes, x.fetched_at, x.details, x.decision_name,
       ${nothing('text', ['prev_owner'])}, ${nothing('bigint', ['until_seq'])}, ${nothing('boolean', ['fetching', 'open_row', 'has_row'])},
-      ${nothing('text', ['fetch_id', 'fetch_state'])}, ev.key_id, x.key_id AS decision_key_id
+      ${nothing('text', ['fetch_id', 'fetch_state'])}, ev.key_id, x.key_id AS decision_key_id, ev.source,
+      ${nothing('text', ['subscription'])}
     FROM claimed cl JOIN events ev ON ev.seq = cl.event_seq LEFT JOIN decisions x ON x.event_id = ev.event_id
     UNION ALL
     SELECT 'cursor', NULL, r.seq, NULL, NULL, NULL, NULL, r.destination, ${Array.from({ length: 8 }, () => 'NULL').join(', ')},
       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
       r.prev_owner, r.until_seq,
       EXISTS (SELECT 1 FROM destinations f WHERE f.kind = '${DECISION_FETCH_DESTINATION}' AND f.state = 'active'),
-      NULL, NULL, NULL, NULL, NULL, NULL
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+      (SELECT p.subscription FROM destinations p WHERE p.name = r.destination)
     FROM reading r
     UNION ALL
     SELECT 'log', NULL, e.seq, NULL, e.event_id, e.docv_transaction_id, e.event_type, r.destination,
@@ -144,10 +148,10 @@ function claimSql(ordered: boolean): string {
       e.raw_body, e.canonical, e.received_at,
       x.decision, x.reason_codes, x.fetched_at, x.details, x.decision_name,
       NULL, NULL, NULL,
-      ${ordered ? 'o.open IS NOT NULL' : 'false'}, h.has IS NOT NULL, f.delivery_id, f.state, e.key_id, x.key_id
+      ${ordered ? 'o.open IS NOT NULL' : 'false'}, h.has IS NOT NULL, f.delivery_id, f.state, e.key_id, x.key_id, e.source, NULL
     FROM reading r
     CROSS JOIN LATERAL (
-      SELECT e.seq, e.event_id, e.docv_transaction_id, e.event_type, e.raw_body, e.canonical, e.received_at, e.key_id
+      SELECT e.seq, e.event_id, e.docv_transaction_id, e.event_type, e.raw_body, e.canonical, e.received_at, e.key_id, e.source
       FROM events e
       WHERE e.seq > CASE WHEN r.prev_owner = $4 AND r.read_to > r.seq THEN r.read_to ELSE r.seq END
         AND (r.until_seq IS NULL OR e.seq <= r.until_seq)
@@ -175,8 +179,8 @@ function claimSql(ordered: boolean): string {
     ) f ON true`;
 }
 
-const CLAIM_ORDERED = { name: 'docv_claim_log_ordered_v3', text: claimSql(true) };
-const CLAIM_UNORDERED = { name: 'docv_claim_log_unordered_v3', text: claimSql(false) };
+const CLAIM_ORDERED = { name: 'docv_claim_log_ordered_v4', text: claimSql(true) };
+const CLAIM_UNORDERED = { name: 'docv_claim_log_unordered_v4', text: claimSql(false) };
 
 /** Columns of a row a log delivery gets (materialized, or its failed first attempt). */
 const NEW_ROW_ARRAYS = `unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[],
@@ -495,6 +499,8 @@ export class PostgresLogReader {
       }
       reading.beginPass();
       const fetching = targets.fetchDecisions || cursor.fetching === true;
+      // What the destination takes (a library's handler is not stored: every event).
+      const subscription = subscriptionOfColumn(cursor.subscription);
       /** Transactions given a row in this claim: their later events wait behind it too. */
       const heldBack = new Set<string>();
       let passed = false;
@@ -508,6 +514,13 @@ export class PostgresLogReader {
         }
         // Given a row by an earlier reading (its attempt failed): the row is its delivery now.
         if (event.has_row === true) {
+          reading.skip(event.event_seq);
+          passed = true;
+          continue;
+        }
+        // Not an event the destination takes (issue 20): passed over, no delivery, no row, no
+        // attempt; the cursor moves past it.
+        if (subscription !== null && !subscribes(subscription, { source: event.source, eventType: event.event_type })) {
           reading.skip(event.event_seq);
           passed = true;
           continue;
@@ -568,6 +581,7 @@ export class PostgresLogReader {
           deliveryId,
           eventId: event.event_id,
           docvTransactionId: canonical.docvTransactionId,
+          source: event.source,
           eventType: event.event_type,
           destination,
           state: 'pending',
@@ -798,6 +812,11 @@ const LATEST_DECISIONS = {
            FROM decisions WHERE docv_transaction_id = ANY($1::text[]) ORDER BY docv_transaction_id, fetched_at DESC`,
 };
 
+/** The transaction key of a delivery's event, as decisions has it (rows.ts, transactionColumn). */
+function keyOf(delivery: ClaimedDelivery): string {
+  return pgText(transactionColumn(delivery.docvTransactionId!, delivery.source));
+}
+
 /**
  * A completion's forward carries the transaction's latest fetched decision when none was fetched
  * for the completion itself (see wantsTransactionDecision). One query, and only when a claim has
@@ -817,11 +836,11 @@ async function withTransactionDecisions(db: pg.Pool, claimed: ClaimedDelivery[],
     decision_name: string | null;
   }>({
     ...LATEST_DECISIONS,
-    values: [[...new Set(wanting.map((d) => pgText(d.docvTransactionId!)))]],
+    values: [[...new Set(wanting.map(keyOf))]],
   });
   const byTransaction = new Map(rows.rows.map((r) => [r.docv_transaction_id, r]));
   for (const delivery of wanting) {
-    const r = byTransaction.get(pgText(delivery.docvTransactionId!));
+    const r = byTransaction.get(keyOf(delivery));
     if (!r) continue;
     delivery.fetchedDecision = {
       decision: r.decision,

@@ -347,6 +347,33 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 12,
+    name: 'sources: the source of each event, transaction and quarantined body; destination subscriptions',
+    // Issue 20, part 1; SQLite's version 11 (the reasons are there). A column with a constant
+    // default is a catalog change in PostgreSQL 11 and later: old rows read back `default` (the
+    // source of everything stored before sources existed) without a rewrite. No index: the source
+    // is one more value in the row each event writes anyway. docv_transaction_id holds the
+    // transaction key (rows.ts, transactionColumn), so every per-transaction index stays as it is.
+    //
+    // sources: every source other than `default` that ever stored a transaction key, so that a
+    // lookup of an id under any source is a handful of equality probes of the key indexes (the id,
+    // and `<id>\u001f<name>` for each name here: source-keys.ts). A range of keys would need byte
+    // order, and the key indexes are in the database's collation, which under a linguistic one
+    // (en_US, ICU) ignores the separator: `<id>\u001f<source>` then sorts among other ids. Ingest
+    // adds a name in the statement that inserts its first event (under the log lock), once per
+    // process and name; no row is ever removed (a name with no rows left costs one probe).
+    sql: `
+      ALTER TABLE events ADD COLUMN source text NOT NULL DEFAULT 'default';
+      ALTER TABLE transactions ADD COLUMN source text NOT NULL DEFAULT 'default';
+      ALTER TABLE quarantine ADD COLUMN source text NOT NULL DEFAULT 'default';
+      ALTER TABLE destinations ADD COLUMN subscription text;
+      CREATE TABLE sources (
+        name           text        PRIMARY KEY,
+        first_seen_at  timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /**

@@ -5,8 +5,9 @@ import { deliveryOf, type DeliverySummaryRow } from '../rows.js';
 import { Where } from '../where.js';
 import type { DeliveryAttempt, FetchedDecision, OutboxDelivery, ReplayFilter } from '../types.js';
 import { updateLifecycle } from './lifecycle-rows.js';
-import type { PostgresLogViews } from './log-views.js';
+import { takenSql, type PostgresLogViews } from './log-views.js';
 import { pgText } from './pg-text.js';
+import { whereTransactionKeys } from './source-keys.js';
 
 /*
  * The rows of the PostgreSQL outbox: decision fetches, and the deliveries of forwards and handlers
@@ -24,11 +25,22 @@ export interface DeliveryRow extends DeliverySummaryRow {
 const DELIVERY_COLUMNS =
   'seq, delivery_id, event_id, docv_transaction_id, event_type, destination, state, attempts, next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at';
 
-/** Saves a fetched decision and folds it into the lifecycle, in the caller's transaction. */
+/**
+ * A row's columns (of `d`) and its event's source, as deliveryOf reads them (deliveries has no
+ * source column of its own: one primary key probe of events).
+ */
+const DELIVERY_VIEW = `${DELIVERY_COLUMNS.split(', ')
+  .map((c) => `d.${c}`)
+  .join(', ')}, (SELECT e.source FROM events e WHERE e.seq = d.event_seq) AS source`;
+
+/**
+ * Saves a fetched decision and folds it into the lifecycle, in the caller's transaction. `key`:
+ * the transaction key (rows.ts, transactionColumn) the decision is filed under.
+ */
 export async function saveDecision(
   client: pg.PoolClient,
   eventId: string,
-  docvTransactionId: string,
+  key: string,
   decision: FetchedDecision,
   sealer: Sealer,
 ): Promise<void> {
@@ -43,7 +55,7 @@ export async function saveDecision(
        key_id = excluded.key_id`,
     [
       eventId,
-      pgText(docvTransactionId),
+      pgText(key),
       decision.decision,
       JSON.stringify(decision.reasonCodes),
       decision.fetchedAt,
@@ -52,19 +64,31 @@ export async function saveDecision(
       keyId,
     ],
   );
-  await updateLifecycle(client, docvTransactionId, (state) => applyApiDecision(state, decision));
+  await updateLifecycle(client, key, (state) => applyApiDecision(state, decision));
+}
+
+/**
+ * The transaction key a decision fetched for `eventId` is filed under, when the store still has
+ * the event and it is part of a transaction: the event row's own (it moves with the event when a
+ * RiskOS note is filed late), right whatever the source.
+ */
+export async function keyOfEvent(client: pg.PoolClient, eventId: string): Promise<string | null> {
+  const { rows } = await client.query<{ key: string }>(
+    'SELECT docv_transaction_id AS key FROM events WHERE event_id = $1',
+    [pgText(eventId)],
+  );
+  const key = rows[0]?.key;
+  return key === undefined || key === '' ? null : key;
 }
 
 /** The decision fetch gave up: the transaction says so until a decision arrives (in the caller's transaction). */
 export async function saveDecisionUnavailable(
   client: pg.PoolClient,
-  docvTransactionId: string,
+  key: string,
   reason: string,
   at: Date,
 ): Promise<void> {
-  await updateLifecycle(client, docvTransactionId, (state) =>
-    applyDecisionUnavailable(state, reason, at.toISOString()),
-  );
+  await updateLifecycle(client, key, (state) => applyDecisionUnavailable(state, reason, at.toISOString()));
 }
 
 export async function get(
@@ -72,7 +96,7 @@ export async function get(
   deliveryId: string,
 ): Promise<{ delivery: OutboxDelivery; history: DeliveryAttempt[] } | null> {
   const row = (
-    await db.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1`, [
+    await db.query<DeliveryRow>(`SELECT ${DELIVERY_VIEW} FROM deliveries d WHERE d.delivery_id = $1`, [
       pgText(deliveryId),
     ])
   ).rows[0];
@@ -109,27 +133,35 @@ const REQUEUE_SET = `state = 'pending', attempts = 0, next_attempt_at = $1, leas
 export async function retry(db: pg.Pool, views: PostgresLogViews, deliveryId: string): Promise<OutboxDelivery | null> {
   const now = Date.now();
   const row = await db.query<DeliveryRow>(
-    `UPDATE deliveries SET ${REQUEUE_SET} WHERE delivery_id = $3 RETURNING ${DELIVERY_COLUMNS}`,
+    `UPDATE deliveries d SET ${REQUEUE_SET} WHERE d.delivery_id = $3 RETURNING ${DELIVERY_VIEW}`,
     [now, new Date(now).toISOString(), pgText(deliveryId)],
   );
   if (row.rows[0]) return deliveryOf(row.rows[0]);
   const onItsWay = await views.retryFromLog(deliveryId);
   if (onItsWay) return onItsWay;
-  const made = await db.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1`, [
+  const made = await db.query<DeliveryRow>(`SELECT ${DELIVERY_VIEW} FROM deliveries d WHERE d.delivery_id = $1`, [
     pgText(deliveryId),
   ]);
   return made.rows[0] ? deliveryOf(made.rows[0]) : null;
 }
 
-/** The rows (d) a replay re-queues, joined to their events (e): replay and countReplay share it. */
+/**
+ * The rows (d) a replay re-queues, joined to their events (e): replay and countReplay share it.
+ * A row of an event its destination's subscription does not take now (made before the
+ * subscription changed) is left out: replaying it would deliver what the destination no longer
+ * takes.
+ */
 function replayedRows(where: Where, filter: ReplayFilter): Where {
   where.raw('e.seq = d.event_seq');
   if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
   if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
   if (filter.eventType) where.add('d.event_type = ?', filter.eventType);
-  if (filter.docvTransactionId !== undefined) where.add('d.docv_transaction_id = ?', pgText(filter.docvTransactionId));
+  if (filter.docvTransactionId !== undefined)
+    whereTransactionKeys(where, 'd.docv_transaction_id', filter.docvTransactionId, filter.source);
+  if (filter.source !== undefined) where.add('e.source = ?', filter.source);
   if (filter.destination !== undefined) where.add('d.destination = ?', pgText(filter.destination));
   if (filter.state) where.add('d.state = ?', filter.state);
+  where.raw(takenSql('d.destination', 'e.source', 'e.event_type'));
   return where;
 }
 

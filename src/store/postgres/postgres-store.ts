@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Dialect } from '../../contract/index.js';
+import { DEFAULT_SOURCE, type Dialect } from '../../contract/index.js';
 import type { TransactionLifecycle } from '../../lifecycle/index.js';
 import { decodeActivityCursor, decodeCursor } from '../cursor.js';
 import { parseLogDeliveryId } from '../log-outbox.js';
@@ -19,10 +19,12 @@ import {
   page,
   removedByRetention,
   shownHeaders,
+  transactionColumn,
   withoutBookkeeping,
   type EventSummaryRow,
 } from '../rows.js';
 import {
+  AmbiguousTransactionError,
   StoreUnavailableError,
   type AttemptResult,
   type BoundedCount,
@@ -93,6 +95,7 @@ import {
 import { pgText } from './pg-text.js';
 import * as quarantine from './quarantine.js';
 import * as retention from './retention.js';
+import { keysOfSql, SourceRegistry, whereTransactionKeys } from './source-keys.js';
 import { storedEvent } from './stored-rows.js';
 import { transactionConditions, unindexedConditions } from './transaction-filter.js';
 import { hasUnindexedCondition, unindexedWalk, walkedFilter } from '../unindexed-walk.js';
@@ -141,14 +144,25 @@ interface EventRow extends EventSummaryRow {
  * event columns when the transaction has no event yet.
  */
 const GET_TRANSACTION = {
-  name: 'docv_get_transaction_with_events_v3',
-  text: `SELECT t.state, ${EVENT_SUMMARY_COLUMNS.split(', ')
+  name: 'docv_get_transaction_with_events_v4',
+  text: `SELECT t.state, t.source AS transaction_source, ${EVENT_SUMMARY_COLUMNS.split(', ')
     .map((c) => `e.${c}`)
     .join(', ')}
          FROM transactions t
          LEFT JOIN events e ON e.docv_transaction_id = t.docv_transaction_id
          WHERE t.docv_transaction_id = $1
          ORDER BY e.event_time_ms, e.seq`,
+};
+
+/**
+ * The transactions of one id under every source (a transaction key per source: source-keys.ts),
+ * each found by a probe of the key's unique index. A getTransaction without a source reads the
+ * one it finds, or says the id is ambiguous.
+ */
+export const TRANSACTIONS_OF_ID = {
+  name: 'docv_transactions_of_id',
+  text: `SELECT docv_transaction_id, source FROM transactions WHERE docv_transaction_id = ANY(${keysOfSql('$1')})
+         ORDER BY source`,
 };
 
 /**
@@ -187,6 +201,8 @@ export class PostgresStore implements Store {
   private readonly ingests: GroupCommit<IngestInput, IngestOutcome>;
   /** Analyzes the tables as they grow when nothing else has (see statistics.ts). */
   private readonly statistics: StatisticsKeeper;
+  /** The sources this process has added to `sources` (source-keys.ts). */
+  private readonly sources = new SourceRegistry();
   /**
    * Attempts that finish together are recorded by one statement: one commit instead of one each.
    * Its failures reach the caller as they are (mapped by `read`), retried first when PostgreSQL
@@ -337,11 +353,13 @@ export class PostgresStore implements Store {
     // A copy: configureOutbox may change the destinations while the batch runs.
     const config = { ...this.outboxConfig, destinations: [...this.outboxConfig.destinations] };
     const cursors = this.localCursors;
+    const register = this.sources.unregistered(inputs);
     const started = performance.now();
     const outcomes = await inTransaction(this.pool, (client) =>
-      ingestBatch(client, inputs, config, cursors.done ? { ensure: [], retire: [] } : cursors, this.sealer),
+      ingestBatch(client, inputs, config, cursors.done ? { ensure: [], retire: [] } : cursors, this.sealer, register),
     );
     cursors.done = true;
+    this.sources.confirm(register);
     this.onCommit?.(inputs.length, performance.now() - started);
     this.statistics.noteWrites(inputs.length);
     return outcomes;
@@ -354,17 +372,38 @@ export class PostgresStore implements Store {
     );
   }
 
-  async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
-    const id = pgText(docvTransactionId);
+  /**
+   * With `source`, the transaction of that key; without, the one transaction of the id under any
+   * source (TRANSACTIONS_OF_ID, then its key), or AmbiguousTransactionError when several sources
+   * have one.
+   */
+  async getTransaction(docvTransactionId: string, source?: string): Promise<TransactionView | null> {
     return this.read('reading a transaction', async () => {
+      let key = pgText(transactionColumn(docvTransactionId, source ?? DEFAULT_SOURCE));
+      if (source === undefined) {
+        const found = await this.pool.query<{ docv_transaction_id: string; source: string }>({
+          ...TRANSACTIONS_OF_ID,
+          values: [pgText(docvTransactionId)],
+        });
+        if (found.rows.length === 0) return null;
+        if (found.rows.length > 1)
+          throw new AmbiguousTransactionError(
+            docvTransactionId,
+            found.rows.map((r) => r.source),
+          );
+        key = found.rows[0]!.docv_transaction_id;
+      }
       // Named: parsed and planned once per connection instead of on every lookup.
-      const { rows } = await this.pool.query<EventRow & { state: TransactionLifecycle }>({
+      const { rows } = await this.pool.query<EventRow & { state: TransactionLifecycle; transaction_source: string }>({
         ...GET_TRANSACTION,
-        values: [id],
+        values: [key],
       });
-      const state = rows[0]?.state;
-      return state
-        ? { ...withoutBookkeeping(state), events: rows.filter((r) => r.event_id !== null).map(eventSummaryOf) }
+      const first = rows[0];
+      return first
+        ? {
+            ...withoutBookkeeping(first.state, first.transaction_source),
+            events: rows.filter((r) => r.event_id !== null).map(eventSummaryOf),
+          }
         : null;
     });
   }
@@ -375,7 +414,7 @@ export class PostgresStore implements Store {
    * Dialect and environment are tested on the first unindexedWalk() rows of that walk, at most.
    */
   async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
-    type Row = { seq: number; last_received_at: string; state: TransactionLifecycle };
+    type Row = { seq: number; last_received_at: string; state: TransactionLifecycle; source: string };
     const after = decodeActivityCursor(filter.cursor);
     const walkOf = (conditions: Omit<TransactionFilter, 'limit' | 'cursor'>) => {
       const where = transactionConditions(conditions);
@@ -383,10 +422,10 @@ export class PostgresStore implements Store {
         where.raw(`(last_received_at, seq) < (${where.param(after.at.toISOString())}, ${where.param(after.seq)})`);
       return where;
     };
-    const summaryOf = (r: Row) => withoutBookkeeping(r.state);
+    const summaryOf = (r: Row) => withoutBookkeeping(r.state, r.source);
     if (!hasUnindexedCondition(filter)) {
       const where = walkOf(filter);
-      const sql = `SELECT seq, last_received_at, state FROM transactions ${where}
+      const sql = `SELECT seq, last_received_at, state, source FROM transactions ${where}
                    ORDER BY last_received_at DESC, seq DESC LIMIT ${where.param(filter.limit + 1)}`;
       const rows = await this.read(
         'listing transactions',
@@ -400,12 +439,12 @@ export class PostgresStore implements Store {
     const bound = unindexedWalk();
     const walk = walkOf(walkedFilter(filter));
     const tested = unindexedConditions(walk, filter)!;
-    const sql = `(SELECT seq, last_received_at, state, true AS matched FROM (
-                   SELECT seq, last_received_at, state, dialects, environment FROM transactions ${walk}
+    const sql = `(SELECT seq, last_received_at, state, source, true AS matched FROM (
+                   SELECT seq, last_received_at, state, dialects, environment, source FROM transactions ${walk}
                    ORDER BY last_received_at DESC, seq DESC LIMIT ${bound}) walked
                  WHERE ${tested} ORDER BY last_received_at DESC, seq DESC LIMIT ${walk.param(filter.limit + 1)})
                  UNION ALL
-                 (SELECT seq, last_received_at, NULL, false FROM transactions ${walk}
+                 (SELECT seq, last_received_at, NULL, NULL, false FROM transactions ${walk}
                    ORDER BY last_received_at DESC, seq DESC LIMIT 2 OFFSET ${bound - 1})`;
     const rows = await this.read(
       'listing transactions',
@@ -442,7 +481,7 @@ export class PostgresStore implements Store {
     const tested = unindexedConditions(walk, filter)!;
     const sql = `SELECT
                    (SELECT COUNT(*)::int FROM (SELECT 1 FROM (
-                     SELECT state, dialects, environment FROM transactions ${walk}
+                     SELECT state, dialects, environment, source FROM transactions ${walk}
                      ORDER BY last_received_at DESC, seq DESC LIMIT ${bound}) walked
                    WHERE ${tested} LIMIT ${walk.param(limit + 1)}) matched) AS n,
                    EXISTS (SELECT 1 FROM transactions ${walk}
@@ -497,7 +536,10 @@ export class PostgresStore implements Store {
     const where = new Where('$n');
     const after = decodeCursor(filter.cursor, 'ev');
     if (after !== null) where.add('seq < ?', after);
-    if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', pgText(filter.docvTransactionId));
+    if (filter.docvTransactionId !== undefined)
+      whereTransactionKeys(where, 'docv_transaction_id', filter.docvTransactionId, filter.source);
+    // No index has the source: tested on the rows the rest of the filter walks.
+    if (filter.source !== undefined) where.add('source = ?', filter.source);
     if (filter.eventType) where.add('event_type = ?', pgText(filter.eventType));
     if (filter.evaluationId !== undefined) where.add('evaluation_id = ?', pgText(filter.evaluationId));
     if (filter.dialect !== undefined) where.raw(dialectCondition(where, filter.dialect));
@@ -576,15 +618,33 @@ export class PostgresStore implements Store {
     return this.read('recording an attempt', () => this.completions.submit(result));
   }
 
-  async recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
-    await this.write('recording a decision', (client) =>
-      outbox.saveDecision(client, eventId, docvTransactionId, decision, this.sealer),
-    );
+  /**
+   * Filed under the key of the id under `source`; without one, under the event's own key (right
+   * whatever its source), or the id's under the default source when the event is gone.
+   */
+  async recordDecision(
+    eventId: string,
+    docvTransactionId: string,
+    decision: FetchedDecision,
+    source?: string,
+  ): Promise<void> {
+    await this.write('recording a decision', async (client) => {
+      const key =
+        source !== undefined
+          ? transactionColumn(docvTransactionId, source)
+          : ((await outbox.keyOfEvent(client, eventId)) ?? transactionColumn(docvTransactionId, DEFAULT_SOURCE));
+      await outbox.saveDecision(client, eventId, key, decision, this.sealer);
+    });
   }
 
-  async markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
+  async markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date, source?: string): Promise<void> {
     await this.write('recording an unavailable decision', (client) =>
-      outbox.saveDecisionUnavailable(client, docvTransactionId, reason, at),
+      outbox.saveDecisionUnavailable(
+        client,
+        transactionColumn(docvTransactionId, source ?? DEFAULT_SOURCE),
+        reason,
+        at,
+      ),
     );
   }
 
@@ -653,8 +713,8 @@ export class PostgresStore implements Store {
     return this.read('listing erasures', () => retention.listErasures(this.pool, filter));
   }
 
-  getTombstone(docvTransactionId: string): Promise<Tombstone | null> {
-    return this.read('reading a tombstone', () => retention.tombstone(this.pool, docvTransactionId));
+  getTombstone(docvTransactionId: string, source?: string): Promise<Tombstone | null> {
+    return this.read('reading a tombstone', () => retention.tombstone(this.pool, docvTransactionId, source));
   }
 
   async ping(): Promise<void> {

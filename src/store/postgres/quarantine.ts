@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isDialect, type Dialect } from '../../contract/index.js';
+import { DEFAULT_SOURCE, isDialect, type Dialect } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
 import type { Sealer } from '../encryption/sealer.js';
 import { customerOfQuarantinedBody } from '../erasure.js';
@@ -32,6 +32,7 @@ interface QuarantineRow {
   reprocess_status: number | null;
   reprocess_event_id: string | null;
   key_id: string | null;
+  source: string;
 }
 
 /** Stores a rejected delivery and drops the oldest beyond `capacity`, in the caller's transaction. */
@@ -48,8 +49,9 @@ export async function insert(
   // The detail is sealed too: a validation message can echo a value of the body.
   const keyId = sealer.currentKeyId;
   await client.query(
-    `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect, key_id, customer_user_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect, key_id,
+       customer_user_id, source)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
     [
       quarantineId,
       input.receivedAt.toISOString(),
@@ -63,6 +65,7 @@ export async function insert(
       keyId,
       // In clear, like the events' column: an erasure request finds the quarantined bodies by it.
       pgText(customerOfQuarantinedBody(input.body)),
+      input.source ?? DEFAULT_SOURCE,
     ],
   );
   // Sequences have gaps (rolled-back inserts), so keep the newest N rows rather than seq > max - N.
@@ -104,6 +107,7 @@ function conditions(filter: Omit<QuarantineFilter, 'limit' | 'cursor'>): Where {
   if (filter.status !== undefined) where.add('status = ?', filter.status);
   if (filter.reprocessed !== undefined)
     where.raw(filter.reprocessed ? 'reprocessed_at IS NOT NULL' : 'reprocessed_at IS NULL');
+  if (filter.source !== undefined) where.add('source = ?', filter.source);
   if (filter.from) where.add('received_at >= ?', filter.from.toISOString());
   if (filter.to) where.add('received_at < ?', filter.to.toISOString());
   return where;
@@ -149,6 +153,7 @@ function entryOf(r: QuarantineRow, sealer: Sealer): QuarantineEntry {
     bodySize: r.body_size,
     bodyTruncated: body.length < r.body_size,
     dialect: dialectOf(r.dialect),
+    source: r.source,
     reprocessed:
       r.reprocessed_at === null
         ? null

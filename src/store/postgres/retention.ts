@@ -4,7 +4,7 @@ import { customerHash, emptyErasureCounts, ERASURE_SALT_STATE, newErasureSalt } 
 import { newId } from '../ids.js';
 import { FINISHED_STATUSES } from '../retention-policy.js';
 import { EMPTY_BODY, RAW_WATERMARK } from '../retention.js';
-import { NO_TRANSACTION } from '../rows.js';
+import { NO_TRANSACTION, sourceOfColumn, transactionColumn } from '../rows.js';
 import type {
   ErasureCounts,
   ErasureRecord,
@@ -14,8 +14,11 @@ import type {
   RetentionStepResult,
   Tombstone,
 } from '../types.js';
+import { unindexedWalk } from '../unindexed-walk.js';
+import { Where, whereSources } from '../where.js';
 import { inTransaction } from './connection.js';
 import { pgText } from './pg-text.js';
+import { keysOfSql } from './source-keys.js';
 
 /*
  * Retention and erasure on PostgreSQL: the rules of sqlite/retention.ts (the comments are there),
@@ -26,10 +29,36 @@ import { pgText } from './pg-text.js';
 
 const CUSTOMER_KEY = `left(customer_user_id, 256) COLLATE "C"`;
 
-/** The flat event's canonical fields from its columns (json_strip_nulls drops the absent ones). */
+/**
+ * The flat event's canonical fields from its columns (json_strip_nulls drops the absent ones).
+ * The transaction id is the key's part before U+001F (rows.ts, transactionColumn).
+ */
 const FLAT_CANONICAL = `json_strip_nulls(json_build_object('dialect', 'asyncapi', 'eventType', event_type,
-    'docvTransactionId', NULLIF(docv_transaction_id, ''), 'eventTime', event_time, 'eventTimeSource', 'event',
+    'docvTransactionId', NULLIF(split_part(docv_transaction_id, chr(31), 1), ''), 'eventTime', event_time, 'eventTimeSource', 'event',
     'test', false, 'customerUserId', customer_user_id, 'decision', decision))`;
+
+/**
+ * Where a retention step of these sources (RetentionStep.sources) has got to, in retention_state:
+ * the raw step's watermark, the events step's position. Each set of sources has its own, since
+ * each has its own age (a source's policy, the receiver-wide one for the others); absent sources
+ * (every source) keep the name of before sources existed. The same names as SQLite's.
+ */
+function stateName(base: string, sources: RetentionStep['sources']): string {
+  if (sources === undefined) return base;
+  const only = 'only' in sources;
+  const names = [...(only ? sources.only : sources.except)].sort();
+  return `${base}:${only ? 'only' : 'except'}:${names.join(',')}`;
+}
+
+/** Where the events step of some sources stopped examining transactions (stateName), between steps of one run. */
+const EVENTS_POSITION = 'events_examined_through';
+
+/** Whether a row of this source is one a step of `sources` touches (as whereSources says in SQL). */
+function sourceTest(sources: RetentionStep['sources']): (source: string) => boolean {
+  if (sources === undefined) return () => true;
+  if ('only' in sources) return (source) => sources.only.includes(source);
+  return (source) => !sources.except.includes(source);
+}
 
 interface Deleted {
   seqs: number[];
@@ -59,6 +88,10 @@ async function owedAfter(client: Client): Promise<{ seq: number; destination: st
 async function state(client: Client | pg.Pool, name: string): Promise<string | null> {
   const { rows } = await client.query<{ value: string }>('SELECT value FROM retention_state WHERE name = $1', [name]);
   return rows[0]?.value ?? null;
+}
+
+async function clearState(client: Client, name: string): Promise<void> {
+  await client.query('DELETE FROM retention_state WHERE name = $1', [name]);
 }
 
 async function setState(client: Client, name: string, value: string): Promise<void> {
@@ -98,71 +131,97 @@ export async function retentionStep(
 async function removeRaw(client: Client, step: RetentionStep, cutoff: number): Promise<RetentionStepResult> {
   const bounds = await client.query<{ min: string | null }>('SELECT MIN(seq) AS min FROM events');
   if (bounds.rows[0]?.min == null) return { removed: 0, done: true };
-  const from = Math.max(Number((await state(client, RAW_WATERMARK)) ?? 0), Number(bounds.rows[0].min) - 1);
+  const watermark = stateName(RAW_WATERMARK, step.sources);
+  const from = Math.max(Number((await state(client, watermark)) ?? 0), Number(bounds.rows[0].min) - 1);
   const owed = await owedAfter(client);
   let target = Math.min(cutoff, owed.seq);
   let heldBy = owed.seq < cutoff ? (owed.destination ?? undefined) : undefined;
   let upTo = Math.min(target, from + step.limit);
+  // Of the step's sources only (the event's: deliveries has no source): other sources' events are not touched.
+  const pendingWhere = new Where('$n')
+    .add('d.event_seq > ?', from)
+    .add('d.event_seq <= ?', upTo)
+    .raw(`d.state IN ('pending', 'failed')`);
+  whereSources(pendingWhere, '(SELECT e.source FROM events e WHERE e.seq = d.event_seq)', step.sources);
   const pending = await client.query<{ event_seq: string; destination: string }>(
-    `SELECT event_seq, destination FROM deliveries WHERE event_seq > $1 AND event_seq <= $2
-        AND state IN ('pending', 'failed') ORDER BY event_seq LIMIT 1`,
-    [from, upTo],
+    `SELECT d.event_seq, d.destination FROM deliveries d ${pendingWhere} ORDER BY d.event_seq LIMIT 1`,
+    pendingWhere.values,
   );
   if (pending.rows[0]) {
     upTo = target = Number(pending.rows[0].event_seq) - 1;
     heldBy = pending.rows[0].destination;
   }
   if (upTo <= from) return { removed: 0, done: true, heldBy };
+  const due = (where: Where) =>
+    whereSources(
+      where.add('seq > ?', from).add('seq <= ?', upTo).raw('raw_removed_at IS NULL'),
+      'source',
+      step.sources,
+    );
+  const decisions = due(new Where('$n'));
   await client.query(
-    `UPDATE decisions SET details = NULL WHERE details IS NOT NULL
-        AND event_id IN (SELECT event_id FROM events WHERE seq > $1 AND seq <= $2 AND raw_removed_at IS NULL)`,
-    [from, upTo],
+    `UPDATE decisions SET details = NULL WHERE details IS NOT NULL AND event_id IN (SELECT event_id FROM events ${decisions})`,
+    decisions.values,
   );
+  const events = new Where('$n');
+  const body = events.param(EMPTY_BODY);
+  const at = events.param(step.now);
+  due(events);
   const updated = await client.query(
-    `UPDATE events SET raw_body = $1, headers = '{}'::json, raw_removed_at = $2,
+    `UPDATE events SET raw_body = ${body}, headers = '{}'::json, raw_removed_at = ${at},
             canonical = COALESCE(canonical, ${FLAT_CANONICAL})
-      WHERE seq > $3 AND seq <= $4 AND raw_removed_at IS NULL`,
-    [EMPTY_BODY, step.now, from, upTo],
+      ${events}`,
+    events.values,
   );
-  await setState(client, RAW_WATERMARK, String(upTo));
+  await setState(client, watermark, String(upTo));
   return { removed: updated.rowCount ?? 0, done: upTo >= target, heldBy };
 }
 
 async function removeTransactions(client: Client, step: RetentionStep): Promise<RetentionStepResult> {
   const owed = await owedAfter(client);
-  const { rows: candidates } = await client.query<{ docv_transaction_id: string }>(
-    `SELECT docv_transaction_id FROM (
-       ${FINISHED_STATUSES.map(
-         (s) =>
-           `(SELECT docv_transaction_id, last_received_at, seq FROM transactions
-              WHERE status = '${s}' AND last_received_at < $1 ORDER BY last_received_at, seq LIMIT $2)`,
-       ).join(' UNION ALL ')}
-     ) c ORDER BY last_received_at, seq LIMIT $2`,
-    [step.before, step.limit],
-  );
+  const walk = await finishedBefore(client, step);
   const deleted: Deleted = { seqs: [], counts: emptyErasureCounts() };
   let heldBy: string | undefined;
   let stopped = false;
-  for (const c of candidates) {
-    if (deleted.seqs.length >= step.limit) {
+  let taken = 0;
+  let through: { at: string; seq: number } | null = null;
+  for (const c of walk.rows) {
+    if (deleted.seqs.length >= step.limit || taken >= step.limit) {
       stopped = true;
       break;
     }
-    const hold = await holdOn(client, c.docv_transaction_id, owed);
-    if (hold) {
-      heldBy = hold;
-      break;
+    if (walk.takes(c.source)) {
+      const hold = await holdOn(client, c.docv_transaction_id, owed);
+      if (hold) {
+        heldBy = hold;
+        break;
+      }
+      await deleteTransaction(client, c.docv_transaction_id, 'retention', step.now, deleted);
+      taken++;
     }
-    await deleteTransaction(client, c.docv_transaction_id, 'retention', step.now, deleted);
+    through = { at: c.last_received_at, seq: Number(c.seq) };
+  }
+  // More may be due past the rows examined: the step stopped, or examined as many as it may.
+  const more = stopped || walk.rows.length >= walk.bound;
+  if (walk.position !== null) {
+    if (heldBy !== undefined || !more) await clearState(client, walk.position);
+    else if (through !== null) await setState(client, walk.position, JSON.stringify(through));
   }
   let orphansDone = true;
   if (!heldBy && !stopped) {
     const room = Math.max(1, step.limit - deleted.seqs.length);
+    const due = whereSources(
+      new Where('$n')
+        .raw(`docv_transaction_id = '${NO_TRANSACTION}'`)
+        .add('received_at < ?', step.before)
+        .add('seq <= ?', Math.min(owed.seq, Number.MAX_SAFE_INTEGER))
+        .raw(`NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.state IN ('pending', 'failed'))`),
+      'source',
+      step.sources,
+    );
     const { rows: orphans } = await client.query<{ seq: string; event_id: string }>(
-      `SELECT seq, event_id FROM events e WHERE docv_transaction_id = '' AND received_at < $1 AND seq <= $2
-          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.state IN ('pending', 'failed'))
-        ORDER BY seq LIMIT $3`,
-      [step.before, Math.min(owed.seq, Number.MAX_SAFE_INTEGER), room],
+      `SELECT seq, event_id FROM events e ${due} ORDER BY seq LIMIT ${due.param(room)}`,
+      due.values,
     );
     await deleteEvents(client, orphans, deleted);
     orphansDone = orphans.length < room;
@@ -170,9 +229,55 @@ async function removeTransactions(client: Client, step: RetentionStep): Promise<
   await noteDeletions(client, deleted.seqs, step.now);
   return {
     removed: deleted.counts.events,
-    done: heldBy !== undefined || (!stopped && candidates.length < step.limit && orphansDone),
+    done: heldBy !== undefined || (!more && orphansDone),
     heldBy,
   };
+}
+
+/**
+ * The finished transactions last active before `step.before`, oldest first, that an events step
+ * examines: without sources, the first `limit` (each is taken). With sources (retention per
+ * source), the source is tested on each row (no index has it: migration 12), so the step examines
+ * at most `bound` rows from where the previous step of those sources stopped (`position` in
+ * retention_state, cleared when a step reaches the end): however many transactions of other
+ * sources are older, a step is one short commit, and the run moves past them.
+ */
+async function finishedBefore(
+  client: Client,
+  step: RetentionStep,
+): Promise<{
+  rows: Array<{ docv_transaction_id: string; last_received_at: string; seq: string; source: string }>;
+  bound: number;
+  takes: (source: string) => boolean;
+  position: string | null;
+}> {
+  const scoped = step.sources !== undefined;
+  const position = scoped ? stateName(EVENTS_POSITION, step.sources) : null;
+  const after =
+    position === null
+      ? null
+      : (JSON.parse((await state(client, position)) ?? 'null') as { at: string; seq: number } | null);
+  const bound = scoped ? Math.max(step.limit, Math.min(unindexedWalk(), step.limit * 10)) : step.limit;
+  const values: unknown[] = [step.before.toISOString(), bound];
+  // last_received_at is ISO 8601 text of one format: its order is the time order.
+  const keyset = after === null ? '' : `AND (last_received_at, seq) > ($3, $4)`;
+  if (after !== null) values.push(after.at, after.seq);
+  const { rows } = await client.query<{
+    docv_transaction_id: string;
+    last_received_at: string;
+    seq: string;
+    source: string;
+  }>(
+    `SELECT docv_transaction_id, last_received_at, seq, source FROM (
+       ${FINISHED_STATUSES.map(
+         (s) =>
+           `(SELECT docv_transaction_id, last_received_at, seq, source FROM transactions
+              WHERE status = '${s}' AND last_received_at < $1 ${keyset} ORDER BY last_received_at, seq LIMIT $2)`,
+       ).join(' UNION ALL ')}
+     ) c ORDER BY last_received_at, seq LIMIT $2`,
+    values,
+  );
+  return { rows, bound, takes: sourceTest(step.sources), position };
 }
 
 async function holdOn(
@@ -268,11 +373,12 @@ async function noteDeletions(client: Client, seqs: number[], now: Date): Promise
 }
 
 async function removeQuarantine(client: Client, step: RetentionStep): Promise<RetentionStepResult> {
+  const due = whereSources(new Where('$n').add('received_at < ?', step.before), 'source', step.sources);
   const removed =
     (
       await client.query(
-        'DELETE FROM quarantine WHERE seq IN (SELECT seq FROM quarantine WHERE received_at < $1 ORDER BY seq LIMIT $2)',
-        [step.before, step.limit],
+        `DELETE FROM quarantine WHERE seq IN (SELECT seq FROM quarantine ${due} ORDER BY seq LIMIT ${due.param(step.limit)})`,
+        due.values,
       )
     ).rowCount ?? 0;
   return { removed, done: removed < step.limit };
@@ -408,13 +514,27 @@ export async function listErasures(
   };
 }
 
-export async function tombstone(pool: pg.Pool, docvTransactionId: string): Promise<Tombstone | null> {
+/**
+ * The tombstone of the id under `source`; without one, under any source (its keys: source-keys.ts),
+ * the default's first, then the newest.
+ */
+export async function tombstone(pool: pg.Pool, docvTransactionId: string, source?: string): Promise<Tombstone | null> {
+  const id = pgText(docvTransactionId);
   const { rows } = await pool.query<{ docv_transaction_id: string; removed_at: Date; reason: Tombstone['reason'] }>(
-    'SELECT docv_transaction_id, removed_at, reason FROM tombstones WHERE docv_transaction_id = $1',
-    [pgText(docvTransactionId)],
+    source !== undefined
+      ? 'SELECT docv_transaction_id, removed_at, reason FROM tombstones WHERE docv_transaction_id = $1'
+      : `SELECT docv_transaction_id, removed_at, reason FROM tombstones WHERE docv_transaction_id = ANY(${keysOfSql('$1')})
+          ORDER BY docv_transaction_id = $1 DESC, removed_at DESC LIMIT 1`,
+    [source !== undefined ? pgText(transactionColumn(docvTransactionId, source)) : id],
   );
   const row = rows[0];
-  return row
-    ? { docvTransactionId: docvTransactionId, removedAt: row.removed_at.toISOString(), reason: row.reason }
-    : null;
+  if (!row) return null;
+  const rowSource = sourceOfColumn(row.docv_transaction_id);
+  return {
+    // Every key looked up is one of this id's (the column has U+FFFD where the id has U+0000: pgText).
+    docvTransactionId,
+    source: rowSource,
+    removedAt: row.removed_at.toISOString(),
+    reason: row.reason,
+  };
 }

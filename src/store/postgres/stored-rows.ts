@@ -10,7 +10,7 @@ import { pgText } from './pg-text.js';
  */
 export function storedEvent(
   payload: unknown,
-  row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'>,
+  row: Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id' | 'source'>,
 ): CanonicalEvent {
   const event = canonicalOfRow(payload, row);
   if (!event.docvTransactionId?.includes('\uFFFD')) return event;

@@ -1,6 +1,7 @@
 import type { TransactionFilter } from '../types.js';
 import { prefixEnd, searchTermOf, SEARCH_CANDIDATES, Where } from '../where.js';
 import { pgText } from './pg-text.js';
+import { keysOfSql } from './source-keys.js';
 
 /*
  * The conditions of a transaction filter (listTransactions, countTransactions), and the index
@@ -9,9 +10,9 @@ import { pgText } from './pg-text.js';
  * transactions_by_decision (partial: decided ones), transactions_anomalous (partial:
  * anomaly_count > 0), each walked backwards from the cursor until the page is full.
  *
- * dialect and environment have no index of their own (one more B-tree written by every event of
- * every transaction): they filter the rows of the walk, which examines at most unindexedWalk()
- * rows (unindexed-walk.ts; unindexedConditions below). A value most transactions have fills a
+ * dialect, environment and source have no index of their own (one more B-tree written by every
+ * event of every transaction): they filter the rows of the walk, which examines at most
+ * unindexedWalk() rows (unindexed-walk.ts; unindexedConditions below). A value most transactions have fills a
  * page at once; a rare one stops at the bound, and the next page continues from there.
  */
 
@@ -43,8 +44,8 @@ export function transactionConditions(filter: Omit<TransactionFilter, 'limit' | 
 }
 
 /**
- * The conditions tested on the rows an index brings up (an anomaly's code, dialect, environment)
- * as one condition, its values placed in `where`; null when the filter has none.
+ * The conditions tested on the rows an index brings up (an anomaly's code, dialect, environment,
+ * source) as one condition, its values placed in `where`; null when the filter has none.
  */
 export function unindexedConditions(where: Where, filter: Omit<TransactionFilter, 'limit' | 'cursor'>): string | null {
   const parts: string[] = [];
@@ -55,14 +56,18 @@ export function unindexedConditions(where: Where, filter: Omit<TransactionFilter
     parts.push(`strpos(state::text, ${where.param(`"code":${JSON.stringify(filter.anomaly)}`)}) > 0`);
   if (filter.dialect !== undefined) parts.push(`${where.param(filter.dialect)} = ANY (dialects)`);
   if (filter.environment !== undefined) parts.push(`environment = ${where.param(pgText(filter.environment))}`);
+  if (filter.source !== undefined) parts.push(`source = ${where.param(filter.source)}`);
   return parts.length ? parts.join(' AND ') : null;
 }
 
 /**
  * The transactions a search names: its id, its customer user id or one of its event ids equals
- * or starts with `term`. Each source is a range scan of one index (`col >= term AND col <
+ * or starts with `term`. Each is a range scan of one index (`col >= term AND col <
  * prefixEnd(term)`), at most SEARCH_CANDIDATES rows each, with starts_with() checking each row it
- * finds; the rest of the filter and the order apply to these few rows.
+ * finds; the rest of the filter and the order apply to these few rows. A transaction key starts
+ * with its id (`<id>\u001f<source>` under a source other than the default: rows.ts), so the
+ * range finds every source's transaction of an id too; and an id searched in full is also
+ * looked up by its keys (source-keys.ts), which finds them under any collation.
  *
  * Collation: a prefix is one range only where strings sort by code point. The customer index is
  * in "C" collation and so is its range, whatever the database's. Transaction and event ids use
@@ -81,6 +86,8 @@ function searchCandidates(where: Where, term: string): string {
   return `
     (SELECT seq FROM transactions
       WHERE ${range('docv_transaction_id')} AND starts_with(docv_transaction_id, ${from}) LIMIT ${SEARCH_CANDIDATES})
+    UNION ALL
+    SELECT seq FROM transactions WHERE docv_transaction_id = ANY(${keysOfSql(from)})
     UNION ALL
     (SELECT seq FROM transactions
       WHERE ${range(CUSTOMER_KEY)} AND starts_with(customer_user_id, ${from}) LIMIT ${SEARCH_CANDIDATES})

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import {
   destinationOf,
   differs,
+  subscriptionColumn,
   type ActiveDestination,
   type AddDestinationMode,
   type AddDestinationResult,
@@ -26,11 +27,12 @@ export class SqliteDestinations {
         "SELECT name, kind FROM destinations WHERE state = 'active' ORDER BY name",
       ),
       insert: db.prepare(
-        `INSERT INTO destinations (name, kind, url, state, signed, url_credentials, created_at, updated_at)
-         VALUES (@name, @kind, @url, 'active', @signed, @urlCredentials, @now, @now)`,
+        `INSERT INTO destinations (name, kind, url, state, signed, url_credentials, subscription, created_at, updated_at)
+         VALUES (@name, @kind, @url, 'active', @signed, @urlCredentials, @subscription, @now, @now)`,
       ),
       replace: db.prepare(
-        'UPDATE destinations SET kind = @kind, url = @url, signed = @signed, url_credentials = @urlCredentials, updated_at = @now WHERE name = @name',
+        `UPDATE destinations SET kind = @kind, url = @url, signed = @signed, url_credentials = @urlCredentials,
+           subscription = @subscription, updated_at = @now WHERE name = @name`,
       ),
       setState: db.prepare<[string, string, string]>(
         'UPDATE destinations SET state = ?, updated_at = ? WHERE name = ?',
@@ -49,7 +51,15 @@ export class SqliteDestinations {
 
   add(wanted: NewDestination, mode: AddDestinationMode): AddDestinationResult {
     const now = new Date().toISOString();
-    const params = { ...wanted, signed: wanted.signed ? 1 : 0, urlCredentials: wanted.urlCredentials ? 1 : 0, now };
+    const params = {
+      name: wanted.name,
+      kind: wanted.kind,
+      url: wanted.url,
+      signed: wanted.signed ? 1 : 0,
+      urlCredentials: wanted.urlCredentials ? 1 : 0,
+      subscription: subscriptionColumn(wanted.subscription),
+      now,
+    };
     const existing = this.stmts.one.get(wanted.name);
     if (!existing) {
       this.stmts.insert.run(params);

@@ -1,12 +1,24 @@
 import type Database from 'better-sqlite3';
-import { canonicalFromStored, eventTimeMs, storedMetadata, type CanonicalEvent } from '../../contract/index.js';
+import {
+  canonicalFromStored,
+  DEFAULT_SOURCE,
+  eventTimeMs,
+  storedMetadata,
+  type CanonicalEvent,
+} from '../../contract/index.js';
 import { applyEvent, lifecycleEventOf, startLifecycle, type TransactionLifecycle } from '../../lifecycle/index.js';
 import type { OutboxTargets } from '../destinations.js';
 import type { Sealer } from '../encryption/sealer.js';
 import { newId } from '../ids.js';
-import { dialectsColumn, NO_TRANSACTION, transactionColumn } from '../rows.js';
+import { dialectsColumn, NO_TRANSACTION, transactionColumn, transactionOfColumn } from '../rows.js';
 import type { IngestInput, IngestOutcome } from '../types.js';
 import type { SqliteOutbox } from './outbox.js';
+
+/** A transaction as its rows name it: its key (rows.ts, transactionColumn) and its source. */
+interface TransactionKey {
+  key: string;
+  source: string;
+}
 
 /** An event stored before its RiskOS evaluation was linked to a transaction (see adoptEvaluation). */
 interface UnlinkedEventRow {
@@ -41,16 +53,17 @@ export class SqliteIngest {
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (event_id, dedupe_key, delivery_id, content_hash, docv_transaction_id, event_type, event_time,
-           event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id)
+           event_time_ms, customer_user_id, decision, received_at, raw_body, headers, canonical, evaluation_id, key_id, source)
          VALUES (@eventId, @dedupeKey, @deliveryId, @contentHash, @docvTransactionId, @eventType, @eventTime,
-           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers, @canonical, @evaluationId, @keyId)`,
+           @eventTimeMs, @customerUserId, @decision, @receivedAt, @rawBody, @headers, @canonical, @evaluationId, @keyId, @source)`,
       ),
-      // Both walk events_by_evaluation; they run only for events that carry an evaluation id.
-      transactionOfEvaluation: db.prepare<[string], { docv_transaction_id: string }>(
-        `SELECT docv_transaction_id FROM events WHERE evaluation_id = ? AND docv_transaction_id <> '${NO_TRANSACTION}' ORDER BY seq LIMIT 1`,
+      // Both walk events_by_evaluation; they run only for events that carry an evaluation id. The
+      // link stays within a source (issue 20): two accounts' evaluation ids are not one evaluation.
+      transactionOfEvaluation: db.prepare<[string, string], { docv_transaction_id: string }>(
+        `SELECT docv_transaction_id FROM events WHERE evaluation_id = ? AND source = ? AND docv_transaction_id <> '${NO_TRANSACTION}' ORDER BY seq LIMIT 1`,
       ),
-      unlinkedOfEvaluation: db.prepare<[string], UnlinkedEventRow>(
-        `SELECT seq, event_id, raw_body, key_id, canonical, received_at FROM events WHERE evaluation_id = ? AND docv_transaction_id = '${NO_TRANSACTION}' ORDER BY seq`,
+      unlinkedOfEvaluation: db.prepare<[string, string], UnlinkedEventRow>(
+        `SELECT seq, event_id, raw_body, key_id, canonical, received_at FROM events WHERE evaluation_id = ? AND source = ? AND docv_transaction_id = '${NO_TRANSACTION}' ORDER BY seq`,
       ),
       linkEvent: db.prepare<[string, number]>('UPDATE events SET docv_transaction_id = ? WHERE seq = ?'),
       // No index on deliveries.event_seq: a linked note has one row per destination, found through
@@ -58,14 +71,17 @@ export class SqliteIngest {
       linkDeliveries: db.prepare<[string, number]>(
         `UPDATE deliveries SET docv_transaction_id = ? WHERE docv_transaction_id = '${NO_TRANSACTION}' AND event_seq = ?`,
       ),
-      transactionState: db.prepare<[string], { state: string }>(
-        'SELECT state FROM transactions WHERE docv_transaction_id = ?',
+      keyOfEvent: db.prepare<[string], { docv_transaction_id: string; source: string }>(
+        'SELECT docv_transaction_id, source FROM events WHERE event_id = ?',
+      ),
+      transactionState: db.prepare<[string], { state: string; source: string }>(
+        'SELECT state, source FROM transactions WHERE docv_transaction_id = ?',
       ),
       insertTransaction: db.prepare(
         `INSERT INTO transactions (docv_transaction_id, status, decision, customer_user_id, first_event_at, last_event_at,
-           first_received_at, last_received_at, event_count, anomaly_count, state, dialects, environment)
-         VALUES (@docvTransactionId, @status, @decision, @customerUserId, @firstEventAt, @lastEventAt,
-           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state, @dialects, @environment)`,
+           first_received_at, last_received_at, event_count, anomaly_count, state, dialects, environment, source)
+         VALUES (@key, @status, @decision, @customerUserId, @firstEventAt, @lastEventAt,
+           @firstReceivedAt, @lastReceivedAt, @eventCount, @anomalyCount, @state, @dialects, @environment, @source)`,
       ),
     };
     // An UPDATE rewrites the entry of every index on a column it SETs, changed or not: one
@@ -86,7 +102,7 @@ export class SqliteIngest {
           'state = @state',
           'dialects = @dialects',
           'environment = @environment',
-        ].join(', ')} WHERE docv_transaction_id = @docvTransactionId`,
+        ].join(', ')} WHERE docv_transaction_id = @key`,
       );
     for (let mask = 0; mask < 8; mask++)
       this.updates.push(
@@ -111,7 +127,10 @@ export class SqliteIngest {
       this.stmts.countDuplicate.run(input.receivedAt.toISOString(), existing.seq);
       return { kind: 'duplicate', eventId: existing.event_id };
     }
-    const event = this.withTransaction(input.event);
+    const source = input.source ?? DEFAULT_SOURCE;
+    const event = this.withTransaction(input.event, source);
+    // The transaction key (rows.ts): the same id under two sources is two transactions.
+    const key = transactionColumn(event.docvTransactionId, source);
     const receivedAt = input.receivedAt.toISOString();
     const eventId = newId('evt', input.receivedAt.getTime());
     const headers = JSON.stringify(input.headers);
@@ -123,7 +142,7 @@ export class SqliteIngest {
       dedupeKey: input.dedupeKey,
       deliveryId: input.webhookId,
       contentHash: input.contentHash,
-      docvTransactionId: transactionColumn(event.docvTransactionId),
+      docvTransactionId: key,
       eventType: event.eventType,
       eventTime: event.eventTime,
       eventTimeMs: eventTimeMs(event.eventTime),
@@ -136,36 +155,55 @@ export class SqliteIngest {
       canonical: storedMetadata(input.event),
       evaluationId: event.evaluationId ?? null,
       keyId,
+      source,
     });
     if (event.docvTransactionId !== null && !event.test) {
       // Only an event that names its transaction itself can link an evaluation to it.
       const links = input.event.docvTransactionId !== null && event.evaluationId !== undefined;
-      this.foldIntoLifecycle(event.docvTransactionId, event, receivedAt, links);
+      this.foldIntoLifecycle(event.docvTransactionId, { key, source }, event, receivedAt, links);
     }
     this.outbox.enqueueFor(
-      { seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt },
+      { seq: Number(inserted.lastInsertRowid), eventId, event, receivedAt: input.receivedAt, key },
       targets(),
     );
     return { kind: 'accepted', eventId };
   }
 
-  /** Folds `change` into a transaction's stored lifecycle (a fetched decision, its absence); none when there is no such transaction. */
-  updateLifecycle(docvTransactionId: string, change: (state: TransactionLifecycle) => TransactionLifecycle): void {
-    const row = this.stmts.transactionState.get(docvTransactionId);
+  /**
+   * The key of the transaction `docvTransactionId` a decision fetched for `eventId` belongs to:
+   * under `source` when given; else the event's own (its row knows its source, and the
+   * transaction it was filed under), or the id under the default source when there is no such
+   * event (erased since, or a caller's mistake).
+   */
+  decisionKey(eventId: string, docvTransactionId: string, source: string | undefined): string {
+    if (source !== undefined) return transactionColumn(docvTransactionId, source);
+    const event = this.stmts.keyOfEvent.get(eventId);
+    if (event && transactionOfColumn(event.docv_transaction_id, event.source) === docvTransactionId)
+      return event.docv_transaction_id;
+    return transactionColumn(docvTransactionId, DEFAULT_SOURCE);
+  }
+
+  /**
+   * Folds `change` into the stored lifecycle of the transaction whose key is `key` (rows.ts,
+   * transactionColumn: a fetched decision, its absence); none when there is no such transaction.
+   */
+  updateLifecycle(key: string, change: (state: TransactionLifecycle) => TransactionLifecycle): void {
+    const row = this.stmts.transactionState.get(key);
     if (!row) return;
     const previous = JSON.parse(row.state) as TransactionLifecycle;
-    this.saveLifecycle(change(previous), previous);
+    this.saveLifecycle(change(previous), previous, { key, source: row.source });
   }
 
   /**
    * The event with the transaction it belongs to. A RiskOS note carries only its evaluation id:
-   * when an earlier event of that evaluation named the transaction, the note is filed under it.
-   * Test events never join a transaction. Flat events (no evaluation id) cost no query here.
+   * when an earlier event of that evaluation under the same source named the transaction, the
+   * note is filed under it. Test events never join a transaction. Flat events (no evaluation id)
+   * cost no query here.
    */
-  private withTransaction(event: CanonicalEvent): CanonicalEvent {
+  private withTransaction(event: CanonicalEvent, source: string): CanonicalEvent {
     if (event.docvTransactionId !== null || event.evaluationId === undefined || event.test) return event;
-    const known = this.stmts.transactionOfEvaluation.get(event.evaluationId);
-    return known ? { ...event, docvTransactionId: known.docv_transaction_id } : event;
+    const known = this.stmts.transactionOfEvaluation.get(event.evaluationId, source);
+    return known ? { ...event, docvTransactionId: transactionOfColumn(known.docv_transaction_id, source) } : event;
   }
 
   /**
@@ -174,16 +212,19 @@ export class SqliteIngest {
    */
   private foldIntoLifecycle(
     docvTransactionId: string,
+    transaction: TransactionKey,
     event: CanonicalEvent,
     receivedAt: string,
     linksEvaluation: boolean,
   ): void {
     const lifecycleEvent = lifecycleEventOf(event, receivedAt);
-    const row = this.stmts.transactionState.get(docvTransactionId);
+    const row = this.stmts.transactionState.get(transaction.key);
     const previous = row ? (JSON.parse(row.state) as TransactionLifecycle) : null;
+    // The lifecycle names the transaction by its id (what the API shows); the row by its key.
     let state = previous ? applyEvent(previous, lifecycleEvent) : startLifecycle(docvTransactionId, lifecycleEvent);
-    if (linksEvaluation && event.evaluationId !== undefined) state = this.adoptEvaluation(state, event.evaluationId);
-    this.saveLifecycle(state, previous);
+    if (linksEvaluation && event.evaluationId !== undefined)
+      state = this.adoptEvaluation(state, transaction, event.evaluationId);
+    this.saveLifecycle(state, previous, transaction);
   }
 
   /**
@@ -192,21 +233,29 @@ export class SqliteIngest {
    * their deliveries, and are folded into its lifecycle: all in the commit of the event that
    * made the link, so no reader sees the event linked without them.
    */
-  private adoptEvaluation(state: TransactionLifecycle, evaluationId: string): TransactionLifecycle {
+  private adoptEvaluation(
+    state: TransactionLifecycle,
+    transaction: TransactionKey,
+    evaluationId: string,
+  ): TransactionLifecycle {
     let folded = state;
-    for (const row of this.stmts.unlinkedOfEvaluation.all(evaluationId)) {
+    for (const row of this.stmts.unlinkedOfEvaluation.all(evaluationId, transaction.source)) {
       const body = this.sealer.openBytes(row.raw_body, row.key_id, 'events', 'raw_body', row.event_id);
       const stored = canonicalFromStored(JSON.parse(body.toString('utf8')) as unknown, row.canonical);
       if (stored.test) continue;
-      this.stmts.linkEvent.run(state.docvTransactionId, row.seq);
-      this.stmts.linkDeliveries.run(state.docvTransactionId, row.seq);
+      this.stmts.linkEvent.run(transaction.key, row.seq);
+      this.stmts.linkDeliveries.run(transaction.key, row.seq);
       folded = applyEvent(folded, lifecycleEventOf(stored, row.received_at));
     }
     return folded;
   }
 
   /** `previous`: the lifecycle as stored, null when the transaction has no row yet. */
-  private saveLifecycle(state: TransactionLifecycle, previous: TransactionLifecycle | null): void {
+  private saveLifecycle(
+    state: TransactionLifecycle,
+    previous: TransactionLifecycle | null,
+    transaction: TransactionKey,
+  ): void {
     const statement = previous
       ? this.updates[
           (state.status !== previous.status ? 1 : 0) |
@@ -215,7 +264,9 @@ export class SqliteIngest {
         ]!
       : this.stmts.insertTransaction;
     statement.run({
-      docvTransactionId: state.docvTransactionId,
+      key: transaction.key,
+      // Written by the insert only: a transaction's source never changes.
+      ...(previous ? {} : { source: transaction.source }),
       status: state.status,
       decision: state.decision,
       customerUserId: state.customerUserId,

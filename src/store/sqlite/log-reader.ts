@@ -13,7 +13,7 @@ import {
 } from '../log-outbox.js';
 import { canonicalOfRow, clipText, metadataOf, transactionOfColumn, type EventSummaryRow } from '../rows.js';
 import { DECISION_FETCH_DESTINATION, type AttemptResult, type ClaimRequest, type ClaimedDelivery } from '../types.js';
-import type { OutboxTargets } from '../destinations.js';
+import { subscribes, subscriptionOfColumn, type OutboxTargets, type Subscription } from '../destinations.js';
 
 interface CursorRow {
   destination: string;
@@ -25,7 +25,7 @@ interface CursorRow {
   updated_at: string;
 }
 
-interface LogRow extends Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id'> {
+interface LogRow extends Pick<EventSummaryRow, 'canonical' | 'docv_transaction_id' | 'source'> {
   seq: number;
   event_id: string;
   event_type: string;
@@ -72,6 +72,10 @@ export class SqliteLogReader {
         'UPDATE destination_cursors SET until_seq = ? WHERE destination = ? AND until_seq IS NULL',
       ),
       disabled: db.prepare<[], { name: string }>("SELECT name FROM destinations WHERE state <> 'active'"),
+      // What a claim needs of the stored destinations: which are paused, which take only some events.
+      notEveryEvent: db.prepare<[], { name: string; state: string; subscription: string | null }>(
+        "SELECT name, state, subscription FROM destinations WHERE state <> 'active' OR subscription IS NOT NULL",
+      ),
       lease: db.prepare<[string, number, number, string, string]>(
         'UPDATE destination_cursors SET lease_owner = ?, lease_until = ?, seq = ?, updated_at = ? WHERE destination = ?',
       ),
@@ -88,7 +92,7 @@ export class SqliteLogReader {
         'SELECT raw_body, key_id FROM events WHERE seq = ?',
       ),
       after: db.prepare<[number, number], LogRow>(
-        `SELECT seq, event_id, docv_transaction_id, event_type, received_at, canonical
+        `SELECT seq, event_id, docv_transaction_id, source, event_type, received_at, canonical
            FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
       ),
       openRow: db.prepare<[string, string], { one: number }>(
@@ -160,7 +164,13 @@ export class SqliteLogReader {
     if (limit <= 0) return out;
     const cursors = new Map(this.stmts.cursors.all().map((row) => [row.destination, row]));
     if (cursors.size === 0) return out;
-    const paused = new Set(this.stmts.disabled.all().map((r) => r.name));
+    const paused = new Set<string>();
+    const subscriptions = new Map<string, Subscription>();
+    for (const r of this.stmts.notEveryEvent.all()) {
+      if (r.state !== 'active') paused.add(r.name);
+      const subscription = subscriptionOfColumn(r.subscription);
+      if (subscription) subscriptions.set(r.name, subscription);
+    }
     const nowIso = new Date(now).toISOString();
     const leaseUntil = now + cursorLeaseMs(request.leaseMs);
     for (const destination of request.destinations) {
@@ -170,6 +180,7 @@ export class SqliteLogReader {
       const heldByOther =
         row.lease_owner !== null && row.lease_owner !== request.workerId && (row.lease_until ?? 0) >= now;
       if (heldByOther) continue;
+      const subscription = subscriptions.get(destination);
       let reading = this.readings.get(destination);
       if (!reading || reading.owner !== request.workerId || row.lease_owner !== request.workerId) {
         reading = new LogReading(destination, request.workerId, row.seq);
@@ -198,6 +209,12 @@ export class SqliteLogReader {
           }
           if (reading.handled(event.seq)) {
             reading.note(event.seq);
+            continue;
+          }
+          // Not an event its subscription takes (issue 20): passed over, as handled, so the
+          // cursor moves past it; no delivery, no row, no attempt.
+          if (subscription && !subscribes(subscription, { source: event.source, eventType: event.event_type })) {
+            reading.skip(event.seq);
             continue;
           }
           const entry = { seq: event.seq, docvTransactionId: event.docv_transaction_id };
@@ -244,6 +261,7 @@ export class SqliteLogReader {
             deliveryId,
             eventId: event.event_id,
             docvTransactionId: canonical.docvTransactionId,
+            source: event.source,
             eventType: event.event_type,
             destination,
             state: 'pending',
@@ -281,7 +299,7 @@ export class SqliteLogReader {
     if (!targets.fetchDecisions) return null;
     const subject = {
       eventType: event.event_type,
-      docvTransactionId: transactionOfColumn(event.docv_transaction_id),
+      docvTransactionId: transactionOfColumn(event.docv_transaction_id, event.source),
       test: metadataOf(event)?.test ?? false,
     };
     if (decisionFetchFor(subject) !== 'fetch-and-wait') return null;

@@ -6,8 +6,11 @@ import {
   parseLogDeliveryId,
   type DestinationCursorRow,
 } from '../log-outbox.js';
+import { DEFAULT_SOURCE } from '../../contract/index.js';
+import { subscriptionOfColumn, type Subscription } from '../destinations.js';
 import {
   logDelivery,
+  takes,
   type LogDeletion,
   type LogEventRow,
   type LogViewSource,
@@ -15,9 +18,24 @@ import {
   type RecordedAttempts,
   type SeqRange,
 } from '../log-views.js';
-import { Where } from '../where.js';
+import { Where, whereTransaction } from '../where.js';
 import { SqliteLogPositions } from './log-positions.js';
 import type { DeliveryFilter, DeliveryState, OutboxDelivery, ReplayFilter } from '../types.js';
+
+/**
+ * The condition that the subscription in `subscription` (destinations.subscription, JSON: a SQL
+ * expression) takes the event of `source` and `eventType` (SQL expressions), as subscribes()
+ * says: NULL takes everything, a list that is null or absent takes every value, a list takes
+ * its members. For replay (outbox.ts and below), which re-queues many deliveries in one statement.
+ */
+export function subscribedSql(subscription: string, source: string, eventType: string): string {
+  const inList = (list: string, value: string) =>
+    `(json_type(${subscription}, '$.${list}') IS NOT 'array' OR ${value} IN (SELECT value FROM json_each(${subscription}, '$.${list}')))`;
+  return `(${subscription} IS NULL OR (${inList('sources', source)} AND ${inList('eventTypes', eventType)}))`;
+}
+
+/** The columns of events a delivery read back from the log needs (LogEventRow). */
+const LOG_EVENT_COLUMNS = 'seq, event_id, docv_transaction_id, source, event_type, received_at';
 
 /**
  * The SQLite answers to the outbox views' questions (store/log-views.ts), and the writes that give
@@ -35,9 +53,7 @@ export class SqliteLogViews implements LogViewSource {
     );
     this.stmts = {
       cursors: db.prepare<[], DestinationCursorRow>('SELECT * FROM destination_cursors'),
-      eventById: db.prepare<[string], LogEventRow>(
-        'SELECT seq, event_id, docv_transaction_id, event_type, received_at FROM events WHERE event_id = ?',
-      ),
+      eventById: db.prepare<[string], LogEventRow>(`SELECT ${LOG_EVENT_COLUMNS} FROM events WHERE event_id = ?`),
       countEvents: db.prepare<[number, number], { n: number }>(
         'SELECT COUNT(*) AS n FROM events WHERE seq > ? AND seq <= ?',
       ),
@@ -61,6 +77,9 @@ export class SqliteLogViews implements LogViewSource {
          ON CONFLICT (delivery_id) DO NOTHING`,
       ),
       storedNames: db.prepare<[], { name: string }>('SELECT name FROM destinations'),
+      subscriptions: db.prepare<[], { name: string; subscription: string }>(
+        'SELECT name, subscription FROM destinations WHERE subscription IS NOT NULL',
+      ),
       // A loose index scan of deliveries_by_destination: one seek per distinct destination, not
       // one step per row (DISTINCT would walk every row of a destination that is down).
       rowDestinations: db.prepare<[], { name: string }>(
@@ -105,26 +124,68 @@ export class SqliteLogViews implements LogViewSource {
     range: SeqRange,
   ) {
     const where = new Where('?');
-    if (range.after > 0) where.add('event_seq > ?', range.after);
-    if (range.upTo < Number.MAX_SAFE_INTEGER) where.add('event_seq <= ?', range.upTo);
+    // With a transaction, its index (deliveries_in_order) finds the few rows: `+` keeps SQLite's
+    // planner from walking the positions' range instead, which it rates the same.
+    const seq = filter.docvTransactionId !== undefined ? '+d.event_seq' : 'd.event_seq';
+    if (range.after > 0) where.add(`${seq} > ?`, range.after);
+    if (range.upTo < Number.MAX_SAFE_INTEGER) where.add(`${seq} <= ?`, range.upTo);
     if (after)
       where.raw(
-        `(event_seq < ${where.param(after.seq)} OR (event_seq = ${where.param(after.seq)} AND destination > ${where.param(after.destination)}))`,
+        `(d.event_seq < ${where.param(after.seq)} OR (d.event_seq = ${where.param(after.seq)} AND d.destination > ${where.param(after.destination)}))`,
       );
-    if (filter.state) where.add('state = ?', filter.state);
-    if (filter.destination !== undefined) where.add('destination = ?', filter.destination);
-    if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', filter.docvTransactionId);
-    const sql = `SELECT * FROM deliveries ${where} ORDER BY event_seq DESC, destination LIMIT ${where.param(limit)}`;
+    if (filter.state) where.add('d.state = ?', filter.state);
+    if (filter.destination !== undefined) where.add('d.destination = ?', filter.destination);
+    if (filter.docvTransactionId !== undefined)
+      whereTransaction(where, 'd.docv_transaction_id', filter.docvTransactionId, filter.source);
+    if (filter.source !== undefined) where.add('e.source = ?', filter.source);
+    // The source is the event's (deliveries has no column of its own): one primary key lookup a
+    // row. LEFT: a row is listed even if its event were gone (nothing enforces the foreign key).
+    const sql = `SELECT d.*, COALESCE(e.source, '${DEFAULT_SOURCE}') AS source
+                 FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq ${where}
+                 ORDER BY d.event_seq DESC, d.destination LIMIT ${where.param(limit)}`;
     return this.db.prepare<unknown[], PositionedRow>(sql).all(...where.values);
   }
 
-  async eventsDesc(lo: number, hi: number, docvTransactionId: string | undefined, limit: number) {
+  async eventsDesc(lo: number, hi: number, docvTransactionId: string | undefined, limit: number, source?: string) {
+    const where = new Where('?');
+    // With a transaction, events_by_transaction finds its few events (see rows()).
+    const seq = docvTransactionId !== undefined ? '+seq' : 'seq';
+    where.add(`${seq} > ?`, lo);
+    where.add(`${seq} <= ?`, hi);
+    if (docvTransactionId !== undefined) whereTransaction(where, 'docv_transaction_id', docvTransactionId, source);
+    if (source !== undefined) where.add('source = ?', source);
+    const sql = `SELECT ${LOG_EVENT_COLUMNS} FROM events ${where} ORDER BY seq DESC LIMIT ${where.param(limit)}`;
+    return this.db.prepare<unknown[], LogEventRow>(sql).all(...where.values);
+  }
+
+  async subscriptions() {
+    return this.subscriptionsNow();
+  }
+
+  private subscriptionsNow(): Map<string, Subscription> {
+    const out = new Map<string, Subscription>();
+    for (const row of this.stmts.subscriptions.all()) {
+      const subscription = subscriptionOfColumn(row.subscription);
+      if (subscription) out.set(row.name, subscription);
+    }
+    return out;
+  }
+
+  async countSubscribedEvents(lo: number, hi: number, subscription: Subscription) {
     const where = new Where('?');
     where.add('seq > ?', lo);
-    where.add('seq <= ?', hi);
-    if (docvTransactionId !== undefined) where.add('docv_transaction_id = ?', docvTransactionId);
-    const sql = `SELECT seq, event_id, docv_transaction_id, event_type, received_at FROM events ${where} ORDER BY seq DESC LIMIT ${where.param(limit)}`;
-    return this.db.prepare<unknown[], LogEventRow>(sql).all(...where.values);
+    where.add('seq <= ?', Math.min(hi, Number.MAX_SAFE_INTEGER));
+    const among = (column: string, values: string[] | null | undefined) => {
+      if (!values) return;
+      if (values.length === 0) where.raw('1 = 0');
+      else where.raw(`${column} IN (${values.map((v) => where.param(v)).join(', ')})`);
+    };
+    among('source', subscription.sources);
+    among('event_type', subscription.eventTypes);
+    return (
+      this.db.prepare<unknown[], { n: number }>(`SELECT COUNT(*) AS n FROM events ${where}`).get(...where.values)?.n ??
+      0
+    );
   }
 
   async rowKeys(seqs: number[]) {
@@ -233,6 +294,8 @@ export class SqliteLogViews implements LogViewSource {
     const event = this.stmts.eventById.get(parsed.eventId);
     if (!cursor || !event || Number(event.seq) <= cursor.fromSeq) return null;
     if (cursor.untilSeq !== null && Number(event.seq) > cursor.untilSeq) return null;
+    // An event its subscription does not take is no delivery of the destination.
+    if (!takes(this.subscriptionsNow(), cursor.destination, event)) return null;
     if (Number(event.seq) > cursor.seq) return logDelivery(event, cursor, null);
     const now = Date.now();
     this.stmts.insertPending.run({
@@ -280,11 +343,16 @@ export class SqliteLogViews implements LogViewSource {
     if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
     if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
     if (filter.eventType) where.add('e.event_type = ?', filter.eventType);
-    if (filter.docvTransactionId !== undefined) where.add('e.docv_transaction_id = ?', filter.docvTransactionId);
+    if (filter.docvTransactionId !== undefined)
+      whereTransaction(where, 'e.docv_transaction_id', filter.docvTransactionId, filter.source);
+    if (filter.source !== undefined) where.add('e.source = ?', filter.source);
     if (filter.destination !== undefined) where.add('c.destination = ?', filter.destination);
     where.raw('NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.destination = c.destination)');
+    // Events the destination's subscription does not take were passed over, never delivered.
+    where.raw(subscribedSql('s.subscription', 'e.source', 'e.event_type'));
     return {
-      from: `FROM destination_cursors c JOIN events e ON e.seq > c.from_seq AND e.seq <= c.seq ${where}`,
+      from: `FROM destination_cursors c JOIN events e ON e.seq > c.from_seq AND e.seq <= c.seq
+             LEFT JOIN destinations s ON s.name = c.destination ${where}`,
       values: where.values,
     };
   }

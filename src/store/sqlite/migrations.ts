@@ -366,6 +366,28 @@ SQLITE_MIGRATIONS.push({
   `,
 });
 
+SQLITE_MIGRATIONS.push({
+  version: 11,
+  name: 'sources: the source of each event, transaction and quarantined body; destination subscriptions',
+  // Issue 20, part 1 (src/contract/source.ts). Only ADD COLUMN, in place: old rows read back the
+  // default (`default`, the source of everything stored before sources existed), no row is
+  // rewritten, no table rebuilt. No index: the source is a plain column every event writes in the
+  // row it writes anyway, so an accepted event touches no more B-trees or pages than before.
+  // Identity needs no column of its own: docv_transaction_id holds the transaction key (rows.ts,
+  // transactionColumn), the id alone under `default`, `<id>\u001f<source>` under any other, so
+  // every per-transaction index and lookup stays as it is. Filters by source are tested on the
+  // rows another index walk brings up (transactions: the bounded walk of unindexed-walk.ts).
+  //
+  // destinations.subscription: which sources and event types a destination takes (JSON,
+  // destinations.ts subscriptionColumn); NULL for every event.
+  sql: `
+    ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE transactions ADD COLUMN source TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE quarantine ADD COLUMN source TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE destinations ADD COLUMN subscription TEXT;
+  `,
+});
+
 /** Applies the migrations this file has not seen yet, each in its own transaction; returns their versions. */
 export function applySqliteMigrations(db: Database.Database): number[] {
   const applied = new Set(

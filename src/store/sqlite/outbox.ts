@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { OutboxTargets } from '../destinations.js';
-import type { CanonicalEvent } from '../../contract/index.js';
+import { DEFAULT_SOURCE, type CanonicalEvent } from '../../contract/index.js';
 import { decisionFetchFor } from '../../lifecycle/decision-fetch-rule.js';
 import {
   canonicalOfRow,
@@ -14,9 +14,9 @@ import {
 } from '../rows.js';
 import type { Sealer } from '../encryption/sealer.js';
 import { newId } from '../ids.js';
-import { Where } from '../where.js';
+import { Where, whereTransaction } from '../where.js';
 import { SqliteLogReader } from './log-reader.js';
-import { SqliteLogViews } from './log-views.js';
+import { SqliteLogViews, subscribedSql } from './log-views.js';
 import {
   DECISION_FETCH_DESTINATION,
   type AttemptResult,
@@ -28,7 +28,8 @@ import {
   type ReplayFilter,
 } from '../types.js';
 
-interface DeliveryRow extends DeliverySummaryRow {
+/** A row of deliveries as `SELECT d.*` reads it: no source (the event's: see rowView). */
+interface DeliveryRow extends Omit<DeliverySummaryRow, 'source'> {
   seq: number;
   next_attempt_at: number;
   created_at: string;
@@ -101,9 +102,9 @@ export class SqliteOutbox {
         [string],
         { raw_body: Buffer; key_id: string | null; received_at: string } & Pick<
           EventSummaryRow,
-          'canonical' | 'docv_transaction_id'
+          'canonical' | 'docv_transaction_id' | 'source'
         >
-      >('SELECT raw_body, key_id, received_at, canonical, docv_transaction_id FROM events WHERE event_id = ?'),
+      >('SELECT raw_body, key_id, received_at, canonical, docv_transaction_id, source FROM events WHERE event_id = ?'),
       decisionFor: db.prepare<[string], DecisionRow>(
         'SELECT event_id, key_id, decision, reason_codes, fetched_at, details, decision_name FROM decisions WHERE event_id = ?',
       ),
@@ -115,6 +116,11 @@ export class SqliteOutbox {
       ),
       current: db.prepare<[string], DeliveryRow & { lease_owner: string | null; lease_until: number | null }>(
         'SELECT * FROM deliveries WHERE delivery_id = ?',
+      ),
+      // As the operator sees it: with its event's source (deliveries has no column of its own).
+      rowView: db.prepare<[string], DeliveryRow & { source: string }>(
+        `SELECT d.*, COALESCE(e.source, '${DEFAULT_SOURCE}') AS source
+           FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq WHERE d.delivery_id = ?`,
       ),
       complete: db.prepare(
         `UPDATE deliveries SET state = @state, attempts = attempts + 1, next_attempt_at = @nextAttemptAt, lease_owner = NULL,
@@ -147,7 +153,7 @@ export class SqliteOutbox {
    * it, is the rule of lifecycle/decision-fetch-rule.ts.
    */
   enqueueFor(
-    accepted: { seq: number; eventId: string; event: OutboxSubject; receivedAt: Date },
+    accepted: { seq: number; eventId: string; event: OutboxSubject; receivedAt: Date; key: string },
     targets: OutboxTargets,
   ): void {
     const { event } = accepted;
@@ -155,7 +161,8 @@ export class SqliteOutbox {
     const base = {
       eventSeq: accepted.seq,
       eventId: accepted.eventId,
-      docvTransactionId: transactionColumn(event.docvTransactionId),
+      // The transaction key (rows.ts, transactionColumn), as the event row has it.
+      docvTransactionId: accepted.key,
       eventType: event.eventType,
       nextAttemptAt: now,
       now: accepted.receivedAt.toISOString(),
@@ -238,7 +245,7 @@ export class SqliteOutbox {
       this.stmts.lease.run(request.workerId, leaseUntil, leaseUntil, row.delivery_id);
       const event = this.stmts.eventFor.get(row.event_id)!;
       const delivery: ClaimedDelivery = {
-        ...deliveryOf(row),
+        ...deliveryOf({ ...row, source: event.source }),
         event: canonicalOfRow(
           JSON.parse(
             this.sealer.openBytes(event.raw_body, event.key_id, 'events', 'raw_body', row.event_id).toString('utf8'),
@@ -255,7 +262,7 @@ export class SqliteOutbox {
       delivery.fetchedDecision = fetchedDecisionOf(this.stmts.decisionFor.get(delivery.eventId), this.sealer);
       if (wantsTransactionDecision(delivery))
         delivery.fetchedDecision = fetchedDecisionOf(
-          this.stmts.latestDecisionOf.get(delivery.docvTransactionId!),
+          this.stmts.latestDecisionOf.get(transactionColumn(delivery.docvTransactionId, delivery.source)),
           this.sealer,
         );
     }
@@ -291,10 +298,11 @@ export class SqliteOutbox {
     return true;
   }
 
-  saveDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): void {
+  /** `key`: the transaction key (rows.ts, transactionColumn) the decision is filed under. */
+  saveDecision(eventId: string, key: string, decision: FetchedDecision): void {
     this.stmts.upsertDecision.run({
       eventId,
-      docvTransactionId,
+      docvTransactionId: key,
       decision: decision.decision,
       reasonCodes: JSON.stringify(decision.reasonCodes),
       fetchedAt: decision.fetchedAt,
@@ -327,7 +335,7 @@ export class SqliteOutbox {
   }
 
   get(deliveryId: string): { delivery: OutboxDelivery; history: DeliveryAttempt[] } | null {
-    const row = this.stmts.current.get(deliveryId);
+    const row = this.stmts.rowView.get(deliveryId);
     if (!row) return null;
     const history = this.db
       .prepare<
@@ -363,7 +371,7 @@ export class SqliteOutbox {
       const onItsWay = this.views.retryFromLog(deliveryId);
       if (onItsWay) return onItsWay;
     }
-    const row = this.stmts.current.get(deliveryId);
+    const row = this.stmts.rowView.get(deliveryId);
     return row ? deliveryOf(row) : null;
   }
 
@@ -386,15 +394,25 @@ export class SqliteOutbox {
     return n + this.views.countReplayFromLog(filter);
   }
 
-  /** The FROM … WHERE of the rows a replay re-queues (every state unless the filter names one). */
+  /**
+   * The FROM … WHERE of the rows a replay re-queues (every state unless the filter names one).
+   * Not those of events the destination's subscription does not take now (a row made before the
+   * subscription changed): a replay sends a destination only what it subscribes to.
+   */
   private replayableRows(filter: ReplayFilter): { from: string; values: unknown[] } {
     const where = new Where('?');
     if (filter.from) where.add('e.received_at >= ?', filter.from.toISOString());
     if (filter.to) where.add('e.received_at < ?', filter.to.toISOString());
     if (filter.eventType) where.add('d.event_type = ?', filter.eventType);
-    if (filter.docvTransactionId !== undefined) where.add('d.docv_transaction_id = ?', filter.docvTransactionId);
+    if (filter.docvTransactionId !== undefined)
+      whereTransaction(where, 'd.docv_transaction_id', filter.docvTransactionId, filter.source);
+    if (filter.source !== undefined) where.add('e.source = ?', filter.source);
     if (filter.destination !== undefined) where.add('d.destination = ?', filter.destination);
     if (filter.state) where.add('d.state = ?', filter.state);
-    return { from: `FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where}`, values: where.values };
+    where.raw(subscribedSql('s.subscription', 'e.source', 'd.event_type'));
+    return {
+      from: `FROM deliveries d JOIN events e ON e.seq = d.event_seq LEFT JOIN destinations s ON s.name = d.destination ${where}`,
+      values: where.values,
+    };
   }
 }

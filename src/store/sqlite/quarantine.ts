@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isDialect } from '../../contract/index.js';
+import { DEFAULT_SOURCE, isDialect } from '../../contract/index.js';
 import { decodeCursor } from '../cursor.js';
 import type { Sealer } from '../encryption/sealer.js';
 import { customerOfQuarantinedBody } from '../erasure.js';
@@ -31,6 +31,7 @@ interface QuarantineRow {
   reprocess_status: number | null;
   reprocess_event_id: string | null;
   key_id: string | null;
+  source: string;
 }
 
 function quarantineEntryOf(r: QuarantineRow, sealer: Sealer): QuarantineEntry {
@@ -47,6 +48,7 @@ function quarantineEntryOf(r: QuarantineRow, sealer: Sealer): QuarantineEntry {
     bodySize: r.body_size,
     bodyTruncated: body.length < r.body_size,
     dialect: isDialect(r.dialect) ? r.dialect : null,
+    source: r.source,
     reprocessed:
       r.reprocessed_at === null
         ? null
@@ -73,8 +75,8 @@ export class SqliteQuarantine {
   ) {
     this.stmts = {
       insert: db.prepare(
-        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect, key_id, customer_user_id)
-         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize, @dialect, @keyId, @customerUserId)`,
+        `INSERT INTO quarantine (quarantine_id, received_at, reason, status, detail, headers, body, body_size, dialect, key_id, customer_user_id, source)
+         VALUES (@quarantineId, @receivedAt, @reason, @status, @detail, @headers, @body, @bodySize, @dialect, @keyId, @customerUserId, @source)`,
       ),
       trim: db.prepare('DELETE FROM quarantine WHERE seq <= (SELECT MAX(seq) FROM quarantine) - ?'),
       markReprocessed: db.prepare(
@@ -104,6 +106,7 @@ export class SqliteQuarantine {
       keyId,
       // In clear, like the events' column: an erasure request finds the quarantined bodies by it.
       customerUserId: customerOfQuarantinedBody(input.body),
+      source: input.source ?? DEFAULT_SOURCE,
     });
     this.stmts.trim.run(capacity);
   }
@@ -131,6 +134,7 @@ export class SqliteQuarantine {
     const where = new Where('?');
     if (filter.reason !== undefined) where.add('reason = ?', filter.reason);
     if (filter.status !== undefined) where.add('status = ?', filter.status);
+    if (filter.source !== undefined) where.add('source = ?', filter.source);
     if (filter.reprocessed !== undefined) where.raw(`reprocessed_at IS ${filter.reprocessed ? 'NOT NULL' : 'NULL'}`);
     // received_at is ISO text in UTC (toISOString): text order is time order.
     if (filter.from !== undefined) where.add('received_at >= ?', filter.from.toISOString());

@@ -11,22 +11,25 @@ import {
   page,
   removedByRetention,
   shownHeaders,
+  transactionColumn,
+  transactionKeyRange,
   withoutBookkeeping,
   type EventSummaryRow,
 } from '../rows.js';
-import type {
-  BoundedCount,
-  EventFilter,
-  Page,
-  ReceiptBucket,
-  StoredEvent,
-  StoredEventSummary,
-  StoreStats,
-  TransactionFilter,
-  TransactionSummary,
-  TransactionView,
+import {
+  AmbiguousTransactionError,
+  type BoundedCount,
+  type EventFilter,
+  type Page,
+  type ReceiptBucket,
+  type StoredEvent,
+  type StoredEventSummary,
+  type StoreStats,
+  type TransactionFilter,
+  type TransactionSummary,
+  type TransactionView,
 } from '../types.js';
-import { prefixEnd, SEARCH_CANDIDATES, searchTermOf, Where } from '../where.js';
+import { prefixEnd, SEARCH_CANDIDATES, searchTermOf, Where, whereTransaction } from '../where.js';
 import { hasUnindexedCondition, unindexedWalk, walkedFilter } from '../unindexed-walk.js';
 import { SqliteLogPositions } from './log-positions.js';
 
@@ -46,6 +49,7 @@ interface TransactionRow {
   seq: number;
   last_received_at: string;
   state: string;
+  source: string;
 }
 
 /**
@@ -77,15 +81,36 @@ export class SqliteReadModel {
     return stmt as unknown as Database.Statement<P, R>;
   }
 
-  getTransaction(docvTransactionId: string): TransactionView | null {
-    const row = this.cached<[string], TransactionRow>(
-      'SELECT seq, state FROM transactions WHERE docv_transaction_id = ?',
-    ).get(docvTransactionId);
+  /**
+   * With `source`, that source's transaction of the id; without, the id's transaction under any
+   * source: the key itself, then the keys of other sources (rows.ts, transactionKeyRange), two
+   * seeks of the unique index. Several: AmbiguousTransactionError (the caller says which).
+   */
+  getTransaction(docvTransactionId: string, source?: string): TransactionView | null {
+    let row: (TransactionRow & { docv_transaction_id: string }) | undefined;
+    if (source !== undefined) {
+      row = this.cached<[string], TransactionRow & { docv_transaction_id: string }>(
+        'SELECT seq, state, source, docv_transaction_id FROM transactions WHERE docv_transaction_id = ?',
+      ).get(transactionColumn(docvTransactionId, source));
+    } else {
+      const { exact, from, to } = transactionKeyRange(docvTransactionId);
+      const rows = this.cached<[string, string, string], TransactionRow & { docv_transaction_id: string }>(
+        `SELECT seq, state, source, docv_transaction_id FROM transactions WHERE docv_transaction_id = ?
+         UNION ALL
+         SELECT * FROM (SELECT seq, state, source, docv_transaction_id FROM transactions
+                         WHERE docv_transaction_id >= ? AND docv_transaction_id < ? LIMIT 3)`,
+      ).all(exact, from, to);
+      if (rows.length > 1) throw new AmbiguousTransactionError(docvTransactionId, rows.map((r) => r.source).sort());
+      row = rows[0];
+    }
     if (!row) return null;
     const events = this.cached<[string], EventRow>(
       `SELECT ${EVENT_SUMMARY_COLUMNS} FROM events WHERE docv_transaction_id = ? ORDER BY event_time_ms, seq`,
-    ).all(docvTransactionId);
-    return { ...withoutBookkeeping(JSON.parse(row.state) as TransactionLifecycle), events: events.map(eventSummaryOf) };
+    ).all(row.docv_transaction_id);
+    return {
+      ...withoutBookkeeping(JSON.parse(row.state) as TransactionLifecycle, row.source),
+      events: events.map(eventSummaryOf),
+    };
   }
 
   /**
@@ -102,10 +127,10 @@ export class SqliteReadModel {
         where.raw(`(last_received_at, seq) < (${where.param(after.at.toISOString())}, ${where.param(after.seq)})`);
       return where;
     };
-    const summaryOf = (r: TransactionRow) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle);
+    const summaryOf = (r: TransactionRow) => withoutBookkeeping(JSON.parse(r.state) as TransactionLifecycle, r.source);
     if (!hasUnindexedCondition(filter)) {
       const where = cursorOf(this.transactionWhere(filter));
-      const sql = `SELECT seq, last_received_at, state FROM transactions ${where}
+      const sql = `SELECT seq, last_received_at, state, source FROM transactions ${where}
                    ORDER BY last_received_at DESC, seq DESC LIMIT ${where.param(filter.limit + 1)}`;
       return activityPage(
         this.db.prepare<unknown[], TransactionRow>(sql).all(...where.values),
@@ -119,11 +144,11 @@ export class SqliteReadModel {
     const bound = unindexedWalk();
     const walk = cursorOf(this.transactionWhere(walkedFilter(filter)));
     const tested = this.unindexedWhere(filter);
-    const sql = `SELECT seq, last_received_at, state, 1 AS matched FROM (
-                   SELECT seq, last_received_at, state FROM (${this.walkSql(walk, bound, 'seq, last_received_at, state, dialects, environment')})
+    const sql = `SELECT seq, last_received_at, state, source, 1 AS matched FROM (
+                   SELECT seq, last_received_at, state, source FROM (${this.walkSql(walk, bound, 'seq, last_received_at, state, source, dialects, environment')})
                    ${tested} ORDER BY last_received_at DESC, seq DESC LIMIT ${tested.param(filter.limit + 1)})
                  UNION ALL
-                 SELECT seq, last_received_at, NULL, 0 FROM (
+                 SELECT seq, last_received_at, NULL, NULL, 0 FROM (
                    SELECT seq, last_received_at FROM transactions ${walk}
                    ORDER BY last_received_at DESC, seq DESC LIMIT 2 OFFSET ${bound - 1})`;
     const rows = this.db
@@ -158,8 +183,8 @@ export class SqliteReadModel {
     const tested = this.unindexedWhere(filter);
     const columns =
       filter.anomaly !== undefined && filter.anomaly !== 'any'
-        ? 'state, dialects, environment'
-        : 'dialects, environment';
+        ? 'state, source, dialects, environment'
+        : 'source, dialects, environment';
     const sql = `SELECT
                    (SELECT COUNT(*) FROM (SELECT 1 FROM (${this.walkSql(walk, bound, columns)})
                      ${tested} LIMIT ${tested.param(limit + 1)})) AS n,
@@ -192,7 +217,7 @@ export class SqliteReadModel {
     return this.unindexedWhere(filter, where);
   }
 
-  /** The conditions tested on the rows an index brings up: an anomaly's code, dialect, environment. */
+  /** The conditions tested on the rows an index brings up: an anomaly's code, dialect, environment, source. */
   private unindexedWhere(filter: TransactionConditions, where = new Where('?')): Where {
     if (filter.anomaly !== undefined && filter.anomaly !== 'any')
       where.add(
@@ -201,13 +226,15 @@ export class SqliteReadModel {
       );
     if (filter.dialect !== undefined) where.add('instr(dialects, ?) > 0', `,${filter.dialect},`);
     if (filter.environment !== undefined) where.add('environment = ?', filter.environment);
+    if (filter.source !== undefined) where.add('source = ?', filter.source);
     return where;
   }
 
   /**
    * The transactions a search may mean, as a sub-select: ids, customer user ids and event ids
    * equal to the term or starting with it, each a range scan of its unique or customer index
-   * (an exact match sorts first in its range) bounded to SEARCH_CANDIDATES.
+   * (an exact match sorts first in its range) bounded to SEARCH_CANDIDATES. The id range holds
+   * the id's transaction under every source: a transaction key starts with its id (rows.ts).
    */
   private searchCandidates(where: Where, term: string): string {
     const end = prefixEnd(term);
@@ -253,7 +280,10 @@ export class SqliteReadModel {
     const where = new Where('?');
     const after = decodeCursor(filter.cursor, 'ev');
     if (after !== null) where.add('seq < ?', after);
-    if (filter.docvTransactionId !== undefined) where.add('docv_transaction_id = ?', filter.docvTransactionId);
+    if (filter.docvTransactionId !== undefined)
+      whereTransaction(where, 'docv_transaction_id', filter.docvTransactionId, filter.source);
+    // Tested on the rows the walk brings up: no index has the source (migration 11).
+    if (filter.source !== undefined) where.add('source = ?', filter.source);
     if (filter.eventType) where.add('event_type = ?', filter.eventType);
     if (filter.evaluationId !== undefined) where.add('evaluation_id = ?', filter.evaluationId);
     // Dialect and test live in the canonical JSON; flat events (canonical NULL) are asyncapi, not test.

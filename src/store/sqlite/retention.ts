@@ -4,7 +4,13 @@ import { customerHash, emptyErasureCounts, ERASURE_SALT_STATE, newErasureSalt } 
 import { newId } from '../ids.js';
 import { FINISHED_STATUSES } from '../retention-policy.js';
 import { EMPTY_BODY, RAW_WATERMARK } from '../retention.js';
-import { NO_TRANSACTION } from '../rows.js';
+import {
+  NO_TRANSACTION,
+  sourceOfColumn,
+  transactionColumn,
+  transactionKeyRange,
+  transactionOfColumn,
+} from '../rows.js';
 import type {
   ErasureCounts,
   ErasureRecord,
@@ -14,6 +20,8 @@ import type {
   RetentionStepResult,
   Tombstone,
 } from '../types.js';
+import { unindexedWalk } from '../unindexed-walk.js';
+import { Where, whereSources } from '../where.js';
 import { SqliteLogPositions } from './log-positions.js';
 
 /**
@@ -22,8 +30,36 @@ import { SqliteLogPositions } from './log-positions.js';
  * the keys whose value is NULL.
  */
 const FLAT_CANONICAL = `json_patch(json_object('dialect', 'asyncapi', 'eventType', event_type,
-    'docvTransactionId', NULLIF(docv_transaction_id, ''), 'eventTime', event_time, 'eventTimeSource', 'event',
+    'docvTransactionId', NULLIF(${idOfKey('docv_transaction_id')}, ''), 'eventTime', event_time, 'eventTimeSource', 'event',
     'test', json('false')), json_object('customerUserId', customer_user_id, 'decision', decision))`;
+
+/** The transaction id of a transaction key column in SQL (rows.ts, transactionOfColumn): the part before U+001F. */
+function idOfKey(column: string): string {
+  return `CASE WHEN instr(${column}, char(31)) > 0 THEN substr(${column}, 1, instr(${column}, char(31)) - 1) ELSE ${column} END`;
+}
+
+/**
+ * Where a retention step of these sources (RetentionStep.sources) has got to, in retention_state:
+ * the raw step's watermark, the events step's position. Each set of sources has its own, since
+ * each has its own age (a source's policy, the receiver-wide one for the others); absent sources
+ * (every source) keep the name of before sources existed.
+ */
+function stateName(base: string, sources: RetentionStep['sources']): string {
+  if (sources === undefined) return base;
+  const only = 'only' in sources;
+  const names = [...(only ? sources.only : sources.except)].sort();
+  return `${base}:${only ? 'only' : 'except'}:${names.join(',')}`;
+}
+
+/** Where the events step of some sources stopped examining transactions (stateName), between steps of one run. */
+const EVENTS_POSITION = 'events_examined_through';
+
+/** Whether a row of this source is one a step of `sources` touches (as whereSources says in SQL). */
+function sourceTest(sources: RetentionStep['sources']): (source: string) => boolean {
+  if (sources === undefined) return () => true;
+  if ('only' in sources) return (source) => sources.only.includes(source);
+  return (source) => !sources.except.includes(source);
+}
 
 interface Deleted {
   seqs: number[];
@@ -76,6 +112,10 @@ export class SqliteRetention {
     );
   }
 
+  private clearState(name: string): void {
+    this.db.prepare('DELETE FROM retention_state WHERE name = ?').run(name);
+  }
+
   private setState(name: string, value: string): void {
     this.db
       .prepare(
@@ -92,37 +132,48 @@ export class SqliteRetention {
   private removeRaw(step: RetentionStep): RetentionStepResult {
     const bounds = this.db.prepare<[], { min: number | null }>('SELECT MIN(seq) AS min FROM events').get();
     if (bounds?.min == null) return { removed: 0, done: true };
-    const from = Math.max(Number(this.state(RAW_WATERMARK) ?? 0), bounds.min - 1);
+    const watermark = stateName(RAW_WATERMARK, step.sources);
+    const from = Math.max(Number(this.state(watermark) ?? 0), bounds.min - 1);
     const [cutoff] = this.positions.positionsAt([step.before]);
     const owed = this.owedAfter();
     let target = Math.min(cutoff!, owed.seq);
     let heldBy = owed.seq < cutoff! ? (owed.destination ?? undefined) : undefined;
     let upTo = Math.min(target, from + step.limit);
+    // Of the step's sources only (the event's, joined): other sources' events are not touched.
+    const pendingWhere = new Where('?')
+      .add('d.event_seq > ?', from)
+      .add('d.event_seq <= ?', upTo)
+      .raw(`d.state IN ('pending', 'failed')`);
+    whereSources(pendingWhere, '(SELECT source FROM events WHERE seq = d.event_seq)', step.sources);
     const pending = this.db
-      .prepare<[number, number], { event_seq: number; destination: string }>(
-        `SELECT event_seq, destination FROM deliveries WHERE event_seq > ? AND event_seq <= ?
-            AND state IN ('pending', 'failed') ORDER BY event_seq LIMIT 1`,
+      .prepare<unknown[], { event_seq: number; destination: string }>(
+        `SELECT d.event_seq, d.destination FROM deliveries d ${pendingWhere} ORDER BY d.event_seq LIMIT 1`,
       )
-      .get(from, upTo);
+      .get(...pendingWhere.values);
     if (pending) {
       upTo = target = pending.event_seq - 1;
       heldBy = pending.destination;
     }
     if (upTo <= from) return { removed: 0, done: true, heldBy };
     const at = step.now.toISOString();
+    const due = whereSources(
+      new Where('?').add('seq > ?', from).add('seq <= ?', upTo).raw('raw_removed_at IS NULL'),
+      'source',
+      step.sources,
+    );
     this.db
       .prepare(
         `UPDATE decisions SET details = NULL WHERE details IS NOT NULL
-            AND event_id IN (SELECT event_id FROM events WHERE seq > ? AND seq <= ? AND raw_removed_at IS NULL)`,
+            AND event_id IN (SELECT event_id FROM events ${due})`,
       )
-      .run(from, upTo);
+      .run(...due.values);
     const removed = this.db
       .prepare(
         `UPDATE events SET raw_body = ?, headers = '{}', raw_removed_at = ?, canonical = COALESCE(canonical, ${FLAT_CANONICAL})
-          WHERE seq > ? AND seq <= ? AND raw_removed_at IS NULL`,
+          ${due}`,
       )
-      .run(EMPTY_BODY, at, from, upTo).changes;
-    this.setState(RAW_WATERMARK, String(upTo));
+      .run(EMPTY_BODY, at, ...due.values).changes;
+    this.setState(watermark, String(upTo));
     return { removed, done: upTo >= target, heldBy };
   }
 
@@ -135,41 +186,51 @@ export class SqliteRetention {
   private removeTransactions(step: RetentionStep): RetentionStepResult {
     const before = step.before.toISOString();
     const owed = this.owedAfter();
-    const candidates = this.db
-      .prepare<[{ before: string; limit: number }], { docv_transaction_id: string; last_received_at: string }>(
-        `SELECT docv_transaction_id, last_received_at FROM (
-           ${FINISHED_STATUSES.map(
-             (s) =>
-               `SELECT * FROM (SELECT docv_transaction_id, last_received_at, seq FROM transactions
-                  WHERE status = '${s}' AND last_received_at < @before ORDER BY last_received_at, seq LIMIT @limit)`,
-           ).join(' UNION ALL ')}
-         ) ORDER BY last_received_at, seq LIMIT @limit`,
-      )
-      .all({ before, limit: step.limit });
+    const walk = this.finishedBefore(step, before);
     const deleted: Deleted = { seqs: [], counts: emptyErasureCounts() };
     let heldBy: string | undefined;
     let stopped = false;
-    for (const c of candidates) {
-      if (deleted.seqs.length >= step.limit) {
+    let taken = 0;
+    let through: { at: string; seq: number } | null = null;
+    for (const c of walk.rows) {
+      if (deleted.seqs.length >= step.limit || taken >= step.limit) {
         stopped = true;
         break;
       }
-      const hold = this.holdOn(c.docv_transaction_id, owed);
-      if (hold) {
-        heldBy = hold;
-        break;
+      if (walk.takes(c.source)) {
+        const hold = this.holdOn(c.docv_transaction_id, owed);
+        if (hold) {
+          heldBy = hold;
+          break;
+        }
+        this.deleteTransaction(c.docv_transaction_id, 'retention', step.now, deleted);
+        taken++;
       }
-      this.deleteTransaction(c.docv_transaction_id, 'retention', step.now, deleted);
+      through = { at: c.last_received_at, seq: c.seq };
+    }
+    // More may be due past the rows examined: the step stopped, or examined as many as it may.
+    const more = stopped || walk.rows.length >= walk.bound;
+    if (walk.position !== null) {
+      if (heldBy !== undefined || !more) this.clearState(walk.position);
+      else if (through !== null) this.setState(walk.position, JSON.stringify(through));
     }
     let orphansDone = true;
     if (!heldBy && !stopped) {
       // Events of no transaction (test events, notes never linked): by receipt, one by one.
+      const room = Math.max(1, step.limit - deleted.seqs.length);
+      const due = whereSources(
+        new Where('?')
+          .raw(`docv_transaction_id = '${NO_TRANSACTION}'`)
+          .add('received_at < ?', before)
+          .add('seq <= ?', owed.seq),
+        'source',
+        step.sources,
+      );
       const orphans = this.db
-        .prepare<[string, number, number], { seq: number; event_id: string }>(
-          `SELECT seq, event_id FROM events WHERE docv_transaction_id = '' AND received_at < ? AND seq <= ?
-            ORDER BY seq LIMIT ?`,
+        .prepare<unknown[], { seq: number; event_id: string }>(
+          `SELECT seq, event_id FROM events ${due} ORDER BY seq LIMIT ${due.param(room)}`,
         )
-        .all(before, owed.seq, Math.max(1, step.limit - deleted.seqs.length));
+        .all(...due.values);
       for (const o of orphans) {
         if (this.pendingRowOf(o.seq)) continue;
         this.deleteEvents([o], deleted);
@@ -179,9 +240,50 @@ export class SqliteRetention {
     this.noteDeletions(deleted.seqs, step.now);
     return {
       removed: deleted.counts.events,
-      done: heldBy !== undefined || (!stopped && candidates.length < step.limit && orphansDone),
+      done: heldBy !== undefined || (!more && orphansDone),
       heldBy,
     };
+  }
+
+  /**
+   * The finished transactions last active before `before`, oldest first, that an events step
+   * examines: without sources, the first `limit` (each is taken). With sources (retention per
+   * source), the source is tested on each row (no index has it: migration 11), so the step
+   * examines at most `bound` rows from where the previous step of those sources stopped
+   * (`position` in retention_state, cleared when a step reaches the end): however many
+   * transactions of other sources are older, a step holds the writer for a bounded time, and
+   * the run moves past them.
+   */
+  private finishedBefore(
+    step: RetentionStep,
+    before: string,
+  ): {
+    rows: Array<{ docv_transaction_id: string; last_received_at: string; seq: number; source: string }>;
+    bound: number;
+    takes: (source: string) => boolean;
+    position: string | null;
+  } {
+    const scoped = step.sources !== undefined;
+    const position = scoped ? stateName(EVENTS_POSITION, step.sources) : null;
+    const after =
+      position === null ? null : (JSON.parse(this.state(position) ?? 'null') as { at: string; seq: number } | null);
+    const bound = scoped ? Math.max(step.limit, Math.min(unindexedWalk(), step.limit * 10)) : step.limit;
+    const keyset = after === null ? '' : 'AND (last_received_at, seq) > (@afterAt, @afterSeq)';
+    const rows = this.db
+      .prepare<
+        [Record<string, unknown>],
+        { docv_transaction_id: string; last_received_at: string; seq: number; source: string }
+      >(
+        `SELECT docv_transaction_id, last_received_at, seq, source FROM (
+           ${FINISHED_STATUSES.map(
+             (s) =>
+               `SELECT * FROM (SELECT docv_transaction_id, last_received_at, seq, source FROM transactions
+                  WHERE status = '${s}' AND last_received_at < @before ${keyset} ORDER BY last_received_at, seq LIMIT @limit)`,
+           ).join(' UNION ALL ')}
+         ) ORDER BY last_received_at, seq LIMIT @limit`,
+      )
+      .all({ before, limit: bound, ...(after === null ? {} : { afterAt: after.at, afterSeq: after.seq }) });
+    return { rows, bound, takes: sourceTest(step.sources), position };
   }
 
   /** Why the transaction's events cannot go yet: the destination that still owes one, or null. */
@@ -271,11 +373,12 @@ export class SqliteRetention {
   }
 
   private removeQuarantine(step: RetentionStep): RetentionStepResult {
+    const due = whereSources(new Where('?').add('received_at < ?', step.before.toISOString()), 'source', step.sources);
     const removed = this.db
       .prepare(
-        'DELETE FROM quarantine WHERE seq IN (SELECT seq FROM quarantine WHERE received_at < ? ORDER BY seq LIMIT ?)',
+        `DELETE FROM quarantine WHERE seq IN (SELECT seq FROM quarantine ${due} ORDER BY seq LIMIT ${due.param(step.limit)})`,
       )
-      .run(step.before.toISOString(), step.limit).changes;
+      .run(...due.values).changes;
     return { removed, done: removed < step.limit };
   }
 
@@ -383,12 +486,36 @@ export class SqliteRetention {
     };
   }
 
-  tombstone(docvTransactionId: string): Tombstone | null {
-    const row = this.db
-      .prepare<[string], { docv_transaction_id: string; removed_at: string; reason: Tombstone['reason'] }>(
-        'SELECT docv_transaction_id, removed_at, reason FROM tombstones WHERE docv_transaction_id = ?',
-      )
-      .get(docvTransactionId);
-    return row ? { docvTransactionId: row.docv_transaction_id, removedAt: row.removed_at, reason: row.reason } : null;
+  /**
+   * The tombstone of the id under `source`; without one, under any source (the default's first,
+   * then the others' keys: rows.ts, transactionKeyRange), the first found.
+   */
+  tombstone(docvTransactionId: string, source?: string): Tombstone | null {
+    type Row = { docv_transaction_id: string; removed_at: string; reason: Tombstone['reason'] };
+    const columns = 'docv_transaction_id, removed_at, reason';
+    let row: Row | undefined;
+    if (source !== undefined) {
+      row = this.db
+        .prepare<[string], Row>(`SELECT ${columns} FROM tombstones WHERE docv_transaction_id = ?`)
+        .get(transactionColumn(docvTransactionId, source));
+    } else {
+      const { exact, from, to } = transactionKeyRange(docvTransactionId);
+      row = this.db
+        .prepare<[string, string, string], Row>(
+          `SELECT * FROM (SELECT ${columns} FROM tombstones WHERE docv_transaction_id = ?)
+           UNION ALL
+           SELECT * FROM (SELECT ${columns} FROM tombstones WHERE docv_transaction_id >= ? AND docv_transaction_id < ? LIMIT 1)
+           LIMIT 1`,
+        )
+        .get(exact, from, to);
+    }
+    if (!row) return null;
+    const rowSource = sourceOfColumn(row.docv_transaction_id);
+    return {
+      docvTransactionId: transactionOfColumn(row.docv_transaction_id, rowSource) ?? row.docv_transaction_id,
+      source: rowSource,
+      removedAt: row.removed_at,
+      reason: row.reason,
+    };
   }
 }

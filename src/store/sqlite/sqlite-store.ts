@@ -10,7 +10,9 @@ import {
   type OutboxTargets,
   type StoredDestination,
 } from '../destinations.js';
+import { DEFAULT_SOURCE } from '../../contract/index.js';
 import { parseLogDeliveryId } from '../log-outbox.js';
+import { transactionColumn } from '../rows.js';
 import {
   countDeliveriesByDestinationFromLog,
   countDeliveriesFromLog,
@@ -227,8 +229,8 @@ export class SqliteStore implements Store {
 
   // Read model
 
-  async getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
-    return this.reads.getTransaction(docvTransactionId);
+  async getTransaction(docvTransactionId: string, source?: string): Promise<TransactionView | null> {
+    return this.reads.getTransaction(docvTransactionId, source);
   }
 
   async listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
@@ -370,16 +372,23 @@ export class SqliteStore implements Store {
 
   // Decisions
 
-  recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
+  recordDecision(
+    eventId: string,
+    docvTransactionId: string,
+    decision: FetchedDecision,
+    source?: string,
+  ): Promise<void> {
     return this.writes.enqueue(() => {
-      this.outbox.saveDecision(eventId, docvTransactionId, decision);
-      this.events.updateLifecycle(docvTransactionId, (state) => applyApiDecision(state, decision));
+      // Filed under the transaction key (rows.ts): the event's own when no source is given.
+      const key = this.events.decisionKey(eventId, docvTransactionId, source);
+      this.outbox.saveDecision(eventId, key, decision);
+      this.events.updateLifecycle(key, (state) => applyApiDecision(state, decision));
     });
   }
 
-  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
+  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date, source?: string): Promise<void> {
     return this.writes.enqueue(() =>
-      this.events.updateLifecycle(docvTransactionId, (state) =>
+      this.events.updateLifecycle(transactionColumn(docvTransactionId, source ?? DEFAULT_SOURCE), (state) =>
         applyDecisionUnavailable(state, reason, at.toISOString()),
       ),
     );
@@ -449,8 +458,8 @@ export class SqliteStore implements Store {
     return this.retention.listErasures(filter);
   }
 
-  async getTombstone(docvTransactionId: string): Promise<Tombstone | null> {
-    return this.retention.tombstone(docvTransactionId);
+  async getTombstone(docvTransactionId: string, source?: string): Promise<Tombstone | null> {
+    return this.retention.tombstone(docvTransactionId, source);
   }
 
   // Lifecycle

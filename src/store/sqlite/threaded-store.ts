@@ -208,11 +208,16 @@ export class ThreadedSqliteStore implements Store {
   completeDelivery(result: AttemptResult): Promise<boolean> {
     return this.call('completeDelivery', result);
   }
-  recordDecision(eventId: string, docvTransactionId: string, decision: FetchedDecision): Promise<void> {
-    return this.call('recordDecision', eventId, docvTransactionId, decision);
+  recordDecision(
+    eventId: string,
+    docvTransactionId: string,
+    decision: FetchedDecision,
+    source?: string,
+  ): Promise<void> {
+    return this.call('recordDecision', eventId, docvTransactionId, decision, source);
   }
-  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date): Promise<void> {
-    return this.call('markDecisionUnavailable', docvTransactionId, reason, at);
+  markDecisionUnavailable(docvTransactionId: string, reason: string, at: Date, source?: string): Promise<void> {
+    return this.call('markDecisionUnavailable', docvTransactionId, reason, at, source);
   }
   retryDelivery(deliveryId: string): Promise<OutboxDelivery | null> {
     return this.call('retryDelivery', deliveryId);
@@ -227,8 +232,8 @@ export class ThreadedSqliteStore implements Store {
     return this.call('retireUnusedKeys');
   }
 
-  getTransaction(docvTransactionId: string): Promise<TransactionView | null> {
-    return this.reader.getTransaction(docvTransactionId);
+  getTransaction(docvTransactionId: string, source?: string): Promise<TransactionView | null> {
+    return this.reader.getTransaction(docvTransactionId, source);
   }
   listTransactions(filter: TransactionFilter): Promise<Page<TransactionSummary>> {
     return this.reader.listTransactions(filter);
@@ -299,8 +304,8 @@ export class ThreadedSqliteStore implements Store {
   listErasures(filter: PageRequest & { customerUserId?: string | undefined }): Promise<Page<ErasureRecord>> {
     return this.reader.listErasures(filter);
   }
-  getTombstone(docvTransactionId: string): Promise<Tombstone | null> {
-    return this.reader.getTombstone(docvTransactionId);
+  getTombstone(docvTransactionId: string, source?: string): Promise<Tombstone | null> {
+    return this.reader.getTombstone(docvTransactionId, source);
   }
 
   async ping(): Promise<void> {
