@@ -51,6 +51,7 @@ export const integration = [
   'test/server/retention-api.test.ts',
   'test/server/retention-worker.test.ts',
   'test/server/metrics.test.ts',
+  'test/server/sources.test.ts',
   'test/store/sqlite-file-modes.test.ts',
   'test/store/sqlite-store.test.ts',
   'test/store/sqlite-threaded.test.ts',

@@ -7,6 +7,7 @@ import { afterEach, it } from 'vitest';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { testEncryption } from './test-encryption.js';
 
 /**
  * The store backends the behavioural suites run against. PostgreSQL is the server already running
@@ -290,7 +291,8 @@ export function scratchStores(
   return async (options) => {
     const db = await backend.create();
     databases.push(db);
-    const store = await openStore(db.url, options);
+    // DOCV_TEST_ENCRYPTED=1: with encryption at rest on, unless the test chose (test-encryption.ts).
+    const store = await openStore(db.url, { ...testEncryption(), ...options });
     stores.push(store);
     return { store, db };
   };

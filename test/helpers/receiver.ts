@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReceiver, type RunningReceiver, type StartReceiverOptions } from '../../src/server/index.js';
 import { sqliteDatabase, type TestDatabase } from './backends.js';
+import { testEncryption } from './test-encryption.js';
 
 export interface TestReceiver extends RunningReceiver {
   dir: string;
@@ -17,12 +17,6 @@ export interface TestReceiver extends RunningReceiver {
   /** Stops the server and deletes its files. */
   destroy(): Promise<void>;
 }
-
-/**
- * DOCV_TEST_ENCRYPTED=1 runs every suite built on startTestReceiver (admin API, dashboard, the
- * store suites' receiver cases) with encryption at rest on: one key for the run.
- */
-const TEST_ENCRYPTION = { current: randomBytes(32), previous: [] as Uint8Array[] };
 
 export function tempDir(prefix = 'docv-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -53,7 +47,8 @@ export async function startTestReceiver(
     host: '127.0.0.1',
     db: database.url,
     logLevel: 'silent',
-    ...(process.env.DOCV_TEST_ENCRYPTED === '1' ? { encryption: TEST_ENCRYPTION } : {}),
+    // DOCV_TEST_ENCRYPTED=1: with encryption at rest on (test-encryption.ts).
+    ...testEncryption(),
     ...receiverOptions,
   });
   return {
