@@ -30,6 +30,7 @@ export const integration = [
   'test/dispatch/forward.test.ts',
   'test/dispatch/http-thread.test.ts',
   'test/dispatch/shared-destinations.test.ts',
+  'test/dispatch/brokers/**',
   'test/sandbox/api.test.ts',
   'test/sandbox/capture-page.test.ts',
   'test/sandbox/cli.test.ts',

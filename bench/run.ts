@@ -48,6 +48,7 @@ import {
 } from './delivery.js';
 import { WRITES_GOAL, WRITES_LABEL, writesSection } from './writes.js';
 import { DASHBOARD_LABEL, dashboardSection, formatPageTimings, PAGE_GOAL_MS } from './dashboard.js';
+import { BROKER_TARGETS, brokerRow, brokerSection } from './brokers.js';
 import { writeFileSync } from 'node:fs';
 
 const SECTIONS = [
@@ -60,6 +61,7 @@ const SECTIONS = [
   'sender',
   'scale',
   'dashboard',
+  'brokers',
 ] as const;
 
 const USAGE = `npm run bench [-- options]
@@ -77,7 +79,8 @@ const USAGE = `npm run bench [-- options]
                       receiver; delivery: one destination, acknowledged and forwarded, closed loop,
                       open loop and the steady-rate search, SQLite and PostgreSQL; writes: WAL
                       pages and B-trees per single-event SQLite commit; dashboard: each console
-                      page's time after --events events, SQLite and PostgreSQL)
+                      page's time after --events events, SQLite and PostgreSQL; brokers: events
+                      delivered per second to HTTP, RabbitMQ, NATS JetStream and Redis Streams)
   --out <file>        write the raw run to this file: the report (the printed tables, with the
                       date, command, commit, machine and settings) followed by its figures as
                       JSON; without it the run is only printed
@@ -314,8 +317,20 @@ async function main(): Promise<void> {
       rows.push(...dashboardRows);
     }
 
+    if (only.has('brokers')) {
+      // Issue 21: the same closed loop delivering to HTTP and to each broker, in one run.
+      for (const target of BROKER_TARGETS)
+        rows.push(...(await attempt([brokerRow(target)], async () => [await brokerSection(ctx, baseline!, target)])));
+    }
+
     // Without a section to take turns with, the baseline is measured on its own.
-    if (!only.has('sqlite') && !only.has('postgres') && !only.has('budget') && !only.has('delivery'))
+    if (
+      !only.has('sqlite') &&
+      !only.has('postgres') &&
+      !only.has('budget') &&
+      !only.has('delivery') &&
+      !only.has('brokers')
+    )
       await baseline.measure(ctx.durationS);
     rows.unshift(baseline.row());
     await baseline.stop();

@@ -167,7 +167,12 @@ export function addDispatchOptions(command: Command): Command {
   const { retry } = DEFAULT_DISPATCH;
   return command
     .addOption(
-      listOption('--forward-url <url>', 'POST every event to this URL', 'DOCV_FORWARD_URLS', 'commas or spaces'),
+      listOption(
+        '--forward-url <url>',
+        'send every event to this URL: POST to http(s), publish to amqp(s)://, nats://, redis(s)://',
+        'DOCV_FORWARD_URLS',
+        'commas or spaces',
+      ),
     )
     .addOption(
       listOption(

@@ -83,7 +83,7 @@ const DESTINATION = {
   required: ['url'],
   additionalProperties: false,
   properties: {
-    url: { description: 'an http(s) URL', type: 'string' },
+    url: { description: "an http(s) URL, or a broker's (amqp, nats, redis)", type: 'string' },
     sources: { ...STRING_LIST, description: 'a list of source names' },
     eventTypes: { ...STRING_LIST, description: 'a list of event types' },
   },

@@ -13,7 +13,7 @@ export interface DestinationProblem {
 }
 
 /**
- * Every problem of the config file's destinations: a URL that is not http(s), one given twice
+ * Every problem of the config file's destinations: a URL that is not http(s) or a broker's, one given twice
  * (here or as --forward-url: the store keeps one destination per host and path), a subscription
  * naming a source that is not declared (`default` when none is), an event type that is a typo of
  * a known one. Other event types are taken as they are: the set is open, as senders add types.

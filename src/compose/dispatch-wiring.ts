@@ -9,6 +9,8 @@ import {
   createForwardDestination,
   createHttpThread,
   storedForwardUrl,
+  transportOfUrl,
+  createBrokerDestination,
   type Destination,
   type Dispatcher,
   type DispatcherOptions,
@@ -68,6 +70,15 @@ function destinationBuilder(
   return (planned) => {
     const config = current();
     if (planned.kind === 'forward') {
+      // The URL's scheme picks how: a broker's (issue 21) publishes, http(s) POSTs.
+      const transport = transportOfUrl(planned.url);
+      if (transport !== 'http')
+        return createBrokerDestination(transport, {
+          url: planned.url,
+          name: planned.name,
+          signingSecrets: config.dispatch.forwardSigningSecrets,
+          timeoutMs: config.dispatch.forwardTimeoutMs,
+        });
       return createForwardDestination({
         url: planned.url,
         name: planned.name,

@@ -20,10 +20,15 @@ export {
   createForwardDestination,
   forwardDestinationName,
   forwardBody,
-  storedForwardUrl,
   type ForwardOptions,
-  type StoredForwardUrl,
 } from './destinations/forward.js';
+export { storedForwardUrl, transportOfUrl, type StoredForwardUrl } from './destinations/destination-url.js';
+export {
+  BROKER_SCHEMES,
+  createBrokerDestination,
+  type BrokerDestinationOptions,
+  type BrokerTransportName,
+} from './destinations/brokers/index.js';
 export {
   createDecisionFetchDestination,
   DEFAULT_DECISION_PENDING_MAX_MS,

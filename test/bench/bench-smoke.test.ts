@@ -43,6 +43,10 @@ const SECTIONS = [
   'scale-postgres',
   'dashboard-sqlite',
   'dashboard-postgres',
+  'broker-http',
+  'broker-rabbitmq',
+  'broker-nats',
+  'broker-redis',
 ];
 
 interface Row {
@@ -123,7 +127,10 @@ describe('npm run bench -- --smoke', () => {
       }
       // What reached the destination within a second's turns, and the highest rate a smoke run's
       // cold receiver met, may be nothing; their sections say how much and why.
-      const mayBeZero = row.key.startsWith('delivery-forwarded') || row.key.startsWith('delivery-steady');
+      const mayBeZero =
+        row.key.startsWith('delivery-forwarded') ||
+        row.key.startsWith('delivery-steady') ||
+        row.key.startsWith('broker-');
       if (mayBeZero) expect(row.rate, row.key).toBeGreaterThanOrEqual(0);
       else expect(row.rate, row.key).toBeGreaterThan(0);
       if (!mayBeZero || row.p50 !== undefined) {
@@ -170,6 +177,13 @@ describe('npm run bench -- --smoke', () => {
         expect(row.figures?.highestRate, row.key).toBeGreaterThanOrEqual(0);
         expect(row.note, row.key).toMatch(/\/s: ack p99 [\d.]+ ms, /);
       }
+    }
+    // Destinations beyond HTTP (issue 21): what each destination held, counted by the destination itself.
+    for (const row of rows.filter((r) => r.key.startsWith('broker-'))) {
+      expect(row.skipped, row.key).toBeUndefined();
+      expect(row.ratio, row.key).toBeGreaterThanOrEqual(0);
+      expect(row.figures, row.key).toHaveProperty('drainS');
+      expect(row.note, row.key).toMatch(/events held by the destination after the receiver's turns/);
     }
     const writes = rows.find((r) => r.key === 'writes-sqlite')!;
     expect(writes.skipped).toBeUndefined();

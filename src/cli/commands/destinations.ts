@@ -81,7 +81,7 @@ export function register(program: Command): void {
     .description(
       'forward every event to this URL from now on (user:password in it stay out of the store: only processes given the URL deliver it)',
     )
-    .argument('<url>', 'http(s) URL of your service')
+    .argument('<url>', 'http(s) URL of your service, or a broker URL (amqp(s)://, nats://, redis(s)://)')
     .option('--signed', 'deliveries must be signed: only processes with --forward-signing-secret deliver it')
     .addOption(
       new Option('--source <name>', 'only events of this source; repeat for several (default: every source)').argParser(

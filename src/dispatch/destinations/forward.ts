@@ -1,4 +1,3 @@
-import { redactUrl } from '../../auth/redact-url.js';
 import { signStandardWebhook } from '../../auth/standard-webhooks.js';
 import { canonicalFields } from '../../contract/index.js';
 import type { ClaimedDelivery } from '../../store/index.js';
@@ -22,36 +21,6 @@ export interface ForwardOptions {
 export function forwardDestinationName(url: string): string {
   const u = new URL(url);
   return `forward:${u.host}${u.pathname}`;
-}
-
-/** A forward URL as the store keeps it (store/destinations.ts). */
-export interface StoredForwardUrl {
-  name: string;
-  /** Without user:password: the store never holds a credential. */
-  url: string;
-  /** It had user:password, so only a process given the whole URL can deliver to it. */
-  urlCredentials: boolean;
-}
-
-/** Reads a forward URL for the store; throws a TypeError that says what is wrong with it. */
-export function storedForwardUrl(url: string): StoredForwardUrl {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new TypeError(`forward URL "${shownUrl(url)}" is not a valid URL`);
-  }
-  // As parsed: a space or quote inside a password is percent-encoded there, so redaction finds its end.
-  if (!/^https?:$/.test(u.protocol)) throw new TypeError(`forward URL "${shownUrl(u.href)}" must be http(s)`);
-  const urlCredentials = u.username !== '' || u.password !== '';
-  u.username = '';
-  u.password = '';
-  return { name: forwardDestinationName(url), url: u.toString(), urlCredentials };
-}
-
-/** For messages about a URL that may not even parse: userinfo and secret parameters hidden, bounded. */
-function shownUrl(url: string): string {
-  return redactUrl(url).slice(0, 300);
 }
 
 /**
