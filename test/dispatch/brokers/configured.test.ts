@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfigText, withConfigFile } from '../../../src/compose/config-file.js';
 import { defaultReceiverConfig } from '../../../src/compose/config.js';
 import { startTestReceiver, docvEvent } from '../../helpers/receiver.js';
+import { NATS_ADDRESS, natsTestClient, uniqueNatsName } from '../../helpers/nats-server.js';
 import { readStream, testRedisClient } from '../../helpers/redis-server.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -90,5 +91,50 @@ describe('broker destinations, configured', () => {
     expect(config.destinations?.map((d) => d.url)).toHaveLength(3);
     const bad = 'destinations:\n  - url: nats://127.0.0.1:4222?subjekt=docv\n';
     expect(() => parseConfigText(bad, file)).toThrow(/docv-webhooks\.yaml:2:\d+: .*subjekt/);
+  });
+
+  it('a broker that keeps refusing: the delivery goes dead after its attempts, and a replay delivers it once the broker can take it', async () => {
+    const name = uniqueNatsName('docv_dead');
+    const client = await natsTestClient();
+    // No admin token: on loopback the admin API is open, as r.admin calls it.
+    const r = await startTestReceiver({
+      dispatch: {
+        // No stream captures the subject yet: every attempt fails, and the third is the last.
+        forwardUrls: [`nats://${NATS_ADDRESS}?subject=${name}.{eventType}`],
+        retry: { schedule: [50, 50], maxAttempts: 3, jitter: 0 },
+        pollMs: 50,
+      },
+    });
+    try {
+      const accepted = await r.deliver(docvEvent({ eventType: 'APP_OPENED' }));
+      expect(accepted.status).toBe(200);
+      const dead = await waitFor(async () => {
+        const items = (await r.admin('/v1/deliveries?state=dead')).json.items as Array<Record<string, unknown>>;
+        return items.length > 0 ? items : null;
+      }, 'the dead letter');
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatchObject({ eventId: accepted.json.eventId, attempts: 3 });
+      expect(String(dead[0]!.lastError)).toMatch(/stream/i);
+
+      // The operator creates the stream and replays the dead letters: JetStream acknowledges it now.
+      await client.jsm.streams.add({ name, subjects: [`${name}.>`] });
+      const replay = await r.admin('/v1/replay', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ state: 'dead' }),
+      });
+      expect(replay).toMatchObject({ status: 202, json: { requeued: 1 } });
+      await waitFor(async () => (await client.jsm.streams.info(name)).state.messages === 1, 'the replayed message');
+      const message = await client.jsm.streams.getMessage(name, { seq: 1 });
+      expect(message.header.get('docv-event-id')).toBe(accepted.json.eventId);
+      await waitFor(
+        async () => (await r.admin('/v1/deliveries?state=dead')).json.items.length === 0,
+        'no dead letter left',
+      );
+    } finally {
+      await r.destroy();
+      await client.jsm.streams.delete(name).catch(() => undefined);
+      await client.nc.close();
+    }
   });
 });
