@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { dashboardRoutes } from '../../src/server/dashboard/routes.js';
 import { MAX_LIVE_STREAMS } from '../../src/server/dashboard/live.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -100,7 +100,8 @@ describe('dashboard live updates (server-sent events)', () => {
       adminToken: TOKEN,
       dispatch: {
         forwardUrls: [`${sink.url}/docv`],
-        retry: { schedule: [2_500], maxAttempts: 2, jitter: 0 },
+        // The failed state lasts 4 s: two of the hub's delivery polls (every 2 s) even on a busy machine.
+        retry: { schedule: [4_000], maxAttempts: 2, jitter: 0 },
         pollMs: 20,
       },
     });
@@ -151,6 +152,11 @@ describe('dashboard live updates (server-sent events)', () => {
   it('narrows to one transaction, and follows its deliveries as they change state', async () => {
     const one = await live('/dashboard/live?transaction=tx-live-fail');
     const all = await live();
+    // Closed whatever happens: a stream left open would count against the next test's limit.
+    onTestFinished(() => {
+      one.close();
+      all.close();
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     const other = await r.deliver(docvEvent({ docvTransactionId: 'tx-live-other' }));
     const mine = await r.deliver(docvEvent({ docvTransactionId: 'tx-live-fail' }));
@@ -161,12 +167,12 @@ describe('dashboard live updates (server-sent events)', () => {
     await waitFor(
       () => one.messages.find((x) => x.event === 'delivery' && x.data.state === 'failed'),
       'the delivery failing',
-      5_000,
+      10_000,
     );
     const dead = await waitFor(
       () => one.messages.find((x) => x.event === 'delivery' && x.data.state === 'dead'),
       'the delivery going dead',
-      10_000,
+      15_000,
     );
     expect(dead.data).toMatchObject({ state: 'dead', attempts: 2 });
     expect(all.messages.some((x) => x.event === 'delivery')).toBe(false);
