@@ -3,6 +3,7 @@ import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { connect as natsConnect } from 'nats';
 import { CpuMeter, describeCpu, measureCpu } from './cpu.js';
+import { eventsStored } from './delivery.js';
 import { closedLoop } from './load.js';
 import { createPayloads } from './payloads.js';
 import type { Row } from './report.js';
@@ -121,17 +122,6 @@ function targetFor(ctx: BenchContext, target: BrokerTarget, key: string): Promis
   if (target === 'rabbitmq') return rabbitmqTarget(name);
   if (target === 'nats') return natsTarget(name);
   return redisTarget(name);
-}
-
-/** New events the receiver has committed since it started (its /metrics). */
-async function eventsStored(receiver: RunningChild, adminToken: string): Promise<number> {
-  const res = await fetch(`${receiver.url}/metrics`, {
-    headers: { authorization: `Bearer ${adminToken}` },
-    signal: AbortSignal.timeout(10_000),
-  });
-  let total = 0;
-  for (const m of (await res.text()).matchAll(/^docv_events_stored_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
-  return total;
 }
 
 /** Seconds after the load until the destination holds every stored event (null: not within `waitS`). */

@@ -79,7 +79,7 @@ function sinkLags(sink: RunningChild, fromMs: number, toMs: number): Promise<Sin
 }
 
 /** New events the receiver has committed since it started (its /metrics): what the destination must receive. */
-async function eventsStored(receiver: RunningChild, adminToken: string): Promise<number> {
+export async function eventsStored(receiver: RunningChild, adminToken: string): Promise<number> {
   const res = await fetch(`${receiver.url}/metrics`, {
     headers: { authorization: `Bearer ${adminToken}` },
     signal: AbortSignal.timeout(10_000),

@@ -1,5 +1,5 @@
 import type { RetentionPolicy } from './retention-policy.js';
-import type { RetentionStep, RetentionStore } from './types.js';
+import type { ErasureCounts, RetentionStep, RetentionStore } from './types.js';
 
 /** Where the raw step has emptied every event it may, up to (a key of retention_state, both stores). */
 export const RAW_WATERMARK = 'raw_removed_through';
@@ -14,6 +14,35 @@ export const EMPTY_BODY = Buffer.from('{}');
  * bodies, then tombstones older than the events they stand for. No step deletes or empties what a
  * destination still owes (an event past a cursor, a delivery pending or failing).
  */
+
+/**
+ * Where a retention step of these sources (RetentionStep.sources) has got to, in retention_state:
+ * the raw step's watermark, the events step's position. Each set of sources has its own, since
+ * each has its own age (a source's policy, the receiver-wide one for the others); absent sources
+ * (every source) keep the name of before sources existed. Both stores use these names.
+ */
+export function retentionStateName(base: string, sources: RetentionStep['sources']): string {
+  if (sources === undefined) return base;
+  const only = 'only' in sources;
+  const names = [...(only ? sources.only : sources.except)].sort();
+  return `${base}:${only ? 'only' : 'except'}:${names.join(',')}`;
+}
+
+/** Where the events step of some sources stopped examining transactions (retentionStateName), between steps of one run. */
+export const EVENTS_POSITION = 'events_examined_through';
+
+/** Whether a row of this source is one a step of `sources` touches (as where.ts whereSources says in SQL). */
+export function retentionSourceTest(sources: RetentionStep['sources']): (source: string) => boolean {
+  if (sources === undefined) return () => true;
+  if ('only' in sources) return (source) => sources.only.includes(source);
+  return (source) => !sources.except.includes(source);
+}
+
+/** What one deletion removed: the log positions (for log_deletions) and the rows per table. */
+export interface RetentionDeleted {
+  seqs: number[];
+  counts: ErasureCounts;
+}
 
 /** Rows one step removes at most: one commit, so ingest waits at most one such commit for the store. */
 export const RETENTION_BATCH = 500;

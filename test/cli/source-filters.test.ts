@@ -4,6 +4,7 @@ import { openStore, type IngestInput } from '../../src/store/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { killLiveCliProcesses, runCli } from '../helpers/cli.js';
 import { ingestInput } from '../helpers/ingest-input.js';
+import { deliverDue } from '../helpers/outbox.js';
 
 /**
  * Issue 20 on the command line: `--source` on the lists, `transactions show` of an id two
@@ -79,23 +80,7 @@ describe.each(backends)('CLI: --source filters ($name)', (backend) => {
         expect(outcome.kind).toBe('accepted');
         eventsOf[source]!.push((outcome as { eventId: string }).eventId);
       }
-      const claimed = await store.claimDeliveries({
-        workerId: 'w1',
-        limit: 50,
-        leaseMs: 60_000,
-        destinations: [destination],
-        ordered: false,
-      });
-      for (const d of claimed)
-        await store.completeDelivery({
-          deliveryId: d.deliveryId,
-          workerId: 'w1',
-          outcome: 'delivered',
-          status: 200,
-          error: null,
-          startedAt: new Date(),
-          durationMs: 1,
-        });
+      await deliverDue(store, destination);
       await store.quarantine({
         reason: 'invalid',
         dialect: null,

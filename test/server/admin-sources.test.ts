@@ -9,6 +9,7 @@ import { openStore, type IngestInput, type Store } from '../../src/store/index.j
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { ingestInput } from '../helpers/ingest-input.js';
 import Fastify from 'fastify';
+import { deliverDue } from '../helpers/outbox.js';
 
 /**
  * Issue 20, the admin API's side of sources: every listing filters by `source` and shows it, the
@@ -104,24 +105,7 @@ describe.each(backends)('admin API by source ($name)', (backend) => {
     await accept('prod', event(onlyProd, 'DOCUMENTS_UPLOADED', { customerUserId: 'cust-prod' }));
     await accept('default', event(onlyDefault, 'APP_OPENED'));
     // Each delivery made once, so a replay has something to re-queue.
-    const claimed = await store.claimDeliveries({
-      workerId: 'w1',
-      limit: 50,
-      leaseMs: 60_000,
-      destinations: [allDestination],
-      ordered: false,
-    });
-    expect(claimed).toHaveLength(5);
-    for (const d of claimed)
-      await store.completeDelivery({
-        deliveryId: d.deliveryId,
-        workerId: 'w1',
-        outcome: 'delivered',
-        status: 200,
-        error: null,
-        startedAt: new Date(),
-        durationMs: 2,
-      });
+    expect(await deliverDue(store, allDestination)).toHaveLength(5);
     for (const source of ['sandbox', 'prod'])
       await store.quarantine({
         reason: 'invalid',

@@ -7,6 +7,7 @@ import { dashboardRoutes } from '../../src/server/dashboard/routes.js';
 import { openStore, type IngestInput, type Store } from '../../src/store/index.js';
 import { skipUnavailable, testBackends, type TestDatabase } from '../helpers/backends.js';
 import { ingestInput } from '../helpers/ingest-input.js';
+import { deliverDue } from '../helpers/outbox.js';
 
 /**
  * Issue 20 on the dashboard: the transactions, events, deliveries and quarantine pages filter by
@@ -132,23 +133,7 @@ describe.each(backends)('dashboard by source ($name)', (backend) => {
     await accept('sandbox', event(shared, 'APP_OPENED'));
     await accept('prod', event(shared, 'VERIFICATION_COMPLETED', { decision: 'reject' }));
     // Each delivery made once: a replay counts what was tried.
-    const claimed = await store.claimDeliveries({
-      workerId: 'w1',
-      limit: 50,
-      leaseMs: 60_000,
-      destinations: ['forward:127.0.0.1:9/dash'],
-      ordered: false,
-    });
-    for (const d of claimed)
-      await store.completeDelivery({
-        deliveryId: d.deliveryId,
-        workerId: 'w1',
-        outcome: 'delivered',
-        status: 200,
-        error: null,
-        startedAt: new Date(),
-        durationMs: 1,
-      });
+    await deliverDue(store, 'forward:127.0.0.1:9/dash');
     await store.quarantine({
       reason: 'invalid',
       dialect: null,

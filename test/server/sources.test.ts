@@ -417,6 +417,8 @@ describe('reloading the sources of a running receiver (sqlite)', () => {
       detail: expect.stringContaining('"sandbox" is no longer configured'),
     });
     expect(gone.json.eventId).toBeNull();
+    // The row is left as it was (retryLater), so it can be reprocessed once the source is back.
+    expect((await r.store.getQuarantine(second.quarantineId))?.reprocessed).toBeNull();
     await r.reload(withSources(r, [PROD, SANDBOX]));
   });
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { defaultReceiverConfig } from '../../src/compose/config.js';
-import { syncConfiguredDestinations } from '../../src/compose/destination-registration.js';
+import {
+  registerReloadedDestinations,
+  syncConfiguredDestinations,
+} from '../../src/compose/destination-registration.js';
 import { dedupeKeyOf } from '../../src/ingest/dedupe-key.js';
 import { retentionScopes, runRetention } from '../../src/store/retention.js';
 import { parseRetentionPolicy } from '../../src/store/retention-policy.js';
@@ -127,6 +130,27 @@ describe.each(backends)('retention per source and configured destinations ($name
       'DOCUMENTS_UPLOADED',
     ]);
     expect((await byName()).get('forward:audit.example/all')?.state).toBe('disabled');
+
+    // A source given Socure credentials of its own by a reload brings the decision fetch into the
+    // store (the flags, which register it at start, had none).
+    expect((await byName()).has('decision-fetch')).toBe(false);
+    const withFetch = {
+      ...second,
+      sources: [
+        {
+          name: 'prod',
+          path: '/prod',
+          auth: {},
+          socure: { baseUrl: 'https://sandbox.socure.example', apiKey: 'key' },
+        },
+      ],
+    };
+    await registerReloadedDestinations(withFetch, second, store, logger);
+    expect((await byName()).get('decision-fetch')).toMatchObject({
+      kind: 'decision-fetch',
+      url: 'https://sandbox.socure.example/',
+      state: 'active',
+    });
 
     // The same file again changes nothing.
     report = await syncConfiguredDestinations(store, second, second, logger);

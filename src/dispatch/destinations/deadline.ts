@@ -20,3 +20,36 @@ export function withDeadline(parent: AbortSignal, timeoutMs: number): { signal: 
     },
   };
 }
+
+/**
+ * The promise's result, or a rejection once `signal` aborts: with `stopped()`'s error, by default
+ * the signal's reason (withDeadline's `timed out after N ms`). The work behind the promise goes on;
+ * the attempt stops waiting for it. The brokers' connects and publishes, whose clients take no
+ * signal of their own.
+ */
+export function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  stopped: () => Error = () => abortReason(signal),
+): Promise<T> {
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error(`aborted (${String(reason)})`);
+}

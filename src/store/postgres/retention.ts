@@ -3,7 +3,14 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { customerHash, emptyErasureCounts, ERASURE_SALT_STATE, newErasureSalt } from '../erasure.js';
 import { newId } from '../ids.js';
 import { FINISHED_STATUSES } from '../retention-policy.js';
-import { EMPTY_BODY, RAW_WATERMARK } from '../retention.js';
+import {
+  EMPTY_BODY,
+  EVENTS_POSITION,
+  RAW_WATERMARK,
+  retentionSourceTest,
+  retentionStateName,
+  type RetentionDeleted,
+} from '../retention.js';
 import { NO_TRANSACTION, sourceOfColumn, transactionColumn } from '../rows.js';
 import type {
   ErasureCounts,
@@ -36,34 +43,6 @@ const CUSTOMER_KEY = `left(customer_user_id, 256) COLLATE "C"`;
 const FLAT_CANONICAL = `json_strip_nulls(json_build_object('dialect', 'asyncapi', 'eventType', event_type,
     'docvTransactionId', NULLIF(split_part(docv_transaction_id, chr(31), 1), ''), 'eventTime', event_time, 'eventTimeSource', 'event',
     'test', false, 'customerUserId', customer_user_id, 'decision', decision))`;
-
-/**
- * Where a retention step of these sources (RetentionStep.sources) has got to, in retention_state:
- * the raw step's watermark, the events step's position. Each set of sources has its own, since
- * each has its own age (a source's policy, the receiver-wide one for the others); absent sources
- * (every source) keep the name of before sources existed. The same names as SQLite's.
- */
-function stateName(base: string, sources: RetentionStep['sources']): string {
-  if (sources === undefined) return base;
-  const only = 'only' in sources;
-  const names = [...(only ? sources.only : sources.except)].sort();
-  return `${base}:${only ? 'only' : 'except'}:${names.join(',')}`;
-}
-
-/** Where the events step of some sources stopped examining transactions (stateName), between steps of one run. */
-const EVENTS_POSITION = 'events_examined_through';
-
-/** Whether a row of this source is one a step of `sources` touches (as whereSources says in SQL). */
-function sourceTest(sources: RetentionStep['sources']): (source: string) => boolean {
-  if (sources === undefined) return () => true;
-  if ('only' in sources) return (source) => sources.only.includes(source);
-  return (source) => !sources.except.includes(source);
-}
-
-interface Deleted {
-  seqs: number[];
-  counts: ErasureCounts;
-}
 
 type Client = pg.PoolClient;
 
@@ -131,7 +110,7 @@ export async function retentionStep(
 async function removeRaw(client: Client, step: RetentionStep, cutoff: number): Promise<RetentionStepResult> {
   const bounds = await client.query<{ min: string | null }>('SELECT MIN(seq) AS min FROM events');
   if (bounds.rows[0]?.min == null) return { removed: 0, done: true };
-  const watermark = stateName(RAW_WATERMARK, step.sources);
+  const watermark = retentionStateName(RAW_WATERMARK, step.sources);
   const from = Math.max(Number((await state(client, watermark)) ?? 0), Number(bounds.rows[0].min) - 1);
   const owed = await owedAfter(client);
   let target = Math.min(cutoff, owed.seq);
@@ -180,7 +159,7 @@ async function removeRaw(client: Client, step: RetentionStep, cutoff: number): P
 async function removeTransactions(client: Client, step: RetentionStep): Promise<RetentionStepResult> {
   const owed = await owedAfter(client);
   const walk = await finishedBefore(client, step);
-  const deleted: Deleted = { seqs: [], counts: emptyErasureCounts() };
+  const deleted: RetentionDeleted = { seqs: [], counts: emptyErasureCounts() };
   let heldBy: string | undefined;
   let stopped = false;
   let taken = 0;
@@ -252,7 +231,7 @@ async function finishedBefore(
   position: string | null;
 }> {
   const scoped = step.sources !== undefined;
-  const position = scoped ? stateName(EVENTS_POSITION, step.sources) : null;
+  const position = scoped ? retentionStateName(EVENTS_POSITION, step.sources) : null;
   const after =
     position === null
       ? null
@@ -277,7 +256,7 @@ async function finishedBefore(
      ) c ORDER BY last_received_at, seq LIMIT $2`,
     values,
   );
-  return { rows, bound, takes: sourceTest(step.sources), position };
+  return { rows, bound, takes: retentionSourceTest(step.sources), position };
 }
 
 async function holdOn(
@@ -303,7 +282,7 @@ async function deleteTransaction(
   docvTransactionId: string,
   reason: Tombstone['reason'],
   now: Date,
-  deleted: Deleted,
+  deleted: RetentionDeleted,
 ): Promise<void> {
   const id = [docvTransactionId];
   deleted.counts.attempts +=
@@ -335,7 +314,7 @@ async function deleteTransaction(
 async function deleteEvents(
   client: Client,
   events: Array<{ seq: string | number; event_id: string }>,
-  deleted: Deleted,
+  deleted: RetentionDeleted,
 ): Promise<void> {
   if (events.length === 0) return;
   const seqs = events.map((e) => Number(e.seq));
@@ -407,7 +386,7 @@ export async function eraseStep(
 ): Promise<{ counts: ErasureCounts; done: boolean }> {
   const customer = pgText(customerUserId);
   return inTransaction(pool, async (client) => {
-    const deleted: Deleted = { seqs: [], counts: emptyErasureCounts() };
+    const deleted: RetentionDeleted = { seqs: [], counts: emptyErasureCounts() };
     const { rows: transactions } = await client.query<{ docv_transaction_id: string }>(
       `SELECT docv_transaction_id FROM transactions
         WHERE ${CUSTOMER_KEY} = left($1::text, 256) AND customer_user_id = $1 ORDER BY seq LIMIT $2`,

@@ -3,7 +3,14 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { customerHash, emptyErasureCounts, ERASURE_SALT_STATE, newErasureSalt } from '../erasure.js';
 import { newId } from '../ids.js';
 import { FINISHED_STATUSES } from '../retention-policy.js';
-import { EMPTY_BODY, RAW_WATERMARK } from '../retention.js';
+import {
+  EMPTY_BODY,
+  EVENTS_POSITION,
+  RAW_WATERMARK,
+  retentionSourceTest,
+  retentionStateName,
+  type RetentionDeleted,
+} from '../retention.js';
 import {
   NO_TRANSACTION,
   sourceOfColumn,
@@ -36,34 +43,6 @@ const FLAT_CANONICAL = `json_patch(json_object('dialect', 'asyncapi', 'eventType
 /** The transaction id of a transaction key column in SQL (rows.ts, transactionOfColumn): the part before U+001F. */
 function idOfKey(column: string): string {
   return `CASE WHEN instr(${column}, char(31)) > 0 THEN substr(${column}, 1, instr(${column}, char(31)) - 1) ELSE ${column} END`;
-}
-
-/**
- * Where a retention step of these sources (RetentionStep.sources) has got to, in retention_state:
- * the raw step's watermark, the events step's position. Each set of sources has its own, since
- * each has its own age (a source's policy, the receiver-wide one for the others); absent sources
- * (every source) keep the name of before sources existed.
- */
-function stateName(base: string, sources: RetentionStep['sources']): string {
-  if (sources === undefined) return base;
-  const only = 'only' in sources;
-  const names = [...(only ? sources.only : sources.except)].sort();
-  return `${base}:${only ? 'only' : 'except'}:${names.join(',')}`;
-}
-
-/** Where the events step of some sources stopped examining transactions (stateName), between steps of one run. */
-const EVENTS_POSITION = 'events_examined_through';
-
-/** Whether a row of this source is one a step of `sources` touches (as whereSources says in SQL). */
-function sourceTest(sources: RetentionStep['sources']): (source: string) => boolean {
-  if (sources === undefined) return () => true;
-  if ('only' in sources) return (source) => sources.only.includes(source);
-  return (source) => !sources.except.includes(source);
-}
-
-interface Deleted {
-  seqs: number[];
-  counts: ErasureCounts;
 }
 
 /**
@@ -132,7 +111,7 @@ export class SqliteRetention {
   private removeRaw(step: RetentionStep): RetentionStepResult {
     const bounds = this.db.prepare<[], { min: number | null }>('SELECT MIN(seq) AS min FROM events').get();
     if (bounds?.min == null) return { removed: 0, done: true };
-    const watermark = stateName(RAW_WATERMARK, step.sources);
+    const watermark = retentionStateName(RAW_WATERMARK, step.sources);
     const from = Math.max(Number(this.state(watermark) ?? 0), bounds.min - 1);
     const [cutoff] = this.positions.positionsAt([step.before]);
     const owed = this.owedAfter();
@@ -187,7 +166,7 @@ export class SqliteRetention {
     const before = step.before.toISOString();
     const owed = this.owedAfter();
     const walk = this.finishedBefore(step, before);
-    const deleted: Deleted = { seqs: [], counts: emptyErasureCounts() };
+    const deleted: RetentionDeleted = { seqs: [], counts: emptyErasureCounts() };
     let heldBy: string | undefined;
     let stopped = false;
     let taken = 0;
@@ -264,7 +243,7 @@ export class SqliteRetention {
     position: string | null;
   } {
     const scoped = step.sources !== undefined;
-    const position = scoped ? stateName(EVENTS_POSITION, step.sources) : null;
+    const position = scoped ? retentionStateName(EVENTS_POSITION, step.sources) : null;
     const after =
       position === null ? null : (JSON.parse(this.state(position) ?? 'null') as { at: string; seq: number } | null);
     const bound = scoped ? Math.max(step.limit, Math.min(unindexedWalk(), step.limit * 10)) : step.limit;
@@ -283,7 +262,7 @@ export class SqliteRetention {
          ) ORDER BY last_received_at, seq LIMIT @limit`,
       )
       .all({ before, limit: bound, ...(after === null ? {} : { afterAt: after.at, afterSeq: after.seq }) });
-    return { rows, bound, takes: sourceTest(step.sources), position };
+    return { rows, bound, takes: retentionSourceTest(step.sources), position };
   }
 
   /** Why the transaction's events cannot go yet: the destination that still owes one, or null. */
@@ -311,7 +290,12 @@ export class SqliteRetention {
   }
 
   /** A transaction whole: its deliveries and their attempts, decisions, events, the row; a tombstone says why. */
-  private deleteTransaction(docvTransactionId: string, reason: Tombstone['reason'], now: Date, deleted: Deleted): void {
+  private deleteTransaction(
+    docvTransactionId: string,
+    reason: Tombstone['reason'],
+    now: Date,
+    deleted: RetentionDeleted,
+  ): void {
     const events = this.db
       .prepare<[string], { seq: number; event_id: string }>(
         'SELECT seq, event_id FROM events WHERE docv_transaction_id = ?',
@@ -344,7 +328,7 @@ export class SqliteRetention {
   }
 
   /** Events one by one (those of no transaction), with their deliveries, attempts and decisions. */
-  private deleteEvents(events: Array<{ seq: number; event_id: string }>, deleted: Deleted): void {
+  private deleteEvents(events: Array<{ seq: number; event_id: string }>, deleted: RetentionDeleted): void {
     for (const e of events) {
       deleted.counts.attempts += this.db
         .prepare(
@@ -396,7 +380,7 @@ export class SqliteRetention {
   // Erasure
 
   eraseStep(customerUserId: string, limit: number, now: Date): { counts: ErasureCounts; done: boolean } {
-    const deleted: Deleted = { seqs: [], counts: emptyErasureCounts() };
+    const deleted: RetentionDeleted = { seqs: [], counts: emptyErasureCounts() };
     const transactions = this.db
       .prepare<[string, number], { docv_transaction_id: string }>(
         'SELECT docv_transaction_id FROM transactions WHERE customer_user_id = ? ORDER BY seq LIMIT ?',

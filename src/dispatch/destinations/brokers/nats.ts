@@ -2,7 +2,7 @@ import { headers as natsHeaders, NatsError, type JetStreamPublishOptions } from 
 import { redactUrl } from '../../../auth/redact-url.js';
 import type { ClaimedDelivery } from '../../../store/index.js';
 import type { AttemptOutcome, Destination } from '../../types.js';
-import { withDeadline } from '../deadline.js';
+import { untilAborted, withDeadline } from '../deadline.js';
 import { brokerMessage, renderTemplate, tokenSafe } from './message.js';
 import { NatsLink } from './nats-link.js';
 import { natsAddress, natsDestinationName, natsTarget } from './nats-url.js';
@@ -133,28 +133,4 @@ function explain(err: unknown, subject: string, timeoutMs: number): string {
     return err.message === err.code ? err.code : `${err.message} (${err.code})`;
   }
   return err instanceof Error ? err.message : String(err);
-}
-
-/** The promise's result, or a rejection with the signal's reason (its `timed out after N ms`) once it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error(`aborted (${String(reason)})`);
 }

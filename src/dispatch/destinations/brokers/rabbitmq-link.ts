@@ -1,5 +1,6 @@
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import type { RabbitmqTarget } from './rabbitmq-url.js';
+import { untilAborted } from '../deadline.js';
 
 /**
  * Why a publish did not end in RabbitMQ's confirm, in words for the attempt log. `stage` says
@@ -245,21 +246,7 @@ export class RabbitmqLink {
    * on (bounded by the socket timeout); a connection that arrives late serves the next attempt.
    */
   private until<T>(promise: Promise<T>, signal: AbortSignal, stage: Stage, connection?: Connection): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(this.stopped(signal, stage, connection));
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      );
-    });
+    return untilAborted(promise, signal, () => this.stopped(signal, stage, connection));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { redactUrl } from '../../../auth/redact-url.js';
 import type { ClaimedDelivery } from '../../../store/index.js';
 import type { AttemptOutcome, Destination } from '../../types.js';
-import { withDeadline } from '../deadline.js';
+import { untilAborted, withDeadline } from '../deadline.js';
 import { brokerMessage, renderTemplate, tokenSafe } from './message.js';
 import { isReplyError, messageOf, RedisLink } from './redis-link.js';
 import { redisAddress, redisDestinationName, redisTarget, type RedisTarget } from './redis-url.js';
@@ -83,28 +83,4 @@ export function xaddArguments(
   args.push('*', 'body', message.body);
   for (const [name, value] of Object.entries(message.headers)) args.push(name, value);
   return args;
-}
-
-/** The promise's result, or a rejection with the signal's reason (its `timed out after N ms`) once it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error(`aborted (${String(reason)})`);
 }
